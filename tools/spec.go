@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package tools is the tool registry: every MCP tool TailOps offers is
+// declared once, as a Spec, and listing, filtering, authorization, audit
+// and the sandbox policy are all derived from those declarations.
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// Risk is how much harm a tool can do, from low to critical.
+type Risk int
+
+// Risk levels, in increasing order.
+const (
+	RiskLow Risk = iota + 1
+	RiskModerate
+	RiskHigh
+	RiskCritical
+)
+
+var riskNames = map[Risk]string{RiskLow: "low", RiskModerate: "moderate", RiskHigh: "high", RiskCritical: "critical"}
+
+// String returns the risk's name.
+func (r Risk) String() string {
+	if n, ok := riskNames[r]; ok {
+		return n
+	}
+	return fmt.Sprintf("risk(%d)", int(r))
+}
+
+// MarshalText encodes the risk as its name.
+func (r Risk) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText decodes a risk name.
+func (r *Risk) UnmarshalText(b []byte) error {
+	for k, v := range riskNames {
+		if v == string(b) {
+			*r = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown risk %q", b)
+}
+
+// Needs declares what a tool needs from the system. The sandbox policy is
+// the union of the enabled tools' needs plus configuration; nothing else
+// grants access.
+type Needs struct {
+	// ReadPaths are host paths the tool reads (read-only, recursive).
+	// Paths under /proc, /sys and /etc are rewritten by HOST_PROC,
+	// HOST_SYS and HOST_ETC.
+	ReadPaths []string
+	// FileRoots reports whether the tool reads the configured file roots.
+	FileRoots bool
+	// DockerSocket reports whether the tool connects to the Docker socket.
+	DockerSocket bool
+	// Exec lists binaries the tool executes; empty means no exec.
+	Exec []string
+	// Connect reports whether the tool makes outbound network connections
+	// (TCP connect to the destinations the diagnostics policy allows).
+	Connect bool
+	// Syscalls lists syscalls the tool needs beyond the Go runtime's
+	// baseline allow-list.
+	Syscalls []string
+}
+
+// Spec declares one tool: its MCP definition (name, description, input
+// and output schemas, annotations), handler, required scope, risk and
+// sandbox needs.
+type Spec struct {
+	Tool    mcp.Tool
+	Handler server.ToolHandlerFunc
+	Scope   auth.Scope
+	Risk    Risk
+	Needs   Needs
+}
+
+// Name returns the tool's name.
+func (s *Spec) Name() string { return s.Tool.Name }
+
+// ReadOnly reports whether the tool is annotated read-only. An unset hint
+// counts as not read-only.
+func (s *Spec) ReadOnly() bool {
+	h := s.Tool.Annotations.ReadOnlyHint
+	return h != nil && *h
+}
+
+// Destructive reports whether the tool may destroy state. An unset hint
+// counts as destructive, as the MCP specification says.
+func (s *Spec) Destructive() bool {
+	h := s.Tool.Annotations.DestructiveHint
+	return h == nil || *h
+}
+
+// NeedsApproval reports whether every call of the tool waits for approval.
+func (s *Spec) NeedsApproval() bool { return s.Risk == RiskCritical }
+
+// Validate checks the declaration for internal consistency: a name, a
+// known scope, a known risk, explicit annotations that do not contradict
+// each other or the risk, and schemas that are valid JSON objects.
+func (s *Spec) Validate() error {
+	a := s.Tool.Annotations
+	switch {
+	case s.Tool.Name == "":
+		return fmt.Errorf("tool with no name")
+	case s.Tool.Description == "":
+		return fmt.Errorf("tool %s: no description", s.Tool.Name)
+	case s.Handler == nil:
+		return fmt.Errorf("tool %s: no handler", s.Tool.Name)
+	case s.Scope != auth.ScopeAuthenticated && !s.Scope.Valid():
+		return fmt.Errorf("tool %s: unknown scope %q", s.Tool.Name, s.Scope)
+	case s.Risk < RiskLow || s.Risk > RiskCritical:
+		return fmt.Errorf("tool %s: no risk level", s.Tool.Name)
+	case a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil:
+		return fmt.Errorf("tool %s: every annotation hint must be set explicitly", s.Tool.Name)
+	case *a.ReadOnlyHint && *a.DestructiveHint:
+		return fmt.Errorf("tool %s: read-only and destructive at once", s.Tool.Name)
+	case *a.ReadOnlyHint && s.Risk >= RiskCritical:
+		return fmt.Errorf("tool %s: read-only tools cannot be critical", s.Tool.Name)
+	case !*a.ReadOnlyHint && s.Risk < RiskHigh:
+		return fmt.Errorf("tool %s: tools that change state are at least high risk", s.Tool.Name)
+	case s.Scope == auth.ScopeAuthenticated && s.Risk != RiskLow:
+		return fmt.Errorf("tool %s: only low-risk tools may skip a scope", s.Tool.Name)
+	}
+	for what, raw := range map[string]any{"input": s.Tool.RawInputSchema, "output": s.Tool.RawOutputSchema} {
+		b, _ := raw.(json.RawMessage)
+		if b == nil {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("tool %s: %s schema is not a JSON object: %w", s.Tool.Name, what, err)
+		}
+	}
+	return nil
+}
