@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+func fileTools(d *Deps) []Spec { return nil }

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+)
+
+// Deps is what tool handlers need from the running server. A zero Deps
+// is usable: defaults are documented per field.
+type Deps struct {
+	// Logger receives the tools' own log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// FileRoots are the directories the file tools may read; empty means
+	// /var/log.
+	FileRoots []string
+	// FileDeny are extra deny-list patterns for the file tools, added to
+	// the built-in list of secrets.
+	FileDeny []string
+}
+
+func (d *Deps) logger() *slog.Logger {
+	if d == nil || d.Logger == nil {
+		return slog.Default()
+	}
+	return d.Logger
+}
+
+// All returns every tool TailOps offers, in a stable order. It is the one
+// list of tools; everything else derives from it.
+func All(d *Deps) []Spec {
+	if d == nil {
+		d = &Deps{}
+	}
+	var all []Spec
+	all = append(all, systemTools(d)...)
+	all = append(all, fileTools(d)...)
+	return all
+}
+
+// Names returns the names of specs, in order.
+func Names(specs []Spec) []string {
+	out := make([]string, len(specs))
+	for i := range specs {
+		out[i] = specs[i].Name()
+	}
+	return out
+}
+
+// Selection says which tools a server enables.
+type Selection struct {
+	// Enable, when not empty, keeps only the named tools.
+	Enable []string
+	// Disable removes the named tools.
+	Disable []string
+	// ReadOnly keeps only tools annotated read-only.
+	ReadOnly bool
+}
+
+// Select applies sel to all, in a fixed order: the enable list, then the
+// disable list, then read-only. Names that match no tool are an error
+// naming them.
+func Select(all []Spec, sel Selection) ([]Spec, error) {
+	known := Names(all)
+	var unknown []string
+	for _, n := range append(slices.Clone(sel.Enable), sel.Disable...) {
+		if !slices.Contains(known, n) {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("unknown tool %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	var out []Spec
+	for _, s := range all {
+		switch {
+		case len(sel.Enable) > 0 && !slices.Contains(sel.Enable, s.Name()):
+		case slices.Contains(sel.Disable, s.Name()):
+		case sel.ReadOnly && !s.ReadOnly():
+		default:
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
