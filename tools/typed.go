@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// Hints are a tool's MCP annotations. Every field is always sent, so no
+// client has to guess what an unset hint means.
+type Hints struct {
+	ReadOnly, Destructive, Idempotent, OpenWorld bool
+}
+
+// ReadHints are the hints of a tool that only reads local state.
+var ReadHints = Hints{ReadOnly: true, Idempotent: true}
+
+// ArgError is an invalid argument: the tool error names the argument and
+// says why, so the model (or person) can correct the call.
+type ArgError struct {
+	Arg    string
+	Reason string
+}
+
+func (e *ArgError) Error() string { return fmt.Sprintf("invalid argument %q: %s", e.Arg, e.Reason) }
+
+// argErrorf returns an *ArgError for arg.
+func argErrorf(arg, format string, a ...any) error {
+	return &ArgError{Arg: arg, Reason: fmt.Sprintf(format, a...)}
+}
+
+// intArg applies a default and a range to an optional integer argument.
+func intArg(name string, v *int, def, lo, hi int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < lo || *v > hi {
+		return 0, argErrorf(name, "must be between %d and %d, got %d", lo, hi, *v)
+	}
+	return *v, nil
+}
+
+// TypedSpec describes a tool whose input and output are Go types; its
+// schemas are generated from them.
+type TypedSpec[In, Out any] struct {
+	Name        string
+	Title       string
+	Description string
+	Scope       auth.Scope
+	Risk        Risk
+	Hints       Hints
+	Needs       Needs
+	// Run does the work. An error becomes a tool error result whose text
+	// is the error's message, so it must be written for a person.
+	Run func(ctx context.Context, in In) (Out, error)
+	// Text renders the result for clients that read only text content;
+	// nil means indented JSON.
+	Text func(Out) string
+}
+
+// Spec builds the registry entry.
+func (t TypedSpec[In, Out]) Spec() Spec {
+	tool := mcp.NewTool(t.Name,
+		mcp.WithDescription(t.Description),
+		mcp.WithInputSchema[In](),
+		mcp.WithOutputSchema[Out](),
+		mcp.WithTitleAnnotation(t.Title),
+		mcp.WithReadOnlyHintAnnotation(t.Hints.ReadOnly),
+		mcp.WithDestructiveHintAnnotation(t.Hints.Destructive),
+		mcp.WithIdempotentHintAnnotation(t.Hints.Idempotent),
+		mcp.WithOpenWorldHintAnnotation(t.Hints.OpenWorld),
+	)
+	run, text := t.Run, t.Text
+	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var in In
+		if raw := req.GetRawArguments(); raw != nil {
+			b, err := json.Marshal(raw)
+			if err != nil {
+				return mcp.NewToolResultError("arguments are not a JSON object"), nil
+			}
+			if err := json.Unmarshal(b, &in); err != nil {
+				return mcp.NewToolResultError(describeDecodeError(err)), nil
+			}
+		}
+		out, err := run(ctx, in)
+		if err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		var s string
+		if text != nil {
+			s = text(out)
+		} else {
+			b, _ := json.MarshalIndent(out, "", "  ")
+			s = string(b)
+		}
+		return mcp.NewToolResultStructured(out, s), nil
+	}
+	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs}
+}
+
+// describeDecodeError turns a JSON decoding error into a message naming
+// the argument.
+func describeDecodeError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return (&ArgError{Arg: te.Field, Reason: fmt.Sprintf("must be %s, got %s", jsonKind(te.Type.Kind().String()), te.Value)}).Error()
+	}
+	return "invalid arguments: " + err.Error()
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "int", "int64", "int32", "uint", "uint64", "uint32":
+		return "an integer"
+	case "float64", "float32":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	default:
+		return "an object"
+	}
+}
