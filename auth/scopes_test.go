@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package auth_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tailops/tailops/auth"
+)
+
+func TestExpand(t *testing.T) {
+	read := []auth.Scope{auth.ScopeSystemRead, auth.ScopeNetworkRead, auth.ScopeContainerRead, auth.ScopeFileRead}
+	tests := []struct {
+		name  string
+		grant auth.Scope
+		holds []auth.Scope
+		lacks []auth.Scope
+	}{
+		{"admin holds everything", auth.ScopeAdmin, auth.Known(), nil},
+		{"readonly holds the four read scopes", auth.ScopeReadonly, read,
+			[]auth.Scope{auth.ScopeContainerWrite, auth.ScopeFileWrite, auth.ScopeNetworkDiag, auth.ScopeSystemAdmin, auth.ScopeAdmin}},
+		{"container:admin holds write and read", auth.ScopeContainerAdmin,
+			[]auth.Scope{auth.ScopeContainerWrite, auth.ScopeContainerRead}, []auth.Scope{auth.ScopeDockerAdmin}},
+		{"container:write holds read", auth.ScopeContainerWrite,
+			[]auth.Scope{auth.ScopeContainerRead}, []auth.Scope{auth.ScopeContainerAdmin}},
+		{"file:write holds file:read", auth.ScopeFileWrite, []auth.Scope{auth.ScopeFileRead}, []auth.Scope{auth.ScopeSystemRead}},
+		{"network:diag holds network:read", auth.ScopeNetworkDiag, []auth.Scope{auth.ScopeNetworkRead}, []auth.Scope{auth.ScopeSystemRead}},
+		{"system:admin holds system:read", auth.ScopeSystemAdmin, []auth.Scope{auth.ScopeSystemRead}, []auth.Scope{auth.ScopeContainerRead}},
+		{"docker:admin holds container:read", auth.ScopeDockerAdmin, []auth.Scope{auth.ScopeContainerRead}, []auth.Scope{auth.ScopeContainerWrite}},
+		{"container:read holds only itself", auth.ScopeContainerRead, nil,
+			[]auth.Scope{auth.ScopeContainerWrite, auth.ScopeFileRead, auth.ScopeReadonly}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := auth.Expand([]auth.Scope{tt.grant})
+			for _, s := range append([]auth.Scope{tt.grant}, tt.holds...) {
+				if !set.Allows(s) {
+					t.Errorf("%s does not hold %s", tt.grant, s)
+				}
+			}
+			for _, s := range tt.lacks {
+				if set.Allows(s) {
+					t.Errorf("%s holds %s", tt.grant, s)
+				}
+			}
+		})
+	}
+}
+
+func TestExpandReadonlyIsExactlyTheReadScopes(t *testing.T) {
+	got := auth.Expand([]auth.Scope{auth.ScopeReadonly}).Sorted()
+	want := []auth.Scope{auth.ScopeContainerRead, auth.ScopeFileRead, auth.ScopeNetworkRead, auth.ScopeReadonly, auth.ScopeSystemRead}
+	if !slices.Equal(got, want) {
+		t.Errorf("Expand(readonly) = %v, want %v", got, want)
+	}
+}
+
+func TestExpandIgnoresUnknown(t *testing.T) {
+	if set := auth.Expand([]auth.Scope{"root", "admin:all"}); len(set) != 0 {
+		t.Errorf("Expand of unknown scopes = %v, want empty", set.Sorted())
+	}
+}
+
+func TestParseScopes(t *testing.T) {
+	got, err := auth.ParseScopes("container:read, file:write readonly,container:read")
+	if err != nil {
+		t.Fatalf("ParseScopes: %v", err)
+	}
+	want := []auth.Scope{auth.ScopeContainerRead, auth.ScopeFileWrite, auth.ScopeReadonly}
+	if !slices.Equal(got, want) {
+		t.Errorf("ParseScopes = %v, want %v", got, want)
+	}
+
+	_, err = auth.ParseScopes("container:read,monitor,deploy")
+	if err == nil {
+		t.Fatal("ParseScopes accepted unknown scopes")
+	}
+	for _, name := range []string{`"monitor"`, `"deploy"`} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestAuthenticatedIsAllowedToAnyCaller(t *testing.T) {
+	c := &auth.Caller{Agent: "a"}
+	if !c.Allows(auth.ScopeAuthenticated) {
+		t.Error("a caller without scopes may not call an authenticated tool")
+	}
+	if c.Allows(auth.ScopeSystemRead) {
+		t.Error("a caller without scopes holds system:read")
+	}
+	var none *auth.Caller
+	if none.Allows(auth.ScopeAuthenticated) {
+		t.Error("a nil caller is allowed")
+	}
+}
