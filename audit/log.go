@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// ErrUnavailable is wrapped by every error Write and Healthy return once
+// the log cannot accept records: after a failed write or sync (together
+// with its cause), and after Close.
+var ErrUnavailable = errors.New("audit log unavailable")
+
+// defaultMaxSize is the rotation size when Options.MaxSize is 0.
+const defaultMaxSize = 64 << 20
+
+// Options configure a Log. A nil *Options means all defaults.
+type Options struct {
+	// MaxSize rotates the active file when a write would take it past
+	// this many bytes; 0 means 64 MiB. A single record larger than MaxSize
+	// still gets a file of its own.
+	MaxSize int64
+	// Logger receives warnings (repairs, rotations, failures); nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for Record.Time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Log is an open audit log. Its methods are safe for concurrent use.
+type Log struct {
+	path    string
+	maxSize int64
+	logger  *slog.Logger
+	now     func() time.Time
+	lock    *os.File // flock(2)ed <path>.lock
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when a flush ends
+	last     link       // last record handed a seq (durable or pending)
+	pending  []pendingLine
+	spare    []pendingLine
+	flushing bool   // a goroutine is committing a batch
+	durable  uint64 // highest seq known to be synced
+	fail     error  // non-nil once unhealthy; wraps ErrUnavailable
+	closed   bool
+
+	// Owned by the flushing goroutine (or by Open and Close, when there is
+	// none).
+	f            *os.File
+	size         int64
+	nextRotation uint64
+	buf          []byte
+	headFailing  bool
+
+	syncs atomic.Int64 // fsyncs of log files, for tests
+}
+
+// pendingLine is a record waiting for the next commit.
+type pendingLine struct {
+	seq  uint64
+	line []byte // with trailing newline
+}
+
+// Open opens the audit log at path, creating it (and its directory, 0700)
+// if needed, and resumes its chain: the next record continues the seq and
+// hash of the last record of the active file, or of the newest rotated file
+// when the active file is missing or empty.
+//
+// Only one Log may have path open at a time, in any process; Open fails
+// while another holds <path>.lock.
+//
+// A last line without its newline can only come from a write that was
+// interrupted before it was synced, so no Write returned for it. Open
+// repairs it rather than refusing to start after every crash: if the torn
+// bytes are a whole JSON record it adds the newline, otherwise it saves
+// them to <path>.torn-<offset>-* and truncates them away. Either way it
+// logs a warning naming the file and offset and writes an EventLogRepaired
+// record saying what it did, so the repair is itself in the chain.
+//
+// Open refuses, with an error telling the operator to run
+// `tailops audit verify`, when the last complete line is not a record, when
+// a rotated file ends with a torn line, and when the head file shows
+// records were cut off the end (it says a later seq than the log holds, or
+// another hash for the last record). It does not verify the whole chain;
+// that is Verify's job.
+func Open(path string, opts *Options) (*Log, error) {
+	if path == "" {
+		return nil, errors.New("opening audit log: empty path")
+	}
+	l := &Log{path: path, maxSize: defaultMaxSize, logger: slog.Default(), now: time.Now}
+	if opts != nil {
+		if opts.MaxSize > 0 {
+			l.maxSize = opts.MaxSize
+		}
+		if opts.Logger != nil {
+			l.logger = opts.Logger
+		}
+		if opts.Now != nil {
+			l.now = opts.Now
+		}
+	}
+	l.cond = sync.NewCond(&l.mu)
+	note, err := l.open()
+	if err != nil {
+		l.closeFiles()
+		return nil, fmt.Errorf("opening audit log %s: %w", path, err)
+	}
+	if note != "" {
+		if err := l.Write(context.Background(), &Record{Event: EventLogRepaired, Reason: note}); err != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("opening audit log %s: recording repair: %w", path, err)
+		}
+	}
+	return l, nil
+}
+
+// open does Open's work; note describes a repair to record.
+func (l *Log) open() (note string, err error) {
+	dir := filepath.Dir(l.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating directory: %w", err)
+	}
+	if err := l.acquireLock(); err != nil {
+		return "", err
+	}
+	rotated, err := rotatedFiles(l.path)
+	if err != nil {
+		return "", fmt.Errorf("listing rotated files: %w", err)
+	}
+	l.nextRotation = 1
+	if len(rotated) > 0 {
+		l.nextRotation = rotated[len(rotated)-1].n + 1
+	}
+
+	_, statErr := os.Stat(l.path)
+	created := errors.Is(statErr, fs.ErrNotExist)
+	l.f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			return "", err
+		}
+	}
+	fi, err := l.f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		l.logger.Warn("audit log was readable by others; setting mode 0600", "path", l.path, "mode", fi.Mode().Perm().String())
+		if err := l.f.Chmod(0o600); err != nil {
+			return "", fmt.Errorf("setting mode 0600: %w", err)
+		}
+	}
+	l.size = fi.Size()
+
+	// Find the last record: in the active file, else in the newest
+	// non-empty rotated file. Nothing is changed until it has been checked.
+	var (
+		line     []byte
+		lineFile string
+		lineOff  int64
+		t        tail
+	)
+	if l.size > 0 {
+		if t, err = readTail(l.f, l.size); err != nil {
+			return "", fmt.Errorf("reading last record: %w", err)
+		}
+		switch {
+		case t.tornIsRecord:
+			line, lineFile, lineOff = t.torn, l.path, t.tornOff
+		case t.hasLine:
+			line, lineFile, lineOff = t.line, l.path, t.lineOff
+		}
+	}
+	for i := len(rotated) - 1; line == nil && i >= 0; i-- {
+		line, lineOff, err = lastRotatedLine(rotated[i].path)
+		if err != nil {
+			return "", err
+		}
+		lineFile = rotated[i].path
+	}
+	if line != nil {
+		seq, _, reason := parseLink(line)
+		if reason != "" {
+			return "", fmt.Errorf("last line of %s (offset %d): %s; run `tailops audit verify %s`", lineFile, lineOff, reason, l.path)
+		}
+		l.last = link{seq: seq, hash: sha256.Sum256(line)}
+	}
+	l.durable = l.last.seq
+	if err := l.checkHead(); err != nil {
+		return "", err
+	}
+	if len(t.torn) > 0 {
+		return l.repair(t)
+	}
+	return "", nil
+}
+
+// acquireLock takes an exclusive flock on <path>.lock.
+func (l *Log) acquireLock() error {
+	f, err := os.OpenFile(l.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("locking %s: in use by another audit log writer: %w", f.Name(), err)
+		}
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	l.lock = f
+	return nil
+}
+
+// checkHead refuses to resume a log the head file says was cut short.
+func (l *Log) checkHead() error {
+	h, err := readHead(l.path)
+	if errors.Is(err, errBadHead) {
+		// A crash can leave an empty head on file systems that do not
+		// order rename after data; the next commit rewrites it.
+		l.logger.Warn("ignoring unreadable audit head file; it is rewritten by the next record", "path", headPath(l.path))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case h == nil:
+		return nil
+	case h.Seq > l.last.seq:
+		return fmt.Errorf("log ends at seq %d but %s says %d (records deleted at the end?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+			l.last.seq, headPath(l.path), h.Seq, l.path)
+	case h.Seq == l.last.seq && h.Hash != l.last.hexHash():
+		return fmt.Errorf("last record (seq %d) does not match %s (record altered?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+			l.last.seq, headPath(l.path), l.path)
+	}
+	return nil
+}
+
+// repair completes or cuts off the torn end of the active file and
+// returns the note for the EventLogRepaired record.
+func (l *Log) repair(t tail) (string, error) {
+	if t.tornIsRecord {
+		l.logger.Warn("audit log ended with a record missing its newline; completing it",
+			"path", l.path, "offset", t.tornOff)
+		if _, err := l.f.Write([]byte{'\n'}); err != nil {
+			return "", fmt.Errorf("completing torn record: %w", err)
+		}
+		if err := l.f.Sync(); err != nil {
+			return "", fmt.Errorf("completing torn record: %w", err)
+		}
+		l.size++
+		return fmt.Sprintf("added the missing newline after the record at offset %d of %s (interrupted write)", t.tornOff, l.path), nil
+	}
+	l.logger.Warn("audit log ended with an incomplete record; cutting it off",
+		"path", l.path, "offset", t.tornOff, "bytes", len(t.torn))
+	saved, err := os.CreateTemp(filepath.Dir(l.path), filepath.Base(l.path)+".torn-"+strconv.FormatInt(t.tornOff, 10)+"-*")
+	if err != nil {
+		return "", fmt.Errorf("saving torn record: %w", err)
+	}
+	_, err = saved.Write(t.torn)
+	if err == nil {
+		err = saved.Sync()
+	}
+	if cerr := saved.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("saving torn record: %w", err)
+	}
+	if err := l.f.Truncate(t.tornOff); err != nil {
+		return "", fmt.Errorf("cutting off torn record: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return "", fmt.Errorf("cutting off torn record: %w", err)
+	}
+	if err := syncDir(filepath.Dir(l.path)); err != nil {
+		return "", err
+	}
+	l.size = t.tornOff
+	return fmt.Sprintf("discarded %d bytes of an incomplete record at offset %d of %s (interrupted write); saved them to %s",
+		len(t.torn), t.tornOff, l.path, saved.Name()), nil
+}
+
+// tail is the end of a log file.
+type tail struct {
+	line         []byte // last complete line, without newline
+	lineOff      int64
+	hasLine      bool
+	torn         []byte // bytes after the last newline
+	tornOff      int64
+	tornIsRecord bool // torn is a whole record (only its newline is missing)
+}
+
+// readTail reads the last complete line of a file of the given size and
+// whatever follows its newline, reading backwards in chunks.
+func readTail(f io.ReaderAt, size int64) (tail, error) {
+	const chunk = 64 << 10
+	var buf []byte // the file's bytes [pos, size)
+	pos := size
+	for {
+		end, start := bytes.LastIndexByte(buf, '\n'), -1
+		if end >= 0 {
+			start = bytes.LastIndexByte(buf[:end], '\n')
+		}
+		if pos == 0 || start >= 0 {
+			var t tail
+			if end >= 0 {
+				t.line, t.lineOff, t.hasLine = buf[start+1:end], pos+int64(start+1), true
+			}
+			t.torn, t.tornOff = buf[end+1:], pos+int64(end+1)
+			if len(t.torn) > 0 {
+				_, _, reason := parseLink(t.torn)
+				t.tornIsRecord = reason == ""
+			}
+			return t, nil
+		}
+		n := min(int64(chunk), pos)
+		pos -= n
+		b := make([]byte, int(n)+len(buf))
+		if _, err := f.ReadAt(b[:n], pos); err != nil {
+			return tail{}, err
+		}
+		copy(b[n:], buf)
+		buf = b
+	}
+}
+
+// lastRotatedLine returns the last line of a rotated file, which must end
+// with a newline; nil if the file is empty.
+func lastRotatedLine(path string) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if fi.Size() == 0 {
+		return nil, 0, nil
+	}
+	t, err := readTail(f, fi.Size())
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading last record of %s: %w", path, err)
+	}
+	if len(t.torn) > 0 {
+		return nil, 0, fmt.Errorf("rotated file %s ends with an incomplete line at offset %d; run `tailops audit verify`", path, t.tornOff)
+	}
+	return t.line, t.lineOff, nil
+}
+
+// Path returns the active file's path, as given to Open.
+func (l *Log) Path() string { return l.path }
+
+// Healthy returns nil when the log can accept records, and otherwise the
+// error (wrapping ErrUnavailable) every Write now returns.
+func (l *Log) Healthy() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usable()
+}
+
+func (l *Log) usable() error {
+	if l.closed {
+		return fmt.Errorf("%w: closed", ErrUnavailable)
+	}
+	return l.fail
+}
+
+// Write appends r to the log and returns once it is on disk (fsync'd),
+// sharing the write and fsync with concurrent Writes. It fills r.Seq,
+// r.Prev, r.Time (when zero; always converted to UTC) and r.Event (when
+// empty); the log gets a redacted copy of r's arguments, approval, request
+// id, reason and error, and auth.CallerFrom(ctx) when r.Caller is nil.
+//
+// A Write that fails to write or sync makes the log unhealthy, and its
+// error and every later one wrap ErrUnavailable and the cause. A record
+// that cannot be encoded (a nil r, a Time past year 9999, a NaN argument)
+// fails alone and leaves the log healthy. Write does not give up when ctx
+// is done: a cancelled call must still be audited.
+func (l *Log) Write(ctx context.Context, r *Record) error {
+	if r == nil {
+		return errors.New("writing audit record: nil record")
+	}
+	if r.Time.IsZero() {
+		r.Time = l.now()
+	}
+	r.Time = r.Time.UTC()
+	if r.Event == "" {
+		r.Event = EventToolCall
+	}
+	caller := r.Caller
+	if caller == nil && ctx != nil {
+		caller = auth.CallerFrom(ctx)
+	}
+	body, err := encodeBody(r, caller)
+	if err != nil {
+		return fmt.Errorf("encoding audit record: %w", err)
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	prev := l.last
+	line := spliceLine(body, prev.seq+1, prev.hash)
+	l.last = link{seq: prev.seq + 1, hash: sha256.Sum256(line)}
+	seq := l.last.seq
+	l.pending = append(l.pending, pendingLine{seq: seq, line: append(line, '\n')})
+	for l.durable < seq {
+		if l.fail != nil {
+			return l.fail
+		}
+		if !l.flushing {
+			l.flush()
+			continue
+		}
+		l.cond.Wait()
+	}
+	r.Seq = seq
+	r.Prev = hex.EncodeToString(prev.hash[:])
+	return nil
+}
+
+// flush commits the pending records. It is called with l.mu held and no
+// flush running, releases l.mu while writing, and returns with it held.
+func (l *Log) flush() {
+	batch := l.pending
+	l.pending = l.spare[:0]
+	lastLink := l.last
+	l.flushing = true
+	l.mu.Unlock()
+
+	durable, err := l.commit(batch, lastLink)
+
+	l.mu.Lock()
+	clear(batch)
+	l.spare = batch[:0]
+	l.flushing = false
+	l.durable = max(l.durable, durable)
+	if err != nil && l.fail == nil {
+		l.fail = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		l.pending = nil
+		l.logger.Error("audit log failed; refusing further records until it is reopened", "path", l.path, "err", err)
+	}
+	l.cond.Broadcast()
+}
+
+// commit writes and syncs batch, rotating first whenever the next line
+// would take the active file past maxSize, then updates the head file.
+// last is the batch's last record. It returns the highest seq synced.
+func (l *Log) commit(batch []pendingLine, last link) (durable uint64, err error) {
+	buf := l.buf[:0]
+	var bufLast uint64
+	for _, p := range batch {
+		if l.size+int64(len(buf)) > 0 && l.size+int64(len(buf)+len(p.line)) > l.maxSize {
+			if len(buf) > 0 {
+				if err := l.writeSync(buf); err != nil {
+					return durable, err
+				}
+				durable, buf = bufLast, buf[:0]
+			}
+			if err := l.rotate(); err != nil {
+				return durable, err
+			}
+		}
+		buf = append(buf, p.line...)
+		bufLast = p.seq
+	}
+	if err := l.writeSync(buf); err != nil {
+		return durable, err
+	}
+	durable = bufLast
+	if cap(buf) <= 1<<20 {
+		l.buf = buf[:0]
+	} else {
+		l.buf = nil
+	}
+	if err := writeHead(l.path, last); err != nil {
+		if !l.headFailing {
+			l.logger.Warn("cannot update audit head file; tail truncation goes undetected until it can", "path", headPath(l.path), "err", err)
+		}
+		l.headFailing = true
+	} else {
+		l.headFailing = false
+	}
+	return durable, nil
+}
+
+// writeSync appends b to the active file and fsyncs it. On failure it
+// tries to cut the file back so no unsynced partial record stays behind.
+func (l *Log) writeSync(b []byte) error {
+	if l.f == nil {
+		return errors.New("writing audit log: no active file")
+	}
+	if _, err := l.f.Write(b); err != nil {
+		_ = l.f.Truncate(l.size)
+		return fmt.Errorf("writing audit log: %w", err)
+	}
+	l.syncs.Add(1)
+	if err := l.f.Sync(); err != nil {
+		_ = l.f.Truncate(l.size)
+		return fmt.Errorf("syncing audit log: %w", err)
+	}
+	l.size += int64(len(b))
+	return nil
+}
+
+// Close waits for pending records, closes the log's files and releases its
+// lock. Later Writes fail with ErrUnavailable. Close is idempotent.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	for l.flushing || (len(l.pending) > 0 && l.fail == nil) {
+		l.cond.Wait()
+	}
+	l.mu.Unlock()
+	if err := l.closeFiles(); err != nil {
+		return fmt.Errorf("closing audit log: %w", err)
+	}
+	return nil
+}
+
+// closeFiles closes the active file and then the lock.
+func (l *Log) closeFiles() error {
+	var errs []error
+	if l.f != nil {
+		errs = append(errs, l.f.Close())
+		l.f = nil
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close())
+		l.lock = nil
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// Record is one audit event: one line of the log. Write fills Seq, Prev,
+// Time (when zero) and Event (when empty), and stores a redacted copy of
+// Arguments, Approval, RequestID, Reason and Error.
+type Record struct {
+	// Seq numbers records from 1; it continues across rotations and restarts.
+	Seq uint64 `json:"seq"`
+	// Time is when the event happened; filled by Write if zero and always
+	// written as UTC RFC 3339 with nanoseconds.
+	Time time.Time `json:"time"`
+	// Event is the kind of record; EventToolCall when empty.
+	Event string `json:"event"`
+	// RequestID is the MCP request's id.
+	RequestID string `json:"request_id,omitempty"`
+	// Tool is the tool's name.
+	Tool string `json:"tool,omitempty"`
+	// Arguments are the tool call's arguments; the log holds a Redact'ed copy.
+	Arguments any `json:"arguments,omitempty"`
+	// Caller is who made the call; when nil, Write uses auth.CallerFrom(ctx).
+	Caller *auth.Caller `json:"caller,omitempty"`
+	// Risk is the tool's risk level.
+	Risk string `json:"risk,omitempty"`
+	// Decision is DecisionAllowed or DecisionDenied.
+	Decision string `json:"decision,omitempty"`
+	// Reason explains the decision.
+	Reason string `json:"reason,omitempty"`
+	// Approval is reserved for approvals; null until they exist.
+	Approval any `json:"approval"`
+	// Result is ResultSuccess, ResultError or ResultDenied.
+	Result string `json:"result,omitempty"`
+	// Error is the tool's error message, if any.
+	Error string `json:"error,omitempty"`
+	// DurationNS is how long the call took, in nanoseconds.
+	DurationNS int64 `json:"duration_ns"`
+	// Prev is the hex SHA-256 of the previous record's line (without its
+	// newline); 64 zeros for the very first record.
+	Prev string `json:"prev"`
+}
+
+// Event names.
+const (
+	// EventToolCall is a tool call, whatever its outcome.
+	EventToolCall = "tool_call"
+	// EventLogRepaired is written by Open after it completed or cut off a
+	// last line torn by an interrupted write; Reason says what it did.
+	EventLogRepaired = "log_repaired"
+)
+
+// Decision values.
+const (
+	DecisionAllowed = "allowed"
+	DecisionDenied  = "denied"
+)
+
+// Result values.
+const (
+	ResultSuccess = "success"
+	ResultError   = "error"
+	ResultDenied  = "denied"
+)
+
+// genesis is Prev of the very first record.
+var genesis = strings.Repeat("0", 64)
+
+// The encoding of a Record with Seq 0 and Prev "" starts and ends with
+// these; encode relies on it to splice in the real values under the lock.
+const (
+	bodyPrefix = `{"seq":0`
+	bodySuffix = `"prev":""}`
+)
+
+// encodeBody returns the JSON of r with Seq 0 and Prev "", with secrets
+// redacted. It is the expensive part of Write and runs outside the lock.
+func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
+	w := *r
+	w.Seq = 0
+	w.Prev = ""
+	w.Time = r.Time.UTC()
+	w.Caller = caller
+	w.Arguments = Redact(r.Arguments)
+	w.Approval = Redact(r.Approval)
+	w.RequestID = redactString(r.RequestID)
+	w.Reason = redactString(r.Reason)
+	w.Error = redactString(r.Error)
+	// No HTML escaping: operators grep for "&&" and "<", not "\u0026".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&w); err != nil {
+		return nil, err
+	}
+	body := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if !bytes.HasPrefix(body, []byte(bodyPrefix+",")) || !bytes.HasSuffix(body, []byte(","+bodySuffix)) {
+		return nil, fmt.Errorf("unexpected record encoding %.40q", body)
+	}
+	return body, nil
+}
+
+// spliceLine turns a body from encodeBody into the record's line (without
+// newline) with the given seq and previous hash.
+func spliceLine(body []byte, seq uint64, prev [sha256.Size]byte) []byte {
+	mid := body[len(bodyPrefix) : len(body)-len(bodySuffix)]
+	line := make([]byte, 0, len(body)+20+2*sha256.Size+1)
+	line = append(line, `{"seq":`...)
+	line = strconv.AppendUint(line, seq, 10)
+	line = append(line, mid...)
+	line = append(line, `"prev":"`...)
+	line = hex.AppendEncode(line, prev[:])
+	line = append(line, `"}`...)
+	return line
+}
+
+// link is what a record contributes to the chain: its seq and the hash of
+// its line.
+type link struct {
+	seq  uint64
+	hash [sha256.Size]byte
+}
+
+// hexHash is the hash as written in Prev and the head file.
+func (k link) hexHash() string { return hex.EncodeToString(k.hash[:]) }
+
+// chainFields are the fields Open and Verify read from a line.
+type chainFields struct {
+	Seq  *uint64 `json:"seq"`
+	Prev *string `json:"prev"`
+}
+
+// parseLink decodes the chain fields of a line. reason is empty when the
+// line is a well-formed record.
+func parseLink(line []byte) (seq uint64, prev string, reason string) {
+	if !json.Valid(line) {
+		return 0, "", "not valid JSON"
+	}
+	var f chainFields
+	if err := json.Unmarshal(line, &f); err != nil {
+		return 0, "", fmt.Sprintf("not an audit record (%v)", err)
+	}
+	if f.Seq == nil || f.Prev == nil {
+		return 0, "", "not an audit record (no seq or prev)"
+	}
+	if *f.Seq == 0 {
+		return 0, "", "not an audit record (seq 0)"
+	}
+	return *f.Seq, *f.Prev, ""
+}
