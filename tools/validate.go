@@ -46,12 +46,12 @@ func NewInputValidator(s *Spec) (*InputValidator, error) {
 // Check validates args (nil means no arguments). The error names each
 // offending argument and says why.
 func (v *InputValidator) Check(args any) error {
-	if args == nil {
-		args = map[string]any{}
-	}
 	b, err := json.Marshal(args)
 	if err != nil {
 		return errors.New("arguments are not valid JSON")
+	}
+	if string(b) == "null" { // absent arguments are an empty object
+		b = []byte("{}")
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian 12 machine, as root: installs what the
+# tests need (Debian and npm packages), then vets, builds and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+for pkg in libseccomp-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go build"
+go build -o tailops .
+
+echo "== go test"
+go test -count=1 -timeout 30m ./...
+
+echo "== official TypeScript SDK client against the binary"
+bash .ci/ts-client/run.sh ./tailops

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// tailops runs the built binary and returns stdout, stderr and exit code.
+func tailops(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestConfigRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"unknown key", []string{"--config", write("a.hujson", `{"tols": ["health_check"]}`)}, nil, `unknown key "tols"`},
+		{"unknown tool in file", []string{"--config", write("b.hujson", `{"tools": ["rm_rf"]}`)}, nil, `unknown tool "rm_rf"`},
+		{"unknown tool flag", []string{"--disable-tools", "nope"}, nil, `unknown tool "nope"`},
+		{"bad stdio scope", []string{"--stdio-scopes", "root"}, nil, `unknown scope "root"`},
+		{"bad scope in file", []string{"--config", write("c.hujson", `{"stdio_scopes": ["sudo"]}`)}, nil, `"stdio_scopes": unknown scope "sudo"`},
+		{"bad env twin", nil, []string{"TAILOPS_READ_ONLY=maybe"}, "TAILOPS_READ_ONLY"},
+		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--state-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--sandbox", "off"}, tc.args...)
+			_, stderr, code := tailops(t, tc.env, args...)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q, want it to contain %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentTwinsAndConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.hujson")
+	os.WriteFile(cfg, []byte(`{
+		// only two tools, from the file
+		"tools": ["health_check", "get_system_status"],
+	}`), 0o600)
+	t.Setenv("TAILOPS_CONFIG", cfg)
+	t.Setenv("TAILOPS_READ_ONLY", "true")
+	s := startServer(t)
+	if !s.in.cfg.ReadOnly || len(s.in.app.enabled) != 2 {
+		t.Errorf("read-only %v, %d tools; want the env twin and the file applied", s.in.cfg.ReadOnly, len(s.in.app.enabled))
+	}
+}
+
+func TestFirstStartCreatesSecretAndMintedTokenWorks(t *testing.T) {
+	s := startServer(t)
+	fi, err := os.Stat(filepath.Join(s.StateDir, "secret"))
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
+		t.Fatalf("secret file: %v %v", fi, err)
+	}
+	if !strings.Contains(s.Logs.String(), "tailops token mint --state-dir "+s.StateDir) {
+		t.Errorf("the log does not say how to mint a token:\n%s", s.Logs)
+	}
+	out, stderr, code := tailops(t, nil, "token", "mint", "--state-dir", s.StateDir, "--agent", "cli", "--scopes", "container:write,system:read", "--ttl", "10m")
+	if code != 0 {
+		t.Fatalf("mint: %d %s", code, stderr)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || tok == "" {
+		t.Fatalf("mint printed %q, want one token line", out)
+	}
+	cs := sdkSession(t, s.URL, tok)
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})
+	if err != nil || res.IsError {
+		t.Fatalf("calling with minted token: %v %+v", err, res)
+	}
+	out, _, code = tailops(t, nil, "token", "inspect", "--state-dir", s.StateDir, tok)
+	var ins struct {
+		Verifies bool
+		Caller   auth.Caller
+	}
+	if err := json.Unmarshal([]byte(out), &ins); err != nil || code != 0 || !ins.Verifies || ins.Caller.Agent != "cli" {
+		t.Errorf("inspect: exit %d %s", code, out)
+	}
+	out, _, code = tailops(t, nil, "token", "inspect", "--state-dir", t.TempDir(), tok)
+	if code != 1 || !strings.Contains(out, `"verifies": false`) {
+		t.Errorf("inspect without the secret: exit %d %s", code, out)
+	}
+	for _, bad := range [][]string{{"--agent", "x", "--scopes", "root"}, {"--scopes", "readonly"}, {"--agent", "x", "--scopes", "readonly", "--ttl", "-1h"}} {
+		_, stderr, code := tailops(t, nil, append([]string{"token", "mint", "--state-dir", s.StateDir}, bad...)...)
+		if code == 0 || stderr == "" {
+			t.Errorf("mint %v: exit %d", bad, code)
+		}
+	}
+}
+
+func TestAuditVerifyCommand(t *testing.T) {
+	s := startServer(t)
+	cs := sdkSession(t, s.URL, s.token(t, "v", auth.ScopeReadonly))
+	for range 3 {
+		cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "health_check"})
+	}
+	out, _, code := tailops(t, nil, "audit", "verify", s.AuditLog)
+	if code != 0 || !strings.Contains(out, "ok: 4 records") {
+		t.Fatalf("intact log: exit %d %q", code, out)
+	}
+	b, _ := os.ReadFile(s.AuditLog)
+	os.WriteFile(s.AuditLog, bytes.Replace(b, []byte(`"agent":"v"`), []byte(`"agent":"w"`), 1), 0o600)
+	out, _, code = tailops(t, nil, "audit", "verify", s.AuditLog)
+	if code != 1 || !strings.Contains(out, "BROKEN") {
+		t.Errorf("edited log: exit %d %q", code, out)
+	}
+}
+
+func TestVersionListsModules(t *testing.T) {
+	out, _, code := tailops(t, nil, "version")
+	for _, want := range []string{"tailops ", "go1.", "github.com/mark3labs/mcp-go", "github.com/golang-jwt/jwt/v5", "CGO_ENABLED="} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestStdioServesLocalUserWithStdioScopes(t *testing.T) {
+	state := t.TempDir()
+	c := sdk.NewClient(&sdk.Implementation{Name: "stdio-test", Version: "1"}, nil)
+	cmd := exec.Command(binPath, "serve", "--stdio", "--state-dir", state, "--sandbox", "off", "--stdio-scopes", "network:read")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := toolNames(lt.Tools); len(got) != 4 || !contains(got, "get_network_status") || contains(got, "get_system_status") {
+		t.Errorf("stdio with network:read sees %v", got)
+	}
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_network_status"})
+	if err != nil || res.IsError {
+		t.Fatal(err, res)
+	}
+	cs.Close()
+	b, _ := os.ReadFile(filepath.Join(state, "audit", "audit.log"))
+	if !strings.Contains(string(b), `"agent":"stdio:`) || !strings.Contains(string(b), `"auth_method":"stdio"`) {
+		t.Errorf("stdio call not audited as stdio:<user>:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(state, "secret")); err == nil {
+		t.Error("stdio mode created a shared secret it does not use")
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRevocationTakesEffectWithoutRestart(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	os.WriteFile(cfg, []byte(`{}`), 0o600)
+	s := startServer(t, "--config", cfg)
+	tok := s.token(t, "soon-revoked", auth.ScopeReadonly)
+	if resp := s.rpc(t, tok, "", map[string]any{"jsonrpc": "2.0", "id": 1, "method": "ping"}); resp.StatusCode == 401 {
+		t.Fatal("token refused before revocation")
+	}
+	os.WriteFile(cfg, []byte(`{"revoked": {"agents": ["soon-revoked"]}}`), 0o600)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp := s.rpc(t, tok, "", map[string]any{"jsonrpc": "2.0", "id": 1, "method": "ping"})
+		if resp.StatusCode == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("revocation not picked up within 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestUnwritableAuditLogRefusesCalls fills a small tmpfs holding the audit
+// log: calls are then refused, nothing runs unaudited, and /readyz fails.
+func TestUnwritableAuditLogRefusesCalls(t *testing.T) {
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mounting a tmpfs for the audit log (tests run as root): %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	s := startServer(t, "--audit-log", filepath.Join(mnt, "audit.log"))
+	cs := sdkSession(t, s.URL, s.token(t, "filler", auth.ScopeReadonly))
+	ctx := context.Background()
+	if res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "health_check"}); err != nil || res.IsError {
+		t.Fatalf("first call: %v %+v", err, res)
+	}
+	// Fill the file system, then call until the audit log cannot grow.
+	f, _ := os.Create(filepath.Join(mnt, "filler"))
+	f.Write(make([]byte, 512<<10))
+	f.Close()
+	var ran, refused int
+	for i := 0; i < 200 && refused < 3; i++ {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_system_status"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := res.Content[0].(*sdk.TextContent).Text
+		switch {
+		case res.IsError && strings.Contains(text, "audit"):
+			refused++
+			if res.StructuredContent != nil {
+				t.Error("a refused call returned a result")
+			}
+		case refused > 0:
+			t.Fatalf("a call ran after the audit log failed: %s", text)
+		default:
+			ran++
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("the audit disk is full but calls still run (%d ran)", ran)
+	}
+	// Every call that returned a result has its durable record.
+	var audited int
+	for _, r := range s.toolRecords(t) {
+		if r["tool"] == "get_system_status" && r["result"] == "success" {
+			audited++
+		}
+	}
+	if audited != ran {
+		t.Errorf("%d calls returned results but %d were audited", ran, audited)
+	}
+	r, err := httpGet(s.URL + "/readyz")
+	if err != nil || r != 503 {
+		t.Errorf("/readyz = %d %v, want 503", r, err)
+	}
+}
+
+func httpGet(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

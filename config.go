@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tailscale/hujson"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// config is everything `tailops serve` (and the commands that share its
+// resolution) needs. Each field is bound to a flag with a TAILOPS_*
+// environment twin; the HuJSON file fills what flags and environment leave
+// unset.
+type config struct {
+	Listen          string
+	Stdio           bool
+	StdioScopes     string
+	StateDir        string
+	ConfigFile      string
+	LogLevel        string
+	ReadOnly        bool
+	Tools           listFlag
+	DisableTools    listFlag
+	AuditLog        string
+	AuditMaxBytes   int64
+	SecretFile      string
+	JWKSFile        string
+	ResourceURL     string
+	JWTIssuer       string
+	AuthServers     listFlag
+	TokenMaxLife    time.Duration
+	FileRoots       listFlag
+	Sandbox         string
+	set             map[string]bool // flags given on the command line or by environment
+	file            fileConfig      // the parsed config file
+	fileStamp       string          // the config file's mtime and size when it was read
+	secretFromEnv   bool
+	createdSecretAt string
+}
+
+// fileConfig is the HuJSON config file. Unknown keys are refused.
+type fileConfig struct {
+	Tools                    []string          `json:"tools"`
+	DisableTools             []string          `json:"disable_tools"`
+	ReadOnly                 *bool             `json:"read_only"`
+	Revoked                  *auth.Revocations `json:"revoked"`
+	FileRoots                []string          `json:"file_roots"`
+	FileDeny                 []string          `json:"file_deny"`
+	AllowTokensWithoutExpiry bool              `json:"allow_tokens_without_expiry"`
+	TokenMaxLifetime         string            `json:"token_max_lifetime"`
+	StdioScopes              []string          `json:"stdio_scopes"`
+}
+
+// listFlag is a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
+// envName is the environment twin of a flag: --state-dir is TAILOPS_STATE_DIR.
+func envName(flagName string) string {
+	return "TAILOPS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bindCommon registers the flags shared by serve, token and sandbox.
+func (c *config) bindCommon(fs *flag.FlagSet) {
+	fs.StringVar(&c.StateDir, "state-dir", "", "state directory (default /var/lib/tailops as root, else $XDG_STATE_HOME/tailops)")
+	fs.StringVar(&c.ConfigFile, "config", "", "HuJSON config file (tools, read_only, revoked tokens, file roots…)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.SecretFile, "shared-secret-file", "", "file holding the shared secret for HMAC tokens and HS256 JWTs (default STATE_DIR/secret; TAILOPS_SHARED_SECRET may hold the secret itself)")
+}
+
+// bindServe registers serve's flags.
+func (c *config) bindServe(fs *flag.FlagSet) {
+	c.bindCommon(fs)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address for MCP over streamable HTTP at /mcp")
+	fs.BoolVar(&c.Stdio, "stdio", false, "serve MCP over stdin/stdout instead of HTTP")
+	fs.StringVar(&c.StdioScopes, "stdio-scopes", "readonly", "scopes of the stdio caller")
+	fs.BoolVar(&c.ReadOnly, "read-only", false, "offer only read-only tools")
+	fs.Var(&c.Tools, "tools", "offer only these tools (comma-separated, repeatable)")
+	fs.Var(&c.DisableTools, "disable-tools", "never offer these tools (comma-separated, repeatable)")
+	fs.StringVar(&c.AuditLog, "audit-log", "", "audit log file (default STATE_DIR/audit/audit.log)")
+	fs.Int64Var(&c.AuditMaxBytes, "audit-max-bytes", 64<<20, "rotate the audit log at this size")
+	fs.StringVar(&c.JWKSFile, "jwks-file", "", "JWKS file with public keys for EdDSA, ES256 and RS256 JWTs")
+	fs.StringVar(&c.ResourceURL, "resource-url", "", "this server's resource URL: required JWT audience and RFC 9728 resource")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required JWT issuer")
+	fs.Var(&c.AuthServers, "authorization-server", "OAuth authorization server issuer URL, announced in RFC 9728 metadata (repeatable)")
+	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", 0, "longest token lifetime accepted (0: no limit)")
+	fs.Var(&c.FileRoots, "file-root", "directory the file tools may read (repeatable; default /var/log)")
+	fs.StringVar(&c.Sandbox, "sandbox", "enforce", "kernel sandbox: enforce, best-effort or off")
+}
+
+// parseFlags parses args, then fills unset flags from their TAILOPS_*
+// environment twins, and records which flags were set either way.
+func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if c.set[f.Name] || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", envName(f.Name), e)
+			}
+			c.set[f.Name] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// resolve applies defaults that depend on the environment, reads the
+// config file and validates everything.
+func (c *config) resolve() error {
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir()
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.ConfigFile != "" {
+		c.fileStamp = fileStamp(c.ConfigFile) // before reading: a change after this is reloaded
+		fc, err := loadFileConfig(c.ConfigFile)
+		if err != nil {
+			return err
+		}
+		c.file = fc
+		if !c.set["tools"] {
+			c.Tools = fc.Tools
+		}
+		if !c.set["disable-tools"] {
+			c.DisableTools = fc.DisableTools
+		}
+		if !c.set["read-only"] && fc.ReadOnly != nil {
+			c.ReadOnly = *fc.ReadOnly
+		}
+		if !c.set["file-root"] && len(fc.FileRoots) > 0 {
+			c.FileRoots = fc.FileRoots
+		}
+		if !c.set["stdio-scopes"] && len(fc.StdioScopes) > 0 {
+			c.StdioScopes = strings.Join(fc.StdioScopes, ",")
+		}
+		if !c.set["token-max-lifetime"] && fc.TokenMaxLifetime != "" {
+			d, err := time.ParseDuration(fc.TokenMaxLifetime)
+			if err != nil {
+				return fmt.Errorf("config file %s: key \"token_max_lifetime\": %w", c.ConfigFile, err)
+			}
+			c.TokenMaxLife = d
+		}
+	}
+	if c.AuditLog == "" {
+		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
+	}
+	if c.StdioScopes != "" {
+		if _, err := auth.ParseScopes(c.StdioScopes); err != nil {
+			return fmt.Errorf("--stdio-scopes: %w", err)
+		}
+	}
+	return nil
+}
+
+// fileStamp identifies a version of a file by mtime and size; "" if absent.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+}
+
+// loadFileConfig reads a HuJSON config file, refusing unknown keys.
+func loadFileConfig(path string) (fileConfig, error) {
+	var fc fileConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fc, fmt.Errorf("reading config file: %w", err)
+	}
+	std, err := hujson.Standardize(b)
+	if err != nil {
+		return fc, fmt.Errorf("config file %s: %w", path, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(std))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		msg := err.Error()
+		if k, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return fc, fmt.Errorf("config file %s: unknown key %s", path, k)
+		}
+		return fc, fmt.Errorf("config file %s: %s", path, strings.TrimPrefix(msg, "json: "))
+	}
+	if dec.More() {
+		return fc, fmt.Errorf("config file %s: more than one JSON value", path)
+	}
+	if _, err := auth.CheckScopes(fc.StdioScopes); err != nil {
+		return fc, fmt.Errorf("config file %s: key \"stdio_scopes\": %w", path, err)
+	}
+	return fc, nil
+}
+
+// defaultStateDir is /var/lib/tailops for root, else $XDG_STATE_HOME/tailops.
+func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/tailops"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "tailops")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "state", "tailops")
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// errNoSecret is returned when no shared secret is configured or stored.
+var errNoSecret = errors.New("no shared secret")
+
+// loadSecret returns the shared secret from TAILOPS_SHARED_SECRET, the
+// secret file, or STATE_DIR/secret. With create set and nothing
+// configured, it creates STATE_DIR/secret with 32 random bytes, mode 0600.
+func (c *config) loadSecret(create bool) ([]byte, error) {
+	if v := os.Getenv("TAILOPS_SHARED_SECRET"); v != "" {
+		c.secretFromEnv = true
+		return []byte(v), nil
+	}
+	path := c.SecretFile
+	explicit := path != ""
+	if !explicit {
+		path = filepath.Join(c.StateDir, "secret")
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if utf8.Valid(b) { // a text secret written by hand: drop the editor's newline
+			b = bytes.TrimRight(b, "\r\n")
+		}
+		if len(b) < 16 {
+			return nil, fmt.Errorf("shared secret in %s is %d bytes; at least 16 are needed", path, len(b))
+		}
+		return b, nil
+	case !errors.Is(err, os.ErrNotExist) || explicit || !create:
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist (start `tailops serve` once to create it, or set TAILOPS_SHARED_SECRET_FILE)", errNoSecret, path)
+		}
+		return nil, fmt.Errorf("reading shared secret: %w", err)
+	}
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating shared secret: %w", err)
+	}
+	if _, err := f.Write(secret); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing shared secret: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing shared secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing shared secret: %w", err)
+	}
+	c.createdSecretAt = path
+	return secret, nil
+}
+
+// newLogger returns the process logger: text on w at the configured level.
+func (c *config) newLogger(w io.Writer) *slog.Logger {
+	l, _ := parseLevel(c.LogLevel)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

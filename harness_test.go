@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// binPath is the tailops binary built once for tests that run it as a
+// separate process (CLI, stdio, sandbox).
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tailops-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "tailops")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building tailops for tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testServer is a running in-process server on a loopback port.
+type testServer struct {
+	URL      string // base URL, e.g. http://127.0.0.1:PORT
+	StateDir string
+	AuditLog string
+	Secret   []byte
+	Logs     *syncBuffer
+	in       *instance
+}
+
+// startServer runs `tailops serve` in-process with the sandbox off (it is
+// irreversible; the sandbox is tested on the binary) and extra args.
+func startServer(t *testing.T, extra ...string) *testServer {
+	t.Helper()
+	state := t.TempDir()
+	args := append([]string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off", "--log-level", "debug"}, extra...)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := setup(ctx, args, logs)
+	if err != nil {
+		cancel()
+		t.Fatalf("setup: %v\nlogs:\n%s", err, logs)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.serve(ctx, nil, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		in.close()
+	})
+	secret, err := in.cfg.loadSecret(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{URL: "http://" + in.ln.Addr().String(), StateDir: state, AuditLog: in.cfg.AuditLog,
+		Secret: secret, Logs: logs, in: in}
+}
+
+// token mints an HMAC token for agent with scopes.
+func (s *testServer) token(t *testing.T, agent string, scopes ...auth.Scope) string {
+	t.Helper()
+	tok, err := auth.MintHMAC(s.Secret, auth.Claims{Agent: agent, Scopes: scopes, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// auditRecords returns the audit log's records as generic maps.
+func (s *testServer) auditRecords(t *testing.T) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(s.AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// toolRecords returns the audit records of tool calls (and refusals),
+// leaving out server_start.
+func (s *testServer) toolRecords(t *testing.T) []map[string]any {
+	var out []map[string]any
+	for _, r := range s.auditRecords(t) {
+		if r["event"] != "server_start" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rpc posts one JSON-RPC message to /mcp with the given token (none when
+// empty) and returns the response.
+func (s *testServer) rpc(t *testing.T, tok, sessionID string, msg any) *http.Response {
+	t.Helper()
+	body, _ := json.Marshal(msg)
+	req, _ := http.NewRequest("POST", s.URL+"/mcp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if sessionID != "" {
+		req.Header.Set("Mcp-Session-Id", sessionID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// initialize opens an MCP session with raw HTTP and returns its id.
+func (s *testServer) initialize(t *testing.T, tok, protocol string) (string, map[string]any) {
+	t.Helper()
+	resp := s.rpc(t, tok, "", map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+		"params": map[string]any{"protocolVersion": protocol, "capabilities": map[string]any{},
+			"clientInfo": map[string]any{"name": "raw-test", "version": "1"}}})
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("initialize: %s %s", resp.Status, b)
+	}
+	res := decodeRPC(t, resp)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	s.rpc(t, tok, sid, map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	return sid, res
+}
+
+// decodeRPC reads a JSON-RPC response sent as JSON or as one SSE event.
+func decodeRPC(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
+	b, _ := io.ReadAll(resp.Body)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		for _, line := range strings.Split(string(b), "\n") {
+			if d, ok := strings.CutPrefix(line, "data: "); ok {
+				b = []byte(d)
+			}
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decoding %q: %v", b, err)
+	}
+	return m
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// writeJWKS writes public keys as a JWKS file, kid "rsa" and "ec".
+func writeJWKS(t *testing.T, path string, rsaPub *rsa.PublicKey, ecPub *ecdsa.PublicKey) {
+	t.Helper()
+	ks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: rsaPub, KeyID: "rsa", Algorithm: "RS256", Use: "sig"},
+		{Key: ecPub, KeyID: "ec", Algorithm: "ES256", Use: "sig"},
+	}}
+	b, err := json.Marshal(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

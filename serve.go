@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+)
+
+// runServe is `tailops serve`.
+func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	in, err := setup(ctx, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer in.close()
+	return in.serve(ctx, stdin, stdout)
+}
+
+// instance is a server that is set up and confined, ready to serve.
+type instance struct {
+	cfg      *config
+	log      *slog.Logger
+	app      *app
+	ln       net.Listener // nil with --stdio
+	audit    *audit.Log
+	verifier *auth.Verifier
+}
+
+// setup does everything before serving, in the design's order: read
+// config, open what is needed (secret, audit log, listener), then confine
+// the process with Landlock and seccomp.
+func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, err error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("tailops serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindServe(fs)
+	if err := parseFlags(fs, args, cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.resolve(); err != nil {
+		return nil, err
+	}
+	in := &instance{cfg: cfg, log: cfg.newLogger(stderr)}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	tools.Version = version
+
+	all := tools.All(&tools.Deps{Logger: in.log, FileRoots: cfg.FileRoots, FileDeny: cfg.file.FileDeny})
+	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("selecting tools: %w", err)
+	}
+	if !cfg.Stdio {
+		if in.verifier, err = cfg.newVerifier(in.log, true); err != nil {
+			return nil, err
+		}
+	}
+	if in.audit, err = audit.Open(cfg.AuditLog, &audit.Options{MaxSize: cfg.AuditMaxBytes, Logger: in.log}); err != nil {
+		return nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	var ports []uint16
+	if !cfg.Stdio {
+		if in.ln, err = listen(ctx, cfg.Listen); err != nil {
+			return nil, err
+		}
+		ports = append(ports, uint16(in.ln.Addr().(*net.TCPAddr).Port))
+	}
+	warning, err := confine(cfg, enabled, ports, in.log)
+	if err != nil {
+		return nil, err
+	}
+	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
+		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version})
+	if err != nil {
+		return nil, err
+	}
+	in.app.warning = warning
+	start := &audit.Record{Event: "server_start", Decision: "allowed", Result: "success",
+		Reason: fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))}
+	if err := in.audit.Write(ctx, start); err != nil {
+		return nil, fmt.Errorf("writing audit log: %w", err)
+	}
+	return in, nil
+}
+
+// serve serves until ctx is done.
+func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	if in.cfg.Stdio {
+		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
+	}
+	go watchConfig(ctx, in.cfg, in.verifier, in.log)
+	in.log.Info("serving MCP", "url", "http://"+in.ln.Addr().String()+"/mcp", "tools", len(in.app.enabled), "audit_log", in.cfg.AuditLog)
+	return serveHTTP(ctx, in.app, in.ln, in.log)
+}
+
+func (in *instance) close() {
+	if in.ln != nil {
+		in.ln.Close()
+	}
+	if in.audit != nil {
+		in.audit.Close()
+	}
+}
+
+// listen opens a TCP listener with Multipath TCP off: Landlock's bind
+// rules do not cover MPTCP sockets.
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// newVerifier builds the token verifier from the shared secret (created
+// on first start when create is set), the JWKS file and revocations.
+func (c *config) newVerifier(log *slog.Logger, create bool) (*auth.Verifier, error) {
+	secret, err := c.loadSecret(create)
+	if err != nil && !(errors.Is(err, errNoSecret) && c.JWKSFile != "") {
+		return nil, err
+	}
+	if c.createdSecretAt != "" && log != nil {
+		log.Info("created a new shared secret; mint a token with: tailops token mint --state-dir "+c.StateDir+
+			" --agent NAME --scopes readonly --ttl 24h", "path", c.createdSecretAt)
+	}
+	vc := auth.Config{Secret: secret, Audience: c.ResourceURL, Issuer: c.JWTIssuer, MaxLifetime: c.TokenMaxLife,
+		AllowNoExpiry: c.file.AllowTokensWithoutExpiry}
+	if c.JWKSFile != "" {
+		if vc.JWKS, err = auth.LoadJWKS(c.JWKSFile); err != nil {
+			return nil, fmt.Errorf("loading --jwks-file: %w", err)
+		}
+	}
+	v, err := auth.NewVerifier(vc)
+	if err != nil {
+		return nil, fmt.Errorf("configuring token verification: %w", err)
+	}
+	if c.file.Revoked != nil {
+		v.SetRevocations(*c.file.Revoked)
+	}
+	return v, nil
+}
+
+// watchConfig reloads revocations from the config file on SIGHUP and
+// when the file changes, without a restart. A file that no longer parses
+// is reported and the previous revocations stay in force.
+func watchConfig(ctx context.Context, c *config, v *auth.Verifier, log *slog.Logger) {
+	if c.ConfigFile == "" {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := c.fileStamp
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			if s := fileStamp(c.ConfigFile); s == last {
+				continue
+			} else {
+				last = s
+			}
+		}
+		fc, err := loadFileConfig(c.ConfigFile)
+		if err != nil {
+			log.Error("reloading config file; keeping the previous revocations", "error", err)
+			continue
+		}
+		var r auth.Revocations
+		if fc.Revoked != nil {
+			r = *fc.Revoked
+		}
+		v.SetRevocations(r)
+		log.Info("reloaded revocations", "token_ids", len(r.TokenIDs), "agents", len(r.Agents))
+	}
+}
+
+func serveHTTP(ctx context.Context, a *app, ln net.Listener, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// serveStdio serves one local client on stdin/stdout. The caller is the
+// local unix user with --stdio-scopes; there is no bearer token.
+func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout io.Writer) error {
+	scopes, err := auth.ParseScopes(c.StdioScopes)
+	if err != nil {
+		return fmt.Errorf("--stdio-scopes: %w", err)
+	}
+	name := fmt.Sprint(os.Getuid())
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	caller := &auth.Caller{Agent: "stdio:" + name, Method: auth.MethodStdio, Scopes: scopes}
+	s := server.NewStdioServer(a.mcp)
+	s.SetContextFunc(func(ctx context.Context) context.Context { return auth.WithCaller(ctx, caller) })
+	if err := s.Listen(ctx, stdin, stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("serving stdio: %w", err)
+	}
+	return nil
+}

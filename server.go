@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+)
+
+// Limits on what a request may carry.
+const (
+	maxAuthHeader = 8 << 10 // bytes of Authorization header accepted
+	maxBody       = 4 << 20 // bytes of a JSON-RPC request body
+)
+
+// app is the running server: the enabled tools, how callers are verified,
+// and where calls are audited.
+type app struct {
+	log        *slog.Logger
+	verifier   *auth.Verifier
+	audit      *audit.Log
+	all        []tools.Spec          // every tool TailOps knows, enabled or not
+	enabled    map[string]*toolEntry // the tools this server offers
+	mcp        *server.MCPServer
+	resource   string   // this server's resource URL (JWT audience), or ""
+	authServer []string // authorization servers for RFC 9728 metadata
+	warning    string   // shown on /readyz, e.g. when the sandbox is off
+}
+
+// toolEntry is an enabled tool with its compiled argument validator.
+type toolEntry struct {
+	spec      tools.Spec
+	validator *tools.InputValidator
+}
+
+// appConfig is what newApp needs; nil fields are errors except where noted.
+type appConfig struct {
+	Logger     *slog.Logger
+	Verifier   *auth.Verifier // nil for stdio-only servers
+	Audit      *audit.Log
+	All        []tools.Spec
+	Enabled    []tools.Spec
+	Resource   string
+	AuthServer []string
+	Version    string
+}
+
+func newApp(c appConfig) (*app, error) {
+	a := &app{log: c.Logger, verifier: c.Verifier, audit: c.Audit, all: c.All, enabled: map[string]*toolEntry{},
+		resource: c.Resource, authServer: c.AuthServer}
+	hooks := &server.Hooks{}
+	hooks.AddOnError(a.auditUnknownTool)
+	a.mcp = server.NewMCPServer("tailops", c.Version,
+		server.WithToolCapabilities(false),
+		server.WithInstructions("TailOps operates a homelab host. Tools are filtered by your token's scopes; every call is audited."),
+		server.WithToolFilter(a.visibleTools),
+		server.WithHooks(hooks),
+		server.WithToolHandlerMiddleware(a.authorizeAndAudit),
+		server.WithRecovery(),
+		server.WithOutputSchemaValidation(),
+	)
+	for i := range c.Enabled {
+		s := c.Enabled[i]
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		v, err := tools.NewInputValidator(&s)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := a.enabled[s.Name()]; dup {
+			return nil, fmt.Errorf("tool %s declared twice", s.Name())
+		}
+		a.enabled[s.Name()] = &toolEntry{spec: s, validator: v}
+		a.mcp.AddTool(s.Tool, s.Handler)
+	}
+	return a, nil
+}
+
+// visibleTools is the tool filter: a caller sees, and may call, only the
+// tools its scopes allow.
+func (a *app) visibleTools(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
+	c := auth.CallerFrom(ctx)
+	out := ts[:0:0]
+	for _, t := range ts {
+		if e := a.enabled[t.Name]; e != nil && c.Allows(e.spec.Scope) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// denial says why caller may not call the tool named name, or "" when it may.
+func (a *app) denial(c *auth.Caller, name string) (reason string, scope auth.Scope) {
+	e := a.enabled[name]
+	switch {
+	case e == nil && a.known(name):
+		return "tool " + name + " is disabled on this server", ""
+	case e == nil:
+		return "unknown tool " + name, ""
+	case !c.Allows(e.spec.Scope):
+		return "insufficient scope: " + name + " requires " + string(e.spec.Scope), e.spec.Scope
+	}
+	return "", ""
+}
+
+func (a *app) known(name string) bool {
+	for i := range a.all {
+		if a.all[i].Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// auditUnknownTool records calls that mcp-go refuses before any handler
+// runs: unknown tools, disabled tools, and tools the filter hides.
+func (a *app) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMethod, msg any, err error) {
+	req, ok := msg.(*mcp.CallToolRequest)
+	if method != mcp.MethodToolsCall || !ok || !errors.Is(err, server.ErrToolNotFound) {
+		return
+	}
+	c := auth.CallerFrom(ctx)
+	reason, _ := a.denial(c, req.Params.Name)
+	if reason == "" {
+		reason = "tool not available"
+	}
+	a.writeDenied(ctx, c, req.Params.Name, req.GetRawArguments(), "", reason)
+}
+
+func (a *app) writeDenied(ctx context.Context, c *auth.Caller, tool string, args any, risk, reason string) error {
+	rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: tool, Arguments: args, Caller: c,
+		Risk: risk, Decision: "denied", Reason: reason, Result: "denied"}
+	if err := a.audit.Write(ctx, rec); err != nil {
+		a.log.Error("writing audit record", "error", err)
+		return err
+	}
+	return nil
+}
+
+// authorizeAndAudit wraps every tool handler: it checks scope and
+// approval, validates arguments, runs the tool, and writes one durable
+// audit record before the result is returned. If the audit log cannot be
+// written, nothing runs and no result is returned.
+func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
+		c := auth.CallerFrom(ctx)
+		name, args := req.Params.Name, req.GetRawArguments()
+		e := a.enabled[name]
+		if e == nil {
+			return mcp.NewToolResultError("unknown tool " + name), nil
+		}
+		risk := e.spec.Risk.String()
+		refuse := func(reason string) (*mcp.CallToolResult, error) {
+			if err := a.writeDenied(ctx, c, name, args, risk, reason); err != nil {
+				return mcp.NewToolResultError("call refused: the audit log cannot be written"), nil
+			}
+			return mcp.NewToolResultError(reason), nil
+		}
+		if reason, _ := a.denial(c, name); reason != "" {
+			return refuse(reason)
+		}
+		if e.spec.NeedsApproval() {
+			return refuse(fmt.Sprintf("approval required: %s is a critical tool and no approval mechanism is configured; "+
+				"critical tools never run without one", name))
+		}
+		if err := a.audit.Healthy(); err != nil {
+			a.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
+			return mcp.NewToolResultError("call refused: the audit log cannot be written, and TailOps runs nothing unaudited; " +
+				"check the disk holding the audit log and the server's log"), nil
+		}
+		rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args, Caller: c,
+			Risk: risk, Decision: "allowed"}
+		var res *mcp.CallToolResult
+		var err error
+		if verr := e.validator.Check(args); verr != nil {
+			res = mcp.NewToolResultError(verr.Error())
+		} else {
+			res, err = next(ctx, req)
+		}
+		rec.DurationNS = time.Since(start).Nanoseconds()
+		switch {
+		case err != nil:
+			rec.Result, rec.Error = "error", err.Error()
+		case res != nil && res.IsError:
+			rec.Result, rec.Error = "error", resultText(res)
+		default:
+			rec.Result = "success"
+		}
+		if werr := a.audit.Write(ctx, rec); werr != nil {
+			a.log.Error("writing audit record", "tool", name, "error", werr)
+			msg := "the result is withheld: its audit record could not be written"
+			if !e.spec.ReadOnly() {
+				msg = "the call ran, but its audit record could not be written; the result is withheld and no further calls will run until the audit log is fixed"
+			}
+			return mcp.NewToolResultError(msg), nil
+		}
+		return res, err
+	}
+}
+
+func resultText(r *mcp.CallToolResult) string {
+	for _, c := range r.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			return t.Text
+		}
+	}
+	return "tool error"
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// handler is the HTTP side: /mcp behind bearer authentication, health
+// endpoints, and RFC 9728 metadata when an authorization server is set.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mcpHTTP := server.NewStreamableHTTPServer(a.mcp, server.WithEndpointPath("/mcp"))
+	mux.Handle("/mcp", a.authenticate(a.scopeGate(mcpHTTP)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	if len(a.authServer) > 0 && a.resource != "" {
+		meta := server.NewProtectedResourceMetadataHandler(server.ProtectedResourceMetadataConfig{
+			Resource: a.resource, AuthorizationServers: a.authServer, BearerMethodsSupported: []string{"header"},
+			ScopesSupported: scopeNames(auth.Known()), ResourceName: "TailOps",
+		})
+		mux.Handle("GET "+server.WellKnownProtectedResourcePath, meta)
+		if u, err := url.Parse(a.resource); err == nil && u.Path != "" && u.Path != "/" {
+			mux.Handle("GET "+server.WellKnownProtectedResourcePath+u.Path, meta)
+		}
+	}
+	return mux
+}
+
+func scopeNames(ss []auth.Scope) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := a.audit.Healthy(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready: audit log unavailable\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
+	if a.warning != "" {
+		io.WriteString(w, "WARNING: "+a.warning+"\n")
+	}
+}
+
+// resourceMetadataURL is where RFC 9728 metadata is served, or "".
+func (a *app) resourceMetadataURL() string {
+	if len(a.authServer) == 0 || a.resource == "" {
+		return ""
+	}
+	u, err := url.Parse(a.resource)
+	if err != nil {
+		return ""
+	}
+	p := u.Path
+	if p == "/" {
+		p = ""
+	}
+	return u.Scheme + "://" + u.Host + server.WellKnownProtectedResourcePath + p
+}
+
+// challenge writes a 401 or 403 with a WWW-Authenticate header (RFC 6750)
+// and a JSON body; the description never contains the token.
+func (a *app) challenge(w http.ResponseWriter, status int, code, desc string, scope auth.Scope) {
+	params := []string{fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", desc)}
+	if scope != "" {
+		params = append(params, fmt.Sprintf("scope=%q", string(scope)))
+	}
+	if m := a.resourceMetadataURL(); m != "" {
+		params = append(params, fmt.Sprintf("resource_metadata=%q", m))
+	}
+	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// authenticate verifies the bearer token and puts the caller in the
+// request context. Tokens are accepted only in the Authorization header.
+func (a *app) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remote := r.RemoteAddr
+		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") {
+			a.auditAuthFailure(r, "token in URL query refused")
+			a.challenge(w, http.StatusUnauthorized, "invalid_request", "tokens are accepted only in the Authorization header", "")
+			return
+		}
+		h := r.Header.Get("Authorization")
+		var reason string
+		var caller *auth.Caller
+		switch scheme, tok, _ := strings.Cut(h, " "); {
+		case h == "":
+			reason = "missing token: send it as Authorization: Bearer <token>"
+		case len(h) > maxAuthHeader:
+			reason = "Authorization header too long"
+		case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
+			reason = "Authorization scheme is not Bearer"
+		default:
+			c, err := a.verifier.Verify(strings.TrimSpace(tok))
+			if err != nil {
+				reason = "invalid token: " + err.Error()
+			} else {
+				caller = c
+			}
+		}
+		if caller == nil {
+			a.auditAuthFailure(r, reason)
+			a.challenge(w, http.StatusUnauthorized, "invalid_token", reason, "")
+			return
+		}
+		caller.RemoteAddr = remote
+		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
+	})
+}
+
+// auditAuthFailure records a refused request. Only the request's shape
+// is recorded, never its Authorization header.
+func (a *app) auditAuthFailure(r *http.Request, reason string) {
+	rec := &audit.Record{Event: "auth_denied", RequestID: newRequestID(), Decision: "denied", Reason: reason,
+		Result: "denied", Caller: &auth.Caller{Agent: "unauthenticated", RemoteAddr: r.RemoteAddr}}
+	if err := a.audit.Write(r.Context(), rec); err != nil {
+		a.log.Error("writing audit record", "error", err)
+	}
+}
+
+// scopeGate answers a tools/call for a tool the caller's scopes do not
+// allow with 403 insufficient_scope naming the scope, before MCP handling.
+func (a *app) scopeGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct {
+			Method string `json:"method"`
+			Params struct {
+				Name      string `json:"name"`
+				Arguments any    `json:"arguments"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(body, &msg) == nil && msg.Method == string(mcp.MethodToolsCall) {
+			c := auth.CallerFrom(r.Context())
+			if reason, scope := a.denial(c, msg.Params.Name); scope != "" {
+				risk := a.enabled[msg.Params.Name].spec.Risk.String()
+				a.writeDenied(r.Context(), c, msg.Params.Name, msg.Params.Arguments, risk, reason)
+				a.challenge(w, http.StatusForbidden, "insufficient_scope", reason, scope)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
