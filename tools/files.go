@@ -2,4 +2,291 @@
 
 package tools
 
-func fileTools(d *Deps) []Spec { return nil }
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// File tools: confinement and its limits.
+//
+// The file tools (list_directory, get_file_info, read_file, tail_file,
+// search_files) read only beneath the configured roots (Deps.FileRoots,
+// default /var/log). Each root is resolved once, when the tools are built
+// (a root that is a symlink is followed then, and later changes to that
+// symlink have no effect), and opened as an O_PATH directory handle that
+// is held for the life of the tools, so it stays usable once the process
+// is under Landlock. Every caller path is cleaned lexically, mapped to a
+// root (absolute paths must lie inside one; relative paths are relative
+// to the first root), and opened with openat2(root, rel,
+// RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS): "..", absolute symlinks (even
+// ones that point back inside the root), symlinks that climb out, and
+// /proc magic links all fail in the kernel. When a path goes through a
+// symlink that stays inside, the path it resolved to is read back from
+// /proc/self/fd for the deny-list; without /proc such paths are refused.
+// Directory listings and searches walk with file descriptors, opening
+// each child relative to its parent without following symlinks, so a
+// symlink swapped in during a call cannot lead out.
+//
+// Inside the roots a deny-list of secrets applies (DefaultFileDeny plus
+// Deps.FileDeny), matched case-insensitively on every component of the
+// path as given and of the path as resolved, relative to its root. It
+// matches names only: "*.pem" also hides public certificates, which is
+// accepted.
+//
+// Hard links are the hole neither openat2 nor Landlock can close: a hard
+// link inside a root to a secret elsewhere on the same file system is,
+// to the kernel, just a file inside the root, and the deny-list cannot
+// catch it when it is named innocently. Two mitigations: roots must not
+// be writable by untrusted users (creating the link needs write access to
+// a directory in the root), and the tools that read contents (read_file,
+// tail_file, search_files, and the is_text guess of get_file_info) refuse
+// regular files whose link count is above one, reported as "denied by
+// policy: hard-linked file". Log rotation does not create hard links, so
+// this costs little.
+//
+// Building with the tag tailops_nocheck removes all of the above (see
+// PathChecks): paths are opened with plain open(2), so that tests can show
+// the Landlock layer alone still refuses escapes.
+
+// File tool limits.
+const (
+	listDefaultLimit   = 1000
+	listMaxLimit       = 10000
+	listMaxScan        = 100000 // directory entries read before giving up on a complete listing
+	readDefaultLimit   = 64 << 10
+	readMaxLimit       = 4 << 20
+	sniffLen           = 8 << 10 // bytes checked for NUL to call a file binary
+	tailDefaultLines   = 100
+	tailMaxLines       = 10000
+	tailMaxBytes       = 4 << 20 // bytes tail_file reads backwards at most
+	tailChunk          = 64 << 10
+	searchDefaultMax   = 100
+	searchMaxResults   = 10000
+	searchDefaultDepth = 8
+	searchMaxDepth     = 64
+	searchDefaultBytes = 64 << 20
+	searchMaxBytes     = 1 << 30
+	searchDefaultTime  = 10 * time.Second
+	searchMaxTime      = 60 * time.Second
+	searchMaxLine      = 1 << 20 // bytes of a line searched; the rest of a longer line is skipped
+	searchLineText     = 500     // bytes of a matching line returned
+)
+
+// fileSystem is the state the file tools share: the opened roots, the
+// deny-list and a counter of content bytes read.
+type fileSystem struct {
+	roots   []*fsRoot
+	deny    denyList
+	denyErr error // a bad Deps.FileDeny pattern: every call fails closed
+	log     *slog.Logger
+
+	// bytesRead counts file content bytes read, so tests can check that
+	// tail_file does not read whole files.
+	bytesRead atomic.Int64
+}
+
+func newFileSystem(d *Deps) *fileSystem {
+	fs := &fileSystem{log: d.logger().With("component", "files")}
+	fs.deny, fs.denyErr = newDenyList(d.FileDeny)
+	if fs.denyErr != nil {
+		fs.log.Error("file tools disabled", "err", fs.denyErr)
+	}
+	fs.roots = openRoots(d.FileRoots, fs.log)
+	return fs
+}
+
+// fileTools returns the sandboxed file tools. They share one set of
+// roots, opened here.
+func fileTools(d *Deps) []Spec {
+	fs := newFileSystem(d)
+	return []Spec{
+		fs.listDirectorySpec(),
+		fs.getFileInfoSpec(),
+		fs.readFileSpec(),
+		fs.tailFileSpec(),
+		fs.searchFilesSpec(),
+	}
+}
+
+// fileNeeds returns what every file tool needs from the sandbox: the
+// roots, and the syscalls of fd-relative file access.
+func fileNeeds() Needs {
+	return Needs{
+		FileRoots: true,
+		Syscalls:  []string{"openat2", "getdents64", "newfstatat", "fstat", "readlinkat", "pread64"},
+	}
+}
+
+// fileTool declares a file tool: read-only hints, the file:read scope and
+// the file roots. Calls fail closed while the deny-list is broken, and
+// confinement or policy refusals are logged.
+func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk Risk,
+	run func(context.Context, *In) (*Out, error), text func(*Out) string) Spec {
+	return TypedSpec[In, Out]{
+		Name:        name,
+		Title:       title,
+		Description: desc,
+		Scope:       auth.ScopeFileRead,
+		Risk:        risk,
+		Hints:       ReadHints,
+		Needs:       fileNeeds(),
+		Run: func(ctx context.Context, in In) (out Out, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					fs.log.Error("file tool panicked", "tool", name, "panic", r)
+					err = errors.New(name + ": internal error")
+				}
+			}()
+			if fs.denyErr != nil {
+				return out, fmt.Errorf("file tools are unavailable: %w", fs.denyErr)
+			}
+			res, err := run(ctx, &in)
+			if err != nil {
+				var pe *pathError
+				if errors.As(err, &pe) && pe.refused {
+					fs.log.Warn("file tool refused path", "tool", name, "path", shortPath(pe.path), "reason", pe.reason)
+				}
+				return out, err
+			}
+			return *res, nil
+		},
+		Text: func(o Out) string { return text(&o) },
+	}.Spec()
+}
+
+// pathError is a failure about a caller's path. It names the path as the
+// caller gave it, and a reason; never a resolved host path.
+type pathError struct {
+	path    string
+	reason  string
+	refused bool // a confinement or policy refusal, worth logging
+}
+
+func (e *pathError) Error() string { return fmt.Sprintf("path %s: %s", shortPath(e.path), e.reason) }
+
+// Reasons shared by the builds.
+const (
+	reasonOutside = "outside roots"
+	reasonDenied  = "denied by policy"
+	reasonHardLnk = "denied by policy: hard-linked file"
+)
+
+func refusedPath(p, reason string) error { return &pathError{path: p, reason: reason, refused: true} }
+func badPath(p, reason string) error     { return &pathError{path: p, reason: reason} }
+
+// shortPath quotes p for messages, cutting very long paths.
+func shortPath(p string) string {
+	const max = 256
+	if len(p) > max {
+		return fmt.Sprintf("%q… (%d bytes)", p[:max], len(p))
+	}
+	return fmt.Sprintf("%q", p)
+}
+
+// checkPathArg validates a path argument before any file system access.
+func checkPathArg(p string) error {
+	switch {
+	case p == "":
+		return argErrorf("path", "required")
+	case strings.IndexByte(p, 0) >= 0:
+		return argErrorf("path", "contains a NUL byte")
+	case len(p) > pathMax:
+		return badPath(p, fmt.Sprintf("too long (%d bytes; the limit is %d)", len(p), pathMax))
+	}
+	return nil
+}
+
+// errnoReason turns an errno from opening or reading a path into a reason
+// that names no path.
+func errnoReason(err error) string {
+	var errno unix.Errno
+	switch {
+	case errors.Is(err, unix.EXDEV):
+		return reasonOutside
+	case errors.Is(err, unix.ELOOP):
+		return "refused: symlink loop or /proc magic link"
+	case errors.Is(err, unix.ENOENT):
+		return "not found"
+	case errors.Is(err, unix.ENOTDIR):
+		return "not a directory"
+	case errors.Is(err, unix.EISDIR):
+		return "is a directory"
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return "permission denied"
+	case errors.Is(err, unix.ENAMETOOLONG):
+		return "name too long"
+	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.E2BIG):
+		return "cannot open: the kernel lacks openat2 (Linux 5.6 or later is required)"
+	case errors.As(err, &errno):
+		return "cannot open: " + unix.ErrnoName(errno)
+	}
+	return "cannot open"
+}
+
+// fileType names a file type from stat mode bits.
+func fileType(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "file"
+	case unix.S_IFDIR:
+		return "dir"
+	case unix.S_IFLNK:
+		return "symlink"
+	}
+	return "other"
+}
+
+// modeString formats permission bits (with setuid, setgid, sticky) in
+// octal.
+func modeString(mode uint32) string { return fmt.Sprintf("%04o", mode&0o7777) }
+
+func mtimeString(st *unix.Stat_t) string {
+	return time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC().Format(time.RFC3339)
+}
+
+func isRegular(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFREG }
+func isDir(st *unix.Stat_t) bool     { return st.Mode&unix.S_IFMT == unix.S_IFDIR }
+
+// looksBinary reports whether b (the start of a file) holds a NUL byte.
+func looksBinary(b []byte) bool { return bytes.IndexByte(b, 0) >= 0 }
+
+// sniffText guesses whether the regular file f holds text: no NUL in its
+// first 8 KiB, and those bytes valid UTF-8 (ignoring a rune cut at the
+// end).
+func (fs *fileSystem) sniffText(f *node) (bool, error) {
+	buf := make([]byte, sniffLen)
+	n, err := fs.readAt(f, buf, 0)
+	if err != nil {
+		return false, err
+	}
+	b := trimPartialRune(buf[:n])
+	return !looksBinary(b) && utf8.Valid(b), nil
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < utf8.RuneSelf {
+			return b
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// pathMax is Linux's PATH_MAX, the longest path argument accepted.
+const pathMax = unix.PathMax
+
+// defaultFileRoot is the file root when Deps.FileRoots is empty.
+const defaultFileRoot = "/var/log"
+
+// fsRoot is one configured file root.
+type fsRoot struct {
+	configured string   // absolute and cleaned, as configured
+	path       string   // configured, with symlinks resolved once at construction
+	dir        *os.File // O_PATH|O_DIRECTORY handle on path; nil when unavailable
+	fd         int      // dir's descriptor, valid while dir is reachable
+}
+
+// openRoots resolves and opens the roots. A root that cannot be opened is
+// kept, unavailable, so that paths under it get a clear error rather than
+// falling through to another root; the reason is logged.
+func openRoots(paths []string, log *slog.Logger) []*fsRoot {
+	if len(paths) == 0 {
+		paths = []string{defaultFileRoot}
+	}
+	roots := make([]*fsRoot, 0, len(paths))
+	for _, p := range paths {
+		r := &fsRoot{configured: filepath.Clean(p)}
+		roots = append(roots, r)
+		if err := r.open(); err != nil {
+			log.Warn("file root unavailable", "root", p, "err", err)
+			continue
+		}
+		if r.path != r.configured {
+			log.Info("file root is a symlink, resolved once", "root", r.configured, "resolved", r.path)
+		}
+	}
+	return roots
+}
+
+func (r *fsRoot) open() error {
+	if !filepath.IsAbs(r.configured) {
+		return fmt.Errorf("opening root %q: not an absolute path", r.configured)
+	}
+	resolved, err := filepath.EvalSymlinks(r.configured)
+	if err != nil {
+		return fmt.Errorf("resolving root: %w", err)
+	}
+	fd, err := unix.Open(resolved, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening root %s: %w", resolved, err)
+	}
+	r.path = resolved
+	r.dir, r.fd = os.NewFile(uintptr(fd), resolved), fd
+	return nil
+}
+
+// node is an open file or directory inside a root. It holds a raw
+// descriptor, not an *os.File, to keep walks at the minimum of syscalls;
+// whoever opens a node closes it.
+type node struct {
+	fd int
+	st unix.Stat_t
+	// rel is the resolved path relative to the root in the checked build,
+	// and the host path in the tailops_nocheck build. It never appears in
+	// messages.
+	rel string
+}
+
+func (n *node) close() { _ = unix.Close(n.fd) }
+
+// newNode takes over fd and fstats it.
+func newNode(fd int, rel string) (*node, error) {
+	n := &node{fd: fd, rel: rel}
+	if err := unix.Fstat(fd, &n.st); err != nil {
+		n.close()
+		return nil, fmt.Errorf("stating: %w", err)
+	}
+	return n, nil
+}
+
+// readAt reads len(b) bytes at off, or fewer at the end of the file,
+// counting them.
+func (fs *fileSystem) readAt(n *node, b []byte, off int64) (int, error) {
+	done := 0
+	for done < len(b) {
+		k, err := unix.Pread(n.fd, b[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, fmt.Errorf("reading: %w", err)
+		}
+		if k == 0 {
+			break
+		}
+		done += k
+		fs.bytesRead.Add(int64(k))
+	}
+	return done, nil
+}
+
+// nodeReader reads a node sequentially, counting bytes into the file
+// system's counter and *read.
+type nodeReader struct {
+	n    *node
+	fs   *fileSystem
+	read *int64
+}
+
+func (r *nodeReader) Read(b []byte) (int, error) {
+	for {
+		k, err := unix.Read(r.n.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, fmt.Errorf("reading: %w", err)
+		case k == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		r.fs.bytesRead.Add(int64(k))
+		*r.read += int64(k)
+		return k, nil
+	}
+}
+
+// readNames reads up to max entry names of the open directory dir (not
+// "." or ".."), and reports whether it read them all.
+func readNames(dir *node, max int) ([]string, bool, error) {
+	var names []string
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := unix.Getdents(dir.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("reading directory: %w", err)
+		}
+		if k <= 0 {
+			return names, true, nil
+		}
+		if _, _, names = unix.ParseDirent(buf[:k], -1, names); len(names) > max {
+			return names[:max], false, nil
+		}
+	}
+}
+
+// Open flags for the ways the tools open things.
+const (
+	openDir  = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+	openFile = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	openPath = unix.O_PATH | unix.O_CLOEXEC
+)
+
+// openRegular opens p for reading its contents and checks that it is a
+// regular file the policy lets the tools read.
+func (fs *fileSystem) openRegular(p string) (*node, error) {
+	n, err := fs.open(p, openFile)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case isDir(&n.st):
+		n.close()
+		return nil, badPath(p, "is a directory")
+	case !isRegular(&n.st):
+		n.close()
+		return nil, badPath(p, "not a regular file")
+	}
+	if err := fs.contentPolicy(p, n); err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
