@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package sandbox
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/tailops/tailops/tools"
+)
+
+// Mode says how much of the sandbox Apply insists on.
+type Mode string
+
+// Sandbox modes, as given to --sandbox.
+const (
+	// ModeEnforce applies everything and refuses to start when the kernel
+	// lacks Landlock (ABI 4 or later) or seccomp.
+	ModeEnforce Mode = "enforce"
+	// ModeBestEffort applies what the kernel offers and reports the rest.
+	ModeBestEffort Mode = "best-effort"
+	// ModeOff applies nothing.
+	ModeOff Mode = "off"
+)
+
+// ParseMode parses a --sandbox value. The empty string is enforce, the
+// default.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeEnforce, ModeBestEffort, ModeOff:
+		return m, nil
+	case "":
+		return ModeEnforce, nil
+	}
+	return "", fmt.Errorf("unknown sandbox mode %q (want enforce, best-effort or off)", s)
+}
+
+// Config is the part of the server configuration the policy derives
+// from, besides the enabled tools.
+type Config struct {
+	// Mode is enforce, best-effort or off; empty means enforce.
+	Mode Mode
+	// StateDir is read-write.
+	StateDir string
+	// AuditDir is read-write; it may equal StateDir or lie inside it.
+	AuditDir string
+	// ConfigFile is read-only (it is re-read on SIGHUP); empty means none.
+	ConfigFile string
+	// FileRoots are read-only, and only included when an enabled tool has
+	// Needs.FileRoots. Empty then means /var/log, as in tools.Deps.
+	FileRoots []string
+	// ReadPaths are extra read-only paths from the configuration.
+	ReadPaths []string
+	// BindPorts are the TCP ports the server listens on.
+	BindPorts []uint16
+	// ConnectPorts are TCP ports outbound connections may use whatever
+	// the tools (an approval webhook, for example).
+	ConnectPorts []uint16
+	// DockerSocket is the Docker socket's path, included when an enabled
+	// tool has Needs.DockerSocket; empty then means /var/run/docker.sock.
+	DockerSocket string
+	// HostProc, HostSys and HostEtc replace /proc, /sys and /etc in the
+	// tools' declared paths (HOST_PROC, HOST_SYS, HOST_ETC); empty means
+	// no rewrite. The server's own baseline (resolver, CA files, users)
+	// always uses the real /etc.
+	HostProc, HostSys, HostEtc string
+}
+
+// Access is a set of rights on a path.
+type Access uint8
+
+// Path rights. Everything not granted is refused, including execute.
+const (
+	// AccessRead reads files and lists directories.
+	AccessRead Access = 1 << iota
+	// AccessWrite creates, writes, truncates, renames and removes files
+	// and directories.
+	AccessWrite
+	// AccessExec executes the file.
+	AccessExec
+	// AccessConnect connects to the unix socket (Landlock ABI 9).
+	AccessConnect
+)
+
+// String returns the rights joined by "+", such as "read+write".
+func (a Access) String() string {
+	var parts []string
+	for _, r := range []struct {
+		bit  Access
+		name string
+	}{{AccessRead, "read"}, {AccessWrite, "write"}, {AccessExec, "exec"}, {AccessConnect, "connect"}} {
+		if a&r.bit != 0 {
+			parts = append(parts, r.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// PathRule grants rights beneath one path (the path itself if it is a
+// file).
+type PathRule struct {
+	Path   string
+	Access Access
+	// Why lists who asked for the path: "baseline: resolver", "tool
+	// system_info", "config: state dir"...
+	Why []string
+}
+
+// PortRule allows one TCP port.
+type PortRule struct {
+	Port uint16
+	Why  []string
+}
+
+// CmpOp is a comparison on a syscall argument.
+type CmpOp int
+
+// Comparisons available in a seccomp rule.
+const (
+	// CmpEqual holds when the argument equals Value.
+	CmpEqual CmpOp = iota + 1
+	// CmpLess holds when the argument is less than Value (unsigned).
+	CmpLess
+	// CmpMaskedEqual holds when the argument AND Mask equals Value.
+	CmpMaskedEqual
+	// CmpEqualOwnPID holds when the argument is the pid of the process
+	// that applies the policy.
+	CmpEqualOwnPID
+)
+
+// ArgCmp is one comparison on a syscall argument.
+type ArgCmp struct {
+	Arg   uint
+	Op    CmpOp
+	Mask  uint64
+	Value uint64
+}
+
+// String describes the comparison, such as "arg2 < 262".
+func (c ArgCmp) String() string {
+	switch c.Op {
+	case CmpEqual:
+		if c.Value > 0xff {
+			return fmt.Sprintf("arg%d == %#x", c.Arg, c.Value)
+		}
+		return fmt.Sprintf("arg%d == %d", c.Arg, c.Value)
+	case CmpLess:
+		return fmt.Sprintf("arg%d < %d", c.Arg, c.Value)
+	case CmpMaskedEqual:
+		return fmt.Sprintf("arg%d & %#x == %#x", c.Arg, c.Mask, c.Value)
+	case CmpEqualOwnPID:
+		return fmt.Sprintf("arg%d == own pid", c.Arg)
+	}
+	return fmt.Sprintf("arg%d ?", c.Arg)
+}
+
+// SyscallRule is one entry of the seccomp allow-list.
+type SyscallRule struct {
+	Name string
+	// When, if not empty, lists alternatives: the call is allowed when
+	// every comparison of one alternative holds. Otherwise it fails with
+	// EPERM like any call not on the list.
+	When [][]ArgCmp
+	// Errno, if not zero, makes the call fail with this errno instead of
+	// being allowed (clone3 fails with ENOSYS so that libc falls back to
+	// clone, whose flags can be inspected).
+	Errno syscall.Errno
+	// Why says which group or tool asked for the call, and what the
+	// condition means.
+	Why string
+}
+
+// Conditional reports whether the rule allows the call only sometimes.
+func (r SyscallRule) Conditional() bool { return len(r.When) > 0 || r.Errno != 0 }
+
+// Policy is the complete sandbox of one server: every path with its
+// rights, every TCP port, and the syscall allow-list. It is derived by
+// Compute and only read afterwards.
+type Policy struct {
+	Mode Mode
+	// Tools are the enabled tools the policy was derived from.
+	Tools []string
+	// KernelLandlockABI and KernelSeccomp are what the kernel offered
+	// when the policy was computed.
+	KernelLandlockABI int
+	KernelSeccomp     bool
+
+	// Paths are granted; everything else on the file system is refused.
+	Paths []PathRule
+	// Missing are paths that were asked for but do not exist. Landlock
+	// needs existing paths, so they are left out (which only refuses
+	// more).
+	Missing []PathRule
+
+	// Bind are the TCP ports that may be bound.
+	Bind []PortRule
+	// Connect are the TCP ports that may be connected to, unless
+	// ConnectAny.
+	Connect []PortRule
+	// ConnectAny allows TCP connect to any port, because the tools in
+	// ConnectAnyWhy make outbound connections (their destinations are
+	// checked by the diagnostics policy, not the kernel).
+	ConnectAny    bool
+	ConnectAnyWhy []string
+	// DNS allows name resolution for outbound connections: TCP port 53
+	// is in Connect, and on Landlock ABI 10 or later UDP port 53 too.
+	DNS bool
+
+	// DockerSocket is the Docker socket when a tool needs it, else empty.
+	DockerSocket string
+	// Exec reports whether any tool executes binaries; ExecBinaries are
+	// the files that may be executed (with their ELF interpreters).
+	Exec         bool
+	ExecBinaries []string
+
+	// Syscalls is the seccomp allow-list, sorted by name. Any other call
+	// fails with EPERM.
+	Syscalls []SyscallRule
+	// Denied are refused whatever any tool declares.
+	Denied []string
+
+	// Notes are remarks for explain (inode-bound file rules and such).
+	Notes []string
+}
+
+// Compute derives the policy from the enabled tools and the
+// configuration. It reads the file system (which paths exist, which ELF
+// interpreter a binary needs) and asks the kernel what it supports, but
+// changes nothing.
+func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
+	mode := cfg.Mode
+	if mode == "" {
+		mode = ModeEnforce
+	}
+	if _, err := ParseMode(string(mode)); err != nil {
+		return nil, err
+	}
+	abi, sc := Supported()
+	b := &builder{paths: map[string]*PathRule{}}
+	p := &Policy{Mode: mode, KernelLandlockABI: abi, KernelSeccomp: sc, Denied: slices.Clone(alwaysDenied)}
+
+	b.baseline()
+
+	var (
+		needRoots, needDocker bool
+		extraCalls            = map[string][]string{}
+		execs                 []string
+	)
+	for i := range specs {
+		s := &specs[i]
+		name := s.Name()
+		p.Tools = append(p.Tools, name)
+		n := s.Needs
+		for _, rp := range n.ReadPaths {
+			b.add(rewriteHost(rp, cfg), AccessRead, "tool "+name)
+		}
+		needRoots = needRoots || n.FileRoots
+		needDocker = needDocker || n.DockerSocket
+		if n.Connect {
+			p.ConnectAny = true
+			p.ConnectAnyWhy = append(p.ConnectAnyWhy, "tool "+name)
+		}
+		for _, e := range n.Exec {
+			execs = append(execs, e)
+			b.execWhy(e, "tool "+name)
+		}
+		for _, c := range n.Syscalls {
+			if slices.Contains(alwaysDenied, c) {
+				return nil, fmt.Errorf("computing sandbox policy: tool %s declares syscall %s, which is always refused", name, c)
+			}
+			if !syscallKnown(c) {
+				return nil, fmt.Errorf("computing sandbox policy: tool %s declares unknown syscall %q", name, c)
+			}
+			extraCalls[c] = append(extraCalls[c], "tool "+name)
+		}
+	}
+
+	if cfg.StateDir != "" {
+		b.add(cfg.StateDir, AccessRead|AccessWrite, "config: state dir")
+	}
+	if cfg.AuditDir != "" {
+		b.add(cfg.AuditDir, AccessRead|AccessWrite, "config: audit dir")
+	}
+	if cfg.ConfigFile != "" {
+		b.add(cfg.ConfigFile, AccessRead, "config: config file")
+		p.Notes = append(p.Notes, "Landlock file rules follow the inode: if "+cfg.ConfigFile+
+			" is replaced (an editor that writes a new file and renames it), the new file is unreadable until restart; edit it in place")
+	}
+	for _, rp := range cfg.ReadPaths {
+		b.add(rp, AccessRead, "config: read path")
+	}
+	if needRoots {
+		roots := cfg.FileRoots
+		if len(roots) == 0 {
+			roots = []string{"/var/log"} // tools.Deps' default
+		}
+		for _, r := range roots {
+			b.add(r, AccessRead, "config: file root")
+		}
+	}
+	if needDocker {
+		sock := cfg.DockerSocket
+		if sock == "" {
+			sock = "/var/run/docker.sock"
+		}
+		p.DockerSocket = sock
+		b.add(sock, AccessConnect, "tool needs the Docker socket")
+		p.Notes = append(p.Notes, "the Docker socket rule follows the socket's inode: when dockerd restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
+	}
+
+	if len(execs) > 0 {
+		p.Exec = true
+		bins, err := b.addExec(execs)
+		if err != nil {
+			return nil, fmt.Errorf("computing sandbox policy: %w", err)
+		}
+		p.ExecBinaries = bins
+		// os/exec opens /dev/null for unset stdin, stdout and stderr.
+		b.add("/dev/null", AccessRead|AccessWrite, "exec: os/exec's /dev/null")
+	}
+
+	if err := b.finish(p); err != nil {
+		return nil, err
+	}
+
+	for _, port := range cfg.BindPorts {
+		if port == 0 {
+			return nil, errors.New("computing sandbox policy: bind port 0")
+		}
+		p.Bind = addPort(p.Bind, port, "config: serving port")
+	}
+	for _, port := range cfg.ConnectPorts {
+		if port == 0 {
+			return nil, errors.New("computing sandbox policy: connect port 0")
+		}
+		p.Connect = addPort(p.Connect, port, "config: connect port")
+	}
+	if p.ConnectAny || len(p.Connect) > 0 {
+		p.DNS = true
+		if !p.ConnectAny {
+			p.Connect = addPort(p.Connect, 53, "DNS over TCP for outbound names")
+		}
+	}
+
+	p.Syscalls = buildSyscalls(p.Exec, extraCalls)
+	return p, nil
+}
+
+// buildSyscalls merges the groups, the conditional rules and the tools'
+// extra calls into one list sorted by name. A tool's declared call that
+// is not allowed yet is allowed without conditions; one that is allowed
+// with conditions keeps them.
+func buildSyscalls(exec bool, extra map[string][]string) []SyscallRule {
+	rules := map[string]SyscallRule{}
+	groups := []syscallGroup{runtimeGroup, filesGroup, netGroup}
+	if exec {
+		groups = append(groups, execGroup)
+	}
+	for _, g := range groups {
+		for _, c := range g.calls {
+			rules[c] = SyscallRule{Name: c, Why: g.name}
+		}
+	}
+	for _, r := range conditionalRules(exec) {
+		rules[r.Name] = r
+	}
+	for c, why := range extra {
+		r, ok := rules[c]
+		if !ok {
+			rules[c] = SyscallRule{Name: c, Why: strings.Join(why, ", ")}
+			continue
+		}
+		// Already allowed: a plain name does not lift the conditions
+		// (MPTCP, namespaces, PROT_EXEC) of a conditional rule.
+		r.Why += "; also " + strings.Join(why, ", ")
+		rules[c] = r
+	}
+	out := make([]SyscallRule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b SyscallRule) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func addPort(rules []PortRule, port uint16, why string) []PortRule {
+	for i := range rules {
+		if rules[i].Port == port {
+			if !slices.Contains(rules[i].Why, why) {
+				rules[i].Why = append(rules[i].Why, why)
+			}
+			return rules
+		}
+	}
+	rules = append(rules, PortRule{Port: port, Why: []string{why}})
+	slices.SortFunc(rules, func(a, b PortRule) int { return cmp.Compare(a.Port, b.Port) })
+	return rules
+}
+
+// rewriteHost applies HOST_PROC, HOST_SYS and HOST_ETC to a tool's path.
+func rewriteHost(path string, cfg Config) string {
+	path = filepath.Clean(path)
+	for _, r := range []struct{ from, to string }{{"/proc", cfg.HostProc}, {"/sys", cfg.HostSys}, {"/etc", cfg.HostEtc}} {
+		if r.to == "" || r.to == r.from {
+			continue
+		}
+		if path == r.from {
+			return filepath.Clean(r.to)
+		}
+		if rest, ok := strings.CutPrefix(path, r.from+"/"); ok {
+			return filepath.Join(r.to, rest)
+		}
+	}
+	return path
+}
+
+// builder collects path rules, merging rights and reasons per path.
+type builder struct {
+	paths   map[string]*PathRule
+	order   []string
+	execFor map[string][]string
+	missing []PathRule // could not even be named
+	err     error
+}
+
+func (b *builder) add(path string, a Access, why string) {
+	if b.err != nil {
+		return
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		b.err = fmt.Errorf("computing sandbox policy: making %q absolute: %w", path, err)
+		return
+	}
+	r, ok := b.paths[abs]
+	if !ok {
+		r = &PathRule{Path: abs}
+		b.paths[abs] = r
+		b.order = append(b.order, abs)
+	}
+	r.Access |= a
+	if !slices.Contains(r.Why, why) {
+		r.Why = append(r.Why, why)
+	}
+}
+
+func (b *builder) execWhy(bin, why string) {
+	if b.execFor == nil {
+		b.execFor = map[string][]string{}
+	}
+	b.execFor[bin] = append(b.execFor[bin], why)
+}
+
+// baseline adds what every server reads whatever its tools: resolver and
+// CA files, time zones, users and groups, its own threads' status, and
+// the listen backlog limit. Paths that do not exist end up in Missing.
+func (b *builder) baseline() {
+	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"} {
+		b.add(f, AccessRead, "baseline: resolver")
+	}
+	// /etc/ssl/certs holds symlinks into /usr/share/ca-certificates, and
+	// Landlock checks the file the link points to.
+	for _, f := range []string{"/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki", "/etc/ssl/cert.pem",
+		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates"} {
+		b.add(f, AccessRead, "baseline: CA certificates")
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		b.add(f, AccessRead, "baseline: CA certificates (SSL_CERT_FILE)")
+	}
+	for _, d := range filepath.SplitList(os.Getenv("SSL_CERT_DIR")) {
+		if d != "" {
+			b.add(d, AccessRead, "baseline: CA certificates (SSL_CERT_DIR)")
+		}
+	}
+	b.add("/usr/share/zoneinfo", AccessRead, "baseline: time zones")
+	if z := os.Getenv("ZONEINFO"); z != "" {
+		b.add(z, AccessRead, "baseline: time zones (ZONEINFO)")
+	}
+	b.add("/etc/localtime", AccessRead, "baseline: time zones")
+	b.add("/etc/passwd", AccessRead, "baseline: os/user")
+	b.add("/etc/group", AccessRead, "baseline: os/user")
+	// Resolved through /proc/self to this process's own task directory
+	// when the rule is added: the threads' status (Apply verifies every
+	// thread's Seccomp and NoNewPrivs there), nothing of other processes.
+	b.add("/proc/self/task", AccessRead, "baseline: own threads' status")
+	// Read once by net.Listen; without it Go assumes a backlog of 128.
+	b.add("/proc/sys/net/core/somaxconn", AccessRead, "baseline: listen backlog")
+}
+
+// finish sorts the collected rules into p.Paths and p.Missing.
+func (b *builder) finish(p *Policy) error {
+	if b.err != nil {
+		return b.err
+	}
+	for _, path := range b.order {
+		r := *b.paths[path]
+		if _, err := os.Stat(path); err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("computing sandbox policy: checking %s: %w", path, err)
+			}
+			p.Missing = append(p.Missing, r)
+			continue
+		}
+		p.Paths = append(p.Paths, r)
+	}
+	p.Missing = append(p.Missing, b.missing...)
+	slices.SortFunc(p.Paths, func(a, b PathRule) int { return cmp.Compare(a.Path, b.Path) })
+	slices.SortFunc(p.Missing, func(a, b PathRule) int { return cmp.Compare(a.Path, b.Path) })
+	return nil
+}

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package sandbox
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/tools"
+)
+
+func spec(name string, n tools.Needs) tools.Spec {
+	return tools.Spec{Tool: mcp.Tool{Name: name}, Needs: n}
+}
+
+func findPath(p *Policy, path string) (PathRule, bool) {
+	for _, r := range p.Paths {
+		if r.Path == path {
+			return r, true
+		}
+	}
+	return PathRule{}, false
+}
+
+func findSyscall(p *Policy, name string) (SyscallRule, bool) {
+	for _, r := range p.Syscalls {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return SyscallRule{}, false
+}
+
+func portList(rules []PortRule) []uint16 {
+	var out []uint16
+	for _, r := range rules {
+		out = append(out, r.Port)
+	}
+	return out
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": ModeEnforce, "enforce": ModeEnforce, "best-effort": ModeBestEffort, "off": ModeOff} {
+		got, err := ParseMode(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseMode("strict"); err == nil || !strings.Contains(err.Error(), "best-effort") {
+		t.Errorf("ParseMode(strict) error = %v, want one listing the modes", err)
+	}
+}
+
+func TestCompute(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	roots := filepath.Join(dir, "logs")
+	sock := filepath.Join(dir, "docker.sock")
+	for _, d := range []string{state, roots} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(sock, nil, 0o600); err != nil { // stands in for the socket: only existence matters here
+		t.Fatal(err)
+	}
+	base := Config{StateDir: state, FileRoots: []string{roots}, DockerSocket: sock, BindPorts: []uint16{8080}}
+
+	tests := []struct {
+		name  string
+		specs []tools.Spec
+		cfg   func(Config) Config
+		check func(t *testing.T, p *Policy)
+	}{{
+		name:  "file roots come with a tool that reads them",
+		specs: []tools.Spec{spec("file_read", tools.Needs{FileRoots: true})},
+		check: func(t *testing.T, p *Policy) {
+			r, ok := findPath(p, roots)
+			if !ok || r.Access != AccessRead || !slices.Contains(r.Why, "config: file root") {
+				t.Errorf("roots rule = %+v, %v; want read-only from config", r, ok)
+			}
+			if !slices.Equal(p.Tools, []string{"file_read"}) {
+				t.Errorf("Tools = %v", p.Tools)
+			}
+		},
+	}, {
+		name:  "no tool reads file roots: roots absent",
+		specs: []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})},
+		check: func(t *testing.T, p *Policy) {
+			if _, ok := findPath(p, roots); ok {
+				t.Errorf("roots present without a tool that needs them")
+			}
+			if r, ok := findPath(p, "/proc"); !ok || r.Access != AccessRead || r.Why[0] != "tool system_info" {
+				t.Errorf("/proc rule = %+v, %v", r, ok)
+			}
+		},
+	}, {
+		name: "no tools: baseline, state and ports only; no exec, no outbound",
+		check: func(t *testing.T, p *Policy) {
+			if p.Exec || len(p.ExecBinaries) > 0 {
+				t.Errorf("Exec = %v %v, want none", p.Exec, p.ExecBinaries)
+			}
+			for _, c := range []string{"execve", "execveat", "ptrace", "mount", "unshare"} {
+				if _, ok := findSyscall(p, c); ok {
+					t.Errorf("%s allowed without a tool that needs it", c)
+				}
+			}
+			for _, d := range []string{"ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot",
+				"unshare", "setns", "bpf", "keyctl", "add_key", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+				"perf_event_open", "userfaultfd"} {
+				if !slices.Contains(p.Denied, d) {
+					t.Errorf("%s missing from the always-denied list", d)
+				}
+			}
+			for _, r := range p.Paths {
+				if r.Access&AccessExec != 0 {
+					t.Errorf("%s executable without exec", r.Path)
+				}
+				if r.Access&AccessWrite != 0 && r.Path != state {
+					t.Errorf("%s writable; only the state dir may be", r.Path)
+				}
+			}
+			if r, ok := findPath(p, state); !ok || r.Access != AccessRead|AccessWrite {
+				t.Errorf("state rule = %+v, %v", r, ok)
+			}
+			if r, ok := findPath(p, "/etc/passwd"); !ok || r.Access != AccessRead {
+				t.Errorf("/etc/passwd rule = %+v, %v", r, ok)
+			}
+			if _, ok := findPath(p, "/etc/shadow"); ok {
+				t.Errorf("/etc/shadow in the policy")
+			}
+			if !slices.Equal(portList(p.Bind), []uint16{8080}) || len(p.Connect) != 0 || p.ConnectAny || p.DNS {
+				t.Errorf("ports: bind %v connect %v any %v dns %v", portList(p.Bind), portList(p.Connect), p.ConnectAny, p.DNS)
+			}
+			if p.DockerSocket != "" {
+				t.Errorf("DockerSocket = %q without a tool that needs it", p.DockerSocket)
+			}
+			// MPTCP refused, namespaces refused, clone3 falls back.
+			s, _ := findSyscall(p, "socket")
+			for _, alt := range s.When {
+				if !slices.Contains(alt, ArgCmp{Arg: 2, Op: CmpLess, Value: 262}) {
+					t.Errorf("socket alternative %v lets IPPROTO_MPTCP through", alt)
+				}
+			}
+			if c3, _ := findSyscall(p, "clone3"); c3.Errno != syscall.ENOSYS {
+				t.Errorf("clone3 = %+v, want ENOSYS", c3)
+			}
+			if m, _ := findSyscall(p, "mmap"); len(m.When) == 0 {
+				t.Errorf("mmap unconditional without exec; want no PROT_EXEC")
+			}
+			for _, c := range []string{"fchmod", "fchmodat", "fchown", "setxattr"} {
+				if _, ok := findSyscall(p, c); ok {
+					t.Errorf("%s allowed: Landlock does not cover it", c)
+				}
+			}
+		},
+	}, {
+		name:  "exec: execve allowed, binary and its ELF interpreter executable",
+		specs: []tools.Spec{spec("runner", tools.Needs{Exec: []string{"/bin/true"}})},
+		check: func(t *testing.T, p *Policy) {
+			if !p.Exec || !slices.Equal(p.ExecBinaries, []string{"/bin/true"}) {
+				t.Errorf("Exec = %v %v", p.Exec, p.ExecBinaries)
+			}
+			for _, c := range []string{"execve", "wait4"} {
+				if _, ok := findSyscall(p, c); !ok {
+					t.Errorf("%s not allowed with exec", c)
+				}
+			}
+			if r, ok := findPath(p, "/bin/true"); !ok || r.Access != AccessRead|AccessExec {
+				t.Errorf("/bin/true rule = %+v, %v", r, ok)
+			}
+			interp := false
+			for _, r := range p.Paths {
+				if r.Access&AccessExec != 0 && strings.Contains(r.Path, "ld-linux") {
+					interp = true
+				}
+			}
+			if !interp {
+				t.Errorf("no executable ELF interpreter in %v", p.Paths)
+			}
+			if m, _ := findSyscall(p, "mmap"); len(m.When) != 0 {
+				t.Errorf("mmap conditional with exec: children could not load libraries")
+			}
+		},
+	}, {
+		name:  "docker socket with the tool that needs it",
+		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
+		check: func(t *testing.T, p *Policy) {
+			if p.DockerSocket != sock {
+				t.Errorf("DockerSocket = %q", p.DockerSocket)
+			}
+			if r, ok := findPath(p, sock); !ok || r.Access != AccessConnect {
+				t.Errorf("socket rule = %+v, %v", r, ok)
+			}
+		},
+	}, {
+		name:  "connect tool: any port, DNS",
+		specs: []tools.Spec{spec("http_probe", tools.Needs{Connect: true})},
+		check: func(t *testing.T, p *Policy) {
+			if !p.ConnectAny || !p.DNS || !slices.Equal(p.ConnectAnyWhy, []string{"tool http_probe"}) {
+				t.Errorf("ConnectAny %v DNS %v why %v", p.ConnectAny, p.DNS, p.ConnectAnyWhy)
+			}
+		},
+	}, {
+		name: "configured connect ports add DNS over TCP",
+		cfg:  func(c Config) Config { c.ConnectPorts = []uint16{443, 443}; return c },
+		check: func(t *testing.T, p *Policy) {
+			if !slices.Equal(portList(p.Connect), []uint16{53, 443}) || p.ConnectAny || !p.DNS {
+				t.Errorf("connect %v any %v dns %v", portList(p.Connect), p.ConnectAny, p.DNS)
+			}
+		},
+	}, {
+		name:  "HOST_PROC, HOST_SYS and HOST_ETC rewrite tool paths, not the baseline",
+		specs: []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc", "/sys/class/net", "/etc/os-release"}})},
+		cfg: func(c Config) Config {
+			c.HostProc, c.HostSys, c.HostEtc = "/host/proc", "/host/sys", "/host/etc"
+			return c
+		},
+		check: func(t *testing.T, p *Policy) {
+			var missing []string
+			for _, r := range p.Missing {
+				missing = append(missing, r.Path)
+			}
+			for _, want := range []string{"/host/proc", "/host/sys/class/net", "/host/etc/os-release"} {
+				if !slices.Contains(missing, want) {
+					t.Errorf("%s not in Missing %v", want, missing)
+				}
+			}
+			if _, ok := findPath(p, "/proc"); ok {
+				t.Errorf("/proc granted although HOST_PROC is set")
+			}
+			if _, ok := findPath(p, "/etc/passwd"); !ok {
+				t.Errorf("baseline /etc/passwd rewritten")
+			}
+		},
+	}, {
+		name:  "tool syscalls: extra ones allowed, conditional ones keep their conditions",
+		specs: []tools.Spec{spec("netlink", tools.Needs{Syscalls: []string{"inotify_init1", "socket"}})},
+		check: func(t *testing.T, p *Policy) {
+			if r, ok := findSyscall(p, "inotify_init1"); !ok || r.Conditional() {
+				t.Errorf("inotify_init1 = %+v, %v", r, ok)
+			}
+			if r, _ := findSyscall(p, "socket"); len(r.When) == 0 {
+				t.Errorf("a tool declaring socket lifted the MPTCP condition")
+			}
+		},
+	}, {
+		name: "missing paths are left out and noted",
+		cfg:  func(c Config) Config { c.ReadPaths = []string{"/nonexistent/tailops"}; return c },
+		check: func(t *testing.T, p *Policy) {
+			if _, ok := findPath(p, "/nonexistent/tailops"); ok {
+				t.Errorf("missing path granted")
+			}
+			if !slices.ContainsFunc(p.Missing, func(r PathRule) bool { return r.Path == "/nonexistent/tailops" }) {
+				t.Errorf("missing path not noted: %v", p.Missing)
+			}
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			if tt.cfg != nil {
+				cfg = tt.cfg(cfg)
+			}
+			p, err := Compute(tt.specs, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Mode != ModeEnforce {
+				t.Errorf("Mode = %q, want enforce by default", p.Mode)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+func TestComputeRefuses(t *testing.T) {
+	for name, tc := range map[string]struct {
+		specs []tools.Spec
+		cfg   Config
+		want  string
+	}{
+		"always-denied syscall": {specs: []tools.Spec{spec("debugger", tools.Needs{Syscalls: []string{"ptrace"}})}, want: "always refused"},
+		"unknown syscall":       {specs: []tools.Spec{spec("typo", tools.Needs{Syscalls: []string{"opnat"}})}, want: "unknown syscall"},
+		"bind port 0":           {cfg: Config{BindPorts: []uint16{0}}, want: "port 0"},
+		"unknown mode":          {cfg: Config{Mode: "strict"}, want: "unknown sandbox mode"},
+	} {
+		if _, err := Compute(tc.specs, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Compute([]tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})},
+		Config{StateDir: dir, BindPorts: []uint16{8443}, ConnectPorts: []uint16{9000}, ConfigFile: "/nonexistent/tailops.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := p.Explain(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Log(out)
+	abi, _ := Supported()
+	for _, want := range []string{
+		"mode:   enforce",
+		"tools:  system_info",
+		"Landlock ABI",
+		"read        /proc ", // rights column, path
+		"read+write  " + dir,
+		"read        /etc/resolv.conf",
+		"left out, since they do not exist",
+		"/nonexistent/tailops.yaml",
+		"TCP bind:      8443 (config: serving port)",
+		"TCP connect:   53 (DNS over TCP for outbound names), 9000 (config: connect port)",
+		"MPTCP:",
+		"exec:    no (execve and execveat refused",
+		"always denied (no tool may declare them):",
+		"ptrace process_vm_readv process_vm_writev mount",
+		"clone3",
+		"fails with ENOSYS",
+		"socket",
+		"arg2 < 262",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q", want)
+		}
+	}
+	if abi > 0 && abi < 9 && !strings.Contains(out, "unix sockets are not restricted by Landlock (resolve_unix needs ABI 9") {
+		t.Errorf("explain does not say that unix sockets are unrestricted on ABI %d", abi)
+	}
+	if !strings.Contains(out, "allowed: ") || strings.Contains(out, "allowed: 0 ") {
+		t.Errorf("explain has no syscall count")
+	}
+}
+
+func TestEnforceError(t *testing.T) {
+	if err := enforceError(7, true, ""); err != nil {
+		t.Errorf("ABI 7 with seccomp: %v", err)
+	}
+	for _, tc := range []struct {
+		abi  int
+		sc   bool
+		want []string
+	}{
+		{0, true, []string{"kernel has no Landlock", "lsm=", "--sandbox best-effort"}},
+		{3, true, []string{"ABI 3 cannot restrict TCP", "--sandbox best-effort"}},
+		{7, false, []string{"no seccomp here", "--sandbox best-effort"}},
+	} {
+		err := enforceError(tc.abi, tc.sc, "no seccomp here")
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("enforceError(%d, %v) = %v, want %q", tc.abi, tc.sc, err, w)
+			}
+		}
+	}
+}
+
+func TestListenConfig(t *testing.T) {
+	if ListenConfig().MultipathTCP() {
+		t.Error("ListenConfig has MPTCP on")
+	}
+}
+
+// TestComputeRegistry derives the policy from the real tool list: every
+// declared syscall must be known and none always-denied, and the
+// declared paths and file roots must show up.
+func TestComputeRegistry(t *testing.T) {
+	roots := t.TempDir()
+	all := tools.All(&tools.Deps{FileRoots: []string{roots}})
+	if len(all) == 0 {
+		t.Fatal("the registry has no tools")
+	}
+	p, err := Compute(all, Config{StateDir: t.TempDir(), FileRoots: []string{roots}, BindPorts: []uint16{8443}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Tools, tools.Names(all)) {
+		t.Errorf("Tools = %v, want %v", p.Tools, tools.Names(all))
+	}
+	for _, s := range all {
+		for _, rp := range s.Needs.ReadPaths {
+			_, granted := findPath(p, rp)
+			missing := slices.ContainsFunc(p.Missing, func(r PathRule) bool { return r.Path == rp })
+			if !granted && !missing {
+				t.Errorf("tool %s: %s neither granted nor noted missing", s.Name(), rp)
+			}
+		}
+		if s.Needs.FileRoots {
+			if _, ok := findPath(p, roots); !ok {
+				t.Errorf("tool %s needs file roots, but %s is not granted", s.Name(), roots)
+			}
+		}
+		for _, c := range s.Needs.Syscalls {
+			if _, ok := findSyscall(p, c); !ok {
+				t.Errorf("tool %s: syscall %s not allowed", s.Name(), c)
+			}
+		}
+	}
+}

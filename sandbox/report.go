@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package sandbox
+
+import (
+	"fmt"
+	"time"
+)
+
+// Report says what Apply did.
+type Report struct {
+	// Mode is the mode the policy was applied in.
+	Mode Mode
+	// LandlockABI is the kernel's Landlock ABI (0: none).
+	LandlockABI int
+	// Landlock and Seccomp report whether each was applied.
+	Landlock bool
+	Seccomp  bool
+	// Threads is how many threads were verified to show Seccomp: 2 and
+	// NoNewPrivs: 1 after applying (0 when seccomp was not applied).
+	Threads int
+	// Skipped lists what was left out: in best-effort mode what the
+	// kernel lacks, in every mode paths that vanished since Compute.
+	Skipped []string
+	// NotEnforced lists parts of the policy this kernel's Landlock ABI
+	// cannot enforce but enforce mode accepts (unix sockets below ABI 9,
+	// UDP below ABI 10...), as explain shows them.
+	NotEnforced []string
+	// Duration is how long applying took.
+	Duration time.Duration
+}
+
+// String summarizes the report on one line, for the server's log.
+func (r *Report) String() string {
+	return fmt.Sprintf("sandbox %s: landlock=%v (ABI %d) seccomp=%v threads=%d skipped=%d not-enforced=%d in %v",
+		r.Mode, r.Landlock, r.LandlockABI, r.Seccomp, r.Threads, len(r.Skipped), len(r.NotEnforced), r.Duration)
+}
