@@ -4,17 +4,130 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
-// confine applies the kernel sandbox; filled in with the sandbox package.
-func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
-	return "kernel sandbox not applied", nil
+// sandboxConfig turns the server's configuration into the sandbox's.
+func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
+	mode, err := sandbox.ParseMode(c.Sandbox)
+	if err != nil {
+		return sandbox.Config{}, fmt.Errorf("--sandbox: %w", err)
+	}
+	return sandbox.Config{
+		Mode:       mode,
+		StateDir:   c.StateDir,
+		AuditDir:   filepath.Dir(c.AuditLog),
+		ConfigFile: c.ConfigFile,
+		FileRoots:  c.FileRoots,
+		BindPorts:  ports,
+		HostProc:   os.Getenv("HOST_PROC"),
+		HostSys:    os.Getenv("HOST_SYS"),
+		HostEtc:    os.Getenv("HOST_ETC"),
+	}, nil
 }
 
+// confine applies Landlock and seccomp for the enabled tools. It returns
+// a warning for /readyz when the sandbox is off or partly applied.
+func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
+	sc, err := sandboxConfig(c, ports)
+	if err != nil {
+		return "", err
+	}
+	if sc.Mode == sandbox.ModeOff {
+		log.Warn("KERNEL SANDBOX OFF (--sandbox off): no Landlock, no seccomp; a bug in TailOps' own checks is not contained. Do not run this way in production.")
+		return "kernel sandbox is off (--sandbox off)", nil
+	}
+	p, err := sandbox.Compute(enabled, sc)
+	if err != nil {
+		return "", fmt.Errorf("computing sandbox policy: %w", err)
+	}
+	rep, err := sandbox.Apply(p)
+	if err != nil {
+		return "", fmt.Errorf("applying sandbox: %w", err)
+	}
+	log.Info("sandbox applied", "report", rep.String())
+	for _, n := range rep.NotEnforced {
+		log.Info("sandbox: not enforceable on this kernel", "what", n)
+	}
+	if len(rep.Skipped) > 0 {
+		log.Warn("sandbox partly applied (--sandbox best-effort)", "skipped", strings.Join(rep.Skipped, "; "))
+		return "kernel sandbox partly applied: skipped " + strings.Join(rep.Skipped, "; "), nil
+	}
+	return "", nil
+}
+
+// runSandbox is `tailops sandbox explain` and `tailops sandbox check`:
+// both take serve's flags, so they show and test the policy serve would
+// apply with the same configuration.
 func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr io.Writer) error {
+	cfg := &config{}
+	name := "tailops sandbox explain"
+	if check {
+		name = "tailops sandbox check"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindServe(fs)
+	if err := parseFlags(fs, args, cfg); err != nil {
+		return err
+	}
+	if err := cfg.resolve(); err != nil {
+		return err
+	}
+	all := tools.All(&tools.Deps{FileRoots: cfg.FileRoots, FileDeny: cfg.file.FileDeny})
+	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("selecting tools: %w", err)
+	}
+	var ports []uint16
+	if !cfg.Stdio {
+		_, p, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen %q: %w", cfg.Listen, err)
+		}
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return fmt.Errorf("--listen %q: bad port", cfg.Listen)
+		}
+		ports = append(ports, uint16(n))
+	}
+	sc, err := sandboxConfig(cfg, ports)
+	if err != nil {
+		return err
+	}
+	if check && sc.Mode == sandbox.ModeOff {
+		return fmt.Errorf("sandbox check with --sandbox off would test nothing; use enforce or best-effort")
+	}
+	// The state and audit directories must exist to be granted.
+	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	p, err := sandbox.Compute(enabled, sc)
+	if err != nil {
+		return fmt.Errorf("computing sandbox policy: %w", err)
+	}
+	if !check {
+		return p.Explain(stdout)
+	}
+	ok, err := sandbox.Check(ctx, p, stdout)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(stdout, "FAILED: something that must be refused was allowed")
+		return exitError{1}
+	}
+	fmt.Fprintln(stdout, "ok: every attempt was refused")
 	return nil
 }

@@ -26,8 +26,10 @@ import (
 )
 
 // binPath is the tailops binary built once for tests that run it as a
-// separate process (CLI, stdio, sandbox).
-var binPath string
+// separate process (CLI, stdio, sandbox); probePath is the same built with
+// the test-only tags: the sandbox_probe tool, and the file tools' own path
+// checks compiled out (to prove Landlock alone holds).
+var binPath, probePath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tailops-bin")
@@ -40,6 +42,13 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building tailops for tests:", err)
+		os.Exit(1)
+	}
+	probePath = filepath.Join(dir, "tailops-probe")
+	build = exec.Command("go", "build", "-tags", "tailops_testtools,tailops_nocheck", "-o", probePath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the probe build for tests:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -127,9 +128,7 @@ func (in *instance) close() {
 // listen opens a TCP listener with Multipath TCP off: Landlock's bind
 // rules do not cover MPTCP sockets.
 func listen(ctx context.Context, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(false)
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := sandbox.ListenConfig().Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}

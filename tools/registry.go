@@ -38,6 +38,7 @@ func All(d *Deps) []Spec {
 	var all []Spec
 	all = append(all, systemTools(d)...)
 	all = append(all, fileTools(d)...)
+	all = append(all, testTools(d)...)
 	return all
 }
 

@@ -39,7 +39,11 @@ func hostPath(p string) string {
 }
 
 // systemNeeds is what the gopsutil-based tools read.
-var systemNeeds = Needs{ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp"}}
+// sysinfo gives gopsutil the uptime; statfs the disk usage.
+var systemNeeds = Needs{
+	ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp"},
+	Syscalls:  []string{"sysinfo", "statfs"},
+}
 
 // cpuSampler computes CPU utilisation from the difference between the
 // current CPU times and those of the previous call, so no call waits for

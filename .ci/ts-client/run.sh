@@ -8,7 +8,7 @@ cd "$here"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 state=$(mktemp -d)
 port=$(( 20000 + RANDOM % 20000 ))
-"$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" --sandbox best-effort --log-level warn 2>"$state/server.log" &
+"$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" --log-level warn 2>"$state/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 50); do
