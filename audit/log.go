@@ -69,6 +69,7 @@ type Log struct {
 	nextRotation uint64
 	buf          []byte
 	headFailing  bool
+	head         *os.File // <path>.head, opened on first update
 
 	syncs atomic.Int64 // fsyncs of log files, for tests
 }
@@ -500,7 +501,7 @@ func (l *Log) commit(batch []pendingLine, last link) (durable uint64, err error)
 	} else {
 		l.buf = nil
 	}
-	if err := writeHead(l.path, last); err != nil {
+	if err := writeHead(&l.head, l.path, last); err != nil {
 		if !l.headFailing {
 			l.logger.Warn("cannot update audit head file; tail truncation goes undetected until it can", "path", headPath(l.path), "err", err)
 		}
@@ -555,6 +556,10 @@ func (l *Log) closeFiles() error {
 	if l.f != nil {
 		errs = append(errs, l.f.Close())
 		l.f = nil
+	}
+	if l.head != nil {
+		errs = append(errs, l.head.Close())
+		l.head = nil
 	}
 	if l.lock != nil {
 		errs = append(errs, l.lock.Close())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ var systemNeeds = Needs{
 // current CPU times and those of the previous call, so no call waits for
 // a sampling interval.
 type cpuSampler struct {
+	host     hostStatic
 	mu       sync.Mutex
 	last     *cpu.TimesStat
 	at       time.Time
@@ -82,6 +84,23 @@ func (s *cpuSampler) percent(ctx context.Context) (float64, string, error) {
 		s.last, s.at = &cur, now
 		return s.pct, s.over, nil
 	}
+}
+
+// hostStatic is what does not change while the server runs: the OS
+// release, kernel and architecture, read once. gopsutil may run
+// lsb_release to find the release, far too slow for every call.
+type hostStatic struct {
+	once                            sync.Once
+	platform, version, kernel, arch string
+}
+
+func (h *hostStatic) get(ctx context.Context) *hostStatic {
+	h.once.Do(func() {
+		h.platform, _, h.version, _ = host.PlatformInformationWithContext(ctx)
+		h.kernel, _ = host.KernelVersionWithContext(ctx)
+		h.arch, _ = host.KernelArch()
+	})
+	return h
 }
 
 func busyPercent(a, b cpu.TimesStat) float64 {
@@ -283,12 +302,15 @@ func systemTools(d *Deps) []Spec {
 
 func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 	var st SystemStatus
-	hi, err := host.InfoWithContext(ctx)
-	if err != nil {
-		return st, fmt.Errorf("reading host information: %w", err)
+	var err error
+	hs := cs.host.get(ctx)
+	st.OS, st.Platform, st.PlatformVersion, st.Kernel, st.Arch = runtime.GOOS, hs.platform, hs.version, hs.kernel, hs.arch
+	if st.Hostname, err = os.Hostname(); err != nil {
+		return st, fmt.Errorf("reading host name: %w", err)
 	}
-	st.Hostname, st.OS, st.Platform, st.PlatformVersion = hi.Hostname, hi.OS, hi.Platform, hi.PlatformVersion
-	st.Kernel, st.Arch, st.UptimeSeconds = hi.KernelVersion, hi.KernelArch, hi.Uptime
+	if st.UptimeSeconds, err = host.UptimeWithContext(ctx); err != nil {
+		return st, fmt.Errorf("reading uptime: %w", err)
+	}
 	if la, err := load.AvgWithContext(ctx); err == nil {
 		st.Load = [3]float64{la.Load1, la.Load5, la.Load15}
 	}
