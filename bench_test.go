@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// Caps on the process benchmarks: each of their iterations starts a real
+// process (and the RSS one idles for a second), so they run at most this
+// many iterations whatever b.N is (the "runs" metric says how many).
+// Their ns/op is per process run.
+const (
+	maxStartupRuns = 20
+	maxRSSRuns     = 3
+	rssIdle        = time.Second
+)
+
+// BenchmarkToolsCall measures sequential tools/call round trips over
+// streamable HTTP on loopback, one session, with the official Go SDK
+// client, against three servers in the same run:
+//
+//   - bare-noop: a bare mcp-go server with one no-op tool, no auth, no
+//     audit — the floor;
+//   - tailops-health_check and tailops-get_system_status: the real server
+//     (setup + serve, as `tailops serve` runs it, sandbox off) with bearer
+//     token verification and the durable (fsync'd) audit log on.
+//
+// Besides ns/op it reports p50-ms and p99-ms of the per-call latencies and
+// calls/s over the timed loop.
+func BenchmarkToolsCall(b *testing.B) {
+	b.Run("bare-noop", func(b *testing.B) {
+		benchCalls(b, startBareServer(b), "bench-token-ignored", "noop")
+	})
+	b.Run("tailops-health_check", func(b *testing.B) {
+		url, tok := startBenchServer(b)
+		benchCalls(b, url, tok, "health_check")
+	})
+	b.Run("tailops-get_system_status", func(b *testing.B) {
+		url, tok := startBenchServer(b)
+		benchCalls(b, url, tok, "get_system_status")
+	})
+}
+
+// benchCalls calls tool b.N times in one SDK client session and reports
+// latency percentiles and throughput.
+func benchCalls(b *testing.B, url, tok, tool string) {
+	cs := benchSession(b, url, tok)
+	ctx := context.Background()
+	call := func() {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: tool})
+		if err != nil {
+			b.Fatalf("%s: %v", tool, err)
+		}
+		if res.IsError {
+			b.Fatalf("%s: tool error: %+v", tool, res.Content)
+		}
+	}
+	for range 20 { // warm up connections, samplers and caches
+		call()
+	}
+	durs := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		call()
+		durs[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(ms(percentile(durs, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(durs, 99)), "p99-ms")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// benchSession connects the official Go SDK client, sending tok as a
+// bearer token on every request (the bare server ignores it, so the
+// client does the same work for all servers).
+func benchSession(tb testing.TB, url, tok string) *sdk.ClientSession {
+	tb.Helper()
+	c := sdk.NewClient(&sdk.Implementation{Name: "tailops-bench", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{tok, http.DefaultTransport}}, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		tb.Fatalf("connecting to %s: %v", url, err)
+	}
+	tb.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// startBareServer serves a bare mcp-go server with one no-op tool at /mcp
+// on a loopback listener opened like TailOps opens its own (MPTCP off),
+// and returns its base URL.
+func startBareServer(tb testing.TB) string {
+	tb.Helper()
+	s := mcpserver.NewMCPServer("bare", "1", mcpserver.WithToolCapabilities(false))
+	s.AddTool(mcpgo.NewTool("noop", mcpgo.WithDescription("does nothing")),
+		func(context.Context, mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+			return mcpgo.NewToolResultText("ok"), nil
+		})
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcpserver.NewStreamableHTTPServer(s, mcpserver.WithEndpointPath("/mcp")))
+	ln, err := listen(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// startBenchServer runs the real server in-process like startServer does,
+// but at the default log level (debug logging is not what ships) and for
+// any testing.TB. It returns the base URL and a readonly token.
+func startBenchServer(tb testing.TB) (url, token string) {
+	tb.Helper()
+	state := tb.TempDir()
+	args := []string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off"}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := setup(ctx, args, logs)
+	if err != nil {
+		cancel()
+		tb.Fatalf("setup: %v\nlogs:\n%s", err, logs)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.serve(ctx, nil, nil) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+		in.close()
+	})
+	secret, err := in.cfg.loadSecret(false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return "http://" + in.ln.Addr().String(), mintBenchToken(tb, secret)
+}
+
+func mintBenchToken(tb testing.TB, secret []byte) string {
+	tb.Helper()
+	tok, err := auth.MintHMAC(secret, auth.Claims{Agent: "bench", Scopes: []auth.Scope{auth.ScopeReadonly},
+		Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// BenchmarkIdleRSS measures the resident memory of the built binary
+// (`tailops serve --sandbox best-effort`, fresh state directory): after
+// its first served /healthz and one second idle (idle-RSS-MB), and again
+// right after one authenticated get_system_status call
+// (after-call-RSS-MB). MB are 10^6 bytes; values are the median over at
+// most maxRSSRuns process runs.
+func BenchmarkIdleRSS(b *testing.B) {
+	n := min(b.N, maxRSSRuns)
+	var idle, after []float64
+	start := time.Now()
+	for range n {
+		p := startBinary(b, b.TempDir())
+		if _, err := p.waitHealthy(10 * time.Second); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(rssIdle)
+		idle = append(idle, p.rssMB(b))
+		cs := benchSession(b, p.url, mintBenchToken(b, p.secret(b)))
+		if res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"}); err != nil || res.IsError {
+			b.Fatalf("get_system_status: %v %+v", err, res)
+		}
+		after = append(after, p.rssMB(b))
+		cs.Close()
+		p.stop(b)
+	}
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/op")
+	b.ReportMetric(float64(n), "runs")
+	b.ReportMetric(median(idle), "idle-RSS-MB")
+	b.ReportMetric(median(after), "after-call-RSS-MB")
+}
+
+// BenchmarkStartup measures the time from starting the built binary
+// (`tailops serve --sandbox best-effort`, existing state directory) to
+// its first 200 on /healthz, polled every 0.5 ms: startup-p50-ms and
+// startup-max-ms over at most maxStartupRuns runs. first-run-ms is one
+// start on an empty state directory (it creates the shared secret and
+// the audit log), measured once before the others.
+func BenchmarkStartup(b *testing.B) {
+	state := b.TempDir()
+	p := startBinary(b, state)
+	first, err := p.waitHealthy(10 * time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.stop(b)
+	n := min(b.N, maxStartupRuns)
+	var ds []time.Duration
+	var total time.Duration
+	for range n {
+		p := startBinary(b, state)
+		d, err := p.waitHealthy(10 * time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, d)
+		total += d
+		p.stop(b)
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(total.Nanoseconds())/float64(n), "ns/op")
+	b.ReportMetric(float64(n), "runs")
+	b.ReportMetric(ms(percentile(ds, 50)), "startup-p50-ms")
+	b.ReportMetric(ms(ds[len(ds)-1]), "startup-max-ms")
+	b.ReportMetric(ms(first), "first-run-ms")
+}
+
+// proc is a `tailops serve` process this benchmark started.
+type proc struct {
+	cmd    *exec.Cmd
+	url    string
+	state  string
+	start  time.Time
+	stderr *syncBuffer
+	exited chan struct{}
+	err    error // Wait's result, once exited is closed
+}
+
+// startBinary starts binPath serving on a free loopback port with state.
+func startBinary(tb testing.TB, state string) *proc {
+	tb.Helper()
+	port := freePort(tb)
+	p := &proc{url: "http://127.0.0.1:" + strconv.Itoa(port), state: state, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(binPath, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--state-dir", state,
+		"--sandbox", "best-effort")
+	p.cmd.Stderr = p.stderr
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	tb.Cleanup(func() { p.stop(tb) })
+	return p
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitHealthy polls /healthz until it answers 200 and returns the time
+// since the process was started.
+func (p *proc) waitHealthy(timeout time.Duration) (time.Duration, error) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	deadline := p.start.Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return 0, fmt.Errorf("tailops serve exited early: %v\n%s", p.err, p.stderr)
+		default:
+		}
+		if resp, err := c.Get(p.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(p.start), nil
+			}
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
+	return 0, fmt.Errorf("no 200 from %s/healthz within %s\n%s", p.url, timeout, p.stderr)
+}
+
+// rssMB reads the process's VmRSS in MB (10^6 bytes).
+func (p *proc) rssMB(tb testing.TB) float64 {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				tb.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb * 1024 / 1e6
+		}
+	}
+	tb.Fatalf("no VmRSS for pid %d", p.cmd.Process.Pid)
+	return 0
+}
+
+// secret reads the shared secret the process created in its state dir.
+func (p *proc) secret(tb testing.TB) []byte {
+	tb.Helper()
+	s, err := (&config{StateDir: p.state}).loadSecret(false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// stop ends the process with SIGTERM (SIGKILL after 5 s) and waits for
+// it. Only the process this benchmark started is signalled, by its PID.
+func (p *proc) stop(tb testing.TB) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+		tb.Errorf("tailops serve did not stop on SIGTERM within 5 s\n%s", p.stderr)
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
