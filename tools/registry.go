@@ -20,6 +20,10 @@ type Deps struct {
 	// FileDeny are extra deny-list patterns for the file tools, added to
 	// the built-in list of secrets.
 	FileDeny []string
+	// DockerHost is the Docker Engine endpoint, such as
+	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
+	// socket.
+	DockerHost string
 }
 
 func (d *Deps) logger() *slog.Logger {
@@ -38,6 +42,7 @@ func All(d *Deps) []Spec {
 	var all []Spec
 	all = append(all, systemTools(d)...)
 	all = append(all, fileTools(d)...)
+	all = append(all, dockerTools(d)...)
 	all = append(all, testTools(d)...)
 	return all
 }

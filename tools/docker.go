@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// dockerNeeds is what every Docker tool needs from the sandbox.
+var dockerNeeds = Needs{DockerSocket: true}
+
+// dockerEngine holds the Docker client. The client is created on first
+// use and kept: it dials per request, so it survives the daemon being
+// down at start or restarting later, and negotiates the API version on
+// the first request that reaches a daemon.
+type dockerEngine struct {
+	host string // explicit endpoint; "" means DOCKER_HOST or the local socket
+	log  *slog.Logger
+	// statsInterval is the time between the two samples
+	// get_container_stats computes CPU use from.
+	statsInterval time.Duration
+
+	mu  sync.Mutex
+	cli *client.Client
+}
+
+func newDockerEngine(d *Deps) *dockerEngine {
+	return &dockerEngine{host: d.DockerHost, log: d.logger(), statsInterval: 500 * time.Millisecond}
+}
+
+// client returns the Docker client, creating it on first use.
+func (e *dockerEngine) client() (*client.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cli != nil {
+		return e.cli, nil
+	}
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if e.host != "" {
+		opts = append(opts, client.WithHost(e.host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the Docker client for %s: %w", e.endpoint(), err)
+	}
+	e.cli = cli
+	return cli, nil
+}
+
+// endpoint is the daemon address, for messages.
+func (e *dockerEngine) endpoint() string {
+	if e.host != "" {
+		return e.host
+	}
+	if h := os.Getenv(client.EnvOverrideHost); h != "" {
+		return h
+	}
+	return client.DefaultDockerHost
+}
+
+// ErrDockerUnreachable is the cause of every tool error that comes from
+// not reaching the Docker daemon.
+var ErrDockerUnreachable = errors.New("Docker daemon not reachable")
+
+// fail turns an error from the Docker client into a tool error: a
+// daemon that is down or went away mid-call gets one clear message, and
+// the daemon's own wording loses its "Error response from daemon" prefix.
+func (e *dockerEngine) fail(err error, doing string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", doing, err)
+	case unreachable(err) && !connectionLost(err):
+		return fmt.Errorf("%w at %s: is dockerd running? (%s failed)", ErrDockerUnreachable, e.endpoint(), doing)
+	case connectionLost(err):
+		return fmt.Errorf("%w at %s: the connection was lost while %s; is dockerd restarting? (%v)", ErrDockerUnreachable, e.endpoint(), doing, err)
+	}
+	msg := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	return fmt.Errorf("%s: %s", doing, msg)
+}
+
+// unreachable reports whether err means the daemon could not be reached
+// or went away.
+func unreachable(err error) bool {
+	return client.IsErrConnectionFailed(err) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ENOENT) || connectionLost(err)
+}
+
+// connectionLost reports whether err means the daemon closed the
+// connection during a call, as it does when it stops or restarts.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// containerRef is a container name (optionally with Docker's leading
+// slash) or an id or id prefix. Anything else never reaches the API.
+var containerRef = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$`)
+
+// ContainerArg is the input of a tool that acts on one container.
+type ContainerArg struct {
+	Container string `json:"container" jsonschema_description:"container name or id (a unique id prefix is enough)"`
+}
+
+// resolve finds the one container ref names, by full id, exact name or
+// unique id prefix (the daemon's own order), and inspects it. No match
+// and an ambiguous prefix are tool errors that say so.
+func (e *dockerEngine) resolve(ctx context.Context, cli *client.Client, ref string) (container.InspectResponse, error) {
+	if !containerRef.MatchString(ref) {
+		return container.InspectResponse{}, argErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
+	}
+	ref = strings.TrimPrefix(ref, "/")
+	ins, err := cli.ContainerInspect(ctx, ref)
+	if err == nil {
+		return ins, nil
+	}
+	if unreachable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ins, e.fail(err, "inspecting container")
+	}
+	// Not found, or an ambiguous prefix (which daemons report in different
+	// ways): list to say exactly which.
+	list, lerr := cli.ContainerList(ctx, container.ListOptions{All: true})
+	if lerr != nil {
+		return ins, e.fail(lerr, "listing containers")
+	}
+	var matches []container.Summary
+	for _, c := range list {
+		if strings.HasPrefix(c.ID, ref) {
+			matches = append(matches, c)
+		}
+	}
+	switch {
+	case len(matches) == 0 && cerrdefs.IsNotFound(err):
+		return ins, fmt.Errorf("no container matches %q", ref)
+	case len(matches) < 2:
+		return ins, e.fail(err, "inspecting container")
+	}
+	sort.Slice(matches, func(i, j int) bool { return matches[i].ID < matches[j].ID })
+	desc := make([]string, 0, len(matches))
+	for i, c := range matches {
+		if i == 5 {
+			desc = append(desc, fmt.Sprintf("and %d more", len(matches)-5))
+			break
+		}
+		desc = append(desc, fmt.Sprintf("%s (%q)", shortID(c.ID), summaryName(c)))
+	}
+	return ins, fmt.Errorf("%q matches %d containers: %s; use a longer id or the full name", ref, len(matches), strings.Join(desc, ", "))
+}
+
+// shortID is the 12-character form of a container or image id.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func summaryName(c container.Summary) string {
+	if len(c.Names) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(c.Names[0], "/")
+}
+
+// rfc3339 formats a time for results; the zero time is "".
+func rfc3339(t time.Time) string {
+	if t.IsZero() || t.Unix() <= 0 {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// dockerTime reformats a timestamp from the daemon, which uses RFC 3339
+// with nanoseconds; "" and Go's zero time become "".
+func dockerTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return rfc3339(t)
+}
+
+func dockerTools(d *Deps) []Spec { return newDockerEngine(d).tools() }
+
+// tools declares the Docker tools over e.
+func (e *dockerEngine) tools() []Spec {
+	return []Spec{
+		TypedSpec[ListContainersArgs, ContainerList]{
+			Name: "list_containers", Title: "List containers",
+			Description: "Docker containers with their image, state, status, ports, networks and labels. Running ones by default; " +
+				"all: true includes stopped ones. Filters: name (substring), label (key or key=value, all must match), status.",
+			Scope: auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.listContainers,
+		}.Spec(),
+		TypedSpec[ContainerArg, ContainerDetails]{
+			Name: "inspect_container", Title: "Inspect a container",
+			Description: "One container's configuration and state: image, command, environment (values of secret-looking variables redacted), " +
+				"labels, mounts, ports, networks, restart policy, health check, resources, capabilities, devices and log configuration.",
+			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.inspectContainer,
+		}.Spec(),
+		TypedSpec[LogsArgs, ContainerLogs]{
+			Name: "get_container_logs", Title: "Container logs",
+			Description: "The last lines a container wrote, with stdout and stderr kept apart (each line says its stream). " +
+				"tail: how many lines (default 100); since: a duration such as 10m or an RFC 3339 time; timestamps: the daemon's time of each line; " +
+				"max_bytes: cap on the text returned (default 64 KiB), keeping the newest lines.",
+			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.containerLogs, Text: logsText,
+		}.Spec(),
+		TypedSpec[ContainerArg, ContainerStats]{
+			Name: "get_container_stats", Title: "Container resource usage",
+			Description: "A running container's CPU use (measured over half a second), memory use and limit, network and block I/O totals, and process count.",
+			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.containerStats,
+		}.Spec(),
+		TypedSpec[ListImagesArgs, ImageList]{
+			Name: "list_images", Title: "List images",
+			Description: "Local Docker images with their tags, digests, size and creation time. reference filters by name pattern, such as nginx or nginx:1.*.",
+			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.listImages,
+		}.Spec(),
+		TypedSpec[NoArgs, NetworkList]{
+			Name: "list_networks", Title: "List Docker networks",
+			Description: "Docker networks with their driver, scope, subnets and gateways.",
+			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.listNetworks,
+		}.Spec(),
+		TypedSpec[NoArgs, VolumeList]{
+			Name: "list_volumes", Title: "List Docker volumes",
+			Description: "Docker volumes with their driver, mount point, labels and creation time.",
+			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Run: e.listVolumes,
+		}.Spec(),
+		TypedSpec[ContainerArg, ContainerAction]{
+			Name: "start_container", Title: "Start a container",
+			Description: "Starts a stopped container. Starting a running one changes nothing.",
+			Scope:       auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: false},
+			Run:   e.startContainer,
+		}.Spec(),
+		TypedSpec[StopArgs, ContainerAction]{
+			Name: "stop_container", Title: "Stop a container",
+			Description: "Stops a running container: SIGTERM (or its stop signal), then SIGKILL after timeout seconds " +
+				"(default: the container's own stop timeout, usually 10). Stopping a stopped one changes nothing.",
+			Scope: auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: false},
+			Run:   e.stopContainer,
+		}.Spec(),
+		TypedSpec[StopArgs, ContainerAction]{
+			Name: "restart_container", Title: "Restart a container",
+			Description: "Stops (as stop_container, with the same timeout) and starts a container again.",
+			Scope:       auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Run:   e.restartContainer,
+		}.Spec(),
+		withProgress(TypedSpec[UpdateArgs, UpdateResult]{
+			Name: "update_container", Title: "Update a container's image",
+			Description: "Pulls the container's image (or the image given) and recreates the container from it with the same configuration: " +
+				"environment, command, entrypoint, user, working directory, labels, mounts and volumes, port bindings, networks with aliases and static IPs, " +
+				"restart policy, health check, resource limits, capabilities, devices and log configuration. If the new container does not start, exits, " +
+				"or is not healthy within timeout seconds, it is removed and the old one is brought back under its name. " +
+				"Pull progress is reported when the request carries a progress token.",
+			Scope: auth.ScopeContainerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
+			Run:   e.updateContainer,
+		}),
+		TypedSpec[RemoveArgs, RemoveResult]{
+			Name: "remove_container", Title: "Remove a container",
+			Description: "Removes a container. A running container is removed only with force: true (it is killed first). " +
+				"volumes: true also removes its anonymous volumes; named volumes are always kept.",
+			Scope: auth.ScopeContainerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Run:   e.removeContainer,
+		}.Spec(),
+		withProgress(TypedSpec[PullArgs, PullResult]{
+			Name: "pull_image", Title: "Pull an image",
+			Description: "Pulls an image from its registry, such as nginx:1.27 or ghcr.io/owner/app@sha256:…; a reference without a tag means :latest. " +
+				"Progress is reported when the request carries a progress token.",
+			Scope: auth.ScopeDockerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
+			Hints: Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: true},
+			Run:   e.pullImageTool,
+		}),
+	}
+}

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// create runs `docker create ARGS…` and removes the container when the
+// test ends.
+func (k *dockerKit) create(t testing.TB, args ...string) string {
+	t.Helper()
+	id := k.d.Docker(t, append([]string{"create"}, args...)...)
+	t.Cleanup(func() { k.d.Remove(id) })
+	return id
+}
+
+func TestDockerToolDeclarations(t *testing.T) {
+	k := newDockerKitFor(t, nil, "unix:///nonexistent.sock")
+	for _, tc := range []struct {
+		name                                         string
+		scope                                        auth.Scope
+		risk                                         Risk
+		readOnly, destructive, idempotent, openWorld bool
+	}{
+		{"list_containers", auth.ScopeContainerRead, RiskLow, true, false, true, false},
+		{"inspect_container", auth.ScopeContainerRead, RiskModerate, true, false, true, false},
+		{"get_container_logs", auth.ScopeContainerRead, RiskModerate, true, false, true, false},
+		{"get_container_stats", auth.ScopeContainerRead, RiskLow, true, false, true, false},
+		{"list_images", auth.ScopeContainerRead, RiskLow, true, false, true, false},
+		{"list_networks", auth.ScopeContainerRead, RiskLow, true, false, true, false},
+		{"list_volumes", auth.ScopeContainerRead, RiskLow, true, false, true, false},
+		{"start_container", auth.ScopeContainerWrite, RiskHigh, false, false, true, false},
+		{"stop_container", auth.ScopeContainerWrite, RiskHigh, false, true, true, false},
+		{"restart_container", auth.ScopeContainerWrite, RiskHigh, false, true, false, false},
+		{"update_container", auth.ScopeContainerAdmin, RiskCritical, false, true, false, true},
+		{"remove_container", auth.ScopeContainerAdmin, RiskCritical, false, true, false, false},
+		{"pull_image", auth.ScopeDockerAdmin, RiskCritical, false, false, true, true},
+	} {
+		s, ok := k.specs[tc.name]
+		if !ok {
+			t.Errorf("%s: not declared", tc.name)
+			continue
+		}
+		a := s.Tool.Annotations
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got := []bool{*a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint}
+		want := []bool{tc.readOnly, tc.destructive, tc.idempotent, tc.openWorld}
+		if s.Scope != tc.scope || s.Risk != tc.risk || !slices.Equal(got, want) || !s.Needs.DockerSocket {
+			t.Errorf("%s: scope %s risk %s hints %v docker %v; want %s %s %v true", tc.name, s.Scope, s.Risk, got, s.Needs.DockerSocket, tc.scope, tc.risk, want)
+		}
+		if s.NeedsApproval() != (tc.risk == RiskCritical) {
+			t.Errorf("%s: NeedsApproval = %v", tc.name, s.NeedsApproval())
+		}
+	}
+	if len(k.specs) != 13 {
+		t.Errorf("%d Docker tools, want 13", len(k.specs))
+	}
+}
+
+// TestDockerErrorMessages checks how client errors become tool errors,
+// including a connection lost mid-call, which is hard to time against a
+// real daemon.
+func TestDockerErrorMessages(t *testing.T) {
+	e := &dockerEngine{host: "unix:///run/x.sock"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"refused", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+			"Docker daemon not reachable at unix:///run/x.sock: is dockerd running? (listing containers failed)"},
+		{"no socket", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)},
+			"Docker daemon not reachable at unix:///run/x.sock: is dockerd running?"},
+		{"reset mid-call", &net.OpError{Op: "read", Net: "unix", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+			"Docker daemon not reachable at unix:///run/x.sock: the connection was lost while listing containers"},
+		{"eof mid-body", fmt.Errorf("decoding: %w", io.ErrUnexpectedEOF),
+			"the connection was lost while listing containers; is dockerd restarting?"},
+		{"daemon error", errors.New("Error response from daemon: conflict: unable to remove"), "listing containers: conflict: unable to remove"},
+		{"cancelled", context.Canceled, "listing containers: context canceled"},
+	} {
+		got := e.fail(tc.err, "listing containers").Error()
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want it to contain %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDockerDaemonDownIsAToolError(t *testing.T) {
+	k := newDockerKitFor(t, nil, "unix://"+t.TempDir()+"/docker.sock")
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"list_containers", nil},
+		{"inspect_container", map[string]any{"container": "web"}},
+		{"list_images", nil},
+		{"stop_container", map[string]any{"container": "web"}},
+		{"pull_image", map[string]any{"image": "busybox"}},
+	} {
+		msg := dockerErr(t, k, tc.tool, tc.args)
+		if !strings.HasPrefix(msg, "Docker daemon not reachable at unix:///") || !strings.Contains(msg, "is dockerd running?") {
+			t.Errorf("%s: %q", tc.tool, msg)
+		}
+	}
+}
+
+func TestDockerListContainers(t *testing.T) {
+	k := newDockerKit(t)
+	k.d.Run(t, "--name", "lc-web-1", "--init", "--label", "app=web", "--label", "tier=front",
+		"--label", "note=quote \" and\nnewline", "-p", "127.0.0.1:18081:80", busyboxRef, "sleep", "600")
+	web2 := k.d.Run(t, "--name", "lc-web-2", "--init", "--label", "app=web", busyboxRef, "sleep", "600")
+	k.d.Run(t, "--name", "lc-db", "--init", "--label", "app=db", busyboxRef, "sleep", "600")
+	k.create(t, "--name", "lc-new", "--label", "app=web", busyboxRef)
+	k.d.Docker(t, "stop", "-t", "1", web2)
+
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"running", nil, []string{"lc-db", "lc-web-1"}},
+		{"all", map[string]any{"all": true}, []string{"lc-db", "lc-new", "lc-web-1", "lc-web-2"}},
+		{"name", map[string]any{"name": "web"}, []string{"lc-web-1"}},
+		{"name all", map[string]any{"name": "lc-web", "all": true}, []string{"lc-web-1", "lc-web-2"}},
+		{"name is not a pattern", map[string]any{"name": "lc-.*", "all": true}, nil},
+		{"label value", map[string]any{"label": []any{"app=web"}, "all": true}, []string{"lc-new", "lc-web-1", "lc-web-2"}},
+		{"labels all match", map[string]any{"label": []any{"app=web", "tier=front"}}, []string{"lc-web-1"}},
+		{"label key", map[string]any{"label": []any{"tier"}, "all": true}, []string{"lc-web-1"}},
+		{"status exited", map[string]any{"status": "exited"}, []string{"lc-web-2"}},
+		{"status created", map[string]any{"status": "created"}, []string{"lc-new"}},
+		{"status running label", map[string]any{"status": "running", "label": []any{"app=db"}}, []string{"lc-db"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := dockerOK[ContainerList](t, k, "list_containers", tc.args)
+			got := onlyPrefixed(containerNames(l), "lc-")
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if l.Count != len(l.Containers) {
+				t.Errorf("count %d for %d containers", l.Count, len(l.Containers))
+			}
+		})
+	}
+
+	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": "lc-web-1"})
+	if len(l.Containers) != 1 {
+		t.Fatalf("%d containers named lc-web-1", len(l.Containers))
+	}
+	c := l.Containers[0]
+	if c.Image != busyboxRef || c.State != "running" || !strings.HasPrefix(c.Status, "Up") || len(c.ID) != 64 ||
+		!slices.Equal(c.Networks, []string{"bridge"}) || c.Labels["note"] != "quote \" and\nnewline" {
+		t.Errorf("summary: %+v", c)
+	}
+	if len(c.Ports) != 1 || c.Ports[0] != (PortSummary{Private: 80, Protocol: "tcp", HostIP: "127.0.0.1", Public: 18081}) {
+		t.Errorf("ports: %+v", c.Ports)
+	}
+
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"status": "sleeping"}, `invalid argument "status"`},
+		{map[string]any{"label": []any{"=x"}}, `invalid argument "label"`},
+		{map[string]any{"all": "yes"}, `invalid argument "all"`},
+	} {
+		if msg := dockerErr(t, k, "list_containers", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+func TestDockerInspectContainer(t *testing.T) {
+	k := newDockerKit(t)
+	id := k.d.Run(t, "--name", "ic-app", "--init", "-e", "FOO=bar", "-e", "DB_PASSWORD=hunter2", "-e", "API_TOKEN=t0k",
+		"--label", "app=web", "-p", "127.0.0.1:18082:80", "--restart", "on-failure:3", "-m", "32m", "--cap-drop", "CHOWN",
+		"--health-cmd", "true", "--health-interval", "1s", "-w", "/tmp", "-u", "nobody", busyboxRef, "sleep", "600")
+	for _, ref := range []string{"ic-app", "/ic-app", id, id[:10]} {
+		d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": ref})
+		if d.ID != id || d.Name != "ic-app" {
+			t.Fatalf("%s: resolved to %s %s", ref, d.ID, d.Name)
+		}
+	}
+	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "ic-app"})
+	for _, want := range []string{"FOO=bar", "DB_PASSWORD=<redacted>", "API_TOKEN=<redacted>"} {
+		if !slices.Contains(d.Env, want) {
+			t.Errorf("env %v lacks %s", d.Env, want)
+		}
+	}
+	if b, _ := json.Marshal(d); strings.Contains(string(b), "hunter2") || strings.Contains(string(b), "t0k") {
+		t.Errorf("a secret value is in the result: %s", b)
+	}
+	switch {
+	case d.Image != busyboxRef, !d.State.Running, d.State.Status != "running":
+		t.Errorf("image/state: %+v", d)
+	case d.Labels["app"] != "web", d.User != "nobody", d.WorkingDir != "/tmp", !slices.Equal(d.Cmd, []string{"sleep", "600"}):
+		t.Errorf("config: %+v", d)
+	case d.Restart != RestartPolicy{Name: "on-failure", MaximumRetryCount: 3}:
+		t.Errorf("restart policy: %+v", d.Restart)
+	case d.Resources.MemoryBytes != 32<<20, !slices.Equal(d.CapDrop, []string{"CAP_CHOWN"}) && !slices.Equal(d.CapDrop, []string{"CHOWN"}):
+		t.Errorf("resources/caps: %+v %v", d.Resources, d.CapDrop)
+	case d.Healthcheck == nil || d.Healthcheck.Interval != "1s":
+		t.Errorf("healthcheck: %+v", d.Healthcheck)
+	case len(d.Ports) != 1 || d.Ports[0].Public != 18082 || d.Ports[0].HostIP != "127.0.0.1":
+		t.Errorf("ports: %+v", d.Ports)
+	case len(d.Networks) != 1 || d.Networks[0].Network != "bridge" || d.Networks[0].IPAddress == "":
+		t.Errorf("networks: %+v", d.Networks)
+	case d.LogConfig.Type != "json-file":
+		t.Errorf("log config: %+v", d.LogConfig)
+	}
+}
+
+func TestDockerUnknownAndAmbiguousContainers(t *testing.T) {
+	k := newDockerKit(t)
+	if msg := dockerErr(t, k, "inspect_container", map[string]any{"container": "no-such-thing"}); msg != `no container matches "no-such-thing"` {
+		t.Errorf("unknown: %q", msg)
+	}
+	for _, bad := range []string{"../containers/json", "a b", "", "x?all=1"} {
+		if msg := dockerErr(t, k, "inspect_container", map[string]any{"container": bad}); !strings.Contains(msg, `invalid argument "container"`) {
+			t.Errorf("%q: %q", bad, msg)
+		}
+	}
+	// Create containers until two ids share a first character (at most 17).
+	byFirst := map[byte][]string{}
+	var prefix string
+	for i := 0; prefix == ""; i++ {
+		id := k.create(t, "--name", fmt.Sprintf("amb-%d", i), busyboxRef)
+		byFirst[id[0]] = append(byFirst[id[0]], id)
+		if len(byFirst[id[0]]) == 2 {
+			prefix = id[:1]
+		}
+	}
+	all := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"all": true})
+	n := 0
+	for _, c := range all.Containers {
+		if strings.HasPrefix(c.ID, prefix) {
+			n++
+		}
+	}
+	msg := dockerErr(t, k, "stop_container", map[string]any{"container": prefix})
+	want := regexp.MustCompile(fmt.Sprintf(`^"%s" matches %d containers: [0-9a-f]{12} \("[^"]+"\), .*; use a longer id or the full name$`, prefix, n))
+	if !want.MatchString(msg) {
+		t.Errorf("ambiguous: %q, want %s", msg, want)
+	}
+	// A unique prefix is enough.
+	id := byFirst[prefix[0]][0]
+	if d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
+		t.Errorf("prefix %s resolved to %s", id[:12], d.ID)
+	}
+}
+
+func TestDockerContainerLogs(t *testing.T) {
+	k := newDockerKit(t)
+	// The daemon reads the two streams from separate pipes, so only lines
+	// written some time apart keep their order across streams.
+	id := k.d.Run(t, "--name", "lg-both", "--init", busyboxRef, "sh", "-c",
+		`for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done; sleep 600`)
+	waitFor(t, "ten log lines", func() bool {
+		out, _ := k.d.DockerCmd("logs", id).CombinedOutput()
+		return strings.Contains(string(out), "err5")
+	})
+	lines := func(l ContainerLogs) []string {
+		var out []string
+		for _, x := range l.Lines {
+			out = append(out, x.Stream+":"+x.Text)
+		}
+		return out
+	}
+	all := []string{"stdout:out1", "stderr:err1", "stdout:out2", "stderr:err2", "stdout:out3", "stderr:err3",
+		"stdout:out4", "stderr:err4", "stdout:out5", "stderr:err5"}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"both streams in order", nil, all},
+		{"tail", map[string]any{"tail": 3}, all[7:]},
+		{"stderr only", map[string]any{"stream": "stderr"}, []string{"stderr:err1", "stderr:err2", "stderr:err3", "stderr:err4", "stderr:err5"}},
+		// The daemon counts the tail over both streams, then filters.
+		{"stdout tail", map[string]any{"stream": "stdout", "tail": 2}, []string{"stdout:out5"}},
+		{"since duration", map[string]any{"since": "1h"}, all},
+		{"since future time", map[string]any{"since": future}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := map[string]any{"container": "lg-both"}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			l := dockerOK[ContainerLogs](t, k, "get_container_logs", args)
+			if got := lines(l); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if l.Truncated || l.Container != "lg-both" || l.ID != id {
+				t.Errorf("result: %+v", l)
+			}
+		})
+	}
+
+	t.Run("timestamps", func(t *testing.T) {
+		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-both", "timestamps": true})
+		if got := lines(l); !slices.Equal(got, all) {
+			t.Fatalf("got %v", got)
+		}
+		for _, x := range l.Lines {
+			ts, err := time.Parse(time.RFC3339Nano, x.Time)
+			if err != nil || time.Since(ts) > time.Minute {
+				t.Errorf("line %q: time %q (%v)", x.Text, x.Time, err)
+			}
+		}
+		res := k.call(t, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
+		if text := resultText(res); text != "stderr | err5\n" {
+			t.Errorf("text rendering: %q", text)
+		}
+	})
+
+	t.Run("byte cap keeps the newest lines", func(t *testing.T) {
+		k.d.Run(t, "--name", "lg-long", "--init", busyboxRef, "sh", "-c",
+			`i=0; while [ $i -lt 50 ]; do i=$((i+1)); printf 'line%03d %0100d\n' $i 0; done; sleep 600`)
+		waitFor(t, "fifty lines", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-long"), "line050") })
+		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-long", "max_bytes": 1024})
+		size := 0
+		for _, x := range l.Lines {
+			size += len(x.Text)
+		}
+		if !l.Truncated || size > 1024 || len(l.Lines) != 1024/108 || !strings.HasPrefix(l.Lines[len(l.Lines)-1].Text, "line050 ") {
+			t.Errorf("truncated %v, %d lines, %d bytes, last %q", l.Truncated, len(l.Lines), size, l.Lines[len(l.Lines)-1].Text)
+		}
+	})
+
+	t.Run("tty", func(t *testing.T) {
+		k.d.Run(t, "--name", "lg-tty", "-t", "--init", busyboxRef, "sh", "-c", "echo hi; echo there >&2; sleep 600")
+		waitFor(t, "tty output", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-tty"), "there") })
+		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-tty"})
+		if got := lines(l); !slices.Equal(got, []string{"stdout:hi", "stdout:there"}) {
+			t.Errorf("got %q", got)
+		}
+	})
+
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"container": "lg-both", "tail": 0}, `invalid argument "tail"`},
+		{map[string]any{"container": "lg-both", "since": "yesterday"}, `invalid argument "since"`},
+		{map[string]any{"container": "lg-both", "max_bytes": 10}, `invalid argument "max_bytes"`},
+		{map[string]any{"container": "lg-both", "stream": "stdin"}, `invalid argument "stream"`},
+		{map[string]any{"container": "lg-none"}, `no container matches "lg-none"`},
+	} {
+		if msg := dockerErr(t, k, "get_container_logs", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+func TestDockerContainerStats(t *testing.T) {
+	k := newDockerKit(t)
+	id := k.d.Run(t, "--name", "st-busy", "--init", "-m", "64m", "--cpus", "0.5", busyboxRef, "sh", "-c", "while :; do :; done")
+	s := dockerOK[ContainerStats](t, k, "get_container_stats", map[string]any{"container": "st-busy"})
+	switch {
+	case s.ID != id || s.Container != "st-busy":
+		t.Errorf("identity: %+v", s)
+	case s.CPUPercent < 10 || s.CPUPercent > 80:
+		t.Errorf("cpu %.2f%% for a busy loop limited to half a CPU", s.CPUPercent)
+	case s.Memory.Limit != 64<<20 || s.Memory.Usage == 0 || s.Memory.Percent <= 0:
+		t.Errorf("memory: %+v", s.Memory)
+	case s.PIDs < 2: // tini and sh
+		t.Errorf("pids %d", s.PIDs)
+	case s.OnlineCPUs == 0 || s.Read == "" || s.CPUPercentOver != "500ms":
+		t.Errorf("sample: %+v", s)
+	}
+	k.d.Docker(t, "stop", "-t", "0", id)
+	if msg := dockerErr(t, k, "get_container_stats", map[string]any{"container": "st-busy"}); msg != `container "st-busy" is exited: only running containers have resource usage` {
+		t.Errorf("stopped: %q", msg)
+	}
+}
+
+func TestDockerImagesNetworksVolumes(t *testing.T) {
+	k := newDockerKit(t)
+	k.d.Docker(t, "network", "create", "--subnet", "172.31.251.0/24", "--gateway", "172.31.251.1", "--label", "team=ops", "inv-net")
+	t.Cleanup(func() { k.d.DockerCmd("network", "rm", "inv-net").Run() })
+	k.d.Docker(t, "volume", "create", "--label", "backup=daily", "inv-vol")
+	t.Cleanup(func() { k.d.DockerCmd("volume", "rm", "inv-vol").Run() })
+
+	imgs := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": "local/busybox"})
+	if imgs.Count != 1 || !slices.Equal(imgs.Images[0].Tags, []string{busyboxRef}) || imgs.Images[0].SizeBytes < 500_000 ||
+		!strings.HasPrefix(imgs.Images[0].ID, "sha256:") || imgs.Images[0].Dangling {
+		t.Errorf("images: %+v", imgs)
+	}
+	if all := dockerOK[ImageList](t, k, "list_images", nil); all.Count < 1 {
+		t.Errorf("no images without a filter")
+	}
+	if none := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": "nothing/here"}); none.Count != 0 {
+		t.Errorf("filter matched %+v", none)
+	}
+
+	nets := dockerOK[NetworkList](t, k, "list_networks", nil)
+	var names []string
+	var inv *NetworkSummary
+	for i, n := range nets.Networks {
+		names = append(names, n.Name)
+		if n.Name == "inv-net" {
+			inv = &nets.Networks[i]
+		}
+	}
+	for _, want := range []string{"bridge", "host", "none", "inv-net"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("networks %v lack %s", names, want)
+		}
+	}
+	if inv == nil || inv.Driver != "bridge" || inv.Labels["team"] != "ops" ||
+		!slices.Equal(inv.Subnets, []Subnet{{Subnet: "172.31.251.0/24", Gateway: "172.31.251.1"}}) {
+		t.Errorf("inv-net: %+v", inv)
+	}
+
+	vols := dockerOK[VolumeList](t, k, "list_volumes", nil)
+	found := false
+	for _, v := range vols.Volumes {
+		if v.Name == "inv-vol" {
+			found = v.Driver == "local" && v.Labels["backup"] == "daily" && strings.HasPrefix(v.Mountpoint, k.d.Dir) && v.Created != ""
+			if !found {
+				t.Errorf("inv-vol: %+v", v)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("volumes %+v lack inv-vol", vols)
+	}
+}
+
+func TestDockerStartStopRestart(t *testing.T) {
+	k := newDockerKit(t)
+	id := k.d.Run(t, "--name", "ssr-app", "--init", busyboxRef, "sleep", "600")
+	started := func() string { return k.inspect(t, id).State.StartedAt }
+	first := started()
+	for _, tc := range []struct {
+		tool    string
+		args    map[string]any
+		state   string
+		changed bool
+	}{
+		{"stop_container", map[string]any{"timeout": 5}, "exited", true},
+		{"stop_container", nil, "exited", false},
+		{"start_container", nil, "running", true},
+		{"start_container", nil, "running", false},
+		{"restart_container", map[string]any{"timeout": 1}, "running", true},
+		{"stop_container", map[string]any{"timeout": 0}, "exited", true},
+		{"restart_container", nil, "running", true},
+	} {
+		args := map[string]any{"container": "ssr-app"}
+		for k, v := range tc.args {
+			args[k] = v
+		}
+		a := dockerOK[ContainerAction](t, k, tc.tool, args)
+		if a.State != tc.state || a.Changed != tc.changed || a.ID != id || a.Container != "ssr-app" {
+			t.Errorf("%s %v: %+v, want state %s changed %v", tc.tool, tc.args, a, tc.state, tc.changed)
+		}
+		if got := string(k.inspect(t, id).State.Status); got != tc.state {
+			t.Errorf("%s: daemon says %s", tc.tool, got)
+		}
+	}
+	if started() == first {
+		t.Error("the container was never started again")
+	}
+	if msg := dockerErr(t, k, "stop_container", map[string]any{"container": "ssr-app", "timeout": 601}); !strings.Contains(msg, `invalid argument "timeout"`) {
+		t.Errorf("timeout 601: %q", msg)
+	}
+	// Names are data: they reach the log only as attribute values.
+	var rec map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(k.logs.String()), "\n") {
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["container"] != "ssr-app" || !strings.HasPrefix(rec["msg"].(string), "docker ") {
+			t.Errorf("log record %v", rec)
+		}
+	}
+}
+
+func TestDockerRemoveContainer(t *testing.T) {
+	k := newDockerKit(t)
+	run := k.d.Run(t, "--name", "rm-running", "--init", busyboxRef, "sleep", "600")
+	stopped := k.create(t, "--name", "rm-stopped", busyboxRef)
+
+	msg := dockerErr(t, k, "remove_container", map[string]any{"container": "rm-running"})
+	if msg != `container "rm-running" is running: stop it first, or pass force: true to kill and remove it` {
+		t.Errorf("running without force: %q", msg)
+	}
+	if k.inspect(t, run).State.Running != true {
+		t.Error("refused removal stopped the container")
+	}
+	for _, tc := range []struct {
+		args       map[string]any
+		id         string
+		wasRunning bool
+	}{
+		{map[string]any{"container": "rm-running", "force": true}, run, true},
+		{map[string]any{"container": "rm-stopped", "volumes": true}, stopped, false},
+	} {
+		r := dockerOK[RemoveResult](t, k, "remove_container", tc.args)
+		if !r.Removed || r.ID != tc.id || r.WasRunning != tc.wasRunning {
+			t.Errorf("%v: %+v", tc.args, r)
+		}
+		if _, err := k.cli.ContainerInspect(context.Background(), tc.id); err == nil {
+			t.Errorf("%v: container still exists", tc.args)
+		}
+	}
+	if msg := dockerErr(t, k, "remove_container", map[string]any{"container": "rm-running", "force": true}); msg != `no container matches "rm-running"` {
+		t.Errorf("removed twice: %q", msg)
+	}
+}
+
+// TestDockerDaemonRestart stops the shared daemon under the tools and
+// starts it again: the same tools (same client) must report the outage
+// clearly and work again afterwards, with nothing restarted on our side.
+func TestDockerDaemonRestart(t *testing.T) {
+	k := newDockerKit(t)
+	k.create(t, "--name", "dr-app", "--init", busyboxRef, "sleep", "600")
+	k.d.Run(t, "--name", "dr-busy", "--init", busyboxRef, "sleep", "600")
+	dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "dr-app"})
+	// get_container_stats takes two samples apart; the daemon goes away
+	// between them (it serves while it shuts down, so give it time).
+	k.e.statsInterval = 4 * time.Second
+	statsErr := make(chan string, 1)
+	go func() {
+		res, err := k.specs["get_container_stats"].Handler(context.Background(),
+			mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "get_container_stats", Arguments: map[string]any{"container": "dr-busy"}}})
+		switch {
+		case err != nil:
+			statsErr <- "Go error: " + err.Error()
+		case !res.IsError:
+			statsErr <- "no error"
+		default:
+			statsErr <- resultText(res)
+		}
+	}()
+	time.Sleep(150 * time.Millisecond)
+	if err := k.d.StopDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if msg := <-statsErr; !strings.HasPrefix(msg, "Docker daemon not reachable at "+k.d.Host+": ") {
+		t.Errorf("daemon stopped mid-call: %q", msg)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			k.d.StartDaemon()
+		}
+	})
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"list_containers", nil},
+		{"inspect_container", map[string]any{"container": "dr-app"}},
+		{"start_container", map[string]any{"container": "dr-app"}},
+		{"list_volumes", nil},
+	} {
+		msg := dockerErr(t, k, tc.tool, tc.args)
+		want := "Docker daemon not reachable at " + k.d.Host + ": is dockerd running?"
+		if !strings.HasPrefix(msg, want) {
+			t.Errorf("%s while down: %q, want %q…", tc.tool, msg, want)
+		}
+	}
+	if err := k.d.StartDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "dr-app"})
+	if d.Name != "dr-app" {
+		t.Errorf("after restart: %+v", d)
+	}
+	a := dockerOK[ContainerAction](t, k, "start_container", map[string]any{"container": "dr-app"})
+	if a.State != "running" {
+		t.Errorf("start after restart: %+v", a)
+	}
+	k.d.Docker(t, "rm", "-f", "dr-app")
+}
