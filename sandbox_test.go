@@ -15,6 +15,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/tailops/tailops/labtest"
 )
 
 // procServer is the tailops binary running as its own process.
@@ -28,6 +30,12 @@ type procServer struct {
 // waits until it serves /healthz.
 func runBinary(t *testing.T, bin string, args ...string) *procServer {
 	t.Helper()
+	return runBinaryEnv(t, nil, bin, args...)
+}
+
+// runBinaryEnv is runBinary with extra environment variables.
+func runBinaryEnv(t *testing.T, env []string, bin string, args ...string) *procServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +46,7 @@ func runBinary(t *testing.T, bin string, args ...string) *procServer {
 	p := &procServer{URL: "http://" + addr, State: state, Stderr: &syncBuffer{}}
 	p.Cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--state-dir", state}, args...)...)
 	p.Cmd.Stderr = p.Stderr
+	p.Cmd.Env = append(os.Environ(), env...)
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,24 +85,37 @@ func callText(t *testing.T, cs *sdk.ClientSession, name string, args map[string]
 }
 
 // TestSandboxedServerRunsEveryTool starts the real binary with the
-// sandbox enforced and calls every tool: the policy derived from the tools'
-// declarations must be enough for each of them, and every thread of the
+// sandbox enforced, a real dockerd beside it, and calls every tool: the
+// policy derived from the tools' declarations must be enough for each of
+// them (critical tools stop at the approval gate), and every thread of the
 // running server must be under seccomp with no_new_privs.
 func TestSandboxedServerRunsEveryTool(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "sbx-web", image, "sleep", "3600")
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\nthree\n"), 0o644)
-	p := runBinary(t, binPath, "--file-root", root)
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root)
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	web := map[string]any{"container": "sbx-web"}
 	args := map[string]map[string]any{
 		"list_directory": {"path": root}, "get_file_info": {"path": "app.log"}, "read_file": {"path": "app.log"},
 		"tail_file": {"path": "app.log", "lines": 2}, "search_files": {"path": root, "content_regex": "tw."},
+		"inspect_container": web, "get_container_logs": web, "get_container_stats": web, "start_container": web,
+		"stop_container": {"container": "sbx-web", "timeout": 1}, "restart_container": {"container": "sbx-web", "timeout": 1},
+		"update_container": web, "remove_container": web, "pull_image": {"image": "local/busybox:latest"},
 	}
+	critical := map[string]bool{"update_container": true, "remove_container": true, "pull_image": true}
 	for _, tool := range lt.Tools {
-		if text, isErr := callText(t, cs, tool.Name, args[tool.Name]); isErr {
+		text, isErr := callText(t, cs, tool.Name, args[tool.Name])
+		switch {
+		case critical[tool.Name] && (!isErr || !strings.Contains(text, "approval required")):
+			t.Errorf("%s is critical and must stop at the approval gate: %s", tool.Name, text)
+		case !critical[tool.Name] && isErr:
 			t.Errorf("%s failed under the sandbox: %s", tool.Name, text)
 		}
 	}
