@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package approval_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+)
+
+var argsA = map[string]any{"container": "web", "image": "nginx:1.27"}
+
+func TestNeedsApproval(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Extra: []string{"http_request_test"}})
+	tests := []struct {
+		tool     string
+		critical bool
+		want     bool
+	}{
+		{"remove_container", true, true},
+		{"http_request_test", false, true},
+		{"http_request", false, false},
+		{"list_containers", false, false},
+	}
+	for _, tc := range tests {
+		if got := e.gate.NeedsApproval(tc.tool, tc.critical); got != tc.want {
+			t.Errorf("NeedsApproval(%s, %v) = %v, want %v", tc.tool, tc.critical, got, tc.want)
+		}
+	}
+}
+
+func TestNewGateRefusesBadConfig(t *testing.T) {
+	write := func(context.Context, *audit.Record) error { return nil }
+	s, err := approval.OpenStore(t.TempDir()+"/approvals.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wh := &approval.Webhook{URL: "http://127.0.0.1:1/", Secret: []byte("s")}
+	tests := []struct {
+		name string
+		cfg  approval.Config
+	}{
+		{"no audit", approval.Config{Store: s, TwoPerson: true}},
+		{"webhook and two-person", approval.Config{Store: s, TwoPerson: true, Webhook: wh, Audit: write}},
+		{"two-person without store", approval.Config{TwoPerson: true, Audit: write}},
+		{"webhook without secret", approval.Config{Store: s, Webhook: &approval.Webhook{URL: "http://x/"}, Audit: write}},
+		{"negative wait", approval.Config{Store: s, TwoPerson: true, Audit: write, Wait: -1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := approval.NewGate(tc.cfg); err == nil {
+				t.Error("NewGate succeeded")
+			}
+		})
+	}
+}
+
+func TestNoMechanismRefusesWithHowTo(t *testing.T) {
+	e := newEnv(t, approval.Config{})
+	o := e.check(t, "remove_container", argsA, alice)
+	if o.Allowed || o.Pending || o.ApprovalID != "" {
+		t.Fatalf("outcome %+v, want a refusal without request", o)
+	}
+	for _, want := range []string{"approval required", "remove_container", "--approval-webhook", "--approval-webhook-secret-file", "--approval-two-person"} {
+		if !strings.Contains(o.Message, want) {
+			t.Errorf("message %q lacks %q", o.Message, want)
+		}
+	}
+	if rs, _ := e.store.List(true); len(rs) != 0 {
+		t.Errorf("store holds %d requests", len(rs))
+	}
+}
+
+func TestNilCallerRefused(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	if o := e.check(t, "remove_container", argsA, nil); o.Allowed || o.Pending {
+		t.Fatalf("outcome %+v for no caller", o)
+	}
+}
+
+func TestTwoPersonApproveDuringWait(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: 10 * time.Second, ProgressEvery: 10 * time.Millisecond})
+	var (
+		mu       sync.Mutex
+		progress []string
+		once     sync.Once
+		approved = make(chan error, 1)
+	)
+	onProgress := func(elapsed, total time.Duration, msg string) {
+		mu.Lock()
+		progress = append(progress, msg)
+		n := len(progress)
+		mu.Unlock()
+		if total != 10*time.Second {
+			t.Errorf("progress total = %v", total)
+		}
+		if n == 3 {
+			once.Do(func() {
+				go func() {
+					rs, err := e.gate.List(context.Background(), bob, false)
+					if err != nil || len(rs) != 1 {
+						approved <- errors.Join(err, errors.New("want one pending request"))
+						return
+					}
+					_, err = e.gate.Approve(context.Background(), rs[0].ID, bob, "looks fine")
+					approved <- err
+				}()
+			})
+		}
+	}
+	start := time.Now()
+	o, err := e.gate.Check(context.Background(), approval.Call{Tool: "remove_container", Args: argsA, Caller: alice,
+		Risk: "critical", RequestID: "req-1"}, onProgress)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if err := <-approved; err != nil {
+		t.Fatalf("approving: %v", err)
+	}
+	if !o.Allowed || o.ApprovalID == "" || time.Since(start) > 5*time.Second {
+		t.Fatalf("outcome %+v after %v, want allowed during the wait", o, time.Since(start))
+	}
+	mu.Lock()
+	if len(progress) < 3 || !strings.Contains(progress[0], o.ApprovalID) {
+		t.Errorf("progress %q, want at least 3 messages naming %s", progress, o.ApprovalID)
+	}
+	mu.Unlock()
+
+	ref, _ := o.AuditRef().(map[string]any)
+	if ref["id"] != o.ApprovalID || ref["state"] != "used" || ref["mechanism"] != "two-person" || ref["approver"] != "bob (bob@example.com)" {
+		t.Errorf("AuditRef = %v", ref)
+	}
+	req := e.findRecord(t, approval.EventRequest, o.ApprovalID)
+	if req.Decision != approval.DecisionPending || req.Tool != "remove_container" || req.RequestID != "req-1" ||
+		req.Caller == nil || req.Caller.Agent != "alice-agent" || approvalField(req, "digest") == nil {
+		t.Errorf("request record %+v", req)
+	}
+	dec := e.findRecord(t, approval.EventDecision, o.ApprovalID)
+	if dec.Decision != audit.DecisionAllowed || dec.Reason != "looks fine" || dec.Caller == nil || dec.Caller.Agent != "bob" ||
+		approvalField(dec, "mechanism") != "two-person" || approvalField(dec, "approver") != "bob (bob@example.com)" ||
+		approvalField(dec, "requester") != "alice-agent (alice@example.com)" || approvalField(dec, "wait_ns") == nil {
+		t.Errorf("decision record %+v", dec)
+	}
+	if r, _ := e.store.Get(o.ApprovalID); r.State != approval.StateUsed || r.Used.IsZero() {
+		t.Errorf("request after the call: %+v", r)
+	}
+}
+
+func TestTwoPersonDecisionAfterWait(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: 50 * time.Millisecond})
+	ctx := context.Background()
+
+	first := e.check(t, "remove_container", argsA, alice)
+	if !first.Pending || first.Allowed || first.ApprovalID == "" {
+		t.Fatalf("first call: %+v, want pending", first)
+	}
+	for _, want := range []string{"approval pending", first.ApprovalID, "tailops approvals approve " + first.ApprovalID, "approve_request", "repeat the call"} {
+		if !strings.Contains(first.Message, want) {
+			t.Errorf("pending message %q lacks %q", first.Message, want)
+		}
+	}
+	again := e.check(t, "remove_container", argsA, alice)
+	if !again.Pending || again.ApprovalID != first.ApprovalID {
+		t.Fatalf("repeat while pending: %+v, want the same pending request %s", again, first.ApprovalID)
+	}
+	if _, err := e.gate.Approve(ctx, first.ApprovalID, bob, ""); err != nil {
+		t.Fatalf("Approve: %v", err)
+	}
+	second := e.check(t, "remove_container", argsA, alice)
+	if !second.Allowed || second.ApprovalID != first.ApprovalID {
+		t.Fatalf("repeat after approval: %+v, want allowed by %s", second, first.ApprovalID)
+	}
+	third := e.check(t, "remove_container", argsA, alice)
+	if third.Allowed || !third.Pending || third.ApprovalID == first.ApprovalID {
+		t.Fatalf("third call: %+v, want a new pending request", third)
+	}
+	if n := len(e.records(t, approval.EventRequest)); n != 2 {
+		t.Errorf("%d approval_request records, want 2", n)
+	}
+}
+
+func TestTwoPersonDenied(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: 10 * time.Second, ProgressEvery: 5 * time.Millisecond})
+	var once sync.Once
+	o, err := e.gate.Check(context.Background(), approval.Call{Tool: "remove_container", Args: argsA, Caller: alice},
+		func(_, _ time.Duration, _ string) {
+			once.Do(func() {
+				go func() {
+					rs, _ := e.store.List(false)
+					if _, err := e.gate.Deny(context.Background(), rs[0].ID, bob, "not during business hours"); err != nil {
+						t.Errorf("Deny: %v", err)
+					}
+				}()
+			})
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Allowed || o.Pending || !strings.Contains(o.Message, "approval denied") || !strings.Contains(o.Message, "not during business hours") {
+		t.Fatalf("outcome %+v, want denied with the reason", o)
+	}
+	dec := e.findRecord(t, approval.EventDecision, o.ApprovalID)
+	if dec.Decision != audit.DecisionDenied {
+		t.Errorf("decision record %+v", dec)
+	}
+	// A denied request is never reused: the next call makes a new one.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	next, err := e.gate.Check(ctx, approval.Call{Tool: "remove_container", Args: argsA, Caller: alice}, nil)
+	if err != nil || next.Allowed || !next.Pending || next.ApprovalID == o.ApprovalID {
+		t.Errorf("after denial: %+v %v, want a new pending request", next, err)
+	}
+}
+
+// TestApprovalBinding approves one call and tries it with everything but
+// the exact call; only the exact call runs, once.
+func TestApprovalBinding(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	ctx := context.Background()
+	o := e.check(t, "remove_container", argsA, alice)
+	if _, err := e.gate.Approve(ctx, o.ApprovalID, bob, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		tool   string
+		args   any
+		caller *auth.Caller
+	}{
+		{"other arguments", "remove_container", map[string]any{"container": "db", "image": "nginx:1.27"}, alice},
+		{"extra argument", "remove_container", map[string]any{"container": "web", "image": "nginx:1.27", "force": true}, alice},
+		{"other tool", "update_container", argsA, alice},
+		{"other agent", "remove_container", argsA, with(alice, func(c *auth.Caller) { c.Agent = "mallory" })},
+		{"other token of the same agent", "remove_container", argsA, with(alice, func(c *auth.Caller) { c.TokenID = "jti-stolen" })},
+		{"same agent, other Tailscale login", "remove_container", argsA, with(alice, func(c *auth.Caller) { c.Tailscale.LoginName = "eve@example.com" })},
+		{"the approver", "remove_container", argsA, bob},
+		{"argument claiming approval", "remove_container", map[string]any{"container": "web", "image": "nginx:1.27", "approved": true, "approval_id": o.ApprovalID}, alice},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := e.check(t, tc.tool, tc.args, tc.caller)
+			if got.Allowed || got.ApprovalID == o.ApprovalID {
+				t.Errorf("outcome %+v, want no use of approval %s", got, o.ApprovalID)
+			}
+		})
+	}
+	if r, _ := e.store.Get(o.ApprovalID); r.State != approval.StateApproved {
+		t.Fatalf("approval is %s after the other calls, want approved", r.State)
+	}
+	// Same arguments in another order are the same call.
+	if got := e.check(t, "remove_container", map[string]any{"image": "nginx:1.27", "container": "web"}, with(alice, func(*auth.Caller) {})); !got.Allowed || got.ApprovalID != o.ApprovalID {
+		t.Fatalf("the exact call: %+v, want allowed", got)
+	}
+	if got := e.check(t, "remove_container", argsA, alice); got.Allowed || got.ApprovalID == o.ApprovalID {
+		t.Fatalf("the exact call twice: %+v, want no reuse", got)
+	}
+}
+
+func TestApprovalExpiry(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond, TTL: 15 * time.Minute})
+	ctx := context.Background()
+
+	// Approved, then not used in time.
+	o := e.check(t, "remove_container", argsA, alice)
+	if _, err := e.gate.Approve(ctx, o.ApprovalID, bob, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(15*time.Minute + time.Second)
+	if got := e.check(t, "remove_container", argsA, alice); got.Allowed || got.ApprovalID == o.ApprovalID {
+		t.Fatalf("after expiry: %+v, want no use of %s", got, o.ApprovalID)
+	}
+	if r, _ := e.store.Get(o.ApprovalID); r.State != approval.StateExpired {
+		t.Errorf("state %s, want expired", r.State)
+	}
+	exp := e.findRecord(t, approval.EventExpired, o.ApprovalID)
+	if exp.Decision != audit.DecisionDenied || !strings.Contains(exp.Reason, "approved but unused") {
+		t.Errorf("expiry record %+v", exp)
+	}
+
+	// Pending, then approved too late.
+	late := e.check(t, "remove_container", map[string]any{"container": "late"}, alice)
+	e.clock.Advance(16 * time.Minute)
+	if _, err := e.gate.Approve(ctx, late.ApprovalID, bob, ""); !errors.Is(err, approval.ErrExpired) {
+		t.Fatalf("Approve after expiry: %v, want ErrExpired", err)
+	}
+	if got := e.check(t, "remove_container", map[string]any{"container": "late"}, alice); got.Allowed {
+		t.Fatalf("call after a late approval attempt: %+v", got)
+	}
+}
+
+func TestDecisionRefused(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	ctx := context.Background()
+	o := e.check(t, "remove_container", argsA, alice)
+	tests := []struct {
+		name     string
+		id       string
+		approver *auth.Caller
+		deny     bool
+		want     error
+	}{
+		{"requester approves itself", o.ApprovalID, with(alice, func(c *auth.Caller) { c.Scopes = []auth.Scope{auth.ScopeApprovalsGrant} }), false, approval.ErrSelfApproval},
+		{"same agent, other token and login", o.ApprovalID, with(bob, func(c *auth.Caller) { c.Agent = "alice-agent" }), false, approval.ErrSelfApproval},
+		{"same agent in other case", o.ApprovalID, with(bob, func(c *auth.Caller) { c.Agent = "Alice-Agent" }), false, approval.ErrSelfApproval},
+		{"same Tailscale login, other agent", o.ApprovalID, with(bob, func(c *auth.Caller) { c.Tailscale.LoginName = "alice@example.com" }), false, approval.ErrSelfApproval},
+		{"requester denies", o.ApprovalID, alice, true, approval.ErrSelfApproval},
+		{"no approvals:grant", o.ApprovalID, carol, false, approval.ErrNoGrantScope},
+		{"readonly scope only denies", o.ApprovalID, carol, true, approval.ErrNoGrantScope},
+		{"no approver", o.ApprovalID, nil, false, approval.ErrNoGrantScope},
+		{"unknown id", "0123456789abcdef", bob, false, approval.ErrNotFound},
+		{"malformed id", "../../etc/passwd", bob, false, approval.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			decide := e.gate.Approve
+			if tc.deny {
+				decide = e.gate.Deny
+			}
+			if _, err := decide(ctx, tc.id, tc.approver, "x"); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if r, _ := e.store.Get(o.ApprovalID); r.State != approval.StatePending {
+				t.Errorf("request is %s, want still pending", r.State)
+			}
+		})
+	}
+	if n := len(e.records(t, approval.EventRefused)); n < 7 {
+		t.Errorf("%d approval_refused records, want one per refused attempt on the request (7)", n)
+	}
+	if _, err := e.gate.Approve(ctx, o.ApprovalID, bob, ""); err != nil {
+		t.Fatalf("Approve by bob: %v", err)
+	}
+	if _, err := e.gate.Deny(ctx, o.ApprovalID, bob, ""); !errors.Is(err, approval.ErrNotPending) {
+		t.Errorf("second decision: %v, want ErrNotPending", err)
+	}
+}
+
+func TestListAndGetNeedGrant(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	o := e.check(t, "remove_container", argsA, alice)
+	if _, err := e.gate.List(context.Background(), carol, false); !errors.Is(err, approval.ErrNoGrantScope) {
+		t.Errorf("List by carol: %v", err)
+	}
+	if _, err := e.gate.Get(context.Background(), carol, o.ApprovalID); !errors.Is(err, approval.ErrNoGrantScope) {
+		t.Errorf("Get by carol: %v", err)
+	}
+	rs, err := e.gate.List(context.Background(), bob, false)
+	if err != nil || len(rs) != 1 || rs[0].ID != o.ApprovalID {
+		t.Fatalf("List by bob: %v %v", rs, err)
+	}
+	r := rs[0]
+	if r.Tool != "remove_container" || r.Caller.Agent != "alice-agent" || r.Caller.Tailscale.LoginName != "alice@example.com" ||
+		r.Risk != "critical" || !r.Expires.Equal(r.Created.Add(approval.DefaultTTL)) || r.State != approval.StatePending {
+		t.Errorf("request %+v", r)
+	}
+}
+
+func TestTwoPersonDisabledRefusesDecisions(t *testing.T) {
+	e := newEnv(t, approval.Config{Webhook: &approval.Webhook{URL: "http://127.0.0.1:1/", Secret: []byte("s")}})
+	if _, err := e.gate.Approve(context.Background(), "0123456789abcdef", bob, ""); !errors.Is(err, approval.ErrTwoPersonDisabled) {
+		t.Errorf("Approve: %v", err)
+	}
+}
+
+// TestConcurrentIdenticalCalls: two identical calls wait on one request;
+// its approval runs exactly one of them.
+func TestConcurrentIdenticalCalls(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: 10 * time.Second, ProgressEvery: 5 * time.Millisecond})
+	var allowed atomic.Int32
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 2)
+	outcomes := make([]approval.Outcome, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var once sync.Once
+			o, err := e.gate.Check(context.Background(), approval.Call{Tool: "remove_container", Args: argsA, Caller: alice},
+				func(time.Duration, time.Duration, string) { once.Do(func() { started <- struct{}{} }) })
+			if err != nil {
+				t.Error(err)
+			}
+			if o.Allowed {
+				allowed.Add(1)
+			}
+			outcomes[i] = o
+		}()
+	}
+	<-started
+	<-started
+	rs, _ := e.store.List(false)
+	if len(rs) != 1 {
+		t.Fatalf("%d pending requests for two identical calls, want 1", len(rs))
+	}
+	if _, err := e.gate.Approve(context.Background(), rs[0].ID, bob, ""); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if allowed.Load() != 1 {
+		t.Fatalf("%d calls allowed, want 1: %+v", allowed.Load(), outcomes)
+	}
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package approval gates tool calls that need a person's approval: critical
+// tools, and the tools an operator lists in the configuration.
+//
+// # Model
+//
+// A call that needs approval becomes a Request bound to the exact call: the
+// tool, a Digest of its exact arguments, and the caller (CallerKey: token
+// agent, token id and Tailscale login). Nothing the model sends counts as
+// approval; only a Decision recorded by a configured mechanism does:
+//
+//   - a Webhook, which receives the signed request and answers
+//     synchronously, or
+//   - two-person approval: a second identity with scope approvals:grant
+//     decides through the Gate's Approve and Deny (the MCP tools), or
+//     root or the service user decides on the host through the unix
+//     socket served by ServeSocket (the `tailops approvals` command, via
+//     Client).
+//
+// An approved request is single-use: the Gate consumes it for the first
+// call with the same tool, digest and caller before it expires, and never
+// for another. Requests are kept in a Store file in the state directory, so
+// pending and approved requests survive a restart; requests past their
+// expiry become expired, never approved.
+//
+// # Audit
+//
+// The Gate writes EventRequest when it creates a request, EventDecision
+// when a mechanism decides one, EventRefused when someone may not decide
+// one, and EventExpired when one expires. The tool's own record references
+// the request through Outcome.AuditRef.
+package approval
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+)
+
+// State is where a Request is in its life.
+type State string
+
+// Request states. Pending is the only state a decision may change (to
+// Approved or Denied); Approved becomes Used when a call consumes it;
+// Pending and Approved become Expired at the request's expiry. Denied,
+// Used and Expired are final.
+const (
+	StatePending  State = "pending"
+	StateApproved State = "approved"
+	StateDenied   State = "denied"
+	StateExpired  State = "expired"
+	StateUsed     State = "used"
+)
+
+// valid reports whether s is one of the request states.
+func (s State) valid() bool {
+	switch s {
+	case StatePending, StateApproved, StateDenied, StateExpired, StateUsed:
+		return true
+	}
+	return false
+}
+
+// Mechanism names what decided a request.
+type Mechanism string
+
+// Decision mechanisms.
+const (
+	// MechanismWebhook is the configured approval webhook.
+	MechanismWebhook Mechanism = "webhook"
+	// MechanismTwoPerson is a second MCP caller with approvals:grant.
+	MechanismTwoPerson Mechanism = "two-person"
+	// MechanismLocalCLI is root or the service user on the host, through
+	// the approvals socket.
+	MechanismLocalCLI Mechanism = "local-cli"
+)
+
+// Decision is how a request was decided.
+type Decision struct {
+	// Approved is true for an approval, false for a denial.
+	Approved bool `json:"approved"`
+	// Reason is the approver's reason, or why the request was denied
+	// automatically (webhook failures).
+	Reason string `json:"reason,omitempty"`
+	// Approver names who decided: "<agent> (<tailscale login>)" for
+	// two-person, "local:<user>(uid N)" for local-cli, and the webhook's
+	// "approver" (or "webhook" when it named none) for the webhook.
+	Approver string `json:"approver"`
+	// Mechanism is what decided.
+	Mechanism Mechanism `json:"mechanism"`
+	// At is when the decision was recorded.
+	At time.Time `json:"at"`
+	// Wait is how long the request waited for it (At - Created).
+	Wait time.Duration `json:"wait_ns"`
+}
+
+// Request is one approval request, bound to one exact call.
+type Request struct {
+	// ID identifies the request: 16 lower-case hex digits.
+	ID string `json:"id"`
+	// Tool is the tool's name.
+	Tool string `json:"tool"`
+	// Arguments is a redacted copy of the call's arguments, for display.
+	Arguments any `json:"arguments"`
+	// Digest is Digest(Tool, exact arguments).
+	Digest string `json:"digest"`
+	// Caller is a copy of the requester.
+	Caller auth.Caller `json:"caller"`
+	// CallerKey is CallerKey(&Caller): what "the same caller" means.
+	CallerKey string `json:"caller_key"`
+	// Risk is the tool's risk level.
+	Risk string `json:"risk,omitempty"`
+	// Created is when the request was made.
+	Created time.Time `json:"created"`
+	// Expires is when it stops being decidable or usable.
+	Expires time.Time `json:"expires"`
+	// State is the request's state.
+	State State `json:"state"`
+	// Decision is set once the request was approved or denied.
+	Decision *Decision `json:"decision,omitempty"`
+	// Used is when an approved request was consumed by a call.
+	Used time.Time `json:"used,omitzero"`
+}
+
+// Binding is what an approval is bound to: one tool, one argument digest,
+// one caller.
+type Binding struct {
+	// Tool is the tool's name.
+	Tool string
+	// Digest is Digest(Tool, arguments).
+	Digest string
+	// CallerKey is CallerKey(caller).
+	CallerKey string
+}
+
+// Binding returns the request's binding.
+func (r *Request) Binding() Binding {
+	return Binding{Tool: r.Tool, Digest: r.Digest, CallerKey: r.CallerKey}
+}
+
+// Requester names the requester for people: "<agent> (<tailscale login>)",
+// or just the agent without a tailnet identity.
+func (r *Request) Requester() string { return identity(&r.Caller) }
+
+// clone returns a deep enough copy of r that changing the copy's state,
+// decision or caller does not change r. Arguments are never mutated, so
+// they are shared.
+func (r *Request) clone() Request {
+	c := *r
+	c.Caller = cloneCaller(&r.Caller)
+	if r.Decision != nil {
+		d := *r.Decision
+		c.Decision = &d
+	}
+	return c
+}
+
+func cloneCaller(c *auth.Caller) auth.Caller {
+	out := *c
+	out.Scopes = append([]auth.Scope(nil), c.Scopes...)
+	if c.Tailscale != nil {
+		ts := *c.Tailscale
+		ts.Tags = append([]string(nil), c.Tailscale.Tags...)
+		ts.Addresses = append([]string(nil), c.Tailscale.Addresses...)
+		out.Tailscale = &ts
+	}
+	return out
+}
+
+// Digest returns the hex SHA-256 of the canonical JSON encoding of the
+// array [tool, args]: object keys sorted, no insignificant space, no HTML
+// escaping, and numbers written as in the input (args may be a
+// json.RawMessage, whose numbers are kept digit for digit, or decoded
+// values such as map[string]any). Two calls have the same digest exactly
+// when they name the same tool with arguments that decode to the same JSON
+// value, so the digest binds an approval to the exact call. It fails only
+// for arguments JSON cannot encode.
+func Digest(tool string, args any) (string, error) {
+	v, err := canonicalValue(args)
+	if err != nil {
+		return "", fmt.Errorf("computing argument digest: %w", err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode([]any{tool, v}); err != nil {
+		return "", fmt.Errorf("computing argument digest: %w", err)
+	}
+	sum := sha256.Sum256(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// canonicalValue returns v as JSON decodes it with numbers kept as
+// json.Number, so that encoding it sorts object keys and writes numbers
+// as they were.
+func canonicalValue(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CallerKey returns what binds an approval to its caller: the token's
+// agent, the token's id and the Tailscale login name (each possibly
+// empty), quoted so that no two different callers share a key. A repeated
+// call must come from the same token of the same agent and, on a tailnet,
+// from the same Tailscale login.
+func CallerKey(c *auth.Caller) string {
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("agent=%q token=%q tailscale=%q", c.Agent, c.TokenID, tailscaleLogin(c))
+}
+
+func tailscaleLogin(c *auth.Caller) string {
+	if c == nil || c.Tailscale == nil {
+		return ""
+	}
+	return c.Tailscale.LoginName
+}
+
+// identity names a caller for people and for the audit log.
+func identity(c *auth.Caller) string {
+	if l := tailscaleLogin(c); l != "" {
+		return c.Agent + " (" + l + ")"
+	}
+	return c.Agent
+}
+
+// sameIdentity reports whether a and b may be the same person: the same
+// token agent, or the same Tailscale login (case-insensitive). Tagged
+// tailnet nodes all share the login "tagged-devices", so two of them count
+// as one person; that errs towards refusing an approval.
+func sameIdentity(a, b *auth.Caller) bool {
+	if strings.EqualFold(a.Agent, b.Agent) {
+		return true
+	}
+	la, lb := tailscaleLogin(a), tailscaleLogin(b)
+	return la != "" && lb != "" && strings.EqualFold(la, lb)
+}
+
+// redactArgs returns the copy of args a Request shows.
+func redactArgs(args any) any { return audit.Redact(args) }
+
+// newID returns a fresh request id.
+func newID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating request id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// validID reports whether id looks like a request id, so that ids from
+// the socket or MCP arguments never reach a path or a log unchecked.
+func validID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Errors returned by Store, Gate and Client. Their text is safe to show to
+// callers.
+var (
+	// ErrNotFound means no request has the id.
+	ErrNotFound = errors.New("no such approval request")
+	// ErrNotPending means the request was already decided or used.
+	ErrNotPending = errors.New("approval request is not pending")
+	// ErrExpired means the request expired before the decision.
+	ErrExpired = errors.New("approval request expired")
+	// ErrSelfApproval means the approver is, or may be, the requester.
+	ErrSelfApproval = errors.New("the approver is the requester; approval needs a second person")
+	// ErrNoGrantScope means an MCP caller lacks scope approvals:grant.
+	ErrNoGrantScope = errors.New("deciding approval requests requires scope " + string(auth.ScopeApprovalsGrant))
+	// ErrNoApproval means no approved, unused, unexpired request matches.
+	ErrNoApproval = errors.New("no approval for this call")
+	// ErrTooManyPending means the store holds StoreOptions.MaxPending
+	// pending requests already.
+	ErrTooManyPending = errors.New("too many pending approval requests")
+	// ErrTwoPersonDisabled means a decision was attempted (Approve, Deny,
+	// the socket) on a Gate without two-person approval.
+	ErrTwoPersonDisabled = errors.New("two-person approval is not enabled on this server")
+	// ErrClosed means the Store was closed.
+	ErrClosed = errors.New("approval store closed")
+)
