@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+
+	"github.com/tailops/tailops/approval"
 )
 
 // Deps is what tool handlers need from the running server. A zero Deps
@@ -24,6 +26,9 @@ type Deps struct {
 	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
 	// socket.
 	DockerHost string
+	// Approvals is the server's approval gate, for the two-person
+	// approval tools; nil means two-person approval is off.
+	Approvals *approval.Gate
 }
 
 func (d *Deps) logger() *slog.Logger {
@@ -43,6 +48,7 @@ func All(d *Deps) []Spec {
 	all = append(all, systemTools(d)...)
 	all = append(all, fileTools(d)...)
 	all = append(all, dockerTools(d)...)
+	all = append(all, approvalTools(d)...)
 	all = append(all, testTools(d)...)
 	return all
 }

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/auth"
+)
+
+// errNoTwoPerson is returned by the approval tools when the server has no
+// two-person approval.
+var errNoTwoPerson = errors.New("two-person approval is not enabled on this server: start it with --approval-two-person")
+
+// ListApprovalsArgs is list_approvals's input.
+type ListApprovalsArgs struct {
+	All bool `json:"all,omitempty" jsonschema_description:"include decided, used and expired requests (default: pending only)"`
+}
+
+// ApprovalList is list_approvals's output.
+type ApprovalList struct {
+	Requests []ApprovalView `json:"requests"`
+}
+
+// ApprovalView is one approval request as shown to an approver.
+type ApprovalView struct {
+	ID        string `json:"id"`
+	Tool      string `json:"tool"`
+	Arguments any    `json:"arguments" jsonschema_description:"the call's arguments, secrets redacted"`
+	Digest    string `json:"digest" jsonschema_description:"SHA-256 of the exact arguments the approval is bound to"`
+	Requester string `json:"requester" jsonschema_description:"the caller's token agent and tailnet login"`
+	Risk      string `json:"risk"`
+	State     string `json:"state"`
+	Created   string `json:"created"`
+	Expires   string `json:"expires"`
+	Decision  string `json:"decision,omitempty"`
+}
+
+// DecideArgs is approve_request's and deny_request's input.
+type DecideArgs struct {
+	ID     string `json:"id" jsonschema_description:"the approval request's id, from list_approvals"`
+	Reason string `json:"reason,omitempty" jsonschema_description:"why, recorded in the audit log"`
+}
+
+func viewOf(r approval.Request) ApprovalView {
+	who := r.Caller.Agent
+	if r.Caller.Tailscale != nil && r.Caller.Tailscale.LoginName != "" {
+		who += " (" + r.Caller.Tailscale.LoginName + ")"
+	}
+	v := ApprovalView{ID: r.ID, Tool: r.Tool, Arguments: r.Arguments, Digest: r.Digest, Requester: who, Risk: r.Risk,
+		State: string(r.State), Created: r.Created.UTC().Format(time.RFC3339), Expires: r.Expires.UTC().Format(time.RFC3339)}
+	if d := r.Decision; d != nil {
+		verb := "denied"
+		if d.Approved {
+			verb = "approved"
+		}
+		v.Decision = fmt.Sprintf("%s by %s (%s)", verb, d.Approver, d.Mechanism)
+		if d.Reason != "" {
+			v.Decision += ": " + d.Reason
+		}
+	}
+	return v
+}
+
+func approvalTools(d *Deps) []Spec {
+	decide := func(approve bool) func(ctx context.Context, in DecideArgs) (ApprovalView, error) {
+		return func(ctx context.Context, in DecideArgs) (ApprovalView, error) {
+			if d.Approvals == nil {
+				return ApprovalView{}, errNoTwoPerson
+			}
+			if strings.TrimSpace(in.ID) == "" {
+				return ApprovalView{}, argErrorf("id", "is required")
+			}
+			decideFn := d.Approvals.Deny
+			if approve {
+				decideFn = d.Approvals.Approve
+			}
+			r, err := decideFn(ctx, in.ID, auth.CallerFrom(ctx), in.Reason)
+			if err != nil {
+				return ApprovalView{}, fmt.Errorf("deciding request %s: %w", in.ID, err)
+			}
+			return viewOf(r), nil
+		}
+	}
+	writeHints := Hints{ReadOnly: false, Destructive: false, Idempotent: false, OpenWorld: false}
+	return []Spec{
+		TypedSpec[ListApprovalsArgs, ApprovalList]{
+			Name: "list_approvals", Title: "List approval requests",
+			Description: "Approval requests for critical calls, pending by default. Needs approvals:grant.",
+			Scope:       auth.ScopeApprovalsGrant, Risk: RiskLow, Hints: ReadHints,
+			Run: func(ctx context.Context, in ListApprovalsArgs) (ApprovalList, error) {
+				if d.Approvals == nil {
+					return ApprovalList{}, errNoTwoPerson
+				}
+				rs, err := d.Approvals.List(ctx, auth.CallerFrom(ctx), in.All)
+				if err != nil {
+					return ApprovalList{}, fmt.Errorf("listing approvals: %w", err)
+				}
+				out := ApprovalList{Requests: []ApprovalView{}}
+				for _, r := range rs {
+					out.Requests = append(out.Requests, viewOf(r))
+				}
+				return out, nil
+			},
+		}.Spec(),
+		TypedSpec[DecideArgs, ApprovalView]{
+			Name: "approve_request", Title: "Approve a request",
+			Description: "Approves another person's pending request for a critical call, bound to its exact arguments; " +
+				"the requester then repeats the call once. You cannot approve your own requests. Needs approvals:grant.",
+			Scope: auth.ScopeApprovalsGrant, Risk: RiskHigh, Hints: writeHints, Run: decide(true),
+		}.Spec(),
+		TypedSpec[DecideArgs, ApprovalView]{
+			Name: "deny_request", Title: "Deny a request",
+			Description: "Denies a pending request for a critical call. Needs approvals:grant.",
+			Scope:       auth.ScopeApprovalsGrant, Risk: RiskHigh, Hints: writeHints, Run: decide(false),
+		}.Spec(),
+	}
+}
