@@ -31,6 +31,12 @@ go vet ./...
 echo "== go build"
 go build -o tailops .
 
+echo "== nix: .nix files parse, vendorHash matches go mod vendor, flake.lock pins nixpkgs"
+bash .ci/nix-check.sh
+
+echo "== release: static build twice in different places, bit-for-bit identical"
+bash .ci/repro.sh
+
 echo "== go test"
 go test -count=1 -timeout 30m ./...
 

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+{
+  description = "TailOps: an MCP server for operating a homelab host over Tailscale";
+
+  # The only input: a NixOS release branch, pinned by rev and narHash in
+  # flake.lock (checked by .ci/nix-check.sh).
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
+
+      # The release version comes from the VERSION file, as in `make release`;
+      # the commit from the flake's own revision.
+      version = if builtins.pathExists ./VERSION then lib.fileContents ./VERSION else "0.0.0-dev";
+      commit = self.rev or self.dirtyRev or "unknown";
+    in
+    {
+      packages = forAllSystems (
+        system: pkgs:
+        let
+          tailops = pkgs.callPackage ./nix/package.nix { inherit version commit; };
+          sbom = pkgs.callPackage ./nix/sbom.nix {
+            inherit tailops;
+            go = pkgs.go_1_26;
+          };
+        in
+        {
+          inherit tailops sbom;
+          default = tailops;
+          image = pkgs.callPackage ./nix/image.nix {
+            inherit tailops sbom;
+            revision = commit;
+          };
+        }
+      );
+
+      # nix run github:tailops/tailops -- serve
+      apps = forAllSystems (
+        system: pkgs: {
+          default = {
+            type = "app";
+            program = lib.getExe self.packages.${system}.default;
+            meta.description = "Run tailops (serve, token, audit, sandbox, version)";
+          };
+        }
+      );
+
+      nixosModules.default =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/module.nix ];
+          services.tailops.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+
+      checks = forAllSystems (
+        system: pkgs: {
+          package = self.packages.${system}.default;
+          image = self.packages.${system}.image;
+          sbom = self.packages.${system}.sbom;
+          vm = pkgs.testers.runNixOSTest (import ./nix/vm-test.nix { inherit self; });
+        }
+      );
+
+      devShells = forAllSystems (
+        system: pkgs: {
+          default = pkgs.mkShell {
+            packages = [
+              pkgs.go_1_26
+              pkgs.gopls
+              pkgs.pkg-config
+              pkgs.gnumake
+              pkgs.jq
+              pkgs.curl
+              pkgs.shellcheck
+              pkgs.nixfmt-tree
+              pkgs.cyclonedx-gomod
+            ];
+            # cgo: pkg-config finds libseccomp for `go build` and `go test`.
+            buildInputs = [ pkgs.libseccomp ];
+          };
+        }
+      );
+
+      formatter = forAllSystems (system: pkgs: pkgs.nixfmt-tree);
+    };
+}

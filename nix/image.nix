@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# The OCI image: the static tailops binary, a CA bundle, time zones, its
+# SBOM and passwd/group entries for uid/gid 65532. No shell, no package
+# manager. `nix build .#image` gives a script that streams the image:
+#   $(nix build --print-out-paths .#image) | docker load
+{
+  lib,
+  dockerTools,
+  cacert,
+  tzdata,
+  tailops,
+  sbom,
+  revision ? "unknown",
+}:
+
+let
+  uid = "65532";
+  stateDir = "/var/lib/tailops";
+  caBundle = "${cacert}/etc/ssl/certs/ca-bundle.crt";
+  zoneinfo = "${tzdata}/share/zoneinfo";
+in
+dockerTools.streamLayeredImage {
+  name = "tailops";
+  tag = tailops.version;
+
+  contents = [ tailops ];
+
+  # Runs as fake root in the image's root directory (the customisation layer).
+  fakeRootCommands = ''
+    mkdir -p etc/ssl/certs usr/share/doc/tailops tmp .${stateDir}
+    chmod 1777 tmp
+
+    cat > etc/passwd <<'EOF'
+    root:x:0:0:root:/var/empty:/sbin/nologin
+    tailops:x:${uid}:${uid}:tailops:${stateDir}:/sbin/nologin
+    EOF
+    cat > etc/group <<'EOF'
+    root:x:0:
+    tailops:x:${uid}:
+    EOF
+    echo 'hosts: files dns' > etc/nsswitch.conf
+
+    # Go and other clients look for these paths; SSL_CERT_FILE and ZONEINFO
+    # below point at the store paths, which the Landlock policy follows.
+    ln -s ${caBundle} etc/ssl/certs/ca-certificates.crt
+    ln -s ${caBundle} etc/ssl/cert.pem
+    ln -s ${zoneinfo} usr/share/zoneinfo
+
+    cp ${sbom} usr/share/doc/tailops/sbom.cdx.json
+
+    chown ${uid}:${uid} .${stateDir}
+    chmod 0700 .${stateDir}
+  '';
+
+  config = {
+    Entrypoint = [
+      (lib.getExe tailops)
+      "serve"
+      "--tailnet"
+      "tsnet"
+    ];
+    User = "${uid}:${uid}";
+    WorkingDir = stateDir;
+    Env = [
+      "TAILOPS_STATE_DIR=${stateDir}"
+      "SSL_CERT_FILE=${caBundle}"
+      "ZONEINFO=${zoneinfo}"
+      "TZ=UTC"
+    ];
+    Volumes = {
+      ${stateDir} = { };
+    };
+    Labels = {
+      "org.opencontainers.image.title" = "tailops";
+      "org.opencontainers.image.description" = tailops.meta.description;
+      "org.opencontainers.image.source" = "https://github.com/tailops/tailops";
+      "org.opencontainers.image.revision" = revision;
+      "org.opencontainers.image.version" = tailops.version;
+      "org.opencontainers.image.licenses" = "Apache-2.0";
+    };
+  };
+}

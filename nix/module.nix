@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# services.tailops: tailops serve as a hardened systemd service. The flake's
+# nixosModules.default imports this and sets services.tailops.package.
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
+
+let
+  cfg = config.services.tailops;
+  json = pkgs.formats.json { };
+
+  configFile = json.generate "tailops.json" cfg.settings;
+
+  args = [
+    "serve"
+    "--listen"
+    cfg.listen
+    "--state-dir"
+    cfg.stateDir
+    "--log-level"
+    cfg.logLevel
+    "--sandbox"
+    cfg.sandbox
+  ]
+  ++ lib.optionals (cfg.tailnet != null) [
+    "--tailnet"
+    cfg.tailnet
+  ]
+  ++ lib.concatMap (root: [
+    "--file-root"
+    root
+  ]) cfg.fileRoots
+  ++ lib.optionals (cfg.tools != [ ]) [
+    "--tools"
+    (lib.concatStringsSep "," cfg.tools)
+  ]
+  ++ lib.optionals (cfg.disableTools != [ ]) [
+    "--disable-tools"
+    (lib.concatStringsSep "," cfg.disableTools)
+  ]
+  ++ lib.optional cfg.readOnly "--read-only"
+  ++ lib.optionals (cfg.settings != { }) [
+    "--config"
+    "${configFile}"
+  ]
+  ++ lib.optionals (cfg.auth.resourceUrl != null) [
+    "--resource-url"
+    cfg.auth.resourceUrl
+  ]
+  ++ lib.optionals (cfg.auth.jwtIssuer != null) [
+    "--jwt-issuer"
+    cfg.auth.jwtIssuer
+  ]
+  ++ lib.concatMap (issuer: [
+    "--authorization-server"
+    issuer
+  ]) cfg.auth.authorizationServers
+  ++ lib.optionals (cfg.auth.tokenMaxLifetime != null) [
+    "--token-max-lifetime"
+    cfg.auth.tokenMaxLifetime
+  ]
+  ++ cfg.extraArgs;
+
+  # Credentials are read from systemd's credentials directory (%d), so these
+  # arguments are added after escaping, which would turn % into %%.
+  credentialArgs =
+    lib.optional (cfg.auth.sharedSecretFile != null) "--shared-secret-file %d/shared-secret"
+    ++ lib.optional (cfg.auth.jwksFile != null) "--jwks-file %d/jwks";
+
+  port = lib.toInt (lib.last (lib.splitString ":" cfg.listen));
+in
+{
+  options.services.tailops = {
+    enable = lib.mkEnableOption "TailOps, an MCP server for operating this host";
+
+    package = lib.mkOption {
+      type = lib.types.package;
+      description = "The tailops package (the flake's module sets its own static build).";
+    };
+
+    listen = lib.mkOption {
+      type = lib.types.str;
+      default = "127.0.0.1:8080";
+      example = "0.0.0.0:8080";
+      description = "Address for MCP over streamable HTTP at /mcp (`--listen`).";
+    };
+
+    openFirewall = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = "Open the port of `listen` in the firewall.";
+    };
+
+    tailnet = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "tsnet";
+      description = ''
+        Tailnet mode (`--tailnet`): `tsnet` runs an embedded Tailscale node
+        whose state lives in the state directory; its first start needs
+        `TS_AUTHKEY`, e.g. from `environmentFile`. `null` passes no flag.
+      '';
+    };
+
+    stateDir = lib.mkOption {
+      type = lib.types.strMatching "/var/lib/[^/].*";
+      default = "/var/lib/tailops";
+      description = ''
+        State directory (shared secret, audit log, tailnet state), created
+        by systemd (`StateDirectory=`) for the service's dynamic user. Mint
+        tokens as root with `tailops token mint --state-dir <this>`.
+      '';
+    };
+
+    logLevel = lib.mkOption {
+      type = lib.types.enum [
+        "debug"
+        "info"
+        "warn"
+        "error"
+      ];
+      default = "info";
+      description = "Log level (`--log-level`).";
+    };
+
+    sandbox = lib.mkOption {
+      type = lib.types.enum [
+        "enforce"
+        "best-effort"
+        "off"
+      ];
+      default = "enforce";
+      description = "tailops' own Landlock and seccomp sandbox (`--sandbox`), inside the unit's hardening.";
+    };
+
+    fileRoots = lib.mkOption {
+      type = lib.types.listOf lib.types.path;
+      default = [ "/var/log" ];
+      description = ''
+        Directories the file tools may read (`--file-root`). The service
+        runs as a dynamic user: add groups with `extraGroups` (for example
+        `systemd-journal` or `adm`) for files it cannot read otherwise.
+        Roots under /home, /root or /run/user need `ProtectHome` relaxed.
+      '';
+    };
+
+    tools = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [
+        "health_check"
+        "get_system_status"
+      ];
+      description = "Offer only these tools (`--tools`); empty offers all.";
+    };
+
+    disableTools = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      description = "Never offer these tools (`--disable-tools`).";
+    };
+
+    readOnly = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = "Offer only read-only tools (`--read-only`).";
+    };
+
+    auth = {
+      sharedSecretFile = lib.mkOption {
+        type = lib.types.nullOr lib.types.path;
+        default = null;
+        description = ''
+          File with the shared secret for HMAC tokens and HS256 JWTs, passed
+          as a systemd credential. `null`: tailops creates
+          `<stateDir>/secret` on first start.
+        '';
+      };
+      jwksFile = lib.mkOption {
+        type = lib.types.nullOr lib.types.path;
+        default = null;
+        description = "JWKS with public keys for EdDSA, ES256 and RS256 JWTs (`--jwks-file`).";
+      };
+      resourceUrl = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        description = "This server's resource URL: required JWT audience, RFC 9728 resource.";
+      };
+      jwtIssuer = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        description = "Required JWT issuer.";
+      };
+      authorizationServers = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ ];
+        description = "OAuth authorization servers announced in RFC 9728 metadata.";
+      };
+      tokenMaxLifetime = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "720h";
+        description = "Longest token lifetime accepted (`--token-max-lifetime`).";
+      };
+    };
+
+    docker = {
+      enable = lib.mkOption {
+        type = lib.types.bool;
+        default = false;
+        description = ''
+          Give the Docker tools the Docker socket: the service joins the
+          `docker` group, which controls the Docker daemon and so the host.
+        '';
+      };
+      socket = lib.mkOption {
+        type = lib.types.str;
+        default = "/run/docker.sock";
+        description = "Docker socket path, passed as DOCKER_HOST.";
+      };
+    };
+
+    extraGroups = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [ "systemd-journal" ];
+      description = "Supplementary groups for the service, e.g. to read log files under fileRoots.";
+    };
+
+    settings = lib.mkOption {
+      inherit (json) type;
+      default = { };
+      example = {
+        revoked.agents = [ "old-laptop" ];
+        file_deny = [ "*.sqlite" ];
+      };
+      description = ''
+        The config file (`--config`, see the README's configuration
+        section: revocations, file_deny, token_max_lifetime...), as JSON.
+      '';
+    };
+
+    environmentFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.path;
+      default = null;
+      example = "/run/secrets/tailops.env";
+      description = ''
+        systemd EnvironmentFile for secrets kept out of the Nix store, for
+        example `TS_AUTHKEY=tskey-auth-...` or `TAILOPS_SHARED_SECRET=...`.
+      '';
+    };
+
+    environment = lib.mkOption {
+      type = lib.types.attrsOf lib.types.str;
+      default = { };
+      description = "Extra environment variables (every flag has a TAILOPS_* twin).";
+    };
+
+    extraArgs = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      description = "Extra arguments to `tailops serve`.";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    warnings = lib.optional (cfg.docker.enable && !config.virtualisation.docker.enable) ''
+      services.tailops.docker.enable adds the service to the `docker` group, but
+      virtualisation.docker.enable is off: the group may not exist.
+    '';
+
+    # The CLI, to mint tokens: tailops token mint --state-dir <stateDir> ...
+    environment.systemPackages = [ cfg.package ];
+
+    networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ port ];
+
+    systemd.services.tailops = {
+      description = "TailOps MCP server";
+      documentation = [ "https://github.com/tailops/tailops" ];
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network-online.target" ] ++ lib.optional cfg.docker.enable "docker.service";
+      wants = [ "network-online.target" ];
+
+      environment = {
+        # Landlock follows these to their store paths (the /etc files are
+        # symlinks into the store on NixOS).
+        SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
+        ZONEINFO = "/etc/zoneinfo";
+      }
+      // lib.optionalAttrs cfg.docker.enable { DOCKER_HOST = "unix://${cfg.docker.socket}"; }
+      // cfg.environment;
+
+      serviceConfig = {
+        ExecStart = lib.concatStringsSep " " (
+          [ (utils.escapeSystemdExecArgs ([ (lib.getExe cfg.package) ] ++ args)) ] ++ credentialArgs
+        );
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+        Restart = "on-failure";
+        RestartSec = 5;
+
+        DynamicUser = true;
+        StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
+        StateDirectoryMode = "0700";
+        UMask = "0077";
+        SupplementaryGroups = cfg.extraGroups ++ lib.optional cfg.docker.enable "docker";
+        EnvironmentFile = lib.mkIf (cfg.environmentFile != null) cfg.environmentFile;
+        LoadCredential =
+          lib.optional (cfg.auth.sharedSecretFile != null) "shared-secret:${cfg.auth.sharedSecretFile}"
+          ++ lib.optional (cfg.auth.jwksFile != null) "jwks:${cfg.auth.jwksFile}";
+
+        # Hardening. The process also confines itself with Landlock and
+        # seccomp (--sandbox) after it has opened what it needs.
+        CapabilityBoundingSet = "";
+        AmbientCapabilities = "";
+        NoNewPrivileges = true;
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        DevicePolicy = "closed";
+        ProtectKernelTunables = true;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        # Not ProtectProc=invisible nor ProcSubset=pid: the process and
+        # connection tools read other processes and /proc/meminfo etc.
+        # AF_NETLINK: interface listing (net.Interfaces) and tsnet's netmon.
+        RestrictAddressFamilies = [
+          "AF_UNIX"
+          "AF_INET"
+          "AF_INET6"
+          "AF_NETLINK"
+        ];
+        RestrictNamespaces = true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        MemoryDenyWriteExecute = true;
+        RemoveIPC = true;
+        SystemCallArchitectures = "native";
+        # tailops installs its own Landlock ruleset and seccomp filter;
+        # @system-service lacks those syscalls in some systemd versions.
+        SystemCallFilter = [
+          "@system-service"
+          "seccomp"
+          "landlock_create_ruleset"
+          "landlock_add_rule"
+          "landlock_restrict_self"
+        ];
+        SystemCallErrorNumber = "EPERM";
+      };
+    };
+  };
+}
