@@ -53,6 +53,8 @@ buildGo126Module {
     "osusergo"
   ];
   ldflags = [
+    "-s"
+    "-w"
     "-linkmode=external"
     "-extldflags=-static"
     "-X main.version=${version}"

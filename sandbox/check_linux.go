@@ -195,9 +195,21 @@ func (c *checker) pickOutsideFile() string {
 	return ""
 }
 
+// pickOutsideDir returns a directory outside every write rule, for the
+// "write outside the state dir" attempt.
+//
+// The directory must be writable before the restriction: on a read-only
+// root (the appliance container), a write there fails with EROFS before
+// Landlock is asked, which proves nothing about the sandbox. /dev/shm is
+// a last resort: a tmpfs that is writable in most containers.
 func (c *checker) pickOutsideDir() string {
-	for _, d := range []string{os.TempDir(), "/var/tmp", "/tmp", "/"} {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() && !c.covered(d, AccessWrite) {
+	for _, d := range []string{os.TempDir(), "/var/tmp", "/tmp", "/dev/shm", "/"} {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || c.covered(d, AccessWrite) {
+			continue
+		}
+		if f, err := os.CreateTemp(d, ".tailops-check-*"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
 			return d
 		}
 	}
