@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -23,6 +24,10 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	mode, err := sandbox.ParseMode(c.Sandbox)
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("--sandbox: %w", err)
+	}
+	var tsSocket string // local mode talks to tailscaled's socket
+	if c.tailnetMode == tailnet.ModeLocal {
+		tsSocket = c.TailscaledSocket
 	}
 	return sandbox.Config{
 		Mode:       mode,
@@ -34,6 +39,9 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 		HostProc:   os.Getenv("HOST_PROC"),
 		HostSys:    os.Getenv("HOST_SYS"),
 		HostEtc:    os.Getenv("HOST_ETC"),
+		// tsnet runs the Tailscale engine in this process.
+		Tailnet:          c.tailnetMode == tailnet.ModeTSNet,
+		TailscaledSocket: tsSocket,
 	}, nil
 }
 
@@ -91,7 +99,8 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return fmt.Errorf("selecting tools: %w", err)
 	}
 	var ports []uint16
-	if !cfg.Stdio {
+	// A tsnet server binds no host port unless --listen adds one.
+	if !cfg.Stdio && (cfg.tailnetMode != tailnet.ModeTSNet || cfg.set["listen"]) {
 		_, p, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
 			return fmt.Errorf("--listen %q: %w", cfg.Listen, err)

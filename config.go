@@ -20,6 +20,7 @@ import (
 	"github.com/tailscale/hujson"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
 )
 
 // config is everything `tailops serve` (and the commands that share its
@@ -27,25 +28,43 @@ import (
 // environment twin; the HuJSON file fills what flags and environment leave
 // unset.
 type config struct {
-	Listen          string
-	Stdio           bool
-	StdioScopes     string
-	StateDir        string
-	ConfigFile      string
-	LogLevel        string
-	ReadOnly        bool
-	Tools           listFlag
-	DisableTools    listFlag
-	AuditLog        string
-	AuditMaxBytes   int64
-	SecretFile      string
-	JWKSFile        string
-	ResourceURL     string
-	JWTIssuer       string
-	AuthServers     listFlag
-	TokenMaxLife    time.Duration
-	FileRoots       listFlag
-	Sandbox         string
+	Listen        string
+	Stdio         bool
+	StdioScopes   string
+	StateDir      string
+	ConfigFile    string
+	LogLevel      string
+	ReadOnly      bool
+	Tools         listFlag
+	DisableTools  listFlag
+	AuditLog      string
+	AuditMaxBytes int64
+	SecretFile    string
+	JWKSFile      string
+	ResourceURL   string
+	JWTIssuer     string
+	AuthServers   listFlag
+	TokenMaxLife  time.Duration
+	FileRoots     listFlag
+	Sandbox       string
+
+	// The tailnet layer (see package tailnet).
+	Tailnet          string
+	Auth             string
+	AllowLoopback    bool
+	TSHostname       string
+	TSAuthKeyFile    string
+	TSTags           listFlag
+	TSControlURL     string
+	TSEphemeral      bool
+	TSLogs           bool
+	TSAllow          listFlag
+	TSCapability     string
+	TailscaledSocket string
+	tailnetMode      tailnet.Mode
+	authMode         tailnet.AuthMode
+	tsAllow          []tailnet.AllowEntry
+
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's mtime and size when it was read
@@ -64,6 +83,7 @@ type fileConfig struct {
 	AllowTokensWithoutExpiry bool              `json:"allow_tokens_without_expiry"`
 	TokenMaxLifetime         string            `json:"token_max_lifetime"`
 	StdioScopes              []string          `json:"stdio_scopes"`
+	TSAllow                  []string          `json:"ts_allow"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -111,6 +131,23 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", 0, "longest token lifetime accepted (0: no limit)")
 	fs.Var(&c.FileRoots, "file-root", "directory the file tools may read (repeatable; default /var/log)")
 	fs.StringVar(&c.Sandbox, "sandbox", "enforce", "kernel sandbox: enforce, best-effort or off")
+	c.bindTailnet(fs)
+}
+
+// bindTailnet registers the tailnet layer's flags.
+func (c *config) bindTailnet(fs *flag.FlagSet) {
+	fs.StringVar(&c.Tailnet, "tailnet", "off", "tailnet mode: off (loopback, tokens only), tsnet (the server is its own tailnet node) or local (use the host's tailscaled)")
+	fs.StringVar(&c.Auth, "auth", "token", "where a tailnet caller's scopes come from: token, tailscale (grants; no token) or both (token and grant; the intersection)")
+	fs.BoolVar(&c.AllowLoopback, "allow-loopback", false, "with --tailnet: let loopback callers that are not tailnet peers in, by token")
+	fs.StringVar(&c.TSHostname, "ts-hostname", "", "tsnet: the node's name (default tailops-<host>)")
+	fs.StringVar(&c.TSAuthKeyFile, "ts-authkey-file", "", "tsnet: file holding the auth key that joins a new node (default: TS_AUTHKEY, else a login URL in the log)")
+	fs.Var(&c.TSTags, "ts-tags", "tsnet: tags the node advertises, such as tag:tailops (comma-separated, repeatable)")
+	fs.StringVar(&c.TSControlURL, "ts-control-url", "", "tsnet: coordination server URL, for Headscale (default: Tailscale's)")
+	fs.BoolVar(&c.TSEphemeral, "ts-ephemeral", false, "tsnet: register as an ephemeral node")
+	fs.BoolVar(&c.TSLogs, "ts-logs", false, "tsnet: let Tailscale upload its logs (off: TS_NO_LOGS_NO_SUPPORT)")
+	fs.Var(&c.TSAllow, "ts-allow", "with --tailnet: admit only these peers, tag:NAME or login names, optionally =scope+scope (comma-separated, repeatable)")
+	fs.StringVar(&c.TSCapability, "ts-capability", tailnet.DefaultCapability, "with --tailnet: the app capability whose grants give scopes")
+	fs.StringVar(&c.TailscaledSocket, "tailscaled-socket", tailnet.DefaultSocket, "local: tailscaled's LocalAPI socket")
 }
 
 // parseFlags parses args, then fills unset flags from their TAILOPS_*
@@ -184,12 +221,88 @@ func (c *config) resolve() error {
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
 	}
+	if err := c.resolveTailnet(); err != nil {
+		return err
+	}
 	if c.StdioScopes != "" {
 		if _, err := auth.ParseScopes(c.StdioScopes); err != nil {
 			return fmt.Errorf("--stdio-scopes: %w", err)
 		}
 	}
 	return nil
+}
+
+// resolveTailnet parses and checks the tailnet flags together: each
+// tsnet-only or local-only flag needs its mode, and tailscale or both
+// authentication needs a tailnet.
+func (c *config) resolveTailnet() error {
+	var err error
+	if c.tailnetMode, err = tailnet.ParseMode(c.Tailnet); err != nil {
+		return fmt.Errorf("--tailnet: %w", err)
+	}
+	if c.authMode, err = tailnet.ParseAuthMode(c.Auth); err != nil {
+		return fmt.Errorf("--auth: %w", err)
+	}
+	if !c.set["ts-allow"] && len(c.file.TSAllow) > 0 {
+		c.TSAllow = c.file.TSAllow
+	}
+	if c.tsAllow, err = tailnet.ParseAllow(c.TSAllow); err != nil {
+		return err
+	}
+	need := func(mode tailnet.Mode, flags ...string) error {
+		for _, f := range flags {
+			if c.set[f] && c.tailnetMode != mode {
+				return fmt.Errorf("--%s needs --tailnet %s", f, mode)
+			}
+		}
+		return nil
+	}
+	if err := need(tailnet.ModeTSNet, "ts-hostname", "ts-authkey-file", "ts-tags", "ts-control-url", "ts-ephemeral", "ts-logs"); err != nil {
+		return err
+	}
+	if err := need(tailnet.ModeLocal, "tailscaled-socket"); err != nil {
+		return err
+	}
+	if c.tailnetMode == tailnet.ModeOff {
+		switch {
+		case c.authMode != tailnet.AuthToken:
+			return fmt.Errorf("--auth %s needs a tailnet (--tailnet tsnet or local)", c.authMode)
+		case c.AllowLoopback:
+			return errors.New("--allow-loopback needs a tailnet (--tailnet tsnet or local); without one, loopback is all there is")
+		case len(c.tsAllow) > 0:
+			return errors.New("--ts-allow needs a tailnet (--tailnet tsnet or local)")
+		}
+		return nil
+	}
+	if c.Stdio {
+		return fmt.Errorf("--stdio serves one local client; it cannot be combined with --tailnet %s", c.tailnetMode)
+	}
+	if c.TSCapability == "" {
+		return errors.New("--ts-capability is empty")
+	}
+	for _, tag := range c.TSTags {
+		if !strings.HasPrefix(tag, "tag:") || len(tag) == len("tag:") {
+			return fmt.Errorf("--ts-tags %q: tags look like tag:NAME", tag)
+		}
+	}
+	return nil
+}
+
+// tsAuthKey returns the auth key from --ts-authkey-file, or "" to let
+// tsnet read TS_AUTHKEY.
+func (c *config) tsAuthKey() (string, error) {
+	if c.TSAuthKeyFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(c.TSAuthKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("reading --ts-authkey-file: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return "", fmt.Errorf("--ts-authkey-file %s is empty", c.TSAuthKeyFile)
+	}
+	return k, nil
 }
 
 // fileStamp identifies a version of a file by mtime and size; "" if absent.

@@ -23,6 +23,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
 )
 
 // binPath is the tailops binary built once for tests that run it as a
@@ -32,6 +33,10 @@ import (
 var binPath, probePath string
 
 func TestMain(m *testing.M) {
+	// The tailnet tests start Tailscale nodes: the whole test binary runs
+	// in a network namespace with only loopback (it re-executes itself
+	// under unshare -n here, and exits with that run's status).
+	labtest.ReexecInLoopbackNetNS()
 	dir, err := os.MkdirTemp("", "tailops-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

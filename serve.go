@@ -23,6 +23,7 @@ import (
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -41,14 +42,35 @@ type instance struct {
 	cfg      *config
 	log      *slog.Logger
 	app      *app
-	ln       net.Listener // nil with --stdio
+	ln       net.Listener // the --listen listener; nil with --stdio, and in tsnet mode without --listen
+	served   []served     // every listener serve serves, ln included
+	node     *tailnet.Node
 	audit    *audit.Log
 	verifier *auth.Verifier
 }
 
+// served is a listener and the URL clients reach it at.
+type served struct {
+	ln  net.Listener
+	url string
+	// hostPort is the TCP port of a host socket, which the sandbox must
+	// let the process bind; 0 for a tsnet listener, which lives in the
+	// userspace network stack.
+	hostPort uint16
+}
+
+// hostListener opens a host TCP listener on addr (Multipath TCP off).
+func hostListener(ctx context.Context, addr string) (served, error) {
+	ln, err := listen(ctx, addr)
+	if err != nil {
+		return served{}, err
+	}
+	return served{ln: ln, url: "http://" + ln.Addr().String(), hostPort: uint16(ln.Addr().(*net.TCPAddr).Port)}, nil
+}
+
 // setup does everything before serving, in the design's order: read
-// config, open what is needed (secret, audit log, listener), then confine
-// the process with Landlock and seccomp.
+// config, open what is needed (secret, audit log, the tailnet node and
+// listeners), then confine the process with Landlock and seccomp.
 func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, err error) {
 	cfg := &config{}
 	fs := flag.NewFlagSet("tailops serve", flag.ContinueOnError)
@@ -82,24 +104,43 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	var ports []uint16
-	if !cfg.Stdio {
-		if in.ln, err = listen(ctx, cfg.Listen); err != nil {
+	var ident *tailnet.Identifier
+	switch {
+	case cfg.Stdio:
+	case cfg.tailnetMode == tailnet.ModeOff:
+		s, err := hostListener(ctx, cfg.Listen)
+		if err != nil {
 			return nil, err
 		}
-		ports = append(ports, uint16(in.ln.Addr().(*net.TCPAddr).Port))
+		in.ln, in.served = s.ln, append(in.served, s)
+	default:
+		// Up and listening before the sandbox: tsnet reads its state and
+		// opens its sockets here.
+		if ident, err = in.startTailnet(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range in.served {
+		if s.hostPort != 0 {
+			ports = append(ports, s.hostPort)
+		}
 	}
 	warning, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
 	}
 	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
-		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version})
+		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
+		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames()})
 	if err != nil {
 		return nil, err
 	}
 	in.app.warning = warning
-	start := &audit.Record{Event: "server_start", Decision: "allowed", Result: "success",
-		Reason: fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))}
+	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
+	if in.node != nil {
+		reason += "; " + in.tailnetSummary()
+	}
+	start := &audit.Record{Event: "server_start", Decision: "allowed", Result: "success", Reason: reason}
 	if err := in.audit.Write(ctx, start); err != nil {
 		return nil, fmt.Errorf("writing audit log: %w", err)
 	}
@@ -112,13 +153,24 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
 	}
 	go watchConfig(ctx, in.cfg, in.verifier, in.log)
-	in.log.Info("serving MCP", "url", "http://"+in.ln.Addr().String()+"/mcp", "tools", len(in.app.enabled), "audit_log", in.cfg.AuditLog)
-	return serveHTTP(ctx, in.app, in.ln, in.log)
+	var lns []net.Listener
+	for _, s := range in.served {
+		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.app.enabled)),
+			slog.String("audit_log", in.cfg.AuditLog), slog.String("tailnet", string(in.cfg.tailnetMode)),
+			slog.String("auth", string(in.cfg.authMode)))
+		lns = append(lns, s.ln)
+	}
+	return serveHTTP(ctx, in.app, lns, in.log)
 }
 
 func (in *instance) close() {
-	if in.ln != nil {
-		in.ln.Close()
+	for _, s := range in.served {
+		s.ln.Close()
+	}
+	if in.node != nil {
+		if err := in.node.Close(); err != nil {
+			in.log.Warn("closing tailnet node", slog.Any("error", err))
+		}
 	}
 	if in.audit != nil {
 		in.audit.Close()
@@ -202,15 +254,22 @@ func watchConfig(ctx context.Context, c *config, v *auth.Verifier, log *slog.Log
 	}
 }
 
-func serveHTTP(ctx context.Context, a *app, ln net.Listener, log *slog.Logger) error {
+// serveHTTP serves a on every listener until ctx is done or one of them
+// fails.
+func serveHTTP(ctx context.Context, a *app, lns []net.Listener, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// WhoIs answers are cached per connection, never for a new
+		// connection that happens to reuse an address.
+		ConnContext: tailnet.WithConn,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving HTTP: %w", err)

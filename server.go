@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -43,6 +46,11 @@ type app struct {
 	resource   string   // this server's resource URL (JWT audience), or ""
 	authServer []string // authorization servers for RFC 9728 metadata
 	warning    string   // shown on /readyz, e.g. when the sandbox is off
+
+	tailnet       *tailnet.Identifier // nil when --tailnet off
+	authMode      tailnet.AuthMode
+	allowLoopback bool
+	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
 }
 
 // toolEntry is an enabled tool with its compiled argument validator.
@@ -61,11 +69,34 @@ type appConfig struct {
 	Resource   string
 	AuthServer []string
 	Version    string
+	// Tailnet identifies tailnet callers; nil when --tailnet off, and
+	// then AuthMode and AllowLoopback are ignored.
+	Tailnet       *tailnet.Identifier
+	AuthMode      tailnet.AuthMode
+	AllowLoopback bool
+	// Hosts are the names and addresses clients may put in the Host
+	// header besides loopback ones (the node's tailnet names and
+	// addresses); with a tailnet they replace mcp-go's check, which
+	// refuses every tailnet name on connections tailscaled forwards over
+	// loopback.
+	Hosts []string
 }
 
 func newApp(c appConfig) (*app, error) {
 	a := &app{log: c.Logger, verifier: c.Verifier, audit: c.Audit, all: c.All, enabled: map[string]*toolEntry{},
-		resource: c.Resource, authServer: c.AuthServer}
+		resource: c.Resource, authServer: c.AuthServer, tailnet: c.Tailnet, authMode: c.AuthMode, allowLoopback: c.AllowLoopback}
+	if a.authMode == "" {
+		a.authMode = tailnet.AuthToken
+	}
+	if c.Tailnet != nil {
+		a.hosts = map[string]bool{}
+		for _, h := range c.Hosts {
+			a.hosts[strings.ToLower(strings.TrimSuffix(h, "."))] = true
+		}
+		if u, err := url.Parse(c.Resource); err == nil && u.Hostname() != "" {
+			a.hosts[strings.ToLower(u.Hostname())] = true
+		}
+	}
 	hooks := &server.Hooks{}
 	hooks.AddOnError(a.auditUnknownTool)
 	a.mcp = server.NewMCPServer("tailops", c.Version,
@@ -237,8 +268,16 @@ func newRequestID() string {
 // endpoints, and RFC 9728 metadata when an authorization server is set.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
-	mcpHTTP := server.NewStreamableHTTPServer(a.mcp, server.WithEndpointPath("/mcp"))
-	mux.Handle("/mcp", a.authenticate(a.scopeGate(mcpHTTP)))
+	opts := []server.StreamableHTTPOption{server.WithEndpointPath("/mcp")}
+	if a.hosts != nil {
+		opts = append(opts, server.WithDisableLocalhostProtection(true)) // checkHost does it
+	}
+	mcpHTTP := server.NewStreamableHTTPServer(a.mcp, opts...)
+	h := a.authenticate(a.scopeGate(mcpHTTP))
+	if a.hosts != nil {
+		h = a.checkHost(h)
+	}
+	mux.Handle("/mcp", h)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -310,49 +349,129 @@ func (a *app) challenge(w http.ResponseWriter, status int, code, desc string, sc
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
-// authenticate verifies the bearer token and puts the caller in the
-// request context. Tokens are accepted only in the Authorization header.
+// authenticate decides who the caller is and puts it in the request
+// context. Without a tailnet it verifies the bearer token (accepted only
+// in the Authorization header). With one, the remote address goes through
+// WhoIs first: a peer the tailnet does not know is refused with 403
+// (loopback only gets through with --allow-loopback, and then by token
+// alone), and the auth mode says whether scopes come from the token, the
+// tailnet policy, or both. Identity never comes from a request header.
 func (a *app) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		remote := r.RemoteAddr
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") {
-			a.auditAuthFailure(r, "token in URL query refused")
+			a.auditAuthFailure(r, "token in URL query refused", nil)
 			a.challenge(w, http.StatusUnauthorized, "invalid_request", "tokens are accepted only in the Authorization header", "")
 			return
 		}
-		h := r.Header.Get("Authorization")
-		var reason string
-		var caller *auth.Caller
-		switch scheme, tok, _ := strings.Cut(h, " "); {
-		case h == "":
-			reason = "missing token: send it as Authorization: Bearer <token>"
-		case len(h) > maxAuthHeader:
-			reason = "Authorization header too long"
-		case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
-			reason = "Authorization scheme is not Bearer"
-		default:
-			c, err := a.verifier.Verify(strings.TrimSpace(tok))
-			if err != nil {
-				reason = "invalid token: " + err.Error()
-			} else {
-				caller = c
+		mode := tailnet.AuthToken
+		var peer *tailnet.Peer
+		if a.tailnet != nil {
+			p, err := a.tailnet.Identify(r.Context(), remote)
+			switch {
+			case err == nil:
+				peer, mode = p, a.authMode
+			case errors.Is(err, tailnet.ErrUnknownPeer) && a.allowLoopback && tailnet.IsLoopback(remote):
+				// --allow-loopback: a local caller, by token alone.
+			case errors.Is(err, tailnet.ErrUnknownPeer):
+				reason := "unknown tailnet peer " + remote
+				if tailnet.IsLoopback(remote) {
+					reason = "loopback caller " + remote + " refused: not a tailnet peer (start with --allow-loopback to let local callers in by token)"
+				}
+				a.auditAuthFailure(r, reason, nil)
+				a.forbid(w, "access_denied", reason)
+				return
+			default:
+				a.log.Error("identifying tailnet caller", slog.String("remote_addr", remote), slog.Any("error", err))
+				a.auditAuthFailure(r, "tailnet identity lookup failed", nil)
+				a.forbid(w, "access_denied", "tailnet identity lookup failed")
+				return
+			}
+			if peer != nil {
+				if reason := peer.Refusal(mode); reason != "" {
+					a.auditAuthFailure(r, reason, peer)
+					a.forbid(w, "access_denied", reason)
+					return
+				}
 			}
 		}
-		if caller == nil {
-			a.auditAuthFailure(r, reason)
-			a.challenge(w, http.StatusUnauthorized, "invalid_token", reason, "")
-			return
+		var tok *auth.Caller
+		if mode != tailnet.AuthTailscale {
+			var reason string
+			if tok, reason = a.verifyBearer(r); tok == nil {
+				a.auditAuthFailure(r, reason, peer)
+				a.challenge(w, http.StatusUnauthorized, "invalid_token", reason, "")
+				return
+			}
 		}
+		caller := tailnet.Caller(mode, peer, tok)
 		caller.RemoteAddr = remote
 		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
 	})
 }
 
+// checkHost refuses a request whose Host header is neither a loopback
+// name nor one of the tailnet node's names and addresses: DNS rebinding
+// protection for tailnet modes, where a browser on a tailnet device would
+// otherwise carry its user's tailnet identity to the server for any page
+// that rebinds its own name to the node's address.
+func (a *app) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+		ip, err := netip.ParseAddr(host)
+		if a.hosts[host] || host == "localhost" || (err == nil && ip.Unmap().IsLoopback()) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reason := fmt.Sprintf("Host header %q is not a name or address of this server (DNS rebinding protection)", r.Host)
+		a.auditAuthFailure(r, reason, nil)
+		a.forbid(w, "invalid_request", reason)
+	})
+}
+
+// verifyBearer verifies the request's bearer token; on failure it
+// returns nil and why.
+func (a *app) verifyBearer(r *http.Request) (*auth.Caller, string) {
+	h := r.Header.Get("Authorization")
+	switch scheme, tok, _ := strings.Cut(h, " "); {
+	case h == "":
+		return nil, "missing token: send it as Authorization: Bearer <token>"
+	case len(h) > maxAuthHeader:
+		return nil, "Authorization header too long"
+	case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
+		return nil, "Authorization scheme is not Bearer"
+	default:
+		c, err := a.verifier.Verify(strings.TrimSpace(tok))
+		if err != nil {
+			return nil, "invalid token: " + err.Error()
+		}
+		return c, ""
+	}
+}
+
+// forbid writes a 403 with a JSON body for a caller the tailnet layer
+// refuses.
+func (a *app) forbid(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusForbidden)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
 // auditAuthFailure records a refused request. Only the request's shape
-// is recorded, never its Authorization header.
-func (a *app) auditAuthFailure(r *http.Request, reason string) {
+// is recorded, never its Authorization header; peer, when the tailnet
+// knows the caller, adds its identity.
+func (a *app) auditAuthFailure(r *http.Request, reason string, peer *tailnet.Peer) {
+	c := &auth.Caller{Agent: "unauthenticated", RemoteAddr: r.RemoteAddr}
+	if peer != nil {
+		id := peer.Identity
+		c.Agent, c.Tailscale = peer.Name(), &id
+	}
 	rec := &audit.Record{Event: "auth_denied", RequestID: newRequestID(), Decision: "denied", Reason: reason,
-		Result: "denied", Caller: &auth.Caller{Agent: "unauthenticated", RemoteAddr: r.RemoteAddr}}
+		Result: "denied", Caller: c}
 	if err := a.audit.Write(r.Context(), rec); err != nil {
 		a.log.Error("writing audit record", "error", err)
 	}

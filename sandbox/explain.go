@@ -116,12 +116,22 @@ func (e *explainer) network(p *Policy) {
 		connect = "any port, for outbound connections of " + strings.Join(p.ConnectAnyWhy, ", ")
 	}
 	udp := "none (from Landlock ABI 10)"
-	if p.DNS {
+	switch {
+	case p.UDPAny:
+		udp = "any port, for " + strings.Join(p.UDPAnyWhy, ", ")
+	case p.DNS:
 		udp = "port 53 only, for DNS (from Landlock ABI 10)"
 	}
 	unix := "no pathname unix sockets (from Landlock ABI 9)"
+	var socks []string
 	if p.DockerSocket != "" {
-		unix = "connect to the Docker socket " + p.DockerSocket + " only (from Landlock ABI 9)"
+		socks = append(socks, "the Docker socket "+p.DockerSocket)
+	}
+	if p.TailscaledSocket != "" {
+		socks = append(socks, "tailscaled's socket "+p.TailscaledSocket)
+	}
+	if len(socks) > 0 {
+		unix = "connect to " + strings.Join(socks, " and ") + " only (from Landlock ABI 9)"
 	}
 	e.table([][]string{
 		{"TCP bind:", ports(p.Bind)},

@@ -62,9 +62,12 @@ func kernelGaps(abi int, seccompOK bool, p *Policy) []string {
 			if p.DockerSocket != "" {
 				what = "any pathname unix socket can be connected to, not only the Docker socket " + p.DockerSocket
 			}
+			if p.TailscaledSocket != "" {
+				what += ", not only tailscaled's socket " + p.TailscaledSocket
+			}
 			gaps = append(gaps, fmt.Sprintf("unix sockets are not restricted by Landlock (resolve_unix needs ABI 9, kernel has %d): %s", abi, what))
 		}
-		if abi < 10 {
+		if abi < 10 && !p.UDPAny {
 			gaps = append(gaps, fmt.Sprintf("UDP bind and send are not restricted (needs Landlock ABI 10, kernel has %d)", abi))
 		}
 		if abi > newestKnownABI {

@@ -85,6 +85,9 @@ func restrictLandlock(p *Policy, abi int, bestEffort bool) (skipped []string, er
 	if p.ConnectAny {
 		cfg.HandledAccessNet &^= ll.AccessNetConnectTCP
 	}
+	if p.UDPAny {
+		cfg.HandledAccessNet &^= ll.AccessNetBindUDP | ll.AccessNetConnectSendUDP
+	}
 	var rules []landlock.Rule
 	for i, r := range slices.Concat(p.Paths, p.Missing) {
 		fi, err := os.Stat(r.Path)
@@ -110,7 +113,7 @@ func restrictLandlock(p *Policy, abi int, bestEffort bool) (skipped []string, er
 			rules = append(rules, landlock.ConnectTCP(port.Port))
 		}
 	}
-	if p.DNS && cfg.HandledAccessNet&ll.AccessNetConnectSendUDP != 0 {
+	if p.DNS && cfg.HandledAccessNet&ll.AccessNetConnectSendUDP != 0 && cfg.HandledAccessNet&ll.AccessNetBindUDP != 0 {
 		// Sending a datagram binds an unbound UDP socket to an ephemeral
 		// port, which Landlock checks as a bind to port 0.
 		rules = append(rules, landlock.BindUDP(0), landlock.ConnectSendUDP(53))

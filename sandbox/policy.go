@@ -65,6 +65,18 @@ type Config struct {
 	// DockerSocket is the Docker socket's path, included when an enabled
 	// tool has Needs.DockerSocket; empty then means /var/run/docker.sock.
 	DockerSocket string
+	// Tailnet is set when the server is its own tailnet node (tsnet): the
+	// Tailscale engine runs inside the process and keeps needing, after
+	// Apply, UDP on any port (WireGuard, disco and STUN to peers, relays
+	// and STUN servers on whatever ports they use), outbound TCP to any
+	// port (the control server, DERP relays over HTTPS, and ACME for the
+	// node's certificate) and read-write access to its state under
+	// StateDir/tailscale. Netlink sockets (the interface monitor) are
+	// allowed for every server already.
+	Tailnet bool
+	// TailscaledSocket is the host tailscaled's LocalAPI socket in local
+	// mode, which may be connected to (Landlock ABI 9); empty means none.
+	TailscaledSocket string
 	// HostProc, HostSys and HostEtc replace /proc, /sys and /etc in the
 	// tools' declared paths (HOST_PROC, HOST_SYS, HOST_ETC); empty means
 	// no rewrite. The server's own baseline (resolver, CA files, users)
@@ -214,6 +226,13 @@ type Policy struct {
 	// DNS allows name resolution for outbound connections: TCP port 53
 	// is in Connect, and on Landlock ABI 10 or later UDP port 53 too.
 	DNS bool
+	// UDPAny leaves UDP unrestricted by Landlock (ABI 10 or later would
+	// restrict it), for the reasons in UDPAnyWhy: the tsnet engine.
+	UDPAny    bool
+	UDPAnyWhy []string
+	// TailscaledSocket is tailscaled's LocalAPI socket in local mode,
+	// else empty.
+	TailscaledSocket string
 
 	// DockerSocket is the Docker socket when a tool needs it, else empty.
 	DockerSocket string
@@ -315,6 +334,24 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.DockerSocket = sock
 		b.add(sock, AccessConnect, "tool needs the Docker socket")
 		p.Notes = append(p.Notes, "the Docker socket rule follows the socket's inode: when dockerd restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
+	}
+
+	if cfg.Tailnet {
+		why := "tailnet (tsnet): control server, DERP relays, ACME for the node's certificate"
+		p.ConnectAny = true
+		p.ConnectAnyWhy = append(p.ConnectAnyWhy, why)
+		p.UDPAny = true
+		p.UDPAnyWhy = append(p.UDPAnyWhy, "tailnet (tsnet): WireGuard, disco and STUN on the ports peers, relays and STUN servers use")
+		if cfg.StateDir != "" {
+			b.add(filepath.Join(cfg.StateDir, "tailscale"), AccessRead|AccessWrite, "tailnet (tsnet): node state, certificates")
+		}
+		p.Notes = append(p.Notes, "tsnet runs the Tailscale engine in this process: outbound TCP and UDP stay open to any port "+
+			"(Landlock restricts ports, not hosts); what peers may reach is decided by the tailnet policy and TailOps' WhoIs check")
+	}
+	if cfg.TailscaledSocket != "" {
+		p.TailscaledSocket = cfg.TailscaledSocket
+		b.add(cfg.TailscaledSocket, AccessConnect, "tailnet (local): tailscaled's LocalAPI socket")
+		p.Notes = append(p.Notes, "the tailscaled socket rule follows the socket's inode: when tailscaled restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
 	}
 
 	if len(execs) > 0 {

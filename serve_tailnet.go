@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"github.com/tailops/tailops/tailnet"
+)
+
+// startTailnet brings the tailnet node up (tsnet) or checks the host's
+// tailscaled (local), opens the mode's listeners into in.served, and
+// returns what identifies the callers. It runs before the sandbox.
+func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, error) {
+	c := in.cfg
+	key, err := c.tsAuthKey()
+	if err != nil {
+		return nil, err
+	}
+	nc := tailnet.NodeConfig{
+		Mode:       c.tailnetMode,
+		Dir:        filepath.Join(c.StateDir, "tailscale"),
+		Hostname:   c.TSHostname,
+		AuthKey:    key,
+		ControlURL: c.TSControlURL,
+		Tags:       c.TSTags,
+		Ephemeral:  c.TSEphemeral,
+		UploadLogs: c.TSLogs,
+		Socket:     c.TailscaledSocket,
+		Logger:     in.log,
+		Debug:      strings.EqualFold(c.LogLevel, "debug"),
+	}
+	if nc.Mode == tailnet.ModeTSNet {
+		in.log.Info("joining the tailnet with tsnet", slog.String("hostname", cmp.Or(nc.Hostname, tailnet.DefaultHostname())),
+			slog.String("state_dir", nc.Dir), slog.Bool("log_upload", nc.UploadLogs))
+	}
+	if in.node, err = tailnet.StartNode(ctx, nc); err != nil {
+		return nil, err
+	}
+	switch c.tailnetMode {
+	case tailnet.ModeTSNet:
+		ln, url, err := in.node.Listen()
+		if err != nil {
+			return nil, err
+		}
+		in.served = append(in.served, served{ln: ln, url: url})
+		if c.set["listen"] {
+			s, err := hostListener(ctx, c.Listen)
+			if err != nil {
+				return nil, err
+			}
+			in.ln, in.served = s.ln, append(in.served, s)
+		}
+	case tailnet.ModeLocal:
+		addrs := []string{c.Listen}
+		if !c.set["listen"] {
+			_, port, err := net.SplitHostPort(c.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("--listen %q: %w", c.Listen, err)
+			}
+			addrs = addrs[:0]
+			for _, a := range in.node.Addrs() {
+				addrs = append(addrs, net.JoinHostPort(a.String(), port))
+			}
+		}
+		for _, addr := range addrs {
+			s, err := hostListener(ctx, addr)
+			if err != nil && !c.set["listen"] {
+				return nil, fmt.Errorf("%w (a tailscaled in userspace-networking mode has its tailnet addresses on no interface: "+
+					"use --listen 127.0.0.1:PORT, to which it forwards the tailnet's connections)", err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if in.ln == nil {
+				in.ln = s.ln
+			}
+			in.served = append(in.served, s)
+		}
+	}
+	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Capability: c.TSCapability,
+		Allow: c.tsAllow, Logger: in.log})
+}
+
+// hostNames are the Host header values the server accepts besides
+// loopback names: the node's tailnet names and addresses; nil without a
+// tailnet.
+func (in *instance) hostNames() []string {
+	if in.node == nil {
+		return nil
+	}
+	return in.node.HostNames()
+}
+
+// tailnetSummary describes the tailnet side for the server_start record:
+// the server's own node, which is never a caller's identity.
+func (in *instance) tailnetSummary() string {
+	c := in.cfg
+	var addrs []string
+	for _, a := range in.node.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	name := in.node.Name()
+	if name == "" {
+		name = "(unnamed)"
+	}
+	allow := "none"
+	if len(c.tsAllow) > 0 {
+		var es []string
+		for _, e := range c.tsAllow {
+			es = append(es, e.String())
+		}
+		allow = strings.Join(es, ",")
+	}
+	return fmt.Sprintf("tailnet %s as node %s (%s); auth %s; capability %s; allow-list %s; loopback %s",
+		c.tailnetMode, name, strings.Join(addrs, ", "), c.authMode, c.TSCapability, allow, map[bool]string{true: "allowed by token", false: "refused"}[c.AllowLoopback])
+}

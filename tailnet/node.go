@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tailnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"tailscale.com/client/local"
+	"tailscale.com/client/tailscale/apitype"
+	"tailscale.com/envknob"
+	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/paths"
+	"tailscale.com/tsnet"
+)
+
+// DefaultSocket is where tailscaled's LocalAPI socket lives on Linux.
+var DefaultSocket = paths.DefaultTailscaledSocket()
+
+// NodeConfig configures the server's tailnet node.
+type NodeConfig struct {
+	// Mode is tsnet or local; off needs no node.
+	Mode Mode
+
+	// Dir is tsnet's state directory (STATE_DIR/tailscale); created 0700.
+	Dir string
+	// Hostname is the tsnet node's name; empty means DefaultHostname().
+	Hostname string
+	// AuthKey joins a new tsnet node to the tailnet; empty means
+	// TS_AUTHKEY, and without either the log shows a login URL.
+	AuthKey string
+	// ControlURL is the coordination server (Headscale); empty means
+	// Tailscale's.
+	ControlURL string
+	// Tags are advertised by the tsnet node (tag:tailops).
+	Tags []string
+	// Ephemeral registers the tsnet node as ephemeral.
+	Ephemeral bool
+	// UploadLogs lets tsnet upload its logs to Tailscale; off by default.
+	UploadLogs bool
+
+	// Socket is tailscaled's LocalAPI socket in local mode; empty means
+	// DefaultSocket.
+	Socket string
+
+	// Logger gets the node's messages: tsnet's own at info (the login
+	// URL), the engine's at debug when Debug is set; nil discards them.
+	Logger *slog.Logger
+	// Debug passes the Tailscale engine's verbose log to Logger.
+	Debug bool
+}
+
+// Node is the server's tailnet node: a tsnet.Server in tsnet mode, or
+// the host's tailscaled in local mode.
+type Node struct {
+	mode   Mode
+	ts     *tsnet.Server // tsnet mode only
+	lc     *local.Client
+	status *ipnstate.Status
+	log    *slog.Logger
+}
+
+// StartNode brings the node up and waits until it is running on the
+// tailnet (tsnet), or checks that tailscaled is (local). It must be called
+// before the sandbox is applied: tsnet reads its state and opens its
+// sockets here.
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.Mode {
+	case ModeTSNet:
+		return startTSNet(ctx, cfg, log)
+	case ModeLocal:
+		return startLocal(ctx, cfg, log)
+	}
+	return nil, fmt.Errorf("starting tailnet node: mode %q has no node", cfg.Mode)
+}
+
+func startTSNet(ctx context.Context, cfg NodeConfig, log *slog.Logger) (*Node, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("starting tsnet: no state directory")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating tsnet state directory: %w", err)
+	}
+	if !cfg.UploadLogs {
+		// Read by tsnet's log policy and logtail transport: no upload.
+		envknob.SetNoLogsNoSupport()
+	}
+	host := cfg.Hostname
+	if host == "" {
+		host = DefaultHostname()
+	}
+	ts := &tsnet.Server{
+		Dir:           cfg.Dir,
+		Hostname:      host,
+		AuthKey:       cfg.AuthKey,
+		ControlURL:    cfg.ControlURL,
+		AdvertiseTags: cfg.Tags,
+		Ephemeral:     cfg.Ephemeral,
+		UserLogf: func(format string, args ...any) {
+			log.Info("tsnet: " + fmt.Sprintf(format, args...))
+		},
+	}
+	if cfg.Debug {
+		ts.Logf = func(format string, args ...any) {
+			log.Debug("tailscale: " + strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+		}
+	}
+	st, err := ts.Up(ctx)
+	if err != nil {
+		ts.Close()
+		return nil, fmt.Errorf("bringing tsnet up: %w", err)
+	}
+	lc, err := ts.LocalClient()
+	if err != nil {
+		ts.Close()
+		return nil, fmt.Errorf("getting tsnet's local client: %w", err)
+	}
+	return &Node{mode: ModeTSNet, ts: ts, lc: lc, status: st, log: log}, nil
+}
+
+func startLocal(ctx context.Context, cfg NodeConfig, log *slog.Logger) (*Node, error) {
+	sock := cfg.Socket
+	if sock == "" {
+		sock = DefaultSocket
+	}
+	lc := &local.Client{Socket: sock, UseSocketOnly: true}
+	st, err := lc.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking tailscaled at %s for its status: %w", sock, err)
+	}
+	if st.BackendState != "Running" {
+		return nil, fmt.Errorf("tailscaled at %s is %s, not Running: run `tailscale up` first", sock, st.BackendState)
+	}
+	if len(st.TailscaleIPs) == 0 {
+		return nil, fmt.Errorf("tailscaled at %s has no tailnet address yet", sock)
+	}
+	return &Node{mode: ModeLocal, lc: lc, status: st, log: log}, nil
+}
+
+// WhoIs is the node's LocalAPI WhoIs, for IdentifierConfig.WhoIs.
+func (n *Node) WhoIs(ctx context.Context, remoteAddr string) (*apitype.WhoIsResponse, error) {
+	return n.lc.WhoIs(ctx, remoteAddr)
+}
+
+// LocalClient returns the node's LocalAPI client.
+func (n *Node) LocalClient() *local.Client { return n.lc }
+
+// Status is the node's status when it came up.
+func (n *Node) Status() *ipnstate.Status { return n.status }
+
+// Addrs are the node's tailnet addresses.
+func (n *Node) Addrs() []netip.Addr { return n.status.TailscaleIPs }
+
+// Name is the node's MagicDNS name without the trailing dot, or "" if
+// it has none.
+func (n *Node) Name() string {
+	if n.status.Self == nil {
+		return ""
+	}
+	return cleanName(n.status.Self.DNSName)
+}
+
+// HostNames are the names and addresses by which tailnet clients reach
+// the node, lowercased without trailing dot or port: its tailnet
+// addresses, its MagicDNS name and that name's first label. The server
+// accepts only these (and loopback names) in a request's Host header, so
+// that a web page a tailnet user visits cannot rebind its own name to the
+// node's address and ride on the user's tailnet identity.
+func (n *Node) HostNames() []string {
+	var out []string
+	for _, a := range n.status.TailscaleIPs {
+		out = append(out, a.String())
+	}
+	if name := strings.ToLower(n.Name()); name != "" {
+		out = append(out, name)
+		if short, _, ok := strings.Cut(name, "."); ok {
+			out = append(out, short)
+		}
+	}
+	if n.status.Self != nil && n.status.Self.HostName != "" {
+		if h := strings.ToLower(n.status.Self.HostName); !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// HTTPS reports whether the tailnet offers this node certificates: MagicDNS
+// and HTTPS are enabled, so ListenTLS can serve the node's *.ts.net name.
+func (n *Node) HTTPS() bool {
+	st := n.status
+	return n.mode == ModeTSNet && st.CurrentTailnet != nil && st.CurrentTailnet.MagicDNSEnabled && len(st.CertDomains) > 0
+}
+
+// Listen opens the tsnet node's listener on the tailnet: HTTPS with the
+// tailnet's certificate on port 443 when HTTPS() is true, else HTTP on
+// port 80. It returns the URL clients use. Local mode has no such
+// listener: the server listens on the host's tailnet addresses itself.
+func (n *Node) Listen() (ln net.Listener, url string, err error) {
+	if n.mode != ModeTSNet {
+		return nil, "", errors.New("listening on the tailnet: only tsnet nodes listen themselves")
+	}
+	host := n.Name()
+	if host == "" && len(n.status.TailscaleIPs) > 0 {
+		host = n.status.TailscaleIPs[0].String()
+	}
+	if n.HTTPS() {
+		ln, err = n.ts.ListenTLS("tcp", ":443")
+		if err != nil {
+			return nil, "", fmt.Errorf("listening with TLS on the tailnet: %w", err)
+		}
+		return ln, "https://" + n.status.CertDomains[0], nil
+	}
+	ln, err = n.ts.Listen("tcp", ":80")
+	if err != nil {
+		return nil, "", fmt.Errorf("listening on the tailnet: %w", err)
+	}
+	return ln, "http://" + host, nil
+}
+
+// Close stops a tsnet node; in local mode it does nothing.
+func (n *Node) Close() error {
+	if n.ts != nil {
+		return n.ts.Close()
+	}
+	return nil
+}
+
+var notHostname = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// DefaultHostname is tailops-<host>: the host's first name label,
+// lowercased, with anything that is not a letter, digit or dash removed.
+func DefaultHostname() string {
+	h, _ := os.Hostname()
+	h, _, _ = strings.Cut(strings.ToLower(h), ".")
+	h = strings.Trim(notHostname.ReplaceAllString(h, "-"), "-")
+	if h == "" {
+		return "tailops"
+	}
+	return "tailops-" + h
+}
