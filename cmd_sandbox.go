@@ -93,7 +93,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	all := tools.All(&tools.Deps{FileRoots: cfg.FileRoots, FileDeny: cfg.file.FileDeny})
+	all := tools.All(cfg.toolDeps(nil))
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)

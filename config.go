@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -65,6 +66,16 @@ type config struct {
 	authMode         tailnet.AuthMode
 	tsAllow          []tailnet.AllowEntry
 
+	// Network diagnostics' destination policy (see package netpolicy).
+	DiagAllow    listFlag
+	DiagPorts    listFlag
+	DiagMethods  listFlag
+	DiagResolver string
+	diagPorts    []uint16
+
+	// Approvals (see package approval).
+	Approvals approvalFlags
+
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's mtime and size when it was read
@@ -84,6 +95,13 @@ type fileConfig struct {
 	TokenMaxLifetime         string            `json:"token_max_lifetime"`
 	StdioScopes              []string          `json:"stdio_scopes"`
 	TSAllow                  []string          `json:"ts_allow"`
+	DiagAllow                []string          `json:"diag_allow"`
+	DiagPorts                []uint16          `json:"diag_ports"`
+	DiagHTTPMethods          []string          `json:"diag_http_methods"`
+	DiagResolver             string            `json:"diag_resolver"`
+	// Approval lists tools that need approval although they are not
+	// critical (e.g. http_request_test).
+	Approval []string `json:"approval"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -132,6 +150,11 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.FileRoots, "file-root", "directory the file tools may read (repeatable; default /var/log)")
 	fs.StringVar(&c.Sandbox, "sandbox", "enforce", "kernel sandbox: enforce, best-effort or off")
 	c.bindTailnet(fs)
+	fs.Var(&c.DiagAllow, "diag-allow", "destinations the network diagnostics may reach beyond public addresses: CIDRs, host names, *.suffix, either with :port (repeatable)")
+	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
+	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
+	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
+	c.Approvals.bind(fs)
 }
 
 // bindTailnet registers the tailnet layer's flags.
@@ -242,6 +265,26 @@ func (c *config) resolveTailnet() error {
 	}
 	if c.authMode, err = tailnet.ParseAuthMode(c.Auth); err != nil {
 		return fmt.Errorf("--auth: %w", err)
+	}
+	if !c.set["diag-allow"] && len(c.file.DiagAllow) > 0 {
+		c.DiagAllow = c.file.DiagAllow
+	}
+	if !c.set["diag-http-method"] && len(c.file.DiagHTTPMethods) > 0 {
+		c.DiagMethods = c.file.DiagHTTPMethods
+	}
+	if !c.set["diag-resolver"] && c.file.DiagResolver != "" {
+		c.DiagResolver = c.file.DiagResolver
+	}
+	c.diagPorts = c.file.DiagPorts
+	if c.set["diag-port"] {
+		c.diagPorts = nil
+		for _, p := range c.DiagPorts {
+			n, err := strconv.ParseUint(p, 10, 16)
+			if err != nil || n == 0 {
+				return fmt.Errorf("--diag-port %q: want a port number from 1 to 65535", p)
+			}
+			c.diagPorts = append(c.diagPorts, uint16(n))
+		}
 	}
 	if !c.set["ts-allow"] && len(c.file.TSAllow) > 0 {
 		c.TSAllow = c.file.TSAllow

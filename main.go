@@ -12,6 +12,7 @@
 //	tailops token inspect TOKEN
 //	tailops audit verify FILE...
 //	tailops sandbox explain|check [flags]
+//	tailops approvals list|show ID|approve ID|deny ID
 //	tailops version
 package main
 
@@ -63,6 +64,7 @@ commands:
   audit verify     check an audit log and its rotated files for tampering
   sandbox explain  print the Landlock and seccomp policy serve would apply
   sandbox check    apply that policy to itself and try what must be refused
+  approvals        list, show, approve ID or deny ID pending approval requests (two-person approval)
   version          print version, commit, Go version and modules
 
 Run 'tailops <command> -h' for a command's flags. Every flag has a
@@ -103,6 +105,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "check":
 			return runSandbox(ctx, true, r, stdout, stderr)
 		}
+	case "approvals":
+		if s, r := sub(); s != "" {
+			return runApprovals(ctx, s, r, stdout, stderr)
+		}
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
@@ -114,7 +120,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func joinArgs(args []string) string {
-	if len(args) > 1 && (args[0] == "token" || args[0] == "audit" || args[0] == "sandbox") {
+	if len(args) > 1 && (args[0] == "token" || args[0] == "audit" || args[0] == "sandbox" || args[0] == "approvals") {
 		return args[0] + " " + args[1]
 	}
 	return args[0]

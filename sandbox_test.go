@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,17 @@ func (p *procServer) token(t *testing.T, scopes string) string {
 	return strings.TrimSpace(out)
 }
 
+// port returns the port of a http://host:port URL.
+func port(t *testing.T, u string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(strings.TrimPrefix(u, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
 func callText(t *testing.T, cs *sdk.ClientSession, name string, args map[string]any) (string, bool) {
 	t.Helper()
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: name, Arguments: args})
@@ -95,7 +107,12 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	d.Run(t, "--name", "sbx-web", image, "sleep", "3600")
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\nthree\n"), 0o644)
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root)
+	// Unprivileged ping (the sandbox refuses raw sockets) needs root's group
+	// in ping_group_range; this is the test's own network namespace.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
+		t.Fatalf("allowing unprivileged ping in the test's namespace: %v", err)
+	}
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -109,7 +126,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"stop_container": {"container": "sbx-web", "timeout": 1}, "restart_container": {"container": "sbx-web", "timeout": 1},
 		"update_container": web, "remove_container": web, "pull_image": {"image": "local/busybox:latest"},
 		"approve_request": {"id": "0123456789abcdef"}, "deny_request": {"id": "0123456789abcdef"},
+		"ping_host": {"host": "127.0.0.1", "count": 1}, "traceroute": {"host": "127.0.0.1", "max_hops": 2, "probes": 1},
+		"test_port_connectivity": {"host": "127.0.0.1", "ports": []int{port(t, p.URL)}},
+		"http_request_test":      {"url": p.URL + "/healthz"},
+		"dns_lookup":             {"name": "example.test", "type": "A", "resolver": "127.0.0.1:1", "timeout_ms": 500},
+		"check_ssl_certificate":  {"host": "127.0.0.1", "port": port(t, p.URL), "timeout_ms": 1000},
 	}
+	// These reach a loopback address where nothing answers their protocol:
+	// they must fail as network errors, never as a sandbox refusal.
+	networkError := map[string]bool{"dns_lookup": true, "check_ssl_certificate": true}
 	// Deciding a request that does not exist fails, but only after the
 	// tool ran under the sandbox.
 	noSuchRequest := map[string]bool{"list_approvals": true, "approve_request": true, "deny_request": true}
@@ -120,6 +145,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		case critical[tool.Name] && (!isErr || !strings.Contains(text, "approval required")):
 			t.Errorf("%s is critical and must stop at the approval gate: %s", tool.Name, text)
 		case noSuchRequest[tool.Name] && isErr && (strings.Contains(text, "not enabled") || strings.Contains(text, "not found")):
+		case networkError[tool.Name] && isErr && !strings.Contains(text, "not permitted") && !strings.Contains(text, "permission denied"):
 		case !critical[tool.Name] && isErr:
 			t.Errorf("%s failed under the sandbox: %s", tool.Name, text)
 		}

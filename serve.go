@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,14 +40,15 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // instance is a server that is set up and confined, ready to serve.
 type instance struct {
-	cfg      *config
-	log      *slog.Logger
-	app      *app
-	ln       net.Listener // the --listen listener; nil with --stdio, and in tsnet mode without --listen
-	served   []served     // every listener serve serves, ln included
-	node     *tailnet.Node
-	audit    *audit.Log
-	verifier *auth.Verifier
+	cfg       *config
+	log       *slog.Logger
+	app       *app
+	ln        net.Listener // the --listen listener; nil with --stdio, and in tsnet mode without --listen
+	served    []served     // every listener serve serves, ln included
+	node      *tailnet.Node
+	audit     *audit.Log
+	verifier  *auth.Verifier
+	approvals *approvals
 }
 
 // served is a listener and the URL clients reach it at.
@@ -90,10 +92,18 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}()
 	tools.Version = version
 
-	all := tools.All(&tools.Deps{Logger: in.log, FileRoots: cfg.FileRoots, FileDeny: cfg.file.FileDeny})
+	deps := cfg.toolDeps(in.log)
+	all := tools.All(deps)
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
+	}
+	diagPolicy, err := deps.DiagPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("network diagnostics policy: %w", err)
+	}
+	if unknown := unknownTools(all, cfg.file.Approval); unknown != "" {
+		return nil, fmt.Errorf("config file %s: key \"approval\": unknown tool %s", cfg.ConfigFile, unknown)
 	}
 	if !cfg.Stdio {
 		if in.verifier, err = cfg.newVerifier(in.log, true); err != nil {
@@ -102,6 +112,14 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}
 	if in.audit, err = audit.Open(cfg.AuditLog, &audit.Options{MaxSize: cfg.AuditMaxBytes, Logger: in.log}); err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	// The approval store and the host CLI's socket are opened before the
+	// sandbox; the approval tools get the gate through their Deps.
+	if in.approvals, err = openApprovals(&cfg.Approvals, cfg.StateDir, cfg.file.Approval, in.audit, in.log); err != nil {
+		return nil, err
+	}
+	if cfg.Approvals.TwoPerson {
+		deps.Approvals = in.approvals.gate
 	}
 	var ports []uint16
 	var ident *tailnet.Identifier
@@ -131,7 +149,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}
 	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
 		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
-		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames()})
+		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
+		Gate: in.approvals.gate, DiagPolicy: diagPolicy})
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +168,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 
 // serve serves until ctx is done.
 func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	in.approvals.serve(ctx)
 	if in.cfg.Stdio {
 		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
 	}
@@ -171,6 +191,9 @@ func (in *instance) close() {
 		if err := in.node.Close(); err != nil {
 			in.log.Warn("closing tailnet node", slog.Any("error", err))
 		}
+	}
+	if in.approvals != nil {
+		in.approvals.close()
 	}
 	if in.audit != nil {
 		in.audit.Close()
@@ -302,4 +325,23 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 		return fmt.Errorf("serving stdio: %w", err)
 	}
 	return nil
+}
+
+// toolDeps is what the tools get from the configuration.
+func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
+	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny,
+		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
+}
+
+// unknownTools returns the names in names that match no tool, quoted and
+// joined, or "".
+func unknownTools(all []tools.Spec, names []string) string {
+	known := tools.Names(all)
+	var bad []string
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			bad = append(bad, fmt.Sprintf("%q", n))
+		}
+	}
+	return strings.Join(bad, ", ")
 }

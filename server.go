@@ -22,8 +22,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/netpolicy"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
@@ -51,6 +53,9 @@ type app struct {
 	authMode      tailnet.AuthMode
 	allowLoopback bool
 	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
+
+	gate       *approval.Gate    // decides calls that need approval
+	diagPolicy *netpolicy.Policy // the diagnostics' destination policy, for http_request_test's approval
 }
 
 // toolEntry is an enabled tool with its compiled argument validator.
@@ -80,11 +85,17 @@ type appConfig struct {
 	// refuses every tailnet name on connections tailscaled forwards over
 	// loopback.
 	Hosts []string
+	// Gate decides calls that need approval; nil refuses them all.
+	Gate *approval.Gate
+	// DiagPolicy lets allow-listed http_request_test calls skip approval;
+	// nil means every such call needs approval.
+	DiagPolicy *netpolicy.Policy
 }
 
 func newApp(c appConfig) (*app, error) {
 	a := &app{log: c.Logger, verifier: c.Verifier, audit: c.Audit, all: c.All, enabled: map[string]*toolEntry{},
-		resource: c.Resource, authServer: c.AuthServer, tailnet: c.Tailnet, authMode: c.AuthMode, allowLoopback: c.AllowLoopback}
+		resource: c.Resource, authServer: c.AuthServer, tailnet: c.Tailnet, authMode: c.AuthMode, allowLoopback: c.AllowLoopback,
+		gate: c.Gate, diagPolicy: c.DiagPolicy}
 	if a.authMode == "" {
 		a.authMode = tailnet.AuthToken
 	}
@@ -106,7 +117,6 @@ func newApp(c appConfig) (*app, error) {
 		server.WithHooks(hooks),
 		server.WithToolHandlerMiddleware(a.authorizeAndAudit),
 		server.WithRecovery(),
-		server.WithOutputSchemaValidation(),
 	)
 	for i := range c.Enabled {
 		s := c.Enabled[i]
@@ -178,8 +188,13 @@ func (a *app) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMethod,
 }
 
 func (a *app) writeDenied(ctx context.Context, c *auth.Caller, tool string, args any, risk, reason string) error {
+	return a.writeDeniedRef(ctx, c, tool, args, risk, reason, nil)
+}
+
+// writeDeniedRef is writeDenied with a reference to an approval request.
+func (a *app) writeDeniedRef(ctx context.Context, c *auth.Caller, tool string, args any, risk, reason string, approvalRef any) error {
 	rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: tool, Arguments: args, Caller: c,
-		Risk: risk, Decision: "denied", Reason: reason, Result: "denied"}
+		Risk: risk, Decision: "denied", Reason: reason, Result: "denied", Approval: approvalRef}
 	if err := a.audit.Write(ctx, rec); err != nil {
 		a.log.Error("writing audit record", "error", err)
 		return err
@@ -210,9 +225,10 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 		if reason, _ := a.denial(c, name); reason != "" {
 			return refuse(reason)
 		}
-		if e.spec.NeedsApproval() {
-			return refuse(fmt.Sprintf("approval required: %s is a critical tool and no approval mechanism is configured; "+
-				"critical tools never run without one", name))
+		// Invalid arguments never create approval requests.
+		if verr := e.validator.Check(args); verr != nil {
+			return a.finish(ctx, e, &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args,
+				Caller: c, Risk: risk, Decision: "allowed"}, start, mcp.NewToolResultError(verr.Error()), nil)
 		}
 		if err := a.audit.Healthy(); err != nil {
 			a.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
@@ -221,32 +237,62 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 		}
 		rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args, Caller: c,
 			Risk: risk, Decision: "allowed"}
-		var res *mcp.CallToolResult
-		var err error
-		if verr := e.validator.Check(args); verr != nil {
-			res = mcp.NewToolResultError(verr.Error())
-		} else {
-			res, err = next(ctx, req)
-		}
-		rec.DurationNS = time.Since(start).Nanoseconds()
-		switch {
-		case err != nil:
-			rec.Result, rec.Error = "error", err.Error()
-		case res != nil && res.IsError:
-			rec.Result, rec.Error = "error", resultText(res)
-		default:
-			rec.Result = "success"
-		}
-		if werr := a.audit.Write(ctx, rec); werr != nil {
-			a.log.Error("writing audit record", "tool", name, "error", werr)
-			msg := "the result is withheld: its audit record could not be written"
-			if !e.spec.ReadOnly() {
-				msg = "the call ran, but its audit record could not be written; the result is withheld and no further calls will run until the audit log is fixed"
+		if a.needsApproval(e, req.GetArguments()) {
+			o, err := a.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: risk, RequestID: rec.RequestID},
+				progressFunc(ctx, req))
+			if err != nil {
+				a.log.Error("recording approval request", "tool", name, "error", err)
+				return mcp.NewToolResultError("call refused: the approval request could not be recorded"), nil
 			}
-			return mcp.NewToolResultError(msg), nil
+			if !o.Allowed {
+				if err := a.writeDeniedRef(ctx, c, name, args, risk, o.Message, o.AuditRef()); err != nil {
+					return mcp.NewToolResultError("call refused: the audit log cannot be written"), nil
+				}
+				return mcp.NewToolResultError(o.Message), nil
+			}
+			rec.Approval = o.AuditRef()
 		}
-		return res, err
+		res, err := next(ctx, req)
+		return a.finish(ctx, e, rec, start, res, err)
 	}
+}
+
+// needsApproval reports whether a call must pass the approval gate: the
+// tool is critical, listed in the configuration's approval list, or an
+// http_request_test whose URL is not on the diagnostics allow-list.
+func (a *app) needsApproval(e *toolEntry, args any) bool {
+	name := e.spec.Name()
+	if a.gate == nil {
+		return e.spec.NeedsApproval()
+	}
+	if a.gate.NeedsApproval(name, e.spec.NeedsApproval()) {
+		return true
+	}
+	return name == "http_request_test" && tools.HTTPRequestNeedsApproval(a.diagPolicy, args)
+}
+
+// finish writes the call's audit record, durably, before the result is
+// returned; without the record, the result is withheld.
+func (a *app) finish(ctx context.Context, e *toolEntry, rec *audit.Record, start time.Time, res *mcp.CallToolResult, err error) (*mcp.CallToolResult, error) {
+	name := e.spec.Name()
+	rec.DurationNS = time.Since(start).Nanoseconds()
+	switch {
+	case err != nil:
+		rec.Result, rec.Error = "error", err.Error()
+	case res != nil && res.IsError:
+		rec.Result, rec.Error = "error", resultText(res)
+	default:
+		rec.Result = "success"
+	}
+	if werr := a.audit.Write(ctx, rec); werr != nil {
+		a.log.Error("writing audit record", "tool", name, "error", werr)
+		msg := "the result is withheld: its audit record could not be written"
+		if !e.spec.ReadOnly() {
+			msg = "the call ran, but its audit record could not be written; the result is withheld and no further calls will run until the audit log is fixed"
+		}
+		return mcp.NewToolResultError(msg), nil
+	}
+	return res, err
 }
 
 func resultText(r *mcp.CallToolResult) string {

@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-B5JuNifG3a4UOblfYET5wvffU9HaUHFGp4S9WyRjEt8=";
+  vendorHash = "sha256-Ostydnk5o6W30avKNMFOVS8hv1isevPiZ+AcRr/7OVA=";
 
   subPackages = [ "." ];
 

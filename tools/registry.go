@@ -3,6 +3,7 @@
 package tools
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -29,6 +30,26 @@ type Deps struct {
 	// Approvals is the server's approval gate, for the two-person
 	// approval tools; nil means two-person approval is off.
 	Approvals *approval.Gate
+	// DiagAllow are the network diagnostics tools' allow-list entries
+	// (--diag-allow, diag_allow): CIDRs, host names and either with a
+	// port, as package netpolicy parses them; empty means only public
+	// destinations.
+	DiagAllow []string
+	// DiagPorts is the diagnostics port allow-list (--diag-port,
+	// diag_ports); empty means any port.
+	DiagPorts []uint16
+	// DiagMethods are HTTP methods http_request_test may use beyond GET
+	// and HEAD (--diag-http-method, diag_http_methods); empty means GET
+	// and HEAD only.
+	DiagMethods []string
+	// DiagResolver is the DNS server the diagnostics tools resolve names
+	// with, an address with an optional port (--diag-resolver,
+	// diag_resolver); empty means the system resolver.
+	DiagResolver string
+	// DiagRootCAs are the roots check_ssl_certificate and
+	// http_request_test verify certificates against; nil means the
+	// system roots.
+	DiagRootCAs *x509.CertPool
 }
 
 func (d *Deps) logger() *slog.Logger {
@@ -48,6 +69,7 @@ func All(d *Deps) []Spec {
 	all = append(all, systemTools(d)...)
 	all = append(all, fileTools(d)...)
 	all = append(all, dockerTools(d)...)
+	all = append(all, diagTools(d)...)
 	all = append(all, approvalTools(d)...)
 	all = append(all, testTools(d)...)
 	return all

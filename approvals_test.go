@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// approvalConfig writes a config file that puts health_check on the
+// approval list, so the approval flow can be driven without a critical
+// tool's side effects.
+func approvalConfig(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "config.hujson")
+	os.WriteFile(p, []byte(`{"approval": ["health_check"]}`), 0o600)
+	return p
+}
+
+var pendingID = regexp.MustCompile(`request ([0-9a-f]{16})`)
+
+// TestTwoPersonApprovalOverMCPAndCLI: a call that needs approval returns
+// "approval pending"; the requester cannot approve it; a second person
+// approves it with approve_request; the repeated call runs once, and its
+// audit record references the approval. The host CLI approves over the
+// unix socket.
+func TestTwoPersonApprovalOverMCPAndCLI(t *testing.T) {
+	s := startServer(t, "--config", approvalConfig(t), "--approval-two-person", "--approval-wait", "200ms")
+	bot := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+
+	text, isErr := callText(t, bot, "health_check", nil)
+	m := pendingID.FindStringSubmatch(text)
+	if !isErr || !strings.Contains(text, "approval pending") || m == nil {
+		t.Fatalf("first call: %v %s", isErr, text)
+	}
+	id := m[1]
+	if text, isErr := callText(t, bot, "approve_request", map[string]any{"id": id}); !isErr || !strings.Contains(text, "the approver is the requester") {
+		t.Errorf("the requester approved its own request: %s", text)
+	}
+	if text, isErr := callText(t, alice, "list_approvals", nil); isErr || !strings.Contains(text, id) {
+		t.Errorf("list_approvals: %s", text)
+	}
+	if text, isErr := callText(t, alice, "approve_request", map[string]any{"id": id, "reason": "looks fine"}); isErr {
+		t.Fatalf("approve_request: %s", text)
+	}
+	if text, isErr := callText(t, bot, "health_check", nil); isErr {
+		t.Fatalf("repeated call after approval: %s", text)
+	}
+	if text, isErr := callText(t, bot, "health_check", nil); !isErr || !strings.Contains(text, "approval pending") {
+		t.Errorf("an approval was used twice: %s", text)
+	}
+	var ran map[string]any
+	for _, r := range s.toolRecords(t) {
+		if r["tool"] == "health_check" && r["result"] == "success" {
+			ran = r
+		}
+	}
+	ref, _ := ran["approval"].(map[string]any)
+	if ref["id"] != id || ref["approver"] == nil {
+		t.Errorf("the call's audit record does not reference approval %s: %v", id, ran)
+	}
+
+	// The host CLI, over the unix socket in the state dir.
+	out, stderr, code := tailops(t, nil, "approvals", "list", "--state-dir", s.StateDir)
+	m = regexp.MustCompile(`[0-9a-f]{16}`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("approvals list: %d %s %s", code, out, stderr)
+	}
+	if _, stderr, code := tailops(t, nil, "approvals", "approve", m[0], "--state-dir", s.StateDir, "--reason", "ok from the host"); code != 0 {
+		t.Fatalf("approvals approve: %s", stderr)
+	}
+	if text, isErr := callText(t, bot, "health_check", nil); isErr {
+		t.Errorf("call approved on the host did not run: %s", text)
+	}
+}
+
+// TestWebhookApprovalIsSignedAndBinding: the webhook receives a signed
+// request and its answer decides; a denial is returned with its reason.
+func TestWebhookApprovalIsSignedAndBinding(t *testing.T) {
+	secret := []byte("webhook-secret-for-tests-0123456789")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, secret, 0o600)
+	approve := true
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(r.Header.Get("X-TailOps-Timestamp") + "." + string(body)))
+		if r.Header.Get("X-TailOps-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var req struct{ ID, Tool string }
+		json.Unmarshal(body, &req)
+		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "approved": approve, "reason": "policy says so", "approver": "hook"})
+	}))
+	defer hook.Close()
+	s := startServer(t, "--config", approvalConfig(t), "--approval-webhook", hook.URL, "--approval-webhook-secret-file", secretFile)
+	cs := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeReadonly))
+	if text, isErr := callText(t, cs, "health_check", nil); isErr {
+		t.Fatalf("webhook-approved call: %s", text)
+	}
+	approve = false
+	if text, isErr := callText(t, cs, "health_check", nil); !isErr || !strings.Contains(text, "policy says so") {
+		t.Errorf("webhook-denied call: %v %s", isErr, text)
+	}
+}
+
+// TestNoApprovalMechanismRefusesWithHowTo: without a mechanism, a call
+// needing approval is refused with the flags that configure one.
+func TestNoApprovalMechanismRefusesWithHowTo(t *testing.T) {
+	s := startServer(t, "--config", approvalConfig(t))
+	cs := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	text, isErr := callText(t, cs, "health_check", nil)
+	if !isErr || !strings.Contains(text, "--approval-webhook") || !strings.Contains(text, "--approval-two-person") {
+		t.Errorf("refusal does not say how to configure approvals: %s", text)
+	}
+}

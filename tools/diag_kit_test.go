@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// diagKit is the diagnostics tools over one Deps.
+type diagKit struct {
+	deps  *Deps
+	specs map[string]Spec
+}
+
+func newDiagKit(t testing.TB, d *Deps) *diagKit {
+	t.Helper()
+	k := &diagKit{deps: d, specs: map[string]Spec{}}
+	for _, s := range diagTools(d) {
+		k.specs[s.Name()] = s
+	}
+	return k
+}
+
+// call validates args against the tool's input schema, as the server
+// does, and runs the handler.
+func (k *diagKit) call(t testing.TB, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	s, ok := k.specs[tool]
+	if !ok {
+		t.Fatalf("no tool %s", tool)
+	}
+	v, err := NewInputValidator(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Check(args); err != nil {
+		t.Fatalf("%s %v: arguments do not match the input schema: %v", tool, args, err)
+	}
+	res, err := s.Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
+	if err != nil || res == nil {
+		t.Fatalf("%s returned a Go error or no result: %v", tool, err)
+	}
+	return res
+}
+
+// diagOK calls a tool that must succeed, checks its result against the
+// output schema, and decodes it.
+func diagOK[T any](t testing.TB, k *diagKit, tool string, args map[string]any) T {
+	t.Helper()
+	res := k.call(t, tool, args)
+	if res.IsError {
+		t.Fatalf("%s %v: unexpected error: %s", tool, args, resultText(res))
+	}
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutputSchema(t, k.specs[tool], b)
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decoding %s result: %v", tool, err)
+	}
+	if txt := resultText(res); txt == "" {
+		t.Errorf("%s: no text content", tool)
+	}
+	return out
+}
+
+// diagErr calls a tool that must fail and returns the error text.
+func diagErr(t testing.TB, k *diagKit, tool string, args map[string]any) string {
+	t.Helper()
+	res := k.call(t, tool, args)
+	if !res.IsError {
+		t.Fatalf("%s %v: succeeded, want an error: %s", tool, args, resultText(res))
+	}
+	return resultText(res)
+}
+
+// tripwire is a TCP listener that must never be connected to: the
+// address a refused destination would have reached.
+type tripwire struct {
+	ln   net.Listener
+	hits atomic.Int64
+}
+
+func newTripwire(t testing.TB, addr string) *tripwire {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := &tripwire{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tw.hits.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if n := tw.hits.Load(); n > 0 {
+			t.Errorf("%s was connected to %d times; it must never be", addr, n)
+		}
+	})
+	return tw
+}
+
+func (tw *tripwire) port() int { return tw.ln.Addr().(*net.TCPAddr).Port }
+
+// listenSamePort listens on ip and returns the listener, on a port that
+// is also free on 127.0.0.1, where a tripwire is placed: a rebinding or
+// redirect to loopback on the same port would hit it.
+func listenSamePort(t testing.TB, ip string) (net.Listener, *tripwire) {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		probe, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			ln.Close()
+			continue
+		}
+		probe.Close()
+		t.Cleanup(func() { ln.Close() })
+		return ln, newTripwire(t, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	t.Fatal("no port free on both addresses")
+	return nil, nil
+}
+
+// testCA is a certificate authority for test servers.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "TailOps Test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// leaf issues a server certificate for names (host names or addresses),
+// valid for the given time from now.
+func (ca *testCA) leaf(t testing.TB, valid time.Duration, names ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: names[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(valid),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, n := range names {
+		if a, err := netip.ParseAddr(n); err == nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, a.AsSlice())
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+}
+
+// wantRefused checks that an error text is a policy refusal containing
+// want.
+func wantRefused(t testing.TB, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, "refused by policy") || !strings.Contains(got, want) {
+		t.Errorf("%s: %q; want a policy refusal containing %q", what, got, want)
+	}
+}
