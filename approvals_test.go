@@ -3,10 +3,12 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/auth"
 )
@@ -125,5 +130,38 @@ func TestNoApprovalMechanismRefusesWithHowTo(t *testing.T) {
 	text, isErr := callText(t, cs, "health_check", nil)
 	if !isErr || !strings.Contains(text, "--approval-webhook") || !strings.Contains(text, "--approval-two-person") {
 		t.Errorf("refusal does not say how to configure approvals: %s", text)
+	}
+}
+
+// TestApprovalWaitSendsProgress: a client that asked for progress gets MCP
+// progress notifications while its call waits for a decision.
+func TestApprovalWaitSendsProgress(t *testing.T) {
+	s := startServer(t, "--config", approvalConfig(t), "--approval-two-person", "--approval-wait", "300ms")
+	got := make(chan string, 16)
+	c := sdk.NewClient(&sdk.Implementation{Name: "progress-test", Version: "1"}, &sdk.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+			got <- fmt.Sprint(r.Params.ProgressToken, " ", r.Params.Message)
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: s.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{s.token(t, "bot", auth.ScopeAdmin), http.DefaultTransport}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	params := &sdk.CallToolParams{Name: "health_check"}
+	params.SetProgressToken("wait-1")
+	res, err := cs.CallTool(ctx, params)
+	if err != nil || !res.IsError {
+		t.Fatalf("call: %v %+v", err, res)
+	}
+	select {
+	case p := <-got:
+		if !strings.HasPrefix(p, "wait-1 ") {
+			t.Errorf("progress notification %q does not carry the call's token", p)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("no progress notification while the call waited for approval")
 	}
 }
