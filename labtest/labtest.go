@@ -2,7 +2,11 @@
 
 // Package labtest runs real infrastructure for tests: a Docker daemon in
 // a network namespace of its own, with its own data root, exec root and
-// socket, local images made from busybox-static, and a local registry.
+// socket, local images made from busybox-static, and a local registry;
+// an offline tailnet (testcontrol, DERP and STUN on loopback, tsnet nodes,
+// a real tailscaled) inside a loopback-only namespace (tailnet*.go); the
+// appliance image's rootfs and a dialer into a namespace (appliance.go,
+// netns.go).
 //
 // Nothing it starts touches the host network: dockerd, its containers
 // and the registry live in a namespace created for the test and deleted
