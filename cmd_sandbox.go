@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,16 +30,45 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	if c.tailnetMode == tailnet.ModeLocal {
 		tsSocket = c.TailscaledSocket
 	}
+	// The approval webhook is reached whatever the tools.
+	var connect []uint16
+	if c.Approvals.Webhook != "" {
+		u, err := url.Parse(c.Approvals.Webhook)
+		if err != nil {
+			return sandbox.Config{}, fmt.Errorf("--approval-webhook: %w", err)
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return sandbox.Config{}, fmt.Errorf("--approval-webhook: bad port %q", port)
+		}
+		connect = append(connect, uint16(n))
+	}
+	// With a diagnostics port allow-list, Landlock's connect rule is that
+	// list, so the kernel and the destination policy agree.
+	pol, err := c.toolDeps(nil).DiagPolicy()
+	if err != nil {
+		return sandbox.Config{}, fmt.Errorf("network diagnostics policy: %w", err)
+	}
+	toolPorts, anyPort := pol.ConnectPorts()
+	if anyPort {
+		toolPorts = nil
+	}
 	return sandbox.Config{
-		Mode:       mode,
-		StateDir:   c.StateDir,
-		AuditDir:   filepath.Dir(c.AuditLog),
-		ConfigFile: c.ConfigFile,
-		FileRoots:  c.FileRoots,
-		BindPorts:  ports,
-		HostProc:   os.Getenv("HOST_PROC"),
-		HostSys:    os.Getenv("HOST_SYS"),
-		HostEtc:    os.Getenv("HOST_ETC"),
+		ConnectPorts:     connect,
+		ToolConnectPorts: toolPorts,
+		Mode:             mode,
+		StateDir:         c.StateDir,
+		AuditDir:         filepath.Dir(c.AuditLog),
+		ConfigFile:       c.ConfigFile,
+		FileRoots:        c.FileRoots,
+		BindPorts:        ports,
+		HostProc:         os.Getenv("HOST_PROC"),
+		HostSys:          os.Getenv("HOST_SYS"),
+		HostEtc:          os.Getenv("HOST_ETC"),
 		// tsnet runs the Tailscale engine in this process.
 		Tailnet:          c.tailnetMode == tailnet.ModeTSNet,
 		TailscaledSocket: tsSocket,

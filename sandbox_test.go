@@ -253,3 +253,29 @@ func TestSandboxOffIsLoud(t *testing.T) {
 		t.Errorf("/readyz = %q %v", resp, err)
 	}
 }
+
+// TestLandlockConnectRuleFollowsDiagPolicy: with a diagnostics port
+// allow-list, the kernel's connect rule is that list, not any port; the
+// approval webhook's port is always allowed.
+func TestLandlockConnectRuleFollowsDiagPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{nil, "any port", ""},
+		{[]string{"--diag-port", "443"}, "443 (tool ping_host (port allow-list)", "any port"},
+		{[]string{"--disable-tools", "ping_host,traceroute,test_port_connectivity,dns_lookup,check_ssl_certificate,http_request_test",
+			"--approval-webhook", "http://127.0.0.1:9999/hook", "--approval-webhook-secret-file", "/dev/null"}, "9999 (config: connect port)", "any port"},
+	} {
+		out, stderr, code := tailops(t, nil, append([]string{"sandbox", "explain", "--state-dir", t.TempDir()}, tc.args...)...)
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "TCP connect:") {
+				line = l
+			}
+		}
+		if code != 0 || !strings.Contains(line, tc.want) || (tc.not != "" && strings.Contains(line, tc.not)) {
+			t.Errorf("%v: exit %d, connect rule %q, want %q and not %q\n%s", tc.args, code, line, tc.want, tc.not, stderr)
+		}
+	}
+}

@@ -62,6 +62,10 @@ type Config struct {
 	// ConnectPorts are TCP ports outbound connections may use whatever
 	// the tools (an approval webhook, for example).
 	ConnectPorts []uint16
+	// ToolConnectPorts, when not empty, are the only TCP ports tools with
+	// Needs.Connect may connect to (the diagnostics' port allow-list);
+	// empty means such tools may connect to any port.
+	ToolConnectPorts []uint16
 	// DockerSocket is the Docker socket's path, included when an enabled
 	// tool has Needs.DockerSocket; empty then means /var/run/docker.sock.
 	DockerSocket string
@@ -284,7 +288,11 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 		needRoots = needRoots || n.FileRoots
 		needDocker = needDocker || n.DockerSocket
-		if n.Connect {
+		if n.Connect && len(cfg.ToolConnectPorts) > 0 {
+			for _, port := range cfg.ToolConnectPorts {
+				p.Connect = addPort(p.Connect, port, "tool "+name+" (port allow-list)")
+			}
+		} else if n.Connect {
 			p.ConnectAny = true
 			p.ConnectAnyWhy = append(p.ConnectAnyWhy, "tool "+name)
 		}
