@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -58,10 +59,23 @@ type app struct {
 	diagPolicy *netpolicy.Policy // the diagnostics' destination policy, for http_request_test's approval
 }
 
-// toolEntry is an enabled tool with its compiled argument validator.
+// toolEntry is an enabled tool with its argument validator, compiled on
+// the tool's first call so start-up does not pay for every schema (the
+// tests compile them all: tools.TestEveryToolIsDeclaredConsistently).
 type toolEntry struct {
-	spec      tools.Spec
-	validator *tools.InputValidator
+	spec tools.Spec
+	once sync.Once
+	v    *tools.InputValidator
+	verr error
+}
+
+// check validates a call's arguments against the tool's input schema.
+func (e *toolEntry) check(args any) error {
+	e.once.Do(func() { e.v, e.verr = tools.NewInputValidator(&e.spec) })
+	if e.verr != nil {
+		return fmt.Errorf("compiling the input schema: %w", e.verr)
+	}
+	return e.v.Check(args)
 }
 
 // appConfig is what newApp needs; nil fields are errors except where noted.
@@ -123,14 +137,10 @@ func newApp(c appConfig) (*app, error) {
 		if err := s.Validate(); err != nil {
 			return nil, err
 		}
-		v, err := tools.NewInputValidator(&s)
-		if err != nil {
-			return nil, err
-		}
 		if _, dup := a.enabled[s.Name()]; dup {
 			return nil, fmt.Errorf("tool %s declared twice", s.Name())
 		}
-		a.enabled[s.Name()] = &toolEntry{spec: s, validator: v}
+		a.enabled[s.Name()] = &toolEntry{spec: s}
 		a.mcp.AddTool(s.Tool, s.Handler)
 	}
 	return a, nil
@@ -226,7 +236,7 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 			return refuse(reason)
 		}
 		// Invalid arguments never create approval requests.
-		if verr := e.validator.Check(args); verr != nil {
+		if verr := e.check(args); verr != nil {
 			return a.finish(ctx, e, &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args,
 				Caller: c, Risk: risk, Decision: "allowed"}, start, mcp.NewToolResultError(verr.Error()), nil)
 		}
