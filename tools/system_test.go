@@ -4,9 +4,12 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // TestHostSysIsHonoured points HOST_SYS at a fake /sys: a container given
@@ -49,6 +52,27 @@ func TestCPUPercentNeverBlocks(t *testing.T) {
 		_, over, err := cs.percent(ctx)
 		if err != nil || over != want {
 			t.Errorf("call %d: over %q err %v, want %q", i, over, err, want)
+		}
+	}
+}
+
+// TestSystemToolsMatchTheirOutputSchemas runs every system tool on this
+// host and checks its structured result against its declared output
+// schema (the server does not validate results per call).
+func TestSystemToolsMatchTheirOutputSchemas(t *testing.T) {
+	for _, s := range systemTools(&Deps{}) {
+		for range 2 { // the second call takes the CPU-delta paths
+			req := mcp.CallToolRequest{}
+			req.Params.Name = s.Name()
+			res, err := s.Handler(context.Background(), req)
+			if err != nil || res.IsError {
+				t.Fatalf("%s: %v %+v", s.Name(), err, res)
+			}
+			b, err := json.Marshal(res.StructuredContent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOutputSchema(t, s, b)
 		}
 	}
 }
