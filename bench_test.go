@@ -148,29 +148,8 @@ func startBareServer(tb testing.TB) string {
 // any testing.TB. It returns the base URL and a readonly token.
 func startBenchServer(tb testing.TB) (url, token string) {
 	tb.Helper()
-	state := tb.TempDir()
-	args := []string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off"}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	in, err := setup(ctx, args, logs)
-	if err != nil {
-		cancel()
-		tb.Fatalf("setup: %v\nlogs:\n%s", err, logs)
-	}
-	done := make(chan error, 1)
-	go func() { done <- in.serve(ctx, nil, nil) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-		in.close()
-	})
-	secret, err := in.cfg.loadSecret(false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return "http://" + in.ln.Addr().String(), mintBenchToken(tb, secret)
+	s := startInProcess(tb)
+	return s.URL, mintBenchToken(tb, s.Secret)
 }
 
 func mintBenchToken(tb testing.TB, secret []byte) string {

@@ -90,33 +90,44 @@ type testServer struct {
 }
 
 // startServer runs `tailops serve` in-process with the sandbox off (it is
-// irreversible; the sandbox is tested on the binary) and extra args.
+// irreversible; the sandbox is tested on the binary), debug logging (so
+// tests can check that no secret reaches even debug logs) and extra args.
 func startServer(t *testing.T, extra ...string) *testServer {
 	t.Helper()
-	state := t.TempDir()
-	args := append([]string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off", "--log-level", "debug"}, extra...)
+	return startInProcess(t, append([]string{"--log-level", "debug"}, extra...)...)
+}
+
+// startInProcess is startServer for any testing.TB: `serve` in-process
+// with the sandbox off, on a loopback port, at the debug log level.
+func startInProcess(tb testing.TB, extra ...string) *testServer {
+	tb.Helper()
+	state := tb.TempDir()
+	args := append([]string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off"}, extra...)
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	in, err := setup(ctx, args, logs)
 	if err != nil {
 		cancel()
-		t.Fatalf("setup: %v\nlogs:\n%s", err, logs)
+		tb.Fatalf("setup: %v\nlogs:\n%s", err, logs)
 	}
 	done := make(chan error, 1)
 	go func() { done <- in.serve(ctx, nil, nil) }()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			tb.Errorf("serve: %v", err)
 		}
 		in.close()
 	})
 	secret, err := in.cfg.loadSecret(false)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return &testServer{URL: "http://" + in.ln.Addr().String(), StateDir: state, AuditLog: in.cfg.AuditLog,
-		Secret: secret, Logs: logs, in: in}
+	s := &testServer{StateDir: state, AuditLog: in.cfg.AuditLog, Secret: secret, Logs: logs, in: in}
+	if in.ln != nil {
+		s.URL = "http://" + in.ln.Addr().String()
+	}
+	return s
 }
 
 // token mints an HMAC token for agent with scopes.

@@ -47,39 +47,6 @@ func startTSServer(tb testing.TB, tn *labtest.Tailnet, hostname string, extra ..
 		LC: node.LocalClient()}
 }
 
-// startInProcess is startServer for any testing.TB: `serve` in-process
-// with the sandbox off, on a loopback port, at the debug log level.
-func startInProcess(tb testing.TB, extra ...string) *testServer {
-	tb.Helper()
-	state := tb.TempDir()
-	args := append([]string{"--listen", "127.0.0.1:0", "--state-dir", state, "--sandbox", "off"}, extra...)
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	in, err := setup(ctx, args, logs)
-	if err != nil {
-		cancel()
-		tb.Fatalf("setup: %v\nlogs:\n%s", err, logs)
-	}
-	done := make(chan error, 1)
-	go func() { done <- in.serve(ctx, nil, nil) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-		in.close()
-	})
-	secret, err := in.cfg.loadSecret(false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &testServer{StateDir: state, AuditLog: in.cfg.AuditLog, Secret: secret, Logs: logs, in: in}
-	if in.ln != nil {
-		s.URL = "http://" + in.ln.Addr().String()
-	}
-	return s
-}
-
 // mint mints an HMAC token for agent with scopes against s's secret.
 func (s *testServer) mint(tb testing.TB, agent string, scopes ...auth.Scope) string {
 	tb.Helper()
