@@ -13,8 +13,18 @@ for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc bus
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
+  # Installing docker.io must not start a dockerd on the host network: the
+  # tests start their own, each in a network namespace of its own. Debian's
+  # maintainer scripts ask policy-rc.d before starting a service; 101 = no.
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
