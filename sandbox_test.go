@@ -150,6 +150,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 			t.Errorf("%s failed under the sandbox: %s", tool.Name, text)
 		}
 	}
+	// The release facts gopsutil reads must be inside the policy too.
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(st), `"platform":"`) || strings.Contains(string(st), `"platform_version":""`) {
+		t.Errorf("get_system_status under the sandbox lacks the OS release: %s", st)
+	}
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p.Cmd.Process.Pid))
 	if len(tasks) < 2 {
 		t.Fatalf("only %d threads found", len(tasks))

@@ -42,8 +42,10 @@ func hostPath(p string) string {
 // systemNeeds is what the gopsutil-based tools read.
 // sysinfo gives gopsutil the uptime; statfs the disk usage.
 var systemNeeds = Needs{
-	ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp"},
-	Syscalls:  []string{"sysinfo", "statfs"},
+	ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp",
+		// gopsutil reads the distribution's own release file for the version.
+		"/etc/debian_version", "/etc/lsb-release", "/etc/redhat-release", "/etc/alpine-release", "/etc/arch-release", "/etc/SuSE-release"},
+	Syscalls: []string{"sysinfo", "statfs"},
 }
 
 // cpuSampler computes CPU utilisation from the difference between the
