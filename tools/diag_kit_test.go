@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"net"
@@ -60,37 +59,16 @@ func (k *diagKit) call(t testing.TB, tool string, args map[string]any) *mcp.Call
 	return res
 }
 
-// diagOK calls a tool that must succeed, checks its result against the
-// output schema, and decodes it.
+// diagOK calls a diagnostics tool that must succeed and decodes its result.
 func diagOK[T any](t testing.TB, k *diagKit, tool string, args map[string]any) T {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if res.IsError {
-		t.Fatalf("%s %v: unexpected error: %s", tool, args, resultText(res))
-	}
-	b, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkOutputSchema(t, k.specs[tool], b)
-	var out T
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("decoding %s result: %v", tool, err)
-	}
-	if txt := resultText(res); txt == "" {
-		t.Errorf("%s: no text content", tool)
-	}
-	return out
+	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
-// diagErr calls a tool that must fail and returns the error text.
+// diagErr calls a diagnostics tool that must fail and returns the error text.
 func diagErr(t testing.TB, k *diagKit, tool string, args map[string]any) string {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if !res.IsError {
-		t.Fatalf("%s %v: succeeded, want an error: %s", tool, args, resultText(res))
-	}
-	return resultText(res)
+	return errorText(t, tool, k.call(t, tool, args), args)
 }
 
 // tripwire is a TCP listener that must never be connected to: the

@@ -100,34 +100,16 @@ func (k *dockerKit) callCtx(t testing.TB, ctx context.Context, tool string, args
 	return res
 }
 
-// dockerOK calls a tool that must succeed, checks its structured result
-// against the tool's output schema (as the server does), and decodes it.
+// dockerOK calls a Docker tool that must succeed and decodes its result.
 func dockerOK[T any](t testing.TB, k *dockerKit, tool string, args map[string]any) T {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if res.IsError {
-		t.Fatalf("%s %v: unexpected error: %s", tool, args, resultText(res))
-	}
-	b, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkOutputSchema(t, k.specs[tool], b)
-	var out T
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("decoding %s result: %v", tool, err)
-	}
-	return out
+	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
-// dockerErr calls a tool that must fail and returns the error text.
+// dockerErr calls a Docker tool that must fail and returns the error text.
 func dockerErr(t testing.TB, k *dockerKit, tool string, args map[string]any) string {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if !res.IsError {
-		t.Fatalf("%s %v: succeeded, want an error: %s", tool, args, resultText(res))
-	}
-	return resultText(res)
+	return errorText(t, tool, k.call(t, tool, args), args)
 }
 
 func resultText(r *mcp.CallToolResult) string {

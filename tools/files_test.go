@@ -5,7 +5,6 @@ package tools
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,32 +56,16 @@ func (k *fileTestKit) call(t testing.TB, tool string, args map[string]any) *mcp.
 	return res
 }
 
-// ok calls a tool that must succeed and decodes its structured result.
+// callOK calls a file tool that must succeed and decodes its result.
 func callOK[T any](t testing.TB, k *fileTestKit, tool string, args map[string]any) T {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if res.IsError {
-		t.Fatalf("%s %v: unexpected error: %s", tool, args, ftText(res))
-	}
-	var out T
-	b, err := json.Marshal(res.StructuredContent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("decoding %s result: %v", tool, err)
-	}
-	return out
+	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
-// callErr calls a tool that must fail and returns the error text.
+// callErr calls a file tool that must fail and returns the error text.
 func callErr(t testing.TB, k *fileTestKit, tool string, args map[string]any) string {
 	t.Helper()
-	res := k.call(t, tool, args)
-	if !res.IsError {
-		t.Fatalf("%s %v: succeeded, want an error; got %s", tool, args, ftText(res))
-	}
-	return ftText(res)
+	return errorText(t, tool, k.call(t, tool, args), args)
 }
 
 func ftText(r *mcp.CallToolResult) string {
