@@ -15,14 +15,15 @@ type listDirectoryArgs struct {
 	Path          string `json:"path" jsonschema_description:"Directory to list: absolute (inside a file root) or relative to the first root."`
 	Limit         *int   `json:"limit,omitempty" jsonschema_description:"Most entries to return, 1 to 10000; default 1000."`
 	IncludeHidden *bool  `json:"include_hidden,omitempty" jsonschema_description:"Include entries whose names start with a dot; default true."`
+	Details       bool   `json:"details,omitempty" jsonschema_description:"Also give each entry's size, permission bits and modification time (one stat per entry); default false: names and types only."`
 }
 
 type dirEntry struct {
 	Name   string `json:"name" jsonschema_description:"Entry name."`
 	Type   string `json:"type" jsonschema:"enum=file,enum=dir,enum=symlink,enum=other" jsonschema_description:"Entry type; symlinks are not followed."`
-	Size   int64  `json:"size" jsonschema_description:"Size in bytes."`
-	Mode   string `json:"mode" jsonschema_description:"Permission bits in octal."`
-	MTime  string `json:"mtime" jsonschema_description:"Modification time, RFC 3339, UTC."`
+	Size   *int64 `json:"size,omitempty" jsonschema_description:"Size in bytes (with details)."`
+	Mode   string `json:"mode,omitempty" jsonschema_description:"Permission bits in octal (with details)."`
+	MTime  string `json:"mtime,omitempty" jsonschema_description:"Modification time, RFC 3339, UTC (with details)."`
 	Denied bool   `json:"denied,omitempty" jsonschema_description:"The deny-list hides this entry's contents."`
 }
 
@@ -35,7 +36,7 @@ type listDirectoryResult struct {
 
 func (fs *fileSystem) listDirectorySpec() Spec {
 	return fileTool(fs, "list_directory", "List directory",
-		"List a directory inside the file roots: name, type, size, mode and modification time of each entry, sorted by name. Symlinks are shown, not followed.",
+		"List a directory inside the file roots: the name and type of each entry, sorted by name; with details, also size, permission bits and modification time. Symlinks are shown, not followed.",
 		RiskModerate, fs.listDirectory, renderListing)
 }
 
@@ -54,49 +55,64 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 	}
 	defer dir.close()
 
-	names, complete, err := readNames(dir, listMaxScan)
+	ents, complete, err := readEntries(dir, listMaxScan)
 	if err != nil {
 		return nil, badPath(a.Path, "cannot read directory")
 	}
 	if !hidden {
-		names = slices.DeleteFunc(names, func(n string) bool { return strings.HasPrefix(n, ".") })
+		ents = slices.DeleteFunc(ents, func(e rawEntry) bool { return strings.HasPrefix(e.name, ".") })
 	}
-	slices.Sort(names)
-	res := &listDirectoryResult{Path: a.Path, Total: len(names), Entries: make([]dirEntry, 0, min(len(names), limit))}
-	res.Truncated = !complete || len(names) > limit
-	for _, name := range names[:min(len(names), limit)] {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			continue // gone since it was listed
+	slices.SortFunc(ents, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
+	res := &listDirectoryResult{Path: a.Path, Total: len(ents), Entries: make([]dirEntry, 0, min(len(ents), limit))}
+	res.Truncated = !complete || len(ents) > limit
+	for _, e := range ents[:min(len(ents), limit)] {
+		mode := e.mode
+		out := dirEntry{Name: e.name, Denied: fs.childDenied(dir, e.name)}
+		if a.Details || mode == 0 { // the file system gave no type: stat
+			var st unix.Stat_t
+			if err := unix.Fstatat(dir.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				continue // gone since it was listed
+			}
+			mode = st.Mode
+			if a.Details {
+				out.Size, out.Mode, out.MTime = &st.Size, modeString(st.Mode), mtimeString(&st)
+			}
 		}
-		res.Entries = append(res.Entries, dirEntry{
-			Name:   name,
-			Type:   fileType(st.Mode),
-			Size:   st.Size,
-			Mode:   modeString(st.Mode),
-			MTime:  mtimeString(&st),
-			Denied: fs.childDenied(dir, name),
-		})
+		out.Type = fileType(mode)
+		res.Entries = append(res.Entries, out)
 	}
 	return res, nil
 }
 
+// renderListing is a header line, then one line per entry: the name, a
+// directory's with a trailing slash, a symlink's with "@", and any other
+// non-regular file's followed by "[other]"; with details, type, mode,
+// size and time come before the name.
 func renderListing(r *listDirectoryResult) string {
 	var b strings.Builder
+	b.Grow(64 + len(r.Entries)*24)
 	fmt.Fprintf(&b, "%s: %d entries", r.Path, r.Total)
 	if r.Truncated {
 		fmt.Fprintf(&b, " (showing %d, truncated)", len(r.Entries))
 	}
 	b.WriteByte('\n')
 	for _, e := range r.Entries {
-		name := e.Name
-		if e.Type == "dir" {
-			name += "/"
+		if e.Size != nil {
+			fmt.Fprintf(&b, "%-7s %s %12d %s  ", e.Type, e.Mode, *e.Size, e.MTime)
+		}
+		b.WriteString(e.Name)
+		switch e.Type {
+		case "dir":
+			b.WriteByte('/')
+		case "symlink":
+			b.WriteByte('@')
+		case "other":
+			b.WriteString("  [other]")
 		}
 		if e.Denied {
-			name += "  [denied]"
+			b.WriteString("  [denied]")
 		}
-		fmt.Fprintf(&b, "%-7s %s %12d %s  %s\n", e.Type, e.Mode, e.Size, e.MTime, name)
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

@@ -289,11 +289,30 @@ func TestListDirectory(t *testing.T) {
 	if strings.Join(names, ",") != ".hidden,app.log,link,sub" || r.Total != 4 || r.Truncated {
 		t.Fatalf("entries %v, total %d, truncated %v", names, r.Total, r.Truncated)
 	}
-	if e := got["app.log"]; e.Type != "file" || e.Size != 38 || e.Mode != "0640" || e.MTime == "" {
-		t.Errorf("app.log: %+v", e)
+	// By default: names and types (from getdents), no stat data.
+	if e := got["app.log"]; e.Type != "file" || e.Size != nil || e.Mode != "" || e.MTime != "" {
+		t.Errorf("app.log without details: %+v", e)
 	}
 	if got["link"].Type != "symlink" || got["sub"].Type != "dir" {
 		t.Errorf("link %+v, sub %+v", got["link"], got["sub"])
+	}
+	if text := ftText(k.call(t, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\napp.log\nlink@\nsub/\n") {
+		t.Errorf("text rendering without details: %q", text)
+	}
+	// With details: size, mode and time of each entry.
+	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": ".", "details": true})
+	got = map[string]dirEntry{}
+	for _, e := range r.Entries {
+		got[e.Name] = e
+	}
+	if e := got["app.log"]; e.Type != "file" || e.Size == nil || *e.Size != 38 || e.Mode != "0640" || e.MTime == "" {
+		t.Errorf("app.log with details: %+v", e)
+	}
+	if e := got["sub"]; e.Type != "dir" || e.Size == nil || e.Mode == "" {
+		t.Errorf("sub with details: %+v", e)
+	}
+	if text := ftText(k.call(t, "list_directory", map[string]any{"path": ".", "details": true})); !strings.Contains(text, "file    0640           38 ") {
+		t.Errorf("text rendering with details: %q", text)
 	}
 
 	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": root, "include_hidden": false, "limit": 2})

@@ -3,6 +3,8 @@
 package tools
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -138,7 +140,26 @@ func (r *nodeReader) Read(b []byte) (int, error) {
 // readNames reads up to max entry names of the open directory dir (not
 // "." or ".."), and reports whether it read them all.
 func readNames(dir *node, max int) ([]string, bool, error) {
-	var names []string
+	ents, complete, err := readEntries(dir, max)
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.name
+	}
+	return names, complete, err
+}
+
+// rawEntry is a directory entry as getdents gives it: its name and the
+// file type bits (unix.S_IF*) from d_type, 0 when the file system does
+// not say (DT_UNKNOWN).
+type rawEntry struct {
+	name string
+	mode uint32
+}
+
+// readEntries reads up to max entries of the open directory dir (not "."
+// or ".."), with their d_type, and reports whether it read them all.
+func readEntries(dir *node, max int) ([]rawEntry, bool, error) {
+	var ents []rawEntry
 	buf := make([]byte, 32<<10)
 	for {
 		k, err := unix.Getdents(dir.fd, buf)
@@ -149,13 +170,41 @@ func readNames(dir *node, max int) ([]string, bool, error) {
 			return nil, false, fmt.Errorf("reading directory: %w", err)
 		}
 		if k <= 0 {
-			return names, true, nil
+			return ents, true, nil
 		}
-		if _, _, names = unix.ParseDirent(buf[:k], -1, names); len(names) > max {
-			return names[:max], false, nil
+		if ents = appendDirents(ents, buf[:k]); len(ents) > max {
+			return ents[:max], false, nil
 		}
 	}
 }
+
+// appendDirents appends the entries of a getdents64 buffer: records of
+// d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), then the
+// NUL-terminated name, padded to d_reclen.
+func appendDirents(ents []rawEntry, buf []byte) []rawEntry {
+	const nameOff = 19
+	for len(buf) >= nameOff {
+		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
+		if reclen < nameOff || reclen > len(buf) {
+			break // malformed; the kernel does not do this
+		}
+		rec := buf[:reclen]
+		buf = buf[reclen:]
+		name := rec[nameOff:]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if len(name) == 0 || string(name) == "." || string(name) == ".." {
+			continue
+		}
+		ents = append(ents, rawEntry{name: string(name), mode: direntMode(rec[18])})
+	}
+	return ents
+}
+
+// direntMode maps a d_type to the S_IF* bits, as libc's DTTOIF does
+// (DT_REG<<12 == S_IFREG, and so on); DT_UNKNOWN gives 0.
+func direntMode(t byte) uint32 { return uint32(t) << 12 }
 
 // Open flags for the ways the tools open things.
 const (
