@@ -68,6 +68,9 @@ func openApprovals(f *approvalFlags, stateDir string, extra []string, alog *audi
 	}
 	var err error
 	if wh != nil || f.TwoPerson {
+		// The store also keeps the key of the argument digests, in
+		// approvals.json.key: random, created once, never the shared
+		// secret (see approval.KeyFileSuffix).
 		if ap.store, err = approval.OpenStore(filepath.Join(stateDir, "approvals.json"), &approval.StoreOptions{Logger: log}); err != nil {
 			return nil, fmt.Errorf("opening approval store: %w", err)
 		}

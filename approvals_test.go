@@ -21,6 +21,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/auth"
 )
 
@@ -88,6 +89,49 @@ func TestTwoPersonApprovalOverMCPAndCLI(t *testing.T) {
 	}
 	if text, isErr := callText(t, bot, "health_check", nil); isErr {
 		t.Errorf("call approved on the host did not run: %s", text)
+	}
+}
+
+// TestApprovalDigestIsKeyed: the digest an approval request is bound to,
+// as the audit log records it and approvers see it, is the keyed digest
+// under the random key in STATE_DIR/approvals.json.key (mode 0600), not
+// the shared secret, and not the plain SHA-256 of the call.
+func TestApprovalDigestIsKeyed(t *testing.T) {
+	s := startServer(t, "--config", approvalConfig(t), "--approval-two-person", "--approval-wait", "50ms")
+	bot := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+	text, _ := callText(t, bot, "health_check", nil)
+	m := pendingID.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("first call: %s", text)
+	}
+	var req map[string]any
+	for _, r := range s.auditRecords(t) {
+		if ref, _ := r["approval"].(map[string]any); r["event"] == "approval_request" && ref["id"] == m[1] {
+			req = r
+		}
+	}
+	ref, _ := req["approval"].(map[string]any)
+	digest, _ := ref["digest"].(string)
+
+	keyPath := filepath.Join(s.StateDir, "approvals.json"+approval.KeyFileSuffix)
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatalf("digest key: %v", err)
+	}
+	if fi, _ := os.Stat(keyPath); fi.Mode().Perm() != 0o600 || len(key) != approval.DigestKeySize || string(key) == string(s.Secret) {
+		t.Errorf("digest key %s: mode %v, %d bytes, the shared secret: %v", keyPath, fi.Mode().Perm(), len(key), string(key) == string(s.Secret))
+	}
+	want, err := approval.Digest(key, "health_check", req["arguments"])
+	if err != nil || digest != want || !strings.HasPrefix(digest, approval.DigestPrefix) {
+		t.Errorf("audited digest %q, want %q (%v)", digest, want, err)
+	}
+	canonical, _ := json.Marshal([]any{"health_check", req["arguments"]})
+	if plain := sha256.Sum256(canonical); strings.Contains(digest, hex.EncodeToString(plain[:])) {
+		t.Errorf("audited digest %s is the plain SHA-256 of the call", digest)
+	}
+	if text, isErr := callText(t, alice, "list_approvals", nil); isErr || !strings.Contains(text, digest) {
+		t.Errorf("list_approvals does not show the digest %s: %s", digest, text)
 	}
 }
 

@@ -201,7 +201,8 @@ const NoMechanismMessage = "approval required: %s needs approval and no approval
 //
 //  1. With no mechanism, or no caller, the call is refused.
 //  2. An approved, unused, unexpired request for the same tool, argument
-//     digest and caller is consumed: Allowed.
+//     digest (keyed, under the store's key: Store.Digest) and caller is
+//     consumed: Allowed.
 //  3. Otherwise Check reuses the pending request for the same call
 //     (two-person) or creates one, audited as EventRequest, and asks the
 //     mechanism: the webhook synchronously (bounded by its timeout), or
@@ -219,7 +220,7 @@ func (g *Gate) Check(ctx context.Context, call Call, progress ProgressFunc) (Out
 		return Outcome{Message: "approval required: " + call.Tool + " needs approval, and the caller is not identified"}, nil
 	}
 	g.sweep(ctx)
-	digest, err := Digest(call.Tool, call.Args)
+	digest, err := g.store.Digest(call.Tool, call.Args)
 	if err != nil {
 		return Outcome{Message: "approval required: " + call.Tool + ": the arguments cannot be bound to an approval"}, nil
 	}
@@ -527,8 +528,9 @@ func (g *Gate) get(ctx context.Context, id string) (Request, error) {
 
 // Sweep expires due requests and audits every request that expired since
 // the last sweep (EventExpired), including those the Store expired when
-// it was opened. Check, Approve, Deny, List and Get sweep too; Run sweeps
-// periodically.
+// it was opened and the pending or approved ones it dropped then for
+// their unkeyed digest (their record has no digest). Check, Approve,
+// Deny, List and Get sweep too; Run sweeps periodically.
 func (g *Gate) Sweep(ctx context.Context) error {
 	if g.store == nil {
 		return nil
@@ -543,9 +545,16 @@ func (g *Gate) Sweep(ctx context.Context) error {
 		if r.Decision != nil && r.Decision.Approved {
 			reason = "expired approved but unused"
 		}
+		ref := map[string]any{"id": r.ID, "state": string(StateExpired), "expires": r.Expires}
+		if r.Digest != "" {
+			ref["digest"] = r.Digest
+		} else {
+			// Dropped by OpenStore: its digest was the unkeyed one of an
+			// earlier version, which is not written again.
+			reason += "; made with the unkeyed argument digest of an earlier version, it can never match a call"
+		}
 		rec := &audit.Record{Event: EventExpired, Tool: r.Tool, Caller: &r.Caller, Risk: r.Risk,
-			Decision: audit.DecisionDenied, Reason: reason,
-			Approval: map[string]any{"id": r.ID, "state": string(StateExpired), "digest": r.Digest, "expires": r.Expires}}
+			Decision: audit.DecisionDenied, Reason: reason, Approval: ref}
 		if err := g.audit(ctx, rec); err != nil {
 			errs = append(errs, fmt.Errorf("auditing expiry of approval request %s: %w", r.ID, err))
 		}

@@ -141,7 +141,8 @@ func TestTwoPersonApproveDuringWait(t *testing.T) {
 	}
 	req := e.findRecord(t, approval.EventRequest, o.ApprovalID)
 	if req.Decision != approval.DecisionPending || req.Tool != "remove_container" || req.RequestID != "req-1" ||
-		req.Caller == nil || req.Caller.Agent != "alice-agent" || approvalField(req, "digest") == nil {
+		req.Caller == nil || req.Caller.Agent != "alice-agent" ||
+		approvalField(req, "digest") != storeDigest(t, e.store, "remove_container", argsA) {
 		t.Errorf("request record %+v", req)
 	}
 	dec := e.findRecord(t, approval.EventDecision, o.ApprovalID)

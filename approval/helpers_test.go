@@ -4,7 +4,10 @@ package approval_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -40,6 +43,41 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testKey is a digest key for tests of Digest alone.
+var testKey = bytes.Repeat([]byte{0x42}, approval.DigestKeySize)
+
+// canonicalCall is the canonical JSON of [tool, args] that Digest hashes,
+// written independently for args of strings, bools and maps (whose keys
+// encoding/json sorts).
+func canonicalCall(t *testing.T, tool string, args any) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode([]any{tool, args}); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// storeDigest is the digest s binds a request for the call to.
+func storeDigest(t *testing.T, s *approval.Store, tool string, args any) string {
+	t.Helper()
+	d, err := s.Digest(tool, args)
+	if err != nil {
+		t.Fatalf("Store.Digest: %v", err)
+	}
+	return d
+}
+
+// plainDigest is the unkeyed digest of earlier versions: the hex SHA-256
+// of the canonical call.
+func plainDigest(t *testing.T, tool string, args any) string {
+	t.Helper()
+	h := sha256.Sum256(canonicalCall(t, tool, args))
+	return hex.EncodeToString(h[:])
+}
 
 // Callers used across the tests.
 var (

@@ -6,9 +6,10 @@
 // # Model
 //
 // A call that needs approval becomes a Request bound to the exact call: the
-// tool, a Digest of its exact arguments, and the caller (CallerKey: token
-// agent, token id and Tailscale login). Nothing the model sends counts as
-// approval; only a Decision recorded by a configured mechanism does:
+// tool, a keyed Digest of its exact arguments, and the caller (CallerKey:
+// token agent, token id and Tailscale login). Nothing the model sends
+// counts as approval; only a Decision recorded by a configured mechanism
+// does:
 //
 //   - a Webhook, which receives the signed request and answers
 //     synchronously, or
@@ -24,6 +25,18 @@
 // pending and approved requests survive a restart; requests past their
 // expiry become expired, never approved.
 //
+// # Digest
+//
+// The digest is written to the audit log and the store and shown to
+// approvers, while the arguments are shown redacted. It is therefore keyed
+// (HMAC-SHA256, see Digest): without the key, which never leaves the
+// server, nobody can test guesses of a redacted argument, such as a short
+// password, against it. The key is a random file next to the store, so it
+// is the same after a restart. Digests start with DigestPrefix; a request
+// stored with the unkeyed digest of earlier versions is dropped when the
+// store is opened, and reported as expired if it was still pending or
+// approved.
+//
 // # Audit
 //
 // The Gate writes EventRequest when it creates a request, EventDecision
@@ -34,6 +47,7 @@ package approval
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -112,7 +126,10 @@ type Request struct {
 	Tool string `json:"tool"`
 	// Arguments is a redacted copy of the call's arguments, for display.
 	Arguments any `json:"arguments"`
-	// Digest is Digest(Tool, exact arguments).
+	// Digest is Digest(key, Tool, exact arguments) under the store's key:
+	// DigestPrefix and 64 hex digits. It is empty only in the requests
+	// Store.Expire reports for requests dropped at open because they had
+	// the unkeyed digest of an earlier version.
 	Digest string `json:"digest"`
 	// Caller is a copy of the requester.
 	Caller auth.Caller `json:"caller"`
@@ -137,7 +154,8 @@ type Request struct {
 type Binding struct {
 	// Tool is the tool's name.
 	Tool string
-	// Digest is Digest(Tool, arguments).
+	// Digest is Digest(key, Tool, arguments) under the store's key
+	// (Store.Digest).
 	Digest string
 	// CallerKey is CallerKey(caller).
 	CallerKey string
@@ -177,15 +195,32 @@ func cloneCaller(c *auth.Caller) auth.Caller {
 	return out
 }
 
-// Digest returns the hex SHA-256 of the canonical JSON encoding of the
-// array [tool, args]: object keys sorted, no insignificant space, no HTML
-// escaping, and numbers written as in the input (args may be a
-// json.RawMessage, whose numbers are kept digit for digit, or decoded
-// values such as map[string]any). Two calls have the same digest exactly
-// when they name the same tool with arguments that decode to the same JSON
-// value, so the digest binds an approval to the exact call. It fails only
-// for arguments JSON cannot encode.
-func Digest(tool string, args any) (string, error) {
+// DigestPrefix starts every argument digest and names its construction,
+// so that a digest in any other format, such as the plain hex SHA-256 that
+// earlier versions stored, is recognised as stale and never equals a
+// current one.
+const DigestPrefix = "hmac-sha256:"
+
+// DigestKeySize is the size in bytes of the key Digest needs (a Store
+// creates one of this size).
+const DigestKeySize = 32
+
+// Digest returns DigestPrefix followed by the hex HMAC-SHA256, under key,
+// of the canonical JSON encoding of the array [tool, args]: object keys
+// sorted, no insignificant space, no HTML escaping, and numbers written as
+// in the input (args may be a json.RawMessage, whose numbers are kept
+// digit for digit, or decoded values such as map[string]any). Under one
+// key, two calls have the same digest exactly when they name the same tool
+// with arguments that decode to the same JSON value, so the digest binds
+// an approval to the exact call. Because it is keyed, the digest in the
+// audit log or shown to an approver reveals nothing about redacted
+// arguments to anyone without the key: guesses cannot be checked against
+// it. It fails for a key shorter than DigestKeySize and for arguments
+// JSON cannot encode.
+func Digest(key []byte, tool string, args any) (string, error) {
+	if len(key) < DigestKeySize {
+		return "", fmt.Errorf("computing argument digest: the key is %d bytes, want at least %d", len(key), DigestKeySize)
+	}
 	v, err := canonicalValue(args)
 	if err != nil {
 		return "", fmt.Errorf("computing argument digest: %w", err)
@@ -196,8 +231,32 @@ func Digest(tool string, args any) (string, error) {
 	if err := enc.Encode([]any{tool, v}); err != nil {
 		return "", fmt.Errorf("computing argument digest: %w", err)
 	}
-	sum := sha256.Sum256(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
-	return hex.EncodeToString(sum[:]), nil
+	mac := hmac.New(sha256.New, key)
+	mac.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	return DigestPrefix + hex.EncodeToString(mac.Sum(nil)), nil
+}
+
+// keyedDigest reports whether d is in Digest's format: DigestPrefix and 64
+// lower-case hex digits.
+func keyedDigest(d string) bool {
+	h, ok := strings.CutPrefix(d, DigestPrefix)
+	return ok && isHex64(h)
+}
+
+// unkeyedDigest reports whether d is in the format of earlier versions,
+// the plain hex SHA-256 of the canonical call: such a request is stale.
+func unkeyedDigest(d string) bool { return isHex64(d) }
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalValue returns v as JSON decodes it with numbers kept as

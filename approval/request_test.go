@@ -3,7 +3,13 @@
 package approval_test
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/tailops/tailops/approval"
@@ -36,8 +42,8 @@ func TestDigest(t *testing.T) {
 			if (got == baseDigest) != tc.same {
 				t.Errorf("Digest = %s, base %s; want same=%v", got, baseDigest, tc.same)
 			}
-			if len(got) != 64 {
-				t.Errorf("Digest %q is not 64 hex digits", got)
+			if !digestFormat.MatchString(got) {
+				t.Errorf("Digest %q is not %q and 64 hex digits", got, approval.DigestPrefix)
 			}
 		})
 	}
@@ -52,15 +58,105 @@ func TestDigest(t *testing.T) {
 		}
 	})
 	t.Run("unencodable", func(t *testing.T) {
-		if _, err := approval.Digest("x", map[string]any{"c": make(chan int)}); err == nil {
+		if _, err := approval.Digest(testKey, "x", map[string]any{"c": make(chan int)}); err == nil {
 			t.Error("Digest of a channel succeeded")
 		}
 	})
 }
 
+var digestFormat = regexp.MustCompile(`^hmac-sha256:[0-9a-f]{64}$`)
+
+// TestDigestIsKeyed: the digest depends on the key, is stable under one
+// key, and needs a full-size key.
+func TestDigestIsKeyed(t *testing.T) {
+	args := map[string]any{"url": "http://10.0.0.5/", "password": "hunter2"}
+	other := bytes.Repeat([]byte{0x17}, approval.DigestKeySize)
+	tests := []struct {
+		name    string
+		key     []byte
+		same    bool // the same digest as under testKey
+		wantErr bool
+	}{
+		{"same key", bytes.Clone(testKey), true, false},
+		{"other key", other, false, false},
+		{"key differing in one bit", append([]byte{testKey[0] ^ 1}, testKey[1:]...), false, false},
+		{"longer key", append(bytes.Clone(testKey), 1), false, false},
+		{"no key", nil, false, true},
+		{"short key", testKey[:approval.DigestKeySize-1], false, true},
+	}
+	base := mustDigest(t, "http_request_test", args)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := approval.Digest(tc.key, "http_request_test", args)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Digest: %q, %v; want error %v", got, err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if (got == base) != tc.same {
+				t.Errorf("Digest = %s, under testKey %s; want same=%v", got, base, tc.same)
+			}
+		})
+	}
+}
+
+// TestDigestResistsUnkeyedGuessing: someone who reads a digest in the
+// audit log and knows everything but a short password cannot confirm a
+// guess with the unkeyed construction of earlier versions (the plain
+// SHA-256 of the canonical call); only the key holder can.
+func TestDigestResistsUnkeyedGuessing(t *testing.T) {
+	const secret = "hunter2"
+	call := func(pw string) map[string]any {
+		return map[string]any{"url": "http://10.0.0.5/", "method": "GET", "password": pw}
+	}
+	d := mustDigest(t, "http_request_test", call(secret))
+	guesses := []string{"123456", "password", "letmein", "hunter1", secret, "qwerty", "hunter3"}
+	attacks := []struct {
+		name string
+		hash func(canonical []byte) string
+		want bool // whether the attack finds the secret
+	}{
+		{"plain SHA-256 (the old digest)", func(c []byte) string { h := sha256.Sum256(c); return hex.EncodeToString(h[:]) }, false},
+		{"plain SHA-256 with the prefix", func(c []byte) string {
+			h := sha256.Sum256(c)
+			return approval.DigestPrefix + hex.EncodeToString(h[:])
+		}, false},
+		{"HMAC under another key", func(c []byte) string {
+			m := hmac.New(sha256.New, bytes.Repeat([]byte{0x17}, approval.DigestKeySize))
+			m.Write(c)
+			return approval.DigestPrefix + hex.EncodeToString(m.Sum(nil))
+		}, false},
+		// The control: with the key, the same guessing finds the secret,
+		// so the canonical form above is right and the others fail only
+		// for want of the key.
+		{"HMAC under the key", func(c []byte) string {
+			m := hmac.New(sha256.New, testKey)
+			m.Write(c)
+			return approval.DigestPrefix + hex.EncodeToString(m.Sum(nil))
+		}, true},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			found := ""
+			for _, g := range guesses {
+				if h := a.hash(canonicalCall(t, "http_request_test", call(g))); h == d || h == strings.TrimPrefix(d, approval.DigestPrefix) {
+					found = g
+				}
+			}
+			if (found != "") != a.want {
+				t.Errorf("guessing found %q; want found=%v", found, a.want)
+			}
+		})
+	}
+	if plainDigest(t, "http_request_test", call(secret)) == strings.TrimPrefix(d, approval.DigestPrefix) {
+		t.Error("the digest is the plain SHA-256 of the call")
+	}
+}
+
 func mustDigest(t *testing.T, tool string, args any) string {
 	t.Helper()
-	d, err := approval.Digest(tool, args)
+	d, err := approval.Digest(testKey, tool, args)
 	if err != nil {
 		t.Fatalf("Digest: %v", err)
 	}

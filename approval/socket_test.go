@@ -79,7 +79,7 @@ func TestSocketCLI(t *testing.T) {
 	ctx := context.Background()
 
 	// approve
-	call := checkAsync(e, map[string]any{"container": "web", "token": "abc"}, alice)
+	call := checkAsync(e, map[string]any{"container": "web", "token": "s3cret-token"}, alice)
 	r := waitPending(t, c, "web")
 	shown, err := c.Show(ctx, r.ID)
 	if err != nil {
@@ -92,7 +92,7 @@ func TestSocketCLI(t *testing.T) {
 	var out bytes.Buffer
 	approval.WriteRequest(&out, &shown)
 	approval.WriteList(&out, []approval.Request{shown}, e.clock.Now())
-	if !strings.Contains(out.String(), r.ID) || strings.Contains(out.String(), "abc") {
+	if !strings.Contains(out.String(), r.ID) || strings.Contains(out.String(), "s3cret-token") {
 		t.Errorf("formatted request:\n%s", out.String())
 	}
 	got, err := c.Approve(ctx, r.ID, "checked with alice")

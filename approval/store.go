@@ -68,6 +68,7 @@ type Store struct {
 	retention  time.Duration
 	maxPending int
 	lock       *os.File
+	key        []byte // the digest key, DigestKeySize bytes
 
 	mu      sync.Mutex
 	reqs    map[string]*Request
@@ -77,11 +78,16 @@ type Store struct {
 }
 
 // OpenStore opens the store file at path, creating its directory (0700)
-// when missing, and loads the requests in it. Requests past their expiry
-// become expired (never approved); Expire returns them so the Gate can
-// audit them. A file readable by others is set to mode 0600 with a
-// warning; a file that is not a valid store is an error naming it, and
-// nothing is changed.
+// when missing, loads the argument digest key from path+KeyFileSuffix
+// (creating it, mode 0600, on first use) and loads the requests in the
+// store. Requests past their expiry become expired (never approved);
+// Expire returns them so the Gate can audit them. Requests whose digest is
+// the unkeyed one of earlier versions can never match a call: they are
+// dropped from the file, and those still pending or approved are returned
+// by Expire as expired, with an empty Digest, so that the unkeyed digest
+// is not written again. A file readable by others is set to mode 0600
+// with a warning; a file that is not a valid store is an error naming it,
+// and nothing is changed.
 func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 	s := &Store{path: path, now: time.Now, logger: slog.Default(), retention: DefaultRetention,
 		maxPending: DefaultMaxPending, reqs: map[string]*Request{}, changed: make(chan struct{})}
@@ -126,6 +132,9 @@ func (s *Store) open() error {
 		}
 		return fmt.Errorf("locking %s: %w", lock.Name(), err)
 	}
+	if s.key, err = loadDigestKey(s.path+KeyFileSuffix, s.logger); err != nil {
+		return err
+	}
 	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -157,6 +166,8 @@ func (s *Store) open() error {
 	if sf.Version != fileVersion {
 		return fmt.Errorf("unsupported version %d (want %d)", sf.Version, fileVersion)
 	}
+	seen := map[string]bool{}
+	var stale []Request
 	for i := range sf.Requests {
 		r := sf.Requests[i]
 		switch {
@@ -164,22 +175,49 @@ func (s *Store) open() error {
 			return fmt.Errorf("request %d: invalid id %q", i, r.ID)
 		case !r.State.valid():
 			return fmt.Errorf("request %s: invalid state %q", r.ID, r.State)
-		case s.reqs[r.ID] != nil:
+		case seen[r.ID]:
 			return fmt.Errorf("request %s: duplicate id", r.ID)
-		case r.Tool == "" || r.Digest == "" || r.CallerKey != CallerKey(&r.Caller):
+		case r.Tool == "" || r.CallerKey != CallerKey(&r.Caller):
 			return fmt.Errorf("request %s: incomplete or inconsistent binding", r.ID)
+		case !keyedDigest(r.Digest) && !unkeyedDigest(r.Digest):
+			return fmt.Errorf("request %s: invalid digest %q", r.ID, truncate(r.Digest, 80))
 		case (r.State == StateApproved || r.State == StateUsed) && (r.Decision == nil || !r.Decision.Approved):
 			return fmt.Errorf("request %s: state %s without an approval", r.ID, r.State)
+		}
+		seen[r.ID] = true
+		if unkeyedDigest(r.Digest) {
+			stale = append(stale, r)
+			continue
 		}
 		s.reqs[r.ID] = &r
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropStaleLocked(stale)
 	expired := s.expireLocked(s.now())
-	if pruned := s.pruneLocked(s.now()); expired || pruned {
+	if pruned := s.pruneLocked(s.now()); expired || pruned || len(stale) > 0 {
 		return s.saveLocked()
 	}
 	return nil
+}
+
+// dropStaleLocked handles the requests OpenStore found with the unkeyed digest
+// of earlier versions, which were not loaded: they can never match a call
+// (a current digest always starts with DigestPrefix), and approving them
+// would help nobody, so they are dropped rather than left to expire. Those
+// still pending or approved are queued for Expire as expired, with the
+// unkeyed digest removed, so the Gate audits them once. Each is logged.
+func (s *Store) dropStaleLocked(stale []Request) {
+	for _, r := range stale {
+		s.logger.Warn("dropping an approval request made with the unkeyed argument digest of an earlier version; "+
+			"repeat the call to request approval again",
+			slog.String("approval_id", r.ID), slog.String("tool", r.Tool), slog.String("state", string(r.State)))
+		if r.State == StatePending || r.State == StateApproved {
+			r.State = StateExpired
+			r.Digest = ""
+			s.expired = append(s.expired, r.clone())
+		}
+	}
 }
 
 // Close releases the store's lock. Later calls fail with ErrClosed.
@@ -199,6 +237,10 @@ func (s *Store) Path() string { return s.path }
 
 // Now returns the store clock's current time.
 func (s *Store) Now() time.Time { return s.now() }
+
+// Digest returns Digest(key, tool, args) under the store's key: the digest
+// a request for the call is bound to.
+func (s *Store) Digest(tool string, args any) (string, error) { return Digest(s.key, tool, args) }
 
 // Get returns a copy of the request with id.
 func (s *Store) Get(id string) (Request, error) {
@@ -253,7 +295,7 @@ func (s *Store) newRequest(tool string, args any, caller *auth.Caller, risk stri
 	if ttl <= 0 {
 		return Request{}, errors.New("creating approval request: non-positive TTL")
 	}
-	digest, err := Digest(tool, args)
+	digest, err := s.Digest(tool, args)
 	if err != nil {
 		return Request{}, fmt.Errorf("creating approval request: %w", err)
 	}
@@ -598,38 +640,8 @@ func (s *Store) saveLocked() error {
 		return fmt.Errorf("encoding approval store: %w", err)
 	}
 	data = append(data, '\n')
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp-*")
-	if err != nil {
+	if err := writeFileAtomic(s.path, data); err != nil {
 		return fmt.Errorf("writing approval store: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("writing approval store: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing approval store: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing approval store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("replacing approval store: %w", err)
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -203,8 +203,11 @@ func TestWebhook(t *testing.T) {
 			}
 			body := ws.lastBody()
 			if body["id"] != o.ApprovalID || body["tool"] != "http_request_test" || body["state"] != "pending" ||
-				body["digest"] != mustDigest(t, "http_request_test", args) {
+				body["digest"] != storeDigest(t, e.store, "http_request_test", args) {
 				t.Errorf("webhook body %v", body)
+			}
+			if d, _ := body["digest"].(string); strings.Contains(d, plainDigest(t, "http_request_test", args)) {
+				t.Errorf("webhook body digest %s is the plain SHA-256 of the arguments, password included", d)
 			}
 			if a, _ := body["arguments"].(map[string]any); a["password"] != audit.Redacted || a["url"] != "http://10.0.0.5/" {
 				t.Errorf("webhook body arguments %v, want the redacted copy", body["arguments"])

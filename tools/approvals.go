@@ -32,7 +32,7 @@ type ApprovalView struct {
 	ID        string `json:"id"`
 	Tool      string `json:"tool"`
 	Arguments any    `json:"arguments" jsonschema_description:"the call's arguments, secrets redacted"`
-	Digest    string `json:"digest" jsonschema_description:"SHA-256 of the exact arguments the approval is bound to"`
+	Digest    string `json:"digest" jsonschema_description:"Keyed digest (hmac-sha256:HEX, under the server's approval key) of the tool and exact arguments the approval is bound to"`
 	Requester string `json:"requester" jsonschema_description:"the caller's token agent and tailnet login"`
 	Risk      string `json:"risk"`
 	State     string `json:"state"`
