@@ -550,15 +550,19 @@ func (a *app) scopeGate(next http.Handler) http.Handler {
 		var msg struct {
 			Method string `json:"method"`
 			Params struct {
-				Name      string `json:"name"`
-				Arguments any    `json:"arguments"`
+				Name      string          `json:"name"`
+				Arguments json.RawMessage `json:"arguments"` // decoded only for a denial's audit record
 			} `json:"params"`
 		}
 		if json.Unmarshal(body, &msg) == nil && msg.Method == string(mcp.MethodToolsCall) {
 			c := auth.CallerFrom(r.Context())
 			if reason, scope := a.denial(c, msg.Params.Name); scope != "" {
 				risk := a.enabled[msg.Params.Name].spec.Risk.String()
-				a.writeDenied(r.Context(), c, msg.Params.Name, msg.Params.Arguments, risk, reason)
+				var args any
+				if len(msg.Params.Arguments) > 0 {
+					json.Unmarshal(msg.Params.Arguments, &args) // it parsed as part of body
+				}
+				a.writeDenied(r.Context(), c, msg.Params.Name, args, risk, reason)
 				a.challenge(w, http.StatusForbidden, "insufficient_scope", reason, scope)
 				return
 			}

@@ -195,7 +195,7 @@ func TestToolsAreFilteredByScope(t *testing.T) {
 	tok := s.token(t, "net-only", auth.ScopeNetworkRead)
 	sid, _ := s.initialize(t, tok, "2025-06-18")
 	resp := s.rpc(t, tok, sid, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-		"params": map[string]any{"name": "get_system_status", "arguments": map[string]any{}}})
+		"params": map[string]any{"name": "get_system_status", "arguments": map[string]any{"verbose": true, "password": "hunter2"}}})
 	if resp.StatusCode != 403 {
 		t.Fatalf("status %d, want 403", resp.StatusCode)
 	}
@@ -207,6 +207,10 @@ func TestToolsAreFilteredByScope(t *testing.T) {
 	last := recs[len(recs)-1]
 	if last["tool"] != "get_system_status" || last["decision"] != "denied" || !strings.Contains(fmt.Sprint(last["reason"]), "system:read") {
 		t.Errorf("audit record = %v", last)
+	}
+	// The refused call's arguments are in the record, the secret redacted.
+	if args, _ := last["arguments"].(map[string]any); args["verbose"] != true || args["password"] == nil || args["password"] == "hunter2" {
+		t.Errorf("audit record arguments = %v", last["arguments"])
 	}
 }
 
