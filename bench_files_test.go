@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -667,4 +668,51 @@ func fsReadJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// BenchmarkReadFileEncoding splits the cost of sending one read_file result
+// of 1 MiB of text, built as the tool builds it (the content in the text
+// block and in structuredContent):
+//
+//   - jsonrpc-response: json.Marshal of the JSON-RPC response, which is
+//     what mcp-go's stdio server does with every response (its streamable
+//     HTTP transport encodes the same way);
+//   - result-only: the result's own MarshalJSON, without the envelope;
+//   - content-string: json.Marshal of the 1 MiB string alone.
+//
+// The difference between the first two is encoding/json checking and
+// compacting the output of the result's MarshalJSON a second time.
+func BenchmarkReadFileEncoding(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; sb.Len() < fsBenchBigSize; i++ {
+		fmt.Fprintf(&sb, "2026-11-22T12:00:%02d.%06dZ INFO request %d served in %d us, status 200, path /api/v1/items/%d\n",
+			i%60, i%1000000, i, 100+i%900, i%4096)
+	}
+	text := sb.String()[:fsBenchBigSize]
+	result := func() *mcpgo.CallToolResult {
+		return mcpgo.NewToolResultStructured(map[string]any{"path": "big.txt", "content": text, "encoding": "text",
+			"offset": 0, "bytes_read": len(text), "size": len(text), "eof": true}, text)
+	}
+	b.Run("jsonrpc-response", func(b *testing.B) {
+		for b.Loop() {
+			resp := mcpgo.JSONRPCResponse{JSONRPC: mcpgo.JSONRPC_VERSION, ID: mcpgo.NewRequestId(1), Result: result()}
+			if _, err := json.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("result-only", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := result().MarshalJSON(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("content-string", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
