@@ -166,11 +166,15 @@ func mintBenchToken(tb testing.TB, secret []byte) string {
 // (`tailops serve --sandbox best-effort`, fresh state directory): after
 // its first served /healthz and one second idle (idle-RSS-MB), and again
 // right after one authenticated get_system_status call
-// (after-call-RSS-MB). MB are 10^6 bytes; values are the median over at
-// most maxRSSRuns process runs.
+// (after-call-RSS-MB). The idle RSS is also split into its anonymous
+// part (idle-anon-MB: heap, stacks, written data), its file-backed part
+// (idle-file-MB: pages of the binary and libraries mapped from the page
+// cache) and the share of that mapped as 2 MiB huge pages
+// (idle-file-hugepage-MB). MB are 10^6 bytes; values are the median over
+// at most maxRSSRuns process runs.
 func BenchmarkIdleRSS(b *testing.B) {
 	n := min(b.N, maxRSSRuns)
-	var idle, after []float64
+	var idle, after, anon, file, pmd []float64
 	start := time.Now()
 	for range n {
 		p := startBinary(b, b.TempDir())
@@ -178,12 +182,14 @@ func BenchmarkIdleRSS(b *testing.B) {
 			b.Fatal(err)
 		}
 		time.Sleep(rssIdle)
-		idle = append(idle, p.rssMB(b))
+		m := p.mem(b)
+		idle = append(idle, m.rss)
+		anon, file, pmd = append(anon, m.anon), append(file, m.file), append(pmd, m.filePMD)
 		cs := benchSession(b, p.url, mintBenchToken(b, p.secret(b)))
 		if res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"}); err != nil || res.IsError {
 			b.Fatalf("get_system_status: %v %+v", err, res)
 		}
-		after = append(after, p.rssMB(b))
+		after = append(after, p.mem(b).rss)
 		cs.Close()
 		p.stop(b)
 	}
@@ -191,6 +197,9 @@ func BenchmarkIdleRSS(b *testing.B) {
 	b.ReportMetric(float64(n), "runs")
 	b.ReportMetric(median(idle), "idle-RSS-MB")
 	b.ReportMetric(median(after), "after-call-RSS-MB")
+	b.ReportMetric(median(anon), "idle-anon-MB")
+	b.ReportMetric(median(file), "idle-file-MB")
+	b.ReportMetric(median(pmd), "idle-file-hugepage-MB")
 }
 
 // BenchmarkStartup measures the time from starting the built binary
@@ -289,26 +298,45 @@ func (p *proc) waitHealthy(timeout time.Duration) (time.Duration, error) {
 	return 0, fmt.Errorf("no 200 from %s/healthz within %s\n%s", p.url, timeout, p.stderr)
 }
 
-// rssMB reads the process's VmRSS in MB (10^6 bytes).
-func (p *proc) rssMB(tb testing.TB) float64 {
+// procMem is a process's resident memory in MB (10^6 bytes): VmRSS, and
+// its anonymous and file-backed parts (RssAnon, RssFile in
+// /proc/PID/status), and the file-backed part mapped as 2 MiB huge pages
+// (FilePmdMapped in /proc/PID/smaps_rollup).
+type procMem struct{ rss, anon, file, filePMD float64 }
+
+// mem reads p's procMem.
+func (p *proc) mem(tb testing.TB) procMem {
 	tb.Helper()
-	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				tb.Fatalf("VmRSS %q: %v", v, err)
-			}
-			return kb * 1024 / 1e6
+	dir := filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid))
+	var m procMem
+	fields := map[string]*float64{"VmRSS:": &m.rss, "RssAnon:": &m.anon, "RssFile:": &m.file, "FilePmdMapped:": &m.filePMD}
+	found := 0
+	for _, name := range []string{"status", "smaps_rollup"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			tb.Fatal(err)
 		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text()) // "Key: N kB", tab- or space-separated
+			if len(f) != 3 {
+				continue
+			}
+			if dst := fields[f[0]]; dst != nil {
+				kb, err := strconv.ParseFloat(f[1], 64)
+				if err != nil {
+					tb.Fatalf("%s %q: %v", name, sc.Text(), err)
+				}
+				*dst = kb * 1024 / 1e6
+				found++
+			}
+		}
+		f.Close()
 	}
-	tb.Fatalf("no VmRSS for pid %d", p.cmd.Process.Pid)
-	return 0
+	if found != len(fields) {
+		tb.Fatalf("pid %d: found %d of the memory fields %v", p.cmd.Process.Pid, found, fields)
+	}
+	return m
 }
 
 // secret reads the shared secret the process created in its state dir.
