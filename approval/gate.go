@@ -528,9 +528,10 @@ func (g *Gate) get(ctx context.Context, id string) (Request, error) {
 
 // Sweep expires due requests and audits every request that expired since
 // the last sweep (EventExpired), including those the Store expired when
-// it was opened and the pending or approved ones it dropped then for
-// their unkeyed digest (their record has no digest). Check, Approve,
-// Deny, List and Get sweep too; Run sweeps periodically.
+// it was opened and the pending or approved ones it dropped then because
+// they could never match a call (Request.Dropped): their record's reason
+// says why, and it has no expiry, nor a digest if theirs was unkeyed.
+// Check, Approve, Deny, List and Get sweep too; Run sweeps periodically.
 func (g *Gate) Sweep(ctx context.Context) error {
 	if g.store == nil {
 		return nil
@@ -541,17 +542,23 @@ func (g *Gate) Sweep(ctx context.Context) error {
 	}
 	var errs []error
 	for _, r := range exp {
-		reason := "expired undecided"
+		state := "undecided"
 		if r.Decision != nil && r.Decision.Approved {
-			reason = "expired approved but unused"
+			state = "approved but unused"
 		}
-		ref := map[string]any{"id": r.ID, "state": string(StateExpired), "expires": r.Expires}
-		if r.Digest != "" {
+		reason := "expired " + state
+		ref := map[string]any{"id": r.ID, "state": string(StateExpired)}
+		if keyedDigest(r.Digest) {
 			ref["digest"] = r.Digest
+		}
+		if r.Dropped != "" {
+			// Dropped by OpenStore, maybe before its expiry: the record
+			// says why, and gives no expiry.
+			reason = "dropped " + state + " when the approval store was opened: " + string(r.Dropped) +
+				", so it can never match a call"
+			ref["dropped"] = true
 		} else {
-			// Dropped by OpenStore: its digest was the unkeyed one of an
-			// earlier version, which is not written again.
-			reason += "; made with the unkeyed argument digest of an earlier version, it can never match a call"
+			ref["expires"] = r.Expires
 		}
 		rec := &audit.Record{Event: EventExpired, Tool: r.Tool, Caller: &r.Caller, Risk: r.Risk,
 			Decision: audit.DecisionDenied, Reason: reason, Approval: ref}

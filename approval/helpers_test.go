@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -77,6 +78,31 @@ func plainDigest(t *testing.T, tool string, args any) string {
 	t.Helper()
 	h := sha256.Sum256(canonicalCall(t, tool, args))
 	return hex.EncodeToString(h[:])
+}
+
+// keyIDOf is the id of a digest key that the store file records, computed
+// independently: the hex of the first 8 bytes of
+// HMAC-SHA256(key, "tailops approval key id").
+func keyIDOf(key []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("tailops approval key id"))
+	return hex.EncodeToString(mac.Sum(nil)[:8])
+}
+
+// fileKeyID returns the key_id the store file at path records.
+func fileKeyID(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		KeyID string `json:"key_id"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("decoding store file: %v", err)
+	}
+	return f.KeyID
 }
 
 // Callers used across the tests.

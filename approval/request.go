@@ -32,10 +32,14 @@
 // (HMAC-SHA256, see Digest): without the key, which never leaves the
 // server, nobody can test guesses of a redacted argument, such as a short
 // password, against it. The key is a random file next to the store, so it
-// is the same after a restart. Digests start with DigestPrefix; a request
-// stored with the unkeyed digest of earlier versions is dropped when the
-// store is opened, and reported as expired if it was still pending or
-// approved.
+// is the same after a restart (see KeyFileSuffix). Digests start with
+// DigestPrefix. The store file records a short id of the key its requests
+// were made under (the first 8 bytes of HMAC-SHA256(key, "tailops approval
+// key id"), in hex), so that a key file that was deleted or replaced is
+// detected. A request that can never match a call, because it was stored
+// with the unkeyed digest of earlier versions or made under a key that was
+// since replaced or lost, is dropped when the store is opened, and audited
+// once as expired, with the reason, if it was still pending or approved.
 //
 // # Audit
 //
@@ -127,9 +131,10 @@ type Request struct {
 	// Arguments is a redacted copy of the call's arguments, for display.
 	Arguments any `json:"arguments"`
 	// Digest is Digest(key, Tool, exact arguments) under the store's key:
-	// DigestPrefix and 64 hex digits. It is empty only in the requests
+	// DigestPrefix and 64 hex digits. It is empty in the requests
 	// Store.Expire reports for requests dropped at open because they had
-	// the unkeyed digest of an earlier version.
+	// the unkeyed digest of an earlier version (Dropped is DroppedUnkeyed),
+	// so that digest is not written again.
 	Digest string `json:"digest"`
 	// Caller is a copy of the requester.
 	Caller auth.Caller `json:"caller"`
@@ -147,7 +152,25 @@ type Request struct {
 	Decision *Decision `json:"decision,omitempty"`
 	// Used is when an approved request was consumed by a call.
 	Used time.Time `json:"used,omitzero"`
+	// Dropped is set only in the requests Store.Expire reports for
+	// requests OpenStore dropped from the store because they can never
+	// match a call, and says why. It is never stored nor sent.
+	Dropped DropReason `json:"-"`
 }
+
+// DropReason is why OpenStore dropped a request: a phrase completing
+// "the request was ...".
+type DropReason string
+
+// Why requests are dropped when the store is opened.
+const (
+	// DroppedUnkeyed: the request's digest is the unkeyed one of an
+	// earlier version.
+	DroppedUnkeyed DropReason = "made with the unkeyed argument digest of an earlier version"
+	// DroppedKeyReplaced: the request was made under a digest key that
+	// was since replaced or lost (the key file was deleted or changed).
+	DroppedKeyReplaced DropReason = "made under an argument digest key that was since replaced or lost"
+)
 
 // Binding is what an approval is bound to: one tool, one argument digest,
 // one caller.

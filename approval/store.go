@@ -34,7 +34,10 @@ const fileVersion = 1
 
 // storeFile is the store file's content.
 type storeFile struct {
-	Version  int       `json:"version"`
+	Version int `json:"version"`
+	// KeyID is the id (keyID) of the digest key the requests' digests
+	// were made under. Files written before it existed lack it.
+	KeyID    string    `json:"key_id,omitempty"`
 	Requests []Request `json:"requests"`
 }
 
@@ -69,6 +72,7 @@ type Store struct {
 	maxPending int
 	lock       *os.File
 	key        []byte // the digest key, DigestKeySize bytes
+	keyID      string // keyID(key), recorded in the file
 
 	mu      sync.Mutex
 	reqs    map[string]*Request
@@ -78,16 +82,26 @@ type Store struct {
 }
 
 // OpenStore opens the store file at path, creating its directory (0700)
-// when missing, loads the argument digest key from path+KeyFileSuffix
-// (creating it, mode 0600, on first use) and loads the requests in the
-// store. Requests past their expiry become expired (never approved);
-// Expire returns them so the Gate can audit them. Requests whose digest is
-// the unkeyed one of earlier versions can never match a call: they are
-// dropped from the file, and those still pending or approved are returned
-// by Expire as expired, with an empty Digest, so that the unkeyed digest
-// is not written again. A file readable by others is set to mode 0600
-// with a warning; a file that is not a valid store is an error naming it,
-// and nothing is changed.
+// when missing, reads and validates the requests in it, then loads the
+// argument digest key from path+KeyFileSuffix (creating it, mode 0600,
+// when it does not exist; see KeyFileSuffix). Requests past their expiry
+// become expired (never approved); Expire returns them so the Gate can
+// audit them.
+//
+// Requests that can never match a call are dropped from the file: those
+// whose digest is the unkeyed one of earlier versions, and those made
+// under another digest key than the current one. The file records the id
+// of the key its requests were made under (keyID); when it differs from
+// the current key's, or when the file has no key id (it was written before
+// key ids) and the key file had to be created, the key was replaced or
+// lost. Of the dropped requests, those still pending or approved are
+// returned once by Expire as expired, with Request.Dropped saying why and
+// without an unkeyed digest, so that it is not written again.
+//
+// A file readable by others is set to mode 0600 with a warning. A file
+// that is not a valid store is an error naming it, and nothing but that
+// mode is changed: not the file's content, and the key file is neither
+// read nor created.
 func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 	s := &Store{path: path, now: time.Now, logger: slog.Default(), retention: DefaultRetention,
 		maxPending: DefaultMaxPending, reqs: map[string]*Request{}, changed: make(chan struct{})}
@@ -132,89 +146,132 @@ func (s *Store) open() error {
 		}
 		return fmt.Errorf("locking %s: %w", lock.Name(), err)
 	}
-	if s.key, err = loadDigestKey(s.path+KeyFileSuffix, s.logger); err != nil {
-		return err
-	}
-	f, err := os.Open(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	sf, err := s.readFile()
 	if err != nil {
 		return err
+	}
+	// Only now that the file is known to be valid is the key loaded, or
+	// created.
+	key, created, err := loadDigestKey(s.path+KeyFileSuffix, s.logger)
+	if err != nil {
+		return err
+	}
+	s.key, s.keyID = key, keyID(key)
+	if sf == nil {
+		return nil
+	}
+	// The keyed requests were made under another key when the file names
+	// another one, or, in a file from before key ids, when there was no
+	// key file any more.
+	keyLost := sf.KeyID != s.keyID && (sf.KeyID != "" || created)
+	var stale []Request
+	for i := range sf.Requests {
+		r := sf.Requests[i]
+		switch {
+		case unkeyedDigest(r.Digest):
+			r.Dropped = DroppedUnkeyed
+		case keyLost:
+			r.Dropped = DroppedKeyReplaced
+		default:
+			s.reqs[r.ID] = &r
+			continue
+		}
+		stale = append(stale, r)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropStaleLocked(stale)
+	expired := s.expireLocked(s.now())
+	if pruned := s.pruneLocked(s.now()); expired || pruned || len(stale) > 0 || sf.KeyID != s.keyID {
+		return s.saveLocked()
+	}
+	return nil
+}
+
+// readFile reads and validates the store file; nil when there is none.
+// It changes nothing but the file's mode (0600) when the file was
+// readable by others.
+func (s *Store) readFile() (*storeFile, error) {
+	f, err := os.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file (mode %v)", fi.Mode())
+		return nil, fmt.Errorf("not a regular file (mode %v)", fi.Mode())
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		s.logger.Warn("approval store was accessible by others; setting mode 0600",
 			slog.String("path", s.path), slog.String("mode", fi.Mode().Perm().String()))
 		if err := f.Chmod(0o600); err != nil {
-			return fmt.Errorf("setting mode 0600: %w", err)
+			return nil, fmt.Errorf("setting mode 0600: %w", err)
 		}
 	}
 	var sf storeFile
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sf); err != nil {
-		return fmt.Errorf("decoding: %w (move the file away to start with no requests)", err)
+		return nil, fmt.Errorf("decoding: %w (move the file away to start with no requests)", err)
 	}
 	if sf.Version != fileVersion {
-		return fmt.Errorf("unsupported version %d (want %d)", sf.Version, fileVersion)
+		return nil, fmt.Errorf("unsupported version %d (want %d)", sf.Version, fileVersion)
+	}
+	if sf.KeyID != "" && !validKeyID(sf.KeyID) {
+		return nil, fmt.Errorf("invalid key id %q", truncate(sf.KeyID, 40))
 	}
 	seen := map[string]bool{}
-	var stale []Request
 	for i := range sf.Requests {
-		r := sf.Requests[i]
+		r := &sf.Requests[i]
 		switch {
 		case !validID(r.ID):
-			return fmt.Errorf("request %d: invalid id %q", i, r.ID)
+			return nil, fmt.Errorf("request %d: invalid id %q", i, r.ID)
 		case !r.State.valid():
-			return fmt.Errorf("request %s: invalid state %q", r.ID, r.State)
+			return nil, fmt.Errorf("request %s: invalid state %q", r.ID, r.State)
 		case seen[r.ID]:
-			return fmt.Errorf("request %s: duplicate id", r.ID)
+			return nil, fmt.Errorf("request %s: duplicate id", r.ID)
 		case r.Tool == "" || r.CallerKey != CallerKey(&r.Caller):
-			return fmt.Errorf("request %s: incomplete or inconsistent binding", r.ID)
+			return nil, fmt.Errorf("request %s: incomplete or inconsistent binding", r.ID)
 		case !keyedDigest(r.Digest) && !unkeyedDigest(r.Digest):
-			return fmt.Errorf("request %s: invalid digest %q", r.ID, truncate(r.Digest, 80))
+			return nil, fmt.Errorf("request %s: invalid digest %q", r.ID, truncate(r.Digest, 80))
 		case (r.State == StateApproved || r.State == StateUsed) && (r.Decision == nil || !r.Decision.Approved):
-			return fmt.Errorf("request %s: state %s without an approval", r.ID, r.State)
+			return nil, fmt.Errorf("request %s: state %s without an approval", r.ID, r.State)
 		}
 		seen[r.ID] = true
-		if unkeyedDigest(r.Digest) {
-			stale = append(stale, r)
-			continue
-		}
-		s.reqs[r.ID] = &r
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropStaleLocked(stale)
-	expired := s.expireLocked(s.now())
-	if pruned := s.pruneLocked(s.now()); expired || pruned || len(stale) > 0 {
-		return s.saveLocked()
-	}
-	return nil
+	return &sf, nil
 }
 
-// dropStaleLocked handles the requests OpenStore found with the unkeyed digest
-// of earlier versions, which were not loaded: they can never match a call
-// (a current digest always starts with DigestPrefix), and approving them
-// would help nobody, so they are dropped rather than left to expire. Those
-// still pending or approved are queued for Expire as expired, with the
-// unkeyed digest removed, so the Gate audits them once. Each is logged.
+// dropStaleLocked handles the requests OpenStore did not load because they
+// can never match a call: those with the unkeyed digest of earlier
+// versions (a current digest always starts with DigestPrefix), and those
+// made under a digest key that was replaced or lost. Approving them would
+// help nobody, so they are dropped rather than left to expire. Those still
+// pending or approved are queued for Expire as expired, with Dropped set
+// and an unkeyed digest removed, so the Gate audits them once. Each is
+// logged.
 func (s *Store) dropStaleLocked(stale []Request) {
+	warned := false
 	for _, r := range stale {
-		s.logger.Warn("dropping an approval request made with the unkeyed argument digest of an earlier version; "+
-			"repeat the call to request approval again",
+		if r.Dropped == DroppedKeyReplaced && !warned {
+			warned = true
+			s.logger.Warn("the approval digest key was replaced or lost since the approval store was written: "+
+				"the requests made under the old key can never match a call, and are dropped",
+				slog.String("key", s.path+KeyFileSuffix), slog.String("path", s.path))
+		}
+		s.logger.Warn("dropping an approval request "+string(r.Dropped)+"; repeat the call to request approval again",
 			slog.String("approval_id", r.ID), slog.String("tool", r.Tool), slog.String("state", string(r.State)))
 		if r.State == StatePending || r.State == StateApproved {
 			r.State = StateExpired
-			r.Digest = ""
+			if !keyedDigest(r.Digest) {
+				r.Digest = ""
+			}
 			s.expired = append(s.expired, r.clone())
 		}
 	}
@@ -551,7 +608,9 @@ func (s *Store) consume(id string, b Binding) (Request, error) {
 
 // Expire marks pending and approved requests past their expiry as expired
 // and returns the requests that expired since the last call, including
-// those Open expired and those other methods found expired.
+// those OpenStore expired and those other methods found expired, and,
+// once, the pending or approved requests OpenStore dropped because they
+// could never match a call (with Request.Dropped set).
 func (s *Store) Expire() ([]Request, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -628,7 +687,7 @@ func (s *Store) notifyLocked() {
 
 // saveLocked writes every request to the file atomically.
 func (s *Store) saveLocked() error {
-	sf := storeFile{Version: fileVersion, Requests: make([]Request, 0, len(s.reqs))}
+	sf := storeFile{Version: fileVersion, KeyID: s.keyID, Requests: make([]Request, 0, len(s.reqs))}
 	for _, r := range s.reqs {
 		sf.Requests = append(sf.Requests, *r)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -147,6 +148,7 @@ func TestStoreRefusesBadFile(t *testing.T) {
 		{"digest in no known format", good(func(r map[string]any) { r["digest"] = "d" })},
 		{"keyed digest too short", good(func(r map[string]any) { r["digest"] = approval.DigestPrefix + "abcd" })},
 		{"keyed digest in upper case", good(func(r map[string]any) { r["digest"] = approval.DigestPrefix + strings.Repeat("AB", 32) })},
+		{"bad key id", `{"version": 1, "key_id": "../key", "requests": []}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,11 +163,30 @@ func TestStoreRefusesBadFile(t *testing.T) {
 			if b, _ := os.ReadFile(path); string(b) != tc.content {
 				t.Error("OpenStore changed the file")
 			}
+			// Nor is the digest key created for an invalid store.
+			if _, err := os.Lstat(path + approval.KeyFileSuffix); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("OpenStore of an invalid store created the digest key file (%v)", err)
+			}
 		})
 	}
 	t.Run("valid", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "approvals.json")
-		os.WriteFile(path, []byte(good(func(map[string]any) {})), 0o644)
+		key := bytes.Repeat([]byte{0x33}, approval.DigestKeySize)
+		if err := os.WriteFile(path+approval.KeyFileSuffix, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(good(func(map[string]any) {})), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["key_id"] = keyIDOf(key)
+		content, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		s, err := approval.OpenStore(path, &approval.StoreOptions{Now: c.Now, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
@@ -207,13 +228,17 @@ func TestStoreClosed(t *testing.T) {
 
 // TestDigestKeyAcrossRestart: a pending request made before a restart is
 // approved after it and then authorises the repeated call, because the
-// digest key is kept in a file next to the store; under another key the
-// same call no longer matches.
+// digest key is kept in a file next to the store. When the key file was
+// replaced or removed (a new key is then created), the requests made
+// under the old key can never match a call: they are dropped when the
+// store is opened, so approvers cannot approve them, the pending and the
+// approved one are audited as expired once, with a reason naming the key
+// and no expiry, and the repeated calls make new requests.
 func TestDigestKeyAcrossRestart(t *testing.T) {
 	tests := []struct {
-		name    string
-		change  func(t *testing.T, keyPath string)
-		allowed bool
+		name   string
+		change func(t *testing.T, keyPath string)
+		kept   bool
 	}{
 		{"same key file", func(*testing.T, string) {}, true},
 		{"key file replaced", func(t *testing.T, p string) {
@@ -227,6 +252,7 @@ func TestDigestKeyAcrossRestart(t *testing.T) {
 			}
 		}, false},
 	}
+	argsB := map[string]any{"container": "db"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -244,8 +270,15 @@ func TestDigestKeyAcrossRestart(t *testing.T) {
 			if !o.Pending || o.Request == nil || o.Request.Digest != digest {
 				t.Fatalf("first call: %+v, want pending with digest %s", o, digest)
 			}
+			oB := e.check(t, "remove_container", argsB, alice)
+			if _, err := e.gate.Approve(ctx, oB.ApprovalID, bob, ""); err != nil {
+				t.Fatal(err)
+			}
 			if err := e.store.Close(); err != nil {
 				t.Fatal(err)
+			}
+			if got := fileKeyID(t, e.store.Path()); got != keyIDOf(before) {
+				t.Errorf("store file key id %q, want %q", got, keyIDOf(before))
 			}
 			tc.change(t, keyPath)
 			e.openStore(t)
@@ -254,57 +287,261 @@ func TestDigestKeyAcrossRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			after, _ := os.ReadFile(keyPath)
-			if sameKey := bytes.Equal(after, before); sameKey != tc.allowed {
-				t.Errorf("key after reopening is the same: %v, want %v", sameKey, tc.allowed)
+			if sameKey := bytes.Equal(after, before); sameKey != tc.kept {
+				t.Errorf("key after reopening is the same: %v, want %v", sameKey, tc.kept)
 			}
-			if d := storeDigest(t, e.store, "remove_container", argsA); (d == digest) != tc.allowed {
-				t.Errorf("digest after reopening %s, before %s; want same=%v", d, digest, tc.allowed)
+			if d := storeDigest(t, e.store, "remove_container", argsA); (d == digest) != tc.kept {
+				t.Errorf("digest after reopening %s, before %s; want same=%v", d, digest, tc.kept)
 			}
-			if _, err := g.Approve(ctx, o.ApprovalID, bob, ""); err != nil {
-				t.Fatalf("approving the request made before the restart: %v", err)
+			if got := fileKeyID(t, e.store.Path()); tc.kept != (got == keyIDOf(before)) || got != keyIDOf(after) {
+				t.Errorf("store file key id %q after reopening; want the current key's, %q", got, keyIDOf(after))
 			}
-			got, err := g.Check(ctx, approval.Call{Tool: "remove_container", Args: argsA, Caller: alice}, nil)
+			if err := g.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			if tc.kept {
+				if rs := e.records(t, approval.EventExpired); len(rs) != 0 {
+					t.Errorf("expiry records under the same key: %+v", rs)
+				}
+				if _, err := g.Approve(ctx, o.ApprovalID, bob, ""); err != nil {
+					t.Fatalf("approving the request made before the restart: %v", err)
+				}
+				for _, c := range []struct {
+					args any
+					id   string
+				}{{argsA, o.ApprovalID}, {argsB, oB.ApprovalID}} {
+					got, err := g.Check(ctx, approval.Call{Tool: "remove_container", Args: c.args, Caller: alice}, nil)
+					if err != nil || !got.Allowed || got.ApprovalID != c.id {
+						t.Errorf("repeated call %v after approval: %+v, %v; want allowed by %s", c.args, got, err, c.id)
+					}
+				}
+				return
+			}
+
+			// Under a new key, the old requests are gone for everyone.
+			for _, id := range []string{o.ApprovalID, oB.ApprovalID} {
+				if r, err := e.store.Get(id); !errors.Is(err, approval.ErrNotFound) {
+					t.Errorf("request %s made under the old key: %+v, %v; want dropped", id, r, err)
+				}
+			}
+			if _, err := g.Approve(ctx, o.ApprovalID, bob, ""); !errors.Is(err, approval.ErrNotFound) {
+				t.Errorf("approving a request made under the old key: %v, want ErrNotFound", err)
+			}
+			if file, _ := os.ReadFile(e.store.Path()); strings.Contains(string(file), o.ApprovalID) || strings.Contains(string(file), oB.ApprovalID) {
+				t.Errorf("the store file still holds the requests made under the old key")
+			}
+			// Each is audited once as expired, saying why, with no expiry.
+			wantState := map[any]string{o.ApprovalID: "undecided", oB.ApprovalID: "approved but unused"}
+			expired := map[any]int{}
+			for _, r := range e.records(t, approval.EventExpired) {
+				id := approvalField(r, "id")
+				expired[id]++
+				if !strings.Contains(r.Reason, "key that was since replaced or lost") || !strings.Contains(r.Reason, wantState[id]) {
+					t.Errorf("expiry record of %v: reason %q, want it to say the key was replaced or lost and %q", id, r.Reason, wantState[id])
+				}
+				if approvalField(r, "expires") != nil || approvalField(r, "dropped") != true {
+					t.Errorf("expiry record of dropped request %v: %+v, want dropped and no expires", id, r.Approval)
+				}
+			}
+			if want := map[any]int{o.ApprovalID: 1, oB.ApprovalID: 1}; !maps.Equal(expired, want) {
+				t.Errorf("expiry records %v, want %v", expired, want)
+			}
+			// Reopening under the new key drops and audits nothing more.
+			if err := e.store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e.openStore(t)
+			g, err = approval.NewGate(approval.Config{Store: e.store, TwoPerson: true, Wait: time.Millisecond, Audit: e.log.Write, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Allowed != tc.allowed || (tc.allowed && got.ApprovalID != o.ApprovalID) {
-				t.Errorf("repeated call after approval: %+v, want allowed=%v by %s", got, tc.allowed, o.ApprovalID)
+			if err := g.Sweep(ctx); err != nil {
+				t.Fatal(err)
 			}
-			if !tc.allowed && (!got.Pending || got.ApprovalID == o.ApprovalID) {
-				t.Errorf("repeated call under a new key: %+v, want a new pending request", got)
+			if n := len(e.records(t, approval.EventExpired)); n != 2 {
+				t.Errorf("%d expiry records after reopening again, want still 2", n)
+			}
+			for _, args := range []any{argsA, argsB} {
+				got, err := g.Check(ctx, approval.Call{Tool: "remove_container", Args: args, Caller: alice}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Allowed || !got.Pending || got.ApprovalID == o.ApprovalID || got.ApprovalID == oB.ApprovalID {
+					t.Errorf("repeated call %v under a new key: %+v, want a new pending request", args, got)
+				}
 			}
 		})
 	}
 }
 
-// TestStoreDigestKeyFile: a key file of the wrong size or kind is an
-// error naming it; one readable by others is kept, at mode 0600.
+// TestStoreKeyID: the store file records the id of the digest key its
+// requests were made under. Requests are kept when it is the current
+// key's, or when the file predates key ids and the key file exists; they
+// are dropped when the id is another key's, or when the file predates key
+// ids and the key had to be created. Expire reports the dropped pending
+// request once, expired, with Dropped saying the key was replaced and its
+// keyed digest; the denied one is dropped silently.
+func TestStoreKeyID(t *testing.T) {
+	c := newClock()
+	key := bytes.Repeat([]byte{0x61}, approval.DigestKeySize)
+	other := bytes.Repeat([]byte{0x62}, approval.DigestKeySize)
+	mk := func(id string, st approval.State, d *approval.Decision) approval.Request {
+		return approval.Request{ID: id, Tool: "remove_container", Digest: approval.DigestPrefix + strings.Repeat(id[:2], 32),
+			Caller: *alice, CallerKey: approval.CallerKey(alice), Created: c.Now(), Expires: c.Now().Add(time.Hour),
+			State: st, Decision: d}
+	}
+	pending := mk("a000000000000001", approval.StatePending, nil)
+	denied := mk("b000000000000002", approval.StateDenied,
+		&approval.Decision{Approver: "bob", Mechanism: approval.MechanismTwoPerson, At: c.Now()})
+	tests := []struct {
+		name    string
+		keyFile []byte // nil: none
+		fileID  string // "": none
+		kept    bool
+	}{
+		{"the current key's id", key, keyIDOf(key), true},
+		{"no id, key file present", key, "", true},
+		{"no id, key file missing", nil, "", false},
+		{"another key's id", key, keyIDOf(other), false},
+		{"an id, key file missing", nil, keyIDOf(key), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "approvals.json")
+			if tc.keyFile != nil {
+				if err := os.WriteFile(path+approval.KeyFileSuffix, tc.keyFile, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := map[string]any{"version": 1, "requests": []approval.Request{pending, denied}}
+			if tc.fileID != "" {
+				f["key_id"] = tc.fileID
+			}
+			b, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := approval.OpenStore(path, &approval.StoreOptions{Now: c.Now, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			cur, err := os.ReadFile(path + approval.KeyFileSuffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := s.List(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := s.Expire()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.kept {
+				if len(rs) != 2 || len(exp) != 0 {
+					t.Errorf("requests %+v, expired %+v; want both kept, none expired", rs, exp)
+				}
+				if got := fileKeyID(t, path); got != keyIDOf(cur) {
+					t.Errorf("store file key id %q, want %q", got, keyIDOf(cur))
+				}
+				return
+			}
+			if len(rs) != 0 {
+				t.Errorf("requests %+v; want none under a replaced key", rs)
+			}
+			if len(exp) != 1 || exp[0].ID != pending.ID || exp[0].State != approval.StateExpired ||
+				exp[0].Dropped != approval.DroppedKeyReplaced || exp[0].Digest != pending.Digest {
+				t.Errorf("Expire: %+v; want only %s, expired, dropped for the key, with its digest", exp, pending.ID)
+			}
+			if exp, _ := s.Expire(); len(exp) != 0 {
+				t.Errorf("second Expire: %+v, want none", exp)
+			}
+			if got := fileKeyID(t, path); got != keyIDOf(cur) {
+				t.Errorf("store file key id %q, want the current key's %q", got, keyIDOf(cur))
+			}
+			if b, err := json.Marshal(exp[0]); err != nil || strings.Contains(string(b), string(approval.DroppedKeyReplaced)) {
+				t.Errorf("Dropped is serialised: %s, %v", b, err)
+			}
+		})
+	}
+}
+
+// TestStoreDigestKeyFile: a key file of the wrong size or kind, or a
+// symbolic link (even to a valid key), is an error naming it, and is left
+// as it was; one readable by others is kept, at mode 0600, with a warning
+// that the digests may be exposed.
 func TestStoreDigestKeyFile(t *testing.T) {
 	key := bytes.Repeat([]byte{0x5a}, approval.DigestKeySize)
+	write := func(data []byte, mode os.FileMode) func(*testing.T, string) {
+		return func(t *testing.T, p string) {
+			if err := os.WriteFile(p, data, mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	symlink := func(target func(t *testing.T) string) func(*testing.T, string) {
+		return func(t *testing.T, p string) {
+			if err := os.Symlink(target(t), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, keyPath string)
-		wantErr bool
+		wantErr string // "" for none
+		wantLog string
 	}{
-		{"short", func(t *testing.T, p string) { os.WriteFile(p, key[:16], 0o600) }, true},
-		{"long", func(t *testing.T, p string) { os.WriteFile(p, append(bytes.Clone(key), '\n'), 0o600) }, true},
-		{"empty", func(t *testing.T, p string) { os.WriteFile(p, nil, 0o600) }, true},
-		{"directory", func(t *testing.T, p string) { os.Mkdir(p, 0o700) }, true},
-		{"readable by others", func(t *testing.T, p string) { os.WriteFile(p, key, 0o644) }, false},
+		{name: "short", setup: write(key[:16], 0o600), wantErr: "16 bytes"},
+		{name: "long", setup: write(append(bytes.Clone(key), '\n'), 0o600), wantErr: "33 bytes"},
+		{name: "empty", setup: write(nil, 0o600), wantErr: "0 bytes"},
+		{name: "directory", setup: func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: "not a regular file"},
+		{name: "symbolic link to a valid key", setup: symlink(func(t *testing.T) string {
+			target := filepath.Join(t.TempDir(), "planted.key")
+			write(key, 0o600)(t, target)
+			return target
+		}), wantErr: "symbolic link"},
+		{name: "dangling symbolic link", setup: symlink(func(t *testing.T) string {
+			return filepath.Join(t.TempDir(), "nothing-here")
+		}), wantErr: "symbolic link"},
+		{name: "readable by others", setup: write(key, 0o644), wantLog: "may be exposed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "approvals.json")
 			keyPath := path + approval.KeyFileSuffix
 			tc.setup(t, keyPath)
-			s, err := approval.OpenStore(path, &approval.StoreOptions{Logger: quiet})
-			if tc.wantErr {
+			before, _ := os.Lstat(keyPath)
+			var logs bytes.Buffer
+			s, err := approval.OpenStore(path, &approval.StoreOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if tc.wantErr != "" {
 				if err == nil {
 					s.Close()
 					t.Fatal("OpenStore succeeded")
 				}
-				if !strings.Contains(err.Error(), keyPath) {
-					t.Errorf("error %q does not name %s", err, keyPath)
+				if !strings.Contains(err.Error(), keyPath) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("error %q does not name %s and say %q", err, keyPath, tc.wantErr)
+				}
+				if after, err := os.Lstat(keyPath); err != nil || after.Mode() != before.Mode() || after.Size() != before.Size() {
+					t.Errorf("the key path changed: %v, %v; was %v", after, err, before)
+				}
+				if before.Mode()&os.ModeSymlink != 0 {
+					target, _ := os.Readlink(keyPath)
+					if b, _ := os.ReadFile(target); len(b) != 0 && !bytes.Equal(b, key) {
+						t.Errorf("the link's target changed")
+					}
+					if _, err := os.Lstat(target); tc.name == "dangling symbolic link" && !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("the dangling link's target was created (%v)", err)
+					}
 				}
 				return
 			}
@@ -317,7 +554,10 @@ func TestStoreDigestKeyFile(t *testing.T) {
 			}
 			want, _ := approval.Digest(key, "x", nil)
 			if got := storeDigest(t, s, "x", nil); got != want {
-				t.Errorf("store digest %s, want %s under the key in the file", got, want)
+				t.Errorf("store digest %s, want %s under the key in the file (kept)", got, want)
+			}
+			if !strings.Contains(logs.String(), tc.wantLog) || !strings.Contains(logs.String(), keyPath) {
+				t.Errorf("log %q does not name %s and say %q", logs.String(), keyPath, tc.wantLog)
 			}
 		})
 	}
@@ -380,7 +620,8 @@ func TestStaleUnkeyedRequests(t *testing.T) {
 	expired := map[any]int{}
 	for _, r := range e.records(t, approval.EventExpired) {
 		expired[approvalField(r, "id")]++
-		if approvalField(r, "digest") != nil || !strings.Contains(r.Reason, "unkeyed") {
+		if approvalField(r, "digest") != nil || approvalField(r, "expires") != nil || approvalField(r, "dropped") != true ||
+			!strings.Contains(r.Reason, "unkeyed") {
 			t.Errorf("expiry record of a stale request: %+v", r)
 		}
 	}
