@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,53 +68,73 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 	res := &listDirectoryResult{Path: a.Path, Total: len(ents), Entries: make([]dirEntry, 0, min(len(ents), limit))}
 	res.Truncated = !complete || len(ents) > limit
 	for _, e := range ents[:min(len(ents), limit)] {
-		mode := e.mode
-		out := dirEntry{Name: e.name, Denied: fs.childDenied(dir, e.name)}
-		if a.Details || mode == 0 { // the file system gave no type: stat
-			var st unix.Stat_t
-			if err := unix.Fstatat(dir.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				continue // gone since it was listed
-			}
-			mode = st.Mode
-			if a.Details {
-				out.Size, out.Mode, out.MTime = &st.Size, modeString(st.Mode), mtimeString(&st)
-			}
+		out, ok := describeEntry(dir, e, a.Details)
+		if !ok {
+			continue // gone since it was listed
 		}
-		out.Type = fileType(mode)
+		out.Denied = fs.childDenied(dir, e.name)
 		res.Entries = append(res.Entries, out)
 	}
 	return res, nil
 }
 
-// renderListing is a header line, then one line per entry: the name, a
-// directory's with a trailing slash, a symlink's with "@", and any other
-// non-regular file's followed by "[other]"; with details, type, mode,
-// size and time come before the name.
+// describeEntry turns what getdents gave into a listing entry. It stats
+// the entry (without following a symlink) when details are asked for, or
+// when the file system did not give its type (DT_UNKNOWN); ok is false
+// when the entry is gone.
+func describeEntry(dir *node, e rawEntry, details bool) (out dirEntry, ok bool) {
+	out.Name = e.name
+	mode := e.mode
+	if details || mode == 0 {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dir.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return out, false
+		}
+		mode = st.Mode
+		if details {
+			size := st.Size
+			out.Size, out.Mode, out.MTime = &size, modeString(st.Mode), mtimeString(&st)
+		}
+	}
+	out.Type = fileType(mode)
+	return out, true
+}
+
+// renderListing is a header line, then one line per entry: its type
+// (file, dir, symlink, other), with details its mode, size and
+// modification time, then its name, quoted Go-style when it holds a
+// control character or starts or ends with a space, so that every name
+// stays on one line and reads back exactly.
 func renderListing(r *listDirectoryResult) string {
 	var b strings.Builder
-	b.Grow(64 + len(r.Entries)*24)
+	b.Grow(64 + len(r.Entries)*32)
 	fmt.Fprintf(&b, "%s: %d entries", r.Path, r.Total)
 	if r.Truncated {
 		fmt.Fprintf(&b, " (showing %d, truncated)", len(r.Entries))
 	}
 	b.WriteByte('\n')
 	for _, e := range r.Entries {
+		b.WriteString(e.Type)
+		b.WriteString("       "[min(len(e.Type), 7):])
 		if e.Size != nil {
-			fmt.Fprintf(&b, "%-7s %s %12d %s  ", e.Type, e.Mode, *e.Size, e.MTime)
+			fmt.Fprintf(&b, " %s %12d %s ", e.Mode, *e.Size, e.MTime)
 		}
-		b.WriteString(e.Name)
-		switch e.Type {
-		case "dir":
-			b.WriteByte('/')
-		case "symlink":
-			b.WriteByte('@')
-		case "other":
-			b.WriteString("  [other]")
-		}
+		b.WriteByte(' ')
+		b.WriteString(listingName(e.Name))
 		if e.Denied {
 			b.WriteString("  [denied]")
 		}
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// listingName is name as the text listing shows it: as is, or quoted when
+// it holds a control character (a newline would start a fake entry) or
+// starts or ends with a space.
+func listingName(name string) string {
+	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
+		return strconv.Quote(name)
+	}
+	return name
 }

@@ -296,7 +296,7 @@ func TestListDirectory(t *testing.T) {
 	if got["link"].Type != "symlink" || got["sub"].Type != "dir" {
 		t.Errorf("link %+v, sub %+v", got["link"], got["sub"])
 	}
-	if text := ftText(k.call(t, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\napp.log\nlink@\nsub/\n") {
+	if text := ftText(k.call(t, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\nfile    app.log\nsymlink link\ndir     sub\n") {
 		t.Errorf("text rendering without details: %q", text)
 	}
 	// With details: size, mode and time of each entry.

@@ -178,9 +178,10 @@ func readEntries(dir *node, max int) ([]rawEntry, bool, error) {
 	}
 }
 
-// appendDirents appends the entries of a getdents64 buffer: records of
-// d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), then the
-// NUL-terminated name, padded to d_reclen.
+// appendDirents appends the entries of a getdents64 buffer, skipping ".",
+// ".." and deleted entries (d_ino 0): records of d_ino (8 bytes), d_off
+// (8), d_reclen (2), d_type (1), then the NUL-terminated name, padded to
+// d_reclen.
 func appendDirents(ents []rawEntry, buf []byte) []rawEntry {
 	const nameOff = 19
 	for len(buf) >= nameOff {
@@ -194,7 +195,9 @@ func appendDirents(ents []rawEntry, buf []byte) []rawEntry {
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if len(name) == 0 || string(name) == "." || string(name) == ".." {
+		// d_ino 0 marks a deleted entry on some file systems (as
+		// unix.ParseDirent, which this replaces, skips it too).
+		if binary.NativeEndian.Uint64(rec[0:8]) == 0 || len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
 		ents = append(ents, rawEntry{name: string(name), mode: direntMode(rec[18])})

@@ -4,6 +4,9 @@ package tools
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -45,6 +48,9 @@ func TestAppendDirents(t *testing.T) {
 			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 4096); return r }(), nil},
 		{"a record length below the header stops the parse",
 			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 3); return r }(), nil},
+		{"a deleted entry (inode 0) is skipped",
+			cat(func() []byte { r := dirent("gone", unix.DT_REG); binary.NativeEndian.PutUint64(r, 0); return r }(), dirent("here", unix.DT_REG)),
+			[]rawEntry{{"here", unix.S_IFREG}}},
 		{"a short tail is ignored",
 			cat(dirent("a", unix.DT_REG), []byte{1, 2, 3}), []rawEntry{{"a", unix.S_IFREG}}},
 	} {
@@ -53,5 +59,75 @@ func TestAppendDirents(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDescribeEntry covers the listing's use of getdents' answer,
+// including a file system that gives no type (DT_UNKNOWN, mode 0): the
+// entry is then stat'ed, never shown as "other".
+func TestDescribeEntry(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("12345"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f", filepath.Join(root, "l")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	dir := &node{fd: fd}
+	for _, tc := range []struct {
+		e       rawEntry
+		details bool
+		want    string // type, or "gone"
+		size    int64  // with details
+	}{
+		{rawEntry{"f", unix.S_IFREG}, false, "file", 0},
+		{rawEntry{"f", 0}, false, "file", 0},
+		{rawEntry{"d", 0}, false, "dir", 0},
+		{rawEntry{"l", 0}, false, "symlink", 0},
+		{rawEntry{"f", unix.S_IFREG}, true, "file", 5},
+		{rawEntry{"l", unix.S_IFLNK}, true, "symlink", 1},
+		{rawEntry{"missing", 0}, false, "gone", 0},
+		{rawEntry{"missing", unix.S_IFREG}, true, "gone", 0},
+	} {
+		t.Run(fmt.Sprintf("%s mode %o details %v", tc.e.name, tc.e.mode, tc.details), func(t *testing.T) {
+			out, ok := describeEntry(dir, tc.e, tc.details)
+			if got := map[bool]string{true: out.Type, false: "gone"}[ok]; got != tc.want {
+				t.Fatalf("type %q, want %q", got, tc.want)
+			}
+			if !ok {
+				return
+			}
+			switch {
+			case !tc.details && (out.Size != nil || out.Mode != "" || out.MTime != ""):
+				t.Errorf("stat data without details: %+v", out)
+			case tc.details && (out.Size == nil || *out.Size != tc.size || out.Mode == "" || out.MTime == ""):
+				t.Errorf("details: %+v, want size %d", out, tc.size)
+			}
+		})
+	}
+}
+
+func TestListingName(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"app.log", "app.log"},
+		{"with space.log", "with space.log"},
+		{"x@", "x@"},
+		{"evil\nfile    fake", `"evil\nfile    fake"`},
+		{" leading", `" leading"`},
+		{"trailing ", `"trailing "`},
+		{"tab\there", `"tab\there"`},
+		{"ünïcode", "ünïcode"},
+	} {
+		if got := listingName(tc.name); got != tc.want {
+			t.Errorf("listingName(%q) = %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }
