@@ -105,8 +105,8 @@ func TestRevocationReloadsOnSIGHUP(t *testing.T) {
 			if n := strings.Count(p.Stderr.String(), okLog) + strings.Count(p.Stderr.String(), badLog); n != 1 {
 				t.Errorf("%d reloads logged for one SIGHUP, want 1:\n%s", n, p.Stderr)
 			}
-			if p.Cmd.ProcessState != nil {
-				t.Fatalf("the server exited on SIGHUP:\n%s", p.Stderr)
+			if code, err := httpGet(p.URL + "/healthz"); err != nil || code != 200 {
+				t.Fatalf("the server does not answer /healthz after SIGHUP (%d, %v):\n%s", code, err, p.Stderr)
 			}
 		})
 	}

@@ -560,7 +560,11 @@ func (a *app) scopeGate(next http.Handler) http.Handler {
 				risk := a.enabled[msg.Params.Name].spec.Risk.String()
 				var args any
 				if len(msg.Params.Arguments) > 0 {
-					json.Unmarshal(msg.Params.Arguments, &args) // it parsed as part of body
+					if err := json.Unmarshal(msg.Params.Arguments, &args); err != nil {
+						// Cannot happen: it parsed as part of body.
+						// Record that, never the raw bytes (not redacted).
+						args = fmt.Sprintf("(arguments not decodable: %T)", err)
+					}
 				}
 				a.writeDenied(r.Context(), c, msg.Params.Name, args, risk, reason)
 				a.challenge(w, http.StatusForbidden, "insufficient_scope", reason, scope)

@@ -425,19 +425,21 @@ func testStartupOrderChecker(t *testing.T) {
 		{"no connection accepted", strings.Replace(sampleStartupTrace, "SOCK_NONBLOCK) = 13", "SOCK_NONBLOCK) = -1 EAGAIN (Resource temporarily unavailable)", 1),
 			"no accept on the listener (fd 11) returned a connection"},
 	} {
-		calls, err := parseStrace(strings.NewReader(tc.trace))
-		if err != nil {
-			t.Fatal(err)
-		}
-		summary, problems := checkStartupOrder(calls, 8080, "/s/audit.log", "/s/secret")
-		got := strings.Join(problems, "\n")
-		switch {
-		case tc.want == "" && got != "":
-			t.Errorf("%s: the checker refuses a good trace:\n%s\ntrace:\n%s", tc.name, got, tc.trace)
-		case tc.want == "" && !strings.Contains(summary, "first accepted connection 15"):
-			t.Errorf("%s: the split accept4 was not put back together: %s", tc.name, summary)
-		case tc.want != "" && !strings.Contains(got, tc.want):
-			t.Errorf("%s: the checker says %q, want it to say %q\ntrace:\n%s", tc.name, got, tc.want, tc.trace)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			calls, err := parseStrace(strings.NewReader(tc.trace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			summary, problems := checkStartupOrder(calls, 8080, "/s/audit.log", "/s/secret")
+			got := strings.Join(problems, "\n")
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("the checker refuses a good trace:\n%s\ntrace:\n%s", got, tc.trace)
+			case tc.want == "" && !strings.Contains(summary, "first accepted connection 15"):
+				t.Errorf("the split accept4 was not put back together: %s", summary)
+			case tc.want != "" && !strings.Contains(got, tc.want):
+				t.Errorf("the checker says %q, want it to say %q\ntrace:\n%s", got, tc.want, tc.trace)
+			}
+		})
 	}
 }
