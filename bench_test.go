@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
@@ -312,26 +311,24 @@ func (p *proc) mem(tb testing.TB) procMem {
 	fields := map[string]*float64{"VmRSS:": &m.rss, "RssAnon:": &m.anon, "RssFile:": &m.file, "FilePmdMapped:": &m.filePMD}
 	found := 0
 	for _, name := range []string{"status", "smaps_rollup"} {
-		f, err := os.Open(filepath.Join(dir, name))
+		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			tb.Fatal(err)
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			f := strings.Fields(sc.Text()) // "Key: N kB", tab- or space-separated
-			if len(f) != 3 {
+		for line := range strings.Lines(string(data)) {
+			kv := strings.Fields(line) // "Key: N kB", tab- or space-separated
+			if len(kv) != 3 {
 				continue
 			}
-			if dst := fields[f[0]]; dst != nil {
-				kb, err := strconv.ParseFloat(f[1], 64)
+			if dst := fields[kv[0]]; dst != nil {
+				kb, err := strconv.ParseFloat(kv[1], 64)
 				if err != nil {
-					tb.Fatalf("%s %q: %v", name, sc.Text(), err)
+					tb.Fatalf("%s %q: %v", name, line, err)
 				}
 				*dst = kb * 1024 / 1e6
 				found++
 			}
 		}
-		f.Close()
 	}
 	if found != len(fields) {
 		tb.Fatalf("pid %d: found %d of the memory fields %v", p.cmd.Process.Pid, found, fields)

@@ -582,6 +582,23 @@ func BenchmarkWriteParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteSequential measures one writer waiting for each record to
+// be durable, as a single client's tool calls do: ns/op is the time a
+// call spends on its audit record (encoding, write, fsync, head update).
+func BenchmarkWriteSequential(b *testing.B) {
+	l := openLog(b, filepath.Join(b.TempDir(), "audit.log"), nil)
+	caller := &auth.Caller{Agent: "bench", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeReadonly}}
+	for b.Loop() {
+		if err := l.Write(context.Background(), &audit.Record{
+			RequestID: "req", Tool: "health_check", Caller: caller, Risk: "low",
+			Decision: audit.DecisionAllowed, Result: audit.ResultSuccess, DurationNS: 1234,
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(l.Syncs())/float64(b.N), "fsyncs/record")
+}
+
 // openLog opens a log that is closed when the test ends.
 func openLog(t testing.TB, path string, opts *audit.Options) *audit.Log {
 	t.Helper()
