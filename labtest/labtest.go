@@ -23,7 +23,6 @@
 package labtest
 
 import (
-	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -64,9 +63,11 @@ type Dockerd struct {
 
 var nsSeq atomic.Int64
 
-// requirements are the programs labtest runs, with the package that
-// provides each.
-var requirements = []struct{ bin, pkg string }{
+// requirement is a program labtest runs and the package that provides it.
+type requirement struct{ bin, pkg string }
+
+// requirements are the programs StartDockerd runs.
+var requirements = []requirement{
 	{"ip", "iproute2"},
 	{"dockerd", "docker.io"},
 	{"docker", "docker.io"},
@@ -79,20 +80,27 @@ var requirements = []struct{ bin, pkg string }{
 // Check reports what is missing to run a Docker daemon, as an error that
 // says how to install it, or nil.
 func Check() error {
+	return checkRequirements(requirements, Install, "it creates network namespaces and runs dockerd")
+}
+
+// checkRequirements checks that this process is root (rootWhy says why
+// that is needed) and that reqs and a static busybox are installed; the
+// error names what is missing and the install command.
+func checkRequirements(reqs []requirement, install, rootWhy string) error {
 	if os.Geteuid() != 0 {
-		return errors.New("labtest needs root: it creates network namespaces and runs dockerd")
+		return errors.New("labtest needs root: " + rootWhy)
 	}
 	var missing []string
-	for _, r := range requirements {
+	for _, r := range reqs {
 		if _, err := exec.LookPath(r.bin); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (package %s)", r.bin, r.pkg))
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s; install with: %s", strings.Join(missing, ", "), Install)
+		return fmt.Errorf("missing %s; install with: %s", strings.Join(missing, ", "), install)
 	}
 	if err := checkStatic(busyboxPath()); err != nil {
-		return fmt.Errorf("%w; install busybox-static: %s", err, Install)
+		return fmt.Errorf("%w; install busybox-static: %s", err, install)
 	}
 	return nil
 }
@@ -126,16 +134,7 @@ func checkStatic(path string) error {
 // test.
 func StartDockerd(t testing.TB) *Dockerd {
 	t.Helper()
-	d, err := NewDockerd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return forTest(t, NewDockerd)
 }
 
 var shared struct {
@@ -171,21 +170,13 @@ func StopShared() {
 // NewDockerd creates a network namespace and starts a daemon in it. The
 // caller must Close it.
 func NewDockerd() (*Dockerd, error) {
-	if err := Check(); err != nil {
-		return nil, err
-	}
-	sweepStale()
 	// A short directory: containerd's socket under the exec root must fit
 	// in a unix socket path (108 bytes).
-	dir, err := os.MkdirTemp("", "labtest-")
+	dir, netns, err := prepare(Check, "labtest-")
 	if err != nil {
-		return nil, fmt.Errorf("creating daemon directory: %w", err)
+		return nil, err
 	}
-	d := &Dockerd{
-		Dir:   dir,
-		NetNS: fmt.Sprintf("labtest-%d-%d", os.Getpid(), nsSeq.Add(1)),
-		Host:  "unix://" + filepath.Join(dir, "docker.sock"),
-	}
+	d := &Dockerd{Dir: dir, NetNS: netns, Host: "unix://" + filepath.Join(dir, "docker.sock")}
 	if err := d.setup(); err != nil {
 		d.Close()
 		return nil, err
@@ -197,12 +188,8 @@ func (d *Dockerd) setup() error {
 	if err := os.WriteFile(filepath.Join(d.Dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
 		return fmt.Errorf("writing daemon configuration: %w", err)
 	}
-	if out, err := exec.Command("ip", "netns", "add", d.NetNS).CombinedOutput(); err != nil {
-		d.NetNS = "" // not ours to delete
-		return fmt.Errorf("creating network namespace: %v: %s", err, out)
-	}
-	if out, err := exec.Command("ip", "netns", "exec", d.NetNS, "ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("bringing up loopback in %s: %v: %s", d.NetNS, err, out)
+	if err := addNetNS(&d.NetNS); err != nil {
+		return err
 	}
 	cli, err := client.NewClientWithOpts(client.WithHost(d.Host), client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -234,42 +221,12 @@ func (d *Dockerd) StartDaemon() error {
 	script := cgroupScript + "exec dockerd --config-file " + q("daemon.json") +
 		" --data-root " + q("root") + " --exec-root " + q("exec") + " --pidfile " + q("dockerd.pid") +
 		" -H " + strconv.Quote(d.Host) + " --shutdown-timeout 3 --log-level warn"
-	logf, err := os.OpenFile(filepath.Join(d.Dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, exited, err := startDaemon(d.NetNS, "", nil, script, filepath.Join(d.Dir, "dockerd.log"), "dockerd", d.cli)
 	if err != nil {
-		return fmt.Errorf("opening dockerd log: %w", err)
+		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command("ip", "netns", "exec", d.NetNS, "sh", "-c", script)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own session, so a terminal's signals do not reach it; SIGTERM if
-	// the test binary dies, so it never outlives the test.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting dockerd: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	d.cmd, d.exited = cmd, exited
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := d.cli.Ping(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			d.cmd = nil
-			return fmt.Errorf("dockerd exited while starting (%v); its log:\n%s", cmd.ProcessState, d.logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			d.stopLocked()
-			return fmt.Errorf("dockerd did not answer within 60 s: %v; its log:\n%s", err, d.logTail())
-		}
-	}
+	return nil
 }
 
 // StopDaemon stops dockerd (SIGTERM to its PID, SIGKILL after 30 s) and
@@ -286,16 +243,7 @@ func (d *Dockerd) stopLocked() error {
 	}
 	cmd, exited := d.cmd, d.exited
 	d.cmd = nil
-	// `ip netns exec` and `sh -c` both exec, so this PID is dockerd's.
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("dockerd did not stop within 30 s of SIGTERM and was killed")
-	}
+	return stopDaemon(cmd, exited, "dockerd")
 }
 
 // Close stops the registry and the daemon, ends any process the daemon
@@ -309,17 +257,7 @@ func (d *Dockerd) Close() error {
 	if d.cli != nil {
 		d.cli.Close()
 	}
-	if d.NetNS != "" {
-		errs = append(errs, endNamespacePIDs(d.NetNS))
-		if out, err := exec.Command("ip", "netns", "delete", d.NetNS).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("deleting network namespace %s: %v: %s", d.NetNS, err, out))
-		}
-	}
-	if d.Dir != "" {
-		if err := os.RemoveAll(d.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("removing daemon directory: %w", err))
-		}
-	}
+	errs = append(errs, removeNamespace(d.NetNS, d.Dir))
 	return errors.Join(errs...)
 }
 
@@ -374,13 +312,7 @@ func sweepStale() {
 }
 
 // logTail returns the end of dockerd's log, for error messages.
-func (d *Dockerd) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(d.Dir, "dockerd.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
+func (d *Dockerd) logTail() string { return tailFile(filepath.Join(d.Dir, "dockerd.log")) }
 
 // Docker runs the docker CLI against the daemon and returns its trimmed
 // standard output; a failure fails the test with the CLI's output.
