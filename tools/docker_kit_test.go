@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +197,181 @@ func onlyPrefixed(names []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// checkContainerLogs checks get_container_logs on the container name (id),
+// which has written out1, err1, … out5, err5 alternately to stdout and
+// stderr, some time apart: both streams in order, tail, each stream, the
+// tail counted over both streams before the filter (as the daemon does),
+// since, and timestamps. Shared by the dockerd and Podman tests.
+func checkContainerLogs(t *testing.T, k *dockerKit, name, id string) {
+	t.Helper()
+	all := []string{"stdout:out1", "stderr:err1", "stdout:out2", "stderr:err2", "stdout:out3", "stderr:err3",
+		"stdout:out4", "stderr:err4", "stdout:out5", "stderr:err5"}
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"both streams in order", nil, all},
+		{"tail", map[string]any{"tail": 3}, all[7:]},
+		{"stdout only", map[string]any{"stream": "stdout"}, []string{"stdout:out1", "stdout:out2", "stdout:out3", "stdout:out4", "stdout:out5"}},
+		{"stderr only", map[string]any{"stream": "stderr"}, []string{"stderr:err1", "stderr:err2", "stderr:err3", "stderr:err4", "stderr:err5"}},
+		{"stdout tail", map[string]any{"stream": "stdout", "tail": 2}, []string{"stdout:out5"}},
+		{"since duration", map[string]any{"since": "1h"}, all},
+		{"since future time", map[string]any{"since": future}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := map[string]any{"container": name}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			l := dockerOK[ContainerLogs](t, k, "get_container_logs", args)
+			if got := logLines(l); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if l.Truncated || l.Container != name || l.ID != id {
+				t.Errorf("result: %+v", l)
+			}
+		})
+	}
+	t.Run("timestamps", func(t *testing.T) {
+		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": name, "timestamps": true})
+		if got := logLines(l); !slices.Equal(got, all) {
+			t.Fatalf("got %v", got)
+		}
+		for _, x := range l.Lines {
+			ts, err := time.Parse(time.RFC3339Nano, x.Time)
+			if err != nil || time.Since(ts) > time.Minute {
+				t.Errorf("line %q: time %q (%v)", x.Text, x.Time, err)
+			}
+		}
+	})
+}
+
+// logLines is a logs result as "stream:text" lines.
+func logLines(l ContainerLogs) []string {
+	var out []string
+	for _, x := range l.Lines {
+		out = append(out, x.Stream+":"+x.Text)
+	}
+	return out
+}
+
+// checkListFilters checks list_containers' filters on four containers
+// named PREFIX web-1 (labels app=web, tier=front; running), web-2
+// (app=web; stopped), db (app=db; running) and new (app=web; created),
+// counting only names with the prefix. Shared by the dockerd and Podman
+// tests.
+func checkListFilters(t *testing.T, k *dockerKit, prefix string) {
+	t.Helper()
+	n := func(names ...string) []string {
+		for i := range names {
+			names[i] = prefix + names[i]
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want []string
+	}{
+		{"running", nil, n("db", "web-1")},
+		{"all", map[string]any{"all": true}, n("db", "new", "web-1", "web-2")},
+		{"name", map[string]any{"name": "web"}, n("web-1")},
+		{"name all", map[string]any{"name": prefix + "web", "all": true}, n("web-1", "web-2")},
+		{"name is not a pattern", map[string]any{"name": prefix + ".*", "all": true}, nil},
+		{"label value", map[string]any{"label": []any{"app=web"}, "all": true}, n("new", "web-1", "web-2")},
+		{"labels all match", map[string]any{"label": []any{"app=web", "tier=front"}}, n("web-1")},
+		{"label key", map[string]any{"label": []any{"tier"}, "all": true}, n("web-1")},
+		{"status exited", map[string]any{"status": "exited"}, n("web-2")},
+		{"status created", map[string]any{"status": "created"}, n("new")},
+		{"status running label", map[string]any{"status": "running", "label": []any{"app=db"}}, n("db")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := dockerOK[ContainerList](t, k, "list_containers", tc.args)
+			got := onlyPrefixed(containerNames(l), prefix)
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			if l.Count != len(l.Containers) {
+				t.Errorf("count %d for %d containers", l.Count, len(l.Containers))
+			}
+		})
+	}
+}
+
+// checkStartStopRestart drives the running container name (id) through
+// stop, start and restart, twice where the second call changes nothing,
+// and checks each result and the engine's own state. Shared by the
+// dockerd and Podman tests.
+func checkStartStopRestart(t *testing.T, k *dockerKit, name, id string) {
+	t.Helper()
+	started := func() string { return k.inspect(t, id).State.StartedAt }
+	first := started()
+	for _, tc := range []struct {
+		tool    string
+		args    map[string]any
+		state   string
+		changed bool
+	}{
+		{"stop_container", map[string]any{"timeout": 5}, "exited", true},
+		{"stop_container", nil, "exited", false},
+		{"start_container", nil, "running", true},
+		{"start_container", nil, "running", false},
+		{"restart_container", map[string]any{"timeout": 1}, "running", true},
+		{"stop_container", map[string]any{"timeout": 0}, "exited", true},
+		{"restart_container", nil, "running", true},
+	} {
+		args := map[string]any{"container": name}
+		for k, v := range tc.args {
+			args[k] = v
+		}
+		a := dockerOK[ContainerAction](t, k, tc.tool, args)
+		if a.State != tc.state || a.Changed != tc.changed || a.ID != id || a.Container != name {
+			t.Errorf("%s %v: %+v, want state %s changed %v", tc.tool, tc.args, a, tc.state, tc.changed)
+		}
+		if got := string(k.inspect(t, id).State.Status); got != tc.state {
+			t.Errorf("%s: the engine says %s", tc.tool, got)
+		}
+	}
+	if started() == first {
+		t.Error("the container was never started again")
+	}
+}
+
+// checkRemoveContainer checks remove_container on a running container
+// (refused without force, then forced) and a stopped one (with volumes),
+// then that a second removal says no container matches. Shared by the
+// dockerd and Podman tests.
+func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stopped, stoppedID string) {
+	t.Helper()
+	msg := dockerErr(t, k, "remove_container", map[string]any{"container": running})
+	if want := fmt.Sprintf("container %q is running: stop it first, or pass force: true to kill and remove it", running); msg != want {
+		t.Errorf("running without force: %q", msg)
+	}
+	if !k.inspect(t, runningID).State.Running {
+		t.Error("refused removal stopped the container")
+	}
+	for _, tc := range []struct {
+		args       map[string]any
+		id         string
+		wasRunning bool
+	}{
+		{map[string]any{"container": running, "force": true}, runningID, true},
+		{map[string]any{"container": stopped, "volumes": true}, stoppedID, false},
+	} {
+		r := dockerOK[RemoveResult](t, k, "remove_container", tc.args)
+		if !r.Removed || r.ID != tc.id || r.WasRunning != tc.wasRunning {
+			t.Errorf("%v: %+v", tc.args, r)
+		}
+		if _, err := k.cli.ContainerInspect(context.Background(), tc.id); err == nil {
+			t.Errorf("%v: container still exists", tc.args)
+		}
+	}
+	if msg := dockerErr(t, k, "remove_container", map[string]any{"container": running, "force": true}); msg != fmt.Sprintf("no container matches %q", running) {
+		t.Errorf("removed twice: %q", msg)
+	}
 }

@@ -604,9 +604,20 @@ func (e *dockerEngine) containerStats(ctx context.Context, in ContainerArg) (Con
 	if out.OnlineCPUs == 0 {
 		out.OnlineCPUs = uint32(len(s2.CPUStats.CPUUsage.PercpuUsage))
 	}
+	// CPU time the container used over the time between the engine's two
+	// readings. The docker CLI divides by the host's system CPU time
+	// instead, which dockerd counts as online CPUs × wall time but Podman
+	// does not (it overstates the percentage there); the engine's read
+	// times mean the same on both. The system-time formula is the fallback
+	// for an engine that gives no read times.
 	cpuDelta := float64(s2.CPUStats.CPUUsage.TotalUsage) - float64(s1.CPUStats.CPUUsage.TotalUsage)
+	wallDelta := float64(s2.Read.Sub(s1.Read))
 	sysDelta := float64(s2.CPUStats.SystemUsage) - float64(s1.CPUStats.SystemUsage)
-	if cpuDelta > 0 && sysDelta > 0 {
+	switch {
+	case cpuDelta <= 0:
+	case !s1.Read.IsZero() && wallDelta > 0:
+		out.CPUPercent = round2(cpuDelta / wallDelta * 100)
+	case sysDelta > 0:
 		out.CPUPercent = round2(cpuDelta / sysDelta * float64(max(out.OnlineCPUs, 1)) * 100)
 	}
 	m := s2.MemoryStats

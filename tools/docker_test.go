@@ -133,35 +133,7 @@ func TestDockerListContainers(t *testing.T) {
 	k.create(t, "--name", "lc-new", "--label", "app=web", busyboxRef)
 	k.d.Docker(t, "stop", "-t", "1", web2)
 
-	for _, tc := range []struct {
-		name string
-		args map[string]any
-		want []string
-	}{
-		{"running", nil, []string{"lc-db", "lc-web-1"}},
-		{"all", map[string]any{"all": true}, []string{"lc-db", "lc-new", "lc-web-1", "lc-web-2"}},
-		{"name", map[string]any{"name": "web"}, []string{"lc-web-1"}},
-		{"name all", map[string]any{"name": "lc-web", "all": true}, []string{"lc-web-1", "lc-web-2"}},
-		{"name is not a pattern", map[string]any{"name": "lc-.*", "all": true}, nil},
-		{"label value", map[string]any{"label": []any{"app=web"}, "all": true}, []string{"lc-new", "lc-web-1", "lc-web-2"}},
-		{"labels all match", map[string]any{"label": []any{"app=web", "tier=front"}}, []string{"lc-web-1"}},
-		{"label key", map[string]any{"label": []any{"tier"}, "all": true}, []string{"lc-web-1"}},
-		{"status exited", map[string]any{"status": "exited"}, []string{"lc-web-2"}},
-		{"status created", map[string]any{"status": "created"}, []string{"lc-new"}},
-		{"status running label", map[string]any{"status": "running", "label": []any{"app=db"}}, []string{"lc-db"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := dockerOK[ContainerList](t, k, "list_containers", tc.args)
-			got := onlyPrefixed(containerNames(l), "lc-")
-			slices.Sort(got)
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-			if l.Count != len(l.Containers) {
-				t.Errorf("count %d for %d containers", l.Count, len(l.Containers))
-			}
-		})
-	}
+	checkListFilters(t, k, "lc-")
 
 	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": "lc-web-1"})
 	if len(l.Containers) != 1 {
@@ -279,55 +251,8 @@ func TestDockerContainerLogs(t *testing.T) {
 		out, _ := k.d.DockerCmd("logs", id).CombinedOutput()
 		return strings.Contains(string(out), "err5")
 	})
-	lines := func(l ContainerLogs) []string {
-		var out []string
-		for _, x := range l.Lines {
-			out = append(out, x.Stream+":"+x.Text)
-		}
-		return out
-	}
-	all := []string{"stdout:out1", "stderr:err1", "stdout:out2", "stderr:err2", "stdout:out3", "stderr:err3",
-		"stdout:out4", "stderr:err4", "stdout:out5", "stderr:err5"}
-	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	for _, tc := range []struct {
-		name string
-		args map[string]any
-		want []string
-	}{
-		{"both streams in order", nil, all},
-		{"tail", map[string]any{"tail": 3}, all[7:]},
-		{"stderr only", map[string]any{"stream": "stderr"}, []string{"stderr:err1", "stderr:err2", "stderr:err3", "stderr:err4", "stderr:err5"}},
-		// The daemon counts the tail over both streams, then filters.
-		{"stdout tail", map[string]any{"stream": "stdout", "tail": 2}, []string{"stdout:out5"}},
-		{"since duration", map[string]any{"since": "1h"}, all},
-		{"since future time", map[string]any{"since": future}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			args := map[string]any{"container": "lg-both"}
-			for k, v := range tc.args {
-				args[k] = v
-			}
-			l := dockerOK[ContainerLogs](t, k, "get_container_logs", args)
-			if got := lines(l); !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-			if l.Truncated || l.Container != "lg-both" || l.ID != id {
-				t.Errorf("result: %+v", l)
-			}
-		})
-	}
-
-	t.Run("timestamps", func(t *testing.T) {
-		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-both", "timestamps": true})
-		if got := lines(l); !slices.Equal(got, all) {
-			t.Fatalf("got %v", got)
-		}
-		for _, x := range l.Lines {
-			ts, err := time.Parse(time.RFC3339Nano, x.Time)
-			if err != nil || time.Since(ts) > time.Minute {
-				t.Errorf("line %q: time %q (%v)", x.Text, x.Time, err)
-			}
-		}
+	checkContainerLogs(t, k, "lg-both", id)
+	t.Run("text", func(t *testing.T) {
 		res := k.call(t, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
 		if text := resultText(res); text != "stderr | err5\n" {
 			t.Errorf("text rendering: %q", text)
@@ -352,7 +277,7 @@ func TestDockerContainerLogs(t *testing.T) {
 		k.d.Run(t, "--name", "lg-tty", "-t", "--init", busyboxRef, "sh", "-c", "echo hi; echo there >&2; sleep 600")
 		waitFor(t, "tty output", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-tty"), "there") })
 		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-tty"})
-		if got := lines(l); !slices.Equal(got, []string{"stdout:hi", "stdout:there"}) {
+		if got := logLines(l); !slices.Equal(got, []string{"stdout:hi", "stdout:there"}) {
 			t.Errorf("got %q", got)
 		}
 	})
@@ -451,37 +376,7 @@ func TestDockerImagesNetworksVolumes(t *testing.T) {
 func TestDockerStartStopRestart(t *testing.T) {
 	k := newDockerKit(t)
 	id := k.d.Run(t, "--name", "ssr-app", "--init", busyboxRef, "sleep", "600")
-	started := func() string { return k.inspect(t, id).State.StartedAt }
-	first := started()
-	for _, tc := range []struct {
-		tool    string
-		args    map[string]any
-		state   string
-		changed bool
-	}{
-		{"stop_container", map[string]any{"timeout": 5}, "exited", true},
-		{"stop_container", nil, "exited", false},
-		{"start_container", nil, "running", true},
-		{"start_container", nil, "running", false},
-		{"restart_container", map[string]any{"timeout": 1}, "running", true},
-		{"stop_container", map[string]any{"timeout": 0}, "exited", true},
-		{"restart_container", nil, "running", true},
-	} {
-		args := map[string]any{"container": "ssr-app"}
-		for k, v := range tc.args {
-			args[k] = v
-		}
-		a := dockerOK[ContainerAction](t, k, tc.tool, args)
-		if a.State != tc.state || a.Changed != tc.changed || a.ID != id || a.Container != "ssr-app" {
-			t.Errorf("%s %v: %+v, want state %s changed %v", tc.tool, tc.args, a, tc.state, tc.changed)
-		}
-		if got := string(k.inspect(t, id).State.Status); got != tc.state {
-			t.Errorf("%s: daemon says %s", tc.tool, got)
-		}
-	}
-	if started() == first {
-		t.Error("the container was never started again")
-	}
+	checkStartStopRestart(t, k, "ssr-app", id)
 	if msg := dockerErr(t, k, "stop_container", map[string]any{"container": "ssr-app", "timeout": 601}); !strings.Contains(msg, `invalid argument "timeout"`) {
 		t.Errorf("timeout 601: %q", msg)
 	}
@@ -502,32 +397,7 @@ func TestDockerRemoveContainer(t *testing.T) {
 	run := k.d.Run(t, "--name", "rm-running", "--init", busyboxRef, "sleep", "600")
 	stopped := k.create(t, "--name", "rm-stopped", busyboxRef)
 
-	msg := dockerErr(t, k, "remove_container", map[string]any{"container": "rm-running"})
-	if msg != `container "rm-running" is running: stop it first, or pass force: true to kill and remove it` {
-		t.Errorf("running without force: %q", msg)
-	}
-	if k.inspect(t, run).State.Running != true {
-		t.Error("refused removal stopped the container")
-	}
-	for _, tc := range []struct {
-		args       map[string]any
-		id         string
-		wasRunning bool
-	}{
-		{map[string]any{"container": "rm-running", "force": true}, run, true},
-		{map[string]any{"container": "rm-stopped", "volumes": true}, stopped, false},
-	} {
-		r := dockerOK[RemoveResult](t, k, "remove_container", tc.args)
-		if !r.Removed || r.ID != tc.id || r.WasRunning != tc.wasRunning {
-			t.Errorf("%v: %+v", tc.args, r)
-		}
-		if _, err := k.cli.ContainerInspect(context.Background(), tc.id); err == nil {
-			t.Errorf("%v: container still exists", tc.args)
-		}
-	}
-	if msg := dockerErr(t, k, "remove_container", map[string]any{"container": "rm-running", "force": true}); msg != `no container matches "rm-running"` {
-		t.Errorf("removed twice: %q", msg)
-	}
+	checkRemoveContainer(t, k, "rm-running", run, "rm-stopped", stopped)
 }
 
 // TestDockerDaemonRestart stops the shared daemon under the tools and
