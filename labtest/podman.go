@@ -33,9 +33,10 @@ type Podman struct {
 	// Dir holds the configuration, storage, state, socket and log.
 	Dir string
 
-	cmd    *exec.Cmd     // the running service, or nil
-	exited chan struct{} // closed when cmd has exited
-	cli    *client.Client
+	cmd      *exec.Cmd     // the running service, or nil
+	exited   chan struct{} // closed when cmd has exited
+	cli      *client.Client
+	registry *Registry // started by StartRegistry, or nil
 }
 
 // podmanRequirements are the programs StartPodman runs, with their
@@ -116,8 +117,10 @@ network_config_dir = %s
 `, nofile, nofile, nproc, nproc, q(filepath.Join(dir, "tmp")), q(filepath.Join(dir, "volumes")), q(filepath.Join(dir, "networks"))),
 		"storage.conf": fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %s\nrunroot = %s\n",
 			q(filepath.Join(dir, "root")), q(filepath.Join(dir, "run"))),
-		// No registry is ever asked: short names resolve only locally.
-		"registries.conf": "unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n",
+		// No registry is searched: short names resolve only locally. The
+		// one registry there may be is StartRegistry's, plain HTTP.
+		"registries.conf": "unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n\n" +
+			"[[registry]]\nlocation = " + q(registryAddr) + "\ninsecure = true\n",
 	}
 }
 
@@ -179,12 +182,47 @@ func (p *Podman) start() error {
 // Client returns a Docker client for the service's compatible API.
 func (p *Podman) Client() *client.Client { return p.cli }
 
+// StartRegistry starts a registry (Debian's docker-registry, plain HTTP
+// on 127.0.0.1:5000 inside the service's namespace, marked insecure in
+// this instance's registries.conf), once; later calls return the same
+// one. Its Push uses the podman CLI. It stops when the service is closed.
+// A missing docker-registry fails the test.
+func (p *Podman) StartRegistry(t testing.TB) *Registry {
+	t.Helper()
+	if p.registry != nil {
+		return p.registry
+	}
+	if _, err := exec.LookPath("docker-registry"); err != nil {
+		t.Fatal("docker-registry is missing (package docker-registry); install with: apt-get install -y docker-registry")
+	}
+	r, err := startRegistry(p.NetNS, p.Dir, p.pushImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.registry = r
+	return r
+}
+
+// pushImage tags local as ref and pushes it with the podman CLI.
+func (p *Podman) pushImage(ctx context.Context, local, ref string) error {
+	for _, args := range [][]string{{"tag", local, ref}, {"push", "--quiet", "--tls-verify=false", ref}} {
+		if out, err := p.podmanCmd(ctx, args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("podman %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
 // Close removes every container (so podman deletes their network
-// namespaces under /run/netns), stops the service (SIGTERM to its PID,
-// SIGKILL after 30 s), ends what it left in the namespace, deletes the
-// namespace and removes the files.
+// namespaces under /run/netns), stops the registry and the service
+// (SIGTERM to its PID, SIGKILL after 30 s), ends what it left in the
+// namespace, deletes the namespace and removes the files.
 func (p *Podman) Close() error {
 	var errs []error
+	if p.registry != nil {
+		errs = append(errs, p.registry.stop())
+		p.registry = nil
+	}
 	if p.cmd != nil {
 		if out, err := p.PodmanCmd("rm", "--all", "--force", "--time", "0").CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("removing podman containers: %v: %s", err, out))
@@ -206,7 +244,12 @@ func (p *Podman) logTail() string { return tailFile(filepath.Join(p.Dir, "podman
 // PodmanCmd returns the command that runs the podman CLI as a client of
 // the service (podman --remote), with this instance's configuration.
 func (p *Podman) PodmanCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command("podman", append([]string{"--remote", "--url", p.Host}, args...)...)
+	return p.podmanCmd(context.Background(), args...)
+}
+
+// podmanCmd is PodmanCmd, killed when ctx is done.
+func (p *Podman) podmanCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "podman", append([]string{"--remote", "--url", p.Host}, args...)...)
 	cmd.Dir, cmd.Env = p.Dir, p.env()
 	return cmd
 }
@@ -255,24 +298,43 @@ func (p *Podman) Remove(ref string) {
 // localhost/, so local/busybox:latest becomes localhost/local/busybox:latest.
 func (p *Podman) BusyboxImage(t testing.TB, name string, changes ...string) string {
 	t.Helper()
+	return p.Image(t, ImageSpec{Name: name, Busybox: true, Changes: append([]string{`CMD ["/bin/sh"]`}, changes...)})
+}
+
+// Image imports (podman import) the image spec describes and returns its
+// id; a name without a registry goes under localhost/, as for
+// BusyboxImage.
+func (p *Podman) Image(t testing.TB, spec ImageSpec) string {
+	t.Helper()
 	var tarball bytes.Buffer
-	if err := writeRootfs(&tarball, ImageSpec{Name: name, Busybox: true}); err != nil {
+	if err := writeRootfs(&tarball, spec); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"import", "--quiet"}
-	for _, c := range append([]string{`CMD ["/bin/sh"]`}, changes...) {
+	for _, c := range spec.Changes {
 		args = append(args, "--change", c)
 	}
-	cmd := p.PodmanCmd(append(args, "-", name)...)
+	cmd := p.PodmanCmd(append(args, "-", spec.Name)...)
 	cmd.Stdin = &tarball
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("podman import %s: %v\n%s", name, err, out)
+		t.Fatalf("podman import %s: %v\n%s", spec.Name, err, out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ins, err := p.cli.ImageInspect(ctx, name)
+	ins, err := p.cli.ImageInspect(ctx, spec.Name)
 	if err != nil {
-		t.Fatalf("inspecting imported %s: %v", name, err)
+		t.Fatalf("inspecting imported %s: %v", spec.Name, err)
 	}
 	return ins.ID
+}
+
+// RemoveImage removes an image reference (podman rmi: untagging it, and
+// deleting the image when no other tag holds it); a missing one is not
+// an error.
+func (p *Podman) RemoveImage(t testing.TB, ref string) {
+	t.Helper()
+	out, err := p.PodmanCmd("rmi", "--ignore", ref).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman rmi %s: %v\n%s", ref, err, out)
+	}
 }

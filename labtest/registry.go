@@ -18,16 +18,22 @@ import (
 )
 
 // Registry is Debian's docker-registry (Docker Distribution) serving
-// plain HTTP on the loopback of the daemon's namespace. The daemon trusts
-// it without TLS because 127.0.0.0/8 registries are insecure by default.
+// plain HTTP on the loopback of an engine's namespace (a Dockerd's or a
+// Podman's). Dockerd trusts it without TLS because 127.0.0.0/8
+// registries are insecure by default; a Podman instance's registries.conf
+// marks it insecure.
 type Registry struct {
 	// Addr is host:port as image references name it, 127.0.0.1:5000.
 	Addr string
 
-	d      *Dockerd
+	// push tags the engine's local image as ref and pushes it.
+	push   func(ctx context.Context, local, ref string) error
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
+
+// registryAddr is where every registry listens, inside its namespace.
+const registryAddr = "127.0.0.1:5000"
 
 const registryConfig = `version: 0.1
 log:
@@ -55,39 +61,68 @@ func (d *Dockerd) StartRegistry(t testing.TB) *Registry {
 	if _, err := exec.LookPath("docker-registry"); err != nil {
 		t.Fatalf("docker-registry is missing (package docker-registry); install with: %s", Install)
 	}
-	r := &Registry{Addr: "127.0.0.1:5000", d: d, exited: make(chan struct{})}
-	cfg := filepath.Join(d.Dir, "registry.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, registryConfig, filepath.Join(d.Dir, "registry"), r.Addr), 0o644); err != nil {
-		t.Fatalf("writing registry configuration: %v", err)
-	}
-	logf, err := os.Create(filepath.Join(d.Dir, "registry.log"))
+	r, err := startRegistry(d.NetNS, d.Dir, d.pushImage)
 	if err != nil {
-		t.Fatalf("creating registry log: %v", err)
+		t.Fatal(err)
+	}
+	d.registry = r
+	return r
+}
+
+// pushImage tags local as ref and pushes it through the Engine API.
+func (d *Dockerd) pushImage(ctx context.Context, local, ref string) error {
+	if err := d.cli.ImageTag(ctx, local, ref); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", local, ref, err)
+	}
+	// The registry has no authentication; the header must still be sent.
+	rc, err := d.cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	if err := drainMessages(rc); err != nil {
+		return fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return nil
+}
+
+// startRegistry runs docker-registry in the network namespace netns, with
+// its configuration, storage and log under dir, and waits until it
+// answers; push is how Push puts an engine's image into it. On an error
+// the registry is not running.
+func startRegistry(netns, dir string, push func(ctx context.Context, local, ref string) error) (*Registry, error) {
+	r := &Registry{Addr: registryAddr, push: push, exited: make(chan struct{})}
+	cfg := filepath.Join(dir, "registry.yml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, registryConfig, filepath.Join(dir, "registry"), r.Addr), 0o644); err != nil {
+		return nil, fmt.Errorf("writing registry configuration: %w", err)
+	}
+	logPath := filepath.Join(dir, "registry.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("creating registry log: %w", err)
 	}
 	defer logf.Close()
-	r.cmd = exec.Command("ip", "netns", "exec", d.NetNS, "docker-registry", "serve", cfg)
+	r.cmd = exec.Command("ip", "netns", "exec", netns, "docker-registry", "serve", cfg)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("starting docker-registry: %v", err)
+		return nil, fmt.Errorf("starting docker-registry: %w", err)
 	}
 	go func() { r.cmd.Wait(); close(r.exited) }()
-	d.registry = r
 	// The registry listens inside the namespace, out of this process's
 	// reach: probe it from there.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		probe := exec.Command("ip", "netns", "exec", d.NetNS, busyboxPath(), "wget", "-q", "-O", "/dev/null", "http://"+r.Addr+"/v2/")
+		probe := exec.Command("ip", "netns", "exec", netns, busyboxPath(), "wget", "-q", "-O", "/dev/null", "http://"+r.Addr+"/v2/")
 		if probe.Run() == nil {
-			return r
+			return r, nil
 		}
 		select {
 		case <-r.exited:
-			b, _ := os.ReadFile(filepath.Join(d.Dir, "registry.log"))
-			t.Fatalf("docker-registry exited while starting: %s", b)
+			return nil, fmt.Errorf("docker-registry exited while starting: %s", tailFile(logPath))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("docker-registry did not answer within 30 s")
+			r.stop()
+			return nil, errors.New("docker-registry did not answer within 30 s")
 		}
 	}
 }
@@ -99,16 +134,8 @@ func (r *Registry) Push(t testing.TB, local, repoTag string) string {
 	ref := r.Addr + "/" + repoTag
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := r.d.cli.ImageTag(ctx, local, ref); err != nil {
-		t.Fatalf("tagging %s as %s: %v", local, ref, err)
-	}
-	// The registry has no authentication; the header must still be sent.
-	rc, err := r.d.cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
-	if err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	if err := drainMessages(rc); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
+	if err := r.push(ctx, local, ref); err != nil {
+		t.Fatal(err)
 	}
 	return ref
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/mcptest"
+	"github.com/mark3labs/mcp-go/server"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tailops/tailops/labtest"
@@ -373,5 +377,148 @@ func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stoppe
 	}
 	if msg := dockerErr(t, k, "remove_container", map[string]any{"container": running, "force": true}); msg != fmt.Sprintf("no container matches %q", running) {
 		t.Errorf("removed twice: %q", msg)
+	}
+}
+
+// pullNotes are the progress notifications a pullClient received.
+type pullNotes struct {
+	mu    sync.Mutex
+	notes []map[string]any
+}
+
+// Get returns the notifications so far.
+func (p *pullNotes) Get() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.notes)
+}
+
+// Reset forgets them.
+func (p *pullNotes) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notes = nil
+}
+
+// pullClient serves the kit's pull_image through a real MCP client that
+// records progress notifications. call makes one pull (with a progress
+// token unless token is nil).
+func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) *mcp.CallToolResult, notes *pullNotes) {
+	t.Helper()
+	spec := k.specs["pull_image"]
+	srv, err := mcptest.NewServer(t, server.ServerTool{Tool: spec.Tool, Handler: spec.Handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	notes = &pullNotes{}
+	srv.Client().OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == "notifications/progress" {
+			notes.mu.Lock()
+			notes.notes = append(notes.notes, n.Params.AdditionalFields)
+			notes.mu.Unlock()
+		}
+	})
+	call = func(image string, token any) *mcp.CallToolResult {
+		var req mcp.CallToolRequest
+		req.Params.Name = "pull_image"
+		req.Params.Arguments = map[string]any{"image": image}
+		if token != nil {
+			req.Params.Meta = &mcp.Meta{ProgressToken: token}
+		}
+		res, err := srv.Client().CallTool(context.Background(), req)
+		if err != nil {
+			t.Fatalf("pull_image %s: %v", image, err)
+		}
+		return res
+	}
+	return call, notes
+}
+
+// checkPullProgress waits for the notification that ends a pull (its
+// message the result's status) and checks them all: at least a start,
+// some layer progress and the end; every one with the token; progress
+// rising; the last at its total; and at least one message layer accepts.
+// It returns the notifications.
+func checkPullProgress(t *testing.T, notes *pullNotes, token, status string, layer func(msg string) bool) []map[string]any {
+	t.Helper()
+	// Notifications travel apart from the response: wait for the last one.
+	waitFor(t, "the final progress notification", func() bool {
+		n := notes.Get()
+		return len(n) > 0 && n[len(n)-1]["message"] == status
+	})
+	got := notes.Get()
+	if len(got) < 3 {
+		t.Errorf("%d progress notifications, want the start, layer progress and the end: %v", len(got), got)
+		return got
+	}
+	last := -1.0
+	for i, n := range got {
+		p, _ := n["progress"].(float64)
+		if n["progressToken"] != token || p <= last && i > 0 {
+			t.Errorf("notification %d: %v (previous progress %v)", i, n, last)
+		}
+		last = p
+	}
+	if end := got[len(got)-1]; end["progress"] != end["total"] {
+		t.Errorf("final notification %v: progress is not total", end)
+	}
+	if !slices.ContainsFunc(got, func(n map[string]any) bool { msg, _ := n["message"].(string); return layer(msg) }) {
+		t.Errorf("no layer progress among %v", got)
+	}
+	return got
+}
+
+// keptField is one item of a container's configuration that
+// update_container must carry to the new container.
+type keptField struct {
+	name string
+	get  func(container.InspectResponse) any
+}
+
+// keptFields are the items both dockerd and Podman report the same way;
+// each engine's test adds its own.
+var keptFields = []keptField{
+	{"name", func(c container.InspectResponse) any { return c.Name }},
+	{"image reference", func(c container.InspectResponse) any { return c.Config.Image }},
+	{"cmd", func(c container.InspectResponse) any { return c.Config.Cmd }},
+	{"entrypoint", func(c container.InspectResponse) any { return c.Config.Entrypoint }},
+	{"user", func(c container.InspectResponse) any { return c.Config.User }},
+	{"working dir", func(c container.InspectResponse) any { return c.Config.WorkingDir }},
+	{"labels", func(c container.InspectResponse) any { return c.Config.Labels }},
+	{"stop timeout", func(c container.InspectResponse) any { return c.Config.StopTimeout }},
+	{"binds", func(c container.InspectResponse) any { return c.HostConfig.Binds }},
+	{"mounts", keptMounts},
+	{"port bindings", func(c container.InspectResponse) any { return c.HostConfig.PortBindings }},
+	{"restart policy", func(c container.InspectResponse) any { return c.HostConfig.RestartPolicy }},
+	{"memory", func(c container.InspectResponse) any { return []int64{c.HostConfig.Memory, c.HostConfig.MemorySwap} }},
+	{"cpus", func(c container.InspectResponse) any { return c.HostConfig.NanoCPUs }},
+	{"cap add", func(c container.InspectResponse) any { return c.HostConfig.CapAdd }},
+	{"cap drop", func(c container.InspectResponse) any { return c.HostConfig.CapDrop }},
+	{"devices", func(c container.InspectResponse) any { return c.HostConfig.Devices }},
+}
+
+// keptMounts is a container's mounts, sorted by destination.
+func keptMounts(c container.InspectResponse) any {
+	type mountKey struct {
+		Type, Name, Source, Destination string
+		RW                              bool
+	}
+	var out []mountKey
+	for _, m := range c.Mounts {
+		out = append(out, mountKey{string(m.Type), m.Name, m.Source, m.Destination, m.RW})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Destination < out[j].Destination })
+	return out
+}
+
+// checkKept reports each field that differs between the old and the new
+// container.
+func checkKept(t *testing.T, old, cur container.InspectResponse, fields []keptField) {
+	t.Helper()
+	for _, f := range fields {
+		if o, n := f.get(old), f.get(cur); !reflect.DeepEqual(o, n) {
+			t.Errorf("%s changed:\n old %#v\n new %#v", f.name, o, n)
+		}
 	}
 }

@@ -403,6 +403,9 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 			return "", e.fail(err, "inspecting the new container")
 		}
 		s := c.State
+		// Podman reports an empty health status for a container without
+		// a health check (dockerd reports no health at all).
+		checked := s != nil && s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck
 		switch {
 		case s == nil:
 			return "", errors.New("the new container has no state")
@@ -415,20 +418,20 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 				msg += "; its last output: " + out
 			}
 			return "", errors.New(msg)
-		case s.Health != nil && s.Health.Status == container.Healthy:
+		case checked && s.Health.Status == container.Healthy:
 			return "healthy", nil
-		case s.Health != nil && s.Health.Status == container.Unhealthy:
+		case checked && s.Health.Status == container.Unhealthy:
 			msg := "the new container is unhealthy"
 			if n := len(s.Health.Log); n > 0 && s.Health.Log[n-1] != nil {
 				msg += fmt.Sprintf(" (last check exited %d: %s)", s.Health.Log[n-1].ExitCode, strings.TrimSpace(s.Health.Log[n-1].Output))
 			}
 			return "", errors.New(msg)
-		case s.Health == nil && time.Since(start) >= settle:
+		case !checked && time.Since(start) >= settle:
 			return "running", nil
 		}
 		if time.Since(start) >= timeout {
 			status := "starting"
-			if s.Health != nil {
+			if checked {
 				status = string(s.Health.Status)
 			}
 			return "", fmt.Errorf("the new container was not healthy within %s (health: %s)", timeout, status)
@@ -550,6 +553,37 @@ func recreateConfig(old container.InspectResponse, oldImg *image.InspectResponse
 
 	hc := *old.HostConfig
 	hc.ContainerIDFile = "" // belongs to the old container
+	// Podman's inspect names ulimits by their kernel names (RLIMIT_NOFILE)
+	// and its create takes only Docker's (nofile); dockerd uses Docker's
+	// in both, so this changes nothing there.
+	if len(hc.Ulimits) > 0 {
+		ulimits := make([]*container.Ulimit, 0, len(hc.Ulimits))
+		for _, u := range hc.Ulimits {
+			if u == nil {
+				continue
+			}
+			v := *u
+			v.Name = strings.ToLower(strings.TrimPrefix(v.Name, "RLIMIT_"))
+			ulimits = append(ulimits, &v)
+		}
+		hc.Ulimits = ulimits
+	}
+	// Podman's inspect leaves a device's cgroup permissions empty, which
+	// its create refuses; empty means Docker's default, rwm.
+	if len(hc.Devices) > 0 {
+		hc.Devices = slices.Clone(hc.Devices)
+		for i := range hc.Devices {
+			if hc.Devices[i].CgroupPermissions == "" {
+				hc.Devices[i].CgroupPermissions = "rwm"
+			}
+		}
+	}
+	// --cpus is NanoCPUs; Podman's inspect also reports it as the period
+	// and quota it set, which create (Podman's and dockerd's) refuses
+	// together with NanoCPUs.
+	if hc.NanoCPUs > 0 {
+		hc.CPUPeriod, hc.CPUQuota = 0, 0
+	}
 	hc.Links = make([]string, 0, len(old.HostConfig.Links))
 	for _, l := range old.HostConfig.Links {
 		// Inspect shows links as /target:/this/alias; create takes target:alias.
@@ -584,6 +618,14 @@ func recreateConfig(old container.InspectResponse, oldImg *image.InspectResponse
 			primary = network.NetworkBridge
 		}
 		names := slices.Sorted(maps.Keys(old.NetworkSettings.Networks))
+		// Podman reports "bridge" as the mode of a container on any
+		// bridge network, under the network's own name: the primary is
+		// then the first of them (created with it, so no default network
+		// is added), the others are connected after.
+		if len(names) > 0 && !slices.Contains(names, primary) {
+			primary = names[0]
+			hc.NetworkMode = container.NetworkMode(primary)
+		}
 		for _, n := range names {
 			ep := old.NetworkSettings.Networks[n]
 			if ep == nil {

@@ -8,18 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/mcptest"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/labtest"
 )
@@ -94,18 +89,6 @@ func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
 		t.Error("the old container still exists")
 	}
 
-	type mountKey struct {
-		Type, Name, Source, Destination string
-		RW                              bool
-	}
-	mounts := func(c container.InspectResponse) any {
-		var out []mountKey
-		for _, m := range c.Mounts {
-			out = append(out, mountKey{string(m.Type), m.Name, m.Source, m.Destination, m.RW})
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Destination < out[j].Destination })
-		return out
-	}
 	type endpoint struct {
 		IPAM    any
 		Aliases []string
@@ -121,39 +104,15 @@ func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
 	userEnv := func(c container.InspectResponse) any {
 		return slices.DeleteFunc(slices.Clone(c.Config.Env), func(s string) bool { return strings.HasPrefix(s, "IMAGE_ENV=") })
 	}
-	for _, f := range []struct {
-		name string
-		get  func(container.InspectResponse) any
-	}{
-		{"name", func(c container.InspectResponse) any { return c.Name }},
-		{"image reference", func(c container.InspectResponse) any { return c.Config.Image }},
+	checkKept(t, old, cur, append(slices.Clone(keptFields), []keptField{
 		{"env", userEnv},
-		{"cmd", func(c container.InspectResponse) any { return c.Config.Cmd }},
-		{"entrypoint", func(c container.InspectResponse) any { return c.Config.Entrypoint }},
-		{"user", func(c container.InspectResponse) any { return c.Config.User }},
-		{"working dir", func(c container.InspectResponse) any { return c.Config.WorkingDir }},
-		{"labels", func(c container.InspectResponse) any { return c.Config.Labels }},
 		{"healthcheck", func(c container.InspectResponse) any { return c.Config.Healthcheck }},
-		{"stop timeout", func(c container.InspectResponse) any { return c.Config.StopTimeout }},
 		{"exposed ports", func(c container.InspectResponse) any { return c.Config.ExposedPorts }},
-		{"binds", func(c container.InspectResponse) any { return c.HostConfig.Binds }},
-		{"mounts", mounts},
-		{"port bindings", func(c container.InspectResponse) any { return c.HostConfig.PortBindings }},
 		{"network mode", func(c container.InspectResponse) any { return c.HostConfig.NetworkMode }},
 		{"networks, aliases, static IPs", networks},
-		{"restart policy", func(c container.InspectResponse) any { return c.HostConfig.RestartPolicy }},
-		{"memory", func(c container.InspectResponse) any { return []int64{c.HostConfig.Memory, c.HostConfig.MemorySwap} }},
-		{"cpus", func(c container.InspectResponse) any { return c.HostConfig.NanoCPUs }},
-		{"cap add", func(c container.InspectResponse) any { return c.HostConfig.CapAdd }},
-		{"cap drop", func(c container.InspectResponse) any { return c.HostConfig.CapDrop }},
-		{"devices", func(c container.InspectResponse) any { return c.HostConfig.Devices }},
 		{"log config", func(c container.InspectResponse) any { return c.HostConfig.LogConfig }},
 		{"init", func(c container.InspectResponse) any { return c.HostConfig.Init }},
-	} {
-		if o, n := f.get(old), f.get(cur); !reflect.DeepEqual(o, n) {
-			t.Errorf("%s changed:\n old %#v\n new %#v", f.name, o, n)
-		}
-	}
+	}...))
 	// The items the old container actually had, so the comparison above
 	// cannot pass by both sides being empty.
 	switch {
@@ -286,34 +245,7 @@ func TestDockerPullImage(t *testing.T) {
 	k.d.RemoveImage(t, ref)
 	t.Cleanup(func() { k.d.RemoveImage(t, ref) })
 
-	spec := k.specs["pull_image"]
-	srv, err := mcptest.NewServer(t, server.ServerTool{Tool: spec.Tool, Handler: spec.Handler})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	var mu sync.Mutex
-	var notes []map[string]any
-	srv.Client().OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			mu.Lock()
-			notes = append(notes, n.Params.AdditionalFields)
-			mu.Unlock()
-		}
-	})
-	call := func(image string, token any) *mcp.CallToolResult {
-		var req mcp.CallToolRequest
-		req.Params.Name = "pull_image"
-		req.Params.Arguments = map[string]any{"image": image}
-		if token != nil {
-			req.Params.Meta = &mcp.Meta{ProgressToken: token}
-		}
-		res, err := srv.Client().CallTool(context.Background(), req)
-		if err != nil {
-			t.Fatalf("pull_image %s: %v", image, err)
-		}
-		return res
-	}
+	call, notes := pullClient(t, k)
 
 	res := call(ref, "pull-1")
 	if res.IsError {
@@ -324,37 +256,10 @@ func TestDockerPullImage(t *testing.T) {
 	if got.Image != ref || got.ID != id || !strings.HasPrefix(got.Digest, "sha256:") || got.Status != "Downloaded newer image for "+ref || !got.Updated {
 		t.Errorf("result: %+v (image id want %s)", got, id)
 	}
-	// Notifications travel apart from the response: wait for the last one.
-	waitFor(t, "the final progress notification", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(notes) > 0 && notes[len(notes)-1]["message"] == got.Status
+	checkPullProgress(t, notes, "pull-1", got.Status, func(msg string) bool {
+		return strings.HasPrefix(msg, "Downloading ") || strings.HasPrefix(msg, "Extracting ") || strings.HasPrefix(msg, "Pull complete ")
 	})
-	mu.Lock()
-	if len(notes) < 3 {
-		t.Errorf("%d progress notifications, want the start, layer progress and the end: %v", len(notes), notes)
-	}
-	last := -1.0
-	for i, n := range notes {
-		p, _ := n["progress"].(float64)
-		if n["progressToken"] != "pull-1" || p <= last && i > 0 {
-			t.Errorf("notification %d: %v (previous progress %v)", i, n, last)
-		}
-		last = p
-	}
-	if end := notes[len(notes)-1]; end["progress"] != end["total"] {
-		t.Errorf("final notification %v: progress is not total", end)
-	}
-	sawLayer := false
-	for _, n := range notes {
-		msg, _ := n["message"].(string)
-		sawLayer = sawLayer || strings.HasPrefix(msg, "Downloading ") || strings.HasPrefix(msg, "Extracting ") || strings.HasPrefix(msg, "Pull complete ")
-	}
-	if !sawLayer {
-		t.Errorf("no layer progress among %v", notes)
-	}
-	notes = notes[:0]
-	mu.Unlock()
+	notes.Reset()
 
 	// Again, without a token: up to date, and no notifications.
 	res = call(ref, nil)
@@ -363,11 +268,9 @@ func TestDockerPullImage(t *testing.T) {
 		t.Errorf("second pull: %+v", got)
 	}
 	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	if len(notes) != 0 {
-		t.Errorf("notifications without a progress token: %v", notes)
+	if n := notes.Get(); len(n) != 0 {
+		t.Errorf("notifications without a progress token: %v", n)
 	}
-	mu.Unlock()
 
 	for _, tc := range []struct{ image, want string }{
 		{"Upper/Case", `invalid argument "image"`},
