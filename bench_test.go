@@ -278,12 +278,33 @@ type proc struct {
 	err    error // Wait's result, once exited is closed
 }
 
-// startBinary starts binPath serving on a free loopback port with state.
+// benchBinary is the binary the process benchmarks run: the one TestMain
+// built, or the file TAILOPS_BENCH_BINARY names (for example the release
+// build, dist/tailops-linux-amd64, as the appliance ships it).
+func benchBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv("TAILOPS_BENCH_BINARY")
+	if bin == "" {
+		return binPath
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		tb.Fatalf("TAILOPS_BENCH_BINARY: %v", err)
+	}
+	tb.Logf("running %s (TAILOPS_BENCH_BINARY)", abs)
+	return abs
+}
+
+// startBinary starts benchBinary serving on a free loopback port with
+// state.
 func startBinary(tb testing.TB, state string) *proc {
 	tb.Helper()
 	port := freePort(tb)
 	p := &proc{url: "http://127.0.0.1:" + strconv.Itoa(port), state: state, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binPath, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--state-dir", state,
+	p.cmd = exec.Command(benchBinary(tb), "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--state-dir", state,
 		"--sandbox", "best-effort")
 	p.cmd.Stderr = p.stderr
 	p.start = time.Now()
