@@ -73,9 +73,7 @@ func NewTailnet(t testing.TB, opts *TailnetOptions) *Tailnet {
 	if opts == nil {
 		opts = &TailnetOptions{}
 	}
-	if err := CheckLoopbackOnly(); err != nil {
-		t.Fatal(err)
-	}
+	RequireNodeSandbox(t)
 	// As tsnet's own tests do: no SO_MARK or interface binding for the
 	// nodes of this process.
 	netns.SetEnabled(false)
@@ -124,9 +122,7 @@ type Node struct {
 // DERP relay. It is closed when the test ends.
 func (tn *Tailnet) Node(t testing.TB, hostname string, tags ...string) *Node {
 	t.Helper()
-	if err := CheckLoopbackOnly(); err != nil {
-		t.Fatal(err)
-	}
+	RequireNodeSandbox(t)
 	dir := filepath.Join(t.TempDir(), hostname)
 	s := &tsnet.Server{
 		Dir:           dir,
@@ -323,10 +319,17 @@ var tailscaledBuild struct {
 	err  error
 }
 
-// checkEnv fails the test when a variable of TailnetEnv is missing: nodes
-// started as processes must not probe gateways or upload logs.
-func checkEnv(t testing.TB) {
+// RequireNodeSandbox fails the test unless a Tailscale node may start
+// here: the process is in a network namespace with only loopback
+// (CheckLoopbackOnly) and has every variable of TailnetEnv
+// (TS_DISABLE_PORTMAPPER=1 and the rest), which the nodes it starts, in
+// process or as child processes, inherit. ReexecInLoopbackNetNS provides
+// both.
+func RequireNodeSandbox(t testing.TB) {
 	t.Helper()
+	if err := CheckLoopbackOnly(); err != nil {
+		t.Fatal(err)
+	}
 	for _, kv := range TailnetEnv {
 		k, v, _ := strings.Cut(kv, "=")
 		if os.Getenv(k) != v {

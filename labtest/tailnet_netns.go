@@ -81,9 +81,6 @@ func ReexecInLoopbackNetNS() {
 	fail(syscall.Exec(unshare, argv, env))
 }
 
-// InLoopbackNetNS reports whether ReexecInLoopbackNetNS moved this
-// process into a namespace of its own.
-func InLoopbackNetNS() bool { return os.Getenv(netnsEnv) == "1" }
 
 // Iface is a network interface and its addresses, as CheckLoopbackOnly
 // sees it.

@@ -117,10 +117,7 @@ func buildTailscaled() (string, error) {
 // (the tailscale CLI would pull in modules this one does not require).
 func (tn *Tailnet) Tailscaled(t testing.TB, hostname string, tags ...string) *Tailscaled {
 	t.Helper()
-	checkEnv(t)
-	if err := CheckLoopbackOnly(); err != nil {
-		t.Fatal(err)
-	}
+	RequireNodeSandbox(t)
 	bin := TailscaledBinary(t)
 	// A short path: the socket's must fit in 108 bytes.
 	dir, err := os.MkdirTemp("", "tsd-")

@@ -68,9 +68,7 @@ func addrs(as ...netip.Addr) []string {
 // the server's packet filter become scopes, and a changed grant applies
 // without a restart once the short cache runs out.
 func TestTSNetNodeIdentifiesCallers(t *testing.T) {
-	if !labtest.InLoopbackNetNS() {
-		t.Fatal("not in the loopback-only namespace: TestMain must call labtest.ReexecInLoopbackNetNS")
-	}
+	labtest.RequireNodeSandbox(t) // loopback-only namespace, TS_DISABLE_PORTMAPPER=1
 	tn := labtest.NewTailnet(t, nil)
 	alice := tn.Node(t, "alice")
 	ci := tn.Node(t, "ci", "tag:ci")
