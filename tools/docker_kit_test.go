@@ -522,3 +522,45 @@ func checkKept(t *testing.T, old, cur container.InspectResponse, fields []keptFi
 		}
 	}
 }
+
+// checkPullRefused checks pull_image's refusals through call: bad
+// references name the argument; an image the registry at addr lacks is a
+// tool error naming it and containing engineWords (the engine's own
+// words, such as "manifest unknown"; empty for none).
+func checkPullRefused(t *testing.T, call func(image string, token any) *mcp.CallToolResult, addr, engineWords string) {
+	t.Helper()
+	absent := addr + "/pull/absent:v1"
+	cases := []struct{ image, want string }{
+		{"Upper/Case", `invalid argument "image"`},
+		{"", `invalid argument "image"`},
+		{absent, "pulling " + absent + ": "},
+	}
+	if engineWords != "" {
+		cases = append(cases, struct{ image, want string }{absent, engineWords})
+	}
+	for _, tc := range cases {
+		res := call(tc.image, nil)
+		if !res.IsError || !strings.Contains(resultText(res), tc.want) {
+			t.Errorf("%q: %s, want an error containing %q", tc.image, resultText(res), tc.want)
+		}
+	}
+}
+
+// checkListSummary checks list_containers' entry for the running container
+// name: image, state, status, full id, networks, the label key=value, and
+// its one port 127.0.0.1:18081->80/tcp.
+func checkListSummary(t *testing.T, k *dockerKit, name, image string, networks []string, key, value string) {
+	t.Helper()
+	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name})
+	if len(l.Containers) != 1 {
+		t.Fatalf("%d containers named %s", len(l.Containers), name)
+	}
+	c := l.Containers[0]
+	if c.Image != image || c.State != "running" || !strings.HasPrefix(c.Status, "Up") || len(c.ID) != 64 ||
+		!slices.Equal(c.Networks, networks) || c.Labels[key] != value {
+		t.Errorf("summary: %+v", c)
+	}
+	if len(c.Ports) != 1 || c.Ports[0] != (PortSummary{Private: 80, Protocol: "tcp", HostIP: "127.0.0.1", Public: 18081}) {
+		t.Errorf("ports: %+v", c.Ports)
+	}
+}

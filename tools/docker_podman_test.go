@@ -75,20 +75,9 @@ func testPodmanListContainers(t *testing.T, p *labtest.Podman, k *dockerKit) {
 
 	checkListFilters(t, k, "pc-")
 
-	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": "pc-web-1"})
-	if len(l.Containers) != 1 {
-		t.Fatalf("%d containers named pc-web-1", len(l.Containers))
-	}
-	c := l.Containers[0]
 	// Podman: the image is reported with its localhost/ prefix, and the
 	// default network is called podman here (dockerd: bridge).
-	if c.Image != podmanImageRef || c.State != "running" || !strings.HasPrefix(c.Status, "Up") || len(c.ID) != 64 ||
-		!slices.Equal(c.Networks, []string{"podman"}) || c.Labels["tier"] != "front" {
-		t.Errorf("summary: %+v", c)
-	}
-	if len(c.Ports) != 1 || c.Ports[0] != (PortSummary{Private: 80, Protocol: "tcp", HostIP: "127.0.0.1", Public: 18081}) {
-		t.Errorf("ports: %+v", c.Ports)
-	}
+	checkListSummary(t, k, "pc-web-1", podmanImageRef, []string{"podman"}, "tier", "front")
 }
 
 func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
@@ -431,17 +420,7 @@ func testPodmanPullImage(t *testing.T, p *labtest.Podman, reg *labtest.Registry,
 		t.Errorf("notifications without a progress token: %v", n)
 	}
 
-	for _, tc := range []struct{ image, want string }{
-		{"Upper/Case", `invalid argument "image"`},
-		{"", `invalid argument "image"`},
-		{reg.Addr + "/pull/absent:v1", "pulling " + reg.Addr + "/pull/absent:v1: "},
-		{reg.Addr + "/pull/absent:v1", "manifest unknown"},
-	} {
-		res := call(tc.image, nil)
-		if !res.IsError || !strings.Contains(resultText(res), tc.want) {
-			t.Errorf("%q: %s, want an error containing %q", tc.image, resultText(res), tc.want)
-		}
-	}
+	checkPullRefused(t, call, reg.Addr, "manifest unknown")
 }
 
 // testPodmanUpdateKeepsConfiguration creates a container with the

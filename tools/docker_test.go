@@ -135,18 +135,7 @@ func TestDockerListContainers(t *testing.T) {
 
 	checkListFilters(t, k, "lc-")
 
-	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": "lc-web-1"})
-	if len(l.Containers) != 1 {
-		t.Fatalf("%d containers named lc-web-1", len(l.Containers))
-	}
-	c := l.Containers[0]
-	if c.Image != busyboxRef || c.State != "running" || !strings.HasPrefix(c.Status, "Up") || len(c.ID) != 64 ||
-		!slices.Equal(c.Networks, []string{"bridge"}) || c.Labels["note"] != "quote \" and\nnewline" {
-		t.Errorf("summary: %+v", c)
-	}
-	if len(c.Ports) != 1 || c.Ports[0] != (PortSummary{Private: 80, Protocol: "tcp", HostIP: "127.0.0.1", Public: 18081}) {
-		t.Errorf("ports: %+v", c.Ports)
-	}
+	checkListSummary(t, k, "lc-web-1", busyboxRef, []string{"bridge"}, "note", "quote \" and\nnewline")
 
 	for _, tc := range []struct {
 		args map[string]any

@@ -272,16 +272,7 @@ func TestDockerPullImage(t *testing.T) {
 		t.Errorf("notifications without a progress token: %v", n)
 	}
 
-	for _, tc := range []struct{ image, want string }{
-		{"Upper/Case", `invalid argument "image"`},
-		{"", `invalid argument "image"`},
-		{reg.Addr + "/pull/absent:v1", "pulling " + reg.Addr + "/pull/absent:v1: "},
-	} {
-		res := call(tc.image, nil)
-		if !res.IsError || !strings.Contains(resultText(res), tc.want) {
-			t.Errorf("%q: %s, want an error containing %q", tc.image, resultText(res), tc.want)
-		}
-	}
+	checkPullRefused(t, call, reg.Addr, "")
 }
 
 func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
