@@ -35,7 +35,8 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	if c.Approvals.Webhook != "" {
 		u, err := url.Parse(c.Approvals.Webhook)
 		if err != nil {
-			return sandbox.Config{}, fmt.Errorf("--approval-webhook: %w", err)
+			// Not wrapped: url.Parse's error holds the whole URL, credentials included.
+			return sandbox.Config{}, fmt.Errorf("--approval-webhook: want an http or https URL")
 		}
 		port := u.Port()
 		if port == "" {

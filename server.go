@@ -228,7 +228,7 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 		risk := e.spec.Risk.String()
 		refuse := func(reason string) (*mcp.CallToolResult, error) {
 			if err := a.writeDenied(ctx, c, name, args, risk, reason); err != nil {
-				return mcp.NewToolResultError("call refused: the audit log cannot be written"), nil
+				return mcp.NewToolResultError(auditRefusal), nil
 			}
 			return mcp.NewToolResultError(reason), nil
 		}
@@ -242,8 +242,7 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 		}
 		if err := a.audit.Healthy(); err != nil {
 			a.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
-			return mcp.NewToolResultError("call refused: the audit log cannot be written, and TailOps runs nothing unaudited; " +
-				"check the disk holding the audit log and the server's log"), nil
+			return mcp.NewToolResultError(auditRefusal), nil
 		}
 		rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args, Caller: c,
 			Risk: risk, Decision: "allowed"}
@@ -256,7 +255,7 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 			}
 			if !o.Allowed {
 				if err := a.writeDeniedRef(ctx, c, name, args, risk, o.Message, o.AuditRef()); err != nil {
-					return mcp.NewToolResultError("call refused: the audit log cannot be written"), nil
+					return mcp.NewToolResultError(auditRefusal), nil
 				}
 				return mcp.NewToolResultError(o.Message), nil
 			}
@@ -535,6 +534,11 @@ func (a *app) auditAuthFailure(r *http.Request, reason string, peer *tailnet.Pee
 
 // scopeGate answers a tools/call for a tool the caller's scopes do not
 // allow with 403 insufficient_scope naming the scope, before MCP handling.
+// auditRefusal is the tool error of a call refused because its audit
+// record cannot be written.
+const auditRefusal = "call refused: the audit log cannot be written, and TailOps runs nothing unaudited; " +
+	"check the disk holding the audit log and the server's log"
+
 func (a *app) scopeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

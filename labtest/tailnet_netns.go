@@ -81,7 +81,6 @@ func ReexecInLoopbackNetNS() {
 	fail(syscall.Exec(unshare, argv, env))
 }
 
-
 // Iface is a network interface and its addresses, as CheckLoopbackOnly
 // sees it.
 type Iface struct {

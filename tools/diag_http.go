@@ -281,16 +281,18 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 func httpURL(arg, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, argErrorf(arg, "%q is not a valid URL: %v", s, errors.Unwrap(err))
+		// Not echoed: it may hold a password, and errors reach the logs.
+		return nil, argErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
 	}
+	shown := u.Redacted() // any password replaced by xxxxx
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, argErrorf(arg, "only http and https URLs are allowed, got %q", s)
+		return nil, argErrorf(arg, "only http and https URLs are allowed, got %q", shown)
 	case u.Opaque != "" || u.Host == "":
-		return nil, argErrorf(arg, "%q has no host", s)
+		return nil, argErrorf(arg, "%q has no host", shown)
 	case u.User != nil:
-		return nil, &netpolicy.RefusedError{Dest: s, Rule: "user info in URL",
-			Reason: fmt.Sprintf("%q has user info (%q before the @): URLs with user info are refused, they can disguise the host", s, u.User.String()),
+		return nil, &netpolicy.RefusedError{Dest: shown, Rule: "user info in URL",
+			Reason: fmt.Sprintf("%q has user info (%q before the @): URLs with user info are refused, they can disguise the host", shown, u.User.Username()),
 			Hint:   "send credentials in an Authorization header"}
 	}
 	return u, nil

@@ -225,6 +225,14 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 		u := strings.ReplaceAll(tt.url, "PORT", fmt.Sprint(lab.httpTrip.port()))
 		wantRefused(t, "http_request_test "+u, diagErr(t, k, "http_request_test", map[string]any{"url": u}), tt.want)
 	}
+	// A password in a refused or invalid URL is never echoed (errors reach
+	// the audit log and the server's log).
+	for _, u := range []string{"http://alice:hunter2pass@www.test/", "ftp://alice:hunter2pass@www.test/",
+		"http://alice:hunter2pass@/", "http://alice:hunter2pass@www.test:99999999/"} {
+		if msg := diagErr(t, k, "http_request_test", map[string]any{"url": u}); strings.Contains(msg, "hunter2pass") {
+			t.Errorf("%s: the error shows the password: %s", u, msg)
+		}
+	}
 	// A resolver is a destination too.
 	_, port, _ := net.SplitHostPort(lab.dns.Addr)
 	for _, r := range []string{lab.dns.Addr, "2130706433:" + port, "127.1:" + port, "[::ffff:127.0.0.1]:" + port, "0x7f.0.0.1:" + port, "[fe80::1%lo]:53", "169.254.169.254"} {
