@@ -50,7 +50,8 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	}
 	// With a diagnostics port allow-list, Landlock's connect rule is that
 	// list, so the kernel and the destination policy agree.
-	pol, err := c.toolDeps(nil).DiagPolicy()
+	deps := c.toolDeps(nil)
+	pol, err := deps.DiagPolicy()
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("network diagnostics policy: %w", err)
 	}
@@ -65,7 +66,8 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 		StateDir:         c.StateDir,
 		AuditDir:         filepath.Dir(c.AuditLog),
 		ConfigFile:       c.ConfigFile,
-		FileRoots:        c.FileRoots,
+		FileRoots:        deps.Roots(),
+		DockerSocket:     deps.DockerSocket(),
 		BindPorts:        ports,
 		HostProc:         os.Getenv("HOST_PROC"),
 		HostSys:          os.Getenv("HOST_SYS"),

@@ -256,6 +256,17 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 	if code != 0 || strings.Contains(out, "/var/log") || !strings.Contains(out, "TCP bind:      8080") || !strings.Contains(out, "exec:    no") {
 		t.Errorf("explain without file tools should grant no file root, bind 8080 only, no exec:\n%s", out)
 	}
+	// The Docker socket rule is the socket the Docker tools use
+	// (DOCKER_HOST, as for Podman), and a TCP endpoint gets no socket rule.
+	for _, tc := range []struct{ env, want, not string }{
+		{"DOCKER_HOST=unix:///run/podman/podman.sock", "/run/podman/podman.sock", "/var/run/docker.sock"},
+		{"DOCKER_HOST=tcp://127.0.0.1:2375", "", "docker.sock"},
+	} {
+		out, _, code := tailops(t, []string{tc.env}, "sandbox", "explain", "--state-dir", t.TempDir())
+		if code != 0 || (tc.want != "" && !strings.Contains(out, tc.want)) || strings.Contains(out, tc.not) {
+			t.Errorf("%s: explain should name %q and not %q:\n%s", tc.env, tc.want, tc.not, out)
+		}
+	}
 }
 
 func TestSandboxOffIsLoud(t *testing.T) {

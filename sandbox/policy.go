@@ -53,7 +53,7 @@ type Config struct {
 	// ConfigFile is read-only (it is re-read on SIGHUP); empty means none.
 	ConfigFile string
 	// FileRoots are read-only, and only included when an enabled tool has
-	// Needs.FileRoots. Empty then means /var/log, as in tools.Deps.
+	// Needs.FileRoots: the roots the file tools use (tools.Deps.Roots).
 	FileRoots []string
 	// ReadPaths are extra read-only paths from the configuration.
 	ReadPaths []string
@@ -66,8 +66,9 @@ type Config struct {
 	// Needs.Connect may connect to (the diagnostics' port allow-list);
 	// empty means such tools may connect to any port.
 	ToolConnectPorts []uint16
-	// DockerSocket is the Docker socket's path, included when an enabled
-	// tool has Needs.DockerSocket; empty then means /var/run/docker.sock.
+	// DockerSocket is the Docker socket's path (tools.Deps.DockerSocket),
+	// included when an enabled tool has Needs.DockerSocket; empty means
+	// the Docker endpoint is not a unix socket, so no socket rule.
 	DockerSocket string
 	// Tailnet is set when the server is its own tailnet node (tsnet): the
 	// Tailscale engine runs inside the process and keeps needing, after
@@ -326,19 +327,12 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		b.add(rp, AccessRead, "config: read path")
 	}
 	if needRoots {
-		roots := cfg.FileRoots
-		if len(roots) == 0 {
-			roots = []string{"/var/log"} // tools.Deps' default
-		}
-		for _, r := range roots {
+		for _, r := range cfg.FileRoots {
 			b.add(r, AccessRead, "config: file root")
 		}
 	}
-	if needDocker {
+	if needDocker && cfg.DockerSocket != "" {
 		sock := cfg.DockerSocket
-		if sock == "" {
-			sock = "/var/run/docker.sock"
-		}
 		p.DockerSocket = sock
 		b.add(sock, AccessConnect, "tool needs the Docker socket")
 		p.Notes = append(p.Notes, "the Docker socket rule follows the socket's inode: when dockerd restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")

@@ -102,7 +102,7 @@ func newFileSystem(d *Deps) *fileSystem {
 	if fs.denyErr != nil {
 		fs.log.Error("file tools disabled", "err", fs.denyErr)
 	}
-	fs.roots = openRoots(d.FileRoots, fs.log)
+	fs.roots = openRoots(d.Roots(), fs.log)
 	return fs
 }
 

@@ -32,9 +32,6 @@ type fsRoot struct {
 // kept, unavailable, so that paths under it get a clear error rather than
 // falling through to another root; the reason is logged.
 func openRoots(paths []string, log *slog.Logger) []*fsRoot {
-	if len(paths) == 0 {
-		paths = []string{defaultFileRoot}
-	}
 	roots := make([]*fsRoot, 0, len(paths))
 	for _, p := range paths {
 		r := &fsRoot{configured: filepath.Clean(p)}

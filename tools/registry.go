@@ -6,8 +6,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
+
+	"github.com/docker/docker/client"
 
 	"github.com/tailops/tailops/approval"
 )
@@ -50,6 +53,34 @@ type Deps struct {
 	// http_request_test verify certificates against; nil means the
 	// system roots.
 	DiagRootCAs *x509.CertPool
+}
+
+// Roots are the file roots the file tools use: FileRoots, or /var/log.
+// The sandbox grants read access to exactly these.
+func (d *Deps) Roots() []string {
+	if d == nil || len(d.FileRoots) == 0 {
+		return []string{defaultFileRoot}
+	}
+	return d.FileRoots
+}
+
+// DockerSocket is the path of the unix socket the Docker tools connect
+// to: DockerHost, else DOCKER_HOST, else the client's default
+// (/var/run/docker.sock); "" when the endpoint is not a unix socket. The
+// sandbox lets the process connect to exactly this socket.
+func (d *Deps) DockerSocket() string {
+	host := os.Getenv(client.EnvOverrideHost)
+	if d != nil && d.DockerHost != "" {
+		host = d.DockerHost
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
+	}
+	path, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return ""
+	}
+	return path
 }
 
 func (d *Deps) logger() *slog.Logger {

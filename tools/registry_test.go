@@ -123,3 +123,27 @@ func snapshot(tool mcp.Tool) any {
 	json.Unmarshal(b, &m)
 	return m
 }
+
+// TestDepsDockerSocketAndRoots: the socket and roots the sandbox grants
+// are the ones the tools use (DOCKER_HOST as the Docker client reads it).
+func TestDepsDockerSocketAndRoots(t *testing.T) {
+	for _, tc := range []struct {
+		env, host, want string
+	}{
+		{"", "", "/var/run/docker.sock"},
+		{"unix:///run/podman/podman.sock", "", "/run/podman/podman.sock"},
+		{"tcp://127.0.0.1:2375", "", ""},
+		{"unix:///run/podman/podman.sock", "unix:///srv/docker.sock", "/srv/docker.sock"},
+	} {
+		t.Setenv("DOCKER_HOST", tc.env)
+		if got := (&tools.Deps{DockerHost: tc.host}).DockerSocket(); got != tc.want {
+			t.Errorf("DOCKER_HOST=%q DockerHost=%q: %q, want %q", tc.env, tc.host, got, tc.want)
+		}
+	}
+	if got := (&tools.Deps{}).Roots(); !slices.Equal(got, []string{"/var/log"}) {
+		t.Errorf("default roots %v", got)
+	}
+	if got := (&tools.Deps{FileRoots: []string{"/srv/logs"}}).Roots(); !slices.Equal(got, []string{"/srv/logs"}) {
+		t.Errorf("roots %v", got)
+	}
+}
