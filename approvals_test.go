@@ -209,3 +209,25 @@ func TestApprovalWaitSendsProgress(t *testing.T) {
 		t.Error("no progress notification while the call waited for approval")
 	}
 }
+
+// TestHTTPRequestApprovalFollowsTheAllowList: http_request_test to a URL
+// off the diagnostics allow-list waits for approval (and, with no approval
+// mechanism configured, is refused saying how to configure one); to an
+// allow-listed URL it runs. The rule comes from the tool's declaration.
+func TestHTTPRequestApprovalFollowsTheAllowList(t *testing.T) {
+	s := startServer(t, "--diag-allow", "127.0.0.1")
+	cs := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	for _, tc := range []struct {
+		url      string
+		refused  bool
+		contains string
+	}{
+		{"http://192.0.2.1/", true, "--approval-webhook"}, // TEST-NET-1: refused before any connection
+		{s.URL + "/healthz", false, "200"},
+	} {
+		text, isErr := callText(t, cs, "http_request_test", map[string]any{"url": tc.url})
+		if isErr != tc.refused || !strings.Contains(text, tc.contains) {
+			t.Errorf("%s: error %v, %q; want error %v containing %q", tc.url, isErr, text, tc.refused, tc.contains)
+		}
+	}
+}

@@ -98,8 +98,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}
-	diagPolicy, err := deps.DiagPolicy()
-	if err != nil {
+	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
 		return nil, fmt.Errorf("network diagnostics policy: %w", err)
 	}
 	if unknown := unknownTools(all, cfg.file.Approval); unknown != "" {
@@ -150,7 +149,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
 		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Gate: in.approvals.gate, DiagPolicy: diagPolicy})
+		Gate: in.approvals.gate})
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
-	"github.com/tailops/tailops/netpolicy"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
@@ -55,8 +54,7 @@ type app struct {
 	allowLoopback bool
 	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
 
-	gate       *approval.Gate    // decides calls that need approval
-	diagPolicy *netpolicy.Policy // the diagnostics' destination policy, for http_request_test's approval
+	gate *approval.Gate // decides calls that need approval
 }
 
 // toolEntry is an enabled tool with its argument validator, compiled on
@@ -101,15 +99,12 @@ type appConfig struct {
 	Hosts []string
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
-	// DiagPolicy lets allow-listed http_request_test calls skip approval;
-	// nil means every such call needs approval.
-	DiagPolicy *netpolicy.Policy
 }
 
 func newApp(c appConfig) (*app, error) {
 	a := &app{log: c.Logger, verifier: c.Verifier, audit: c.Audit, all: c.All, enabled: map[string]*toolEntry{},
 		resource: c.Resource, authServer: c.AuthServer, tailnet: c.Tailnet, authMode: c.AuthMode, allowLoopback: c.AllowLoopback,
-		gate: c.Gate, diagPolicy: c.DiagPolicy}
+		gate: c.Gate}
 	if a.authMode == "" {
 		a.authMode = tailnet.AuthToken
 	}
@@ -267,17 +262,14 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 }
 
 // needsApproval reports whether a call must pass the approval gate: the
-// tool is critical, listed in the configuration's approval list, or an
-// http_request_test whose URL is not on the diagnostics allow-list.
+// tool's declaration says so for these arguments (critical, or its
+// ApprovalFor: an http_request_test whose URL is not on the diagnostics
+// allow-list), or the configuration's approval list names the tool.
 func (a *app) needsApproval(e *toolEntry, args any) bool {
-	name := e.spec.Name()
-	if a.gate == nil {
-		return e.spec.NeedsApproval()
-	}
-	if a.gate.NeedsApproval(name, e.spec.NeedsApproval()) {
+	if e.spec.CallNeedsApproval(args) {
 		return true
 	}
-	return name == "http_request_test" && tools.HTTPRequestNeedsApproval(a.diagPolicy, args)
+	return a.gate != nil && a.gate.NeedsApproval(e.spec.Name(), false)
 }
 
 // finish writes the call's audit record, durably, before the result is

@@ -30,8 +30,7 @@ func (d *Deps) DiagPolicyConfig() netpolicy.Config {
 
 // DiagPolicy returns the destination policy the diagnostics tools use;
 // the error names an invalid entry. The server calls it at start, to
-// refuse a bad configuration, and keeps the policy for
-// HTTPRequestNeedsApproval and the sandbox's connect ports.
+// refuse a bad configuration and for the sandbox's connect ports.
 func (d *Deps) DiagPolicy() (*netpolicy.Policy, error) {
 	if err := checkMethods(d.DiagMethods); err != nil {
 		return nil, err
@@ -151,8 +150,9 @@ func diagTools(d *Deps) []Spec {
 				"Redirects are followed (at most 5) only to destinations the diagnostics policy allows. " +
 				"High risk: unless the URL is on the allow-list, the call waits for approval.",
 			Scope: auth.ScopeNetworkDiag, Risk: RiskHigh, Hints: Hints{OpenWorld: true}, Needs: diagNeeds,
-			Run:  g.httpRequest,
-			Text: httpText,
+			Run:         g.httpRequest,
+			Text:        httpText,
+			ApprovalFor: func(args any) bool { return HTTPRequestNeedsApproval(g.policy, args) },
 		}.Spec(),
 	}
 }

@@ -81,6 +81,10 @@ type Spec struct {
 	Scope   auth.Scope
 	Risk    Risk
 	Needs   Needs
+	// ApprovalFor, when set, reports whether a call with these arguments
+	// waits for approval although the tool is not critical (an
+	// http_request_test to a URL off the allow-list); nil means never.
+	ApprovalFor func(args any) bool
 }
 
 // Name returns the tool's name.
@@ -102,6 +106,12 @@ func (s *Spec) Destructive() bool {
 
 // NeedsApproval reports whether every call of the tool waits for approval.
 func (s *Spec) NeedsApproval() bool { return s.Risk == RiskCritical }
+
+// CallNeedsApproval reports whether a call with args waits for approval
+// by the tool's own declaration: it is critical, or ApprovalFor says so.
+func (s *Spec) CallNeedsApproval(args any) bool {
+	return s.NeedsApproval() || (s.ApprovalFor != nil && s.ApprovalFor(args))
+}
 
 // Validate checks the declaration for internal consistency: a name, a
 // known scope, a known risk, explicit annotations that do not contradict

@@ -63,6 +63,9 @@ type TypedSpec[In, Out any] struct {
 	// Text renders the result for clients that read only text content;
 	// nil means indented JSON.
 	Text func(Out) string
+	// ApprovalFor is Spec.ApprovalFor; nil means calls wait for approval
+	// only when the tool is critical.
+	ApprovalFor func(args any) bool
 }
 
 // Spec builds the registry entry.
@@ -102,7 +105,7 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		}
 		return mcp.NewToolResultStructured(out, s), nil
 	}
-	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs}
+	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor}
 }
 
 // describeDecodeError turns a JSON decoding error into a message naming
