@@ -211,6 +211,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 		if _, err := p.waitHealthy(10 * time.Second); err != nil {
 			b.Fatal(err)
 		}
+		p.requireFullSandbox(b)
 		time.Sleep(rssIdle)
 		m := p.mem(b)
 		idle = append(idle, m.rss)
@@ -245,6 +246,7 @@ func BenchmarkStartup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	p.requireFullSandbox(b)
 	p.stop(b)
 	n := min(b.N, maxStartupRuns)
 	var ds []time.Duration
@@ -296,6 +298,17 @@ func benchBinary(tb testing.TB) string {
 	}
 	tb.Logf("running %s (TAILOPS_BENCH_BINARY)", abs)
 	return abs
+}
+
+// requireFullSandbox fails the benchmark unless p logged that its
+// --sandbox best-effort applied everything (skipped=0): the numbers are
+// for a confined server.
+func (p *proc) requireFullSandbox(tb testing.TB) {
+	tb.Helper()
+	m := sandboxApplied.FindStringSubmatch(p.stderr.String())
+	if m == nil || m[2] != "0" {
+		tb.Fatalf("the sandbox was not fully applied (%v):\n%s", m, p.stderr)
+	}
 }
 
 // startBinary starts benchBinary serving on a free loopback port with

@@ -385,7 +385,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestEveryCallPathIsAuditedOnce(t *testing.T) {
-	s := startServer(t, "--disable-tools", "get_active_connections")
+	s := startServer(t, "--disable-tools", "get_active_connections", "--file-root", t.TempDir())
 	tok := s.token(t, "auditor", auth.ScopeReadonly)
 	cs := sdkSession(t, s.URL, tok)
 	ctx := context.Background()
@@ -398,8 +398,10 @@ func TestEveryCallPathIsAuditedOnce(t *testing.T) {
 		{"health_check", nil, "success", ""},
 		{"get_top_processes", map[string]any{"limit": 1000}, "error", ""},
 		{"get_top_processes", map[string]any{"password": "hunter2-very-secret"}, "error", ""},
+		{"read_file", map[string]any{"path": "missing.log"}, "error", ""}, // fails in the handler
 		{"no_such_tool", nil, "denied", "unknown tool"},
 		{"get_active_connections", nil, "denied", "disabled"},
+		{"start_container", map[string]any{"container": "web"}, "denied", "container:write"}, // outside the token's scopes
 	}
 	for _, c := range calls {
 		cs.CallTool(ctx, &sdk.CallToolParams{Name: c.name, Arguments: c.args})

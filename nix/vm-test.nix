@@ -58,12 +58,18 @@
               "systemctl show tailops.service -p DynamicUser -p NoNewPrivileges"
               " -p ProtectSystem -p ProtectHome -p PrivateTmp -p PrivateDevices"
               " -p CapabilityBoundingSet -p MemoryDenyWriteExecute -p SupplementaryGroups"
+              " -p ProtectKernelTunables -p ProtectKernelModules -p ProtectKernelLogs"
+              " -p RestrictNamespaces -p LockPersonality -p RestrictAddressFamilies -p SystemCallFilter"
           )
           print(props)
           for want in ["DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict",
                        "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
-                       "MemoryDenyWriteExecute=yes", "CapabilityBoundingSet=\n"]:
+                       "MemoryDenyWriteExecute=yes", "CapabilityBoundingSet=\n",
+                       "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes",
+                       "RestrictNamespaces=yes", "LockPersonality=yes",
+                       "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK"]:
               assert want in props + "\n", f"{want!r} not in {props!r}"
+          assert "SystemCallFilter=\n" not in props + "\n" and "SystemCallFilter=" in props, f"no SystemCallFilter in {props!r}"
           assert "docker" not in props, "the docker group is added only with docker.enable"
           machine.succeed("test \"$(stat -c %U /var/lib/private/tailops)\" != root")
           print(machine.succeed("systemd-analyze security tailops.service | tail -n 1"))
