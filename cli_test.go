@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,32 @@ func TestEnvironmentTwinsAndConfigFile(t *testing.T) {
 	s := startServer(t)
 	if !s.in.cfg.ReadOnly || len(s.in.app.enabled) != 2 {
 		t.Errorf("read-only %v, %d tools; want the env twin and the file applied", s.in.cfg.ReadOnly, len(s.in.app.enabled))
+	}
+}
+
+// TestConfigPrecedence: one setting given in several places takes the
+// flag's value, else the environment's, else the config file's.
+func TestConfigPrecedence(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	os.WriteFile(cfg, []byte(`{"tools": ["health_check"]}`), 0o600)
+	for _, tc := range []struct {
+		name string
+		env  string   // TAILOPS_TOOLS
+		args []string // flags
+		want []string
+	}{
+		{"file only (an empty variable is unset)", "", nil, []string{"health_check"}},
+		{"environment over file", "get_system_status", nil, []string{"get_system_status"}},
+		{"flag over environment and file", "get_system_status", []string{"--tools", "get_top_processes"}, []string{"get_top_processes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TAILOPS_CONFIG", cfg)
+			t.Setenv("TAILOPS_TOOLS", tc.env)
+			s := startServer(t, tc.args...)
+			if got := slices.Sorted(maps.Keys(s.in.app.enabled)); !slices.Equal(got, tc.want) {
+				t.Errorf("enabled %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

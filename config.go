@@ -174,7 +174,8 @@ func (c *config) bindTailnet(fs *flag.FlagSet) {
 }
 
 // parseFlags parses args, then fills unset flags from their TAILOPS_*
-// environment twins, and records which flags were set either way.
+// environment twins (empty ones count as unset), and records which flags
+// were set either way.
 func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -186,7 +187,9 @@ func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
 		if c.set[f.Name] || err != nil {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		// An empty variable counts as unset: TAILOPS_TOOLS= must not
+		// replace the config file's list with "all tools".
+		if v := os.Getenv(envName(f.Name)); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s: %w", envName(f.Name), e)
 			}
