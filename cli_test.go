@@ -55,7 +55,8 @@ func TestConfigRefusesBadInput(t *testing.T) {
 	}{
 		{"unknown key", []string{"--config", write("a.hujson", `{"tols": ["health_check"]}`)}, nil, `unknown key "tols"`},
 		{"unknown tool in file", []string{"--config", write("b.hujson", `{"tools": ["rm_rf"]}`)}, nil, `unknown tool "rm_rf"`},
-		{"unknown tool flag", []string{"--disable-tools", "nope"}, nil, `unknown tool "nope"`},
+		{"unknown tool flag", []string{"--disable-tools", "nope"}, nil, `unknown tool "nope" (known: `},
+		{"unknown tool needing approval", []string{"--config", write("d.hujson", `{"approval": ["rm_rf"]}`)}, nil, `key "approval": unknown tool "rm_rf" (known: `},
 		{"bad stdio scope", []string{"--stdio-scopes", "root"}, nil, `unknown scope "root"`},
 		{"bad scope in file", []string{"--config", write("c.hujson", `{"stdio_scopes": ["sudo"]}`)}, nil, `"stdio_scopes": unknown scope "sudo"`},
 		{"bad env twin", nil, []string{"TAILOPS_READ_ONLY=maybe"}, "TAILOPS_READ_ONLY"},

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tailops/tailops/auth"
@@ -32,7 +33,7 @@ func runTokenMint(args []string, stdout, stderr io.Writer) error {
 	case *agent == "":
 		return fmt.Errorf("--agent is required")
 	case *scopes == "":
-		return fmt.Errorf("--scopes is required (known: readonly, admin, system:read, container:write, …)")
+		return fmt.Errorf("--scopes is required (known: %s)", scopeList(auth.Known()))
 	case *ttl <= 0:
 		return fmt.Errorf("--ttl must be positive, got %s", *ttl)
 	}
@@ -104,4 +105,13 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// scopeList joins scopes with commas, for messages.
+func scopeList(ss []auth.Scope) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -101,8 +100,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
 		return nil, fmt.Errorf("network diagnostics policy: %w", err)
 	}
-	if unknown := unknownTools(all, cfg.file.Approval); unknown != "" {
-		return nil, fmt.Errorf("config file %s: key \"approval\": unknown tool %s", cfg.ConfigFile, unknown)
+	if err := tools.CheckNames(all, cfg.file.Approval); err != nil {
+		return nil, fmt.Errorf("config file %s: key \"approval\": %w", cfg.ConfigFile, err)
 	}
 	if !cfg.Stdio {
 		if in.verifier, err = cfg.newVerifier(in.log, true); err != nil {
@@ -330,17 +329,4 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
 	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny,
 		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
-}
-
-// unknownTools returns the names in names that match no tool, quoted and
-// joined, or "".
-func unknownTools(all []tools.Spec, names []string) string {
-	known := tools.Names(all)
-	var bad []string
-	for _, n := range names {
-		if !slices.Contains(known, n) {
-			bad = append(bad, fmt.Sprintf("%q", n))
-		}
-	}
-	return strings.Join(bad, ", ")
 }

@@ -125,19 +125,28 @@ type Selection struct {
 	ReadOnly bool
 }
 
-// Select applies sel to all, in a fixed order: the enable list, then the
-// disable list, then read-only. Names that match no tool are an error
-// naming them.
-func Select(all []Spec, sel Selection) ([]Spec, error) {
+// CheckNames returns an error naming every one of names that matches no
+// tool in all, with the known names, or nil.
+func CheckNames(all []Spec, names []string) error {
 	known := Names(all)
 	var unknown []string
-	for _, n := range append(slices.Clone(sel.Enable), sel.Disable...) {
+	for _, n := range names {
 		if !slices.Contains(known, n) {
 			unknown = append(unknown, fmt.Sprintf("%q", n))
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("unknown tool %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
+		return fmt.Errorf("unknown tool %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	return nil
+}
+
+// Select applies sel to all, in a fixed order: the enable list, then the
+// disable list, then read-only. Names that match no tool are an error
+// naming them.
+func Select(all []Spec, sel Selection) ([]Spec, error) {
+	if err := CheckNames(all, append(slices.Clone(sel.Enable), sel.Disable...)); err != nil {
+		return nil, err
 	}
 	var out []Spec
 	for _, s := range all {
