@@ -97,6 +97,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}
+	if err := deps.CheckFiles(); err != nil {
+		return nil, err
+	}
 	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
 		return nil, fmt.Errorf("network diagnostics policy: %w", err)
 	}

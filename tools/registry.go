@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -62,6 +63,22 @@ func (d *Deps) Roots() []string {
 		return []string{defaultFileRoot}
 	}
 	return d.FileRoots
+}
+
+// CheckFiles checks the file tools' configuration, so that the server
+// refuses to start rather than serve tools that fail every call: roots
+// must be absolute paths and deny-list patterns must parse. A root that
+// does not exist (yet) is not an error: its calls say it is unavailable.
+func (d *Deps) CheckFiles() error {
+	for _, r := range d.Roots() {
+		if !filepath.IsAbs(r) {
+			return fmt.Errorf("--file-root %q: must be an absolute path", r)
+		}
+	}
+	if _, err := newDenyList(d.FileDeny); err != nil {
+		return fmt.Errorf("config key \"file_deny\": %w", err)
+	}
+	return nil
 }
 
 // DockerSocket is the path of the unix socket the Docker tools connect
