@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,7 @@ import (
 )
 
 // sandboxConfig turns the server's configuration into the sandbox's.
-func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
+func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Config, error) {
 	mode, err := sandbox.ParseMode(c.Sandbox)
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("--sandbox: %w", err)
@@ -51,6 +52,14 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	// With a diagnostics port allow-list, Landlock's connect rule is that
 	// list, so the kernel and the destination policy agree.
 	deps := c.toolDeps(nil)
+	// An endpoint the Docker tools cannot use stops the start only when
+	// one of them is enabled.
+	var docker tools.DockerEndpoint
+	if slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.DockerSocket }) {
+		if docker, err = deps.Docker(); err != nil {
+			return sandbox.Config{}, fmt.Errorf("Docker tools: %w", err)
+		}
+	}
 	pol, err := deps.DiagPolicy()
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("network diagnostics policy: %w", err)
@@ -67,7 +76,9 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 		AuditDir:         filepath.Dir(c.AuditLog),
 		ConfigFile:       c.ConfigFile,
 		FileRoots:        deps.Roots(),
-		DockerSocket:     deps.DockerSocket(),
+		DockerSocket:     docker.Socket,
+		DockerTCPPort:    docker.TCPPort,
+		DockerCertPath:   docker.CertPath,
 		BindPorts:        ports,
 		HostProc:         os.Getenv("HOST_PROC"),
 		HostSys:          os.Getenv("HOST_SYS"),
@@ -81,7 +92,7 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 // confine applies Landlock and seccomp for the enabled tools. It returns
 // a warning for /readyz when the sandbox is off or partly applied.
 func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
-	sc, err := sandboxConfig(c, ports)
+	sc, err := sandboxConfig(c, enabled, ports)
 	if err != nil {
 		return "", err
 	}
@@ -144,7 +155,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		}
 		ports = append(ports, uint16(n))
 	}
-	sc, err := sandboxConfig(cfg, ports)
+	sc, err := sandboxConfig(cfg, enabled, ports)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -181,6 +182,63 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
 		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
 	}
+}
+
+// TestDockerOverTCPUnderSandbox: with DOCKER_HOST=tcp://…, the enforced
+// sandbox lets the Docker tools connect to that port (and only because a
+// Docker tool is enabled). The daemon is the real dockerd, reached through
+// a TCP-to-socket relay in the test, as a remote Docker API would be.
+func TestDockerOverTCPUnderSandbox(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	d.Run(t, "--name", "tcp-web", d.BusyboxImage(t, "local/busybox:latest"), "sleep", "3600")
+	relay := relayTCPToUnix(t, strings.TrimPrefix(d.Host, "unix://"))
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + relay}, binPath, "--tools", "list_containers,inspect_container")
+	cs := sdkSession(t, p.URL, p.token(t, "container:read"))
+	text, isErr := callText(t, cs, "list_containers", nil)
+	if isErr || !strings.Contains(text, "tcp-web") {
+		t.Fatalf("list_containers over tcp under the sandbox: %s", text)
+	}
+	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
+	}
+
+	// Without a port the tools could not reach anything: the start stops
+	// and says why.
+	_, stderr, code := tailops(t, []string{"DOCKER_HOST=tcp://127.0.0.1"}, "sandbox", "explain",
+		"--state-dir", t.TempDir(), "--tools", "list_containers")
+	if code == 0 || !strings.Contains(stderr, "DOCKER_HOST: a tcp:// endpoint needs its port") {
+		t.Errorf("tcp:// without a port: exit %d, %s", code, stderr)
+	}
+}
+
+// relayTCPToUnix listens on a loopback port and copies each connection to
+// the unix socket sock; it returns the address.
+func relayTCPToUnix(t *testing.T, sock string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("unix", sock)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go io.Copy(u, c)
+				io.Copy(c, u)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // TestForbiddenSyscallsInAHandlerGetEPERM calls the test-only sandbox_probe

@@ -66,10 +66,16 @@ type Config struct {
 	// Needs.Connect may connect to (the diagnostics' port allow-list);
 	// empty means such tools may connect to any port.
 	ToolConnectPorts []uint16
-	// DockerSocket is the Docker socket's path (tools.Deps.DockerSocket),
+	// DockerSocket is the Docker socket's path (tools.Deps.Docker),
 	// included when an enabled tool has Needs.DockerSocket; empty means
 	// the Docker endpoint is not a unix socket, so no socket rule.
 	DockerSocket string
+	// DockerTCPPort is the port of a tcp:// Docker endpoint, a connect
+	// rule when an enabled tool has Needs.DockerSocket; 0 means none.
+	DockerTCPPort uint16
+	// DockerCertPath is the directory the Docker client reads its TLS
+	// files from (DOCKER_CERT_PATH), read-only under the same condition.
+	DockerCertPath string
 	// Tailnet is set when the server is its own tailnet node (tsnet): the
 	// Tailscale engine runs inside the process and keeps needing, after
 	// Apply, UDP on any port (WireGuard, disco and STUN to peers, relays
@@ -336,6 +342,13 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.DockerSocket = sock
 		b.add(sock, AccessConnect, "tool needs the Docker socket")
 		p.Notes = append(p.Notes, "the Docker socket rule follows the socket's inode: when dockerd restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
+	}
+	if needDocker && cfg.DockerTCPPort != 0 {
+		p.Connect = addPort(p.Connect, cfg.DockerTCPPort, "tool needs the Docker API (DOCKER_HOST tcp://)")
+	}
+	if needDocker && cfg.DockerCertPath != "" {
+		// The client reads them on first use, after the sandbox is on.
+		b.add(cfg.DockerCertPath, AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
 	}
 
 	if cfg.Tailnet {

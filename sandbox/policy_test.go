@@ -201,6 +201,35 @@ func TestCompute(t *testing.T) {
 			}
 		},
 	}, {
+		name:  "docker over tcp: that port and DNS, the TLS files readable",
+		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
+		cfg: func(c Config) Config {
+			c.DockerSocket, c.DockerTCPPort, c.DockerCertPath = "", 2376, roots
+			return c
+		},
+		check: func(t *testing.T, p *Policy) {
+			if !slices.Equal(portList(p.Connect), []uint16{53, 2376}) || p.ConnectAny || !p.DNS {
+				t.Errorf("connect %v any %v dns %v", portList(p.Connect), p.ConnectAny, p.DNS)
+			}
+			if r, ok := findPath(p, roots); !ok || r.Access != AccessRead {
+				t.Errorf("DOCKER_CERT_PATH rule = %+v, %v", r, ok)
+			}
+		},
+	}, {
+		name: "docker over tcp without a tool that needs it: no port",
+		cfg: func(c Config) Config {
+			c.DockerTCPPort, c.DockerCertPath = 2376, roots
+			return c
+		},
+		check: func(t *testing.T, p *Policy) {
+			if len(p.Connect) != 0 || p.DNS {
+				t.Errorf("connect %v dns %v", portList(p.Connect), p.DNS)
+			}
+			if _, ok := findPath(p, roots); ok {
+				t.Errorf("DOCKER_CERT_PATH granted without a Docker tool")
+			}
+		},
+	}, {
 		name:  "connect tool: any port, DNS",
 		specs: []tools.Spec{spec("http_probe", tools.Needs{Connect: true})},
 		check: func(t *testing.T, p *Policy) {

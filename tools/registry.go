@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/docker/docker/client"
@@ -81,23 +83,53 @@ func (d *Deps) CheckFiles() error {
 	return nil
 }
 
-// DockerSocket is the path of the unix socket the Docker tools connect
-// to: DockerHost, else DOCKER_HOST, else the client's default
-// (/var/run/docker.sock); "" when the endpoint is not a unix socket. The
-// sandbox lets the process connect to exactly this socket.
-func (d *Deps) DockerSocket() string {
-	host := os.Getenv(client.EnvOverrideHost)
+// DockerEndpoint is where the Docker tools reach the engine, as far as
+// the sandbox needs to know it.
+type DockerEndpoint struct {
+	// Socket is the unix socket's path, for a unix:// endpoint.
+	Socket string
+	// TCPPort is the port, for a tcp:// endpoint.
+	TCPPort uint16
+	// CertPath is DOCKER_CERT_PATH, the directory the Docker client reads
+	// its TLS certificates and key from, or empty.
+	CertPath string
+}
+
+// Docker returns the endpoint the Docker tools use: DockerHost, else
+// DOCKER_HOST, else the client's default (/var/run/docker.sock). An
+// endpoint the tools cannot use (another scheme, a tcp:// one without a
+// port) is an error naming where it came from.
+func (d *Deps) Docker() (DockerEndpoint, error) {
+	host, from := os.Getenv(client.EnvOverrideHost), "DOCKER_HOST"
 	if d != nil && d.DockerHost != "" {
-		host = d.DockerHost
+		host, from = d.DockerHost, "Docker host"
 	}
 	if host == "" {
 		host = client.DefaultDockerHost
 	}
-	path, ok := strings.CutPrefix(host, "unix://")
-	if !ok {
-		return ""
+	ep := DockerEndpoint{CertPath: os.Getenv(client.EnvOverrideCertPath)}
+	scheme, addr, ok := strings.Cut(host, "://")
+	switch {
+	case !ok || addr == "":
+		return DockerEndpoint{}, fmt.Errorf("%s: want unix:///path/to/docker.sock or tcp://host:port", from)
+	case scheme == "unix":
+		ep.Socket = addr
+	case scheme == "tcp":
+		// Parsed as the client parses it; the error is not wrapped, as
+		// it would repeat the address (which may hold credentials).
+		u, err := url.Parse(host)
+		if err != nil {
+			return DockerEndpoint{}, fmt.Errorf("%s: not a tcp://host:port address", from)
+		}
+		port, err := strconv.ParseUint(u.Port(), 10, 16)
+		if err != nil || port == 0 {
+			return DockerEndpoint{}, fmt.Errorf("%s: a tcp:// endpoint needs its port (usually 2375, or 2376 with TLS)", from)
+		}
+		ep.TCPPort = uint16(port)
+	default:
+		return DockerEndpoint{}, fmt.Errorf("%s: scheme %q is not supported; use unix:// or tcp://", from, scheme)
 	}
-	return path
+	return ep, nil
 }
 
 func (d *Deps) logger() *slog.Logger {

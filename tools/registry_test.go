@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -124,20 +125,37 @@ func snapshot(tool mcp.Tool) any {
 	return m
 }
 
-// TestDepsDockerSocketAndRoots: the socket and roots the sandbox grants
-// are the ones the tools use (DOCKER_HOST as the Docker client reads it).
-func TestDepsDockerSocketAndRoots(t *testing.T) {
+// TestDepsDockerEndpointAndRoots: the socket, port and roots the sandbox
+// grants are the ones the tools use (DOCKER_HOST as the Docker client
+// reads it), and an endpoint the tools cannot use is refused by name,
+// without repeating an address that may hold credentials.
+func TestDepsDockerEndpointAndRoots(t *testing.T) {
 	for _, tc := range []struct {
-		env, host, want string
+		env, host, certs string
+		want             tools.DockerEndpoint
+		wantErr          string
 	}{
-		{"", "", "/var/run/docker.sock"},
-		{"unix:///run/podman/podman.sock", "", "/run/podman/podman.sock"},
-		{"tcp://127.0.0.1:2375", "", ""},
-		{"unix:///run/podman/podman.sock", "unix:///srv/docker.sock", "/srv/docker.sock"},
+		{env: "", want: tools.DockerEndpoint{Socket: "/var/run/docker.sock"}},
+		{env: "unix:///run/podman/podman.sock", want: tools.DockerEndpoint{Socket: "/run/podman/podman.sock"}},
+		{env: "tcp://127.0.0.1:2375", want: tools.DockerEndpoint{TCPPort: 2375}},
+		{env: "tcp://docker.lan:2376", certs: "/etc/docker-tls", want: tools.DockerEndpoint{TCPPort: 2376, CertPath: "/etc/docker-tls"}},
+		{env: "unix:///run/podman/podman.sock", host: "unix:///srv/docker.sock", want: tools.DockerEndpoint{Socket: "/srv/docker.sock"}},
+		{env: "tcp://docker.lan", wantErr: "DOCKER_HOST: a tcp:// endpoint needs its port"},
+		{env: "tcp://docker.lan:0", wantErr: "needs its port"},
+		{env: "ssh://admin:hunter2@docker.lan", wantErr: `DOCKER_HOST: scheme "ssh" is not supported`},
+		{env: "admin:hunter2@docker.lan", wantErr: "DOCKER_HOST: want unix:///path/to/docker.sock or tcp://host:port"},
+		{host: "npipe:////./pipe/docker_engine", wantErr: `Docker host: scheme "npipe"`},
 	} {
 		t.Setenv("DOCKER_HOST", tc.env)
-		if got := (&tools.Deps{DockerHost: tc.host}).DockerSocket(); got != tc.want {
-			t.Errorf("DOCKER_HOST=%q DockerHost=%q: %q, want %q", tc.env, tc.host, got, tc.want)
+		t.Setenv("DOCKER_CERT_PATH", tc.certs)
+		got, err := (&tools.Deps{DockerHost: tc.host}).Docker()
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("DOCKER_HOST=%q DockerHost=%q: error %v, want %q", tc.env, tc.host, err, tc.wantErr)
+		case err != nil && strings.Contains(err.Error(), "hunter2"):
+			t.Errorf("DOCKER_HOST=%q: the error repeats the password: %v", tc.env, err)
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("DOCKER_HOST=%q DockerHost=%q: %+v, %v; want %+v", tc.env, tc.host, got, err, tc.want)
 		}
 	}
 	if got := (&tools.Deps{}).Roots(); !slices.Equal(got, []string{"/var/log"}) {
