@@ -157,6 +157,10 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk Risk,
 				if errors.As(err, &pe) && pe.refused {
 					fs.log.Warn("file tool refused path", "tool", name, "path", shortPath(pe.path), "reason", pe.reason)
 				}
+				if errors.As(err, &pe) && pe.reason == reasonOutside {
+					// The caller can act on this: say where it may look.
+					pe.reason += " (the file roots are " + fs.rootNames() + ")"
+				}
 				return out, err
 			}
 			return *res, nil
@@ -205,6 +209,25 @@ func checkPathArg(p string) error {
 		return badPath(p, fmt.Sprintf("too long (%d bytes; the limit is %d)", len(p), pathMax))
 	}
 	return nil
+}
+
+// rootNames lists the configured file roots, for messages.
+func (fs *fileSystem) rootNames() string {
+	names := make([]string, len(fs.roots))
+	for i, r := range fs.roots {
+		names[i] = r.configured
+	}
+	return strings.Join(names, ", ")
+}
+
+// readFailed is the error for a read that failed after the open
+// succeeded: what failed and the kernel's reason, never a host path.
+func readFailed(p, what string, err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return badPath(p, what+": "+errno.Error())
+	}
+	return badPath(p, what)
 }
 
 // errnoReason turns an errno from opening or reading a path into a reason

@@ -59,7 +59,7 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 
 	ents, complete, err := readEntries(dir, listMaxScan)
 	if err != nil {
-		return nil, badPath(a.Path, "cannot read directory")
+		return nil, readFailed(a.Path, "cannot read directory", err)
 	}
 	if !hidden {
 		ents = slices.DeleteFunc(ents, func(e rawEntry) bool { return strings.HasPrefix(e.name, ".") })

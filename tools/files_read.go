@@ -68,7 +68,7 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 		head := make([]byte, sniffLen)
 		k, err := fs.readAt(n, head, 0)
 		if err != nil {
-			return nil, badPath(a.Path, "cannot read")
+			return nil, readFailed(a.Path, "cannot read", err)
 		}
 		if looksBinary(head[:k]) {
 			return nil, badPath(a.Path, "binary file (NUL byte in the first 8 KiB); use encoding base64")
@@ -81,7 +81,7 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 	buf := make([]byte, want)
 	k, err := fs.readAt(n, buf, offset)
 	if err != nil {
-		return nil, badPath(a.Path, "cannot read")
+		return nil, readFailed(a.Path, "cannot read", err)
 	}
 	buf = buf[:k]
 	eof := k < limit || offset+int64(k) >= size
@@ -160,7 +160,7 @@ func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileRes
 	size := n.st.Size
 	data, start, capped, err := fs.tailBytes(n, size, lines)
 	if err != nil {
-		return nil, badPath(a.Path, "cannot read")
+		return nil, readFailed(a.Path, "cannot read", err)
 	}
 	res := &tailFileResult{Path: a.Path, Size: size, BytesRead: int64(len(data)), Truncated: capped}
 	data = data[start:]

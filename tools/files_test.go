@@ -545,3 +545,22 @@ func TestTailFileByteCap(t *testing.T) {
 }
 
 func ftMkfifo(name string) error { return unix.Mkfifo(name, 0o644) }
+
+// TestReadFailed: a read that fails after the open says what failed and
+// the kernel's reason (a log rotated away on NFS, a disk error), and never
+// a host path carried by a wrapped error.
+func TestReadFailed(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{unix.EIO, `path "app.log": cannot read: input/output error`},
+		{fmt.Errorf("reading: %w", unix.ESTALE), `path "app.log": cannot read: stale file handle`},
+		{&os.PathError{Op: "read", Path: "/srv/secret/host/path", Err: unix.EIO}, `path "app.log": cannot read: input/output error`},
+		{fmt.Errorf("reading /srv/secret/host/path: %w", io.ErrUnexpectedEOF), `path "app.log": cannot read`},
+	} {
+		if got := readFailed("app.log", "cannot read", tc.err).Error(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
