@@ -102,7 +102,12 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	}
 	p, err := sandbox.Compute(enabled, sc)
 	if err != nil {
-		return "", fmt.Errorf("computing sandbox policy: %w", err)
+		return "", err // it says "computing sandbox policy"
+	}
+	for _, r := range p.Unreachable {
+		log.Warn("sandbox: a path the tools need is not reachable by this user (permission denied); left out of the policy, "+
+			"and the tools that need it will fail until its permissions change and TailOps restarts",
+			slog.String("path", r.Path), slog.String("for", strings.Join(r.Why, "; ")))
 	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {
@@ -168,7 +173,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	}
 	p, err := sandbox.Compute(enabled, sc)
 	if err != nil {
-		return fmt.Errorf("computing sandbox policy: %w", err)
+		return err // it says "computing sandbox policy"
 	}
 	if !check {
 		return p.Explain(stdout)

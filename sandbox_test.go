@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,6 +209,63 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 		"--state-dir", t.TempDir(), "--tools", "list_containers")
 	if code == 0 || !strings.Contains(stderr, "DOCKER_HOST: a tcp:// endpoint needs its port") {
 		t.Errorf("tcp:// without a port: exit %d, %s", code, stderr)
+	}
+}
+
+// TestDockerPermissionDeniedSaysSo: a server whose user may not open the
+// Docker socket (the usual missing docker group) says so, instead of
+// asking whether dockerd is running, and still starts: the sandbox leaves
+// out a path its user may not reach, with a warning. The binary runs as
+// uid 65532 against a real listening socket in a directory only root may
+// enter.
+func TestDockerPermissionDeniedSaysSo(t *testing.T) {
+	const uid = 65532
+	// Everything the unprivileged server needs, outside root's 0700 temp dirs.
+	dir, err := os.MkdirTemp("", "tailops-uid-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin, state, private := filepath.Join(dir, "tailops"), filepath.Join(dir, "state"), filepath.Join(dir, "private")
+	b, err := os.ReadFile(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{os.Chmod(dir, 0o755), os.WriteFile(bin, b, 0o755), os.Mkdir(state, 0o700),
+		os.Chown(state, uid, uid), os.Mkdir(private, 0o700)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(private, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	cmd := exec.Command(bin, "serve", "--stdio", "--stdio-scopes", "container:read", "--state-dir", state,
+		"--sandbox", "enforce", "--tools", "list_containers")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "HOME="+state)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "uid-test", Version: "1"}, nil).Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connecting over stdio: %v\n%s", err, stderr)
+	}
+	defer cs.Close()
+	text, isErr := callText(t, cs, "list_containers", nil)
+	if !isErr || !strings.Contains(text, "permission denied") || !strings.Contains(text, "needs access to the socket") ||
+		strings.Contains(text, "is dockerd running") {
+		t.Errorf("list_containers without access to the socket: %s", text)
+	}
+	// The server started all the same (the other tools work), and said why
+	// the socket has no sandbox rule.
+	if log := stderr.String(); !strings.Contains(log, "not reachable by this user") || !strings.Contains(log, sock) {
+		t.Errorf("no warning about the unreachable socket in the log:\n%s", log)
 	}
 }
 

@@ -83,19 +83,23 @@ func (e *explainer) paths(p *Policy) {
 		exec = "only where marked exec"
 	}
 	e.printf("\nLandlock, files (anything not listed: no access; execute: %s)\n", exec)
-	rows := [][]string{{"RIGHTS", "PATH", "WHY"}}
-	for _, r := range p.Paths {
-		rows = append(rows, []string{r.Access.String(), r.Path, strings.Join(r.Why, "; ")})
-	}
-	e.table(rows)
+	e.table(pathRows([][]string{{"RIGHTS", "PATH", "WHY"}}, p.Paths))
 	if len(p.Missing) > 0 {
 		e.printf("  left out, since they do not exist (Landlock needs existing paths; Apply adds those that exist by then):\n")
-		rows = nil
-		for _, r := range p.Missing {
-			rows = append(rows, []string{r.Access.String(), r.Path, strings.Join(r.Why, "; ")})
-		}
-		e.table(rows)
+		e.table(pathRows(nil, p.Missing))
 	}
+	if len(p.Unreachable) > 0 {
+		e.printf("  left out, since this process may not reach them (permission denied; the kernel refuses them to it anyway):\n")
+		e.table(pathRows(nil, p.Unreachable))
+	}
+}
+
+// pathRows appends one table row per rule to rows.
+func pathRows(rows [][]string, rules []PathRule) [][]string {
+	for _, r := range rules {
+		rows = append(rows, []string{r.Access.String(), r.Path, strings.Join(r.Why, "; ")})
+	}
+	return rows
 }
 
 func ports(rules []PortRule) string {

@@ -223,6 +223,12 @@ type Policy struct {
 	// needs existing paths, so they are left out (which only refuses
 	// more).
 	Missing []PathRule
+	// Unreachable are paths that were asked for but that this process may
+	// not reach (permission denied on the path): left out, as the kernel
+	// refuses them to it anyway. A tool that needs one fails with
+	// "permission denied" until the permissions change and TailOps
+	// restarts.
+	Unreachable []PathRule
 
 	// Bind are the TCP ports that may be bound.
 	Bind []PortRule
@@ -272,7 +278,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		mode = ModeEnforce
 	}
 	if _, err := ParseMode(string(mode)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("computing sandbox policy: %w", err)
 	}
 	abi, sc := Supported()
 	b := &builder{paths: map[string]*PathRule{}}
@@ -548,7 +554,8 @@ func (b *builder) baseline() {
 	b.add("/proc/sys/net/core/somaxconn", AccessRead, "baseline: listen backlog")
 }
 
-// finish sorts the collected rules into p.Paths and p.Missing.
+// finish sorts the collected rules into p.Paths, p.Missing and
+// p.Unreachable.
 func (b *builder) finish(p *Policy) error {
 	if b.err != nil {
 		return b.err
@@ -556,10 +563,14 @@ func (b *builder) finish(p *Policy) error {
 	for _, path := range b.order {
 		r := *b.paths[path]
 		if _, err := os.Stat(path); err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				p.Missing = append(p.Missing, r)
+			case errors.Is(err, os.ErrPermission):
+				p.Unreachable = append(p.Unreachable, r)
+			default:
 				return fmt.Errorf("computing sandbox policy: checking %s: %w", path, err)
 			}
-			p.Missing = append(p.Missing, r)
 			continue
 		}
 		p.Paths = append(p.Paths, r)
@@ -567,5 +578,6 @@ func (b *builder) finish(p *Policy) error {
 	p.Missing = append(p.Missing, b.missing...)
 	slices.SortFunc(p.Paths, func(a, b PathRule) int { return cmp.Compare(a.Path, b.Path) })
 	slices.SortFunc(p.Missing, func(a, b PathRule) int { return cmp.Compare(a.Path, b.Path) })
+	slices.SortFunc(p.Unreachable, func(a, b PathRule) int { return cmp.Compare(a.Path, b.Path) })
 	return nil
 }

@@ -88,6 +88,10 @@ func (e *dockerEngine) fail(err error, doing string) error {
 		return nil
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", doing, err)
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%w at %s: permission denied (%s failed): the user TailOps runs as needs access to the socket "+
+			"(its group, usually docker); under the sandbox, if dockerd has since recreated its socket, restart TailOps",
+			ErrDockerUnreachable, e.endpoint(), doing)
 	case unreachable(err) && !connectionLost(err):
 		return fmt.Errorf("%w at %s: is dockerd running? (%s failed)", ErrDockerUnreachable, e.endpoint(), doing)
 	case connectionLost(err):
