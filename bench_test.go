@@ -211,8 +211,9 @@ func BenchmarkIdleRSS(b *testing.B) {
 	n := min(b.N, maxRSSRuns)
 	var idle, after, anon, file, pmd []float64
 	start := time.Now()
+	bin := benchBinary(b)
 	for range n {
-		dropFromPageCache(b, benchBinary(b))
+		dropFromPageCache(b, bin)
 		p := startBinary(b, b.TempDir())
 		if _, err := p.waitHealthy(10 * time.Second); err != nil {
 			b.Fatal(err)

@@ -90,7 +90,8 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 }
 
 // confine applies Landlock and seccomp for the enabled tools. It returns
-// a warning for /readyz when the sandbox is off or partly applied.
+// a warning for /readyz when the sandbox is off or partly applied, or a
+// path the tools need is out of this user's reach.
 func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
 	sc, err := sandboxConfig(c, enabled, ports)
 	if err != nil {
@@ -104,10 +105,16 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	if err != nil {
 		return "", err // it says "computing sandbox policy"
 	}
+	var warnings, unreachable []string
 	for _, r := range p.Unreachable {
 		log.Warn("sandbox: a path the tools need is not reachable by this user (permission denied); left out of the policy, "+
 			"and the tools that need it will fail until its permissions change and TailOps restarts",
 			slog.String("path", r.Path), slog.String("for", strings.Join(r.Why, "; ")))
+		unreachable = append(unreachable, r.Path)
+	}
+	if len(unreachable) > 0 {
+		warnings = append(warnings, "not reachable by this user (permission denied), so the tools that need them fail: "+
+			strings.Join(unreachable, ", "))
 	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {
@@ -119,9 +126,9 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	}
 	if len(rep.Skipped) > 0 {
 		log.Warn("sandbox partly applied (--sandbox best-effort)", "skipped", strings.Join(rep.Skipped, "; "))
-		return "kernel sandbox partly applied: skipped " + strings.Join(rep.Skipped, "; "), nil
+		warnings = append([]string{"kernel sandbox partly applied: skipped " + strings.Join(rep.Skipped, "; ")}, warnings...)
 	}
-	return "", nil
+	return strings.Join(warnings, "; "), nil
 }
 
 // runSandbox is `tailops sandbox explain` and `tailops sandbox check`:

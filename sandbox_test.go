@@ -40,17 +40,24 @@ func runBinary(t *testing.T, bin string, args ...string) *procServer {
 // runBinaryEnv is runBinary with extra environment variables.
 func runBinaryEnv(t *testing.T, env []string, bin string, args ...string) *procServer {
 	t.Helper()
+	return runBinaryAs(t, nil, t.TempDir(), env, bin, args...)
+}
+
+// runBinaryAs is runBinaryEnv as the user cred (nil: this process's) with
+// the given state directory.
+func runBinaryAs(t *testing.T, cred *syscall.Credential, state string, env []string, bin string, args ...string) *procServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	state := t.TempDir()
 	p := &procServer{URL: "http://" + addr, State: state, Stderr: &syncBuffer{}}
 	p.Cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--state-dir", state}, args...)...)
 	p.Cmd.Stderr = p.Stderr
 	p.Cmd.Env = append(os.Environ(), env...)
+	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -186,14 +193,18 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 }
 
 // TestDockerOverTCPUnderSandbox: with DOCKER_HOST=tcp://…, the enforced
-// sandbox lets the Docker tools connect to that port (and only because a
-// Docker tool is enabled). The daemon is the real dockerd, reached through
-// a TCP-to-socket relay in the test, as a remote Docker API would be.
+// sandbox lets the Docker tools connect to that port (sandbox.TestCompute
+// checks that the rule comes only with a Docker tool). The daemon is the
+// real dockerd, reached through a TCP-to-socket relay in the test, as a
+// remote Docker API would be. A tcp:// endpoint without a port is refused
+// by name.
 func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	d.Run(t, "--name", "tcp-web", d.BusyboxImage(t, "local/busybox:latest"), "sleep", "3600")
 	relay := relayTCPToUnix(t, strings.TrimPrefix(d.Host, "unix://"))
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + relay}, binPath, "--tools", "list_containers,inspect_container")
+	// Plain TCP, whatever the environment says about TLS.
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + relay, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH="}, binPath,
+		"--tools", "list_containers,inspect_container")
 	cs := sdkSession(t, p.URL, p.token(t, "container:read"))
 	text, isErr := callText(t, cs, "list_containers", nil)
 	if isErr || !strings.Contains(text, "tcp-web") {
@@ -203,8 +214,8 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
 	}
 
-	// Without a port the tools could not reach anything: the start stops
-	// and says why.
+	// Without a port the tools could not reach anything: the policy (and
+	// so the start) is refused, saying why.
 	_, stderr, code := tailops(t, []string{"DOCKER_HOST=tcp://127.0.0.1"}, "sandbox", "explain",
 		"--state-dir", t.TempDir(), "--tools", "list_containers")
 	if code == 0 || !strings.Contains(stderr, "DOCKER_HOST: a tcp:// endpoint needs its port") {
@@ -212,12 +223,12 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	}
 }
 
-// TestDockerPermissionDeniedSaysSo: a server whose user may not open the
-// Docker socket (the usual missing docker group) says so, instead of
-// asking whether dockerd is running, and still starts: the sandbox leaves
-// out a path its user may not reach, with a warning. The binary runs as
-// uid 65532 against a real listening socket in a directory only root may
-// enter.
+// TestDockerPermissionDeniedSaysSo: a server whose user may not reach the
+// Docker socket says so, instead of asking whether dockerd is running, and
+// still starts: the sandbox leaves out a path its user may not reach (here
+// a socket in a directory only root may enter, as rootless Docker's
+// /run/user/UID is to other users), with a warning in the log and on
+// /readyz. The binary runs as uid 65532 against a real listening socket.
 func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	const uid = 65532
 	// Everything the unprivileged server needs, outside root's 0700 temp dirs.
@@ -244,19 +255,10 @@ func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	}
 	defer ln.Close()
 
-	cmd := exec.Command(bin, "serve", "--stdio", "--stdio-scopes", "container:read", "--state-dir", state,
-		"--sandbox", "enforce", "--tools", "list_containers")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "HOME="+state)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "uid-test", Version: "1"}, nil).Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("connecting over stdio: %v\n%s", err, stderr)
-	}
-	defer cs.Close()
+	p := runBinaryAs(t, &syscall.Credential{Uid: uid, Gid: uid}, state, []string{"DOCKER_HOST=unix://" + sock, "HOME=" + state},
+		bin, "--sandbox", "enforce", "--tools", "list_containers")
+	stderr := p.Stderr
+	cs := sdkSession(t, p.URL, p.token(t, "container:read"))
 	text, isErr := callText(t, cs, "list_containers", nil)
 	if !isErr || !strings.Contains(text, "permission denied") || !strings.Contains(text, "needs access to the socket") ||
 		strings.Contains(text, "is dockerd running") {
@@ -266,6 +268,10 @@ func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	// the socket has no sandbox rule.
 	if log := stderr.String(); !strings.Contains(log, "not reachable by this user") || !strings.Contains(log, sock) {
 		t.Errorf("no warning about the unreachable socket in the log:\n%s", log)
+	}
+	if body, err := httpGetBody(p.URL + "/readyz"); err != nil || !strings.Contains(body, "WARNING: not reachable by this user") ||
+		!strings.Contains(body, sock) {
+		t.Errorf("/readyz does not warn of the unreachable socket: %q, %v", body, err)
 	}
 }
 
@@ -285,14 +291,16 @@ func relayTCPToUnix(t *testing.T, sock string) string {
 				return
 			}
 			go func() {
-				defer c.Close()
 				u, err := net.Dial("unix", sock)
 				if err != nil {
+					c.Close()
 					return
 				}
-				defer u.Close()
-				go io.Copy(u, c)
+				// Whichever side ends first ends both.
+				go func() { io.Copy(u, c); u.Close(); c.Close() }()
 				io.Copy(c, u)
+				c.Close()
+				u.Close()
 			}()
 		}
 	}()

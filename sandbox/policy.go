@@ -74,7 +74,8 @@ type Config struct {
 	// rule when an enabled tool has Needs.DockerSocket; 0 means none.
 	DockerTCPPort uint16
 	// DockerCertPath is the directory the Docker client reads its TLS
-	// files from (DOCKER_CERT_PATH), read-only under the same condition.
+	// files from (DOCKER_CERT_PATH): its ca.pem, cert.pem and key.pem are
+	// read-only under the same condition, nothing else in it.
 	DockerCertPath string
 	// Tailnet is set when the server is its own tailnet node (tsnet): the
 	// Tailscale engine runs inside the process and keeps needing, after
@@ -353,8 +354,11 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.Connect = addPort(p.Connect, cfg.DockerTCPPort, "tool needs the Docker API (DOCKER_HOST tcp://)")
 	}
 	if needDocker && cfg.DockerCertPath != "" {
-		// The client reads them on first use, after the sandbox is on.
-		b.add(cfg.DockerCertPath, AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
+		// The client reads these three on first use, after the sandbox is
+		// on; the directory may hold more (~/.docker: config.json).
+		for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+			b.add(filepath.Join(cfg.DockerCertPath, f), AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
+		}
 	}
 
 	if cfg.Tailnet {
@@ -388,6 +392,9 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 
 	if err := b.finish(p); err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(p.Unreachable, func(r PathRule) bool { return r.Path == p.DockerSocket }) {
+		p.DockerSocket = "" // no rule for it: explain must not claim one
 	}
 
 	for _, port := range cfg.BindPorts {

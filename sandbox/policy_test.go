@@ -71,6 +71,17 @@ func TestCompute(t *testing.T) {
 	if err := os.WriteFile(sock, nil, 0o600); err != nil { // stands in for the socket: only existence matters here
 		t.Fatal(err)
 	}
+	// DOCKER_CERT_PATH as in ~/.docker: the client's TLS files beside
+	// registry credentials.
+	certs := filepath.Join(dir, "docker-certs")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ca.pem", "cert.pem", "key.pem", "config.json"} {
+		if err := os.WriteFile(filepath.Join(certs, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	base := Config{StateDir: state, FileRoots: []string{roots}, DockerSocket: sock, BindPorts: []uint16{8080}}
 
 	tests := []struct {
@@ -201,31 +212,38 @@ func TestCompute(t *testing.T) {
 			}
 		},
 	}, {
-		name:  "docker over tcp: that port and DNS, the TLS files readable",
+		name:  "docker over tcp: that port and DNS, the three TLS files readable",
 		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
 		cfg: func(c Config) Config {
-			c.DockerSocket, c.DockerTCPPort, c.DockerCertPath = "", 2376, roots
+			c.DockerSocket, c.DockerTCPPort, c.DockerCertPath = "", 2376, certs
 			return c
 		},
 		check: func(t *testing.T, p *Policy) {
 			if !slices.Equal(portList(p.Connect), []uint16{53, 2376}) || p.ConnectAny || !p.DNS {
 				t.Errorf("connect %v any %v dns %v", portList(p.Connect), p.ConnectAny, p.DNS)
 			}
-			if r, ok := findPath(p, roots); !ok || r.Access != AccessRead {
-				t.Errorf("DOCKER_CERT_PATH rule = %+v, %v", r, ok)
+			for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+				if r, ok := findPath(p, filepath.Join(certs, f)); !ok || r.Access != AccessRead {
+					t.Errorf("DOCKER_CERT_PATH %s rule = %+v, %v", f, r, ok)
+				}
+			}
+			for _, other := range []string{certs, filepath.Join(certs, "config.json")} {
+				if _, ok := findPath(p, other); ok {
+					t.Errorf("%s granted: only the client's three TLS files may be", other)
+				}
 			}
 		},
 	}, {
 		name: "docker over tcp without a tool that needs it: no port",
 		cfg: func(c Config) Config {
-			c.DockerTCPPort, c.DockerCertPath = 2376, roots
+			c.DockerTCPPort, c.DockerCertPath = 2376, certs
 			return c
 		},
 		check: func(t *testing.T, p *Policy) {
 			if len(p.Connect) != 0 || p.DNS {
 				t.Errorf("connect %v dns %v", portList(p.Connect), p.DNS)
 			}
-			if _, ok := findPath(p, roots); ok {
+			if _, ok := findPath(p, filepath.Join(certs, "key.pem")); ok {
 				t.Errorf("DOCKER_CERT_PATH granted without a Docker tool")
 			}
 		},

@@ -64,15 +64,22 @@ func (e *dockerEngine) client() (*client.Client, error) {
 	return cli, nil
 }
 
-// endpoint is the daemon address, for messages.
+// endpoint is the daemon address, for messages: without anything
+// between "://" and an "@", which could be credentials.
 func (e *dockerEngine) endpoint() string {
-	if e.host != "" {
-		return e.host
+	h := e.host
+	if h == "" {
+		h = os.Getenv(client.EnvOverrideHost)
 	}
-	if h := os.Getenv(client.EnvOverrideHost); h != "" {
-		return h
+	if h == "" {
+		return client.DefaultDockerHost
 	}
-	return client.DefaultDockerHost
+	if scheme, rest, ok := strings.Cut(h, "://"); ok {
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			return scheme + "://…@" + rest[at+1:]
+		}
+	}
+	return h
 }
 
 // ErrDockerUnreachable is the cause of every tool error that comes from
@@ -89,9 +96,12 @@ func (e *dockerEngine) fail(err error, doing string) error {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", doing, err)
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("%w at %s: permission denied (%s failed): the user TailOps runs as needs access to the socket "+
-			"(its group, usually docker); under the sandbox, if dockerd has since recreated its socket, restart TailOps",
-			ErrDockerUnreachable, e.endpoint(), doing)
+		hint := "the user TailOps runs as needs access to the socket (its group, usually docker); under the sandbox, " +
+			"if dockerd has since recreated its socket, restart TailOps"
+		if !strings.HasPrefix(e.endpoint(), "unix://") {
+			hint = "the kernel sandbox lets the Docker tools connect only to DOCKER_HOST's port (not to a proxy from HTTP(S)_PROXY)"
+		}
+		return fmt.Errorf("%w at %s: permission denied (%s failed): %s", ErrDockerUnreachable, e.endpoint(), doing, hint)
 	case unreachable(err) && !connectionLost(err):
 		return fmt.Errorf("%w at %s: is dockerd running? (%s failed)", ErrDockerUnreachable, e.endpoint(), doing)
 	case connectionLost(err):

@@ -3,6 +3,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,26 +82,32 @@ func TestDockerToolDeclarations(t *testing.T) {
 // including a connection lost mid-call, which is hard to time against a
 // real daemon.
 func TestDockerErrorMessages(t *testing.T) {
-	e := &dockerEngine{host: "unix:///run/x.sock"}
 	for _, tc := range []struct {
-		name string
-		err  error
-		want string
+		name, host string
+		err        error
+		want       string
 	}{
-		{"refused", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+		{"socket permission", "", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)},
+			"Docker daemon not reachable at unix:///run/x.sock: permission denied (listing containers failed): the user TailOps runs as needs access to the socket"},
+		{"tcp refused by the sandbox", "tcp://docker.lan:2376", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EACCES)},
+			"at tcp://docker.lan:2376: permission denied (listing containers failed): the kernel sandbox lets the Docker tools connect only to DOCKER_HOST's port"},
+		{"credentials in the address", "tcp://admin:hunter2@docker.lan:2376", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+			"Docker daemon not reachable at tcp://…@docker.lan:2376: is dockerd running?"},
+		{"refused", "", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
 			"Docker daemon not reachable at unix:///run/x.sock: is dockerd running? (listing containers failed)"},
-		{"no socket", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)},
+		{"no socket", "", &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)},
 			"Docker daemon not reachable at unix:///run/x.sock: is dockerd running?"},
-		{"reset mid-call", &net.OpError{Op: "read", Net: "unix", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+		{"reset mid-call", "", &net.OpError{Op: "read", Net: "unix", Err: os.NewSyscallError("read", syscall.ECONNRESET)},
 			"Docker daemon not reachable at unix:///run/x.sock: the connection was lost while listing containers"},
-		{"eof mid-body", fmt.Errorf("decoding: %w", io.ErrUnexpectedEOF),
+		{"eof mid-body", "", fmt.Errorf("decoding: %w", io.ErrUnexpectedEOF),
 			"the connection was lost while listing containers; is dockerd restarting?"},
-		{"daemon error", errors.New("Error response from daemon: conflict: unable to remove"), "listing containers: conflict: unable to remove"},
-		{"cancelled", context.Canceled, "listing containers: context canceled"},
+		{"daemon error", "", errors.New("Error response from daemon: conflict: unable to remove"), "listing containers: conflict: unable to remove"},
+		{"cancelled", "", context.Canceled, "listing containers: context canceled"},
 	} {
+		e := &dockerEngine{host: cmp.Or(tc.host, "unix:///run/x.sock")}
 		got := e.fail(tc.err, "listing containers").Error()
-		if !strings.Contains(got, tc.want) {
-			t.Errorf("%s: %q, want it to contain %q", tc.name, got, tc.want)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, "hunter2") {
+			t.Errorf("%s: %q, want it to contain %q (and no password)", tc.name, got, tc.want)
 		}
 	}
 }
