@@ -47,8 +47,8 @@ bash .ci/nix-check.sh
 echo "== release: static build twice in different places, bit-for-bit identical"
 bash .ci/repro.sh
 
-echo "== go test"
-go test -count=1 -timeout 30m ./...
+echo "== go test (with the race detector: the server is concurrent, and a race in auth or audit is a security bug)"
+go test -race -count=1 -timeout 40m ./...
 
 echo "== official TypeScript SDK client against the binary"
 bash .ci/ts-client/run.sh ./tailops
