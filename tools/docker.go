@@ -126,8 +126,17 @@ func connectionLost(err error) bool {
 }
 
 // containerRef is a container name (optionally with Docker's leading
-// slash) or an id or id prefix. Anything else never reaches the API.
-var containerRef = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$`)
+// slash) or an id or id prefix, of at most maxContainerRef characters
+// (checked apart: a counted repeat would compile into a large program at
+// start-up). Anything else never reaches the API.
+var containerRef = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+const maxContainerRef = 255
+
+// isContainerRef reports whether ref may name a container.
+func isContainerRef(ref string) bool {
+	return len(strings.TrimPrefix(ref, "/")) <= maxContainerRef && containerRef.MatchString(ref)
+}
 
 // ContainerArg is the input of a tool that acts on one container.
 type ContainerArg struct {
@@ -138,7 +147,7 @@ type ContainerArg struct {
 // unique id prefix (the daemon's own order), and inspects it. No match
 // and an ambiguous prefix are tool errors that say so.
 func (e *dockerEngine) resolve(ctx context.Context, cli *client.Client, ref string) (container.InspectResponse, error) {
-	if !containerRef.MatchString(ref) {
+	if !isContainerRef(ref) {
 		return container.InspectResponse{}, argErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
 	}
 	ref = strings.TrimPrefix(ref, "/")

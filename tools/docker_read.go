@@ -673,12 +673,18 @@ type ImageSummary struct {
 	Dangling   bool              `json:"dangling" jsonschema_description:"untagged"`
 }
 
-var imagePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-/:@*?\[\]]{1,255}$`)
+// imagePattern is an image reference pattern for list_images; its length
+// is checked apart, as for containerRef.
+var imagePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-/:@*?\[\]]+$`)
+
+// isImagePattern reports whether s may filter list_images: at most 255
+// characters of imagePattern.
+func isImagePattern(s string) bool { return len(s) <= 255 && imagePattern.MatchString(s) }
 
 func (e *dockerEngine) listImages(ctx context.Context, in ListImagesArgs) (ImageList, error) {
 	f := filters.NewArgs()
 	if in.Reference != "" {
-		if !imagePattern.MatchString(in.Reference) {
+		if !isImagePattern(in.Reference) {
 			return ImageList{}, argErrorf("reference", "must be an image name pattern such as nginx or nginx:1.*, got %q", in.Reference)
 		}
 		f.Add("reference", in.Reference)

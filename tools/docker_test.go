@@ -462,3 +462,33 @@ func TestDockerDaemonRestart(t *testing.T) {
 	}
 	k.d.Docker(t, "rm", "-f", "dr-app")
 }
+
+// TestContainerRefAndImagePattern: what may reach the Docker API as a
+// container reference or an image pattern, lengths included.
+func TestContainerRefAndImagePattern(t *testing.T) {
+	long := strings.Repeat("a", 255)
+	for _, tc := range []struct {
+		ref  string
+		want bool
+	}{
+		{"web", true}, {"/web", true}, {"a", true}, {"0123abcdef", true}, {"my_app.v2-1", true},
+		{long, true}, {"/" + long, true},
+		{long + "a", false}, {"", false}, {"/", false}, {"-web", false}, {"_web", false},
+		{"web;rm -rf", false}, {"../etc", false}, {"web name", false}, {"web\n", false}, {"//web", false},
+	} {
+		if got := isContainerRef(tc.ref); got != tc.want {
+			t.Errorf("isContainerRef(%q) = %v, want %v", tc.ref, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		pattern string
+		want    bool
+	}{
+		{"nginx", true}, {"nginx:1.*", true}, {"registry.local:5000/team/app@sha256:abc", true}, {"app:[0-9]?", true},
+		{long, true}, {long + "a", false}, {"", false}, {"nginx latest", false}, {"nginx\x00", false}, {"a|b", false},
+	} {
+		if got := isImagePattern(tc.pattern); got != tc.want {
+			t.Errorf("isImagePattern(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+	}
+}
