@@ -26,7 +26,14 @@ import (
 // tailops runs the built binary and returns stdout, stderr and exit code.
 func tailops(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	return runCmd(t, binPath, env, args...)
+}
+
+// runCmd runs bin with args and env added to this process's environment,
+// and returns its stdout, stderr and exit code.
+func runCmd(t *testing.T, bin string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -16,11 +16,13 @@ import (
 
 	"tailscale.com/client/local"
 	"tailscale.com/client/tailscale/apitype"
-	"tailscale.com/envknob"
 	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/paths"
-	"tailscale.com/tsnet"
 )
+
+// errNoTSNet is the error for tsnet mode in a build without it.
+var errNoTSNet = errors.New("this build of TailOps has no tsnet mode (built with -tags tailops_notsnet): " +
+	"use --tailnet local with the host's tailscaled, or a build without that tag")
 
 // DefaultSocket is where tailscaled's LocalAPI socket lives on Linux.
 var DefaultSocket = paths.DefaultTailscaledSocket()
@@ -62,7 +64,7 @@ type NodeConfig struct {
 // the host's tailscaled in local mode.
 type Node struct {
 	mode   Mode
-	ts     *tsnet.Server // tsnet mode only
+	ts     *tsServer // tsnet mode only
 	lc     *local.Client
 	status *ipnstate.Status
 	log    *slog.Logger
@@ -84,50 +86,6 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		return startLocal(ctx, cfg, log)
 	}
 	return nil, fmt.Errorf("starting tailnet node: mode %q has no node", cfg.Mode)
-}
-
-func startTSNet(ctx context.Context, cfg NodeConfig, log *slog.Logger) (*Node, error) {
-	if cfg.Dir == "" {
-		return nil, errors.New("starting tsnet: no state directory")
-	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating tsnet state directory: %w", err)
-	}
-	if !cfg.UploadLogs {
-		// Read by tsnet's log policy and logtail transport: no upload.
-		envknob.SetNoLogsNoSupport()
-	}
-	host := cfg.Hostname
-	if host == "" {
-		host = DefaultHostname()
-	}
-	ts := &tsnet.Server{
-		Dir:           cfg.Dir,
-		Hostname:      host,
-		AuthKey:       cfg.AuthKey,
-		ControlURL:    cfg.ControlURL,
-		AdvertiseTags: cfg.Tags,
-		Ephemeral:     cfg.Ephemeral,
-		UserLogf: func(format string, args ...any) {
-			log.Info("tsnet: " + fmt.Sprintf(format, args...))
-		},
-	}
-	if cfg.Debug {
-		ts.Logf = func(format string, args ...any) {
-			log.Debug("tailscale: " + strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
-		}
-	}
-	st, err := ts.Up(ctx)
-	if err != nil {
-		ts.Close()
-		return nil, fmt.Errorf("bringing tsnet up: %w", err)
-	}
-	lc, err := ts.LocalClient()
-	if err != nil {
-		ts.Close()
-		return nil, fmt.Errorf("getting tsnet's local client: %w", err)
-	}
-	return &Node{mode: ModeTSNet, ts: ts, lc: lc, status: st, log: log}, nil
 }
 
 func startLocal(ctx context.Context, cfg NodeConfig, log *slog.Logger) (*Node, error) {

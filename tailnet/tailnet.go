@@ -52,7 +52,12 @@ const (
 // ParseMode parses a --tailnet value; "" is off.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ModeOff, ModeTSNet, ModeLocal:
+	case ModeTSNet:
+		if !TSNetBuilt {
+			return "", errNoTSNet
+		}
+		return m, nil
+	case ModeOff, ModeLocal:
 		return m, nil
 	case "":
 		return ModeOff, nil
