@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -193,15 +194,17 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 }
 
 // TestDockerOverTCPUnderSandbox: with DOCKER_HOST=tcp://…, the enforced
-// sandbox lets the Docker tools connect to that port (sandbox.TestCompute
-// checks that the rule comes only with a Docker tool). The daemon is the
+// sandbox lets the Docker tools connect to that port, plain and with TLS
+// client certificates from DOCKER_CERT_PATH (sandbox.TestCompute checks
+// that these rules come only with a Docker tool). The daemon is the
 // real dockerd, reached through a TCP-to-socket relay in the test, as a
 // remote Docker API would be. A tcp:// endpoint without a port is refused
 // by name.
 func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	d.Run(t, "--name", "tcp-web", d.BusyboxImage(t, "local/busybox:latest"), "sleep", "3600")
-	relay := relayTCPToUnix(t, strings.TrimPrefix(d.Host, "unix://"))
+	sock := strings.TrimPrefix(d.Host, "unix://")
+	relay := relayToUnix(t, listenLoopback(t), sock)
 	// Plain TCP, whatever the environment says about TLS.
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + relay, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH="}, binPath,
 		"--tools", "list_containers,inspect_container")
@@ -212,6 +215,23 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	}
 	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
 		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
+	}
+
+	// With TLS and a client certificate (DOCKER_TLS_VERIFY,
+	// DOCKER_CERT_PATH): the client reads its files on first use, after
+	// the sandbox is on, so the policy must grant them.
+	ca := labtest.NewCA(t)
+	certs := t.TempDir()
+	ca.WriteDockerCertPath(t, certs, ca.ClientLeaf(t, "tailops"))
+	tlsRelay := relayToUnix(t, tls.NewListener(listenLoopback(t), &tls.Config{
+		Certificates: []tls.Certificate{ca.Leaf(t, time.Hour, "127.0.0.1")},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool,
+	}), sock)
+	pt := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + tlsRelay, "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + certs}, binPath,
+		"--tools", "list_containers")
+	text, isErr = callText(t, sdkSession(t, pt.URL, pt.token(t, "container:read")), "list_containers", nil)
+	if isErr || !strings.Contains(text, "tcp-web") {
+		t.Errorf("list_containers over TLS under the sandbox: %s", text)
 	}
 
 	// Without a port the tools could not reach anything: the policy (and
@@ -275,14 +295,20 @@ func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	}
 }
 
-// relayTCPToUnix listens on a loopback port and copies each connection to
-// the unix socket sock; it returns the address.
-func relayTCPToUnix(t *testing.T, sock string) string {
+// listenLoopback listens on a free loopback port.
+func listenLoopback(t *testing.T) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// relayToUnix copies each connection ln accepts to the unix socket sock;
+// it returns ln's address.
+func relayToUnix(t *testing.T, ln net.Listener, sock string) string {
+	t.Helper()
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/netpolicy/policytest"
 )
 
@@ -25,7 +26,7 @@ import (
 // would reach.
 type diagLab struct {
 	dns        *policytest.DNSServer
-	ca         *testCA
+	ca         *labtest.CA
 	httpPort   int
 	httpsPort  int
 	httpTrip   *tripwire
@@ -35,7 +36,7 @@ type diagLab struct {
 
 func newDiagLab(t *testing.T) *diagLab {
 	t.Helper()
-	lab := &diagLab{ca: newTestCA(t)}
+	lab := &diagLab{ca: labtest.NewCA(t)}
 	var big []string
 	for i := range 40 {
 		big = append(big, fmt.Sprintf(`big.example.test. 300 IN TXT "%s-%02d"`, strings.Repeat("x", 60), i))
@@ -71,7 +72,7 @@ func newDiagLab(t *testing.T) *diagLab {
 
 	tln, ttrip := listenSamePort(t, "127.0.0.2")
 	lab.httpsPort, lab.httpsTrip = tln.Addr().(*net.TCPAddr).Port, ttrip
-	cert := lab.ca.leaf(t, 90*24*time.Hour, "tls.test", "127.0.0.2")
+	cert := lab.ca.Leaf(t, 90*24*time.Hour, "tls.test", "127.0.0.2")
 	tsrv := &http.Server{Handler: lab.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: quiet}
 	go tsrv.Serve(tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}}))
 	t.Cleanup(func() { tsrv.Close() })
@@ -135,7 +136,7 @@ func (lab *diagLab) handler() http.Handler {
 
 func (lab *diagLab) kit(t *testing.T, allow ...string) *diagKit {
 	t.Helper()
-	return newDiagKit(t, &Deps{DiagAllow: allow, DiagResolver: lab.dns.Addr, DiagRootCAs: lab.ca.pool})
+	return newDiagKit(t, &Deps{DiagAllow: allow, DiagResolver: lab.dns.Addr, DiagRootCAs: lab.ca.Pool})
 }
 
 func TestDiagToolsDeclared(t *testing.T) {
