@@ -157,9 +157,26 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	c.Approvals.bind(fs)
 }
 
+// tailnetHelp is --tailnet's help: the modes this build has.
+func tailnetHelp() string {
+	if !tailnet.TSNetBuilt {
+		return "tailnet mode: off (loopback, tokens only) or local (use the host's tailscaled); this build has no tsnet"
+	}
+	return "tailnet mode: off (loopback, tokens only), tsnet (the server is its own tailnet node) or local (use the host's tailscaled)"
+}
+
+// tailnetModes names the --tailnet values that give a tailnet in this
+// build, for messages.
+func tailnetModes() string {
+	if !tailnet.TSNetBuilt {
+		return "--tailnet local"
+	}
+	return "--tailnet tsnet or local"
+}
+
 // bindTailnet registers the tailnet layer's flags.
 func (c *config) bindTailnet(fs *flag.FlagSet) {
-	fs.StringVar(&c.Tailnet, "tailnet", "off", "tailnet mode: off (loopback, tokens only), tsnet (the server is its own tailnet node) or local (use the host's tailscaled)")
+	fs.StringVar(&c.Tailnet, "tailnet", "off", tailnetHelp())
 	fs.StringVar(&c.Auth, "auth", "token", "where a tailnet caller's scopes come from: token, tailscale (grants; no token) or both (token and grant; the intersection)")
 	fs.BoolVar(&c.AllowLoopback, "allow-loopback", false, "with --tailnet: let loopback callers that are not tailnet peers in, by token")
 	fs.StringVar(&c.TSHostname, "ts-hostname", "", "tsnet: the node's name (default tailops-<host>)")
@@ -312,11 +329,11 @@ func (c *config) resolveTailnet() error {
 	if c.tailnetMode == tailnet.ModeOff {
 		switch {
 		case c.authMode != tailnet.AuthToken:
-			return fmt.Errorf("--auth %s needs a tailnet (--tailnet tsnet or local)", c.authMode)
+			return fmt.Errorf("--auth %s needs a tailnet (%s)", c.authMode, tailnetModes())
 		case c.AllowLoopback:
-			return errors.New("--allow-loopback needs a tailnet (--tailnet tsnet or local); without one, loopback is all there is")
+			return fmt.Errorf("--allow-loopback needs a tailnet (%s); without one, loopback is all there is", tailnetModes())
 		case len(c.tsAllow) > 0:
-			return errors.New("--ts-allow needs a tailnet (--tailnet tsnet or local)")
+			return fmt.Errorf("--ts-allow needs a tailnet (%s)", tailnetModes())
 		}
 		return nil
 	}

@@ -35,8 +35,9 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
-echo "== go vet"
+echo "== go vet (the standard build, and the build without tsnet)"
 go vet ./...
+go vet -tags tailops_notsnet ./...
 
 echo "== go build"
 go build -o tailops .
