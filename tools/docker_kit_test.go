@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -562,5 +563,79 @@ func checkListSummary(t *testing.T, k *dockerKit, name, image string, networks [
 	}
 	if len(c.Ports) != 1 || c.Ports[0] != (PortSummary{Private: 80, Protocol: "tcp", HostIP: "127.0.0.1", Public: 18081}) {
 		t.Errorf("ports: %+v", c.Ports)
+	}
+}
+
+// checkIDPrefixes creates containers named name-0, name-1, … with create
+// until two ids share their first character; that one-character prefix
+// must be refused as ambiguous by each of tools, naming how many
+// containers match and what to do, and a unique 12-character prefix must
+// resolve to its container.
+func checkIDPrefixes(t *testing.T, k *dockerKit, name string, create func(name string) string, tools ...string) {
+	t.Helper()
+	byFirst := map[byte][]string{}
+	var prefix string
+	for i := 0; prefix == ""; i++ { // at most 17 containers
+		id := create(fmt.Sprintf("%s-%d", name, i))
+		byFirst[id[0]] = append(byFirst[id[0]], id)
+		if len(byFirst[id[0]]) == 2 {
+			prefix = id[:1]
+		}
+	}
+	n := 0
+	for _, c := range dockerOK[ContainerList](t, k, "list_containers", map[string]any{"all": true}).Containers {
+		if strings.HasPrefix(c.ID, prefix) {
+			n++
+		}
+	}
+	want := regexp.MustCompile(fmt.Sprintf(`^"%s" matches %d containers: [0-9a-f]{12} \("[^"]+"\), .*; use a longer id or the full name$`, prefix, n))
+	for _, tool := range tools {
+		if msg := dockerErr(t, k, tool, map[string]any{"container": prefix}); !want.MatchString(msg) {
+			t.Errorf("%s ambiguous: %q, want %s", tool, msg, want)
+		}
+	}
+	id := byFirst[prefix[0]][0]
+	if d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
+		t.Errorf("prefix %s resolved to %s", id[:12], d.ID)
+	}
+}
+
+// checkUpdatedContainer runs commands in the container update_container
+// made (through exec, a shell command line in it) and checks that it runs
+// the new image (version 2) with the old one's volumes, bind mount, user
+// and working directory.
+func checkUpdatedContainer(t *testing.T, exec func(cmd string) string) {
+	t.Helper()
+	for _, tc := range []struct{ cmd, want string }{
+		{"cat /etc/version", "2"},
+		{"cat /data/anon/file", "keep"},
+		{"cat /data/named/file", "named"},
+		{"cat /data/bind/config", "bound"},
+		{"id -u", "65534"},
+		{"pwd", "/tmp"},
+	} {
+		if got := exec(tc.cmd); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
+
+// checkBusyStats checks get_container_stats for the running container
+// name (id), a busy loop held to half a CPU and 64 MiB with at least
+// minPIDs processes.
+func checkBusyStats(t *testing.T, k *dockerKit, name, id string, minPIDs uint64) {
+	t.Helper()
+	s := dockerOK[ContainerStats](t, k, "get_container_stats", map[string]any{"container": name})
+	switch {
+	case s.ID != id || s.Container != name:
+		t.Errorf("identity: %+v", s)
+	case s.CPUPercent < 10 || s.CPUPercent > 80:
+		t.Errorf("cpu %.2f%% for a busy loop limited to half a CPU", s.CPUPercent)
+	case s.Memory.Limit != 64<<20 || s.Memory.Usage == 0 || s.Memory.Percent <= 0:
+		t.Errorf("memory: %+v", s.Memory)
+	case s.PIDs < minPIDs:
+		t.Errorf("pids %d, want at least %d", s.PIDs, minPIDs)
+	case s.OnlineCPUs == 0 || s.Read == "" || s.CPUPercentOver != "500ms":
+		t.Errorf("sample: %+v", s)
 	}
 }

@@ -137,23 +137,11 @@ func testPodmanContainerLogs(t *testing.T, p *labtest.Podman, k *dockerKit) {
 
 func testPodmanContainerStats(t *testing.T, p *labtest.Podman, k *dockerKit) {
 	id := p.Run(t, "--name", "ps-busy", "-m", "64m", "--cpus", "0.5", podmanImage, "sh", "-c", "while :; do :; done")
-	s := dockerOK[ContainerStats](t, k, "get_container_stats", map[string]any{"container": "ps-busy"})
-	switch {
-	case s.ID != id || s.Container != "ps-busy":
-		t.Errorf("identity: %+v", s)
 	// Held to half a CPU, as under dockerd. TailOps divides the
 	// container's CPU time by the time between the engine's readings;
 	// Podman's system_cpu_usage (the docker CLI's divisor) would
 	// overstate it here (see the raw check below).
-	case s.CPUPercent < 10 || s.CPUPercent > 80:
-		t.Errorf("cpu %.2f%% for a busy loop limited to half a CPU", s.CPUPercent)
-	case s.Memory.Limit != 64<<20 || s.Memory.Usage == 0 || s.Memory.Percent <= 0:
-		t.Errorf("memory: %+v", s.Memory)
-	case s.PIDs < 1:
-		t.Errorf("pids %d", s.PIDs)
-	case s.OnlineCPUs == 0 || s.Read == "" || s.CPUPercentOver != "500ms":
-		t.Errorf("sample: %+v", s)
-	}
+	checkBusyStats(t, k, "ps-busy", id, 1)
 	// The raw samples: the container's own CPU time is half a CPU. (Podman's
 	// system_cpu_usage is not all CPU time as dockerd's is, which is why
 	// the tool no longer divides by it; how it grows depends on the host's
@@ -274,34 +262,8 @@ func testPodmanUnknownAndAmbiguous(t *testing.T, p *labtest.Podman, k *dockerKit
 			t.Errorf("%s %q: %q, want %q", tc.tool, tc.ref, msg, tc.want)
 		}
 	}
-	// Create containers until two ids share a first character (at most 17).
-	byFirst := map[byte][]string{}
-	var prefix string
-	for i := 0; prefix == ""; i++ {
-		id := p.Create(t, "--name", fmt.Sprintf("pamb-%d", i), podmanImage)
-		byFirst[id[0]] = append(byFirst[id[0]], id)
-		if len(byFirst[id[0]]) == 2 {
-			prefix = id[:1]
-		}
-	}
-	all := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"all": true})
-	n := 0
-	for _, c := range all.Containers {
-		if strings.HasPrefix(c.ID, prefix) {
-			n++
-		}
-	}
-	for _, tool := range []string{"inspect_container", "stop_container"} {
-		msg := dockerErr(t, k, tool, map[string]any{"container": prefix})
-		want := regexp.MustCompile(fmt.Sprintf(`^"%s" matches %d containers: [0-9a-f]{12} \("pamb-[0-9]+"\), .*; use a longer id or the full name$`, prefix, n))
-		if !want.MatchString(msg) {
-			t.Errorf("%s ambiguous: %q, want %s", tool, msg, want)
-		}
-	}
-	id := byFirst[prefix[0]][0]
-	if d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
-		t.Errorf("prefix %s resolved to %s", id[:12], d.ID)
-	}
+	checkIDPrefixes(t, k, "pamb", func(name string) string { return p.Create(t, "--name", name, podmanImage) },
+		"inspect_container", "stop_container")
 }
 
 // TestPodmanUpdate runs pull_image and update_container against one
@@ -511,18 +473,7 @@ func testPodmanUpdateKeepsConfiguration(t *testing.T, p *labtest.Podman, reg *la
 	if !slices.Contains(cur.Config.Env, "IMAGE_ENV=2") {
 		t.Errorf("new env %v lacks the new image's IMAGE_ENV=2", cur.Config.Env)
 	}
-	for _, tc := range []struct{ cmd, want string }{
-		{"cat /etc/version", "2"},
-		{"cat /data/anon/file", "keep"},
-		{"cat /data/named/file", "named"},
-		{"cat /data/bind/config", "bound"},
-		{"id -u", "65534"},
-		{"pwd", "/tmp"},
-	} {
-		if got := p.Podman(t, "exec", "pupd-app", "sh", "-c", tc.cmd); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
-		}
-	}
+	checkUpdatedContainer(t, func(cmd string) string { return p.Podman(t, "exec", "pupd-app", "sh", "-c", cmd) })
 }
 
 // testPodmanUpdateRollsBack updates containers to images that fail to

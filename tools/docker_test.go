@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -208,33 +207,7 @@ func TestDockerUnknownAndAmbiguousContainers(t *testing.T) {
 			t.Errorf("%q: %q", bad, msg)
 		}
 	}
-	// Create containers until two ids share a first character (at most 17).
-	byFirst := map[byte][]string{}
-	var prefix string
-	for i := 0; prefix == ""; i++ {
-		id := k.create(t, "--name", fmt.Sprintf("amb-%d", i), busyboxRef)
-		byFirst[id[0]] = append(byFirst[id[0]], id)
-		if len(byFirst[id[0]]) == 2 {
-			prefix = id[:1]
-		}
-	}
-	all := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"all": true})
-	n := 0
-	for _, c := range all.Containers {
-		if strings.HasPrefix(c.ID, prefix) {
-			n++
-		}
-	}
-	msg := dockerErr(t, k, "stop_container", map[string]any{"container": prefix})
-	want := regexp.MustCompile(fmt.Sprintf(`^"%s" matches %d containers: [0-9a-f]{12} \("[^"]+"\), .*; use a longer id or the full name$`, prefix, n))
-	if !want.MatchString(msg) {
-		t.Errorf("ambiguous: %q, want %s", msg, want)
-	}
-	// A unique prefix is enough.
-	id := byFirst[prefix[0]][0]
-	if d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
-		t.Errorf("prefix %s resolved to %s", id[:12], d.ID)
-	}
+	checkIDPrefixes(t, k, "amb", func(name string) string { return k.create(t, "--name", name, busyboxRef) }, "stop_container")
 }
 
 func TestDockerContainerLogs(t *testing.T) {
@@ -297,19 +270,7 @@ func TestDockerContainerLogs(t *testing.T) {
 func TestDockerContainerStats(t *testing.T) {
 	k := newDockerKit(t)
 	id := k.d.Run(t, "--name", "st-busy", "--init", "-m", "64m", "--cpus", "0.5", busyboxRef, "sh", "-c", "while :; do :; done")
-	s := dockerOK[ContainerStats](t, k, "get_container_stats", map[string]any{"container": "st-busy"})
-	switch {
-	case s.ID != id || s.Container != "st-busy":
-		t.Errorf("identity: %+v", s)
-	case s.CPUPercent < 10 || s.CPUPercent > 80:
-		t.Errorf("cpu %.2f%% for a busy loop limited to half a CPU", s.CPUPercent)
-	case s.Memory.Limit != 64<<20 || s.Memory.Usage == 0 || s.Memory.Percent <= 0:
-		t.Errorf("memory: %+v", s.Memory)
-	case s.PIDs < 2: // tini and sh
-		t.Errorf("pids %d", s.PIDs)
-	case s.OnlineCPUs == 0 || s.Read == "" || s.CPUPercentOver != "500ms":
-		t.Errorf("sample: %+v", s)
-	}
+	checkBusyStats(t, k, "st-busy", id, 2) // tini and sh
 	k.d.Docker(t, "stop", "-t", "0", id)
 	if msg := dockerErr(t, k, "get_container_stats", map[string]any{"container": "st-busy"}); msg != `container "st-busy" is exited: only running containers have resource usage` {
 		t.Errorf("stopped: %q", msg)

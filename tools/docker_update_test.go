@@ -126,18 +126,7 @@ func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
 	case cur.NetworkSettings.Networks["upd-net"].IPAddress != "172.31.252.10" || cur.NetworkSettings.Networks["upd-net2"].IPAddress != "172.31.253.20":
 		t.Errorf("static IPs not kept: %+v", cur.NetworkSettings.Networks)
 	}
-	for _, tc := range []struct{ cmd, want string }{
-		{"cat /etc/version", "2"},
-		{"cat /data/anon/file", "keep"},
-		{"cat /data/named/file", "named"},
-		{"cat /data/bind/config", "bound"},
-		{"id -u", "65534"},
-		{"pwd", "/tmp"},
-	} {
-		if got := k.d.Docker(t, "exec", "upd-app", "sh", "-c", tc.cmd); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
-		}
-	}
+	checkUpdatedContainer(t, func(cmd string) string { return k.d.Docker(t, "exec", "upd-app", "sh", "-c", cmd) })
 }
 
 // TestDockerUpdateContainerRollsBack makes the new container fail in
