@@ -78,7 +78,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		FileRoots:        deps.Roots(),
 		DockerSocket:     docker.Socket,
 		DockerTCPPort:    docker.TCPPort,
-		DockerCertPath:   docker.CertPath,
+		DockerCertFiles:  docker.CertFiles,
 		BindPorts:        ports,
 		HostProc:         os.Getenv("HOST_PROC"),
 		HostSys:          os.Getenv("HOST_SYS"),
@@ -112,9 +112,11 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 			slog.String("path", r.Path), slog.String("for", strings.Join(r.Why, "; ")))
 		unreachable = append(unreachable, r.Path)
 	}
+	// /readyz answers without a token: counts and what to do, no paths
+	// (they are in the log).
 	if len(unreachable) > 0 {
-		warnings = append(warnings, "not reachable by this user (permission denied), so the tools that need them fail: "+
-			strings.Join(unreachable, ", "))
+		warnings = append(warnings, fmt.Sprintf("%d path(s) the tools need are not reachable by this user (permission denied), "+
+			"so the tools that need them fail: fix the permissions and restart; the server log names them", len(unreachable)))
 	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {
@@ -126,7 +128,8 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	}
 	if len(rep.Skipped) > 0 {
 		log.Warn("sandbox partly applied (--sandbox best-effort)", "skipped", strings.Join(rep.Skipped, "; "))
-		warnings = append([]string{"kernel sandbox partly applied: skipped " + strings.Join(rep.Skipped, "; ")}, warnings...)
+		warnings = append([]string{fmt.Sprintf("kernel sandbox partly applied (--sandbox best-effort): %d rule(s) skipped; "+
+			"the server log says which", len(rep.Skipped))}, warnings...)
 	}
 	return strings.Join(warnings, "; "), nil
 }

@@ -241,6 +241,11 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "DOCKER_HOST: a tcp:// endpoint needs its port") {
 		t.Errorf("tcp:// without a port: exit %d, %s", code, stderr)
 	}
+	// Without a Docker tool enabled, DOCKER_HOST is not the server's concern.
+	if _, stderr, code := tailops(t, []string{"DOCKER_HOST=ssh://admin@docker.lan"}, "sandbox", "explain",
+		"--state-dir", t.TempDir(), "--tools", "health_check"); code != 0 {
+		t.Errorf("a DOCKER_HOST the tools cannot use stopped a server without Docker tools: exit %d, %s", code, stderr)
+	}
 }
 
 // TestDockerPermissionDeniedSaysSo: a server whose user may not reach the
@@ -248,7 +253,8 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 // still starts: the sandbox leaves out a path its user may not reach (here
 // a socket in a directory only root may enter, as rootless Docker's
 // /run/user/UID is to other users), with a warning in the log and on
-// /readyz. The binary runs as uid 65532 against a real listening socket.
+// /readyz (without the path: it answers anyone) and a row in sandbox
+// explain. The binary runs as uid 65532 against a real listening socket.
 func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	const uid = 65532
 	// Everything the unprivileged server needs, outside root's 0700 temp dirs.
@@ -289,9 +295,17 @@ func TestDockerPermissionDeniedSaysSo(t *testing.T) {
 	if log := stderr.String(); !strings.Contains(log, "not reachable by this user") || !strings.Contains(log, sock) {
 		t.Errorf("no warning about the unreachable socket in the log:\n%s", log)
 	}
-	if body, err := httpGetBody(p.URL + "/readyz"); err != nil || !strings.Contains(body, "WARNING: not reachable by this user") ||
-		!strings.Contains(body, sock) {
-		t.Errorf("/readyz does not warn of the unreachable socket: %q, %v", body, err)
+	// /readyz answers anyone: it warns, but names no host path.
+	if body, err := httpGetBody(p.URL + "/readyz"); err != nil || !strings.Contains(body, "WARNING: 1 path(s) the tools need are not reachable by this user") ||
+		strings.Contains(body, private) {
+		t.Errorf("/readyz on the unreachable socket: %q, %v", body, err)
+	}
+	// sandbox explain, as the same user, lists it as left out.
+	explain := exec.Command(bin, "sandbox", "explain", "--state-dir", state, "--tools", "list_containers")
+	explain.Env = append(os.Environ(), "DOCKER_HOST=unix://"+sock, "HOME="+state)
+	explain.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	if out, err := explain.CombinedOutput(); err != nil || !strings.Contains(string(out), "may not reach them") || !strings.Contains(string(out), sock) {
+		t.Errorf("sandbox explain as uid %d: %v\n%s", uid, err, out)
 	}
 }
 

@@ -73,10 +73,10 @@ type Config struct {
 	// DockerTCPPort is the port of a tcp:// Docker endpoint, a connect
 	// rule when an enabled tool has Needs.DockerSocket; 0 means none.
 	DockerTCPPort uint16
-	// DockerCertPath is the directory the Docker client reads its TLS
-	// files from (DOCKER_CERT_PATH): its ca.pem, cert.pem and key.pem are
-	// read-only under the same condition, nothing else in it.
-	DockerCertPath string
+	// DockerCertFiles are the files the Docker client reads its TLS
+	// configuration from (tools.DockerEndpoint.CertFiles), read-only under
+	// the same condition.
+	DockerCertFiles []string
 	// Tailnet is set when the server is its own tailnet node (tsnet): the
 	// Tailscale engine runs inside the process and keeps needing, after
 	// Apply, UDP on any port (WireGuard, disco and STUN to peers, relays
@@ -353,11 +353,9 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 	if needDocker && cfg.DockerTCPPort != 0 {
 		p.Connect = addPort(p.Connect, cfg.DockerTCPPort, "tool needs the Docker API (DOCKER_HOST tcp://)")
 	}
-	if needDocker && cfg.DockerCertPath != "" {
-		// The client reads these three on first use, after the sandbox is
-		// on; the directory may hold more (~/.docker: config.json).
-		for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
-			b.add(filepath.Join(cfg.DockerCertPath, f), AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
+	if needDocker {
+		for _, f := range cfg.DockerCertFiles {
+			b.add(f, AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
 		}
 	}
 

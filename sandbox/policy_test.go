@@ -82,6 +82,7 @@ func TestCompute(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	certFiles := []string{filepath.Join(certs, "ca.pem"), filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")}
 	base := Config{StateDir: state, FileRoots: []string{roots}, DockerSocket: sock, BindPorts: []uint16{8080}}
 
 	tests := []struct {
@@ -215,7 +216,7 @@ func TestCompute(t *testing.T) {
 		name:  "docker over tcp: that port and DNS, the three TLS files readable",
 		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
 		cfg: func(c Config) Config {
-			c.DockerSocket, c.DockerTCPPort, c.DockerCertPath = "", 2376, certs
+			c.DockerSocket, c.DockerTCPPort, c.DockerCertFiles = "", 2376, certFiles
 			return c
 		},
 		check: func(t *testing.T, p *Policy) {
@@ -236,7 +237,7 @@ func TestCompute(t *testing.T) {
 	}, {
 		name: "docker over tcp without a tool that needs it: no port",
 		cfg: func(c Config) Config {
-			c.DockerTCPPort, c.DockerCertPath = 2376, certs
+			c.DockerTCPPort, c.DockerCertFiles = 2376, certFiles
 			return c
 		},
 		check: func(t *testing.T, p *Policy) {

@@ -284,7 +284,11 @@ func httpURL(arg, s string) (*url.URL, error) {
 		// Not echoed: it may hold a password, and errors reach the logs.
 		return nil, argErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
 	}
-	shown := u.Redacted() // any password replaced by xxxxx
+	// Shown without user info: a token is often the user name
+	// (https://TOKEN@host), and errors reach the logs.
+	bare := *u
+	bare.User = nil
+	shown := bare.String()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, argErrorf(arg, "only http and https URLs are allowed, got %q", shown)
@@ -292,7 +296,7 @@ func httpURL(arg, s string) (*url.URL, error) {
 		return nil, argErrorf(arg, "%q has no host", shown)
 	case u.User != nil:
 		return nil, &netpolicy.RefusedError{Dest: shown, Rule: "user info in URL",
-			Reason: fmt.Sprintf("%q has user info (%q before the @): URLs with user info are refused, they can disguise the host", shown, u.User.Username()),
+			Reason: fmt.Sprintf("the URL for %q has user info before the @ (not shown: it may be a credential): URLs with user info are refused, they can disguise the host", shown),
 			Hint:   "send credentials in an Authorization header"}
 	}
 	return u, nil

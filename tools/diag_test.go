@@ -229,9 +229,10 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 	// A password in a refused or invalid URL is never echoed (errors reach
 	// the audit log and the server's log).
 	for _, u := range []string{"http://alice:hunter2pass@www.test/", "ftp://alice:hunter2pass@www.test/",
-		"http://alice:hunter2pass@/", "http://alice:hunter2pass@www.test:99999999/"} {
+		"http://alice:hunter2pass@/", "http://alice:hunter2pass@www.test:99999999/",
+		"https://hunter2pass@www.test/", "ftp://hunter2pass@www.test/"} { // a token as the user name
 		if msg := diagErr(t, k, "http_request_test", map[string]any{"url": u}); strings.Contains(msg, "hunter2pass") {
-			t.Errorf("%s: the error shows the password: %s", u, msg)
+			t.Errorf("%s: the error shows the credential: %s", u, msg)
 		}
 	}
 	// A resolver is a destination too.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -67,13 +66,7 @@ func (e *dockerEngine) client() (*client.Client, error) {
 // endpoint is the daemon address, for messages: without anything
 // between "://" and an "@", which could be credentials.
 func (e *dockerEngine) endpoint() string {
-	h := e.host
-	if h == "" {
-		h = os.Getenv(client.EnvOverrideHost)
-	}
-	if h == "" {
-		return client.DefaultDockerHost
-	}
+	h, _ := dockerHost(e.host)
 	if scheme, rest, ok := strings.Cut(h, "://"); ok {
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			return scheme + "://…@" + rest[at+1:]

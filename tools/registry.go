@@ -90,9 +90,27 @@ type DockerEndpoint struct {
 	Socket string
 	// TCPPort is the port, for a tcp:// endpoint.
 	TCPPort uint16
-	// CertPath is DOCKER_CERT_PATH, the directory the Docker client reads
-	// its TLS certificates and key from, or empty.
-	CertPath string
+	// CertFiles are the files the Docker client reads its TLS
+	// configuration from when DOCKER_CERT_PATH is set (on first use,
+	// after the sandbox is on), else nil.
+	CertFiles []string
+}
+
+// dockerTLSFiles are the names client.WithTLSClientConfigFromEnv reads
+// in DOCKER_CERT_PATH; nothing else there (~/.docker: config.json).
+var dockerTLSFiles = []string{"ca.pem", "cert.pem", "key.pem"}
+
+// dockerHost is the Docker endpoint for an explicit host (Deps.DockerHost;
+// "" for none), else DOCKER_HOST, else the client's default, and where it
+// came from, for messages.
+func dockerHost(explicit string) (host, from string) {
+	switch {
+	case explicit != "":
+		return explicit, "Docker host"
+	case os.Getenv(client.EnvOverrideHost) != "":
+		return os.Getenv(client.EnvOverrideHost), "DOCKER_HOST"
+	}
+	return client.DefaultDockerHost, "the default Docker host"
 }
 
 // Docker returns the endpoint the Docker tools use: DockerHost, else
@@ -100,14 +118,17 @@ type DockerEndpoint struct {
 // endpoint the tools cannot use (another scheme, a tcp:// one without a
 // port) is an error naming where it came from.
 func (d *Deps) Docker() (DockerEndpoint, error) {
-	host, from := os.Getenv(client.EnvOverrideHost), "DOCKER_HOST"
-	if d != nil && d.DockerHost != "" {
-		host, from = d.DockerHost, "Docker host"
+	var explicit string
+	if d != nil {
+		explicit = d.DockerHost
 	}
-	if host == "" {
-		host = client.DefaultDockerHost
+	host, from := dockerHost(explicit)
+	var ep DockerEndpoint
+	if dir := os.Getenv(client.EnvOverrideCertPath); dir != "" {
+		for _, f := range dockerTLSFiles {
+			ep.CertFiles = append(ep.CertFiles, filepath.Join(dir, f))
+		}
 	}
-	ep := DockerEndpoint{CertPath: os.Getenv(client.EnvOverrideCertPath)}
 	scheme, addr, ok := strings.Cut(host, "://")
 	switch {
 	case !ok || addr == "":

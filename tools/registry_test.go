@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -138,7 +139,8 @@ func TestDepsDockerEndpointAndRoots(t *testing.T) {
 		{env: "", want: tools.DockerEndpoint{Socket: "/var/run/docker.sock"}},
 		{env: "unix:///run/podman/podman.sock", want: tools.DockerEndpoint{Socket: "/run/podman/podman.sock"}},
 		{env: "tcp://127.0.0.1:2375", want: tools.DockerEndpoint{TCPPort: 2375}},
-		{env: "tcp://docker.lan:2376", certs: "/etc/docker-tls", want: tools.DockerEndpoint{TCPPort: 2376, CertPath: "/etc/docker-tls"}},
+		{env: "tcp://docker.lan:2376", certs: "/etc/docker-tls", want: tools.DockerEndpoint{TCPPort: 2376,
+			CertFiles: []string{"/etc/docker-tls/ca.pem", "/etc/docker-tls/cert.pem", "/etc/docker-tls/key.pem"}}},
 		{env: "unix:///run/podman/podman.sock", host: "unix:///srv/docker.sock", want: tools.DockerEndpoint{Socket: "/srv/docker.sock"}},
 		{env: "tcp://docker.lan", wantErr: "DOCKER_HOST: a tcp:// endpoint needs its port"},
 		{env: "tcp://docker.lan:0", wantErr: "needs its port"},
@@ -154,7 +156,7 @@ func TestDepsDockerEndpointAndRoots(t *testing.T) {
 			t.Errorf("DOCKER_HOST=%q DockerHost=%q: error %v, want %q", tc.env, tc.host, err, tc.wantErr)
 		case err != nil && strings.Contains(err.Error(), "hunter2"):
 			t.Errorf("DOCKER_HOST=%q: the error repeats the password: %v", tc.env, err)
-		case tc.wantErr == "" && (err != nil || got != tc.want):
+		case tc.wantErr == "" && (err != nil || !reflect.DeepEqual(got, tc.want)):
 			t.Errorf("DOCKER_HOST=%q DockerHost=%q: %+v, %v; want %+v", tc.env, tc.host, got, err, tc.want)
 		}
 	}
