@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,16 @@ type approvals struct {
 	socket net.Listener // nil unless two-person approval is on
 }
 
+// webhookURL parses --approval-webhook: an http or https URL with a host.
+// The error does not repeat the URL, which may hold credentials.
+func (f *approvalFlags) webhookURL() (*url.URL, error) {
+	u, err := url.Parse(f.Webhook)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("--approval-webhook: want an http or https URL")
+	}
+	return u, nil
+}
+
 // openApprovals opens the request store, the gate and, for two-person
 // approval, the host CLI's unix socket in the state dir. extra names
 // tools that need approval although they are not critical.
@@ -53,9 +64,8 @@ func openApprovals(f *approvalFlags, stateDir string, extra []string, alog *audi
 	ap := &approvals{}
 	var wh *approval.Webhook
 	if f.Webhook != "" {
-		u, err := url.Parse(f.Webhook)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--approval-webhook: want an http or https URL")
+		if _, err := f.webhookURL(); err != nil {
+			return nil, err
 		}
 		if f.WebhookSecretFile == "" {
 			return nil, fmt.Errorf("--approval-webhook needs --approval-webhook-secret-file")

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,10 +33,9 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 	// The approval webhook is reached whatever the tools.
 	var connect []uint16
 	if c.Approvals.Webhook != "" {
-		u, err := url.Parse(c.Approvals.Webhook)
+		u, err := c.Approvals.webhookURL()
 		if err != nil {
-			// Not wrapped: url.Parse's error holds the whole URL, credentials included.
-			return sandbox.Config{}, fmt.Errorf("--approval-webhook: want an http or https URL")
+			return sandbox.Config{}, err
 		}
 		port := u.Port()
 		if port == "" {

@@ -263,15 +263,16 @@ func Digest(key []byte, tool string, args any) (string, error) {
 // lower-case hex digits.
 func keyedDigest(d string) bool {
 	h, ok := strings.CutPrefix(d, DigestPrefix)
-	return ok && isHex64(h)
+	return ok && isLowerHex(h, 64)
 }
 
 // unkeyedDigest reports whether d is in the format of earlier versions,
 // the plain hex SHA-256 of the canonical call: such a request is stale.
-func unkeyedDigest(d string) bool { return isHex64(d) }
+func unkeyedDigest(d string) bool { return isLowerHex(d, 64) }
 
-func isHex64(s string) bool {
-	if len(s) != 64 {
+// isLowerHex reports whether s is n lower-case hex digits.
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
 		return false
 	}
 	for _, c := range s {
@@ -352,17 +353,7 @@ func newID() (string, error) {
 
 // validID reports whether id looks like a request id, so that ids from
 // the socket or MCP arguments never reach a path or a log unchecked.
-func validID(id string) bool {
-	if len(id) != 16 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func validID(id string) bool { return isLowerHex(id, 16) }
 
 // Errors returned by Store, Gate and Client. Their text is safe to show to
 // callers.
