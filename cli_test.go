@@ -68,7 +68,8 @@ func TestConfigRefusesBadInput(t *testing.T) {
 		{"bad scope in file", []string{"--config", write("c.hujson", `{"stdio_scopes": ["sudo"]}`)}, nil, `"stdio_scopes": unknown scope "sudo"`},
 		{"bad env twin", nil, []string{"TAILOPS_READ_ONLY=maybe"}, "TAILOPS_READ_ONLY"},
 		{"relative file root", []string{"--file-root", "logs"}, nil, `--file-root "logs": must be an absolute path`},
-		{"bad deny pattern", []string{"--config", write("e.hujson", `{"file_deny": ["[unclosed"]}`)}, nil, `config key "file_deny": `},
+		{"bad deny pattern", []string{"--config", write("e.hujson", `{"file_deny": ["[unclosed"]}`)}, nil, `e.hujson: key "file_deny": `},
+		{"relative file root in the config file", []string{"--config", write("r.hujson", `{"file_roots": ["logs"]}`)}, nil, `r.hujson: key "file_roots": "logs": must be an absolute path`},
 		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

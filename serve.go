@@ -97,8 +97,14 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}
-	if err := deps.CheckFiles(); err != nil {
-		return nil, err
+	if err := deps.CheckRoots(); err != nil {
+		if cfg.set["file-root"] {
+			return nil, fmt.Errorf("--file-root %w", err)
+		}
+		return nil, fmt.Errorf("config file %s: key \"file_roots\": %w", cfg.ConfigFile, err)
+	}
+	if err := deps.CheckDeny(); err != nil { // the deny-list comes only from the config file
+		return nil, fmt.Errorf("config file %s: key \"file_deny\": %w", cfg.ConfigFile, err)
 	}
 	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
 		return nil, fmt.Errorf("network diagnostics policy: %w", err)

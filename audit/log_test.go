@@ -701,3 +701,22 @@ func assertMode(t testing.TB, path string, want os.FileMode) {
 		t.Errorf("%s: mode %v, want %v", path, got, want)
 	}
 }
+
+// TestWriteReturnsAfterFsync: a lone Write returns only once its record is
+// in the file and an fsync has run after it was written.
+func TestWriteReturnsAfterFsync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, path, nil)
+	for i := range 3 {
+		before := l.Syncs()
+		if err := l.Write(context.Background(), &audit.Record{RequestID: fmt.Sprint(i), Tool: "health_check"}); err != nil {
+			t.Fatal(err)
+		}
+		if l.Syncs() <= before {
+			t.Fatalf("write %d returned before an fsync (%d fsyncs before and after)", i, before)
+		}
+		if lines := readLines(t, path); len(lines) < i+1 || !strings.Contains(lines[len(lines)-1], fmt.Sprintf(`"request_id":"%d"`, i)) {
+			t.Fatalf("write %d returned before its record was in the file", i)
+		}
+	}
+}

@@ -67,20 +67,23 @@ func (d *Deps) Roots() []string {
 	return d.FileRoots
 }
 
-// CheckFiles checks the file tools' configuration, so that the server
-// refuses to start rather than serve tools that fail every call: roots
-// must be absolute paths and deny-list patterns must parse. A root that
-// does not exist (yet) is not an error: its calls say it is unavailable.
-func (d *Deps) CheckFiles() error {
+// CheckRoots checks that every file root is an absolute path, so that
+// the server refuses to start rather than serve tools that fail every
+// call. A root that does not exist (yet) is not an error: its calls say
+// it is unavailable.
+func (d *Deps) CheckRoots() error {
 	for _, r := range d.Roots() {
 		if !filepath.IsAbs(r) {
-			return fmt.Errorf("--file-root %q: must be an absolute path", r)
+			return fmt.Errorf("%q: must be an absolute path", r)
 		}
 	}
-	if _, err := newDenyList(d.FileDeny); err != nil {
-		return fmt.Errorf("config key \"file_deny\": %w", err)
-	}
 	return nil
+}
+
+// CheckDeny checks that the extra deny-list patterns parse.
+func (d *Deps) CheckDeny() error {
+	_, err := newDenyList(d.FileDeny)
+	return err
 }
 
 // DockerEndpoint is where the Docker tools reach the engine, as far as
