@@ -39,6 +39,13 @@ func TestTSLogsOffUploadsNothing(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
+	// The rest of labtest.TailnetEnv stays, TS_DISABLE_PORTMAPPER=1 above
+	// all; the namespace is this test binary's loopback-only one.
+	for _, kv := range labtest.TailnetEnv {
+		if !strings.HasPrefix(kv, "TS_NO_LOGS_NO_SUPPORT=") {
+			env = append(env, kv)
+		}
+	}
 	env = append(env, "TS_AUTHKEY="+authKey)
 
 	// run starts a log server where log.tailscale.com points and the
