@@ -97,8 +97,12 @@ func openChain(path string) ([]*os.File, error) {
 			return nil, fmt.Errorf("no audit log at %s: %w", path, fs.ErrNotExist)
 		}
 		files, err := openFiles(names)
-		if errors.Is(err, fs.ErrNotExist) && i < attempts {
-			continue
+		if errors.Is(err, fs.ErrNotExist) {
+			// A file listed a moment ago was renamed or removed: rotation.
+			if i < attempts {
+				continue
+			}
+			return nil, fmt.Errorf("%s kept rotating while being opened; try again", path)
 		}
 		if err != nil {
 			return nil, err

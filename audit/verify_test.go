@@ -405,17 +405,28 @@ func TestVerifyWhileWriting(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for verified := 0; verified < 50 || rotations(t, path) < 5; verified++ {
+	// Each Verify reads the whole growing chain (thousands of files within
+	// seconds), so 20 verdicts; under -race that takes about 10 s.
+	deadline := time.Now().Add(30 * time.Second)
+	busy := 0
+	for verified := 0; verified < 20 || rotations(t, path) < 5; {
 		if time.Now().After(deadline) {
-			t.Error("the log did not rotate 5 times in 10s")
+			t.Errorf("in 30 s: %d verifications, %d rotations, %d times 'kept rotating'", verified, rotations(t, path), busy)
 			break
 		}
 		_, p, err := audit.Verify(path)
+		if err != nil && strings.Contains(err.Error(), "kept rotating while being opened; try again") {
+			// The honest answer when the log rotates faster than its
+			// files can be opened (every few ms here, slower still under
+			// -race): no verdict, and no false alarm.
+			busy++
+			continue
+		}
 		if err != nil {
 			t.Errorf("Verify: %v", err)
 			break
 		}
+		verified++
 		// A write in progress may show as an incomplete last line (see
 		// Verify); anything else is a false alarm.
 		if p != nil && !strings.Contains(p.Reason, "incomplete record at end of file") {
