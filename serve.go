@@ -157,7 +157,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
 		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Gate: in.approvals.gate})
+		Gate: in.approvals.gate, Sessions: cfg.Sessions})
 	if err != nil {
 		return nil, err
 	}
