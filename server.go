@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -327,7 +326,7 @@ func (a *app) handler() http.Handler {
 		opts = append(opts, server.WithDisableLocalhostProtection(true)) // checkHost does it
 	}
 	mcpHTTP := server.NewStreamableHTTPServer(a.mcp, opts...)
-	h := a.authenticate(a.sessionGate(a.scopeGate(mcpHTTP)))
+	h := a.checkOrigin(a.authenticate(a.sessionGate(a.scopeGate(mcpHTTP))))
 	if a.hosts != nil {
 		h = a.checkHost(h)
 	}
@@ -413,6 +412,13 @@ func (a *app) challenge(w http.ResponseWriter, status int, code, desc string, sc
 func (a *app) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		remote := r.RemoteAddr
+		if len(r.Header.Values("Authorization")) > 1 {
+			// Ambiguous: a proxy in front may act on the other one.
+			reason := "two Authorization headers: send one, Authorization: Bearer <token>"
+			a.auditAuthFailure(r, reason, nil)
+			a.challenge(w, http.StatusBadRequest, "invalid_request", reason, "")
+			return
+		}
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") {
 			a.auditAuthFailure(r, "token in URL query refused", nil)
 			a.challenge(w, http.StatusUnauthorized, "invalid_request", "tokens are accepted only in the Authorization header", "")
@@ -475,9 +481,7 @@ func (a *app) checkHost(next http.Handler) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-		ip, err := netip.ParseAddr(host)
-		if a.hosts[host] || host == "localhost" || (err == nil && ip.Unmap().IsLoopback()) {
+		if a.ownHost(host) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -430,7 +430,8 @@ func TestSessionFlags(t *testing.T) {
 // TestTailnetSessionsBelongToTheNode: over the tailnet (--auth token), a
 // caller's cap is its node's, whatever token it sends, and a session
 // belongs to the node and token that opened it: the same token from
-// another node cannot use it.
+// another node cannot use it. Browser origins of the node's own names and
+// addresses are this server's; others are refused.
 func TestTailnetSessionsBelongToTheNode(t *testing.T) {
 	tn := labtest.NewTailnet(t, nil)
 	alice := tn.Node(t, "alice")
@@ -447,5 +448,21 @@ func TestTailnetSessionsBelongToTheNode(t *testing.T) {
 	}
 	if ex := send(t, via(alice, ""), s.TailnetURL, "POST", t1, sid, nil, listMsg); ex.status != 200 {
 		t.Errorf("alice's session from alice: %d %s", ex.status, ex.body)
+	}
+	// Origins: the node's address and names (with the port requests
+	// reach it on) are its own.
+	ip := strings.TrimPrefix(s.TailnetURL, "http://")
+	for origin, want := range map[string]int{
+		"http://" + ip:              200,
+		"http://tailops-sessions":   200,
+		"https://tailops-sessions":  403, // port 443, not the port the request came in on
+		"http://evil.example":       403,
+		"http://" + ip + ":8080":    403,
+		"http://alice":              403, // another node's page
+		"http://tailops-sessions.x": 403,
+	} {
+		if ex := send(t, via(alice, ""), s.TailnetURL, "POST", t1, sid, map[string]string{"Origin": origin}, listMsg); ex.status != want {
+			t.Errorf("Origin %s: %d %s, want %d", origin, ex.status, ex.body, want)
+		}
 	}
 }
