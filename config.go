@@ -272,9 +272,6 @@ func (c *config) resolve() error {
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
 	}
-	if err := c.resolveSessions(); err != nil {
-		return err
-	}
 	if err := c.resolveTailnet(); err != nil {
 		return err
 	}

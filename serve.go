@@ -83,6 +83,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := cfg.resolve(); err != nil {
 		return nil, err
 	}
+	if err := cfg.resolveSessions(); err != nil {
+		return nil, err
+	}
 	in := &instance{cfg: cfg, log: cfg.newLogger(stderr)}
 	defer func() {
 		if err != nil {

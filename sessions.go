@@ -70,7 +70,7 @@ func (l *sessionLimits) bind(fs *flag.FlagSet) {
 
 // resolveSessions fills the session limits the flags and environment left
 // unset from the config file, and checks them: each must be positive, as
-// none of them can be switched off.
+// none of them can be switched off. Only serve has these flags.
 func (c *config) resolveSessions() error {
 	l, f := &c.Sessions, &c.file
 	src := func(flagName, key string) string {
