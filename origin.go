@@ -36,9 +36,9 @@ func (a *app) ownHost(host string) bool {
 // covers every request (GET opens an event stream), and it trusts
 // whatever Host the request names.
 func (a *app) checkOrigin(next http.Handler) http.Handler {
-	resOrigin, resHost := "", ""
+	var res *url.URL
 	if u, err := url.Parse(a.resource); err == nil && u.Host != "" {
-		resOrigin, resHost = strings.ToLower(u.Scheme+"://"+u.Host), u.Hostname()
+		res = u
 	}
 	own := func(r *http.Request, origin string) bool {
 		u, err := url.Parse(origin)
@@ -46,15 +46,15 @@ func (a *app) checkOrigin(next http.Handler) http.Handler {
 			u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
 			return false
 		}
-		if strings.ToLower(origin) == resOrigin {
-			return true
+		port, resHost := portOr(u.Port(), u.Scheme), res != nil && strings.EqualFold(u.Hostname(), res.Hostname())
+		if resHost && u.Scheme == res.Scheme && port == portOr(res.Port(), res.Scheme) {
+			return true // --resource-url's origin
 		}
 		scheme := "http" // how the request reached this server
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		return (a.ownHost(u.Hostname()) || strings.EqualFold(u.Hostname(), resHost)) &&
-			portOr(u.Port(), u.Scheme) == portOr(hostPort(r.Host), scheme)
+		return (a.ownHost(u.Hostname()) || resHost) && port == portOr(hostPort(r.Host), scheme)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origins := r.Header.Values("Origin")

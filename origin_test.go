@@ -21,7 +21,7 @@ import (
 // without Origin (non-browser clients) and from this server's own origins
 // (loopback names with its port, the --resource-url origin) go through.
 func TestForeignOriginIsRefused(t *testing.T) {
-	s := startServer(t, "--resource-url", "https://tailops.example/mcp")
+	s := startServer(t, "--resource-url", "https://tailops.example:443/mcp") // its origin is https://tailops.example
 	tok := s.token(t, "browser", auth.ScopeReadonly)
 	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
 	port, _ := strconv.Atoi(portStr)
@@ -69,12 +69,18 @@ func TestForeignOriginIsRefused(t *testing.T) {
 	if ex := s.do(t, "POST", "", "", evil, listMsg); ex.status != 403 {
 		t.Errorf("no token, foreign origin: %d, want 403", ex.status)
 	}
+	two := mcpRequest(t, "POST", s.URL, tok, sid, listMsg)
+	two.Header.Add("Origin", "http://127.0.0.1"+own)
+	two.Header.Add("Origin", "http://evil.example")
+	if resp, body := doRaw(t, two); resp.StatusCode != 403 {
+		t.Errorf("two Origin headers: %d %s, want 403", resp.StatusCode, body)
+	}
 	if ex := s.do(t, "POST", tok, sid, nil, listMsg); ex.status != 200 {
 		t.Errorf("the session after the foreign DELETE: %d %s", ex.status, ex.body)
 	}
 	denied := s.records(t, "auth_denied")
-	if len(denied) != 15 {
-		t.Errorf("%d auth_denied records, want 15", len(denied))
+	if len(denied) != 16 {
+		t.Errorf("%d auth_denied records, want 16", len(denied))
 	}
 	for _, r := range denied {
 		if !strings.Contains(fmt.Sprint(r["reason"]), "Origin") || caller(r)["remote_addr"] == nil {
