@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -238,6 +239,86 @@ func BenchmarkIdleRSS(b *testing.B) {
 	b.ReportMetric(median(anon), "idle-anon-MB")
 	b.ReportMetric(median(file), "idle-file-MB")
 	b.ReportMetric(median(pmd), "idle-file-hugepage-MB")
+}
+
+// sessionInits is how many initialize requests BenchmarkSessionRSS
+// sends, and maxSessionGrowthMB how much they may grow the server's RSS.
+const (
+	sessionInits       = 20000
+	maxSessionGrowthMB = 64
+)
+
+// BenchmarkSessionRSS measures what sessionInits initialize requests
+// (protocol 2025-11-25, which has sessions; raw HTTP on one keep-alive
+// connection, none of them ended) cost the resident memory of the built
+// binary, `tailops serve --sandbox best-effort` with the default session
+// limits, its pages first dropped from the page cache as for
+// BenchmarkIdleRSS: VmRSS after one second idle (idle-RSS-MB), and right after the
+// last request (after-RSS-MB, growth-MB the difference), with how many
+// sessions were opened and how many refused. one-token sends them all
+// with one readonly token (the per-caller cap applies), tokens-64
+// round-robin with 64 tokens (the total cap applies). The benchmark fails
+// when the growth is more than maxSessionGrowthMB. One process run per
+// sub-benchmark, whatever b.N is; ns/op is that run's time. Run it on
+// another binary with TAILOPS_BENCH_BINARY.
+func BenchmarkSessionRSS(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		tokens int
+	}{{"one-token", 1}, {"tokens-64", 64}} {
+		b.Run(tc.name, func(b *testing.B) {
+			start := time.Now()
+			dropFromPageCache(b, benchBinary(b)) // as BenchmarkIdleRSS does
+			p := startBinary(b, b.TempDir())
+			if _, err := p.waitHealthy(10 * time.Second); err != nil {
+				b.Fatal(err)
+			}
+			p.requireFullSandbox(b)
+			time.Sleep(rssIdle)
+			idle := p.mem(b).rss
+			toks := make([]string, tc.tokens)
+			for i := range toks {
+				toks[i] = mintBenchToken(b, p.secret(b))
+			}
+			c := &http.Client{Timeout: 10 * time.Second}
+			body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
+				`"capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
+			var opened, refused int
+			for i := range sessionInits {
+				req, _ := http.NewRequest("POST", p.url+"/mcp", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json, text/event-stream")
+				req.Header.Set("Authorization", "Bearer "+toks[i%len(toks)])
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatalf("initialize %d: %v", i, err)
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode == 200 && resp.Header.Get("Mcp-Session-Id") != "":
+					opened++
+				case resp.StatusCode == 200 && strings.Contains(string(out), `"error"`):
+					refused++
+				default:
+					b.Fatalf("initialize %d: %s %s", i, resp.Status, out)
+				}
+			}
+			after := p.mem(b).rss
+			p.stop(b)
+			b.ReportMetric(float64(time.Since(start).Nanoseconds()), "ns/op")
+			b.ReportMetric(idle, "idle-RSS-MB")
+			b.ReportMetric(after, "after-RSS-MB")
+			b.ReportMetric(after-idle, "growth-MB")
+			b.ReportMetric(float64(opened), "opened")
+			b.ReportMetric(float64(refused), "refused")
+			b.Logf("%d initialize with %d token(s): %d sessions opened, %d refused; RSS %.1f MB idle, %.1f MB after (+%.1f MB)",
+				sessionInits, tc.tokens, opened, refused, idle, after, after-idle)
+			if after-idle > maxSessionGrowthMB {
+				b.Errorf("RSS grew by %.1f MB, more than %d MB", after-idle, maxSessionGrowthMB)
+			}
+		})
+	}
 }
 
 // dropFromPageCache writes out and evicts path's cached pages

@@ -76,6 +76,9 @@ type config struct {
 	// Approvals (see package approval).
 	Approvals approvalFlags
 
+	// MCP sessions (see sessions.go).
+	Sessions sessionLimits
+
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's mtime and size when it was read
@@ -102,6 +105,10 @@ type fileConfig struct {
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
+	// Session limits (see sessions.go); nil or empty: the flag's value.
+	SessionIdleTimeout   string `json:"session_idle_timeout"`
+	MaxSessions          *int   `json:"max_sessions"`
+	MaxSessionsPerCaller *int   `json:"max_sessions_per_caller"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -155,6 +162,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
 	c.Approvals.bind(fs)
+	c.Sessions.bind(fs)
 }
 
 // tailnetHelp is --tailnet's help: the modes this build has.

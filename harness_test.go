@@ -170,21 +170,36 @@ func (s *testServer) toolRecords(t *testing.T) []map[string]any {
 	return out
 }
 
-// rpc posts one JSON-RPC message to /mcp with the given token (none when
-// empty) and returns the response.
-func (s *testServer) rpc(t *testing.T, tok, sessionID string, msg any) *http.Response {
+// mcpRequest is a request to base+"/mcp" as MCP clients send it, with a
+// bearer token and a session id (each left out when empty) and msg, when
+// not nil, as its JSON body.
+func mcpRequest(t *testing.T, method, base, tok, sid string, msg any) *http.Request {
 	t.Helper()
-	body, _ := json.Marshal(msg)
-	req, _ := http.NewRequest("POST", s.URL+"/mcp", bytes.NewReader(body))
+	var body io.Reader
+	if msg != nil {
+		b, _ := json.Marshal(msg)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+"/mcp", body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	if sessionID != "" {
-		req.Header.Set("Mcp-Session-Id", sessionID)
+	if sid != "" {
+		req.Header.Set("Mcp-Session-Id", sid)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return req
+}
+
+// rpc posts one JSON-RPC message to /mcp with the given token (none when
+// empty) and returns the response.
+func (s *testServer) rpc(t *testing.T, tok, sessionID string, msg any) *http.Response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(mcpRequest(t, "POST", s.URL, tok, sessionID, msg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := cfg.resolve(); err != nil {
 		return nil, err
 	}
+	if err := cfg.resolveSessions(); err != nil {
+		return nil, err
+	}
 	in := &instance{cfg: cfg, log: cfg.newLogger(stderr)}
 	defer func() {
 		if err != nil {
@@ -157,7 +160,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
 		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Gate: in.approvals.gate})
+		Gate: in.approvals.gate, Sessions: cfg.Sessions})
 	if err != nil {
 		return nil, err
 	}

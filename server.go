@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -55,6 +54,8 @@ type app struct {
 	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
 
 	gate *approval.Gate // decides calls that need approval
+
+	sessions *sessions // the MCP sessions of protocol revisions before 2026-07-28
 }
 
 // toolEntry is an enabled tool with its argument validator, compiled on
@@ -99,12 +100,14 @@ type appConfig struct {
 	Hosts []string
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
+	// Sessions bound the MCP sessions; zero fields take the defaults.
+	Sessions sessionLimits
 }
 
 func newApp(c appConfig) (*app, error) {
 	a := &app{log: c.Logger, verifier: c.Verifier, audit: c.Audit, all: c.All, enabled: map[string]*toolEntry{},
 		resource: c.Resource, authServer: c.AuthServer, tailnet: c.Tailnet, authMode: c.AuthMode, allowLoopback: c.AllowLoopback,
-		gate: c.Gate}
+		gate: c.Gate, sessions: newSessions(c.Sessions)}
 	if a.authMode == "" {
 		a.authMode = tailnet.AuthToken
 	}
@@ -315,12 +318,15 @@ func newRequestID() string {
 // endpoints, and RFC 9728 metadata when an authorization server is set.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
-	opts := []server.StreamableHTTPOption{server.WithEndpointPath("/mcp")}
+	opts := []server.StreamableHTTPOption{server.WithEndpointPath("/mcp"),
+		server.WithSessionIdManagerResolver(a.sessions), server.WithSessionIdleTTL(a.sessions.limits.IdleTimeout),
+		// A ping on a session's open event stream keeps it from idling out.
+		server.WithHeartbeatInterval(a.sessions.limits.IdleTimeout / 2), server.WithStreamableHTTPLogger(a.log)}
 	if a.hosts != nil {
 		opts = append(opts, server.WithDisableLocalhostProtection(true)) // checkHost does it
 	}
 	mcpHTTP := server.NewStreamableHTTPServer(a.mcp, opts...)
-	h := a.authenticate(a.scopeGate(mcpHTTP))
+	h := a.checkOrigin(a.authenticate(a.sessionGate(a.scopeGate(mcpHTTP))))
 	if a.hosts != nil {
 		h = a.checkHost(h)
 	}
@@ -406,6 +412,13 @@ func (a *app) challenge(w http.ResponseWriter, status int, code, desc string, sc
 func (a *app) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		remote := r.RemoteAddr
+		if len(r.Header.Values("Authorization")) > 1 {
+			// Ambiguous: a proxy in front may act on the other one.
+			reason := "two Authorization headers: send one, Authorization: Bearer <token>"
+			a.auditAuthFailure(r, reason, nil)
+			a.challenge(w, http.StatusBadRequest, "invalid_request", reason, "")
+			return
+		}
 		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") {
 			a.auditAuthFailure(r, "token in URL query refused", nil)
 			a.challenge(w, http.StatusUnauthorized, "invalid_request", "tokens are accepted only in the Authorization header", "")
@@ -468,9 +481,7 @@ func (a *app) checkHost(next http.Handler) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-		ip, err := netip.ParseAddr(host)
-		if a.hosts[host] || host == "localhost" || (err == nil && ip.Unmap().IsLoopback()) {
+		if a.ownHost(host) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -524,6 +535,19 @@ func (a *app) auditAuthFailure(r *http.Request, reason string, peer *tailnet.Pee
 	}
 }
 
+// bufferBody reads r's body (at most maxBody bytes) and puts it back
+// for the next handler; when it is too large, it answers 413 and
+// returns false.
+func bufferBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, true
+}
+
 // scopeGate answers a tools/call for a tool the caller's scopes do not
 // allow with 403 insufficient_scope naming the scope, before MCP handling.
 // auditRefusal is the tool error of a call refused because its audit
@@ -537,12 +561,10 @@ func (a *app) scopeGate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		body, ok := bufferBody(w, r)
+		if !ok {
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		var msg struct {
 			Method string `json:"method"`
 			Params struct {

@@ -21,9 +21,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	mcpclient "github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
-	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/audit"
@@ -151,31 +148,9 @@ func TestOlderProtocolVersionsNegotiate(t *testing.T) {
 	s := startServer(t)
 	tok := s.token(t, "old-client", auth.ScopeReadonly)
 	for _, v := range []string{"2025-03-26", "2025-06-18", "2025-11-25"} {
-		c, err := mcpclient.NewStreamableHttpClient(s.URL+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}))
-		if err != nil {
-			t.Fatal(err)
+		if got := mcpgoHealthCheck(t, s.URL, tok, v); got != v {
+			t.Errorf("asked for %s, got %s", v, got)
 		}
-		ctx := context.Background()
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		init := mcpgo.InitializeRequest{}
-		init.Params.ProtocolVersion = v
-		init.Params.ClientInfo = mcpgo.Implementation{Name: "mcp-go-test", Version: "1"}
-		res, err := c.Initialize(ctx, init)
-		if err != nil {
-			t.Fatalf("%s: %v", v, err)
-		}
-		if res.ProtocolVersion != v {
-			t.Errorf("asked for %s, got %s", v, res.ProtocolVersion)
-		}
-		call := mcpgo.CallToolRequest{}
-		call.Params.Name = "health_check"
-		r, err := c.CallTool(ctx, call)
-		if err != nil || r.IsError {
-			t.Errorf("%s: health_check: %v %+v", v, err, r)
-		}
-		c.Close()
 	}
 }
 

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+)
+
+// MCP sessions exist on the streamable HTTP transport's protocol
+// revisions before 2026-07-28: initialize opens one, the server hands
+// back its id (Mcp-Session-Id), and mcp-go keeps state for it until it
+// ends. TailOps bounds them: a session belongs to the caller that opened
+// it, ends on DELETE or after an idle timeout, and there are caps per
+// caller and in total past which initialize is refused. mcp-go does the
+// transport and keeps the idle clock: it ends a session on DELETE and,
+// with WithSessionIdleTTL, once it has been idle that long (a request, or
+// a heartbeat on its open event stream, is activity), telling this table
+// through Terminate. What mcp-go lacks is here: who owns each session,
+// the caps, and the answers the transport's spec asks for (400 without an
+// id, 404 for an id that is not, or no longer, a session of this caller).
+// Protocol 2026-07-28 has no sessions and passes through.
+
+// Session defaults.
+const (
+	defaultSessionIdleTimeout   = 5 * time.Minute
+	defaultMaxSessions          = 1024
+	defaultMaxSessionsPerCaller = 32
+)
+
+// eventSessionDenied is the audit event of a refused session: initialize
+// past a cap, or another caller's session id presented.
+const eventSessionDenied = "session_denied"
+
+// sessionLimitCode is the JSON-RPC error code of an initialize refused
+// past a session cap (an implementation-defined server error).
+const sessionLimitCode = -32000
+
+// sessionLimits bound the MCP sessions of the streamable HTTP transport.
+type sessionLimits struct {
+	// IdleTimeout ends a session that has had no request for this long.
+	IdleTimeout time.Duration
+	// Max is how many sessions may be open in total.
+	Max int
+	// MaxPerCaller is how many sessions one caller may have open: one
+	// token, or one tailnet node for callers the tailnet identifies.
+	MaxPerCaller int
+}
+
+// bind registers the session flags.
+func (l *sessionLimits) bind(fs *flag.FlagSet) {
+	fs.DurationVar(&l.IdleTimeout, "session-idle-timeout", defaultSessionIdleTimeout, "end an MCP session after this long without a request")
+	fs.IntVar(&l.Max, "max-sessions", defaultMaxSessions, "most MCP sessions open at once; initialize past it is refused")
+	fs.IntVar(&l.MaxPerCaller, "max-sessions-per-caller", defaultMaxSessionsPerCaller, "most MCP sessions one caller (a token, or a tailnet node) may have open")
+}
+
+// resolveSessions fills the session limits the flags and environment left
+// unset from the config file, and checks them: each must be positive, as
+// none of them can be switched off. Only serve has these flags.
+func (c *config) resolveSessions() error {
+	l, f := &c.Sessions, &c.file
+	src := func(flagName, key string) string {
+		if !c.set[flagName] && c.ConfigFile != "" {
+			return fmt.Sprintf("config file %s: key %q", c.ConfigFile, key)
+		}
+		return "--" + flagName
+	}
+	if !c.set["session-idle-timeout"] && f.SessionIdleTimeout != "" {
+		d, err := time.ParseDuration(f.SessionIdleTimeout)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src("session-idle-timeout", "session_idle_timeout"), err)
+		}
+		l.IdleTimeout = d
+	}
+	if l.IdleTimeout <= 0 {
+		return fmt.Errorf("%s: got %s, want a positive duration such as 5m (idle sessions must end)",
+			src("session-idle-timeout", "session_idle_timeout"), l.IdleTimeout)
+	}
+	for _, n := range []struct {
+		flag, key string
+		dst, file *int
+	}{
+		{"max-sessions", "max_sessions", &l.Max, f.MaxSessions},
+		{"max-sessions-per-caller", "max_sessions_per_caller", &l.MaxPerCaller, f.MaxSessionsPerCaller},
+	} {
+		if !c.set[n.flag] && n.file != nil {
+			*n.dst = *n.file
+		}
+		if *n.dst < 1 {
+			return fmt.Errorf("%s: got %d, want 1 or more", src(n.flag, n.key), *n.dst)
+		}
+	}
+	return nil
+}
+
+// withDefaults returns l with its zero fields set to the defaults.
+func (l sessionLimits) withDefaults() sessionLimits {
+	l.IdleTimeout = cmp.Or(l.IdleTimeout, defaultSessionIdleTimeout)
+	l.Max = cmp.Or(l.Max, defaultMaxSessions)
+	l.MaxPerCaller = cmp.Or(l.MaxPerCaller, defaultMaxSessionsPerCaller)
+	return l
+}
+
+// sessions is the table of open MCP sessions. It is mcp-go's
+// SessionIdManagerResolver: the manager it resolves for a request knows
+// the request's caller.
+type sessions struct {
+	limits sessionLimits
+
+	mu   sync.Mutex
+	byID map[string]*sessionEntry
+	held map[string]int // open sessions per quota key
+}
+
+// sessionEntry is one open (or, while its initialize runs, reserved)
+// session.
+type sessionEntry struct {
+	owner, quota string // see sessionOwner
+	handedOut    bool   // mcp-go took the id for the initialize it answers
+}
+
+var _ server.SessionIdManagerResolver = (*sessions)(nil)
+
+func newSessions(l sessionLimits) *sessions {
+	return &sessions{limits: l.withDefaults(), byID: map[string]*sessionEntry{}, held: map[string]int{}}
+}
+
+// sessionOwner names who a session opened by c belongs to — every part of
+// c's identity, its tailnet node and its token — and the quota key it
+// counts against: the node for a caller the tailnet identifies, else the
+// token (its id; the agent for tokens without one).
+func sessionOwner(c *auth.Caller) (owner, quota string) {
+	if c == nil {
+		return "nobody", "nobody"
+	}
+	var node, token string
+	if c.Tailscale != nil {
+		node = "node " + cmp.Or(c.Tailscale.NodeID, c.Tailscale.NodeName)
+	}
+	switch {
+	case c.Method == auth.MethodTailscale: // no token
+	case c.TokenID != "":
+		token = "token " + c.TokenID
+	default:
+		token = "agent " + string(c.Method) + " " + c.Agent
+	}
+	switch {
+	case node == "":
+		return token, token
+	case token == "":
+		return node, node
+	}
+	return node + " " + token, node
+}
+
+// count is how many sessions are open or reserved.
+func (s *sessions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID)
+}
+
+// open reserves a new session for c, or says why it may not have one.
+func (s *sessions) open(c *auth.Caller) (id, refusal string) {
+	owner, quota := sessionOwner(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[quota] >= s.limits.MaxPerCaller || len(s.byID) >= s.limits.Max {
+		return "", s.refusal(quota)
+	}
+	id = rand.Text() // 26 base32 characters: 130 random bits
+	s.byID[id] = &sessionEntry{owner: owner, quota: quota}
+	s.held[quota]++
+	return id, ""
+}
+
+// refusal says why quota may open no session, and what to do; s.mu is held.
+func (s *sessions) refusal(quota string) string {
+	what := fmt.Sprintf("or wait until idle ones end, after %s without a request (--session-idle-timeout)", s.limits.IdleTimeout)
+	end := "end sessions you no longer use (clients send DELETE /mcp with the session's Mcp-Session-Id when they close), "
+	if n := s.held[quota]; n >= s.limits.MaxPerCaller {
+		return fmt.Sprintf("too many open MCP sessions for this caller: %d of %d (--max-sessions-per-caller); %s%s",
+			n, s.limits.MaxPerCaller, end, what)
+	}
+	return fmt.Sprintf("too many open MCP sessions on this server: %d of %d (--max-sessions); %s%s, or ask the operator to raise --max-sessions",
+		len(s.byID), s.limits.Max, end, what)
+}
+
+// forget removes session id; s.mu is held.
+func (s *sessions) forget(id string) {
+	e := s.byID[id]
+	if e == nil {
+		return
+	}
+	delete(s.byID, id)
+	if s.held[e.quota]--; s.held[e.quota] <= 0 {
+		delete(s.held, e.quota)
+	}
+}
+
+// handOut marks a reserved id as taken by mcp-go; false if it is not
+// reserved (any more).
+func (s *sessions) handOut(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byID[id]
+	if e == nil {
+		return false
+	}
+	e.handedOut = true
+	return true
+}
+
+// releaseUnused forgets a reserved id that mcp-go did not take: its
+// initialize was refused before a session was made.
+func (s *sessions) releaseUnused(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byID[id]; e != nil && !e.handedOut {
+		s.forget(id)
+	}
+}
+
+// sessionState is what the table says about a session id and a caller.
+type sessionState int
+
+const (
+	sessionUnknown sessionState = iota // never opened, or ended
+	sessionLive                        // open, and the caller's
+	sessionForeign                     // open, and another caller's
+)
+
+// lookup says what session id is to owner.
+func (s *sessions) lookup(id, owner string) sessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.find(id, owner, false)
+}
+
+// end ends session id if it is owner's, or anyone's when any is set.
+func (s *sessions) end(id, owner string, any bool) sessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.find(id, owner, any)
+	if st == sessionLive {
+		s.forget(id)
+	}
+	return st
+}
+
+// find says what session id is to owner (to anyone when any is set);
+// s.mu is held.
+func (s *sessions) find(id, owner string, any bool) sessionState {
+	e := s.byID[id]
+	switch {
+	case e == nil:
+		return sessionUnknown
+	case !any && e.owner != owner:
+		return sessionForeign
+	}
+	return sessionLive
+}
+
+// reservedSessionKey is the context key of the session id the gate
+// reserved for an initialize request.
+type reservedSessionKey struct{}
+
+// ResolveSessionIdManager returns the manager of r's caller's sessions;
+// for a nil r (mcp-go's idle sweeper, CloseSessions), one that may end
+// any session.
+func (s *sessions) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
+	if r == nil {
+		return sessionManager{s: s, any: true}
+	}
+	owner, _ := sessionOwner(auth.CallerFrom(r.Context()))
+	reserved, _ := r.Context().Value(reservedSessionKey{}).(string)
+	return sessionManager{s: s, owner: owner, reserved: reserved}
+}
+
+// sessionManager is mcp-go's SessionIdManager for one request's caller.
+type sessionManager struct {
+	s        *sessions
+	owner    string
+	reserved string // the id the gate reserved for this initialize
+	any      bool   // may end any session (mcp-go's sweeper)
+}
+
+// errNoSession is what Validate says of an id that is not a live session
+// of the caller; mcp-go answers 404.
+var errNoSession = errors.New("no such session")
+
+// Generate hands mcp-go the id the gate reserved for this initialize.
+// Without one it returns "", and mcp-go then keeps no session: the gate
+// reserves an id for every initialize it lets through, so that happens
+// only for requests the gate did not recognise, and they get no session.
+func (m sessionManager) Generate() string {
+	if m.reserved != "" && m.s.handOut(m.reserved) {
+		return m.reserved
+	}
+	return ""
+}
+
+// Validate accepts only a live session of the caller.
+func (m sessionManager) Validate(id string) (isTerminated bool, err error) {
+	if m.any {
+		return false, nil
+	}
+	if m.s.lookup(id, m.owner) != sessionLive {
+		return false, errNoSession
+	}
+	return false, nil
+}
+
+// Terminate ends the caller's session; another caller's is not allowed
+// (the gate has answered 404 before mcp-go gets here).
+func (m sessionManager) Terminate(id string) (isNotAllowed bool, err error) {
+	return m.s.end(id, m.owner, m.any) == sessionForeign, nil
+}
+
+// sessionGate applies the session rules before mcp-go sees a request of
+// a protocol revision with sessions: initialize gets a place under the
+// caps or a JSON-RPC error saying why not (audited); any other POST, GET
+// or DELETE needs the Mcp-Session-Id of a live session of the same caller
+// (400 without one, 404 otherwise; another caller's id is audited).
+// Requests of protocol 2026-07-28, which has no sessions, pass through;
+// the protocol revision is read as mcp-go reads it.
+func (a *app) sessionGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost, http.MethodGet, http.MethodDelete:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodPost {
+			body, ok := bufferBody(w, r)
+			if !ok {
+				return
+			}
+			var msg struct {
+				ID     json.RawMessage `json:"id"`
+				Method mcp.MCPMethod   `json:"method"`
+			}
+			var era struct {
+				Params struct {
+					Meta *mcp.Meta `json:"_meta"`
+				} `json:"params"`
+			}
+			if json.Unmarshal(body, &msg) != nil {
+				next.ServeHTTP(w, r) // mcp-go answers the parse error
+				return
+			}
+			if json.Unmarshal(body, &era) == nil && mcp.IsModernProtocol(era.Params.Meta.ProtocolVersion()) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if msg.Method == mcp.MethodInitialize {
+				a.openSession(w, r, msg.ID, next)
+				return
+			}
+		}
+		sid := r.Header.Get(server.HeaderKeySessionID)
+		if sid == "" {
+			http.Error(w, "this request needs the Mcp-Session-Id header: send initialize first, then the session id it returns with every request", http.StatusBadRequest)
+			return
+		}
+		c := auth.CallerFrom(r.Context())
+		owner, _ := sessionOwner(c)
+		switch a.sessions.lookup(sid, owner) {
+		case sessionLive:
+			next.ServeHTTP(w, r)
+			return
+		case sessionForeign:
+			a.auditSessionRefusal(r.Context(), c, "refused the session id of another caller: it was neither used nor ended")
+		}
+		http.Error(w, fmt.Sprintf("no such MCP session: it was ended (DELETE), was idle for more than %s (--session-idle-timeout), "+
+			"or was never opened by this caller; send initialize without Mcp-Session-Id to open a new one", a.sessions.limits.IdleTimeout),
+			http.StatusNotFound)
+	})
+}
+
+// openSession lets an initialize through with a reserved session id, or
+// refuses it with a JSON-RPC error for request id reqID.
+func (a *app) openSession(w http.ResponseWriter, r *http.Request, reqID json.RawMessage, next http.Handler) {
+	c := auth.CallerFrom(r.Context())
+	sid, refusal := a.sessions.open(c)
+	if refusal != "" {
+		a.auditSessionRefusal(r.Context(), c, refusal)
+		// HTTP 200 with a JSON-RPC error, as for any refused request:
+		// clients show a JSON-RPC error's message, while on a 429 or 503
+		// the official Go SDK shows only the status, and on a 4xx to
+		// initialize mcp-go's client concludes the server is an old
+		// HTTP+SSE one.
+		var id any
+		json.Unmarshal(reqID, &id)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(mcp.NewJSONRPCError(mcp.NewRequestId(id), sessionLimitCode, refusal, nil))
+		return
+	}
+	defer a.sessions.releaseUnused(sid)
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservedSessionKey{}, sid)))
+}
+
+// auditSessionRefusal records a refused session.
+func (a *app) auditSessionRefusal(ctx context.Context, c *auth.Caller, reason string) {
+	rec := &audit.Record{Event: eventSessionDenied, RequestID: newRequestID(), Caller: c, Decision: audit.DecisionDenied,
+		Reason: reason, Result: audit.ResultDenied}
+	if err := a.audit.Write(ctx, rec); err != nil {
+		a.log.Error("writing audit record", "error", err)
+	}
+}
