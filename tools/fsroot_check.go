@@ -231,10 +231,30 @@ func (fs *fileSystem) childDenied(dir *node, name string) bool {
 const followsSymlinksInWalks = false
 
 // contentPolicy refuses reading the contents of a regular file with more
-// than one link: it may be a hard link to a secret elsewhere.
+// than one link (it may be a hard link to a secret elsewhere), and of a
+// key-file (keyFileNames, by its resolved name) that holds a private key
+// or is too large to check.
 func (fs *fileSystem) contentPolicy(p string, n *node) error {
-	if isRegular(&n.st) && n.st.Nlink > 1 {
+	if !isRegular(&n.st) {
+		return nil
+	}
+	if n.st.Nlink > 1 {
 		return refusedPath(p, reasonHardLnk)
+	}
+	if !isKeyFile(path.Base(n.rel)) {
+		return nil
+	}
+	if n.st.Size > keyFileMaxCheck {
+		return refusedPath(p, reasonKeyUnchecked+" (larger than 1 MiB)")
+	}
+	// One byte more than its size: a file that grew meanwhile is refused.
+	b := make([]byte, n.st.Size+1)
+	k, err := fs.readAt(n, b, 0)
+	switch {
+	case err != nil || k == len(b):
+		return refusedPath(p, reasonKeyUnchecked)
+	case holdsPrivateKey(b[:k]):
+		return refusedPath(p, reasonKeyFile)
 	}
 	return nil
 }
