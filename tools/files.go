@@ -91,6 +91,7 @@ type fileSystem struct {
 	roots   []*fsRoot
 	deny    denyList
 	denyErr error // a bad Deps.FileDeny pattern: every call fails closed
+	prot    *protection
 	log     *slog.Logger
 
 	// bytesRead counts file content bytes read, so tests can check that
@@ -105,6 +106,7 @@ func newFileSystem(d *Deps) *fileSystem {
 		fs.log.Error("file tools disabled", "err", fs.denyErr)
 	}
 	fs.roots = openRoots(d.Roots(), fs.log)
+	fs.prot = newProtection(d.Protected, fs.log)
 	return fs
 }
 
