@@ -147,6 +147,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			ports = append(ports, s.hostPort)
 		}
 	}
+	exposed := exposedRootsWarning(deps, enabled, in.log) // before the sandbox: it reads directories
 	warning, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, err
 	}
-	in.app.warning = warning
+	in.app.warning = joinWarnings(warning, exposed)
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
