@@ -99,6 +99,13 @@ func TestServeRefusesRootsThatReachServerPaths(t *testing.T) {
 	add(tc{"root inside the audit directory", []string{"--audit-log", filepath.Join(auditDir, "audit.log"), "--file-root", auditInside}, nil,
 		"--file-root", auditInside, auditDir, "lies inside the audit log's directory (--audit-log)"})
 
+	// The default root, /var/log, with the audit log under it (nothing is
+	// created there: the start is refused first).
+	varLogAudit := filepath.Join("/var/log", "tailops-test-"+filepath.Base(d))
+	t.Cleanup(func() { os.RemoveAll(varLogAudit) })
+	add(tc{"the default root contains the audit directory", []string{"--audit-log", filepath.Join(varLogAudit, "audit.log")}, nil,
+		"the default --file-root", "/var/log", varLogAudit, "contains the audit log's directory (--audit-log)"})
+
 	secret := writeFile(t, filepath.Join(d, "e", "secret"), "0123456789abcdef0123456789abcdef")
 	add(tc{"root contains the shared-secret file", []string{"--shared-secret-file", secret, "--file-root", filepath.Join(d, "e")}, nil,
 		"--file-root", filepath.Join(d, "e"), secret, "contains the shared-secret file (--shared-secret-file)"})

@@ -4,14 +4,7 @@ package tools
 
 import (
 	"fmt"
-	iofs "io/fs"
-	"log/slog"
 	"path/filepath"
-	"slices"
-	"sync"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The server's own secrets and state are never reachable through a file
@@ -92,97 +85,4 @@ func resolveAncestors(p string) string {
 		rest = filepath.Join(filepath.Base(p), rest)
 		p = parent
 	}
-}
-
-// protectRefresh is how long the tools use one snapshot of the protected
-// paths' identities before taking another: files in the state directory
-// are replaced by rename, and the state directory appears at the first
-// start only after the tools are built.
-const protectRefresh = time.Second
-
-// protectMaxEntries bounds the entries beneath protected directories
-// whose identities a snapshot records. Entries past it are still refused
-// when reached through their protected directory; recording them only
-// matters for a bind mount of a part of a protected directory.
-const protectMaxEntries = 10000
-
-// fileID identifies a file by device and inode.
-type fileID struct{ dev, ino uint64 }
-
-func idOf(st *unix.Stat_t) fileID { return fileID{dev: uint64(st.Dev), ino: st.Ino} }
-
-// protection is what the file tools know of Deps.Protected: the paths,
-// and a snapshot of the identities of each and of everything beneath the
-// protected directories.
-type protection struct {
-	paths []ProtectedPath
-	log   *slog.Logger
-	every time.Duration // protectRefresh; tests shorten it
-
-	mu      sync.Mutex
-	at      time.Time
-	ids     map[fileID]string // identity: what it is (ProtectedPath.What)
-	capped  bool              // protectMaxEntries was reached (logged once)
-	checked bool              // a snapshot was taken
-}
-
-// newProtection returns the protection of paths; nil when there are none.
-func newProtection(paths []ProtectedPath, log *slog.Logger) *protection {
-	paths = slices.DeleteFunc(slices.Clone(paths), func(p ProtectedPath) bool { return p.Path == "" })
-	if len(paths) == 0 {
-		return nil
-	}
-	return &protection{paths: paths, log: log, every: protectRefresh}
-}
-
-// current returns the identities of the protected paths (symlinks
-// followed) and of the entries beneath the protected directories,
-// refreshed when the last snapshot is older than pr.every. A nil
-// protection has none.
-func (pr *protection) current() map[fileID]string {
-	if pr == nil {
-		return nil
-	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if pr.checked && time.Since(pr.at) < pr.every {
-		return pr.ids
-	}
-	ids := map[fileID]string{}
-	n := 0
-	for _, pp := range pr.paths {
-		var st unix.Stat_t
-		if unix.Stat(pp.Path, &st) != nil {
-			continue // not there (yet): nothing of it can be reached
-		}
-		ids[idOf(&st)] = pp.What
-		if !isDir(&st) {
-			continue
-		}
-		dir, err := filepath.EvalSymlinks(pp.Path)
-		if err != nil {
-			continue
-		}
-		_ = filepath.WalkDir(dir, func(p string, _ iofs.DirEntry, err error) error {
-			if err != nil {
-				return nil // unreadable: its entries stay protected through it
-			}
-			if n >= protectMaxEntries {
-				if !pr.capped {
-					pr.capped = true
-					pr.log.Warn("file tools: more entries beneath the server's own directories than recorded; the rest are refused through their directory only",
-						"limit", protectMaxEntries, "directory", dir)
-				}
-				return filepath.SkipAll
-			}
-			n++
-			var est unix.Stat_t
-			if unix.Lstat(p, &est) == nil {
-				ids[idOf(&est)] = pp.What
-			}
-			return nil
-		})
-	}
-	pr.ids, pr.at, pr.checked = ids, time.Now(), true
-	return ids
 }
