@@ -68,10 +68,13 @@ func (d *Deps) CheckProtected() error {
 	return nil
 }
 
-// resolveAncestors returns the absolute path p with symlinks resolved;
+// resolveAncestors returns p, made absolute, with symlinks resolved;
 // when p does not exist (or cannot be resolved), its nearest ancestor that
 // can be is resolved and the rest appended as it is.
 func resolveAncestors(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
 	p = filepath.Clean(p)
 	rest := ""
 	for {

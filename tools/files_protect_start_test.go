@@ -30,6 +30,7 @@ func TestCheckProtected(t *testing.T) {
 		}
 	}
 	b := func(p string) string { return filepath.Join(base, p) }
+	t.Chdir(base) // for the relative state directory
 	state := ProtectedPath{b("var/lib/tailops"), "the state directory (--state-dir)"}
 	config := ProtectedPath{b("etc/tailops.hujson"), "the config file (--config)"}
 	for _, tc := range []struct {
@@ -50,6 +51,7 @@ func TestCheckProtected(t *testing.T) {
 		{"a root beside it", b("var/log"), state, ""},
 		{"a root sharing a name prefix", b("var/lib/tailops-logs"), state, ""},
 		{"root is /", "/", state, "contains the state directory"},
+		{"a relative state dir", b("var"), ProtectedPath{"var/lib/tailops", "the state directory (--state-dir)"}, "contains the state directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := (&Deps{FileRoots: []string{tc.root}, Protected: []ProtectedPath{tc.protected}}).CheckProtected()
