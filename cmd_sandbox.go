@@ -150,10 +150,15 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	all := tools.All(cfg.toolDeps(nil))
+	deps := cfg.toolDeps(nil)
+	all := tools.All(deps)
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)
+	}
+	// The roots serve would refuse are refused here too.
+	if err := cfg.checkFileRoots(deps, enabled); err != nil {
+		return err
 	}
 	var ports []uint16
 	// A tsnet server binds no host port unless --listen adds one.

@@ -100,11 +100,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}
-	if err := deps.CheckRoots(); err != nil {
-		if cfg.set["file-root"] {
-			return nil, fmt.Errorf("--file-root %w", err)
-		}
-		return nil, fmt.Errorf("config file %s: key \"file_roots\": %w", cfg.ConfigFile, err)
+	if err := cfg.checkFileRoots(deps, enabled); err != nil {
+		return nil, err
 	}
 	if err := deps.CheckDeny(); err != nil { // the deny-list comes only from the config file
 		return nil, fmt.Errorf("config file %s: key \"file_deny\": %w", cfg.ConfigFile, err)
@@ -153,6 +150,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			ports = append(ports, s.hostPort)
 		}
 	}
+	exposed := exposedRootsWarning(deps, enabled, in.log) // before the sandbox: it reads directories
 	warning, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
@@ -164,7 +162,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, err
 	}
-	in.app.warning = warning
+	in.app.warning = joinWarnings(warning, exposed)
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
@@ -339,6 +337,6 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 
 // toolDeps is what the tools get from the configuration.
 func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny,
+	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths(),
 		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
 }

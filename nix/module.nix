@@ -146,6 +146,9 @@ in
         runs as a dynamic user: add groups with `extraGroups` (for example
         `systemd-journal` or `adm`) for files it cannot read otherwise.
         Roots under /home, /root or /run/user need `ProtectHome` relaxed.
+        A root that reaches the state directory or the config file stops
+        the start; one above host secrets (such as /etc) starts with a
+        warning (see README, "File roots").
       '';
     };
 

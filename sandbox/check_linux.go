@@ -23,8 +23,9 @@ import (
 )
 
 // Check applies p to the process, then tries what p must refuse and
-// prints one row per attempt: reading /etc/shadow and a file outside
-// every root, writing outside the state directory, exec of /bin/sh,
+// prints one row per attempt: reading each file the sandbox must never
+// expose (p.NeverExposed: /etc/shadow, SSH host keys...) and a file
+// outside every root, writing outside the state directory, exec of /bin/sh,
 // ptrace, mount, unshare and the other always-denied calls, binding
 // another port (with MPTCP and without), connecting to a port that is
 // not allowed. It tries the file, exec and namespace attacks from several
@@ -100,7 +101,6 @@ type checker struct {
 
 	forbidden   net.Listener // connect target the policy refuses
 	otherPort   int          // free port not in Bind
-	shadow      bool         // /etc/shadow exists
 	outsideFile string       // an existing file no rule covers
 	outsideDir  string       // a directory no write rule covers
 }
@@ -139,8 +139,6 @@ func prepareCheck(ctx context.Context, p *Policy) (*checker, error) {
 			break
 		}
 	}
-	_, err = os.Stat("/etc/shadow")
-	c.shadow = err == nil
 	c.outsideFile = c.pickOutsideFile()
 	c.outsideDir = c.pickOutsideDir()
 	return c, nil
@@ -175,7 +173,7 @@ func (c *checker) covered(path string, a Access) bool {
 		if err != nil {
 			rp = r.Path
 		}
-		if real == rp || strings.HasPrefix(real, strings.TrimSuffix(rp, "/")+"/") {
+		if beneath(rp, real) {
 			return true
 		}
 	}
@@ -297,11 +295,12 @@ func (c *checker) skip(thread, attempt, why string) {
 
 // threadAttacks are the attempts repeated on every thread.
 func (c *checker) threadAttacks(thread string) {
-	if c.shadow {
-		_, err := os.ReadFile("/etc/shadow")
-		c.record(thread, "read /etc/shadow", expectRefused, err)
-	} else {
-		c.skip(thread, "read /etc/shadow", "no such file")
+	for _, f := range c.p.NeverExposed {
+		_, err := os.ReadFile(f)
+		c.record(thread, "read "+f, expectRefused, err)
+	}
+	if len(c.p.NeverExposed) == 0 {
+		c.skip(thread, "read files the sandbox must never expose (/etc/shadow...)", "none exists")
 	}
 	if c.outsideFile != "" {
 		_, err := os.ReadFile(c.outsideFile)

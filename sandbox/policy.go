@@ -267,6 +267,11 @@ type Policy struct {
 
 	// Notes are remarks for explain (inode-bound file rules and such).
 	Notes []string
+
+	// NeverExposed are the existing files the sandbox must never let the
+	// process read (see NeverExposed; HOST_ETC applied), found by
+	// Compute: Check tries to read each.
+	NeverExposed []string
 }
 
 // Compute derives the policy from the enabled tools and the
@@ -284,6 +289,9 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 	abi, sc := Supported()
 	b := &builder{paths: map[string]*PathRule{}}
 	p := &Policy{Mode: mode, KernelLandlockABI: abi, KernelSeccomp: sc, Denied: slices.Clone(alwaysDenied)}
+	for _, f := range neverExposedFiles(cfg.HostEtc) {
+		p.NeverExposed = append(p.NeverExposed, f.Path)
+	}
 
 	b.baseline()
 

@@ -40,9 +40,11 @@ import (
 //
 // Inside the roots a deny-list of secrets applies (DefaultFileDeny plus
 // Deps.FileDeny), matched case-insensitively on every component of the
-// path as given and of the path as resolved, relative to its root. It
-// matches names only: "*.pem" also hides public certificates, which is
-// accepted.
+// path as given and of the path as resolved, relative to its root, and
+// on backup copies (.bak, .old, ~) as on the originals. It matches names,
+// with one exception: a key-file (*.pem) may hold a certificate or a
+// private key, so the tools that read contents read it first and refuse
+// it when it holds a private key (or is too large to check).
 //
 // Hard links are the hole neither openat2 nor Landlock can close: a hard
 // link inside a root to a secret elsewhere on the same file system is,
@@ -89,6 +91,7 @@ type fileSystem struct {
 	roots   []*fsRoot
 	deny    denyList
 	denyErr error // a bad Deps.FileDeny pattern: every call fails closed
+	prot    *protection
 	log     *slog.Logger
 
 	// bytesRead counts file content bytes read, so tests can check that
@@ -103,6 +106,7 @@ func newFileSystem(d *Deps) *fileSystem {
 		fs.log.Error("file tools disabled", "err", fs.denyErr)
 	}
 	fs.roots = openRoots(d.Roots(), fs.log)
+	fs.prot = newProtection(d.Protected, fs.log)
 	return fs
 }
 
@@ -184,6 +188,10 @@ const (
 	reasonOutside = "outside roots"
 	reasonDenied  = "denied by policy"
 	reasonHardLnk = "denied by policy: hard-linked file"
+	reasonKeyFile = "denied by policy: holds a private key"
+	// reasonKeyUnchecked refuses a key-file (keyFileNames) whose contents
+	// could not be checked.
+	reasonKeyUnchecked = "denied by policy: a key file that could not be checked for a private key"
 )
 
 func refusedPath(p, reason string) error { return &pathError{path: p, reason: reason, refused: true} }

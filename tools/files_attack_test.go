@@ -314,16 +314,16 @@ func TestFileDenyList(t *testing.T) {
 	denied := []string{
 		"id_rsa", "id_ed25519", "id_ecdsa", "id_dsa", "keys/id_ed25519_sk",
 		"home/.ssh/known_hosts", "home/.ssh/authorized_keys",
-		"server.key", "tls/SERVER.KEY", "tls/cert.pem", "store.p12", "store.pfx",
+		"server.key", "tls/SERVER.KEY", "store.p12", "store.pfx",
 		"shadow", "gshadow", "shadow-", "etc/gshadow-",
-		".env", "app/.env", "app/.env.production",
+		".env", "app/.env", "app/.env.production", ".envrc",
 		"kubeconfig", "home/.kube/config",
 		"home/.docker/config.json",
 		".netrc", "home/.git-credentials",
 		"db.secret", "private/x.log", "vault/tokens/a.log",
 	}
 	allowed := []string{
-		"id_rsa.pub", "config.json", "other/config", "env.txt", ".envrc", "app.env",
+		"id_rsa.pub", "config.json", "other/config", "env.txt", "app.env", "tls/cert.pem",
 		"kube/config", "docker/config.json", "keys.log", "vault/a.log", "tokens/a.log",
 	}
 	for _, p := range append(append([]string{}, denied...), allowed...) {

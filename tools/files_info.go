@@ -48,6 +48,9 @@ func (fs *fileSystem) getFileInfo(_ context.Context, a *getFileInfoArgs) (*fileI
 		if err := unix.Fstatat(dir.fd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return nil, fs.openError(a.Path, err)
 		}
+		if err := fs.guardStat(a.Path, &st); err != nil {
+			return nil, err
+		}
 	}
 	res := &fileInfoResult{
 		Path:  a.Path,

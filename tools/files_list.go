@@ -72,7 +72,7 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 		if !ok {
 			continue // gone since it was listed
 		}
-		out.Denied = fs.childDenied(dir, e.name)
+		out.Denied = fs.childDenied(dir, e.name) || fs.protectedEntry(uint64(dir.st.Dev), e.ino)
 		res.Entries = append(res.Entries, out)
 	}
 	return res, nil

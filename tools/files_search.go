@@ -189,6 +189,10 @@ func (s *searcher) walk(dir *node, display string, depth int) {
 			s.res.SkippedOther++
 			continue
 		}
+		if s.fs.protectedEntry(uint64(st.Dev), st.Ino) {
+			s.res.SkippedDenied++
+			continue
+		}
 		p := path.Join(display, name)
 		typ := fileType(st.Mode)
 		nameOK := s.glob == ""

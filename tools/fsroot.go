@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,6 +63,20 @@ func (r *fsRoot) open() error {
 	r.path = resolved
 	r.dir, r.fd = os.NewFile(uintptr(fd), resolved), fd
 	return nil
+}
+
+// within returns p relative to dir when p is dir or lies under it; it
+// compares whole components, so /tmp/rx is not within /tmp/r.
+func within(dir, p string) (string, bool) {
+	switch {
+	case p == dir:
+		return ".", true
+	case dir == "/":
+		return p[1:], true
+	case strings.HasPrefix(p, dir) && p[len(dir)] == '/':
+		return p[len(dir)+1:], true
+	}
+	return "", false
 }
 
 // node is an open file or directory inside a root. It holds a raw
@@ -145,12 +160,14 @@ func readNames(dir *node, max int) ([]string, bool, error) {
 	return names, complete, err
 }
 
-// rawEntry is a directory entry as getdents gives it: its name and the
+// rawEntry is a directory entry as getdents gives it: its name, the
 // file type bits (unix.S_IF*) from d_type, 0 when the file system does
-// not say (DT_UNKNOWN).
+// not say (DT_UNKNOWN), and its inode number (that of the directory it
+// is, not of a file system mounted on it).
 type rawEntry struct {
 	name string
 	mode uint32
+	ino  uint64
 }
 
 // readEntries reads up to max entries of the open directory dir (not "."
@@ -194,10 +211,11 @@ func appendDirents(ents []rawEntry, buf []byte) []rawEntry {
 		}
 		// d_ino 0 marks a deleted entry on some file systems (as
 		// unix.ParseDirent, which this replaces, skips it too).
-		if binary.NativeEndian.Uint64(rec[0:8]) == 0 || len(name) == 0 || string(name) == "." || string(name) == ".." {
+		ino := binary.NativeEndian.Uint64(rec[0:8])
+		if ino == 0 || len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		ents = append(ents, rawEntry{name: string(name), mode: direntMode(rec[18])})
+		ents = append(ents, rawEntry{name: string(name), mode: direntMode(rec[18]), ino: ino})
 	}
 	return ents
 }

@@ -32,20 +32,6 @@ const (
 	resolveFollow = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 )
 
-// within returns p relative to dir when p is dir or lies under it; it
-// compares whole components, so /tmp/rx is not within /tmp/r.
-func within(dir, p string) (string, bool) {
-	switch {
-	case p == dir:
-		return ".", true
-	case dir == "/":
-		return p[1:], true
-	case strings.HasPrefix(p, dir) && p[len(dir)] == '/':
-		return p[len(dir)+1:], true
-	}
-	return "", false
-}
-
 // locate maps a caller's path, lexically, to a root and a cleaned path
 // relative to it: absolute paths must lie inside a root (under its
 // configured or its resolved name; the longest match wins), relative ones
@@ -124,6 +110,10 @@ func (fs *fileSystem) open(p string, flags int) (*node, error) {
 	n, err := newNode(fd, resolved)
 	if err != nil {
 		return nil, badPath(p, "cannot stat")
+	}
+	if err := fs.guard(p, root, n); err != nil {
+		n.close()
+		return nil, err
 	}
 	return n, nil
 }
@@ -209,17 +199,30 @@ func (fs *fileSystem) openParent(p string) (dir *node, base string, err error) {
 	if err != nil {
 		return nil, "", badPath(p, "cannot stat")
 	}
+	if err := fs.guard(p, root, n); err != nil {
+		n.close()
+		return nil, "", err
+	}
 	return n, base, nil
 }
 
 // openChild opens the entry name of the open directory dir without
-// following symlinks: a symlink fails with ELOOP.
+// following symlinks: a symlink fails with ELOOP, and one of the server's
+// own protected paths with EACCES.
 func (fs *fileSystem) openChild(dir *node, name string, flags int) (*node, error) {
 	fd, err := openat2(dir.fd, name, flags|unix.O_NOFOLLOW, resolveStrict)
 	if err != nil {
 		return nil, err
 	}
-	return newNode(fd, path.Join(dir.rel, name))
+	n, err := newNode(fd, path.Join(dir.rel, name))
+	if err != nil {
+		return nil, err
+	}
+	if fs.protectedEntry(uint64(n.st.Dev), n.st.Ino) {
+		n.close()
+		return nil, unix.EACCES
+	}
+	return n, nil
 }
 
 // childDenied reports whether the deny-list hides the entry name of dir.
@@ -231,10 +234,30 @@ func (fs *fileSystem) childDenied(dir *node, name string) bool {
 const followsSymlinksInWalks = false
 
 // contentPolicy refuses reading the contents of a regular file with more
-// than one link: it may be a hard link to a secret elsewhere.
+// than one link (it may be a hard link to a secret elsewhere), and of a
+// key-file (keyFileNames, by its resolved name) that holds a private key
+// or is too large to check.
 func (fs *fileSystem) contentPolicy(p string, n *node) error {
-	if isRegular(&n.st) && n.st.Nlink > 1 {
+	if !isRegular(&n.st) {
+		return nil
+	}
+	if n.st.Nlink > 1 {
 		return refusedPath(p, reasonHardLnk)
+	}
+	if !isKeyFile(path.Base(n.rel)) {
+		return nil
+	}
+	if n.st.Size > keyFileMaxCheck {
+		return refusedPath(p, reasonKeyUnchecked+" (larger than 1 MiB)")
+	}
+	// One byte more than its size: a file that grew meanwhile is refused.
+	b := make([]byte, n.st.Size+1)
+	k, err := fs.readAt(n, b, 0)
+	switch {
+	case err != nil || k == len(b):
+		return refusedPath(p, reasonKeyUnchecked)
+	case holdsPrivateKey(b[:k]):
+		return refusedPath(p, reasonKeyFile)
 	}
 	return nil
 }
@@ -254,7 +277,7 @@ func (fs *fileSystem) symlinkInside(p, dirRel, target string) bool {
 		return false
 	}
 	switch {
-	case pe.reason == reasonDenied:
+	case pe.reason == reasonDenied || pe.reason == reasonProtected:
 		return true // inside, and hidden: its name is no secret
 	case pe.reason != "not found" || path.IsAbs(target):
 		return false

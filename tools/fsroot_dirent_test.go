@@ -39,20 +39,20 @@ func TestAppendDirents(t *testing.T) {
 		{"types and dot entries",
 			cat(dirent(".", unix.DT_DIR), dirent("..", unix.DT_DIR), dirent("a.log", unix.DT_REG),
 				dirent("sub", unix.DT_DIR), dirent("ln", unix.DT_LNK), dirent("fifo", unix.DT_FIFO)),
-			[]rawEntry{{"a.log", unix.S_IFREG}, {"sub", unix.S_IFDIR}, {"ln", unix.S_IFLNK}, {"fifo", unix.S_IFIFO}}},
+			[]rawEntry{{"a.log", unix.S_IFREG, 42}, {"sub", unix.S_IFDIR, 42}, {"ln", unix.S_IFLNK, 42}, {"fifo", unix.S_IFIFO, 42}}},
 		{"unknown type is 0, so the caller stats",
-			dirent("mystery", unix.DT_UNKNOWN), []rawEntry{{"mystery", 0}}},
+			dirent("mystery", unix.DT_UNKNOWN), []rawEntry{{"mystery", 0, 42}}},
 		{"a name followed by padding",
-			dirent("12345", unix.DT_REG), []rawEntry{{"12345", unix.S_IFREG}}},
+			dirent("12345", unix.DT_REG), []rawEntry{{"12345", unix.S_IFREG, 42}}},
 		{"a record length past the buffer stops the parse",
 			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 4096); return r }(), nil},
 		{"a record length below the header stops the parse",
 			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 3); return r }(), nil},
 		{"a deleted entry (inode 0) is skipped",
 			cat(func() []byte { r := dirent("gone", unix.DT_REG); binary.NativeEndian.PutUint64(r, 0); return r }(), dirent("here", unix.DT_REG)),
-			[]rawEntry{{"here", unix.S_IFREG}}},
+			[]rawEntry{{"here", unix.S_IFREG, 42}}},
 		{"a short tail is ignored",
-			cat(dirent("a", unix.DT_REG), []byte{1, 2, 3}), []rawEntry{{"a", unix.S_IFREG}}},
+			cat(dirent("a", unix.DT_REG), []byte{1, 2, 3}), []rawEntry{{"a", unix.S_IFREG, 42}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := appendDirents(nil, tc.buf); !reflect.DeepEqual(got, tc.want) {
@@ -88,14 +88,14 @@ func TestDescribeEntry(t *testing.T) {
 		want    string // type, or "gone"
 		size    int64  // with details
 	}{
-		{rawEntry{"f", unix.S_IFREG}, false, "file", 0},
-		{rawEntry{"f", 0}, false, "file", 0},
-		{rawEntry{"d", 0}, false, "dir", 0},
-		{rawEntry{"l", 0}, false, "symlink", 0},
-		{rawEntry{"f", unix.S_IFREG}, true, "file", 5},
-		{rawEntry{"l", unix.S_IFLNK}, true, "symlink", 1},
-		{rawEntry{"missing", 0}, false, "gone", 0},
-		{rawEntry{"missing", unix.S_IFREG}, true, "gone", 0},
+		{rawEntry{name: "f", mode: unix.S_IFREG}, false, "file", 0},
+		{rawEntry{name: "f", mode: 0}, false, "file", 0},
+		{rawEntry{name: "d", mode: 0}, false, "dir", 0},
+		{rawEntry{name: "l", mode: 0}, false, "symlink", 0},
+		{rawEntry{name: "f", mode: unix.S_IFREG}, true, "file", 5},
+		{rawEntry{name: "l", mode: unix.S_IFLNK}, true, "symlink", 1},
+		{rawEntry{name: "missing", mode: 0}, false, "gone", 0},
+		{rawEntry{name: "missing", mode: unix.S_IFREG}, true, "gone", 0},
 	} {
 		t.Run(fmt.Sprintf("%s mode %o details %v", tc.e.name, tc.e.mode, tc.details), func(t *testing.T) {
 			out, ok := describeEntry(dir, tc.e, tc.details)

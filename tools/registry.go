@@ -29,6 +29,11 @@ type Deps struct {
 	// FileDeny are extra deny-list patterns for the file tools, added to
 	// the built-in list of secrets.
 	FileDeny []string
+	// Protected are the paths the server keeps its own secrets and state
+	// in. CheckProtected refuses file roots that reach them, and the file
+	// tools refuse them and everything beneath them, by device and inode,
+	// whatever the roots reach; nil means none.
+	Protected []ProtectedPath
 	// DockerHost is the Docker Engine endpoint, such as
 	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
 	// socket.
