@@ -19,7 +19,8 @@
 // a health check's output), Env for a KEY=VALUE list (container
 // environment, compose environment, a unit's Environment=), Map for
 // named settings (labels, log options), Args for a command's argument
-// vector. A name and its value get the same answer from each (Named).
+// vector, CommandLine for one joined into a line. A name and its value
+// get the same answer from each (Named).
 //
 // The rules err towards redacting, and they are heuristics: a secret
 // with no recognisable shape under a harmless name is not caught.
@@ -186,34 +187,89 @@ func Map(m map[string]string) map[string]string {
 //     after a flag that takes no value (--use-auth serve hides "serve");
 //   - everything else, shell command lines included: as Text.
 func Args(argv []string) []string {
-	if argv == nil {
-		return nil
-	}
-	out := make([]string, len(argv))
-	secretNext := false
-	for i, a := range argv {
-		isFlag := strings.HasPrefix(a, "-") && len(strings.TrimLeft(a, "-")) > 0
-		switch {
-		case secretNext && !isFlag:
-			out[i] = Redacted
-		default:
-			out[i] = argument(a)
-		}
-		secretNext = isFlag && !strings.Contains(a, "=") && SecretName(strings.TrimLeft(a, "-"))
-	}
+	out, _ := args(argv)
 	return out
 }
 
-// argument redacts one element of an argument vector.
-func argument(a string) string {
+// args is Args, and reports which elements a name rule hid whole.
+func args(argv []string) (out []string, hidden []bool) {
+	if argv == nil {
+		return nil, nil
+	}
+	out, hidden = make([]string, len(argv)), make([]bool, len(argv))
+	secretNext := false
+	for i, a := range argv {
+		isFlag := strings.HasPrefix(a, "-") && len(strings.TrimLeft(a, "-")) > 0
+		if secretNext && !isFlag {
+			out[i], hidden[i] = Redacted, true
+		} else {
+			out[i], hidden[i] = argument(a)
+		}
+		secretNext = isFlag && !strings.Contains(a, "=") && SecretName(strings.TrimLeft(a, "-"))
+	}
+	return out, hidden
+}
+
+// CommandLine returns a command line as Docker's container list shows a
+// container's command (its arguments joined with spaces, those with a
+// space in them wrapped in single quotes, nothing escaped), redacted as
+// Args redacts its arguments, then as Text. Where a name rule hides a
+// value, the line may no longer say where the value ended (a quote inside
+// it, or no quotes at all from another engine): everything after it is
+// replaced by one Redacted too ("mysqld --password=[REDACTED]
+// [REDACTED]"); the argument vector itself, redacted with Args, shows the
+// rest.
+func CommandLine(s string) string {
+	fields, quoted := splitCommandLine(s)
+	out, hidden := args(fields)
+	for i := range out {
+		if quoted[i] {
+			out[i] = "'" + out[i] + "'"
+		}
+	}
+	for i, h := range hidden {
+		if h && i+1 < len(out) {
+			out = append(out[:i+1], Redacted)
+			break
+		}
+	}
+	return Text(strings.Join(out, " "))
+}
+
+// splitCommandLine splits a line CommandLine redacts into its arguments,
+// and reports which were quoted.
+func splitCommandLine(s string) (fields []string, quoted []bool) {
+	for {
+		if len(s) >= 2 && s[0] == '\'' {
+			if end := strings.Index(s[1:], "' "); end >= 0 {
+				fields, quoted = append(fields, s[1:1+end]), append(quoted, true)
+				s = s[end+3:]
+				continue
+			}
+			if s[len(s)-1] == '\'' {
+				return append(fields, s[1:len(s)-1]), append(quoted, true)
+			}
+		}
+		f, rest, more := strings.Cut(s, " ")
+		fields, quoted = append(fields, f), append(quoted, false)
+		if !more {
+			return fields, quoted
+		}
+		s = rest
+	}
+}
+
+// argument redacts one element of an argument vector, and reports
+// whether a name rule hid its value whole.
+func argument(a string) (string, bool) {
 	dashes := a[:len(a)-len(strings.TrimLeft(a, "-"))]
 	if len(dashes) <= 2 {
 		if name, v, ok := strings.Cut(a[len(dashes):], "="); ok && isName(name) {
-			name, v = Named(name, v)
-			return dashes + name + "=" + v
+			rn, rv := Named(name, v)
+			return dashes + rn + "=" + rv, rv == Redacted && v != Redacted
 		}
 	}
-	return Text(a)
+	return Text(a), false
 }
 
 // isName reports whether s can be the name in NAME=VALUE: a letter or

@@ -133,7 +133,7 @@ func TestValueLeavesInputAlone(t *testing.T) {
 
 func TestText(t *testing.T) {
 	r := redact.Redacted
-	tests := []struct{ in, want string }{
+	tests := []stringCase{
 		// Known prefixes.
 		{"sk_live_51HqLyjWDarjtT1zdp7dcXYZab", r},
 		{"rk_test_4eC39HqLyjWDarjtT1zdp7dc", r},
@@ -169,13 +169,23 @@ func TestText(t *testing.T) {
 		{"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		{"webhook: no answer within 200ms", "webhook: no answer within 200ms"},
 	}
+	checkStrings(t, "Text", redact.Text, tests)
+}
+
+// stringCase is an input and what a redaction function must return.
+type stringCase struct{ in, want string }
+
+// checkStrings runs f, named name, on each case, and again on its result,
+// which must not change.
+func checkStrings(t *testing.T, name string, f func(string) string, tests []stringCase) {
+	t.Helper()
 	for _, tt := range tests {
-		got := redact.Text(tt.in)
+		got := f(tt.in)
 		if got != tt.want {
-			t.Errorf("Text(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			t.Errorf("%s(%q)\n got %q\nwant %q", name, tt.in, got, tt.want)
 		}
-		if again := redact.Text(got); again != got {
-			t.Errorf("Text is not idempotent: %q → %q", got, again)
+		if again := f(got); again != got {
+			t.Errorf("%s is not idempotent: %q → %q", name, got, again)
 		}
 	}
 }
@@ -247,6 +257,26 @@ func TestArgs(t *testing.T) {
 	}
 }
 
+func TestCommandLine(t *testing.T) {
+	r := redact.Redacted
+	tests := []stringCase{
+		{"mysqld --password=x y --port 3306", "mysqld --password=" + r + " " + r},
+		{"mysqld --password x --port 3306", "mysqld --password " + r + " " + r},
+		{"app --password=last", "app --password=" + r},
+		{"app '--password=x y' --port 1", "app '--password=" + r + "' " + r},
+		{"app '-e' 'API_TOKEN=a b' 'TZ=Europe/Berlin x'", "app '-e' 'API_TOKEN=" + r + "' " + r},
+		{"app 'TZ=Europe/Berlin x' 'unterminated", "app 'TZ=Europe/Berlin x' 'unterminated"},
+		{"app '' x", "app '' x"},
+		{"nginx -g daemon off;", "nginx -g daemon off;"},
+		{"/docker-entrypoint.sh nginx -g 'daemon off;'", "/docker-entrypoint.sh nginx -g 'daemon off;'"},
+		{"sh -c curl -H Authorization: Bearer abc http://x", "sh -c curl -H Authorization: " + r},
+		{"run --note=Bearer abc def", "run --note=Bearer " + r + " def"},
+		{"app " + rt.GHP + "=x y", "app " + r + "=" + r + " " + r},
+		{"", ""},
+	}
+	checkStrings(t, "CommandLine", redact.CommandLine, tests)
+}
+
 // TestNamedIsOneAnswer: a name and value get the same answer from every
 // function that redacts named values, so no output shows what another
 // hides.
@@ -259,8 +289,9 @@ func TestNamedIsOneAnswer(t *testing.T) {
 	}
 }
 
-// checkNamed fails unless Value, Env, Map and Args agree with Named on
-// name and value, and Named hides the value of a secret name.
+// checkNamed fails unless Value, Env, Map, Args and CommandLine agree
+// with Named on name and value, and Named hides the value of a secret
+// name.
 func checkNamed(t *testing.T, name, value string) {
 	t.Helper()
 	rn, rv := redact.Named(name, value)
@@ -279,10 +310,21 @@ func checkNamed(t *testing.T, name, value string) {
 	if got := redact.Env([]string{name + "=" + value}); got[0] != rn+"="+rv {
 		t.Errorf("Env(%q=%q) = %q, Named says %q=%q", name, value, got[0], rn, rv)
 	}
-	if isArgName(name) {
-		if got := redact.Args([]string{"--" + name + "=" + value}); got[0] != "--"+rn+"="+rv {
-			t.Errorf("Args(--%q=%q) = %q, Named says %q=%q", name, value, got[0], rn, rv)
-		}
+	if !isArgName(name) {
+		return
+	}
+	if got := redact.Args([]string{"--" + name + "=" + value}); got[0] != "--"+rn+"="+rv {
+		t.Errorf("Args(--%q=%q) = %q, Named says %q=%q", name, value, got[0], rn, rv)
+	}
+	if rv != redact.Redacted || value == redact.Redacted {
+		return
+	}
+	want := "app --" + rn + "=" + rv
+	if strings.Contains(value, " ") {
+		want += " " + redact.Redacted
+	}
+	if got := redact.CommandLine("app --" + name + "=" + value); got != want {
+		t.Errorf("CommandLine(app --%s=%s) = %q, want %q", name, value, got, want)
 	}
 }
 

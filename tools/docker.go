@@ -229,8 +229,10 @@ func (e *dockerEngine) tools() []Spec {
 		}.Spec(),
 		TypedSpec[ContainerArg, ContainerDetails]{
 			Name: "inspect_container", Title: "Inspect a container",
-			Description: "One container's configuration and state: image, command, environment (values of secret-looking variables redacted), " +
-				"labels, mounts, ports, networks, restart policy, health check, resources, capabilities, devices and log configuration.",
+			Description: "One container's configuration and state: image, command, environment, labels, mounts, ports, networks, " +
+				"restart policy, health check, resources, capabilities, devices and log configuration. Secrets are [REDACTED] in the " +
+				"environment, labels, command, health check and log options: values of secret-looking names (password, token, key, …) " +
+				"and token-shaped values under any name, by the rules the audit log uses.",
 			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
 			Run: e.inspectContainer,
 		}.Spec(),

@@ -26,6 +26,8 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/redact"
 )
 
 // withProgress builds a typed tool whose Run may report MCP progress:
@@ -440,7 +442,8 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 	}
 }
 
-// lastOutput is the end of a container's log, for error messages.
+// lastOutput is the end of a container's log, for error messages; each
+// line redacted (redact.Text) before the quoting hides where lines end.
 func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c container.InspectResponse) string {
 	col, err := e.readLogs(ctx, cli, c, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"}, 1024)
 	if err != nil || len(col.lines) == 0 {
@@ -448,7 +451,7 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 	}
 	var parts []string
 	for _, l := range col.lines {
-		parts = append(parts, l.Text)
+		parts = append(parts, redact.Text(l.Text))
 	}
 	return fmt.Sprintf("%q", strings.Join(parts, "\n"))
 }
@@ -457,7 +460,9 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 // one its name back and starts it again if it was running, and returns
 // the update's error with what the rollback did.
 func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, wasRunning bool, cause error) error {
-	log.Warn("update failed; rolling back", slog.Any("error", cause))
+	// The cause may quote the new container's output: redacted, as the
+	// tool error will be.
+	log.Warn("update failed; rolling back", slog.String("error", redact.Text(cause.Error())))
 	var errs []string
 	if newID != "" {
 		if err := cli.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
@@ -473,7 +478,7 @@ func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *sl
 		}
 	}
 	if len(errs) > 0 {
-		log.Error("rollback failed", slog.Any("errors", errs))
+		log.Error("rollback failed", slog.Any("errors", redact.Value(errs)))
 		return fmt.Errorf("updating %q failed: %w; the rollback failed too: %s; the old container is %s", name, cause, strings.Join(errs, "; "), shortID(old.ID))
 	}
 	state := "is back under its name"
