@@ -13,7 +13,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -24,73 +23,9 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/redact"
 )
-
-// withProgress builds a typed tool whose Run may report MCP progress:
-// when the request carries a progress token, the context given to Run
-// holds a reporter (see progressFrom) that sends notifications/progress
-// to the calling client.
-func withProgress[In, Out any](t TypedSpec[In, Out]) Spec {
-	s := t.Spec()
-	inner := s.Handler
-	s.Handler = func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if m := req.Params.Meta; m != nil && m.ProgressToken != nil {
-			if srv := server.ServerFromContext(ctx); srv != nil {
-				ctx = context.WithValue(ctx, progressKey{}, &progress{ctx: ctx, srv: srv, token: m.ProgressToken})
-			}
-		}
-		return inner(ctx, req)
-	}
-	return s
-}
-
-type progressKey struct{}
-
-// progress sends one call's progress notifications. Progress only ever
-// increases, as MCP requires; reports that would not increase it are
-// dropped, and reports come at most every progressEvery unless final.
-type progress struct {
-	ctx   context.Context
-	srv   *server.MCPServer
-	token mcp.ProgressToken
-
-	mu     sync.Mutex
-	sent   bool
-	last   float64
-	lastAt time.Time
-}
-
-const progressEvery = 100 * time.Millisecond
-
-// progressFrom returns the call's progress reporter; nil (which reports
-// nothing) when the client asked for none.
-func progressFrom(ctx context.Context) *progress {
-	p, _ := ctx.Value(progressKey{}).(*progress)
-	return p
-}
-
-// report sends done of total (total 0: unknown) with a message.
-func (p *progress) report(done, total float64, msg string, final bool) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sent && (done <= p.last || (!final && time.Since(p.lastAt) < progressEvery)) {
-		return
-	}
-	params := map[string]any{"progressToken": p.token, "progress": done, "message": msg}
-	if total > 0 {
-		params["total"] = total
-	}
-	// A client that went away cannot be told; the work goes on.
-	_ = p.srv.SendNotificationToClient(p.ctx, "notifications/progress", params)
-	p.sent, p.last, p.lastAt = true, done, time.Now()
-}
 
 // PullArgs is pull_image's input.
 type PullArgs struct {
@@ -164,10 +99,9 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 		return PullResult{}, e.fail(err, fmt.Sprintf("pulling %s", ref))
 	}
 	defer rc.Close()
-	p := progressFrom(ctx)
-	p.report(0, 0, "pulling "+ref, false)
+	p := ProgressFrom(ctx)
+	p.Report(0, 0, "pulling "+ref, false)
 	layers := map[string]*layerProgress{}
-	var order []string
 	res := PullResult{Image: ref}
 	sum := func() (done, total float64) {
 		for _, l := range layers {
@@ -207,7 +141,6 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 			if l == nil {
 				l = &layerProgress{}
 				layers[m.ID] = l
-				order = append(order, m.ID)
 			}
 		default:
 			continue
@@ -230,7 +163,7 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 			l.download, l.extract, final = 1, 1, true
 		}
 		done, total := sum()
-		p.report(done, total, fmt.Sprintf("%s %s", m.Status, m.ID), final)
+		p.Report(done, total, fmt.Sprintf("%s %s", m.Status, m.ID), final)
 	}
 	ins, err := cli.ImageInspect(ctx, ref)
 	if err != nil {
@@ -241,7 +174,7 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 		res.Status = "pulled"
 	}
 	_, total := sum()
-	p.report(total, total, res.Status, true)
+	p.Report(total, total, res.Status, true)
 	return res, nil
 }
 

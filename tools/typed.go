@@ -60,7 +60,9 @@ type TypedSpec[In, Out any] struct {
 	Needs       Needs
 	// Run does the work. An error becomes a tool error result whose text
 	// is the error's message with secrets redacted (redact.Text), so it
-	// must be written for a person.
+	// must be written for a person. ctx carries the call's progress
+	// reporter (ProgressFrom), in a stage of its own after the approval
+	// gate's.
 	Run func(ctx context.Context, in In) (Out, error)
 	// Text renders the result for clients that read only text content;
 	// nil means indented JSON.
@@ -94,6 +96,8 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 				return mcp.NewToolResultError(describeDecodeError(err)), nil
 			}
 		}
+		ctx, p := callProgress(ctx, req)
+		p.Stage()
 		out, err := run(ctx, in)
 		if err != nil {
 			// Errors can quote configuration (a daemon's message, a
