@@ -132,8 +132,9 @@ func Value(v any) any {
 // Named returns a setting's name and value as they may be shown: the
 // value is Redacted when the name names a secret (SecretName), and both
 // are Redacted when the name itself holds a secret shape; otherwise the
-// value is redacted as Text. Value, Env, Map and Args all decide through
-// it, so a name and value get the same answer from each.
+// value is redacted as Text. Value, Env, Map, Args and CommandLine give
+// a name and a string value this same answer (TestNamedIsOneAnswer);
+// Value also keeps null and booleans, which hold no secret.
 func Named(name, value string) (string, string) {
 	rn := Text(name)
 	if rn != name || SecretName(name) {
