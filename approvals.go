@@ -13,9 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
-
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 )
@@ -117,23 +114,5 @@ func (ap *approvals) close() {
 	}
 	if ap.store != nil {
 		ap.store.Close()
-	}
-}
-
-// progressFunc sends MCP progress notifications while a call waits for
-// approval, when the client asked for them with a progress token.
-func progressFunc(ctx context.Context, req mcp.CallToolRequest) approval.ProgressFunc {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return nil
-	}
-	token := req.Params.Meta.ProgressToken
-	s := server.ServerFromContext(ctx)
-	if s == nil {
-		return nil
-	}
-	return func(elapsed, total time.Duration, msg string) {
-		s.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
-			"progressToken": token, "progress": elapsed.Seconds(), "total": total.Seconds(), "message": msg,
-		})
 	}
 }

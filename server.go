@@ -127,6 +127,7 @@ func newApp(c appConfig) (*app, error) {
 		server.WithInstructions("TailOps operates a homelab host. Tools are filtered by your token's scopes; every call is audited."),
 		server.WithToolFilter(a.visibleTools),
 		server.WithHooks(hooks),
+		server.WithToolHandlerMiddleware(tools.ProgressMiddleware), // before the gate: it and the tool share the reporter
 		server.WithToolHandlerMiddleware(a.authorizeAndAudit),
 		server.WithRecovery(),
 	)
@@ -246,7 +247,7 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 			Risk: risk, Decision: "allowed"}
 		if a.needsApproval(e, req.GetArguments()) {
 			o, err := a.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: risk, RequestID: rec.RequestID},
-				progressFunc(ctx, req))
+				tools.ProgressFrom(ctx).ApprovalWait())
 			if err != nil {
 				a.log.Error("recording approval request", "tool", name, "error", err)
 				return mcp.NewToolResultError("call refused: the approval request could not be recorded"), nil

@@ -61,7 +61,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 )
 
@@ -338,9 +337,6 @@ func sameIdentity(a, b *auth.Caller) bool {
 	la, lb := tailscaleLogin(a), tailscaleLogin(b)
 	return la != "" && lb != "" && strings.EqualFold(la, lb)
 }
-
-// redactArgs returns the copy of args a Request shows.
-func redactArgs(args any) any { return audit.Redact(args) }
 
 // newID returns a fresh request id.
 func newID() (string, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // serveSocket serves e's gate on a socket in dir.
@@ -86,7 +87,7 @@ func TestSocketCLI(t *testing.T) {
 		t.Fatalf("Show: %v", err)
 	}
 	if shown.ID != r.ID || shown.Tool != "remove_container" || shown.Caller.Agent != "alice-agent" || shown.State != approval.StatePending ||
-		shown.Arguments.(map[string]any)["token"] != audit.Redacted {
+		shown.Arguments.(map[string]any)["token"] != redact.Redacted {
 		t.Errorf("Show = %+v", shown)
 	}
 	var out bytes.Buffer

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // Store defaults.
@@ -361,7 +362,7 @@ func (s *Store) newRequest(tool string, args any, caller *auth.Caller, risk stri
 		return Request{}, fmt.Errorf("creating approval request: %w", err)
 	}
 	now := s.now()
-	return Request{ID: id, Tool: tool, Arguments: redactArgs(args), Digest: digest,
+	return Request{ID: id, Tool: tool, Arguments: redact.Value(args), Digest: digest,
 		Caller: cloneCaller(caller), CallerKey: CallerKey(caller), Risk: risk,
 		Created: now, Expires: now.Add(ttl), State: StatePending}, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/redact"
 )
 
 var webhookSecret = []byte("0123456789abcdef-webhook-secret")
@@ -209,7 +210,7 @@ func TestWebhook(t *testing.T) {
 			if d, _ := body["digest"].(string); strings.Contains(d, plainDigest(t, "http_request_test", args)) {
 				t.Errorf("webhook body digest %s is the plain SHA-256 of the arguments, password included", d)
 			}
-			if a, _ := body["arguments"].(map[string]any); a["password"] != audit.Redacted || a["url"] != "http://10.0.0.5/" {
+			if a, _ := body["arguments"].(map[string]any); a["password"] != redact.Redacted || a["url"] != "http://10.0.0.5/" {
 				t.Errorf("webhook body arguments %v, want the redacted copy", body["arguments"])
 			}
 			if c, _ := body["caller"].(map[string]any); c["agent"] != "alice-agent" {

@@ -36,9 +36,11 @@
 // and opened again. A server checks Healthy before running a tool and
 // refuses the call when Write fails.
 //
-// No secrets: Write stores a Redact'ed copy of Arguments and Approval and
-// redacts token-shaped values in RequestID, Reason and Error, so no caller
-// can forget to. Redaction is heuristic; see Redact for what is and is not caught.
+// No secrets: Write stores a redacted copy of Arguments and Approval
+// (redact.Value) and redacts token-shaped values in RequestID, Reason and
+// Error (redact.Text), so no caller can forget to. The rules are package
+// redact's, the same that tool outputs and errors go through; they are
+// heuristic: see package redact for what is and is not caught.
 //
 // # Tamper evidence
 //

@@ -5,6 +5,3 @@ package audit
 // Syncs returns how many times the log fsync'd its files while writing
 // records, so tests can see group commit at work.
 func (l *Log) Syncs() int64 { return l.syncs.Load() }
-
-// SensitiveKey exposes the key rule to the redaction tests.
-var SensitiveKey = sensitiveKey

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // Record is one audit event: one line of the log. Write fills Seq, Prev,
@@ -30,7 +31,7 @@ type Record struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Tool is the tool's name.
 	Tool string `json:"tool,omitempty"`
-	// Arguments are the tool call's arguments; the log holds a Redact'ed copy.
+	// Arguments are the tool call's arguments; the log holds a redacted copy (redact.Value).
 	Arguments any `json:"arguments,omitempty"`
 	// Caller is who made the call; when nil, Write uses auth.CallerFrom(ctx).
 	Caller *auth.Caller `json:"caller,omitempty"`
@@ -93,11 +94,11 @@ func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
 	w.Prev = ""
 	w.Time = r.Time.UTC()
 	w.Caller = caller
-	w.Arguments = Redact(r.Arguments)
-	w.Approval = Redact(r.Approval)
-	w.RequestID = redactString(r.RequestID)
-	w.Reason = redactString(r.Reason)
-	w.Error = redactString(r.Error)
+	w.Arguments = redact.Value(r.Arguments)
+	w.Approval = redact.Value(r.Approval)
+	w.RequestID = redact.Text(r.RequestID)
+	w.Reason = redact.Text(r.Reason)
+	w.Error = redact.Text(r.Error)
 	// No HTML escaping: operators grep for "&&" and "<", not "\u0026".
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

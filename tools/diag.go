@@ -148,7 +148,9 @@ func diagTools(d *Deps) []Spec {
 			Description: "Send one HTTP or HTTPS request (GET or HEAD; other methods only if the server is configured for them) " +
 				"and report the status, headers, the start of the body, and timings for DNS, connect, TLS and first byte. " +
 				"Redirects are followed (at most 5) only to destinations the diagnostics policy allows. " +
-				"High risk: unless the URL is on the allow-list, the call waits for approval.",
+				"High risk: unless the URL is on the allow-list, the call waits for approval. " +
+				"Headers that would route the request elsewhere than the checked URL, claim another client, override the method, " +
+				"or that belong to the connection or the framing are refused (case-insensitive; * is any suffix): " + refusedHeaderNames() + ".",
 			Scope: auth.ScopeNetworkDiag, Risk: RiskHigh, Hints: Hints{OpenWorld: true}, Needs: diagNeeds,
 			Run:         g.httpRequest,
 			Text:        httpText,

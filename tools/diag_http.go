@@ -32,16 +32,60 @@ const httpMaxRedirects = 5
 // httpMaxHeaderBytes bounds the response headers.
 const httpMaxHeaderBytes = 64 << 10
 
-// httpRefusedHeaders may not be set by the caller: they belong to the
-// transport.
-var httpRefusedHeaders = []string{"Connection", "Content-Length", "Transfer-Encoding", "Upgrade", "Te", "Trailer",
-	"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Expect"}
+// Why http_request_test refuses a header (httpRefusedHeaders).
+const (
+	whyHop = "it is hop-by-hop: the connection is the transport's, and a caller's value could upgrade it " +
+		"or pass a request on through a proxy"
+	whyFraming = "the transport frames the body; a caller's value could desynchronise a proxy and smuggle a second request"
+	whyHost    = "the request goes to the URL's host, which the diagnostics policy checked; a Host header would route it " +
+		"to another site behind the same address (put the name in url)"
+	whyRoute  = "proxies and frameworks route by it, to another host or path than the URL's, which the diagnostics policy checked"
+	whyClient = "it claims the request came from another client or through another proxy, which servers route by " +
+		"and check IP allow-lists against"
+	whyMethod = "frameworks run the request as the method it names, past the method allow-list (--diag-http-method)"
+)
+
+// httpRefusedHeaders are the request headers http_request_test refuses,
+// compared case-insensitively; a name ending in "*" is a prefix.
+var httpRefusedHeaders = []struct{ name, why string }{
+	{"Host", whyHost},
+	{"Connection", whyHop}, {"Keep-Alive", whyHop}, {"Proxy-*", whyHop}, {"TE", whyHop},
+	{"Trailer", whyHop}, {"Upgrade", whyHop}, {"HTTP2-Settings", whyHop},
+	{"Transfer-Encoding", whyFraming}, {"Content-Length", whyFraming}, {"Expect", whyFraming},
+	{"Forwarded", whyClient}, {"Via", whyClient}, {"X-Forwarded-*", whyClient}, {"X-Real-IP", whyClient},
+	{"X-Client-IP", whyClient}, {"Client-IP", whyClient}, {"True-Client-IP", whyClient}, {"CF-Connecting-IP", whyClient},
+	{"Fastly-Client-IP", whyClient}, {"X-Cluster-Client-IP", whyClient}, {"X-Originating-IP", whyClient},
+	{"X-Remote-IP", whyClient}, {"X-Remote-Addr", whyClient},
+	{"X-Host", whyRoute}, {"X-Original-URL", whyRoute}, {"X-Rewrite-URL", whyRoute}, {"Max-Forwards", whyRoute},
+	{"X-HTTP-Method-Override", whyMethod}, {"X-HTTP-Method", whyMethod}, {"X-Method-Override", whyMethod},
+}
+
+// refusedHeader says why http_request_test refuses the header name, or ""
+// when it does not.
+func refusedHeader(name string) string {
+	for _, h := range httpRefusedHeaders {
+		if p, ok := strings.CutSuffix(h.name, "*"); ok && len(name) > len(p) && strings.EqualFold(name[:len(p)], p) ||
+			strings.EqualFold(name, h.name) {
+			return h.why
+		}
+	}
+	return ""
+}
+
+// refusedHeaderNames lists httpRefusedHeaders for the tool's description.
+func refusedHeaderNames() string {
+	names := make([]string, len(httpRefusedHeaders))
+	for i, h := range httpRefusedHeaders {
+		names[i] = h.name
+	}
+	return strings.Join(names, ", ")
+}
 
 // HTTPArgs is http_request_test's input.
 type HTTPArgs struct {
 	URL             string            `json:"url" jsonschema_description:"http or https URL. User info (user@host) is refused; send credentials in a header."`
 	Method          string            `json:"method,omitempty" jsonschema_description:"GET (default) or HEAD; other methods only if the server is configured for them."`
-	Headers         map[string]string `json:"headers,omitempty" jsonschema_description:"Request headers. Connection-level headers (Connection, Content-Length, Transfer-Encoding...) are refused."`
+	Headers         map[string]string `json:"headers,omitempty" jsonschema_description:"Request headers. Host, hop-by-hop, framing and routing headers are refused (the tool's description lists them)."`
 	Body            string            `json:"body,omitempty" jsonschema_description:"Request body, at most 64 KiB; not with GET or HEAD."`
 	TimeoutMS       *int              `json:"timeout_ms,omitempty" jsonschema_description:"Milliseconds for the whole exchange, redirects and body included, 100 to 60000; default 10000."`
 	MaxBodyBytes    *int              `json:"max_body_bytes,omitempty" jsonschema_description:"Response body bytes to read and return, 0 to 1048576; default 65536. The rest is not read."`
@@ -124,8 +168,9 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 			return HTTPResult{}, argErrorf("headers", "%q is not a valid header name", k)
 		case !httpguts.ValidHeaderFieldValue(v):
 			return HTTPResult{}, argErrorf("headers", "the value of %s is not a valid header value", k)
-		case slices.Contains(httpRefusedHeaders, http.CanonicalHeaderKey(k)):
-			return HTTPResult{}, argErrorf("headers", "%s is set by the transport, not the caller", http.CanonicalHeaderKey(k))
+		}
+		if why := refusedHeader(k); why != "" {
+			return HTTPResult{}, argErrorf("headers", "%s is refused: %s", http.CanonicalHeaderKey(k), why)
 		}
 	}
 	timeout, err := durationArg("timeout_ms", in.TimeoutMS, 10000, 100, 60000)
@@ -236,10 +281,6 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if http.CanonicalHeaderKey(k) == "Host" {
-			req.Host = in.Headers[k]
-			continue
-		}
 		req.Header.Set(k, in.Headers[k])
 	}
 	if req.Header.Get("User-Agent") == "" {

@@ -596,3 +596,50 @@ func TestDiagHTTPRequestNeedsApproval(t *testing.T) {
 		t.Error("a nil policy must require approval")
 	}
 }
+
+// TestDiagHTTPRefusesRoutingHeaders: every header http_request_test
+// refuses (Host, hop-by-hop, framing, routing, client-IP and method
+// overrides), in any letter case, is a tool error that names it and says
+// why, and never reaches the loopback server the URL names; a harmless
+// header does, and the server sees the URL's own host.
+func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
+	type seen struct {
+		host   string
+		header http.Header
+	}
+	got := make(chan seen, 100)
+	ln, _ := listenSamePort(t, "127.0.0.2")
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- seen{r.Host, r.Header.Clone()} })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	url := fmt.Sprintf("http://127.0.0.2:%d/", ln.Addr().(*net.TCPAddr).Port)
+	k := newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32"}})
+
+	names := []string{"host", "HOST", "x-forwarded-for", "X-FORWARDED-HOST", "proxy-authorization", "Proxy-Anything",
+		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via"}
+	for _, h := range httpRefusedHeaders {
+		names = append(names, strings.Replace(h.name, "*", "Test", 1))
+	}
+	for _, name := range names {
+		msg := diagErr(t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"X-Probe": "p", name: "evil.example"}})
+		want := fmt.Sprintf(`invalid argument "headers": %s is refused: `, http.CanonicalHeaderKey(name))
+		if !strings.HasPrefix(msg, want) || len(msg) < len(want)+20 {
+			t.Errorf("%s: %q, want %q and why", name, msg, want)
+		}
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("a request with a refused header reached the server: Host %q, %v", s.host, s.header)
+	default:
+	}
+
+	r := diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"x-probe": "p1", "Accept": "text/plain"}})
+	if r.StatusCode != 200 {
+		t.Fatalf("a harmless header: %+v", r)
+	}
+	s := <-got
+	if s.host != strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/") || s.header.Get("X-Probe") != "p1" || s.header.Get("Accept") != "text/plain" {
+		t.Errorf("the server saw Host %q and %v", s.host, s.header)
+	}
+}

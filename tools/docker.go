@@ -229,8 +229,10 @@ func (e *dockerEngine) tools() []Spec {
 		}.Spec(),
 		TypedSpec[ContainerArg, ContainerDetails]{
 			Name: "inspect_container", Title: "Inspect a container",
-			Description: "One container's configuration and state: image, command, environment (values of secret-looking variables redacted), " +
-				"labels, mounts, ports, networks, restart policy, health check, resources, capabilities, devices and log configuration.",
+			Description: "One container's configuration and state: image, command, environment, labels, mounts, ports, networks, " +
+				"restart policy, health check, resources, capabilities, devices and log configuration. Secrets are [REDACTED] in the " +
+				"environment, labels, command, health check and log options: values of secret-looking names (password, token, key, …) " +
+				"and token-shaped values under any name, by the rules the audit log uses.",
 			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
 			Run: e.inspectContainer,
 		}.Spec(),
@@ -288,7 +290,7 @@ func (e *dockerEngine) tools() []Spec {
 			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.restartContainer,
 		}.Spec(),
-		withProgress(TypedSpec[UpdateArgs, UpdateResult]{
+		TypedSpec[UpdateArgs, UpdateResult]{
 			Name: "update_container", Title: "Update a container's image",
 			Description: "Pulls the container's image (or the image given) and recreates the container from it with the same configuration: " +
 				"environment, command, entrypoint, user, working directory, labels, mounts and volumes, port bindings, networks with aliases and static IPs, " +
@@ -298,7 +300,7 @@ func (e *dockerEngine) tools() []Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
 			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   e.updateContainer,
-		}),
+		}.Spec(),
 		TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_container", Title: "Remove a container",
 			Description: "Removes a container. A running container is removed only with force: true (it is killed first). " +
@@ -307,13 +309,13 @@ func (e *dockerEngine) tools() []Spec {
 			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.removeContainer,
 		}.Spec(),
-		withProgress(TypedSpec[PullArgs, PullResult]{
+		TypedSpec[PullArgs, PullResult]{
 			Name: "pull_image", Title: "Pull an image",
 			Description: "Pulls an image from its registry, such as nginx:1.27 or ghcr.io/owner/app@sha256:…; a reference without a tag means :latest. " +
 				"Progress is reported when the request carries a progress token.",
 			Scope: auth.ScopeDockerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
 			Hints: Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: true},
 			Run:   e.pullImageTool,
-		}),
+		}.Spec(),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/redact"
 )
 
 // The Docker tools against Podman's Docker-compatible API: a rootful
@@ -91,7 +92,7 @@ func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
 		}
 	}
 	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "pi-app"})
-	for _, want := range []string{"FOO=bar", "DB_PASSWORD=<redacted>"} {
+	for _, want := range []string{"FOO=bar", "DB_PASSWORD=" + redact.Redacted} {
 		if !slices.Contains(d.Env, want) {
 			t.Errorf("env %v lacks %s", d.Env, want)
 		}

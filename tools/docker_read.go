@@ -21,6 +21,8 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/tailops/tailops/redact"
 )
 
 // ListContainersArgs is list_containers's input.
@@ -43,13 +45,13 @@ type ContainerSummary struct {
 	Name     string            `json:"name"`
 	Image    string            `json:"image"`
 	ImageID  string            `json:"image_id"`
-	Command  string            `json:"command"`
+	Command  string            `json:"command" jsonschema_description:"entrypoint and command joined with spaces, secrets redacted (everything after a secret, as the line no longer says where it ends)"`
 	Created  string            `json:"created" jsonschema_description:"RFC 3339 UTC"`
 	State    string            `json:"state" jsonschema_description:"created, running, paused, restarting, removing, exited or dead"`
 	Status   string            `json:"status" jsonschema_description:"the daemon's human-readable status, such as Up 5 minutes (healthy)"`
 	Ports    []PortSummary     `json:"ports"`
 	Networks []string          `json:"networks"`
-	Labels   map[string]string `json:"labels"`
+	Labels   map[string]string `json:"labels" jsonschema_description:"secret values redacted"`
 }
 
 // PortSummary is a container port and where it is published.
@@ -98,9 +100,9 @@ func (e *dockerEngine) listContainers(ctx context.Context, in ListContainersArgs
 	out := ContainerList{Count: len(list), Containers: make([]ContainerSummary, 0, len(list))}
 	for _, c := range list {
 		s := ContainerSummary{
-			ID: c.ID, Name: summaryName(c), Image: c.Image, ImageID: c.ImageID, Command: c.Command,
+			ID: c.ID, Name: summaryName(c), Image: c.Image, ImageID: c.ImageID, Command: redact.CommandLine(c.Command),
 			Created: rfc3339(time.Unix(c.Created, 0)), State: string(c.State), Status: c.Status,
-			Ports: make([]PortSummary, 0, len(c.Ports)), Networks: []string{}, Labels: nonNilMap(c.Labels),
+			Ports: make([]PortSummary, 0, len(c.Ports)), Networks: []string{}, Labels: nonNilMap(redact.Map(c.Labels)),
 		}
 		for _, p := range c.Ports {
 			s.Ports = append(s.Ports, PortSummary{Private: p.PrivatePort, Protocol: p.Type, HostIP: p.IP, Public: p.PublicPort})
@@ -142,10 +144,10 @@ type ContainerDetails struct {
 	Hostname     string            `json:"hostname"`
 	User         string            `json:"user"`
 	WorkingDir   string            `json:"working_dir"`
-	Entrypoint   []string          `json:"entrypoint"`
-	Cmd          []string          `json:"cmd"`
-	Env          []string          `json:"env" jsonschema_description:"NAME=value; values of variables whose names look secret are <redacted>"`
-	Labels       map[string]string `json:"labels"`
+	Entrypoint   []string          `json:"entrypoint" jsonschema_description:"secrets redacted, as in cmd"`
+	Cmd          []string          `json:"cmd" jsonschema_description:"secrets redacted: the value of NAME=value and --name=value when the name looks secret, the argument after such a flag, and token-shaped text"`
+	Env          []string          `json:"env" jsonschema_description:"NAME=value; the value is [REDACTED] when the name looks secret (password, token, key, …) and token-shaped parts of other values are"`
+	Labels       map[string]string `json:"labels" jsonschema_description:"secret values redacted, as in env"`
 	Tty          bool              `json:"tty"`
 	StopSignal   string            `json:"stop_signal,omitempty"`
 	Healthcheck  *HealthcheckInfo  `json:"healthcheck,omitempty"`
@@ -234,23 +236,7 @@ type DeviceInfo struct {
 // LogConfigInfo is a container's logging driver and its options.
 type LogConfigInfo struct {
 	Type   string            `json:"type"`
-	Config map[string]string `json:"config"`
-}
-
-// secretName matches environment variable names whose values
-// inspect_container does not show.
-var secretName = regexp.MustCompile(`(?i)(pass(word|wd)?|secret|token|api_?key|private_?key|credential|access_?key|auth)`)
-
-func redactEnv(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		k, _, hasValue := strings.Cut(kv, "=")
-		if hasValue && secretName.MatchString(k) {
-			kv = k + "=<redacted>"
-		}
-		out = append(out, kv)
-	}
-	return out
+	Config map[string]string `json:"config" jsonschema_description:"secret values redacted, as in env"`
 }
 
 func (e *dockerEngine) inspectContainer(ctx context.Context, in ContainerArg) (ContainerDetails, error) {
@@ -274,21 +260,22 @@ func containerDetails(c container.InspectResponse) ContainerDetails {
 	}
 	if s := c.State; s != nil {
 		out.State = ContainerState{Status: string(s.Status), Running: s.Running, Paused: s.Paused, Restarting: s.Restarting,
-			OOMKilled: s.OOMKilled, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error,
+			OOMKilled: s.OOMKilled, Pid: s.Pid, ExitCode: s.ExitCode, Error: redact.Text(s.Error),
 			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt)}
 		if h := s.Health; h != nil {
 			out.State.Health = string(h.Status)
 			if n := len(h.Log); n > 0 && h.Log[n-1] != nil {
-				out.State.HealthLog = strings.TrimSpace(h.Log[n-1].Output)
+				out.State.HealthLog = redact.Text(strings.TrimSpace(h.Log[n-1].Output))
 			}
 		}
 	}
 	if cfg := c.Config; cfg != nil {
 		out.Image, out.Hostname, out.User, out.WorkingDir = cfg.Image, cfg.Hostname, cfg.User, cfg.WorkingDir
-		out.Entrypoint, out.Cmd = nonNil([]string(cfg.Entrypoint)), nonNil([]string(cfg.Cmd))
-		out.Env, out.Labels, out.Tty, out.StopSignal = redactEnv(cfg.Env), nonNilMap(cfg.Labels), cfg.Tty, cfg.StopSignal
+		out.Entrypoint, out.Cmd = nonNil(redact.Args(cfg.Entrypoint)), nonNil(redact.Args(cfg.Cmd))
+		out.Env, out.Labels = nonNil(redact.Env(cfg.Env)), nonNilMap(redact.Map(cfg.Labels))
+		out.Tty, out.StopSignal = cfg.Tty, cfg.StopSignal
 		if h := cfg.Healthcheck; h != nil && len(h.Test) > 0 {
-			out.Healthcheck = &HealthcheckInfo{Test: h.Test, Interval: durationText(h.Interval), Timeout: durationText(h.Timeout),
+			out.Healthcheck = &HealthcheckInfo{Test: redact.Args(h.Test), Interval: durationText(h.Interval), Timeout: durationText(h.Timeout),
 				StartPeriod: durationText(h.StartPeriod), Retries: h.Retries}
 		}
 	}
@@ -316,7 +303,7 @@ func containerDetails(c container.InspectResponse) ContainerDetails {
 		for _, d := range r.Devices {
 			out.Devices = append(out.Devices, DeviceInfo{Host: d.PathOnHost, Container: d.PathInContainer, Permissions: d.CgroupPermissions})
 		}
-		out.LogConfig = LogConfigInfo{Type: hc.LogConfig.Type, Config: nonNilMap(hc.LogConfig.Config)}
+		out.LogConfig = LogConfigInfo{Type: hc.LogConfig.Type, Config: nonNilMap(redact.Map(hc.LogConfig.Config))}
 	}
 	if c.NetworkSettings != nil {
 		for name, ep := range c.NetworkSettings.Networks {
@@ -712,7 +699,7 @@ func (e *dockerEngine) listImages(ctx context.Context, in ListImagesArgs) (Image
 			}
 		}
 		out.Images = append(out.Images, ImageSummary{ID: im.ID, Tags: tags, Digests: digests, Created: rfc3339(time.Unix(im.Created, 0)),
-			SizeBytes: im.Size, Labels: nonNilMap(im.Labels), ParentID: im.ParentID, Containers: im.Containers, Dangling: len(tags) == 0})
+			SizeBytes: im.Size, Labels: nonNilMap(redact.Map(im.Labels)), ParentID: im.ParentID, Containers: im.Containers, Dangling: len(tags) == 0})
 	}
 	return out, nil
 }
@@ -756,7 +743,7 @@ func (e *dockerEngine) listNetworks(ctx context.Context, _ NoArgs) (NetworkList,
 	out := NetworkList{Count: len(list), Networks: make([]NetworkSummary, 0, len(list))}
 	for _, n := range list {
 		s := NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: n.Internal, IPv6: n.EnableIPv6,
-			Subnets: []Subnet{}, Labels: nonNilMap(n.Labels), Created: rfc3339(n.Created)}
+			Subnets: []Subnet{}, Labels: nonNilMap(redact.Map(n.Labels)), Created: rfc3339(n.Created)}
 		for _, c := range n.IPAM.Config {
 			s.Subnets = append(s.Subnets, Subnet{Subnet: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange})
 		}
@@ -798,7 +785,7 @@ func (e *dockerEngine) listVolumes(ctx context.Context, _ NoArgs) (VolumeList, e
 			continue
 		}
 		out.Volumes = append(out.Volumes, VolumeSummary{Name: v.Name, Driver: v.Driver, Mountpoint: v.Mountpoint, Scope: v.Scope,
-			Created: dockerTime(v.CreatedAt), Labels: nonNilMap(v.Labels)})
+			Created: dockerTime(v.CreatedAt), Labels: nonNilMap(redact.Map(v.Labels))})
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // create runs `docker create ARGS…` and removes the container when the
@@ -169,7 +170,7 @@ func TestDockerInspectContainer(t *testing.T) {
 		}
 	}
 	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "ic-app"})
-	for _, want := range []string{"FOO=bar", "DB_PASSWORD=<redacted>", "API_TOKEN=<redacted>"} {
+	for _, want := range []string{"FOO=bar", "DB_PASSWORD=" + redact.Redacted, "API_TOKEN=" + redact.Redacted} {
 		if !slices.Contains(d.Env, want) {
 			t.Errorf("env %v lacks %s", d.Env, want)
 		}

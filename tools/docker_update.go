@@ -13,7 +13,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -24,71 +23,9 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/redact"
 )
-
-// withProgress builds a typed tool whose Run may report MCP progress:
-// when the request carries a progress token, the context given to Run
-// holds a reporter (see progressFrom) that sends notifications/progress
-// to the calling client.
-func withProgress[In, Out any](t TypedSpec[In, Out]) Spec {
-	s := t.Spec()
-	inner := s.Handler
-	s.Handler = func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if m := req.Params.Meta; m != nil && m.ProgressToken != nil {
-			if srv := server.ServerFromContext(ctx); srv != nil {
-				ctx = context.WithValue(ctx, progressKey{}, &progress{ctx: ctx, srv: srv, token: m.ProgressToken})
-			}
-		}
-		return inner(ctx, req)
-	}
-	return s
-}
-
-type progressKey struct{}
-
-// progress sends one call's progress notifications. Progress only ever
-// increases, as MCP requires; reports that would not increase it are
-// dropped, and reports come at most every progressEvery unless final.
-type progress struct {
-	ctx   context.Context
-	srv   *server.MCPServer
-	token mcp.ProgressToken
-
-	mu     sync.Mutex
-	sent   bool
-	last   float64
-	lastAt time.Time
-}
-
-const progressEvery = 100 * time.Millisecond
-
-// progressFrom returns the call's progress reporter; nil (which reports
-// nothing) when the client asked for none.
-func progressFrom(ctx context.Context) *progress {
-	p, _ := ctx.Value(progressKey{}).(*progress)
-	return p
-}
-
-// report sends done of total (total 0: unknown) with a message.
-func (p *progress) report(done, total float64, msg string, final bool) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sent && (done <= p.last || (!final && time.Since(p.lastAt) < progressEvery)) {
-		return
-	}
-	params := map[string]any{"progressToken": p.token, "progress": done, "message": msg}
-	if total > 0 {
-		params["total"] = total
-	}
-	// A client that went away cannot be told; the work goes on.
-	_ = p.srv.SendNotificationToClient(p.ctx, "notifications/progress", params)
-	p.sent, p.last, p.lastAt = true, done, time.Now()
-}
 
 // PullArgs is pull_image's input.
 type PullArgs struct {
@@ -162,10 +99,9 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 		return PullResult{}, e.fail(err, fmt.Sprintf("pulling %s", ref))
 	}
 	defer rc.Close()
-	p := progressFrom(ctx)
-	p.report(0, 0, "pulling "+ref, false)
+	p := ProgressFrom(ctx)
+	p.Report(0, 0, "pulling "+ref, false)
 	layers := map[string]*layerProgress{}
-	var order []string
 	res := PullResult{Image: ref}
 	sum := func() (done, total float64) {
 		for _, l := range layers {
@@ -205,7 +141,6 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 			if l == nil {
 				l = &layerProgress{}
 				layers[m.ID] = l
-				order = append(order, m.ID)
 			}
 		default:
 			continue
@@ -228,7 +163,7 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 			l.download, l.extract, final = 1, 1, true
 		}
 		done, total := sum()
-		p.report(done, total, fmt.Sprintf("%s %s", m.Status, m.ID), final)
+		p.Report(done, total, fmt.Sprintf("%s %s", m.Status, m.ID), final)
 	}
 	ins, err := cli.ImageInspect(ctx, ref)
 	if err != nil {
@@ -239,7 +174,7 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 		res.Status = "pulled"
 	}
 	_, total := sum()
-	p.report(total, total, res.Status, true)
+	p.Report(total, total, res.Status, true)
 	return res, nil
 }
 
@@ -440,7 +375,8 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 	}
 }
 
-// lastOutput is the end of a container's log, for error messages.
+// lastOutput is the end of a container's log, for error messages; each
+// line redacted (redact.Text) before the quoting hides where lines end.
 func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c container.InspectResponse) string {
 	col, err := e.readLogs(ctx, cli, c, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"}, 1024)
 	if err != nil || len(col.lines) == 0 {
@@ -448,7 +384,7 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 	}
 	var parts []string
 	for _, l := range col.lines {
-		parts = append(parts, l.Text)
+		parts = append(parts, redact.Text(l.Text))
 	}
 	return fmt.Sprintf("%q", strings.Join(parts, "\n"))
 }
@@ -457,7 +393,9 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 // one its name back and starts it again if it was running, and returns
 // the update's error with what the rollback did.
 func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, wasRunning bool, cause error) error {
-	log.Warn("update failed; rolling back", slog.Any("error", cause))
+	// The cause may quote the new container's output: redacted, as the
+	// tool error will be.
+	log.Warn("update failed; rolling back", slog.String("error", redact.Text(cause.Error())))
 	var errs []string
 	if newID != "" {
 		if err := cli.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
@@ -473,7 +411,7 @@ func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *sl
 		}
 	}
 	if len(errs) > 0 {
-		log.Error("rollback failed", slog.Any("errors", errs))
+		log.Error("rollback failed", slog.Any("errors", redact.Value(errs)))
 		return fmt.Errorf("updating %q failed: %w; the rollback failed too: %s; the old container is %s", name, cause, strings.Join(errs, "; "), shortID(old.ID))
 	}
 	state := "is back under its name"

@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // Hints are a tool's MCP annotations. Every field is always sent, so no
@@ -58,7 +59,10 @@ type TypedSpec[In, Out any] struct {
 	Hints       Hints
 	Needs       Needs
 	// Run does the work. An error becomes a tool error result whose text
-	// is the error's message, so it must be written for a person.
+	// is the error's message with secrets redacted (redact.Text), so it
+	// must be written for a person. ctx carries the call's progress
+	// reporter (ProgressFrom), in a stage of its own after the approval
+	// gate's.
 	Run func(ctx context.Context, in In) (Out, error)
 	// Text renders the result for clients that read only text content;
 	// nil means indented JSON.
@@ -92,9 +96,13 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 				return mcp.NewToolResultError(describeDecodeError(err)), nil
 			}
 		}
+		ctx, p := callProgress(ctx, req)
+		p.Stage()
 		out, err := run(ctx, in)
 		if err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
+			// Errors can quote configuration (a daemon's message, a
+			// container's last output): the same rules as outputs.
+			return mcp.NewToolResultError(redact.Text(err.Error())), nil
 		}
 		var s string
 		if text != nil {

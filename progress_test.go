@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
+)
+
+// TestProgressRisesAcrossApprovalAndPull: a pull_image call that asked
+// for progress waits for two-person approval, a second person approves it
+// during the wait, and it pulls from a local registry. The official Go
+// SDK client sees one strictly rising sequence of progress values, all
+// with the call's token: the gate's wait, then the pull after it (which
+// used to start again at 0).
+func TestProgressRisesAcrossApprovalAndPull(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	reg := d.StartRegistry(t)
+	d.Image(t, labtest.ImageSpec{Name: "local/progress:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
+	ref := reg.Push(t, "local/progress:v1", "progress/pull:v1")
+	d.RemoveImage(t, "local/progress:v1")
+	d.RemoveImage(t, ref)
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t, "--approval-two-person", "--approval-wait", "2m")
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+
+	type note struct {
+		token           any
+		progress, total float64
+		message         string
+	}
+	var mu sync.Mutex
+	var notes []note
+	got := func() []note { mu.Lock(); defer mu.Unlock(); return append([]note(nil), notes...) }
+	c := sdk.NewClient(&sdk.Implementation{Name: "progress-test", Version: "1"}, &sdk.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *sdk.ProgressNotificationClientRequest) {
+			mu.Lock()
+			defer mu.Unlock()
+			notes = append(notes, note{r.Params.ProgressToken, r.Params.Progress, r.Params.Total, r.Params.Message})
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bot, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: s.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{s.token(t, "bot", auth.ScopeAdmin), http.DefaultTransport}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+
+	type result struct {
+		res *sdk.CallToolResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		params := &sdk.CallToolParams{Name: "pull_image", Arguments: map[string]any{"image": ref}}
+		params.SetProgressToken("pull-1")
+		res, err := bot.CallTool(ctx, params)
+		done <- result{res, err}
+	}()
+
+	// The second person approves once the request is pending and the
+	// wait has been reported.
+	id := regexp.MustCompile(`"id": "([0-9a-f]{16})"`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil || len(got()) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pending request with a progress report: %v", got())
+		}
+		text, _ := callText(t, alice, "list_approvals", nil)
+		m = id.FindStringSubmatch(text)
+	}
+	if text, isErr := callText(t, alice, "approve_request", map[string]any{"id": m[1]}); isErr {
+		t.Fatalf("approve_request: %s", text)
+	}
+	r := <-done
+	if r.err != nil || r.res.IsError {
+		t.Fatalf("pull_image: %v %+v", r.err, r.res)
+	}
+	status, _ := r.res.StructuredContent.(map[string]any)["status"].(string)
+	if !strings.HasPrefix(status, "Downloaded newer image") {
+		t.Fatalf("pull_image status %q", status)
+	}
+	// Notifications travel apart from the response: wait for the last.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if n := got(); len(n) > 0 && n[len(n)-1].message == status {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no final notification %q: %v", status, got())
+		}
+	}
+
+	ns := got()
+	if !strings.HasPrefix(ns[0].message, "waiting for approval of request "+m[1]) {
+		t.Errorf("first notification %+v: want the approval wait", ns[0])
+	}
+	pulled := false
+	for i, n := range ns {
+		for _, layer := range []string{"Downloading ", "Verifying Checksum ", "Download complete ", "Extracting ", "Pull complete "} {
+			pulled = pulled || strings.HasPrefix(n.message, layer)
+		}
+		if n.token != "pull-1" {
+			t.Errorf("notification %d has token %v: %+v", i, n.token, n)
+		}
+		if i > 0 && n.progress <= ns[i-1].progress {
+			t.Errorf("notification %d: progress %v after %v (%q after %q)", i, n.progress, ns[i-1].progress, n.message, ns[i-1].message)
+		}
+	}
+	if end := ns[len(ns)-1]; !pulled || end.progress != end.total {
+		t.Errorf("no layer progress, or the end is not at its total: %+v", ns)
+	}
+}
