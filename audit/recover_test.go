@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/labtest"
 )
 
 // TestLogNoticesItsFileIsGone: once the file at the log's path is not the
@@ -142,11 +141,11 @@ func TestLogNoticesItsFileIsGone(t *testing.T) {
 // until a write fails, then frees space: the log must recover by itself,
 // with the chain continuing and a record of the outage.
 func TestLogRecoversWhenSpaceReturns(t *testing.T) {
-	mnt := smallTmpfs(t, "64k")
+	mnt := labtest.Tmpfs(t, "64k")
 	path := filepath.Join(mnt, "audit.log")
 	l := openLog(t, path, nil)
 	writeN(t, l, 2)
-	fill(t, filepath.Join(mnt, "filler"))
+	labtest.Fill(t, filepath.Join(mnt, "filler"))
 
 	written := 2
 	var err error
@@ -181,33 +180,6 @@ func TestLogRecoversWhenSpaceReturns(t *testing.T) {
 	}
 	if n, p, err := audit.Verify(path); err != nil || p != nil || n != len(lines) {
 		t.Errorf("Verify = %d, %v, %v; want all %d records intact", n, p, err, len(lines))
-	}
-}
-
-// smallTmpfs mounts a tmpfs of the given size (tests run as root) and
-// unmounts it when the test ends.
-func smallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
-		t.Fatalf("mounting a tmpfs (tests run as root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
-	return mnt
-}
-
-// fill writes a file until the file system is full.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	must(t, err)
-	defer f.Close()
-	for {
-		if _, err := f.Write(make([]byte, 64<<10)); errors.Is(err, syscall.ENOSPC) {
-			return
-		} else if err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
