@@ -18,9 +18,9 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
 )
 
 // tailops runs the built binary and returns stdout, stderr and exit code.
@@ -257,11 +257,7 @@ func TestRevocationTakesEffectWithoutRestart(t *testing.T) {
 // TestUnwritableAuditLogRefusesCalls fills a small tmpfs holding the audit
 // log: calls are then refused, nothing runs unaudited, and /readyz fails.
 func TestUnwritableAuditLogRefusesCalls(t *testing.T) {
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"); err != nil {
-		t.Fatalf("mounting a tmpfs for the audit log (tests run as root): %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := labtest.Tmpfs(t, "256k")
 	s := startServer(t, "--audit-log", filepath.Join(mnt, "audit.log"))
 	cs := sdkSession(t, s.URL, s.token(t, "filler", auth.ScopeReadonly))
 	ctx := context.Background()

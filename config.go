@@ -48,6 +48,9 @@ type config struct {
 	TokenMaxLife  time.Duration
 	FileRoots     listFlag
 	Sandbox       string
+	// ShutdownTimeout is how long calls in flight may run at shutdown
+	// before they are cancelled.
+	ShutdownTimeout time.Duration
 
 	// The tailnet layer (see package tailnet).
 	Tailnet          string
@@ -156,6 +159,8 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", 0, "longest token lifetime accepted (0: no limit)")
 	fs.Var(&c.FileRoots, "file-root", "directory the file tools may read (repeatable; default /var/log)")
 	fs.StringVar(&c.Sandbox, "sandbox", "enforce", "kernel sandbox: enforce, best-effort or off")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout,
+		"on SIGTERM or SIGINT, how long calls in flight may run before they are cancelled (then they get "+cleanupGrace.String()+" more to roll back)")
 	c.bindTailnet(fs)
 	fs.Var(&c.DiagAllow, "diag-allow", "destinations the network diagnostics may reach beyond public addresses: CIDRs, host names, *.suffix, either with :port (repeatable)")
 	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
@@ -238,6 +243,9 @@ func (c *config) resolve() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout %s: must not be negative", c.ShutdownTimeout)
 	}
 	if c.ConfigFile != "" {
 		c.fileStamp = fileStamp(c.ConfigFile) // before reading: a change after this is reloaded

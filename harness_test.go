@@ -143,7 +143,13 @@ func (s *testServer) token(t *testing.T, agent string, scopes ...auth.Scope) str
 // auditRecords returns the audit log's records as generic maps.
 func (s *testServer) auditRecords(t *testing.T) []map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(s.AuditLog)
+	return readAuditLog(t, s.AuditLog)
+}
+
+// readAuditLog returns the records of the audit log at path.
+func readAuditLog(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

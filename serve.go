@@ -167,15 +167,17 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
 	}
-	start := &audit.Record{Event: "server_start", Decision: "allowed", Result: "success", Reason: reason}
+	start := &audit.Record{Event: audit.EventServerStart, Decision: audit.DecisionAllowed, Result: audit.ResultSuccess, Reason: reason}
 	if err := in.audit.Write(ctx, start); err != nil {
 		return nil, fmt.Errorf("writing audit log: %w", err)
 	}
 	return in, nil
 }
 
-// serve serves until ctx is done.
+// serve serves until ctx is done, and then until the calls in flight are
+// done (see drain).
 func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	defer in.app.recordStop()
 	in.approvals.serve(ctx)
 	if in.cfg.Stdio {
 		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
@@ -188,7 +190,7 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 			slog.String("auth", string(in.cfg.authMode)))
 		lns = append(lns, s.ln)
 	}
-	return serveHTTP(ctx, in.app, lns, in.log)
+	return serveHTTP(ctx, in.app, lns, in.cfg.ShutdownTimeout, in.log)
 }
 
 func (in *instance) close() {
@@ -286,8 +288,9 @@ func watchConfig(ctx context.Context, c *config, v *auth.Verifier, log *slog.Log
 }
 
 // serveHTTP serves a on every listener until ctx is done or one of them
-// fails.
-func serveHTTP(ctx context.Context, a *app, lns []net.Listener, log *slog.Logger) error {
+// fails. Then it stops accepting connections and drains the calls in
+// flight (see drain), waiting up to timeout before it cancels them.
+func serveHTTP(ctx context.Context, a *app, lns []net.Listener, timeout time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -301,18 +304,28 @@ func serveHTTP(ctx context.Context, a *app, lns []net.Listener, log *slog.Logger
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(ln) }()
 	}
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serving HTTP: %w", err)
+		serveErr = fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
+		log.Info("shutting down")
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Shutdown closes the listeners and idle connections at once, then
+	// waits for the rest; the calls in flight are drained meanwhile, and
+	// their responses get a few seconds to be written.
+	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	a.drain(timeout, cleanupGrace)
+	t := time.AfterFunc(5*time.Second, cancel)
+	defer t.Stop()
+	if err := <-shut; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("closing connections still open after the calls ended", slog.Any("error", err))
+		srv.Close()
 	}
-	return nil
+	return serveErr
 }
 
 // serveStdio serves one local client on stdin/stdout. The caller is the
@@ -329,7 +342,24 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 	caller := &auth.Caller{Agent: "stdio:" + name, Method: auth.MethodStdio, Scopes: scopes}
 	s := server.NewStdioServer(a.mcp)
 	s.SetContextFunc(func(ctx context.Context) context.Context { return auth.WithCaller(ctx, caller) })
-	if err := s.Listen(ctx, stdin, stdout); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+	// Listen cancels its calls as soon as its context is done: on a
+	// signal, it gets its own context only after the calls in flight were
+	// drained (see drain).
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- s.Listen(lctx, stdin, stdout) }()
+	select {
+	case err = <-done: // the client closed stdin
+	case <-ctx.Done():
+		a.drain(c.ShutdownTimeout, cleanupGrace)
+		stop()
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("serving stdio: %w", err)
 	}
 	return nil

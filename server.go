@@ -56,6 +56,7 @@ type app struct {
 	gate *approval.Gate // decides calls that need approval
 
 	sessions *sessions // the MCP sessions of protocol revisions before 2026-07-28
+	calls    calls     // the tool calls in flight, for shutdown
 }
 
 // toolEntry is an enabled tool with its argument validator, compiled on
@@ -202,8 +203,8 @@ func (a *app) writeDenied(ctx context.Context, c *auth.Caller, tool string, args
 
 // writeDeniedRef is writeDenied with a reference to an approval request.
 func (a *app) writeDeniedRef(ctx context.Context, c *auth.Caller, tool string, args any, risk, reason string, approvalRef any) error {
-	rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: tool, Arguments: args, Caller: c,
-		Risk: risk, Decision: "denied", Reason: reason, Result: "denied", Approval: approvalRef}
+	rec := &audit.Record{Event: audit.EventToolCall, RequestID: newRequestID(), Tool: tool, Arguments: args, Caller: c,
+		Risk: risk, Decision: audit.DecisionDenied, Reason: reason, Result: audit.ResultDenied, Approval: approvalRef}
 	if err := a.audit.Write(ctx, rec); err != nil {
 		a.log.Error("writing audit record", "error", err)
 		return err
@@ -213,8 +214,10 @@ func (a *app) writeDeniedRef(ctx context.Context, c *auth.Caller, tool string, a
 
 // authorizeAndAudit wraps every tool handler: it checks scope and
 // approval, validates arguments, runs the tool, and writes one durable
-// audit record before the result is returned. If the audit log cannot be
-// written, nothing runs and no result is returned.
+// audit record before the result is returned. A tool that is not read-only
+// also gets a durable started record (same request id) before it acts. If
+// the audit log cannot be written, nothing runs and no result is returned.
+// Every call is tracked for shutdown (see drain), which refuses new ones.
 func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
@@ -224,27 +227,34 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 		if e == nil {
 			return mcp.NewToolResultError("unknown tool " + name), nil
 		}
+		ctx, call, accepting := a.calls.begin(ctx)
+		defer a.calls.end(call)
 		risk := e.spec.Risk.String()
-		refuse := func(reason string) (*mcp.CallToolResult, error) {
+		// deny records a refusal with its reason and answers msg.
+		deny := func(reason, msg string) (*mcp.CallToolResult, error) {
 			if err := a.writeDenied(ctx, c, name, args, risk, reason); err != nil {
 				return mcp.NewToolResultError(auditRefusal), nil
 			}
-			return mcp.NewToolResultError(reason), nil
+			return mcp.NewToolResultError(msg), nil
+		}
+		refuse := func(reason string) (*mcp.CallToolResult, error) { return deny(reason, reason) }
+		if !accepting {
+			return refuse("the server is shutting down; call again once it is back")
 		}
 		if reason, _ := a.denial(c, name); reason != "" {
 			return refuse(reason)
 		}
-		// Invalid arguments never create approval requests.
+		// Invalid arguments never create approval requests, and are a
+		// refusal like any other: nothing runs.
 		if verr := e.check(args); verr != nil {
-			return a.finish(ctx, e, &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args,
-				Caller: c, Risk: risk, Decision: "allowed"}, start, mcp.NewToolResultError(verr.Error()), nil)
+			return deny("invalid arguments: "+verr.Error(), verr.Error())
 		}
 		if err := a.audit.Healthy(); err != nil {
 			a.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
 			return mcp.NewToolResultError(auditRefusal), nil
 		}
-		rec := &audit.Record{Event: "tool_call", RequestID: newRequestID(), Tool: name, Arguments: args, Caller: c,
-			Risk: risk, Decision: "allowed"}
+		rec := &audit.Record{Event: audit.EventToolCall, RequestID: newRequestID(), Tool: name, Arguments: args, Caller: c,
+			Risk: risk, Decision: audit.DecisionAllowed}
 		if a.needsApproval(e, req.GetArguments()) {
 			o, err := a.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: risk, RequestID: rec.RequestID},
 				tools.ProgressFrom(ctx).ApprovalWait())
@@ -260,7 +270,19 @@ func (a *app) authorizeAndAudit(next server.ToolHandlerFunc) server.ToolHandlerF
 			}
 			rec.Approval = o.AuditRef()
 		}
+		if !e.spec.ReadOnly() {
+			started := *rec
+			started.Event = audit.EventToolCallStarted
+			if err := a.audit.Write(ctx, &started); err != nil {
+				a.log.Error("writing the started record; the call does not run", "tool", name, "error", err)
+				return mcp.NewToolResultError(auditRefusal), nil
+			}
+		}
+		a.calls.allowed(call, rec, start)
 		res, err := next(ctx, req)
+		if !a.calls.claim(call) { // shutdown gave up on it and recorded it
+			return mcp.NewToolResultError(interrupted), nil
+		}
 		return a.finish(ctx, e, rec, start, res, err)
 	}
 }
@@ -293,7 +315,7 @@ func (a *app) finish(ctx context.Context, e *toolEntry, rec *audit.Record, start
 		a.log.Error("writing audit record", "tool", name, "error", werr)
 		msg := "the result is withheld: its audit record could not be written"
 		if !e.spec.ReadOnly() {
-			msg = "the call ran, but its audit record could not be written; the result is withheld and no further calls will run until the audit log is fixed"
+			msg = "the call ran (its start is in the audit log), but its result record could not be written; the result is withheld, and no further calls run until the audit log can be written again"
 		}
 		return mcp.NewToolResultError(msg), nil
 	}
@@ -554,7 +576,7 @@ func bufferBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 // auditRefusal is the tool error of a call refused because its audit
 // record cannot be written.
 const auditRefusal = "call refused: the audit log cannot be written, and TailOps runs nothing unaudited; " +
-	"check the disk holding the audit log and the server's log"
+	"check the disk holding the audit log and the server's log (calls run again by themselves once it can be written)"
 
 func (a *app) scopeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -371,8 +371,8 @@ func TestEveryCallPathIsAuditedOnce(t *testing.T) {
 		reason string
 	}{
 		{"health_check", nil, "success", ""},
-		{"get_top_processes", map[string]any{"limit": 1000}, "error", ""},
-		{"get_top_processes", map[string]any{"password": "hunter2-very-secret"}, "error", ""},
+		{"get_top_processes", map[string]any{"limit": 1000}, "error", ""}, // the handler checks the range
+		{"get_top_processes", map[string]any{"password": "hunter2-very-secret"}, "denied", "invalid arguments: "},
 		{"read_file", map[string]any{"path": "missing.log"}, "error", ""}, // fails in the handler
 		{"no_such_tool", nil, "denied", "unknown tool"},
 		{"get_active_connections", nil, "denied", "disabled"},

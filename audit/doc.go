@@ -30,11 +30,19 @@
 // renamed to the next <path>.NNNNNN and the directory fsync'd; rotated
 // files are never deleted by this package.
 //
-// Fail closed: when a record cannot be written or synced, Write returns an
-// error and the Log becomes unhealthy: every later Write fails at once with
-// an error wrapping ErrUnavailable and the cause, until the Log is closed
-// and opened again. A server checks Healthy before running a tool and
-// refuses the call when Write fails.
+// Fail closed: when a record cannot be written or synced, or the file at
+// the log's path is no longer the one being written (removed, renamed away
+// or replaced: checked with one stat(2) before each commit and by
+// Healthy), Write returns an error and the Log becomes unhealthy: every
+// later Write fails at once with an error wrapping ErrUnavailable and the
+// cause. A server checks Healthy before running a tool and refuses the
+// call when Write fails.
+//
+// Recovery: an unhealthy Log retries, at most once a second when written
+// to or asked whether it is healthy, what Open does, and resumes once the
+// log still ends with its last committed record and an EventLogRecovered
+// record describing the outage is durable. The chain continues across the
+// outage.
 //
 // No secrets: Write stores a redacted copy of Arguments and Approval
 // (redact.Value) and redacts token-shaped values in RequestID, Reason and

@@ -24,9 +24,13 @@ import (
 )
 
 // ErrUnavailable is wrapped by every error Write and Healthy return once
-// the log cannot accept records: after a failed write or sync (together
-// with its cause), and after Close.
+// the log cannot accept records: after a failed write or sync, or once the
+// file at the log's path is no longer the one being written (together with
+// the cause), and after Close.
 var ErrUnavailable = errors.New("audit log unavailable")
+
+// retryEvery is how often, at most, an unavailable log tries to recover.
+const retryEvery = time.Second
 
 // defaultMaxSize is the rotation size when Options.MaxSize is 0.
 const defaultMaxSize = 64 << 20
@@ -57,14 +61,26 @@ type Log struct {
 	last     link       // last record handed a seq (durable or pending)
 	pending  []pendingLine
 	spare    []pendingLine
-	flushing bool   // a goroutine is committing a batch
+	flushing bool   // a goroutine is committing a batch (or recovering)
 	durable  uint64 // highest seq known to be synced
-	fail     error  // non-nil once unhealthy; wraps ErrUnavailable
+	synced   link   // the record at durable
+	fail     error  // non-nil while unhealthy; wraps ErrUnavailable
 	closed   bool
+
+	// While unhealthy: since when, how many records could not be written,
+	// and the last attempt to recover. epoch counts failures, so a Write
+	// waiting on a batch that failed never mistakes a later record with
+	// its seq for its own.
+	failedAt  time.Time
+	lost      int
+	lastTry   time.Time
+	lastRetry string // the last recovery error logged
+	epoch     uint64
 
 	// Owned by the flushing goroutine (or by Open and Close, when there is
 	// none).
 	f            *os.File
+	id           fileID // the device and inode of f
 	size         int64
 	nextRotation uint64
 	buf          []byte
@@ -76,9 +92,12 @@ type Log struct {
 
 // pendingLine is a record waiting for the next commit.
 type pendingLine struct {
-	seq  uint64
+	link
 	line []byte // with trailing newline
 }
+
+// fileID identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
 
 // Open opens the audit log at path, creating it (and its directory, 0700)
 // if needed, and resumes its chain: the next record continues the seq and
@@ -135,13 +154,21 @@ func Open(path string, opts *Options) (*Log, error) {
 
 // open does Open's work; note describes a repair to record.
 func (l *Log) open() (note string, err error) {
-	dir := filepath.Dir(l.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
 		return "", fmt.Errorf("creating directory: %w", err)
 	}
 	if err := l.acquireLock(); err != nil {
 		return "", err
 	}
+	return l.resume()
+}
+
+// resume opens the active file (creating it if missing), finds the last
+// record and checks it against the head file, and repairs a torn end: all
+// of Open's work once the lock is held. It runs in Open, and in recover
+// with the files owned by the recovering goroutine.
+func (l *Log) resume() (note string, err error) {
+	dir := filepath.Dir(l.path)
 	rotated, err := rotatedFiles(l.path)
 	if err != nil {
 		return "", fmt.Errorf("listing rotated files: %w", err)
@@ -166,6 +193,7 @@ func (l *Log) open() (note string, err error) {
 	if err != nil {
 		return "", err
 	}
+	l.id = idOf(fi)
 	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
 		l.logger.Warn("audit log was readable by others; setting mode 0600", "path", l.path, "mode", fi.Mode().Perm().String())
 		if err := l.f.Chmod(0o600); err != nil {
@@ -207,7 +235,7 @@ func (l *Log) open() (note string, err error) {
 		}
 		l.last = link{seq: seq, hash: sha256.Sum256(line)}
 	}
-	l.durable = l.last.seq
+	l.durable, l.synced = l.last.seq, l.last
 	if err := l.checkHead(); err != nil {
 		return "", err
 	}
@@ -373,22 +401,176 @@ func lastRotatedLine(path string) ([]byte, int64, error) {
 	return t.line, t.lineOff, nil
 }
 
+// rotatedLast reports whether the newest rotated file ends with k.
+func (l *Log) rotatedLast(k link) bool {
+	rotated, err := rotatedFiles(l.path)
+	if err != nil || len(rotated) == 0 {
+		return false
+	}
+	line, _, err := lastRotatedLine(rotated[len(rotated)-1].path)
+	return err == nil && line != nil && sha256.Sum256(line) == k.hash
+}
+
 // Path returns the active file's path, as given to Open.
 func (l *Log) Path() string { return l.path }
 
 // Healthy returns nil when the log can accept records, and otherwise the
-// error (wrapping ErrUnavailable) every Write now returns.
+// error (wrapping ErrUnavailable) every Write now returns. Besides what
+// Write notices, it checks that the file at the log's path is still the
+// one being written: one stat(2).
+//
+// Like Write, Healthy on an unavailable log tries to recover, at most once
+// a second (see Write).
 func (l *Log) Healthy() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.usable()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if !l.flushing { // else the commit under way checks it
+		if err := l.checkFile(); err != nil {
+			l.failWith(err)
+			return l.fail
+		}
+	}
+	return nil
 }
 
+// usable returns nil when the log can accept records. It is called with
+// l.mu held; on an unavailable log it may first try to recover.
 func (l *Log) usable() error {
 	if l.closed {
 		return fmt.Errorf("%w: closed", ErrUnavailable)
 	}
+	if l.fail != nil && !l.flushing && time.Since(l.lastTry) >= retryEvery {
+		l.recover()
+	}
 	return l.fail
+}
+
+// failWith makes the log unavailable because of err. It is called with
+// l.mu held.
+func (l *Log) failWith(err error) {
+	if l.fail != nil {
+		return
+	}
+	l.fail = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	l.failedAt, l.lastTry, l.lastRetry = time.Now(), time.Now(), ""
+	l.epoch++
+	l.pending = nil
+	l.logger.Error("audit log failed; refusing records until it can be written again", "path", l.path, "error", err)
+	l.cond.Broadcast()
+}
+
+// checkFile returns an error when the file at the log's path is not the
+// active file any more: removed, renamed away or replaced. Records written
+// to the open file would then be lost to every reader of the path. It is
+// called by the goroutine that owns the files, or with l.mu held and no
+// flush running.
+func (l *Log) checkFile() error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(l.path, &st); errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("%s was removed or renamed while it was being written", l.path)
+	} else if err != nil {
+		return fmt.Errorf("checking %s: %w", l.path, err)
+	}
+	if (fileID{dev: uint64(st.Dev), ino: st.Ino}) != l.id {
+		return fmt.Errorf("%s was replaced by another file while it was being written", l.path)
+	}
+	return nil
+}
+
+// idOf is the fileID of a file's FileInfo.
+func idOf(fi fs.FileInfo) fileID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	return fileID{}
+}
+
+// recover tries to make an unavailable log usable again: it reopens the
+// log as Open would (same checks, same repairs), makes sure it still ends
+// with the last record this Log committed, and writes an EventLogRecovered
+// record saying how long the log was out and how many records were lost.
+// The log is usable again only once that record is durable. It is called
+// with l.mu held and no flush running, releases l.mu while it reopens, and
+// returns with it held.
+func (l *Log) recover() {
+	l.lastTry = time.Now()
+	l.flushing = true // the files are this goroutine's until it is done
+	synced := l.synced
+	l.mu.Unlock()
+	note, err := l.reopen(synced)
+	l.mu.Lock()
+	l.flushing = false
+	l.cond.Broadcast()
+	if l.closed {
+		return
+	}
+	if err != nil {
+		if msg := err.Error(); msg != l.lastRetry {
+			l.logger.Warn("audit log still unavailable", "path", l.path, "error", err)
+			l.lastRetry = msg
+		}
+		return
+	}
+	cause, since, lost := l.fail, l.failedAt, l.lost
+	l.fail, l.lost, l.pending = nil, 0, nil
+	recs := []*Record{}
+	if note != "" {
+		recs = append(recs, &Record{Event: EventLogRepaired, Reason: note})
+	}
+	recs = append(recs, &Record{Event: EventLogRecovered, Result: ResultSuccess, Error: cause.Error(),
+		Reason: fmt.Sprintf("the audit log was unavailable for %s, from %s; records that could not be written: %d (their calls were refused, or their results withheld)",
+			time.Since(since).Round(time.Millisecond), since.UTC().Format(time.RFC3339Nano), lost)})
+	for _, r := range recs {
+		r.Time = l.now().UTC()
+		body, err := encodeBody(r, nil)
+		if err == nil {
+			_, _, err = l.append(body)
+		}
+		if err != nil {
+			// append made the log unavailable again (or the record could
+			// not be encoded, which cannot happen): the outage goes on.
+			l.failWith(err)
+			l.failedAt, l.lost = since, lost
+			return
+		}
+	}
+	l.logger.Warn("audit log recovered", "path", l.path, "unavailable_for", time.Since(since).Round(time.Millisecond), "records_lost", lost)
+}
+
+// reopen closes the active and head files and resumes the log from what
+// is on disk, keeping the lock. The log must still hold synced, the last
+// record committed before it failed, as its last record (or a later one: a
+// write can reach the file and still fail). It runs in the goroutine that
+// owns the files.
+func (l *Log) reopen(synced link) (string, error) {
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+	if l.head != nil {
+		l.head.Close()
+		l.head = nil
+	}
+	// A missing active file is created only where a rotation was cut short:
+	// the newest rotated file ends with the last record written.
+	if _, err := os.Lstat(l.path); errors.Is(err, fs.ErrNotExist) && !l.rotatedLast(synced) {
+		return "", fmt.Errorf("%s is missing; restore it", l.path)
+	}
+	note, err := l.resume()
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("reopening: %w", err)
+	case l.last.seq < synced.seq:
+		return "", fmt.Errorf("reopening: %s now ends at seq %d, before seq %d, the last record written; restore the log, or run `tailops audit verify %s`",
+			l.path, l.last.seq, synced.seq, l.path)
+	case l.last.seq == synced.seq && l.last.hash != synced.hash:
+		return "", fmt.Errorf("reopening: the last record of %s (seq %d) is not the one written; restore the log, or run `tailops audit verify %s`",
+			l.path, l.last.seq, l.path)
+	}
+	return note, nil
 }
 
 // Write appends r to the log and returns once it is on disk (fsync'd),
@@ -397,11 +579,25 @@ func (l *Log) usable() error {
 // empty); the log gets a redacted copy of r's arguments, approval, request
 // id, reason and error, and auth.CallerFrom(ctx) when r.Caller is nil.
 //
-// A Write that fails to write or sync makes the log unhealthy, and its
-// error and every later one wrap ErrUnavailable and the cause. A record
-// that cannot be encoded (a nil r, a Time past year 9999, a NaN argument)
-// fails alone and leaves the log healthy. Write does not give up when ctx
-// is done: a cancelled call must still be audited.
+// A Write that fails to write or sync makes the log unhealthy, as does a
+// commit that finds the file at the log's path removed, renamed away or
+// replaced (records written to the open file would be lost to everyone
+// who reads the path); its error and every later one wrap ErrUnavailable
+// and the cause. A record that cannot be encoded (a nil r, a Time past
+// year 9999, a NaN argument) fails alone and leaves the log healthy. Write
+// does not give up when ctx is done: a cancelled call must still be
+// audited.
+//
+// An unhealthy log recovers by itself: Write and Healthy try, at most once
+// a second, to reopen it as Open would (with the same checks: the head
+// file, a torn last line), and it must still end with the last record
+// committed before it failed. Records lost in between were never durable,
+// so the chain continues unbroken; the first record after the outage is
+// an EventLogRecovered record saying how long it lasted and how many
+// records were lost, and the log is usable again once that record is
+// durable. A log cut short or replaced by another chain stays unavailable
+// until it is restored (or the server restarted after `tailops audit
+// verify`).
 func (l *Log) Write(ctx context.Context, r *Record) error {
 	if r == nil {
 		return errors.New("writing audit record: nil record")
@@ -425,16 +621,34 @@ func (l *Log) Write(ctx context.Context, r *Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
+		l.lost++
 		return err
 	}
+	seq, prev, err := l.append(body)
+	if err != nil {
+		return err
+	}
+	r.Seq = seq
+	r.Prev = hex.EncodeToString(prev.hash[:])
+	return nil
+}
+
+// append chains body to the last record, queues it and waits until it is
+// durable, flushing when no other goroutine is. It is called with l.mu
+// held on a usable log, and returns the record's seq and its predecessor.
+func (l *Log) append(body []byte) (uint64, link, error) {
 	prev := l.last
 	line := spliceLine(body, prev.seq+1, prev.hash)
 	l.last = link{seq: prev.seq + 1, hash: sha256.Sum256(line)}
-	seq := l.last.seq
-	l.pending = append(l.pending, pendingLine{seq: seq, line: append(line, '\n')})
-	for l.durable < seq {
-		if l.fail != nil {
-			return l.fail
+	seq, epoch := l.last.seq, l.epoch
+	l.pending = append(l.pending, pendingLine{link: l.last, line: append(line, '\n')})
+	for l.durable < seq || l.epoch != epoch {
+		if l.fail != nil || l.epoch != epoch {
+			l.lost++
+			if l.fail == nil { // failed and recovered since: this record is lost
+				return 0, link{}, fmt.Errorf("%w: the record was lost in an outage", ErrUnavailable)
+			}
+			return 0, link{}, l.fail
 		}
 		if !l.flushing {
 			l.flush()
@@ -442,9 +656,7 @@ func (l *Log) Write(ctx context.Context, r *Record) error {
 		}
 		l.cond.Wait()
 	}
-	r.Seq = seq
-	r.Prev = hex.EncodeToString(prev.hash[:])
-	return nil
+	return seq, prev, nil
 }
 
 // flush commits the pending records. It is called with l.mu held and no
@@ -462,21 +674,26 @@ func (l *Log) flush() {
 	clear(batch)
 	l.spare = batch[:0]
 	l.flushing = false
-	l.durable = max(l.durable, durable)
-	if err != nil && l.fail == nil {
-		l.fail = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		l.pending = nil
-		l.logger.Error("audit log failed; refusing further records until it is reopened", "path", l.path, "err", err)
+	if durable.seq > l.durable {
+		l.durable, l.synced = durable.seq, durable
+	}
+	if err != nil {
+		l.failWith(err)
 	}
 	l.cond.Broadcast()
 }
 
 // commit writes and syncs batch, rotating first whenever the next line
 // would take the active file past maxSize, then updates the head file.
-// last is the batch's last record. It returns the highest seq synced.
-func (l *Log) commit(batch []pendingLine, last link) (durable uint64, err error) {
+// last is the batch's last record. It returns the last record synced.
+// Before writing it checks that the file at the log's path is still the
+// active file.
+func (l *Log) commit(batch []pendingLine, last link) (durable link, err error) {
+	if err := l.checkFile(); err != nil {
+		return durable, err
+	}
 	buf := l.buf[:0]
-	var bufLast uint64
+	var bufLast link
 	for _, p := range batch {
 		if l.size+int64(len(buf)) > 0 && l.size+int64(len(buf)+len(p.line)) > l.maxSize {
 			if len(buf) > 0 {
@@ -490,7 +707,7 @@ func (l *Log) commit(batch []pendingLine, last link) (durable uint64, err error)
 			}
 		}
 		buf = append(buf, p.line...)
-		bufLast = p.seq
+		bufLast = p.link
 	}
 	if err := l.writeSync(buf); err != nil {
 		return durable, err

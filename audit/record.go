@@ -56,11 +56,26 @@ type Record struct {
 
 // Event names.
 const (
-	// EventToolCall is a tool call, whatever its outcome.
+	// EventToolCall is a tool call's outcome (or its refusal), whatever it
+	// was: one per call.
 	EventToolCall = "tool_call"
+	// EventToolCallStarted is written, durably, before a tool that is not
+	// read-only acts; the call's EventToolCall record carries the same
+	// RequestID. A started record without its outcome is a call the server
+	// did not see finish (it was killed, or the log failed meanwhile).
+	EventToolCallStarted = "tool_call_started"
+	// EventServerStart is written when a server starts serving.
+	EventServerStart = "server_start"
+	// EventServerStop is written when a server has stopped serving, after
+	// every call's outcome, just before it closes the log.
+	EventServerStop = "server_stop"
 	// EventLogRepaired is written by Open after it completed or cut off a
 	// last line torn by an interrupted write; Reason says what it did.
 	EventLogRepaired = "log_repaired"
+	// EventLogRecovered is the first record written after the log was
+	// unavailable and recovered; Reason says for how long and how many
+	// records could not be written, Error why it failed.
+	EventLogRecovered = "log_recovered"
 )
 
 // Decision values.

@@ -101,7 +101,12 @@ func (l *Log) rotate() error {
 	if err != nil {
 		return fmt.Errorf("rotating audit log: creating new file: %w", err)
 	}
-	l.f = f
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("rotating audit log: %w", err)
+	}
+	l.f, l.id = f, idOf(fi)
 	l.size = 0
 	l.nextRotation++
 	if err := syncDir(filepath.Dir(l.path)); err != nil {

@@ -26,6 +26,8 @@ let
     cfg.logLevel
     "--sandbox"
     cfg.sandbox
+    "--shutdown-timeout"
+    "${toString cfg.shutdownTimeout}s"
   ]
   ++ lib.optionals (cfg.tailnet != null) [
     "--tailnet"
@@ -136,6 +138,17 @@ in
       ];
       default = "enforce";
       description = "tailops' own Landlock and seccomp sandbox (`--sandbox`), inside the unit's hardening.";
+    };
+
+    shutdownTimeout = lib.mkOption {
+      type = lib.types.ints.unsigned;
+      default = 90;
+      description = ''
+        Seconds calls in flight may run when the service stops before they
+        are cancelled (`--shutdown-timeout`); cancelled calls then get 35 s
+        more to roll back and be audited. systemd's `TimeoutStopSec` is set
+        to this plus 60 s, so the server is never killed while it drains.
+      '';
     };
 
     fileRoots = lib.mkOption {
@@ -305,6 +318,9 @@ in
         ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         Restart = "on-failure";
         RestartSec = 5;
+        # Stopping drains calls in flight: --shutdown-timeout, 35 s for the
+        # cancelled ones to roll back, and a margin (see shutdownTimeout).
+        TimeoutStopSec = cfg.shutdownTimeout + 60;
 
         DynamicUser = true;
         StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;

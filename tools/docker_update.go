@@ -265,16 +265,26 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		cfgImage = in.Image
 	}
 	cfg, hc, netcfg, extra := recreateConfig(old, oldImg, cfgImage)
+	if err := shutdownErr(ctx); err != nil {
+		return res, fmt.Errorf("%w; %q was not changed", err, name)
+	}
 
 	// From here on the old container is taken down; finish (or roll
-	// back) even if the caller goes away.
+	// back) even if the caller goes away. A server shutting down makes it
+	// roll back (see WithShutdown) rather than leave it half-done.
 	ctx = context.WithoutCancel(ctx)
 	wasRunning := old.State != nil && (old.State.Running || old.State.Restarting || old.State.Paused)
 	log := e.log.With(slog.String("container", name), slog.String("old_id", shortID(old.ID)), slog.String("image", ref))
+	undo := func(newID string, renamed bool, cause error) error {
+		return e.rollback(ctx, cli, log, old, name, newID, renamed, wasRunning, cause)
+	}
 	log.Info("updating container")
 	if wasRunning {
 		if err := cli.ContainerStop(ctx, old.ID, container.StopOptions{}); err != nil {
 			return res, e.fail(err, fmt.Sprintf("stopping container %q", name))
+		}
+		if err := shutdownErr(ctx); err != nil {
+			return res, undo("", false, err)
 		}
 	}
 	parked := fmt.Sprintf("%s-tailops-old-%s", name, shortID(old.ID))
@@ -283,29 +293,32 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 	}
 	if err := cli.ContainerRename(ctx, old.ID, parked); err != nil {
 		err = e.fail(err, fmt.Sprintf("renaming container %q", name))
-		return res, e.rollback(ctx, cli, log, old, name, "", wasRunning, err)
+		return res, undo("", false, err)
+	}
+	if err := shutdownErr(ctx); err != nil {
+		return res, undo("", true, err)
 	}
 	created, err := cli.ContainerCreate(ctx, cfg, hc, netcfg, nil, name)
 	if err != nil {
 		err = e.fail(err, "creating the new container")
-		return res, e.rollback(ctx, cli, log, old, name, "", wasRunning, err)
+		return res, undo("", true, err)
 	}
 	res.NewID = created.ID
 	for _, n := range extra {
 		if err := cli.NetworkConnect(ctx, n.name, created.ID, n.settings); err != nil {
 			err = e.fail(err, fmt.Sprintf("connecting the new container to network %q", n.name))
-			return res, e.rollback(ctx, cli, log, old, name, created.ID, wasRunning, err)
+			return res, undo(created.ID, true, err)
 		}
 	}
 	if wasRunning {
 		if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 			err = e.fail(err, "starting the new container")
-			return res, e.rollback(ctx, cli, log, old, name, created.ID, wasRunning, err)
+			return res, undo(created.ID, true, err)
 		}
 		res.Started = true
 		health, err := e.waitHealthy(ctx, cli, created.ID, time.Duration(timeoutSec)*time.Second)
 		if err != nil {
-			return res, e.rollback(ctx, cli, log, old, name, created.ID, wasRunning, err)
+			return res, undo(created.ID, true, err)
 		}
 		res.Health = health
 	}
@@ -328,7 +341,7 @@ func stateOf(c container.InspectResponse) container.ContainerState {
 // waitHealthy waits for a started container to prove itself: healthy
 // when it has a health check, otherwise still running after settleTime
 // (or timeout, if shorter). An exit, a restart or an unhealthy status
-// fails at once.
+// fails at once, and so does a server shutting down.
 func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id string, timeout time.Duration) (string, error) {
 	start := time.Now()
 	settle := min(settleTime, timeout)
@@ -371,7 +384,11 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 			}
 			return "", fmt.Errorf("the new container was not healthy within %s (health: %s)", timeout, status)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-shutdownChan(ctx):
+			return "", ErrShuttingDown
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
@@ -390,20 +407,26 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 }
 
 // rollback removes the new container (if one was made), gives the old
-// one its name back and starts it again if it was running, and returns
-// the update's error with what the rollback did.
-func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, wasRunning bool, cause error) error {
+// one its name back (if it was renamed) and starts it again if it was
+// running, and returns the update's error with what the rollback did. It
+// takes at most CleanupTimeout, and runs to the end whatever happens to
+// the call.
+func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, renamed, wasRunning bool, cause error) error {
 	// The cause may quote the new container's output: redacted, as the
 	// tool error will be.
 	log.Warn("update failed; rolling back", slog.String("error", redact.Text(cause.Error())))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	defer cancel()
 	var errs []string
 	if newID != "" {
 		if err := cli.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, e.fail(err, "removing the new container").Error())
 		}
 	}
-	if err := cli.ContainerRename(ctx, old.ID, name); err != nil {
-		errs = append(errs, e.fail(err, "renaming the old container back").Error())
+	if renamed {
+		if err := cli.ContainerRename(ctx, old.ID, name); err != nil {
+			errs = append(errs, e.fail(err, "renaming the old container back").Error())
+		}
 	}
 	if wasRunning {
 		if err := cli.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {

@@ -277,3 +277,70 @@ func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestDockerUpdateContainerShutdown: a server shutting down cancels the
+// update's context and closes its shutdown channel (WithShutdown) while
+// the new container is being watched: the update rolls back within
+// CleanupTimeout, leaving the old container running under its name.
+// A caller that merely goes away (its context cancelled, no shutdown)
+// does not stop an update that has begun: it completes.
+func TestDockerUpdateContainerShutdown(t *testing.T) {
+	k := newDockerKit(t)
+	for _, tc := range []struct {
+		name     string
+		shutdown bool
+		runArgs  []string
+	}{
+		// The health check never passes in time: the update waits.
+		{"server shuts down", true, []string{"--health-cmd", "true", "--health-interval", "60s", "--health-start-period", "60s"}},
+		// No health check: the new container must keep running 5 s.
+		{"caller goes away", false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "sd-" + strings.ReplaceAll(tc.name, " ", "-")
+			ref := "local/" + name + ":latest"
+			appImage(t, k, ref, "1")
+			old := k.d.Run(t, append(append([]string{"--name", name, "--init"}, tc.runArgs...), ref, "sleep", "100000")...)
+			t.Cleanup(func() { k.d.Remove(name); k.d.Remove(name + "-tailops-old-" + old[:12]) })
+			appImage(t, k, ref, "2") // the same reference now names a new image
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stop := make(chan struct{})
+			done := make(chan *mcp.CallToolResult, 1)
+			go func() {
+				done <- k.callCtx(t, WithShutdown(ctx, stop), "update_container", map[string]any{"container": name, "pull": false, "timeout": 60})
+			}()
+			waitFor(t, "the new container to run", func() bool {
+				c, err := k.cli.ContainerInspect(context.Background(), name)
+				return err == nil && c.ID != old && c.State.Running
+			})
+			if tc.shutdown {
+				close(stop)
+			}
+			cancel()
+			var res *mcp.CallToolResult
+			select {
+			case res = <-done:
+			case <-time.After(CleanupTimeout + 10*time.Second):
+				t.Fatal("update_container did not return after it was cancelled")
+			}
+			cur := k.inspect(t, name)
+			msg := resultText(res)
+			if tc.shutdown {
+				if !res.IsError || !strings.Contains(msg, "the server is shutting down") || !strings.HasSuffix(msg, "is running again under its name") {
+					t.Errorf("update cancelled by shutdown: %q, want a rollback for the shutdown", msg)
+				}
+				if cur.ID != old || !cur.State.Running {
+					t.Errorf("after the rollback %s is %s (running %v), want the old %s", name, cur.ID, cur.State.Running, old)
+				}
+			} else if res.IsError || cur.ID == old || !cur.State.Running {
+				t.Errorf("update whose caller went away: %q; %s is %s (running %v)", msg, name, cur.ID, cur.State.Running)
+			}
+			l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name, "all": true})
+			if l.Count != 1 {
+				t.Errorf("containers named like %s: %v, want one", name, containerNames(l))
+			}
+		})
+	}
+}
