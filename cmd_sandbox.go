@@ -175,9 +175,14 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if check && sc.Mode == sandbox.ModeOff {
 		return fmt.Errorf("sandbox check with --sandbox off would test nothing; use enforce or best-effort")
 	}
-	// The state and audit directories must exist to be granted.
-	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+	// The state and audit directories must exist to be granted, and the
+	// check writes in them. Explain writes nothing: a directory serve would
+	// create at start shows as not existing yet, which Apply grants once
+	// it does.
+	if check {
+		if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
 	}
 	p, err := sandbox.Compute(enabled, sc)
 	if err != nil {
