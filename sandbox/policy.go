@@ -404,6 +404,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 		p.Notes = append(p.Notes, "tsnet runs the Tailscale engine in this process: outbound TCP and UDP stay open to any port "+
 			"(Landlock restricts ports, not hosts); what peers may reach is decided by the tailnet policy and TailOps' WhoIs check")
+		p.Notes = append(p.Notes, peerAPINote)
 	}
 	if cfg.TailscaledSocket != "" {
 		p.TailscaledSocket = cfg.TailscaledSocket

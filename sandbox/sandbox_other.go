@@ -37,3 +37,12 @@ func syscallKnown(string) bool { return true }
 
 // currentCaps reports nothing: capabilities are Linux's.
 func currentCaps() string { return "unknown (not Linux)" }
+
+// NoNewTCPListeners does nothing in off and best-effort modes and fails
+// otherwise: the sandbox needs Linux.
+func NoNewTCPListeners(mode Mode) ([]string, error) {
+	if mode == ModeEnforce {
+		return nil, fmt.Errorf("refusing new TCP listeners: %w", errUnsupported)
+	}
+	return []string{"everything: " + errUnsupported.Error()}, nil
+}
