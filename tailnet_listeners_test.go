@@ -127,7 +127,7 @@ func TestTailnetPeerAPIStaysOffHostInterfaces(t *testing.T) {
 				// The confined engine, with no capability left, still
 				// carries the client's request to the server.
 				for deadline := time.Now().Add(30 * time.Second); ; {
-					if code, _ := postInit(t, srvURL, via(client, ""), nil); code == 403 {
+					if reached(srvURL, via(client, "")) {
 						break
 					}
 					if time.Now().After(deadline) {
@@ -206,7 +206,7 @@ func TestTailnetEngineSetsNoSocketMark(t *testing.T) {
 	k := tn.NodeKey(t, "tailops-somark", 30*time.Second)
 	srvURL := "http://" + tn.Addrs(k)[0].String()
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		if code, _ := postInit(t, srvURL, via(client, ""), nil); code == 403 {
+		if reached(srvURL, via(client, "")) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -103,6 +103,23 @@ func mustConnect(t *testing.T, url string, rt http.RoundTripper) *sdk.ClientSess
 // headers and returns the status and body.
 func postInit(t *testing.T, url string, rt http.RoundTripper, hdr map[string]string) (int, string) {
 	t.Helper()
+	code, body, err := tryPostInit(url, rt, hdr)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return code, body
+}
+
+// reached reports whether an initialize request over rt got the answer
+// of a server that identified the caller and refused it (403), as
+// opposed to no answer yet (the peer not in the netmap).
+func reached(url string, rt http.RoundTripper) bool {
+	code, _, err := tryPostInit(url, rt, nil)
+	return err == nil && code == http.StatusForbidden
+}
+
+// tryPostInit is postInit returning the request's error.
+func tryPostInit(url string, rt http.RoundTripper, hdr map[string]string) (int, string, error) {
 	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 	req, _ := http.NewRequest("POST", url+"/mcp", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -116,11 +133,11 @@ func postInit(t *testing.T, url string, rt http.RoundTripper, hdr map[string]str
 	}
 	resp, err := (&http.Client{Transport: rt, Timeout: 20 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // grant is a grant of the TailOps capability to nodes.
