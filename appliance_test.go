@@ -134,8 +134,8 @@ func TestApplianceImage(t *testing.T) {
 		t.Errorf("image is %.1f MB, over the %.0f MB target", float64(size)/1e6, applianceMaxImageBytes/1e6)
 	}
 	// The image configuration is nix/image.nix's.
-	cfg := d.Docker(t, "image", "inspect", "-f", "{{json .Config.Entrypoint}} {{.Config.User}} {{.Config.WorkingDir}} {{json .Config.Volumes}}", ref)
-	if want := `["/bin/tailops","serve","--tailnet","tsnet"] 65532:65532 /var/lib/tailops {"/var/lib/tailops":{}}`; cfg != want {
+	cfg := d.Docker(t, "image", "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.User}} {{.Config.WorkingDir}} {{json .Config.Volumes}}", ref)
+	if want := `["/bin/tailops"] ["serve","--tailnet","tsnet"] 65532:65532 /var/lib/tailops {"/var/lib/tailops":{}}`; cfg != want {
 		t.Errorf("image configuration:\n got %s\nwant %s", cfg, want)
 	}
 
@@ -236,16 +236,30 @@ func TestApplianceImage(t *testing.T) {
 	}
 
 	// The sandbox check applies serve's policy (same flags, another
-	// port) to itself inside the container and attacks itself. One of its
-	// attempts writes in a directory outside the policy's write rules; on
-	// the read-only root it must pick one where the write would work
-	// without the sandbox (Docker's /dev/shm tmpfs), so that Landlock, not
-	// EROFS, is what refuses it — run it exactly as a user would.
-	out, code := applianceExec(d, append([]string{name, labtest.ApplianceBinary, "sandbox", "check",
-		"--listen", "127.0.0.1:8081"}, serveArgs...)...)
-	t.Logf("sandbox check inside the appliance: exit %d\n%s", code, out)
-	if code != 0 || !strings.Contains(out, "ok: every attempt was refused") {
-		t.Errorf("tailops sandbox check failed inside the appliance (exit %d)", code)
+	// port) to itself and attacks itself, run exactly as a user would:
+	// `docker run IMAGE sandbox check`, with the same restrictions, so the
+	// check is the container's PID 1 (kill(1, 0) would signal itself; it
+	// signals a process it started before the restriction instead). One
+	// of its attempts writes in a directory outside the policy's write
+	// rules; on the read-only root it must pick one where the write would
+	// work without the sandbox (Docker's /dev/shm tmpfs), so that
+	// Landlock, not EROFS, is what refuses it.
+	checkOut, err := d.DockerCmd(append([]string{"run", "--rm",
+		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--user", fmt.Sprintf("%d:%d", labtest.ApplianceUID, labtest.ApplianceUID), "--group-add", sockGID,
+		"--network", "host",
+		"-v", sock + ":/var/run/docker.sock", "-v", volume + ":" + labtest.ApplianceStateDir,
+		ref, "sandbox", "check", "--listen", "127.0.0.1:8081"}, serveArgs...)...).CombinedOutput()
+	out := string(checkOut)
+	t.Logf("docker run %s sandbox check: %v\n%s", ref, err, out)
+	if err != nil || !strings.Contains(out, "ok: every attempt was refused") {
+		t.Errorf("docker run %s sandbox check failed: %v", ref, err)
+	}
+	if !regexp.MustCompile(`check process: pid 1, uid 65532; signal target: pid \d+`).MatchString(out) {
+		t.Errorf("the sandbox check did not run as the container's PID 1 and uid 65532")
+	}
+	if !regexp.MustCompile(`kill\(\d+, 0\) \(a process outside the sandbox\) +refused +refused +EPERM`).MatchString(out) {
+		t.Errorf("the sandbox check did not see a signal to a process outside the sandbox refused")
 	}
 	if !regexp.MustCompile(`create /dev/shm/\S+ +refused +refused +EACCES`).MatchString(out) {
 		t.Errorf("the sandbox check did not try (and see Landlock refuse) a write in /dev/shm")

@@ -66,6 +66,15 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 	if anyPort {
 		toolPorts = nil
 	}
+	// What the server itself needs besides its tools: the tsnet engine's
+	// netlink protocols. It keeps no capability of its own: it binds its
+	// ports and opens its files before Apply.
+	var netlink []sandbox.Need
+	if c.tailnetMode == tailnet.ModeTSNet {
+		for _, n := range tailnet.TSNetNetlink {
+			netlink = append(netlink, sandbox.Need{Name: n, Why: "tailnet (tsnet): the engine's interface monitor"})
+		}
+	}
 	return sandbox.Config{
 		ConnectPorts:     connect,
 		ToolConnectPorts: toolPorts,
@@ -84,6 +93,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		// tsnet runs the Tailscale engine in this process.
 		Tailnet:          c.tailnetMode == tailnet.ModeTSNet,
 		TailscaledSocket: tsSocket,
+		Netlink:          netlink,
 	}, nil
 }
 
@@ -123,6 +133,9 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	log.Info("sandbox applied", "report", rep.String())
 	for _, n := range rep.NotEnforced {
 		log.Info("sandbox: not enforceable on this kernel", "what", n)
+	}
+	for _, n := range rep.Notes {
+		log.Info("sandbox: note", "what", n)
 	}
 	if len(rep.Skipped) > 0 {
 		log.Warn("sandbox partly applied (--sandbox best-effort)", "skipped", strings.Join(rep.Skipped, "; "))
@@ -180,9 +193,14 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if check && sc.Mode == sandbox.ModeOff {
 		return fmt.Errorf("sandbox check with --sandbox off would test nothing; use enforce or best-effort")
 	}
-	// The state and audit directories must exist to be granted.
-	if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+	// The state and audit directories must exist to be granted, and the
+	// check writes in them. Explain writes nothing: a directory serve would
+	// create at start shows as not existing yet, which Apply grants once
+	// it does.
+	if check {
+		if err := os.MkdirAll(filepath.Dir(cfg.AuditLog), 0o700); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
 	}
 	p, err := sandbox.Compute(enabled, sc)
 	if err != nil {

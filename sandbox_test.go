@@ -411,7 +411,8 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ok: every attempt was refused") {
 		t.Fatalf("sandbox check: exit %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"/etc/shadow", "exec /bin/sh", "ptrace", "mount", "unshare", "Seccomp: 2, NoNewPrivs: 1"} {
+	for _, want := range []string{"/etc/shadow", "exec /bin/sh", "ptrace", "mount", "unshare", "Seccomp: 2, NoNewPrivs: 1",
+		"NETLINK_AUDIT", "NETLINK_KOBJECT_UEVENT", "NETLINK_NETFILTER", "(a process outside the sandbox)", "capabilities"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q", want)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tailnet"
 )
 
@@ -39,6 +40,18 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 	if nc.Mode == tailnet.ModeTSNet {
 		in.log.Info("joining the tailnet with tsnet", slog.String("hostname", cmp.Or(nc.Hostname, tailnet.DefaultHostname())),
 			slog.String("state_dir", nc.Dir), slog.Bool("log_upload", nc.UploadLogs))
+		// The host listener first: from here on the process binds no TCP
+		// port, so the engine's peer API stays in its userspace stack.
+		if c.set["listen"] {
+			s, err := hostListener(ctx, c.Listen)
+			if err != nil {
+				return nil, err
+			}
+			in.ln, in.served = s.ln, append(in.served, s)
+		}
+		if err := in.keepEngineOffHostPorts(); err != nil {
+			return nil, err
+		}
 	}
 	if in.node, err = tailnet.StartNode(ctx, nc); err != nil {
 		return nil, err
@@ -49,14 +62,8 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 		if err != nil {
 			return nil, err
 		}
-		in.served = append(in.served, served{ln: ln, url: url})
-		if c.set["listen"] {
-			s, err := hostListener(ctx, c.Listen)
-			if err != nil {
-				return nil, err
-			}
-			in.ln, in.served = s.ln, append(in.served, s)
-		}
+		// The tailnet listener first in the list, as before.
+		in.served = append([]served{{ln: ln, url: url}}, in.served...)
 	case tailnet.ModeLocal:
 		addrs := []string{c.Listen}
 		if !c.set["listen"] {
@@ -86,6 +93,30 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 	}
 	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Capability: c.TSCapability,
 		Allow: c.tsAllow, Logger: in.log})
+}
+
+// keepEngineOffHostPorts forbids the process new host TCP listeners
+// before the tsnet engine starts (sandbox.NoNewTCPListeners): the
+// engine's peer API, which would listen on 0.0.0.0 at a port derived from
+// the node's address, then lives only in the userspace network stack.
+// Where the sandbox mode or the kernel does not allow that, it says what
+// will listen instead.
+func (in *instance) keepEngineOffHostPorts() error {
+	mode, err := sandbox.ParseMode(in.cfg.Sandbox)
+	if err != nil {
+		return fmt.Errorf("--sandbox: %w", err)
+	}
+	missing, err := sandbox.NoNewTCPListeners(mode)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		in.log.Warn("tsnet: Tailscale's peer API may listen on a host TCP port on every interface (0.0.0.0, at a port from 32768 "+
+			"up derived from the node's tailnet address); it closes every connection whose source is not a tailnet address. "+
+			"With --sandbox enforce on a kernel with Landlock ABI 4 and seccomp it stays inside the userspace network stack",
+			slog.String("not applied", strings.Join(missing, "; ")))
+	}
+	return nil
 }
 
 // hostNames are the Host header values the server accepts besides

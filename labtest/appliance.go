@@ -62,11 +62,13 @@ const (
 )
 
 // Changes are the image configuration of nix/image.nix as `docker
-// import` changes: entry point, user, working directory, environment,
-// volume and labels.
+// import` changes: entry point (the binary; `docker run IMAGE sandbox
+// check` runs that command), default command (serve as a tsnet node),
+// user, working directory, environment, volume and labels.
 func (a Appliance) Changes() []string {
 	changes := []string{
-		`ENTRYPOINT ["` + ApplianceBinary + `","serve","--tailnet","tsnet"]`,
+		`ENTRYPOINT ["` + ApplianceBinary + `"]`,
+		`CMD ["serve","--tailnet","tsnet"]`,
 		fmt.Sprintf("USER %d:%d", ApplianceUID, ApplianceUID),
 		"WORKDIR " + ApplianceStateDir,
 		"ENV TAILOPS_STATE_DIR=" + ApplianceStateDir,

@@ -54,8 +54,10 @@ dockerTools.streamLayeredImage {
   '';
 
   config = {
-    Entrypoint = [
-      (lib.getExe tailops)
+    # The binary is the entry point, so that `docker run IMAGE sandbox
+    # check` (or `token mint`) runs that command; serving is the default.
+    Entrypoint = [ (lib.getExe tailops) ];
+    Cmd = [
       "serve"
       "--tailnet"
       "tsnet"

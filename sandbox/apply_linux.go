@@ -26,9 +26,10 @@ func Supported() (landlockABI int, seccomp bool) {
 	return kernelLandlockABI(), ok
 }
 
-// Apply restricts every thread of the process to p, irreversibly:
-// Landlock first, then the seccomp filter, then it checks that every
-// thread shows Seccomp: 2 and NoNewPrivs: 1. In enforce mode it fails
+// Apply restricts every thread of the process to p, irreversibly: it
+// drops every capability p does not keep (from all five sets), applies
+// Landlock, then the seccomp filter, then checks that every thread shows
+// Seccomp: 2, NoNewPrivs: 1 and the capabilities kept. In enforce mode it fails
 // before changing anything when the kernel lacks Landlock ABI 4 or
 // seccomp, and fails when any step fails; the process may then be partly
 // restricted and should exit. In best-effort mode it applies what it can
@@ -55,6 +56,22 @@ func Apply(p *Policy) (*Report, error) {
 	}
 	if !applied.CompareAndSwap(false, true) {
 		return rep, errors.New("applying sandbox: already applied once in this process")
+	}
+
+	// Capabilities first: neither capset nor PR_CAPBSET_DROP is on the
+	// seccomp allow-list, and Landlock needs none of them.
+	want, note, err := dropCapabilities(p.keptCaps())
+	switch {
+	case err != nil && enforce:
+		return rep, fmt.Errorf("dropping capabilities: %w", err)
+	case err != nil:
+		rep.Skipped = append(rep.Skipped, "capabilities: "+err.Error())
+	default:
+		rep.caps = &want
+		rep.Capabilities = want.Eff.String()
+		if note != "" {
+			rep.Notes = append(rep.Notes, note)
+		}
 	}
 
 	if abi > 0 {
@@ -86,8 +103,8 @@ func Apply(p *Policy) (*Report, error) {
 		rep.Skipped = append(rep.Skipped, "seccomp: "+scWhy)
 	}
 
-	if rep.Seccomp {
-		n, err := verifyThreads()
+	if rep.Seccomp || rep.caps != nil {
+		n, err := verifyThreads(rep.Seccomp, rep.caps)
 		switch {
 		case err != nil && enforce:
 			return rep, fmt.Errorf("verifying threads: %w", err)
@@ -112,10 +129,11 @@ type threadStatus struct {
 	TID        int
 	Seccomp    string
 	NoNewPrivs string
+	Caps       capState
 }
 
-// readThreads reads every thread's Seccomp and NoNewPrivs from
-// /proc/self/task/*/status.
+// readThreads reads every thread's Seccomp, NoNewPrivs and capability
+// sets from /proc/self/task/*/status.
 func readThreads() ([]threadStatus, error) {
 	dir := "/proc/self/task"
 	entries, err := os.ReadDir(dir)
@@ -144,6 +162,11 @@ func readThreads() ([]threadStatus, error) {
 				st.Seccomp = strings.TrimSpace(v)
 			case "NoNewPrivs":
 				st.NoNewPrivs = strings.TrimSpace(v)
+			default:
+				if _, err := st.Caps.parseCapField(k, v); err != nil {
+					f.Close()
+					return nil, fmt.Errorf("reading thread %d status: %w", tid, err)
+				}
 			}
 		}
 		f.Close()
@@ -159,16 +182,23 @@ func readThreads() ([]threadStatus, error) {
 }
 
 // verifyThreads checks that every thread is in seccomp filter mode with
-// no_new_privs, and returns how many threads it checked.
-func verifyThreads() (int, error) {
+// no_new_privs (when seccomp is set) and shows exactly the capability
+// sets in caps (when not nil), and returns how many threads it checked.
+func verifyThreads(seccomp bool, caps *capState) (int, error) {
 	ts, err := readThreads()
 	if err != nil {
 		return 0, err
 	}
 	var bad []string
 	for _, t := range ts {
-		if t.Seccomp != "2" || t.NoNewPrivs != "1" {
+		if seccomp && (t.Seccomp != "2" || t.NoNewPrivs != "1") {
 			bad = append(bad, fmt.Sprintf("thread %d: Seccomp %q NoNewPrivs %q", t.TID, t.Seccomp, t.NoNewPrivs))
+		}
+		if caps == nil {
+			continue
+		}
+		if err := checkCaps(t.Caps, *caps); err != nil {
+			bad = append(bad, fmt.Sprintf("thread %d: %v", t.TID, err))
 		}
 	}
 	if len(bad) > 0 {

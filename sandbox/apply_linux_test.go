@@ -164,15 +164,7 @@ func TestApplyRefuses(t *testing.T) {
 			t.Fatalf("bind the allowed port: %v", err)
 		}
 		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		acceptAndClose(ln)
 		if err := dial(t.Context(), allowed); err != nil {
 			t.Errorf("connect to the allowed port: %v", err)
 		}

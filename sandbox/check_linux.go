@@ -26,14 +26,18 @@ import (
 // prints one row per attempt: reading each file the sandbox must never
 // expose (p.NeverExposed: /etc/shadow, SSH host keys...) and a file
 // outside every root, writing outside the state directory, exec of /bin/sh,
-// ptrace, mount, unshare and the other always-denied calls, binding
-// another port (with MPTCP and without), connecting to a port that is
-// not allowed. It tries the file, exec and namespace attacks from several
+// ptrace, mount, unshare and the other always-denied calls, netlink
+// protocols no tool declares, a signal to a process outside the sandbox
+// (one it started before the restriction, not PID 1, which in a
+// container is the check itself), binding another port (with MPTCP and
+// without), connecting to a port that is not allowed, and, started as
+// root, reading another user's file, which needs a capability only file
+// tools keep. It tries the file, exec and namespace attacks from several
 // OS threads: one locked before the restriction, fresh goroutines locked
 // after it, and a thread created after it. It also shows what must keep
 // working (writing in the state directory, binding the serving port,
-// connecting where the policy allows), and every thread's Seccomp and
-// NoNewPrivs. ok is false if anything the policy refuses succeeded or
+// connecting where the policy allows, the declared netlink protocols),
+// and every thread's Seccomp, NoNewPrivs and capability sets. ok is false if anything the policy refuses succeeded or
 // anything it allows failed. Like Apply, Check is irreversible: run it
 // in a process of its own (`tailops sandbox check`).
 func Check(ctx context.Context, p *Policy, w io.Writer) (ok bool, err error) {
@@ -47,7 +51,13 @@ func Check(ctx context.Context, p *Policy, w io.Writer) (ok bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("checking sandbox: %w", err)
 	}
+	c.caps = rep.caps
+	fmt.Fprintf(w, "check process: pid %d, uid %d; signal target: pid %d (started before the restriction)\n",
+		os.Getpid(), os.Geteuid(), c.target.pid())
 	fmt.Fprintf(w, "applied: %s\n", rep)
+	for _, s := range rep.Notes {
+		fmt.Fprintf(w, "  note: %s\n", s)
+	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "  skipped: %s\n", s)
 	}
@@ -99,14 +109,25 @@ type checker struct {
 	pre        *worker
 	tidsBefore []int
 
-	forbidden   net.Listener // connect target the policy refuses
-	otherPort   int          // free port not in Bind
-	outsideFile string       // an existing file no rule covers
-	outsideDir  string       // a directory no write rule covers
+	forbidden   net.Listener  // connect target the policy refuses
+	otherPort   int           // free port not in Bind
+	outsideFile string        // an existing file no rule covers
+	outsideDir  string        // a directory no write rule covers
+	target      *signalTarget // a process outside the sandbox
+	othersFile  string        // another user's 0600 file in a writable path; empty unless root
+	caps        *capState     // every thread's capability sets after Apply; nil if not dropped
 }
 
-func prepareCheck(ctx context.Context, p *Policy) (*checker, error) {
+func prepareCheck(ctx context.Context, p *Policy) (_ *checker, err error) {
 	c := &checker{p: p}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if c.target, err = startSignalTarget(); err != nil {
+		return nil, err
+	}
 	c.pre = startWorker("pre-locked")
 	ts, err := readThreads()
 	if err != nil {
@@ -141,14 +162,54 @@ func prepareCheck(ctx context.Context, p *Policy) (*checker, error) {
 	}
 	c.outsideFile = c.pickOutsideFile()
 	c.outsideDir = c.pickOutsideDir()
+	c.othersFile = c.makeOthersFile()
 	return c, nil
 }
 
 func (c *checker) close() {
-	c.pre.stop()
+	if c.pre != nil {
+		c.pre.stop()
+	}
+	if c.target != nil {
+		c.target.stop()
+	}
 	if c.forbidden != nil {
 		c.forbidden.Close()
 	}
+	if c.othersFile != "" {
+		os.Remove(c.othersFile)
+	}
+}
+
+// othersUID owns the file of makeOthersFile: nobody.
+const othersUID = 65534
+
+// makeOthersFile creates, when this process may (root: it chowns), a file
+// of another user with mode 0600 in the first writable path: reading it
+// then needs CAP_DAC_READ_SEARCH (or CAP_DAC_OVERRIDE), and Landlock
+// allows it, so the capability sets alone decide.
+func (c *checker) makeOthersFile() string {
+	for _, r := range c.p.Paths {
+		if r.Access&AccessWrite == 0 {
+			continue
+		}
+		if fi, err := os.Stat(r.Path); err != nil || !fi.IsDir() {
+			continue
+		}
+		f, err := os.CreateTemp(r.Path, ".tailops-check-others-*")
+		if err != nil {
+			continue
+		}
+		name := f.Name()
+		f.WriteString("another user's file\n")
+		f.Close()
+		if os.Chmod(name, 0o600) != nil || os.Chown(name, othersUID, othersUID) != nil {
+			os.Remove(name)
+			return ""
+		}
+		return name
+	}
+	return ""
 }
 
 func (c *checker) portAllowed(rules []PortRule, port int) bool {
@@ -319,6 +380,14 @@ func (c *checker) threadAttacks(thread string) {
 	} else {
 		c.skip(thread, "write outside the writable paths", "found no directory")
 	}
+	if c.othersFile != "" && c.caps != nil {
+		expect := expectRefused
+		if c.caps.Eff.has(capDACReadSearch) || c.caps.Eff.has(capDACOverride) {
+			expect = expectAllowed
+		}
+		_, err := os.ReadFile(c.othersFile)
+		c.record(thread, fmt.Sprintf("read %s (uid %d, mode 0600: needs CAP_DAC_READ_SEARCH)", c.othersFile, othersUID), expect, err)
+	}
 	expectSh := expectRefused
 	if c.p.Exec && slices.ContainsFunc(c.p.ExecBinaries, func(b string) bool { return sameFile(b, "/bin/sh") }) {
 		expectSh = expectAllowed
@@ -398,10 +467,38 @@ func (c *checker) syscallAttacks(thread string) {
 		c.record(thread, "mmap(PROT_EXEC)", expectRefused, err)
 	}
 	if !c.p.Exec || c.p.KernelLandlockABI >= 6 {
-		c.record(thread, "kill(1, 0)", expectRefused, unix.Kill(1, 0))
+		c.record(thread, fmt.Sprintf("kill(%d, 0) (a process outside the sandbox)", c.target.pid()), expectRefused, unix.Kill(c.target.pid(), 0))
+		if os.Getpid() == 1 {
+			c.skip(thread, "kill(1, 0)", "this process is PID 1 (a container)")
+		} else {
+			c.record(thread, "kill(1, 0)", expectRefused, unix.Kill(1, 0))
+		}
 	}
+	c.netlinkAttempts(thread)
 	c.record(thread, "fork into a new user namespace", expectRefused,
 		forkExec("/bin/true", []string{"true"}, &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER}))
+}
+
+// checkedNetlink are the netlink protocols the check tries to open:
+// those the policy allows must open, the others must be refused. Audit,
+// uevents, netfilter, socket diagnostics and generic netlink are what a
+// compromised process would want.
+var checkedNetlink = []string{"NETLINK_ROUTE", "NETLINK_SOCK_DIAG", "NETLINK_AUDIT", "NETLINK_NETFILTER",
+	"NETLINK_KOBJECT_UEVENT", "NETLINK_GENERIC", "NETLINK_XFRM"}
+
+// netlinkAttempts opens a netlink socket of each checkedNetlink protocol.
+func (c *checker) netlinkAttempts(thread string) {
+	for _, name := range checkedNetlink {
+		expect := expectRefused
+		if slices.ContainsFunc(c.p.Netlink, func(r NamedRule) bool { return r.Name == name }) {
+			expect = expectAllowed
+		}
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, netlinkProtocols[name])
+		if err == nil {
+			unix.Close(fd)
+		}
+		c.record(thread, fmt.Sprintf("socket(AF_NETLINK, SOCK_RAW, %s)", name), expect, err)
+	}
 }
 
 // netAttempts bind and connect on loopback.
@@ -459,6 +556,15 @@ func (c *checker) threadRows() {
 		c.rows = append(c.rows, checkRow{
 			thread: "tid " + strconv.Itoa(t.TID), attempt: "thread status",
 			expect: "Seccomp: 2, NoNewPrivs: 1", got: got, ok: t.Seccomp == "2" && t.NoNewPrivs == "1",
+		})
+		if c.caps == nil {
+			c.rows = append(c.rows, checkRow{thread: "tid " + strconv.Itoa(t.TID), attempt: "capabilities",
+				expect: "-", got: "skipped: not dropped", ok: c.p.Mode == ModeBestEffort})
+			continue
+		}
+		c.rows = append(c.rows, checkRow{
+			thread: "tid " + strconv.Itoa(t.TID), attempt: "capabilities",
+			expect: c.caps.String(), got: t.Caps.String(), ok: t.Caps == *c.caps,
 		})
 	}
 }

@@ -26,7 +26,9 @@ func inChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 // fails t unless the child passed, and returns the child's output.
 func runInChild(t *testing.T, env ...string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=120s")
+	// Each level of a subtest's name anchored on its own: "^TestCheck$/^a$".
+	pattern := "^" + strings.ReplaceAll(t.Name(), "/", "$/^") + "$"
+	cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1", "-test.timeout=120s")
 	for _, kv := range os.Environ() {
 		// Coverage data cannot be written from inside the sandbox.
 		if !strings.HasPrefix(kv, "GOCOVERDIR=") && !strings.HasPrefix(kv, childEnv+"=") {
@@ -96,4 +98,18 @@ func assertThreadsConfined(t *testing.T) {
 		}
 	}
 	t.Logf("%d threads, all Seccomp: 2 and NoNewPrivs: 1", len(ts))
+}
+
+// acceptAndClose accepts connections on ln and closes each at once,
+// until ln is closed.
+func acceptAndClose(ln net.Listener) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 }

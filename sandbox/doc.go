@@ -6,15 +6,24 @@
 //
 // The policy is computed, never kept by hand: [Compute] takes the enabled
 // tools' [tools.Needs] plus the server configuration and derives every
-// readable and writable path, every TCP port and every allowed syscall
-// from them. [Policy.Explain] prints it; [Apply] makes the process (all of
-// its threads) restrict itself, irreversibly; [Check] applies a policy and
-// then attacks itself to show that what must be refused is refused.
+// readable and writable path, every TCP port, every allowed syscall and
+// netlink protocol, and the capabilities kept from them. [Policy.Explain]
+// prints it and writes nothing; [Apply] makes the process (all of its
+// threads) drop every other capability and restrict itself,
+// irreversibly; [Check] applies a policy and then attacks itself to show
+// that what must be refused is refused.
 //
 // The order in the server is: read the configuration, open listeners,
-// sockets and files, then [Apply], then serve. Listeners should come from
+// sockets and files, then [Apply], then serve. A server that runs the
+// Tailscale engine in process calls [NoNewTCPListeners] once its own
+// listeners are open and before the engine starts. Listeners should come from
 // [ListenConfig], which turns Multipath TCP off: Landlock does not cover
 // MPTCP, and the seccomp filter refuses MPTCP sockets outright.
+//
+// To have a process outside the sandbox to signal, Check starts a copy of
+// the running binary with TAILOPS_SANDBOX_CHECK_TARGET=1; any binary that
+// links this package, started so, only waits for its standard input to
+// close.
 //
 // Landlock and seccomp need Linux; on other systems [Apply] in enforce
 // mode fails and [Supported] reports nothing.

@@ -20,6 +20,7 @@ func (p *Policy) Explain(w io.Writer) error {
 	e.header(p)
 	e.paths(p)
 	e.network(p)
+	e.capabilities(p)
 	e.syscalls(p)
 	e.gaps(p)
 	if e.err != nil {
@@ -142,8 +143,34 @@ func (e *explainer) network(p *Policy) {
 		{"TCP connect:", connect},
 		{"UDP:", udp},
 		{"unix sockets:", unix},
+		{"netlink:", netlinkText(p.Netlink)},
 		{"MPTCP:", "not covered by Landlock; seccomp refuses IPPROTO_MPTCP sockets, and listeners from ListenConfig have MPTCP off"},
 	})
+}
+
+// netlinkText says which netlink protocols seccomp lets the process open.
+func netlinkText(rules []NamedRule) string {
+	if len(rules) == 0 {
+		return "none (seccomp refuses every netlink socket)"
+	}
+	var parts []string
+	for _, r := range rules {
+		parts = append(parts, fmt.Sprintf("%s (%s)", r.Name, strings.Join(r.Why, "; ")))
+	}
+	return strings.Join(parts, ", ") + " only; seccomp refuses every other protocol"
+}
+
+func (e *explainer) capabilities(p *Policy) {
+	e.printf("\ncapabilities (dropped before serving from every thread: effective, permitted, inheritable, ambient and bounding sets)\n")
+	var rows [][]string
+	for _, r := range p.Capabilities {
+		rows = append(rows, []string{"keep " + r.Name, "(if the process has it; " + strings.Join(r.Why, "; ") + ")"})
+	}
+	if len(rows) == 0 {
+		rows = append(rows, []string{"keep", "none: every capability is dropped"})
+	}
+	rows = append(rows, []string{"this process:", currentCaps()})
+	e.table(rows)
 }
 
 func (e *explainer) syscalls(p *Policy) {

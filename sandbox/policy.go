@@ -83,8 +83,7 @@ type Config struct {
 	// and STUN servers on whatever ports they use), outbound TCP to any
 	// port (the control server, DERP relays over HTTPS, and ACME for the
 	// node's certificate) and read-write access to its state under
-	// StateDir/tailscale. Netlink sockets (the interface monitor) are
-	// allowed for every server already.
+	// StateDir/tailscale. Its netlink protocols are in Netlink.
 	Tailnet bool
 	// TailscaledSocket is the host tailscaled's LocalAPI socket in local
 	// mode, which may be connected to (Landlock ABI 9); empty means none.
@@ -94,6 +93,14 @@ type Config struct {
 	// no rewrite. The server's own baseline (resolver, CA files, users)
 	// always uses the real /etc.
 	HostProc, HostSys, HostEtc string
+	// Netlink are the netlink protocols the server itself opens, besides
+	// its tools' (tools.Needs.Netlink): the tsnet engine's interface
+	// monitor, for one. Every other protocol is refused.
+	Netlink []Need
+	// Capabilities are the capabilities the server itself keeps after
+	// Apply, besides its tools' (tools.Needs.Capabilities); every other
+	// one is dropped.
+	Capabilities []Need
 }
 
 // Access is a set of rights on a path.
@@ -264,6 +271,13 @@ type Policy struct {
 	Syscalls []SyscallRule
 	// Denied are refused whatever any tool declares.
 	Denied []string
+	// Netlink are the only netlink protocols sockets may be opened for
+	// (seccomp); empty means no netlink socket at all.
+	Netlink []NamedRule
+	// Capabilities are the only capabilities the process keeps, of those
+	// it has, in its effective, permitted and bounding sets; Apply empties
+	// the inheritable and ambient sets and drops every other one.
+	Capabilities []NamedRule
 
 	// Notes are remarks for explain (inode-bound file rules and such).
 	Notes []string
@@ -322,6 +336,16 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 			execs = append(execs, e)
 			b.execWhy(e, "tool "+name)
 		}
+		for _, nl := range n.Netlink {
+			if err := p.addNetlink(nl, "tool "+name); err != nil {
+				return nil, fmt.Errorf("computing sandbox policy: %w", err)
+			}
+		}
+		for _, c := range n.Capabilities {
+			if err := p.addCapability(c, "tool "+name); err != nil {
+				return nil, fmt.Errorf("computing sandbox policy: %w", err)
+			}
+		}
 		for _, c := range n.Syscalls {
 			if slices.Contains(alwaysDenied, c) {
 				return nil, fmt.Errorf("computing sandbox policy: tool %s declares syscall %s, which is always refused", name, c)
@@ -333,6 +357,16 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 	}
 
+	for _, n := range cfg.Netlink {
+		if err := p.addNetlink(n.Name, n.Why); err != nil {
+			return nil, fmt.Errorf("computing sandbox policy: %w", err)
+		}
+	}
+	for _, c := range cfg.Capabilities {
+		if err := p.addCapability(c.Name, c.Why); err != nil {
+			return nil, fmt.Errorf("computing sandbox policy: %w", err)
+		}
+	}
 	if cfg.StateDir != "" {
 		b.add(cfg.StateDir, AccessRead|AccessWrite, "config: state dir")
 	}
@@ -378,6 +412,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 		p.Notes = append(p.Notes, "tsnet runs the Tailscale engine in this process: outbound TCP and UDP stay open to any port "+
 			"(Landlock restricts ports, not hosts); what peers may reach is decided by the tailnet policy and TailOps' WhoIs check")
+		p.Notes = append(p.Notes, peerAPINote)
 	}
 	if cfg.TailscaledSocket != "" {
 		p.TailscaledSocket = cfg.TailscaledSocket
@@ -422,7 +457,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 	}
 
-	p.Syscalls = buildSyscalls(p.Exec, extraCalls)
+	p.Syscalls = buildSyscalls(p.Exec, extraCalls, p.Netlink)
 	return p, nil
 }
 
@@ -430,7 +465,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 // extra calls into one list sorted by name. A tool's declared call that
 // is not allowed yet is allowed without conditions; one that is allowed
 // with conditions keeps them.
-func buildSyscalls(exec bool, extra map[string][]string) []SyscallRule {
+func buildSyscalls(exec bool, extra map[string][]string, netlink []NamedRule) []SyscallRule {
 	rules := map[string]SyscallRule{}
 	groups := []syscallGroup{runtimeGroup, filesGroup, netGroup}
 	if exec {
@@ -441,7 +476,7 @@ func buildSyscalls(exec bool, extra map[string][]string) []SyscallRule {
 			rules[c] = SyscallRule{Name: c, Why: g.name}
 		}
 	}
-	for _, r := range conditionalRules(exec) {
+	for _, r := range conditionalRules(exec, netlink) {
 		rules[r.Name] = r
 	}
 	for c, why := range extra {

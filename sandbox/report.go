@@ -26,12 +26,21 @@ type Report struct {
 	// cannot enforce but enforce mode accepts (unix sockets below ABI 9,
 	// UDP below ABI 10...), as explain shows them.
 	NotEnforced []string
+	// Capabilities are the capabilities every thread kept ("none" when
+	// it holds none); empty when dropping them was skipped.
+	Capabilities string
+	// Notes are remarks on what was applied, such as a capability
+	// bounding set this process may not change.
+	Notes []string
 	// Duration is how long applying took.
 	Duration time.Duration
+
+	// caps is what every thread's capability sets must be, when the drop ran.
+	caps *capState
 }
 
 // String summarizes the report on one line, for the server's log.
 func (r *Report) String() string {
-	return fmt.Sprintf("sandbox %s: landlock=%v (ABI %d) seccomp=%v threads=%d skipped=%d not-enforced=%d in %v",
-		r.Mode, r.Landlock, r.LandlockABI, r.Seccomp, r.Threads, len(r.Skipped), len(r.NotEnforced), r.Duration)
+	return fmt.Sprintf("sandbox %s: landlock=%v (ABI %d) seccomp=%v capabilities=%q threads=%d skipped=%d not-enforced=%d in %v",
+		r.Mode, r.Landlock, r.LandlockABI, r.Seccomp, r.Capabilities, r.Threads, len(r.Skipped), len(r.NotEnforced), r.Duration)
 }

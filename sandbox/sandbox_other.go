@@ -34,3 +34,15 @@ func Check(ctx context.Context, p *Policy, w io.Writer) (bool, error) {
 
 // syscallKnown accepts every name; no filter is ever loaded here.
 func syscallKnown(string) bool { return true }
+
+// currentCaps reports nothing: capabilities are Linux's.
+func currentCaps() string { return "unknown (not Linux)" }
+
+// NoNewTCPListeners does nothing in off and best-effort modes and fails
+// otherwise: the sandbox needs Linux.
+func NoNewTCPListeners(mode Mode) ([]string, error) {
+	if mode == ModeEnforce {
+		return nil, fmt.Errorf("refusing new TCP listeners: %w", errUnsupported)
+	}
+	return []string{"everything: " + errUnsupported.Error()}, nil
+}

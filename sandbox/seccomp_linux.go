@@ -106,3 +106,33 @@ func scmpCondition(c ArgCmp, pid uint64) (seccomp.ScmpCondition, error) {
 	}
 	return seccomp.ScmpCondition{}, errors.New("unknown comparison")
 }
+
+// loadMPTCPFilter loads, on all threads, a filter that refuses
+// Multipath TCP sockets (protocol 262 and above, high bits included) with
+// EPERM and allows everything else; Go's net package then falls back to
+// plain TCP, which Landlock covers.
+func loadMPTCPFilter() error {
+	f, err := seccomp.NewFilter(seccomp.ActAllow)
+	if err != nil {
+		return fmt.Errorf("creating seccomp filter: %w", err)
+	}
+	defer f.Release()
+	if err := f.SetNoNewPrivsBit(true); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	nr, err := seccomp.GetSyscallFromName("socket")
+	if err != nil {
+		return fmt.Errorf("adding seccomp rule for socket: %w", err)
+	}
+	cond, err := seccomp.MakeCondition(2, seccomp.CompareGreaterEqual, linuxIPProtoMPTCP)
+	if err != nil {
+		return fmt.Errorf("adding seccomp rule for socket: %w", err)
+	}
+	if err := f.AddRuleConditional(nr, seccomp.ActErrno.SetReturnCode(int16(unix.EPERM)), []seccomp.ScmpCondition{cond}); err != nil {
+		return fmt.Errorf("adding seccomp rule for socket: %w", err)
+	}
+	if err := f.Load(); err != nil {
+		return fmt.Errorf("loading seccomp filter: %w", err)
+	}
+	return nil
+}

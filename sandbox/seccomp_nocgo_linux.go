@@ -19,3 +19,7 @@ func syscallKnown(string) bool { return true }
 func loadSeccomp(*Policy) error {
 	return errors.New("loading seccomp filter: built without cgo")
 }
+
+func loadMPTCPFilter() error {
+	return errors.New("loading seccomp filter: built without cgo")
+}

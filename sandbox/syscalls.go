@@ -2,7 +2,10 @@
 
 package sandbox
 
-import "syscall"
+import (
+	"fmt"
+	"syscall"
+)
 
 // The seccomp allow-list is built from the groups below, chosen by what
 // the enabled tools declare. The lists were taken from the Go runtime's
@@ -149,12 +152,20 @@ var allowedPrctls = []struct {
 // conditionalRules returns the calls allowed only with certain
 // arguments. With exec enabled, the conditions that would break a child
 // program (no PROT_EXEC, signals only to ourselves, rlimits only of
-// ourselves) are dropped.
-func conditionalRules(exec bool) []SyscallRule {
+// ourselves) are dropped. Netlink sockets may be opened only for the
+// protocols in netlink.
+func conditionalRules(exec bool, netlink []NamedRule) []SyscallRule {
 	noMPTCP := ArgCmp{Arg: 2, Op: CmpLess, Value: linuxIPProtoMPTCP}
-	var socket [][]ArgCmp
-	for _, af := range []uint64{linuxAFUnix, linuxAFNetlink} {
-		socket = append(socket, []ArgCmp{{Arg: 0, Op: CmpEqual, Value: af}, noMPTCP})
+	socket := [][]ArgCmp{{{Arg: 0, Op: CmpEqual, Value: linuxAFUnix}, noMPTCP}}
+	netlinkWhy := "no netlink"
+	for i, nl := range netlink {
+		socket = append(socket, []ArgCmp{{Arg: 0, Op: CmpEqual, Value: linuxAFNetlink}, {Arg: 2, Op: CmpEqual, Value: uint64(nl.Number)}})
+		if i == 0 {
+			netlinkWhy = "netlink only"
+		} else {
+			netlinkWhy += ","
+		}
+		netlinkWhy += fmt.Sprintf(" %s (%d)", nl.Name, nl.Number)
 	}
 	for _, af := range []uint64{linuxAFInet, linuxAFInet6} {
 		for _, typ := range []uint64{linuxSockStream, linuxSockDgram} {
@@ -186,7 +197,8 @@ func conditionalRules(exec bool) []SyscallRule {
 	}
 	rules := []SyscallRule{
 		{Name: "socket", When: socket,
-			Why: "unix, netlink, and inet/inet6 stream or datagram only (no raw IP, no packet sockets); protocol < 262, so IPPROTO_MPTCP (262), which Landlock does not cover, is refused"},
+			Why: "unix, and inet/inet6 stream or datagram only (no raw IP, no packet sockets); protocol < 262, so IPPROTO_MPTCP (262), which Landlock does not cover, is refused; " +
+				netlinkWhy + " (the protocols the tools and the server declare)"},
 		{Name: "socketpair", When: [][]ArgCmp{{{Arg: 0, Op: CmpEqual, Value: linuxAFUnix}}},
 			Why: "unix only"},
 		{Name: "clone", When: [][]ArgCmp{{{Arg: 0, Op: CmpMaskedEqual, Mask: linuxCloneNamespaces, Value: 0}}},

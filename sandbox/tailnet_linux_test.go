@@ -118,15 +118,7 @@ func TestTailnetPolicyApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	go func() {
-		for {
-			c, err := srv.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	acceptAndClose(srv)
 	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,12 @@ var errNoTSNet = errors.New("this build of TailOps has no tsnet mode (built with
 // DefaultSocket is where tailscaled's LocalAPI socket lives on Linux.
 var DefaultSocket = paths.DefaultTailscaledSocket()
 
+// TSNetNetlink are the netlink protocols the in-process Tailscale engine
+// (tsnet mode) opens: NETLINK_ROUTE, for its interface monitor (links,
+// addresses, routes and their changes) and default-route lookups. The
+// sandbox allows these and no other.
+var TSNetNetlink = []string{"NETLINK_ROUTE"}
+
 // NodeConfig configures the server's tailnet node.
 type NodeConfig struct {
 	// Mode is tsnet or local; off needs no node.

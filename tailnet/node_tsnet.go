@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"tailscale.com/envknob"
+	"tailscale.com/net/netns"
 	"tailscale.com/tsnet"
 )
 
@@ -30,6 +31,12 @@ func startTSNet(ctx context.Context, cfg NodeConfig, log *slog.Logger) (*Node, e
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating tsnet state directory: %w", err)
 	}
+	// Started as root, the engine would mark its sockets with SO_MARK
+	// (netns), which needs CAP_NET_ADMIN: once the sandbox drops it, every
+	// socket the engine opens afterwards (a rebind after a link change, a
+	// new control or DERP connection) would fail. Unprivileged, the marks
+	// fail silently and the engine goes without them; so it does as root.
+	netns.SetEnabled(false)
 	if !cfg.UploadLogs {
 		// Read by tsnet's log policy and logtail transport: no upload.
 		envknob.SetNoLogsNoSupport()

@@ -124,11 +124,15 @@ func fileTools(d *Deps) []Spec {
 }
 
 // fileNeeds returns what every file tool needs from the sandbox: the
-// roots, and the syscalls of fd-relative file access.
+// roots, the syscalls of fd-relative file access, and, when TailOps runs
+// as root, CAP_DAC_READ_SEARCH: root is not the owner of every file under
+// a root (postgres' logs, 0640 postgres:adm, say), and without it reading
+// them fails like any other user's. Which files remains Landlock's call.
 func fileNeeds() Needs {
 	return Needs{
-		FileRoots: true,
-		Syscalls:  []string{"openat2", "getdents64", "newfstatat", "fstat", "readlinkat", "pread64"},
+		FileRoots:    true,
+		Syscalls:     []string{"openat2", "getdents64", "newfstatat", "fstat", "readlinkat", "pread64"},
+		Capabilities: []string{"CAP_DAC_READ_SEARCH"},
 	}
 }
 

@@ -70,6 +70,13 @@ type Needs struct {
 	// Syscalls lists syscalls the tool needs beyond the Go runtime's
 	// baseline allow-list.
 	Syscalls []string
+	// Netlink lists the netlink protocols the tool opens sockets of, by
+	// their Linux names ("NETLINK_ROUTE"); every other protocol is refused.
+	Netlink []string
+	// Capabilities lists the Linux capabilities the tool needs when
+	// TailOps runs with them (as root), by name ("CAP_DAC_READ_SEARCH");
+	// every other one is dropped before serving.
+	Capabilities []string
 }
 
 // Spec declares one tool: its MCP definition (name, description, input

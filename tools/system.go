@@ -48,6 +48,10 @@ var systemNeeds = Needs{
 	Syscalls: []string{"sysinfo", "statfs"},
 }
 
+// interfaceNeeds is systemNeeds plus the route netlink socket through
+// which Go's net.Interfaces (under gopsutil) lists links and addresses.
+var interfaceNeeds = Needs{ReadPaths: systemNeeds.ReadPaths, Syscalls: systemNeeds.Syscalls, Netlink: []string{"NETLINK_ROUTE"}}
+
 // cpuSampler computes CPU utilisation from the difference between the
 // current CPU times and those of the previous call, so no call waits for
 // a sampling interval.
@@ -284,7 +288,7 @@ func systemTools(d *Deps) []Spec {
 		TypedSpec[NoArgs, NetworkStatus]{
 			Name: "get_network_status", Title: "Network interfaces",
 			Description: "Network interfaces with their addresses, flags and operational state.",
-			Scope:       auth.ScopeNetworkRead, Risk: RiskLow, Hints: ReadHints, Needs: systemNeeds,
+			Scope:       auth.ScopeNetworkRead, Risk: RiskLow, Hints: ReadHints, Needs: interfaceNeeds,
 			Run: func(ctx context.Context, _ NoArgs) (NetworkStatus, error) { return networkStatus(ctx) },
 		}.Spec(),
 		TypedSpec[NoArgs, IOCounters]{
