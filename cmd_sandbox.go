@@ -116,6 +116,9 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 		warnings = append(warnings, fmt.Sprintf("%d path(s) the tools need are not reachable by this user (permission denied), "+
 			"so the tools that need them fail: fix the permissions and restart; the server log names them", len(unreachable)))
 	}
+	if w := configGrantWarning(c, p.ConfigFile, log); w != "" {
+		warnings = append(warnings, w)
+	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {
 		return "", fmt.Errorf("applying sandbox: %w", err)

@@ -60,6 +60,10 @@ const (
 	// EventLogRepaired is written by Open after it completed or cut off a
 	// last line torn by an interrupted write; Reason says what it did.
 	EventLogRepaired = "log_repaired"
+	// EventConfigReload is a reload of the config file's revocations
+	// (SIGHUP or a change): Result is ResultSuccess or ResultError, and
+	// with an error the previous revocations stay in force.
+	EventConfigReload = "config_reload"
 )
 
 // Decision values.
