@@ -55,7 +55,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 	var docker tools.DockerEndpoint
 	if slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.DockerSocket }) {
 		if docker, err = deps.Docker(); err != nil {
-			return sandbox.Config{}, fmt.Errorf("Docker tools: %w", err)
+			return sandbox.Config{}, fmt.Errorf("the Docker tools: %w", err)
 		}
 	}
 	pol, err := deps.DiagPolicy()

@@ -31,7 +31,7 @@ fail() {
 # (bash's /dev/tcp: the check itself needs nothing installed).
 healthz() {
   local reply
-  exec 3<> "/dev/tcp/$addr/$port" 2> /dev/null || return 1
+  { exec 3<> "/dev/tcp/$addr/$port"; } 2> /dev/null || return 1
   printf 'GET /healthz HTTP/1.0\r\nHost: %s:%s\r\n\r\n' "$addr" "$port" >&3
   reply=$(timeout 5 cat <&3) || true
   exec 3<&-

@@ -165,7 +165,6 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 	p := progressFrom(ctx)
 	p.report(0, 0, "pulling "+ref, false)
 	layers := map[string]*layerProgress{}
-	var order []string
 	res := PullResult{Image: ref}
 	sum := func() (done, total float64) {
 		for _, l := range layers {
@@ -205,7 +204,6 @@ func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string)
 			if l == nil {
 				l = &layerProgress{}
 				layers[m.ID] = l
-				order = append(order, m.ID)
 			}
 		default:
 			continue
