@@ -43,10 +43,12 @@ type ConfigFileGrant struct {
 // immutableDirs hold files that never change once written: the Nix store.
 var immutableDirs = []string{"/nix/store"}
 
-// neverExposed are the files no rule may make readable. `sandbox check`
-// tries to read /etc/shadow.
-// TODO(issue 13): take the sandbox's one shared list of such files.
-var neverExposed = []string{"/etc/shadow", "/etc/gshadow"}
+// configNeverExposed are the files no rule may make readable, as paths or
+// globs: what `sandbox check` tries to read. It stands in for the
+// sandbox's shared list of such files (neverExposed, from the parallel
+// change that introduces it): pass that to grantConfigFile instead and
+// delete this one.
+var configNeverExposed = []string{"/etc/shadow", "/etc/gshadow"}
 
 // grantConfigFile decides the rule for the config file: its directory
 // when that exposes nothing else (see ownDirectory), else the file alone.
@@ -117,8 +119,10 @@ func ownDirectory(dir string, never []string) string {
 	}
 }
 
-// exposes returns the paths of never that a read rule on dir covers:
-// those at or beneath it (symbolic links resolved).
+// exposes returns the entries of never that a read rule on dir covers:
+// those at or beneath it (symbolic links resolved). An entry may be a
+// glob: it counts when its text lies beneath dir, whether or not a file
+// matches it yet.
 func exposes(dir string, never []string) []string {
 	var out []string
 	for _, n := range never {

@@ -58,6 +58,13 @@ func TestGrantConfigFile(t *testing.T) {
 			wantPath: "FILE", wantRefused: "/etc/gshadow",
 		},
 		{
+			name: "a glob entry counts beneath the directory, matched or not",
+			setup: func(t *testing.T, root string) (string, []string, []string) {
+				return write(t, root+"/etc/ssh/tailops.hujson"), []string{root + "/etc/ssh/ssh_host_*_key"}, nil
+			},
+			wantPath: "FILE", wantRefused: "/etc/ssh/ssh_host_*_key, which must stay unreadable",
+		},
+		{
 			name: "a directory with a subdirectory is not (its whole tree would be granted)",
 			setup: func(t *testing.T, root string) (string, []string, []string) {
 				write(t, root+"/home/alice/.ssh/id_ed25519")

@@ -336,7 +336,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		b.add(cfg.AuditDir, AccessRead|AccessWrite, "config: audit dir")
 	}
 	if cfg.ConfigFile != "" {
-		g := grantConfigFile(cfg.ConfigFile, neverExposed, immutableDirs, []string{cfg.StateDir, cfg.AuditDir})
+		g := grantConfigFile(cfg.ConfigFile, configNeverExposed, immutableDirs, []string{cfg.StateDir, cfg.AuditDir})
 		p.ConfigFile = &g
 		if g.CoveredBy == "" {
 			b.add(g.Path, AccessRead, g.why())
