@@ -55,7 +55,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 	var docker tools.DockerEndpoint
 	if slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.DockerSocket }) {
 		if docker, err = deps.Docker(); err != nil {
-			return sandbox.Config{}, fmt.Errorf("Docker tools: %w", err)
+			return sandbox.Config{}, fmt.Errorf("the Docker tools: %w", err)
 		}
 	}
 	pol, err := deps.DiagPolicy()
@@ -125,6 +125,9 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	if len(unreachable) > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d path(s) the tools need are not reachable by this user (permission denied), "+
 			"so the tools that need them fail: fix the permissions and restart; the server log names them", len(unreachable)))
+	}
+	if w := configGrantWarning(c, p.ConfigFile, log); w != "" {
+		warnings = append(warnings, w)
 	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {

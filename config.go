@@ -15,12 +15,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/tailscale/hujson"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tailnet"
 )
 
@@ -84,9 +86,13 @@ type config struct {
 
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
-	fileStamp       string          // the config file's mtime and size when it was read
+	fileStamp       string          // the config file's inode, mtime and size when it was read
 	secretFromEnv   bool
 	createdSecretAt string
+
+	// configGrant is how the sandbox grants the config file (set by
+	// confine); nil when the sandbox is off.
+	configGrant *sandbox.ConfigFileGrant
 }
 
 // fileConfig is the HuJSON config file. Unknown keys are refused.
@@ -384,13 +390,19 @@ func (c *config) tsAuthKey() (string, error) {
 	return k, nil
 }
 
-// fileStamp identifies a version of a file by mtime and size; "" if absent.
+// fileStamp identifies a version of a file by device and inode (a new
+// file renamed over it, as editors and `mv` do), mtime and size (an
+// in-place edit); "" if absent.
 func fileStamp(path string) string {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	var dev, ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		dev, ino = uint64(st.Dev), st.Ino
+	}
+	return fmt.Sprint(dev, ino, fi.ModTime().UnixNano(), fi.Size())
 }
 
 // loadFileConfig reads a HuJSON config file, refusing unknown keys.

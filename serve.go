@@ -12,10 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"os/user"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -48,6 +46,7 @@ type instance struct {
 	audit     *audit.Log
 	verifier  *auth.Verifier
 	approvals *approvals
+	reload    *reloader // nil without a config file, and with --stdio
 }
 
 // served is a listener and the URL clients reach it at.
@@ -163,6 +162,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, err
 	}
 	in.app.warning = joinWarnings(warning, exposed)
+	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
+	in.app.liveWarnings = in.reload.warnings
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
@@ -182,7 +183,7 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 	if in.cfg.Stdio {
 		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
 	}
-	go watchConfig(ctx, in.cfg, in.verifier, in.log)
+	go in.reload.watch(ctx)
 	var lns []net.Listener
 	for _, s := range in.served {
 		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.app.enabled)),
@@ -246,45 +247,6 @@ func (c *config) newVerifier(log *slog.Logger, create bool) (*auth.Verifier, err
 		v.SetRevocations(*c.file.Revoked)
 	}
 	return v, nil
-}
-
-// watchConfig reloads revocations from the config file on SIGHUP and
-// when the file changes, without a restart. A file that no longer parses
-// is reported and the previous revocations stay in force.
-func watchConfig(ctx context.Context, c *config, v *auth.Verifier, log *slog.Logger) {
-	if c.ConfigFile == "" {
-		return
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last := c.fileStamp
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		case <-tick.C:
-			if s := fileStamp(c.ConfigFile); s == last {
-				continue
-			} else {
-				last = s
-			}
-		}
-		fc, err := loadFileConfig(c.ConfigFile)
-		if err != nil {
-			log.Error("reloading config file; keeping the previous revocations", "error", err)
-			continue
-		}
-		var r auth.Revocations
-		if fc.Revoked != nil {
-			r = *fc.Revoked
-		}
-		v.SetRevocations(r)
-		log.Info("reloaded revocations", "token_ids", len(r.TokenIDs), "agents", len(r.Agents))
-	}
 }
 
 // serveHTTP serves a on every listener until ctx is done or one of them

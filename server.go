@@ -47,6 +47,9 @@ type app struct {
 	resource   string   // this server's resource URL (JWT audience), or ""
 	authServer []string // authorization servers for RFC 9728 metadata
 	warning    string   // shown on /readyz, e.g. when the sandbox is off
+	// liveWarnings, when set, returns warnings that come and go (a failed
+	// config reload), shown on /readyz after warning.
+	liveWarnings func() []string
 
 	tailnet       *tailnet.Identifier // nil when --tailnet off
 	authMode      tailnet.AuthMode
@@ -390,6 +393,11 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ready\n")
 	if a.warning != "" {
 		io.WriteString(w, "WARNING: "+a.warning+"\n")
+	}
+	if a.liveWarnings != nil {
+		for _, s := range a.liveWarnings() {
+			io.WriteString(w, "WARNING: "+s+"\n")
+		}
 	}
 }
 

@@ -3,6 +3,10 @@
 # tests need (Debian and npm packages), then vets, builds and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== README's run command in a fresh clone, before this script installs anything"
+bash .ci/newcomer.sh
+
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
@@ -38,6 +42,17 @@ fi
 echo "== go vet (the standard build, and the build without tsnet)"
 go vet ./...
 go vet -tags tailops_notsnet ./...
+
+echo "== go mod tidy -diff (go.mod and go.sum say exactly what the code needs)"
+go mod tidy -diff
+
+echo "== staticcheck (the standard build, and the build without tsnet)"
+for tags in "" tailops_notsnet; do
+  go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags "$tags" ./...
+done
+
+echo "== govulncheck (the database built offline from the pinned golang.org/x/vulndb module)"
+bash .ci/vulncheck.sh
 
 echo "== go build"
 go build -o tailops .

@@ -76,6 +76,10 @@ const (
 	// unavailable and recovered; Reason says for how long and how many
 	// records could not be written, Error why it failed.
 	EventLogRecovered = "log_recovered"
+	// EventConfigReload is a reload of the config file's revocations
+	// (SIGHUP or a change): Result is ResultSuccess or ResultError, and
+	// with an error the previous revocations stay in force.
+	EventConfigReload = "config_reload"
 )
 
 // Decision values.

@@ -311,9 +311,6 @@ func sweepStale() {
 	}
 }
 
-// logTail returns the end of dockerd's log, for error messages.
-func (d *Dockerd) logTail() string { return tailFile(filepath.Join(d.Dir, "dockerd.log")) }
-
 // Docker runs the docker CLI against the daemon and returns its trimmed
 // standard output; a failure fails the test with the CLI's output.
 func (d *Dockerd) Docker(t testing.TB, args ...string) string {

@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-Ostydnk5o6W30avKNMFOVS8hv1isevPiZ+AcRr/7OVA=";
+  vendorHash = "sha256-7O+3zXyvo/th1Y2IN3gAQFbIefoXdnLauWA1gjhMp0c=";
 
   subPackages = [ "." ];
 

@@ -3,7 +3,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -14,10 +13,6 @@ const minEnforceABI = 4
 
 // newestKnownABI is the newest Landlock ABI go-landlock v0.11 knows.
 const newestKnownABI = 11
-
-// errUnsupported is wrapped by Apply and Check where the sandbox cannot
-// exist at all (non-Linux systems).
-var errUnsupported = errors.New("sandbox needs Linux (Landlock and seccomp)")
 
 // enforceError says what enforce mode is missing on this kernel and how
 // to go on, or returns nil.

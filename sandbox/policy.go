@@ -279,6 +279,10 @@ type Policy struct {
 	// the inheritable and ambient sets and drops every other one.
 	Capabilities []NamedRule
 
+	// ConfigFile is how the config file is granted (its directory, or
+	// the file alone and why); nil without a config file.
+	ConfigFile *ConfigFileGrant
+
 	// Notes are remarks for explain (inode-bound file rules and such).
 	Notes []string
 
@@ -374,9 +378,12 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		b.add(cfg.AuditDir, AccessRead|AccessWrite, "config: audit dir")
 	}
 	if cfg.ConfigFile != "" {
-		b.add(cfg.ConfigFile, AccessRead, "config: config file")
-		p.Notes = append(p.Notes, "Landlock file rules follow the inode: if "+cfg.ConfigFile+
-			" is replaced (an editor that writes a new file and renames it), the new file is unreadable until restart; edit it in place")
+		g := grantConfigFile(cfg.ConfigFile, neverExposed, immutableDirs, []string{cfg.StateDir, cfg.AuditDir})
+		p.ConfigFile = &g
+		if g.CoveredBy == "" {
+			b.add(g.Path, AccessRead, g.why())
+		}
+		p.Notes = append(p.Notes, g.Note())
 	}
 	for _, rp := range cfg.ReadPaths {
 		b.add(rp, AccessRead, "config: read path")

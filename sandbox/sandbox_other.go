@@ -6,9 +6,14 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 )
+
+// errUnsupported is wrapped by Apply and Check: the sandbox cannot exist
+// at all here.
+var errUnsupported = errors.New("sandbox needs Linux (Landlock and seccomp)")
 
 // Supported reports no Landlock and no seccomp: both are Linux's.
 func Supported() (landlockABI int, seccomp bool) { return 0, false }

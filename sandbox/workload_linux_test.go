@@ -225,6 +225,7 @@ func TestWorkload(t *testing.T) {
 					keep = nil
 				}
 			}
+			runtime.KeepAlive(keep) // the allocations stay live until here
 			time.Sleep(20 * time.Millisecond)
 		})
 	}
