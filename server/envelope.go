@@ -26,7 +26,8 @@ type envelope struct {
 	ID     json.RawMessage `json:"id"`
 	Method mcp.MCPMethod   `json:"method"`
 	Params struct {
-		Name      string          `json:"name"`
+		Name      string          `json:"name"` // tools/call, prompts/get
+		URI       string          `json:"uri"`  // resources/read
 		Arguments json.RawMessage `json:"arguments"`
 		Meta      *mcp.Meta       `json:"_meta"`
 	} `json:"params"`
@@ -77,20 +78,42 @@ func (e *envelope) arguments() any {
 	return args
 }
 
-// scopeGate answers a tools/call for a tool the caller's scopes do not
-// allow with 403 insufficient_scope naming the scope, before MCP
-// handling, and records the refusal. Other refusals (unknown and
-// disabled tools) are answered by MCP as tool errors.
+// named is what a tools/call, prompts/get or resources/read names; ok is
+// false for any other request.
+func (e *envelope) named() (kind Kind, name string, ok bool) {
+	if e == nil || !e.ok {
+		return "", "", false
+	}
+	switch e.Method {
+	case mcp.MethodToolsCall:
+		return KindTool, e.Params.Name, true
+	case mcp.MethodPromptsGet:
+		return KindPrompt, e.Params.Name, true
+	case mcp.MethodResourcesRead:
+		return KindResource, e.Params.URI, true
+	}
+	return "", "", false
+}
+
+// scopeGate answers a tools/call, prompts/get or resources/read that the
+// caller's scopes do not allow with 403 insufficient_scope naming the
+// scope, before MCP handling, and records the refusal. Other refusals
+// (unknown and disabled names) are answered by MCP.
 func (s *Server) scopeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeFrom(r.Context())
-		if e == nil || !e.ok || e.Method != mcp.MethodToolsCall {
+		kind, name, ok := e.named()
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		c := auth.CallerFrom(r.Context())
-		if v := s.decide(c, KindTool, e.Params.Name); v.Missing != "" {
-			s.write(r.Context(), request(KindTool, e.Params.Name, e.arguments(), c, v))
+		if v := s.decide(c, kind, name); v.Missing != "" {
+			var args any
+			if kind != KindResource {
+				args = e.arguments()
+			}
+			s.write(r.Context(), request(kind, name, args, c, v))
 			s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
 			return
 		}

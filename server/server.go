@@ -55,6 +55,11 @@ type Config struct {
 	Known []tools.Spec
 	// Enabled are the tools this server serves.
 	Enabled []tools.Spec
+	// Prompts and Resources are the prompts and resources this server
+	// serves; nil means none (and then the server does not announce the
+	// capability).
+	Prompts   []tools.PromptSpec
+	Resources []tools.ResourceSpec
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
 	// Resource is this server's resource URL (the JWT audience, RFC 9728
@@ -175,7 +180,9 @@ func New(c Config) (*Server, error) {
 	}
 	hooks := &mcpserver.Hooks{}
 	hooks.AddOnError(s.auditUnknownTool)
-	s.mcp = mcpserver.NewMCPServer("tailops", c.Version,
+	hooks.AddAfterListPrompts(s.filterPrompts)
+	hooks.AddAfterListResources(s.filterResources)
+	opts := []mcpserver.ServerOption{
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithInstructions("TailOps operates a homelab host. Tools are filtered by your token's scopes; every call is audited."),
 		mcpserver.WithToolFilter(s.visibleTools),
@@ -183,7 +190,15 @@ func New(c Config) (*Server, error) {
 		mcpserver.WithToolHandlerMiddleware(tools.ProgressMiddleware), // before the gate: it and the tool share the reporter
 		mcpserver.WithToolHandlerMiddleware(s.authorizeAndAudit),
 		mcpserver.WithRecovery(),
-	)
+		mcpserver.WithResourceRecovery(),
+	}
+	if len(c.Prompts) > 0 {
+		opts = append(opts, mcpserver.WithPromptCapabilities(false))
+	}
+	if len(c.Resources) > 0 {
+		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
+	}
+	s.mcp = mcpserver.NewMCPServer("tailops", c.Version, opts...)
 	known := c.Known
 	if known == nil {
 		known = c.Enabled
@@ -203,6 +218,12 @@ func New(c Config) (*Server, error) {
 		s.entries[k] = &entry{kind: KindTool, name: spec.Name(), scope: spec.Scope, risk: spec.Risk, spec: spec}
 		s.known[k] = true
 		s.mcp.AddTool(spec.Tool, spec.Handler)
+	}
+	if err := s.addPrompts(c.Prompts); err != nil {
+		return nil, err
+	}
+	if err := s.addResources(c.Resources); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
