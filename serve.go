@@ -153,6 +153,11 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}
 	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
 	var warnings []string
+	testOnly := testBuildWarning(testBuild())
+	if testOnly != "" {
+		in.log.Warn(testOnly)
+		warnings = append(warnings, testOnly)
+	}
 	if w := joinWarnings(warning, exposed); w != "" {
 		warnings = append(warnings, w)
 	}
@@ -166,6 +171,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
+	}
+	if testOnly != "" {
+		reason += "; " + testOnly
 	}
 	if err := in.srv.Start(ctx, reason); err != nil {
 		return nil, fmt.Errorf("writing audit log: %w", err)
