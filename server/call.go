@@ -88,7 +88,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			s.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
 			return mcp.NewToolResultError(auditRefusal), nil
 		}
-		if s.needsApproval(e, args) {
+		if s.needsApproval(e, req.GetArguments()) {
 			o, err := s.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID},
 				tools.ProgressFrom(ctx).ApprovalWait())
 			if err != nil {
