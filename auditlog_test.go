@@ -44,8 +44,8 @@ func TestInvalidArgumentsAreAuditedAsRefusals(t *testing.T) {
 			continue
 		}
 		r := recs[0]
-		if r["event"] != audit.EventToolCall || r["tool"] != tc.tool || r["risk"] != tc.risk || r["decision"] != audit.DecisionDenied ||
-			r["result"] != audit.ResultDenied || !strings.HasPrefix(fmt.Sprint(r["reason"]), "invalid arguments: ") || r["approval"] != nil {
+		if r["event"] != string(audit.EventToolCall) || r["tool"] != tc.tool || r["risk"] != tc.risk || r["decision"] != string(audit.DecisionDenied) ||
+			r["result"] != string(audit.ResultDenied) || !strings.HasPrefix(fmt.Sprint(r["reason"]), "invalid arguments: ") || r["approval"] != nil {
 			t.Errorf("%s: record %v, want a refusal for invalid arguments", tc.tool, r)
 		}
 	}
@@ -93,7 +93,7 @@ func TestAuditLogRemovedRenamedOrReplacedFailsClosed(t *testing.T) {
 			}
 			var calls int
 			for _, r := range readAuditLog(t, s.AuditLog+".old") {
-				if r["event"] == audit.EventToolCall {
+				if r["event"] == string(audit.EventToolCall) {
 					calls++
 				}
 			}
@@ -108,7 +108,7 @@ func TestAuditLogRemovedRenamedOrReplacedFailsClosed(t *testing.T) {
 			if code, err := httpGet(s.URL + "/readyz"); err != nil || code != 200 {
 				t.Errorf("/readyz after the log was restored = %d %v, want 200", code, err)
 			}
-			if findRecord(s.auditRecords(t), audit.EventLogRecovered, "", "") == nil {
+			if findRecord(s.auditRecords(t), string(audit.EventLogRecovered), "", "") == nil {
 				t.Error("no log_recovered record after the outage")
 			}
 			if n, p, err := audit.Verify(s.AuditLog); err != nil || p != nil {
@@ -158,7 +158,7 @@ func TestFullAuditDiskRunsNothingAndRecovers(t *testing.T) {
 	if c, err := d.Client().ContainerInspect(context.Background(), web); err != nil || !c.State.Running {
 		t.Fatalf("stop_container whose started record could not be written stopped the container (%v)", err)
 	}
-	if r := findRecord(readAuditLog(t, logPath), audit.EventToolCallStarted, "stop_container", ""); r != nil {
+	if r := findRecord(readAuditLog(t, logPath), string(audit.EventToolCallStarted), "stop_container", ""); r != nil {
 		t.Errorf("the log holds a started record for a call that did not run: %v", r)
 	}
 
@@ -174,12 +174,12 @@ func TestFullAuditDiskRunsNothingAndRecovers(t *testing.T) {
 		t.Errorf("stop_container reported success but the container runs (%v)", err)
 	}
 	recs := readAuditLog(t, logPath)
-	recovered := findRecord(recs, audit.EventLogRecovered, "", "")
-	started := findRecord(recs, audit.EventToolCallStarted, "stop_container", "")
+	recovered := findRecord(recs, string(audit.EventLogRecovered), "", "")
+	started := findRecord(recs, string(audit.EventToolCallStarted), "stop_container", "")
 	if recovered == nil || !strings.Contains(fmt.Sprint(recovered["error"]), "no space left on device") {
 		t.Errorf("no log_recovered record naming the full disk: %v", recovered)
 	}
-	if started == nil || findRecord(recs, audit.EventToolCall, "stop_container", started["request_id"].(string))["result"] != audit.ResultSuccess {
+	if started == nil || findRecord(recs, string(audit.EventToolCall), "stop_container", started["request_id"].(string))["result"] != string(audit.ResultSuccess) {
 		t.Errorf("stop_container after recovery lacks its started and result records: %v", started)
 	}
 	if out, stderr, code := tailops(t, nil, "audit", "verify", logPath); code != 0 {

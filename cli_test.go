@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -92,8 +91,8 @@ func TestEnvironmentTwinsAndConfigFile(t *testing.T) {
 	t.Setenv("TAILOPS_CONFIG", cfg)
 	t.Setenv("TAILOPS_READ_ONLY", "true")
 	s := startServer(t)
-	if !s.in.cfg.ReadOnly || len(s.in.app.enabled) != 2 {
-		t.Errorf("read-only %v, %d tools; want the env twin and the file applied", s.in.cfg.ReadOnly, len(s.in.app.enabled))
+	if !s.in.cfg.ReadOnly || len(s.in.srv.Tools()) != 2 {
+		t.Errorf("read-only %v, %d tools; want the env twin and the file applied", s.in.cfg.ReadOnly, len(s.in.srv.Tools()))
 	}
 }
 
@@ -116,7 +115,7 @@ func TestConfigPrecedence(t *testing.T) {
 			t.Setenv("TAILOPS_CONFIG", cfg)
 			t.Setenv("TAILOPS_TOOLS", tc.env)
 			s := startServer(t, tc.args...)
-			if got := slices.Sorted(maps.Keys(s.in.app.enabled)); !slices.Equal(got, tc.want) {
+			if got := slices.Sorted(slices.Values(s.in.srv.Tools())); !slices.Equal(got, tc.want) {
 				t.Errorf("enabled %v, want %v", got, tc.want)
 			}
 		})

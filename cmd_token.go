@@ -108,4 +108,10 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 }
 
 // scopeList joins scopes with commas, for messages.
-func scopeList(ss []auth.Scope) string { return strings.Join(scopeNames(ss), ", ") }
+func scopeList(ss []auth.Scope) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

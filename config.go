@@ -23,6 +23,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
 )
 
@@ -82,7 +83,7 @@ type config struct {
 	Approvals approvalFlags
 
 	// MCP sessions (see sessions.go).
-	Sessions sessionLimits
+	Sessions server.SessionLimits
 
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
@@ -165,15 +166,15 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TokenMaxLife, "token-max-lifetime", 0, "longest token lifetime accepted (0: no limit)")
 	fs.Var(&c.FileRoots, "file-root", "directory the file tools may read (repeatable; default /var/log)")
 	fs.StringVar(&c.Sandbox, "sandbox", "enforce", "kernel sandbox: enforce, best-effort or off")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout,
-		"on SIGTERM or SIGINT, how long calls in flight may run before they are cancelled (then they get "+cleanupGrace.String()+" more to roll back)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout,
+		"on SIGTERM or SIGINT, how long calls in flight may run before they are cancelled (then they get "+server.CleanupGrace.String()+" more to roll back)")
 	c.bindTailnet(fs)
 	fs.Var(&c.DiagAllow, "diag-allow", "destinations the network diagnostics may reach beyond public addresses: CIDRs, host names, *.suffix, either with :port (repeatable)")
 	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
 	c.Approvals.bind(fs)
-	c.Sessions.bind(fs)
+	bindSessions(fs, &c.Sessions)
 }
 
 // tailnetHelp is --tailnet's help: the modes this build has.

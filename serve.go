@@ -10,17 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/user"
 	"strings"
-	"time"
-
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
@@ -39,7 +36,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 type instance struct {
 	cfg       *config
 	log       *slog.Logger
-	app       *app
+	srv       *server.Server
 	ln        net.Listener // the --listen listener; nil with --stdio, and in tsnet mode without --listen
 	served    []served     // every listener serve serves, ln included
 	node      *tailnet.Node
@@ -154,44 +151,57 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err != nil {
 		return nil, err
 	}
-	in.app, err = newApp(appConfig{Logger: in.log, Verifier: in.verifier, Audit: in.audit, All: all, Enabled: enabled,
-		Resource: cfg.ResourceURL, AuthServer: cfg.AuthServers, Version: version,
+	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
+	var warnings []string
+	testOnly := testBuildWarning(testBuild())
+	if testOnly != "" {
+		in.log.Warn(testOnly)
+		warnings = append(warnings, testOnly)
+	}
+	if w := joinWarnings(warning, exposed); w != "" {
+		warnings = append(warnings, w)
+	}
+	in.srv, err = server.New(server.Config{Logger: in.log, Version: version, Audit: in.audit, Verifier: in.verifier,
+		Known: all, Enabled: enabled, Gate: in.approvals.gate, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Gate: in.approvals.gate, Sessions: cfg.Sessions})
+		Sessions: cfg.Sessions, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
 	if err != nil {
 		return nil, err
 	}
-	in.app.warning = joinWarnings(warning, exposed)
-	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
-	in.app.liveWarnings = in.reload.warnings
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
 	}
-	start := &audit.Record{Event: audit.EventServerStart, Decision: audit.DecisionAllowed, Result: audit.ResultSuccess, Reason: reason}
-	if err := in.audit.Write(ctx, start); err != nil {
+	if testOnly != "" {
+		reason += "; " + testOnly
+	}
+	if err := in.srv.Start(ctx, reason); err != nil {
 		return nil, fmt.Errorf("writing audit log: %w", err)
 	}
 	return in, nil
 }
 
 // serve serves until ctx is done, and then until the calls in flight are
-// done (see drain).
+// done (see server.Server.Serve).
 func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	defer in.app.recordStop()
+	defer in.srv.Stop()
 	in.approvals.serve(ctx)
 	if in.cfg.Stdio {
-		return serveStdio(ctx, in.app, in.cfg, stdin, stdout)
+		caller, err := stdioCaller(in.cfg)
+		if err != nil {
+			return err
+		}
+		return in.srv.ServeStdio(ctx, caller, stdin, stdout)
 	}
 	go in.reload.watch(ctx)
 	var lns []net.Listener
 	for _, s := range in.served {
-		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.app.enabled)),
+		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.srv.Tools())),
 			slog.String("audit_log", in.cfg.AuditLog), slog.String("tailnet", string(in.cfg.tailnetMode)),
 			slog.String("auth", string(in.cfg.authMode)))
 		lns = append(lns, s.ln)
 	}
-	return serveHTTP(ctx, in.app, lns, in.cfg.ShutdownTimeout, in.log)
+	return in.srv.Serve(ctx, lns)
 }
 
 func (in *instance) close() {
@@ -249,82 +259,18 @@ func (c *config) newVerifier(log *slog.Logger, create bool) (*auth.Verifier, err
 	return v, nil
 }
 
-// serveHTTP serves a on every listener until ctx is done or one of them
-// fails. Then it stops accepting connections and drains the calls in
-// flight (see drain), waiting up to timeout before it cancels them.
-func serveHTTP(ctx context.Context, a *app, lns []net.Listener, timeout time.Duration, log *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// WhoIs answers are cached per connection, never for a new
-		// connection that happens to reuse an address.
-		ConnContext: tailnet.WithConn,
-	}
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- srv.Serve(ln) }()
-	}
-	var serveErr error
-	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serving HTTP: %w", err)
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	// Shutdown closes the listeners and idle connections at once, then
-	// waits for the rest; the calls in flight are drained meanwhile, and
-	// their responses get a few seconds to be written.
-	sctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(sctx) }()
-	a.drain(timeout, cleanupGrace)
-	t := time.AfterFunc(5*time.Second, cancel)
-	defer t.Stop()
-	if err := <-shut; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("closing connections still open after the calls ended", slog.Any("error", err))
-		srv.Close()
-	}
-	return serveErr
-}
-
-// serveStdio serves one local client on stdin/stdout. The caller is the
-// local unix user with --stdio-scopes; there is no bearer token.
-func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout io.Writer) error {
+// stdioCaller is the caller of a stdio server: the local unix user with
+// --stdio-scopes; there is no bearer token.
+func stdioCaller(c *config) (*auth.Caller, error) {
 	scopes, err := auth.ParseScopes(c.StdioScopes)
 	if err != nil {
-		return fmt.Errorf("--stdio-scopes: %w", err)
+		return nil, fmt.Errorf("--stdio-scopes: %w", err)
 	}
 	name := fmt.Sprint(os.Getuid())
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	caller := &auth.Caller{Agent: "stdio:" + name, Method: auth.MethodStdio, Scopes: scopes}
-	s := server.NewStdioServer(a.mcp)
-	s.SetContextFunc(func(ctx context.Context) context.Context { return auth.WithCaller(ctx, caller) })
-	// Listen cancels its calls as soon as its context is done: on a
-	// signal, it gets its own context only after the calls in flight were
-	// drained (see drain).
-	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
-	done := make(chan error, 1)
-	go func() { done <- s.Listen(lctx, stdin, stdout) }()
-	select {
-	case err = <-done: // the client closed stdin
-	case <-ctx.Done():
-		a.drain(c.ShutdownTimeout, cleanupGrace)
-		stop()
-		select {
-		case err = <-done:
-		case <-time.After(5 * time.Second):
-		}
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("serving stdio: %w", err)
-	}
-	return nil
+	return &auth.Caller{Agent: "stdio:" + name, Method: auth.MethodStdio, Scopes: scopes}, nil
 }
 
 // toolDeps is what the tools get from the configuration.

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,11 +19,11 @@ import (
 	mcpclient "github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/server"
 )
 
 // legacyProtocol is a protocol revision with sessions (2026-07-28 has none).
@@ -220,7 +219,7 @@ func TestSessionEndsOnDeleteAndUnknownIDsGet404(t *testing.T) {
 	if ex := s.do(t, "POST", tok, cs.ID(), nil, listMsg); ex.status != 404 {
 		t.Errorf("the closed go-sdk session still answers: %d %s", ex.status, ex.body)
 	}
-	if n := s.in.app.sessions.count(); n != 0 || mcpHolds(s, sid) || mcpHolds(s, cs.ID()) {
+	if n := s.in.srv.OpenSessions(); n != 0 || mcpHolds(s, sid) || mcpHolds(s, cs.ID()) {
 		t.Errorf("%d sessions still open, want 0; mcp-go holds the ended ones: %v %v", n, mcpHolds(s, sid), mcpHolds(s, cs.ID()))
 	}
 }
@@ -344,14 +343,14 @@ func TestSessionIdleTimeout(t *testing.T) {
 		t.Errorf("the session with an open event stream: %d %s", ex.status, ex.body)
 	}
 	openSession(t, http.DefaultTransport, s.URL, tok, nil)
-	if n := s.in.app.sessions.count(); n != 2 {
+	if n := s.in.srv.OpenSessions(); n != 2 {
 		t.Errorf("%d sessions in the table, want 2", n)
 	}
 }
 
 // mcpHolds reports whether mcp-go's server still holds session sid.
 func mcpHolds(s *testServer, sid string) bool {
-	return !errors.Is(s.in.app.mcp.SendNotificationToSpecificClient(sid, "notifications/message", nil), mcpserver.ErrSessionNotFound)
+	return s.in.srv.SessionHeld(sid)
 }
 
 // TestStatelessProtocolNeedsNoSession: protocol 2026-07-28 has no
@@ -374,7 +373,7 @@ func TestStatelessProtocolNeedsNoSession(t *testing.T) {
 			t.Errorf("go-sdk on 2026-07-28: %s, session %q", text, cs.ID())
 		}
 	}
-	if n := s.in.app.sessions.count(); n != 1 {
+	if n := s.in.srv.OpenSessions(); n != 1 {
 		t.Errorf("%d sessions open, want the one legacy session", n)
 	}
 }
@@ -386,14 +385,14 @@ func TestSessionFlags(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.hujson")
 	os.WriteFile(cfg, []byte(`{"session_idle_timeout": "2m", "max_sessions": 7, "max_sessions_per_caller": 3}`), 0o600)
 	t.Run("defaults", func(t *testing.T) {
-		if got := startServer(t).in.cfg.Sessions; got != (sessionLimits{IdleTimeout: 5 * time.Minute, Max: 1024, MaxPerCaller: 32}) {
+		if got := startServer(t).in.cfg.Sessions; got != (server.SessionLimits{IdleTimeout: 5 * time.Minute, Max: 1024, MaxPerCaller: 32}) {
 			t.Errorf("defaults %+v", got)
 		}
 	})
 	t.Run("file, environment, flag", func(t *testing.T) {
 		t.Setenv("TAILOPS_MAX_SESSIONS", "9")
 		got := startServer(t, "--config", cfg, "--max-sessions-per-caller", "4").in.cfg.Sessions
-		if got != (sessionLimits{IdleTimeout: 2 * time.Minute, Max: 9, MaxPerCaller: 4}) {
+		if got != (server.SessionLimits{IdleTimeout: 2 * time.Minute, Max: 9, MaxPerCaller: 4}) {
 			t.Errorf("limits %+v", got)
 		}
 	})

@@ -29,13 +29,13 @@ const (
 // Audit events the Gate writes.
 const (
 	// EventRequest: a request was created, pending (Decision "pending").
-	EventRequest = "approval_request"
+	EventRequest audit.Event = "approval_request"
 	// EventDecision: a request was approved ("allowed") or denied.
-	EventDecision = "approval_decision"
+	EventDecision audit.Event = "approval_decision"
 	// EventRefused: someone who may not decide a request tried to.
-	EventRefused = "approval_refused"
+	EventRefused audit.Event = "approval_refused"
 	// EventExpired: a pending or approved request expired unused.
-	EventExpired = "approval_expired"
+	EventExpired audit.Event = "approval_expired"
 )
 
 // DecisionPending is the audit Decision of EventRequest records.

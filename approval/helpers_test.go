@@ -187,7 +187,7 @@ func (e *env) check(t *testing.T, tool string, args any, caller *auth.Caller) ap
 }
 
 // records returns the audit records with the event, in order.
-func (e *env) records(t *testing.T, event string) []audit.Record {
+func (e *env) records(t *testing.T, event audit.Event) []audit.Record {
 	t.Helper()
 	f, err := os.Open(e.auditPath)
 	if err != nil {
@@ -219,7 +219,7 @@ func approvalField(r audit.Record, key string) any {
 }
 
 // findRecord returns the last record of event about approval id.
-func (e *env) findRecord(t *testing.T, event, id string) audit.Record {
+func (e *env) findRecord(t *testing.T, event audit.Event, id string) audit.Record {
 	t.Helper()
 	rs := e.records(t, event)
 	for i := len(rs) - 1; i >= 0; i-- {

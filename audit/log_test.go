@@ -144,7 +144,7 @@ func TestWriteFillsDefaults(t *testing.T) {
 			if m["approval"] != nil {
 				t.Errorf("approval = %v, want null", m["approval"])
 			}
-			if r.Event != tt.wantEvent || r.Time.Location() != time.UTC {
+			if string(r.Event) != tt.wantEvent || r.Time.Location() != time.UTC {
 				t.Errorf("Write left Event %q Time %v", r.Event, r.Time)
 			}
 		})
@@ -263,7 +263,7 @@ func TestReopenContinuesChain(t *testing.T) {
 			wantSeq, wantPrev := uint64(4), sha256Hex([]byte(lastBefore))
 			if tt.wantRepair != "" {
 				repair := decodeMap(t, []byte(readLines(t, path)[len(readLines(t, path))-2]))
-				if repair["event"] != audit.EventLogRepaired || !strings.Contains(fmt.Sprint(repair["reason"]), tt.wantRepair) {
+				if repair["event"] != string(audit.EventLogRepaired) || !strings.Contains(fmt.Sprint(repair["reason"]), tt.wantRepair) {
 					t.Errorf("record before the first new one = %v, want a log_repaired record saying %q", repair, tt.wantRepair)
 				}
 				if repair["seq"] != 4.0 || repair["prev"] != wantPrev {
@@ -476,7 +476,7 @@ func TestRotationFailureFailsClosed(t *testing.T) {
 	if n, p, err := audit.Verify(path); err != nil || p != nil || n != 2 {
 		t.Errorf("Verify after recovery = %d, %v, %v; want the record and the log_recovered record", n, p, err)
 	}
-	if m := decodeMap(t, []byte(lastLine(t, path))); m["event"] != audit.EventLogRecovered || !strings.Contains(m["error"].(string), "already exists") {
+	if m := decodeMap(t, []byte(lastLine(t, path))); m["event"] != string(audit.EventLogRecovered) || !strings.Contains(m["error"].(string), "already exists") {
 		t.Errorf("last record %v, want log_recovered naming the blocked rotation", m)
 	}
 }

@@ -26,11 +26,15 @@ type Record struct {
 	// written as UTC RFC 3339 with nanoseconds.
 	Time time.Time `json:"time"`
 	// Event is the kind of record; EventToolCall when empty.
-	Event string `json:"event"`
+	Event Event `json:"event"`
 	// RequestID is the MCP request's id.
 	RequestID string `json:"request_id,omitempty"`
 	// Tool is the tool's name.
 	Tool string `json:"tool,omitempty"`
+	// Prompt is the prompt's name, for EventPromptGet.
+	Prompt string `json:"prompt,omitempty"`
+	// Resource is the resource's URI, for EventResourceRead.
+	Resource string `json:"resource,omitempty"`
 	// Arguments are the tool call's arguments; the log holds a redacted copy (redact.Value).
 	Arguments any `json:"arguments,omitempty"`
 	// Caller is who made the call; when nil, Write uses auth.CallerFrom(ctx).
@@ -38,13 +42,13 @@ type Record struct {
 	// Risk is the tool's risk level.
 	Risk string `json:"risk,omitempty"`
 	// Decision is DecisionAllowed or DecisionDenied.
-	Decision string `json:"decision,omitempty"`
+	Decision Decision `json:"decision,omitempty"`
 	// Reason explains the decision.
 	Reason string `json:"reason,omitempty"`
 	// Approval is reserved for approvals; null until they exist.
 	Approval any `json:"approval"`
 	// Result is ResultSuccess, ResultError or ResultDenied.
-	Result string `json:"result,omitempty"`
+	Result Result `json:"result,omitempty"`
 	// Error is the tool's error message, if any.
 	Error string `json:"error,omitempty"`
 	// DurationNS is how long the call took, in nanoseconds.
@@ -54,45 +58,65 @@ type Record struct {
 	Prev string `json:"prev"`
 }
 
-// Event names.
+// Event is the kind of an audit record.
+type Event string
+
+// Decision is whether what a record describes was allowed.
+type Decision string
+
+// Result is how what a record describes ended.
+type Result string
+
+// Event names. Packages that write records of their own define their
+// events as Event constants too (approval.EventRequest...).
 const (
 	// EventToolCall is a tool call's outcome (or its refusal), whatever it
 	// was: one per call.
-	EventToolCall = "tool_call"
+	EventToolCall Event = "tool_call"
 	// EventToolCallStarted is written, durably, before a tool that is not
 	// read-only acts; the call's EventToolCall record carries the same
 	// RequestID. A started record without its outcome is a call the server
 	// did not see finish (it was killed, or the log failed meanwhile).
-	EventToolCallStarted = "tool_call_started"
+	EventToolCallStarted Event = "tool_call_started"
 	// EventServerStart is written when a server starts serving.
-	EventServerStart = "server_start"
+	EventServerStart Event = "server_start"
 	// EventServerStop is written when a server has stopped serving, after
 	// every call's outcome, just before it closes the log.
-	EventServerStop = "server_stop"
+	EventServerStop Event = "server_stop"
 	// EventLogRepaired is written by Open after it completed or cut off a
 	// last line torn by an interrupted write; Reason says what it did.
-	EventLogRepaired = "log_repaired"
+	EventLogRepaired Event = "log_repaired"
 	// EventLogRecovered is the first record written after the log was
 	// unavailable and recovered; Reason says for how long and how many
 	// records could not be written, Error why it failed.
-	EventLogRecovered = "log_recovered"
+	EventLogRecovered Event = "log_recovered"
 	// EventConfigReload is a reload of the config file's revocations
 	// (SIGHUP or a change): Result is ResultSuccess or ResultError, and
 	// with an error the previous revocations stay in force.
-	EventConfigReload = "config_reload"
+	EventConfigReload Event = "config_reload"
+	// EventAuthDenied is a request refused before it reached MCP: no or a
+	// bad token, an unknown tailnet peer, a foreign Origin or Host.
+	EventAuthDenied Event = "auth_denied"
+	// EventSessionDenied is a refused MCP session: initialize past a cap,
+	// or another caller's session id presented.
+	EventSessionDenied Event = "session_denied"
+	// EventPromptGet is a prompts/get, whatever its outcome.
+	EventPromptGet Event = "prompt_get"
+	// EventResourceRead is a resources/read, whatever its outcome.
+	EventResourceRead Event = "resource_read"
 )
 
 // Decision values.
 const (
-	DecisionAllowed = "allowed"
-	DecisionDenied  = "denied"
+	DecisionAllowed Decision = "allowed"
+	DecisionDenied  Decision = "denied"
 )
 
 // Result values.
 const (
-	ResultSuccess = "success"
-	ResultError   = "error"
-	ResultDenied  = "denied"
+	ResultSuccess Result = "success"
+	ResultError   Result = "error"
+	ResultDenied  Result = "denied"
 )
 
 // genesis is Prev of the very first record.
@@ -118,6 +142,7 @@ func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
 	w.RequestID = redact.Text(r.RequestID)
 	w.Reason = redact.Text(r.Reason)
 	w.Error = redact.Text(r.Error)
+	w.Resource = redact.Text(r.Resource) // a URI may carry credentials
 	// No HTML escaping: operators grep for "&&" and "<", not "\u0026".
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

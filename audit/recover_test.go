@@ -122,7 +122,7 @@ func TestLogNoticesItsFileIsGone(t *testing.T) {
 				t.Fatalf("Write after recovery: %v", err)
 			}
 			recovered := decodeMap(t, []byte(readLines(t, path)[3]))
-			if recovered["event"] != audit.EventLogRecovered || recovered["seq"] != 4.0 ||
+			if recovered["event"] != string(audit.EventLogRecovered) || recovered["seq"] != 4.0 ||
 				!strings.Contains(recovered["reason"].(string), "records that could not be written: 1 ") ||
 				!strings.Contains(recovered["error"].(string), tt.want) {
 				t.Errorf("record after the outage = %v, want a log_recovered record with the outage", recovered)
@@ -170,7 +170,7 @@ func TestLogRecoversWhenSpaceReturns(t *testing.T) {
 	lines := readLines(t, path)
 	var outage map[string]any
 	for _, line := range lines {
-		if m := decodeMap(t, []byte(line)); m["event"] == audit.EventLogRecovered {
+		if m := decodeMap(t, []byte(line)); m["event"] == string(audit.EventLogRecovered) {
 			outage = m
 		}
 	}

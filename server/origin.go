@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package server
 
 import (
 	"fmt"
@@ -15,10 +15,10 @@ import (
 // without port) names this server: a loopback name or address, or, with
 // a tailnet, one of the node's names and addresses or --resource-url's
 // host.
-func (a *app) ownHost(host string) bool {
+func (s *Server) ownHost(host string) bool {
 	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 	ip, err := netip.ParseAddr(host)
-	return a.hosts[host] || host == "localhost" || (err == nil && ip.Unmap().IsLoopback())
+	return s.hosts[host] || host == "localhost" || (err == nil && ip.Unmap().IsLoopback())
 }
 
 // checkOrigin refuses with 403, before authentication, a request a
@@ -35,9 +35,9 @@ func (a *app) ownHost(host string) bool {
 // OPTIONS through whatever their origin, where the transport's rule
 // covers every request (GET opens an event stream), and it trusts
 // whatever Host the request names.
-func (a *app) checkOrigin(next http.Handler) http.Handler {
+func (s *Server) checkOrigin(next http.Handler) http.Handler {
 	var res *url.URL
-	if u, err := url.Parse(a.resource); err == nil && u.Host != "" {
+	if u, err := url.Parse(s.resource); err == nil && u.Host != "" {
 		res = u
 	}
 	own := func(r *http.Request, origin string) bool {
@@ -54,7 +54,7 @@ func (a *app) checkOrigin(next http.Handler) http.Handler {
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		return (a.ownHost(u.Hostname()) || resHost) && port == portOr(hostPort(r.Host), scheme)
+		return (s.ownHost(u.Hostname()) || resHost) && port == portOr(hostPort(r.Host), scheme)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origins := r.Header.Values("Origin")
@@ -71,8 +71,8 @@ func (a *app) checkOrigin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		a.auditAuthFailure(r, reason, nil)
-		a.forbid(w, "invalid_request", reason)
+		s.auditAuthFailure(r, reason, nil)
+		forbid(w, "invalid_request", reason)
 	})
 }
 

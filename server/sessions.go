@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package server
 
 import (
 	"cmp"
@@ -8,14 +8,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
@@ -35,23 +34,19 @@ import (
 // id, 404 for an id that is not, or no longer, a session of this caller).
 // Protocol 2026-07-28 has no sessions and passes through.
 
-// Session defaults.
+// Session defaults: a zero SessionLimits field means these.
 const (
-	defaultSessionIdleTimeout   = 5 * time.Minute
-	defaultMaxSessions          = 1024
-	defaultMaxSessionsPerCaller = 32
+	DefaultSessionIdleTimeout   = 5 * time.Minute
+	DefaultMaxSessions          = 1024
+	DefaultMaxSessionsPerCaller = 32
 )
-
-// eventSessionDenied is the audit event of a refused session: initialize
-// past a cap, or another caller's session id presented.
-const eventSessionDenied = "session_denied"
 
 // sessionLimitCode is the JSON-RPC error code of an initialize refused
 // past a session cap (an implementation-defined server error).
 const sessionLimitCode = -32000
 
-// sessionLimits bound the MCP sessions of the streamable HTTP transport.
-type sessionLimits struct {
+// SessionLimits bound the MCP sessions of the streamable HTTP transport.
+type SessionLimits struct {
 	// IdleTimeout ends a session that has had no request for this long.
 	IdleTimeout time.Duration
 	// Max is how many sessions may be open in total.
@@ -61,57 +56,11 @@ type sessionLimits struct {
 	MaxPerCaller int
 }
 
-// bind registers the session flags.
-func (l *sessionLimits) bind(fs *flag.FlagSet) {
-	fs.DurationVar(&l.IdleTimeout, "session-idle-timeout", defaultSessionIdleTimeout, "end an MCP session after this long without a request")
-	fs.IntVar(&l.Max, "max-sessions", defaultMaxSessions, "most MCP sessions open at once; initialize past it is refused")
-	fs.IntVar(&l.MaxPerCaller, "max-sessions-per-caller", defaultMaxSessionsPerCaller, "most MCP sessions one caller (a token, or a tailnet node) may have open")
-}
-
-// resolveSessions fills the session limits the flags and environment left
-// unset from the config file, and checks them: each must be positive, as
-// none of them can be switched off. Only serve has these flags.
-func (c *config) resolveSessions() error {
-	l, f := &c.Sessions, &c.file
-	src := func(flagName, key string) string {
-		if !c.set[flagName] && c.ConfigFile != "" {
-			return fmt.Sprintf("config file %s: key %q", c.ConfigFile, key)
-		}
-		return "--" + flagName
-	}
-	if !c.set["session-idle-timeout"] && f.SessionIdleTimeout != "" {
-		d, err := time.ParseDuration(f.SessionIdleTimeout)
-		if err != nil {
-			return fmt.Errorf("%s: %w", src("session-idle-timeout", "session_idle_timeout"), err)
-		}
-		l.IdleTimeout = d
-	}
-	if l.IdleTimeout <= 0 {
-		return fmt.Errorf("%s: got %s, want a positive duration such as 5m (idle sessions must end)",
-			src("session-idle-timeout", "session_idle_timeout"), l.IdleTimeout)
-	}
-	for _, n := range []struct {
-		flag, key string
-		dst, file *int
-	}{
-		{"max-sessions", "max_sessions", &l.Max, f.MaxSessions},
-		{"max-sessions-per-caller", "max_sessions_per_caller", &l.MaxPerCaller, f.MaxSessionsPerCaller},
-	} {
-		if !c.set[n.flag] && n.file != nil {
-			*n.dst = *n.file
-		}
-		if *n.dst < 1 {
-			return fmt.Errorf("%s: got %d, want 1 or more", src(n.flag, n.key), *n.dst)
-		}
-	}
-	return nil
-}
-
 // withDefaults returns l with its zero fields set to the defaults.
-func (l sessionLimits) withDefaults() sessionLimits {
-	l.IdleTimeout = cmp.Or(l.IdleTimeout, defaultSessionIdleTimeout)
-	l.Max = cmp.Or(l.Max, defaultMaxSessions)
-	l.MaxPerCaller = cmp.Or(l.MaxPerCaller, defaultMaxSessionsPerCaller)
+func (l SessionLimits) withDefaults() SessionLimits {
+	l.IdleTimeout = cmp.Or(l.IdleTimeout, DefaultSessionIdleTimeout)
+	l.Max = cmp.Or(l.Max, DefaultMaxSessions)
+	l.MaxPerCaller = cmp.Or(l.MaxPerCaller, DefaultMaxSessionsPerCaller)
 	return l
 }
 
@@ -119,7 +68,7 @@ func (l sessionLimits) withDefaults() sessionLimits {
 // SessionIdManagerResolver: the manager it resolves for a request knows
 // the request's caller.
 type sessions struct {
-	limits sessionLimits
+	limits SessionLimits
 
 	mu   sync.Mutex
 	byID map[string]*sessionEntry
@@ -133,9 +82,9 @@ type sessionEntry struct {
 	handedOut    bool   // mcp-go took the id for the initialize it answers
 }
 
-var _ server.SessionIdManagerResolver = (*sessions)(nil)
+var _ mcpserver.SessionIdManagerResolver = (*sessions)(nil)
 
-func newSessions(l sessionLimits) *sessions {
+func newSessions(l SessionLimits) *sessions {
 	return &sessions{limits: l.withDefaults(), byID: map[string]*sessionEntry{}, held: map[string]int{}}
 }
 
@@ -282,7 +231,7 @@ type reservedSessionKey struct{}
 // ResolveSessionIdManager returns the manager of r's caller's sessions;
 // for a nil r (mcp-go's idle sweeper, CloseSessions), one that may end
 // any session.
-func (s *sessions) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
+func (s *sessions) ResolveSessionIdManager(r *http.Request) mcpserver.SessionIdManager {
 	if r == nil {
 		return sessionManager{s: s, any: true}
 	}
@@ -338,7 +287,7 @@ func (m sessionManager) Terminate(id string) (isNotAllowed bool, err error) {
 // (400 without one, 404 otherwise; another caller's id is audited).
 // Requests of protocol 2026-07-28, which has no sessions, pass through;
 // the protocol revision is read as mcp-go reads it.
-func (a *app) sessionGate(next http.Handler) http.Handler {
+func (s *Server) sessionGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPost, http.MethodGet, http.MethodDelete:
@@ -350,60 +299,43 @@ func (a *app) sessionGate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Method == http.MethodPost {
-			body, ok := bufferBody(w, r)
-			if !ok {
+		if e := envelopeFrom(r.Context()); e != nil {
+			if !e.ok || mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()) {
+				next.ServeHTTP(w, r) // mcp-go answers a parse error; 2026-07-28 has no sessions
 				return
 			}
-			var msg struct {
-				ID     json.RawMessage `json:"id"`
-				Method mcp.MCPMethod   `json:"method"`
-			}
-			var era struct {
-				Params struct {
-					Meta *mcp.Meta `json:"_meta"`
-				} `json:"params"`
-			}
-			if json.Unmarshal(body, &msg) != nil {
-				next.ServeHTTP(w, r) // mcp-go answers the parse error
-				return
-			}
-			if json.Unmarshal(body, &era) == nil && mcp.IsModernProtocol(era.Params.Meta.ProtocolVersion()) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if msg.Method == mcp.MethodInitialize {
-				a.openSession(w, r, msg.ID, next)
+			if e.Method == mcp.MethodInitialize {
+				s.openSession(w, r, e.ID, next)
 				return
 			}
 		}
-		sid := r.Header.Get(server.HeaderKeySessionID)
+		sid := r.Header.Get(mcpserver.HeaderKeySessionID)
 		if sid == "" {
 			http.Error(w, "this request needs the Mcp-Session-Id header: send initialize first, then the session id it returns with every request", http.StatusBadRequest)
 			return
 		}
 		c := auth.CallerFrom(r.Context())
 		owner, _ := sessionOwner(c)
-		switch a.sessions.lookup(sid, owner) {
+		switch s.sessions.lookup(sid, owner) {
 		case sessionLive:
 			next.ServeHTTP(w, r)
 			return
 		case sessionForeign:
-			a.auditSessionRefusal(r.Context(), c, "refused the session id of another caller: it was neither used nor ended")
+			s.auditSessionRefusal(r.Context(), c, "refused the session id of another caller: it was neither used nor ended")
 		}
 		http.Error(w, fmt.Sprintf("no such MCP session: it was ended (DELETE), was idle for more than %s (--session-idle-timeout), "+
-			"or was never opened by this caller; send initialize without Mcp-Session-Id to open a new one", a.sessions.limits.IdleTimeout),
+			"or was never opened by this caller; send initialize without Mcp-Session-Id to open a new one", s.sessions.limits.IdleTimeout),
 			http.StatusNotFound)
 	})
 }
 
 // openSession lets an initialize through with a reserved session id, or
 // refuses it with a JSON-RPC error for request id reqID.
-func (a *app) openSession(w http.ResponseWriter, r *http.Request, reqID json.RawMessage, next http.Handler) {
+func (s *Server) openSession(w http.ResponseWriter, r *http.Request, reqID json.RawMessage, next http.Handler) {
 	c := auth.CallerFrom(r.Context())
-	sid, refusal := a.sessions.open(c)
+	sid, refusal := s.sessions.open(c)
 	if refusal != "" {
-		a.auditSessionRefusal(r.Context(), c, refusal)
+		s.auditSessionRefusal(r.Context(), c, refusal)
 		// HTTP 200 with a JSON-RPC error, as for any refused request:
 		// clients show a JSON-RPC error's message, while on a 429 or 503
 		// the official Go SDK shows only the status, and on a 4xx to
@@ -415,15 +347,27 @@ func (a *app) openSession(w http.ResponseWriter, r *http.Request, reqID json.Raw
 		json.NewEncoder(w).Encode(mcp.NewJSONRPCError(mcp.NewRequestId(id), sessionLimitCode, refusal, nil))
 		return
 	}
-	defer a.sessions.releaseUnused(sid)
+	defer s.sessions.releaseUnused(sid)
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reservedSessionKey{}, sid)))
 }
 
 // auditSessionRefusal records a refused session.
-func (a *app) auditSessionRefusal(ctx context.Context, c *auth.Caller, reason string) {
-	rec := &audit.Record{Event: eventSessionDenied, RequestID: newRequestID(), Caller: c, Decision: audit.DecisionDenied,
-		Reason: reason, Result: audit.ResultDenied}
-	if err := a.audit.Write(ctx, rec); err != nil {
-		a.log.Error("writing audit record", "error", err)
+func (s *Server) auditSessionRefusal(ctx context.Context, c *auth.Caller, reason string) {
+	s.write(ctx, refusal(audit.EventSessionDenied, c, reason))
+}
+
+// OpenSessions is how many MCP sessions are open (or reserved by an
+// initialize being answered).
+func (s *Server) OpenSessions() int { return s.sessions.count() }
+
+// SessionHeld reports whether session id still holds state in the
+// server: in the session table, or in the MCP library's own.
+func (s *Server) SessionHeld(id string) bool {
+	s.sessions.mu.Lock()
+	live := s.sessions.find(id, "", true) == sessionLive
+	s.sessions.mu.Unlock()
+	if live {
+		return true
 	}
+	return !errors.Is(s.mcp.SendNotificationToSpecificClient(id, "notifications/message", nil), mcpserver.ErrSessionNotFound)
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package server
 
 import (
 	"context"
@@ -13,16 +13,16 @@ import (
 	"github.com/tailops/tailops/tools"
 )
 
-// defaultShutdownTimeout is how long calls in flight may run at shutdown
+// DefaultShutdownTimeout is how long calls in flight may run at shutdown
 // before they are cancelled. It lets an update_container with its default
 // timeout finish or roll back by itself: the old container's stop (10 s by
 // default), 60 s for the new one to become healthy, and its rollback.
-const defaultShutdownTimeout = 90 * time.Second
+const DefaultShutdownTimeout = 90 * time.Second
 
-// cleanupGrace is how long calls cancelled at shutdown get to return: the
+// CleanupGrace is how long calls cancelled at shutdown get to return: the
 // cleanup tools promise to bound (update_container's rollback), and a
 // margin for writing their result records.
-const cleanupGrace = tools.CleanupTimeout + 5*time.Second
+const CleanupGrace = tools.CleanupTimeout + 5*time.Second
 
 // interrupted is the error of a call that had not returned when the server
 // stopped.
@@ -131,12 +131,12 @@ func (cs *calls) wait(d time.Duration) bool {
 // drain is shutdown's part for tool calls: it stops taking new ones, waits
 // up to timeout for those in flight, then cancels those still running
 // (their context, and tools.WithShutdown's channel: update_container rolls
-// back) and waits up to grace (cleanupGrace) for them. A call that still
+// back) and waits up to grace (CleanupGrace) for them. A call that still
 // has not returned gets its outcome recorded now, as interrupted, so that
 // no call is left in the audit log without one. Only then may the log be
 // closed.
-func (a *app) drain(timeout, grace time.Duration) {
-	cs := &a.calls
+func (s *Server) drain(timeout, grace time.Duration) {
+	cs := &s.calls
 	cs.mu.Lock()
 	cs.init()
 	cs.closing = true
@@ -144,7 +144,7 @@ func (a *app) drain(timeout, grace time.Duration) {
 	cs.stats.inFlight = n
 	cs.mu.Unlock()
 	if n > 0 {
-		a.log.Info("shutting down: waiting for calls in flight", slog.Int("calls", n), slog.Duration("timeout", timeout))
+		s.log.Info("shutting down: waiting for calls in flight", slog.Int("calls", n), slog.Duration("timeout", timeout))
 	}
 	if cs.wait(timeout) {
 		return
@@ -157,7 +157,7 @@ func (a *app) drain(timeout, grace time.Duration) {
 		c.cancel()
 	}
 	cs.mu.Unlock()
-	a.log.Warn("shutting down: cancelling calls still running after the shutdown timeout",
+	s.log.Warn("shutting down: cancelling calls still running after the shutdown timeout",
 		slog.Int("calls", n), slog.Duration("grace", grace))
 	if cs.wait(grace) {
 		return
@@ -175,23 +175,25 @@ func (a *app) drain(timeout, grace time.Duration) {
 	for _, c := range left {
 		rec := *c.rec
 		rec.Result, rec.Error, rec.DurationNS = audit.ResultError, interrupted, time.Since(c.start).Nanoseconds()
-		a.log.Error("shutting down: a call did not return", slog.String("tool", rec.Tool), slog.String("request_id", rec.RequestID))
-		if err := a.audit.Write(context.Background(), &rec); err != nil {
-			a.log.Error("writing audit record", slog.String("tool", rec.Tool), slog.Any("error", err))
-		}
+		s.log.Error("shutting down: a call did not return", slog.String("tool", rec.Tool), slog.String("request_id", rec.RequestID))
+		s.write(context.Background(), &rec)
 	}
 }
 
-// recordStop writes the server_stop record: the last one before the audit
-// log is closed.
-func (a *app) recordStop() {
-	a.calls.mu.Lock()
-	s := a.calls.stats
-	a.calls.mu.Unlock()
-	rec := &audit.Record{Event: audit.EventServerStop, Decision: audit.DecisionAllowed, Result: audit.ResultSuccess,
-		Reason: fmt.Sprintf("tailops stopped; calls in flight at shutdown: %d, cancelled after the shutdown timeout: %d, interrupted: %d",
-			s.inFlight, s.cancelled, s.interrupted)}
-	if err := a.audit.Write(context.Background(), rec); err != nil {
-		a.log.Error("writing audit record", slog.Any("error", err))
-	}
+// Stop writes the server_stop record, with what shutdown did with the
+// calls in flight: the last record before the audit log is closed. Call
+// it once Serve or ServeStdio has returned.
+func (s *Server) Stop() {
+	s.calls.mu.Lock()
+	st := s.calls.stats
+	s.calls.mu.Unlock()
+	s.write(context.Background(), lifecycle(audit.EventServerStop, fmt.Sprintf(
+		"tailops stopped; calls in flight at shutdown: %d, cancelled after the shutdown timeout: %d, interrupted: %d",
+		st.inFlight, st.cancelled, st.interrupted)))
+}
+
+// Start writes the server_start record; reason says what is served. A
+// server that cannot write it must not serve.
+func (s *Server) Start(ctx context.Context, reason string) error {
+	return s.write(ctx, lifecycle(audit.EventServerStart, reason))
 }

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
+)
+
+// authenticate decides who the caller is and puts it in the request
+// context. Without a tailnet it verifies the bearer token (accepted only
+// in the Authorization header). With one, the remote address goes through
+// WhoIs first: a peer the tailnet does not know is refused with 403
+// (loopback only gets through with --allow-loopback, and then by token
+// alone), and the auth mode says whether scopes come from the token, the
+// tailnet policy, or both. Identity never comes from a request header.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remote := r.RemoteAddr
+		if len(r.Header.Values("Authorization")) > 1 {
+			// Ambiguous: a proxy in front may act on the other one.
+			reason := "two Authorization headers: send one, Authorization: Bearer <token>"
+			s.auditAuthFailure(r, reason, nil)
+			s.challenge(w, http.StatusBadRequest, "invalid_request", reason, "")
+			return
+		}
+		if q := r.URL.Query(); q.Has("access_token") || q.Has("token") {
+			s.auditAuthFailure(r, "token in URL query refused", nil)
+			s.challenge(w, http.StatusUnauthorized, "invalid_request", "tokens are accepted only in the Authorization header", "")
+			return
+		}
+		mode := tailnet.AuthToken
+		var peer *tailnet.Peer
+		if s.tailnet != nil {
+			p, err := s.tailnet.Identify(r.Context(), remote)
+			switch {
+			case err == nil:
+				peer, mode = p, s.authMode
+			case errors.Is(err, tailnet.ErrUnknownPeer) && s.allowLoopback && tailnet.IsLoopback(remote):
+				// --allow-loopback: a local caller, by token alone.
+			case errors.Is(err, tailnet.ErrUnknownPeer):
+				reason := "unknown tailnet peer " + remote
+				if tailnet.IsLoopback(remote) {
+					reason = "loopback caller " + remote + " refused: not a tailnet peer (start with --allow-loopback to let local callers in by token)"
+				}
+				s.auditAuthFailure(r, reason, nil)
+				forbid(w, "access_denied", reason)
+				return
+			default:
+				s.log.Error("identifying tailnet caller", slog.String("remote_addr", remote), slog.Any("error", err))
+				s.auditAuthFailure(r, "tailnet identity lookup failed", nil)
+				forbid(w, "access_denied", "tailnet identity lookup failed")
+				return
+			}
+			if peer != nil {
+				if reason := peer.Refusal(mode); reason != "" {
+					s.auditAuthFailure(r, reason, peer)
+					forbid(w, "access_denied", reason)
+					return
+				}
+			}
+		}
+		var tok *auth.Caller
+		if mode != tailnet.AuthTailscale {
+			var reason string
+			if tok, reason = s.verifyBearer(r); tok == nil {
+				s.auditAuthFailure(r, reason, peer)
+				s.challenge(w, http.StatusUnauthorized, "invalid_token", reason, "")
+				return
+			}
+		}
+		caller := tailnet.Caller(mode, peer, tok)
+		caller.RemoteAddr = remote
+		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
+	})
+}
+
+// verifyBearer verifies the request's bearer token; on failure it
+// returns nil and why.
+func (s *Server) verifyBearer(r *http.Request) (*auth.Caller, string) {
+	h := r.Header.Get("Authorization")
+	switch scheme, tok, _ := strings.Cut(h, " "); {
+	case h == "":
+		return nil, "missing token: send it as Authorization: Bearer <token>"
+	case len(h) > maxAuthHeader:
+		return nil, "Authorization header too long"
+	case !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "":
+		return nil, "Authorization scheme is not Bearer"
+	case s.verifier == nil:
+		return nil, "this server verifies no tokens"
+	default:
+		c, err := s.verifier.Verify(strings.TrimSpace(tok))
+		if err != nil {
+			return nil, "invalid token: " + err.Error()
+		}
+		return c, ""
+	}
+}
+
+// checkHost refuses a request whose Host header is neither a loopback
+// name nor one of the tailnet node's names and addresses: DNS rebinding
+// protection for tailnet modes, where a browser on a tailnet device would
+// otherwise carry its user's tailnet identity to the server for any page
+// that rebinds its own name to the node's address.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if s.ownHost(host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		reason := fmt.Sprintf("Host header %q is not a name or address of this server (DNS rebinding protection)", r.Host)
+		s.auditAuthFailure(r, reason, nil)
+		forbid(w, "invalid_request", reason)
+	})
+}
+
+// resourceMetadataURL is where RFC 9728 metadata is served, or "".
+func (s *Server) resourceMetadataURL() string {
+	if len(s.authServers) == 0 || s.resource == "" {
+		return ""
+	}
+	u, err := url.Parse(s.resource)
+	if err != nil {
+		return ""
+	}
+	p := u.Path
+	if p == "/" {
+		p = ""
+	}
+	return u.Scheme + "://" + u.Host + mcpserver.WellKnownProtectedResourcePath + p
+}
+
+// challenge writes a 401 or 403 with a WWW-Authenticate header (RFC 6750)
+// and a JSON body; the description never contains the token.
+func (s *Server) challenge(w http.ResponseWriter, status int, code, desc string, scope auth.Scope) {
+	params := []string{fmt.Sprintf("error=%q", code), fmt.Sprintf("error_description=%q", desc)}
+	if scope != "" {
+		params = append(params, fmt.Sprintf("scope=%q", string(scope)))
+	}
+	if m := s.resourceMetadataURL(); m != "" {
+		params = append(params, fmt.Sprintf("resource_metadata=%q", m))
+	}
+	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// forbid writes a 403 with a JSON body for a caller the tailnet layer
+// or the Origin and Host checks refuse.
+func forbid(w http.ResponseWriter, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusForbidden)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}

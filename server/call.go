@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+)
+
+// auditRefusal is the tool error of a call refused because its audit
+// record cannot be written.
+const auditRefusal = "call refused: the audit log cannot be written, and TailOps runs nothing unaudited; " +
+	"check the disk holding the audit log and the server's log (calls run again by themselves once it can be written)"
+
+// visibleTools is the tool filter: a caller sees, and may call, only the
+// tools the choke point allows it.
+func (s *Server) visibleTools(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
+	c := auth.CallerFrom(ctx)
+	out := ts[:0:0]
+	for _, t := range ts {
+		if s.decide(c, KindTool, t.Name).Allowed {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// auditUnknownTool records calls that mcp-go refuses before any handler
+// runs: unknown tools, disabled tools, and tools the filter hides.
+func (s *Server) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMethod, msg any, err error) {
+	req, ok := msg.(*mcp.CallToolRequest)
+	if method != mcp.MethodToolsCall || !ok || !errors.Is(err, mcpserver.ErrToolNotFound) {
+		return
+	}
+	c := auth.CallerFrom(ctx)
+	v := s.decide(c, KindTool, req.Params.Name)
+	if v.Allowed { // cannot happen: mcp-go knows every enabled tool
+		v = verdict{Reason: "tool not available"}
+	}
+	s.write(ctx, request(KindTool, req.Params.Name, req.GetRawArguments(), c, v))
+}
+
+// authorizeAndAudit wraps every tool handler: it asks the choke point,
+// validates arguments, passes the approval gate, runs the tool, and
+// writes one durable audit record before the result is returned. A tool
+// that is not read-only also gets a durable started record (same request
+// id) before it acts. If the audit log cannot be written, nothing runs
+// and no result is returned. Every call is tracked for shutdown (see
+// drain), which refuses new ones.
+func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
+		c := auth.CallerFrom(ctx)
+		name, args := req.Params.Name, req.GetRawArguments()
+		ctx, call, accepting := s.calls.begin(ctx)
+		defer s.calls.end(call)
+		v := s.decide(c, KindTool, name)
+		if v.Allowed && !accepting {
+			v = verdict{Reason: "the server is shutting down; call again once it is back", entry: v.entry}
+		}
+		rec := request(KindTool, name, args, c, v)
+		// refuse records rec (a refusal) and answers msg.
+		refuse := func(rec *audit.Record, msg string) (*mcp.CallToolResult, error) {
+			if err := s.write(ctx, rec); err != nil {
+				return mcp.NewToolResultError(auditRefusal), nil
+			}
+			return mcp.NewToolResultError(msg), nil
+		}
+		if !v.Allowed {
+			return refuse(rec, v.Reason)
+		}
+		e := v.entry
+		// Invalid arguments never create approval requests, and are a
+		// refusal like any other: nothing runs.
+		if verr := e.check(args); verr != nil {
+			return refuse(deny(rec, "invalid arguments: "+verr.Error(), nil), verr.Error())
+		}
+		if err := s.audit.Healthy(); err != nil {
+			s.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
+			return mcp.NewToolResultError(auditRefusal), nil
+		}
+		if s.needsApproval(e, req.GetArguments()) {
+			o, err := s.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID},
+				tools.ProgressFrom(ctx).ApprovalWait())
+			if err != nil {
+				s.log.Error("recording approval request", "tool", name, "error", err)
+				return mcp.NewToolResultError("call refused: the approval request could not be recorded"), nil
+			}
+			if !o.Allowed {
+				return refuse(deny(rec, o.Message, o.AuditRef()), o.Message)
+			}
+			rec.Approval = o.AuditRef()
+		}
+		if !e.spec.ReadOnly() {
+			started := *rec
+			started.Event = audit.EventToolCallStarted
+			if err := s.write(ctx, &started); err != nil {
+				s.log.Error("the started record could not be written; the call does not run", "tool", name)
+				return mcp.NewToolResultError(auditRefusal), nil
+			}
+		}
+		s.calls.allowed(call, rec, start)
+		res, err := next(ctx, req)
+		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
+			return mcp.NewToolResultError(interrupted), nil
+		}
+		return s.finish(ctx, e, rec, start, res, err)
+	}
+}
+
+// needsApproval reports whether a call must pass the approval gate: the
+// tool's declaration says so for these arguments (critical, or its
+// ApprovalFor: an http_request_test whose URL is not on the diagnostics
+// allow-list), or the configuration's approval list names the tool.
+func (s *Server) needsApproval(e *entry, args any) bool {
+	if e.spec.CallNeedsApproval(args) {
+		return true
+	}
+	return s.gate != nil && s.gate.NeedsApproval(e.name, false)
+}
+
+// finish writes the call's audit record, durably, before the result is
+// returned; without the record, the result is withheld.
+func (s *Server) finish(ctx context.Context, e *entry, rec *audit.Record, start time.Time, res *mcp.CallToolResult, err error) (*mcp.CallToolResult, error) {
+	outcome(rec, res, err, time.Since(start))
+	if werr := s.write(ctx, rec); werr != nil {
+		msg := "the result is withheld: its audit record could not be written"
+		if !e.spec.ReadOnly() {
+			msg = "the call ran (its start is in the audit log), but its result record could not be written; the result is withheld, and no further calls run until the audit log can be written again"
+		}
+		return mcp.NewToolResultError(msg), nil
+	}
+	return res, err
+}
+
+// outcome adds a call's outcome to its record.
+func outcome(rec *audit.Record, res *mcp.CallToolResult, err error, d time.Duration) {
+	rec.DurationNS = d.Nanoseconds()
+	switch {
+	case err != nil:
+		rec.Result, rec.Error = audit.ResultError, err.Error()
+	case res != nil && res.IsError:
+		rec.Result, rec.Error = audit.ResultError, resultText(res)
+	default:
+		rec.Result = audit.ResultSuccess
+	}
+}

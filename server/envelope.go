@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// envelope is what the HTTP edge reads of a JSON-RPC request before mcp-go
+// handles it: the method, the id, and for tools/call the tool's name. It
+// is decoded once per request (readEnvelope); the arguments stay raw and
+// are decoded only for the audit record of a refusal.
+type envelope struct {
+	// ok is false when the body is not one JSON-RPC object (a parse
+	// error mcp-go answers, or a batch).
+	ok     bool
+	ID     json.RawMessage `json:"id"`
+	Method mcp.MCPMethod   `json:"method"`
+	Params struct {
+		Name      string          `json:"name"` // tools/call, prompts/get
+		URI       string          `json:"uri"`  // resources/read
+		Arguments json.RawMessage `json:"arguments"`
+		Meta      *mcp.Meta       `json:"_meta"`
+	} `json:"params"`
+}
+
+// envelopeKey is the context key of a request's envelope.
+type envelopeKey struct{}
+
+// envelopeFrom returns the request's envelope; nil for a request that is
+// not a POST.
+func envelopeFrom(ctx context.Context) *envelope {
+	e, _ := ctx.Value(envelopeKey{}).(*envelope)
+	return e
+}
+
+// readEnvelope reads a POST's body (at most maxBody bytes; 413 past it),
+// puts it back for mcp-go, and decodes its envelope into the context.
+func (s *Server) readEnvelope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		e := &envelope{}
+		e.ok = json.Unmarshal(body, e) == nil
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
+	})
+}
+
+// arguments decodes the raw arguments of a refused call for its audit
+// record.
+func (e *envelope) arguments() any {
+	if len(e.Params.Arguments) == 0 {
+		return nil
+	}
+	var args any
+	if err := json.Unmarshal(e.Params.Arguments, &args); err != nil {
+		// Cannot happen: it parsed as part of the body. Record that,
+		// never the raw bytes (not redacted).
+		return fmt.Sprintf("(arguments not decodable: %T)", err)
+	}
+	return args
+}
+
+// named is what a tools/call, prompts/get or resources/read names; ok is
+// false for any other request.
+func (e *envelope) named() (kind Kind, name string, ok bool) {
+	if e == nil || !e.ok {
+		return "", "", false
+	}
+	switch e.Method {
+	case mcp.MethodToolsCall:
+		return KindTool, e.Params.Name, true
+	case mcp.MethodPromptsGet:
+		return KindPrompt, e.Params.Name, true
+	case mcp.MethodResourcesRead:
+		return KindResource, e.Params.URI, true
+	}
+	return "", "", false
+}
+
+// scopeGate answers a tools/call, prompts/get or resources/read that the
+// caller's scopes do not allow with 403 insufficient_scope naming the
+// scope, before MCP handling, and records the refusal. Other refusals
+// (unknown and disabled names) are answered by MCP.
+func (s *Server) scopeGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := envelopeFrom(r.Context())
+		kind, name, ok := e.named()
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c := auth.CallerFrom(r.Context())
+		if v := s.decide(c, kind, name); v.Missing != "" {
+			var args any
+			if kind != KindResource {
+				args = e.arguments()
+			}
+			s.write(r.Context(), request(kind, name, args, c, v))
+			s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package server is TailOps' MCP server: the HTTP edge (authentication,
+// tailnet identity, Origin and Host checks, MCP sessions), the stdio
+// transport, and the one authorize-and-audit choke point every request
+// passes (see decide and the record builders in decide.go): listing,
+// the HTTP pre-check and the call paths of tools, prompts and resources
+// all ask the same decision function, and every audit record of a
+// request is built in one place.
+//
+// Package main owns the configuration, the startup order and the kernel
+// sandbox; it hands a Server everything already opened (Config).
+package server
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
+	"github.com/tailops/tailops/tools"
+)
+
+// Limits on what a request may carry.
+const (
+	maxAuthHeader = 8 << 10 // bytes of Authorization header accepted
+	maxBody       = 4 << 20 // bytes of a JSON-RPC request body
+)
+
+// Config is what a Server serves and with what. Audit and Enabled are
+// required; every other zero value is documented.
+type Config struct {
+	// Logger receives the server's log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Version is the server's version, announced to MCP clients.
+	Version string
+	// Audit is the audit log every request is recorded in.
+	Audit *audit.Log
+	// Verifier verifies bearer tokens; nil for a stdio-only server.
+	Verifier *auth.Verifier
+	// Known are every tool this build offers, enabled or not, so that a
+	// call of a disabled tool is refused as such; nil means Enabled.
+	Known []tools.Spec
+	// Enabled are the tools this server serves.
+	Enabled []tools.Spec
+	// Prompts and Resources are the prompts and resources this server
+	// serves; nil means none (and then the server does not announce the
+	// capability).
+	Prompts   []tools.PromptSpec
+	Resources []tools.ResourceSpec
+	// Gate decides calls that need approval; nil refuses them all.
+	Gate *approval.Gate
+	// Resource is this server's resource URL (the JWT audience, RFC 9728
+	// resource); empty means none.
+	Resource string
+	// AuthServers are the OAuth authorization servers announced in RFC
+	// 9728 metadata; empty means no metadata is served.
+	AuthServers []string
+	// Tailnet identifies tailnet callers; nil when there is no tailnet,
+	// and then AuthMode, AllowLoopback and Hosts are ignored.
+	Tailnet *tailnet.Identifier
+	// AuthMode says where a tailnet caller's scopes come from; empty
+	// means tailnet.AuthToken.
+	AuthMode tailnet.AuthMode
+	// AllowLoopback lets loopback callers that are not tailnet peers in,
+	// by token.
+	AllowLoopback bool
+	// Hosts are the names and addresses clients may put in the Host
+	// header besides loopback ones (the node's tailnet names and
+	// addresses); with a tailnet they replace mcp-go's check, which
+	// refuses every tailnet name on connections tailscaled forwards over
+	// loopback.
+	Hosts []string
+	// Sessions bound the MCP sessions; zero fields take the defaults.
+	Sessions SessionLimits
+	// ShutdownTimeout is how long calls in flight may run once Serve's
+	// context is done before they are cancelled; 0 means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Warnings are shown on /readyz for as long as the server runs (the
+	// sandbox is off, a file root exposes host secrets...); nil means none.
+	Warnings []string
+	// LiveWarnings, when set, returns warnings that come and go (a failed
+	// config reload), shown on /readyz after Warnings.
+	LiveWarnings func() []string
+}
+
+// Server is a running TailOps MCP server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	log      *slog.Logger
+	verifier *auth.Verifier
+	audit    *audit.Log
+	mcp      *mcpserver.MCPServer
+	gate     *approval.Gate
+
+	// entries are what the server serves, by kind and name; known are
+	// what this build offers, enabled or not.
+	entries map[entryKey]*entry
+	known   map[entryKey]bool
+
+	resource     string
+	authServers  []string
+	warnings     []string
+	liveWarnings func() []string
+
+	tailnet       *tailnet.Identifier
+	authMode      tailnet.AuthMode
+	allowLoopback bool
+	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
+
+	sessions        *sessions // the MCP sessions of protocol revisions before 2026-07-28
+	calls           calls     // the tool calls in flight, for shutdown
+	shutdownTimeout time.Duration
+}
+
+// entry is one thing the server serves (a tool, for now), as the choke
+// point needs it.
+type entry struct {
+	kind  Kind
+	name  string
+	scope auth.Scope
+	risk  tools.Risk
+	spec  *tools.Spec // for tools
+
+	// The input validator, compiled on the tool's first call so start-up
+	// does not pay for every schema (the tests compile them all:
+	// tools.TestEveryToolIsDeclaredConsistently).
+	once sync.Once
+	v    *tools.InputValidator
+	verr error
+}
+
+// entryKey names an entry.
+type entryKey struct {
+	kind Kind
+	name string
+}
+
+// check validates a call's arguments against the tool's input schema.
+func (e *entry) check(args any) error {
+	e.once.Do(func() { e.v, e.verr = tools.NewInputValidator(e.spec) })
+	if e.verr != nil {
+		return fmt.Errorf("compiling the input schema: %w", e.verr)
+	}
+	return e.v.Check(args)
+}
+
+// New returns a Server for c. It validates every enabled tool's
+// declaration and opens nothing.
+func New(c Config) (*Server, error) {
+	if c.Audit == nil {
+		return nil, fmt.Errorf("configuring the server: no audit log")
+	}
+	s := &Server{log: cmp.Or(c.Logger, slog.Default()), verifier: c.Verifier, audit: c.Audit, gate: c.Gate,
+		entries: map[entryKey]*entry{}, known: map[entryKey]bool{},
+		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
+		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
+		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)}
+	if c.Tailnet != nil {
+		s.hosts = map[string]bool{}
+		for _, h := range c.Hosts {
+			s.hosts[strings.ToLower(strings.TrimSuffix(h, "."))] = true
+		}
+		if u, err := url.Parse(c.Resource); err == nil && u.Hostname() != "" {
+			s.hosts[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	hooks := &mcpserver.Hooks{}
+	hooks.AddOnError(s.auditUnknownTool)
+	hooks.AddAfterListPrompts(s.filterPrompts)
+	hooks.AddAfterListResources(s.filterResources)
+	opts := []mcpserver.ServerOption{
+		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithInstructions("TailOps operates a homelab host. Tools are filtered by your token's scopes; every call is audited."),
+		mcpserver.WithToolFilter(s.visibleTools),
+		mcpserver.WithHooks(hooks),
+		mcpserver.WithToolHandlerMiddleware(tools.ProgressMiddleware), // before the gate: it and the tool share the reporter
+		mcpserver.WithToolHandlerMiddleware(s.authorizeAndAudit),
+		mcpserver.WithRecovery(),
+		mcpserver.WithResourceRecovery(),
+	}
+	if len(c.Prompts) > 0 {
+		opts = append(opts, mcpserver.WithPromptCapabilities(false))
+	}
+	if len(c.Resources) > 0 {
+		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
+	}
+	s.mcp = mcpserver.NewMCPServer("tailops", c.Version, opts...)
+	known := c.Known
+	if known == nil {
+		known = c.Enabled
+	}
+	for i := range known {
+		s.known[entryKey{KindTool, known[i].Name()}] = true
+	}
+	for i := range c.Enabled {
+		spec := &c.Enabled[i]
+		if err := spec.Validate(); err != nil {
+			return nil, err
+		}
+		k := entryKey{KindTool, spec.Name()}
+		if s.entries[k] != nil {
+			return nil, fmt.Errorf("tool %s declared twice", spec.Name())
+		}
+		s.entries[k] = &entry{kind: KindTool, name: spec.Name(), scope: spec.Scope, risk: spec.Risk, spec: spec}
+		s.known[k] = true
+		s.mcp.AddTool(spec.Tool, spec.Handler)
+	}
+	if err := s.addPrompts(c.Prompts); err != nil {
+		return nil, err
+	}
+	if err := s.addResources(c.Resources); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler is the HTTP side: /mcp behind authentication, the health
+// endpoints, and RFC 9728 metadata when an authorization server is set.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	opts := []mcpserver.StreamableHTTPOption{mcpserver.WithEndpointPath("/mcp"),
+		mcpserver.WithSessionIdManagerResolver(s.sessions), mcpserver.WithSessionIdleTTL(s.sessions.limits.IdleTimeout),
+		// A ping on a session's open event stream keeps it from idling out.
+		mcpserver.WithHeartbeatInterval(s.sessions.limits.IdleTimeout / 2), mcpserver.WithStreamableHTTPLogger(s.log)}
+	if s.hosts != nil {
+		opts = append(opts, mcpserver.WithDisableLocalhostProtection(true)) // checkHost does it
+	}
+	mcpHTTP := mcpserver.NewStreamableHTTPServer(s.mcp, opts...)
+	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(mcpHTTP)))))
+	if s.hosts != nil {
+		h = s.checkHost(h)
+	}
+	mux.Handle("/mcp", h)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if len(s.authServers) > 0 && s.resource != "" {
+		meta := mcpserver.NewProtectedResourceMetadataHandler(mcpserver.ProtectedResourceMetadataConfig{
+			Resource: s.resource, AuthorizationServers: s.authServers, BearerMethodsSupported: []string{"header"},
+			ScopesSupported: scopeNames(auth.Known()), ResourceName: "TailOps",
+		})
+		mux.Handle("GET "+mcpserver.WellKnownProtectedResourcePath, meta)
+		if u, err := url.Parse(s.resource); err == nil && u.Path != "" && u.Path != "/" {
+			mux.Handle("GET "+mcpserver.WellKnownProtectedResourcePath+u.Path, meta)
+		}
+	}
+	return mux
+}
+
+// Tools returns the names of the tools the server serves, in no
+// particular order.
+func (s *Server) Tools() []string {
+	var out []string
+	for k := range s.entries {
+		if k.kind == KindTool {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+func scopeNames(ss []auth.Scope) []string {
+	out := make([]string, len(ss))
+	for i, sc := range ss {
+		out[i] = string(sc)
+	}
+	return out
+}
+
+// ready is /readyz: 503 while the audit log cannot be written, else
+// "ready" and the warnings.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.audit.Healthy(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready: audit log unavailable\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
+	for _, m := range s.warnings {
+		io.WriteString(w, "WARNING: "+m+"\n")
+	}
+	if s.liveWarnings != nil {
+		for _, m := range s.liveWarnings() {
+			io.WriteString(w, "WARNING: "+m+"\n")
+		}
+	}
+}
+
+// resultText is the text of a tool result, for its audit record.
+func resultText(r *mcp.CallToolResult) string {
+	for _, c := range r.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			return t.Text
+		}
+	}
+	return "tool error"
+}

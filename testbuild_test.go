@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"io"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestTestTagsIn: the test-only tags are found among the build's tags,
+// and nothing else counts (tailops_notsnet is a real build).
+func TestTestTagsIn(t *testing.T) {
+	for _, tc := range []struct {
+		tags string
+		want []string
+	}{
+		{"", nil},
+		{"netgo,osusergo", nil},
+		{"tailops_notsnet", nil},
+		{"tailops_testtools,tailops_nocheck", []string{"tailops_testtools", "tailops_nocheck"}},
+		{"netgo,tailops_nocheck", []string{"tailops_nocheck"}},
+	} {
+		got := testTagsIn([]debug.BuildSetting{{Key: "-tags", Value: tc.tags}, {Key: "CGO_ENABLED", Value: "1"}})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("tags %q: %v, want %v", tc.tags, got, tc.want)
+		}
+	}
+}
+
+// TestTestOnlyBuildSaysSo: a binary built with the test-only tags says so
+// in its log at start, on /readyz and in the server_start audit record; a
+// real build says nothing of the kind.
+func TestTestOnlyBuildSaysSo(t *testing.T) {
+	for _, tc := range []struct {
+		name, bin string
+		loud      bool
+	}{{"real", binPath, false}, {"test-only", probePath, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := runBinary(t, tc.bin, "--sandbox", "off")
+			resp, err := http.Get(p.URL + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var start map[string]any
+			for _, r := range auditEvents(t, p, "server_start") {
+				start = r
+			}
+			const mark = "TEST-ONLY BUILD (tags tailops_testtools,tailops_nocheck)"
+			for what, got := range map[string]string{"log": p.Stderr.String(), "/readyz": string(body), "server_start": strings.TrimSpace(start["reason"].(string))} {
+				if strings.Contains(got, mark) != tc.loud {
+					t.Errorf("%s of the %s build: %q; want the test-only mark: %v", what, tc.name, got, tc.loud)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package toolstest starts a real TailOps server in-process, with the
+// toolsets a test chooses, and hands back real MCP clients: the one test
+// harness of the tool packages (modelled on tailscale/setec's setectest
+// and kubernetes-mcp-server's internal/test). A call goes the way a
+// client's call goes in production — HTTP, bearer token, the choke point,
+// input validation, the audit log — so a tool test also proves the tool
+// is declared well enough to be served.
+package toolstest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/server"
+	"github.com/tailops/tailops/tools"
+)
+
+// Options configure a Server. A nil *Options is ready for use.
+type Options struct {
+	// Logger receives the server's and the toolsets' log lines; nil
+	// discards them.
+	Logger *slog.Logger
+	// Gate decides calls that need approval; nil refuses them all.
+	Gate *approval.Gate
+	// Known are tools the server knows but does not serve (disabled).
+	Known []tools.Spec
+}
+
+// Server is a TailOps server serving a test's toolsets over HTTP on
+// loopback, with its own audit log and shared secret.
+type Server struct {
+	// URL is the MCP endpoint (.../mcp).
+	URL string
+	// AuditLog is the audit log's path.
+	AuditLog string
+	// Server is the running server.
+	Server *server.Server
+
+	secret []byte
+	specs  map[string]tools.Spec
+}
+
+// New starts a server with sets, opening those that open something
+// (tools.Opener) and closing them (tools.Closer) when the test ends.
+func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for _, ts := range sets {
+		if o, ok := ts.(tools.Opener); ok {
+			if err := o.Open(context.Background()); err != nil {
+				t.Fatalf("opening toolset %s: %v", ts.Name(), err)
+			}
+		}
+		if c, ok := ts.(tools.Closer); ok {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	s := &Server{AuditLog: filepath.Join(t.TempDir(), "audit.log"), secret: make([]byte, 32), specs: map[string]tools.Spec{}}
+	rand.Read(s.secret)
+	l, err := audit.Open(s.AuditLog, &audit.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	v, err := auth.NewVerifier(auth.Config{Secret: s.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := tools.Specs(sets)
+	for _, sp := range enabled {
+		s.specs[sp.Name()] = sp
+	}
+	s.Server, err = server.New(server.Config{Logger: log, Version: "test", Audit: l, Verifier: v,
+		Known: append(append([]tools.Spec(nil), enabled...), opts.Known...), Enabled: enabled,
+		Prompts: tools.Prompts(sets), Resources: tools.Resources(sets), Gate: opts.Gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Server.Handler())
+	t.Cleanup(hs.Close)
+	s.URL = hs.URL + "/mcp"
+	return s
+}
+
+// Token mints a bearer token for scopes, valid for an hour.
+func (s *Server) Token(t testing.TB, scopes ...auth.Scope) string {
+	t.Helper()
+	tok, err := auth.MintHMAC(s.secret, auth.Claims{Agent: "toolstest", Scopes: scopes, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Client returns an initialized MCP client (mark3labs/mcp-go, streamable
+// HTTP) with a token of scopes; it is closed when the test ends. With no
+// scopes it gets admin, which allows every tool.
+func (s *Server) Client(t testing.TB, scopes ...auth.Scope) *client.Client {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []auth.Scope{auth.ScopeAdmin}
+	}
+	c, err := client.NewStreamableHttpClient(s.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + s.Token(t, scopes...)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Initialize(context.Background(), mcp.InitializeRequest{}); err != nil {
+		t.Fatalf("initializing an MCP client: %v", err)
+	}
+	return c
+}
+
+// Call calls tool with args through c and returns the result; a protocol
+// error fails the test (a tool error is a result).
+func Call(t testing.TB, c *client.Client, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	return CallCtx(t, context.Background(), c, tool, args)
+}
+
+// CallCtx is Call with a context.
+func CallCtx(t testing.TB, ctx context.Context, c *client.Client, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name, req.Params.Arguments = tool, args
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	return res
+}
+
+// OK calls tool, which must succeed, checks its structured result
+// against the tool's output schema and decodes it.
+func OK[T any](t testing.TB, s *Server, c *client.Client, tool string, args map[string]any) T {
+	t.Helper()
+	return Decode[T](t, s, tool, Call(t, c, tool, args))
+}
+
+// Decode checks that res, a result of tool, succeeded and matches the
+// tool's output schema, and decodes its structured content.
+func Decode[T any](t testing.TB, s *Server, tool string, res *mcp.CallToolResult) T {
+	t.Helper()
+	if res.IsError {
+		t.Fatalf("%s: unexpected error: %s", tool, Text(res))
+	}
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, ok := s.specs[tool]
+	if !ok {
+		t.Fatalf("no tool %s on the test server", tool)
+	}
+	CheckOutputSchema(t, sp, b)
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decoding %s result: %v", tool, err)
+	}
+	return out
+}
+
+// Err calls tool, which must fail with a tool error, and returns its text.
+func Err(t testing.TB, c *client.Client, tool string, args map[string]any) string {
+	t.Helper()
+	res := Call(t, c, tool, args)
+	if !res.IsError {
+		t.Fatalf("%s %v: succeeded, want an error: %s", tool, args, Text(res))
+	}
+	return Text(res)
+}
+
+// Text returns the text of a result's first text content, or "".
+func Text(r *mcp.CallToolResult) string {
+	for _, c := range r.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			return tc.Text
+		}
+	}
+	return ""
+}
+
+var schemas sync.Map // tool name → *jsonschema.Schema
+
+// CheckOutputSchema fails the test unless doc matches sp's output schema.
+func CheckOutputSchema(t testing.TB, sp tools.Spec, doc []byte) {
+	t.Helper()
+	v, ok := schemas.Load(sp.Name())
+	if !ok {
+		raw, err := json.Marshal(sp.Tool.OutputSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sp.Tool.RawOutputSchema) > 0 {
+			raw = sp.Tool.RawOutputSchema
+		}
+		sd, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := jsonschema.NewCompiler()
+		url := "mem:///out/" + sp.Name() + ".json"
+		if err := c.AddResource(url, sd); err != nil {
+			t.Fatal(err)
+		}
+		sch, err := c.Compile(url)
+		if err != nil {
+			t.Fatalf("compiling %s output schema: %v", sp.Name(), err)
+		}
+		v, _ = schemas.LoadOrStore(sp.Name(), sch)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.(*jsonschema.Schema).Validate(inst); err != nil {
+		t.Fatalf("%s result does not match its output schema: %v\n%s", sp.Name(), err, doc)
+	}
+}
+
+// Records returns the audit log's records, decoded.
+func (s *Server) Records(t testing.TB) []map[string]any {
+	t.Helper()
+	f, err := os.Open(s.AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
