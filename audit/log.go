@@ -46,6 +46,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for Record.Time; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is called after every Write with how long it
+	// took (until the record was durable, or failed) and its error, after
+	// the Log's lock is released; it must not write to the Log. Metrics
+	// use it (metrics.Metrics.AuditWrite).
+	Observe func(d time.Duration, err error)
 }
 
 // Log is an open audit log. Its methods are safe for concurrent use.
@@ -54,7 +59,8 @@ type Log struct {
 	maxSize int64
 	logger  *slog.Logger
 	now     func() time.Time
-	lock    *os.File // flock(2)ed <path>.lock
+	observe func(time.Duration, error) // Options.Observe, or nil
+	lock    *os.File                   // flock(2)ed <path>.lock
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signalled when a flush ends
@@ -136,6 +142,7 @@ func Open(path string, opts *Options) (*Log, error) {
 		if opts.Now != nil {
 			l.now = opts.Now
 		}
+		l.observe = opts.Observe
 	}
 	l.cond = sync.NewCond(&l.mu)
 	note, err := l.open()
@@ -598,7 +605,11 @@ func (l *Log) reopen(synced link) (string, error) {
 // durable. A log cut short or replaced by another chain stays unavailable
 // until it is restored (or the server restarted after `tailops audit
 // verify`).
-func (l *Log) Write(ctx context.Context, r *Record) error {
+func (l *Log) Write(ctx context.Context, r *Record) (err error) {
+	if l.observe != nil {
+		start := time.Now()
+		defer func() { l.observe(time.Since(start), err) }() // after l.mu is released
+	}
 	if r == nil {
 		return errors.New("writing audit record: nil record")
 	}

@@ -32,6 +32,8 @@ const (
 	ScopeNetworkDiag    Scope = "network:diag"
 	ScopeNetworkRead    Scope = "network:read"
 	ScopeApprovalsGrant Scope = "approvals:grant"
+	// ScopeMetricsRead reads /metrics; no tool requires it.
+	ScopeMetricsRead Scope = "metrics:read"
 
 	// ScopeAuthenticated is not a grantable scope: a tool that requires it
 	// may be called by any authenticated caller (health_check).
@@ -41,7 +43,7 @@ const (
 // implies lists, for each scope, the scopes it directly contains.
 var implies = map[Scope][]Scope{
 	ScopeAdmin: {ScopeReadonly, ScopeSystemAdmin, ScopeDockerAdmin, ScopeContainerAdmin,
-		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant},
+		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant, ScopeMetricsRead},
 	ScopeReadonly:       {ScopeSystemRead, ScopeNetworkRead, ScopeContainerRead, ScopeFileRead},
 	ScopeSystemAdmin:    {ScopeSystemRead},
 	ScopeDockerAdmin:    {ScopeContainerRead},
@@ -54,6 +56,7 @@ var implies = map[Scope][]Scope{
 	ScopeFileRead:       nil,
 	ScopeNetworkRead:    nil,
 	ScopeApprovalsGrant: nil,
+	ScopeMetricsRead:    nil,
 }
 
 // Known returns every grantable scope, sorted.

@@ -31,6 +31,9 @@ func TestExpand(t *testing.T) {
 		{"docker:admin holds container:read", auth.ScopeDockerAdmin, []auth.Scope{auth.ScopeContainerRead}, []auth.Scope{auth.ScopeContainerWrite}},
 		{"container:read holds only itself", auth.ScopeContainerRead, nil,
 			[]auth.Scope{auth.ScopeContainerWrite, auth.ScopeFileRead, auth.ScopeReadonly}},
+		{"admin holds metrics:read", auth.ScopeAdmin, []auth.Scope{auth.ScopeMetricsRead}, nil},
+		{"metrics:read holds only itself", auth.ScopeMetricsRead, nil,
+			[]auth.Scope{auth.ScopeReadonly, auth.ScopeSystemRead, auth.ScopeNetworkRead, auth.ScopeContainerRead, auth.ScopeFileRead, auth.ScopeApprovalsGrant}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +60,17 @@ func TestExpandReadonlyIsExactlyTheReadScopes(t *testing.T) {
 	}
 }
 
+// TestOnlyAdminImpliesMetricsRead: a token for an assistant (readonly,
+// any tool scope) cannot read /metrics; only admin and metrics:read can.
+func TestOnlyAdminImpliesMetricsRead(t *testing.T) {
+	for _, s := range auth.Known() {
+		want := s == auth.ScopeAdmin || s == auth.ScopeMetricsRead
+		if got := auth.Expand([]auth.Scope{s}).Allows(auth.ScopeMetricsRead); got != want {
+			t.Errorf("%s holds metrics:read: %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestExpandIgnoresUnknown(t *testing.T) {
 	if set := auth.Expand([]auth.Scope{"root", "admin:all"}); len(set) != 0 {
 		t.Errorf("Expand of unknown scopes = %v, want empty", set.Sorted())
@@ -64,11 +78,11 @@ func TestExpandIgnoresUnknown(t *testing.T) {
 }
 
 func TestParseScopes(t *testing.T) {
-	got, err := auth.ParseScopes("container:read, file:write readonly,container:read")
+	got, err := auth.ParseScopes("container:read, file:write readonly,container:read metrics:read")
 	if err != nil {
 		t.Fatalf("ParseScopes: %v", err)
 	}
-	want := []auth.Scope{auth.ScopeContainerRead, auth.ScopeFileWrite, auth.ScopeReadonly}
+	want := []auth.Scope{auth.ScopeContainerRead, auth.ScopeFileWrite, auth.ScopeReadonly, auth.ScopeMetricsRead}
 	if !slices.Equal(got, want) {
 		t.Errorf("ParseScopes = %v, want %v", got, want)
 	}
