@@ -20,5 +20,9 @@ func (m *Metrics) ReadPaths() []string {
 	if m == nil || m.noRuntime {
 		return nil
 	}
-	return append([]string(nil), processReadPaths...)
+	return ReadPaths()
 }
+
+// ReadPaths are the paths the process_* metrics read, for a sandbox
+// policy computed before a Metrics exists (`tailops sandbox explain`).
+func ReadPaths() []string { return append([]string(nil), processReadPaths...) }

@@ -13,6 +13,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -86,11 +87,14 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		}
 		if err := s.audit.Healthy(); err != nil {
 			s.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
+			s.metrics.ToolCall(name, metrics.DecisionDenied, metrics.ResultDenied, 0) // no record can say so
 			return mcp.NewToolResultError(auditRefusal), nil
 		}
 		if s.needsApproval(e, req.GetArguments()) {
+			waitStart := time.Now()
 			o, err := s.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID},
 				tools.ProgressFrom(ctx).ApprovalWait())
+			s.metrics.ApprovalWait(metrics.ApprovalOutcomeOf(o, err), time.Since(waitStart))
 			if err != nil {
 				s.log.Error("recording approval request", "tool", name, "error", err)
 				return mcp.NewToolResultError("call refused: the approval request could not be recorded"), nil

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tailnet"
 )
 
@@ -123,6 +125,9 @@ func deny(rec *audit.Record, reason string, approvalRef any) *audit.Record {
 // write writes rec durably; a failure is logged and returned, and the
 // caller must then withhold what the record was for.
 func (s *Server) write(ctx context.Context, rec *audit.Record) error {
+	if rec.Event == audit.EventToolCall {
+		s.metrics.ToolCall(rec.Tool, metrics.Decision(rec.Decision), metrics.Result(rec.Result), time.Duration(rec.DurationNS))
+	}
 	if err := s.audit.Write(ctx, rec); err != nil {
 		s.log.Error("writing audit record", slog.String("event", string(rec.Event)), slog.String("tool", rec.Tool), slog.Any("error", err))
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
@@ -95,6 +96,10 @@ type Config struct {
 	// LiveWarnings, when set, returns warnings that come and go (a failed
 	// config reload), shown on /readyz after Warnings.
 	LiveWarnings func() []string
+	// Metrics counts calls, decisions and approval waits, and is served
+	// at /metrics to callers with the metrics:read scope; nil means no
+	// metrics and no /metrics.
+	Metrics *metrics.Metrics
 }
 
 // Server is a running TailOps MCP server. Its methods are safe for
@@ -121,8 +126,9 @@ type Server struct {
 	allowLoopback bool
 	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
 
-	sessions        *sessions // the MCP sessions of protocol revisions before 2026-07-28
-	calls           calls     // the tool calls in flight, for shutdown
+	metrics         *metrics.Metrics // nil: none
+	sessions        *sessions        // the MCP sessions of protocol revisions before 2026-07-28
+	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
 }
 
@@ -168,7 +174,8 @@ func New(c Config) (*Server, error) {
 		entries: map[entryKey]*entry{}, known: map[entryKey]bool{},
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
-		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)}
+		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics}
+	s.metrics.SetSessionsOpen(s.OpenSessions)
 	if c.Tailnet != nil {
 		s.hosts = map[string]bool{}
 		for _, h := range c.Hosts {
@@ -245,6 +252,15 @@ func (s *Server) Handler() http.Handler {
 		h = s.checkHost(h)
 	}
 	mux.Handle("/mcp", h)
+	if s.metrics != nil {
+		// The same gates as /mcp, then the metrics:read scope; a refused
+		// scrape is audited like any refused request.
+		m := s.checkOrigin(s.authenticate(metrics.Guard(s.metrics.Handler(), s.refuseScrape)))
+		if s.hosts != nil {
+			m = s.checkHost(m)
+		}
+		mux.Handle("GET "+metrics.Path, m)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -311,4 +327,11 @@ func resultText(r *mcp.CallToolResult) string {
 		}
 	}
 	return "tool error"
+}
+
+// refuseScrape answers a /metrics request without the metrics:read scope
+// (metrics.Guard decides) and records the refusal.
+func (s *Server) refuseScrape(w http.ResponseWriter, r *http.Request, why metrics.Refusal) {
+	s.write(r.Context(), refusal(audit.EventAuthDenied, auth.CallerFrom(r.Context()), "GET "+metrics.Path+": "+why.Description))
+	s.challenge(w, why.Status, why.Code, why.Description, why.Scope)
 }
