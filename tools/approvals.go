@@ -74,7 +74,7 @@ func approvalTools(d *Deps) []Spec {
 				return ApprovalView{}, errNoTwoPerson
 			}
 			if strings.TrimSpace(in.ID) == "" {
-				return ApprovalView{}, argErrorf("id", "is required")
+				return ApprovalView{}, ArgErrorf("id", "is required")
 			}
 			decideFn := d.Approvals.Deny
 			if approve {

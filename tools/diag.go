@@ -162,7 +162,7 @@ func diagTools(d *Deps) []Spec {
 // durationArg applies a default and a range, in milliseconds, to an
 // optional duration argument.
 func durationArg(name string, v *int, def, lo, hi int) (time.Duration, error) {
-	ms, err := intArg(name, v, def, lo, hi)
+	ms, err := IntArg(name, v, def, lo, hi)
 	return time.Duration(ms) * time.Millisecond, err
 }
 
@@ -173,7 +173,7 @@ func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 // the policy's business.
 func hostArg(name, v string) error {
 	if strings.TrimSpace(v) == "" {
-		return argErrorf(name, "is required")
+		return ArgErrorf(name, "is required")
 	}
 	return nil
 }

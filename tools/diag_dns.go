@@ -59,12 +59,12 @@ var dnsNames = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.
 
 func (g *diag) dnsLookup(ctx context.Context, in DNSArgs) (DNSResult, error) {
 	if strings.TrimSpace(in.Name) == "" {
-		return DNSResult{}, argErrorf("name", "is required")
+		return DNSResult{}, ArgErrorf("name", "is required")
 	}
 	typName := strings.ToUpper(cmp.Or(in.Type, "A"))
 	qtype, ok := dnsTypes[typName]
 	if !ok {
-		return DNSResult{}, argErrorf("type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SRV, PTR, SOA, CAA; got %q", in.Type)
+		return DNSResult{}, ArgErrorf("type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SRV, PTR, SOA, CAA; got %q", in.Type)
 	}
 	timeout, err := durationArg("timeout_ms", in.TimeoutMS, 5000, 100, 10000)
 	if err != nil {
@@ -107,17 +107,17 @@ func queryName(s string, qtype uint16) (string, error) {
 	if a, err := netip.ParseAddr(s); err == nil && qtype == dns.TypePTR {
 		rev, err := dns.ReverseAddr(a.Unmap().WithZone("").String())
 		if err != nil {
-			return "", argErrorf("name", "%v", err)
+			return "", ArgErrorf("name", "%v", err)
 		}
 		return rev, nil
 	}
 	name, err := dnsNames.ToASCII(strings.TrimSuffix(s, "."))
 	if err != nil {
-		return "", argErrorf("name", "%q is not a valid DNS name: %v", s, err)
+		return "", ArgErrorf("name", "%q is not a valid DNS name: %v", s, err)
 	}
 	name = dns.Fqdn(strings.ToLower(name))
 	if _, ok := dns.IsDomainName(name); !ok || strings.HasPrefix(name, ".") || len(name) > 254 {
-		return "", argErrorf("name", "%q is not a valid DNS name", s)
+		return "", ArgErrorf("name", "%q is not a valid DNS name", s)
 	}
 	return name, nil
 }

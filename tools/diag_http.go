@@ -154,30 +154,30 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 	method := strings.ToUpper(cmp.Or(in.Method, http.MethodGet))
 	if method != http.MethodGet && method != http.MethodHead && !slices.Contains(g.methods, method) {
 		allowed := append([]string{http.MethodGet, http.MethodHead}, g.methods...)
-		return HTTPResult{}, argErrorf("method", "%s is not allowed (allowed: %s; the server's --diag-http-method adds more)", method, strings.Join(allowed, ", "))
+		return HTTPResult{}, ArgErrorf("method", "%s is not allowed (allowed: %s; the server's --diag-http-method adds more)", method, strings.Join(allowed, ", "))
 	}
 	if in.Body != "" && (method == http.MethodGet || method == http.MethodHead) {
-		return HTTPResult{}, argErrorf("body", "a body is not sent with %s", method)
+		return HTTPResult{}, ArgErrorf("body", "a body is not sent with %s", method)
 	}
 	if len(in.Body) > 64<<10 {
-		return HTTPResult{}, argErrorf("body", "is %d bytes, more than 64 KiB", len(in.Body))
+		return HTTPResult{}, ArgErrorf("body", "is %d bytes, more than 64 KiB", len(in.Body))
 	}
 	for k, v := range in.Headers {
 		switch {
 		case !httpguts.ValidHeaderFieldName(k):
-			return HTTPResult{}, argErrorf("headers", "%q is not a valid header name", k)
+			return HTTPResult{}, ArgErrorf("headers", "%q is not a valid header name", k)
 		case !httpguts.ValidHeaderFieldValue(v):
-			return HTTPResult{}, argErrorf("headers", "the value of %s is not a valid header value", k)
+			return HTTPResult{}, ArgErrorf("headers", "the value of %s is not a valid header value", k)
 		}
 		if why := refusedHeader(k); why != "" {
-			return HTTPResult{}, argErrorf("headers", "%s is refused: %s", http.CanonicalHeaderKey(k), why)
+			return HTTPResult{}, ArgErrorf("headers", "%s is refused: %s", http.CanonicalHeaderKey(k), why)
 		}
 	}
 	timeout, err := durationArg("timeout_ms", in.TimeoutMS, 10000, 100, 60000)
 	if err != nil {
 		return HTTPResult{}, err
 	}
-	maxBody, err := intArg("max_body_bytes", in.MaxBodyBytes, 64<<10, 0, 1<<20)
+	maxBody, err := IntArg("max_body_bytes", in.MaxBodyBytes, 64<<10, 0, 1<<20)
 	if err != nil {
 		return HTTPResult{}, err
 	}
@@ -323,7 +323,7 @@ func httpURL(arg, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		// Not echoed: it may hold a password, and errors reach the logs.
-		return nil, argErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
+		return nil, ArgErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
 	}
 	// Shown without user info: a token is often the user name
 	// (https://TOKEN@host), and errors reach the logs.
@@ -332,9 +332,9 @@ func httpURL(arg, s string) (*url.URL, error) {
 	shown := bare.String()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, argErrorf(arg, "only http and https URLs are allowed, got %q", shown)
+		return nil, ArgErrorf(arg, "only http and https URLs are allowed, got %q", shown)
 	case u.Opaque != "" || u.Host == "":
-		return nil, argErrorf(arg, "%q has no host", shown)
+		return nil, ArgErrorf(arg, "%q has no host", shown)
 	case u.User != nil:
 		return nil, &netpolicy.RefusedError{Dest: shown, Rule: "user info in URL",
 			Reason: fmt.Sprintf("the URL for %q has user info before the @ (not shown: it may be a credential): URLs with user info are refused, they can disguise the host", shown),

@@ -70,7 +70,7 @@ func (g *diag) ping(ctx context.Context, in PingArgs, mode pingMode) (PingResult
 	if err := hostArg("host", in.Host); err != nil {
 		return PingResult{}, err
 	}
-	count, err := intArg("count", in.Count, 4, 1, 20)
+	count, err := IntArg("count", in.Count, 4, 1, 20)
 	if err != nil {
 		return PingResult{}, err
 	}

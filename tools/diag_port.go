@@ -47,15 +47,15 @@ func (g *diag) testPorts(ctx context.Context, in PortArgs) (PortResult, error) {
 		return PortResult{}, err
 	}
 	if len(in.Ports) == 0 || len(in.Ports) > 64 {
-		return PortResult{}, argErrorf("ports", "must list 1 to 64 ports, got %d", len(in.Ports))
+		return PortResult{}, ArgErrorf("ports", "must list 1 to 64 ports, got %d", len(in.Ports))
 	}
 	seen := map[int]bool{}
 	for _, p := range in.Ports {
 		if p < 1 || p > 65535 {
-			return PortResult{}, argErrorf("ports", "%d is not a port (1 to 65535)", p)
+			return PortResult{}, ArgErrorf("ports", "%d is not a port (1 to 65535)", p)
 		}
 		if seen[p] {
-			return PortResult{}, argErrorf("ports", "port %d is listed twice", p)
+			return PortResult{}, ArgErrorf("ports", "port %d is listed twice", p)
 		}
 		seen[p] = true
 	}

@@ -65,7 +65,7 @@ func (g *diag) checkSSL(ctx context.Context, in SSLArgs) (SSLResult, error) {
 	if err := hostArg("host", in.Host); err != nil {
 		return SSLResult{}, err
 	}
-	port, err := intArg("port", in.Port, 443, 1, 65535)
+	port, err := IntArg("port", in.Port, 443, 1, 65535)
 	if err != nil {
 		return SSLResult{}, err
 	}
@@ -77,7 +77,7 @@ func (g *diag) checkSSL(ctx context.Context, in SSLArgs) (SSLResult, error) {
 	if in.SNI != "" {
 		h, err := netpolicy.ParseHost(in.SNI)
 		if err != nil || h.IsAddr() {
-			return SSLResult{}, argErrorf("sni", "must be a host name, got %q", in.SNI)
+			return SSLResult{}, ArgErrorf("sni", "must be a host name, got %q", in.SNI)
 		}
 		sni = h.Name
 	}

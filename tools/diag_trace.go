@@ -65,11 +65,11 @@ func (g *diag) traceroute(ctx context.Context, in TracerouteArgs) (TracerouteRes
 	if err := hostArg("host", in.Host); err != nil {
 		return TracerouteResult{}, err
 	}
-	maxHops, err := intArg("max_hops", in.MaxHops, 30, 1, 64)
+	maxHops, err := IntArg("max_hops", in.MaxHops, 30, 1, 64)
 	if err != nil {
 		return TracerouteResult{}, err
 	}
-	probes, err := intArg("probes", in.Probes, 3, 1, 5)
+	probes, err := IntArg("probes", in.Probes, 3, 1, 5)
 	if err != nil {
 		return TracerouteResult{}, err
 	}

@@ -141,7 +141,7 @@ type ContainerArg struct {
 // and an ambiguous prefix are tool errors that say so.
 func (e *dockerEngine) resolve(ctx context.Context, cli *client.Client, ref string) (container.InspectResponse, error) {
 	if !isContainerRef(ref) {
-		return container.InspectResponse{}, argErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
+		return container.InspectResponse{}, ArgErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
 	}
 	ref = strings.TrimPrefix(ref, "/")
 	ins, err := cli.ContainerInspect(ctx, ref)

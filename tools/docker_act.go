@@ -59,7 +59,7 @@ func (e *dockerEngine) restartContainer(ctx context.Context, in StopArgs) (Conta
 func stopOptions(in StopArgs) (container.StopOptions, error) {
 	var opts container.StopOptions
 	if in.Timeout != nil {
-		t, err := intArg("timeout", in.Timeout, 0, 0, 600)
+		t, err := IntArg("timeout", in.Timeout, 0, 0, 600)
 		if err != nil {
 			return opts, err
 		}

@@ -71,7 +71,7 @@ func (e *dockerEngine) listContainers(ctx context.Context, in ListContainersArgs
 	f := filters.NewArgs()
 	if in.Name != "" {
 		if strings.ContainsAny(in.Name, "\x00\n") {
-			return ContainerList{}, argErrorf("name", "must be a single line")
+			return ContainerList{}, ArgErrorf("name", "must be a single line")
 		}
 		// The daemon treats the name filter as a regular expression;
 		// quote it so it is the substring the description promises.
@@ -79,13 +79,13 @@ func (e *dockerEngine) listContainers(ctx context.Context, in ListContainersArgs
 	}
 	for _, l := range in.Label {
 		if !labelFilter.MatchString(l) {
-			return ContainerList{}, argErrorf("label", "each must be key or key=value, got %q", l)
+			return ContainerList{}, ArgErrorf("label", "each must be key or key=value, got %q", l)
 		}
 		f.Add("label", l)
 	}
 	if in.Status != "" {
 		if !slices.Contains(containerStates, in.Status) {
-			return ContainerList{}, argErrorf("status", "must be one of %s, got %q", strings.Join(containerStates, ", "), in.Status)
+			return ContainerList{}, ArgErrorf("status", "must be one of %s, got %q", strings.Join(containerStates, ", "), in.Status)
 		}
 		f.Add("status", in.Status)
 	}
@@ -435,18 +435,18 @@ func (c *logCollector) add(stream int, text string) {
 const maxLogRead = 64 << 20
 
 func (e *dockerEngine) containerLogs(ctx context.Context, in LogsArgs) (ContainerLogs, error) {
-	tail, err := intArg("tail", in.Tail, 100, 1, 10000)
+	tail, err := IntArg("tail", in.Tail, 100, 1, 10000)
 	if err != nil {
 		return ContainerLogs{}, err
 	}
-	maxBytes, err := intArg("max_bytes", in.MaxBytes, 64<<10, 1024, 1<<20)
+	maxBytes, err := IntArg("max_bytes", in.MaxBytes, 64<<10, 1024, 1<<20)
 	if err != nil {
 		return ContainerLogs{}, err
 	}
 	if in.Since != "" {
 		if _, derr := time.ParseDuration(in.Since); derr != nil {
 			if _, terr := time.Parse(time.RFC3339Nano, in.Since); terr != nil {
-				return ContainerLogs{}, argErrorf("since", "must be a duration such as 10m or an RFC 3339 time, got %q", in.Since)
+				return ContainerLogs{}, ArgErrorf("since", "must be a duration such as 10m or an RFC 3339 time, got %q", in.Since)
 			}
 		}
 	}
@@ -458,7 +458,7 @@ func (e *dockerEngine) containerLogs(ctx context.Context, in LogsArgs) (Containe
 	case "stderr":
 		opts.ShowStdout = false
 	default:
-		return ContainerLogs{}, argErrorf("stream", "must be both, stdout or stderr, got %q", in.Stream)
+		return ContainerLogs{}, ArgErrorf("stream", "must be both, stdout or stderr, got %q", in.Stream)
 	}
 	cli, err := e.client()
 	if err != nil {
@@ -672,7 +672,7 @@ func (e *dockerEngine) listImages(ctx context.Context, in ListImagesArgs) (Image
 	f := filters.NewArgs()
 	if in.Reference != "" {
 		if !isImagePattern(in.Reference) {
-			return ImageList{}, argErrorf("reference", "must be an image name pattern such as nginx or nginx:1.*, got %q", in.Reference)
+			return ImageList{}, ArgErrorf("reference", "must be an image name pattern such as nginx or nginx:1.*, got %q", in.Reference)
 		}
 		f.Add("reference", in.Reference)
 	}

@@ -45,11 +45,11 @@ type PullResult struct {
 // with :latest when it has neither tag nor digest.
 func parseImageRef(arg, s string) (string, error) {
 	if s == "" {
-		return "", argErrorf(arg, "is required")
+		return "", ArgErrorf(arg, "is required")
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return "", argErrorf(arg, "not a valid image reference (%v): %q", err, s)
+		return "", ArgErrorf(arg, "not a valid image reference (%v): %q", err, s)
 	}
 	return reference.FamiliarString(reference.TagNameOnly(named)), nil
 }
@@ -206,7 +206,7 @@ type UpdateResult struct {
 const settleTime = 5 * time.Second
 
 func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (UpdateResult, error) {
-	timeoutSec, err := intArg("timeout", in.Timeout, 60, 1, 600)
+	timeoutSec, err := IntArg("timeout", in.Timeout, 60, 1, 600)
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -229,9 +229,9 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 	}
 	if strings.HasPrefix(ref, "sha256:") || !strings.ContainsAny(ref, ":/@") && len(ref) == 64 {
 		if in.Image == "" {
-			return UpdateResult{}, argErrorf("image", "container %q was created from an image id, which cannot be pulled; name the image to run", name)
+			return UpdateResult{}, ArgErrorf("image", "container %q was created from an image id, which cannot be pulled; name the image to run", name)
 		}
-		return UpdateResult{}, argErrorf("image", "must be an image reference, not an id")
+		return UpdateResult{}, ArgErrorf("image", "must be an image reference, not an id")
 	}
 	if ref, err = parseImageRef("image", ref); err != nil {
 		return UpdateResult{}, err
@@ -265,7 +265,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		cfgImage = in.Image
 	}
 	cfg, hc, netcfg, extra := recreateConfig(old, oldImg, cfgImage)
-	if err := shutdownErr(ctx); err != nil {
+	if err := ShutdownErr(ctx); err != nil {
 		return res, fmt.Errorf("%w; %q was not changed", err, name)
 	}
 
@@ -283,7 +283,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		if err := cli.ContainerStop(ctx, old.ID, container.StopOptions{}); err != nil {
 			return res, e.fail(err, fmt.Sprintf("stopping container %q", name))
 		}
-		if err := shutdownErr(ctx); err != nil {
+		if err := ShutdownErr(ctx); err != nil {
 			return res, undo("", false, err)
 		}
 	}
@@ -295,7 +295,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		err = e.fail(err, fmt.Sprintf("renaming container %q", name))
 		return res, undo("", false, err)
 	}
-	if err := shutdownErr(ctx); err != nil {
+	if err := ShutdownErr(ctx); err != nil {
 		return res, undo("", true, err)
 	}
 	created, err := cli.ContainerCreate(ctx, cfg, hc, netcfg, nil, name)
@@ -385,7 +385,7 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 			return "", fmt.Errorf("the new container was not healthy within %s (health: %s)", timeout, status)
 		}
 		select {
-		case <-shutdownChan(ctx):
+		case <-ShutdownRequested(ctx):
 			return "", ErrShuttingDown
 		case <-time.After(200 * time.Millisecond):
 		}

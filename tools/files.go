@@ -214,9 +214,9 @@ func shortPath(p string) string {
 func checkPathArg(p string) error {
 	switch {
 	case p == "":
-		return argErrorf("path", "required")
+		return ArgErrorf("path", "required")
 	case strings.IndexByte(p, 0) >= 0:
-		return argErrorf("path", "contains a NUL byte")
+		return ArgErrorf("path", "contains a NUL byte")
 	case len(p) > pathMax:
 		return badPath(p, fmt.Sprintf("too long (%d bytes; the limit is %d)", len(p), pathMax))
 	}

@@ -43,7 +43,7 @@ func (fs *fileSystem) listDirectorySpec() Spec {
 }
 
 func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*listDirectoryResult, error) {
-	limit, err := intArg("limit", a.Limit, listDefaultLimit, 1, listMaxLimit)
+	limit, err := IntArg("limit", a.Limit, listDefaultLimit, 1, listMaxLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -36,14 +36,14 @@ func (fs *fileSystem) readFileSpec() Spec {
 }
 
 func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileResult, error) {
-	limit, err := intArg("limit", a.Limit, readDefaultLimit, 1, readMaxLimit)
+	limit, err := IntArg("limit", a.Limit, readDefaultLimit, 1, readMaxLimit)
 	if err != nil {
 		return nil, err
 	}
 	var offset int64
 	if a.Offset != nil {
 		if offset = *a.Offset; offset < 0 {
-			return nil, argErrorf("offset", "must not be negative (got %d)", offset)
+			return nil, ArgErrorf("offset", "must not be negative (got %d)", offset)
 		}
 	}
 	enc := a.Encoding
@@ -52,7 +52,7 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 		enc = "text"
 	case "text", "base64":
 	default:
-		return nil, argErrorf("encoding", "must be text or base64 (got %q)", enc)
+		return nil, ArgErrorf("encoding", "must be text or base64 (got %q)", enc)
 	}
 	if err := checkPathArg(a.Path); err != nil {
 		return nil, err
@@ -144,7 +144,7 @@ func (fs *fileSystem) tailFileSpec() Spec {
 }
 
 func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileResult, error) {
-	lines, err := intArg("lines", a.Lines, tailDefaultLines, 1, tailMaxLines)
+	lines, err := IntArg("lines", a.Lines, tailDefaultLines, 1, tailMaxLines)
 	if err != nil {
 		return nil, err
 	}

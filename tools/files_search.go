@@ -84,37 +84,37 @@ type searcher struct {
 func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*searchFilesResult, error) {
 	s := &searcher{fs: fs, parent: ctx, glob: a.NameGlob}
 	var err error
-	if s.maxResults, err = intArg("max_results", a.MaxResults, searchDefaultMax, 1, searchMaxResults); err != nil {
+	if s.maxResults, err = IntArg("max_results", a.MaxResults, searchDefaultMax, 1, searchMaxResults); err != nil {
 		return nil, err
 	}
-	if s.maxDepth, err = intArg("max_depth", a.MaxDepth, searchDefaultDepth, 1, searchMaxDepth); err != nil {
+	if s.maxDepth, err = IntArg("max_depth", a.MaxDepth, searchDefaultDepth, 1, searchMaxDepth); err != nil {
 		return nil, err
 	}
 	s.maxBytes = searchDefaultBytes
 	if a.MaxBytes != nil {
 		if s.maxBytes = *a.MaxBytes; s.maxBytes < 1 || s.maxBytes > searchMaxBytes {
-			return nil, argErrorf("max_bytes", "must be between 1 and %d (got %d)", searchMaxBytes, s.maxBytes)
+			return nil, ArgErrorf("max_bytes", "must be between 1 and %d (got %d)", searchMaxBytes, s.maxBytes)
 		}
 	}
 	timeout := searchDefaultTime
 	if a.TimeoutSeconds != nil {
 		t := *a.TimeoutSeconds
 		if !(t > 0 && t <= searchMaxTime.Seconds()) {
-			return nil, argErrorf("timeout_seconds", "must be above 0 and at most %g (got %g)", searchMaxTime.Seconds(), t)
+			return nil, ArgErrorf("timeout_seconds", "must be above 0 and at most %g (got %g)", searchMaxTime.Seconds(), t)
 		}
 		timeout = time.Duration(t * float64(time.Second))
 	}
 	if a.NameGlob == "" && a.ContentRegex == "" {
-		return nil, argErrorf("name_glob", "name_glob or content_regex is required")
+		return nil, ArgErrorf("name_glob", "name_glob or content_regex is required")
 	}
 	if a.NameGlob != "" {
 		if _, err := filepath.Match(a.NameGlob, ""); err != nil {
-			return nil, argErrorf("name_glob", "invalid glob %q", a.NameGlob)
+			return nil, ArgErrorf("name_glob", "invalid glob %q", a.NameGlob)
 		}
 	}
 	if a.ContentRegex != "" {
 		if s.re, err = regexp.Compile(a.ContentRegex); err != nil {
-			return nil, argErrorf("content_regex", "invalid RE2 expression: %v", err)
+			return nil, ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
 		}
 	}
 	if err := checkPathArg(a.Path); err != nil {

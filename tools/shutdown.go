@@ -27,18 +27,19 @@ func WithShutdown(ctx context.Context, stop <-chan struct{}) context.Context {
 	return context.WithValue(ctx, shutdownKey{}, stop)
 }
 
-// shutdownChan is the channel WithShutdown put in ctx; nil (never ready)
-// when there is none.
-func shutdownChan(ctx context.Context) <-chan struct{} {
+// ShutdownRequested returns the channel WithShutdown put in ctx, closed
+// when the server cancels the calls still running to shut down; nil
+// (never ready) when there is none.
+func ShutdownRequested(ctx context.Context) <-chan struct{} {
 	stop, _ := ctx.Value(shutdownKey{}).(<-chan struct{})
 	return stop
 }
 
-// shutdownErr returns ErrShuttingDown once the server has asked the calls
+// ShutdownErr returns ErrShuttingDown once the server has asked the calls
 // still running to stop, else nil.
-func shutdownErr(ctx context.Context) error {
+func ShutdownErr(ctx context.Context) error {
 	select {
-	case <-shutdownChan(ctx):
+	case <-ShutdownRequested(ctx):
 		return ErrShuttingDown
 	default:
 		return nil

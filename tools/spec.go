@@ -132,10 +132,11 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("tool %s: no description", s.Tool.Name)
 	case s.Handler == nil:
 		return fmt.Errorf("tool %s: no handler", s.Tool.Name)
-	case s.Scope != auth.ScopeAuthenticated && !s.Scope.Valid():
-		return fmt.Errorf("tool %s: unknown scope %q", s.Tool.Name, s.Scope)
-	case s.Risk < RiskLow || s.Risk > RiskCritical:
-		return fmt.Errorf("tool %s: no risk level", s.Tool.Name)
+	}
+	if err := checkScope("tool", s.Scope, s.Risk); err != nil {
+		return fmt.Errorf("tool %s: %w", s.Tool.Name, err)
+	}
+	switch {
 	case a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil:
 		return fmt.Errorf("tool %s: every annotation hint must be set explicitly", s.Tool.Name)
 	case *a.ReadOnlyHint && *a.DestructiveHint:
@@ -144,8 +145,6 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("tool %s: read-only tools cannot be critical", s.Tool.Name)
 	case !*a.ReadOnlyHint && s.Risk < RiskHigh:
 		return fmt.Errorf("tool %s: tools that change state are at least high risk", s.Tool.Name)
-	case s.Scope == auth.ScopeAuthenticated && s.Risk != RiskLow:
-		return fmt.Errorf("tool %s: only low-risk tools may skip a scope", s.Tool.Name)
 	}
 	for what, raw := range map[string]any{"input": s.Tool.RawInputSchema, "output": s.Tool.RawOutputSchema} {
 		b, _ := raw.(json.RawMessage)

@@ -123,9 +123,6 @@ func busyPercent(a, b cpu.TimesStat) float64 {
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
-// NoArgs is the input of a tool that takes no arguments.
-type NoArgs struct{}
-
 // HealthResult is health_check's output.
 type HealthResult struct {
 	Status  string `json:"status" jsonschema_description:"ok when the server answers"`
@@ -391,13 +388,13 @@ type procSampler struct {
 }
 
 func topProcesses(ctx context.Context, ps *procSampler, in TopProcessesArgs) (TopProcesses, error) {
-	limit, err := intArg("limit", in.Limit, 10, 1, 100)
+	limit, err := IntArg("limit", in.Limit, 10, 1, 100)
 	if err != nil {
 		return TopProcesses{}, err
 	}
 	sortBy := cmp.Or(in.SortBy, "cpu")
 	if sortBy != "cpu" && sortBy != "memory" {
-		return TopProcesses{}, argErrorf("sort_by", "must be cpu or memory, got %q", in.SortBy)
+		return TopProcesses{}, ArgErrorf("sort_by", "must be cpu or memory, got %q", in.SortBy)
 	}
 	procs, err := process.ProcessesWithContext(ctx)
 	if err != nil {
@@ -500,7 +497,7 @@ func ioCounters(ctx context.Context) (IOCounters, error) {
 }
 
 func activeConnections(ctx context.Context, in ConnectionsArgs) (Connections, error) {
-	limit, err := intArg("limit", in.Limit, 50, 1, 1000)
+	limit, err := IntArg("limit", in.Limit, 50, 1, 1000)
 	if err != nil {
 		return Connections{}, err
 	}

@@ -32,21 +32,27 @@ type ArgError struct {
 
 func (e *ArgError) Error() string { return fmt.Sprintf("invalid argument %q: %s", e.Arg, e.Reason) }
 
-// argErrorf returns an *ArgError for arg.
-func argErrorf(arg, format string, a ...any) error {
+// ArgErrorf returns an *ArgError for the argument arg, its reason
+// formatted as fmt.Sprintf does.
+func ArgErrorf(arg, format string, a ...any) error {
 	return &ArgError{Arg: arg, Reason: fmt.Sprintf(format, a...)}
 }
 
-// intArg applies a default and a range to an optional integer argument.
-func intArg(name string, v *int, def, lo, hi int) (int, error) {
+// IntArg applies a default and a range to an optional integer argument:
+// def when v is nil, else *v when it lies in [lo, hi], else an *ArgError
+// naming the argument.
+func IntArg(name string, v *int, def, lo, hi int) (int, error) {
 	if v == nil {
 		return def, nil
 	}
 	if *v < lo || *v > hi {
-		return 0, argErrorf(name, "must be between %d and %d, got %d", lo, hi, *v)
+		return 0, ArgErrorf(name, "must be between %d and %d, got %d", lo, hi, *v)
 	}
 	return *v, nil
 }
+
+// NoArgs is the input (or output) of a tool that takes no arguments.
+type NoArgs struct{}
 
 // TypedSpec describes a tool whose input and output are Go types; its
 // schemas are generated from them.

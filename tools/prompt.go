@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// PromptSpec declares one MCP prompt, as Spec declares a tool: its MCP
+// definition (name, description, arguments), handler, the scope a caller
+// needs to list and get it, its risk, and what its handler needs from the
+// kernel sandbox (a prompt that embeds live state reads it).
+type PromptSpec struct {
+	Prompt  mcp.Prompt
+	Handler server.PromptHandlerFunc
+	Scope   auth.Scope
+	Risk    Risk
+	Needs   Needs
+}
+
+// Name returns the prompt's name.
+func (p *PromptSpec) Name() string { return p.Prompt.Name }
+
+// Validate checks the declaration: a name, a description, a handler, a
+// known scope, a risk below critical (nothing waits for approval on
+// prompts/get), and arguments with distinct names.
+func (p *PromptSpec) Validate() error {
+	switch {
+	case p.Prompt.Name == "":
+		return fmt.Errorf("prompt with no name")
+	case p.Prompt.Description == "":
+		return fmt.Errorf("prompt %s: no description", p.Prompt.Name)
+	case p.Handler == nil:
+		return fmt.Errorf("prompt %s: no handler", p.Prompt.Name)
+	}
+	if err := checkScopeAndRisk("prompt", p.Scope, p.Risk); err != nil {
+		return fmt.Errorf("prompt %s: %w", p.Prompt.Name, err)
+	}
+	seen := map[string]bool{}
+	for _, a := range p.Prompt.Arguments {
+		switch {
+		case a.Name == "":
+			return fmt.Errorf("prompt %s: an argument with no name", p.Prompt.Name)
+		case seen[a.Name]:
+			return fmt.Errorf("prompt %s: argument %q declared twice", p.Prompt.Name, a.Name)
+		}
+		seen[a.Name] = true
+	}
+	return nil
+}
+
+// checkScopeAndRisk checks the scope and risk of a prompt or resource
+// (what): those of a tool (checkScope), and a risk below critical, since
+// only tool calls wait for approval.
+func checkScopeAndRisk(what string, scope auth.Scope, risk Risk) error {
+	if err := checkScope(what, scope, risk); err != nil {
+		return err
+	}
+	if risk == RiskCritical {
+		return fmt.Errorf("a %s cannot be critical: only tool calls wait for approval", what)
+	}
+	return nil
+}
+
+// checkScope checks the scope and risk of a declaration (what: tool,
+// prompt, resource): a known scope, or none for low risk only, and a risk
+// from low to critical.
+func checkScope(what string, scope auth.Scope, risk Risk) error {
+	switch {
+	case scope != auth.ScopeAuthenticated && !scope.Valid():
+		return fmt.Errorf("unknown scope %q", scope)
+	case risk < RiskLow || risk > RiskCritical:
+		return fmt.Errorf("no risk level")
+	case scope == auth.ScopeAuthenticated && risk != RiskLow:
+		return fmt.Errorf("only low-risk %ss may skip a scope", what)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import "context"
+
+// Toolset is one domain's tools (host status, files, Docker...), declared
+// together by one package under tools/. A toolset is built from its
+// package's Config by its constructor, which validates the configuration
+// and resolves everything the kernel must grant (into each Spec's Needs);
+// declaring and listing its tools does no I/O. The server's one list of
+// toolsets lives in package main.
+type Toolset interface {
+	// Name names the toolset in messages and logs, as one word
+	// ("docker").
+	Name() string
+	// Tools declares the toolset's tools, in a stable order. It does no
+	// I/O, and every call returns the same declarations.
+	Tools() []Spec
+}
+
+// Opener is a Toolset that opens handles its tools need before the
+// kernel sandbox is applied: directory handles on the file roots, say,
+// which the tools then open files beneath. The server calls Open once,
+// before the sandbox, on each toolset with an enabled tool; until then
+// (and in `sandbox explain`, which opens nothing) the tools only declare.
+type Opener interface {
+	Open(ctx context.Context) error
+}
+
+// Closer is a Toolset that holds something to release when the server
+// stops: what Open opened.
+type Closer interface {
+	Close() error
+}
+
+// PromptProvider is a Toolset that offers MCP prompts besides its tools,
+// declared as PromptSpecs: with a scope and a risk, authorized and
+// audited as tools are.
+type PromptProvider interface {
+	Prompts() []PromptSpec
+}
+
+// ResourceProvider is a Toolset that offers MCP resources besides its
+// tools, declared as ResourceSpecs: with a scope, a risk and sandbox
+// needs, authorized and audited as tools are.
+type ResourceProvider interface {
+	Resources() []ResourceSpec
+}
+
+// Specs returns the tools of every toolset in sets, in order.
+func Specs(sets []Toolset) []Spec {
+	var out []Spec
+	for _, ts := range sets {
+		out = append(out, ts.Tools()...)
+	}
+	return out
+}
+
+// Prompts returns the prompts of every toolset in sets that offers any,
+// in order.
+func Prompts(sets []Toolset) []PromptSpec {
+	var out []PromptSpec
+	for _, ts := range sets {
+		if p, ok := ts.(PromptProvider); ok {
+			out = append(out, p.Prompts()...)
+		}
+	}
+	return out
+}
+
+// Resources returns the resources of every toolset in sets that offers
+// any, in order.
+func Resources(sets []Toolset) []ResourceSpec {
+	var out []ResourceSpec
+	for _, ts := range sets {
+		if r, ok := ts.(ResourceProvider); ok {
+			out = append(out, r.Resources()...)
+		}
+	}
+	return out
+}
