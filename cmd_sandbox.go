@@ -167,10 +167,13 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	deps := cfg.toolDeps(nil)
-	all := tools.All(deps)
-	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	sets := cfg.toolsets(deps)
+	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)
+	}
+	if err := sets.check(enabled, nil); err != nil {
+		return err
 	}
 	// The roots serve would refuse are refused here too.
 	if err := cfg.checkFileRoots(deps, enabled); err != nil {

@@ -21,7 +21,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/labtest"
-	"github.com/tailops/tailops/tools"
 )
 
 // procServer is the tailops binary running as its own process.
@@ -152,7 +151,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	// Which tools stop at the approval gate comes from the registry, not a
 	// list kept here.
 	critical := map[string]bool{}
-	for _, spec := range tools.All(nil) {
+	for _, spec := range allTools() {
 		critical[spec.Name()] = spec.NeedsApproval()
 	}
 	for _, tool := range lt.Tools {

@@ -47,6 +47,7 @@ type instance struct {
 	verifier  *auth.Verifier
 	approvals *approvals
 	reload    *reloader // nil without a config file, and with --stdio
+	toolsets  *toolsetList
 }
 
 // served is a listener and the URL clients reach it at.
@@ -91,13 +92,15 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			in.close()
 		}
 	}()
-	tools.Version = version
-
 	deps := cfg.toolDeps(in.log)
-	all := tools.All(deps)
+	in.toolsets = cfg.toolsets(deps)
+	all := in.toolsets.specs()
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
+	}
+	if err := in.toolsets.check(enabled, in.log); err != nil {
+		return nil, err
 	}
 	if err := cfg.checkFileRoots(deps, enabled); err != nil {
 		return nil, err
@@ -148,6 +151,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		if s.hostPort != 0 {
 			ports = append(ports, s.hostPort)
 		}
+	}
+	if err := in.toolsets.open(ctx, enabled); err != nil { // before the sandbox
+		return nil, err
 	}
 	exposed := exposedRootsWarning(deps, enabled, in.log) // before the sandbox: it reads directories
 	warning, err := confine(cfg, enabled, ports, in.log)
@@ -208,6 +214,9 @@ func (in *instance) close() {
 	}
 	if in.audit != nil {
 		in.audit.Close()
+	}
+	if in.toolsets != nil {
+		in.toolsets.close(in.log)
 	}
 }
 
@@ -329,6 +338,6 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 
 // toolDeps is what the tools get from the configuration.
 func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths(),
+	return &tools.Deps{Logger: log, Version: version, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths(),
 		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
 }

@@ -113,26 +113,3 @@ func TestComputeRefusesUnknownNames(t *testing.T) {
 		}
 	}
 }
-
-// TestRegistryNetlinkAndCapabilities: the whole registry asks for one
-// netlink protocol (Go's net.Interfaces, for get_network_status) and one
-// capability (CAP_DAC_READ_SEARCH, for the file tools), and nothing
-// more: the union the sandbox derives stays minimal.
-func TestRegistryNetlinkAndCapabilities(t *testing.T) {
-	all := tools.All(nil)
-	p, err := Compute(all, Config{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Netlink) != 1 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) {
-		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status only", p.Netlink)
-	}
-	if p.keptCaps() != 1<<capDACReadSearch {
-		t.Errorf("capabilities kept = %s, want CAP_DAC_READ_SEARCH only", p.keptCaps())
-	}
-	for _, s := range all {
-		if got := slices.Contains(s.Needs.Capabilities, "CAP_DAC_READ_SEARCH"); got != s.Needs.FileRoots {
-			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads file roots %v", s.Name(), got, s.Needs.FileRoots)
-		}
-	}
-}

@@ -324,7 +324,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.Tools = append(p.Tools, name)
 		n := s.Needs
 		for _, rp := range n.ReadPaths {
-			b.add(rewriteHost(rp, cfg), AccessRead, "tool "+name)
+			b.add(HostPaths{Proc: cfg.HostProc, Sys: cfg.HostSys, Etc: cfg.HostEtc}.Path(rp), AccessRead, "tool "+name)
 		}
 		needRoots = needRoots || n.FileRoots
 		needDocker = needDocker || n.DockerSocket
@@ -517,23 +517,6 @@ func addPort(rules []PortRule, port uint16, why string) []PortRule {
 	rules = append(rules, PortRule{Port: port, Why: []string{why}})
 	slices.SortFunc(rules, func(a, b PortRule) int { return cmp.Compare(a.Port, b.Port) })
 	return rules
-}
-
-// rewriteHost applies HOST_PROC, HOST_SYS and HOST_ETC to a tool's path.
-func rewriteHost(path string, cfg Config) string {
-	path = filepath.Clean(path)
-	for _, r := range []struct{ from, to string }{{"/proc", cfg.HostProc}, {"/sys", cfg.HostSys}, {"/etc", cfg.HostEtc}} {
-		if r.to == "" || r.to == r.from {
-			continue
-		}
-		if path == r.from {
-			return filepath.Clean(r.to)
-		}
-		if rest, ok := strings.CutPrefix(path, r.from+"/"); ok {
-			return filepath.Join(r.to, rest)
-		}
-	}
-	return path
 }
 
 // builder collects path rules, merging rights and reasons per path.

@@ -284,7 +284,7 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 		req.Header.Set(k, in.Headers[k])
 	}
 	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "tailops-http-request-test/"+Version)
+		req.Header.Set("User-Agent", "tailops-http-request-test/"+cmp.Or(g.deps.Version, "dev"))
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -789,3 +789,6 @@ func (e *dockerEngine) listVolumes(ctx context.Context, _ NoArgs) (VolumeList, e
 	}
 	return out, nil
 }
+
+// round2 rounds f to two decimals.
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -23,6 +23,9 @@ import (
 type Deps struct {
 	// Logger receives the tools' own log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// Version is the TailOps version, which http_request_test sends in
+	// its User-Agent; empty means "dev".
+	Version string
 	// FileRoots are the directories the file tools may read; empty means
 	// /var/log.
 	FileRoots []string
@@ -168,14 +171,13 @@ func (d *Deps) logger() *slog.Logger {
 	return d.Logger
 }
 
-// All returns every tool TailOps offers, in a stable order. It is the one
-// list of tools; everything else derives from it.
+// All returns the tools still declared in this package (the domains not
+// yet moved into packages of their own under tools/), in a stable order.
 func All(d *Deps) []Spec {
 	if d == nil {
 		d = &Deps{}
 	}
 	var all []Spec
-	all = append(all, systemTools(d)...)
 	all = append(all, fileTools(d)...)
 	all = append(all, dockerTools(d)...)
 	all = append(all, diagTools(d)...)

@@ -2,7 +2,14 @@
 
 package tools
 
-import "context"
+import (
+	"context"
+	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/redact"
+)
 
 // Toolset is one domain's tools (host status, files, Docker...), declared
 // together by one package under tools/. A toolset is built from its
@@ -76,6 +83,23 @@ func Resources(sets []Toolset) []ResourceSpec {
 	for _, ts := range sets {
 		if r, ok := ts.(ResourceProvider); ok {
 			out = append(out, r.Resources()...)
+		}
+	}
+	return out
+}
+
+// Unavailable returns copies of specs that need nothing from the kernel
+// and whose every call fails with err's message (secrets redacted), as a
+// tool error: the tools of a toolset whose configuration cannot be used,
+// still declared so that a server can name them in its selection, and
+// start without them when none is enabled.
+func Unavailable(specs []Spec, err error) []Spec {
+	msg := redact.Text(err.Error())
+	out := slices.Clone(specs)
+	for i := range out {
+		out[i].Needs = Needs{}
+		out[i].Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultError(msg), nil
 		}
 	}
 	return out

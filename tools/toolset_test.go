@@ -4,6 +4,8 @@ package tools_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +126,31 @@ func TestToolsetsGatherInOrder(t *testing.T) {
 	}
 	if got := tools.Prompts(sets[:1]); len(got) != 0 {
 		t.Errorf("a toolset without prompts offers %+v", got)
+	}
+}
+
+// TestUnavailable: the tools of a toolset whose configuration cannot be
+// used keep their declarations, need nothing from the kernel, and fail
+// every call with the reason, secrets redacted.
+func TestUnavailable(t *testing.T) {
+	specs := plain{"x"}.Tools()
+	specs[0].Needs = tools.Needs{ReadPaths: []string{"/proc"}}
+	got := tools.Unavailable(specs, errors.New("DOCKER_HOST: tcp://admin:hunter2@docker.lan: bad scheme"))
+	if len(got) != 1 || got[0].Name() != "x_status" || !reflect.DeepEqual(got[0].Tool, specs[0].Tool) || got[0].Scope != specs[0].Scope {
+		t.Fatalf("declaration changed: %+v", got)
+	}
+	if !reflect.DeepEqual(got[0].Needs, tools.Needs{}) {
+		t.Errorf("needs %+v, want none", got[0].Needs)
+	}
+	if specs[0].Needs.ReadPaths == nil {
+		t.Errorf("the original specs were changed")
+	}
+	res, err := got[0].Handler(context.Background(), mcp.CallToolRequest{})
+	if err != nil || !res.IsError {
+		t.Fatalf("call: %+v, %v; want a tool error", res, err)
+	}
+	text := res.Content[0].(mcp.TextContent).Text
+	if !strings.HasPrefix(text, "DOCKER_HOST: ") || strings.Contains(text, "hunter2") {
+		t.Errorf("error text %q: want the reason, without the password", text)
 	}
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package host
 
 import (
 	"cmp"
@@ -16,41 +16,16 @@ import (
 
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
-	"github.com/shirou/gopsutil/v4/host"
+	gphost "github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/load"
 	"github.com/shirou/gopsutil/v4/mem"
 	psnet "github.com/shirou/gopsutil/v4/net"
 	"github.com/shirou/gopsutil/v4/process"
 	"github.com/shirou/gopsutil/v4/sensors"
 
-	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/tools"
 )
-
-// hostPath rewrites a /proc, /sys or /etc path by HOST_PROC, HOST_SYS or
-// HOST_ETC, as gopsutil does, so a container can report its host.
-func hostPath(p string) string {
-	for _, m := range []struct{ prefix, env string }{{"/proc", "HOST_PROC"}, {"/sys", "HOST_SYS"}, {"/etc", "HOST_ETC"}} {
-		if rest, ok := strings.CutPrefix(p, m.prefix); ok && (rest == "" || rest[0] == '/') {
-			if v := os.Getenv(m.env); v != "" {
-				return filepath.Join(v, rest)
-			}
-		}
-	}
-	return p
-}
-
-// systemNeeds is what the gopsutil-based tools read.
-// sysinfo gives gopsutil the uptime; statfs the disk usage.
-var systemNeeds = Needs{
-	ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp",
-		// gopsutil reads the distribution's own release file for the version.
-		"/etc/debian_version", "/etc/lsb-release", "/etc/redhat-release", "/etc/alpine-release", "/etc/arch-release", "/etc/SuSE-release"},
-	Syscalls: []string{"sysinfo", "statfs"},
-}
-
-// interfaceNeeds is systemNeeds plus the route netlink socket through
-// which Go's net.Interfaces (under gopsutil) lists links and addresses.
-var interfaceNeeds = Needs{ReadPaths: systemNeeds.ReadPaths, Syscalls: systemNeeds.Syscalls, Netlink: []string{"NETLINK_ROUTE"}}
 
 // cpuSampler computes CPU utilisation from the difference between the
 // current CPU times and those of the previous call, so no call waits for
@@ -102,9 +77,9 @@ type hostStatic struct {
 
 func (h *hostStatic) get(ctx context.Context) *hostStatic {
 	h.once.Do(func() {
-		h.platform, _, h.version, _ = host.PlatformInformationWithContext(ctx)
-		h.kernel, _ = host.KernelVersionWithContext(ctx)
-		h.arch, _ = host.KernelArch()
+		h.platform, _, h.version, _ = gphost.PlatformInformationWithContext(ctx)
+		h.kernel, _ = gphost.KernelVersionWithContext(ctx)
+		h.arch, _ = gphost.KernelArch()
 	})
 	return h
 }
@@ -253,56 +228,6 @@ type Connection struct {
 	PID      int32  `json:"pid,omitempty"`
 }
 
-// Version is reported by health_check; main sets it at start.
-var Version = "dev"
-
-func systemTools(d *Deps) []Spec {
-	cs := &cpuSampler{}
-	pt := &procSampler{}
-	return []Spec{
-		TypedSpec[NoArgs, HealthResult]{
-			Name: "health_check", Title: "Health check",
-			Description: "Reports that the TailOps server is up, with its time and version. Any authenticated caller may use it.",
-			Scope:       auth.ScopeAuthenticated, Risk: RiskLow, Hints: ReadHints,
-			Run: func(ctx context.Context, _ NoArgs) (HealthResult, error) {
-				return HealthResult{Status: "ok", Time: time.Now().UTC().Format(time.RFC3339), Version: Version}, nil
-			},
-			Text: func(r HealthResult) string { return fmt.Sprintf("ok (tailops %s, %s)", r.Version, r.Time) },
-		}.Spec(),
-		TypedSpec[NoArgs, SystemStatus]{
-			Name: "get_system_status", Title: "System status",
-			Description: "Host, OS, kernel, uptime, load, CPU utilisation, memory, swap, disks and temperatures of the host.",
-			Scope:       auth.ScopeSystemRead, Risk: RiskLow, Hints: ReadHints, Needs: systemNeeds,
-			Run:  func(ctx context.Context, _ NoArgs) (SystemStatus, error) { return systemStatus(ctx, cs) },
-			Text: systemStatusText,
-		}.Spec(),
-		TypedSpec[TopProcessesArgs, TopProcesses]{
-			Name: "get_top_processes", Title: "Top processes",
-			Description: "The processes using the most CPU or memory.",
-			Scope:       auth.ScopeSystemRead, Risk: RiskLow, Hints: ReadHints, Needs: systemNeeds,
-			Run: func(ctx context.Context, in TopProcessesArgs) (TopProcesses, error) { return topProcesses(ctx, pt, in) },
-		}.Spec(),
-		TypedSpec[NoArgs, NetworkStatus]{
-			Name: "get_network_status", Title: "Network interfaces",
-			Description: "Network interfaces with their addresses, flags and operational state.",
-			Scope:       auth.ScopeNetworkRead, Risk: RiskLow, Hints: ReadHints, Needs: interfaceNeeds,
-			Run: func(ctx context.Context, _ NoArgs) (NetworkStatus, error) { return networkStatus(ctx) },
-		}.Spec(),
-		TypedSpec[NoArgs, IOCounters]{
-			Name: "get_network_io_counters", Title: "Network I/O counters",
-			Description: "Bytes, packets, errors and drops per network interface since boot.",
-			Scope:       auth.ScopeNetworkRead, Risk: RiskLow, Hints: ReadHints, Needs: systemNeeds,
-			Run: func(ctx context.Context, _ NoArgs) (IOCounters, error) { return ioCounters(ctx) },
-		}.Spec(),
-		TypedSpec[ConnectionsArgs, Connections]{
-			Name: "get_active_connections", Title: "Active connections",
-			Description: "TCP and UDP sockets on the host with their local and remote addresses, state and owning process.",
-			Scope:       auth.ScopeNetworkRead, Risk: RiskModerate, Hints: ReadHints, Needs: systemNeeds,
-			Run: func(ctx context.Context, in ConnectionsArgs) (Connections, error) { return activeConnections(ctx, in) },
-		}.Spec(),
-	}
-}
-
 func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 	var st SystemStatus
 	var err error
@@ -311,7 +236,7 @@ func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 	if st.Hostname, err = os.Hostname(); err != nil {
 		return st, fmt.Errorf("reading host name: %w", err)
 	}
-	if st.UptimeSeconds, err = host.UptimeWithContext(ctx); err != nil {
+	if st.UptimeSeconds, err = gphost.UptimeWithContext(ctx); err != nil {
 		return st, fmt.Errorf("reading uptime: %w", err)
 	}
 	if la, err := load.AvgWithContext(ctx); err == nil {
@@ -388,13 +313,13 @@ type procSampler struct {
 }
 
 func topProcesses(ctx context.Context, ps *procSampler, in TopProcessesArgs) (TopProcesses, error) {
-	limit, err := IntArg("limit", in.Limit, 10, 1, 100)
+	limit, err := tools.IntArg("limit", in.Limit, 10, 1, 100)
 	if err != nil {
 		return TopProcesses{}, err
 	}
 	sortBy := cmp.Or(in.SortBy, "cpu")
 	if sortBy != "cpu" && sortBy != "memory" {
-		return TopProcesses{}, ArgErrorf("sort_by", "must be cpu or memory, got %q", in.SortBy)
+		return TopProcesses{}, tools.ArgErrorf("sort_by", "must be cpu or memory, got %q", in.SortBy)
 	}
 	procs, err := process.ProcessesWithContext(ctx)
 	if err != nil {
@@ -461,7 +386,7 @@ func topProcesses(ctx context.Context, ps *procSampler, in TopProcessesArgs) (To
 	return res, nil
 }
 
-func networkStatus(ctx context.Context) (NetworkStatus, error) {
+func networkStatus(ctx context.Context, hp sandbox.HostPaths) (NetworkStatus, error) {
 	ifs, err := psnet.InterfacesWithContext(ctx)
 	if err != nil {
 		return NetworkStatus{}, fmt.Errorf("listing interfaces: %w", err)
@@ -475,7 +400,7 @@ func networkStatus(ctx context.Context) (NetworkStatus, error) {
 		for _, a := range i.Addrs {
 			it.Addresses = append(it.Addresses, a.Addr)
 		}
-		if b, err := os.ReadFile(hostPath(filepath.Join("/sys/class/net", filepath.Base(i.Name), "operstate"))); err == nil {
+		if b, err := os.ReadFile(hp.Path(filepath.Join("/sys/class/net", filepath.Base(i.Name), "operstate"))); err == nil {
 			it.State = strings.TrimSpace(string(b))
 		}
 		res.Interfaces = append(res.Interfaces, it)
@@ -497,7 +422,7 @@ func ioCounters(ctx context.Context) (IOCounters, error) {
 }
 
 func activeConnections(ctx context.Context, in ConnectionsArgs) (Connections, error) {
-	limit, err := IntArg("limit", in.Limit, 50, 1, 1000)
+	limit, err := tools.IntArg("limit", in.Limit, 50, 1, 1000)
 	if err != nil {
 		return Connections{}, err
 	}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/host"
+)
+
+// toolsets builds every toolset from the resolved configuration: the one
+// list of what TailOps offers, one line per domain, in the order the tools
+// are listed. A toolset whose configuration cannot be used is kept with
+// its error (see toolsetList.check).
+func (c *config) toolsets(deps *tools.Deps) *toolsetList {
+	var l toolsetList
+	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
+	l.add(legacyToolset(tools.All(deps)), nil)
+	return &l
+}
+
+// legacyToolset is the tools not yet moved into a package of their own.
+type legacyToolset []tools.Spec
+
+func (l legacyToolset) Name() string        { return "tools" }
+func (l legacyToolset) Tools() []tools.Spec { return slices.Clone(l) }
+
+// toolsetList is the server's toolsets, each with the error that makes
+// its configuration unusable (nil for most).
+type toolsetList struct {
+	sets []tools.Toolset
+	errs []error
+}
+
+// add appends a toolset as its constructor returned it.
+func (l *toolsetList) add(ts tools.Toolset, err error) {
+	l.sets = append(l.sets, ts)
+	l.errs = append(l.errs, err)
+}
+
+// specs returns every tool of every toolset, in order.
+func (l *toolsetList) specs() []tools.Spec { return tools.Specs(l.sets) }
+
+// enabled reports whether one of ts's tools is among enabled.
+func enabled(ts tools.Toolset, enabled []tools.Spec) bool {
+	names := tools.Names(enabled)
+	return slices.ContainsFunc(ts.Tools(), func(s tools.Spec) bool { return slices.Contains(names, s.Name()) })
+}
+
+// check returns the configuration error of the first toolset that has
+// one and an enabled tool: such a server would serve tools that fail
+// every call, so it does not start. A toolset none of whose tools is
+// enabled is not the server's concern (a DOCKER_HOST the Docker tools
+// cannot use, on a server without them): its error is logged.
+func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
+	for i, ts := range l.sets {
+		switch err := l.errs[i]; {
+		case err == nil:
+		case enabled(ts, on):
+			return err
+		case log != nil:
+			log.Warn("toolset not usable, and none of its tools is enabled", slog.String("toolset", ts.Name()), slog.Any("error", err))
+		}
+	}
+	return nil
+}
+
+// open opens, before the sandbox, every toolset that is a tools.Opener
+// and has an enabled tool.
+func (l *toolsetList) open(ctx context.Context, on []tools.Spec) error {
+	for _, ts := range l.sets {
+		if o, ok := ts.(tools.Opener); ok && enabled(ts, on) {
+			if err := o.Open(ctx); err != nil {
+				return fmt.Errorf("opening the %s tools: %w", ts.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// close releases what the toolsets that are tools.Closers hold.
+func (l *toolsetList) close(log *slog.Logger) {
+	for _, ts := range l.sets {
+		if c, ok := ts.(tools.Closer); ok {
+			if err := c.Close(); err != nil {
+				log.Warn("closing toolset", slog.String("toolset", ts.Name()), slog.Any("error", err))
+			}
+		}
+	}
+}
