@@ -167,7 +167,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	deps := cfg.toolDeps(nil)
-	sets := cfg.toolsets(deps)
+	sets := cfg.toolsets(deps, nil)
 	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
@@ -93,7 +94,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		}
 	}()
 	deps := cfg.toolDeps(in.log)
-	in.toolsets = cfg.toolsets(deps)
+	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
+	in.toolsets = cfg.toolsets(deps, func() *approval.Gate { return gate })
 	all := in.toolsets.specs()
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
@@ -123,12 +125,12 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	// The approval store and the host CLI's socket are opened before the
-	// sandbox; the approval tools get the gate through their Deps.
+	// sandbox; the approval tools get the gate when they are called.
 	if in.approvals, err = openApprovals(&cfg.Approvals, cfg.StateDir, cfg.file.Approval, in.audit, in.log); err != nil {
 		return nil, err
 	}
 	if cfg.Approvals.TwoPerson {
-		deps.Approvals = in.approvals.gate
+		gate = in.approvals.gate
 	}
 	var ports []uint16
 	var ident *tailnet.Identifier

@@ -8,18 +8,22 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/tools"
+	approvaltools "github.com/tailops/tailops/tools/approvals"
 	"github.com/tailops/tailops/tools/host"
 )
 
 // toolsets builds every toolset from the resolved configuration: the one
 // list of what TailOps offers, one line per domain, in the order the tools
 // are listed. A toolset whose configuration cannot be used is kept with
-// its error (see toolsetList.check).
-func (c *config) toolsets(deps *tools.Deps) *toolsetList {
+// its error (see toolsetList.check). gate returns two-person approval's
+// gate once it is open (nil: none).
+func (c *config) toolsets(deps *tools.Deps, gate func() *approval.Gate) *toolsetList {
 	var l toolsetList
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	l.add(legacyToolset(tools.All(deps)), nil)
+	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	return &l
 }
 

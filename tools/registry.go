@@ -14,8 +14,6 @@ import (
 	"strings"
 
 	"github.com/docker/docker/client"
-
-	"github.com/tailops/tailops/approval"
 )
 
 // Deps is what tool handlers need from the running server. A zero Deps
@@ -41,9 +39,6 @@ type Deps struct {
 	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
 	// socket.
 	DockerHost string
-	// Approvals is the server's approval gate, for the two-person
-	// approval tools; nil means two-person approval is off.
-	Approvals *approval.Gate
 	// DiagAllow are the network diagnostics tools' allow-list entries
 	// (--diag-allow, diag_allow): CIDRs, host names and either with a
 	// port, as package netpolicy parses them; empty means only public
@@ -181,7 +176,6 @@ func All(d *Deps) []Spec {
 	all = append(all, fileTools(d)...)
 	all = append(all, dockerTools(d)...)
 	all = append(all, diagTools(d)...)
-	all = append(all, approvalTools(d)...)
 	all = append(all, testTools(d)...)
 	return all
 }

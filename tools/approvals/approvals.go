@@ -1,17 +1,64 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+// Package approvals is the toolset of two-person approval: list_approvals,
+// approve_request and deny_request let a second person decide another's
+// pending request for a critical call, through the server's approval gate.
+package approvals
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
+
+// Config configures the approval tools. The zero value has no gate: every
+// call says that two-person approval is not enabled.
+type Config struct {
+	// Gate returns the server's approval gate when two-person approval is
+	// on, nil when it is off. It is called on every call, so the server
+	// may open its gate after declaring the tools (a dependency resolved
+	// at call time, as github-mcp-server resolves its clients); nil means
+	// off.
+	Gate func() *approval.Gate
+}
+
+// Toolset is the approval toolset, built by New.
+type Toolset struct {
+	cfg   Config
+	specs []tools.Spec
+}
+
+var _ tools.Toolset = (*Toolset)(nil)
+
+// New declares the approval tools. There is nothing in Config to get
+// wrong, so the error is always nil; it is there for the shape every
+// toolset's constructor has.
+func New(cfg Config) (*Toolset, error) {
+	t := &Toolset{cfg: cfg}
+	t.specs = t.declare()
+	return t, nil
+}
+
+// Name returns "approvals".
+func (t *Toolset) Name() string { return "approvals" }
+
+// Tools returns the approval tools.
+func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
+
+// gate is the server's gate, nil when two-person approval is off.
+func (t *Toolset) gate() *approval.Gate {
+	if t.cfg.Gate == nil {
+		return nil
+	}
+	return t.cfg.Gate()
+}
 
 // errNoTwoPerson is returned by the approval tools when the server has no
 // two-person approval.
@@ -67,18 +114,20 @@ func viewOf(r approval.Request) ApprovalView {
 	return v
 }
 
-func approvalTools(d *Deps) []Spec {
+// declare declares the approval tools.
+func (t *Toolset) declare() []tools.Spec {
 	decide := func(approve bool) func(ctx context.Context, in DecideArgs) (ApprovalView, error) {
 		return func(ctx context.Context, in DecideArgs) (ApprovalView, error) {
-			if d.Approvals == nil {
+			g := t.gate()
+			if g == nil {
 				return ApprovalView{}, errNoTwoPerson
 			}
 			if strings.TrimSpace(in.ID) == "" {
-				return ApprovalView{}, ArgErrorf("id", "is required")
+				return ApprovalView{}, tools.ArgErrorf("id", "is required")
 			}
-			decideFn := d.Approvals.Deny
+			decideFn := g.Deny
 			if approve {
-				decideFn = d.Approvals.Approve
+				decideFn = g.Approve
 			}
 			r, err := decideFn(ctx, in.ID, auth.CallerFrom(ctx), in.Reason)
 			if err != nil {
@@ -87,17 +136,18 @@ func approvalTools(d *Deps) []Spec {
 			return viewOf(r), nil
 		}
 	}
-	writeHints := Hints{ReadOnly: false, Destructive: false, Idempotent: false, OpenWorld: false}
-	return []Spec{
-		TypedSpec[ListApprovalsArgs, ApprovalList]{
+	writeHints := tools.Hints{ReadOnly: false, Destructive: false, Idempotent: false, OpenWorld: false}
+	return []tools.Spec{
+		tools.TypedSpec[ListApprovalsArgs, ApprovalList]{
 			Name: "list_approvals", Title: "List approval requests",
 			Description: "Approval requests for critical calls, pending by default. Needs approvals:grant.",
-			Scope:       auth.ScopeApprovalsGrant, Risk: RiskLow, Hints: ReadHints,
+			Scope:       auth.ScopeApprovalsGrant, Risk: tools.RiskLow, Hints: tools.ReadHints,
 			Run: func(ctx context.Context, in ListApprovalsArgs) (ApprovalList, error) {
-				if d.Approvals == nil {
+				g := t.gate()
+				if g == nil {
 					return ApprovalList{}, errNoTwoPerson
 				}
-				rs, err := d.Approvals.List(ctx, auth.CallerFrom(ctx), in.All)
+				rs, err := g.List(ctx, auth.CallerFrom(ctx), in.All)
 				if err != nil {
 					return ApprovalList{}, fmt.Errorf("listing approvals: %w", err)
 				}
@@ -108,16 +158,16 @@ func approvalTools(d *Deps) []Spec {
 				return out, nil
 			},
 		}.Spec(),
-		TypedSpec[DecideArgs, ApprovalView]{
+		tools.TypedSpec[DecideArgs, ApprovalView]{
 			Name: "approve_request", Title: "Approve a request",
 			Description: "Approves another person's pending request for a critical call, bound to its exact arguments; " +
 				"the requester then repeats the call once. You cannot approve your own requests. Needs approvals:grant.",
-			Scope: auth.ScopeApprovalsGrant, Risk: RiskHigh, Hints: writeHints, Run: decide(true),
+			Scope: auth.ScopeApprovalsGrant, Risk: tools.RiskHigh, Hints: writeHints, Run: decide(true),
 		}.Spec(),
-		TypedSpec[DecideArgs, ApprovalView]{
+		tools.TypedSpec[DecideArgs, ApprovalView]{
 			Name: "deny_request", Title: "Deny a request",
 			Description: "Denies a pending request for a critical call. Needs approvals:grant.",
-			Scope:       auth.ScopeApprovalsGrant, Risk: RiskHigh, Hints: writeHints, Run: decide(false),
+			Scope:       auth.ScopeApprovalsGrant, Risk: tools.RiskHigh, Hints: writeHints, Run: decide(false),
 		}.Spec(),
 	}
 }
