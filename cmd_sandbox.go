@@ -18,6 +18,7 @@ import (
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/diag"
 )
 
 // sandboxConfig turns the server's configuration into the sandbox's.
@@ -58,13 +59,11 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 			return sandbox.Config{}, fmt.Errorf("the Docker tools: %w", err)
 		}
 	}
-	pol, err := deps.DiagPolicy()
-	if err != nil {
-		return sandbox.Config{}, fmt.Errorf("network diagnostics policy: %w", err)
-	}
-	toolPorts, anyPort := pol.ConnectPorts()
-	if anyPort {
-		toolPorts = nil
+	var toolPorts []uint16
+	if d, err := diag.New(c.diagConfig(nil)); err == nil { // else the diagnostics tools are not enabled
+		if ports, anyPort := d.Policy().ConnectPorts(); !anyPort {
+			toolPorts = ports
+		}
 	}
 	// What the server itself needs besides its tools: the tsnet engine's
 	// netlink protocols. It keeps no capability of its own: it binds its
@@ -167,7 +166,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	deps := cfg.toolDeps(nil)
-	sets := cfg.toolsets(deps, nil)
+	sets := cfg.toolsets(nil, deps, nil)
 	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)

@@ -95,7 +95,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}()
 	deps := cfg.toolDeps(in.log)
 	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
-	in.toolsets = cfg.toolsets(deps, func() *approval.Gate { return gate })
+	in.toolsets = cfg.toolsets(in.log, deps, func() *approval.Gate { return gate })
 	all := in.toolsets.specs()
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
@@ -109,9 +109,6 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}
 	if err := deps.CheckDeny(); err != nil { // the deny-list comes only from the config file
 		return nil, fmt.Errorf("config file %s: key \"file_deny\": %w", cfg.ConfigFile, err)
-	}
-	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
-		return nil, fmt.Errorf("network diagnostics policy: %w", err)
 	}
 	if err := tools.CheckNames(all, cfg.file.Approval); err != nil {
 		return nil, fmt.Errorf("config file %s: key \"approval\": %w", cfg.ConfigFile, err)
@@ -340,6 +337,5 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 
 // toolDeps is what the tools get from the configuration.
 func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{Logger: log, Version: version, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths(),
-		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
+	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths()}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/tools"
 	approvaltools "github.com/tailops/tailops/tools/approvals"
+	"github.com/tailops/tailops/tools/diag"
 	"github.com/tailops/tailops/tools/host"
 )
 
@@ -19,12 +20,18 @@ import (
 // are listed. A toolset whose configuration cannot be used is kept with
 // its error (see toolsetList.check). gate returns two-person approval's
 // gate once it is open (nil: none).
-func (c *config) toolsets(deps *tools.Deps, gate func() *approval.Gate) *toolsetList {
+func (c *config) toolsets(log *slog.Logger, deps *tools.Deps, gate func() *approval.Gate) *toolsetList {
 	var l toolsetList
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	l.add(legacyToolset(tools.All(deps)), nil)
+	l.add(diag.New(c.diagConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	return &l
+}
+
+// diagConfig is the diagnostics tools' configuration.
+func (c *config) diagConfig(log *slog.Logger) diag.Config {
+	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
 }
 
 // legacyToolset is the tools not yet moved into a package of their own.

@@ -3,7 +3,6 @@
 package tools
 
 import (
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -21,9 +20,6 @@ import (
 type Deps struct {
 	// Logger receives the tools' own log lines; nil means slog.Default().
 	Logger *slog.Logger
-	// Version is the TailOps version, which http_request_test sends in
-	// its User-Agent; empty means "dev".
-	Version string
 	// FileRoots are the directories the file tools may read; empty means
 	// /var/log.
 	FileRoots []string
@@ -39,26 +35,6 @@ type Deps struct {
 	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
 	// socket.
 	DockerHost string
-	// DiagAllow are the network diagnostics tools' allow-list entries
-	// (--diag-allow, diag_allow): CIDRs, host names and either with a
-	// port, as package netpolicy parses them; empty means only public
-	// destinations.
-	DiagAllow []string
-	// DiagPorts is the diagnostics port allow-list (--diag-port,
-	// diag_ports); empty means any port.
-	DiagPorts []uint16
-	// DiagMethods are HTTP methods http_request_test may use beyond GET
-	// and HEAD (--diag-http-method, diag_http_methods); empty means GET
-	// and HEAD only.
-	DiagMethods []string
-	// DiagResolver is the DNS server the diagnostics tools resolve names
-	// with, an address with an optional port (--diag-resolver,
-	// diag_resolver); empty means the system resolver.
-	DiagResolver string
-	// DiagRootCAs are the roots check_ssl_certificate and
-	// http_request_test verify certificates against; nil means the
-	// system roots.
-	DiagRootCAs *x509.CertPool
 }
 
 // Roots are the file roots the file tools use: FileRoots, or /var/log.
@@ -175,7 +151,6 @@ func All(d *Deps) []Spec {
 	var all []Spec
 	all = append(all, fileTools(d)...)
 	all = append(all, dockerTools(d)...)
-	all = append(all, diagTools(d)...)
 	all = append(all, testTools(d)...)
 	return all
 }

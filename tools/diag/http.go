@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"cmp"
@@ -24,6 +24,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/tailops/tailops/netpolicy"
+	"github.com/tailops/tailops/tools"
 )
 
 // httpMaxRedirects is how many redirects http_request_test follows.
@@ -152,39 +153,36 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 		return HTTPResult{}, err
 	}
 	method := strings.ToUpper(cmp.Or(in.Method, http.MethodGet))
-	if method != http.MethodGet && method != http.MethodHead && !slices.Contains(g.methods, method) {
-		allowed := append([]string{http.MethodGet, http.MethodHead}, g.methods...)
-		return HTTPResult{}, ArgErrorf("method", "%s is not allowed (allowed: %s; the server's --diag-http-method adds more)", method, strings.Join(allowed, ", "))
+	if method != http.MethodGet && method != http.MethodHead && !slices.Contains(g.cfg.Methods, method) {
+		allowed := append([]string{http.MethodGet, http.MethodHead}, g.cfg.Methods...)
+		return HTTPResult{}, tools.ArgErrorf("method", "%s is not allowed (allowed: %s; the server's --diag-http-method adds more)", method, strings.Join(allowed, ", "))
 	}
 	if in.Body != "" && (method == http.MethodGet || method == http.MethodHead) {
-		return HTTPResult{}, ArgErrorf("body", "a body is not sent with %s", method)
+		return HTTPResult{}, tools.ArgErrorf("body", "a body is not sent with %s", method)
 	}
 	if len(in.Body) > 64<<10 {
-		return HTTPResult{}, ArgErrorf("body", "is %d bytes, more than 64 KiB", len(in.Body))
+		return HTTPResult{}, tools.ArgErrorf("body", "is %d bytes, more than 64 KiB", len(in.Body))
 	}
 	for k, v := range in.Headers {
 		switch {
 		case !httpguts.ValidHeaderFieldName(k):
-			return HTTPResult{}, ArgErrorf("headers", "%q is not a valid header name", k)
+			return HTTPResult{}, tools.ArgErrorf("headers", "%q is not a valid header name", k)
 		case !httpguts.ValidHeaderFieldValue(v):
-			return HTTPResult{}, ArgErrorf("headers", "the value of %s is not a valid header value", k)
+			return HTTPResult{}, tools.ArgErrorf("headers", "the value of %s is not a valid header value", k)
 		}
 		if why := refusedHeader(k); why != "" {
-			return HTTPResult{}, ArgErrorf("headers", "%s is refused: %s", http.CanonicalHeaderKey(k), why)
+			return HTTPResult{}, tools.ArgErrorf("headers", "%s is refused: %s", http.CanonicalHeaderKey(k), why)
 		}
 	}
 	timeout, err := durationArg("timeout_ms", in.TimeoutMS, 10000, 100, 60000)
 	if err != nil {
 		return HTTPResult{}, err
 	}
-	maxBody, err := IntArg("max_body_bytes", in.MaxBodyBytes, 64<<10, 0, 1<<20)
+	maxBody, err := tools.IntArg("max_body_bytes", in.MaxBodyBytes, 64<<10, 0, 1<<20)
 	if err != nil {
 		return HTTPResult{}, err
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return HTTPResult{}, err
-	}
+	pol := g.policy
 	// Refuse a disallowed host before anything is sent; the dialer checks
 	// again, with the resolved addresses, for this request and every
 	// redirect.
@@ -231,7 +229,7 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 	tr := &http.Transport{
 		Proxy:                  nil, // never a proxy from the environment: it would be the real destination
 		DialContext:            dial,
-		TLSClientConfig:        &tls.Config{RootCAs: g.deps.DiagRootCAs, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        &tls.Config{RootCAs: g.cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,
 		DisableKeepAlives:      true,
@@ -284,7 +282,7 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 		req.Header.Set(k, in.Headers[k])
 	}
 	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "tailops-http-request-test/"+cmp.Or(g.deps.Version, "dev"))
+		req.Header.Set("User-Agent", "tailops-http-request-test/"+g.cfg.Version)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -323,7 +321,7 @@ func httpURL(arg, s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		// Not echoed: it may hold a password, and errors reach the logs.
-		return nil, ArgErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
+		return nil, tools.ArgErrorf(arg, "not a valid URL: %v", errors.Unwrap(err))
 	}
 	// Shown without user info: a token is often the user name
 	// (https://TOKEN@host), and errors reach the logs.
@@ -332,9 +330,9 @@ func httpURL(arg, s string) (*url.URL, error) {
 	shown := bare.String()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, ArgErrorf(arg, "only http and https URLs are allowed, got %q", shown)
+		return nil, tools.ArgErrorf(arg, "only http and https URLs are allowed, got %q", shown)
 	case u.Opaque != "" || u.Host == "":
-		return nil, ArgErrorf(arg, "%q has no host", shown)
+		return nil, tools.ArgErrorf(arg, "%q has no host", shown)
 	case u.User != nil:
 		return nil, &netpolicy.RefusedError{Dest: shown, Rule: "user info in URL",
 			Reason: fmt.Sprintf("the URL for %q has user info before the @ (not shown: it may be a credential): URLs with user info are refused, they can disguise the host", shown),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/tools"
 )
 
 // TraceroutePort is the UDP port traceroute's probes go to, the first
@@ -65,11 +67,11 @@ func (g *diag) traceroute(ctx context.Context, in TracerouteArgs) (TracerouteRes
 	if err := hostArg("host", in.Host); err != nil {
 		return TracerouteResult{}, err
 	}
-	maxHops, err := IntArg("max_hops", in.MaxHops, 30, 1, 64)
+	maxHops, err := tools.IntArg("max_hops", in.MaxHops, 30, 1, 64)
 	if err != nil {
 		return TracerouteResult{}, err
 	}
-	probes, err := IntArg("probes", in.Probes, 3, 1, 5)
+	probes, err := tools.IntArg("probes", in.Probes, 3, 1, 5)
 	if err != nil {
 		return TracerouteResult{}, err
 	}
@@ -77,10 +79,7 @@ func (g *diag) traceroute(ctx context.Context, in TracerouteArgs) (TracerouteRes
 	if err != nil {
 		return TracerouteResult{}, err
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return TracerouteResult{}, err
-	}
+	pol := g.policy
 	// Probes are meant to be refused, so the port allow-list does not
 	// apply: the destination is checked like ping's, without a port.
 	dest, err := pol.Resolve(ctx, in.Host, 0)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"context"
@@ -11,21 +11,36 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
-// diagKit is the diagnostics tools over one Deps.
+// diagKit is the diagnostics tools of one Config.
 type diagKit struct {
-	deps  *Deps
-	specs map[string]Spec
+	ts    *Toolset
+	specs map[string]tools.Spec
 }
 
-func newDiagKit(t testing.TB, d *Deps) *diagKit {
+// newDiagKit builds the tools of cfg; a configuration New refuses fails
+// the test (see newDiagKitErr).
+func newDiagKit(t testing.TB, cfg Config) *diagKit {
 	t.Helper()
-	k := &diagKit{deps: d, specs: map[string]Spec{}}
-	for _, s := range diagTools(d) {
-		k.specs[s.Name()] = s
+	k, err := newDiagKitErr(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return k
+}
+
+// newDiagKitErr builds the tools of cfg, and returns New's error.
+func newDiagKitErr(cfg Config) (*diagKit, error) {
+	ts, err := New(cfg)
+	k := &diagKit{ts: ts, specs: map[string]tools.Spec{}}
+	for _, s := range ts.Tools() {
+		k.specs[s.Name()] = s
+	}
+	return k, err
 }
 
 // call validates args against the tool's input schema, as the server
@@ -36,7 +51,7 @@ func (k *diagKit) call(t testing.TB, tool string, args map[string]any) *mcp.Call
 	if !ok {
 		t.Fatalf("no tool %s", tool)
 	}
-	v, err := NewInputValidator(&s)
+	v, err := tools.NewInputValidator(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,13 +68,13 @@ func (k *diagKit) call(t testing.TB, tool string, args map[string]any) *mcp.Call
 // diagOK calls a diagnostics tool that must succeed and decodes its result.
 func diagOK[T any](t testing.TB, k *diagKit, tool string, args map[string]any) T {
 	t.Helper()
-	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
+	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
 // diagErr calls a diagnostics tool that must fail and returns the error text.
 func diagErr(t testing.TB, k *diagKit, tool string, args map[string]any) string {
 	t.Helper()
-	return errorText(t, tool, k.call(t, tool, args), args)
+	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
 }
 
 // tripwire is a TCP listener that must never be connected to: the

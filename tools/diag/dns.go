@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"cmp"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/idna"
+
+	"github.com/tailops/tailops/tools"
 )
 
 // dnsTypes are the record types dns_lookup asks for.
@@ -59,12 +61,12 @@ var dnsNames = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.
 
 func (g *diag) dnsLookup(ctx context.Context, in DNSArgs) (DNSResult, error) {
 	if strings.TrimSpace(in.Name) == "" {
-		return DNSResult{}, ArgErrorf("name", "is required")
+		return DNSResult{}, tools.ArgErrorf("name", "is required")
 	}
 	typName := strings.ToUpper(cmp.Or(in.Type, "A"))
 	qtype, ok := dnsTypes[typName]
 	if !ok {
-		return DNSResult{}, ArgErrorf("type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SRV, PTR, SOA, CAA; got %q", in.Type)
+		return DNSResult{}, tools.ArgErrorf("type", "must be one of A, AAAA, CNAME, MX, TXT, NS, SRV, PTR, SOA, CAA; got %q", in.Type)
 	}
 	timeout, err := durationArg("timeout_ms", in.TimeoutMS, 5000, 100, 10000)
 	if err != nil {
@@ -74,10 +76,7 @@ func (g *diag) dnsLookup(ctx context.Context, in DNSArgs) (DNSResult, error) {
 	if err != nil {
 		return DNSResult{}, err
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return DNSResult{}, err
-	}
+	pol := g.policy
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false)
@@ -107,17 +106,17 @@ func queryName(s string, qtype uint16) (string, error) {
 	if a, err := netip.ParseAddr(s); err == nil && qtype == dns.TypePTR {
 		rev, err := dns.ReverseAddr(a.Unmap().WithZone("").String())
 		if err != nil {
-			return "", ArgErrorf("name", "%v", err)
+			return "", tools.ArgErrorf("name", "%v", err)
 		}
 		return rev, nil
 	}
 	name, err := dnsNames.ToASCII(strings.TrimSuffix(s, "."))
 	if err != nil {
-		return "", ArgErrorf("name", "%q is not a valid DNS name: %v", s, err)
+		return "", tools.ArgErrorf("name", "%q is not a valid DNS name: %v", s, err)
 	}
 	name = dns.Fqdn(strings.ToLower(name))
 	if _, ok := dns.IsDomainName(name); !ok || strings.HasPrefix(name, ".") || len(name) > 254 {
-		return "", ArgErrorf("name", "%q is not a valid DNS name", s)
+		return "", tools.ArgErrorf("name", "%q is not a valid DNS name", s)
 	}
 	return name, nil
 }

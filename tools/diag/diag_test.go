@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"crypto/tls"
@@ -18,6 +18,7 @@ import (
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/netpolicy/policytest"
+	"github.com/tailops/tailops/tools"
 )
 
 // diagLab is the loopback test bed: a DNS server on 127.0.0.1 (the
@@ -136,13 +137,17 @@ func (lab *diagLab) handler() http.Handler {
 
 func (lab *diagLab) kit(t *testing.T, allow ...string) *diagKit {
 	t.Helper()
-	return newDiagKit(t, &Deps{DiagAllow: allow, DiagResolver: lab.dns.Addr, DiagRootCAs: lab.ca.Pool})
+	return newDiagKit(t, Config{Allow: allow, Resolver: lab.dns.Addr, RootCAs: lab.ca.Pool})
 }
 
 func TestDiagToolsDeclared(t *testing.T) {
-	specs := diagTools(&Deps{})
+	ts, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := ts.Tools()
 	want := []string{"ping_host", "traceroute", "test_port_connectivity", "dns_lookup", "check_ssl_certificate", "http_request_test"}
-	if got := Names(specs); !slices.Equal(got, want) {
+	if got := tools.Names(specs); !slices.Equal(got, want) {
 		t.Fatalf("diagnostics tools %v, want %v", got, want)
 	}
 	for i := range specs {
@@ -153,16 +158,13 @@ func TestDiagToolsDeclared(t *testing.T) {
 		if s.Scope != auth.ScopeNetworkDiag || !s.Needs.Connect {
 			t.Errorf("%s: scope %s, connect %v; want network:diag and connect", s.Name(), s.Scope, s.Needs.Connect)
 		}
-		wantRisk := RiskModerate
+		wantRisk := tools.RiskModerate
 		if s.Name() == "http_request_test" {
-			wantRisk = RiskHigh
+			wantRisk = tools.RiskHigh
 		}
 		if s.Risk != wantRisk {
 			t.Errorf("%s: risk %s, want %s", s.Name(), s.Risk, wantRisk)
 		}
-	}
-	if !slices.Contains(Names(All(nil)), "http_request_test") {
-		t.Error("All does not list the diagnostics tools")
 	}
 }
 
@@ -242,8 +244,14 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 	}
 }
 
+// TestDiagInvalidConfigurationFailsEveryCall: New refuses a configuration
+// the policy cannot compile, saying why, and the tools it still declares
+// fail every call with that reason.
 func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
-	k := newDiagKit(t, &Deps{DiagAllow: []string{"192.168.1.0/33"}, Logger: slog.New(slog.DiscardHandler)})
+	k, err := newDiagKitErr(Config{Allow: []string{"192.168.1.0/33"}, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), `parsing diagnostics allow-list entry "192.168.1.0/33"`) {
+		t.Errorf("New: %v", err)
+	}
 	for tool, args := range map[string]map[string]any{
 		"ping_host":              {"host": "192.0.2.1"},
 		"traceroute":             {"host": "192.0.2.1"},
@@ -256,11 +264,11 @@ func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
 			t.Errorf("%s: %q", tool, got)
 		}
 	}
-	if _, err := (&Deps{DiagMethods: []string{"post"}}).DiagPolicy(); err == nil {
-		t.Error("DiagPolicy accepted a lower-case method")
+	if _, err := New(Config{Methods: []string{"post"}}); err == nil {
+		t.Error("New accepted a lower-case method")
 	}
-	if _, err := (&Deps{DiagMethods: []string{"CONNECT"}}).DiagPolicy(); err == nil {
-		t.Error("DiagPolicy accepted CONNECT")
+	if _, err := New(Config{Methods: []string{"CONNECT"}}); err == nil {
+		t.Error("New accepted CONNECT")
 	}
 }
 
@@ -318,7 +326,7 @@ func TestDiagPortConnectivity(t *testing.T) {
 
 	// A port allow-list refuses other ports before any is tried; an entry
 	// with a port allows that port.
-	kp := newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32", fmt.Sprintf("127.0.0.2:%d", closedPort)}, DiagPorts: []uint16{uint16(open)}, DiagResolver: lab.dns.Addr})
+	kp := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32", fmt.Sprintf("127.0.0.2:%d", closedPort)}, Ports: []uint16{uint16(open)}, Resolver: lab.dns.Addr})
 	diagOK[PortResult](t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, closedPort}})
 	wantRefused(t, "port list", diagErr(t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, 22}}),
 		fmt.Sprintf("port 22 of 127.0.0.2 is not on the diagnostics port allow-list (%d)", open))
@@ -430,7 +438,7 @@ func TestDiagSSLCertificate(t *testing.T) {
 		t.Errorf("wrong name: %+v", r)
 	}
 	// The system roots do not know the test CA.
-	ks := newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32"}, DiagResolver: lab.dns.Addr})
+	ks := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr})
 	r = diagOK[SSLResult](t, ks, "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p})
 	if r.Verified || !strings.Contains(r.VerificationError, "certificate signed by unknown authority") {
 		t.Errorf("system roots: %+v", r)
@@ -465,7 +473,7 @@ func TestDiagHTTPRequest(t *testing.T) {
 	if r.StatusCode != 200 || r.TLS == nil || r.TLS.Version != "TLS 1.3" || r.Timings.TLSMS <= 0 {
 		t.Errorf("HTTPS: %+v", r)
 	}
-	if got := diagErr(t, newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32"}, DiagResolver: lab.dns.Addr}), "http_request_test",
+	if got := diagErr(t, newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr}), "http_request_test",
 		map[string]any{"url": fmt.Sprintf("https://tls.test:%d/", lab.httpsPort)}); !strings.Contains(got, "certificate signed by unknown authority") {
 		t.Errorf("HTTPS with the system roots: %q", got)
 	}
@@ -477,7 +485,7 @@ func TestDiagHTTPRequest(t *testing.T) {
 	if got := diagErr(t, k, "http_request_test", map[string]any{"url": base + "/echo", "method": "POST", "body": "x"}); !strings.Contains(got, "POST is not allowed") {
 		t.Errorf("POST without configuration: %q", got)
 	}
-	kp := newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32"}, DiagResolver: lab.dns.Addr, DiagMethods: []string{"POST"}})
+	kp := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr, Methods: []string{"POST"}})
 	r = diagOK[HTTPResult](t, kp, "http_request_test", map[string]any{"url": base + "/echo", "method": "post", "body": "payload"})
 	if !strings.HasPrefix(r.Body, "POST  payload") {
 		t.Errorf("configured POST: %q", r.Body)
@@ -570,10 +578,11 @@ func TestDiagHTTPOversizedAndEndless(t *testing.T) {
 }
 
 func TestDiagHTTPRequestNeedsApproval(t *testing.T) {
-	p, err := (&Deps{DiagAllow: []string{"nas.lan", "127.0.0.2:8080"}}).DiagPolicy()
+	ts, err := New(Config{Allow: []string{"nas.lan", "127.0.0.2:8080"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := ts.Policy()
 	for _, tt := range []struct {
 		args any
 		want bool
@@ -614,7 +623,7 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	url := fmt.Sprintf("http://127.0.0.2:%d/", ln.Addr().(*net.TCPAddr).Port)
-	k := newDiagKit(t, &Deps{DiagAllow: []string{"127.0.0.2/32"}})
+	k := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}})
 
 	names := []string{"host", "HOST", "x-forwarded-for", "X-FORWARDED-HOST", "proxy-authorization", "Proxy-Anything",
 		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via"}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/netpolicy"
+	"github.com/tailops/tailops/tools"
 )
 
 // SSLArgs is check_ssl_certificate's input.
@@ -65,7 +66,7 @@ func (g *diag) checkSSL(ctx context.Context, in SSLArgs) (SSLResult, error) {
 	if err := hostArg("host", in.Host); err != nil {
 		return SSLResult{}, err
 	}
-	port, err := IntArg("port", in.Port, 443, 1, 65535)
+	port, err := tools.IntArg("port", in.Port, 443, 1, 65535)
 	if err != nil {
 		return SSLResult{}, err
 	}
@@ -77,14 +78,11 @@ func (g *diag) checkSSL(ctx context.Context, in SSLArgs) (SSLResult, error) {
 	if in.SNI != "" {
 		h, err := netpolicy.ParseHost(in.SNI)
 		if err != nil || h.IsAddr() {
-			return SSLResult{}, ArgErrorf("sni", "must be a host name, got %q", in.SNI)
+			return SSLResult{}, tools.ArgErrorf("sni", "must be a host name, got %q", in.SNI)
 		}
 		sni = h.Name
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return SSLResult{}, err
-	}
+	pol := g.policy
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	dest, err := pol.Resolve(cctx, in.Host, uint16(port))
@@ -126,7 +124,7 @@ func (g *diag) checkSSL(ctx context.Context, in SSLArgs) (SSLResult, error) {
 	if name == "" { // an IP literal: verified against the IP SANs
 		name = dest.Addrs[0].String()
 	}
-	if err := verifyChain(st.PeerCertificates, name, g.deps.DiagRootCAs, now); err != nil {
+	if err := verifyChain(st.PeerCertificates, name, g.cfg.RootCAs, now); err != nil {
 		res.VerificationError = err.Error()
 	} else {
 		res.Verified = true

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools_test
+package diag_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/tailops/tailops/netpolicy/policytest"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/diag"
 )
 
 // diagSandboxEnv carries ping_group_range to the child that runs under
@@ -82,12 +83,11 @@ func diagSandboxChild(t *testing.T, groups string) {
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sandboxed") }))
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	deps := &tools.Deps{DiagAllow: []string{"127.0.0.1/32"}, DiagResolver: dns.Addr}
-	specs, err := tools.Select(tools.All(deps), tools.Selection{Enable: []string{
-		"ping_host", "traceroute", "test_port_connectivity", "dns_lookup", "check_ssl_certificate", "http_request_test"}})
+	ts, err := diag.New(diag.Config{Allow: []string{"127.0.0.1/32"}, Resolver: dns.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
+	specs := ts.Tools()
 	pol, err := sandbox.Compute(specs, sandbox.Config{Mode: sandbox.ModeEnforce})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"context"
@@ -183,12 +183,11 @@ func diagNetnsClient(t *testing.T) {
 		reverse(t, "fd77::fe")+" 60 IN PTR router.test.",
 		reverse(t, "fd77:1::2")+" 60 IN PTR target.test.",
 	))
-	k := newDiagKit(t, &Deps{DiagAllow: []string{"10.77.0.0/16", "fd77::/16"}, DiagResolver: dns.Addr})
-	g := &diag{deps: k.deps, log: k.deps.logger()}
-	g.policy, g.err = k.deps.DiagPolicy()
+	k := newDiagKit(t, Config{Allow: []string{"10.77.0.0/16", "fd77::/16"}, Resolver: dns.Addr})
+	g := &k.ts.diag
 
 	t.Run("refused_without_entry", func(t *testing.T) {
-		k0 := newDiagKit(t, &Deps{DiagResolver: dns.Addr})
+		k0 := newDiagKit(t, Config{Resolver: dns.Addr})
 		wantRefused(t, "ping", diagErr(t, k0, "ping_host", map[string]any{"host": "10.77.1.2"}),
 			"10.77.1.2 is private (RFC 1918) (10.0.0.0/8, default deny); allow it with --diag-allow 10.77.1.2/32")
 		wantRefused(t, "traceroute", diagErr(t, k0, "traceroute", map[string]any{"host": "target.test"}),
@@ -312,7 +311,7 @@ func diagNetnsNobody(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Fatal("running as root")
 	}
-	k := newDiagKit(t, &Deps{DiagAllow: []string{"10.77.0.0/16"}})
+	k := newDiagKit(t, Config{Allow: []string{"10.77.0.0/16"}})
 	got := diagErr(t, k, "ping_host", map[string]any{"host": "10.77.1.2", "count": 1})
 	for _, want := range []string{
 		"pinging needs an ICMP socket and neither kind is allowed",

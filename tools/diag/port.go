@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/netpolicy"
+	"github.com/tailops/tailops/tools"
 )
 
 // PortArgs is test_port_connectivity's input.
@@ -47,15 +48,15 @@ func (g *diag) testPorts(ctx context.Context, in PortArgs) (PortResult, error) {
 		return PortResult{}, err
 	}
 	if len(in.Ports) == 0 || len(in.Ports) > 64 {
-		return PortResult{}, ArgErrorf("ports", "must list 1 to 64 ports, got %d", len(in.Ports))
+		return PortResult{}, tools.ArgErrorf("ports", "must list 1 to 64 ports, got %d", len(in.Ports))
 	}
 	seen := map[int]bool{}
 	for _, p := range in.Ports {
 		if p < 1 || p > 65535 {
-			return PortResult{}, ArgErrorf("ports", "%d is not a port (1 to 65535)", p)
+			return PortResult{}, tools.ArgErrorf("ports", "%d is not a port (1 to 65535)", p)
 		}
 		if seen[p] {
-			return PortResult{}, ArgErrorf("ports", "port %d is listed twice", p)
+			return PortResult{}, tools.ArgErrorf("ports", "port %d is listed twice", p)
 		}
 		seen[p] = true
 	}
@@ -63,10 +64,7 @@ func (g *diag) testPorts(ctx context.Context, in PortArgs) (PortResult, error) {
 	if err != nil {
 		return PortResult{}, err
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return PortResult{}, err
-	}
+	pol := g.policy
 	dest, err := pol.Resolve(ctx, in.Host, 0)
 	if err != nil {
 		return PortResult{}, err

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package diag
 
 import (
 	"cmp"
@@ -22,6 +22,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/tailops/tailops/tools"
 )
 
 // PingArgs is ping_host's input.
@@ -70,7 +72,7 @@ func (g *diag) ping(ctx context.Context, in PingArgs, mode pingMode) (PingResult
 	if err := hostArg("host", in.Host); err != nil {
 		return PingResult{}, err
 	}
-	count, err := IntArg("count", in.Count, 4, 1, 20)
+	count, err := tools.IntArg("count", in.Count, 4, 1, 20)
 	if err != nil {
 		return PingResult{}, err
 	}
@@ -82,10 +84,7 @@ func (g *diag) ping(ctx context.Context, in PingArgs, mode pingMode) (PingResult
 	if err != nil {
 		return PingResult{}, err
 	}
-	pol, err := g.pol()
-	if err != nil {
-		return PingResult{}, err
-	}
+	pol := g.policy
 	dest, err := pol.Resolve(ctx, in.Host, 0)
 	if err != nil {
 		return PingResult{}, err
