@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/tools/diag"
+	dockertools "github.com/tailops/tailops/tools/docker"
 )
 
 // sandboxConfig turns the server's configuration into the sandbox's.
@@ -48,17 +48,15 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 		connect = append(connect, uint16(n))
 	}
+	deps := c.toolDeps(nil)
+	// An endpoint the Docker tools cannot use stopped the start already
+	// (toolsetList.check) when one of them is enabled.
+	var docker dockertools.Endpoint
+	if d, err := dockertools.New(c.dockerConfig(nil)); err == nil {
+		docker = d.Endpoint()
+	}
 	// With a diagnostics port allow-list, Landlock's connect rule is that
 	// list, so the kernel and the destination policy agree.
-	deps := c.toolDeps(nil)
-	// An endpoint the Docker tools cannot use stops the start only when
-	// one of them is enabled.
-	var docker tools.DockerEndpoint
-	if slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.DockerSocket }) {
-		if docker, err = deps.Docker(); err != nil {
-			return sandbox.Config{}, fmt.Errorf("the Docker tools: %w", err)
-		}
-	}
 	var toolPorts []uint16
 	if d, err := diag.New(c.diagConfig(nil)); err == nil { // else the diagnostics tools are not enabled
 		if ports, anyPort := d.Policy().ConnectPorts(); !anyPort {

@@ -13,11 +13,22 @@ type environ struct {
 	// host is HOST_PROC, HOST_SYS and HOST_ETC, as gopsutil reads them:
 	// where a container finds the host's /proc, /sys and /etc.
 	host sandbox.HostPaths
+	// dockerHost, dockerCertPath, dockerTLSVerify and dockerAPIVersion are
+	// DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY (set to anything
+	// but empty) and DOCKER_API_VERSION, as the Docker client's FromEnv
+	// reads them: where the engine is and how to reach it.
+	dockerHost, dockerCertPath string
+	dockerTLSVerify            bool
+	dockerAPIVersion           string
 }
 
 // readEnviron reads the environment through getenv (os.Getenv).
 func readEnviron(getenv func(string) string) environ {
 	return environ{
-		host: sandbox.HostPaths{Proc: getenv("HOST_PROC"), Sys: getenv("HOST_SYS"), Etc: getenv("HOST_ETC")},
+		host:             sandbox.HostPaths{Proc: getenv("HOST_PROC"), Sys: getenv("HOST_SYS"), Etc: getenv("HOST_ETC")},
+		dockerHost:       getenv("DOCKER_HOST"),
+		dockerCertPath:   getenv("DOCKER_CERT_PATH"),
+		dockerTLSVerify:  getenv("DOCKER_TLS_VERIFY") != "",
+		dockerAPIVersion: getenv("DOCKER_API_VERSION"),
 	}
 }

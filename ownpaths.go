@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -35,7 +34,7 @@ func (c *config) serverPaths() []tools.ProtectedPath {
 	add(c.ConfigFile, "the config file (--config)")
 	add(c.TSAuthKeyFile, "the Tailscale auth key file (--ts-authkey-file)")
 	// The Docker client's TLS key, when the Docker tools use one.
-	if dir := os.Getenv("DOCKER_CERT_PATH"); dir != "" {
+	if dir := c.env.dockerCertPath; dir != "" {
 		add(filepath.Join(dir, "key.pem"), "the Docker client's TLS key (DOCKER_CERT_PATH)")
 	}
 	return ps

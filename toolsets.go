@@ -12,6 +12,7 @@ import (
 	"github.com/tailops/tailops/tools"
 	approvaltools "github.com/tailops/tailops/tools/approvals"
 	"github.com/tailops/tailops/tools/diag"
+	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/host"
 )
 
@@ -24,6 +25,7 @@ func (c *config) toolsets(log *slog.Logger, deps *tools.Deps, gate func() *appro
 	var l toolsetList
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	l.add(legacyToolset(tools.All(deps)), nil)
+	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	return &l
@@ -32,6 +34,13 @@ func (c *config) toolsets(log *slog.Logger, deps *tools.Deps, gate func() *appro
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// dockerConfig is the Docker tools' configuration: the Docker client's
+// environment.
+func (c *config) dockerConfig(log *slog.Logger) docker.Config {
+	return docker.Config{Host: c.env.dockerHost, CertPath: c.env.dockerCertPath, TLSVerify: c.env.dockerTLSVerify,
+		APIVersion: c.env.dockerAPIVersion, Logger: log}
 }
 
 // legacyToolset is the tools not yet moved into a package of their own.
@@ -72,7 +81,7 @@ func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
 		switch err := l.errs[i]; {
 		case err == nil:
 		case enabled(ts, on):
-			return err
+			return fmt.Errorf("configuring the %s tools: %w", ts.Name(), err)
 		case log != nil:
 			log.Warn("toolset not usable, and none of its tools is enabled", slog.String("toolset", ts.Name()), slog.Any("error", err))
 		}

@@ -5,14 +5,9 @@ package tools
 import (
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-
-	"github.com/docker/docker/client"
 )
 
 // Deps is what tool handlers need from the running server. A zero Deps
@@ -31,10 +26,6 @@ type Deps struct {
 	// tools refuse them and everything beneath them, by device and inode,
 	// whatever the roots reach; nil means none.
 	Protected []ProtectedPath
-	// DockerHost is the Docker Engine endpoint, such as
-	// unix:///var/run/docker.sock; empty means DOCKER_HOST or the local
-	// socket.
-	DockerHost string
 }
 
 // Roots are the file roots the file tools use: FileRoots, or /var/log.
@@ -65,76 +56,6 @@ func (d *Deps) CheckDeny() error {
 	return err
 }
 
-// DockerEndpoint is where the Docker tools reach the engine, as far as
-// the sandbox needs to know it.
-type DockerEndpoint struct {
-	// Socket is the unix socket's path, for a unix:// endpoint.
-	Socket string
-	// TCPPort is the port, for a tcp:// endpoint.
-	TCPPort uint16
-	// CertFiles are the files the Docker client reads its TLS
-	// configuration from when DOCKER_CERT_PATH is set (on first use,
-	// after the sandbox is on), else nil.
-	CertFiles []string
-}
-
-// dockerTLSFiles are the names client.WithTLSClientConfigFromEnv reads
-// in DOCKER_CERT_PATH; nothing else there (~/.docker: config.json).
-var dockerTLSFiles = []string{"ca.pem", "cert.pem", "key.pem"}
-
-// dockerHost is the Docker endpoint for an explicit host (Deps.DockerHost;
-// "" for none), else DOCKER_HOST, else the client's default, and where it
-// came from, for messages.
-func dockerHost(explicit string) (host, from string) {
-	switch {
-	case explicit != "":
-		return explicit, "Docker host"
-	case os.Getenv(client.EnvOverrideHost) != "":
-		return os.Getenv(client.EnvOverrideHost), "DOCKER_HOST"
-	}
-	return client.DefaultDockerHost, "the default Docker host"
-}
-
-// Docker returns the endpoint the Docker tools use: DockerHost, else
-// DOCKER_HOST, else the client's default (/var/run/docker.sock). An
-// endpoint the tools cannot use (another scheme, a tcp:// one without a
-// port) is an error naming where it came from.
-func (d *Deps) Docker() (DockerEndpoint, error) {
-	var explicit string
-	if d != nil {
-		explicit = d.DockerHost
-	}
-	host, from := dockerHost(explicit)
-	var ep DockerEndpoint
-	if dir := os.Getenv(client.EnvOverrideCertPath); dir != "" {
-		for _, f := range dockerTLSFiles {
-			ep.CertFiles = append(ep.CertFiles, filepath.Join(dir, f))
-		}
-	}
-	scheme, addr, ok := strings.Cut(host, "://")
-	switch {
-	case !ok || addr == "":
-		return DockerEndpoint{}, fmt.Errorf("%s: want unix:///path/to/docker.sock or tcp://host:port", from)
-	case scheme == "unix":
-		ep.Socket = addr
-	case scheme == "tcp":
-		// Parsed as the client parses it; the error is not wrapped, as
-		// it would repeat the address (which may hold credentials).
-		u, err := url.Parse(host)
-		if err != nil {
-			return DockerEndpoint{}, fmt.Errorf("%s: not a tcp://host:port address", from)
-		}
-		port, err := strconv.ParseUint(u.Port(), 10, 16)
-		if err != nil || port == 0 {
-			return DockerEndpoint{}, fmt.Errorf("%s: a tcp:// endpoint needs its port (usually 2375, or 2376 with TLS)", from)
-		}
-		ep.TCPPort = uint16(port)
-	default:
-		return DockerEndpoint{}, fmt.Errorf("%s: scheme %q is not supported; use unix:// or tcp://", from, scheme)
-	}
-	return ep, nil
-}
-
 func (d *Deps) logger() *slog.Logger {
 	if d == nil || d.Logger == nil {
 		return slog.Default()
@@ -150,7 +71,6 @@ func All(d *Deps) []Spec {
 	}
 	var all []Spec
 	all = append(all, fileTools(d)...)
-	all = append(all, dockerTools(d)...)
 	all = append(all, testTools(d)...)
 	return all
 }

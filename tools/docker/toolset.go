@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+// Package docker is the toolset of the Docker Engine API: listing and
+// inspecting containers, images, networks and volumes, container logs
+// and stats, starting, stopping, restarting, updating and removing
+// containers, and pulling images. It works with Docker and with Podman's
+// Docker-compatible API.
+package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,18 +27,55 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
 
 // dockerNeeds is what every Docker tool needs from the sandbox.
-var dockerNeeds = Needs{DockerSocket: true}
+var dockerNeeds = tools.Needs{DockerSocket: true}
 
-// dockerEngine holds the Docker client. The client is created on first
+// Toolset is the Docker toolset, built by New.
+type Toolset struct {
+	engine
+	specs []tools.Spec
+}
+
+var _ tools.Toolset = (*Toolset)(nil)
+
+// New checks cfg, resolves the endpoint the tools reach the engine at,
+// and declares the Docker tools; it connects to nothing (the client
+// dials on first use). On error (an endpoint the tools cannot use) the
+// Toolset is still returned, its tools declared but unavailable
+// (tools.Unavailable), so that a server can name them and start without
+// them when none is enabled.
+func New(cfg Config) (*Toolset, error) {
+	t := &Toolset{engine: *newEngine(cfg)}
+	var err error
+	t.ep, err = resolveEndpoint(cfg)
+	t.specs = t.declare()
+	if err != nil {
+		t.specs = tools.Unavailable(t.specs, fmt.Errorf("the Docker tools are unavailable: %w", err))
+	}
+	return t, err
+}
+
+// Name returns "docker".
+func (t *Toolset) Name() string { return "docker" }
+
+// Tools returns the Docker tools.
+func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
+
+// Endpoint is where the tools reach the engine, as far as the sandbox
+// needs to know it; the zero Endpoint when New failed.
+func (t *Toolset) Endpoint() Endpoint { return t.ep }
+
+// engine holds the Docker client. The client is created on first
 // use and kept: it dials per request, so it survives the daemon being
 // down at start or restarting later, and negotiates the API version on
 // the first request that reaches a daemon.
-type dockerEngine struct {
-	host string // explicit endpoint; "" means DOCKER_HOST or the local socket
-	log  *slog.Logger
+type engine struct {
+	cfg Config
+	ep  Endpoint
+	log *slog.Logger
 	// statsInterval is the time between the two samples
 	// get_container_stats computes CPU use from.
 	statsInterval time.Duration
@@ -40,22 +84,18 @@ type dockerEngine struct {
 	cli *client.Client
 }
 
-func newDockerEngine(d *Deps) *dockerEngine {
-	return &dockerEngine{host: d.DockerHost, log: d.logger(), statsInterval: 500 * time.Millisecond}
+func newEngine(cfg Config) *engine {
+	return &engine{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), statsInterval: 500 * time.Millisecond}
 }
 
 // client returns the Docker client, creating it on first use.
-func (e *dockerEngine) client() (*client.Client, error) {
+func (e *engine) client() (*client.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cli != nil {
 		return e.cli, nil
 	}
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if e.host != "" {
-		opts = append(opts, client.WithHost(e.host))
-	}
-	cli, err := client.NewClientWithOpts(opts...)
+	cli, err := client.NewClientWithOpts(clientOpts(e.cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Docker client for %s: %w", e.endpoint(), err)
 	}
@@ -65,8 +105,8 @@ func (e *dockerEngine) client() (*client.Client, error) {
 
 // endpoint is the daemon address, for messages: without anything
 // between "://" and an "@", which could be credentials.
-func (e *dockerEngine) endpoint() string {
-	h, _ := dockerHost(e.host)
+func (e *engine) endpoint() string {
+	h := cmp.Or(e.cfg.Host, client.DefaultDockerHost)
 	if scheme, rest, ok := strings.Cut(h, "://"); ok {
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			return scheme + "://…@" + rest[at+1:]
@@ -82,7 +122,7 @@ var ErrDockerUnreachable = errors.New("Docker daemon not reachable")
 // fail turns an error from the Docker client into a tool error: a
 // daemon that is down or went away mid-call gets one clear message, and
 // the daemon's own wording loses its "Error response from daemon" prefix.
-func (e *dockerEngine) fail(err error, doing string) error {
+func (e *engine) fail(err error, doing string) error {
 	switch {
 	case err == nil:
 		return nil
@@ -139,9 +179,9 @@ type ContainerArg struct {
 // resolve finds the one container ref names, by full id, exact name or
 // unique id prefix (the daemon's own order), and inspects it. No match
 // and an ambiguous prefix are tool errors that say so.
-func (e *dockerEngine) resolve(ctx context.Context, cli *client.Client, ref string) (container.InspectResponse, error) {
+func (e *engine) resolve(ctx context.Context, cli *client.Client, ref string) (container.InspectResponse, error) {
 	if !isContainerRef(ref) {
-		return container.InspectResponse{}, ArgErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
+		return container.InspectResponse{}, tools.ArgErrorf("container", "must be a container name or id (letters, digits, '_', '.', '-'), got %q", ref)
 	}
 	ref = strings.TrimPrefix(ref, "/")
 	ins, err := cli.ContainerInspect(ctx, ref)
@@ -215,106 +255,104 @@ func dockerTime(s string) string {
 	return rfc3339(t)
 }
 
-func dockerTools(d *Deps) []Spec { return newDockerEngine(d).tools() }
-
-// tools declares the Docker tools over e.
-func (e *dockerEngine) tools() []Spec {
-	return []Spec{
-		TypedSpec[ListContainersArgs, ContainerList]{
+// declare declares the Docker tools over e.
+func (e *engine) declare() []tools.Spec {
+	return []tools.Spec{
+		tools.TypedSpec[ListContainersArgs, ContainerList]{
 			Name: "list_containers", Title: "List containers",
 			Description: "Docker containers with their image, state, status, ports, networks and labels. Running ones by default; " +
 				"all: true includes stopped ones. Filters: name (substring), label (key or key=value, all must match), status.",
-			Scope: auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.listContainers,
 		}.Spec(),
-		TypedSpec[ContainerArg, ContainerDetails]{
+		tools.TypedSpec[ContainerArg, ContainerDetails]{
 			Name: "inspect_container", Title: "Inspect a container",
 			Description: "One container's configuration and state: image, command, environment, labels, mounts, ports, networks, " +
 				"restart policy, health check, resources, capabilities, devices and log configuration. Secrets are [REDACTED] in the " +
 				"environment, labels, command, health check and log options: values of secret-looking names (password, token, key, …) " +
 				"and token-shaped values under any name, by the rules the audit log uses.",
-			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.inspectContainer,
 		}.Spec(),
-		TypedSpec[LogsArgs, ContainerLogs]{
+		tools.TypedSpec[LogsArgs, ContainerLogs]{
 			Name: "get_container_logs", Title: "Container logs",
 			Description: "The last lines a container wrote, with stdout and stderr kept apart (each line says its stream). " +
 				"tail: how many lines (default 100); since: a duration such as 10m or an RFC 3339 time; timestamps: the daemon's time of each line; " +
 				"max_bytes: cap on the text returned (default 64 KiB), keeping the newest lines.",
-			Scope: auth.ScopeContainerRead, Risk: RiskModerate, Hints: ReadHints, Needs: dockerNeeds,
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.containerLogs, Text: logsText,
 		}.Spec(),
-		TypedSpec[ContainerArg, ContainerStats]{
+		tools.TypedSpec[ContainerArg, ContainerStats]{
 			Name: "get_container_stats", Title: "Container resource usage",
 			Description: "A running container's CPU use (measured over half a second), memory use and limit, network and block I/O totals, and process count.",
-			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.containerStats,
 		}.Spec(),
-		TypedSpec[ListImagesArgs, ImageList]{
+		tools.TypedSpec[ListImagesArgs, ImageList]{
 			Name: "list_images", Title: "List images",
 			Description: "Local Docker images with their tags, digests, size and creation time. reference filters by name pattern, such as nginx or nginx:1.*.",
-			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.listImages,
 		}.Spec(),
-		TypedSpec[NoArgs, NetworkList]{
+		tools.TypedSpec[tools.NoArgs, NetworkList]{
 			Name: "list_networks", Title: "List Docker networks",
 			Description: "Docker networks with their driver, scope, subnets and gateways.",
-			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.listNetworks,
 		}.Spec(),
-		TypedSpec[NoArgs, VolumeList]{
+		tools.TypedSpec[tools.NoArgs, VolumeList]{
 			Name: "list_volumes", Title: "List Docker volumes",
 			Description: "Docker volumes with their driver, mount point, labels and creation time.",
-			Scope:       auth.ScopeContainerRead, Risk: RiskLow, Hints: ReadHints, Needs: dockerNeeds,
+			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.listVolumes,
 		}.Spec(),
-		TypedSpec[ContainerArg, ContainerAction]{
+		tools.TypedSpec[ContainerArg, ContainerAction]{
 			Name: "start_container", Title: "Start a container",
 			Description: "Starts a stopped container. Starting a running one changes nothing.",
-			Scope:       auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: false},
+			Scope:       auth.ScopeContainerWrite, Risk: tools.RiskHigh, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: false},
 			Run:   e.startContainer,
 		}.Spec(),
-		TypedSpec[StopArgs, ContainerAction]{
+		tools.TypedSpec[StopArgs, ContainerAction]{
 			Name: "stop_container", Title: "Stop a container",
 			Description: "Stops a running container: SIGTERM (or its stop signal), then SIGKILL after timeout seconds " +
 				"(default: the container's own stop timeout, usually 10). Stopping a stopped one changes nothing.",
-			Scope: auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: false},
+			Scope: auth.ScopeContainerWrite, Risk: tools.RiskHigh, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: false},
 			Run:   e.stopContainer,
 		}.Spec(),
-		TypedSpec[StopArgs, ContainerAction]{
+		tools.TypedSpec[StopArgs, ContainerAction]{
 			Name: "restart_container", Title: "Restart a container",
 			Description: "Stops (as stop_container, with the same timeout) and starts a container again.",
-			Scope:       auth.ScopeContainerWrite, Risk: RiskHigh, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Scope:       auth.ScopeContainerWrite, Risk: tools.RiskHigh, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.restartContainer,
 		}.Spec(),
-		TypedSpec[UpdateArgs, UpdateResult]{
+		tools.TypedSpec[UpdateArgs, UpdateResult]{
 			Name: "update_container", Title: "Update a container's image",
 			Description: "Pulls the container's image (or the image given) and recreates the container from it with the same configuration: " +
 				"environment, command, entrypoint, user, working directory, labels, mounts and volumes, port bindings, networks with aliases and static IPs, " +
 				"restart policy, health check, resource limits, capabilities, devices and log configuration. If the new container does not start, exits, " +
 				"or is not healthy within timeout seconds, it is removed and the old one is brought back under its name. " +
 				"Pull progress is reported when the request carries a progress token.",
-			Scope: auth.ScopeContainerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   e.updateContainer,
 		}.Spec(),
-		TypedSpec[RemoveArgs, RemoveResult]{
+		tools.TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_container", Title: "Remove a container",
 			Description: "Removes a container. A running container is removed only with force: true (it is killed first). " +
 				"volumes: true also removes its anonymous volumes; named volumes are always kept.",
-			Scope: auth.ScopeContainerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.removeContainer,
 		}.Spec(),
-		TypedSpec[PullArgs, PullResult]{
+		tools.TypedSpec[PullArgs, PullResult]{
 			Name: "pull_image", Title: "Pull an image",
 			Description: "Pulls an image from its registry, such as nginx:1.27 or ghcr.io/owner/app@sha256:…; a reference without a tag means :latest. " +
 				"Progress is reported when the request carries a progress token.",
-			Scope: auth.ScopeDockerAdmin, Risk: RiskCritical, Needs: dockerNeeds,
-			Hints: Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: true},
+			Scope: auth.ScopeDockerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: true},
 			Run:   e.pullImageTool,
 		}.Spec(),
 	}

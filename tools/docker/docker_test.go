@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"cmp"
@@ -21,6 +21,8 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // create runs `docker create ARGS…` and removes the container when the
@@ -37,22 +39,22 @@ func TestDockerToolDeclarations(t *testing.T) {
 	for _, tc := range []struct {
 		name                                         string
 		scope                                        auth.Scope
-		risk                                         Risk
+		risk                                         tools.Risk
 		readOnly, destructive, idempotent, openWorld bool
 	}{
-		{"list_containers", auth.ScopeContainerRead, RiskLow, true, false, true, false},
-		{"inspect_container", auth.ScopeContainerRead, RiskModerate, true, false, true, false},
-		{"get_container_logs", auth.ScopeContainerRead, RiskModerate, true, false, true, false},
-		{"get_container_stats", auth.ScopeContainerRead, RiskLow, true, false, true, false},
-		{"list_images", auth.ScopeContainerRead, RiskLow, true, false, true, false},
-		{"list_networks", auth.ScopeContainerRead, RiskLow, true, false, true, false},
-		{"list_volumes", auth.ScopeContainerRead, RiskLow, true, false, true, false},
-		{"start_container", auth.ScopeContainerWrite, RiskHigh, false, false, true, false},
-		{"stop_container", auth.ScopeContainerWrite, RiskHigh, false, true, true, false},
-		{"restart_container", auth.ScopeContainerWrite, RiskHigh, false, true, false, false},
-		{"update_container", auth.ScopeContainerAdmin, RiskCritical, false, true, false, true},
-		{"remove_container", auth.ScopeContainerAdmin, RiskCritical, false, true, false, false},
-		{"pull_image", auth.ScopeDockerAdmin, RiskCritical, false, false, true, true},
+		{"list_containers", auth.ScopeContainerRead, tools.RiskLow, true, false, true, false},
+		{"inspect_container", auth.ScopeContainerRead, tools.RiskModerate, true, false, true, false},
+		{"get_container_logs", auth.ScopeContainerRead, tools.RiskModerate, true, false, true, false},
+		{"get_container_stats", auth.ScopeContainerRead, tools.RiskLow, true, false, true, false},
+		{"list_images", auth.ScopeContainerRead, tools.RiskLow, true, false, true, false},
+		{"list_networks", auth.ScopeContainerRead, tools.RiskLow, true, false, true, false},
+		{"list_volumes", auth.ScopeContainerRead, tools.RiskLow, true, false, true, false},
+		{"start_container", auth.ScopeContainerWrite, tools.RiskHigh, false, false, true, false},
+		{"stop_container", auth.ScopeContainerWrite, tools.RiskHigh, false, true, true, false},
+		{"restart_container", auth.ScopeContainerWrite, tools.RiskHigh, false, true, false, false},
+		{"update_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, true},
+		{"remove_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, false},
+		{"pull_image", auth.ScopeDockerAdmin, tools.RiskCritical, false, false, true, true},
 	} {
 		s, ok := k.specs[tc.name]
 		if !ok {
@@ -69,7 +71,7 @@ func TestDockerToolDeclarations(t *testing.T) {
 		if s.Scope != tc.scope || s.Risk != tc.risk || !slices.Equal(got, want) || !s.Needs.DockerSocket {
 			t.Errorf("%s: scope %s risk %s hints %v docker %v; want %s %s %v true", tc.name, s.Scope, s.Risk, got, s.Needs.DockerSocket, tc.scope, tc.risk, want)
 		}
-		if s.NeedsApproval() != (tc.risk == RiskCritical) {
+		if s.NeedsApproval() != (tc.risk == tools.RiskCritical) {
 			t.Errorf("%s: NeedsApproval = %v", tc.name, s.NeedsApproval())
 		}
 	}
@@ -104,7 +106,7 @@ func TestDockerErrorMessages(t *testing.T) {
 		{"daemon error", "", errors.New("Error response from daemon: conflict: unable to remove"), "listing containers: conflict: unable to remove"},
 		{"cancelled", "", context.Canceled, "listing containers: context canceled"},
 	} {
-		e := &dockerEngine{host: cmp.Or(tc.host, "unix:///run/x.sock")}
+		e := &engine{cfg: Config{Host: cmp.Or(tc.host, "unix:///run/x.sock")}}
 		got := e.fail(tc.err, "listing containers").Error()
 		if !strings.Contains(got, tc.want) || strings.Contains(got, "hunter2") {
 			t.Errorf("%s: %q, want it to contain %q (and no password)", tc.name, got, tc.want)
@@ -217,14 +219,14 @@ func TestDockerContainerLogs(t *testing.T) {
 	// written some time apart keep their order across streams.
 	id := k.d.Run(t, "--name", "lg-both", "--init", busyboxRef, "sh", "-c",
 		`for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done; sleep 600`)
-	waitFor(t, "ten log lines", func() bool {
+	toolstest.WaitFor(t, "ten log lines", func() bool {
 		out, _ := k.d.DockerCmd("logs", id).CombinedOutput()
 		return strings.Contains(string(out), "err5")
 	})
 	checkContainerLogs(t, k, "lg-both", id)
 	t.Run("text", func(t *testing.T) {
 		res := k.call(t, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
-		if text := resultText(res); text != "stderr | err5\n" {
+		if text := toolstest.ResultText(res); text != "stderr | err5\n" {
 			t.Errorf("text rendering: %q", text)
 		}
 	})
@@ -232,7 +234,7 @@ func TestDockerContainerLogs(t *testing.T) {
 	t.Run("byte cap keeps the newest lines", func(t *testing.T) {
 		k.d.Run(t, "--name", "lg-long", "--init", busyboxRef, "sh", "-c",
 			`i=0; while [ $i -lt 50 ]; do i=$((i+1)); printf 'line%03d %0100d\n' $i 0; done; sleep 600`)
-		waitFor(t, "fifty lines", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-long"), "line050") })
+		toolstest.WaitFor(t, "fifty lines", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-long"), "line050") })
 		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-long", "max_bytes": 1024})
 		size := 0
 		for _, x := range l.Lines {
@@ -245,7 +247,7 @@ func TestDockerContainerLogs(t *testing.T) {
 
 	t.Run("tty", func(t *testing.T) {
 		k.d.Run(t, "--name", "lg-tty", "-t", "--init", busyboxRef, "sh", "-c", "echo hi; echo there >&2; sleep 600")
-		waitFor(t, "tty output", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-tty"), "there") })
+		toolstest.WaitFor(t, "tty output", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-tty"), "there") })
 		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-tty"})
 		if got := logLines(l); !slices.Equal(got, []string{"stdout:hi", "stdout:there"}) {
 			t.Errorf("got %q", got)
@@ -379,7 +381,7 @@ func TestDockerDaemonRestart(t *testing.T) {
 		case !res.IsError:
 			statsErr <- "no error"
 		default:
-			statsErr <- resultText(res)
+			statsErr <- toolstest.ResultText(res)
 		}
 	}()
 	time.Sleep(150 * time.Millisecond)

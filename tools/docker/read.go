@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/tools"
 )
 
 // ListContainersArgs is list_containers's input.
@@ -67,11 +68,11 @@ var containerStates = []string{"created", "restarting", "running", "removing", "
 // labelFilter is key or key=value, as the daemon's label filter takes.
 var labelFilter = regexp.MustCompile(`^[^=\s][^=]*(=.*)?$`)
 
-func (e *dockerEngine) listContainers(ctx context.Context, in ListContainersArgs) (ContainerList, error) {
+func (e *engine) listContainers(ctx context.Context, in ListContainersArgs) (ContainerList, error) {
 	f := filters.NewArgs()
 	if in.Name != "" {
 		if strings.ContainsAny(in.Name, "\x00\n") {
-			return ContainerList{}, ArgErrorf("name", "must be a single line")
+			return ContainerList{}, tools.ArgErrorf("name", "must be a single line")
 		}
 		// The daemon treats the name filter as a regular expression;
 		// quote it so it is the substring the description promises.
@@ -79,13 +80,13 @@ func (e *dockerEngine) listContainers(ctx context.Context, in ListContainersArgs
 	}
 	for _, l := range in.Label {
 		if !labelFilter.MatchString(l) {
-			return ContainerList{}, ArgErrorf("label", "each must be key or key=value, got %q", l)
+			return ContainerList{}, tools.ArgErrorf("label", "each must be key or key=value, got %q", l)
 		}
 		f.Add("label", l)
 	}
 	if in.Status != "" {
 		if !slices.Contains(containerStates, in.Status) {
-			return ContainerList{}, ArgErrorf("status", "must be one of %s, got %q", strings.Join(containerStates, ", "), in.Status)
+			return ContainerList{}, tools.ArgErrorf("status", "must be one of %s, got %q", strings.Join(containerStates, ", "), in.Status)
 		}
 		f.Add("status", in.Status)
 	}
@@ -239,7 +240,7 @@ type LogConfigInfo struct {
 	Config map[string]string `json:"config" jsonschema_description:"secret values redacted, as in env"`
 }
 
-func (e *dockerEngine) inspectContainer(ctx context.Context, in ContainerArg) (ContainerDetails, error) {
+func (e *engine) inspectContainer(ctx context.Context, in ContainerArg) (ContainerDetails, error) {
 	cli, err := e.client()
 	if err != nil {
 		return ContainerDetails{}, err
@@ -434,19 +435,19 @@ func (c *logCollector) add(stream int, text string) {
 // maxLogRead bounds how much log data one call reads from the daemon.
 const maxLogRead = 64 << 20
 
-func (e *dockerEngine) containerLogs(ctx context.Context, in LogsArgs) (ContainerLogs, error) {
-	tail, err := IntArg("tail", in.Tail, 100, 1, 10000)
+func (e *engine) containerLogs(ctx context.Context, in LogsArgs) (ContainerLogs, error) {
+	tail, err := tools.IntArg("tail", in.Tail, 100, 1, 10000)
 	if err != nil {
 		return ContainerLogs{}, err
 	}
-	maxBytes, err := IntArg("max_bytes", in.MaxBytes, 64<<10, 1024, 1<<20)
+	maxBytes, err := tools.IntArg("max_bytes", in.MaxBytes, 64<<10, 1024, 1<<20)
 	if err != nil {
 		return ContainerLogs{}, err
 	}
 	if in.Since != "" {
 		if _, derr := time.ParseDuration(in.Since); derr != nil {
 			if _, terr := time.Parse(time.RFC3339Nano, in.Since); terr != nil {
-				return ContainerLogs{}, ArgErrorf("since", "must be a duration such as 10m or an RFC 3339 time, got %q", in.Since)
+				return ContainerLogs{}, tools.ArgErrorf("since", "must be a duration such as 10m or an RFC 3339 time, got %q", in.Since)
 			}
 		}
 	}
@@ -458,7 +459,7 @@ func (e *dockerEngine) containerLogs(ctx context.Context, in LogsArgs) (Containe
 	case "stderr":
 		opts.ShowStdout = false
 	default:
-		return ContainerLogs{}, ArgErrorf("stream", "must be both, stdout or stderr, got %q", in.Stream)
+		return ContainerLogs{}, tools.ArgErrorf("stream", "must be both, stdout or stderr, got %q", in.Stream)
 	}
 	cli, err := e.client()
 	if err != nil {
@@ -476,7 +477,7 @@ func (e *dockerEngine) containerLogs(ctx context.Context, in LogsArgs) (Containe
 }
 
 // readLogs fetches and demultiplexes a container's logs.
-func (e *dockerEngine) readLogs(ctx context.Context, cli *client.Client, c container.InspectResponse, opts container.LogsOptions, maxBytes int) (*logCollector, error) {
+func (e *engine) readLogs(ctx context.Context, cli *client.Client, c container.InspectResponse, opts container.LogsOptions, maxBytes int) (*logCollector, error) {
 	rc, err := cli.ContainerLogs(ctx, c.ID, opts)
 	if err != nil {
 		return nil, e.fail(err, "reading logs")
@@ -544,7 +545,7 @@ type IOTotals struct {
 	Write uint64 `json:"write"`
 }
 
-func (e *dockerEngine) containerStats(ctx context.Context, in ContainerArg) (ContainerStats, error) {
+func (e *engine) containerStats(ctx context.Context, in ContainerArg) (ContainerStats, error) {
 	cli, err := e.client()
 	if err != nil {
 		return ContainerStats{}, err
@@ -668,11 +669,11 @@ var imagePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-/:@*?\[\]]+$`)
 // characters of imagePattern.
 func isImagePattern(s string) bool { return len(s) <= 255 && imagePattern.MatchString(s) }
 
-func (e *dockerEngine) listImages(ctx context.Context, in ListImagesArgs) (ImageList, error) {
+func (e *engine) listImages(ctx context.Context, in ListImagesArgs) (ImageList, error) {
 	f := filters.NewArgs()
 	if in.Reference != "" {
 		if !isImagePattern(in.Reference) {
-			return ImageList{}, ArgErrorf("reference", "must be an image name pattern such as nginx or nginx:1.*, got %q", in.Reference)
+			return ImageList{}, tools.ArgErrorf("reference", "must be an image name pattern such as nginx or nginx:1.*, got %q", in.Reference)
 		}
 		f.Add("reference", in.Reference)
 	}
@@ -730,7 +731,7 @@ type Subnet struct {
 	IPRange string `json:"ip_range,omitempty"`
 }
 
-func (e *dockerEngine) listNetworks(ctx context.Context, _ NoArgs) (NetworkList, error) {
+func (e *engine) listNetworks(ctx context.Context, _ tools.NoArgs) (NetworkList, error) {
 	cli, err := e.client()
 	if err != nil {
 		return NetworkList{}, err
@@ -769,7 +770,7 @@ type VolumeSummary struct {
 	Labels     map[string]string `json:"labels"`
 }
 
-func (e *dockerEngine) listVolumes(ctx context.Context, _ NoArgs) (VolumeList, error) {
+func (e *engine) listVolumes(ctx context.Context, _ tools.NoArgs) (VolumeList, error) {
 	cli, err := e.client()
 	if err != nil {
 		return VolumeList{}, err

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // The Docker tools against Podman's Docker-compatible API: a rootful
@@ -126,7 +127,7 @@ func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
 func testPodmanContainerLogs(t *testing.T, p *labtest.Podman, k *dockerKit) {
 	id := p.Run(t, "--name", "pl-both", podmanImage, "sh", "-c",
 		`for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done; trap "exit 0" TERM; sleep 600 & wait`)
-	waitFor(t, "ten log lines", func() bool {
+	toolstest.WaitFor(t, "ten log lines", func() bool {
 		out, _ := p.PodmanCmd("logs", id).CombinedOutput()
 		return strings.Contains(string(out), "err5")
 	})
@@ -503,7 +504,7 @@ func testPodmanUpdateRollsBack(t *testing.T, p *labtest.Podman, k *dockerKit) {
 			p.Image(t, good)
 			old := p.Run(t, append([]string{"--name", name, ref}, tc.cmd...)...)
 			t.Cleanup(func() { p.Remove(name + "-tailops-old-" + old[:12]) })
-			waitFor(t, "the old container to run", func() bool { return k.inspect(t, old).State.Running })
+			toolstest.WaitFor(t, "the old container to run", func() bool { return k.inspect(t, old).State.Running })
 			tc.broken.Name = ref
 			p.Image(t, tc.broken) // the same reference now names a broken image
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -25,6 +25,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/tools"
 )
 
 // PullArgs is pull_image's input.
@@ -45,16 +46,16 @@ type PullResult struct {
 // with :latest when it has neither tag nor digest.
 func parseImageRef(arg, s string) (string, error) {
 	if s == "" {
-		return "", ArgErrorf(arg, "is required")
+		return "", tools.ArgErrorf(arg, "is required")
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return "", ArgErrorf(arg, "not a valid image reference (%v): %q", err, s)
+		return "", tools.ArgErrorf(arg, "not a valid image reference (%v): %q", err, s)
 	}
 	return reference.FamiliarString(reference.TagNameOnly(named)), nil
 }
 
-func (e *dockerEngine) pullImageTool(ctx context.Context, in PullArgs) (PullResult, error) {
+func (e *engine) pullImageTool(ctx context.Context, in PullArgs) (PullResult, error) {
 	ref, err := parseImageRef("image", in.Image)
 	if err != nil {
 		return PullResult{}, err
@@ -92,14 +93,14 @@ type layerProgress struct{ download, extract float64 }
 // pull pulls ref, reporting progress as layers download and extract:
 // each layer counts 2 (1 for downloading, 1 for extracting), and the end
 // 1 more, so the final report, with the daemon's summary, always comes.
-func (e *dockerEngine) pull(ctx context.Context, cli *client.Client, ref string) (PullResult, error) {
+func (e *engine) pull(ctx context.Context, cli *client.Client, ref string) (PullResult, error) {
 	e.log.Info("docker pull", slog.String("image", ref))
 	rc, err := cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
 		return PullResult{}, e.fail(err, fmt.Sprintf("pulling %s", ref))
 	}
 	defer rc.Close()
-	p := ProgressFrom(ctx)
+	p := tools.ProgressFrom(ctx)
 	p.Report(0, 0, "pulling "+ref, false)
 	layers := map[string]*layerProgress{}
 	res := PullResult{Image: ref}
@@ -205,8 +206,8 @@ type UpdateResult struct {
 // running before an update counts as a success.
 const settleTime = 5 * time.Second
 
-func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (UpdateResult, error) {
-	timeoutSec, err := IntArg("timeout", in.Timeout, 60, 1, 600)
+func (e *engine) updateContainer(ctx context.Context, in UpdateArgs) (UpdateResult, error) {
+	timeoutSec, err := tools.IntArg("timeout", in.Timeout, 60, 1, 600)
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -229,9 +230,9 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 	}
 	if strings.HasPrefix(ref, "sha256:") || !strings.ContainsAny(ref, ":/@") && len(ref) == 64 {
 		if in.Image == "" {
-			return UpdateResult{}, ArgErrorf("image", "container %q was created from an image id, which cannot be pulled; name the image to run", name)
+			return UpdateResult{}, tools.ArgErrorf("image", "container %q was created from an image id, which cannot be pulled; name the image to run", name)
 		}
-		return UpdateResult{}, ArgErrorf("image", "must be an image reference, not an id")
+		return UpdateResult{}, tools.ArgErrorf("image", "must be an image reference, not an id")
 	}
 	if ref, err = parseImageRef("image", ref); err != nil {
 		return UpdateResult{}, err
@@ -265,7 +266,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		cfgImage = in.Image
 	}
 	cfg, hc, netcfg, extra := recreateConfig(old, oldImg, cfgImage)
-	if err := ShutdownErr(ctx); err != nil {
+	if err := tools.ShutdownErr(ctx); err != nil {
 		return res, fmt.Errorf("%w; %q was not changed", err, name)
 	}
 
@@ -283,7 +284,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		if err := cli.ContainerStop(ctx, old.ID, container.StopOptions{}); err != nil {
 			return res, e.fail(err, fmt.Sprintf("stopping container %q", name))
 		}
-		if err := ShutdownErr(ctx); err != nil {
+		if err := tools.ShutdownErr(ctx); err != nil {
 			return res, undo("", false, err)
 		}
 	}
@@ -295,7 +296,7 @@ func (e *dockerEngine) updateContainer(ctx context.Context, in UpdateArgs) (Upda
 		err = e.fail(err, fmt.Sprintf("renaming container %q", name))
 		return res, undo("", false, err)
 	}
-	if err := ShutdownErr(ctx); err != nil {
+	if err := tools.ShutdownErr(ctx); err != nil {
 		return res, undo("", true, err)
 	}
 	created, err := cli.ContainerCreate(ctx, cfg, hc, netcfg, nil, name)
@@ -342,7 +343,7 @@ func stateOf(c container.InspectResponse) container.ContainerState {
 // when it has a health check, otherwise still running after settleTime
 // (or timeout, if shorter). An exit, a restart or an unhealthy status
 // fails at once, and so does a server shutting down.
-func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id string, timeout time.Duration) (string, error) {
+func (e *engine) waitHealthy(ctx context.Context, cli *client.Client, id string, timeout time.Duration) (string, error) {
 	start := time.Now()
 	settle := min(settleTime, timeout)
 	for {
@@ -385,8 +386,8 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 			return "", fmt.Errorf("the new container was not healthy within %s (health: %s)", timeout, status)
 		}
 		select {
-		case <-ShutdownRequested(ctx):
-			return "", ErrShuttingDown
+		case <-tools.ShutdownRequested(ctx):
+			return "", tools.ErrShuttingDown
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -394,7 +395,7 @@ func (e *dockerEngine) waitHealthy(ctx context.Context, cli *client.Client, id s
 
 // lastOutput is the end of a container's log, for error messages; each
 // line redacted (redact.Text) before the quoting hides where lines end.
-func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c container.InspectResponse) string {
+func (e *engine) lastOutput(ctx context.Context, cli *client.Client, c container.InspectResponse) string {
 	col, err := e.readLogs(ctx, cli, c, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"}, 1024)
 	if err != nil || len(col.lines) == 0 {
 		return ""
@@ -409,13 +410,13 @@ func (e *dockerEngine) lastOutput(ctx context.Context, cli *client.Client, c con
 // rollback removes the new container (if one was made), gives the old
 // one its name back (if it was renamed) and starts it again if it was
 // running, and returns the update's error with what the rollback did. It
-// takes at most CleanupTimeout, and runs to the end whatever happens to
+// takes at most tools.CleanupTimeout, and runs to the end whatever happens to
 // the call.
-func (e *dockerEngine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, renamed, wasRunning bool, cause error) error {
+func (e *engine) rollback(ctx context.Context, cli *client.Client, log *slog.Logger, old container.InspectResponse, name, newID string, renamed, wasRunning bool, cause error) error {
 	// The cause may quote the new container's output: redacted, as the
 	// tool error will be.
 	log.Warn("update failed; rolling back", slog.String("error", redact.Text(cause.Error())))
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tools.CleanupTimeout)
 	defer cancel()
 	var errs []string
 	if newID != "" {

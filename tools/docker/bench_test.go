@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 // BenchmarkListContainers compares list_containers (the whole handler:
@@ -87,7 +89,7 @@ func BenchmarkListContainers(b *testing.B) {
 func dockerOKNoSchema(b *testing.B, k *dockerKit) int {
 	res := k.call(b, "list_containers", nil)
 	if res.IsError {
-		b.Fatalf("list_containers: %s", resultText(res))
+		b.Fatalf("list_containers: %s", toolstest.ResultText(res))
 	}
 	return res.StructuredContent.(ContainerList).Count
 }

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,9 +22,10 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/mcptest"
 	"github.com/mark3labs/mcp-go/server"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // TestMain stops the Docker daemon the Docker tests share, if any of
@@ -44,8 +44,8 @@ var busyboxOnce sync.Once
 type dockerKit struct {
 	d     *labtest.Dockerd
 	cli   *client.Client
-	e     *dockerEngine
-	specs map[string]Spec
+	e     *engine
+	specs map[string]tools.Spec
 	logs  *bytes.Buffer // the tools' log, as JSON lines
 }
 
@@ -61,13 +61,16 @@ func newDockerKit(t testing.TB) *dockerKit {
 func newDockerKitFor(t testing.TB, d *labtest.Dockerd, host string) *dockerKit {
 	t.Helper()
 	logs := new(bytes.Buffer)
-	deps := &Deps{DockerHost: host, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))}
-	k := &dockerKit{d: d, specs: map[string]Spec{}, logs: logs}
+	ts, err := New(Config{Host: host, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &dockerKit{d: d, specs: map[string]tools.Spec{}, logs: logs}
 	if d != nil {
 		k.cli = d.Client()
 	}
-	k.e = newDockerEngine(deps)
-	for _, s := range k.e.tools() {
+	k.e = &ts.engine
+	for _, s := range ts.Tools() {
 		k.specs[s.Name()] = s
 	}
 	return k
@@ -110,56 +113,13 @@ func (k *dockerKit) callCtx(t testing.TB, ctx context.Context, tool string, args
 // dockerOK calls a Docker tool that must succeed and decodes its result.
 func dockerOK[T any](t testing.TB, k *dockerKit, tool string, args map[string]any) T {
 	t.Helper()
-	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
+	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
 // dockerErr calls a Docker tool that must fail and returns the error text.
 func dockerErr(t testing.TB, k *dockerKit, tool string, args map[string]any) string {
 	t.Helper()
-	return errorText(t, tool, k.call(t, tool, args), args)
-}
-
-func resultText(r *mcp.CallToolResult) string {
-	for _, c := range r.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			return tc.Text
-		}
-	}
-	return ""
-}
-
-var schemaCache sync.Map // tool name → *jsonschema.Schema
-
-func checkOutputSchema(t testing.TB, s Spec, doc []byte) {
-	t.Helper()
-	v, ok := schemaCache.Load(s.Name())
-	if !ok {
-		raw, err := json.Marshal(s.Tool.OutputSchema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sd, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := jsonschema.NewCompiler()
-		url := "mem:///out/" + s.Name() + ".json"
-		if err := c.AddResource(url, sd); err != nil {
-			t.Fatal(err)
-		}
-		sch, err := c.Compile(url)
-		if err != nil {
-			t.Fatalf("compiling %s output schema: %v", s.Name(), err)
-		}
-		v, _ = schemaCache.LoadOrStore(s.Name(), sch)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.(*jsonschema.Schema).Validate(inst); err != nil {
-		t.Fatalf("%s result does not match its output schema: %v\n%s", s.Name(), err, doc)
-	}
+	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
 }
 
 // inspect returns a container's raw inspect data from the daemon.
@@ -170,17 +130,6 @@ func (k *dockerKit) inspect(t testing.TB, ref string) container.InspectResponse 
 		t.Fatalf("inspecting %s: %v", ref, err)
 	}
 	return c
-}
-
-// waitFor polls cond until it holds or 20 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // names returns the names of a list result, in order.
@@ -381,30 +330,10 @@ func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stoppe
 	}
 }
 
-// pullNotes are the progress notifications a pullClient received.
-type pullNotes struct {
-	mu    sync.Mutex
-	notes []map[string]any
-}
-
-// Get returns the notifications so far.
-func (p *pullNotes) Get() []map[string]any {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.notes)
-}
-
-// Reset forgets them.
-func (p *pullNotes) Reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.notes = nil
-}
-
 // pullClient serves the kit's pull_image through a real MCP client that
 // records progress notifications. call makes one pull (with a progress
 // token unless token is nil).
-func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) *mcp.CallToolResult, notes *pullNotes) {
+func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) *mcp.CallToolResult, notes *toolstest.ProgressNotes) {
 	t.Helper()
 	spec := k.specs["pull_image"]
 	srv, err := mcptest.NewServer(t, server.ServerTool{Tool: spec.Tool, Handler: spec.Handler})
@@ -412,14 +341,7 @@ func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) 
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	notes = &pullNotes{}
-	srv.Client().OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			notes.mu.Lock()
-			notes.notes = append(notes.notes, n.Params.AdditionalFields)
-			notes.mu.Unlock()
-		}
-	})
+	notes = toolstest.RecordProgress(srv.Client())
 	call = func(image string, token any) *mcp.CallToolResult {
 		var req mcp.CallToolRequest
 		req.Params.Name = "pull_image"
@@ -441,10 +363,10 @@ func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) 
 // some layer progress and the end; every one with the token; progress
 // rising; the last at its total; and at least one message layer accepts.
 // It returns the notifications.
-func checkPullProgress(t *testing.T, notes *pullNotes, token, status string, layer func(msg string) bool) []map[string]any {
+func checkPullProgress(t *testing.T, notes *toolstest.ProgressNotes, token, status string, layer func(msg string) bool) []map[string]any {
 	t.Helper()
 	// Notifications travel apart from the response: wait for the last one.
-	waitFor(t, "the final progress notification", func() bool {
+	toolstest.WaitFor(t, "the final progress notification", func() bool {
 		n := notes.Get()
 		return len(n) > 0 && n[len(n)-1]["message"] == status
 	})
@@ -541,8 +463,8 @@ func checkPullRefused(t *testing.T, call func(image string, token any) *mcp.Call
 	}
 	for _, tc := range cases {
 		res := call(tc.image, nil)
-		if !res.IsError || !strings.Contains(resultText(res), tc.want) {
-			t.Errorf("%q: %s, want an error containing %q", tc.image, resultText(res), tc.want)
+		if !res.IsError || !strings.Contains(toolstest.ResultText(res), tc.want) {
+			t.Errorf("%q: %s, want an error containing %q", tc.image, toolstest.ResultText(res), tc.want)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // appImage makes a busybox image with /etc/version and image defaults
@@ -162,7 +164,7 @@ func TestDockerUpdateContainerRollsBack(t *testing.T) {
 			args := append([]string{"--name", name}, tc.runArgs...)
 			old := k.d.Run(t, append(append(args, ref), tc.cmd...)...)
 			t.Cleanup(func() { k.d.Remove(name + "-tailops-old-" + old[:12]) })
-			waitFor(t, "the old container to run", func() bool { return k.inspect(t, old).State.Running })
+			toolstest.WaitFor(t, "the old container to run", func() bool { return k.inspect(t, old).State.Running })
 			tc.broken.Name = ref
 			k.d.Image(t, tc.broken) // the same reference now names a broken image
 
@@ -238,7 +240,7 @@ func TestDockerPullImage(t *testing.T) {
 
 	res := call(ref, "pull-1")
 	if res.IsError {
-		t.Fatalf("pull: %s", resultText(res))
+		t.Fatalf("pull: %s", toolstest.ResultText(res))
 	}
 	var got PullResult
 	decodeStructured(t, res, &got)
@@ -267,7 +269,7 @@ func TestDockerPullImage(t *testing.T) {
 func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
 	t.Helper()
 	if res.IsError {
-		t.Fatalf("tool error: %s", resultText(res))
+		t.Fatalf("tool error: %s", toolstest.ResultText(res))
 	}
 	b, err := json.Marshal(res.StructuredContent)
 	if err != nil {
@@ -279,9 +281,9 @@ func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
 }
 
 // TestDockerUpdateContainerShutdown: a server shutting down cancels the
-// update's context and closes its shutdown channel (WithShutdown) while
+// update's context and closes its shutdown channel (tools.WithShutdown) while
 // the new container is being watched: the update rolls back within
-// CleanupTimeout, leaving the old container running under its name.
+// tools.CleanupTimeout, leaving the old container running under its name.
 // A caller that merely goes away (its context cancelled, no shutdown)
 // does not stop an update that has begun: it completes.
 func TestDockerUpdateContainerShutdown(t *testing.T) {
@@ -309,9 +311,9 @@ func TestDockerUpdateContainerShutdown(t *testing.T) {
 			stop := make(chan struct{})
 			done := make(chan *mcp.CallToolResult, 1)
 			go func() {
-				done <- k.callCtx(t, WithShutdown(ctx, stop), "update_container", map[string]any{"container": name, "pull": false, "timeout": 60})
+				done <- k.callCtx(t, tools.WithShutdown(ctx, stop), "update_container", map[string]any{"container": name, "pull": false, "timeout": 60})
 			}()
-			waitFor(t, "the new container to run", func() bool {
+			toolstest.WaitFor(t, "the new container to run", func() bool {
 				c, err := k.cli.ContainerInspect(context.Background(), name)
 				return err == nil && c.ID != old && c.State.Running
 			})
@@ -322,11 +324,11 @@ func TestDockerUpdateContainerShutdown(t *testing.T) {
 			var res *mcp.CallToolResult
 			select {
 			case res = <-done:
-			case <-time.After(CleanupTimeout + 10*time.Second):
+			case <-time.After(tools.CleanupTimeout + 10*time.Second):
 				t.Fatal("update_container did not return after it was cancelled")
 			}
 			cur := k.inspect(t, name)
-			msg := resultText(res)
+			msg := toolstest.ResultText(res)
 			if tc.shutdown {
 				if !res.IsError || !strings.Contains(msg, "the server is shutting down") || !strings.HasSuffix(msg, "is running again under its name") {
 					t.Errorf("update cancelled by shutdown: %q, want a rollback for the shutdown", msg)

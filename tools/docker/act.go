@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package docker
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+
+	"github.com/tailops/tailops/tools"
 )
 
 // StopArgs is the input of stop_container and restart_container.
@@ -30,13 +32,13 @@ type ContainerAction struct {
 	ExitCode    int    `json:"exit_code" jsonschema_description:"the exit code, once stopped"`
 }
 
-func (e *dockerEngine) startContainer(ctx context.Context, in ContainerArg) (ContainerAction, error) {
+func (e *engine) startContainer(ctx context.Context, in ContainerArg) (ContainerAction, error) {
 	return e.act(ctx, in.Container, "start", func(cli *client.Client, id string) error {
 		return cli.ContainerStart(ctx, id, container.StartOptions{})
 	})
 }
 
-func (e *dockerEngine) stopContainer(ctx context.Context, in StopArgs) (ContainerAction, error) {
+func (e *engine) stopContainer(ctx context.Context, in StopArgs) (ContainerAction, error) {
 	opts, err := stopOptions(in)
 	if err != nil {
 		return ContainerAction{}, err
@@ -46,7 +48,7 @@ func (e *dockerEngine) stopContainer(ctx context.Context, in StopArgs) (Containe
 	})
 }
 
-func (e *dockerEngine) restartContainer(ctx context.Context, in StopArgs) (ContainerAction, error) {
+func (e *engine) restartContainer(ctx context.Context, in StopArgs) (ContainerAction, error) {
 	opts, err := stopOptions(in)
 	if err != nil {
 		return ContainerAction{}, err
@@ -59,7 +61,7 @@ func (e *dockerEngine) restartContainer(ctx context.Context, in StopArgs) (Conta
 func stopOptions(in StopArgs) (container.StopOptions, error) {
 	var opts container.StopOptions
 	if in.Timeout != nil {
-		t, err := IntArg("timeout", in.Timeout, 0, 0, 600)
+		t, err := tools.IntArg("timeout", in.Timeout, 0, 0, 600)
 		if err != nil {
 			return opts, err
 		}
@@ -70,7 +72,7 @@ func stopOptions(in StopArgs) (container.StopOptions, error) {
 
 // act resolves a container, runs one state change on it, and reports the
 // state before and after.
-func (e *dockerEngine) act(ctx context.Context, ref, action string, do func(cli *client.Client, id string) error) (ContainerAction, error) {
+func (e *engine) act(ctx context.Context, ref, action string, do func(cli *client.Client, id string) error) (ContainerAction, error) {
 	cli, err := e.client()
 	if err != nil {
 		return ContainerAction{}, err
@@ -126,7 +128,7 @@ type RemoveResult struct {
 	WasRunning bool   `json:"was_running"`
 }
 
-func (e *dockerEngine) removeContainer(ctx context.Context, in RemoveArgs) (RemoveResult, error) {
+func (e *engine) removeContainer(ctx context.Context, in RemoveArgs) (RemoveResult, error) {
 	cli, err := e.client()
 	if err != nil {
 		return RemoveResult{}, err
