@@ -19,6 +19,7 @@ import (
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/tools/diag"
 	dockertools "github.com/tailops/tailops/tools/docker"
+	"github.com/tailops/tailops/tools/files"
 )
 
 // sandboxConfig turns the server's configuration into the sandbox's.
@@ -48,7 +49,10 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 		connect = append(connect, uint16(n))
 	}
-	deps := c.toolDeps(nil)
+	var fileRoots []string
+	if f, err := files.New(c.filesConfig(nil)); err == nil {
+		fileRoots = f.Roots()
+	}
 	// An endpoint the Docker tools cannot use stopped the start already
 	// (toolsetList.check) when one of them is enabled.
 	var docker dockertools.Endpoint
@@ -79,7 +83,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		StateDir:         c.StateDir,
 		AuditDir:         filepath.Dir(c.AuditLog),
 		ConfigFile:       c.ConfigFile,
-		FileRoots:        deps.Roots(),
+		FileRoots:        fileRoots,
 		DockerSocket:     docker.Socket,
 		DockerTCPPort:    docker.TCPPort,
 		DockerCertFiles:  docker.CertFiles,
@@ -170,10 +174,6 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return fmt.Errorf("selecting tools: %w", err)
 	}
 	if err := sets.check(enabled, nil); err != nil {
-		return err
-	}
-	// The roots serve would refuse are refused here too.
-	if err := cfg.checkFileRoots(deps, enabled); err != nil {
 		return err
 	}
 	var ports []uint16

@@ -104,12 +104,6 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := in.toolsets.check(enabled, in.log); err != nil {
 		return nil, err
 	}
-	if err := cfg.checkFileRoots(deps, enabled); err != nil {
-		return nil, err
-	}
-	if err := deps.CheckDeny(); err != nil { // the deny-list comes only from the config file
-		return nil, fmt.Errorf("config file %s: key \"file_deny\": %w", cfg.ConfigFile, err)
-	}
 	if err := tools.CheckNames(all, cfg.file.Approval); err != nil {
 		return nil, fmt.Errorf("config file %s: key \"approval\": %w", cfg.ConfigFile, err)
 	}
@@ -154,7 +148,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := in.toolsets.open(ctx, enabled); err != nil { // before the sandbox
 		return nil, err
 	}
-	exposed := exposedRootsWarning(deps, enabled, in.log) // before the sandbox: it reads directories
+	exposed := exposedRootsWarning(in.toolsets.fileRoots(enabled), cfg.env.host.Etc, in.log) // before the sandbox: it reads directories
 	warning, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
@@ -337,5 +331,5 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 
 // toolDeps is what the tools get from the configuration.
 func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths()}
+	return &tools.Deps{}
 }

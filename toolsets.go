@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	approvaltools "github.com/tailops/tailops/tools/approvals"
 	"github.com/tailops/tailops/tools/diag"
 	"github.com/tailops/tailops/tools/docker"
+	"github.com/tailops/tailops/tools/files"
 	"github.com/tailops/tailops/tools/host"
 )
 
@@ -22,18 +24,33 @@ import (
 // its error (see toolsetList.check). gate returns two-person approval's
 // gate once it is open (nil: none).
 func (c *config) toolsets(log *slog.Logger, deps *tools.Deps, gate func() *approval.Gate) *toolsetList {
-	var l toolsetList
+	l := toolsetList{describe: c.toolsetError}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
-	l.add(legacyToolset(tools.All(deps)), nil)
+	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
+	l.add(legacyToolset(tools.All(deps)), nil)
 	return &l
 }
 
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// filesConfig is the file tools' configuration.
+func (c *config) filesConfig(log *slog.Logger) files.Config {
+	return files.Config{Roots: c.FileRoots, Deny: c.file.FileDeny, Protected: c.serverPaths(), Logger: log}
+}
+
+// toolsetError describes the configuration error of toolset ts: where a
+// setting of the file tools came from, or which tools it is about.
+func (c *config) toolsetError(ts tools.Toolset, err error) error {
+	if fe := (*files.ConfigError)(nil); errors.As(err, &fe) {
+		return c.fileConfigError(fe)
+	}
+	return fmt.Errorf("configuring the %s tools: %w", ts.Name(), err)
 }
 
 // dockerConfig is the Docker tools' configuration: the Docker client's
@@ -54,6 +71,9 @@ func (l legacyToolset) Tools() []tools.Spec { return slices.Clone(l) }
 type toolsetList struct {
 	sets []tools.Toolset
 	errs []error
+	// describe turns a toolset's configuration error into the server's
+	// (naming the flags or keys it came from).
+	describe func(tools.Toolset, error) error
 }
 
 // add appends a toolset as its constructor returned it.
@@ -81,9 +101,20 @@ func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
 		switch err := l.errs[i]; {
 		case err == nil:
 		case enabled(ts, on):
-			return fmt.Errorf("configuring the %s tools: %w", ts.Name(), err)
+			return l.describe(ts, err)
 		case log != nil:
 			log.Warn("toolset not usable, and none of its tools is enabled", slog.String("toolset", ts.Name()), slog.Any("error", err))
+		}
+	}
+	return nil
+}
+
+// fileRoots returns the roots of the file tools when one of them is
+// enabled, else nil.
+func (l *toolsetList) fileRoots(on []tools.Spec) []string {
+	for _, ts := range l.sets {
+		if f, ok := ts.(*files.Toolset); ok && enabled(ts, on) {
+			return f.Roots()
 		}
 	}
 	return nil

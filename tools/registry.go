@@ -4,76 +4,16 @@ package tools
 
 import (
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// Deps is what tool handlers need from the running server. A zero Deps
-// is usable: defaults are documented per field.
-type Deps struct {
-	// Logger receives the tools' own log lines; nil means slog.Default().
-	Logger *slog.Logger
-	// FileRoots are the directories the file tools may read; empty means
-	// /var/log.
-	FileRoots []string
-	// FileDeny are extra deny-list patterns for the file tools, added to
-	// the built-in list of secrets.
-	FileDeny []string
-	// Protected are the paths the server keeps its own secrets and state
-	// in. CheckProtected refuses file roots that reach them, and the file
-	// tools refuse them and everything beneath them, by device and inode,
-	// whatever the roots reach; nil means none.
-	Protected []ProtectedPath
-}
+// Deps is what the tools still in this package need: none, now.
+type Deps struct{}
 
-// Roots are the file roots the file tools use: FileRoots, or /var/log.
-// The sandbox grants read access to exactly these.
-func (d *Deps) Roots() []string {
-	if d == nil || len(d.FileRoots) == 0 {
-		return []string{defaultFileRoot}
-	}
-	return d.FileRoots
-}
-
-// CheckRoots checks that every file root is an absolute path, so that
-// the server refuses to start rather than serve tools that fail every
-// call. A root that does not exist (yet) is not an error: its calls say
-// it is unavailable.
-func (d *Deps) CheckRoots() error {
-	for _, r := range d.Roots() {
-		if !filepath.IsAbs(r) {
-			return fmt.Errorf("%q: must be an absolute path", r)
-		}
-	}
-	return nil
-}
-
-// CheckDeny checks that the extra deny-list patterns parse.
-func (d *Deps) CheckDeny() error {
-	_, err := newDenyList(d.FileDeny)
-	return err
-}
-
-func (d *Deps) logger() *slog.Logger {
-	if d == nil || d.Logger == nil {
-		return slog.Default()
-	}
-	return d.Logger
-}
-
-// All returns the tools still declared in this package (the domains not
-// yet moved into packages of their own under tools/), in a stable order.
-func All(d *Deps) []Spec {
-	if d == nil {
-		d = &Deps{}
-	}
-	var all []Spec
-	all = append(all, fileTools(d)...)
-	all = append(all, testTools(d)...)
-	return all
-}
+// All returns the tools still declared in this package (the test-only
+// sandbox_probe), in a stable order.
+func All(d *Deps) []Spec { return testTools(d) }
 
 // Names returns the names of specs, in order.
 func Names(specs []Spec) []string {

@@ -70,14 +70,3 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
-
-// TestDepsRoots: the roots the sandbox grants are the ones the file tools
-// use.
-func TestDepsRoots(t *testing.T) {
-	if got := (&tools.Deps{}).Roots(); !slices.Equal(got, []string{"/var/log"}) {
-		t.Errorf("default roots %v", got)
-	}
-	if got := (&tools.Deps{FileRoots: []string{"/srv/logs"}}).Roots(); !slices.Equal(got, []string{"/srv/logs"}) {
-		t.Errorf("roots %v", got)
-	}
-}

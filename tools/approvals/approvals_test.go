@@ -52,7 +52,7 @@ func TestGateIsResolvedAtCallTime(t *testing.T) {
 	}
 	res := call("list_approvals", nil)
 	if res.IsError {
-		t.Fatalf("list_approvals with the gate open: %s", toolstest.ResultText(res))
+		t.Fatalf("list_approvals with the gate open: %s", toolstest.Text(res))
 	}
 	if got := toolstest.ErrorText(t, "approve_request", call("approve_request", map[string]any{"id": "no-such"}), nil); got == errNoTwoPerson.Error() {
 		t.Errorf("approve_request did not reach the gate: %q", got)

@@ -89,7 +89,7 @@ func BenchmarkListContainers(b *testing.B) {
 func dockerOKNoSchema(b *testing.B, k *dockerKit) int {
 	res := k.call(b, "list_containers", nil)
 	if res.IsError {
-		b.Fatalf("list_containers: %s", toolstest.ResultText(res))
+		b.Fatalf("list_containers: %s", toolstest.Text(res))
 	}
 	return res.StructuredContent.(ContainerList).Count
 }

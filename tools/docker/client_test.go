@@ -113,9 +113,9 @@ func TestClientReachesTheEngineAsDockerWould(t *testing.T) {
 			res := k.call(t, "list_networks", nil)
 			switch {
 			case tc.wantErr == "" && res.IsError:
-				t.Fatalf("list_networks: %s", toolstest.ResultText(res))
-			case tc.wantErr != "" && (!res.IsError || !strings.Contains(toolstest.ResultText(res), tc.wantErr)):
-				t.Fatalf("list_networks: %s; want an error containing %q", toolstest.ResultText(res), tc.wantErr)
+				t.Fatalf("list_networks: %s", toolstest.Text(res))
+			case tc.wantErr != "" && (!res.IsError || !strings.Contains(toolstest.Text(res), tc.wantErr)):
+				t.Fatalf("list_networks: %s; want an error containing %q", toolstest.Text(res), tc.wantErr)
 			}
 			cli, _ := ts.client()
 			if v := cli.ClientVersion(); tc.cfg.APIVersion != "" && v != "1.40" {

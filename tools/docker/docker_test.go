@@ -226,7 +226,7 @@ func TestDockerContainerLogs(t *testing.T) {
 	checkContainerLogs(t, k, "lg-both", id)
 	t.Run("text", func(t *testing.T) {
 		res := k.call(t, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
-		if text := toolstest.ResultText(res); text != "stderr | err5\n" {
+		if text := toolstest.Text(res); text != "stderr | err5\n" {
 			t.Errorf("text rendering: %q", text)
 		}
 	})
@@ -381,7 +381,7 @@ func TestDockerDaemonRestart(t *testing.T) {
 		case !res.IsError:
 			statsErr <- "no error"
 		default:
-			statsErr <- toolstest.ResultText(res)
+			statsErr <- toolstest.Text(res)
 		}
 	}()
 	time.Sleep(150 * time.Millisecond)

@@ -463,8 +463,8 @@ func checkPullRefused(t *testing.T, call func(image string, token any) *mcp.Call
 	}
 	for _, tc := range cases {
 		res := call(tc.image, nil)
-		if !res.IsError || !strings.Contains(toolstest.ResultText(res), tc.want) {
-			t.Errorf("%q: %s, want an error containing %q", tc.image, toolstest.ResultText(res), tc.want)
+		if !res.IsError || !strings.Contains(toolstest.Text(res), tc.want) {
+			t.Errorf("%q: %s, want an error containing %q", tc.image, toolstest.Text(res), tc.want)
 		}
 	}
 }

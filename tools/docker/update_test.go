@@ -240,7 +240,7 @@ func TestDockerPullImage(t *testing.T) {
 
 	res := call(ref, "pull-1")
 	if res.IsError {
-		t.Fatalf("pull: %s", toolstest.ResultText(res))
+		t.Fatalf("pull: %s", toolstest.Text(res))
 	}
 	var got PullResult
 	decodeStructured(t, res, &got)
@@ -269,7 +269,7 @@ func TestDockerPullImage(t *testing.T) {
 func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
 	t.Helper()
 	if res.IsError {
-		t.Fatalf("tool error: %s", toolstest.ResultText(res))
+		t.Fatalf("tool error: %s", toolstest.Text(res))
 	}
 	b, err := json.Marshal(res.StructuredContent)
 	if err != nil {
@@ -328,7 +328,7 @@ func TestDockerUpdateContainerShutdown(t *testing.T) {
 				t.Fatal("update_container did not return after it was cancelled")
 			}
 			cur := k.inspect(t, name)
-			msg := toolstest.ResultText(res)
+			msg := toolstest.Text(res)
 			if tc.shutdown {
 				if !res.IsError || !strings.Contains(msg, "the server is shutting down") || !strings.HasSuffix(msg, "is running again under its name") {
 					t.Errorf("update cancelled by shutdown: %q, want a rollback for the shutdown", msg)

@@ -113,7 +113,7 @@ func TestHostPathsMustBeAbsolute(t *testing.T) {
 	}
 	for _, s := range specs {
 		res, _ := s.Handler(context.Background(), mcp.CallToolRequest{})
-		if !res.IsError || toolstest.ResultText(res) != `the host tools are unavailable: HOST_PROC "host/proc": must be an absolute path` {
+		if !res.IsError || toolstest.Text(res) != `the host tools are unavailable: HOST_PROC "host/proc": must be an absolute path` {
 			t.Errorf("%s: %+v", s.Name(), res)
 		}
 	}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/tools"
 )
 
 type listDirectoryArgs struct {
@@ -36,14 +38,14 @@ type listDirectoryResult struct {
 	Truncated bool       `json:"truncated" jsonschema_description:"Not every entry was returned."`
 }
 
-func (fs *fileSystem) listDirectorySpec() Spec {
+func (fs *fileSystem) listDirectorySpec() tools.Spec {
 	return fileTool(fs, "list_directory", "List directory",
 		"List a directory inside the file roots: the name and type of each entry, sorted by name; with details, also size, permission bits and modification time. Symlinks are shown, not followed.",
-		RiskModerate, fs.listDirectory, renderListing)
+		tools.RiskModerate, fs.listDirectory, renderListing)
 }
 
 func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*listDirectoryResult, error) {
-	limit, err := IntArg("limit", a.Limit, listDefaultLimit, 1, listMaxLimit)
+	limit, err := tools.IntArg("limit", a.Limit, listDefaultLimit, 1, listMaxLimit)
 	if err != nil {
 		return nil, err
 	}

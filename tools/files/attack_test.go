@@ -2,10 +2,11 @@
 
 //go:build !tailops_nocheck
 
-package tools
+package files
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,7 +297,8 @@ func TestPathRootSymlink(t *testing.T) {
 func TestPathRootUnavailable(t *testing.T) {
 	base := t.TempDir()
 	ftWrite(t, filepath.Join(base, "r2", "a.log"), "in r2\n")
-	k := newFileKit(t, []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")})
+	k := newUncheckedKit(t, Config{Roots: []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")},
+		Logger: slog.New(slog.DiscardHandler)})
 	for _, p := range []string{"a.log", filepath.Join(base, "missing", "a.log")} {
 		if msg := callErr(t, k, "read_file", map[string]any{"path": p}); !strings.Contains(msg, "unavailable") {
 			t.Errorf("%s: %q", p, msg)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tailops/tailops/tools"
 )
 
 type readFileArgs struct {
@@ -29,21 +31,21 @@ type readFileResult struct {
 	EOF       bool   `json:"eof" jsonschema_description:"The content reaches the end of the file."`
 }
 
-func (fs *fileSystem) readFileSpec() Spec {
+func (fs *fileSystem) readFileSpec() tools.Spec {
 	return fileTool(fs, "read_file", "Read file",
 		"Read part of a file inside the file roots, by byte offset and limit (default 64 KiB, at most 4 MiB). Binary files (a NUL byte in the first 8 KiB, or invalid UTF-8) are refused unless encoding is base64.",
-		RiskHigh, fs.readFile, renderRead)
+		tools.RiskHigh, fs.readFile, renderRead)
 }
 
 func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileResult, error) {
-	limit, err := IntArg("limit", a.Limit, readDefaultLimit, 1, readMaxLimit)
+	limit, err := tools.IntArg("limit", a.Limit, readDefaultLimit, 1, readMaxLimit)
 	if err != nil {
 		return nil, err
 	}
 	var offset int64
 	if a.Offset != nil {
 		if offset = *a.Offset; offset < 0 {
-			return nil, ArgErrorf("offset", "must not be negative (got %d)", offset)
+			return nil, tools.ArgErrorf("offset", "must not be negative (got %d)", offset)
 		}
 	}
 	enc := a.Encoding
@@ -52,7 +54,7 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 		enc = "text"
 	case "text", "base64":
 	default:
-		return nil, ArgErrorf("encoding", "must be text or base64 (got %q)", enc)
+		return nil, tools.ArgErrorf("encoding", "must be text or base64 (got %q)", enc)
 	}
 	if err := checkPathArg(a.Path); err != nil {
 		return nil, err
@@ -137,14 +139,14 @@ type tailFileResult struct {
 	Truncated bool   `json:"truncated" jsonschema_description:"Fewer lines than asked for because tail_file reads at most 4 MiB; the file has more."`
 }
 
-func (fs *fileSystem) tailFileSpec() Spec {
+func (fs *fileSystem) tailFileSpec() tools.Spec {
 	return fileTool(fs, "tail_file", "Tail file",
 		"Return the last lines of a text file inside the file roots (default 100, at most 10000), reading backwards from the end: cheap on large logs, and never more than 4 MiB.",
-		RiskHigh, fs.tailFile, renderTail)
+		tools.RiskHigh, fs.tailFile, renderTail)
 }
 
 func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileResult, error) {
-	lines, err := IntArg("lines", a.Lines, tailDefaultLines, 1, tailMaxLines)
+	lines, err := tools.IntArg("lines", a.Lines, tailDefaultLines, 1, tailMaxLines)
 	if err != nil {
 		return nil, err
 	}

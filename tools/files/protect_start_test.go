@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"os"
@@ -54,7 +54,7 @@ func TestCheckProtected(t *testing.T) {
 		{"a relative state dir", b("var"), ProtectedPath{"var/lib/tailops", "the state directory (--state-dir)"}, "contains the state directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := (&Deps{FileRoots: []string{tc.root}, Protected: []ProtectedPath{tc.protected}}).CheckProtected()
+			err := checkProtected([]string{tc.root}, []ProtectedPath{tc.protected})
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

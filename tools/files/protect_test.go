@@ -2,7 +2,7 @@
 
 //go:build !tailops_nocheck
 
-package tools
+package files
 
 import (
 	"bytes"
@@ -19,17 +19,12 @@ import (
 
 // newProtectedKit builds the file tools over roots with the server's own
 // paths protected, as the server does, but without the start check
-// (Deps.CheckProtected), so that the tools' own wall is all there is.
+// (New's checkProtected), so that the tools' own wall is all there is.
 // The tools' log goes to the buffer returned.
 func newProtectedKit(t *testing.T, roots []string, protected []ProtectedPath) (*fileTestKit, *bytes.Buffer) {
 	t.Helper()
 	logs := &bytes.Buffer{}
-	fs := newFileSystem(&Deps{FileRoots: roots, Protected: protected, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	k := &fileTestKit{fs: fs, specs: map[string]Spec{}}
-	for _, s := range []Spec{fs.listDirectorySpec(), fs.getFileInfoSpec(), fs.readFileSpec(), fs.tailFileSpec(), fs.searchFilesSpec()} {
-		k.specs[s.Name()] = s
-	}
-	return k, logs
+	return newUncheckedKit(t, Config{Roots: roots, Protected: protected, Logger: slog.New(slog.NewTextHandler(logs, nil))}), logs
 }
 
 // protectedFixture is a root holding the server's state directory (with
@@ -123,7 +118,7 @@ func assertEveryToolRefuses(t *testing.T, k *fileTestKit, f *protectedFixture, p
 // them, and the log names what was reached.
 func TestFileToolsRefuseServerPaths(t *testing.T) {
 	f := newProtectedFixture(t)
-	if (&Deps{FileRoots: []string{f.root}, Protected: f.protected}).CheckProtected() == nil {
+	if checkProtected([]string{f.root}, f.protected) == nil {
 		t.Fatal("the start check passes this fixture: the test would not be of the wall alone")
 	}
 	k, logs := newProtectedKit(t, []string{f.root}, f.protected)
@@ -252,7 +247,7 @@ func TestFileToolsRefuseServerPathsThroughBindMounts(t *testing.T) {
 	protected := []ProtectedPath{{state, "the state directory (--state-dir)"}, {cfg, "the config file (--config)"}}
 	// The paths do not overlap: the start check passes, as it would on a
 	// host with these mounts.
-	if err := (&Deps{FileRoots: []string{root}, Protected: protected}).CheckProtected(); err != nil {
+	if err := checkProtected([]string{root}, protected); err != nil {
 		t.Fatalf("the start check sees the bind mounts: %v", err)
 	}
 	k, _ := newProtectedKit(t, []string{root}, protected)

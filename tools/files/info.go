@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/tools"
 )
 
 type getFileInfoArgs struct {
@@ -27,10 +29,10 @@ type fileInfoResult struct {
 	IsText        *bool  `json:"is_text,omitempty" jsonschema_description:"For a readable regular file: whether its first 8 KiB look like UTF-8 text."`
 }
 
-func (fs *fileSystem) getFileInfoSpec() Spec {
+func (fs *fileSystem) getFileInfoSpec() tools.Spec {
 	return fileTool(fs, "get_file_info", "Get file info",
 		"Describe a file, directory or symlink inside the file roots: type, size, mode, owner, link count, modification time, symlink target (only when it stays inside the roots) and whether it looks like text.",
-		RiskModerate, fs.getFileInfo, renderInfo)
+		tools.RiskModerate, fs.getFileInfo, renderInfo)
 }
 
 func (fs *fileSystem) getFileInfo(_ context.Context, a *getFileInfoArgs) (*fileInfoResult, error) {

@@ -2,7 +2,7 @@
 
 //go:build tailops_nocheck
 
-package tools
+package files
 
 import (
 	"path/filepath"

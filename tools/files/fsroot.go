@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +18,7 @@ import (
 // pathMax is Linux's PATH_MAX, the longest path argument accepted.
 const pathMax = unix.PathMax
 
-// defaultFileRoot is the file root when Deps.FileRoots is empty.
+// defaultFileRoot is the file root when Config.Roots is empty.
 const defaultFileRoot = "/var/log"
 
 // fsRoot is one configured file root.
@@ -29,23 +29,43 @@ type fsRoot struct {
 	fd         int      // dir's descriptor, valid while dir is reachable
 }
 
+// newRoots returns the roots, none of them open (unavailable) yet.
+func newRoots(paths []string) []*fsRoot {
+	roots := make([]*fsRoot, 0, len(paths))
+	for _, p := range paths {
+		roots = append(roots, &fsRoot{configured: filepath.Clean(p)})
+	}
+	return roots
+}
+
 // openRoots resolves and opens the roots. A root that cannot be opened is
 // kept, unavailable, so that paths under it get a clear error rather than
 // falling through to another root; the reason is logged.
-func openRoots(paths []string, log *slog.Logger) []*fsRoot {
-	roots := make([]*fsRoot, 0, len(paths))
-	for _, p := range paths {
-		r := &fsRoot{configured: filepath.Clean(p)}
-		roots = append(roots, r)
+func (fs *fileSystem) openRoots() {
+	for _, r := range fs.roots {
+		if r.dir != nil {
+			continue
+		}
 		if err := r.open(); err != nil {
-			log.Warn("file root unavailable", "root", p, "err", err)
+			fs.log.Warn("file root unavailable", "root", r.configured, "err", err)
 			continue
 		}
 		if r.path != r.configured {
-			log.Info("file root is a symlink, resolved once", "root", r.configured, "resolved", r.path)
+			fs.log.Info("file root is a symlink, resolved once", "root", r.configured, "resolved", r.path)
 		}
 	}
-	return roots
+}
+
+// closeRoots closes the roots' handles; they are unavailable afterwards.
+func (fs *fileSystem) closeRoots() error {
+	var errs []error
+	for _, r := range fs.roots {
+		if r.dir != nil {
+			errs = append(errs, r.dir.Close())
+			r.dir, r.fd = nil, -1
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (r *fsRoot) open() error {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,12 +17,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
 
 // File tools: confinement and its limits.
 //
 // The file tools (list_directory, get_file_info, read_file, tail_file,
-// search_files) read only beneath the configured roots (Deps.FileRoots,
+// search_files) read only beneath the configured roots (Config.Roots,
 // default /var/log). Each root is resolved once, when the tools are built
 // (a root that is a symlink is followed then, and later changes to that
 // symlink have no effect), and opened as an O_PATH directory handle that
@@ -39,7 +41,7 @@ import (
 // symlink swapped in during a call cannot lead out.
 //
 // Inside the roots a deny-list of secrets applies (DefaultFileDeny plus
-// Deps.FileDeny), matched case-insensitively on every component of the
+// Config.Deny), matched case-insensitively on every component of the
 // path as given and of the path as resolved, relative to its root, and
 // on backup copies (.bak, .old, ~) as on the originals. It matches names,
 // with one exception: a key-file (*.pem) may hold a certificate or a
@@ -85,36 +87,32 @@ const (
 	searchLineText     = 500     // bytes of a matching line returned
 )
 
-// fileSystem is the state the file tools share: the opened roots, the
-// deny-list and a counter of content bytes read.
+// fileSystem is the state the file tools share: the roots (opened by
+// open), the deny-list and a counter of content bytes read.
 type fileSystem struct {
-	roots   []*fsRoot
-	deny    denyList
-	denyErr error // a bad Deps.FileDeny pattern: every call fails closed
-	prot    *protection
-	log     *slog.Logger
+	roots []*fsRoot
+	deny  denyList
+	prot  *protection
+	log   *slog.Logger
 
 	// bytesRead counts file content bytes read, so tests can check that
 	// tail_file does not read whole files.
 	bytesRead atomic.Int64
 }
 
-func newFileSystem(d *Deps) *fileSystem {
-	fs := &fileSystem{log: d.logger().With("component", "files")}
-	fs.deny, fs.denyErr = newDenyList(d.FileDeny)
-	if fs.denyErr != nil {
-		fs.log.Error("file tools disabled", "err", fs.denyErr)
-	}
-	fs.roots = openRoots(d.Roots(), fs.log)
-	fs.prot = newProtection(d.Protected, fs.log)
+// newFileSystem is the file tools' state for cfg, whose deny-list must
+// parse; it checks nothing else and opens nothing: its roots stay
+// unavailable until open.
+func newFileSystem(cfg Config, deny denyList) *fileSystem {
+	fs := &fileSystem{deny: deny, log: cmp.Or(cfg.Logger, slog.Default()).With("component", "files")}
+	fs.roots = newRoots(rootsOf(cfg))
+	fs.prot = newProtection(cfg.Protected, fs.log)
 	return fs
 }
 
-// fileTools returns the sandboxed file tools. They share one set of
-// roots, opened here.
-func fileTools(d *Deps) []Spec {
-	fs := newFileSystem(d)
-	return []Spec{
+// declare declares the file tools over fs.
+func (fs *fileSystem) declare() []tools.Spec {
+	return []tools.Spec{
 		fs.listDirectorySpec(),
 		fs.getFileInfoSpec(),
 		fs.readFileSpec(),
@@ -128,8 +126,8 @@ func fileTools(d *Deps) []Spec {
 // as root, CAP_DAC_READ_SEARCH: root is not the owner of every file under
 // a root (postgres' logs, 0640 postgres:adm, say), and without it reading
 // them fails like any other user's. Which files remains Landlock's call.
-func fileNeeds() Needs {
-	return Needs{
+func fileNeeds() tools.Needs {
+	return tools.Needs{
 		FileRoots:    true,
 		Syscalls:     []string{"openat2", "getdents64", "newfstatat", "fstat", "readlinkat", "pread64"},
 		Capabilities: []string{"CAP_DAC_READ_SEARCH"},
@@ -137,17 +135,16 @@ func fileNeeds() Needs {
 }
 
 // fileTool declares a file tool: read-only hints, the file:read scope and
-// the file roots. Calls fail closed while the deny-list is broken, and
-// confinement or policy refusals are logged.
-func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk Risk,
-	run func(context.Context, *In) (*Out, error), text func(*Out) string) Spec {
-	return TypedSpec[In, Out]{
+// the file roots. Confinement or policy refusals are logged.
+func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.Risk,
+	run func(context.Context, *In) (*Out, error), text func(*Out) string) tools.Spec {
+	return tools.TypedSpec[In, Out]{
 		Name:        name,
 		Title:       title,
 		Description: desc,
 		Scope:       auth.ScopeFileRead,
 		Risk:        risk,
-		Hints:       ReadHints,
+		Hints:       tools.ReadHints,
 		Needs:       fileNeeds(),
 		Run: func(ctx context.Context, in In) (out Out, err error) {
 			defer func() {
@@ -156,9 +153,6 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk Risk,
 					err = errors.New(name + ": internal error")
 				}
 			}()
-			if fs.denyErr != nil {
-				return out, fmt.Errorf("file tools are unavailable: %w", fs.denyErr)
-			}
 			res, err := run(ctx, &in)
 			if err != nil {
 				var pe *pathError
@@ -214,9 +208,9 @@ func shortPath(p string) string {
 func checkPathArg(p string) error {
 	switch {
 	case p == "":
-		return ArgErrorf("path", "required")
+		return tools.ArgErrorf("path", "required")
 	case strings.IndexByte(p, 0) >= 0:
-		return ArgErrorf("path", "contains a NUL byte")
+		return tools.ArgErrorf("path", "contains a NUL byte")
 	case len(p) > pathMax:
 		return badPath(p, fmt.Sprintf("too long (%d bytes; the limit is %d)", len(p), pathMax))
 	}

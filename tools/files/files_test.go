@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,20 +21,53 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // fileTestKit is a set of file tools over test roots.
 type fileTestKit struct {
 	fs    *fileSystem
-	specs map[string]Spec
+	specs map[string]tools.Spec
 }
 
+// newFileKit builds the file tools over roots, as New and Open do for the
+// server. A configuration New refuses fails the test, unless it is only
+// the deny patterns (TestFileDenyBadPattern calls the tools then).
 func newFileKit(t testing.TB, roots []string, deny ...string) *fileTestKit {
 	t.Helper()
-	d := &Deps{FileRoots: roots, FileDeny: deny, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	fs := newFileSystem(d)
-	k := &fileTestKit{fs: fs, specs: map[string]Spec{}}
-	for _, s := range []Spec{fs.listDirectorySpec(), fs.getFileInfoSpec(), fs.readFileSpec(), fs.tailFileSpec(), fs.searchFilesSpec()} {
+	ts, err := New(Config{Roots: roots, Deny: deny, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var ce *ConfigError
+	if err != nil && (!errors.As(err, &ce) || ce.Field != "Deny") {
+		t.Fatal(err)
+	}
+	if err := ts.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	return kitOf(&ts.fileSystem, ts.Tools())
+}
+
+// newUncheckedKit builds the file tools of cfg, whose deny patterns must
+// parse, without New's start checks (absolute roots that reach no
+// protected path), so that the tools' own handling of what those checks
+// refuse is all there is.
+func newUncheckedKit(t testing.TB, cfg Config) *fileTestKit {
+	t.Helper()
+	deny, err := newDenyList(cfg.Deny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := newFileSystem(cfg, deny)
+	fs.openRoots()
+	t.Cleanup(func() { fs.closeRoots() })
+	return kitOf(fs, fs.declare())
+}
+
+// kitOf is the kit of the tools specs over fs.
+func kitOf(fs *fileSystem, specs []tools.Spec) *fileTestKit {
+	k := &fileTestKit{fs: fs, specs: map[string]tools.Spec{}}
+	for _, s := range specs {
 		k.specs[s.Name()] = s
 	}
 	return k
@@ -59,13 +93,13 @@ func (k *fileTestKit) call(t testing.TB, tool string, args map[string]any) *mcp.
 // callOK calls a file tool that must succeed and decodes its result.
 func callOK[T any](t testing.TB, k *fileTestKit, tool string, args map[string]any) T {
 	t.Helper()
-	return decodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
+	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
 }
 
 // callErr calls a file tool that must fail and returns the error text.
 func callErr(t testing.TB, k *fileTestKit, tool string, args map[string]any) string {
 	t.Helper()
-	return errorText(t, tool, k.call(t, tool, args), args)
+	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
 }
 
 func ftText(r *mcp.CallToolResult) string {
@@ -113,13 +147,17 @@ func ftTree(t testing.TB) (root, outside string) {
 
 func TestFileToolSpecs(t *testing.T) {
 	k := newFileKit(t, []string{t.TempDir()})
-	want := map[string]Risk{
-		"list_directory": RiskModerate, "get_file_info": RiskModerate,
-		"read_file": RiskHigh, "tail_file": RiskHigh, "search_files": RiskHigh,
+	want := map[string]tools.Risk{
+		"list_directory": tools.RiskModerate, "get_file_info": tools.RiskModerate,
+		"read_file": tools.RiskHigh, "tail_file": tools.RiskHigh, "search_files": tools.RiskHigh,
 	}
-	specs := fileTools(&Deps{FileRoots: []string{t.TempDir()}})
+	ts, err := New(Config{Roots: []string{t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := ts.Tools()
 	if len(specs) != len(want) {
-		t.Fatalf("fileTools returned %d tools, want %d", len(specs), len(want))
+		t.Fatalf("New declared %d tools, want %d", len(specs), len(want))
 	}
 	for _, s := range specs {
 		t.Run(s.Name(), func(t *testing.T) {
@@ -139,7 +177,7 @@ func TestFileToolSpecs(t *testing.T) {
 			if s.Tool.OutputSchema.Type != "object" || len(s.Tool.OutputSchema.Properties) == 0 {
 				t.Errorf("no output schema: %+v", s.Tool.OutputSchema)
 			}
-			if _, err := NewInputValidator(&s); err != nil {
+			if _, err := tools.NewInputValidator(&s); err != nil {
 				t.Error(err)
 			}
 			if _, ok := k.specs[s.Name()]; !ok {

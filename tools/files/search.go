@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/tools"
 )
 
 type searchFilesArgs struct {
@@ -58,10 +60,10 @@ const (
 	stopCancelled = "cancelled"
 )
 
-func (fs *fileSystem) searchFilesSpec() Spec {
+func (fs *fileSystem) searchFilesSpec() tools.Spec {
 	return fileTool(fs, "search_files", "Search files",
 		"Search a directory tree inside the file roots by entry name (glob) and/or line content (RE2 regular expression). Symlinks are not followed; denied files are skipped and counted. Bounded by max_results, max_depth, max_bytes and timeout_seconds; the result says which bound stopped it.",
-		RiskHigh, fs.searchFiles, renderSearch)
+		tools.RiskHigh, fs.searchFiles, renderSearch)
 }
 
 // searcher is the state of one search_files call.
@@ -84,37 +86,37 @@ type searcher struct {
 func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*searchFilesResult, error) {
 	s := &searcher{fs: fs, parent: ctx, glob: a.NameGlob}
 	var err error
-	if s.maxResults, err = IntArg("max_results", a.MaxResults, searchDefaultMax, 1, searchMaxResults); err != nil {
+	if s.maxResults, err = tools.IntArg("max_results", a.MaxResults, searchDefaultMax, 1, searchMaxResults); err != nil {
 		return nil, err
 	}
-	if s.maxDepth, err = IntArg("max_depth", a.MaxDepth, searchDefaultDepth, 1, searchMaxDepth); err != nil {
+	if s.maxDepth, err = tools.IntArg("max_depth", a.MaxDepth, searchDefaultDepth, 1, searchMaxDepth); err != nil {
 		return nil, err
 	}
 	s.maxBytes = searchDefaultBytes
 	if a.MaxBytes != nil {
 		if s.maxBytes = *a.MaxBytes; s.maxBytes < 1 || s.maxBytes > searchMaxBytes {
-			return nil, ArgErrorf("max_bytes", "must be between 1 and %d (got %d)", searchMaxBytes, s.maxBytes)
+			return nil, tools.ArgErrorf("max_bytes", "must be between 1 and %d (got %d)", searchMaxBytes, s.maxBytes)
 		}
 	}
 	timeout := searchDefaultTime
 	if a.TimeoutSeconds != nil {
 		t := *a.TimeoutSeconds
 		if !(t > 0 && t <= searchMaxTime.Seconds()) {
-			return nil, ArgErrorf("timeout_seconds", "must be above 0 and at most %g (got %g)", searchMaxTime.Seconds(), t)
+			return nil, tools.ArgErrorf("timeout_seconds", "must be above 0 and at most %g (got %g)", searchMaxTime.Seconds(), t)
 		}
 		timeout = time.Duration(t * float64(time.Second))
 	}
 	if a.NameGlob == "" && a.ContentRegex == "" {
-		return nil, ArgErrorf("name_glob", "name_glob or content_regex is required")
+		return nil, tools.ArgErrorf("name_glob", "name_glob or content_regex is required")
 	}
 	if a.NameGlob != "" {
 		if _, err := filepath.Match(a.NameGlob, ""); err != nil {
-			return nil, ArgErrorf("name_glob", "invalid glob %q", a.NameGlob)
+			return nil, tools.ArgErrorf("name_glob", "invalid glob %q", a.NameGlob)
 		}
 	}
 	if a.ContentRegex != "" {
 		if s.re, err = regexp.Compile(a.ContentRegex); err != nil {
-			return nil, ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
+			return nil, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
 		}
 	}
 	if err := checkPathArg(a.Path); err != nil {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package files
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 // The server's own secrets and state are never reachable through a file
 // tool. Two walls keep them out:
 //
-//   - At start, Deps.CheckProtected refuses any file root that contains,
-//     equals or lies inside a protected path (Deps.Protected: the state
+//   - At start, New refuses any file root that contains, equals or
+//     lies inside a protected path (Config.Protected: the state
 //     directory, the audit log's directory, the secret files, the config
 //     file...), comparing paths with symlinks resolved on both sides.
 //   - While serving, the file tools refuse a protected path, and anything
@@ -32,15 +32,15 @@ type ProtectedPath struct {
 	What string
 }
 
-// CheckProtected checks that no file root contains, equals or lies inside
-// a protected path (Deps.Protected). Both sides are compared with
+// checkProtected checks that no root contains, equals or lies inside a
+// protected path. Both sides are compared with
 // symlinks resolved; a path that does not exist yet (a state directory
 // before the first start) is resolved through its nearest existing
 // ancestor. The error names the root, the protected path and what it is.
-func (d *Deps) CheckProtected() error {
-	for _, root := range d.Roots() {
+func checkProtected(roots []string, protected []ProtectedPath) error {
+	for _, root := range roots {
 		rr := resolveAncestors(root)
-		for _, pp := range d.Protected {
+		for _, pp := range protected {
 			if pp.Path == "" {
 				continue
 			}
