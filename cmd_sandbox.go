@@ -167,8 +167,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	deps := cfg.toolDeps(nil)
-	sets := cfg.toolsets(nil, deps, nil)
+	sets := cfg.toolsets(nil, nil)
 	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)

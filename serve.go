@@ -93,9 +93,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			in.close()
 		}
 	}()
-	deps := cfg.toolDeps(in.log)
 	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
-	in.toolsets = cfg.toolsets(in.log, deps, func() *approval.Gate { return gate })
+	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate })
 	all := in.toolsets.specs()
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
@@ -327,9 +326,4 @@ func serveStdio(ctx context.Context, a *app, c *config, stdin io.Reader, stdout 
 		return fmt.Errorf("serving stdio: %w", err)
 	}
 	return nil
-}
-
-// toolDeps is what the tools get from the configuration.
-func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{}
 }

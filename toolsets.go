@@ -23,14 +23,14 @@ import (
 // are listed. A toolset whose configuration cannot be used is kept with
 // its error (see toolsetList.check). gate returns two-person approval's
 // gate once it is open (nil: none).
-func (c *config) toolsets(log *slog.Logger, deps *tools.Deps, gate func() *approval.Gate) *toolsetList {
+func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
 	l := toolsetList{describe: c.toolsetError}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
-	l.add(legacyToolset(tools.All(deps)), nil)
+	l.addTestToolsets()
 	return &l
 }
 
@@ -59,12 +59,6 @@ func (c *config) dockerConfig(log *slog.Logger) docker.Config {
 	return docker.Config{Host: c.env.dockerHost, CertPath: c.env.dockerCertPath, TLSVerify: c.env.dockerTLSVerify,
 		APIVersion: c.env.dockerAPIVersion, Logger: log}
 }
-
-// legacyToolset is the tools not yet moved into a package of their own.
-type legacyToolset []tools.Spec
-
-func (l legacyToolset) Name() string        { return "tools" }
-func (l legacyToolset) Tools() []tools.Spec { return slices.Clone(l) }
 
 // toolsetList is the server's toolsets, each with the error that makes
 // its configuration unusable (nil for most).

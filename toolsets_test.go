@@ -19,7 +19,7 @@ import (
 // roots roots (none: the default).
 func allTools(roots ...string) []tools.Spec {
 	c := &config{FileRoots: roots}
-	return c.toolsets(nil, c.toolDeps(nil), nil).specs()
+	return c.toolsets(nil, nil).specs()
 }
 
 func TestEveryToolIsDeclaredConsistently(t *testing.T) {

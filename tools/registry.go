@@ -8,13 +8,6 @@ import (
 	"strings"
 )
 
-// Deps is what the tools still in this package need: none, now.
-type Deps struct{}
-
-// All returns the tools still declared in this package (the test-only
-// sandbox_probe), in a stable order.
-func All(d *Deps) []Spec { return testTools(d) }
-
 // Names returns the names of specs, in order.
 func Names(specs []Spec) []string {
 	out := make([]string, len(specs))

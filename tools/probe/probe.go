@@ -2,7 +2,11 @@
 
 //go:build tailops_testtools
 
-package tools
+// Package probe is the toolset of sandbox_probe, a tool that tries from
+// inside a handler what the sandbox must refuse. It exists only in
+// binaries built with the tailops_testtools tag, for the end-to-end
+// sandbox tests; without the tag the package has no files.
+package probe
 
 import (
 	"context"
@@ -10,9 +14,11 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"syscall"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
 
 // ProbeResult is sandbox_probe's output: what each forbidden action got.
@@ -20,15 +26,28 @@ type ProbeResult struct {
 	Attempts map[string]string `json:"attempts" jsonschema_description:"attempt → ok or the errno it got"`
 }
 
-// testTools adds sandbox_probe, a tool that tries what the sandbox must
-// refuse from inside a handler. It exists only in binaries built with the
-// tailops_testtools tag, for the end-to-end sandbox tests.
-func testTools(d *Deps) []Spec {
-	return []Spec{TypedSpec[NoArgs, ProbeResult]{
+// Toolset is the probe toolset.
+type Toolset struct{ specs []tools.Spec }
+
+var _ tools.Toolset = (*Toolset)(nil)
+
+// New declares sandbox_probe. It has nothing to configure; the error is
+// always nil.
+func New() (*Toolset, error) { return &Toolset{specs: declare()}, nil }
+
+// Name returns "probe".
+func (t *Toolset) Name() string { return "probe" }
+
+// Tools returns sandbox_probe.
+func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
+
+// declare declares sandbox_probe.
+func declare() []tools.Spec {
+	return []tools.Spec{tools.TypedSpec[tools.NoArgs, ProbeResult]{
 		Name: "sandbox_probe", Title: "Sandbox probe (test builds only)",
 		Description: "Tries forbidden actions from a tool handler and reports what the kernel answered. Test builds only.",
-		Scope:       auth.ScopeSystemRead, Risk: RiskLow, Hints: ReadHints,
-		Run: func(ctx context.Context, _ NoArgs) (ProbeResult, error) {
+		Scope:       auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints,
+		Run: func(ctx context.Context, _ tools.NoArgs) (ProbeResult, error) {
 			res := ProbeResult{Attempts: map[string]string{}}
 			outcome := func(err error) string {
 				var errno syscall.Errno
