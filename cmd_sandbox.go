@@ -17,13 +17,11 @@ import (
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
-	"github.com/tailops/tailops/tools/diag"
-	dockertools "github.com/tailops/tailops/tools/docker"
-	"github.com/tailops/tailops/tools/files"
 )
 
-// sandboxConfig turns the server's configuration into the sandbox's.
-func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Config, error) {
+// sandboxConfig turns the server's configuration into the sandbox's: what
+// the server itself needs besides its tools' grants.
+func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	mode, err := sandbox.ParseMode(c.Sandbox)
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("--sandbox: %w", err)
@@ -49,24 +47,6 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 		connect = append(connect, uint16(n))
 	}
-	var fileRoots []string
-	if f, err := files.New(c.filesConfig(nil)); err == nil {
-		fileRoots = f.Roots()
-	}
-	// An endpoint the Docker tools cannot use stopped the start already
-	// (toolsetList.check) when one of them is enabled.
-	var docker dockertools.Endpoint
-	if d, err := dockertools.New(c.dockerConfig(nil)); err == nil {
-		docker = d.Endpoint()
-	}
-	// With a diagnostics port allow-list, Landlock's connect rule is that
-	// list, so the kernel and the destination policy agree.
-	var toolPorts []uint16
-	if d, err := diag.New(c.diagConfig(nil)); err == nil { // else the diagnostics tools are not enabled
-		if ports, anyPort := d.Policy().ConnectPorts(); !anyPort {
-			toolPorts = ports
-		}
-	}
 	// What the server itself needs besides its tools: the tsnet engine's
 	// netlink protocols. It keeps no capability of its own: it binds its
 	// ports and opens its files before Apply.
@@ -77,20 +57,16 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 	}
 	return sandbox.Config{
-		ConnectPorts:     connect,
-		ToolConnectPorts: toolPorts,
-		Mode:             mode,
-		StateDir:         c.StateDir,
-		AuditDir:         filepath.Dir(c.AuditLog),
-		ConfigFile:       c.ConfigFile,
-		FileRoots:        fileRoots,
-		DockerSocket:     docker.Socket,
-		DockerTCPPort:    docker.TCPPort,
-		DockerCertFiles:  docker.CertFiles,
-		BindPorts:        ports,
-		HostProc:         os.Getenv("HOST_PROC"),
-		HostSys:          os.Getenv("HOST_SYS"),
-		HostEtc:          os.Getenv("HOST_ETC"),
+		ConnectPorts: connect,
+		Mode:         mode,
+		StateDir:     c.StateDir,
+		AuditDir:     filepath.Dir(c.AuditLog),
+		ConfigFile:   c.ConfigFile,
+		BindPorts:    ports,
+		HostEtc:      c.env.host.Etc,
+		SSLCertFile:  c.env.sslCertFile,
+		SSLCertDir:   c.env.sslCertDir,
+		ZoneInfo:     c.env.zoneInfo,
 		// tsnet runs the Tailscale engine in this process.
 		Tailnet:          c.tailnetMode == tailnet.ModeTSNet,
 		TailscaledSocket: tsSocket,
@@ -102,7 +78,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 // a warning for /readyz when the sandbox is off or partly applied, or a
 // path the tools need is out of this user's reach.
 func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
-	sc, err := sandboxConfig(c, enabled, ports)
+	sc, err := sandboxConfig(c, ports)
 	if err != nil {
 		return "", err
 	}
@@ -110,7 +86,7 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 		log.Warn("KERNEL SANDBOX OFF (--sandbox off): no Landlock, no seccomp; a bug in TailOps' own checks is not contained. Do not run this way in production.")
 		return "kernel sandbox is off (--sandbox off)", nil
 	}
-	p, err := sandbox.Compute(enabled, sc)
+	p, err := sandbox.Compute(tools.Grants(enabled), sc)
 	if err != nil {
 		return "", err // it says "computing sandbox policy"
 	}
@@ -188,7 +164,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		}
 		ports = append(ports, uint16(n))
 	}
-	sc, err := sandboxConfig(cfg, enabled, ports)
+	sc, err := sandboxConfig(cfg, ports)
 	if err != nil {
 		return err
 	}
@@ -204,7 +180,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 			return fmt.Errorf("creating state directory: %w", err)
 		}
 	}
-	p, err := sandbox.Compute(enabled, sc)
+	p, err := sandbox.Compute(tools.Grants(enabled), sc)
 	if err != nil {
 		return err // it says "computing sandbox policy"
 	}

@@ -20,6 +20,10 @@ type environ struct {
 	dockerHost, dockerCertPath string
 	dockerTLSVerify            bool
 	dockerAPIVersion           string
+	// sslCertFile, sslCertDir and zoneInfo are SSL_CERT_FILE, SSL_CERT_DIR
+	// and ZONEINFO, where Go's crypto/x509 and time packages look besides
+	// the usual places: the sandbox lets the process read them.
+	sslCertFile, sslCertDir, zoneInfo string
 }
 
 // readEnviron reads the environment through getenv (os.Getenv).
@@ -30,5 +34,8 @@ func readEnviron(getenv func(string) string) environ {
 		dockerCertPath:   getenv("DOCKER_CERT_PATH"),
 		dockerTLSVerify:  getenv("DOCKER_TLS_VERIFY") != "",
 		dockerAPIVersion: getenv("DOCKER_API_VERSION"),
+		sslCertFile:      getenv("SSL_CERT_FILE"),
+		sslCertDir:       getenv("SSL_CERT_DIR"),
+		zoneInfo:         getenv("ZONEINFO"),
 	}
 }

@@ -424,7 +424,7 @@ func TestLandlockConnectRuleFollowsDiagPolicy(t *testing.T) {
 		want, not string
 	}{
 		{nil, "any port", ""},
-		{[]string{"--diag-port", "443"}, "443 (tool ping_host (port allow-list)", "any port"},
+		{[]string{"--diag-port", "443"}, "443 (tool ping_host; tool traceroute", "any port"},
 		{[]string{"--disable-tools", "ping_host,traceroute,test_port_connectivity,dns_lookup,check_ssl_certificate,http_request_test",
 			"--approval-webhook", "http://127.0.0.1:9999/hook", "--approval-webhook-secret-file", "/dev/null"}, "9999 (config: connect port)", "any port"},
 	} {

@@ -88,40 +88,52 @@ func snapshot(tool mcp.Tool) any {
 
 // TestSandboxPolicyFromRegistry derives the policy from every tool: every
 // declared syscall must be known and none always-denied, the declared
-// paths and file roots must show up, and the whole registry asks for one
-// netlink protocol (Go's net.Interfaces, for get_network_status) and one
-// capability (CAP_DAC_READ_SEARCH, for the file tools), and nothing more.
+// paths (file roots included) and sockets must show up for their tools,
+// and the whole registry asks for one netlink protocol (Go's
+// net.Interfaces, for get_network_status) and one capability
+// (CAP_DAC_READ_SEARCH, for the file tools), and nothing more.
 func TestSandboxPolicyFromRegistry(t *testing.T) {
 	roots := t.TempDir()
 	all := allTools(roots)
-	p, err := sandbox.Compute(all, sandbox.Config{StateDir: t.TempDir(), FileRoots: []string{roots}, BindPorts: []uint16{8443}})
+	p, err := sandbox.Compute(tools.Grants(all), sandbox.Config{StateDir: t.TempDir(), BindPorts: []uint16{8443}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(p.Tools, tools.Names(all)) {
-		t.Errorf("Tools = %v, want %v", p.Tools, tools.Names(all))
-	}
-	granted := func(path string) bool {
-		return slices.ContainsFunc(p.Paths, func(r sandbox.PathRule) bool { return r.Path == path })
-	}
+	var who []string
 	for _, s := range all {
-		for _, rp := range s.Needs.ReadPaths {
-			missing := slices.ContainsFunc(p.Missing, func(r sandbox.PathRule) bool { return r.Path == rp })
-			if !granted(rp) && !missing {
-				t.Errorf("tool %s: %s neither granted nor noted missing", s.Name(), rp)
+		who = append(who, "tool "+s.Name())
+	}
+	if !slices.Equal(p.Grantees, who) {
+		t.Errorf("Grantees = %v, want %v", p.Grantees, who)
+	}
+	rule := func(path string) (sandbox.PathRule, bool) {
+		for _, rules := range [][]sandbox.PathRule{p.Paths, p.Missing, p.Unreachable} {
+			for _, r := range rules {
+				if r.Path == path {
+					return r, true
+				}
 			}
 		}
-		if s.Needs.FileRoots && !granted(roots) {
-			t.Errorf("tool %s needs file roots, but %s is not granted", s.Name(), roots)
+		return sandbox.PathRule{}, false
+	}
+	for _, s := range all {
+		for _, rp := range append(slices.Clone(s.Needs.Read), s.Needs.Sockets...) {
+			if r, ok := rule(rp); !ok || !slices.Contains(r.Why, "tool "+s.Name()) {
+				t.Errorf("tool %s: %s neither granted to it nor noted missing: %+v", s.Name(), rp, r)
+			}
 		}
 		for _, c := range s.Needs.Syscalls {
 			if !slices.ContainsFunc(p.Syscalls, func(r sandbox.SyscallRule) bool { return r.Name == c }) {
 				t.Errorf("tool %s: syscall %s not allowed", s.Name(), c)
 			}
 		}
-		if got := slices.Contains(s.Needs.Capabilities, "CAP_DAC_READ_SEARCH"); got != s.Needs.FileRoots {
-			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads file roots %v", s.Name(), got, s.Needs.FileRoots)
+		readsRoots := slices.Contains(s.Needs.Read, roots)
+		if got := slices.Contains(s.Needs.Capabilities, "CAP_DAC_READ_SEARCH"); got != readsRoots {
+			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads the file roots %v", s.Name(), got, readsRoots)
 		}
+	}
+	if r, ok := rule(roots); !ok || len(r.Why) != 5 {
+		t.Errorf("the file roots are granted to %+v, want the five file tools", r)
 	}
 	if len(p.Netlink) != 1 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) {
 		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status only", p.Netlink)

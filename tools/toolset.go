@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/sandbox"
 )
 
 // Toolset is one domain's tools (host status, files, Docker...), declared
@@ -97,10 +98,20 @@ func Unavailable(specs []Spec, err error) []Spec {
 	msg := redact.Text(err.Error())
 	out := slices.Clone(specs)
 	for i := range out {
-		out[i].Needs = Needs{}
+		out[i].Needs = sandbox.Needs{}
 		out[i].Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultError(msg), nil
 		}
+	}
+	return out
+}
+
+// Grants returns what the sandbox must grant specs: each tool's Needs,
+// for "tool NAME".
+func Grants(specs []Spec) []sandbox.Grant {
+	out := make([]sandbox.Grant, len(specs))
+	for i := range specs {
+		out[i] = sandbox.Grant{Who: "tool " + specs[i].Name(), Needs: specs[i].Needs}
 	}
 	return out
 }

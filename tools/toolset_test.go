@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -134,15 +135,15 @@ func TestToolsetsGatherInOrder(t *testing.T) {
 // every call with the reason, secrets redacted.
 func TestUnavailable(t *testing.T) {
 	specs := plain{"x"}.Tools()
-	specs[0].Needs = tools.Needs{ReadPaths: []string{"/proc"}}
+	specs[0].Needs = sandbox.Needs{Read: []string{"/proc"}}
 	got := tools.Unavailable(specs, errors.New("DOCKER_HOST: tcp://admin:hunter2@docker.lan: bad scheme"))
 	if len(got) != 1 || got[0].Name() != "x_status" || !reflect.DeepEqual(got[0].Tool, specs[0].Tool) || got[0].Scope != specs[0].Scope {
 		t.Fatalf("declaration changed: %+v", got)
 	}
-	if !reflect.DeepEqual(got[0].Needs, tools.Needs{}) {
+	if !reflect.DeepEqual(got[0].Needs, sandbox.Needs{}) {
 		t.Errorf("needs %+v, want none", got[0].Needs)
 	}
-	if specs[0].Needs.ReadPaths == nil {
+	if specs[0].Needs.Read == nil {
 		t.Errorf("the original specs were changed")
 	}
 	res, err := got[0].Handler(context.Background(), mcp.CallToolRequest{})
@@ -152,5 +153,16 @@ func TestUnavailable(t *testing.T) {
 	text := res.Content[0].(mcp.TextContent).Text
 	if !strings.HasPrefix(text, "DOCKER_HOST: ") || strings.Contains(text, "hunter2") {
 		t.Errorf("error text %q: want the reason, without the password", text)
+	}
+}
+
+// TestGrants: the sandbox grants each tool its own needs, under its name.
+func TestGrants(t *testing.T) {
+	specs := append(plain{"a"}.Tools(), plain{"b"}.Tools()...)
+	specs[1].Needs = sandbox.Needs{Sockets: []string{"/run/b.sock"}}
+	got := tools.Grants(specs)
+	want := []sandbox.Grant{{Who: "tool a_status"}, {Who: "tool b_status", Needs: sandbox.Needs{Sockets: []string{"/run/b.sock"}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Grants = %+v, want %+v", got, want)
 	}
 }

@@ -140,6 +140,27 @@ func (lab *diagLab) kit(t *testing.T, allow ...string) *diagKit {
 	return newDiagKit(t, Config{Allow: allow, Resolver: lab.dns.Addr, RootCAs: lab.ca.Pool})
 }
 
+// TestDiagNeedsFollowThePolicy: with a port allow-list, the tools ask the
+// kernel for exactly the ports the destination policy may connect to
+// (and DNS), so the two agree; ping_host also reads its own namespace's
+// ping_group_range, not the HOST_PROC one.
+func TestDiagNeedsFollowThePolicy(t *testing.T) {
+	t.Parallel()
+	ts, err := New(Config{Ports: []uint16{443}, Allow: []string{"nas.lan:8443"}, Resolver: "127.0.0.1:5353"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ts.Policy().ConnectPorts()
+	for _, s := range ts.Tools() {
+		if s.Needs.AnyTCPPort || !s.Needs.DNS || !slices.Equal(s.Needs.TCPPorts, want) || !slices.Contains(want, 8443) {
+			t.Errorf("%s: needs %+v, want the ports %v and DNS", s.Name(), s.Needs, want)
+		}
+		if wantRead := s.Name() == "ping_host"; wantRead != slices.Equal(s.Needs.Read, []string{"/proc/sys/net/ipv4/ping_group_range"}) {
+			t.Errorf("%s: reads %v", s.Name(), s.Needs.Read)
+		}
+	}
+}
+
 func TestDiagToolsDeclared(t *testing.T) {
 	ts, err := New(Config{})
 	if err != nil {
@@ -155,8 +176,8 @@ func TestDiagToolsDeclared(t *testing.T) {
 		if err := s.Validate(); err != nil {
 			t.Error(err)
 		}
-		if s.Scope != auth.ScopeNetworkDiag || !s.Needs.Connect {
-			t.Errorf("%s: scope %s, connect %v; want network:diag and connect", s.Name(), s.Scope, s.Needs.Connect)
+		if s.Scope != auth.ScopeNetworkDiag || !s.Needs.AnyTCPPort || !s.Needs.DNS {
+			t.Errorf("%s: scope %s, needs %+v; want network:diag, any TCP port and DNS", s.Name(), s.Scope, s.Needs)
 		}
 		wantRisk := tools.RiskModerate
 		if s.Name() == "http_request_test" {

@@ -88,7 +88,7 @@ func diagSandboxChild(t *testing.T, groups string) {
 		t.Fatal(err)
 	}
 	specs := ts.Tools()
-	pol, err := sandbox.Compute(specs, sandbox.Config{Mode: sandbox.ModeEnforce})
+	pol, err := sandbox.Compute(tools.Grants(specs), sandbox.Config{Mode: sandbox.ModeEnforce})
 	if err != nil {
 		t.Fatal(err)
 	}

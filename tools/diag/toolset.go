@@ -23,6 +23,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/netpolicy"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -121,12 +122,22 @@ func HTTPRequestNeedsApproval(p *netpolicy.Policy, args any) bool {
 	return !ok || !p.ExplicitlyAllowedURL(u)
 }
 
-// diagNeeds is what every diagnostics tool needs from the sandbox:
-// outbound connections. ICMP datagram sockets (SOCK_DGRAM,
-// IPPROTO_ICMP) and UDP with IP_RECVERR are within the baseline seccomp
-// rules; raw sockets are refused there, so under the sandbox ping_host
-// relies on net.ipv4.ping_group_range.
-var diagNeeds = tools.Needs{Connect: true}
+// needs is what every diagnostics tool needs from the sandbox: outbound
+// TCP to the ports the destination policy allows (any port when it has
+// no port allow-list: it checks every destination itself), and DNS. ICMP
+// datagram sockets (SOCK_DGRAM, IPPROTO_ICMP) and UDP with IP_RECVERR
+// are within the baseline seccomp rules; raw sockets are refused there,
+// so under the sandbox ping_host relies on net.ipv4.ping_group_range.
+func (g *diag) needs() sandbox.Needs {
+	n := sandbox.Needs{DNS: true, AnyTCPPort: true}
+	if g.policy == nil {
+		return n // the tools are unavailable: tools.Unavailable drops this
+	}
+	if ports, anyPort := g.policy.ConnectPorts(); !anyPort {
+		n.AnyTCPPort, n.TCPPorts = false, ports
+	}
+	return n
+}
 
 // diagHints are the hints of the read-only diagnostics tools.
 var diagHints = tools.Hints{ReadOnly: true, Idempotent: true, OpenWorld: true}
@@ -140,6 +151,11 @@ type diag struct {
 
 // declare declares the diagnostics tools.
 func (g *diag) declare() []tools.Spec {
+	diagNeeds := g.needs()
+	// ping_host reads its own network namespace's ping_group_range (the
+	// process's /proc, whatever HOST_PROC says) to say why it failed.
+	pingNeeds := diagNeeds
+	pingNeeds.Read = []string{"/proc/sys/net/ipv4/ping_group_range"}
 	return []tools.Spec{
 		tools.TypedSpec[PingArgs, PingResult]{
 			Name: "ping_host", Title: "Ping host",
@@ -147,7 +163,7 @@ func (g *diag) declare() []tools.Spec {
 				"Uses unprivileged ICMP sockets (net.ipv4.ping_group_range), or a raw socket with CAP_NET_RAW. " +
 				"The destination must be allowed by the diagnostics policy (private, loopback and link-local addresses need an allow-list entry).",
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskModerate, Hints: diagHints,
-			Needs: tools.Needs{Connect: true, ReadPaths: []string{"/proc/sys/net/ipv4/ping_group_range"}},
+			Needs: pingNeeds,
 			Run:   func(ctx context.Context, in PingArgs) (PingResult, error) { return g.ping(ctx, in, pingAuto) },
 			Text:  pingText,
 		}.Spec(),

@@ -11,25 +11,30 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
-// TestEndpoint: the socket, port and TLS files the sandbox grants are the
-// ones the tools use, and an endpoint the tools cannot use is refused by
+// TestEndpoint: the socket, or the port and DNS, and the TLS files the
+// tools need from the sandbox are the ones they use, and an endpoint the tools cannot use is refused by
 // name, without repeating an address that may hold credentials.
 func TestEndpoint(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		host, certs string
 		want        Endpoint
+		needs       sandbox.Needs
 		wantErr     string
 	}{
-		{host: "", want: Endpoint{Socket: "/var/run/docker.sock"}},
-		{host: "unix:///run/podman/podman.sock", want: Endpoint{Socket: "/run/podman/podman.sock"}},
-		{host: "tcp://127.0.0.1:2375", want: Endpoint{TCPPort: 2375}},
+		{host: "", want: Endpoint{Socket: "/var/run/docker.sock"}, needs: sandbox.Needs{Sockets: []string{"/var/run/docker.sock"}}},
+		{host: "unix:///run/podman/podman.sock", want: Endpoint{Socket: "/run/podman/podman.sock"},
+			needs: sandbox.Needs{Sockets: []string{"/run/podman/podman.sock"}}},
+		{host: "tcp://127.0.0.1:2375", want: Endpoint{TCPPort: 2375}, needs: sandbox.Needs{TCPPorts: []uint16{2375}, DNS: true}},
 		{host: "tcp://docker.lan:2376", certs: "/etc/docker-tls", want: Endpoint{TCPPort: 2376,
-			CertFiles: []string{"/etc/docker-tls/ca.pem", "/etc/docker-tls/cert.pem", "/etc/docker-tls/key.pem"}}},
+			CertFiles: []string{"/etc/docker-tls/ca.pem", "/etc/docker-tls/cert.pem", "/etc/docker-tls/key.pem"}},
+			needs: sandbox.Needs{TCPPorts: []uint16{2376}, DNS: true,
+				Read: []string{"/etc/docker-tls/ca.pem", "/etc/docker-tls/cert.pem", "/etc/docker-tls/key.pem"}}},
 		{host: "tcp://docker.lan", wantErr: "DOCKER_HOST: a tcp:// endpoint needs its port"},
 		{host: "tcp://docker.lan:0", wantErr: "needs its port"},
 		{host: "ssh://admin:hunter2@docker.lan", wantErr: `DOCKER_HOST: scheme "ssh" is not supported`},
@@ -47,6 +52,11 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("Host %q: %+v, %v; want %+v", tc.host, got, err, tc.want)
 		}
 		if err == nil {
+			for _, s := range ts.Tools() {
+				if !reflect.DeepEqual(s.Needs, tc.needs) {
+					t.Errorf("Host %q: %s needs %+v, want %+v", tc.host, s.Name(), s.Needs, tc.needs)
+				}
+			}
 			continue
 		}
 		// The tools stay declared, and every call says why they cannot work.
@@ -54,8 +64,8 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("Host %q: %d tools declared, want 13", tc.host, len(ts.Tools()))
 		}
 		for _, s := range ts.Tools() {
-			if s.Needs.DockerSocket {
-				t.Errorf("Host %q: %s still asks for the Docker endpoint", tc.host, s.Name())
+			if !reflect.DeepEqual(s.Needs, sandbox.Needs{}) {
+				t.Errorf("Host %q: %s still needs %+v", tc.host, s.Name(), s.Needs)
 			}
 		}
 	}

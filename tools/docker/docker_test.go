@@ -68,8 +68,8 @@ func TestDockerToolDeclarations(t *testing.T) {
 		}
 		got := []bool{*a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint}
 		want := []bool{tc.readOnly, tc.destructive, tc.idempotent, tc.openWorld}
-		if s.Scope != tc.scope || s.Risk != tc.risk || !slices.Equal(got, want) || !s.Needs.DockerSocket {
-			t.Errorf("%s: scope %s risk %s hints %v docker %v; want %s %s %v true", tc.name, s.Scope, s.Risk, got, s.Needs.DockerSocket, tc.scope, tc.risk, want)
+		if s.Scope != tc.scope || s.Risk != tc.risk || !slices.Equal(got, want) || !slices.Equal(s.Needs.Sockets, []string{"/nonexistent.sock"}) {
+			t.Errorf("%s: scope %s risk %s hints %v sockets %v; want %s %s %v the endpoint's", tc.name, s.Scope, s.Risk, got, s.Needs.Sockets, tc.scope, tc.risk, want)
 		}
 		if s.NeedsApproval() != (tc.risk == tools.RiskCritical) {
 			t.Errorf("%s: NeedsApproval = %v", tc.name, s.NeedsApproval())

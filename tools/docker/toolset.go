@@ -27,11 +27,9 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
-
-// dockerNeeds is what every Docker tool needs from the sandbox.
-var dockerNeeds = tools.Needs{DockerSocket: true}
 
 // Toolset is the Docker toolset, built by New.
 type Toolset struct {
@@ -65,7 +63,8 @@ func (t *Toolset) Name() string { return "docker" }
 func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
 
 // Endpoint is where the tools reach the engine, as far as the sandbox
-// needs to know it; the zero Endpoint when New failed.
+// must grant it (the tools' Needs say the same); the zero Endpoint when
+// New failed.
 func (t *Toolset) Endpoint() Endpoint { return t.ep }
 
 // engine holds the Docker client. The client is created on first
@@ -255,8 +254,24 @@ func dockerTime(s string) string {
 	return rfc3339(t)
 }
 
+// needs is what every Docker tool needs from the sandbox: the endpoint's
+// unix socket, or its TCP port (on any host, so DNS too, for a name),
+// and with a cert path the client's three TLS files, which it reads on
+// its first call.
+func (e *engine) needs() sandbox.Needs {
+	n := sandbox.Needs{Read: e.ep.CertFiles}
+	if e.ep.Socket != "" {
+		n.Sockets = []string{e.ep.Socket}
+	}
+	if e.ep.TCPPort != 0 {
+		n.TCPPorts, n.DNS = []uint16{e.ep.TCPPort}, true
+	}
+	return n
+}
+
 // declare declares the Docker tools over e.
 func (e *engine) declare() []tools.Spec {
+	dockerNeeds := e.needs()
 	return []tools.Spec{
 		tools.TypedSpec[ListContainersArgs, ContainerList]{
 			Name: "list_containers", Title: "List containers",

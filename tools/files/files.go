@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -121,17 +122,28 @@ func (fs *fileSystem) declare() []tools.Spec {
 	}
 }
 
-// fileNeeds returns what every file tool needs from the sandbox: the
-// roots, the syscalls of fd-relative file access, and, when TailOps runs
-// as root, CAP_DAC_READ_SEARCH: root is not the owner of every file under
-// a root (postgres' logs, 0640 postgres:adm, say), and without it reading
-// them fails like any other user's. Which files remains Landlock's call.
-func fileNeeds() tools.Needs {
-	return tools.Needs{
-		FileRoots:    true,
+// needs returns what every file tool needs from the sandbox: read access
+// to the roots (as configured: Open resolves a symlinked root, and
+// Landlock follows the symlink the same way), the syscalls of fd-relative
+// file access, and, when TailOps runs as root, CAP_DAC_READ_SEARCH: root
+// is not the owner of every file under a root (postgres' logs, 0640
+// postgres:adm, say), and without it reading them fails like any other
+// user's. Which files remains Landlock's call.
+func (fs *fileSystem) needs() sandbox.Needs {
+	return sandbox.Needs{
+		Read:         fs.rootPaths(),
 		Syscalls:     []string{"openat2", "getdents64", "newfstatat", "fstat", "readlinkat", "pread64"},
 		Capabilities: []string{"CAP_DAC_READ_SEARCH"},
 	}
+}
+
+// rootPaths are the roots as configured, cleaned.
+func (fs *fileSystem) rootPaths() []string {
+	out := make([]string, len(fs.roots))
+	for i, r := range fs.roots {
+		out[i] = r.configured
+	}
+	return out
 }
 
 // fileTool declares a file tool: read-only hints, the file:read scope and
@@ -145,7 +157,7 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.
 		Scope:       auth.ScopeFileRead,
 		Risk:        risk,
 		Hints:       tools.ReadHints,
-		Needs:       fileNeeds(),
+		Needs:       fs.needs(),
 		Run: func(ctx context.Context, in In) (out Out, err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -218,13 +230,7 @@ func checkPathArg(p string) error {
 }
 
 // rootNames lists the configured file roots, for messages.
-func (fs *fileSystem) rootNames() string {
-	names := make([]string, len(fs.roots))
-	for i, r := range fs.roots {
-		names[i] = r.configured
-	}
-	return strings.Join(names, ", ")
-}
+func (fs *fileSystem) rootNames() string { return strings.Join(fs.rootPaths(), ", ") }
 
 // readFailed is the error for a read that failed after the open
 // succeeded: what failed and the kernel's reason, never a host path.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,7 +152,8 @@ func TestFileToolSpecs(t *testing.T) {
 		"list_directory": tools.RiskModerate, "get_file_info": tools.RiskModerate,
 		"read_file": tools.RiskHigh, "tail_file": tools.RiskHigh, "search_files": tools.RiskHigh,
 	}
-	ts, err := New(Config{Roots: []string{t.TempDir()}})
+	roots := []string{t.TempDir(), t.TempDir() + "/"}
+	ts, err := New(Config{Roots: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,8 @@ func TestFileToolSpecs(t *testing.T) {
 			if r, ok := want[s.Name()]; !ok || s.Risk != r {
 				t.Errorf("risk %v, want %v", s.Risk, want[s.Name()])
 			}
-			if s.Scope != auth.ScopeFileRead || !s.Needs.FileRoots || !s.ReadOnly() || s.Destructive() {
+			if s.Scope != auth.ScopeFileRead || !slices.Equal(s.Needs.Read, []string{roots[0], filepath.Clean(roots[1])}) ||
+				!s.ReadOnly() || s.Destructive() {
 				t.Errorf("scope %s, needs %+v, read-only %v, destructive %v", s.Scope, s.Needs, s.ReadOnly(), s.Destructive())
 			}
 			a := s.Tool.Annotations

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -156,6 +157,37 @@ func TestSystemToolsMatchTheirOutputSchemas(t *testing.T) {
 		for range 2 { // the second call takes the CPU-delta paths
 			var out any
 			call(t, ts, s.Name(), &out)
+		}
+	}
+}
+
+// TestHostNeedsAreTheHostPaths: what the tools ask of the sandbox is what
+// they read: the host paths applied once, here, and the rest as it is.
+func TestHostNeedsAreTheHostPaths(t *testing.T) {
+	t.Parallel()
+	ts, err := New(Config{Host: sandbox.HostPaths{Proc: "/host/proc", Etc: "/host/etc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ts.Tools() {
+		if s.Name() == "health_check" {
+			if len(s.Needs.Read) != 0 {
+				t.Errorf("health_check reads %v", s.Needs.Read)
+			}
+			continue
+		}
+		for _, want := range []string{"/host/proc", "/sys", "/host/etc/os-release", "/run/utmp"} {
+			if !slices.Contains(s.Needs.Read, want) {
+				t.Errorf("%s reads %v, without %s", s.Name(), s.Needs.Read, want)
+			}
+		}
+		for _, not := range []string{"/proc", "/etc/os-release"} {
+			if slices.Contains(s.Needs.Read, not) {
+				t.Errorf("%s reads %s, not the host's", s.Name(), not)
+			}
+		}
+		if wantNetlink := s.Name() == "get_network_status"; wantNetlink != slices.Equal(s.Needs.Netlink, []string{"NETLINK_ROUTE"}) {
+			t.Errorf("%s: netlink %v", s.Name(), s.Needs.Netlink)
 		}
 	}
 }

@@ -99,18 +99,30 @@ func (t *Toolset) ctx(ctx context.Context) context.Context {
 	return context.WithValue(ctx, common.EnvKey, t.env)
 }
 
-// systemNeeds is what the gopsutil-based tools read.
-// sysinfo gives gopsutil the uptime; statfs the disk usage.
-var systemNeeds = tools.Needs{
-	ReadPaths: []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp",
-		// gopsutil reads the distribution's own release file for the version.
-		"/etc/debian_version", "/etc/lsb-release", "/etc/redhat-release", "/etc/alpine-release", "/etc/arch-release", "/etc/SuSE-release"},
-	Syscalls: []string{"sysinfo", "statfs"},
+// systemPaths are what the gopsutil-based tools read, before the host
+// paths are applied.
+var systemPaths = []string{"/proc", "/sys", "/etc/os-release", "/etc/hostname", "/usr/lib/os-release", "/run/utmp", "/var/run/utmp",
+	// gopsutil reads the distribution's own release file for the version.
+	"/etc/debian_version", "/etc/lsb-release", "/etc/redhat-release", "/etc/alpine-release", "/etc/arch-release", "/etc/SuSE-release"}
+
+// systemNeeds is what the gopsutil-based tools need from the sandbox: the
+// system paths where this host has them (HostPaths applied), sysinfo (the
+// uptime) and statfs (the disk usage).
+func (t *Toolset) systemNeeds() sandbox.Needs {
+	read := make([]string, len(systemPaths))
+	for i, p := range systemPaths {
+		read[i] = t.cfg.Host.Path(p)
+	}
+	return sandbox.Needs{Read: read, Syscalls: []string{"sysinfo", "statfs"}}
 }
 
 // interfaceNeeds is systemNeeds plus the route netlink socket through
 // which Go's net.Interfaces (under gopsutil) lists links and addresses.
-var interfaceNeeds = tools.Needs{ReadPaths: systemNeeds.ReadPaths, Syscalls: systemNeeds.Syscalls, Netlink: []string{"NETLINK_ROUTE"}}
+func (t *Toolset) interfaceNeeds() sandbox.Needs {
+	n := t.systemNeeds()
+	n.Netlink = []string{"NETLINK_ROUTE"}
+	return n
+}
 
 // declare declares the host tools.
 func (t *Toolset) declare() []tools.Spec {
@@ -129,14 +141,14 @@ func (t *Toolset) declare() []tools.Spec {
 		tools.TypedSpec[tools.NoArgs, SystemStatus]{
 			Name: "get_system_status", Title: "System status",
 			Description: "Host, OS, kernel, uptime, load, CPU utilisation, memory, swap, disks and temperatures of the host.",
-			Scope:       auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: systemNeeds,
+			Scope:       auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: t.systemNeeds(),
 			Run:  func(ctx context.Context, _ tools.NoArgs) (SystemStatus, error) { return systemStatus(t.ctx(ctx), cs) },
 			Text: systemStatusText,
 		}.Spec(),
 		tools.TypedSpec[TopProcessesArgs, TopProcesses]{
 			Name: "get_top_processes", Title: "Top processes",
 			Description: "The processes using the most CPU or memory.",
-			Scope:       auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: systemNeeds,
+			Scope:       auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: t.systemNeeds(),
 			Run: func(ctx context.Context, in TopProcessesArgs) (TopProcesses, error) {
 				return topProcesses(t.ctx(ctx), pt, in)
 			},
@@ -144,7 +156,7 @@ func (t *Toolset) declare() []tools.Spec {
 		tools.TypedSpec[tools.NoArgs, NetworkStatus]{
 			Name: "get_network_status", Title: "Network interfaces",
 			Description: "Network interfaces with their addresses, flags and operational state.",
-			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: interfaceNeeds,
+			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: t.interfaceNeeds(),
 			Run: func(ctx context.Context, _ tools.NoArgs) (NetworkStatus, error) {
 				return networkStatus(t.ctx(ctx), t.cfg.Host)
 			},
@@ -152,13 +164,13 @@ func (t *Toolset) declare() []tools.Spec {
 		tools.TypedSpec[tools.NoArgs, IOCounters]{
 			Name: "get_network_io_counters", Title: "Network I/O counters",
 			Description: "Bytes, packets, errors and drops per network interface since boot.",
-			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: systemNeeds,
+			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: t.systemNeeds(),
 			Run: func(ctx context.Context, _ tools.NoArgs) (IOCounters, error) { return ioCounters(t.ctx(ctx)) },
 		}.Spec(),
 		tools.TypedSpec[ConnectionsArgs, Connections]{
 			Name: "get_active_connections", Title: "Active connections",
 			Description: "TCP and UDP sockets on the host with their local and remote addresses, state and owning process.",
-			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: systemNeeds,
+			Scope:       auth.ScopeNetworkRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: t.systemNeeds(),
 			Run: func(ctx context.Context, in ConnectionsArgs) (Connections, error) {
 				return activeConnections(t.ctx(ctx), in)
 			},
