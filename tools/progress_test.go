@@ -23,6 +23,7 @@ import (
 // of notifications, each with its token; a call without a token gets
 // none.
 func TestProgressIsOneRisingSequence(t *testing.T) {
+	t.Parallel()
 	counter := tools.TypedSpec[tools.NoArgs, tools.NoArgs]{
 		Name: "count", Title: "Count", Description: "Reports progress 0 to 3, with a lower value and a repeat among them.",
 		Scope: "", Risk: tools.RiskLow, Hints: tools.ReadHints,

@@ -12,6 +12,7 @@ import (
 )
 
 func TestValidateRejectsInconsistentSpecs(t *testing.T) {
+	t.Parallel()
 	yes, no := true, false
 	good := plain{"health"}.Tools()[0]
 	for _, tc := range []struct {
@@ -37,6 +38,7 @@ func TestValidateRejectsInconsistentSpecs(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
+	t.Parallel()
 	all := append(plain{"health"}.Tools(), plain{"read"}.Tools()...)
 	all = append(all, tools.TypedSpec[tools.NoArgs, tools.NoArgs]{
 		Name: "restart", Title: "Restart", Description: "Restarts nothing.", Scope: auth.ScopeContainerWrite, Risk: tools.RiskHigh,

@@ -41,6 +41,7 @@ func goodResource() tools.ResourceSpec {
 // with a scope and a risk, as tools are, and an inconsistent declaration
 // is refused with the reason.
 func TestPromptAndResourceSpecsValidate(t *testing.T) {
+	t.Parallel()
 	if p := goodPrompt(); p.Validate() != nil {
 		t.Fatalf("a good prompt: %v", p.Validate())
 	}
@@ -115,6 +116,7 @@ func (p plain) Tools() []tools.Spec {
 // of toolsets come in the list's order, and a toolset offers prompts or
 // resources only by implementing the optional interfaces.
 func TestToolsetsGatherInOrder(t *testing.T) {
+	t.Parallel()
 	sets := []tools.Toolset{plain{"a"}, offering{plain{"b"}}, plain{"c"}}
 	if got := tools.Names(tools.Specs(sets)); !slices.Equal(got, []string{"a_status", "b_status", "c_status"}) {
 		t.Errorf("tools %v", got)
@@ -134,6 +136,7 @@ func TestToolsetsGatherInOrder(t *testing.T) {
 // used keep their declarations, need nothing from the kernel, and fail
 // every call with the reason, secrets redacted.
 func TestUnavailable(t *testing.T) {
+	t.Parallel()
 	specs := plain{"x"}.Tools()
 	specs[0].Needs = sandbox.Needs{Read: []string{"/proc"}}
 	got := tools.Unavailable(specs, errors.New("DOCKER_HOST: tcp://admin:hunter2@docker.lan: bad scheme"))
@@ -158,6 +161,7 @@ func TestUnavailable(t *testing.T) {
 
 // TestGrants: the sandbox grants each tool its own needs, under its name.
 func TestGrants(t *testing.T) {
+	t.Parallel()
 	specs := append(plain{"a"}.Tools(), plain{"b"}.Tools()...)
 	specs[1].Needs = sandbox.Needs{Sockets: []string{"/run/b.sock"}}
 	got := tools.Grants(specs)

@@ -162,6 +162,7 @@ func TestDiagNeedsFollowThePolicy(t *testing.T) {
 }
 
 func TestDiagToolsDeclared(t *testing.T) {
+	t.Parallel()
 	ts, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +195,7 @@ func TestDiagToolsDeclared(t *testing.T) {
 // "allowed" half of a trick really is allowed. Every call is refused by
 // the policy and nothing reaches the tripwires on 127.0.0.1.
 func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	k := lab.kit(t, "127.0.0.2/32", "www.test")
 	hosts := []struct{ host, want string }{
@@ -269,6 +271,7 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 // the policy cannot compile, saying why, and the tools it still declares
 // fail every call with that reason.
 func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
+	t.Parallel()
 	k, err := newDiagKitErr(Config{Allow: []string{"192.168.1.0/33"}, Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), `parsing diagnostics allow-list entry "192.168.1.0/33"`) {
 		t.Errorf("New: %v", err)
@@ -294,6 +297,7 @@ func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
 }
 
 func TestDiagPingLoopback(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	wantRefused(t, "ping without an entry", diagErr(t, lab.kit(t), "ping_host", map[string]any{"host": "127.0.0.1"}),
 		"127.0.0.1 is loopback (127.0.0.0/8, default deny); allow it with --diag-allow 127.0.0.1/32")
@@ -318,6 +322,7 @@ func TestDiagPingLoopback(t *testing.T) {
 }
 
 func TestDiagTracerouteLoopback(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	wantRefused(t, "traceroute without an entry", diagErr(t, lab.kit(t), "traceroute", map[string]any{"host": "127.0.0.1"}), "loopback")
 	r := diagOK[TracerouteResult](t, lab.kit(t, "127.0.0.1/32"), "traceroute", map[string]any{"host": "localhost", "probes": 2})
@@ -327,6 +332,7 @@ func TestDiagTracerouteLoopback(t *testing.T) {
 }
 
 func TestDiagPortConnectivity(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	closed, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
@@ -369,6 +375,7 @@ func TestDiagPortConnectivity(t *testing.T) {
 }
 
 func TestDiagDNSLookup(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	k := lab.kit(t) // the configured resolver needs no entry
 	for _, tt := range []struct {
@@ -429,6 +436,7 @@ func TestDiagDNSLookup(t *testing.T) {
 }
 
 func TestDiagSSLCertificate(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	p := lab.httpsPort
 	wantRefused(t, "without an entry", diagErr(t, lab.kit(t), "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p}),
@@ -471,6 +479,7 @@ func TestDiagSSLCertificate(t *testing.T) {
 }
 
 func TestDiagHTTPRequest(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	base := fmt.Sprintf("http://www.test:%d", lab.httpPort)
 	wantRefused(t, "without an entry", diagErr(t, lab.kit(t), "http_request_test", map[string]any{"url": base + "/"}),
@@ -529,6 +538,7 @@ func TestDiagHTTPRequest(t *testing.T) {
 // destinations, at most 5, never to another scheme; the refusal names the
 // redirect and the rule, and the tripwires on 127.0.0.1 stay untouched.
 func TestDiagHTTPRedirects(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	k := lab.kit(t, "127.0.0.2/32")
 	// www.test is allowed through its address, not an entry of its own:
@@ -572,6 +582,7 @@ func TestDiagHTTPRedirects(t *testing.T) {
 // TestDiagHTTPOversizedAndEndless: an endless body is cut at the cap, an
 // oversized header block is refused, and a trickle ends at the timeout.
 func TestDiagHTTPOversizedAndEndless(t *testing.T) {
+	t.Parallel()
 	lab := newDiagLab(t)
 	k := lab.kit(t, "127.0.0.2/32")
 	base := fmt.Sprintf("http://127.0.0.2:%d", lab.httpPort)
@@ -599,6 +610,7 @@ func TestDiagHTTPOversizedAndEndless(t *testing.T) {
 }
 
 func TestDiagHTTPRequestNeedsApproval(t *testing.T) {
+	t.Parallel()
 	ts, err := New(Config{Allow: []string{"nas.lan", "127.0.0.2:8080"}})
 	if err != nil {
 		t.Fatal(err)
@@ -633,6 +645,7 @@ func TestDiagHTTPRequestNeedsApproval(t *testing.T) {
 // why, and never reaches the loopback server the URL names; a harmless
 // header does, and the server sees the URL's own host.
 func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
+	t.Parallel()
 	type seen struct {
 		host   string
 		header http.Header

@@ -35,6 +35,7 @@ func (k *dockerKit) create(t testing.TB, args ...string) string {
 }
 
 func TestDockerToolDeclarations(t *testing.T) {
+	t.Parallel()
 	k := newDockerKitFor(t, nil, "unix:///nonexistent.sock")
 	for _, tc := range []struct {
 		name                                         string
@@ -84,6 +85,7 @@ func TestDockerToolDeclarations(t *testing.T) {
 // including a connection lost mid-call, which is hard to time against a
 // real daemon.
 func TestDockerErrorMessages(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, host string
 		err        error
@@ -115,6 +117,7 @@ func TestDockerErrorMessages(t *testing.T) {
 }
 
 func TestDockerDaemonDownIsAToolError(t *testing.T) {
+	t.Parallel()
 	k := newDockerKitFor(t, nil, "unix://"+t.TempDir()+"/docker.sock")
 	for _, tc := range []struct {
 		tool string
@@ -430,6 +433,7 @@ func TestDockerDaemonRestart(t *testing.T) {
 // TestContainerRefAndImagePattern: what may reach the Docker API as a
 // container reference or an image pattern, lengths included.
 func TestContainerRefAndImagePattern(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("a", 255)
 	for _, tc := range []struct {
 		ref  string

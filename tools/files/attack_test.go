@@ -18,6 +18,7 @@ import (
 )
 
 func TestPathChecksEnabled(t *testing.T) {
+	t.Parallel()
 	if !PathChecks {
 		t.Fatal("PathChecks is false in a build without tailops_nocheck")
 	}
@@ -94,6 +95,7 @@ func (f *escapeFixture) assertNoLeak(t *testing.T, given, msg string) {
 // TestPathEscapes tries every escape against every tool that takes the
 // path: each must fail, and no error may leak what lies outside.
 func TestPathEscapes(t *testing.T) {
+	t.Parallel()
 	f := newEscapeFixture(t)
 	fileAttacks := []struct{ name, path, reason string }{
 		{"dotdot", "../outside/secret.txt", "outside roots"},
@@ -159,6 +161,7 @@ func TestPathEscapes(t *testing.T) {
 // TestPathProcMagicLinks uses /proc itself as a root: its magic links
 // (root, cwd, fd/N, exe) must not be followed out of it.
 func TestPathProcMagicLinks(t *testing.T) {
+	t.Parallel()
 	f := newEscapeFixture(t)
 	for _, rootDir := range []string{"/proc/self", "/proc"} {
 		k := newFileKit(t, []string{rootDir})
@@ -188,6 +191,7 @@ func TestPathProcMagicLinks(t *testing.T) {
 // (atomically, with RENAME_EXCHANGE) while the tools run, and checks that
 // nothing from outside ever comes back.
 func TestPathSymlinkRace(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"absolute", "relative"} {
 		t.Run(kind, func(t *testing.T) {
 			base := t.TempDir()
@@ -267,6 +271,7 @@ func TestPathSymlinkRace(t *testing.T) {
 // resolved once, when the tools are built, and re-pointing it later does
 // not move the root.
 func TestPathRootSymlink(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	real, link, outside := filepath.Join(base, "real"), filepath.Join(base, "link"), filepath.Join(base, "outside")
 	ftWrite(t, filepath.Join(real, "a.log"), "real root\n")
@@ -295,6 +300,7 @@ func TestPathRootSymlink(t *testing.T) {
 }
 
 func TestPathRootUnavailable(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	ftWrite(t, filepath.Join(base, "r2", "a.log"), "in r2\n")
 	k := newUncheckedKit(t, Config{Roots: []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")},
@@ -312,6 +318,7 @@ func TestPathRootUnavailable(t *testing.T) {
 // TestFileDenyList checks each built-in pattern, extra patterns, and that
 // the list applies to the resolved path of a symlink.
 func TestFileDenyList(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	denied := []string{
 		"id_rsa", "id_ed25519", "id_ecdsa", "id_dsa", "keys/id_ed25519_sk",
@@ -395,6 +402,7 @@ func TestFileDenyList(t *testing.T) {
 }
 
 func TestFileDenyBadPattern(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	k := newFileKit(t, []string{root}, "[unclosed")
 	for tool := range k.specs {
@@ -410,6 +418,7 @@ func TestFileDenyBadPattern(t *testing.T) {
 // TestFileHardLink checks that a hard link inside a root to a file
 // outside it is refused by every tool that reads contents.
 func TestFileHardLink(t *testing.T) {
+	t.Parallel()
 	root, outside := ftTree(t)
 	secret := filepath.Join(outside, "secret.txt")
 	if err := os.Link(secret, filepath.Join(root, "innocent.log")); err != nil {
@@ -442,6 +451,7 @@ func TestFileHardLink(t *testing.T) {
 // TestSearchFilesDoesNotFollowSymlinks checks that a walk skips symlinks,
 // even ones that stay inside the root, and counts them.
 func TestSearchFilesDoesNotFollowSymlinks(t *testing.T) {
+	t.Parallel()
 	f := newEscapeFixture(t)
 	ftSymlink(t, "sub", filepath.Join(f.root, "insidedir"))
 	r := callOK[searchFilesResult](t, f.k, "search_files", map[string]any{"path": ".", "content_regex": "."})

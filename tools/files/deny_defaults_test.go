@@ -49,6 +49,7 @@ func testPEM(t *testing.T) (cert, key string) {
 // table must cover every default: a pattern added to the list without a
 // case here fails the test.
 func TestFileDenyDefaults(t *testing.T) {
+	t.Parallel()
 	cert, key := testPEM(t)
 	type sample struct{ path, content string }
 	cases := []struct {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestFileDenyMatch(t *testing.T) {
+	t.Parallel()
 	d, err := newDenyList([]string{"*.secret", "private", "vault/tokens", "/abs/pattern/", "ca?e[0-9].db"})
 	if err != nil {
 		t.Fatal(err)

@@ -147,6 +147,7 @@ func ftTree(t testing.TB) (root, outside string) {
 }
 
 func TestFileToolSpecs(t *testing.T) {
+	t.Parallel()
 	k := newFileKit(t, []string{t.TempDir()})
 	want := map[string]tools.Risk{
 		"list_directory": tools.RiskModerate, "get_file_info": tools.RiskModerate,
@@ -194,6 +195,7 @@ func TestFileToolSpecs(t *testing.T) {
 // client and server, with the server validating arguments and structured
 // results against the declared schemas.
 func TestFileToolsThroughMCPClient(t *testing.T) {
+	t.Parallel()
 	root, outside := ftTree(t)
 	ftSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(root, "escape"))
 	k := newFileKit(t, []string{root})
@@ -277,6 +279,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 }
 
 func TestPathArguments(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	k := newFileKit(t, []string{root})
 	long := strings.Repeat("a/", pathMax/2+1)
@@ -313,6 +316,7 @@ func TestPathArguments(t *testing.T) {
 }
 
 func TestListDirectory(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	ftSymlink(t, "app.log", filepath.Join(root, "link"))
 	if err := os.Chmod(filepath.Join(root, "app.log"), 0o640); err != nil {
@@ -380,6 +384,7 @@ func TestListDirectory(t *testing.T) {
 }
 
 func TestGetFileInfo(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "bin.dat"), "\x00\x01\x02")
 	ftSymlink(t, "sub/nested.log", filepath.Join(root, "good-link"))
@@ -409,6 +414,7 @@ func TestGetFileInfo(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "utf8.txt"), "héllo wörld") // é and ö are two bytes
 	ftWrite(t, filepath.Join(root, "nul.bin"), "text\x00more")
@@ -484,6 +490,7 @@ func TestReadFile(t *testing.T) {
 }
 
 func TestReadFileRefusesSpecialFiles(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	if err := ftMkfifo(filepath.Join(root, "fifo")); err != nil {
 		t.Fatal(err)
@@ -497,6 +504,7 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 }
 
 func TestTailFile(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "noeol.log"), "a\nb\nc")
 	ftWrite(t, filepath.Join(root, "empty.log"), "")
@@ -528,6 +536,7 @@ func TestTailFile(t *testing.T) {
 // TestTailFileLargeSparse checks that tail_file reads only the end of a
 // 200 MB file, by the bytes it counts rather than by timing.
 func TestTailFileLargeSparse(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	name := filepath.Join(root, "big.log")
 	f, err := os.Create(name)
@@ -571,6 +580,7 @@ func TestTailFileLargeSparse(t *testing.T) {
 // TestTailFileByteCap checks the 4 MiB cap on a file of one huge line
 // followed by a few short ones.
 func TestTailFileByteCap(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
 	ftWrite(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
@@ -591,6 +601,7 @@ func ftMkfifo(name string) error { return unix.Mkfifo(name, 0o644) }
 // the kernel's reason (a log rotated away on NFS, a disk error), and never
 // a host path carried by a wrapped error.
 func TestReadFailed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want string

@@ -25,6 +25,7 @@ func dirent(name string, typ byte) []byte {
 }
 
 func TestAppendDirents(t *testing.T) {
+	t.Parallel()
 	cat := func(recs ...[]byte) (b []byte) {
 		for _, r := range recs {
 			b = append(b, r...)
@@ -66,6 +67,7 @@ func TestAppendDirents(t *testing.T) {
 // including a file system that gives no type (DT_UNKNOWN, mode 0): the
 // entry is then stat'ed, never shown as "other".
 func TestDescribeEntry(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := os.WriteFile(filepath.Join(root, "f"), []byte("12345"), 0o640); err != nil {
 		t.Fatal(err)
@@ -116,6 +118,7 @@ func TestDescribeEntry(t *testing.T) {
 }
 
 func TestListingName(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, want string }{
 		{"app.log", "app.log"},
 		{"with space.log", "with space.log"},

@@ -16,6 +16,7 @@ import (
 // so a test that sees them refused in this build has shown that the
 // Landlock sandbox alone refuses them.
 func TestPathChecksDisabled(t *testing.T) {
+	t.Parallel()
 	if PathChecks {
 		t.Fatal("PathChecks is true in a tailops_nocheck build")
 	}

@@ -117,6 +117,7 @@ func assertEveryToolRefuses(t *testing.T, k *fileTestKit, f *protectedFixture, p
 // symlink, through a hard link. A listing marks them, a search skips
 // them, and the log names what was reached.
 func TestFileToolsRefuseServerPaths(t *testing.T) {
+	t.Parallel()
 	f := newProtectedFixture(t)
 	if checkProtected([]string{f.root}, f.protected) == nil {
 		t.Fatal("the start check passes this fixture: the test would not be of the wall alone")
@@ -197,6 +198,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 // TestFileToolsRefuseRootInsideServerPath: a root inside the state
 // directory (which the start check would refuse) gives nothing at all.
 func TestFileToolsRefuseRootInsideServerPath(t *testing.T) {
+	t.Parallel()
 	f := newProtectedFixture(t)
 	root := filepath.Join(f.state, "tailscale")
 	k, _ := newProtectedKit(t, []string{root}, f.protected)
@@ -214,6 +216,7 @@ const mountNSEnv = "TAILOPS_TOOLS_TEST_MOUNTNS"
 // refused. The body runs in a private mount namespace (the test binary
 // re-executed under unshare -m), so the mounts touch nothing else.
 func TestFileToolsRefuseServerPathsThroughBindMounts(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(mountNSEnv) != t.Name() {
 		cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", os.Args[0],
 			"-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")

@@ -25,6 +25,7 @@ func matchPaths(r searchFilesResult) []string {
 }
 
 func TestSearchFiles(t *testing.T) {
+	t.Parallel()
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "sub", "data.bin"), "error\x00binary")
 	ftWrite(t, filepath.Join(root, "crlf.log"), "one\r\ntwo error\r\n")
@@ -86,6 +87,7 @@ func TestSearchFiles(t *testing.T) {
 }
 
 func TestSearchFilesLongLines(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("a", 2<<20)+"needle\nshort needle\n"+strings.Repeat("é", 400)+"needle\n")
 	k := newFileKit(t, []string{root})
@@ -103,6 +105,7 @@ func TestSearchFilesLongLines(t *testing.T) {
 // TestSearchFilesBounds checks that each bound stops the search and is
 // reported.
 func TestSearchFilesBounds(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	for i := range 20 {
 		ftWrite(t, filepath.Join(root, "flat", fmt.Sprintf("f%02d.log", i)), strings.Repeat("hit\n", 250)) // 1000 bytes
@@ -175,6 +178,7 @@ func TestSearchFilesBounds(t *testing.T) {
 }
 
 func TestPathMultipleRoots(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	r1, r2, nested := filepath.Join(base, "r1"), filepath.Join(base, "r2"), filepath.Join(base, "r1", "inner")
 	ftWrite(t, filepath.Join(r1, "a.log"), "in r1\n")
