@@ -116,6 +116,8 @@ func (e *engine) endpoint() string {
 
 // ErrDockerUnreachable is the cause of every tool error that comes from
 // not reaching the Docker daemon.
+//
+//lint:ignore ST1005 the message begins every such tool error, with the product's name capitalized, as it always has
 var ErrDockerUnreachable = errors.New("Docker daemon not reachable")
 
 // fail turns an error from the Docker client into a tool error: a

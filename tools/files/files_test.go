@@ -49,22 +49,6 @@ func newFileKit(t testing.TB, roots []string, deny ...string) *fileTestKit {
 	return kitOf(&ts.fileSystem, ts.Tools())
 }
 
-// newUncheckedKit builds the file tools of cfg, whose deny patterns must
-// parse, without New's start checks (absolute roots that reach no
-// protected path), so that the tools' own handling of what those checks
-// refuse is all there is.
-func newUncheckedKit(t testing.TB, cfg Config) *fileTestKit {
-	t.Helper()
-	deny, err := newDenyList(cfg.Deny)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := newFileSystem(cfg, deny)
-	fs.openRoots()
-	t.Cleanup(func() { fs.closeRoots() })
-	return kitOf(fs, fs.declare())
-}
-
 // kitOf is the kit of the tools specs over fs.
 func kitOf(fs *fileSystem, specs []tools.Spec) *fileTestKit {
 	k := &fileTestKit{fs: fs, specs: map[string]tools.Spec{}}

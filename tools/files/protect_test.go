@@ -17,6 +17,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// newUncheckedKit builds the file tools of cfg, whose deny patterns must
+// parse, without New's start checks (absolute roots that reach no
+// protected path), so that the tools' own handling of what those checks
+// refuse is all there is.
+func newUncheckedKit(t testing.TB, cfg Config) *fileTestKit {
+	t.Helper()
+	deny, err := newDenyList(cfg.Deny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := newFileSystem(cfg, deny)
+	fs.openRoots()
+	t.Cleanup(func() { fs.closeRoots() })
+	return kitOf(fs, fs.declare())
+}
+
 // newProtectedKit builds the file tools over roots with the server's own
 // paths protected, as the server does, but without the start check
 // (New's checkProtected), so that the tools' own wall is all there is.
