@@ -173,7 +173,7 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.
 				}
 				if errors.As(err, &pe) && pe.reason == reasonOutside {
 					// The caller can act on this: say where it may look.
-					pe.reason += " (the file roots are " + fs.rootNames() + ")"
+					pe.reason += "; the file roots are " + fs.rootNames()
 				}
 				return out, err
 			}
@@ -191,7 +191,10 @@ type pathError struct {
 	refused bool // a confinement or policy refusal, worth logging
 }
 
-func (e *pathError) Error() string { return fmt.Sprintf("path %s: %s", shortPath(e.path), e.reason) }
+// The reason follows the path in parentheses, never after a colon: tool
+// errors pass the redaction rules (redact.Text), and `"x/secret.txt":
+// outside roots` reads to them as a secret named secret.txt.
+func (e *pathError) Error() string { return fmt.Sprintf("path %s (%s)", shortPath(e.path), e.reason) }
 
 // Reasons shared by the builds.
 const (

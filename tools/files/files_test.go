@@ -228,7 +228,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 		cases = append(cases,
 			clientCase{tool: "get_file_info", args: map[string]any{"path": "escape"},
 				check: func(m map[string]any) bool { return m["type"] == "symlink" && m["symlink_target"] == "outside roots" }},
-			clientCase{tool: "read_file", args: map[string]any{"path": "escape"}, wantErr: `path "escape": outside roots`},
+			clientCase{tool: "read_file", args: map[string]any{"path": "escape"}, wantErr: `path "escape" (outside roots`},
 			clientCase{tool: "read_file", args: map[string]any{"path": "../outside/secret.txt"}, wantErr: "outside roots"},
 		)
 	}
@@ -590,10 +590,10 @@ func TestReadFailed(t *testing.T) {
 		err  error
 		want string
 	}{
-		{unix.EIO, `path "app.log": cannot read: input/output error`},
-		{fmt.Errorf("reading: %w", unix.ESTALE), `path "app.log": cannot read: stale file handle`},
-		{&os.PathError{Op: "read", Path: "/srv/secret/host/path", Err: unix.EIO}, `path "app.log": cannot read: input/output error`},
-		{fmt.Errorf("reading /srv/secret/host/path: %w", io.ErrUnexpectedEOF), `path "app.log": cannot read`},
+		{unix.EIO, `path "app.log" (cannot read: input/output error)`},
+		{fmt.Errorf("reading: %w", unix.ESTALE), `path "app.log" (cannot read: stale file handle)`},
+		{&os.PathError{Op: "read", Path: "/srv/secret/host/path", Err: unix.EIO}, `path "app.log" (cannot read: input/output error)`},
+		{fmt.Errorf("reading /srv/secret/host/path: %w", io.ErrUnexpectedEOF), `path "app.log" (cannot read)`},
 	} {
 		if got := readFailed("app.log", "cannot read", tc.err).Error(); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)

@@ -93,7 +93,7 @@ func newProtectedFixture(t *testing.T) *protectedFixture {
 // wall is asked; that says no more than a listing of its directory does.
 func assertProtectedRefusal(t *testing.T, tool, p, text string, isErr bool, f *protectedFixture) {
 	t.Helper()
-	notDir := (tool == "list_directory" || tool == "search_files") && strings.HasSuffix(text, ": not a directory")
+	notDir := (tool == "list_directory" || tool == "search_files") && strings.HasSuffix(text, " (not a directory)")
 	if !isErr || !strings.Contains(text, reasonProtected) && !notDir {
 		t.Errorf("%s %q: not refused as the server's own: %s", tool, p, text)
 	}
