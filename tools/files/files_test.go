@@ -275,7 +275,7 @@ func TestPathArguments(t *testing.T) {
 		{"NUL byte absolute", root + "/app.log\x00", "NUL"},
 		{"longer than PATH_MAX", long, "too long"},
 		{"component longer than NAME_MAX", strings.Repeat("x", 300), "name too long"},
-		{"missing", "nope.log", `path "nope.log": not found`},
+		{"missing", "nope.log", `path "nope.log" (not found)`},
 		{"through a file", "app.log/x", "not a directory"},
 		{"a directory", "sub", "is a directory"},
 	} {
@@ -392,7 +392,7 @@ func TestGetFileInfo(t *testing.T) {
 	if l := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "dangling"}); l.Type != "symlink" || l.SymlinkTarget != "sub/missing" {
 		t.Errorf("dangling: %+v", l)
 	}
-	if msg := callErr(t, k, "get_file_info", map[string]any{"path": "nope"}); !strings.Contains(msg, `"nope": not found`) {
+	if msg := callErr(t, k, "get_file_info", map[string]any{"path": "nope"}); !strings.Contains(msg, `"nope" (not found)`) {
 		t.Errorf("missing: %s", msg)
 	}
 }
