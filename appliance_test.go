@@ -24,7 +24,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/labtest"
-	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/docker"
 )
 
 // The appliance test's release: fixed inputs, so the binary (and its
@@ -223,12 +223,12 @@ func TestApplianceImage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list_containers: %v", err)
 	}
-	var list tools.ContainerList
+	var list docker.ContainerList
 	raw, _ := json.Marshal(res.StructuredContent)
 	if err := json.Unmarshal(raw, &list); err != nil || res.IsError {
 		t.Fatalf("list_containers: %v %s", err, raw)
 	}
-	if !slices.ContainsFunc(list.Containers, func(c tools.ContainerSummary) bool { return c.Name == name }) {
+	if !slices.ContainsFunc(list.Containers, func(c docker.ContainerSummary) bool { return c.Name == name }) {
 		t.Errorf("list_containers does not list the appliance itself (%s): %s", name, raw)
 	}
 	if text, isErr := callText(t, cs, "health_check", nil); isErr {

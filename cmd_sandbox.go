@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -20,8 +19,9 @@ import (
 	"github.com/tailops/tailops/tools"
 )
 
-// sandboxConfig turns the server's configuration into the sandbox's.
-func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Config, error) {
+// sandboxConfig turns the server's configuration into the sandbox's: what
+// the server itself needs besides its tools' grants.
+func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 	mode, err := sandbox.ParseMode(c.Sandbox)
 	if err != nil {
 		return sandbox.Config{}, fmt.Errorf("--sandbox: %w", err)
@@ -47,25 +47,6 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 		connect = append(connect, uint16(n))
 	}
-	// With a diagnostics port allow-list, Landlock's connect rule is that
-	// list, so the kernel and the destination policy agree.
-	deps := c.toolDeps(nil)
-	// An endpoint the Docker tools cannot use stops the start only when
-	// one of them is enabled.
-	var docker tools.DockerEndpoint
-	if slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.DockerSocket }) {
-		if docker, err = deps.Docker(); err != nil {
-			return sandbox.Config{}, fmt.Errorf("the Docker tools: %w", err)
-		}
-	}
-	pol, err := deps.DiagPolicy()
-	if err != nil {
-		return sandbox.Config{}, fmt.Errorf("network diagnostics policy: %w", err)
-	}
-	toolPorts, anyPort := pol.ConnectPorts()
-	if anyPort {
-		toolPorts = nil
-	}
 	// What the server itself needs besides its tools: the tsnet engine's
 	// netlink protocols. It keeps no capability of its own: it binds its
 	// ports and opens its files before Apply.
@@ -76,20 +57,16 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 		}
 	}
 	return sandbox.Config{
-		ConnectPorts:     connect,
-		ToolConnectPorts: toolPorts,
-		Mode:             mode,
-		StateDir:         c.StateDir,
-		AuditDir:         filepath.Dir(c.AuditLog),
-		ConfigFile:       c.ConfigFile,
-		FileRoots:        deps.Roots(),
-		DockerSocket:     docker.Socket,
-		DockerTCPPort:    docker.TCPPort,
-		DockerCertFiles:  docker.CertFiles,
-		BindPorts:        ports,
-		HostProc:         os.Getenv("HOST_PROC"),
-		HostSys:          os.Getenv("HOST_SYS"),
-		HostEtc:          os.Getenv("HOST_ETC"),
+		ConnectPorts: connect,
+		Mode:         mode,
+		StateDir:     c.StateDir,
+		AuditDir:     filepath.Dir(c.AuditLog),
+		ConfigFile:   c.ConfigFile,
+		BindPorts:    ports,
+		HostEtc:      c.env.host.Etc,
+		SSLCertFile:  c.env.sslCertFile,
+		SSLCertDir:   c.env.sslCertDir,
+		ZoneInfo:     c.env.zoneInfo,
 		// tsnet runs the Tailscale engine in this process.
 		Tailnet:          c.tailnetMode == tailnet.ModeTSNet,
 		TailscaledSocket: tsSocket,
@@ -101,7 +78,7 @@ func sandboxConfig(c *config, enabled []tools.Spec, ports []uint16) (sandbox.Con
 // a warning for /readyz when the sandbox is off or partly applied, or a
 // path the tools need is out of this user's reach.
 func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
-	sc, err := sandboxConfig(c, enabled, ports)
+	sc, err := sandboxConfig(c, ports)
 	if err != nil {
 		return "", err
 	}
@@ -109,7 +86,7 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 		log.Warn("KERNEL SANDBOX OFF (--sandbox off): no Landlock, no seccomp; a bug in TailOps' own checks is not contained. Do not run this way in production.")
 		return "kernel sandbox is off (--sandbox off)", nil
 	}
-	p, err := sandbox.Compute(enabled, sc)
+	p, err := sandbox.Compute(tools.Grants(enabled), sc)
 	if err != nil {
 		return "", err // it says "computing sandbox policy"
 	}
@@ -166,14 +143,12 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if err := cfg.resolve(); err != nil {
 		return err
 	}
-	deps := cfg.toolDeps(nil)
-	all := tools.All(deps)
-	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	sets := cfg.toolsets(nil, nil)
+	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)
 	}
-	// The roots serve would refuse are refused here too.
-	if err := cfg.checkFileRoots(deps, enabled); err != nil {
+	if err := sets.check(enabled, nil); err != nil {
 		return err
 	}
 	var ports []uint16
@@ -189,7 +164,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		}
 		ports = append(ports, uint16(n))
 	}
-	sc, err := sandboxConfig(cfg, enabled, ports)
+	sc, err := sandboxConfig(cfg, ports)
 	if err != nil {
 		return err
 	}
@@ -205,7 +180,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 			return fmt.Errorf("creating state directory: %w", err)
 		}
 	}
-	p, err := sandbox.Compute(enabled, sc)
+	p, err := sandbox.Compute(tools.Grants(enabled), sc)
 	if err != nil {
 		return err // it says "computing sandbox policy"
 	}

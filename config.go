@@ -94,6 +94,10 @@ type config struct {
 	// configGrant is how the sandbox grants the config file (set by
 	// confine); nil when the sandbox is off.
 	configGrant *sandbox.ConfigFileGrant
+
+	// env is what the toolsets and the sandbox take from the environment
+	// (see environ), read once by resolve.
+	env environ
 }
 
 // fileConfig is the HuJSON config file. Unknown keys are refused.
@@ -245,6 +249,7 @@ func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
 // resolve applies defaults that depend on the environment, reads the
 // config file and validates everything.
 func (c *config) resolve() error {
+	c.env = readEnviron(os.Getenv)
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir()
 	}

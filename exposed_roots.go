@@ -5,12 +5,10 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/tailops/tailops/sandbox"
-	"github.com/tailops/tailops/tools"
 )
 
 // exposedRootsWarning warns, in the log, about every file root that
@@ -19,14 +17,13 @@ import (
 // carve them out of a granted root and only the file tools' deny-list
 // keeps them from a file:read token. It returns the warning for /readyz,
 // which answers without a token: how many roots and what to do, and the
-// well-known names of the files, never the roots. "" when no enabled
-// file tool reaches such a file. It reads directories: call it before
-// the sandbox is applied.
-func exposedRootsWarning(deps *tools.Deps, enabled []tools.Spec, log *slog.Logger) string {
-	if !slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.FileRoots }) {
-		return ""
-	}
-	exposed := sandbox.Exposed(deps.Roots(), os.Getenv("HOST_ETC"))
+// well-known names of the files, never the roots. roots are the enabled
+// file tools' (none: no file tool is enabled); with hostEtc (HOST_ETC)
+// set, files under it count as well as /etc's. "" when no root reaches
+// such a file. It reads directories: call it before the sandbox is
+// applied.
+func exposedRootsWarning(roots []string, hostEtc string, log *slog.Logger) string {
+	exposed := sandbox.Exposed(roots, hostEtc)
 	var entries []string
 	for _, x := range exposed {
 		log.Warn("file root reaches files the kernel sandbox must never expose; Landlock cannot carve them out of a root, "+

@@ -4,11 +4,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
 
-	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/files"
 )
 
 // serverPaths returns every path the server itself keeps secrets or state
@@ -16,17 +14,17 @@ import (
 // the shared secret by default, the approval store and its digest key,
 // the approvals socket and the tailnet node's state), the audit log's
 // directory, and each secret or configuration file it reads. It is the
-// one list: the start check (checkFileRoots, in serve and in sandbox
-// explain|check) and the file tools' own wall (tools.Deps.Protected) both
+// one list: the file tools' start check (files.New, in serve and in
+// sandbox explain|check) and their own wall (files.Config.Protected) both
 // use it.
-func (c *config) serverPaths() []tools.ProtectedPath {
-	ps := []tools.ProtectedPath{
+func (c *config) serverPaths() []files.ProtectedPath {
+	ps := []files.ProtectedPath{
 		{Path: c.StateDir, What: "the state directory (--state-dir)"},
 		{Path: filepath.Dir(c.AuditLog), What: "the audit log's directory (--audit-log)"},
 	}
 	add := func(p, what string) {
 		if p != "" {
-			ps = append(ps, tools.ProtectedPath{Path: p, What: what})
+			ps = append(ps, files.ProtectedPath{Path: p, What: what})
 		}
 	}
 	add(c.SecretFile, "the shared-secret file (--shared-secret-file)")
@@ -35,24 +33,21 @@ func (c *config) serverPaths() []tools.ProtectedPath {
 	add(c.ConfigFile, "the config file (--config)")
 	add(c.TSAuthKeyFile, "the Tailscale auth key file (--ts-authkey-file)")
 	// The Docker client's TLS key, when the Docker tools use one.
-	if dir := os.Getenv("DOCKER_CERT_PATH"); dir != "" {
+	if dir := c.env.dockerCertPath; dir != "" {
 		add(filepath.Join(dir, "key.pem"), "the Docker client's TLS key (DOCKER_CERT_PATH)")
 	}
 	return ps
 }
 
-// checkFileRoots checks the file roots before anything is opened: each
-// must be an absolute path, and, when a file tool is enabled, none may
-// contain, equal or lie inside a path the server keeps its own secrets or
-// state in (serverPaths). The error names where the roots came from.
-func (c *config) checkFileRoots(deps *tools.Deps, enabled []tools.Spec) error {
-	err := deps.CheckRoots()
-	if err == nil && slices.ContainsFunc(enabled, func(s tools.Spec) bool { return s.Needs.FileRoots }) {
-		err = deps.CheckProtected()
-	}
+// fileConfigError names where the file tools' configuration came from in
+// the error files.New found in it: the roots (--file-root, the config
+// file's file_roots, or the default), which must be absolute and reach
+// none of the server's own paths (serverPaths), or the deny patterns
+// (the config file's file_deny).
+func (c *config) fileConfigError(err *files.ConfigError) error {
 	switch {
-	case err == nil:
-		return nil
+	case err.Field == "Deny":
+		return fmt.Errorf("config file %s: key \"file_deny\": %w", c.ConfigFile, err)
 	case c.set["file-root"]:
 		return fmt.Errorf("--file-root %w", err)
 	case len(c.file.FileRoots) > 0:

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/tailops/tailops/sandbox"
-	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/files"
 )
 
 // TestReadmeListsFileDeny: README's lists of what the file tools never
@@ -49,9 +49,9 @@ func TestReadmeListsFileDeny(t *testing.T) {
 		prefix, cut string
 		want        []string
 	}{
-		{"- Denied by name", "", append(tools.DefaultFileDeny(), slices.Collect(maps.Values(tools.DefaultFileDenyExceptions()))...)},
-		{"- Denied when they hold a private key", "", tools.KeyFileNames()},
-		{"- Backup copies", "", tools.BackupSuffixes()},
+		{"- Denied by name", "", append(files.DefaultFileDeny(), slices.Collect(maps.Values(files.DefaultFileDenyExceptions()))...)},
+		{"- Denied when they hold a private key", "", files.KeyFileNames()},
+		{"- Backup copies", "", files.BackupSuffixes()},
 		{"- Never exposed", " (with", sandbox.NeverExposed()},
 	} {
 		got, want := items(tc.prefix, tc.cut), slices.Clone(tc.want)

@@ -43,7 +43,7 @@ func TestReadmeToolTableMatchesRegistry(t *testing.T) {
 			inReadme[m[1]] = row{strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3])}
 		}
 	}
-	for _, s := range tools.All(&tools.Deps{}) {
+	for _, s := range allTools() {
 		want := row{string(s.Scope), s.Risk.String()}
 		if s.Scope == auth.ScopeAuthenticated {
 			want.scope = "any token"
@@ -61,6 +61,6 @@ func TestReadmeToolTableMatchesRegistry(t *testing.T) {
 		t.Errorf("the README's tool table lists %s, which the registry does not declare", n)
 	}
 	if t.Failed() {
-		t.Logf("registry: %v", slices.Sorted(slices.Values(tools.Names(tools.All(&tools.Deps{})))))
+		t.Logf("registry: %v", slices.Sorted(slices.Values(tools.Names(allTools()))))
 	}
 }

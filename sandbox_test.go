@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +20,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/labtest"
-	"github.com/tailops/tailops/tools"
 )
 
 // procServer is the tailops binary running as its own process.
@@ -152,7 +150,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	// Which tools stop at the approval gate comes from the registry, not a
 	// list kept here.
 	critical := map[string]bool{}
-	for _, spec := range tools.All(nil) {
+	for _, spec := range allTools() {
 		critical[spec.Name()] = spec.NeedsApproval()
 	}
 	for _, tool := range lt.Tools {
@@ -204,7 +202,7 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	d.Run(t, "--name", "tcp-web", d.BusyboxImage(t, "local/busybox:latest"), "sleep", "3600")
 	sock := strings.TrimPrefix(d.Host, "unix://")
-	relay := relayToUnix(t, listenLoopback(t), sock)
+	relay := labtest.RelayToUnix(t, listenLoopback(t), sock)
 	// Plain TCP, whatever the environment says about TLS.
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=tcp://" + relay, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH="}, binPath,
 		"--tools", "list_containers,inspect_container")
@@ -223,7 +221,7 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	ca := labtest.NewCA(t)
 	certs := t.TempDir()
 	ca.WriteDockerCertPath(t, certs, ca.ClientLeaf(t, "tailops"))
-	tlsRelay := relayToUnix(t, tls.NewListener(listenLoopback(t), &tls.Config{
+	tlsRelay := labtest.RelayToUnix(t, tls.NewListener(listenLoopback(t), &tls.Config{
 		Certificates: []tls.Certificate{ca.Leaf(t, time.Hour, "127.0.0.1")},
 		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool,
 	}), sock)
@@ -317,34 +315,6 @@ func listenLoopback(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
-}
-
-// relayToUnix copies each connection ln accepts to the unix socket sock;
-// it returns ln's address.
-func relayToUnix(t *testing.T, ln net.Listener, sock string) string {
-	t.Helper()
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				u, err := net.Dial("unix", sock)
-				if err != nil {
-					c.Close()
-					return
-				}
-				// Whichever side ends first ends both.
-				go func() { io.Copy(u, c); u.Close(); c.Close() }()
-				io.Copy(c, u)
-				c.Close()
-				u.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // TestForbiddenSyscallsInAHandlerGetEPERM calls the test-only sandbox_probe
@@ -454,7 +424,7 @@ func TestLandlockConnectRuleFollowsDiagPolicy(t *testing.T) {
 		want, not string
 	}{
 		{nil, "any port", ""},
-		{[]string{"--diag-port", "443"}, "443 (tool ping_host (port allow-list)", "any port"},
+		{[]string{"--diag-port", "443"}, "443 (tool ping_host; tool traceroute", "any port"},
 		{[]string{"--disable-tools", "ping_host,traceroute,test_port_connectivity,dns_lookup,check_ssl_certificate,http_request_test",
 			"--approval-webhook", "http://127.0.0.1:9999/hook", "--approval-webhook-secret-file", "/dev/null"}, "9999 (config: connect port)", "any port"},
 	} {

@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"strings"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
@@ -44,6 +45,7 @@ type instance struct {
 	verifier  *auth.Verifier
 	approvals *approvals
 	reload    *reloader // nil without a config file, and with --stdio
+	toolsets  *toolsetList
 }
 
 // served is a listener and the URL clients reach it at.
@@ -88,22 +90,15 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			in.close()
 		}
 	}()
-	tools.Version = version
-
-	deps := cfg.toolDeps(in.log)
-	all := tools.All(deps)
+	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
+	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate })
+	all := in.toolsets.specs()
 	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}
-	if err := cfg.checkFileRoots(deps, enabled); err != nil {
+	if err := in.toolsets.check(enabled, in.log); err != nil {
 		return nil, err
-	}
-	if err := deps.CheckDeny(); err != nil { // the deny-list comes only from the config file
-		return nil, fmt.Errorf("config file %s: key \"file_deny\": %w", cfg.ConfigFile, err)
-	}
-	if _, err := deps.DiagPolicy(); err != nil { // a bad configuration stops the start
-		return nil, fmt.Errorf("network diagnostics policy: %w", err)
 	}
 	if err := tools.CheckNames(all, cfg.file.Approval); err != nil {
 		return nil, fmt.Errorf("config file %s: key \"approval\": %w", cfg.ConfigFile, err)
@@ -117,12 +112,12 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
 	// The approval store and the host CLI's socket are opened before the
-	// sandbox; the approval tools get the gate through their Deps.
+	// sandbox; the approval tools get the gate when they are called.
 	if in.approvals, err = openApprovals(&cfg.Approvals, cfg.StateDir, cfg.file.Approval, in.audit, in.log); err != nil {
 		return nil, err
 	}
 	if cfg.Approvals.TwoPerson {
-		deps.Approvals = in.approvals.gate
+		gate = in.approvals.gate
 	}
 	var ports []uint16
 	var ident *tailnet.Identifier
@@ -146,7 +141,10 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			ports = append(ports, s.hostPort)
 		}
 	}
-	exposed := exposedRootsWarning(deps, enabled, in.log) // before the sandbox: it reads directories
+	if err := in.toolsets.open(ctx, enabled); err != nil { // before the sandbox
+		return nil, err
+	}
+	exposed := exposedRootsWarning(in.toolsets.fileRoots(enabled), cfg.env.host.Etc, in.log) // before the sandbox: it reads directories
 	warning, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
@@ -219,6 +217,9 @@ func (in *instance) close() {
 	if in.audit != nil {
 		in.audit.Close()
 	}
+	if in.toolsets != nil {
+		in.toolsets.close(in.log)
+	}
 }
 
 // listen opens a TCP listener with Multipath TCP off: Landlock's bind
@@ -271,10 +272,4 @@ func stdioCaller(c *config) (*auth.Caller, error) {
 		name = u.Username
 	}
 	return &auth.Caller{Agent: "stdio:" + name, Method: auth.MethodStdio, Scopes: scopes}, nil
-}
-
-// toolDeps is what the tools get from the configuration.
-func (c *config) toolDeps(log *slog.Logger) *tools.Deps {
-	return &tools.Deps{Logger: log, FileRoots: c.FileRoots, FileDeny: c.file.FileDeny, Protected: c.serverPaths(),
-		DiagAllow: c.DiagAllow, DiagPorts: c.diagPorts, DiagMethods: c.DiagMethods, DiagResolver: c.DiagResolver}
 }

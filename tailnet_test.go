@@ -712,7 +712,8 @@ func TestSandboxExplainShowsTailnetNeeds(t *testing.T) {
 		}
 	}
 	out, _, _ = tailops(t, nil, "sandbox", "explain", "--state-dir", state, "--tailnet", "local", "--tailscaled-socket", "/run/ts.sock")
-	if !strings.Contains(out, "tailscaled's socket /run/ts.sock") || strings.Contains(out, "UDP:           any port") ||
+	if !strings.Contains(out, "/run/ts.sock") || !strings.Contains(out, "tailnet (local): tailscaled's LocalAPI socket") ||
+		strings.Contains(out, "UDP:           any port") ||
 		strings.Contains(out, "interface monitor") {
 		t.Errorf("explain in local mode:\n%s", out)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/sandbox"
-	"github.com/tailops/tailops/tools"
 )
 
 // childEnv names the test a re-executed test binary runs confined;
@@ -68,16 +67,13 @@ func TestScrapeUnderTheKernelSandbox(t *testing.T) {
 			}
 			var logs bytes.Buffer
 			m := newMetrics(t, metrics.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			specs, err := tools.Select(tools.All(&tools.Deps{}), tools.Selection{Enable: []string{"health_check"}})
-			if err != nil {
-				t.Fatal(err)
+			grants := []sandbox.Grant{{Who: "tool health_check"}}
+			if tt.grant {
+				grants = append(grants, sandbox.Grant{Who: "metrics", Needs: sandbox.Needs{Read: m.ReadPaths()}})
 			}
 			state := os.Getenv(stateEnv)
 			cfg := sandbox.Config{Mode: sandbox.ModeEnforce, StateDir: state, AuditDir: state}
-			if tt.grant {
-				cfg.ReadPaths = m.ReadPaths()
-			}
-			p, err := sandbox.Compute(specs, cfg)
+			p, err := sandbox.Compute(grants, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

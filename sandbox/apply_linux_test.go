@@ -15,8 +15,6 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestSupported fails, not skips, on a kernel without what enforce mode
@@ -35,7 +33,7 @@ func TestSupported(t *testing.T) {
 
 // applyForTest computes a policy from specs and cfg (state dir, the
 // given port bindable and connectable) and applies it in enforce mode.
-func applyForTest(t *testing.T, specs []tools.Spec, cfg Config) (*Policy, *Report) {
+func applyForTest(t *testing.T, specs []Grant, cfg Config) (*Policy, *Report) {
 	t.Helper()
 	p, err := Compute(specs, cfg)
 	if err != nil {
@@ -96,7 +94,7 @@ func TestApplyRefuses(t *testing.T) {
 		other = freePort(t)
 	}
 
-	specs := []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})}
+	specs := []Grant{grant("system_info", Needs{Read: []string{"/proc"}})}
 	applyForTest(t, specs, Config{StateDir: state, AuditDir: filepath.Join(state, "audit"),
 		BindPorts: []uint16{port}, ConnectPorts: []uint16{port}})
 
@@ -294,7 +292,7 @@ func TestExecTool(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(state, "listed"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	specs := []tools.Spec{spec("runner", tools.Needs{Exec: []string{"/bin/true", "ls"}})}
+	specs := []Grant{grant("runner", Needs{Exec: []string{"/bin/true", "ls"}})}
 	p, _ := applyForTest(t, specs, Config{StateDir: state})
 	if !p.Exec {
 		t.Fatal("policy without exec")
@@ -319,7 +317,9 @@ func TestExecTool(t *testing.T) {
 	assertThreadsConfined(t)
 }
 
-func TestDockerSocket(t *testing.T) {
+// TestSocketGrant: a grant's unix socket may be connected to, and (from
+// Landlock ABI 9) no other.
+func TestSocketGrant(t *testing.T) {
 	if !inChild(t) {
 		runInChild(t, "SANDBOX_TEST_DIR="+t.TempDir())
 		return
@@ -348,8 +348,8 @@ func TestDockerSocket(t *testing.T) {
 	other := serve(filepath.Join(dir, "other.sock"))
 	defer other.Close()
 
-	specs := []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})}
-	_, rep := applyForTest(t, specs, Config{StateDir: state, DockerSocket: filepath.Join(dir, "docker.sock")})
+	grants := []Grant{grant("docker_ps", Needs{Sockets: []string{filepath.Join(dir, "docker.sock")}})}
+	_, rep := applyForTest(t, grants, Config{StateDir: state})
 
 	call := func(path string) error {
 		c, err := net.Dial("unix", path)

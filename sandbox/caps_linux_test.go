@@ -12,8 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 	"kernel.org/pub/linux/libs/security/libcap/psx"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // setAllThreads sets every thread's effective, permitted and
@@ -81,7 +79,7 @@ func TestApplyDropsCapabilities(t *testing.T) {
 				}
 			}
 
-			specs := []tools.Spec{spec("files", tools.Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}})}
+			specs := []Grant{grant("files", Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}})}
 			_, rep := applyForTest(t, specs, Config{StateDir: state})
 			want := capState{Prm: 1 << capDACReadSearch, Eff: 1 << capDACReadSearch, Bnd: 1 << capDACReadSearch}
 			if tc.noSetPCAP {
@@ -135,7 +133,7 @@ func TestApplyWithoutCapabilities(t *testing.T) {
 		}
 	}
 	setAllThreads(t, 0, 0, 0)
-	_, rep := applyForTest(t, []tools.Spec{spec("files", tools.Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}})}, Config{StateDir: state})
+	_, rep := applyForTest(t, []Grant{grant("files", Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}})}, Config{StateDir: state})
 	if rep.Capabilities != "none" || len(rep.Notes) != 0 {
 		t.Errorf("report: capabilities %q, notes %q; want none and no note", rep.Capabilities, rep.Notes)
 	}

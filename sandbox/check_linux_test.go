@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestCheck runs Check as root on two policies: one that keeps no
@@ -21,7 +19,7 @@ import (
 func TestCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		needs tools.Needs
+		needs Needs
 		want  []string
 	}{
 		{name: "nothing declared", want: []string{
@@ -30,7 +28,7 @@ func TestCheck(t *testing.T) {
 			"needs CAP_DAC_READ_SEARCH)  refused  refused",
 		}},
 		{name: "netlink and a capability declared",
-			needs: tools.Needs{Netlink: []string{"NETLINK_ROUTE"}, Capabilities: []string{"CAP_DAC_READ_SEARCH"}},
+			needs: Needs{Netlink: []string{"NETLINK_ROUTE"}, Capabilities: []string{"CAP_DAC_READ_SEARCH"}},
 			want: []string{
 				"socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)  allowed  allowed",
 				"CapInh 0 CapPrm 4 CapEff 4 CapBnd 4 CapAmb 0  CapInh 0 CapPrm 4 CapEff 4 CapBnd 4 CapAmb 0",
@@ -62,7 +60,7 @@ func TestCheck(t *testing.T) {
 			}
 			state, _, _ := stateDirs(t, os.Getenv("SANDBOX_TEST_DIR"))
 			port := freePort(t)
-			specs := []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}}), spec("declared", tc.needs)}
+			specs := []Grant{grant("system_info", Needs{Read: []string{"/proc"}}), grant("declared", tc.needs)}
 			p, err := Compute(specs, Config{StateDir: state, BindPorts: []uint16{port}, ConnectPorts: []uint16{port}})
 			if err != nil {
 				t.Fatal(err)

@@ -9,13 +9,17 @@ import (
 	"os/exec"
 )
 
-// checkTargetEnv, set to "1", turns a process of any binary that links
-// this package into Check's signal target, before main runs: it waits
-// until its standard input closes, then exits.
-const checkTargetEnv = "TAILOPS_SANDBOX_CHECK_TARGET"
+// checkTargetArg0, as the whole command line (argv[0], no arguments),
+// turns a process of any binary that links this package into Check's
+// signal target, before main runs: it waits until its standard input
+// closes, then exits. The marker is the command line, not an environment
+// variable, so that nothing inherits it: a child of the server, or a
+// server whose environment happens to hold the variable, is never turned
+// into a target.
+const checkTargetArg0 = "tailops-sandbox-check-target"
 
 func init() {
-	if os.Getenv(checkTargetEnv) != "1" {
+	if len(os.Args) != 1 || os.Args[0] != checkTargetArg0 {
 		return
 	}
 	io.Copy(io.Discard, os.Stdin)
@@ -37,9 +41,10 @@ func startSignalTarget() (*signalTarget, error) {
 		return nil, fmt.Errorf("starting the signal target: %w", err)
 	}
 	cmd := exec.Command(exe)
+	cmd.Args = []string{checkTargetArg0}
 	// No Pdeathsig: it follows the forking thread, which may end first.
 	// The target ends when its standard input closes, with this process.
-	cmd.Env = []string{checkTargetEnv + "=1"}
+	cmd.Env = []string{}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("starting the signal target: %w", err)

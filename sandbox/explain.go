@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -62,11 +63,15 @@ func (e *explainer) header(p *Policy) {
 	if p.Mode == ModeOff {
 		e.printf("        (off: nothing below is applied)\n")
 	}
-	toolList := "none enabled"
-	if len(p.Tools) > 0 {
-		toolList = strings.Join(p.Tools, ", ")
+	if len(p.Grantees) == 0 {
+		e.printf("grants: none\n")
+	} else {
+		items := slices.Clone(p.Grantees)
+		for i := range items[:len(items)-1] {
+			items[i] += ","
+		}
+		e.printf("grants:\n%s", wrap(items, "        ", 100))
 	}
-	e.printf("tools:  %s\n", toolList)
 	ll := "none"
 	if p.KernelLandlockABI > 0 {
 		ll = fmt.Sprintf("ABI %d (go-landlock knows up to %d; used: %d)", p.KernelLandlockABI, newestKnownABI, min(p.KernelLandlockABI, newestKnownABI))
@@ -128,15 +133,8 @@ func (e *explainer) network(p *Policy) {
 		udp = "port 53 only, for DNS (from Landlock ABI 10)"
 	}
 	unix := "no pathname unix sockets (from Landlock ABI 9)"
-	var socks []string
-	if p.DockerSocket != "" {
-		socks = append(socks, "the Docker socket "+p.DockerSocket)
-	}
-	if p.TailscaledSocket != "" {
-		socks = append(socks, "tailscaled's socket "+p.TailscaledSocket)
-	}
-	if len(socks) > 0 {
-		unix = "connect to " + strings.Join(socks, " and ") + " only (from Landlock ABI 9)"
+	if socks := socketPaths(p); len(socks) > 0 {
+		unix = "connect to " + strings.Join(socks, ", ") + " only (from Landlock ABI 9)"
 	}
 	e.table([][]string{
 		{"TCP bind:", ports(p.Bind)},
@@ -146,6 +144,16 @@ func (e *explainer) network(p *Policy) {
 		{"netlink:", netlinkText(p.Netlink)},
 		{"MPTCP:", "not covered by Landlock; seccomp refuses IPPROTO_MPTCP sockets, and listeners from ListenConfig have MPTCP off"},
 	})
+}
+
+// socketPaths are the paths of the unix sockets p lets the process
+// connect to.
+func socketPaths(p *Policy) []string {
+	var out []string
+	for _, r := range p.Sockets() {
+		out = append(out, r.Path)
+	}
+	return out
 }
 
 // netlinkText says which netlink protocols seccomp lets the process open.

@@ -46,7 +46,7 @@ func neverExposedFiles(hostEtc string) []exposedFile {
 	var out []exposedFile
 	for _, e := range neverExposed {
 		globs := []string{e}
-		if h := rewriteHost(e, Config{HostEtc: hostEtc}); h != e {
+		if h := (HostPaths{Etc: hostEtc}).Path(e); h != e {
 			globs = append(globs, h)
 		}
 		for _, g := range globs {

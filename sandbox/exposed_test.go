@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestExposed: a root reaches the files the sandbox must never expose
@@ -65,7 +63,7 @@ func TestExposed(t *testing.T) {
 			}
 		}
 	}
-	p, err := Compute([]tools.Spec{}, Config{StateDir: dir, HostEtc: hostEtc})
+	p, err := Compute([]Grant{}, Config{StateDir: dir, HostEtc: hostEtc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,11 +54,8 @@ func kernelGaps(abi int, seccompOK bool, p *Policy) []string {
 		}
 		if abi < 9 {
 			what := "any pathname unix socket can be connected to"
-			if p.DockerSocket != "" {
-				what = "any pathname unix socket can be connected to, not only the Docker socket " + p.DockerSocket
-			}
-			if p.TailscaledSocket != "" {
-				what += ", not only tailscaled's socket " + p.TailscaledSocket
+			if socks := socketPaths(p); len(socks) > 0 {
+				what += ", not only the granted " + strings.Join(socks, ", ")
 			}
 			gaps = append(gaps, fmt.Sprintf("unix sockets are not restricted by Landlock (resolve_unix needs ABI 9, kernel has %d): %s", abi, what))
 		}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestComputeNetlinkAndCapabilities: the netlink protocols seccomp lets
@@ -27,7 +25,7 @@ func TestComputeNetlinkAndCapabilities(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		specs     []tools.Spec
+		specs     []Grant
 		cfg       Config
 		netlink   []string
 		alts      [][]ArgCmp
@@ -36,12 +34,12 @@ func TestComputeNetlinkAndCapabilities(t *testing.T) {
 		noExplain []string
 	}{{
 		name:    "nothing declared: no netlink at all, every capability dropped",
-		specs:   []tools.Spec{spec("health_check", tools.Needs{})},
+		specs:   []Grant{grant("health_check", Needs{})},
 		explain: []string{"netlink:       none (seccomp refuses every netlink socket)", "keep           none: every capability is dropped", "this process:"},
 	}, {
 		name: "a tool's and the server's protocol: one rule, both reasons",
-		specs: []tools.Spec{spec("get_network_status", tools.Needs{Netlink: []string{"NETLINK_ROUTE"}}),
-			spec("health_check", tools.Needs{})},
+		specs: []Grant{grant("get_network_status", Needs{Netlink: []string{"NETLINK_ROUTE"}}),
+			grant("health_check", Needs{})},
 		cfg:     Config{Netlink: []Need{{Name: "NETLINK_ROUTE", Why: "tailnet (tsnet): the engine's interface monitor"}}},
 		netlink: []string{"NETLINK_ROUTE"},
 		alts:    [][]ArgCmp{{{Arg: 0, Op: CmpEqual, Value: linuxAFNetlink}, {Arg: 2, Op: CmpEqual, Value: 0}}},
@@ -50,8 +48,8 @@ func TestComputeNetlinkAndCapabilities(t *testing.T) {
 		noExplain: []string{"NETLINK_SOCK_DIAG"},
 	}, {
 		name: "two protocols, and the capabilities tools and server declare",
-		specs: []tools.Spec{spec("files", tools.Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}}),
-			spec("conns", tools.Needs{Netlink: []string{"NETLINK_SOCK_DIAG", "NETLINK_ROUTE"}})},
+		specs: []Grant{grant("files", Needs{Capabilities: []string{"CAP_DAC_READ_SEARCH"}}),
+			grant("conns", Needs{Netlink: []string{"NETLINK_SOCK_DIAG", "NETLINK_ROUTE"}})},
 		cfg:     Config{Capabilities: []Need{{Name: "CAP_NET_BIND_SERVICE", Why: "config: test"}}},
 		netlink: []string{"NETLINK_ROUTE", "NETLINK_SOCK_DIAG"},
 		alts: [][]ArgCmp{{{Arg: 0, Op: CmpEqual, Value: linuxAFNetlink}, {Arg: 2, Op: CmpEqual, Value: 0}},
@@ -99,40 +97,17 @@ func TestComputeNetlinkAndCapabilities(t *testing.T) {
 
 func TestComputeRefusesUnknownNames(t *testing.T) {
 	for _, tc := range []struct {
-		specs []tools.Spec
+		specs []Grant
 		cfg   Config
 		want  string
 	}{
-		{specs: []tools.Spec{spec("typo", tools.Needs{Netlink: []string{"NETLINK_RUOTE"}})}, want: `tool typo declares unknown netlink protocol "NETLINK_RUOTE"`},
-		{specs: []tools.Spec{spec("typo", tools.Needs{Capabilities: []string{"CAP_DAC_READSEARCH"}})}, want: `tool typo declares unknown capability "CAP_DAC_READSEARCH"`},
+		{specs: []Grant{grant("typo", Needs{Netlink: []string{"NETLINK_RUOTE"}})}, want: `tool typo declares unknown netlink protocol "NETLINK_RUOTE"`},
+		{specs: []Grant{grant("typo", Needs{Capabilities: []string{"CAP_DAC_READSEARCH"}})}, want: `tool typo declares unknown capability "CAP_DAC_READSEARCH"`},
 		{cfg: Config{Netlink: []Need{{Name: "route", Why: "server"}}}, want: `server declares unknown netlink protocol "route"`},
 		{cfg: Config{Capabilities: []Need{{Name: "dac_read_search", Why: "server"}}}, want: `server declares unknown capability "dac_read_search"`},
 	} {
 		if _, err := Compute(tc.specs, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
-		}
-	}
-}
-
-// TestRegistryNetlinkAndCapabilities: the whole registry asks for one
-// netlink protocol (Go's net.Interfaces, for get_network_status) and one
-// capability (CAP_DAC_READ_SEARCH, for the file tools), and nothing
-// more: the union the sandbox derives stays minimal.
-func TestRegistryNetlinkAndCapabilities(t *testing.T) {
-	all := tools.All(nil)
-	p, err := Compute(all, Config{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Netlink) != 1 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) {
-		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status only", p.Netlink)
-	}
-	if p.keptCaps() != 1<<capDACReadSearch {
-		t.Errorf("capabilities kept = %s, want CAP_DAC_READ_SEARCH only", p.keptCaps())
-	}
-	for _, s := range all {
-		if got := slices.Contains(s.Needs.Capabilities, "CAP_DAC_READ_SEARCH"); got != s.Needs.FileRoots {
-			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads file roots %v", s.Name(), got, s.Needs.FileRoots)
 		}
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // Mode says how much of the sandbox Apply insists on.
@@ -41,8 +39,9 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("unknown sandbox mode %q (want enforce, best-effort or off)", s)
 }
 
-// Config is the part of the server configuration the policy derives
-// from, besides the enabled tools.
+// Config is what the server itself needs, besides its grants, and what
+// the policy reads from the environment: main reads the environment once
+// and passes it here.
 type Config struct {
 	// Mode is enforce, best-effort or off; empty means enforce.
 	Mode Mode
@@ -52,31 +51,13 @@ type Config struct {
 	AuditDir string
 	// ConfigFile is read-only (it is re-read on SIGHUP); empty means none.
 	ConfigFile string
-	// FileRoots are read-only, and only included when an enabled tool has
-	// Needs.FileRoots: the roots the file tools use (tools.Deps.Roots).
-	FileRoots []string
 	// ReadPaths are extra read-only paths from the configuration.
 	ReadPaths []string
 	// BindPorts are the TCP ports the server listens on.
 	BindPorts []uint16
 	// ConnectPorts are TCP ports outbound connections may use whatever
-	// the tools (an approval webhook, for example).
+	// the grants (an approval webhook, for example); they come with DNS.
 	ConnectPorts []uint16
-	// ToolConnectPorts, when not empty, are the only TCP ports tools with
-	// Needs.Connect may connect to (the diagnostics' port allow-list);
-	// empty means such tools may connect to any port.
-	ToolConnectPorts []uint16
-	// DockerSocket is the Docker socket's path (tools.Deps.Docker),
-	// included when an enabled tool has Needs.DockerSocket; empty means
-	// the Docker endpoint is not a unix socket, so no socket rule.
-	DockerSocket string
-	// DockerTCPPort is the port of a tcp:// Docker endpoint, a connect
-	// rule when an enabled tool has Needs.DockerSocket; 0 means none.
-	DockerTCPPort uint16
-	// DockerCertFiles are the files the Docker client reads its TLS
-	// configuration from (tools.DockerEndpoint.CertFiles), read-only under
-	// the same condition.
-	DockerCertFiles []string
 	// Tailnet is set when the server is its own tailnet node (tsnet): the
 	// Tailscale engine runs inside the process and keeps needing, after
 	// Apply, UDP on any port (WireGuard, disco and STUN to peers, relays
@@ -88,18 +69,25 @@ type Config struct {
 	// TailscaledSocket is the host tailscaled's LocalAPI socket in local
 	// mode, which may be connected to (Landlock ABI 9); empty means none.
 	TailscaledSocket string
-	// HostProc, HostSys and HostEtc replace /proc, /sys and /etc in the
-	// tools' declared paths (HOST_PROC, HOST_SYS, HOST_ETC); empty means
-	// no rewrite. The server's own baseline (resolver, CA files, users)
-	// always uses the real /etc.
-	HostProc, HostSys, HostEtc string
+	// HostEtc is where the host's /etc is (HOST_ETC): the files the
+	// sandbox must never expose count under it as under /etc. The grants'
+	// paths come with it applied already; the server's own baseline
+	// (resolver, CA files, users) always uses the real /etc.
+	HostEtc string
+	// SSLCertFile and SSLCertDir are SSL_CERT_FILE and SSL_CERT_DIR (a
+	// list separated by colons), which Go's crypto/x509 reads the system
+	// roots from besides the usual places: read-only when set.
+	SSLCertFile, SSLCertDir string
+	// ZoneInfo is ZONEINFO, which Go's time package reads time zones
+	// from besides /usr/share/zoneinfo: read-only when set.
+	ZoneInfo string
 	// Netlink are the netlink protocols the server itself opens, besides
-	// its tools' (tools.Needs.Netlink): the tsnet engine's interface
-	// monitor, for one. Every other protocol is refused.
+	// its grants' (Needs.Netlink): the tsnet engine's interface monitor,
+	// for one. Every other protocol is refused.
 	Netlink []Need
 	// Capabilities are the capabilities the server itself keeps after
-	// Apply, besides its tools' (tools.Needs.Capabilities); every other
-	// one is dropped.
+	// Apply, besides its grants' (Needs.Capabilities); every other one is
+	// dropped.
 	Capabilities []Need
 }
 
@@ -218,8 +206,9 @@ func (r SyscallRule) Conditional() bool { return len(r.When) > 0 || r.Errno != 0
 // Compute and only read afterwards.
 type Policy struct {
 	Mode Mode
-	// Tools are the enabled tools the policy was derived from.
-	Tools []string
+	// Grantees are who the grants the policy was derived from were for,
+	// in order ("tool read_file").
+	Grantees []string
 	// KernelLandlockABI and KernelSeccomp are what the kernel offered
 	// when the policy was computed.
 	KernelLandlockABI int
@@ -243,9 +232,9 @@ type Policy struct {
 	// Connect are the TCP ports that may be connected to, unless
 	// ConnectAny.
 	Connect []PortRule
-	// ConnectAny allows TCP connect to any port, because the tools in
-	// ConnectAnyWhy make outbound connections (their destinations are
-	// checked by the diagnostics policy, not the kernel).
+	// ConnectAny allows TCP connect to any port, because those in
+	// ConnectAnyWhy connect anywhere (their destinations are checked by
+	// their own policy, not the kernel).
 	ConnectAny    bool
 	ConnectAnyWhy []string
 	// DNS allows name resolution for outbound connections: TCP port 53
@@ -255,13 +244,10 @@ type Policy struct {
 	// restrict it), for the reasons in UDPAnyWhy: the tsnet engine.
 	UDPAny    bool
 	UDPAnyWhy []string
-	// TailscaledSocket is tailscaled's LocalAPI socket in local mode,
-	// else empty.
-	TailscaledSocket string
+	// The unix sockets that may be connected to are the Paths with
+	// AccessConnect: see Sockets.
 
-	// DockerSocket is the Docker socket when a tool needs it, else empty.
-	DockerSocket string
-	// Exec reports whether any tool executes binaries; ExecBinaries are
+	// Exec reports whether any grantee executes binaries; ExecBinaries are
 	// the files that may be executed (with their ELF interpreters).
 	Exec         bool
 	ExecBinaries []string
@@ -269,7 +255,7 @@ type Policy struct {
 	// Syscalls is the seccomp allow-list, sorted by name. Any other call
 	// fails with EPERM.
 	Syscalls []SyscallRule
-	// Denied are refused whatever any tool declares.
+	// Denied are refused whatever any grantee declares.
 	Denied []string
 	// Netlink are the only netlink protocols sockets may be opened for
 	// (seccomp); empty means no netlink socket at all.
@@ -292,11 +278,11 @@ type Policy struct {
 	NeverExposed []string
 }
 
-// Compute derives the policy from the enabled tools and the
-// configuration. It reads the file system (which paths exist, which ELF
-// interpreter a binary needs) and asks the kernel what it supports, but
-// changes nothing.
-func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
+// Compute derives the policy from the grants and the server's own needs.
+// It reads the file system (which paths exist, which ELF interpreter a
+// binary needs) and asks the kernel what it supports, but changes
+// nothing.
+func Compute(grants []Grant, cfg Config) (*Policy, error) {
 	mode := cfg.Mode
 	if mode == "" {
 		mode = ModeEnforce
@@ -311,53 +297,58 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.NeverExposed = append(p.NeverExposed, f.Path)
 	}
 
-	b.baseline()
+	b.baseline(cfg)
 
 	var (
-		needRoots, needDocker bool
-		extraCalls            = map[string][]string{}
-		execs                 []string
+		dns        bool
+		extraCalls = map[string][]string{}
+		execs      []string
 	)
-	for i := range specs {
-		s := &specs[i]
-		name := s.Name()
-		p.Tools = append(p.Tools, name)
-		n := s.Needs
-		for _, rp := range n.ReadPaths {
-			b.add(rewriteHost(rp, cfg), AccessRead, "tool "+name)
+	for _, g := range grants {
+		who, n := g.Who, g.Needs
+		p.Grantees = append(p.Grantees, who)
+		for _, rp := range n.Read {
+			b.add(rp, AccessRead, who)
 		}
-		needRoots = needRoots || n.FileRoots
-		needDocker = needDocker || n.DockerSocket
-		if n.Connect && len(cfg.ToolConnectPorts) > 0 {
-			for _, port := range cfg.ToolConnectPorts {
-				p.Connect = addPort(p.Connect, port, "tool "+name+" (port allow-list)")
+		for _, wp := range n.Write {
+			b.add(wp, AccessRead|AccessWrite, who)
+		}
+		for _, sock := range n.Sockets {
+			b.add(sock, AccessConnect, who)
+		}
+		for _, port := range n.TCPPorts {
+			if port == 0 {
+				return nil, fmt.Errorf("computing sandbox policy: %s declares TCP port 0", who)
 			}
-		} else if n.Connect {
-			p.ConnectAny = true
-			p.ConnectAnyWhy = append(p.ConnectAnyWhy, "tool "+name)
+			p.Connect = addPort(p.Connect, port, who)
 		}
+		if n.AnyTCPPort {
+			p.ConnectAny = true
+			p.ConnectAnyWhy = append(p.ConnectAnyWhy, who)
+		}
+		dns = dns || n.DNS
 		for _, e := range n.Exec {
 			execs = append(execs, e)
-			b.execWhy(e, "tool "+name)
+			b.execWhy(e, who)
 		}
 		for _, nl := range n.Netlink {
-			if err := p.addNetlink(nl, "tool "+name); err != nil {
+			if err := p.addNetlink(nl, who); err != nil {
 				return nil, fmt.Errorf("computing sandbox policy: %w", err)
 			}
 		}
 		for _, c := range n.Capabilities {
-			if err := p.addCapability(c, "tool "+name); err != nil {
+			if err := p.addCapability(c, who); err != nil {
 				return nil, fmt.Errorf("computing sandbox policy: %w", err)
 			}
 		}
 		for _, c := range n.Syscalls {
 			if slices.Contains(alwaysDenied, c) {
-				return nil, fmt.Errorf("computing sandbox policy: tool %s declares syscall %s, which is always refused", name, c)
+				return nil, fmt.Errorf("computing sandbox policy: %s declares syscall %s, which is always refused", who, c)
 			}
 			if !syscallKnown(c) {
-				return nil, fmt.Errorf("computing sandbox policy: tool %s declares unknown syscall %q", name, c)
+				return nil, fmt.Errorf("computing sandbox policy: %s declares unknown syscall %q", who, c)
 			}
-			extraCalls[c] = append(extraCalls[c], "tool "+name)
+			extraCalls[c] = append(extraCalls[c], who)
 		}
 	}
 
@@ -388,25 +379,6 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 	for _, rp := range cfg.ReadPaths {
 		b.add(rp, AccessRead, "config: read path")
 	}
-	if needRoots {
-		for _, r := range cfg.FileRoots {
-			b.add(r, AccessRead, "config: file root")
-		}
-	}
-	if needDocker && cfg.DockerSocket != "" {
-		sock := cfg.DockerSocket
-		p.DockerSocket = sock
-		b.add(sock, AccessConnect, "tool needs the Docker socket")
-		p.Notes = append(p.Notes, "the Docker socket rule follows the socket's inode: when dockerd restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
-	}
-	if needDocker && cfg.DockerTCPPort != 0 {
-		p.Connect = addPort(p.Connect, cfg.DockerTCPPort, "tool needs the Docker API (DOCKER_HOST tcp://)")
-	}
-	if needDocker {
-		for _, f := range cfg.DockerCertFiles {
-			b.add(f, AccessRead, "tool needs the Docker client's TLS files (DOCKER_CERT_PATH)")
-		}
-	}
 
 	if cfg.Tailnet {
 		why := "tailnet (tsnet): control server, DERP relays, ACME for the node's certificate"
@@ -422,9 +394,7 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		p.Notes = append(p.Notes, peerAPINote)
 	}
 	if cfg.TailscaledSocket != "" {
-		p.TailscaledSocket = cfg.TailscaledSocket
 		b.add(cfg.TailscaledSocket, AccessConnect, "tailnet (local): tailscaled's LocalAPI socket")
-		p.Notes = append(p.Notes, "the tailscaled socket rule follows the socket's inode: when tailscaled restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)")
 	}
 
 	if len(execs) > 0 {
@@ -441,8 +411,9 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 	if err := b.finish(p); err != nil {
 		return nil, err
 	}
-	if slices.ContainsFunc(p.Unreachable, func(r PathRule) bool { return r.Path == p.DockerSocket }) {
-		p.DockerSocket = "" // no rule for it: explain must not claim one
+	for _, r := range p.Sockets() {
+		p.Notes = append(p.Notes, fmt.Sprintf("the rule for the socket %s (%s) follows the socket's inode: when the process serving it "+
+			"restarts and recreates it, restart TailOps too (Landlock ABI 9 or later)", r.Path, strings.Join(r.Why, "; ")))
 	}
 
 	for _, port := range cfg.BindPorts {
@@ -457,7 +428,9 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 		}
 		p.Connect = addPort(p.Connect, port, "config: connect port")
 	}
-	if p.ConnectAny || len(p.Connect) > 0 {
+	// The server's own outbound connections resolve names (the webhook's
+	// host, tsnet's control server), and so do grantees that say so.
+	if dns || len(cfg.ConnectPorts) > 0 || cfg.Tailnet {
 		p.DNS = true
 		if !p.ConnectAny {
 			p.Connect = addPort(p.Connect, 53, "DNS over TCP for outbound names")
@@ -466,6 +439,18 @@ func Compute(specs []tools.Spec, cfg Config) (*Policy, error) {
 
 	p.Syscalls = buildSyscalls(p.Exec, extraCalls, p.Netlink)
 	return p, nil
+}
+
+// Sockets returns the rules that let the process connect to a unix socket
+// (those granted that exist and it may reach).
+func (p *Policy) Sockets() []PathRule {
+	var out []PathRule
+	for _, r := range p.Paths {
+		if r.Access&AccessConnect != 0 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // buildSyscalls merges the groups, the conditional rules and the tools'
@@ -519,23 +504,6 @@ func addPort(rules []PortRule, port uint16, why string) []PortRule {
 	return rules
 }
 
-// rewriteHost applies HOST_PROC, HOST_SYS and HOST_ETC to a tool's path.
-func rewriteHost(path string, cfg Config) string {
-	path = filepath.Clean(path)
-	for _, r := range []struct{ from, to string }{{"/proc", cfg.HostProc}, {"/sys", cfg.HostSys}, {"/etc", cfg.HostEtc}} {
-		if r.to == "" || r.to == r.from {
-			continue
-		}
-		if path == r.from {
-			return filepath.Clean(r.to)
-		}
-		if rest, ok := strings.CutPrefix(path, r.from+"/"); ok {
-			return filepath.Join(r.to, rest)
-		}
-	}
-	return path
-}
-
 // builder collects path rules, merging rights and reasons per path.
 type builder struct {
 	paths   map[string]*PathRule
@@ -573,10 +541,11 @@ func (b *builder) execWhy(bin, why string) {
 	b.execFor[bin] = append(b.execFor[bin], why)
 }
 
-// baseline adds what every server reads whatever its tools: resolver and
-// CA files, time zones, users and groups, its own threads' status, and
-// the listen backlog limit. Paths that do not exist end up in Missing.
-func (b *builder) baseline() {
+// baseline adds what every server reads whatever its grants: resolver and
+// CA files (and SSL_CERT_FILE, SSL_CERT_DIR), time zones (and ZONEINFO),
+// users and groups, its own threads' status, and the listen backlog
+// limit. Paths that do not exist end up in Missing.
+func (b *builder) baseline(cfg Config) {
 	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"} {
 		b.add(f, AccessRead, "baseline: resolver")
 	}
@@ -586,16 +555,16 @@ func (b *builder) baseline() {
 		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates"} {
 		b.add(f, AccessRead, "baseline: CA certificates")
 	}
-	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+	if f := cfg.SSLCertFile; f != "" {
 		b.add(f, AccessRead, "baseline: CA certificates (SSL_CERT_FILE)")
 	}
-	for _, d := range filepath.SplitList(os.Getenv("SSL_CERT_DIR")) {
+	for _, d := range filepath.SplitList(cfg.SSLCertDir) {
 		if d != "" {
 			b.add(d, AccessRead, "baseline: CA certificates (SSL_CERT_DIR)")
 		}
 	}
 	b.add("/usr/share/zoneinfo", AccessRead, "baseline: time zones")
-	if z := os.Getenv("ZONEINFO"); z != "" {
+	if z := cfg.ZoneInfo; z != "" {
 		b.add(z, AccessRead, "baseline: time zones (ZONEINFO)")
 	}
 	b.add("/etc/localtime", AccessRead, "baseline: time zones")

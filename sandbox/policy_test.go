@@ -10,14 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/mark3labs/mcp-go/mcp"
-
-	"github.com/tailops/tailops/tools"
 )
 
-func spec(name string, n tools.Needs) tools.Spec {
-	return tools.Spec{Tool: mcp.Tool{Name: name}, Needs: n}
+// grant is a tool's grant, as tools.Grants makes it.
+func grant(name string, n Needs) Grant {
+	return Grant{Who: "tool " + name, Needs: n}
 }
 
 func findPath(p *Policy, path string) (PathRule, bool) {
@@ -83,31 +80,34 @@ func TestCompute(t *testing.T) {
 		}
 	}
 	certFiles := []string{filepath.Join(certs, "ca.pem"), filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")}
-	base := Config{StateDir: state, FileRoots: []string{roots}, DockerSocket: sock, BindPorts: []uint16{8080}}
+	base := Config{StateDir: state, BindPorts: []uint16{8080}}
 
 	tests := []struct {
-		name  string
-		specs []tools.Spec
-		cfg   func(Config) Config
-		check func(t *testing.T, p *Policy)
+		name   string
+		grants []Grant
+		cfg    func(Config) Config
+		check  func(t *testing.T, p *Policy)
 	}{{
-		name:  "file roots come with a tool that reads them",
-		specs: []tools.Spec{spec("file_read", tools.Needs{FileRoots: true})},
+		name:   "a grant's read and write paths, for it",
+		grants: []Grant{grant("file_read", Needs{Read: []string{roots}}), grant("spool", Needs{Write: []string{certs}})},
 		check: func(t *testing.T, p *Policy) {
 			r, ok := findPath(p, roots)
-			if !ok || r.Access != AccessRead || !slices.Contains(r.Why, "config: file root") {
-				t.Errorf("roots rule = %+v, %v; want read-only from config", r, ok)
+			if !ok || r.Access != AccessRead || !slices.Equal(r.Why, []string{"tool file_read"}) {
+				t.Errorf("roots rule = %+v, %v; want read-only for tool file_read", r, ok)
 			}
-			if !slices.Equal(p.Tools, []string{"file_read"}) {
-				t.Errorf("Tools = %v", p.Tools)
+			if r, ok := findPath(p, certs); !ok || r.Access != AccessRead|AccessWrite || !slices.Equal(r.Why, []string{"tool spool"}) {
+				t.Errorf("write rule = %+v, %v; want read+write for tool spool", r, ok)
+			}
+			if !slices.Equal(p.Grantees, []string{"tool file_read", "tool spool"}) {
+				t.Errorf("Grantees = %v", p.Grantees)
 			}
 		},
 	}, {
-		name:  "no tool reads file roots: roots absent",
-		specs: []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})},
+		name:   "nothing but what the grants declare: roots absent",
+		grants: []Grant{grant("system_info", Needs{Read: []string{"/proc"}})},
 		check: func(t *testing.T, p *Policy) {
 			if _, ok := findPath(p, roots); ok {
-				t.Errorf("roots present without a tool that needs them")
+				t.Errorf("roots present without a grant that needs them")
 			}
 			if r, ok := findPath(p, "/proc"); !ok || r.Access != AccessRead || r.Why[0] != "tool system_info" {
 				t.Errorf("/proc rule = %+v, %v", r, ok)
@@ -151,8 +151,8 @@ func TestCompute(t *testing.T) {
 			if !slices.Equal(portList(p.Bind), []uint16{8080}) || len(p.Connect) != 0 || p.ConnectAny || p.DNS {
 				t.Errorf("ports: bind %v connect %v any %v dns %v", portList(p.Bind), portList(p.Connect), p.ConnectAny, p.DNS)
 			}
-			if p.DockerSocket != "" {
-				t.Errorf("DockerSocket = %q without a tool that needs it", p.DockerSocket)
+			if len(p.Sockets()) != 0 {
+				t.Errorf("sockets %v without a grant that needs one", p.Sockets())
 			}
 			// MPTCP refused, namespaces refused, clone3 falls back.
 			s, _ := findSyscall(p, "socket")
@@ -174,8 +174,8 @@ func TestCompute(t *testing.T) {
 			}
 		},
 	}, {
-		name:  "exec: execve allowed, binary and its ELF interpreter executable",
-		specs: []tools.Spec{spec("runner", tools.Needs{Exec: []string{"/bin/true"}})},
+		name:   "exec: execve allowed, binary and its ELF interpreter executable",
+		grants: []Grant{grant("runner", Needs{Exec: []string{"/bin/true"}})},
 		check: func(t *testing.T, p *Policy) {
 			if !p.Exec || !slices.Equal(p.ExecBinaries, []string{"/bin/true"}) {
 				t.Errorf("Exec = %v %v", p.Exec, p.ExecBinaries)
@@ -202,23 +202,23 @@ func TestCompute(t *testing.T) {
 			}
 		},
 	}, {
-		name:  "docker socket with the tool that needs it",
-		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
+		name:   "a socket, for the grant that connects to it",
+		grants: []Grant{grant("docker_ps", Needs{Sockets: []string{sock}})},
 		check: func(t *testing.T, p *Policy) {
-			if p.DockerSocket != sock {
-				t.Errorf("DockerSocket = %q", p.DockerSocket)
-			}
-			if r, ok := findPath(p, sock); !ok || r.Access != AccessConnect {
+			if r, ok := findPath(p, sock); !ok || r.Access != AccessConnect || !slices.Equal(r.Why, []string{"tool docker_ps"}) {
 				t.Errorf("socket rule = %+v, %v", r, ok)
+			}
+			if got := p.Sockets(); len(got) != 1 || got[0].Path != sock {
+				t.Errorf("Sockets() = %v", got)
+			}
+			if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, sock) && strings.Contains(n, "inode") }) {
+				t.Errorf("no note on the socket rule following its inode: %v", p.Notes)
 			}
 		},
 	}, {
-		name:  "docker over tcp: that port and DNS, the three TLS files readable",
-		specs: []tools.Spec{spec("docker_ps", tools.Needs{DockerSocket: true})},
-		cfg: func(c Config) Config {
-			c.DockerSocket, c.DockerTCPPort, c.DockerCertFiles = "", 2376, certFiles
-			return c
-		},
+		name: "a TCP port with DNS, and TLS files: that port, DNS, the three files readable",
+		grants: []Grant{grant("docker_ps", Needs{TCPPorts: []uint16{2376}, DNS: true, Read: certFiles}),
+			grant("docker_logs", Needs{TCPPorts: []uint16{2376}, DNS: true, Read: certFiles})},
 		check: func(t *testing.T, p *Policy) {
 			if !slices.Equal(portList(p.Connect), []uint16{53, 2376}) || p.ConnectAny || !p.DNS {
 				t.Errorf("connect %v any %v dns %v", portList(p.Connect), p.ConnectAny, p.DNS)
@@ -233,24 +233,21 @@ func TestCompute(t *testing.T) {
 					t.Errorf("%s granted: only the client's three TLS files may be", other)
 				}
 			}
+			if !slices.Equal(p.Connect[1].Why, []string{"tool docker_ps", "tool docker_logs"}) {
+				t.Errorf("port 2376 for %v, want both tools", p.Connect[1].Why)
+			}
 		},
 	}, {
-		name: "docker over tcp without a tool that needs it: no port",
-		cfg: func(c Config) Config {
-			c.DockerTCPPort, c.DockerCertFiles = 2376, certFiles
-			return c
-		},
+		name:   "a TCP port without DNS: that port only",
+		grants: []Grant{grant("docker_ps", Needs{TCPPorts: []uint16{2376}})},
 		check: func(t *testing.T, p *Policy) {
-			if len(p.Connect) != 0 || p.DNS {
+			if !slices.Equal(portList(p.Connect), []uint16{2376}) || p.DNS {
 				t.Errorf("connect %v dns %v", portList(p.Connect), p.DNS)
 			}
-			if _, ok := findPath(p, filepath.Join(certs, "key.pem")); ok {
-				t.Errorf("DOCKER_CERT_PATH granted without a Docker tool")
-			}
 		},
 	}, {
-		name:  "connect tool: any port, DNS",
-		specs: []tools.Spec{spec("http_probe", tools.Needs{Connect: true})},
+		name:   "any TCP port, with DNS",
+		grants: []Grant{grant("http_probe", Needs{AnyTCPPort: true, DNS: true})},
 		check: func(t *testing.T, p *Policy) {
 			if !p.ConnectAny || !p.DNS || !slices.Equal(p.ConnectAnyWhy, []string{"tool http_probe"}) {
 				t.Errorf("ConnectAny %v DNS %v why %v", p.ConnectAny, p.DNS, p.ConnectAnyWhy)
@@ -265,32 +262,38 @@ func TestCompute(t *testing.T) {
 			}
 		},
 	}, {
-		name:  "HOST_PROC, HOST_SYS and HOST_ETC rewrite tool paths, not the baseline",
-		specs: []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc", "/sys/class/net", "/etc/os-release"}})},
-		cfg: func(c Config) Config {
-			c.HostProc, c.HostSys, c.HostEtc = "/host/proc", "/host/sys", "/host/etc"
-			return c
-		},
+		name:   "a grant's paths are granted as declared: host prefixes are its toolset's (HostPaths); HOST_ETC changes neither them nor the baseline",
+		grants: []Grant{grant("system_info", Needs{Read: []string{"/host/proc", "/proc/self/status"}})},
+		cfg:    func(c Config) Config { c.HostEtc = "/host/etc"; return c },
 		check: func(t *testing.T, p *Policy) {
-			var missing []string
-			for _, r := range p.Missing {
-				missing = append(missing, r.Path)
+			if !slices.ContainsFunc(p.Missing, func(r PathRule) bool { return r.Path == "/host/proc" }) {
+				t.Errorf("/host/proc not in Missing %v", p.Missing)
 			}
-			for _, want := range []string{"/host/proc", "/host/sys/class/net", "/host/etc/os-release"} {
-				if !slices.Contains(missing, want) {
-					t.Errorf("%s not in Missing %v", want, missing)
-				}
-			}
-			if _, ok := findPath(p, "/proc"); ok {
-				t.Errorf("/proc granted although HOST_PROC is set")
+			if _, ok := findPath(p, "/proc/self/status"); !ok {
+				t.Errorf("/proc/self/status not granted as declared")
 			}
 			if _, ok := findPath(p, "/etc/passwd"); !ok {
 				t.Errorf("baseline /etc/passwd rewritten")
 			}
 		},
 	}, {
-		name:  "tool syscalls: extra ones allowed, conditional ones keep their conditions",
-		specs: []tools.Spec{spec("netlink", tools.Needs{Syscalls: []string{"inotify_init1", "socket"}})},
+		name: "the environment's CA and time zone paths, as Config passes them",
+		cfg: func(c Config) Config {
+			c.SSLCertFile, c.SSLCertDir, c.ZoneInfo = filepath.Join(certs, "ca.pem"), roots+":"+sock, certs
+			return c
+		},
+		check: func(t *testing.T, p *Policy) {
+			for path, why := range map[string]string{filepath.Join(certs, "ca.pem"): "baseline: CA certificates (SSL_CERT_FILE)",
+				roots: "baseline: CA certificates (SSL_CERT_DIR)", sock: "baseline: CA certificates (SSL_CERT_DIR)",
+				certs: "baseline: time zones (ZONEINFO)"} {
+				if r, ok := findPath(p, path); !ok || r.Access != AccessRead || !slices.Contains(r.Why, why) {
+					t.Errorf("%s rule = %+v, %v; want read for %q", path, r, ok, why)
+				}
+			}
+		},
+	}, {
+		name:   "tool syscalls: extra ones allowed, conditional ones keep their conditions",
+		grants: []Grant{grant("netlink", Needs{Syscalls: []string{"inotify_init1", "socket"}})},
 		check: func(t *testing.T, p *Policy) {
 			if r, ok := findSyscall(p, "inotify_init1"); !ok || r.Conditional() {
 				t.Errorf("inotify_init1 = %+v, %v", r, ok)
@@ -317,7 +320,7 @@ func TestCompute(t *testing.T) {
 			if tt.cfg != nil {
 				cfg = tt.cfg(cfg)
 			}
-			p, err := Compute(tt.specs, cfg)
+			p, err := Compute(tt.grants, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -330,25 +333,48 @@ func TestCompute(t *testing.T) {
 }
 
 func TestComputeRefuses(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
-		specs []tools.Spec
-		cfg   Config
-		want  string
+		grants []Grant
+		cfg    Config
+		want   string
 	}{
-		"always-denied syscall": {specs: []tools.Spec{spec("debugger", tools.Needs{Syscalls: []string{"ptrace"}})}, want: "always refused"},
-		"unknown syscall":       {specs: []tools.Spec{spec("typo", tools.Needs{Syscalls: []string{"opnat"}})}, want: "unknown syscall"},
+		"always-denied syscall": {grants: []Grant{grant("debugger", Needs{Syscalls: []string{"ptrace"}})}, want: "tool debugger declares syscall ptrace, which is always refused"},
+		"unknown syscall":       {grants: []Grant{grant("typo", Needs{Syscalls: []string{"opnat"}})}, want: "tool typo declares unknown syscall"},
+		"grant's TCP port 0":    {grants: []Grant{grant("dialer", Needs{TCPPorts: []uint16{0}})}, want: "tool dialer declares TCP port 0"},
 		"bind port 0":           {cfg: Config{BindPorts: []uint16{0}}, want: "port 0"},
 		"unknown mode":          {cfg: Config{Mode: "strict"}, want: "unknown sandbox mode"},
 	} {
-		if _, err := Compute(tc.specs, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Compute(tc.grants, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
 	}
 }
 
+// TestComputeReadsNoEnvironment: the environment reaches the policy only
+// through Config (main reads it once): SSL_CERT_FILE, SSL_CERT_DIR and
+// ZONEINFO set in the process environment change nothing.
+func TestComputeReadsNoEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SSL_CERT_FILE", dir)
+	t.Setenv("SSL_CERT_DIR", dir)
+	t.Setenv("ZONEINFO", dir)
+	t.Setenv("HOST_PROC", dir)
+	p, err := Compute([]Grant{grant("system_info", Needs{Read: []string{"/proc"}})}, Config{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findPath(p, dir); ok {
+		t.Errorf("%s, named only in the environment, is granted", dir)
+	}
+	if _, ok := findPath(p, "/proc"); !ok {
+		t.Errorf("/proc, declared, is not granted")
+	}
+}
+
 func TestExplain(t *testing.T) {
 	dir := t.TempDir()
-	p, err := Compute([]tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})},
+	p, err := Compute([]Grant{grant("system_info", Needs{Read: []string{"/proc"}})},
 		Config{StateDir: dir, BindPorts: []uint16{8443}, ConnectPorts: []uint16{9000}, ConfigFile: "/nonexistent/tailops.yaml"})
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +388,7 @@ func TestExplain(t *testing.T) {
 	abi, _ := Supported()
 	for _, want := range []string{
 		"mode:   enforce",
-		"tools:  system_info",
+		"grants:\n        tool system_info\n",
 		"Landlock ABI",
 		"read        /proc ", // rights column, path
 		"read+write  " + dir,
@@ -417,42 +443,5 @@ func TestEnforceError(t *testing.T) {
 func TestListenConfig(t *testing.T) {
 	if ListenConfig().MultipathTCP() {
 		t.Error("ListenConfig has MPTCP on")
-	}
-}
-
-// TestComputeRegistry derives the policy from the real tool list: every
-// declared syscall must be known and none always-denied, and the
-// declared paths and file roots must show up.
-func TestComputeRegistry(t *testing.T) {
-	roots := t.TempDir()
-	all := tools.All(&tools.Deps{FileRoots: []string{roots}})
-	if len(all) == 0 {
-		t.Fatal("the registry has no tools")
-	}
-	p, err := Compute(all, Config{StateDir: t.TempDir(), FileRoots: []string{roots}, BindPorts: []uint16{8443}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(p.Tools, tools.Names(all)) {
-		t.Errorf("Tools = %v, want %v", p.Tools, tools.Names(all))
-	}
-	for _, s := range all {
-		for _, rp := range s.Needs.ReadPaths {
-			_, granted := findPath(p, rp)
-			missing := slices.ContainsFunc(p.Missing, func(r PathRule) bool { return r.Path == rp })
-			if !granted && !missing {
-				t.Errorf("tool %s: %s neither granted nor noted missing", s.Name(), rp)
-			}
-		}
-		if s.Needs.FileRoots {
-			if _, ok := findPath(p, roots); !ok {
-				t.Errorf("tool %s needs file roots, but %s is not granted", s.Name(), roots)
-			}
-		}
-		for _, c := range s.Needs.Syscalls {
-			if _, ok := findSyscall(p, c); !ok {
-				t.Errorf("tool %s: syscall %s not allowed", s.Name(), c)
-			}
-		}
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestComputeTailnet: the tsnet and local tailnet modes add exactly what
@@ -24,16 +22,16 @@ func TestComputeTailnet(t *testing.T) {
 	sock := filepath.Join(dir, "tailscaled.sock")
 	os.MkdirAll(filepath.Join(state, "tailscale"), 0o700)
 	os.WriteFile(sock, nil, 0o600) // stands in for the socket: only existence matters here
-	specs := []tools.Spec{spec("health_check", tools.Needs{})}
+	specs := []Grant{grant("health_check", Needs{})}
 	tests := []struct {
 		name  string
 		cfg   Config
 		check func(t *testing.T, p *Policy)
 	}{
 		{name: "off", cfg: Config{StateDir: state, BindPorts: []uint16{8080}}, check: func(t *testing.T, p *Policy) {
-			if p.ConnectAny || p.UDPAny || p.DNS || len(p.Connect) > 0 || p.TailscaledSocket != "" {
+			if p.ConnectAny || p.UDPAny || p.DNS || len(p.Connect) > 0 || len(p.Sockets()) > 0 {
 				t.Errorf("no tailnet, yet connect-any %v, udp-any %v, dns %v, connect %v, socket %q",
-					p.ConnectAny, p.UDPAny, p.DNS, p.Connect, p.TailscaledSocket)
+					p.ConnectAny, p.UDPAny, p.DNS, p.Connect, p.Sockets())
 			}
 			if _, ok := findPath(p, filepath.Join(state, "tailscale")); ok {
 				t.Error("tsnet state dir granted without tsnet")
@@ -88,7 +86,7 @@ func TestComputeTailnet(t *testing.T) {
 					}
 				}
 			case "local":
-				if !strings.Contains(out, "tailscaled's socket "+sock) {
+				if !strings.Contains(out, "connect to "+sock+" only") || !strings.Contains(out, "tailnet (local): tailscaled's LocalAPI socket") {
 					t.Errorf("explain lacks the tailscaled socket:\n%s", out)
 				}
 			}
@@ -126,7 +124,7 @@ func TestTailnetPolicyApplied(t *testing.T) {
 	defer peer.Close()
 	bindPort := freePort(t)
 
-	applyForTest(t, []tools.Spec{spec("health_check", tools.Needs{})}, Config{StateDir: state, Tailnet: true})
+	applyForTest(t, []Grant{grant("health_check", Needs{})}, Config{StateDir: state, Tailnet: true})
 	assertThreadsConfined(t)
 
 	c, err := net.Dial("tcp4", srv.Addr().String())

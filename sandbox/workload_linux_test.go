@@ -25,8 +25,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tailops/tailops/tools"
 )
 
 // TestWorkload runs what a TailOps server does, after Apply: an HTTP
@@ -59,7 +57,7 @@ func TestWorkload(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	specs := []tools.Spec{spec("system_info", tools.Needs{ReadPaths: []string{"/proc"}})}
+	specs := []Grant{grant("system_info", Needs{Read: []string{"/proc"}})}
 	applyForTest(t, specs, Config{StateDir: state, AuditDir: audit, BindPorts: []uint16{port}, ConnectPorts: []uint16{port}})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

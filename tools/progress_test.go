@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-package tools
+package tools_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/mcptest"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // TestProgressIsOneRisingSequence: through a real MCP client, a call
@@ -20,21 +23,22 @@ import (
 // of notifications, each with its token; a call without a token gets
 // none.
 func TestProgressIsOneRisingSequence(t *testing.T) {
-	counter := TypedSpec[NoArgs, NoArgs]{
+	t.Parallel()
+	counter := tools.TypedSpec[tools.NoArgs, tools.NoArgs]{
 		Name: "count", Title: "Count", Description: "Reports progress 0 to 3, with a lower value and a repeat among them.",
-		Scope: "", Risk: RiskLow, Hints: ReadHints,
-		Run: func(ctx context.Context, _ NoArgs) (NoArgs, error) {
-			p := ProgressFrom(ctx)
+		Scope: "", Risk: tools.RiskLow, Hints: tools.ReadHints,
+		Run: func(ctx context.Context, _ tools.NoArgs) (tools.NoArgs, error) {
+			p := tools.ProgressFrom(ctx)
 			for _, v := range []float64{0, 1, 2, 1, 2, 3} {
 				p.Report(v, 3, "counting", true)
 			}
-			return NoArgs{}, nil
+			return tools.NoArgs{}, nil
 		},
 	}.Spec()
 	// As the server's approval gate: a wait of 10 s, reported at 0 and 5 s.
 	gate := func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			if wait := ProgressFrom(ctx).ApprovalWait(); wait != nil {
+			if wait := tools.ProgressFrom(ctx).ApprovalWait(); wait != nil {
 				wait(0, 10*time.Second, "waiting for approval")
 				wait(5*time.Second, 10*time.Second, "waiting for approval")
 			}
@@ -42,20 +46,13 @@ func TestProgressIsOneRisingSequence(t *testing.T) {
 		}
 	}
 	srv := mcptest.NewUnstartedServer(t)
-	srv.AddServerOptions(server.WithToolHandlerMiddleware(ProgressMiddleware), server.WithToolHandlerMiddleware(gate))
+	srv.AddServerOptions(server.WithToolHandlerMiddleware(tools.ProgressMiddleware), server.WithToolHandlerMiddleware(gate))
 	srv.AddTool(counter.Tool, counter.Handler)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	notes := &pullNotes{}
-	srv.Client().OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			notes.mu.Lock()
-			notes.notes = append(notes.notes, n.Params.AdditionalFields)
-			notes.mu.Unlock()
-		}
-	})
+	notes := toolstest.RecordProgress(srv.Client())
 	call := func(token any) {
 		var req mcp.CallToolRequest
 		req.Params.Name = "count"
@@ -70,7 +67,7 @@ func TestProgressIsOneRisingSequence(t *testing.T) {
 	call("count-1")
 	// Wait 0 and 5 of 10; then the tool's 0..3 of 3, placed after 5.
 	want := [][2]float64{{0, 10}, {5, 10}, {6, 9}, {7, 9}, {8, 9}, {9, 9}}
-	waitFor(t, "the last notification", func() bool { return len(notes.Get()) >= len(want) })
+	toolstest.WaitFor(t, "the last notification", func() bool { return len(notes.Get()) >= len(want) })
 	time.Sleep(100 * time.Millisecond) // none may follow
 	var got [][2]float64
 	for _, n := range notes.Get() {

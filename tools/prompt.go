@@ -9,6 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 )
 
 // PromptSpec declares one MCP prompt, as Spec declares a tool: its MCP
@@ -20,7 +21,7 @@ type PromptSpec struct {
 	Handler server.PromptHandlerFunc
 	Scope   auth.Scope
 	Risk    Risk
-	Needs   Needs
+	Needs   sandbox.Needs
 }
 
 // Name returns the prompt's name.

@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 )
 
 // ResourceSpec declares one MCP resource, as Spec declares a tool: its
@@ -21,7 +22,7 @@ type ResourceSpec struct {
 	Handler  server.ResourceHandlerFunc
 	Scope    auth.Scope
 	Risk     Risk
-	Needs    Needs
+	Needs    sandbox.Needs
 }
 
 // URI returns the resource's URI, which names it.

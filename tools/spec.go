@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package tools is the tool registry: every MCP tool TailOps offers is
-// declared once, as a Spec, and listing, filtering, authorization, audit
-// and the sandbox policy are all derived from those declarations.
+// declared once, as a Spec, by the Toolset of its domain (one package per
+// domain under tools/), and listing, filtering, authorization, audit and
+// the sandbox policy are all derived from those declarations. This
+// package holds the declaration machinery only, and links no domain's
+// library.
 package tools
 
 import (
@@ -13,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 )
 
 // Risk is how much harm a tool can do, from low to critical.
@@ -50,44 +54,17 @@ func (r *Risk) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown risk %q", b)
 }
 
-// Needs declares what a tool needs from the system. The sandbox policy is
-// the union of the enabled tools' needs plus configuration; nothing else
-// grants access.
-type Needs struct {
-	// ReadPaths are host paths the tool reads (read-only, recursive).
-	// Paths under /proc, /sys and /etc are rewritten by HOST_PROC,
-	// HOST_SYS and HOST_ETC.
-	ReadPaths []string
-	// FileRoots reports whether the tool reads the configured file roots.
-	FileRoots bool
-	// DockerSocket reports whether the tool connects to the Docker socket.
-	DockerSocket bool
-	// Exec lists binaries the tool executes; empty means no exec.
-	Exec []string
-	// Connect reports whether the tool makes outbound network connections
-	// (TCP connect to the destinations the diagnostics policy allows).
-	Connect bool
-	// Syscalls lists syscalls the tool needs beyond the Go runtime's
-	// baseline allow-list.
-	Syscalls []string
-	// Netlink lists the netlink protocols the tool opens sockets of, by
-	// their Linux names ("NETLINK_ROUTE"); every other protocol is refused.
-	Netlink []string
-	// Capabilities lists the Linux capabilities the tool needs when
-	// TailOps runs with them (as root), by name ("CAP_DAC_READ_SEARCH");
-	// every other one is dropped before serving.
-	Capabilities []string
-}
-
 // Spec declares one tool: its MCP definition (name, description, input
 // and output schemas, annotations), handler, required scope, risk and
-// sandbox needs.
+// what it needs from the kernel sandbox: concrete, resolved resources
+// (paths with host prefixes applied, sockets, ports), which its toolset
+// resolves from its configuration when it declares the tool.
 type Spec struct {
 	Tool    mcp.Tool
 	Handler server.ToolHandlerFunc
 	Scope   auth.Scope
 	Risk    Risk
-	Needs   Needs
+	Needs   sandbox.Needs
 	// ApprovalFor, when set, reports whether a call with these arguments
 	// waits for approval although the tool is not critical (an
 	// http_request_test to a URL off the allow-list); nil means never.

@@ -2,7 +2,15 @@
 
 package tools
 
-import "context"
+import (
+	"context"
+	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/sandbox"
+)
 
 // Toolset is one domain's tools (host status, files, Docker...), declared
 // together by one package under tools/. A toolset is built from its
@@ -77,6 +85,33 @@ func Resources(sets []Toolset) []ResourceSpec {
 		if r, ok := ts.(ResourceProvider); ok {
 			out = append(out, r.Resources()...)
 		}
+	}
+	return out
+}
+
+// Unavailable returns copies of specs that need nothing from the kernel
+// and whose every call fails with err's message (secrets redacted), as a
+// tool error: the tools of a toolset whose configuration cannot be used,
+// still declared so that a server can name them in its selection, and
+// start without them when none is enabled.
+func Unavailable(specs []Spec, err error) []Spec {
+	msg := redact.Text(err.Error())
+	out := slices.Clone(specs)
+	for i := range out {
+		out[i].Needs = sandbox.Needs{}
+		out[i].Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultError(msg), nil
+		}
+	}
+	return out
+}
+
+// Grants returns what the sandbox must grant specs: each tool's Needs,
+// for "tool NAME".
+func Grants(specs []Spec) []sandbox.Grant {
+	out := make([]sandbox.Grant, len(specs))
+	for i := range specs {
+		out[i] = sandbox.Grant{Who: "tool " + specs[i].Name(), Needs: specs[i].Needs}
 	}
 	return out
 }

@@ -4,6 +4,8 @@ package tools_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -38,6 +41,7 @@ func goodResource() tools.ResourceSpec {
 // with a scope and a risk, as tools are, and an inconsistent declaration
 // is refused with the reason.
 func TestPromptAndResourceSpecsValidate(t *testing.T) {
+	t.Parallel()
 	if p := goodPrompt(); p.Validate() != nil {
 		t.Fatalf("a good prompt: %v", p.Validate())
 	}
@@ -112,6 +116,7 @@ func (p plain) Tools() []tools.Spec {
 // of toolsets come in the list's order, and a toolset offers prompts or
 // resources only by implementing the optional interfaces.
 func TestToolsetsGatherInOrder(t *testing.T) {
+	t.Parallel()
 	sets := []tools.Toolset{plain{"a"}, offering{plain{"b"}}, plain{"c"}}
 	if got := tools.Names(tools.Specs(sets)); !slices.Equal(got, []string{"a_status", "b_status", "c_status"}) {
 		t.Errorf("tools %v", got)
@@ -124,5 +129,44 @@ func TestToolsetsGatherInOrder(t *testing.T) {
 	}
 	if got := tools.Prompts(sets[:1]); len(got) != 0 {
 		t.Errorf("a toolset without prompts offers %+v", got)
+	}
+}
+
+// TestUnavailable: the tools of a toolset whose configuration cannot be
+// used keep their declarations, need nothing from the kernel, and fail
+// every call with the reason, secrets redacted.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	specs := plain{"x"}.Tools()
+	specs[0].Needs = sandbox.Needs{Read: []string{"/proc"}}
+	got := tools.Unavailable(specs, errors.New("DOCKER_HOST: tcp://admin:hunter2@docker.lan: bad scheme"))
+	if len(got) != 1 || got[0].Name() != "x_status" || !reflect.DeepEqual(got[0].Tool, specs[0].Tool) || got[0].Scope != specs[0].Scope {
+		t.Fatalf("declaration changed: %+v", got)
+	}
+	if !reflect.DeepEqual(got[0].Needs, sandbox.Needs{}) {
+		t.Errorf("needs %+v, want none", got[0].Needs)
+	}
+	if specs[0].Needs.Read == nil {
+		t.Errorf("the original specs were changed")
+	}
+	res, err := got[0].Handler(context.Background(), mcp.CallToolRequest{})
+	if err != nil || !res.IsError {
+		t.Fatalf("call: %+v, %v; want a tool error", res, err)
+	}
+	text := res.Content[0].(mcp.TextContent).Text
+	if !strings.HasPrefix(text, "DOCKER_HOST: ") || strings.Contains(text, "hunter2") {
+		t.Errorf("error text %q: want the reason, without the password", text)
+	}
+}
+
+// TestGrants: the sandbox grants each tool its own needs, under its name.
+func TestGrants(t *testing.T) {
+	t.Parallel()
+	specs := append(plain{"a"}.Tools(), plain{"b"}.Tools()...)
+	specs[1].Needs = sandbox.Needs{Sockets: []string{"/run/b.sock"}}
+	got := tools.Grants(specs)
+	want := []sandbox.Grant{{Who: "tool a_status"}, {Who: "tool b_status", Needs: sandbox.Needs{Sockets: []string{"/run/b.sock"}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Grants = %+v, want %+v", got, want)
 	}
 }

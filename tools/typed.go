@@ -12,6 +12,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/sandbox"
 )
 
 // Hints are a tool's MCP annotations. Every field is always sent, so no
@@ -63,7 +64,7 @@ type TypedSpec[In, Out any] struct {
 	Scope       auth.Scope
 	Risk        Risk
 	Hints       Hints
-	Needs       Needs
+	Needs       sandbox.Needs
 	// Run does the work. An error becomes a tool error result whose text
 	// is the error's message with secrets redacted (redact.Text), so it
 	// must be written for a person. ctx carries the call's progress

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package sandbox
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// HostPaths are where the host's /proc, /sys and /etc are as this process
+// sees them: a container given the host's under /host sets HOST_PROC,
+// HOST_SYS and HOST_ETC, as gopsutil reads them. An empty field means the
+// real one.
+type HostPaths struct {
+	Proc, Sys, Etc string
+}
+
+// Path rewrites p, cleaned, when it is /proc, /sys or /etc or lies
+// beneath one of them and that one is replaced; any other path comes
+// back cleaned. It is the one place host prefixes are applied: a toolset
+// reads, and declares for the sandbox, the paths it returns.
+func (h HostPaths) Path(p string) string {
+	p = filepath.Clean(p)
+	for _, r := range []struct{ from, to string }{{"/proc", h.Proc}, {"/sys", h.Sys}, {"/etc", h.Etc}} {
+		if r.to == "" || r.to == r.from {
+			continue
+		}
+		if p == r.from {
+			return filepath.Clean(r.to)
+		}
+		if rest, ok := strings.CutPrefix(p, r.from+"/"); ok {
+			return filepath.Join(r.to, rest)
+		}
+	}
+	return p
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The benchmarks call the handlers directly (no transport), so they
+// measure argument binding, confinement and the file work itself.
+
+func BenchmarkReadFile1MiB(b *testing.B) {
+	root := b.TempDir()
+	line := strings.Repeat("x", 99) + "\n"
+	ftWrite(b, filepath.Join(root, "big.log"), strings.Repeat(line, (1<<20)/len(line)+1)[:1<<20])
+	k := newFileKit(b, []string{root})
+	args := map[string]any{"path": "big.log", "limit": 1 << 20}
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := k.call(b, "read_file", args); res.IsError {
+			b.Fatal(ftText(res))
+		}
+	}
+}
+
+func BenchmarkListDirectory10k(b *testing.B) {
+	root := b.TempDir()
+	dir := filepath.Join(root, "many")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10000 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%05d.log", i)), []byte("x\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	k := newFileKit(b, []string{root})
+	args := map[string]any{"path": "many", "limit": 10000}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := k.call(b, "list_directory", args); res.IsError {
+			b.Fatal(ftText(res))
+		}
+	}
+}
+
+func BenchmarkSearchFiles10k(b *testing.B) {
+	root := b.TempDir()
+	content := []byte(strings.Repeat("INFO all is well here\n", 9) + "ERROR something broke\n")
+	for d := range 100 {
+		dir := filepath.Join(root, fmt.Sprintf("dir-%03d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for i := range 100 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%03d.log", i)), content, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	k := newFileKit(b, []string{root})
+	args := map[string]any{"path": ".", "content_regex": "ERROR", "max_results": 10000}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := callOK[searchFilesResult](b, k, "search_files", args)
+		if len(r.Matches) != 10000 {
+			b.Fatalf("%d matches, stopped by %q", len(r.Matches), r.StoppedBy)
+		}
+	}
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// defaultFileDeny is the built-in deny-list of secrets: the credential
+// files people keep on homelab hosts. A pattern without a slash is a glob
+// matched against every component of a path, so ".ssh" hides everything
+// under any .ssh directory; a pattern with slashes is matched against
+// consecutive components. Matching ignores case, and a name ending in one
+// of backupSuffixes is also matched without it (server.key.bak,
+// id_rsa~, shadow.old). README.md lists these (TestReadmeListsFileDeny).
+var defaultFileDeny = []string{
+	// SSH user keys in every naming (id_rsa, id_ed25519, id_ecdsa_sk...;
+	// the public halves, *.pub, stay readable: see denyExcept), host
+	// keys, and the whole .ssh directory.
+	"id_*", "ssh_host_*_key", ".ssh",
+	// Private keys, key stores and password databases. *.pem is not
+	// here: see keyFileNames.
+	"*.key", "*.p12", "*.pfx", "*.kdbx",
+	// Password hashes.
+	"shadow", "shadow-", "gshadow", "gshadow-",
+	// Cloud credentials.
+	".aws/credentials", ".config/gcloud", ".azure",
+	// Database, registry, cluster, vault and git credentials.
+	".pgpass", ".my.cnf", ".netrc", ".git-credentials", ".vault-token",
+	"kubeconfig", ".kube/config", ".docker/config.json",
+	// Environment files (.env, .env.local, .envrc...).
+	".env*",
+	// WireGuard configurations (they hold the private key) and the
+	// directory they live in, wherever it is mounted (/etc/wireguard,
+	// /host/etc/wireguard), and the Tailscale node's state (its keys).
+	"wg*.conf", "wireguard", "tailscaled.state",
+}
+
+// denyExcept are names a built-in pattern matches that are not secrets:
+// for a pattern here, a last component that also matches the exception
+// is allowed. id_* hides SSH keys, but not their public halves.
+var denyExcept = map[string]string{"id_*": "*.pub"}
+
+// keyFileNames are name globs of files that hold a certificate or a
+// private key, told apart by content: such a file is refused when it
+// holds a PEM private key ("PRIVATE KEY" anywhere in it, which every PEM
+// private key format has in its BEGIN line), or when it is larger than
+// keyFileMaxCheck and so is not checked. A certificate-only file stays
+// readable. Backup copies count, as for defaultFileDeny.
+var keyFileNames = []string{"*.pem"}
+
+// keyFileMaxCheck is the largest key-file the tools read to check it; a
+// CA bundle is a few hundred KiB.
+const keyFileMaxCheck = 1 << 20
+
+// backupSuffixes mark copies of a file that the deny-list treats as the
+// file itself.
+var backupSuffixes = []string{".bak", ".old", "~"}
+
+// DefaultFileDeny returns the built-in deny-list of the file tools: glob
+// patterns matched, case-insensitively, against each component of a path
+// (or, for patterns with slashes, against consecutive components).
+// Deps.FileDeny adds to it.
+func DefaultFileDeny() []string { return slices.Clone(defaultFileDeny) }
+
+// DefaultFileDenyExceptions returns the names the built-in deny-list lets
+// through although a pattern matches them: pattern to exception.
+func DefaultFileDenyExceptions() map[string]string { return maps.Clone(denyExcept) }
+
+// KeyFileNames returns the name globs of files refused only when they
+// hold a private key (see the file tools' documentation).
+func KeyFileNames() []string { return slices.Clone(keyFileNames) }
+
+// BackupSuffixes returns the endings of backup copies that the deny-list
+// matches like the file itself.
+func BackupSuffixes() []string { return slices.Clone(backupSuffixes) }
+
+// denyList matches root-relative paths against deny patterns.
+type denyList struct {
+	patterns [][]compMatcher // each pattern, one matcher per component
+}
+
+// compMatcher matches one lower-cased path component against one glob,
+// with fast paths for the common shapes: "name", "*.ext" and "name.*".
+type compMatcher struct {
+	kind   byte // '=' exact, 's' suffix, 'p' prefix, 'g' glob
+	s      string
+	except string // a glob of names let through although s matches; "" for none
+}
+
+func newCompMatcher(glob string) compMatcher {
+	const meta = `*?[\`
+	switch {
+	case !strings.ContainsAny(glob, meta):
+		return compMatcher{kind: '=', s: glob}
+	case strings.HasPrefix(glob, "*") && !strings.ContainsAny(glob[1:], meta):
+		return compMatcher{kind: 's', s: glob[1:]}
+	case strings.HasSuffix(glob, "*") && !strings.ContainsAny(glob[:len(glob)-1], meta):
+		return compMatcher{kind: 'p', s: glob[:len(glob)-1]}
+	}
+	return compMatcher{kind: 'g', s: glob}
+}
+
+// match reports whether the lower-cased name matches, as it is or as the
+// original of a backup copy, and is not an exception (as it is or as the
+// original).
+func (m compMatcher) match(name string) bool {
+	orig, isCopy := cutBackupSuffix(name)
+	if !m.matchGlob(name) && !(isCopy && m.matchGlob(orig)) {
+		return false
+	}
+	if m.except != "" {
+		if ok, _ := filepath.Match(m.except, name); ok {
+			return false
+		}
+		if ok, _ := filepath.Match(m.except, orig); ok && isCopy {
+			return false
+		}
+	}
+	return true
+}
+
+// cutBackupSuffix returns name without a backup suffix, if it has one
+// (and something is left).
+func cutBackupSuffix(name string) (string, bool) {
+	for _, suf := range backupSuffixes {
+		if orig, ok := strings.CutSuffix(name, suf); ok && orig != "" {
+			return orig, true
+		}
+	}
+	return "", false
+}
+
+func (m compMatcher) matchGlob(name string) bool {
+	switch m.kind {
+	case '=':
+		return name == m.s
+	case 's':
+		return strings.HasSuffix(name, m.s)
+	case 'p':
+		return strings.HasPrefix(name, m.s)
+	}
+	ok, _ := filepath.Match(m.s, name)
+	return ok
+}
+
+// newDenyList builds the built-in list plus extra, refusing malformed
+// patterns.
+func newDenyList(extra []string) (denyList, error) {
+	var d denyList
+	for i, p := range append(slices.Clone(defaultFileDeny), extra...) {
+		pat, err := parseDenyPattern(p)
+		if err != nil {
+			return denyList{}, err
+		}
+		if len(pat) == 0 {
+			continue
+		}
+		if i < len(defaultFileDeny) {
+			pat[len(pat)-1].except = denyExcept[p]
+		}
+		d.patterns = append(d.patterns, pat)
+	}
+	return d, nil
+}
+
+// parseDenyPattern turns a pattern into one matcher per component; an
+// empty pattern gives none.
+func parseDenyPattern(p string) ([]compMatcher, error) {
+	p = strings.Trim(strings.TrimSpace(p), "/")
+	if p == "" {
+		return nil, nil
+	}
+	var pat []compMatcher
+	for c := range strings.SplitSeq(strings.ToLower(p), "/") {
+		if c == "" || c == "." || c == ".." {
+			return nil, fmt.Errorf("checking deny pattern %q: empty, \".\" or \"..\" component", p)
+		}
+		if _, err := filepath.Match(c, ""); err != nil {
+			return nil, fmt.Errorf("checking deny pattern %q: %w", p, err)
+		}
+		pat = append(pat, newCompMatcher(c))
+	}
+	return pat, nil
+}
+
+// isKeyFile reports whether name is a key-file name (keyFileNames),
+// whose contents decide whether it may be read.
+func isKeyFile(name string) bool {
+	name = strings.ToLower(name)
+	for _, g := range keyFileNames {
+		if newCompMatcher(g).match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsPrivateKey reports whether b, a key-file's contents, holds a PEM
+// private key.
+func holdsPrivateKey(b []byte) bool { return bytes.Contains(b, []byte("PRIVATE KEY")) }
+
+// match reports whether the root-relative path rel, or any directory on
+// the way to it, is denied.
+func (d denyList) match(rel string) bool {
+	if rel == "." || rel == "" {
+		return false
+	}
+	comps := strings.Split(strings.ToLower(rel), "/")
+	for end := 1; end <= len(comps); end++ {
+		if d.matchEnding(comps[:end]) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchEntry reports whether the entry name of the directory dirRel is
+// denied, assuming dirRel itself is not: only windows ending at name need
+// checking.
+func (d denyList) matchEntry(dirRel, name string) bool {
+	name = strings.ToLower(name)
+	var comps []string // dirRel's components, split only if a pattern needs them
+	for _, pat := range d.patterns {
+		last := len(pat) - 1
+		if !pat[last].match(name) {
+			continue
+		}
+		if last == 0 {
+			return true
+		}
+		if comps == nil {
+			comps = []string{}
+			if dirRel != "." && dirRel != "" {
+				comps = strings.Split(strings.ToLower(dirRel), "/")
+			}
+		}
+		if last <= len(comps) && matchComps(pat[:last], comps[len(comps)-last:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchEnding reports whether a pattern matches the components that end
+// comps.
+func (d denyList) matchEnding(comps []string) bool {
+	for _, pat := range d.patterns {
+		if len(pat) <= len(comps) && matchComps(pat, comps[len(comps)-len(pat):]) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchComps(pat []compMatcher, comps []string) bool {
+	for j := range pat {
+		if !pat[j].match(comps[j]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/mcptest"
+	"github.com/mark3labs/mcp-go/server"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
+)
+
+// fileTestKit is a set of file tools over test roots.
+type fileTestKit struct {
+	fs    *fileSystem
+	specs map[string]tools.Spec
+}
+
+// newFileKit builds the file tools over roots, as New and Open do for the
+// server. A configuration New refuses fails the test, unless it is only
+// the deny patterns (TestFileDenyBadPattern calls the tools then).
+func newFileKit(t testing.TB, roots []string, deny ...string) *fileTestKit {
+	t.Helper()
+	ts, err := New(Config{Roots: roots, Deny: deny, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var ce *ConfigError
+	if err != nil && (!errors.As(err, &ce) || ce.Field != "Deny") {
+		t.Fatal(err)
+	}
+	if err := ts.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	return kitOf(&ts.fileSystem, ts.Tools())
+}
+
+// kitOf is the kit of the tools specs over fs.
+func kitOf(fs *fileSystem, specs []tools.Spec) *fileTestKit {
+	k := &fileTestKit{fs: fs, specs: map[string]tools.Spec{}}
+	for _, s := range specs {
+		k.specs[s.Name()] = s
+	}
+	return k
+}
+
+// call runs a tool's handler directly, as the server would.
+func (k *fileTestKit) call(t testing.TB, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	s, ok := k.specs[tool]
+	if !ok {
+		t.Fatalf("no tool %s", tool)
+	}
+	res, err := s.Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
+	if err != nil {
+		t.Fatalf("%s returned a Go error: %v", tool, err)
+	}
+	if res == nil {
+		t.Fatalf("%s returned no result", tool)
+	}
+	return res
+}
+
+// callOK calls a file tool that must succeed and decodes its result.
+func callOK[T any](t testing.TB, k *fileTestKit, tool string, args map[string]any) T {
+	t.Helper()
+	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
+}
+
+// callErr calls a file tool that must fail and returns the error text.
+func callErr(t testing.TB, k *fileTestKit, tool string, args map[string]any) string {
+	t.Helper()
+	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
+}
+
+func ftText(r *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range r.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
+}
+
+func ftWrite(t testing.TB, name, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ftSymlink(t testing.TB, target, name string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fileTree makes base/root (the file root) with a few files, and
+// base/outside holding a secret, and returns both.
+func ftTree(t testing.TB) (root, outside string) {
+	t.Helper()
+	base := t.TempDir()
+	root, outside = filepath.Join(base, "root"), filepath.Join(base, "outside")
+	ftWrite(t, filepath.Join(root, "app.log"), "line 1\nline 2\nerror: disk full\nline 4\n")
+	ftWrite(t, filepath.Join(root, "sub", "nested.log"), "alpha\nbeta error\n")
+	ftWrite(t, filepath.Join(root, ".hidden"), "hidden\n")
+	ftWrite(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET\n")
+	return root, outside
+}
+
+func TestFileToolSpecs(t *testing.T) {
+	t.Parallel()
+	k := newFileKit(t, []string{t.TempDir()})
+	want := map[string]tools.Risk{
+		"list_directory": tools.RiskModerate, "get_file_info": tools.RiskModerate,
+		"read_file": tools.RiskHigh, "tail_file": tools.RiskHigh, "search_files": tools.RiskHigh,
+	}
+	roots := []string{t.TempDir(), t.TempDir() + "/"}
+	ts, err := New(Config{Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := ts.Tools()
+	if len(specs) != len(want) {
+		t.Fatalf("New declared %d tools, want %d", len(specs), len(want))
+	}
+	for _, s := range specs {
+		t.Run(s.Name(), func(t *testing.T) {
+			if err := s.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := want[s.Name()]; !ok || s.Risk != r {
+				t.Errorf("risk %v, want %v", s.Risk, want[s.Name()])
+			}
+			if s.Scope != auth.ScopeFileRead || !slices.Equal(s.Needs.Read, []string{roots[0], filepath.Clean(roots[1])}) ||
+				!s.ReadOnly() || s.Destructive() {
+				t.Errorf("scope %s, needs %+v, read-only %v, destructive %v", s.Scope, s.Needs, s.ReadOnly(), s.Destructive())
+			}
+			a := s.Tool.Annotations
+			if !*a.IdempotentHint || *a.OpenWorldHint {
+				t.Errorf("idempotent %v, open world %v", *a.IdempotentHint, *a.OpenWorldHint)
+			}
+			if s.Tool.OutputSchema.Type != "object" || len(s.Tool.OutputSchema.Properties) == 0 {
+				t.Errorf("no output schema: %+v", s.Tool.OutputSchema)
+			}
+			if _, err := tools.NewInputValidator(&s); err != nil {
+				t.Error(err)
+			}
+			if _, ok := k.specs[s.Name()]; !ok {
+				t.Errorf("kit lacks %s", s.Name())
+			}
+		})
+	}
+}
+
+// TestFileToolsThroughMCPClient drives every tool through a real mcp-go
+// client and server, with the server validating arguments and structured
+// results against the declared schemas.
+func TestFileToolsThroughMCPClient(t *testing.T) {
+	t.Parallel()
+	root, outside := ftTree(t)
+	ftSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(root, "escape"))
+	k := newFileKit(t, []string{root})
+	srv := mcptest.NewUnstartedServer(t)
+	srv.AddServerOptions(server.WithInputSchemaValidation(), server.WithOutputSchemaValidation())
+	for _, s := range k.specs {
+		srv.AddTool(s.Tool, s.Handler)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+
+	lt, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lt.Tools) != 5 {
+		t.Fatalf("listed %d tools, want 5", len(lt.Tools))
+	}
+
+	type clientCase struct {
+		tool    string
+		args    map[string]any
+		wantErr string
+		check   func(map[string]any) bool
+	}
+	cases := []clientCase{
+		{tool: "list_directory", args: map[string]any{"path": "."},
+			check: func(m map[string]any) bool { return len(m["entries"].([]any)) == 4 }},
+		{tool: "read_file", args: map[string]any{"path": filepath.Join(root, "app.log"), "limit": 6},
+			check: func(m map[string]any) bool { return m["content"] == "line 1" && m["eof"] == false }},
+		{tool: "read_file", args: map[string]any{"path": "app.log", "encoding": "base64"},
+			check: func(m map[string]any) bool { return m["encoding"] == "base64" && m["eof"] == true }},
+		{tool: "tail_file", args: map[string]any{"path": "app.log", "lines": 2},
+			check: func(m map[string]any) bool { return m["content"] == "error: disk full\nline 4\n" }},
+		{tool: "search_files", args: map[string]any{"path": ".", "content_regex": "error"},
+			check: func(m map[string]any) bool { return len(m["matches"].([]any)) == 2 && m["complete"] == true }},
+		{tool: "search_files", args: map[string]any{"path": ".", "name_glob": "*.log", "max_results": 1},
+			check: func(m map[string]any) bool { return m["stopped_by"] == "max_results" }},
+		{tool: "read_file", args: map[string]any{"path": "app.log", "encoding": "hex"}, wantErr: "encoding"},
+		{tool: "tail_file", args: map[string]any{"path": "app.log", "lines": 0}, wantErr: `"lines"`},
+	}
+	if PathChecks {
+		cases = append(cases,
+			clientCase{tool: "get_file_info", args: map[string]any{"path": "escape"},
+				check: func(m map[string]any) bool { return m["type"] == "symlink" && m["symlink_target"] == "outside roots" }},
+			clientCase{tool: "read_file", args: map[string]any{"path": "escape"}, wantErr: `path "escape" (outside roots`},
+			clientCase{tool: "read_file", args: map[string]any{"path": "../outside/secret.txt"}, wantErr: "outside roots"},
+		)
+	}
+	for _, tc := range cases {
+		t.Run(tc.tool, func(t *testing.T) {
+			res, err := c.CallTool(t.Context(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tc.tool, Arguments: tc.args}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := ftText(res)
+			if strings.Contains(text, "OUTSIDE-SECRET") || strings.Contains(text, outside) {
+				t.Fatalf("result leaks the outside: %s", text)
+			}
+			if tc.wantErr != "" {
+				if !res.IsError || !strings.Contains(text, tc.wantErr) {
+					t.Fatalf("got %q (error %v), want an error containing %q", text, res.IsError, tc.wantErr)
+				}
+				return
+			}
+			if res.IsError {
+				t.Fatalf("error: %s", text)
+			}
+			m, ok := res.StructuredContent.(map[string]any)
+			if !ok {
+				t.Fatalf("structured content is %T", res.StructuredContent)
+			}
+			if !tc.check(m) {
+				t.Errorf("unexpected result %v\ntext: %s", m, text)
+			}
+		})
+	}
+}
+
+func TestPathArguments(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	k := newFileKit(t, []string{root})
+	long := strings.Repeat("a/", pathMax/2+1)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"empty", "", `invalid argument "path": required`},
+		{"NUL byte", "app.log\x00../../etc/passwd", `invalid argument "path": contains a NUL byte`},
+		{"NUL byte absolute", root + "/app.log\x00", "NUL"},
+		{"longer than PATH_MAX", long, "too long"},
+		{"component longer than NAME_MAX", strings.Repeat("x", 300), "name too long"},
+		{"missing", "nope.log", `path "nope.log" (not found)`},
+		{"through a file", "app.log/x", "not a directory"},
+		{"a directory", "sub", "is a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := callErr(t, k, "read_file", map[string]any{"path": tc.path})
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q, want it to contain %q", msg, tc.want)
+			}
+			if len(msg) > 1024 {
+				t.Errorf("error is %d bytes long", len(msg))
+			}
+		})
+	}
+	// The same file by relative path, absolute path and a path with
+	// lexical detours.
+	for _, p := range []string{"app.log", "./sub/../app.log", root + "/app.log", root + "//sub/../app.log"} {
+		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p})
+		if r.Path != p || !strings.HasPrefix(r.Content, "line 1") {
+			t.Errorf("read %q: %+v", p, r)
+		}
+	}
+}
+
+func TestListDirectory(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	ftSymlink(t, "app.log", filepath.Join(root, "link"))
+	if err := os.Chmod(filepath.Join(root, "app.log"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	k := newFileKit(t, []string{root})
+
+	r := callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
+	got := map[string]dirEntry{}
+	var names []string
+	for _, e := range r.Entries {
+		got[e.Name] = e
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, ",") != ".hidden,app.log,link,sub" || r.Total != 4 || r.Truncated {
+		t.Fatalf("entries %v, total %d, truncated %v", names, r.Total, r.Truncated)
+	}
+	// By default: names and types (from getdents), no stat data.
+	if e := got["app.log"]; e.Type != "file" || e.Size != nil || e.Mode != "" || e.MTime != "" {
+		t.Errorf("app.log without details: %+v", e)
+	}
+	if got["link"].Type != "symlink" || got["sub"].Type != "dir" {
+		t.Errorf("link %+v, sub %+v", got["link"], got["sub"])
+	}
+	if text := ftText(k.call(t, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\nfile    app.log\nsymlink link\ndir     sub\n") {
+		t.Errorf("text rendering without details: %q", text)
+	}
+	// With details: size, mode and time of each entry.
+	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": ".", "details": true})
+	got = map[string]dirEntry{}
+	for _, e := range r.Entries {
+		got[e.Name] = e
+	}
+	if e := got["app.log"]; e.Type != "file" || e.Size == nil || *e.Size != 38 || e.Mode != "0640" || e.MTime == "" {
+		t.Errorf("app.log with details: %+v", e)
+	}
+	if e := got["sub"]; e.Type != "dir" || e.Size == nil || e.Mode == "" {
+		t.Errorf("sub with details: %+v", e)
+	}
+	if text := ftText(k.call(t, "list_directory", map[string]any{"path": ".", "details": true})); !strings.Contains(text, "file    0640           38 ") {
+		t.Errorf("text rendering with details: %q", text)
+	}
+
+	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": root, "include_hidden": false, "limit": 2})
+	if len(r.Entries) != 2 || r.Entries[0].Name != "app.log" || r.Total != 3 || !r.Truncated {
+		t.Errorf("without hidden, limit 2: %+v", r)
+	}
+	text := ftText(k.call(t, "list_directory", map[string]any{"path": "sub"}))
+	if !strings.Contains(text, "nested.log") {
+		t.Errorf("text rendering lacks the entry: %s", text)
+	}
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"path": "app.log"}, "not a directory"},
+		{map[string]any{"path": ".", "limit": 0}, `invalid argument "limit"`},
+		{map[string]any{"path": ".", "limit": listMaxLimit + 1}, `invalid argument "limit"`},
+		{map[string]any{"path": ".", "limit": "ten"}, `"limit"`},
+	} {
+		if msg := callErr(t, k, "list_directory", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+func TestGetFileInfo(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	ftWrite(t, filepath.Join(root, "bin.dat"), "\x00\x01\x02")
+	ftSymlink(t, "sub/nested.log", filepath.Join(root, "good-link"))
+	ftSymlink(t, "sub/missing", filepath.Join(root, "dangling"))
+	k := newFileKit(t, []string{root})
+
+	f := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "app.log"})
+	if f.Type != "file" || f.Size != 38 || f.Links != 1 || f.IsText == nil || !*f.IsText ||
+		f.UID != uint32(os.Getuid()) || f.SymlinkTarget != "" {
+		t.Errorf("app.log: %+v", f)
+	}
+	if b := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "bin.dat"}); b.IsText == nil || *b.IsText {
+		t.Errorf("bin.dat: %+v", b)
+	}
+	if d := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": root}); d.Type != "dir" || d.IsText != nil {
+		t.Errorf("root: %+v", d)
+	}
+	if l := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "good-link"}); l.Type != "symlink" || l.SymlinkTarget != "sub/nested.log" {
+		t.Errorf("good-link: %+v", l)
+	}
+	if l := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "dangling"}); l.Type != "symlink" || l.SymlinkTarget != "sub/missing" {
+		t.Errorf("dangling: %+v", l)
+	}
+	if msg := callErr(t, k, "get_file_info", map[string]any{"path": "nope"}); !strings.Contains(msg, `"nope" (not found)`) {
+		t.Errorf("missing: %s", msg)
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	ftWrite(t, filepath.Join(root, "utf8.txt"), "héllo wörld") // é and ö are two bytes
+	ftWrite(t, filepath.Join(root, "nul.bin"), "text\x00more")
+	ftWrite(t, filepath.Join(root, "latin1.txt"), "caf\xe9 au lait")
+	k := newFileKit(t, []string{root})
+
+	r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log"})
+	if r.Content != "line 1\nline 2\nerror: disk full\nline 4\n" || r.BytesRead != 38 || r.Size != 38 || !r.EOF || r.Encoding != "text" {
+		t.Errorf("whole file: %+v", r)
+	}
+	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})
+	if r.Content != "line 2\n" || r.Offset != 7 || r.EOF {
+		t.Errorf("middle: %+v", r)
+	}
+	if text := ftText(k.call(t, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})); !strings.Contains(text, "continue with offset 14") {
+		t.Errorf("text rendering lacks the continuation: %q", text)
+	}
+	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 1000})
+	if r.Content != "" || !r.EOF {
+		t.Errorf("past the end: %+v", r)
+	}
+
+	// Limits that split a two-byte character stop before it; offsets that
+	// split one start after it; the pieces join up.
+	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "limit": 2})
+	if r.Content != "h" || r.BytesRead != 1 || r.EOF {
+		t.Errorf("limit splitting é: %+v", r)
+	}
+	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": 2, "limit": 4})
+	if r.Content != "llo" || r.Offset != 3 {
+		t.Errorf("offset splitting é: %+v", r)
+	}
+	var joined string
+	for off := int64(0); ; {
+		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": off, "limit": 3})
+		joined += r.Content
+		off = r.Offset + int64(r.BytesRead)
+		if r.EOF {
+			break
+		}
+	}
+	if joined != "héllo wörld" {
+		t.Errorf("paged read joined to %q", joined)
+	}
+
+	// Binary files are refused as text and readable as base64.
+	for _, name := range []string{"nul.bin", "latin1.txt"} {
+		msg := callErr(t, k, "read_file", map[string]any{"path": name})
+		if !strings.Contains(msg, "base64") {
+			t.Errorf("%s: %q does not point to base64", name, msg)
+		}
+		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": name, "encoding": "base64"})
+		raw, _ := os.ReadFile(filepath.Join(root, name))
+		if dec, err := base64.StdEncoding.DecodeString(r.Content); err != nil || string(dec) != string(raw) || r.Encoding != "base64" {
+			t.Errorf("%s as base64: %+v", name, r)
+		}
+	}
+
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"path": "app.log", "limit": 0}, `invalid argument "limit"`},
+		{map[string]any{"path": "app.log", "limit": readMaxLimit + 1}, `invalid argument "limit"`},
+		{map[string]any{"path": "app.log", "offset": -1}, `invalid argument "offset"`},
+		{map[string]any{"path": "app.log", "encoding": "utf16"}, `invalid argument "encoding"`},
+		{map[string]any{"path": "sub"}, "is a directory"},
+	} {
+		if msg := callErr(t, k, "read_file", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+func TestReadFileRefusesSpecialFiles(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	if err := ftMkfifo(filepath.Join(root, "fifo")); err != nil {
+		t.Fatal(err)
+	}
+	k := newFileKit(t, []string{root})
+	for _, tool := range []string{"read_file", "tail_file"} {
+		if msg := callErr(t, k, tool, map[string]any{"path": "fifo"}); !strings.Contains(msg, "not a regular file") {
+			t.Errorf("%s on a FIFO: %q", tool, msg)
+		}
+	}
+}
+
+func TestTailFile(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	ftWrite(t, filepath.Join(root, "noeol.log"), "a\nb\nc")
+	ftWrite(t, filepath.Join(root, "empty.log"), "")
+	k := newFileKit(t, []string{root})
+	for _, tc := range []struct {
+		path  string
+		lines int
+		want  string
+	}{
+		{"app.log", 2, "error: disk full\nline 4\n"},
+		{"app.log", 100, "line 1\nline 2\nerror: disk full\nline 4\n"},
+		{"app.log", 1, "line 4\n"},
+		{"noeol.log", 2, "b\nc"},
+		{"empty.log", 5, ""},
+	} {
+		r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": tc.path, "lines": tc.lines})
+		if r.Content != tc.want || r.Truncated {
+			t.Errorf("tail -n %d %s: %q (truncated %v), want %q", tc.lines, tc.path, r.Content, r.Truncated, tc.want)
+		}
+	}
+	if r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "app.log"}); r.Lines != 4 || r.Size != 38 {
+		t.Errorf("default lines: %+v", r)
+	}
+	if msg := callErr(t, k, "tail_file", map[string]any{"path": "app.log", "lines": tailMaxLines + 1}); !strings.Contains(msg, `"lines"`) {
+		t.Errorf("too many lines: %q", msg)
+	}
+}
+
+// TestTailFileLargeSparse checks that tail_file reads only the end of a
+// 200 MB file, by the bytes it counts rather than by timing.
+func TestTailFileLargeSparse(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	name := filepath.Join(root, "big.log")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tail strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&tail, "log line %04d\n", i)
+	}
+	const size = 200 << 20
+	if err := f.Truncate(size - int64(tail.Len())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(tail.String()), size-int64(tail.Len())); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	k := newFileKit(t, []string{root})
+	before := k.fs.bytesRead.Load()
+	r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 100})
+	read := k.fs.bytesRead.Load() - before
+	if r.Lines != 100 || !strings.HasPrefix(r.Content, "log line 0900\n") || !strings.HasSuffix(r.Content, "log line 0999\n") {
+		t.Errorf("content: %d lines, starts %q", r.Lines, r.Content[:min(20, len(r.Content))])
+	}
+	if r.Size != size || read > 2*tailChunk || r.BytesRead != read {
+		t.Errorf("size %d, read %d bytes (reported %d); want at most %d", r.Size, read, r.BytesRead, 2*tailChunk)
+	}
+
+	// Asking for more lines than the end holds runs into the hole, which
+	// has no newline: tail_file stops at its byte cap and drops the cut
+	// line (the NULs and the first log line).
+	before = k.fs.bytesRead.Load()
+	r = callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 5000})
+	if read := k.fs.bytesRead.Load() - before; !r.Truncated || r.Lines != 999 || read != tailMaxBytes {
+		t.Errorf("deep tail: truncated %v, %d lines, after reading %d bytes", r.Truncated, r.Lines, read)
+	}
+}
+
+// TestTailFileByteCap checks the 4 MiB cap on a file of one huge line
+// followed by a few short ones.
+func TestTailFileByteCap(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
+	ftWrite(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
+	k := newFileKit(t, []string{root})
+	r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "wide.log", "lines": 10})
+	if !r.Truncated || r.Content != "short 1\nshort 2\n" || r.BytesRead != tailMaxBytes {
+		t.Errorf("wide: truncated %v, %d bytes read, content %q", r.Truncated, r.BytesRead, r.Content[:min(40, len(r.Content))])
+	}
+	r = callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "one.log", "lines": 1})
+	if !r.Truncated || len(r.Content) != tailMaxBytes {
+		t.Errorf("one line: truncated %v, %d bytes", r.Truncated, len(r.Content))
+	}
+}
+
+func ftMkfifo(name string) error { return unix.Mkfifo(name, 0o644) }
+
+// TestReadFailed: a read that fails after the open says what failed and
+// the kernel's reason (a log rotated away on NFS, a disk error), and never
+// a host path carried by a wrapped error.
+func TestReadFailed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{unix.EIO, `path "app.log" (cannot read: input/output error)`},
+		{fmt.Errorf("reading: %w", unix.ESTALE), `path "app.log" (cannot read: stale file handle)`},
+		{&os.PathError{Op: "read", Path: "/srv/secret/host/path", Err: unix.EIO}, `path "app.log" (cannot read: input/output error)`},
+		{fmt.Errorf("reading /srv/secret/host/path: %w", io.ErrUnexpectedEOF), `path "app.log" (cannot read)`},
+	} {
+		if got := readFailed("app.log", "cannot read", tc.err).Error(); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirent builds one getdents64 record, padded to 8 bytes as the kernel does.
+func dirent(name string, typ byte) []byte {
+	n := (19 + len(name) + 1 + 7) &^ 7
+	rec := make([]byte, n)
+	binary.NativeEndian.PutUint64(rec[0:], 42)
+	binary.NativeEndian.PutUint16(rec[16:], uint16(n))
+	rec[18] = typ
+	copy(rec[19:], name)
+	return rec
+}
+
+func TestAppendDirents(t *testing.T) {
+	t.Parallel()
+	cat := func(recs ...[]byte) (b []byte) {
+		for _, r := range recs {
+			b = append(b, r...)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		buf  []byte
+		want []rawEntry
+	}{
+		{"types and dot entries",
+			cat(dirent(".", unix.DT_DIR), dirent("..", unix.DT_DIR), dirent("a.log", unix.DT_REG),
+				dirent("sub", unix.DT_DIR), dirent("ln", unix.DT_LNK), dirent("fifo", unix.DT_FIFO)),
+			[]rawEntry{{"a.log", unix.S_IFREG, 42}, {"sub", unix.S_IFDIR, 42}, {"ln", unix.S_IFLNK, 42}, {"fifo", unix.S_IFIFO, 42}}},
+		{"unknown type is 0, so the caller stats",
+			dirent("mystery", unix.DT_UNKNOWN), []rawEntry{{"mystery", 0, 42}}},
+		{"a name followed by padding",
+			dirent("12345", unix.DT_REG), []rawEntry{{"12345", unix.S_IFREG, 42}}},
+		{"a record length past the buffer stops the parse",
+			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 4096); return r }(), nil},
+		{"a record length below the header stops the parse",
+			func() []byte { r := dirent("x", unix.DT_REG); binary.NativeEndian.PutUint16(r[16:], 3); return r }(), nil},
+		{"a deleted entry (inode 0) is skipped",
+			cat(func() []byte { r := dirent("gone", unix.DT_REG); binary.NativeEndian.PutUint64(r, 0); return r }(), dirent("here", unix.DT_REG)),
+			[]rawEntry{{"here", unix.S_IFREG, 42}}},
+		{"a short tail is ignored",
+			cat(dirent("a", unix.DT_REG), []byte{1, 2, 3}), []rawEntry{{"a", unix.S_IFREG, 42}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := appendDirents(nil, tc.buf); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDescribeEntry covers the listing's use of getdents' answer,
+// including a file system that gives no type (DT_UNKNOWN, mode 0): the
+// entry is then stat'ed, never shown as "other".
+func TestDescribeEntry(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("12345"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f", filepath.Join(root, "l")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	dir := &node{fd: fd}
+	for _, tc := range []struct {
+		e       rawEntry
+		details bool
+		want    string // type, or "gone"
+		size    int64  // with details
+	}{
+		{rawEntry{name: "f", mode: unix.S_IFREG}, false, "file", 0},
+		{rawEntry{name: "f", mode: 0}, false, "file", 0},
+		{rawEntry{name: "d", mode: 0}, false, "dir", 0},
+		{rawEntry{name: "l", mode: 0}, false, "symlink", 0},
+		{rawEntry{name: "f", mode: unix.S_IFREG}, true, "file", 5},
+		{rawEntry{name: "l", mode: unix.S_IFLNK}, true, "symlink", 1},
+		{rawEntry{name: "missing", mode: 0}, false, "gone", 0},
+		{rawEntry{name: "missing", mode: unix.S_IFREG}, true, "gone", 0},
+	} {
+		t.Run(fmt.Sprintf("%s mode %o details %v", tc.e.name, tc.e.mode, tc.details), func(t *testing.T) {
+			out, ok := describeEntry(dir, tc.e, tc.details)
+			if got := map[bool]string{true: out.Type, false: "gone"}[ok]; got != tc.want {
+				t.Fatalf("type %q, want %q", got, tc.want)
+			}
+			if !ok {
+				return
+			}
+			switch {
+			case !tc.details && (out.Size != nil || out.Mode != "" || out.MTime != ""):
+				t.Errorf("stat data without details: %+v", out)
+			case tc.details && (out.Size == nil || *out.Size != tc.size || out.Mode == "" || out.MTime == ""):
+				t.Errorf("details: %+v, want size %d", out, tc.size)
+			}
+		})
+	}
+}
+
+func TestListingName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, want string }{
+		{"app.log", "app.log"},
+		{"with space.log", "with space.log"},
+		{"x@", "x@"},
+		{"evil\nfile    fake", `"evil\nfile    fake"`},
+		{" leading", `" leading"`},
+		{"trailing ", `"trailing "`},
+		{"tab\there", `"tab\there"`},
+		{"ünïcode", "ünïcode"},
+	} {
+		if got := listingName(tc.name); got != tc.want {
+			t.Errorf("listingName(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/tools"
+)
+
+type listDirectoryArgs struct {
+	Path          string `json:"path" jsonschema_description:"Directory to list: absolute (inside a file root) or relative to the first root."`
+	Limit         *int   `json:"limit,omitempty" jsonschema_description:"Most entries to return, 1 to 10000; default 1000."`
+	IncludeHidden *bool  `json:"include_hidden,omitempty" jsonschema_description:"Include entries whose names start with a dot; default true."`
+	Details       bool   `json:"details,omitempty" jsonschema_description:"Also give each entry's size, permission bits and modification time (one stat per entry); default false: names and types only."`
+}
+
+type dirEntry struct {
+	Name   string `json:"name" jsonschema_description:"Entry name."`
+	Type   string `json:"type" jsonschema:"enum=file,enum=dir,enum=symlink,enum=other" jsonschema_description:"Entry type; symlinks are not followed."`
+	Size   *int64 `json:"size,omitempty" jsonschema_description:"Size in bytes (with details)."`
+	Mode   string `json:"mode,omitempty" jsonschema_description:"Permission bits in octal (with details)."`
+	MTime  string `json:"mtime,omitempty" jsonschema_description:"Modification time, RFC 3339, UTC (with details)."`
+	Denied bool   `json:"denied,omitempty" jsonschema_description:"The deny-list hides this entry's contents."`
+}
+
+type listDirectoryResult struct {
+	Path      string     `json:"path" jsonschema_description:"The directory, as given."`
+	Entries   []dirEntry `json:"entries" jsonschema_description:"Entries sorted by name."`
+	Total     int        `json:"total" jsonschema_description:"Entries the directory holds (after the hidden filter), up to 100000."`
+	Truncated bool       `json:"truncated" jsonschema_description:"Not every entry was returned."`
+}
+
+func (fs *fileSystem) listDirectorySpec() tools.Spec {
+	return fileTool(fs, "list_directory", "List directory",
+		"List a directory inside the file roots: the name and type of each entry, sorted by name; with details, also size, permission bits and modification time. Symlinks are shown, not followed.",
+		tools.RiskModerate, fs.listDirectory, renderListing)
+}
+
+func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*listDirectoryResult, error) {
+	limit, err := tools.IntArg("limit", a.Limit, listDefaultLimit, 1, listMaxLimit)
+	if err != nil {
+		return nil, err
+	}
+	hidden := a.IncludeHidden == nil || *a.IncludeHidden
+	if err := checkPathArg(a.Path); err != nil {
+		return nil, err
+	}
+	dir, err := fs.open(a.Path, openDir)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.close()
+
+	ents, complete, err := readEntries(dir, listMaxScan)
+	if err != nil {
+		return nil, readFailed(a.Path, "cannot read directory", err)
+	}
+	if !hidden {
+		ents = slices.DeleteFunc(ents, func(e rawEntry) bool { return strings.HasPrefix(e.name, ".") })
+	}
+	slices.SortFunc(ents, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
+	res := &listDirectoryResult{Path: a.Path, Total: len(ents), Entries: make([]dirEntry, 0, min(len(ents), limit))}
+	res.Truncated = !complete || len(ents) > limit
+	for _, e := range ents[:min(len(ents), limit)] {
+		out, ok := describeEntry(dir, e, a.Details)
+		if !ok {
+			continue // gone since it was listed
+		}
+		out.Denied = fs.childDenied(dir, e.name) || fs.protectedEntry(uint64(dir.st.Dev), e.ino)
+		res.Entries = append(res.Entries, out)
+	}
+	return res, nil
+}
+
+// describeEntry turns what getdents gave into a listing entry. It stats
+// the entry (without following a symlink) when details are asked for, or
+// when the file system did not give its type (DT_UNKNOWN); ok is false
+// when the entry is gone.
+func describeEntry(dir *node, e rawEntry, details bool) (out dirEntry, ok bool) {
+	out.Name = e.name
+	mode := e.mode
+	if details || mode == 0 {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dir.fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return out, false
+		}
+		mode = st.Mode
+		if details {
+			size := st.Size
+			out.Size, out.Mode, out.MTime = &size, modeString(st.Mode), mtimeString(&st)
+		}
+	}
+	out.Type = fileType(mode)
+	return out, true
+}
+
+// renderListing is a header line, then one line per entry: its type
+// (file, dir, symlink, other), with details its mode, size and
+// modification time, then its name, quoted Go-style when it holds a
+// control character or starts or ends with a space, so that every name
+// stays on one line and reads back exactly.
+func renderListing(r *listDirectoryResult) string {
+	var b strings.Builder
+	b.Grow(64 + len(r.Entries)*32)
+	fmt.Fprintf(&b, "%s: %d entries", r.Path, r.Total)
+	if r.Truncated {
+		fmt.Fprintf(&b, " (showing %d, truncated)", len(r.Entries))
+	}
+	b.WriteByte('\n')
+	for _, e := range r.Entries {
+		b.WriteString(e.Type)
+		b.WriteString("       "[min(len(e.Type), 7):])
+		if e.Size != nil {
+			fmt.Fprintf(&b, " %s %12d %s ", e.Mode, *e.Size, e.MTime)
+		}
+		b.WriteByte(' ')
+		b.WriteString(listingName(e.Name))
+		if e.Denied {
+			b.WriteString("  [denied]")
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// listingName is name as the text listing shows it: as is, or quoted when
+// it holds a control character (a newline would start a fake entry) or
+// starts or ends with a space.
+func listingName(name string) string {
+	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
+		return strconv.Quote(name)
+	}
+	return name
+}

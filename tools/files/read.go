@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tailops/tailops/tools"
+)
+
+type readFileArgs struct {
+	Path     string `json:"path" jsonschema_description:"File to read: absolute (inside a file root) or relative to the first root."`
+	Offset   *int64 `json:"offset,omitempty" jsonschema_description:"Byte offset to start at; default 0."`
+	Limit    *int   `json:"limit,omitempty" jsonschema_description:"Most bytes to read, 1 to 4194304 (4 MiB); default 65536."`
+	Encoding string `json:"encoding,omitempty" jsonschema:"enum=text,enum=base64" jsonschema_description:"text (default) refuses binary files; base64 returns any file's bytes base64-encoded."`
+}
+
+type readFileResult struct {
+	Path      string `json:"path" jsonschema_description:"The file, as given."`
+	Content   string `json:"content" jsonschema_description:"The bytes read, as UTF-8 text or base64."`
+	Encoding  string `json:"encoding" jsonschema:"enum=text,enum=base64" jsonschema_description:"How content is encoded."`
+	Offset    int64  `json:"offset" jsonschema_description:"Offset the content starts at (moved forward past a UTF-8 character the requested offset split)."`
+	BytesRead int    `json:"bytes_read" jsonschema_description:"Bytes of the file in content."`
+	Size      int64  `json:"size" jsonschema_description:"File size in bytes when opened."`
+	EOF       bool   `json:"eof" jsonschema_description:"The content reaches the end of the file."`
+}
+
+func (fs *fileSystem) readFileSpec() tools.Spec {
+	return fileTool(fs, "read_file", "Read file",
+		"Read part of a file inside the file roots, by byte offset and limit (default 64 KiB, at most 4 MiB). Binary files (a NUL byte in the first 8 KiB, or invalid UTF-8) are refused unless encoding is base64.",
+		tools.RiskHigh, fs.readFile, renderRead)
+}
+
+func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileResult, error) {
+	limit, err := tools.IntArg("limit", a.Limit, readDefaultLimit, 1, readMaxLimit)
+	if err != nil {
+		return nil, err
+	}
+	var offset int64
+	if a.Offset != nil {
+		if offset = *a.Offset; offset < 0 {
+			return nil, tools.ArgErrorf("offset", "must not be negative (got %d)", offset)
+		}
+	}
+	enc := a.Encoding
+	switch enc {
+	case "":
+		enc = "text"
+	case "text", "base64":
+	default:
+		return nil, tools.ArgErrorf("encoding", "must be text or base64 (got %q)", enc)
+	}
+	if err := checkPathArg(a.Path); err != nil {
+		return nil, err
+	}
+	n, err := fs.openRegular(a.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer n.close()
+
+	size := n.st.Size
+	if enc == "text" {
+		head := make([]byte, sniffLen)
+		k, err := fs.readAt(n, head, 0)
+		if err != nil {
+			return nil, readFailed(a.Path, "cannot read", err)
+		}
+		if looksBinary(head[:k]) {
+			return nil, badPath(a.Path, "binary file (NUL byte in the first 8 KiB); use encoding base64")
+		}
+	}
+	want := limit
+	if size > 0 {
+		want = int(min(int64(limit), max(size-offset, 0)))
+	}
+	buf := make([]byte, want)
+	k, err := fs.readAt(n, buf, offset)
+	if err != nil {
+		return nil, readFailed(a.Path, "cannot read", err)
+	}
+	buf = buf[:k]
+	eof := k < limit || offset+int64(k) >= size
+	res := &readFileResult{Path: a.Path, Encoding: enc, Offset: offset, Size: size}
+	if enc == "base64" {
+		res.Content, res.BytesRead, res.EOF = base64.StdEncoding.EncodeToString(buf), k, eof
+		return res, nil
+	}
+	// Text: step past a character the offset split, and stop before one
+	// the limit splits, so that consecutive reads join up.
+	if offset > 0 {
+		for i := 0; i < utf8.UTFMax-1 && len(buf) > 0 && !utf8.RuneStart(buf[0]); i++ {
+			buf = buf[1:]
+			res.Offset++
+		}
+	}
+	if !eof {
+		buf = trimPartialRune(buf)
+	}
+	if !utf8.Valid(buf) {
+		return nil, badPath(a.Path, "not valid UTF-8 text; use encoding base64")
+	}
+	res.Content, res.BytesRead = string(buf), len(buf)
+	res.EOF = res.Offset+int64(len(buf)) >= size && eof
+	return res, nil
+}
+
+func renderRead(r *readFileResult) string {
+	if r.EOF {
+		return r.Content
+	}
+	var b strings.Builder
+	b.WriteString(r.Content)
+	if r.Content != "" && !strings.HasSuffix(r.Content, "\n") {
+		b.WriteByte('\n')
+	}
+	next := r.Offset + int64(r.BytesRead)
+	fmt.Fprintf(&b, "[%s: read %d bytes from offset %d of %d; continue with offset %d]\n", r.Path, r.BytesRead, r.Offset, r.Size, next)
+	return b.String()
+}
+
+type tailFileArgs struct {
+	Path  string `json:"path" jsonschema_description:"File to read the end of: absolute (inside a file root) or relative to the first root."`
+	Lines *int   `json:"lines,omitempty" jsonschema_description:"Number of lines from the end, 1 to 10000; default 100."`
+}
+
+type tailFileResult struct {
+	Path      string `json:"path" jsonschema_description:"The file, as given."`
+	Content   string `json:"content" jsonschema_description:"The last lines, as UTF-8 text (invalid bytes replaced by U+FFFD)."`
+	Lines     int    `json:"lines" jsonschema_description:"Number of lines in content."`
+	BytesRead int64  `json:"bytes_read" jsonschema_description:"Bytes read from the end of the file."`
+	Size      int64  `json:"size" jsonschema_description:"File size in bytes when opened."`
+	Truncated bool   `json:"truncated" jsonschema_description:"Fewer lines than asked for because tail_file reads at most 4 MiB; the file has more."`
+}
+
+func (fs *fileSystem) tailFileSpec() tools.Spec {
+	return fileTool(fs, "tail_file", "Tail file",
+		"Return the last lines of a text file inside the file roots (default 100, at most 10000), reading backwards from the end: cheap on large logs, and never more than 4 MiB.",
+		tools.RiskHigh, fs.tailFile, renderTail)
+}
+
+func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileResult, error) {
+	lines, err := tools.IntArg("lines", a.Lines, tailDefaultLines, 1, tailMaxLines)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPathArg(a.Path); err != nil {
+		return nil, err
+	}
+	n, err := fs.openRegular(a.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer n.close()
+
+	size := n.st.Size
+	data, start, capped, err := fs.tailBytes(n, size, lines)
+	if err != nil {
+		return nil, readFailed(a.Path, "cannot read", err)
+	}
+	res := &tailFileResult{Path: a.Path, Size: size, BytesRead: int64(len(data)), Truncated: capped}
+	data = data[start:]
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, badPath(a.Path, "binary file (NUL byte in its last lines); use read_file with encoding base64")
+	}
+	res.Content = strings.ToValidUTF8(string(data), "\uFFFD")
+	res.Lines = strings.Count(res.Content, "\n")
+	if res.Content != "" && !strings.HasSuffix(res.Content, "\n") {
+		res.Lines++
+	}
+	return res, nil
+}
+
+// tailBytes reads backwards from size in chunks until it has seen enough
+// newlines for lines lines (a final newline does not count) or read
+// tailMaxBytes. It returns the bytes read, which end at size, where in
+// them the wanted lines start, and whether the byte cap stopped it first;
+// then the cut first line is dropped when a whole line follows.
+func (fs *fileSystem) tailBytes(n *node, size int64, lines int) (data []byte, start int, capped bool, err error) {
+	var chunks [][]byte
+	pos, seen, found := size, 0, int64(-1)
+	for pos > 0 && size-pos < tailMaxBytes && found < 0 {
+		sz := min(int64(tailChunk), pos, tailMaxBytes-(size-pos))
+		pos -= sz
+		buf := make([]byte, sz)
+		k, err := fs.readAt(n, buf, pos)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if int64(k) < sz {
+			return nil, 0, false, fmt.Errorf("reading tail: file shrank")
+		}
+		chunks = append(chunks, buf)
+		for i := len(buf) - 1; i >= 0; i-- {
+			if buf[i] != '\n' || pos+int64(i) == size-1 {
+				continue
+			}
+			if seen++; seen == lines {
+				found = pos + int64(i) + 1
+				break
+			}
+		}
+	}
+	slices.Reverse(chunks)
+	data = bytes.Join(chunks, nil)
+	switch {
+	case found >= 0:
+		return data, int(found - pos), false, nil
+	case pos == 0:
+		return data, 0, false, nil
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 && i < len(data)-1 {
+		return data, i + 1, true, nil
+	}
+	return data, 0, true, nil
+}
+
+func renderTail(r *tailFileResult) string {
+	var b strings.Builder
+	if r.Truncated {
+		fmt.Fprintf(&b, "[%s: only %d lines fit in the %d bytes tail_file reads]\n", r.Path, r.Lines, tailMaxBytes)
+	}
+	b.WriteString(r.Content)
+	return b.String()
+}

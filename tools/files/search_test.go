@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package files
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+func matchPaths(r searchFilesResult) []string {
+	var out []string
+	for _, m := range r.Matches {
+		if m.Line > 0 {
+			out = append(out, fmt.Sprintf("%s:%d:%s", m.Path, m.Line, m.Text))
+		} else {
+			out = append(out, m.Path+"("+m.Type+")")
+		}
+	}
+	return out
+}
+
+func TestSearchFiles(t *testing.T) {
+	t.Parallel()
+	root, _ := ftTree(t)
+	ftWrite(t, filepath.Join(root, "sub", "data.bin"), "error\x00binary")
+	ftWrite(t, filepath.Join(root, "crlf.log"), "one\r\ntwo error\r\n")
+	k := newFileKit(t, []string{root})
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want string
+	}{
+		{"name glob", map[string]any{"path": ".", "name_glob": "*.log"},
+			"app.log(file) crlf.log(file) sub/nested.log(file)"},
+		{"name glob matches directories", map[string]any{"path": ".", "name_glob": "s*"},
+			"sub(dir)"},
+		{"content", map[string]any{"path": ".", "content_regex": "error"},
+			"app.log:3:error: disk full crlf.log:2:two error sub/nested.log:2:beta error"},
+		{"content in named files", map[string]any{"path": ".", "name_glob": "nested*", "content_regex": "a"},
+			"sub/nested.log:1:alpha sub/nested.log:2:beta error"},
+		{"anchored", map[string]any{"path": "sub", "content_regex": "^beta"},
+			"sub/nested.log:2:beta error"},
+		{"absolute", map[string]any{"path": root + "/sub", "content_regex": "alpha"},
+			root + "/sub/nested.log:1:alpha"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := callOK[searchFilesResult](t, k, "search_files", tc.args)
+			got := strings.Join(matchPaths(r), " ")
+			if got != tc.want {
+				t.Errorf("matches %q, want %q", got, tc.want)
+			}
+			if !r.Complete || r.StoppedBy != "" {
+				t.Errorf("complete %v, stopped by %q", r.Complete, r.StoppedBy)
+			}
+		})
+	}
+	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "error"})
+	if r.SkippedBinary != 1 || r.FilesScanned != 4 || r.DirsWalked != 2 || r.BytesScanned == 0 {
+		t.Errorf("counters: %+v", r)
+	}
+	if text := ftText(k.call(t, "search_files", map[string]any{"path": ".", "content_regex": "error"})); !strings.Contains(text, "app.log:3: error: disk full") {
+		t.Errorf("text rendering: %s", text)
+	}
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"path": "."}, `invalid argument "name_glob": name_glob or content_regex is required`},
+		{map[string]any{"path": ".", "content_regex": "("}, `invalid argument "content_regex"`},
+		{map[string]any{"path": ".", "name_glob": "["}, `invalid argument "name_glob"`},
+		{map[string]any{"path": ".", "name_glob": "*", "max_results": 0}, `invalid argument "max_results"`},
+		{map[string]any{"path": ".", "name_glob": "*", "max_depth": 65}, `invalid argument "max_depth"`},
+		{map[string]any{"path": ".", "name_glob": "*", "max_bytes": 0}, `invalid argument "max_bytes"`},
+		{map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 0}, `invalid argument "timeout_seconds"`},
+		{map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 61}, `invalid argument "timeout_seconds"`},
+		{map[string]any{"path": "app.log", "name_glob": "*"}, "not a directory"},
+	} {
+		if msg := callErr(t, k, "search_files", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+func TestSearchFilesLongLines(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("a", 2<<20)+"needle\nshort needle\n"+strings.Repeat("é", 400)+"needle\n")
+	k := newFileKit(t, []string{root})
+	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "needle"})
+	// The first line is longer than searchMaxLine: only its first MiB is
+	// searched, so it does not match; line numbers still count it.
+	if got := matchPaths(r); len(got) != 2 || !strings.HasPrefix(got[0], "wide.log:2:short needle") {
+		t.Fatalf("matches %q", got)
+	}
+	if txt := r.Matches[1].Text; len(txt) > searchLineText || !strings.HasPrefix(txt, "éé") || !strings.HasSuffix(txt, "é") {
+		t.Errorf("long line cut to %d bytes: %q…", len(txt), txt[:20])
+	}
+}
+
+// TestSearchFilesBounds checks that each bound stops the search and is
+// reported.
+func TestSearchFilesBounds(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for i := range 20 {
+		ftWrite(t, filepath.Join(root, "flat", fmt.Sprintf("f%02d.log", i)), strings.Repeat("hit\n", 250)) // 1000 bytes
+	}
+	deep := filepath.Join(root, "deep")
+	for i := 1; i <= 10; i++ {
+		deep = filepath.Join(deep, fmt.Sprintf("d%d", i))
+		ftWrite(t, filepath.Join(deep, "f.log"), "hit\n")
+	}
+	k := newFileKit(t, []string{root})
+
+	t.Run("max_results", func(t *testing.T) {
+		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "hit", "max_results": 5})
+		if len(r.Matches) != 5 || r.StoppedBy != "max_results" || r.Complete || r.FilesScanned != 1 {
+			t.Errorf("%d matches, stopped by %q, complete %v, %d files", len(r.Matches), r.StoppedBy, r.Complete, r.FilesScanned)
+		}
+		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "name_glob": "*.log", "max_results": 3})
+		if len(r.Matches) != 3 || r.StoppedBy != "max_results" {
+			t.Errorf("names: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
+		}
+	})
+	t.Run("max_depth", func(t *testing.T) {
+		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 3})
+		if got := strings.Join(matchPaths(r), " "); got != "deep/d1/d2/f.log(file) deep/d1/f.log(file)" {
+			t.Errorf("matches %q", got)
+		}
+		if r.StoppedBy != "max_depth" || r.Complete {
+			t.Errorf("stopped by %q, complete %v", r.StoppedBy, r.Complete)
+		}
+		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log"})
+		if len(r.Matches) != 7 || r.StoppedBy != "max_depth" {
+			t.Errorf("default depth 8: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
+		}
+		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 11})
+		if len(r.Matches) != 10 || !r.Complete {
+			t.Errorf("depth 11: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
+		}
+	})
+	t.Run("max_bytes", func(t *testing.T) {
+		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 2500})
+		if r.StoppedBy != "max_bytes" || r.BytesScanned != 2500 || r.FilesScanned != 3 || r.Complete {
+			t.Errorf("stopped by %q after %d bytes in %d files", r.StoppedBy, r.BytesScanned, r.FilesScanned)
+		}
+		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 20000})
+		if !r.Complete || r.BytesScanned != 20000 {
+			t.Errorf("exact budget: stopped by %q after %d bytes", r.StoppedBy, r.BytesScanned)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "hit", "timeout_seconds": 1e-9})
+		if r.StoppedBy != "timeout" || r.Complete || len(r.Matches) != 0 {
+			t.Errorf("stopped by %q, %d matches", r.StoppedBy, len(r.Matches))
+		}
+		if text := ftText(k.call(t, "search_files", map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 1e-9})); !strings.Contains(text, "stopped by timeout") {
+			t.Errorf("text rendering: %s", text)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		res, err := k.specs["search_files"].Handler(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{
+			Name: "search_files", Arguments: map[string]any{"path": ".", "name_glob": "*"}}})
+		if err != nil || res.IsError {
+			t.Fatalf("err %v, result %s", err, ftText(res))
+		}
+		if got := res.StructuredContent.(searchFilesResult); got.StoppedBy != "cancelled" {
+			t.Errorf("stopped by %q", got.StoppedBy)
+		}
+	})
+}
+
+func TestPathMultipleRoots(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	r1, r2, nested := filepath.Join(base, "r1"), filepath.Join(base, "r2"), filepath.Join(base, "r1", "inner")
+	ftWrite(t, filepath.Join(r1, "a.log"), "in r1\n")
+	ftWrite(t, filepath.Join(r2, "a.log"), "in r2\n")
+	ftWrite(t, filepath.Join(nested, "a.log"), "in inner\n")
+	k := newFileKit(t, []string{r1, r2, nested})
+	for p, want := range map[string]string{
+		"a.log":                        "in r1\n",
+		filepath.Join(r2, "a.log"):     "in r2\n",
+		filepath.Join(nested, "a.log"): "in inner\n",
+		"inner/a.log":                  "in inner\n",
+	} {
+		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != want {
+			t.Errorf("%s: %q, want %q", p, r.Content, want)
+		}
+	}
+}

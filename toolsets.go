@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/tools"
+	approvaltools "github.com/tailops/tailops/tools/approvals"
+	"github.com/tailops/tailops/tools/diag"
+	"github.com/tailops/tailops/tools/docker"
+	"github.com/tailops/tailops/tools/files"
+	"github.com/tailops/tailops/tools/host"
+)
+
+// toolsets builds every toolset from the resolved configuration: the one
+// list of what TailOps offers, one line per domain, in the order the tools
+// are listed. A toolset whose configuration cannot be used is kept with
+// its error (see toolsetList.check). gate returns two-person approval's
+// gate once it is open (nil: none).
+func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
+	l := toolsetList{describe: c.toolsetError}
+	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
+	l.add(files.New(c.filesConfig(log)))
+	l.add(docker.New(c.dockerConfig(log)))
+	l.add(diag.New(c.diagConfig(log)))
+	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
+	l.addTestToolsets()
+	return &l
+}
+
+// diagConfig is the diagnostics tools' configuration.
+func (c *config) diagConfig(log *slog.Logger) diag.Config {
+	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// filesConfig is the file tools' configuration.
+func (c *config) filesConfig(log *slog.Logger) files.Config {
+	return files.Config{Roots: c.FileRoots, Deny: c.file.FileDeny, Protected: c.serverPaths(), Logger: log}
+}
+
+// toolsetError describes the configuration error of toolset ts: where a
+// setting of the file tools came from, or which tools it is about.
+func (c *config) toolsetError(ts tools.Toolset, err error) error {
+	if fe := (*files.ConfigError)(nil); errors.As(err, &fe) {
+		return c.fileConfigError(fe)
+	}
+	return fmt.Errorf("configuring the %s tools: %w", ts.Name(), err)
+}
+
+// dockerConfig is the Docker tools' configuration: the Docker client's
+// environment.
+func (c *config) dockerConfig(log *slog.Logger) docker.Config {
+	return docker.Config{Host: c.env.dockerHost, CertPath: c.env.dockerCertPath, TLSVerify: c.env.dockerTLSVerify,
+		APIVersion: c.env.dockerAPIVersion, Logger: log}
+}
+
+// toolsetList is the server's toolsets, each with the error that makes
+// its configuration unusable (nil for most).
+type toolsetList struct {
+	sets []tools.Toolset
+	errs []error
+	// describe turns a toolset's configuration error into the server's
+	// (naming the flags or keys it came from).
+	describe func(tools.Toolset, error) error
+}
+
+// add appends a toolset as its constructor returned it.
+func (l *toolsetList) add(ts tools.Toolset, err error) {
+	l.sets = append(l.sets, ts)
+	l.errs = append(l.errs, err)
+}
+
+// specs returns every tool of every toolset, in order.
+func (l *toolsetList) specs() []tools.Spec { return tools.Specs(l.sets) }
+
+// enabled reports whether one of ts's tools is among enabled.
+func enabled(ts tools.Toolset, enabled []tools.Spec) bool {
+	names := tools.Names(enabled)
+	return slices.ContainsFunc(ts.Tools(), func(s tools.Spec) bool { return slices.Contains(names, s.Name()) })
+}
+
+// check returns the configuration error of the first toolset that has
+// one and an enabled tool: such a server would serve tools that fail
+// every call, so it does not start. A toolset none of whose tools is
+// enabled is not the server's concern (a DOCKER_HOST the Docker tools
+// cannot use, on a server without them): its error is logged.
+func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
+	for i, ts := range l.sets {
+		switch err := l.errs[i]; {
+		case err == nil:
+		case enabled(ts, on):
+			return l.describe(ts, err)
+		case log != nil:
+			log.Warn("toolset not usable, and none of its tools is enabled", slog.String("toolset", ts.Name()), slog.Any("error", err))
+		}
+	}
+	return nil
+}
+
+// fileRoots returns the roots of the file tools when one of them is
+// enabled, else nil.
+func (l *toolsetList) fileRoots(on []tools.Spec) []string {
+	for _, ts := range l.sets {
+		if f, ok := ts.(*files.Toolset); ok && enabled(ts, on) {
+			return f.Roots()
+		}
+	}
+	return nil
+}
+
+// open opens, before the sandbox, every toolset that is a tools.Opener
+// and has an enabled tool.
+func (l *toolsetList) open(ctx context.Context, on []tools.Spec) error {
+	for _, ts := range l.sets {
+		if o, ok := ts.(tools.Opener); ok && enabled(ts, on) {
+			if err := o.Open(ctx); err != nil {
+				return fmt.Errorf("opening the %s tools: %w", ts.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// close releases what the toolsets that are tools.Closers hold.
+func (l *toolsetList) close(log *slog.Logger) {
+	for _, ts := range l.sets {
+		if c, ok := ts.(tools.Closer); ok {
+			if err := c.Close(); err != nil {
+				log.Warn("closing toolset", slog.String("toolset", ts.Name()), slog.Any("error", err))
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/tools"
+)
+
+// allTools is every tool of every toolset, as serve builds them with file
+// roots roots (none: the default).
+func allTools(roots ...string) []tools.Spec {
+	c := &config{FileRoots: roots}
+	return c.toolsets(nil, nil).specs()
+}
+
+func TestEveryToolIsDeclaredConsistently(t *testing.T) {
+	all := allTools()
+	if len(all) == 0 {
+		t.Fatal("no tools")
+	}
+	seen := map[string]bool{}
+	for i := range all {
+		s := &all[i]
+		if seen[s.Name()] {
+			t.Errorf("tool %s declared twice", s.Name())
+		}
+		seen[s.Name()] = true
+		if err := s.Validate(); err != nil {
+			t.Error(err)
+		}
+		if _, err := tools.NewInputValidator(s); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestToolSnapshots keeps each tool's MCP definition (schemas, annotations,
+// description) in testdata/toolsnaps, so any change to what clients see
+// is deliberate. Regenerate with UPDATE_TOOLSNAPS=1.
+func TestToolSnapshots(t *testing.T) {
+	all := allTools()
+	for _, s := range all {
+		got, err := json.MarshalIndent(snapshot(s.Tool), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", "toolsnaps", s.Name()+".json")
+		if os.Getenv("UPDATE_TOOLSNAPS") != "" {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: no snapshot (run with UPDATE_TOOLSNAPS=1): %v", s.Name(), err)
+			continue
+		}
+		if string(want) != string(got)+"\n" {
+			t.Errorf("%s: definition changed; review and run with UPDATE_TOOLSNAPS=1\n got: %s", s.Name(), got)
+		}
+	}
+	// A snapshot of a tool the registry no longer declares is stale.
+	snaps, _ := filepath.Glob(filepath.Join("testdata", "toolsnaps", "*.json"))
+	for _, f := range snaps {
+		if name := filepath.Base(f[:len(f)-len(".json")]); !slices.Contains(tools.Names(all), name) {
+			t.Errorf("%s: a snapshot of a tool the registry does not declare", f)
+		}
+	}
+}
+
+func snapshot(tool mcp.Tool) any {
+	b, _ := json.Marshal(tool)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+// TestSandboxPolicyFromRegistry derives the policy from every tool: every
+// declared syscall must be known and none always-denied, the declared
+// paths (file roots included) and sockets must show up for their tools,
+// and the whole registry asks for one netlink protocol (Go's
+// net.Interfaces, for get_network_status) and one capability
+// (CAP_DAC_READ_SEARCH, for the file tools), and nothing more.
+func TestSandboxPolicyFromRegistry(t *testing.T) {
+	roots := t.TempDir()
+	all := allTools(roots)
+	p, err := sandbox.Compute(tools.Grants(all), sandbox.Config{StateDir: t.TempDir(), BindPorts: []uint16{8443}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who []string
+	for _, s := range all {
+		who = append(who, "tool "+s.Name())
+	}
+	if !slices.Equal(p.Grantees, who) {
+		t.Errorf("Grantees = %v, want %v", p.Grantees, who)
+	}
+	rule := func(path string) (sandbox.PathRule, bool) {
+		for _, rules := range [][]sandbox.PathRule{p.Paths, p.Missing, p.Unreachable} {
+			for _, r := range rules {
+				if r.Path == path {
+					return r, true
+				}
+			}
+		}
+		return sandbox.PathRule{}, false
+	}
+	for _, s := range all {
+		for _, rp := range append(slices.Clone(s.Needs.Read), s.Needs.Sockets...) {
+			if r, ok := rule(rp); !ok || !slices.Contains(r.Why, "tool "+s.Name()) {
+				t.Errorf("tool %s: %s neither granted to it nor noted missing: %+v", s.Name(), rp, r)
+			}
+		}
+		for _, c := range s.Needs.Syscalls {
+			if !slices.ContainsFunc(p.Syscalls, func(r sandbox.SyscallRule) bool { return r.Name == c }) {
+				t.Errorf("tool %s: syscall %s not allowed", s.Name(), c)
+			}
+		}
+		readsRoots := slices.Contains(s.Needs.Read, roots)
+		if got := slices.Contains(s.Needs.Capabilities, "CAP_DAC_READ_SEARCH"); got != readsRoots {
+			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads the file roots %v", s.Name(), got, readsRoots)
+		}
+	}
+	if r, ok := rule(roots); !ok || len(r.Why) != 5 {
+		t.Errorf("the file roots are granted to %+v, want the five file tools", r)
+	}
+	if len(p.Netlink) != 1 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) {
+		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status only", p.Netlink)
+	}
+	if len(p.Capabilities) != 1 || p.Capabilities[0].Name != "CAP_DAC_READ_SEARCH" {
+		t.Errorf("capabilities kept = %+v, want CAP_DAC_READ_SEARCH only", p.Capabilities)
+	}
+}
