@@ -185,7 +185,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		ports = append(ports, uint16(n))
 	}
 	if cfg.MetricsListen != "" {
-		_, p, _ := net.SplitHostPort(cfg.MetricsListen) // resolveMetrics checked it
+		_, p, _ := net.SplitHostPort(cfg.MetricsListen)   // resolveMetrics checked it
 		if n, _ := strconv.ParseUint(p, 10, 16); n != 0 { // 0: serve binds whatever port is free
 			ports = append(ports, uint16(n))
 		}
