@@ -1,3 +1,0 @@
-package sandbox
-
-import _ "github.com/shirou/gopsutil/v4/cpu" // throwaway: proves TestDeps fails
