@@ -63,6 +63,7 @@ func Check(t *testing.T, allow ...string) {
 	t.Helper()
 	deptest.DepChecker{
 		OnDep: func(dep string) {
+			t.Helper()
 			if standard(dep) || hasPrefix(dep, allow) {
 				return
 			}
@@ -83,6 +84,7 @@ func CheckNone(t *testing.T, bad []string, why string) {
 	t.Helper()
 	deptest.DepChecker{
 		OnDep: func(dep string) {
+			t.Helper()
 			if hasPrefix(dep, bad) {
 				t.Errorf("links %s: %s", dep, why)
 			}
