@@ -16,6 +16,9 @@
 //	tailops version
 package main
 
+// README.md's tool table is generated from the registry (cmd_docs.go).
+//go:generate go run . docs --readme README.md
+
 import (
 	"context"
 	"errors"
@@ -111,6 +114,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	case "version", "--version", "-version":
 		return runVersion(stdout)
+	case "docs": // hidden: go generate runs it
+		return runDocs(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

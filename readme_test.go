@@ -9,58 +9,54 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/tools"
 )
 
-// TestReadmeToolTableMatchesRegistry: the README's tool table (tool,
-// scope, risk) is written by hand; it must list every tool the registry
-// declares, once, with the declared scope and risk.
-func TestReadmeToolTableMatchesRegistry(t *testing.T) {
+// TestReadmeToolTableIsGenerated: README's tool table is what `go
+// generate ./...` (the hidden `tailops docs`) writes from the registry,
+// and it lists every tool the registry declares, once.
+func TestReadmeToolTableIsGenerated(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(readme), "\n| tool | scope | risk | what |\n|---|---|---|---|\n")
-	if !ok {
-		t.Fatal("README.md has no tool table (| tool | scope | risk | what |)")
+	want, err := withToolTable(string(readme), docToolsets())
+	if err != nil {
+		t.Fatalf("README.md: %v; put the tool table between those markers and run `go generate ./...`", err)
 	}
-	name := regexp.MustCompile("`([a-z_]+)`")
-	type row struct{ scope, risk string }
-	inReadme := map[string]row{}
+	if string(readme) != want {
+		got, want := firstDifferentLine(string(readme), want)
+		t.Errorf("README.md's tool table is not what the registry generates: run `go generate ./...` and commit README.md\n   README: %s\ngenerated: %s", got, want)
+	}
+	_, table, _ := strings.Cut(want, toolTableStart)
+	table, _, _ = strings.Cut(table, toolTableEnd)
+	name := regexp.MustCompile("^\\| `([a-z_]+)` \\|")
+	var listed []string
 	for line := range strings.Lines(table) {
-		if !strings.HasPrefix(line, "| `") {
-			break
-		}
-		cells := strings.Split(line, "|")
-		if len(cells) < 5 {
-			t.Fatalf("short table row %q", line)
-		}
-		for _, m := range name.FindAllStringSubmatch(cells[1], -1) {
-			if _, dup := inReadme[m[1]]; dup {
-				t.Errorf("%s is listed twice", m[1])
-			}
-			inReadme[m[1]] = row{strings.TrimSpace(cells[2]), strings.TrimSpace(cells[3])}
+		if m := name.FindStringSubmatch(line); m != nil {
+			listed = append(listed, m[1])
 		}
 	}
-	for _, s := range allTools() {
-		want := row{string(s.Scope), s.Risk.String()}
-		if s.Scope == auth.ScopeAuthenticated {
-			want.scope = "any token"
+	if all := tools.Names(allTools()); !slices.Equal(listed, all) {
+		t.Errorf("the generated table lists %v; the registry declares %v", listed, all)
+	}
+}
+
+// firstDifferentLine returns the first line where a and b differ (each
+// "(end)" once it has no more lines).
+func firstDifferentLine(a, b string) (string, string) {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range max(len(al), len(bl)) {
+		x, y := "(end)", "(end)"
+		if i < len(al) {
+			x = al[i]
 		}
-		got, ok := inReadme[s.Name()]
-		switch {
-		case !ok:
-			t.Errorf("%s is not in the README's tool table", s.Name())
-		case got != want:
-			t.Errorf("%s: the README says scope %q, risk %q; the registry declares %q, %q", s.Name(), got.scope, got.risk, want.scope, want.risk)
+		if i < len(bl) {
+			y = bl[i]
 		}
-		delete(inReadme, s.Name())
+		if x != y {
+			return x, y
+		}
 	}
-	for n := range inReadme {
-		t.Errorf("the README's tool table lists %s, which the registry does not declare", n)
-	}
-	if t.Failed() {
-		t.Logf("registry: %v", slices.Sorted(slices.Values(tools.Names(allTools()))))
-	}
+	return "", ""
 }

@@ -6,19 +6,20 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
-
-	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
 
 // allTools is every tool of every toolset, as serve builds them with file
-// roots roots (none: the default).
+// roots roots (none: the default) and an empty environment (no HOST_*
+// prefixes, no DOCKER_HOST: the defaults), whatever the machine's, as
+// docToolsets does.
 func allTools(roots ...string) []tools.Spec {
-	c := &config{FileRoots: roots}
+	c := &config{FileRoots: roots, env: environ{}}
 	return c.toolsets(nil, nil).specs()
 }
 
@@ -44,12 +45,18 @@ func TestEveryToolIsDeclaredConsistently(t *testing.T) {
 }
 
 // TestToolSnapshots keeps each tool's MCP definition (schemas, annotations,
-// description) in testdata/toolsnaps, so any change to what clients see
-// is deliberate. Regenerate with UPDATE_TOOLSNAPS=1.
+// description) in testdata/toolsnaps, with what it may do: its scope,
+// risk, approval and sandbox needs (as the default configuration resolves
+// them, read from no environment), so any change to what clients see or
+// to a tool's privilege is deliberate and shows in review. Regenerate
+// with UPDATE_TOOLSNAPS=1.
 func TestToolSnapshots(t *testing.T) {
+	if n := reflect.TypeFor[sandbox.Needs]().NumField(); n != 10 {
+		t.Fatalf("sandbox.Needs has %d fields; needsSnapshot shows 10: add the new ones", n)
+	}
 	all := allTools()
 	for _, s := range all {
-		got, err := json.MarshalIndent(snapshot(s.Tool), "", "  ")
+		got, err := json.MarshalIndent(snapshot(&s), "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,10 +86,39 @@ func TestToolSnapshots(t *testing.T) {
 	}
 }
 
-func snapshot(tool mcp.Tool) any {
-	b, _ := json.Marshal(tool)
+// snapshot is a tool's snapshot: its MCP definition as clients see it,
+// and beside it its scope, risk, approval (as the README's table says it)
+// and sandbox needs.
+func snapshot(s *tools.Spec) any {
+	b, _ := json.Marshal(s.Tool)
 	var m map[string]any
 	json.Unmarshal(b, &m)
+	m["scope"] = s.Scope
+	m["risk"] = s.Risk
+	m["approval"] = approvalDoc(s)
+	m["needs"] = needsSnapshot(s.Needs)
+	return m
+}
+
+// needsSnapshot is what a tool needs from the sandbox, each list sorted
+// and the empty ones left out.
+func needsSnapshot(n sandbox.Needs) map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string][]string{"read": n.Read, "write": n.Write, "sockets": n.Sockets, "exec": n.Exec,
+		"syscalls": n.Syscalls, "netlink": n.Netlink, "capabilities": n.Capabilities} {
+		if len(v) > 0 {
+			m[k] = slices.Sorted(slices.Values(v))
+		}
+	}
+	if len(n.TCPPorts) > 0 {
+		m["tcpPorts"] = slices.Sorted(slices.Values(n.TCPPorts))
+	}
+	if n.AnyTCPPort {
+		m["anyTCPPort"] = true
+	}
+	if n.DNS {
+		m["dns"] = true
+	}
 	return m
 }
 
