@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
@@ -77,18 +78,19 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 // confine applies Landlock and seccomp for the enabled tools. It returns
 // a warning for /readyz when the sandbox is off or partly applied, or a
 // path the tools need is out of this user's reach.
-func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, err error) {
+func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) (warning string, state metrics.Sandbox, err error) {
 	sc, err := sandboxConfig(c, ports)
 	if err != nil {
-		return "", err
+		return "", state, err
 	}
+	state.Mode = string(sc.Mode)
 	if sc.Mode == sandbox.ModeOff {
 		log.Warn("KERNEL SANDBOX OFF (--sandbox off): no Landlock, no seccomp; a bug in TailOps' own checks is not contained. Do not run this way in production.")
-		return "kernel sandbox is off (--sandbox off)", nil
+		return "kernel sandbox is off (--sandbox off)", state, nil
 	}
-	p, err := sandbox.Compute(tools.Grants(enabled), sc)
+	p, err := sandbox.Compute(c.grants(enabled), sc)
 	if err != nil {
-		return "", err // it says "computing sandbox policy"
+		return "", state, err // it says "computing sandbox policy"
 	}
 	var warnings, unreachable []string
 	for _, r := range p.Unreachable {
@@ -108,8 +110,9 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 	}
 	rep, err := sandbox.Apply(p)
 	if err != nil {
-		return "", fmt.Errorf("applying sandbox: %w", err)
+		return "", state, fmt.Errorf("applying sandbox: %w", err)
 	}
+	state = metrics.Sandbox{Mode: string(rep.Mode), LandlockABI: rep.LandlockABI, Landlock: rep.Landlock, Seccomp: rep.Seccomp, Skipped: len(rep.Skipped)}
 	log.Info("sandbox applied", "report", rep.String())
 	for _, n := range rep.NotEnforced {
 		log.Info("sandbox: not enforceable on this kernel", "what", n)
@@ -122,7 +125,21 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 		warnings = append([]string{fmt.Sprintf("kernel sandbox partly applied (--sandbox best-effort): %d rule(s) skipped; "+
 			"the server log says which", len(rep.Skipped))}, warnings...)
 	}
-	return strings.Join(warnings, "; "), nil
+	return strings.Join(warnings, "; "), state, nil
+}
+
+// metricsOn reports whether the server keeps metrics: whenever it serves
+// HTTP (/metrics on its listeners) or --metrics-listen is set.
+func (c *config) metricsOn() bool { return !c.Stdio || c.MetricsListen != "" }
+
+// grants returns what the sandbox grants: each enabled tool's needs, and
+// the files the metrics' process collector reads.
+func (c *config) grants(enabled []tools.Spec) []sandbox.Grant {
+	g := tools.Grants(enabled)
+	if c.metricsOn() {
+		g = append(g, sandbox.Grant{Who: "metrics (process_* series)", Needs: sandbox.Needs{Read: metrics.ReadPaths()}})
+	}
+	return g
 }
 
 // runSandbox is `tailops sandbox explain` and `tailops sandbox check`:
@@ -141,6 +158,9 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	if err := cfg.resolve(); err != nil {
+		return err
+	}
+	if err := cfg.resolveMetrics(); err != nil {
 		return err
 	}
 	sets := cfg.toolsets(nil, nil)
@@ -164,6 +184,12 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		}
 		ports = append(ports, uint16(n))
 	}
+	if cfg.MetricsListen != "" {
+		_, p, _ := net.SplitHostPort(cfg.MetricsListen)   // resolveMetrics checked it
+		if n, _ := strconv.ParseUint(p, 10, 16); n != 0 { // 0: serve binds whatever port is free
+			ports = append(ports, uint16(n))
+		}
+	}
 	sc, err := sandboxConfig(cfg, ports)
 	if err != nil {
 		return err
@@ -180,7 +206,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 			return fmt.Errorf("creating state directory: %w", err)
 		}
 	}
-	p, err := sandbox.Compute(tools.Grants(enabled), sc)
+	p, err := sandbox.Compute(cfg.grants(enabled), sc)
 	if err != nil {
 		return err // it says "computing sandbox policy"
 	}

@@ -54,6 +54,9 @@ type config struct {
 	// ShutdownTimeout is how long calls in flight may run at shutdown
 	// before they are cancelled.
 	ShutdownTimeout time.Duration
+	// MetricsListen is the address of the metrics-only listener; empty
+	// means none.
+	MetricsListen string
 
 	// The tailnet layer (see package tailnet).
 	Tailnet          string
@@ -123,6 +126,8 @@ type fileConfig struct {
 	SessionIdleTimeout   string `json:"session_idle_timeout"`
 	MaxSessions          *int   `json:"max_sessions"`
 	MaxSessionsPerCaller *int   `json:"max_sessions_per_caller"`
+	// MetricsListen is --metrics-listen.
+	MetricsListen string `json:"metrics_listen"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -179,6 +184,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
+	bindMetrics(fs, &c.MetricsListen)
 }
 
 // tailnetHelp is --tailnet's help: the modes this build has.

@@ -10,13 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
@@ -46,6 +49,8 @@ type instance struct {
 	approvals *approvals
 	reload    *reloader // nil without a config file, and with --stdio
 	toolsets  *toolsetList
+	metrics   *metrics.Metrics // nil when the server keeps none (config.metricsOn)
+	metricsLn served           // --metrics-listen's listener; ln nil without it
 }
 
 // served is a listener and the URL clients reach it at.
@@ -84,6 +89,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := cfg.resolveSessions(); err != nil {
 		return nil, err
 	}
+	if err := cfg.resolveMetrics(); err != nil {
+		return nil, err
+	}
 	in := &instance{cfg: cfg, log: cfg.newLogger(stderr)}
 	defer func() {
 		if err != nil {
@@ -108,9 +116,15 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			return nil, err
 		}
 	}
-	if in.audit, err = audit.Open(cfg.AuditLog, &audit.Options{MaxSize: cfg.AuditMaxBytes, Logger: in.log}); err != nil {
+	auditOpts := &audit.Options{MaxSize: cfg.AuditMaxBytes, Logger: in.log}
+	if cfg.metricsOn() {
+		in.metrics = metrics.New(metrics.Options{Tools: tools.Names(all), Version: version, Commit: commit, TestTags: testBuild(), Logger: in.log})
+		auditOpts.Observe = in.metrics.AuditWrite
+	}
+	if in.audit, err = audit.Open(cfg.AuditLog, auditOpts); err != nil {
 		return nil, fmt.Errorf("opening audit log: %w", err)
 	}
+	in.metrics.SetAuditHealthy(func() bool { return in.audit.Healthy() == nil })
 	// The approval store and the host CLI's socket are opened before the
 	// sandbox; the approval tools get the gate when they are called.
 	if in.approvals, err = openApprovals(&cfg.Approvals, cfg.StateDir, cfg.file.Approval, in.audit, in.log); err != nil {
@@ -136,6 +150,12 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			return nil, err
 		}
 	}
+	if cfg.MetricsListen != "" {
+		if in.metricsLn, err = hostListener(ctx, cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+		ports = append(ports, in.metricsLn.hostPort)
+	}
 	for _, s := range in.served {
 		if s.hostPort != 0 {
 			ports = append(ports, s.hostPort)
@@ -145,10 +165,11 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, err
 	}
 	exposed := exposedRootsWarning(in.toolsets.fileRoots(enabled), cfg.env.host.Etc, in.log) // before the sandbox: it reads directories
-	warning, err := confine(cfg, enabled, ports, in.log)
+	warning, sandboxState, err := confine(cfg, enabled, ports, in.log)
 	if err != nil {
 		return nil, err
 	}
+	in.metrics.SetSandbox(sandboxState)
 	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
 	var warnings []string
 	testOnly := testBuildWarning(testBuild())
@@ -160,7 +181,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		warnings = append(warnings, w)
 	}
 	in.srv, err = server.New(server.Config{Logger: in.log, Version: version, Audit: in.audit, Verifier: in.verifier,
-		Known: all, Enabled: enabled, Gate: in.approvals.gate, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
+		Known: all, Enabled: enabled, Prompts: tools.Prompts(in.toolsets.sets), Resources: tools.Resources(in.toolsets.sets),
+		Gate: in.approvals.gate, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
 		Sessions: cfg.Sessions, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
 	if err != nil {
@@ -184,6 +206,10 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	defer in.srv.Stop()
 	in.approvals.serve(ctx)
+	if in.metricsLn.ln != nil {
+		stop := in.serveMetrics()
+		defer stop()
+	}
 	if in.cfg.Stdio {
 		caller, err := stdioCaller(in.cfg)
 		if err != nil {
@@ -202,9 +228,33 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 	return in.srv.Serve(ctx, lns)
 }
 
+// serveMetrics serves --metrics-listen until the returned function is
+// called, which ends the scrapes in flight (briefly) and closes it.
+func (in *instance) serveMetrics() (stop func()) {
+	hs := &http.Server{Handler: in.metrics.ListenerHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
+	in.log.Info("serving metrics", slog.String("url", in.metricsLn.url+metrics.Path))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(in.metricsLn.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			in.log.Warn("metrics listener stopped", slog.Any("error", err))
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		<-done
+	}
+}
+
 func (in *instance) close() {
 	for _, s := range in.served {
 		s.ln.Close()
+	}
+	if in.metricsLn.ln != nil {
+		in.metricsLn.ln.Close()
 	}
 	if in.node != nil {
 		if err := in.node.Close(); err != nil {
