@@ -10,8 +10,15 @@
 # The release build is bit-for-bit reproducible: everything that reaches the
 # binary comes from the inputs (source, Go toolchain, C toolchain, libseccomp,
 # VERSION and COMMIT below), never from the clock, the checkout path, GOPATH,
-# GOCACHE, TZ, umask or the environment's GOFLAGS. Needs: go (the version in
-# go.mod or newer, GOTOOLCHAIN=local), gcc, libseccomp-dev, binutils.
+# GOCACHE, TZ, umask or the environment's GOFLAGS. Needs: go (any Go that
+# can switch toolchains, 1.21 or newer), gcc, libseccomp-dev, binutils.
+#
+# The Go toolchain is pinned by go.mod's go line (GO_TOOLCHAIN below, as
+# .ci/go-toolchain.sh reads it): builds here run with GOTOOLCHAIN set to
+# exactly that release, whatever Go is installed and whatever its go.env or
+# the caller's GOTOOLCHAIN say, so the go command fetches it through the
+# module proxy (golang.org/toolchain) and checks it against the checksum
+# database, or takes it from the module cache where it was fetched before.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,6 +30,10 @@ SHELL := /bin/bash
 
 GO ?= go
 DIST ?= dist
+GO_TOOLCHAIN := $(shell bash .ci/go-toolchain.sh)
+ifeq ($(GO_TOOLCHAIN),)
+$(error cannot read the Go toolchain from go.mod (.ci/go-toolchain.sh))
+endif
 GOARCH ?= $(shell $(GO) env GOARCH)
 GOOS := linux
 
@@ -53,7 +64,7 @@ RELEASE_LDFLAGS := -s -w -linkmode external -extldflags "-static" -buildid= \
 # A pinned build environment: nothing from the caller's environment may
 # change the output (GOFLAGS could add flags, GOAMD64 change the code...).
 RELEASE_ENV := env CGO_ENABLED=1 GOOS=$(GOOS) GOARCH=$(GOARCH) GOFLAGS= \
-	GOTOOLCHAIN=local GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT= \
+	GOTOOLCHAIN=$(GO_TOOLCHAIN) GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT= \
 	CGO_CFLAGS='-O2 -g' CGO_CPPFLAGS= CGO_CXXFLAGS='-O2 -g' CGO_LDFLAGS='-O2 -g' \
 	LC_ALL=C
 
@@ -65,7 +76,7 @@ CYCLONEDX := $(TOOLS_DIR)/cyclonedx-gomod
 .PHONY: build release binary sbom checksums repro nix-check vendor-hash clean help print-version
 
 build:
-	$(GO) build -o tailops .
+	env GOTOOLCHAIN=$(GO_TOOLCHAIN) $(GO) build -o tailops .
 
 print-version:
 	@echo '$(VERSION) $(COMMIT)'
@@ -91,12 +102,12 @@ binary:
 sbom: $(CYCLONEDX)
 	@test -x $(BIN) || { echo "$(BIN) is missing: make binary first" >&2; exit 1; }
 	rm -f $(SBOM)
-	env GOFLAGS= GOTOOLCHAIN=local $(CYCLONEDX) bin -json -noserial -notimestamp \
+	env GOFLAGS= GOTOOLCHAIN=$(GO_TOOLCHAIN) $(CYCLONEDX) bin -json -noserial -notimestamp \
 		-version $(SBOM_VERSION) -output $(SBOM) $(BIN)
 
 $(CYCLONEDX): nix/tools/go.mod nix/tools/go.sum
 	@mkdir -p $(TOOLS_DIR)
-	env CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN=local $(GO) -C nix/tools build -mod=readonly -trimpath \
+	env CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN=$(GO_TOOLCHAIN) $(GO) -C nix/tools build -mod=readonly -trimpath \
 		-buildvcs=false -o $(abspath $@) github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
 
 checksums:

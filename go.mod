@@ -1,6 +1,6 @@
 module github.com/tailops/tailops
 
-go 1.26.6
+go 1.26.10
 
 require (
 	github.com/containerd/errdefs v1.0.0

@@ -89,7 +89,7 @@ jq -e '.locked | has("ref") | not' <<< "$node" > /dev/null || bad "flake.lock's 
 echo "nixpkgs $branch at $(jq -r '.locked.rev' <<< "$node") $(jq -r '.locked.narHash' <<< "$node")"
 
 echo "== shellcheck"
-mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh | sort)
+mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh .ci/go-toolchain.sh | sort)
 if shellcheck "${scripts[@]}"; then
   echo "ok  ${scripts[*]}"
 else

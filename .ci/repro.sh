@@ -10,6 +10,10 @@
 # files Go keeps read-only) is filled once with `go mod download`, then both
 # builds run with GOPROXY=off, so neither can fetch or add anything.
 # VERSION and COMMIT are computed once here and passed to both builds.
+# Go is go.mod's release (.ci/go-toolchain.sh): fetched here if the
+# installed Go is another version, then both builds run that toolchain's
+# own go binary (first in PATH too: cyclonedx-gomod runs `go version -m`),
+# so they need no download and no checksum database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -23,7 +27,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" > /dev/null
 fi
 command -v go > /dev/null || export PATH=$PATH:/usr/local/go/bin
-go=$(command -v go)
+toolchain=$(bash .ci/go-toolchain.sh)
+go=$(GOFLAGS='' GOTOOLCHAIN=$toolchain go env GOROOT)/bin/go
+[ "$("$go" env GOVERSION)" = "$toolchain" ] || {
+  echo "repro: $go is $("$go" env GOVERSION), not go.mod's $toolchain" >&2
+  exit 1
+}
 
 read -r version commit < <(make -s --no-print-directory print-version)
 arch=$(GOFLAGS='' "$go" env GOARCH)
@@ -67,7 +76,7 @@ build() {
   (
     umask "$mask"
     cd "$dir/src"
-    env -i PATH="$PATH" HOME="$dir/home" TMPDIR="$dir/tmp" TZ="$tz" LANG="$lang" \
+    env -i PATH="$(dirname "$go"):$PATH" HOME="$dir/home" TMPDIR="$dir/tmp" TZ="$tz" LANG="$lang" \
       GOPATH="$dir/gopath" GOCACHE="$dir/gocache" GOMODCACHE="$modcache" \
       GOPROXY=off GOSUMDB=off GOTOOLCHAIN=local \
       make --no-print-directory release GO="$go" VERSION="$version" COMMIT="$commit"
@@ -93,6 +102,11 @@ file "$d1/$bin" | grep -q 'statically linked' || {
 }
 { ldd "$d1/$bin" 2>&1 || true; } | sed 's/^[[:space:]]*/ldd: /'
 "$d1/$bin" version | sed -n '1,/^modules:/p'
+built_with=$("$go" version "$d1/$bin" | sed 's/^.*: //')
+if [ "$built_with" != "$toolchain" ]; then
+  echo "$bin was built with $built_with, not go.mod's $toolchain" >&2
+  exit 1
+fi
 status=0
 for f in "$bin" "$bin.cdx.json" SHA256SUMS; do
   h1=$(sha256sum < "$d1/$f" | cut -d' ' -f1)

@@ -32,6 +32,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
+# Every go command below, and those the tests run (they build the binary
+# and tailscaled, also inside network namespaces with only loopback, where
+# nothing can be downloaded), use go.mod's Go release, as the release build
+# does: fetched now if the installed Go is another version (through the
+# module proxy, checked against the checksum database), and its own go
+# binary first in PATH, so no go command below has to switch toolchains.
+GOTOOLCHAIN=$(bash .ci/go-toolchain.sh)
+export GOTOOLCHAIN
+PATH=$(go env GOROOT)/bin:$PATH
+echo "== Go toolchain (go.mod): $(command -v go), $(go version)"
+[ "$(go env GOVERSION)" = "$GOTOOLCHAIN" ]
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then

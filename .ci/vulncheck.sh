@@ -21,6 +21,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go > /dev/null || export PATH=$PATH:/usr/local/go/bin
+# The standard library checked is that of go.mod's Go release, the one the
+# release is built with (govulncheck asks `go env GOVERSION`).
+GOTOOLCHAIN=$(bash .ci/go-toolchain.sh)
+export GOTOOLCHAIN
 
 VULN=v1.9.0
 VULNDB=v0.0.0-20261105234957-e22db6528018

@@ -11,8 +11,9 @@
 #   nix/update-vendor-hash.sh --check  exit 1 if vendorHash is stale
 #   nix/update-vendor-hash.sh --print  print the hash only
 #
-# Needs go (the version in go.mod), nix-bin (Debian's Nix 2.8 is enough) and
-# the module proxy or a module cache holding go.sum's modules.
+# Needs go (it runs go.mod's Go release, .ci/go-toolchain.sh, which an
+# older go fetches), nix-bin (Debian's Nix 2.8 is enough) and the module
+# proxy or a module cache holding go.sum's modules and that toolchain.
 set -euo pipefail
 
 mode=update
@@ -29,6 +30,7 @@ esac
 cd "$(dirname "$0")/.."
 pkg=nix/package.nix
 command -v go > /dev/null || export PATH=$PATH:/usr/local/go/bin
+toolchain=$(bash .ci/go-toolchain.sh)
 if ! command -v nix > /dev/null; then
   echo "$0: nix is missing (apt-get install nix-bin)" >&2
   exit 1
@@ -50,7 +52,7 @@ else
     tar --null -T - -cf - | tar -xf - -C "$tmp/src"
 fi
 
-(cd "$tmp/src" && env GOFLAGS= GOWORK=off GOTOOLCHAIN=local go mod vendor)
+(cd "$tmp/src" && env GOFLAGS= GOWORK=off GOTOOLCHAIN="$toolchain" go mod vendor)
 hash=$(nix --extra-experimental-features nix-command hash path --type sha256 "$tmp/src/vendor")
 if ! [[ $hash =~ ^sha256-[A-Za-z0-9+/]{43}=$ ]]; then
   echo "$0: unexpected hash from nix hash path: $hash" >&2
