@@ -3,6 +3,7 @@
 package toolstest
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -75,4 +76,24 @@ func (h *Handlers) callTool(t testing.TB, ctx context.Context, tool string, args
 		t.Fatalf("%s returned no result", tool)
 	}
 	return res
+}
+
+// LogBuffer is a buffer a toolset may log to from several goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

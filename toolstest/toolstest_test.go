@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -121,5 +122,19 @@ func TestHandlers(t *testing.T) {
 	}
 	if sp := h.Spec(t, "echo"); sp.Name() != "echo" {
 		t.Error("Spec returned another tool")
+	}
+}
+
+// TestLogBuffer: writes from several goroutines all land.
+func TestLogBuffer(t *testing.T) {
+	t.Parallel()
+	var l toolstest.LogBuffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { l.Write([]byte("x")) })
+	}
+	wg.Wait()
+	if got := l.String(); got != "xxxxxxxx" {
+		t.Errorf("got %q", got)
 	}
 }

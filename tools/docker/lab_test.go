@@ -3,10 +3,8 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"reflect"
 	"regexp"
@@ -49,7 +47,7 @@ type dockerLab struct {
 	cli  *client.Client
 	e    *engine
 	h    *toolstest.Handlers
-	logs *bytes.Buffer // the tools' log, as JSON lines
+	logs *toolstest.LogBuffer // the tools' log, as JSON lines
 }
 
 func newDockerLab(t testing.TB) *dockerLab {
@@ -63,8 +61,8 @@ func newDockerLab(t testing.TB) *dockerLab {
 // d's, to test an unreachable daemon).
 func newDockerLabFor(t testing.TB, d *labtest.Dockerd, host string) *dockerLab {
 	t.Helper()
-	logs := new(bytes.Buffer)
-	ts, err := New(Config{Host: host, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))})
+	logs := new(toolstest.LogBuffer)
+	ts, err := New(Config{Host: host, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,17 +71,6 @@ func newDockerLabFor(t testing.TB, d *labtest.Dockerd, host string) *dockerLab {
 		k.cli = d.Client()
 	}
 	return k
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // inspect returns a container's raw inspect data from the daemon.
