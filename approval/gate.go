@@ -119,9 +119,12 @@ func NewGate(c Config) (*Gate, error) {
 }
 
 // Mechanism returns the configured mechanism: MechanismWebhook,
-// MechanismTwoPerson, or "" for none.
+// MechanismTwoPerson, or "" for none (a nil Gate has none, so its Check
+// refuses every call).
 func (g *Gate) Mechanism() Mechanism {
 	switch {
+	case g == nil:
+		return ""
 	case g.webhook != nil:
 		return MechanismWebhook
 	case g.twoPerson:

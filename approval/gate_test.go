@@ -80,6 +80,16 @@ func TestNoMechanismRefusesWithHowTo(t *testing.T) {
 	}
 }
 
+// TestNilGateRefuses: a nil Gate (a server configured without one)
+// refuses every call as having no mechanism, rather than panicking.
+func TestNilGateRefuses(t *testing.T) {
+	var g *approval.Gate
+	o, err := g.Check(context.Background(), approval.Call{Tool: "remove_container", Args: argsA, Caller: alice}, nil)
+	if err != nil || o.Allowed || o.Pending || !strings.Contains(o.Message, "no approval mechanism is configured") {
+		t.Fatalf("outcome %+v, %v; want a refusal without mechanism", o, err)
+	}
+}
+
 func TestNilCallerRefused(t *testing.T) {
 	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
 	if o := e.check(t, "remove_container", argsA, nil); o.Allowed || o.Pending {

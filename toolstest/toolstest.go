@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -41,8 +42,13 @@ type Options struct {
 	// Logger receives the server's and the toolsets' log lines; nil
 	// discards them.
 	Logger *slog.Logger
-	// Gate decides calls that need approval; nil refuses them all.
+	// Gate decides calls that need approval; nil refuses them all,
+	// unless Approve is set.
 	Gate *approval.Gate
+	// Approve, when Gate is nil, gives the server a gate whose webhook
+	// approves every call that needs approval, so that a test reaches
+	// what a critical tool, or a call approval guards, then does.
+	Approve bool
 	// Known are tools the server knows but does not serve (disabled).
 	Known []tools.Spec
 }
@@ -89,6 +95,10 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	gate := opts.Gate
+	if gate == nil && opts.Approve {
+		gate = approvingGate(t, l, log)
+	}
 	v, err := auth.NewVerifier(auth.Config{Secret: s.secret})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +109,7 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 	}
 	s.Server, err = server.New(server.Config{Logger: log, Version: "test", Audit: l, Verifier: v,
 		Known: append(append([]tools.Spec(nil), enabled...), opts.Known...), Enabled: enabled,
-		Prompts: tools.Prompts(sets), Resources: tools.Resources(sets), Gate: opts.Gate})
+		Prompts: tools.Prompts(sets), Resources: tools.Resources(sets), Gate: gate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +117,28 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 	t.Cleanup(hs.Close)
 	s.URL = hs.URL + "/mcp"
 	return s
+}
+
+// approvingGate is a gate whose webhook, on loopback, approves every
+// request; its records go to l.
+func approvingGate(t testing.TB, l *audit.Log, log *slog.Logger) *approval.Gate {
+	t.Helper()
+	wh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"approved": true, "reason": "toolstest approves every call", "approver": "toolstest-webhook"}`)
+	}))
+	t.Cleanup(wh.Close)
+	store, err := approval.OpenStore(filepath.Join(t.TempDir(), "approvals.json"), &approval.StoreOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	g, err := approval.NewGate(approval.Config{Store: store, Audit: l.Write, Logger: log,
+		Webhook: &approval.Webhook{URL: wh.URL, Secret: []byte("toolstest"), Client: wh.Client(), Logger: log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // Token mints a bearer token for scopes, valid for an hour.
@@ -119,10 +151,16 @@ func (s *Server) Token(t testing.TB, scopes ...auth.Scope) string {
 	return tok
 }
 
-// Client returns an initialized MCP client (mark3labs/mcp-go, streamable
-// HTTP) with a token of scopes; it is closed when the test ends. With no
-// scopes it gets admin, which allows every tool.
-func (s *Server) Client(t testing.TB, scopes ...auth.Scope) *client.Client {
+// Client is an initialized MCP client of a Server (mark3labs/mcp-go,
+// streamable HTTP).
+type Client struct {
+	*client.Client
+	srv *Server
+}
+
+// Client returns a Client with a token of scopes; it is closed when the
+// test ends. With no scopes it gets admin, which allows every tool.
+func (s *Server) Client(t testing.TB, scopes ...auth.Scope) *Client {
 	t.Helper()
 	if len(scopes) == 0 {
 		scopes = []auth.Scope{auth.ScopeAdmin}
@@ -135,18 +173,10 @@ func (s *Server) Client(t testing.TB, scopes ...auth.Scope) *client.Client {
 	if _, err := c.Initialize(context.Background(), mcp.InitializeRequest{}); err != nil {
 		t.Fatalf("initializing an MCP client: %v", err)
 	}
-	return c
+	return &Client{Client: c, srv: s}
 }
 
-// Call calls tool with args through c and returns the result; a protocol
-// error fails the test (a tool error is a result).
-func Call(t testing.TB, c *client.Client, tool string, args map[string]any) *mcp.CallToolResult {
-	t.Helper()
-	return CallCtx(t, context.Background(), c, tool, args)
-}
-
-// CallCtx is Call with a context.
-func CallCtx(t testing.TB, ctx context.Context, c *client.Client, tool string, args map[string]any) *mcp.CallToolResult {
+func (c *Client) callTool(t testing.TB, ctx context.Context, tool string, args map[string]any) *mcp.CallToolResult {
 	t.Helper()
 	req := mcp.CallToolRequest{}
 	req.Params.Name, req.Params.Arguments = tool, args
@@ -157,16 +187,46 @@ func CallCtx(t testing.TB, ctx context.Context, c *client.Client, tool string, a
 	return res
 }
 
-// OK calls tool, which must succeed, checks its structured result
-// against the tool's output schema and decodes it.
-func OK[T any](t testing.TB, s *Server, c *client.Client, tool string, args map[string]any) T {
+func (c *Client) spec(t testing.TB, tool string) tools.Spec {
 	t.Helper()
-	return Decode[T](t, s, tool, Call(t, c, tool, args))
+	sp, ok := c.srv.specs[tool]
+	if !ok {
+		t.Fatalf("no tool %s on the test server", tool)
+	}
+	return sp
 }
 
-// Decode checks that res, a result of tool, succeeded and matches the
-// tool's output schema, and decodes its structured content.
-func Decode[T any](t testing.TB, s *Server, tool string, res *mcp.CallToolResult) T {
+// Caller calls tools for a test: a *Client through a real server, or
+// *Handlers straight to the tools' handlers.
+type Caller interface {
+	callTool(t testing.TB, ctx context.Context, tool string, args map[string]any) *mcp.CallToolResult
+	spec(t testing.TB, tool string) tools.Spec
+}
+
+// Call calls tool with args through c and returns the result; a protocol
+// error fails the test (a tool error is a result).
+func Call(t testing.TB, c Caller, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	return c.callTool(t, context.Background(), tool, args)
+}
+
+// CallCtx is Call with a context.
+func CallCtx(t testing.TB, ctx context.Context, c Caller, tool string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	return c.callTool(t, ctx, tool, args)
+}
+
+// OK calls tool, which must succeed, checks its structured result
+// against the tool's output schema and decodes it.
+func OK[T any](t testing.TB, c Caller, tool string, args map[string]any) T {
+	t.Helper()
+	return Decode[T](t, c, tool, Call(t, c, tool, args))
+}
+
+// Decode checks that res, a result of tool called through c, succeeded
+// and matches the tool's output schema, and decodes its structured
+// content.
+func Decode[T any](t testing.TB, c Caller, tool string, res *mcp.CallToolResult) T {
 	t.Helper()
 	if res.IsError {
 		t.Fatalf("%s: unexpected error: %s", tool, Text(res))
@@ -175,10 +235,7 @@ func Decode[T any](t testing.TB, s *Server, tool string, res *mcp.CallToolResult
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, ok := s.specs[tool]
-	if !ok {
-		t.Fatalf("no tool %s on the test server", tool)
-	}
+	sp := c.spec(t, tool)
 	CheckOutputSchema(t, sp, b)
 	var out T
 	if err := json.Unmarshal(b, &out); err != nil {
@@ -188,9 +245,15 @@ func Decode[T any](t testing.TB, s *Server, tool string, res *mcp.CallToolResult
 }
 
 // Err calls tool, which must fail with a tool error, and returns its text.
-func Err(t testing.TB, c *client.Client, tool string, args map[string]any) string {
+func Err(t testing.TB, c Caller, tool string, args map[string]any) string {
 	t.Helper()
-	res := Call(t, c, tool, args)
+	return ErrCtx(t, context.Background(), c, tool, args)
+}
+
+// ErrCtx is Err with a context.
+func ErrCtx(t testing.TB, ctx context.Context, c Caller, tool string, args map[string]any) string {
+	t.Helper()
+	res := c.callTool(t, ctx, tool, args)
 	if !res.IsError {
 		t.Fatalf("%s %v: succeeded, want an error: %s", tool, args, Text(res))
 	}

@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
@@ -25,20 +24,9 @@ func TestGateIsResolvedAtCallTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs := map[string]func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error){}
-	for _, s := range ts.Tools() {
-		specs[s.Name()] = s.Handler
-	}
-	ctx := auth.WithCaller(context.Background(), &auth.Caller{Agent: "approver", Scopes: []auth.Scope{auth.ScopeApprovalsGrant}})
-	call := func(tool string, args map[string]any) *mcp.CallToolResult {
-		res, err := specs[tool](ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	for _, tool := range []string{"list_approvals", "approve_request", "deny_request"} {
-		if got := toolstest.ErrorText(t, tool, call(tool, map[string]any{"id": "x"}), nil); got != errNoTwoPerson.Error() {
+	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t, auth.ScopeApprovalsGrant)
+	for tool, args := range map[string]map[string]any{"list_approvals": nil, "approve_request": {"id": "x"}, "deny_request": {"id": "x"}} {
+		if got := toolstest.Err(t, c, tool, args); got != errNoTwoPerson.Error() {
 			t.Errorf("%s without a gate: %q", tool, got)
 		}
 	}
@@ -50,11 +38,10 @@ func TestGateIsResolvedAtCallTime(t *testing.T) {
 		Audit: func(context.Context, *audit.Record) error { return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	res := call("list_approvals", nil)
-	if res.IsError {
+	if res := toolstest.Call(t, c, "list_approvals", nil); res.IsError {
 		t.Fatalf("list_approvals with the gate open: %s", toolstest.Text(res))
 	}
-	if got := toolstest.ErrorText(t, "approve_request", call("approve_request", map[string]any{"id": "no-such"}), nil); got == errNoTwoPerson.Error() {
+	if got := toolstest.Err(t, c, "approve_request", map[string]any{"id": "no-such"}); got == errNoTwoPerson.Error() {
 		t.Errorf("approve_request did not reach the gate: %q", got)
 	}
 }

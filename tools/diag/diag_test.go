@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,28 @@ import (
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/netpolicy/policytest"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
+
+// serveDiag serves the diagnostics tools of cfg (see serve); a
+// configuration New refuses fails the test.
+func serveDiag(t testing.TB, cfg Config) *toolstest.Client {
+	t.Helper()
+	ts, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, ts)
+}
+
+// serve serves ts through a real in-process server that approves every
+// call needing approval (an http_request_test off the allow-list), so
+// that the tools' own policy is what the tests meet, and returns a
+// client of it.
+func serve(t testing.TB, ts *Toolset) *toolstest.Client {
+	t.Helper()
+	return toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{Approve: true}).Client(t)
+}
 
 // diagLab is the loopback test bed: a DNS server on 127.0.0.1 (the
 // configured resolver), HTTP and HTTPS servers on 127.0.0.2, and
@@ -135,9 +157,9 @@ func (lab *diagLab) handler() http.Handler {
 	return mux
 }
 
-func (lab *diagLab) kit(t *testing.T, allow ...string) *diagKit {
+func (lab *diagLab) kit(t *testing.T, allow ...string) *toolstest.Client {
 	t.Helper()
-	return newDiagKit(t, Config{Allow: allow, Resolver: lab.dns.Addr, RootCAs: lab.ca.Pool})
+	return serveDiag(t, Config{Allow: allow, Resolver: lab.dns.Addr, RootCAs: lab.ca.Pool})
 }
 
 // TestDiagNeedsFollowThePolicy: with a port allow-list, the tools ask the
@@ -230,15 +252,15 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 	}
 	for _, h := range hosts {
 		p := lab.httpTrip.port()
-		wantRefused(t, "ping_host "+h.host, diagErr(t, k, "ping_host", map[string]any{"host": h.host, "count": 1}), h.want)
-		wantRefused(t, "traceroute "+h.host, diagErr(t, k, "traceroute", map[string]any{"host": h.host, "max_hops": 1}), h.want)
-		wantRefused(t, "test_port_connectivity "+h.host, diagErr(t, k, "test_port_connectivity", map[string]any{"host": h.host, "ports": []any{p}}), h.want)
-		wantRefused(t, "check_ssl_certificate "+h.host, diagErr(t, k, "check_ssl_certificate", map[string]any{"host": h.host, "port": p}), h.want)
+		wantRefused(t, "ping_host "+h.host, toolstest.Err(t, k, "ping_host", map[string]any{"host": h.host, "count": 1}), h.want)
+		wantRefused(t, "traceroute "+h.host, toolstest.Err(t, k, "traceroute", map[string]any{"host": h.host, "max_hops": 1}), h.want)
+		wantRefused(t, "test_port_connectivity "+h.host, toolstest.Err(t, k, "test_port_connectivity", map[string]any{"host": h.host, "ports": []any{p}}), h.want)
+		wantRefused(t, "check_ssl_certificate "+h.host, toolstest.Err(t, k, "check_ssl_certificate", map[string]any{"host": h.host, "port": p}), h.want)
 		u := fmt.Sprintf("http://%s:%d/", h.host, p)
 		if strings.Contains(h.host, ":") && !strings.HasPrefix(h.host, "[") {
 			u = fmt.Sprintf("http://[%s]:%d/", strings.ReplaceAll(h.host, "%", "%25"), p)
 		}
-		wantRefused(t, "http_request_test "+u, diagErr(t, k, "http_request_test", map[string]any{"url": u}), h.want)
+		wantRefused(t, "http_request_test "+u, toolstest.Err(t, k, "http_request_test", map[string]any{"url": u}), h.want)
 	}
 	// URL-only tricks.
 	for _, tt := range []struct{ url, want string }{
@@ -249,21 +271,21 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 		{"http://[::1]:PORT/", "::1 is loopback"},
 	} {
 		u := strings.ReplaceAll(tt.url, "PORT", fmt.Sprint(lab.httpTrip.port()))
-		wantRefused(t, "http_request_test "+u, diagErr(t, k, "http_request_test", map[string]any{"url": u}), tt.want)
+		wantRefused(t, "http_request_test "+u, toolstest.Err(t, k, "http_request_test", map[string]any{"url": u}), tt.want)
 	}
 	// A password in a refused or invalid URL is never echoed (errors reach
 	// the audit log and the server's log).
 	for _, u := range []string{"http://alice:hunter2pass@www.test/", "ftp://alice:hunter2pass@www.test/",
 		"http://alice:hunter2pass@/", "http://alice:hunter2pass@www.test:99999999/",
 		"https://hunter2pass@www.test/", "ftp://hunter2pass@www.test/"} { // a token as the user name
-		if msg := diagErr(t, k, "http_request_test", map[string]any{"url": u}); strings.Contains(msg, "hunter2pass") {
+		if msg := toolstest.Err(t, k, "http_request_test", map[string]any{"url": u}); strings.Contains(msg, "hunter2pass") {
 			t.Errorf("%s: the error shows the credential: %s", u, msg)
 		}
 	}
 	// A resolver is a destination too.
 	_, port, _ := net.SplitHostPort(lab.dns.Addr)
 	for _, r := range []string{lab.dns.Addr, "2130706433:" + port, "127.1:" + port, "[::ffff:127.0.0.1]:" + port, "0x7f.0.0.1:" + port, "[fe80::1%lo]:53", "169.254.169.254"} {
-		wantRefused(t, "dns_lookup via "+r, diagErr(t, k, "dns_lookup", map[string]any{"name": "www.test", "resolver": r}), "")
+		wantRefused(t, "dns_lookup via "+r, toolstest.Err(t, k, "dns_lookup", map[string]any{"name": "www.test", "resolver": r}), "")
 	}
 }
 
@@ -272,7 +294,8 @@ func TestDiagEveryToolRefusesEncodingTricks(t *testing.T) {
 // fail every call with that reason.
 func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
 	t.Parallel()
-	k, err := newDiagKitErr(Config{Allow: []string{"192.168.1.0/33"}, Logger: slog.New(slog.DiscardHandler)})
+	ts, err := New(Config{Allow: []string{"192.168.1.0/33"}, Logger: slog.New(slog.DiscardHandler)})
+	k := serve(t, ts)
 	if err == nil || !strings.Contains(err.Error(), `parsing diagnostics allow-list entry "192.168.1.0/33"`) {
 		t.Errorf("New: %v", err)
 	}
@@ -284,7 +307,7 @@ func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
 		"check_ssl_certificate":  {"host": "192.0.2.1"},
 		"http_request_test":      {"url": "http://192.0.2.1/"},
 	} {
-		if got := diagErr(t, k, tool, args); !strings.Contains(got, `the diagnostics configuration is invalid: parsing diagnostics allow-list entry "192.168.1.0/33"`) {
+		if got := toolstest.Err(t, k, tool, args); !strings.Contains(got, `the diagnostics configuration is invalid: parsing diagnostics allow-list entry "192.168.1.0/33"`) {
 			t.Errorf("%s: %q", tool, got)
 		}
 	}
@@ -299,10 +322,10 @@ func TestDiagInvalidConfigurationFailsEveryCall(t *testing.T) {
 func TestDiagPingLoopback(t *testing.T) {
 	t.Parallel()
 	lab := newDiagLab(t)
-	wantRefused(t, "ping without an entry", diagErr(t, lab.kit(t), "ping_host", map[string]any{"host": "127.0.0.1"}),
+	wantRefused(t, "ping without an entry", toolstest.Err(t, lab.kit(t), "ping_host", map[string]any{"host": "127.0.0.1"}),
 		"127.0.0.1 is loopback (127.0.0.0/8, default deny); allow it with --diag-allow 127.0.0.1/32")
 	k := lab.kit(t, "127.0.0.1/32")
-	r := diagOK[PingResult](t, k, "ping_host", map[string]any{"host": "127.0.0.1", "count": 3, "interval_ms": 200})
+	r := toolstest.OK[PingResult](t, k, "ping_host", map[string]any{"host": "127.0.0.1", "count": 3, "interval_ms": 200})
 	if r.Transmitted != 3 || r.Received != 3 || r.LossPercent != 0 || len(r.Replies) != 3 || r.Address != "127.0.0.1" {
 		t.Fatalf("ping 127.0.0.1: %+v", r)
 	}
@@ -315,7 +338,7 @@ func TestDiagPingLoopback(t *testing.T) {
 		}
 	}
 	for _, bad := range []map[string]any{{"host": "127.0.0.1", "count": 0}, {"host": "127.0.0.1", "interval_ms": 10}, {"host": ""}} {
-		if got := diagErr(t, k, "ping_host", bad); !strings.Contains(got, "invalid argument") {
+		if got := toolstest.Err(t, k, "ping_host", bad); !strings.Contains(got, "invalid argument") {
 			t.Errorf("ping %v: %q", bad, got)
 		}
 	}
@@ -324,8 +347,8 @@ func TestDiagPingLoopback(t *testing.T) {
 func TestDiagTracerouteLoopback(t *testing.T) {
 	t.Parallel()
 	lab := newDiagLab(t)
-	wantRefused(t, "traceroute without an entry", diagErr(t, lab.kit(t), "traceroute", map[string]any{"host": "127.0.0.1"}), "loopback")
-	r := diagOK[TracerouteResult](t, lab.kit(t, "127.0.0.1/32"), "traceroute", map[string]any{"host": "localhost", "probes": 2})
+	wantRefused(t, "traceroute without an entry", toolstest.Err(t, lab.kit(t), "traceroute", map[string]any{"host": "127.0.0.1"}), "loopback")
+	r := toolstest.OK[TracerouteResult](t, lab.kit(t, "127.0.0.1/32"), "traceroute", map[string]any{"host": "localhost", "probes": 2})
 	if !r.Reached || len(r.Hops) != 1 || r.Hops[0].Address != "127.0.0.1" || r.Hops[0].Name != "localhost" || len(r.Hops[0].RTTsMS) != 2 {
 		t.Fatalf("traceroute localhost: %+v", r)
 	}
@@ -341,11 +364,11 @@ func TestDiagPortConnectivity(t *testing.T) {
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 	open := lab.httpPort
-	wantRefused(t, "without an entry", diagErr(t, lab.kit(t), "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open}}),
+	wantRefused(t, "without an entry", toolstest.Err(t, lab.kit(t), "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open}}),
 		"127.0.0.2 is loopback (127.0.0.0/8, default deny); allow it with --diag-allow 127.0.0.2/32")
 
 	k := lab.kit(t, "127.0.0.2/32")
-	r := diagOK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "www.test", "ports": []any{open, closedPort}, "timeout_ms": 1000})
+	r := toolstest.OK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "www.test", "ports": []any{open, closedPort}, "timeout_ms": 1000})
 	if r.Address != "127.0.0.2" || r.Open != 1 || r.Closed != 1 || r.Filtered != 0 ||
 		r.Ports[0] != (PortState{Port: open, State: "open", RTTMS: r.Ports[0].RTTMS}) || r.Ports[1].State != "closed" {
 		t.Fatalf("ports: %+v", r)
@@ -353,9 +376,9 @@ func TestDiagPortConnectivity(t *testing.T) {
 
 	// A port allow-list refuses other ports before any is tried; an entry
 	// with a port allows that port.
-	kp := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32", fmt.Sprintf("127.0.0.2:%d", closedPort)}, Ports: []uint16{uint16(open)}, Resolver: lab.dns.Addr})
-	diagOK[PortResult](t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, closedPort}})
-	wantRefused(t, "port list", diagErr(t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, 22}}),
+	kp := serveDiag(t, Config{Allow: []string{"127.0.0.2/32", fmt.Sprintf("127.0.0.2:%d", closedPort)}, Ports: []uint16{uint16(open)}, Resolver: lab.dns.Addr})
+	toolstest.OK[PortResult](t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, closedPort}})
+	wantRefused(t, "port list", toolstest.Err(t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, 22}}),
 		fmt.Sprintf("port 22 of 127.0.0.2 is not on the diagnostics port allow-list (%d)", open))
 
 	many := make([]any, 65)
@@ -368,7 +391,7 @@ func TestDiagPortConnectivity(t *testing.T) {
 		{"host": "127.0.0.2", "ports": []any{0}},
 		{"host": "127.0.0.2", "ports": []any{80, 80}},
 	} {
-		if got := diagErr(t, k, "test_port_connectivity", args); !strings.Contains(got, `invalid argument "ports"`) {
+		if got := toolstest.Err(t, k, "test_port_connectivity", args); !strings.Contains(got, `invalid argument "ports"`) {
 			t.Errorf("%v: %q", args, got)
 		}
 	}
@@ -400,7 +423,7 @@ func TestDiagDNSLookup(t *testing.T) {
 		if tt.typ != "" {
 			args["type"] = tt.typ
 		}
-		r := diagOK[DNSResult](t, k, "dns_lookup", args)
+		r := toolstest.OK[DNSResult](t, k, "dns_lookup", args)
 		var got []string
 		for _, a := range r.Answers {
 			got = append(got, a.Data)
@@ -412,24 +435,24 @@ func TestDiagDNSLookup(t *testing.T) {
 			t.Errorf("%s %s: %+v; want answers %q", tt.name, tt.typ, r, tt.want)
 		}
 	}
-	r := diagOK[DNSResult](t, k, "dns_lookup", map[string]any{"name": "nosuch.test"})
+	r := toolstest.OK[DNSResult](t, k, "dns_lookup", map[string]any{"name": "nosuch.test"})
 	if r.Rcode != "NXDOMAIN" || len(r.Answers) != 0 {
 		t.Errorf("nosuch.test: %+v", r)
 	}
-	r = diagOK[DNSResult](t, k, "dns_lookup", map[string]any{"name": "big.example.test", "type": "TXT"})
+	r = toolstest.OK[DNSResult](t, k, "dns_lookup", map[string]any{"name": "big.example.test", "type": "TXT"})
 	if r.Protocol != "tcp" || len(r.Answers) != 40 {
 		t.Errorf("big TXT: protocol %s, %d answers; want 40 over TCP", r.Protocol, len(r.Answers))
 	}
 	// A resolver given per call is checked; with an entry it is used.
-	wantRefused(t, "resolver argument", diagErr(t, k, "dns_lookup", map[string]any{"name": "www.test", "resolver": lab.dns.Addr}),
+	wantRefused(t, "resolver argument", toolstest.Err(t, k, "dns_lookup", map[string]any{"name": "www.test", "resolver": lab.dns.Addr}),
 		"127.0.0.1 is loopback")
 	ka := lab.kit(t, lab.dns.Addr)
-	r = diagOK[DNSResult](t, ka, "dns_lookup", map[string]any{"name": "www.test", "resolver": lab.dns.Addr})
+	r = toolstest.OK[DNSResult](t, ka, "dns_lookup", map[string]any{"name": "www.test", "resolver": lab.dns.Addr})
 	if len(r.Answers) != 1 || r.Resolver != lab.dns.Addr {
 		t.Errorf("via an allowed resolver: %+v", r)
 	}
 	for _, args := range []map[string]any{{"name": "a..b"}, {"name": ""}, {"name": "www.test", "resolver": "dns.google"}} {
-		if got := diagErr(t, k, "dns_lookup", args); !strings.Contains(got, "invalid argument") && !strings.Contains(got, "not an IP address") {
+		if got := toolstest.Err(t, k, "dns_lookup", args); !strings.Contains(got, "invalid argument") && !strings.Contains(got, "not an IP address") {
 			t.Errorf("%v: %q", args, got)
 		}
 	}
@@ -439,10 +462,10 @@ func TestDiagSSLCertificate(t *testing.T) {
 	t.Parallel()
 	lab := newDiagLab(t)
 	p := lab.httpsPort
-	wantRefused(t, "without an entry", diagErr(t, lab.kit(t), "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p}),
+	wantRefused(t, "without an entry", toolstest.Err(t, lab.kit(t), "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p}),
 		"tls.test resolved to 127.0.0.2, which is loopback")
 	k := lab.kit(t, "127.0.0.2/32")
-	r := diagOK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p})
+	r := toolstest.OK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p})
 	if !r.Verified || r.VerificationError != "" || r.SNI != "tls.test" || r.TLSVersion != "TLS 1.3" || r.CipherSuite == "" ||
 		len(r.Chain) != 2 || r.Address != fmt.Sprintf("127.0.0.2:%d", p) {
 		t.Fatalf("tls.test: %+v", r)
@@ -457,23 +480,23 @@ func TestDiagSSLCertificate(t *testing.T) {
 		t.Errorf("CA: %+v", ca)
 	}
 	// By IP address: verified against the IP SANs, no SNI.
-	r = diagOK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": p})
+	r = toolstest.OK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": p})
 	if !r.Verified || r.SNI != "" {
 		t.Errorf("by address: %+v", r)
 	}
 	// Another name: described, not verified, with the reason.
-	r = diagOK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": p, "sni": "other.test"})
+	r = toolstest.OK[SSLResult](t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": p, "sni": "other.test"})
 	if r.Verified || !strings.Contains(r.VerificationError, "other.test") || len(r.Chain) != 2 {
 		t.Errorf("wrong name: %+v", r)
 	}
 	// The system roots do not know the test CA.
-	ks := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr})
-	r = diagOK[SSLResult](t, ks, "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p})
+	ks := serveDiag(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr})
+	r = toolstest.OK[SSLResult](t, ks, "check_ssl_certificate", map[string]any{"host": "tls.test", "port": p})
 	if r.Verified || !strings.Contains(r.VerificationError, "certificate signed by unknown authority") {
 		t.Errorf("system roots: %+v", r)
 	}
 	// Not TLS at all.
-	if got := diagErr(t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": lab.httpPort, "timeout_ms": 2000}); !strings.Contains(got, "TLS handshake") {
+	if got := toolstest.Err(t, k, "check_ssl_certificate", map[string]any{"host": "127.0.0.2", "port": lab.httpPort, "timeout_ms": 2000}); !strings.Contains(got, "TLS handshake") {
 		t.Errorf("plain HTTP port: %q", got)
 	}
 }
@@ -482,11 +505,11 @@ func TestDiagHTTPRequest(t *testing.T) {
 	t.Parallel()
 	lab := newDiagLab(t)
 	base := fmt.Sprintf("http://www.test:%d", lab.httpPort)
-	wantRefused(t, "without an entry", diagErr(t, lab.kit(t), "http_request_test", map[string]any{"url": base + "/"}),
+	wantRefused(t, "without an entry", toolstest.Err(t, lab.kit(t), "http_request_test", map[string]any{"url": base + "/"}),
 		"www.test resolved to 127.0.0.2, which is loopback")
 	k := lab.kit(t, "127.0.0.2/32")
 
-	r := diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/"})
+	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/"})
 	if r.StatusCode != 200 || r.Body != fmt.Sprintf("hello from www.test:%d", lab.httpPort) || r.Headers["X-Test"] != "yes" ||
 		r.RemoteAddress != fmt.Sprintf("127.0.0.2:%d", lab.httpPort) || r.BodyEncoding != "text" || r.AllowListed {
 		t.Fatalf("GET: %+v", r)
@@ -494,29 +517,29 @@ func TestDiagHTTPRequest(t *testing.T) {
 	if tm := r.Timings; tm.DNSMS <= 0 || tm.ConnectMS <= 0 || tm.TLSMS != 0 || tm.FirstByteMS < tm.DNSMS+tm.ConnectMS || tm.TotalMS < tm.FirstByteMS {
 		t.Errorf("timings: %+v", tm)
 	}
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/", "method": "HEAD"})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/", "method": "HEAD"})
 	if r.StatusCode != 200 || r.Body != "" || r.Method != "HEAD" {
 		t.Errorf("HEAD: %+v", r)
 	}
 	// HTTPS, verified with the configured roots.
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": fmt.Sprintf("https://tls.test:%d/", lab.httpsPort)})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": fmt.Sprintf("https://tls.test:%d/", lab.httpsPort)})
 	if r.StatusCode != 200 || r.TLS == nil || r.TLS.Version != "TLS 1.3" || r.Timings.TLSMS <= 0 {
 		t.Errorf("HTTPS: %+v", r)
 	}
-	if got := diagErr(t, newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr}), "http_request_test",
+	if got := toolstest.Err(t, serveDiag(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr}), "http_request_test",
 		map[string]any{"url": fmt.Sprintf("https://tls.test:%d/", lab.httpsPort)}); !strings.Contains(got, "certificate signed by unknown authority") {
 		t.Errorf("HTTPS with the system roots: %q", got)
 	}
 	// Headers and the method allow-list.
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/echo", "headers": map[string]any{"X-Probe": "p1"}})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/echo", "headers": map[string]any{"X-Probe": "p1"}})
 	if !strings.HasPrefix(r.Body, "GET p1  ua=tailops-http-request-test/") {
 		t.Errorf("echo: %q", r.Body)
 	}
-	if got := diagErr(t, k, "http_request_test", map[string]any{"url": base + "/echo", "method": "POST", "body": "x"}); !strings.Contains(got, "POST is not allowed") {
+	if got := toolstest.Err(t, k, "http_request_test", map[string]any{"url": base + "/echo", "method": "POST", "body": "x"}); !strings.Contains(got, "POST is not allowed") {
 		t.Errorf("POST without configuration: %q", got)
 	}
-	kp := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr, Methods: []string{"POST"}})
-	r = diagOK[HTTPResult](t, kp, "http_request_test", map[string]any{"url": base + "/echo", "method": "post", "body": "payload"})
+	kp := serveDiag(t, Config{Allow: []string{"127.0.0.2/32"}, Resolver: lab.dns.Addr, Methods: []string{"POST"}})
+	r = toolstest.OK[HTTPResult](t, kp, "http_request_test", map[string]any{"url": base + "/echo", "method": "post", "body": "payload"})
 	if !strings.HasPrefix(r.Body, "POST  payload") {
 		t.Errorf("configured POST: %q", r.Body)
 	}
@@ -528,7 +551,7 @@ func TestDiagHTTPRequest(t *testing.T) {
 		{"url": "file:///etc/passwd"},
 		{"url": "http:///nohost"},
 	} {
-		if got := diagErr(t, k, "http_request_test", args); !strings.Contains(got, "invalid argument") {
+		if got := toolstest.Err(t, k, "http_request_test", args); !strings.Contains(got, "invalid argument") {
 			t.Errorf("%v: %q", args, got)
 		}
 	}
@@ -544,11 +567,11 @@ func TestDiagHTTPRedirects(t *testing.T) {
 	// www.test is allowed through its address, not an entry of its own:
 	// the request would need approval, and redirects follow the policy.
 	base := fmt.Sprintf("http://www.test:%d", lab.httpPort)
-	r := diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/to-ip"})
+	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/to-ip"})
 	if r.AllowListed || r.StatusCode != 200 || len(r.Redirects) != 1 || r.Redirects[0].StatusCode != 302 || r.URL != fmt.Sprintf("http://127.0.0.2:%d/", lab.httpPort) {
 		t.Errorf("allowed redirect: %+v", r)
 	}
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/to-ip", "follow_redirects": false})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/to-ip", "follow_redirects": false})
 	if r.StatusCode != 302 || len(r.Redirects) != 1 || r.Headers["Location"] == "" {
 		t.Errorf("not following: %+v", r)
 	}
@@ -561,7 +584,7 @@ func TestDiagHTTPRedirects(t *testing.T) {
 		{"/to-file", "only http and https URLs are allowed"},
 		{"/loop", "stopped after 5 redirects"},
 	} {
-		got := diagErr(t, k, "http_request_test", map[string]any{"url": base + tt.path})
+		got := toolstest.Err(t, k, "http_request_test", map[string]any{"url": base + tt.path})
 		if want := strings.ReplaceAll(tt.want, "%d", fmt.Sprint(lab.httpPort)); !strings.Contains(got, want) {
 			t.Errorf("%s: %q; want %q", tt.path, got, want)
 		}
@@ -571,11 +594,11 @@ func TestDiagHTTPRedirects(t *testing.T) {
 	// to an allowed address but is not itself on the list.
 	ke := lab.kit(t, fmt.Sprintf("127.0.0.2:%d", lab.httpPort))
 	listed := fmt.Sprintf("http://127.0.0.2:%d", lab.httpPort)
-	r = diagOK[HTTPResult](t, ke, "http_request_test", map[string]any{"url": listed + "/to-root"})
+	r = toolstest.OK[HTTPResult](t, ke, "http_request_test", map[string]any{"url": listed + "/to-root"})
 	if !r.AllowListed || r.StatusCode != 200 || len(r.Redirects) != 1 {
 		t.Errorf("allow-listed redirect to itself: %+v", r)
 	}
-	got := diagErr(t, ke, "http_request_test", map[string]any{"url": listed + "/to-www"})
+	got := toolstest.Err(t, ke, "http_request_test", map[string]any{"url": listed + "/to-www"})
 	wantRefused(t, "allow-listed redirect elsewhere", got, "this request ran without approval because 127.0.0.2:")
 }
 
@@ -587,23 +610,23 @@ func TestDiagHTTPOversizedAndEndless(t *testing.T) {
 	k := lab.kit(t, "127.0.0.2/32")
 	base := fmt.Sprintf("http://127.0.0.2:%d", lab.httpPort)
 	start := time.Now()
-	r := diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/endless", "max_body_bytes": 100000})
+	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/endless", "max_body_bytes": 100000})
 	if !r.BodyTruncated || r.BodyBytes != 100000 || len(r.Body) != 100000 || time.Since(start) > 5*time.Second {
 		t.Errorf("endless body: truncated %v, %d bytes, after %v", r.BodyTruncated, r.BodyBytes, time.Since(start))
 	}
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/endless", "max_body_bytes": 0})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/endless", "max_body_bytes": 0})
 	if !r.BodyTruncated || r.BodyBytes != 0 {
 		t.Errorf("max_body_bytes 0: %+v", r.BodyBytes)
 	}
-	if got := diagErr(t, k, "http_request_test", map[string]any{"url": base + "/big-headers"}); !strings.Contains(got, "server response headers exceeded 65536 bytes") {
+	if got := toolstest.Err(t, k, "http_request_test", map[string]any{"url": base + "/big-headers"}); !strings.Contains(got, "server response headers exceeded 65536 bytes") {
 		t.Errorf("big headers: %q", got)
 	}
 	start = time.Now()
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/trickle", "timeout_ms": 500})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/trickle", "timeout_ms": 500})
 	if r.BodyError == "" || r.BodyBytes == 0 || time.Since(start) > 3*time.Second {
 		t.Errorf("trickle: body error %q, %d bytes, after %v", r.BodyError, r.BodyBytes, time.Since(start))
 	}
-	r = diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/binary"})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": base + "/binary"})
 	if r.BodyEncoding != "base64" || r.Body != "//4AAQ==" {
 		t.Errorf("binary body: %+v", r)
 	}
@@ -657,7 +680,7 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	url := fmt.Sprintf("http://127.0.0.2:%d/", ln.Addr().(*net.TCPAddr).Port)
-	k := newDiagKit(t, Config{Allow: []string{"127.0.0.2/32"}})
+	k := serveDiag(t, Config{Allow: []string{"127.0.0.2/32"}})
 
 	names := []string{"host", "HOST", "x-forwarded-for", "X-FORWARDED-HOST", "proxy-authorization", "Proxy-Anything",
 		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via"}
@@ -665,7 +688,7 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 		names = append(names, strings.Replace(h.name, "*", "Test", 1))
 	}
 	for _, name := range names {
-		msg := diagErr(t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"X-Probe": "p", name: "evil.example"}})
+		msg := toolstest.Err(t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"X-Probe": "p", name: "evil.example"}})
 		want := fmt.Sprintf(`invalid argument "headers": %s is refused: `, http.CanonicalHeaderKey(name))
 		if !strings.HasPrefix(msg, want) || len(msg) < len(want)+20 {
 			t.Errorf("%s: %q, want %q and why", name, msg, want)
@@ -677,12 +700,80 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 	default:
 	}
 
-	r := diagOK[HTTPResult](t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"x-probe": "p1", "Accept": "text/plain"}})
+	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": url, "headers": map[string]any{"x-probe": "p1", "Accept": "text/plain"}})
 	if r.StatusCode != 200 {
 		t.Fatalf("a harmless header: %+v", r)
 	}
 	s := <-got
 	if s.host != strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/") || s.header.Get("X-Probe") != "p1" || s.header.Get("Accept") != "text/plain" {
 		t.Errorf("the server saw Host %q and %v", s.host, s.header)
+	}
+}
+
+// tripwire is a TCP listener that must never be connected to: the
+// address a refused destination would have reached.
+type tripwire struct {
+	ln   net.Listener
+	hits atomic.Int64
+}
+
+func newTripwire(t testing.TB, addr string) *tripwire {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := &tripwire{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tw.hits.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if n := tw.hits.Load(); n > 0 {
+			t.Errorf("%s was connected to %d times; it must never be", addr, n)
+		}
+	})
+	return tw
+}
+
+func (tw *tripwire) port() int { return tw.ln.Addr().(*net.TCPAddr).Port }
+
+// listenSamePort listens on ip and returns the listener, on a port that
+// is also free on 127.0.0.1, where a tripwire is placed: a rebinding or
+// redirect to loopback on the same port would hit it.
+func listenSamePort(t testing.TB, ip string) (net.Listener, *tripwire) {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		probe, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			ln.Close()
+			continue
+		}
+		probe.Close()
+		t.Cleanup(func() { ln.Close() })
+		return ln, newTripwire(t, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	t.Fatal("no port free on both addresses")
+	return nil, nil
+}
+
+// wantRefused checks that an error text is a policy refusal containing
+// want.
+func wantRefused(t testing.TB, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, "refused by policy") || !strings.Contains(got, want) {
+		t.Errorf("%s: %q; want a policy refusal containing %q", what, got, want)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tailops/tailops/netpolicy/policytest"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // The namespace tests run the diagnostics tools across a router, to
@@ -126,6 +127,7 @@ func TestDiagNetns(t *testing.T) {
 		diagNetnsClient(t)
 		return
 	}
+	t.Parallel() // the namespaces are this process's own, by name
 	lab := newNetnsLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -183,25 +185,29 @@ func diagNetnsClient(t *testing.T) {
 		reverse(t, "fd77::fe")+" 60 IN PTR router.test.",
 		reverse(t, "fd77:1::2")+" 60 IN PTR target.test.",
 	))
-	k := newDiagKit(t, Config{Allow: []string{"10.77.0.0/16", "fd77::/16"}, Resolver: dns.Addr})
-	g := &k.ts.diag
+	ts, err := New(Config{Allow: []string{"10.77.0.0/16", "fd77::/16"}, Resolver: dns.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := serve(t, ts)
+	g := &ts.diag
 
 	t.Run("refused_without_entry", func(t *testing.T) {
-		k0 := newDiagKit(t, Config{Resolver: dns.Addr})
-		wantRefused(t, "ping", diagErr(t, k0, "ping_host", map[string]any{"host": "10.77.1.2"}),
+		k0 := serveDiag(t, Config{Resolver: dns.Addr})
+		wantRefused(t, "ping", toolstest.Err(t, k0, "ping_host", map[string]any{"host": "10.77.1.2"}),
 			"10.77.1.2 is private (RFC 1918) (10.0.0.0/8, default deny); allow it with --diag-allow 10.77.1.2/32")
-		wantRefused(t, "traceroute", diagErr(t, k0, "traceroute", map[string]any{"host": "target.test"}),
+		wantRefused(t, "traceroute", toolstest.Err(t, k0, "traceroute", map[string]any{"host": "target.test"}),
 			"allow the name with --diag-allow target.test or the address with --diag-allow 10.77.1.2/32")
-		wantRefused(t, "traceroute v6", diagErr(t, k0, "traceroute", map[string]any{"host": "fd77:1::2"}), "unique local (ULA) (fc00::/7, default deny)")
+		wantRefused(t, "traceroute v6", toolstest.Err(t, k0, "traceroute", map[string]any{"host": "fd77:1::2"}), "unique local (ULA) (fc00::/7, default deny)")
 	})
 	pingBoth := func(t *testing.T, method string) {
 		for _, host := range []string{"10.77.1.2", "fd77:1::2", "target.test"} {
-			r := diagOK[PingResult](t, k, "ping_host", map[string]any{"host": host, "count": 2, "interval_ms": 200})
+			r := toolstest.OK[PingResult](t, k, "ping_host", map[string]any{"host": host, "count": 2, "interval_ms": 200})
 			if r.Method != method || r.Received != 2 || r.LossPercent != 0 || r.Replies[0].TTL != 63 && r.Replies[0].TTL != 0 {
 				t.Errorf("ping %s: %+v; want 2 replies over %s", host, r, method)
 			}
 		}
-		r := diagOK[PingResult](t, k, "ping_host", map[string]any{"host": "10.77.1.99", "count": 2, "interval_ms": 200, "timeout_ms": 300})
+		r := toolstest.OK[PingResult](t, k, "ping_host", map[string]any{"host": "10.77.1.99", "count": 2, "interval_ms": 200, "timeout_ms": 300})
 		if r.Transmitted != 2 || r.Received != 0 || r.LossPercent != 100 || r.RTTAvgMS != 0 {
 			t.Errorf("ping to nobody: %+v", r)
 		}
@@ -223,26 +229,26 @@ func diagNetnsClient(t *testing.T) {
 		runAsNobody(t)
 	})
 	t.Run("traceroute_ipv4", func(t *testing.T) {
-		r := diagOK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "target.test", "max_hops": 5, "probes": 2, "timeout_ms": 1000})
+		r := toolstest.OK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "target.test", "max_hops": 5, "probes": 2, "timeout_ms": 1000})
 		if !r.Reached || r.Address != "10.77.1.2" || len(r.Hops) != 2 ||
 			r.Hops[0].Address != "10.77.0.254" || r.Hops[0].Name != "router.test" || len(r.Hops[0].RTTsMS) != 2 ||
 			r.Hops[1].Address != "10.77.1.2" || r.Hops[1].Name != "target.test" || r.Hops[1].Probes[0].Note != "reached" {
 			t.Errorf("traceroute target.test: %+v", r)
 		}
-		r = diagOK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "10.77.5.1", "max_hops": 3, "probes": 1, "resolve_names": false})
+		r = toolstest.OK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "10.77.5.1", "max_hops": 3, "probes": 1, "resolve_names": false})
 		if r.Reached || !strings.Contains(r.Stopped, "no route") || len(r.Hops) != 1 {
 			t.Errorf("traceroute to an unrouted address: %+v", r)
 		}
 	})
 	t.Run("traceroute_ipv6", func(t *testing.T) {
-		r := diagOK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "fd77:1::2", "max_hops": 5, "probes": 1})
+		r := toolstest.OK[TracerouteResult](t, k, "traceroute", map[string]any{"host": "fd77:1::2", "max_hops": 5, "probes": 1})
 		if !r.Reached || len(r.Hops) != 2 || r.Hops[0].Address != "fd77::fe" || r.Hops[0].Name != "router.test" ||
 			r.Hops[1].Address != "fd77:1::2" || r.Hops[1].Name != "target.test" {
 			t.Errorf("traceroute fd77:1::2: %+v", r)
 		}
 	})
 	t.Run("ports", func(t *testing.T) {
-		r := diagOK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.1.2", "ports": []any{80, 443}, "timeout_ms": 1000})
+		r := toolstest.OK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.1.2", "ports": []any{80, 443}, "timeout_ms": 1000})
 		if r.Closed != 2 {
 			t.Errorf("closed ports on the target: %+v", r)
 		}
@@ -250,11 +256,11 @@ func diagNetnsClient(t *testing.T) {
 		// 3 s of unanswered ARP the router answers for it at once with
 		// "host unreachable", and how long the subtests in between take
 		// (slower under -race) decided which answer this one got.
-		r = diagOK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.1.98", "ports": []any{80}, "timeout_ms": 300})
+		r = toolstest.OK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.1.98", "ports": []any{80}, "timeout_ms": 300})
 		if r.Filtered != 1 || !strings.Contains(r.Ports[0].Detail, "no answer within 300ms") {
 			t.Errorf("a silent address: %+v", r)
 		}
-		r = diagOK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.5.1", "ports": []any{80}, "timeout_ms": 300})
+		r = toolstest.OK[PortResult](t, k, "test_port_connectivity", map[string]any{"host": "10.77.5.1", "ports": []any{80}, "timeout_ms": 300})
 		if r.Filtered != 1 || r.Ports[0].Detail != "network unreachable" {
 			t.Errorf("an unrouted address: %+v", r)
 		}
@@ -311,8 +317,8 @@ func diagNetnsNobody(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Fatal("running as root")
 	}
-	k := newDiagKit(t, Config{Allow: []string{"10.77.0.0/16"}})
-	got := diagErr(t, k, "ping_host", map[string]any{"host": "10.77.1.2", "count": 1})
+	k := serveDiag(t, Config{Allow: []string{"10.77.0.0/16"}})
+	got := toolstest.Err(t, k, "ping_host", map[string]any{"host": "10.77.1.2", "count": 1})
 	for _, want := range []string{
 		"pinging needs an ICMP socket and neither kind is allowed",
 		"this process's group (65534) within net.ipv4.ping_group_range (now \"1 0\")",

@@ -38,6 +38,7 @@ func TestDiagToolsUnderSandbox(t *testing.T) {
 		diagSandboxChild(t, groups)
 		return
 	}
+	t.Parallel() // the namespace is this process's own, and the child alone is sandboxed
 	ns := fmt.Sprintf("tailops-diag-%d-sandbox", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Fatalf("creating network namespace: %v: %s", err, out)

@@ -21,7 +21,7 @@ import (
 //
 //	go test -run '^$' -bench ListContainers ./tools
 func BenchmarkListContainers(b *testing.B) {
-	k := newDockerKit(b)
+	k := newDockerLab(b)
 	const n = 50
 	ctx := context.Background()
 	ids := make([]string, n)
@@ -86,8 +86,8 @@ func BenchmarkListContainers(b *testing.B) {
 
 // dockerOKNoSchema calls list_containers and returns how many containers
 // it listed, without the test-only schema check.
-func dockerOKNoSchema(b *testing.B, k *dockerKit) int {
-	res := k.call(b, "list_containers", nil)
+func dockerOKNoSchema(b *testing.B, k *dockerLab) int {
+	res := toolstest.Call(b, k.h, "list_containers", nil)
 	if res.IsError {
 		b.Fatalf("list_containers: %s", toolstest.Text(res))
 	}

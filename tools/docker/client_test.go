@@ -12,7 +12,6 @@ import (
 
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/sandbox"
-	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
@@ -116,11 +115,7 @@ func TestClientReachesTheEngineAsDockerWould(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k := &dockerKit{e: &ts.engine, specs: map[string]tools.Spec{}}
-			for _, s := range ts.Tools() {
-				k.specs[s.Name()] = s
-			}
-			res := k.call(t, "list_networks", nil)
+			res := toolstest.Call(t, toolstest.Direct(ts.Tools()), "list_networks", nil)
 			switch {
 			case tc.wantErr == "" && res.IsError:
 				t.Fatalf("list_networks: %s", toolstest.Text(res))

@@ -27,7 +27,7 @@ import (
 
 // create runs `docker create ARGS…` and removes the container when the
 // test ends.
-func (k *dockerKit) create(t testing.TB, args ...string) string {
+func (k *dockerLab) create(t testing.TB, args ...string) string {
 	t.Helper()
 	id := k.d.Docker(t, append([]string{"create"}, args...)...)
 	t.Cleanup(func() { k.d.Remove(id) })
@@ -36,7 +36,14 @@ func (k *dockerKit) create(t testing.TB, args ...string) string {
 
 func TestDockerToolDeclarations(t *testing.T) {
 	t.Parallel()
-	k := newDockerKitFor(t, nil, "unix:///nonexistent.sock")
+	ts, err := New(Config{Host: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]tools.Spec{}
+	for _, s := range ts.Tools() {
+		specs[s.Name()] = s
+	}
 	for _, tc := range []struct {
 		name                                         string
 		scope                                        auth.Scope
@@ -57,7 +64,7 @@ func TestDockerToolDeclarations(t *testing.T) {
 		{"remove_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, false},
 		{"pull_image", auth.ScopeDockerAdmin, tools.RiskCritical, false, false, true, true},
 	} {
-		s, ok := k.specs[tc.name]
+		s, ok := specs[tc.name]
 		if !ok {
 			t.Errorf("%s: not declared", tc.name)
 			continue
@@ -76,8 +83,8 @@ func TestDockerToolDeclarations(t *testing.T) {
 			t.Errorf("%s: NeedsApproval = %v", tc.name, s.NeedsApproval())
 		}
 	}
-	if len(k.specs) != 13 {
-		t.Errorf("%d Docker tools, want 13", len(k.specs))
+	if len(specs) != 13 {
+		t.Errorf("%d Docker tools, want 13", len(specs))
 	}
 }
 
@@ -118,7 +125,7 @@ func TestDockerErrorMessages(t *testing.T) {
 
 func TestDockerDaemonDownIsAToolError(t *testing.T) {
 	t.Parallel()
-	k := newDockerKitFor(t, nil, "unix://"+t.TempDir()+"/docker.sock")
+	k := newDockerLabFor(t, nil, "unix://"+t.TempDir()+"/docker.sock")
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
@@ -129,7 +136,7 @@ func TestDockerDaemonDownIsAToolError(t *testing.T) {
 		{"stop_container", map[string]any{"container": "web"}},
 		{"pull_image", map[string]any{"image": "busybox"}},
 	} {
-		msg := dockerErr(t, k, tc.tool, tc.args)
+		msg := toolstest.Err(t, k.h, tc.tool, tc.args)
 		if !strings.HasPrefix(msg, "Docker daemon not reachable at unix:///") || !strings.Contains(msg, "is dockerd running?") {
 			t.Errorf("%s: %q", tc.tool, msg)
 		}
@@ -137,7 +144,7 @@ func TestDockerDaemonDownIsAToolError(t *testing.T) {
 }
 
 func TestDockerListContainers(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	k.d.Run(t, "--name", "lc-web-1", "--init", "--label", "app=web", "--label", "tier=front",
 		"--label", "note=quote \" and\nnewline", "-p", "127.0.0.1:18081:80", busyboxRef, "sleep", "600")
 	web2 := k.d.Run(t, "--name", "lc-web-2", "--init", "--label", "app=web", busyboxRef, "sleep", "600")
@@ -157,24 +164,24 @@ func TestDockerListContainers(t *testing.T) {
 		{map[string]any{"label": []any{"=x"}}, `invalid argument "label"`},
 		{map[string]any{"all": "yes"}, `invalid argument "all"`},
 	} {
-		if msg := dockerErr(t, k, "list_containers", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k.h, "list_containers", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
 }
 
 func TestDockerInspectContainer(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	id := k.d.Run(t, "--name", "ic-app", "--init", "-e", "FOO=bar", "-e", "DB_PASSWORD=hunter2", "-e", "API_TOKEN=t0k",
 		"--label", "app=web", "-p", "127.0.0.1:18082:80", "--restart", "on-failure:3", "-m", "32m", "--cap-drop", "CHOWN",
 		"--health-cmd", "true", "--health-interval", "1s", "-w", "/tmp", "-u", "nobody", busyboxRef, "sleep", "600")
 	for _, ref := range []string{"ic-app", "/ic-app", id, id[:10]} {
-		d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": ref})
+		d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": ref})
 		if d.ID != id || d.Name != "ic-app" {
 			t.Fatalf("%s: resolved to %s %s", ref, d.ID, d.Name)
 		}
 	}
-	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "ic-app"})
+	d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": "ic-app"})
 	for _, want := range []string{"FOO=bar", "DB_PASSWORD=" + redact.Redacted, "API_TOKEN=" + redact.Redacted} {
 		if !slices.Contains(d.Env, want) {
 			t.Errorf("env %v lacks %s", d.Env, want)
@@ -204,12 +211,12 @@ func TestDockerInspectContainer(t *testing.T) {
 }
 
 func TestDockerUnknownAndAmbiguousContainers(t *testing.T) {
-	k := newDockerKit(t)
-	if msg := dockerErr(t, k, "inspect_container", map[string]any{"container": "no-such-thing"}); msg != `no container matches "no-such-thing"` {
+	k := newDockerLab(t)
+	if msg := toolstest.Err(t, k.h, "inspect_container", map[string]any{"container": "no-such-thing"}); msg != `no container matches "no-such-thing"` {
 		t.Errorf("unknown: %q", msg)
 	}
 	for _, bad := range []string{"../containers/json", "a b", "", "x?all=1"} {
-		if msg := dockerErr(t, k, "inspect_container", map[string]any{"container": bad}); !strings.Contains(msg, `invalid argument "container"`) {
+		if msg := toolstest.Err(t, k.h, "inspect_container", map[string]any{"container": bad}); !strings.Contains(msg, `invalid argument "container"`) {
 			t.Errorf("%q: %q", bad, msg)
 		}
 	}
@@ -217,7 +224,7 @@ func TestDockerUnknownAndAmbiguousContainers(t *testing.T) {
 }
 
 func TestDockerContainerLogs(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	// The daemon reads the two streams from separate pipes, so only lines
 	// written some time apart keep their order across streams.
 	id := k.d.Run(t, "--name", "lg-both", "--init", busyboxRef, "sh", "-c",
@@ -228,7 +235,7 @@ func TestDockerContainerLogs(t *testing.T) {
 	})
 	checkContainerLogs(t, k, "lg-both", id)
 	t.Run("text", func(t *testing.T) {
-		res := k.call(t, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
+		res := toolstest.Call(t, k.h, "get_container_logs", map[string]any{"container": "lg-both", "tail": 1})
 		if text := toolstest.Text(res); text != "stderr | err5\n" {
 			t.Errorf("text rendering: %q", text)
 		}
@@ -238,7 +245,7 @@ func TestDockerContainerLogs(t *testing.T) {
 		k.d.Run(t, "--name", "lg-long", "--init", busyboxRef, "sh", "-c",
 			`i=0; while [ $i -lt 50 ]; do i=$((i+1)); printf 'line%03d %0100d\n' $i 0; done; sleep 600`)
 		toolstest.WaitFor(t, "fifty lines", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-long"), "line050") })
-		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-long", "max_bytes": 1024})
+		l := toolstest.OK[ContainerLogs](t, k.h, "get_container_logs", map[string]any{"container": "lg-long", "max_bytes": 1024})
 		size := 0
 		for _, x := range l.Lines {
 			size += len(x.Text)
@@ -251,7 +258,7 @@ func TestDockerContainerLogs(t *testing.T) {
 	t.Run("tty", func(t *testing.T) {
 		k.d.Run(t, "--name", "lg-tty", "-t", "--init", busyboxRef, "sh", "-c", "echo hi; echo there >&2; sleep 600")
 		toolstest.WaitFor(t, "tty output", func() bool { return strings.Contains(k.d.Docker(t, "logs", "lg-tty"), "there") })
-		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": "lg-tty"})
+		l := toolstest.OK[ContainerLogs](t, k.h, "get_container_logs", map[string]any{"container": "lg-tty"})
 		if got := logLines(l); !slices.Equal(got, []string{"stdout:hi", "stdout:there"}) {
 			t.Errorf("got %q", got)
 		}
@@ -267,42 +274,42 @@ func TestDockerContainerLogs(t *testing.T) {
 		{map[string]any{"container": "lg-both", "stream": "stdin"}, `invalid argument "stream"`},
 		{map[string]any{"container": "lg-none"}, `no container matches "lg-none"`},
 	} {
-		if msg := dockerErr(t, k, "get_container_logs", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k.h, "get_container_logs", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
 }
 
 func TestDockerContainerStats(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	id := k.d.Run(t, "--name", "st-busy", "--init", "-m", "64m", "--cpus", "0.5", busyboxRef, "sh", "-c", "while :; do :; done")
 	checkBusyStats(t, k, "st-busy", id, 2) // tini and sh
 	k.d.Docker(t, "stop", "-t", "0", id)
-	if msg := dockerErr(t, k, "get_container_stats", map[string]any{"container": "st-busy"}); msg != `container "st-busy" is exited: only running containers have resource usage` {
+	if msg := toolstest.Err(t, k.h, "get_container_stats", map[string]any{"container": "st-busy"}); msg != `container "st-busy" is exited: only running containers have resource usage` {
 		t.Errorf("stopped: %q", msg)
 	}
 }
 
 func TestDockerImagesNetworksVolumes(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	k.d.Docker(t, "network", "create", "--subnet", "172.31.251.0/24", "--gateway", "172.31.251.1", "--label", "team=ops", "inv-net")
 	t.Cleanup(func() { k.d.DockerCmd("network", "rm", "inv-net").Run() })
 	k.d.Docker(t, "volume", "create", "--label", "backup=daily", "inv-vol")
 	t.Cleanup(func() { k.d.DockerCmd("volume", "rm", "inv-vol").Run() })
 
-	imgs := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": "local/busybox"})
+	imgs := toolstest.OK[ImageList](t, k.h, "list_images", map[string]any{"reference": "local/busybox"})
 	if imgs.Count != 1 || !slices.Equal(imgs.Images[0].Tags, []string{busyboxRef}) || imgs.Images[0].SizeBytes < 500_000 ||
 		!strings.HasPrefix(imgs.Images[0].ID, "sha256:") || imgs.Images[0].Dangling {
 		t.Errorf("images: %+v", imgs)
 	}
-	if all := dockerOK[ImageList](t, k, "list_images", nil); all.Count < 1 {
+	if all := toolstest.OK[ImageList](t, k.h, "list_images", nil); all.Count < 1 {
 		t.Errorf("no images without a filter")
 	}
-	if none := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": "nothing/here"}); none.Count != 0 {
+	if none := toolstest.OK[ImageList](t, k.h, "list_images", map[string]any{"reference": "nothing/here"}); none.Count != 0 {
 		t.Errorf("filter matched %+v", none)
 	}
 
-	nets := dockerOK[NetworkList](t, k, "list_networks", nil)
+	nets := toolstest.OK[NetworkList](t, k.h, "list_networks", nil)
 	var names []string
 	var inv *NetworkSummary
 	for i, n := range nets.Networks {
@@ -321,7 +328,7 @@ func TestDockerImagesNetworksVolumes(t *testing.T) {
 		t.Errorf("inv-net: %+v", inv)
 	}
 
-	vols := dockerOK[VolumeList](t, k, "list_volumes", nil)
+	vols := toolstest.OK[VolumeList](t, k.h, "list_volumes", nil)
 	found := false
 	for _, v := range vols.Volumes {
 		if v.Name == "inv-vol" {
@@ -337,10 +344,10 @@ func TestDockerImagesNetworksVolumes(t *testing.T) {
 }
 
 func TestDockerStartStopRestart(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	id := k.d.Run(t, "--name", "ssr-app", "--init", busyboxRef, "sleep", "600")
 	checkStartStopRestart(t, k, "ssr-app", id)
-	if msg := dockerErr(t, k, "stop_container", map[string]any{"container": "ssr-app", "timeout": 601}); !strings.Contains(msg, `invalid argument "timeout"`) {
+	if msg := toolstest.Err(t, k.h, "stop_container", map[string]any{"container": "ssr-app", "timeout": 601}); !strings.Contains(msg, `invalid argument "timeout"`) {
 		t.Errorf("timeout 601: %q", msg)
 	}
 	// Names are data: they reach the log only as attribute values.
@@ -356,7 +363,7 @@ func TestDockerStartStopRestart(t *testing.T) {
 }
 
 func TestDockerRemoveContainer(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	run := k.d.Run(t, "--name", "rm-running", "--init", busyboxRef, "sleep", "600")
 	stopped := k.create(t, "--name", "rm-stopped", busyboxRef)
 
@@ -367,16 +374,17 @@ func TestDockerRemoveContainer(t *testing.T) {
 // starts it again: the same tools (same client) must report the outage
 // clearly and work again afterwards, with nothing restarted on our side.
 func TestDockerDaemonRestart(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	k.create(t, "--name", "dr-app", "--init", busyboxRef, "sleep", "600")
 	k.d.Run(t, "--name", "dr-busy", "--init", busyboxRef, "sleep", "600")
-	dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "dr-app"})
+	toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": "dr-app"})
 	// get_container_stats takes two samples apart; the daemon goes away
 	// between them (it serves while it shuts down, so give it time).
 	k.e.statsInterval = 4 * time.Second
 	statsErr := make(chan string, 1)
+	stats := k.h.Spec(t, "get_container_stats")
 	go func() {
-		res, err := k.specs["get_container_stats"].Handler(context.Background(),
+		res, err := stats.Handler(context.Background(),
 			mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "get_container_stats", Arguments: map[string]any{"container": "dr-busy"}}})
 		switch {
 		case err != nil:
@@ -409,7 +417,7 @@ func TestDockerDaemonRestart(t *testing.T) {
 		{"start_container", map[string]any{"container": "dr-app"}},
 		{"list_volumes", nil},
 	} {
-		msg := dockerErr(t, k, tc.tool, tc.args)
+		msg := toolstest.Err(t, k.h, tc.tool, tc.args)
 		want := "Docker daemon not reachable at " + k.d.Host + ": is dockerd running?"
 		if !strings.HasPrefix(msg, want) {
 			t.Errorf("%s while down: %q, want %q…", tc.tool, msg, want)
@@ -419,11 +427,11 @@ func TestDockerDaemonRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted = true
-	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "dr-app"})
+	d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": "dr-app"})
 	if d.Name != "dr-app" {
 		t.Errorf("after restart: %+v", d)
 	}
-	a := dockerOK[ContainerAction](t, k, "start_container", map[string]any{"container": "dr-app"})
+	a := toolstest.OK[ContainerAction](t, k.h, "start_container", map[string]any{"container": "dr-app"})
 	if a.State != "running" {
 		t.Errorf("start after restart: %+v", a)
 	}

@@ -55,7 +55,7 @@ func podmanRunArgs(args ...string) []string {
 func TestPodman(t *testing.T) {
 	p := labtest.StartPodman(t) // fails (never skips) when podman is missing
 	p.BusyboxImage(t, podmanImage)
-	k := newDockerKitFor(t, nil, p.Host)
+	k := newDockerLabFor(t, nil, p.Host)
 	k.cli = p.Client()
 
 	t.Run("ListContainers", func(t *testing.T) { testPodmanListContainers(t, p, k) })
@@ -68,7 +68,7 @@ func TestPodman(t *testing.T) {
 	t.Run("UnknownAndAmbiguous", func(t *testing.T) { testPodmanUnknownAndAmbiguous(t, p, k) })
 }
 
-func testPodmanListContainers(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanListContainers(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	p.Run(t, podmanRunArgs("--name", "pc-web-1", "--label", "app=web", "--label", "tier=front", "-p", "127.0.0.1:18081:80")...)
 	web2 := p.Run(t, podmanRunArgs("--name", "pc-web-2", "--label", "app=web")...)
 	p.Run(t, podmanRunArgs("--name", "pc-db", "--label", "app=db")...)
@@ -82,17 +82,17 @@ func testPodmanListContainers(t *testing.T, p *labtest.Podman, k *dockerKit) {
 	checkListSummary(t, k, "pc-web-1", podmanImageRef, []string{"podman"}, "tier", "front")
 }
 
-func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	id := p.Run(t, podmanRunArgs("--name", "pi-app", "-e", "FOO=bar", "-e", "DB_PASSWORD=hunter2", "--label", "app=web",
 		"-p", "127.0.0.1:18082:80", "--restart", "on-failure:3", "-m", "32m", "--cap-drop", "CHOWN",
 		"-w", "/tmp", "-u", "nobody")...)
 	for _, ref := range []string{"pi-app", "/pi-app", id, id[:10]} {
-		d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": ref})
+		d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": ref})
 		if d.ID != id || d.Name != "pi-app" {
 			t.Fatalf("%s: resolved to %s %s", ref, d.ID, d.Name)
 		}
 	}
-	d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": "pi-app"})
+	d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": "pi-app"})
 	for _, want := range []string{"FOO=bar", "DB_PASSWORD=" + redact.Redacted} {
 		if !slices.Contains(d.Env, want) {
 			t.Errorf("env %v lacks %s", d.Env, want)
@@ -124,7 +124,7 @@ func testPodmanInspectContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
 	}
 }
 
-func testPodmanContainerLogs(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanContainerLogs(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	id := p.Run(t, "--name", "pl-both", podmanImage, "sh", "-c",
 		`for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done; trap "exit 0" TERM; sleep 600 & wait`)
 	toolstest.WaitFor(t, "ten log lines", func() bool {
@@ -132,12 +132,12 @@ func testPodmanContainerLogs(t *testing.T, p *labtest.Podman, k *dockerKit) {
 		return strings.Contains(string(out), "err5")
 	})
 	checkContainerLogs(t, k, "pl-both", id)
-	if msg := dockerErr(t, k, "get_container_logs", map[string]any{"container": "pl-none"}); msg != `no container matches "pl-none"` {
+	if msg := toolstest.Err(t, k.h, "get_container_logs", map[string]any{"container": "pl-none"}); msg != `no container matches "pl-none"` {
 		t.Errorf("unknown container: %q", msg)
 	}
 }
 
-func testPodmanContainerStats(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanContainerStats(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	id := p.Run(t, "--name", "ps-busy", "-m", "64m", "--cpus", "0.5", podmanImage, "sh", "-c", "while :; do :; done")
 	// Held to half a CPU, as under dockerd. TailOps divides the
 	// container's CPU time by the time between the engine's readings;
@@ -167,12 +167,12 @@ func testPodmanContainerStats(t *testing.T, p *labtest.Podman, k *dockerKit) {
 		t.Errorf("container used %.2f CPUs, want about 0.5", used)
 	}
 	p.Podman(t, "stop", "-t", "0", id)
-	if msg := dockerErr(t, k, "get_container_stats", map[string]any{"container": "ps-busy"}); msg != `container "ps-busy" is exited: only running containers have resource usage` {
+	if msg := toolstest.Err(t, k.h, "get_container_stats", map[string]any{"container": "ps-busy"}); msg != `container "ps-busy" is exited: only running containers have resource usage` {
 		t.Errorf("stopped: %q", msg)
 	}
 }
 
-func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	p.Podman(t, "network", "create", "--subnet", "172.31.252.0/24", "--gateway", "172.31.252.1", "--label", "team=ops", "pinv-net")
 	t.Cleanup(func() { p.PodmanCmd("network", "rm", "-f", "pinv-net").Run() })
 	p.Podman(t, "volume", "create", "--label", "backup=daily", "pinv-vol")
@@ -186,7 +186,7 @@ func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerK
 		{podmanImageRef, 1},
 		{"nothing/here", 0},
 	} {
-		imgs := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": tc.reference})
+		imgs := toolstest.OK[ImageList](t, k.h, "list_images", map[string]any{"reference": tc.reference})
 		if imgs.Count != tc.want {
 			t.Errorf("reference %s: %d images, want %d: %+v", tc.reference, imgs.Count, tc.want, imgs)
 			continue
@@ -198,11 +198,11 @@ func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerK
 			}
 		}
 	}
-	if all := dockerOK[ImageList](t, k, "list_images", nil); all.Count != 1 {
+	if all := toolstest.OK[ImageList](t, k.h, "list_images", nil); all.Count != 1 {
 		t.Errorf("%d images without a filter, want 1", all.Count)
 	}
 
-	nets := dockerOK[NetworkList](t, k, "list_networks", nil)
+	nets := toolstest.OK[NetworkList](t, k.h, "list_networks", nil)
 	var names []string
 	var inv *NetworkSummary
 	for i, n := range nets.Networks {
@@ -221,7 +221,7 @@ func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerK
 		t.Errorf("pinv-net: %+v", inv)
 	}
 
-	vols := dockerOK[VolumeList](t, k, "list_volumes", nil)
+	vols := toolstest.OK[VolumeList](t, k.h, "list_volumes", nil)
 	found := false
 	for _, v := range vols.Volumes {
 		if v.Name == "pinv-vol" {
@@ -236,19 +236,19 @@ func testPodmanImagesNetworksVolumes(t *testing.T, p *labtest.Podman, k *dockerK
 	}
 }
 
-func testPodmanStartStopRestart(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanStartStopRestart(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	id := p.Run(t, podmanRunArgs("--name", "pssr-app")...)
 	checkStartStopRestart(t, k, "pssr-app", id)
 }
 
-func testPodmanRemoveContainer(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanRemoveContainer(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	run := p.Run(t, podmanRunArgs("--name", "prm-running")...)
 	stopped := p.Create(t, "--name", "prm-stopped", podmanImage)
 
 	checkRemoveContainer(t, k, "prm-running", run, "prm-stopped", stopped)
 }
 
-func testPodmanUnknownAndAmbiguous(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanUnknownAndAmbiguous(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	for _, tc := range []struct {
 		tool string
 		ref  string
@@ -260,7 +260,7 @@ func testPodmanUnknownAndAmbiguous(t *testing.T, p *labtest.Podman, k *dockerKit
 		{"inspect_container", "../containers/json", `invalid argument "container"`},
 		{"inspect_container", "a b", `invalid argument "container"`},
 	} {
-		if msg := dockerErr(t, k, tc.tool, map[string]any{"container": tc.ref}); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k.h, tc.tool, map[string]any{"container": tc.ref}); !strings.Contains(msg, tc.want) {
 			t.Errorf("%s %q: %q, want %q", tc.tool, tc.ref, msg, tc.want)
 		}
 	}
@@ -287,7 +287,7 @@ func testPodmanUnknownAndAmbiguous(t *testing.T, p *labtest.Podman, k *dockerKit
 func TestPodmanUpdate(t *testing.T) {
 	p := labtest.StartPodman(t) // fails (never skips) when podman is missing
 	reg := p.StartRegistry(t)   // fails (never skips) when docker-registry is missing
-	k := newDockerKitFor(t, nil, p.Host)
+	k := newDockerLabFor(t, nil, p.Host)
 	k.cli = p.Client()
 
 	t.Run("PullImage", func(t *testing.T) { testPodmanPullImage(t, p, reg, k) })
@@ -299,7 +299,7 @@ func TestPodmanUpdate(t *testing.T) {
 // checkPodmanRolledBack checks update_container's error msg for name: it
 // failed with cause and rolled back, and the old container (id old) is
 // the only one under that name, running.
-func checkPodmanRolledBack(t *testing.T, k *dockerKit, name, old, msg string, cause *regexp.Regexp) container.InspectResponse {
+func checkPodmanRolledBack(t *testing.T, k *dockerLab, name, old, msg string, cause *regexp.Regexp) container.InspectResponse {
 	t.Helper()
 	want := fmt.Sprintf(`updating %q failed: `, name)
 	if !strings.HasPrefix(msg, want) || !cause.MatchString(msg) ||
@@ -310,7 +310,7 @@ func checkPodmanRolledBack(t *testing.T, k *dockerKit, name, old, msg string, ca
 	if cur.ID != old || !cur.State.Running || cur.Name != "/"+name {
 		t.Errorf("after rollback %s is %s (running %v, name %s), want the old %s", name, cur.ID, cur.State.Running, cur.Name, old)
 	}
-	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name, "all": true})
+	l := toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"name": name, "all": true})
 	if l.Count != 1 {
 		t.Errorf("containers named like %s after rollback: %v", name, containerNames(l))
 	}
@@ -329,14 +329,14 @@ func podmanAppImage(t testing.TB, p *labtest.Podman, name, version string) strin
 // testPodmanPullImage pulls from the registry through a real MCP client
 // that asked for progress, and checks the result, the notifications and
 // that the image is then listed.
-func testPodmanPullImage(t *testing.T, p *labtest.Podman, reg *labtest.Registry, k *dockerKit) {
+func testPodmanPullImage(t *testing.T, p *labtest.Podman, reg *labtest.Registry, k *dockerLab) {
 	// A layer of its own, so the pull really downloads it.
 	id := p.Image(t, labtest.ImageSpec{Name: "local/pull:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
 	ref := reg.Push(t, "local/pull:v1", "pull/me:v1")
 	p.RemoveImage(t, "local/pull:v1")
 	p.RemoveImage(t, ref)
 	t.Cleanup(func() { p.RemoveImage(t, ref) })
-	if l := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": ref}); l.Count != 0 {
+	if l := toolstest.OK[ImageList](t, k.h, "list_images", map[string]any{"reference": ref}); l.Count != 0 {
 		t.Fatalf("%s is still present before the pull: %+v", ref, l)
 	}
 
@@ -366,7 +366,7 @@ func testPodmanPullImage(t *testing.T, p *labtest.Podman, reg *labtest.Registry,
 	}
 	notes.Reset()
 
-	l := dockerOK[ImageList](t, k, "list_images", map[string]any{"reference": ref})
+	l := toolstest.OK[ImageList](t, k.h, "list_images", map[string]any{"reference": ref})
 	if l.Count != 1 || l.Images[0].ID != id || !slices.Equal(l.Images[0].Tags, []string{ref}) {
 		t.Errorf("after the pull, list_images %s: %+v", ref, l)
 	}
@@ -391,7 +391,7 @@ func testPodmanPullImage(t *testing.T, p *labtest.Podman, reg *labtest.Registry,
 // configuration items update_container keeps that Podman supports,
 // updates it to a new image in the registry, and checks the new container
 // has every item, runs the new image and kept the volumes' data.
-func testPodmanUpdateKeepsConfiguration(t *testing.T, p *labtest.Podman, reg *labtest.Registry, k *dockerKit) {
+func testPodmanUpdateKeepsConfiguration(t *testing.T, p *labtest.Podman, reg *labtest.Registry, k *dockerLab) {
 	v1 := podmanAppImage(t, p, "local/upd:v1", "1")
 	ref := reg.Push(t, "local/upd:v1", "upd:latest")
 	v2 := podmanAppImage(t, p, "local/upd:v2", "2")
@@ -430,7 +430,7 @@ func testPodmanUpdateKeepsConfiguration(t *testing.T, p *labtest.Podman, reg *la
 	t.Logf("Podman's inspect: ulimits %+v, NanoCpus %d, CpuPeriod %d, CpuQuota %d, network mode %s",
 		old.HostConfig.Ulimits, old.HostConfig.NanoCPUs, old.HostConfig.CPUPeriod, old.HostConfig.CPUQuota, old.HostConfig.NetworkMode)
 
-	r := dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "pupd-app", "timeout": 30})
+	r := toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "pupd-app", "timeout": 30})
 	if !r.Updated || !r.Pulled || !r.Started || r.Health != "running" || r.OldID != old.ID || r.NewID == old.ID ||
 		r.OldImageID != v1 || r.NewImageID != v2 || r.Image != ref {
 		t.Fatalf("result: %+v", r)
@@ -482,7 +482,7 @@ func testPodmanUpdateKeepsConfiguration(t *testing.T, p *labtest.Podman, reg *la
 // start or exit at once, as the dockerd test does: the old container must
 // be back, running, under its name, and the new one gone. (Health-check
 // failures are not tested: see TestPodmanUpdate.)
-func testPodmanUpdateRollsBack(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanUpdateRollsBack(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	good := labtest.ImageSpec{Busybox: true, Files: map[string]string{"/etc/ok": "ok"}, Changes: []string{`CMD ["/bin/sh"]`}}
 	withoutOK := labtest.ImageSpec{Busybox: true, Changes: []string{`CMD ["/bin/sh"]`}}
 	noShell := labtest.ImageSpec{Files: map[string]string{"/etc/ok": "ok"}}
@@ -508,7 +508,7 @@ func testPodmanUpdateRollsBack(t *testing.T, p *labtest.Podman, k *dockerKit) {
 			tc.broken.Name = ref
 			p.Image(t, tc.broken) // the same reference now names a broken image
 
-			msg := dockerErr(t, k, "update_container", map[string]any{"container": name, "pull": false, "timeout": 10})
+			msg := toolstest.Err(t, k.h, "update_container", map[string]any{"container": name, "pull": false, "timeout": 10})
 			checkPodmanRolledBack(t, k, name, old, msg, tc.cause)
 		})
 	}
@@ -516,16 +516,16 @@ func testPodmanUpdateRollsBack(t *testing.T, p *labtest.Podman, k *dockerKit) {
 
 // testPodmanUpdateUnchangedAndForced: an unchanged image leaves the
 // container alone; force recreates it with its configuration.
-func testPodmanUpdateUnchangedAndForced(t *testing.T, p *labtest.Podman, k *dockerKit) {
+func testPodmanUpdateUnchangedAndForced(t *testing.T, p *labtest.Podman, k *dockerLab) {
 	p.BusyboxImage(t, "local/same:latest")
 	old := p.Run(t, "--name", "psame-app", "-e", "KEEP=1", "local/same:latest", "sh", "-c", `trap "exit 0" TERM; sleep 100000 & wait`)
 	t.Cleanup(func() { p.Remove("psame-app-tailops-old-" + old[:12]) })
 
-	r := dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "psame-app", "pull": false})
+	r := toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "psame-app", "pull": false})
 	if r.Updated || r.NewID != "" || r.Health != "running" || k.inspect(t, "psame-app").ID != old {
 		t.Errorf("unchanged image: %+v", r)
 	}
-	r = dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "psame-app", "pull": false, "force": true, "timeout": 1})
+	r = toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "psame-app", "pull": false, "force": true, "timeout": 1})
 	cur := k.inspect(t, "psame-app")
 	if !r.Updated || r.Health != "running" || cur.ID == old || cur.ID != r.NewID || !cur.State.Running || !slices.Contains(cur.Config.Env, "KEEP=1") {
 		t.Errorf("forced: %+v, now %s %v", r, cur.ID, cur.Config.Env)

@@ -16,6 +16,7 @@ import (
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/redact"
 	rt "github.com/tailops/tailops/redact/redacttest"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // redactionCase is a setting's name and value, what every use must show
@@ -83,13 +84,13 @@ func TestRedactionIsOneRuleSet(t *testing.T) {
 	logged, _ := rec.Arguments.(map[string]any)
 
 	// The Docker tools, on one container per case, created, not run.
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	prefix := fmt.Sprintf("redact-%d-", os.Getpid())
 	for i, c := range redactionCases {
 		kv := c.name + "=" + c.value
 		k.create(t, "--name", fmt.Sprint(prefix, i), "-e", kv, "--label", kv, busyboxRef, "/bin/true", "--"+kv, "next")
 	}
-	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": prefix, "all": true})
+	l := toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"name": prefix, "all": true})
 	listed := map[string]ContainerSummary{}
 	for _, c := range l.Containers {
 		listed[c.Name] = c
@@ -97,7 +98,7 @@ func TestRedactionIsOneRuleSet(t *testing.T) {
 	for i, c := range redactionCases {
 		t.Run(c.name, func(t *testing.T) {
 			name := fmt.Sprint(prefix, i)
-			d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": name})
+			d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": name})
 			summary, ok := listed[name]
 			if !ok {
 				t.Fatalf("list_containers does not list %s: %v", name, containerNames(l))
@@ -134,7 +135,7 @@ func TestRedactionIsOneRuleSet(t *testing.T) {
 // output (update_container's rollback, with the failed container's last
 // lines) and the tools' log show no secret from it.
 func TestDockerToolErrorsAreRedacted(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	name := fmt.Sprintf("redact-err-%d", os.Getpid())
 	ref := "local/" + name + ":latest"
 	k.d.Image(t, labtest.ImageSpec{Name: ref, Busybox: true, Files: map[string]string{"/etc/ok": "ok"}, Changes: []string{`CMD ["/bin/sh"]`}})
@@ -146,7 +147,7 @@ func TestDockerToolErrorsAreRedacted(t *testing.T) {
 	t.Cleanup(func() { k.d.Remove(name + "-tailops-old-" + old[:12]) })
 	k.d.Image(t, labtest.ImageSpec{Name: ref, Busybox: true, Changes: []string{`CMD ["/bin/sh"]`}})
 
-	msg := dockerErr(t, k, "update_container", map[string]any{"container": name, "pull": false, "timeout": 10})
+	msg := toolstest.Err(t, k.h, "update_container", map[string]any{"container": name, "pull": false, "timeout": 10})
 	if !strings.Contains(msg, "the new container exited with code 1") || !strings.Contains(msg, "its last output: ") ||
 		!strings.Contains(msg, "DB_PASSWORD="+redact.Redacted) {
 		t.Errorf("error %q: want the exit, the redacted last output and the rollback", msg)

@@ -23,7 +23,7 @@ import (
 
 // appImage makes a busybox image with /etc/version and image defaults
 // (an environment variable and a label) that depend on the version.
-func appImage(t testing.TB, k *dockerKit, name, version string) string {
+func appImage(t testing.TB, k *dockerLab, name, version string) string {
 	t.Helper()
 	return k.d.Image(t, labtest.ImageSpec{Name: name, Busybox: true,
 		Files:   map[string]string{"/etc/version": version},
@@ -35,7 +35,7 @@ func appImage(t testing.TB, k *dockerKit, name, version string) string {
 // to a new image pulled from the local registry, and compares the two
 // containers field by field.
 func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	reg := k.d.StartRegistry(t)
 	v1 := appImage(t, k, "local/upd:v1", "1")
 	ref := reg.Push(t, "local/upd:v1", "upd:latest")
@@ -77,7 +77,7 @@ func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
 	}
 
 	start := time.Now()
-	r := dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "upd-app", "timeout": 30})
+	r := toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "upd-app", "timeout": 30})
 	t.Logf("update took %s", time.Since(start).Round(time.Millisecond))
 	if !r.Updated || !r.Pulled || !r.Started || r.Health != "healthy" || r.OldID != old.ID || r.NewID == old.ID ||
 		r.OldImageID != v1 || r.NewImageID == v1 || r.Image != ref {
@@ -135,7 +135,7 @@ func TestDockerUpdateContainerKeepsConfiguration(t *testing.T) {
 // each way update_container watches for, and checks the old container is
 // back, running, under its name, and the new one is gone.
 func TestDockerUpdateContainerRollsBack(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	good := labtest.ImageSpec{Busybox: true, Files: map[string]string{"/etc/ok": "ok"}, Changes: []string{`CMD ["/bin/sh"]`}}
 	withoutOK := labtest.ImageSpec{Busybox: true, Changes: []string{`CMD ["/bin/sh"]`}}
 	noShell := labtest.ImageSpec{Files: map[string]string{"/etc/ok": "ok"}}
@@ -168,7 +168,7 @@ func TestDockerUpdateContainerRollsBack(t *testing.T) {
 			tc.broken.Name = ref
 			k.d.Image(t, tc.broken) // the same reference now names a broken image
 
-			msg := dockerErr(t, k, "update_container", map[string]any{"container": name, "pull": false, "timeout": tc.timeout})
+			msg := toolstest.Err(t, k.h, "update_container", map[string]any{"container": name, "pull": false, "timeout": tc.timeout})
 			want := fmt.Sprintf(`updating %q failed: `, name)
 			if !strings.HasPrefix(msg, want) || !strings.Contains(msg, tc.want) ||
 				!strings.Contains(msg, "rolled back: the old container ("+old[:12]) || !strings.HasSuffix(msg, "is running again under its name") {
@@ -178,7 +178,7 @@ func TestDockerUpdateContainerRollsBack(t *testing.T) {
 			if cur.ID != old || !cur.State.Running || cur.Name != "/"+name {
 				t.Errorf("after rollback %s is %s (running %v), want the old %s", name, cur.ID, cur.State.Running, old)
 			}
-			l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name, "all": true})
+			l := toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"name": name, "all": true})
 			if l.Count != 1 {
 				t.Errorf("containers named like %s after rollback: %v", name, containerNames(l))
 			}
@@ -187,23 +187,23 @@ func TestDockerUpdateContainerRollsBack(t *testing.T) {
 }
 
 func TestDockerUpdateContainerUnchangedAndForced(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	k.d.BusyboxImage(t, "local/same:latest")
 	old := k.d.Run(t, "--name", "same-app", "--init", "-e", "KEEP=1", "local/same:latest", "sleep", "100000")
 	t.Cleanup(func() { k.d.Remove("same-app") })
 
-	r := dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "same-app", "pull": false})
+	r := toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "same-app", "pull": false})
 	if r.Updated || r.NewID != "" || r.Health != "running" || k.inspect(t, "same-app").ID != old {
 		t.Errorf("unchanged image: %+v", r)
 	}
-	r = dockerOK[UpdateResult](t, k, "update_container", map[string]any{"container": "same-app", "pull": false, "force": true, "timeout": 1})
+	r = toolstest.OK[UpdateResult](t, k.h, "update_container", map[string]any{"container": "same-app", "pull": false, "force": true, "timeout": 1})
 	cur := k.inspect(t, "same-app")
 	if !r.Updated || r.Health != "running" || cur.ID == old || cur.ID != r.NewID || !slices.Contains(cur.Config.Env, "KEEP=1") {
 		t.Errorf("forced: %+v, now %s %v", r, cur.ID, cur.Config.Env)
 	}
 
 	k.d.Run(t, "--name", "same-rm", "--rm", "--init", "local/same:latest", "sleep", "100000")
-	if msg := dockerErr(t, k, "update_container", map[string]any{"container": "same-rm", "pull": false}); !strings.Contains(msg, "is removed when it stops (--rm)") {
+	if msg := toolstest.Err(t, k.h, "update_container", map[string]any{"container": "same-rm", "pull": false}); !strings.Contains(msg, "is removed when it stops (--rm)") {
 		t.Errorf("auto-remove: %q", msg)
 	}
 	for _, tc := range []struct {
@@ -215,7 +215,7 @@ func TestDockerUpdateContainerUnchangedAndForced(t *testing.T) {
 		{map[string]any{"container": "same-app", "image": "local/absent:v9", "pull": false}, "image local/absent:v9 is not present locally"},
 		{map[string]any{"container": "nope"}, `no container matches "nope"`},
 	} {
-		if msg := dockerErr(t, k, "update_container", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k.h, "update_container", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
@@ -227,7 +227,7 @@ func TestDockerUpdateContainerUnchangedAndForced(t *testing.T) {
 // TestDockerPullImage pulls from the local registry through a real MCP
 // client that asked for progress, and checks the notifications.
 func TestDockerPullImage(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	reg := k.d.StartRegistry(t)
 	// A layer of its own, so the pull really downloads and extracts.
 	id := k.d.Image(t, labtest.ImageSpec{Name: "local/pull:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
@@ -287,7 +287,7 @@ func decodeStructured(t testing.TB, res *mcp.CallToolResult, v any) {
 // A caller that merely goes away (its context cancelled, no shutdown)
 // does not stop an update that has begun: it completes.
 func TestDockerUpdateContainerShutdown(t *testing.T) {
-	k := newDockerKit(t)
+	k := newDockerLab(t)
 	for _, tc := range []struct {
 		name     string
 		shutdown bool
@@ -311,7 +311,7 @@ func TestDockerUpdateContainerShutdown(t *testing.T) {
 			stop := make(chan struct{})
 			done := make(chan *mcp.CallToolResult, 1)
 			go func() {
-				done <- k.callCtx(t, tools.WithShutdown(ctx, stop), "update_container", map[string]any{"container": name, "pull": false, "timeout": 60})
+				done <- toolstest.CallCtx(t, tools.WithShutdown(ctx, stop), k.h, "update_container", map[string]any{"container": name, "pull": false, "timeout": 60})
 			}()
 			toolstest.WaitFor(t, "the new container to run", func() bool {
 				c, err := k.cli.ContainerInspect(context.Background(), name)
@@ -339,7 +339,7 @@ func TestDockerUpdateContainerShutdown(t *testing.T) {
 			} else if res.IsError || cur.ID == old || !cur.State.Running {
 				t.Errorf("update whose caller went away: %q; %s is %s (running %v)", msg, name, cur.ID, cur.State.Running)
 			}
-			l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name, "all": true})
+			l := toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"name": name, "all": true})
 			if l.Count != 1 {
 				t.Errorf("containers named like %s: %v, want one", name, containerNames(l))
 			}

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 func TestPathChecksEnabled(t *testing.T) {
@@ -29,7 +31,7 @@ func TestPathChecksEnabled(t *testing.T) {
 type escapeFixture struct {
 	base, root, outside string
 	outsideFD           int // an open descriptor on the outside secret
-	k                   *fileTestKit
+	k                   *toolstest.Client
 }
 
 func newEscapeFixture(t *testing.T) *escapeFixture {
@@ -71,7 +73,7 @@ func newEscapeFixture(t *testing.T) *escapeFixture {
 	for name, target := range links {
 		ftSymlink(t, target, filepath.Join(root, name))
 	}
-	return &escapeFixture{base: base, root: root, outside: outside, outsideFD: fd, k: newFileKit(t, []string{root})}
+	return &escapeFixture{base: base, root: root, outside: outside, outsideFD: fd, k: serveFiles(t, []string{root})}
 }
 
 // assertNoLeak fails when msg reveals anything about the outside: its
@@ -131,7 +133,7 @@ func TestPathEscapes(t *testing.T) {
 				if tool == "search_files" {
 					args["content_regex"] = "."
 				}
-				res := f.k.call(t, tool, args)
+				res := toolstest.Call(t, f.k, tool, args)
 				text := ftText(res)
 				if strings.Contains(text, "OUTSIDE-SECRET") {
 					t.Fatalf("%s %q returned outside content: %s", tool, a.path, text)
@@ -140,7 +142,7 @@ func TestPathEscapes(t *testing.T) {
 					// The last component is described, not followed: a
 					// symlink inside the root is fine to describe, as long
 					// as its target is not shown.
-					info := res.StructuredContent.(fileInfoResult)
+					info := toolstest.Decode[fileInfoResult](t, f.k, tool, res)
 					if info.Type != "symlink" || info.SymlinkTarget != "outside roots" {
 						t.Errorf("get_file_info %q: %+v", a.path, info)
 					}
@@ -164,7 +166,7 @@ func TestPathProcMagicLinks(t *testing.T) {
 	t.Parallel()
 	f := newEscapeFixture(t)
 	for _, rootDir := range []string{"/proc/self", "/proc"} {
-		k := newFileKit(t, []string{rootDir})
+		k := serveFiles(t, []string{rootDir})
 		prefix := ""
 		if rootDir == "/proc" {
 			prefix = "self/"
@@ -177,7 +179,7 @@ func TestPathProcMagicLinks(t *testing.T) {
 			"thread-self/root" + f.outside + "/secret.txt",
 		} {
 			for _, tool := range []string{"read_file", "list_directory"} {
-				res := k.call(t, tool, map[string]any{"path": p})
+				res := toolstest.Call(t, k, tool, map[string]any{"path": p})
 				text := ftText(res)
 				if !res.IsError || strings.Contains(text, "OUTSIDE-SECRET") {
 					t.Errorf("root %s, %s %q: %s", rootDir, tool, p, text)
@@ -205,7 +207,7 @@ func TestPathSymlinkRace(t *testing.T) {
 				target = "../outside"
 			}
 			ftSymlink(t, target, filepath.Join(root, "alt"))
-			k := newFileKit(t, []string{root})
+			k := serveFiles(t, []string{root})
 
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
@@ -245,7 +247,7 @@ func TestPathSymlinkRace(t *testing.T) {
 			var inside, refused int
 			for i := range 1500 {
 				c := calls[i%len(calls)]
-				res := k.call(t, c.tool, c.args)
+				res := toolstest.Call(t, k, c.tool, c.args)
 				text := strings.ReplaceAll(ftText(res), shortPath(c.args["path"].(string)), "")
 				if strings.Contains(text, "OUTSIDE") || strings.Contains(text, "outside-only") {
 					t.Errorf("%s %v returned something from outside: %s", c.tool, c.args, text)
@@ -277,9 +279,9 @@ func TestPathRootSymlink(t *testing.T) {
 	ftWrite(t, filepath.Join(real, "a.log"), "real root\n")
 	ftWrite(t, filepath.Join(outside, "a.log"), "OUTSIDE-SECRET\n")
 	ftSymlink(t, real, link)
-	k := newFileKit(t, []string{link})
+	k := serveFiles(t, []string{link})
 	for _, p := range []string{"a.log", filepath.Join(link, "a.log"), filepath.Join(real, "a.log")} {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
@@ -290,11 +292,11 @@ func TestPathRootSymlink(t *testing.T) {
 	}
 	ftSymlink(t, outside, link)
 	for _, p := range []string{"a.log", filepath.Join(link, "a.log")} {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
 			t.Errorf("after re-pointing, %s: %q", p, r.Content)
 		}
 	}
-	if msg := callErr(t, k, "read_file", map[string]any{"path": filepath.Join(outside, "a.log")}); !strings.Contains(msg, "outside roots") {
+	if msg := toolstest.Err(t, k, "read_file", map[string]any{"path": filepath.Join(outside, "a.log")}); !strings.Contains(msg, "outside roots") {
 		t.Errorf("outside by its own name: %q", msg)
 	}
 }
@@ -303,14 +305,14 @@ func TestPathRootUnavailable(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	ftWrite(t, filepath.Join(base, "r2", "a.log"), "in r2\n")
-	k := newUncheckedKit(t, Config{Roots: []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")},
+	_, k := newUncheckedTools(t, Config{Roots: []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")},
 		Logger: slog.New(slog.DiscardHandler)})
 	for _, p := range []string{"a.log", filepath.Join(base, "missing", "a.log")} {
-		if msg := callErr(t, k, "read_file", map[string]any{"path": p}); !strings.Contains(msg, "unavailable") {
+		if msg := toolstest.Err(t, k, "read_file", map[string]any{"path": p}); !strings.Contains(msg, "unavailable") {
 			t.Errorf("%s: %q", p, msg)
 		}
 	}
-	if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": filepath.Join(base, "r2", "a.log")}); r.Content != "in r2\n" {
+	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": filepath.Join(base, "r2", "a.log")}); r.Content != "in r2\n" {
 		t.Errorf("second root: %q", r.Content)
 	}
 }
@@ -342,14 +344,14 @@ func TestFileDenyList(t *testing.T) {
 	ftSymlink(t, "home/.kube", filepath.Join(root, "cfgdir"))
 	ftSymlink(t, "home/.ssh", filepath.Join(root, "sshdir"))
 	ftSymlink(t, "../home/.docker/config.json", filepath.Join(root, "app/registry.json"))
-	k := newFileKit(t, []string{root}, "*.secret", "private", "vault/tokens")
+	k := serveFiles(t, []string{root}, "*.secret", "private", "vault/tokens")
 
 	for _, p := range append(denied, "innocent.log", "cfgdir/config", "app/registry.json") {
 		for _, tool := range []string{"read_file", "tail_file", "get_file_info"} {
 			if tool == "get_file_info" && (p == "innocent.log" || p == "app/registry.json") {
 				continue // describes the symlink itself; checked below
 			}
-			msg := callErr(t, k, tool, map[string]any{"path": p})
+			msg := toolstest.Err(t, k, tool, map[string]any{"path": p})
 			if !strings.Contains(msg, "denied by policy") {
 				t.Errorf("%s %s: %q", tool, p, msg)
 			}
@@ -364,19 +366,19 @@ func TestFileDenyList(t *testing.T) {
 			if tool == "search_files" {
 				args["name_glob"] = "*"
 			}
-			if msg := callErr(t, k, tool, args); !strings.Contains(msg, "denied by policy") {
+			if msg := toolstest.Err(t, k, tool, args); !strings.Contains(msg, "denied by policy") {
 				t.Errorf("%s %s: %q", tool, p, msg)
 			}
 		}
 	}
 	for _, p := range allowed {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "content of "+p+"\n" {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "content of "+p+"\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
 
 	// A search skips denied entries silently but counts them.
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "content of"})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "content of"})
 	for _, m := range r.Matches {
 		for _, d := range denied {
 			if m.Path == d {
@@ -388,7 +390,7 @@ func TestFileDenyList(t *testing.T) {
 		t.Errorf("%d matches (want %d), %d denied, %d other skipped", len(r.Matches), len(allowed), r.SkippedDenied, r.SkippedOther)
 	}
 	// A listing shows denied entries, marked.
-	l := callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
+	l := toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
 	for _, e := range l.Entries {
 		want := e.Name == "id_rsa" || e.Name == "private" || e.Name == ".env" || e.Name == "store.p12"
 		if (e.Name == "id_rsa" || e.Name == "private" || e.Name == ".env" || e.Name == "store.p12" || e.Name == "config.json" || e.Name == "keys.log") && e.Denied != want {
@@ -396,7 +398,7 @@ func TestFileDenyList(t *testing.T) {
 		}
 	}
 	// get_file_info on an innocent symlink to a secret describes the link.
-	if info := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "innocent.log"}); info.Type != "symlink" || info.IsText != nil {
+	if info := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "innocent.log"}); info.Type != "symlink" || info.IsText != nil {
 		t.Errorf("innocent.log: %+v", info)
 	}
 }
@@ -404,9 +406,10 @@ func TestFileDenyList(t *testing.T) {
 func TestFileDenyBadPattern(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	k := newFileKit(t, []string{root}, "[unclosed")
-	for tool := range k.specs {
-		if msg := callErr(t, k, tool, map[string]any{"path": "app.log"}); !strings.Contains(msg, "file tools are unavailable") {
+	k := serveFiles(t, []string{root}, "[unclosed")
+	for _, s := range newFiles(t, []string{root}).Tools() {
+		tool := s.Name()
+		if msg := toolstest.Err(t, k, tool, map[string]any{"path": "app.log"}); !strings.Contains(msg, "file tools are unavailable") {
 			t.Errorf("%s: %q", tool, msg)
 		}
 	}
@@ -424,18 +427,18 @@ func TestFileHardLink(t *testing.T) {
 	if err := os.Link(secret, filepath.Join(root, "innocent.log")); err != nil {
 		t.Fatal(err)
 	}
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	for _, tool := range []string{"read_file", "tail_file"} {
-		msg := callErr(t, k, tool, map[string]any{"path": "innocent.log"})
+		msg := toolstest.Err(t, k, tool, map[string]any{"path": "innocent.log"})
 		if !strings.Contains(msg, "denied by policy: hard-linked file") || strings.Contains(msg, "OUTSIDE") {
 			t.Errorf("%s: %q", tool, msg)
 		}
 	}
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "SECRET"})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "SECRET"})
 	if len(r.Matches) != 0 || r.SkippedDenied != 1 {
 		t.Errorf("search: %v, %d denied", matchPaths(r), r.SkippedDenied)
 	}
-	info := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "innocent.log"})
+	info := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "innocent.log"})
 	if info.Links != 2 || info.IsText != nil {
 		t.Errorf("info: %+v", info)
 	}
@@ -443,7 +446,7 @@ func TestFileHardLink(t *testing.T) {
 	if err := os.Remove(secret); err != nil {
 		t.Fatal(err)
 	}
-	if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "innocent.log"}); r.Content != "OUTSIDE-SECRET\n" {
+	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "innocent.log"}); r.Content != "OUTSIDE-SECRET\n" {
 		t.Errorf("single link: %q", r.Content)
 	}
 }
@@ -454,7 +457,7 @@ func TestSearchFilesDoesNotFollowSymlinks(t *testing.T) {
 	t.Parallel()
 	f := newEscapeFixture(t)
 	ftSymlink(t, "sub", filepath.Join(f.root, "insidedir"))
-	r := callOK[searchFilesResult](t, f.k, "search_files", map[string]any{"path": ".", "content_regex": "."})
+	r := toolstest.OK[searchFilesResult](t, f.k, "search_files", map[string]any{"path": ".", "content_regex": "."})
 	for _, m := range r.Matches {
 		if strings.Contains(m.Text, "OUTSIDE") || strings.HasPrefix(m.Path, "insidedir") {
 			t.Errorf("followed a symlink: %+v", m)
@@ -463,7 +466,7 @@ func TestSearchFilesDoesNotFollowSymlinks(t *testing.T) {
 	if r.SkippedOther < 21 {
 		t.Errorf("skipped %d others, want every symlink counted", r.SkippedOther)
 	}
-	r = callOK[searchFilesResult](t, f.k, "search_files", map[string]any{"path": ".", "name_glob": "abs*"})
+	r = toolstest.OK[searchFilesResult](t, f.k, "search_files", map[string]any{"path": ".", "name_glob": "abs*"})
 	if got := strings.Join(matchPaths(r), " "); got != "abs(symlink) absdir(symlink)" {
 		t.Errorf("names: %q", got)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 // The benchmarks call the handlers directly (no transport), so they
@@ -17,12 +19,12 @@ func BenchmarkReadFile1MiB(b *testing.B) {
 	root := b.TempDir()
 	line := strings.Repeat("x", 99) + "\n"
 	ftWrite(b, filepath.Join(root, "big.log"), strings.Repeat(line, (1<<20)/len(line)+1)[:1<<20])
-	k := newFileKit(b, []string{root})
+	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "big.log", "limit": 1 << 20}
 	b.SetBytes(1 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		if res := k.call(b, "read_file", args); res.IsError {
+		if res := toolstest.Call(b, k, "read_file", args); res.IsError {
 			b.Fatal(ftText(res))
 		}
 	}
@@ -39,11 +41,11 @@ func BenchmarkListDirectory10k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	k := newFileKit(b, []string{root})
+	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "many", "limit": 10000}
 	b.ReportAllocs()
 	for b.Loop() {
-		if res := k.call(b, "list_directory", args); res.IsError {
+		if res := toolstest.Call(b, k, "list_directory", args); res.IsError {
 			b.Fatal(ftText(res))
 		}
 	}
@@ -63,11 +65,11 @@ func BenchmarkSearchFiles10k(b *testing.B) {
 			}
 		}
 	}
-	k := newFileKit(b, []string{root})
+	k := directFiles(b, []string{root})
 	args := map[string]any{"path": ".", "content_regex": "ERROR", "max_results": 10000}
 	b.ReportAllocs()
 	for b.Loop() {
-		r := callOK[searchFilesResult](b, k, "search_files", args)
+		r := toolstest.OK[searchFilesResult](b, k, "search_files", args)
 		if len(r.Matches) != 10000 {
 			b.Fatalf("%d matches, stopped by %q", len(r.Matches), r.StoppedBy)
 		}

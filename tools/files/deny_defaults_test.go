@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/tailops/tailops/toolstest"
 	"math/big"
 	"path/filepath"
 	"slices"
@@ -145,19 +146,21 @@ func TestFileDenyDefaults(t *testing.T) {
 	ftSymlink(t, "tls/key.pem", filepath.Join(root, "innocent.log"))
 	ftSymlink(t, "home/.aws/credentials", filepath.Join(root, "aws.log"))
 	denied = append(denied, sample{"innocent.log", key}, sample{"aws.log", ""})
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 
 	isKey := func(p string) bool {
 		return slices.ContainsFunc(keyDenied, func(s sample) bool { return s.path == p }) || p == "innocent.log"
 	}
 	for _, s := range denied {
 		for _, tool := range []string{"read_file", "tail_file", "get_file_info"} {
-			res := k.call(t, tool, map[string]any{"path": s.path})
+			res := toolstest.Call(t, k, tool, map[string]any{"path": s.path})
 			text := ftText(res)
 			if tool == "get_file_info" && (isKey(s.path) || s.path == "aws.log") {
 				// A key-file is described, never sniffed; a symlink is
 				// described itself.
-				if info, ok := res.StructuredContent.(fileInfoResult); res.IsError || !ok || info.IsText != nil {
+				if res.IsError {
+					t.Errorf("%s %s: %s", tool, s.path, text)
+				} else if info := toolstest.Decode[fileInfoResult](t, k, tool, res); info.IsText != nil {
 					t.Errorf("%s %s: %s", tool, s.path, text)
 				}
 				continue
@@ -171,16 +174,16 @@ func TestFileDenyDefaults(t *testing.T) {
 		}
 	}
 	for _, s := range allowed {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": s.path}); r.Content != s.content {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": s.path}); r.Content != s.content {
 			t.Errorf("read_file %s: %q", s.path, r.Content)
 		}
-		if r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": s.path, "lines": 1}); r.Content == "" {
+		if r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": s.path, "lines": 1}); r.Content == "" {
 			t.Errorf("tail_file %s: empty", s.path)
 		}
 	}
 
 	// A search finds every allowed file and no denied one.
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "secret|content of|BEGIN", "max_results": 1000})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "secret|content of|BEGIN", "max_results": 1000})
 	found := map[string]bool{}
 	for _, m := range r.Matches {
 		found[m.Path] = true
@@ -196,7 +199,7 @@ func TestFileDenyDefaults(t *testing.T) {
 		}
 	}
 	// A listing marks name-denied entries (key-files are judged when read).
-	l := callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
+	l := toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
 	for _, e := range l.Entries {
 		want := slices.ContainsFunc(denied, func(s sample) bool { return s.path == e.Name && !isKey(s.path) && s.path != "aws.log" })
 		if e.Denied != want {

@@ -16,8 +16,6 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/mcptest"
-	"github.com/mark3labs/mcp-go/server"
 
 	"golang.org/x/sys/unix"
 
@@ -26,65 +24,37 @@ import (
 	"github.com/tailops/tailops/toolstest"
 )
 
-// fileTestKit is a set of file tools over test roots.
-type fileTestKit struct {
-	fs    *fileSystem
-	specs map[string]tools.Spec
-}
-
-// newFileKit builds the file tools over roots, as New and Open do for the
-// server. A configuration New refuses fails the test, unless it is only
-// the deny patterns (TestFileDenyBadPattern calls the tools then).
-func newFileKit(t testing.TB, roots []string, deny ...string) *fileTestKit {
+// newFiles returns the file tools over roots, not yet opened (a server
+// opens them). A configuration New refuses fails the test, unless it is
+// only the deny patterns (TestFileDenyBadPattern calls the tools then).
+func newFiles(t testing.TB, roots []string, deny ...string) *Toolset {
 	t.Helper()
 	ts, err := New(Config{Roots: roots, Deny: deny, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	var ce *ConfigError
 	if err != nil && (!errors.As(err, &ce) || ce.Field != "Deny") {
 		t.Fatal(err)
 	}
+	return ts
+}
+
+// serveFiles serves the file tools over roots (see newFiles) through a
+// real in-process server and returns a client of it.
+func serveFiles(t testing.TB, roots []string, deny ...string) *toolstest.Client {
+	t.Helper()
+	return toolstest.New(t, []tools.Toolset{newFiles(t, roots, deny...)}, nil).Client(t)
+}
+
+// directFiles opens the file tools over roots, as the server does, for
+// calls straight to their handlers: a benchmark of the tools alone, or a
+// context a client cannot send.
+func directFiles(t testing.TB, roots []string) *toolstest.Handlers {
+	t.Helper()
+	ts := newFiles(t, roots)
 	if err := ts.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ts.Close() })
-	return kitOf(&ts.fileSystem, ts.Tools())
-}
-
-// kitOf is the kit of the tools specs over fs.
-func kitOf(fs *fileSystem, specs []tools.Spec) *fileTestKit {
-	k := &fileTestKit{fs: fs, specs: map[string]tools.Spec{}}
-	for _, s := range specs {
-		k.specs[s.Name()] = s
-	}
-	return k
-}
-
-// call runs a tool's handler directly, as the server would.
-func (k *fileTestKit) call(t testing.TB, tool string, args map[string]any) *mcp.CallToolResult {
-	t.Helper()
-	s, ok := k.specs[tool]
-	if !ok {
-		t.Fatalf("no tool %s", tool)
-	}
-	res, err := s.Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
-	if err != nil {
-		t.Fatalf("%s returned a Go error: %v", tool, err)
-	}
-	if res == nil {
-		t.Fatalf("%s returned no result", tool)
-	}
-	return res
-}
-
-// callOK calls a file tool that must succeed and decodes its result.
-func callOK[T any](t testing.TB, k *fileTestKit, tool string, args map[string]any) T {
-	t.Helper()
-	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
-}
-
-// callErr calls a file tool that must fail and returns the error text.
-func callErr(t testing.TB, k *fileTestKit, tool string, args map[string]any) string {
-	t.Helper()
-	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
+	return toolstest.Direct(ts.Tools())
 }
 
 func ftText(r *mcp.CallToolResult) string {
@@ -132,7 +102,14 @@ func ftTree(t testing.TB) (root, outside string) {
 
 func TestFileToolSpecs(t *testing.T) {
 	t.Parallel()
-	k := newFileKit(t, []string{t.TempDir()})
+	lt, err := serveFiles(t, []string{t.TempDir()}).ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, tl := range lt.Tools {
+		served[tl.Name] = true
+	}
 	want := map[string]tools.Risk{
 		"list_directory": tools.RiskModerate, "get_file_info": tools.RiskModerate,
 		"read_file": tools.RiskHigh, "tail_file": tools.RiskHigh, "search_files": tools.RiskHigh,
@@ -168,31 +145,21 @@ func TestFileToolSpecs(t *testing.T) {
 			if _, err := tools.NewInputValidator(&s); err != nil {
 				t.Error(err)
 			}
-			if _, ok := k.specs[s.Name()]; !ok {
-				t.Errorf("kit lacks %s", s.Name())
+			if !served[s.Name()] {
+				t.Errorf("the server does not list %s", s.Name())
 			}
 		})
 	}
 }
 
 // TestFileToolsThroughMCPClient drives every tool through a real mcp-go
-// client and server, with the server validating arguments and structured
-// results against the declared schemas.
+// client and server, the server validating arguments and the test the
+// structured results against the declared schemas.
 func TestFileToolsThroughMCPClient(t *testing.T) {
 	t.Parallel()
 	root, outside := ftTree(t)
 	ftSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(root, "escape"))
-	k := newFileKit(t, []string{root})
-	srv := mcptest.NewUnstartedServer(t)
-	srv.AddServerOptions(server.WithInputSchemaValidation(), server.WithOutputSchemaValidation())
-	for _, s := range k.specs {
-		srv.AddTool(s.Tool, s.Handler)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c := srv.Client()
+	c := serveFiles(t, []string{root})
 
 	lt, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
 	if err != nil {
@@ -234,10 +201,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.tool, func(t *testing.T) {
-			res, err := c.CallTool(t.Context(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tc.tool, Arguments: tc.args}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := toolstest.Call(t, c, tc.tool, tc.args)
 			text := ftText(res)
 			if strings.Contains(text, "OUTSIDE-SECRET") || strings.Contains(text, outside) {
 				t.Fatalf("result leaks the outside: %s", text)
@@ -248,14 +212,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 				}
 				return
 			}
-			if res.IsError {
-				t.Fatalf("error: %s", text)
-			}
-			m, ok := res.StructuredContent.(map[string]any)
-			if !ok {
-				t.Fatalf("structured content is %T", res.StructuredContent)
-			}
-			if !tc.check(m) {
+			if m := toolstest.Decode[map[string]any](t, c, tc.tool, res); !tc.check(m) {
 				t.Errorf("unexpected result %v\ntext: %s", m, text)
 			}
 		})
@@ -265,7 +222,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 func TestPathArguments(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	long := strings.Repeat("a/", pathMax/2+1)
 	for _, tc := range []struct {
 		name, path, want string
@@ -280,7 +237,7 @@ func TestPathArguments(t *testing.T) {
 		{"a directory", "sub", "is a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := callErr(t, k, "read_file", map[string]any{"path": tc.path})
+			msg := toolstest.Err(t, k, "read_file", map[string]any{"path": tc.path})
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q, want it to contain %q", msg, tc.want)
 			}
@@ -292,7 +249,7 @@ func TestPathArguments(t *testing.T) {
 	// The same file by relative path, absolute path and a path with
 	// lexical detours.
 	for _, p := range []string{"app.log", "./sub/../app.log", root + "/app.log", root + "//sub/../app.log"} {
-		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p})
+		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p})
 		if r.Path != p || !strings.HasPrefix(r.Content, "line 1") {
 			t.Errorf("read %q: %+v", p, r)
 		}
@@ -306,9 +263,9 @@ func TestListDirectory(t *testing.T) {
 	if err := os.Chmod(filepath.Join(root, "app.log"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 
-	r := callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
+	r := toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
 	got := map[string]dirEntry{}
 	var names []string
 	for _, e := range r.Entries {
@@ -325,11 +282,11 @@ func TestListDirectory(t *testing.T) {
 	if got["link"].Type != "symlink" || got["sub"].Type != "dir" {
 		t.Errorf("link %+v, sub %+v", got["link"], got["sub"])
 	}
-	if text := ftText(k.call(t, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\nfile    app.log\nsymlink link\ndir     sub\n") {
+	if text := ftText(toolstest.Call(t, k, "list_directory", map[string]any{"path": "."})); !strings.Contains(text, "\nfile    app.log\nsymlink link\ndir     sub\n") {
 		t.Errorf("text rendering without details: %q", text)
 	}
 	// With details: size, mode and time of each entry.
-	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": ".", "details": true})
+	r = toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": ".", "details": true})
 	got = map[string]dirEntry{}
 	for _, e := range r.Entries {
 		got[e.Name] = e
@@ -340,15 +297,15 @@ func TestListDirectory(t *testing.T) {
 	if e := got["sub"]; e.Type != "dir" || e.Size == nil || e.Mode == "" {
 		t.Errorf("sub with details: %+v", e)
 	}
-	if text := ftText(k.call(t, "list_directory", map[string]any{"path": ".", "details": true})); !strings.Contains(text, "file    0640           38 ") {
+	if text := ftText(toolstest.Call(t, k, "list_directory", map[string]any{"path": ".", "details": true})); !strings.Contains(text, "file    0640           38 ") {
 		t.Errorf("text rendering with details: %q", text)
 	}
 
-	r = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": root, "include_hidden": false, "limit": 2})
+	r = toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": root, "include_hidden": false, "limit": 2})
 	if len(r.Entries) != 2 || r.Entries[0].Name != "app.log" || r.Total != 3 || !r.Truncated {
 		t.Errorf("without hidden, limit 2: %+v", r)
 	}
-	text := ftText(k.call(t, "list_directory", map[string]any{"path": "sub"}))
+	text := ftText(toolstest.Call(t, k, "list_directory", map[string]any{"path": "sub"}))
 	if !strings.Contains(text, "nested.log") {
 		t.Errorf("text rendering lacks the entry: %s", text)
 	}
@@ -361,7 +318,7 @@ func TestListDirectory(t *testing.T) {
 		{map[string]any{"path": ".", "limit": listMaxLimit + 1}, `invalid argument "limit"`},
 		{map[string]any{"path": ".", "limit": "ten"}, `"limit"`},
 	} {
-		if msg := callErr(t, k, "list_directory", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k, "list_directory", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
@@ -373,26 +330,26 @@ func TestGetFileInfo(t *testing.T) {
 	ftWrite(t, filepath.Join(root, "bin.dat"), "\x00\x01\x02")
 	ftSymlink(t, "sub/nested.log", filepath.Join(root, "good-link"))
 	ftSymlink(t, "sub/missing", filepath.Join(root, "dangling"))
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 
-	f := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "app.log"})
+	f := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "app.log"})
 	if f.Type != "file" || f.Size != 38 || f.Links != 1 || f.IsText == nil || !*f.IsText ||
 		f.UID != uint32(os.Getuid()) || f.SymlinkTarget != "" {
 		t.Errorf("app.log: %+v", f)
 	}
-	if b := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "bin.dat"}); b.IsText == nil || *b.IsText {
+	if b := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "bin.dat"}); b.IsText == nil || *b.IsText {
 		t.Errorf("bin.dat: %+v", b)
 	}
-	if d := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": root}); d.Type != "dir" || d.IsText != nil {
+	if d := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": root}); d.Type != "dir" || d.IsText != nil {
 		t.Errorf("root: %+v", d)
 	}
-	if l := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "good-link"}); l.Type != "symlink" || l.SymlinkTarget != "sub/nested.log" {
+	if l := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "good-link"}); l.Type != "symlink" || l.SymlinkTarget != "sub/nested.log" {
 		t.Errorf("good-link: %+v", l)
 	}
-	if l := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "dangling"}); l.Type != "symlink" || l.SymlinkTarget != "sub/missing" {
+	if l := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "dangling"}); l.Type != "symlink" || l.SymlinkTarget != "sub/missing" {
 		t.Errorf("dangling: %+v", l)
 	}
-	if msg := callErr(t, k, "get_file_info", map[string]any{"path": "nope"}); !strings.Contains(msg, `"nope" (not found)`) {
+	if msg := toolstest.Err(t, k, "get_file_info", map[string]any{"path": "nope"}); !strings.Contains(msg, `"nope" (not found)`) {
 		t.Errorf("missing: %s", msg)
 	}
 }
@@ -403,37 +360,37 @@ func TestReadFile(t *testing.T) {
 	ftWrite(t, filepath.Join(root, "utf8.txt"), "héllo wörld") // é and ö are two bytes
 	ftWrite(t, filepath.Join(root, "nul.bin"), "text\x00more")
 	ftWrite(t, filepath.Join(root, "latin1.txt"), "caf\xe9 au lait")
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 
-	r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log"})
+	r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log"})
 	if r.Content != "line 1\nline 2\nerror: disk full\nline 4\n" || r.BytesRead != 38 || r.Size != 38 || !r.EOF || r.Encoding != "text" {
 		t.Errorf("whole file: %+v", r)
 	}
-	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})
+	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})
 	if r.Content != "line 2\n" || r.Offset != 7 || r.EOF {
 		t.Errorf("middle: %+v", r)
 	}
-	if text := ftText(k.call(t, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})); !strings.Contains(text, "continue with offset 14") {
+	if text := ftText(toolstest.Call(t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})); !strings.Contains(text, "continue with offset 14") {
 		t.Errorf("text rendering lacks the continuation: %q", text)
 	}
-	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 1000})
+	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 1000})
 	if r.Content != "" || !r.EOF {
 		t.Errorf("past the end: %+v", r)
 	}
 
 	// Limits that split a two-byte character stop before it; offsets that
 	// split one start after it; the pieces join up.
-	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "limit": 2})
+	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "limit": 2})
 	if r.Content != "h" || r.BytesRead != 1 || r.EOF {
 		t.Errorf("limit splitting é: %+v", r)
 	}
-	r = callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": 2, "limit": 4})
+	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": 2, "limit": 4})
 	if r.Content != "llo" || r.Offset != 3 {
 		t.Errorf("offset splitting é: %+v", r)
 	}
 	var joined string
 	for off := int64(0); ; {
-		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": off, "limit": 3})
+		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": off, "limit": 3})
 		joined += r.Content
 		off = r.Offset + int64(r.BytesRead)
 		if r.EOF {
@@ -446,11 +403,11 @@ func TestReadFile(t *testing.T) {
 
 	// Binary files are refused as text and readable as base64.
 	for _, name := range []string{"nul.bin", "latin1.txt"} {
-		msg := callErr(t, k, "read_file", map[string]any{"path": name})
+		msg := toolstest.Err(t, k, "read_file", map[string]any{"path": name})
 		if !strings.Contains(msg, "base64") {
 			t.Errorf("%s: %q does not point to base64", name, msg)
 		}
-		r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": name, "encoding": "base64"})
+		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": name, "encoding": "base64"})
 		raw, _ := os.ReadFile(filepath.Join(root, name))
 		if dec, err := base64.StdEncoding.DecodeString(r.Content); err != nil || string(dec) != string(raw) || r.Encoding != "base64" {
 			t.Errorf("%s as base64: %+v", name, r)
@@ -467,7 +424,7 @@ func TestReadFile(t *testing.T) {
 		{map[string]any{"path": "app.log", "encoding": "utf16"}, `invalid argument "encoding"`},
 		{map[string]any{"path": "sub"}, "is a directory"},
 	} {
-		if msg := callErr(t, k, "read_file", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k, "read_file", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
@@ -479,9 +436,9 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 	if err := ftMkfifo(filepath.Join(root, "fifo")); err != nil {
 		t.Fatal(err)
 	}
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	for _, tool := range []string{"read_file", "tail_file"} {
-		if msg := callErr(t, k, tool, map[string]any{"path": "fifo"}); !strings.Contains(msg, "not a regular file") {
+		if msg := toolstest.Err(t, k, tool, map[string]any{"path": "fifo"}); !strings.Contains(msg, "not a regular file") {
 			t.Errorf("%s on a FIFO: %q", tool, msg)
 		}
 	}
@@ -492,7 +449,7 @@ func TestTailFile(t *testing.T) {
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "noeol.log"), "a\nb\nc")
 	ftWrite(t, filepath.Join(root, "empty.log"), "")
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	for _, tc := range []struct {
 		path  string
 		lines int
@@ -504,15 +461,15 @@ func TestTailFile(t *testing.T) {
 		{"noeol.log", 2, "b\nc"},
 		{"empty.log", 5, ""},
 	} {
-		r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": tc.path, "lines": tc.lines})
+		r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": tc.path, "lines": tc.lines})
 		if r.Content != tc.want || r.Truncated {
 			t.Errorf("tail -n %d %s: %q (truncated %v), want %q", tc.lines, tc.path, r.Content, r.Truncated, tc.want)
 		}
 	}
-	if r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "app.log"}); r.Lines != 4 || r.Size != 38 {
+	if r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "app.log"}); r.Lines != 4 || r.Size != 38 {
 		t.Errorf("default lines: %+v", r)
 	}
-	if msg := callErr(t, k, "tail_file", map[string]any{"path": "app.log", "lines": tailMaxLines + 1}); !strings.Contains(msg, `"lines"`) {
+	if msg := toolstest.Err(t, k, "tail_file", map[string]any{"path": "app.log", "lines": tailMaxLines + 1}); !strings.Contains(msg, `"lines"`) {
 		t.Errorf("too many lines: %q", msg)
 	}
 }
@@ -540,10 +497,11 @@ func TestTailFileLargeSparse(t *testing.T) {
 	}
 	f.Close()
 
-	k := newFileKit(t, []string{root})
-	before := k.fs.bytesRead.Load()
-	r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 100})
-	read := k.fs.bytesRead.Load() - before
+	ts := newFiles(t, []string{root})
+	k := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
+	before := ts.bytesRead.Load()
+	r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 100})
+	read := ts.bytesRead.Load() - before
 	if r.Lines != 100 || !strings.HasPrefix(r.Content, "log line 0900\n") || !strings.HasSuffix(r.Content, "log line 0999\n") {
 		t.Errorf("content: %d lines, starts %q", r.Lines, r.Content[:min(20, len(r.Content))])
 	}
@@ -554,9 +512,9 @@ func TestTailFileLargeSparse(t *testing.T) {
 	// Asking for more lines than the end holds runs into the hole, which
 	// has no newline: tail_file stops at its byte cap and drops the cut
 	// line (the NULs and the first log line).
-	before = k.fs.bytesRead.Load()
-	r = callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 5000})
-	if read := k.fs.bytesRead.Load() - before; !r.Truncated || r.Lines != 999 || read != tailMaxBytes {
+	before = ts.bytesRead.Load()
+	r = toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 5000})
+	if read := ts.bytesRead.Load() - before; !r.Truncated || r.Lines != 999 || read != tailMaxBytes {
 		t.Errorf("deep tail: truncated %v, %d lines, after reading %d bytes", r.Truncated, r.Lines, read)
 	}
 }
@@ -568,12 +526,12 @@ func TestTailFileByteCap(t *testing.T) {
 	root := t.TempDir()
 	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
 	ftWrite(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
-	k := newFileKit(t, []string{root})
-	r := callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "wide.log", "lines": 10})
+	k := serveFiles(t, []string{root})
+	r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "wide.log", "lines": 10})
 	if !r.Truncated || r.Content != "short 1\nshort 2\n" || r.BytesRead != tailMaxBytes {
 		t.Errorf("wide: truncated %v, %d bytes read, content %q", r.Truncated, r.BytesRead, r.Content[:min(40, len(r.Content))])
 	}
-	r = callOK[tailFileResult](t, k, "tail_file", map[string]any{"path": "one.log", "lines": 1})
+	r = toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "one.log", "lines": 1})
 	if !r.Truncated || len(r.Content) != tailMaxBytes {
 		t.Errorf("one line: truncated %v, %d bytes", r.Truncated, len(r.Content))
 	}

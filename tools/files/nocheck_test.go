@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 // TestPathChecksDisabled shows that a tailops_nocheck build really has no
@@ -27,16 +29,16 @@ func TestPathChecksDisabled(t *testing.T) {
 	if err := os.Link(filepath.Join(outside, "secret.txt"), filepath.Join(root, "hard.log")); err != nil {
 		t.Fatal(err)
 	}
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	for _, p := range []string{"../outside/secret.txt", filepath.Join(outside, "secret.txt"), "abs", "reldir/secret.txt", "hard.log"} {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "OUTSIDE-SECRET\n" {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "OUTSIDE-SECRET\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
-	if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "id_rsa"}); r.Content != "KEY\n" {
+	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "id_rsa"}); r.Content != "KEY\n" {
 		t.Errorf("id_rsa: %q", r.Content)
 	}
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "OUTSIDE"})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "OUTSIDE"})
 	var found bool
 	for _, m := range r.Matches {
 		found = found || strings.HasPrefix(m.Path, "reldir/")

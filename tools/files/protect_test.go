@@ -15,13 +15,16 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
-// newUncheckedKit builds the file tools of cfg, whose deny patterns must
-// parse, without New's start checks (absolute roots that reach no
+// newUncheckedTools builds the file tools of cfg, whose deny patterns
+// must parse, without New's start checks (absolute roots that reach no
 // protected path), so that the tools' own handling of what those checks
-// refuse is all there is.
-func newUncheckedKit(t testing.TB, cfg Config) *fileTestKit {
+// refuse is all there is; they are called at their handlers, there being
+// no toolset to serve.
+func newUncheckedTools(t testing.TB, cfg Config) (*fileSystem, *toolstest.Handlers) {
 	t.Helper()
 	deny, err := newDenyList(cfg.Deny)
 	if err != nil {
@@ -30,17 +33,18 @@ func newUncheckedKit(t testing.TB, cfg Config) *fileTestKit {
 	fs := newFileSystem(cfg, deny)
 	fs.openRoots()
 	t.Cleanup(func() { fs.closeRoots() })
-	return kitOf(fs, fs.declare())
+	return fs, toolstest.Direct(fs.declare())
 }
 
-// newProtectedKit builds the file tools over roots with the server's own
-// paths protected, as the server does, but without the start check
+// newProtectedTools builds the file tools over roots with the server's
+// own paths protected, as the server does, but without the start check
 // (New's checkProtected), so that the tools' own wall is all there is.
 // The tools' log goes to the buffer returned.
-func newProtectedKit(t *testing.T, roots []string, protected []ProtectedPath) (*fileTestKit, *bytes.Buffer) {
+func newProtectedTools(t *testing.T, roots []string, protected []ProtectedPath) (*fileSystem, *toolstest.Handlers, *bytes.Buffer) {
 	t.Helper()
 	logs := &bytes.Buffer{}
-	return newUncheckedKit(t, Config{Roots: roots, Protected: protected, Logger: slog.New(slog.NewTextHandler(logs, nil))}), logs
+	fs, h := newUncheckedTools(t, Config{Roots: roots, Protected: protected, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	return fs, h, logs
 }
 
 // protectedFixture is a root holding the server's state directory (with
@@ -108,7 +112,7 @@ func assertProtectedRefusal(t *testing.T, tool, p, text string, isErr bool, f *p
 // assertEveryToolRefuses calls every file tool on each path: each must be
 // the wall's refusal. get_file_info is not asked about the symlinks
 // named in links: it describes a symlink itself.
-func assertEveryToolRefuses(t *testing.T, k *fileTestKit, f *protectedFixture, paths []string, links ...string) {
+func assertEveryToolRefuses(t *testing.T, k toolstest.Caller, f *protectedFixture, paths []string, links ...string) {
 	t.Helper()
 	for _, p := range paths {
 		for _, tool := range []string{"read_file", "tail_file", "get_file_info", "list_directory", "search_files"} {
@@ -119,7 +123,7 @@ func assertEveryToolRefuses(t *testing.T, k *fileTestKit, f *protectedFixture, p
 			if tool == "search_files" {
 				args["content_regex"] = "."
 			}
-			res := k.call(t, tool, args)
+			res := toolstest.Call(t, k, tool, args)
 			assertProtectedRefusal(t, tool, p, ftText(res), res.IsError, f)
 		}
 	}
@@ -138,7 +142,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 	if checkProtected([]string{f.root}, f.protected) == nil {
 		t.Fatal("the start check passes this fixture: the test would not be of the wall alone")
 	}
-	k, logs := newProtectedKit(t, []string{f.root}, f.protected)
+	fs, k, logs := newProtectedTools(t, []string{f.root}, f.protected)
 	paths := []string{
 		"state", "state/secret", "state/approvals.json", "state/approvals.digest", "state/tailscale", "state/tailscale/node.conf",
 		"state/audit", "state/audit/audit.log",
@@ -150,26 +154,26 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 	assertEveryToolRefuses(t, k, f, paths, "statelink", "sub/cfg.log")
 	// A symlink to the server's files is described, its target not shown
 	// beyond its own text, which lies in the root.
-	if info := callOK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "statelink"}); info.Type != "symlink" || info.SymlinkTarget != "state" {
+	if info := toolstest.OK[fileInfoResult](t, k, "get_file_info", map[string]any{"path": "statelink"}); info.Type != "symlink" || info.SymlinkTarget != "state" {
 		t.Errorf("statelink: %+v", info)
 	}
 	// The rest of the root works.
-	if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": "other/not-protected/public.log"}); r.Content != "public\n" {
+	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "other/not-protected/public.log"}); r.Content != "public\n" {
 		t.Errorf("public.log: %q", r.Content)
 	}
-	l := callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "conf"})
+	l := toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "conf"})
 	for _, e := range l.Entries {
 		if !e.Denied {
 			t.Errorf("listing conf: %s not marked denied", e.Name)
 		}
 	}
-	l = callOK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
+	l = toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "."})
 	for _, e := range l.Entries {
 		if want := e.Name == "state" || e.Name == "keys-copy.log"; e.Denied != want {
 			t.Errorf("listing the root: %s marked denied %v", e.Name, e.Denied)
 		}
 	}
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "."})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "."})
 	for _, m := range r.Matches {
 		if strings.Contains(m.Text, "SERVER-SECRET") {
 			t.Errorf("search found the server's own file %s", m.Path)
@@ -187,26 +191,26 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 
 	// A config file replaced by rename (as editors do) is the new inode:
 	// still refused once the snapshot is refreshed.
-	k.fs.prot.mu.Lock()
-	k.fs.prot.every = 0
-	k.fs.prot.mu.Unlock()
+	fs.prot.mu.Lock()
+	fs.prot.every = 0
+	fs.prot.mu.Unlock()
 	cfg := filepath.Join(f.root, "conf", "tailops.hujson")
 	ftWrite(t, cfg+".new", "SERVER-SECRET config, edited\n")
 	if err := os.Rename(cfg+".new", cfg); err != nil {
 		t.Fatal(err)
 	}
-	res := k.call(t, "read_file", map[string]any{"path": "conf/tailops.hujson"})
+	res := toolstest.Call(t, k, "read_file", map[string]any{"path": "conf/tailops.hujson"})
 	assertProtectedRefusal(t, "read_file", "conf/tailops.hujson", ftText(res), res.IsError, f)
 	// A protected file that appears after the start (the shared secret on
 	// first start) is refused once it exists.
 	ftWrite(t, filepath.Join(f.root, "conf", "secret-not-there-yet"), "SERVER-SECRET new secret\n")
-	res = k.call(t, "read_file", map[string]any{"path": "conf/secret-not-there-yet"})
+	res = toolstest.Call(t, k, "read_file", map[string]any{"path": "conf/secret-not-there-yet"})
 	assertProtectedRefusal(t, "read_file", "conf/secret-not-there-yet", ftText(res), res.IsError, f)
 
 	// Without the protection the same fixture reads: the wall is what
 	// refused above.
-	open := newFileKit(t, []string{f.root})
-	if r := callOK[readFileResult](t, open, "read_file", map[string]any{"path": "state/secret"}); !strings.Contains(r.Content, "SERVER-SECRET") {
+	open := serveFiles(t, []string{f.root})
+	if r := toolstest.OK[readFileResult](t, open, "read_file", map[string]any{"path": "state/secret"}); !strings.Contains(r.Content, "SERVER-SECRET") {
 		t.Errorf("without protection: %q", r.Content)
 	}
 }
@@ -217,7 +221,7 @@ func TestFileToolsRefuseRootInsideServerPath(t *testing.T) {
 	t.Parallel()
 	f := newProtectedFixture(t)
 	root := filepath.Join(f.state, "tailscale")
-	k, _ := newProtectedKit(t, []string{root}, f.protected)
+	_, k, _ := newProtectedTools(t, []string{root}, f.protected)
 	assertEveryToolRefuses(t, k, f, []string{".", "node.conf", filepath.Join(root, "node.conf")})
 }
 
@@ -269,17 +273,17 @@ func TestFileToolsRefuseServerPathsThroughBindMounts(t *testing.T) {
 	if err := checkProtected([]string{root}, protected); err != nil {
 		t.Fatalf("the start check sees the bind mounts: %v", err)
 	}
-	k, _ := newProtectedKit(t, []string{root}, protected)
+	_, k, _ := newProtectedTools(t, []string{root}, protected)
 	f := &protectedFixture{base: base}
 	assertEveryToolRefuses(t, k, f, []string{"whole", "whole/secret", "whole/tailscale/node.conf", "part", "part/node.conf", "cfg.log"})
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "."})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "."})
 	if got := strings.Join(matchPaths(r), " "); got != "app.log:1:ordinary" {
 		t.Errorf("search through the bind mounts: %s", got)
 	}
 	// Without the protection the mounts do expose the secrets.
-	open := newFileKit(t, []string{root})
+	open := serveFiles(t, []string{root})
 	for _, p := range []string{"whole/secret", "part/node.conf", "cfg.log"} {
-		if r := callOK[readFileResult](t, open, "read_file", map[string]any{"path": p}); !strings.Contains(r.Content, "SERVER-SECRET") {
+		if r := toolstest.OK[readFileResult](t, open, "read_file", map[string]any{"path": p}); !strings.Contains(r.Content, "SERVER-SECRET") {
 			t.Errorf("without protection, %s: %q", p, r.Content)
 		}
 	}

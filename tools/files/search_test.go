@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tailops/tailops/toolstest"
 )
 
 func matchPaths(r searchFilesResult) []string {
@@ -29,7 +29,7 @@ func TestSearchFiles(t *testing.T) {
 	root, _ := ftTree(t)
 	ftWrite(t, filepath.Join(root, "sub", "data.bin"), "error\x00binary")
 	ftWrite(t, filepath.Join(root, "crlf.log"), "one\r\ntwo error\r\n")
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 	for _, tc := range []struct {
 		name string
 		args map[string]any
@@ -49,7 +49,7 @@ func TestSearchFiles(t *testing.T) {
 			root + "/sub/nested.log:1:alpha"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := callOK[searchFilesResult](t, k, "search_files", tc.args)
+			r := toolstest.OK[searchFilesResult](t, k, "search_files", tc.args)
 			got := strings.Join(matchPaths(r), " ")
 			if got != tc.want {
 				t.Errorf("matches %q, want %q", got, tc.want)
@@ -59,11 +59,11 @@ func TestSearchFiles(t *testing.T) {
 			}
 		})
 	}
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "error"})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "error"})
 	if r.SkippedBinary != 1 || r.FilesScanned != 4 || r.DirsWalked != 2 || r.BytesScanned == 0 {
 		t.Errorf("counters: %+v", r)
 	}
-	if text := ftText(k.call(t, "search_files", map[string]any{"path": ".", "content_regex": "error"})); !strings.Contains(text, "app.log:3: error: disk full") {
+	if text := ftText(toolstest.Call(t, k, "search_files", map[string]any{"path": ".", "content_regex": "error"})); !strings.Contains(text, "app.log:3: error: disk full") {
 		t.Errorf("text rendering: %s", text)
 	}
 	for _, tc := range []struct {
@@ -80,7 +80,7 @@ func TestSearchFiles(t *testing.T) {
 		{map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 61}, `invalid argument "timeout_seconds"`},
 		{map[string]any{"path": "app.log", "name_glob": "*"}, "not a directory"},
 	} {
-		if msg := callErr(t, k, "search_files", tc.args); !strings.Contains(msg, tc.want) {
+		if msg := toolstest.Err(t, k, "search_files", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
 		}
 	}
@@ -90,8 +90,8 @@ func TestSearchFilesLongLines(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("a", 2<<20)+"needle\nshort needle\n"+strings.Repeat("é", 400)+"needle\n")
-	k := newFileKit(t, []string{root})
-	r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "needle"})
+	k := serveFiles(t, []string{root})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "needle"})
 	// The first line is longer than searchMaxLine: only its first MiB is
 	// searched, so it does not match; line numbers still count it.
 	if got := matchPaths(r); len(got) != 2 || !strings.HasPrefix(got[0], "wide.log:2:short needle") {
@@ -115,63 +115,61 @@ func TestSearchFilesBounds(t *testing.T) {
 		deep = filepath.Join(deep, fmt.Sprintf("d%d", i))
 		ftWrite(t, filepath.Join(deep, "f.log"), "hit\n")
 	}
-	k := newFileKit(t, []string{root})
+	k := serveFiles(t, []string{root})
 
 	t.Run("max_results", func(t *testing.T) {
-		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "hit", "max_results": 5})
+		r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "hit", "max_results": 5})
 		if len(r.Matches) != 5 || r.StoppedBy != "max_results" || r.Complete || r.FilesScanned != 1 {
 			t.Errorf("%d matches, stopped by %q, complete %v, %d files", len(r.Matches), r.StoppedBy, r.Complete, r.FilesScanned)
 		}
-		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "name_glob": "*.log", "max_results": 3})
+		r = toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "name_glob": "*.log", "max_results": 3})
 		if len(r.Matches) != 3 || r.StoppedBy != "max_results" {
 			t.Errorf("names: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
 		}
 	})
 	t.Run("max_depth", func(t *testing.T) {
-		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 3})
+		r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 3})
 		if got := strings.Join(matchPaths(r), " "); got != "deep/d1/d2/f.log(file) deep/d1/f.log(file)" {
 			t.Errorf("matches %q", got)
 		}
 		if r.StoppedBy != "max_depth" || r.Complete {
 			t.Errorf("stopped by %q, complete %v", r.StoppedBy, r.Complete)
 		}
-		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log"})
+		r = toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log"})
 		if len(r.Matches) != 7 || r.StoppedBy != "max_depth" {
 			t.Errorf("default depth 8: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
 		}
-		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 11})
+		r = toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "deep", "name_glob": "f.log", "max_depth": 11})
 		if len(r.Matches) != 10 || !r.Complete {
 			t.Errorf("depth 11: %d matches, stopped by %q", len(r.Matches), r.StoppedBy)
 		}
 	})
 	t.Run("max_bytes", func(t *testing.T) {
-		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 2500})
+		r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 2500})
 		if r.StoppedBy != "max_bytes" || r.BytesScanned != 2500 || r.FilesScanned != 3 || r.Complete {
 			t.Errorf("stopped by %q after %d bytes in %d files", r.StoppedBy, r.BytesScanned, r.FilesScanned)
 		}
-		r = callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 20000})
+		r = toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": "flat", "content_regex": "nothing", "max_bytes": 20000})
 		if !r.Complete || r.BytesScanned != 20000 {
 			t.Errorf("exact budget: stopped by %q after %d bytes", r.StoppedBy, r.BytesScanned)
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		r := callOK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "hit", "timeout_seconds": 1e-9})
+		r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "hit", "timeout_seconds": 1e-9})
 		if r.StoppedBy != "timeout" || r.Complete || len(r.Matches) != 0 {
 			t.Errorf("stopped by %q, %d matches", r.StoppedBy, len(r.Matches))
 		}
-		if text := ftText(k.call(t, "search_files", map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 1e-9})); !strings.Contains(text, "stopped by timeout") {
+		if text := ftText(toolstest.Call(t, k, "search_files", map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 1e-9})); !strings.Contains(text, "stopped by timeout") {
 			t.Errorf("text rendering: %s", text)
 		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		res, err := k.specs["search_files"].Handler(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{
-			Name: "search_files", Arguments: map[string]any{"path": ".", "name_glob": "*"}}})
-		if err != nil || res.IsError {
-			t.Fatalf("err %v, result %s", err, ftText(res))
-		}
-		if got := res.StructuredContent.(searchFilesResult); got.StoppedBy != "cancelled" {
+		// A client cannot send a context cancelled before the call runs.
+		h := directFiles(t, []string{root})
+		res := toolstest.CallCtx(t, ctx, h, "search_files", map[string]any{"path": ".", "name_glob": "*"})
+		if got := toolstest.Decode[searchFilesResult](t, h, "search_files", res); got.StoppedBy != "cancelled" {
 			t.Errorf("stopped by %q", got.StoppedBy)
 		}
 	})
@@ -184,14 +182,14 @@ func TestPathMultipleRoots(t *testing.T) {
 	ftWrite(t, filepath.Join(r1, "a.log"), "in r1\n")
 	ftWrite(t, filepath.Join(r2, "a.log"), "in r2\n")
 	ftWrite(t, filepath.Join(nested, "a.log"), "in inner\n")
-	k := newFileKit(t, []string{r1, r2, nested})
+	k := serveFiles(t, []string{r1, r2, nested})
 	for p, want := range map[string]string{
 		"a.log":                        "in r1\n",
 		filepath.Join(r2, "a.log"):     "in r2\n",
 		filepath.Join(nested, "a.log"): "in inner\n",
 		"inner/a.log":                  "in inner\n",
 	} {
-		if r := callOK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != want {
+		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != want {
 			t.Errorf("%s: %q, want %q", p, r.Content, want)
 		}
 	}

@@ -4,42 +4,21 @@ package host
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
-// call runs the tool name of ts, which must succeed, and decodes its
-// structured result into out after checking it against the tool's output
-// schema.
-func call(t *testing.T, ts *Toolset, name string, out any) {
+// serve serves ts through a real in-process server and returns a client
+// of it.
+func serve(t *testing.T, ts *Toolset) *toolstest.Client {
 	t.Helper()
-	for _, s := range ts.Tools() {
-		if s.Name() != name {
-			continue
-		}
-		res, err := s.Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: name}})
-		if err != nil || res.IsError {
-			t.Fatalf("%s: %v %+v", name, err, res)
-		}
-		b, err := json.Marshal(res.StructuredContent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		toolstest.CheckOutputSchema(t, s, b)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatalf("no tool %s", name)
+	return toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
 }
 
 // fakeSys is a /sys whose lo reports state.
@@ -54,10 +33,9 @@ func fakeSys(t *testing.T, state string) string {
 	return dir
 }
 
-// loState is lo's state as get_network_status reports it with ts.
-func loState(t *testing.T, ts *Toolset) string {
-	var st NetworkStatus
-	call(t, ts, "get_network_status", &st)
+// loState is lo's state as get_network_status reports it through c.
+func loState(t *testing.T, c *toolstest.Client) string {
+	st := toolstest.OK[NetworkStatus](t, c, "get_network_status", nil)
 	for _, i := range st.Interfaces {
 		if i.Name == "lo" {
 			return i.State
@@ -75,7 +53,7 @@ func TestHostSysIsHonoured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := loState(t, ts); got != "from-host-sys" {
+	if got := loState(t, serve(t, ts)); got != "from-host-sys" {
 		t.Errorf("lo state %q, want it read from the configured /sys", got)
 	}
 }
@@ -90,11 +68,11 @@ func TestHostEnvironmentIsNotRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := loState(t, ts); got == "from-the-environment" {
+	c := serve(t, ts)
+	if got := loState(t, c); got == "from-the-environment" {
 		t.Errorf("lo state %q was read from the process environment's HOST_SYS", got)
 	}
-	var io IOCounters
-	call(t, ts, "get_network_io_counters", &io)
+	io := toolstest.OK[IOCounters](t, c, "get_network_io_counters", nil)
 	if len(io.Interfaces) == 0 {
 		t.Errorf("no interface counters: gopsutil read the process environment's HOST_PROC")
 	}
@@ -112,10 +90,10 @@ func TestHostPathsMustBeAbsolute(t *testing.T) {
 	if len(specs) == 0 {
 		t.Fatal("no tools declared")
 	}
+	c := serve(t, ts)
 	for _, s := range specs {
-		res, _ := s.Handler(context.Background(), mcp.CallToolRequest{})
-		if !res.IsError || toolstest.Text(res) != `the host tools are unavailable: HOST_PROC "host/proc": must be an absolute path` {
-			t.Errorf("%s: %+v", s.Name(), res)
+		if msg := toolstest.Err(t, c, s.Name(), nil); msg != `the host tools are unavailable: HOST_PROC "host/proc": must be an absolute path` {
+			t.Errorf("%s: %q", s.Name(), msg)
 		}
 	}
 }
@@ -124,8 +102,7 @@ func TestHealthCheckReportsTheVersion(t *testing.T) {
 	t.Parallel()
 	for cfg, want := range map[string]string{"": "dev", "1.2.3": "1.2.3"} {
 		ts, _ := New(Config{Version: cfg})
-		var r HealthResult
-		call(t, ts, "health_check", &r)
+		r := toolstest.OK[HealthResult](t, serve(t, ts), "health_check", nil)
 		if r.Status != "ok" || r.Version != want {
 			t.Errorf("Version %q: %+v, want version %q", cfg, r, want)
 		}
@@ -153,10 +130,10 @@ func TestSystemToolsMatchTheirOutputSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := serve(t, ts)
 	for _, s := range ts.Tools() {
 		for range 2 { // the second call takes the CPU-delta paths
-			var out any
-			call(t, ts, s.Name(), &out)
+			toolstest.OK[any](t, c, s.Name(), nil)
 		}
 	}
 }

@@ -3,10 +3,8 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"reflect"
 	"regexp"
@@ -24,7 +22,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/labtest"
-	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
@@ -40,90 +37,44 @@ const busyboxRef = "local/busybox:latest"
 
 var busyboxOnce sync.Once
 
-// dockerKit is the Docker tools over the shared test daemon.
-type dockerKit struct {
-	d     *labtest.Dockerd
-	cli   *client.Client
-	e     *engine
-	specs map[string]tools.Spec
-	logs  *bytes.Buffer // the tools' log, as JSON lines
+// dockerLab is the Docker tools over the shared test daemon, called at
+// their handlers (toolstest.Direct), as the server calls them once a
+// call is authorized and approved: the tests need critical tools without
+// an approval gate, contexts a client cannot send (a server shutdown)
+// and the engine's internals.
+type dockerLab struct {
+	d    *labtest.Dockerd
+	cli  *client.Client
+	e    *engine
+	h    *toolstest.Handlers
+	logs *toolstest.LogBuffer // the tools' log, as JSON lines
 }
 
-func newDockerKit(t testing.TB) *dockerKit {
+func newDockerLab(t testing.TB) *dockerLab {
 	t.Helper()
 	d := labtest.Shared(t)
 	busyboxOnce.Do(func() { d.BusyboxImage(t, busyboxRef) })
-	return newDockerKitFor(t, d, d.Host)
+	return newDockerLabFor(t, d, d.Host)
 }
 
-// newDockerKitFor builds the tools against host (which may differ from
+// newDockerLabFor builds the tools against host (which may differ from
 // d's, to test an unreachable daemon).
-func newDockerKitFor(t testing.TB, d *labtest.Dockerd, host string) *dockerKit {
+func newDockerLabFor(t testing.TB, d *labtest.Dockerd, host string) *dockerLab {
 	t.Helper()
-	logs := new(bytes.Buffer)
-	ts, err := New(Config{Host: host, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))})
+	logs := new(toolstest.LogBuffer)
+	ts, err := New(Config{Host: host, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &dockerKit{d: d, specs: map[string]tools.Spec{}, logs: logs}
+	k := &dockerLab{d: d, e: &ts.engine, h: toolstest.Direct(ts.Tools()), logs: logs}
 	if d != nil {
 		k.cli = d.Client()
-	}
-	k.e = &ts.engine
-	for _, s := range ts.Tools() {
-		k.specs[s.Name()] = s
 	}
 	return k
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// call runs a tool's handler directly, as the server would once the call
-// is authorized (critical tools included: approval is the server's job).
-func (k *dockerKit) call(t testing.TB, tool string, args map[string]any) *mcp.CallToolResult {
-	t.Helper()
-	return k.callCtx(t, context.Background(), tool, args)
-}
-
-func (k *dockerKit) callCtx(t testing.TB, ctx context.Context, tool string, args map[string]any) *mcp.CallToolResult {
-	t.Helper()
-	s, ok := k.specs[tool]
-	if !ok {
-		t.Fatalf("no tool %s", tool)
-	}
-	res, err := s.Handler(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
-	if err != nil {
-		t.Fatalf("%s returned a Go error: %v", tool, err)
-	}
-	if res == nil {
-		t.Fatalf("%s returned no result", tool)
-	}
-	return res
-}
-
-// dockerOK calls a Docker tool that must succeed and decodes its result.
-func dockerOK[T any](t testing.TB, k *dockerKit, tool string, args map[string]any) T {
-	t.Helper()
-	return toolstest.DecodeOK[T](t, k.specs[tool], k.call(t, tool, args), args)
-}
-
-// dockerErr calls a Docker tool that must fail and returns the error text.
-func dockerErr(t testing.TB, k *dockerKit, tool string, args map[string]any) string {
-	t.Helper()
-	return toolstest.ErrorText(t, tool, k.call(t, tool, args), args)
-}
-
 // inspect returns a container's raw inspect data from the daemon.
-func (k *dockerKit) inspect(t testing.TB, ref string) container.InspectResponse {
+func (k *dockerLab) inspect(t testing.TB, ref string) container.InspectResponse {
 	t.Helper()
 	c, err := k.cli.ContainerInspect(context.Background(), ref)
 	if err != nil {
@@ -158,7 +109,7 @@ func onlyPrefixed(names []string, prefix string) []string {
 // stderr, some time apart: both streams in order, tail, each stream, the
 // tail counted over both streams before the filter (as the daemon does),
 // since, and timestamps. Shared by the dockerd and Podman tests.
-func checkContainerLogs(t *testing.T, k *dockerKit, name, id string) {
+func checkContainerLogs(t *testing.T, k *dockerLab, name, id string) {
 	t.Helper()
 	all := []string{"stdout:out1", "stderr:err1", "stdout:out2", "stderr:err2", "stdout:out3", "stderr:err3",
 		"stdout:out4", "stderr:err4", "stdout:out5", "stderr:err5"}
@@ -181,7 +132,7 @@ func checkContainerLogs(t *testing.T, k *dockerKit, name, id string) {
 			for k, v := range tc.args {
 				args[k] = v
 			}
-			l := dockerOK[ContainerLogs](t, k, "get_container_logs", args)
+			l := toolstest.OK[ContainerLogs](t, k.h, "get_container_logs", args)
 			if got := logLines(l); !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
@@ -191,7 +142,7 @@ func checkContainerLogs(t *testing.T, k *dockerKit, name, id string) {
 		})
 	}
 	t.Run("timestamps", func(t *testing.T) {
-		l := dockerOK[ContainerLogs](t, k, "get_container_logs", map[string]any{"container": name, "timestamps": true})
+		l := toolstest.OK[ContainerLogs](t, k.h, "get_container_logs", map[string]any{"container": name, "timestamps": true})
 		if got := logLines(l); !slices.Equal(got, all) {
 			t.Fatalf("got %v", got)
 		}
@@ -218,7 +169,7 @@ func logLines(l ContainerLogs) []string {
 // (app=web; stopped), db (app=db; running) and new (app=web; created),
 // counting only names with the prefix. Shared by the dockerd and Podman
 // tests.
-func checkListFilters(t *testing.T, k *dockerKit, prefix string) {
+func checkListFilters(t *testing.T, k *dockerLab, prefix string) {
 	t.Helper()
 	n := func(names ...string) []string {
 		for i := range names {
@@ -244,7 +195,7 @@ func checkListFilters(t *testing.T, k *dockerKit, prefix string) {
 		{"status running label", map[string]any{"status": "running", "label": []any{"app=db"}}, n("db")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := dockerOK[ContainerList](t, k, "list_containers", tc.args)
+			l := toolstest.OK[ContainerList](t, k.h, "list_containers", tc.args)
 			got := onlyPrefixed(containerNames(l), prefix)
 			slices.Sort(got)
 			if !slices.Equal(got, tc.want) {
@@ -261,7 +212,7 @@ func checkListFilters(t *testing.T, k *dockerKit, prefix string) {
 // stop, start and restart, twice where the second call changes nothing,
 // and checks each result and the engine's own state. Shared by the
 // dockerd and Podman tests.
-func checkStartStopRestart(t *testing.T, k *dockerKit, name, id string) {
+func checkStartStopRestart(t *testing.T, k *dockerLab, name, id string) {
 	t.Helper()
 	started := func() string { return k.inspect(t, id).State.StartedAt }
 	first := started()
@@ -283,7 +234,7 @@ func checkStartStopRestart(t *testing.T, k *dockerKit, name, id string) {
 		for k, v := range tc.args {
 			args[k] = v
 		}
-		a := dockerOK[ContainerAction](t, k, tc.tool, args)
+		a := toolstest.OK[ContainerAction](t, k.h, tc.tool, args)
 		if a.State != tc.state || a.Changed != tc.changed || a.ID != id || a.Container != name {
 			t.Errorf("%s %v: %+v, want state %s changed %v", tc.tool, tc.args, a, tc.state, tc.changed)
 		}
@@ -300,9 +251,9 @@ func checkStartStopRestart(t *testing.T, k *dockerKit, name, id string) {
 // (refused without force, then forced) and a stopped one (with volumes),
 // then that a second removal says no container matches. Shared by the
 // dockerd and Podman tests.
-func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stopped, stoppedID string) {
+func checkRemoveContainer(t *testing.T, k *dockerLab, running, runningID, stopped, stoppedID string) {
 	t.Helper()
-	msg := dockerErr(t, k, "remove_container", map[string]any{"container": running})
+	msg := toolstest.Err(t, k.h, "remove_container", map[string]any{"container": running})
 	if want := fmt.Sprintf("container %q is running: stop it first, or pass force: true to kill and remove it", running); msg != want {
 		t.Errorf("running without force: %q", msg)
 	}
@@ -317,7 +268,7 @@ func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stoppe
 		{map[string]any{"container": running, "force": true}, runningID, true},
 		{map[string]any{"container": stopped, "volumes": true}, stoppedID, false},
 	} {
-		r := dockerOK[RemoveResult](t, k, "remove_container", tc.args)
+		r := toolstest.OK[RemoveResult](t, k.h, "remove_container", tc.args)
 		if !r.Removed || r.ID != tc.id || r.WasRunning != tc.wasRunning {
 			t.Errorf("%v: %+v", tc.args, r)
 		}
@@ -325,17 +276,19 @@ func checkRemoveContainer(t *testing.T, k *dockerKit, running, runningID, stoppe
 			t.Errorf("%v: container still exists", tc.args)
 		}
 	}
-	if msg := dockerErr(t, k, "remove_container", map[string]any{"container": running, "force": true}); msg != fmt.Sprintf("no container matches %q", running) {
+	if msg := toolstest.Err(t, k.h, "remove_container", map[string]any{"container": running, "force": true}); msg != fmt.Sprintf("no container matches %q", running) {
 		t.Errorf("removed twice: %q", msg)
 	}
 }
 
-// pullClient serves the kit's pull_image through a real MCP client that
+// pullClient serves the lab's pull_image through a real MCP client that
 // records progress notifications. call makes one pull (with a progress
-// token unless token is nil).
-func pullClient(t *testing.T, k *dockerKit) (call func(image string, token any) *mcp.CallToolResult, notes *toolstest.ProgressNotes) {
+// token unless token is nil). The server is mcp-go's bare one, not
+// toolstest's: TailOps' approval gate reports progress of its own, and
+// these notifications must be the pull's alone.
+func pullClient(t *testing.T, k *dockerLab) (call func(image string, token any) *mcp.CallToolResult, notes *toolstest.ProgressNotes) {
 	t.Helper()
-	spec := k.specs["pull_image"]
+	spec := k.h.Spec(t, "pull_image")
 	srv, err := mcptest.NewServer(t, server.ServerTool{Tool: spec.Tool, Handler: spec.Handler})
 	if err != nil {
 		t.Fatal(err)
@@ -472,9 +425,9 @@ func checkPullRefused(t *testing.T, call func(image string, token any) *mcp.Call
 // checkListSummary checks list_containers' entry for the running container
 // name: image, state, status, full id, networks, the label key=value, and
 // its one port 127.0.0.1:18081->80/tcp.
-func checkListSummary(t *testing.T, k *dockerKit, name, image string, networks []string, key, value string) {
+func checkListSummary(t *testing.T, k *dockerLab, name, image string, networks []string, key, value string) {
 	t.Helper()
-	l := dockerOK[ContainerList](t, k, "list_containers", map[string]any{"name": name})
+	l := toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"name": name})
 	if len(l.Containers) != 1 {
 		t.Fatalf("%d containers named %s", len(l.Containers), name)
 	}
@@ -493,7 +446,7 @@ func checkListSummary(t *testing.T, k *dockerKit, name, image string, networks [
 // must be refused as ambiguous by each of tools, naming how many
 // containers match and what to do, and a unique 12-character prefix must
 // resolve to its container.
-func checkIDPrefixes(t *testing.T, k *dockerKit, name string, create func(name string) string, tools ...string) {
+func checkIDPrefixes(t *testing.T, k *dockerLab, name string, create func(name string) string, tools ...string) {
 	t.Helper()
 	byFirst := map[byte][]string{}
 	var prefix string
@@ -505,19 +458,19 @@ func checkIDPrefixes(t *testing.T, k *dockerKit, name string, create func(name s
 		}
 	}
 	n := 0
-	for _, c := range dockerOK[ContainerList](t, k, "list_containers", map[string]any{"all": true}).Containers {
+	for _, c := range toolstest.OK[ContainerList](t, k.h, "list_containers", map[string]any{"all": true}).Containers {
 		if strings.HasPrefix(c.ID, prefix) {
 			n++
 		}
 	}
 	want := regexp.MustCompile(fmt.Sprintf(`^"%s" matches %d containers: [0-9a-f]{12} \("[^"]+"\), .*; use a longer id or the full name$`, prefix, n))
 	for _, tool := range tools {
-		if msg := dockerErr(t, k, tool, map[string]any{"container": prefix}); !want.MatchString(msg) {
+		if msg := toolstest.Err(t, k.h, tool, map[string]any{"container": prefix}); !want.MatchString(msg) {
 			t.Errorf("%s ambiguous: %q, want %s", tool, msg, want)
 		}
 	}
 	id := byFirst[prefix[0]][0]
-	if d := dockerOK[ContainerDetails](t, k, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
+	if d := toolstest.OK[ContainerDetails](t, k.h, "inspect_container", map[string]any{"container": id[:12]}); d.ID != id {
 		t.Errorf("prefix %s resolved to %s", id[:12], d.ID)
 	}
 }
@@ -545,9 +498,9 @@ func checkUpdatedContainer(t *testing.T, exec func(cmd string) string) {
 // checkBusyStats checks get_container_stats for the running container
 // name (id), a busy loop held to half a CPU and 64 MiB with at least
 // minPIDs processes.
-func checkBusyStats(t *testing.T, k *dockerKit, name, id string, minPIDs uint64) {
+func checkBusyStats(t *testing.T, k *dockerLab, name, id string, minPIDs uint64) {
 	t.Helper()
-	s := dockerOK[ContainerStats](t, k, "get_container_stats", map[string]any{"container": name})
+	s := toolstest.OK[ContainerStats](t, k.h, "get_container_stats", map[string]any{"container": name})
 	switch {
 	case s.ID != id || s.Container != name:
 		t.Errorf("identity: %+v", s)
