@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-NU6AwmiuDePvJP37vDNB4v17T5vq+gtgy0IDANQres8=";
+  vendorHash = "sha256-L3wlFghtRZbOZSRHHG9asXsHmYTn5v7VKgKLKw/pda4=";
 
   subPackages = [ "." ];
 

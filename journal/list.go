@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package journal
+
+import (
+	"encoding/binary"
+	"sort"
+)
+
+// offList is a sorted list of entry offsets: the file's list of all
+// entries (a chain of entry arrays from the header), or the entries of one
+// DATA object (one offset stored in it, then its chain of entry arrays).
+type offList struct {
+	f      *File
+	inline uint64      // an offset before the arrays' (a DATA object's first entry), or 0
+	arrays []arrayDesc // the chain, in order
+	n      int         // offsets in the arrays
+}
+
+type arrayDesc struct {
+	off   uint64 // the ENTRY_ARRAY object
+	first int    // index in the list (not counting inline) of its first item
+	n     int    // items used
+}
+
+// newList walks the chain of entry arrays from chain, taking n offsets
+// (the count the file keeps); arrays hold more items than are used.
+func (f *File) newList(inline, chain, n uint64) (*offList, error) {
+	l := &offList{f: f, inline: inline}
+	itemSize := uint64(8)
+	if f.compact() {
+		itemSize = 4
+	}
+	for off := chain; off != 0 && uint64(l.n) < n; {
+		if len(l.arrays) >= maxEntryArraysInList {
+			return nil, f.corrupt(off, "more than %d entry arrays in one list", maxEntryArraysInList)
+		}
+		o, err := f.object(off, objEntryArray, entryArrayFixedSize)
+		if err != nil {
+			return nil, err
+		}
+		next, err := f.u64(off + objHeaderSize)
+		if err != nil {
+			return nil, err
+		}
+		k := min((o.size-entryArrayFixedSize)/itemSize, n-uint64(l.n))
+		if k > 0 {
+			l.arrays = append(l.arrays, arrayDesc{off: off, first: l.n, n: int(k)})
+			l.n += int(k)
+		}
+		if next != 0 && next <= off {
+			return nil, f.corrupt(off, "entry array chain points backwards (to %#x)", next)
+		}
+		off = next
+	}
+	return l, nil
+}
+
+func (l *offList) len() int {
+	if l.inline != 0 {
+		return l.n + 1
+	}
+	return l.n
+}
+
+// at returns the i-th offset. A zero item (not written yet by a writer
+// still at work, or lost) is reported as corrupt: the caller stops there.
+func (l *offList) at(i int) (uint64, error) {
+	if l.inline != 0 {
+		if i == 0 {
+			return l.inline, nil
+		}
+		i--
+	}
+	j := sort.Search(len(l.arrays), func(j int) bool { return l.arrays[j].first+l.arrays[j].n > i })
+	a := l.arrays[j]
+	f := l.f
+	var v uint64
+	if f.compact() {
+		b, err := f.readAt(a.off+entryArrayFixedSize+uint64(i-a.first)*4, 4)
+		if err != nil {
+			return 0, err
+		}
+		v = uint64(binary.LittleEndian.Uint32(b))
+	} else {
+		b, err := f.readAt(a.off+entryArrayFixedSize+uint64(i-a.first)*8, 8)
+		if err != nil {
+			return 0, err
+		}
+		v = binary.LittleEndian.Uint64(b)
+	}
+	if v == 0 {
+		return 0, f.corrupt(a.off, "entry array item %d is empty", i-a.first)
+	}
+	return v, nil
+}
+
+// search returns the smallest index i for which pred(at(i)) holds, as
+// sort.Search does, pred being false then true along the list.
+func (l *offList) search(pred func(off uint64) (bool, error)) (int, error) {
+	lo, hi := 0, l.len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		v, err := l.at(mid)
+		if err != nil {
+			return 0, err
+		}
+		ok, err := pred(v)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
+}
+
+// seekGE returns the smallest offset >= x in the list.
+func (l *offList) seekGE(x uint64) (uint64, bool, error) {
+	i, err := l.search(func(v uint64) (bool, error) { return v >= x, nil })
+	if err != nil || i >= l.len() {
+		return 0, false, err
+	}
+	v, err := l.at(i)
+	return v, err == nil, err
+}
+
+// seekLE returns the largest offset <= x in the list.
+func (l *offList) seekLE(x uint64) (uint64, bool, error) {
+	i, err := l.search(func(v uint64) (bool, error) { return v > x, nil })
+	if err != nil || i == 0 {
+		return 0, false, err
+	}
+	v, err := l.at(i - 1)
+	return v, err == nil, err
+}
