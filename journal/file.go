@@ -360,6 +360,9 @@ func (f *File) object(off uint64, typ uint8, minSize uint64) (objHeader, error) 
 	if off%8 != 0 || off < f.hdr.headerSize {
 		return objHeader{}, f.corrupt(off, "%s object offset is not a valid object offset", objName(typ))
 	}
+	if (f.size < objHeaderSize || off > f.size-objHeaderSize) && !f.grew(off+objHeaderSize) {
+		return objHeader{}, f.corrupt(off, "%s object offset past the end of the file (%d bytes)", objName(typ), f.size)
+	}
 	b, err := f.readAt(off, objHeaderSize)
 	if err != nil {
 		return objHeader{}, err

@@ -143,13 +143,7 @@ func readAll(t testing.TB, r *Reader, fwd bool) []*Entry {
 	t.Helper()
 	var got []*Entry
 	for {
-		var e *Entry
-		var err error
-		if fwd {
-			e, err = r.Next()
-		} else {
-			e, err = r.Prev()
-		}
+		e, err := r.step(fwd)
 		if err == io.EOF {
 			return got
 		}
@@ -188,6 +182,21 @@ func sameEntry(got *Entry, want testEntry) string {
 		return fmt.Sprintf("fields\n%q\nwant\n%q", g, w)
 	}
 	return ""
+}
+
+// checkEntries checks that got are want, whole: see sameEntry and
+// checkXorHash.
+func checkEntries(t testing.TB, got []*Entry, want []testEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("read %d entries, want %d", len(got), len(want))
+	}
+	for i, e := range got {
+		if d := sameEntry(e, want[i]); d != "" {
+			t.Fatalf("entry %d: %s", i, d)
+		}
+		checkXorHash(t, e)
+	}
 }
 
 // checkXorHash recomputes the entry's xor_hash (Jenkins lookup3 of every
@@ -242,17 +251,11 @@ func TestRealFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := readAll(t, r, true)
-			if len(got) != len(want) {
-				t.Fatalf("read %d entries forward, want %d", len(got), len(want))
-			}
+			checkEntries(t, got, want)
 			for i, e := range got {
-				if d := sameEntry(e, want[i]); d != "" {
-					t.Fatalf("entry %d: %s", i, d)
-				}
 				if e.Seqnum != uint64(i+1) {
 					t.Errorf("entry %d: seqnum %d", i, e.Seqnum)
 				}
-				checkXorHash(t, e)
 			}
 			r.SeekTail()
 			back := readAll(t, r, false)
@@ -348,13 +351,9 @@ func checkQueries(t *testing.T, f *File, want []testEntry) {
 	} {
 		for _, fwd := range []bool{true, false} {
 			r.SeekRealtime(tc.at)
-			var e *Entry
-			var err error
+			e, err := r.step(fwd)
 			wantSeq := tc.next
-			if fwd {
-				e, err = r.Next()
-			} else {
-				e, err = r.Prev()
+			if !fwd {
 				wantSeq = tc.prev
 			}
 			var got uint64
@@ -473,11 +472,7 @@ func TestAppendWhileReading(t *testing.T) {
 	if e, err := r.Next(); err != io.EOF {
 		t.Fatalf("after the last entry: %v, %v", e, err)
 	}
-	for i, e := range got {
-		if d := sameEntry(e, want[i]); d != "" {
-			t.Fatalf("entry %d: %s", i, d)
-		}
-	}
+	checkEntries(t, got, want)
 	// A reader made now sees them all, matches included.
 	r2, _ := f.Reader("_SYSTEMD_UNIT=unit0.service")
 	if n := len(readAll(t, r2, true)); n != 20 {
@@ -534,14 +529,7 @@ func TestOpenDir(t *testing.T) {
 	got := readAll(t, r, true)
 	// The duplicate file's entries have other sequence numbers (another
 	// writer), so they are the same entries only by boot, time and hash.
-	if len(got) != len(all) {
-		t.Fatalf("merged %d entries, want %d", len(got), len(all))
-	}
-	for i, e := range got {
-		if d := sameEntry(e, all[i]); d != "" {
-			t.Fatalf("entry %d: %s", i, d)
-		}
-	}
+	checkEntries(t, got, all)
 	r.SeekTail()
 	back := readAll(t, r, false)
 	if len(back) != len(all) || sameEntry(back[0], all[len(all)-1]) != "" {

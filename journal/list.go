@@ -44,9 +44,20 @@ func (f *File) newList(inline, chain, n uint64) (*offList, error) {
 			return nil, err
 		}
 		k := min((o.size-entryArrayFixedSize)/itemSize, n-uint64(l.n))
-		if k > 0 {
-			l.arrays = append(l.arrays, arrayDesc{off: off, first: l.n, n: int(k)})
-			l.n += int(k)
+		// Unused items are zero. The count the file keeps says how many
+		// are used, but a count from a corrupt header must not turn
+		// them into entries: cut the array at its first zero, and the
+		// list there.
+		used, err := l.usedItems(off, k, itemSize)
+		if err != nil {
+			return nil, err
+		}
+		if used > 0 {
+			l.arrays = append(l.arrays, arrayDesc{off: off, first: l.n, n: int(used)})
+			l.n += int(used)
+		}
+		if used < k {
+			break
 		}
 		if next != 0 && next <= off {
 			return nil, f.corrupt(off, "entry array chain points backwards (to %#x)", next)
@@ -54,6 +65,36 @@ func (f *File) newList(inline, chain, n uint64) (*offList, error) {
 		off = next
 	}
 	return l, nil
+}
+
+// usedItems returns how many of the first k items of the entry array at
+// off are not zero, assuming zeros only at the end.
+func (l *offList) usedItems(off, k, itemSize uint64) (uint64, error) {
+	item := func(i uint64) (uint64, error) {
+		b, err := l.f.readAt(off+entryArrayFixedSize+i*itemSize, itemSize)
+		if err != nil {
+			return 0, err
+		}
+		if itemSize == 4 {
+			return uint64(binary.LittleEndian.Uint32(b)), nil
+		}
+		return binary.LittleEndian.Uint64(b), nil
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	if v, err := item(k - 1); err != nil || v != 0 {
+		return k, err
+	}
+	var ierr error
+	i := sort.Search(int(k), func(i int) bool {
+		v, err := item(uint64(i))
+		if err != nil {
+			ierr = err
+		}
+		return v == 0
+	})
+	return uint64(i), ierr
 }
 
 func (l *offList) len() int {
