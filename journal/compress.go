@@ -22,9 +22,8 @@ const (
 	maxLZ4Size = 8 << 20
 	// maxZstdWindow bounds the history a zstd frame may ask for.
 	maxZstdWindow = 8 << 20
-	// xzDictCap is the dictionary the xz decoder allocates: journald
-	// compresses with xz's default preset, whose dictionary is 8 MiB.
-	xzDictCap = 8 << 20
+	// xzMinDict is the smallest dictionary the xz decoder takes.
+	xzMinDict = 4096
 )
 
 // decoders are kept per file and made on first use.
@@ -70,7 +69,10 @@ func (f *File) decompress(d dataObj, n uint64, limit int) (p []byte, cut bool, e
 		if f.hdr.incompat&incompatXZ == 0 {
 			return nil, false, f.corrupt(d.off, "xz-compressed data object in a file without the xz flag")
 		}
-		xr, err := xz.ReaderConfig{DictCap: xzDictCap, SingleStream: true}.NewReader(src)
+		// Making the first limit+1 bytes never looks further back than
+		// that, so a dictionary of that size is enough, however large the
+		// one the stream was written with (8 MiB for journald's preset).
+		xr, err := xz.ReaderConfig{DictCap: max(limit+1, xzMinDict), SingleStream: true}.NewReader(src)
 		if err != nil {
 			return nil, false, f.corrupt(d.payloadOffset, "xz data: %v", err)
 		}
