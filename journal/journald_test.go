@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package journal
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// journaldScript runs systemd-journald as journald runs on a host, in a
+// mount and network namespace of its own: a private /run (its sockets and
+// the runtime journal, bound to the directory $1), no kernel log, no
+// forwarding, no rate limit. It then logs each line "PRIORITY TEXT" read
+// on stdin through systemd-cat (journald's stdout stream, as a service's
+// output arrives), answering "ok"; at end of input it stops journald.
+const journaldScript = `set -e
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal
+mount --bind "$1" /run/log/journal
+printf '[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\nForwardToWall=no\nRateLimitIntervalSec=0\nCompress=yes\n' \
+  >/run/systemd/journald.conf.d/test.conf
+/lib/systemd/systemd-journald &
+pid=$!
+for i in $(seq 200); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.05; done
+echo ready
+while read -r prio text; do
+  printf '%s\n' "$text" | systemd-cat -t tailops-test -p "$prio"
+  echo ok
+done
+kill $pid
+wait $pid || true
+`
+
+// TestRealJournald reads the runtime journal of a real systemd-journald
+// while it writes it (the file online, entries arriving) and after it
+// stopped: fields journald adds itself, a value large enough to be
+// compressed, matches.
+func TestRealJournald(t *testing.T) {
+	journalRemote(t) // the same Debian package set: systemd comes with it
+	dir := t.TempDir()
+	cmd := exec.Command("unshare", "-m", "-n", "--propagation", "private", "bash", "-c", journaldScript, "bash", dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	expect := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("journald script: want %q, got %q (%v)\n%s", want, lines.Text(), lines.Err(), stderr.String())
+		}
+	}
+	expect("ready")
+	logLine := func(prio, text string) {
+		t.Helper()
+		fmt.Fprintf(stdin, "%s %s\n", prio, text)
+		expect("ok")
+	}
+	big := strings.TrimSpace(strings.Repeat("a long line journald compresses ", 40))
+	type msg struct{ prio, text string }
+	msgs := []msg{{"warning", "hello 1"}, {"err", "failed 2"}, {"info", "note 3"}}
+	for _, m := range msgs {
+		logLine(m.prio, m.text)
+	}
+
+	var r *Reader
+	var got []*Entry
+	readUntil := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(got) < n; {
+			if r == nil {
+				// The file appears when journald starts.
+				if j, err := OpenDir(nil, dir); err == nil && len(j.Files()) == 1 {
+					t.Cleanup(func() { j.Close() })
+					r, _ = j.Reader("SYSLOG_IDENTIFIER=tailops-test")
+				}
+			}
+			if r != nil {
+				e, err := r.Next()
+				if err == nil {
+					got = append(got, e)
+					continue
+				}
+				if err != io.EOF {
+					t.Fatalf("entry %d: %v", len(got), err)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("have %d entries after 10s, want %d\n%s", len(got), n, stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	readUntil(len(msgs))
+	f := r.curs[0].f
+	if st := f.Info().State; st != StateOnline {
+		t.Errorf("state %v while journald runs, want online", st)
+	}
+	// More while reading: the reader at the end sees them.
+	more := []msg{{"debug", "more 4"}, {"err", big}, {"notice", "last 6"}}
+	for _, m := range more {
+		logLine(m.prio, m.text)
+	}
+	msgs = append(msgs, more...)
+	readUntil(len(msgs))
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("journald script: %v\n%s", err, stderr.String())
+	}
+
+	prios := map[string]string{"err": "3", "warning": "4", "notice": "5", "info": "6", "debug": "7"}
+	for i, e := range got {
+		if e.String("MESSAGE") != msgs[i].text || e.String("PRIORITY") != prios[msgs[i].prio] {
+			t.Errorf("entry %d: MESSAGE %.40q PRIORITY %s, want %.40q %s", i, e.String("MESSAGE"), e.String("PRIORITY"), msgs[i].text, prios[msgs[i].prio])
+		}
+		for _, field := range []string{"_PID", "_COMM", "_TRANSPORT", "_BOOT_ID", "_MACHINE_ID"} {
+			if _, ok := e.Get(field); !ok {
+				t.Errorf("entry %d has no %s (fields: %v)", i, field, fieldNames(e))
+			}
+		}
+		if e.BootID.String() != e.String("_BOOT_ID") {
+			t.Errorf("entry %d: boot ID %s, _BOOT_ID %s", i, e.BootID, e.String("_BOOT_ID"))
+		}
+		checkXorHash(t, e)
+	}
+
+	// After journald stopped: the file is offline, the long value was
+	// stored compressed, and matches work on journald's own fields.
+	g, err := Open(f.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if st := g.Info().State; st != StateOffline {
+		t.Errorf("state %v after journald stopped, want offline", st)
+	}
+	if g.hdr.incompat&incompatZstd == 0 {
+		t.Errorf("journald compressed nothing: incompatible flags %#x", g.hdr.incompat)
+	}
+	r2, _ := g.Reader("SYSLOG_IDENTIFIER=tailops-test", "PRIORITY=3")
+	var errs []string
+	for _, e := range readAll(t, r2, true) {
+		errs = append(errs, e.String("MESSAGE"))
+	}
+	if len(errs) != 2 || errs[0] != "failed 2" || errs[1] != big {
+		t.Errorf("PRIORITY=3: %.60q", errs)
+	}
+	r3, _ := g.Reader("_TRANSPORT=stdout", "_COMM=cat") // systemd-cat runs cat
+	if n := len(readAll(t, r3, true)); n != len(msgs) {
+		t.Errorf("_TRANSPORT=stdout _COMM=cat: %d entries, want %d", n, len(msgs))
+	}
+}
