@@ -201,5 +201,11 @@ func exerciseFile(f *File) []error {
 		r.SeekRealtime(time.UnixMicro(baseTime + 20e6))
 		walk(r, false)
 	}
+	if _, _, err := f.Values("_SYSTEMD_UNIT", 100); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.boots(map[ID]*Boot{}); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
 }

@@ -387,6 +387,7 @@ type dataObj struct {
 	size          uint64
 	hash          uint64
 	nextHash      uint64
+	nextField     uint64
 	entry         uint64
 	entryArray    uint64
 	nEntries      uint64
@@ -413,6 +414,7 @@ func (f *File) data(off uint64) (dataObj, error) {
 		size:          o.size,
 		hash:          le.Uint64(b[0:]),
 		nextHash:      le.Uint64(b[8:]),
+		nextField:     le.Uint64(b[16:]),
 		entry:         le.Uint64(b[24:]),
 		entryArray:    le.Uint64(b[32:]),
 		nEntries:      le.Uint64(b[40:]),
