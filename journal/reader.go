@@ -47,25 +47,42 @@ func parseMatches(in []string) ([]match, error) {
 }
 
 // SeekHead moves before the first entry.
-func (r *Reader) SeekHead() { r.seek(seekHead, 0) }
+func (r *Reader) SeekHead() { r.seek(seekTarget{kind: seekHead}) }
 
 // SeekTail moves after the last entry.
-func (r *Reader) SeekTail() { r.seek(seekTail, 0) }
+func (r *Reader) SeekTail() { r.seek(seekTarget{kind: seekTail}) }
 
 // SeekRealtime moves before the first entry logged at t or later (by each
 // file's entry order, which journald keeps in wall-clock order unless the
 // clock jumped back): Next returns it, Prev the last one before t.
 func (r *Reader) SeekRealtime(t time.Time) {
-	var us uint64
-	if t.After(time.Unix(0, 0)) {
-		us = uint64(t.UnixMicro())
-	}
-	r.seek(seekRealtime, us)
+	r.seek(seekTarget{kind: seekRealtime, usec: realtimeUsec(t)})
 }
 
-func (r *Reader) seek(kind seekKind, us uint64) {
+func realtimeUsec(t time.Time) uint64 {
+	if t.After(time.Unix(0, 0)) {
+		return uint64(t.UnixMicro())
+	}
+	return 0
+}
+
+// SeekCursor moves before the entry the cursor (Entry.Cursor) names, so
+// that Next returns it again and Prev the one before it: by sequence
+// number in files the same writer wrote, by wall clock in others. An
+// entry gone since (a file rotated away) is not an error: the position
+// is where it would be.
+func (r *Reader) SeekCursor(cursor string) error {
+	c, err := parseCursor(cursor)
+	if err != nil {
+		return err
+	}
+	r.seek(seekTarget{kind: seekCursor, usec: c.realtime, seqnumID: c.seqnumID, seqnum: c.seqnum})
+	return nil
+}
+
+func (r *Reader) seek(to seekTarget) {
 	for _, c := range r.curs {
-		c.pending, c.pendingUsec = kind, us
+		c.pending = to
 		c.peek = nil
 	}
 }
@@ -149,7 +166,16 @@ const (
 	seekHead
 	seekTail
 	seekRealtime
+	seekCursor
 )
+
+// seekTarget is a seek not resolved yet: resolving needs the matcher.
+type seekTarget struct {
+	kind     seekKind
+	usec     uint64 // seekRealtime, and seekCursor in another writer's files
+	seqnumID ID     // seekCursor
+	seqnum   uint64
+}
 
 // cursor is a Reader's position in one file: a gap between entries.
 // Entries at offsets below gap are before it, the others after it.
@@ -159,8 +185,7 @@ type cursor struct {
 	m       *matcher // nil until first used, and after the file grew
 	gap     uint64
 
-	pending     seekKind // a seek not resolved yet (it needs the matcher)
-	pendingUsec uint64
+	pending seekTarget
 
 	peek    *entryHead // the next entry in the direction peekFwd, found already
 	peekFwd bool
@@ -226,43 +251,53 @@ func (c *cursor) ready() error {
 		}
 		c.m = m
 	}
-	if c.pending == seekNone {
+	to := c.pending
+	if to.kind == seekNone {
 		return nil
 	}
 	all := c.m.all
-	switch c.pending {
-	case seekHead:
-		c.gap = 0
-	case seekTail, seekRealtime:
-		i := all.len()
-		if c.pending == seekRealtime {
-			var err error
-			i, err = all.search(func(off uint64) (bool, error) {
-				h, err := c.f.entryHead(off)
-				return err == nil && h.realtime >= c.pendingUsec, err
-			})
-			if err != nil {
-				return err
-			}
+	i := 0
+	switch {
+	case to.kind == seekTail:
+		i = all.len()
+	case to.kind == seekCursor && to.seqnumID == c.f.hdr.seqnumID:
+		var err error
+		i, err = all.search(func(off uint64) (bool, error) {
+			h, err := c.f.entryHead(off)
+			return err == nil && h.seqnum >= to.seqnum, err
+		})
+		if err != nil {
+			return err
 		}
-		switch {
-		case i < all.len():
-			off, err := all.at(i)
-			if err != nil {
-				return err
-			}
-			c.gap = off
-		case i == 0:
-			c.gap = 0
-		default:
-			last, err := all.at(i - 1)
-			if err != nil {
-				return err
-			}
-			c.gap = last + 1
+	case to.kind == seekRealtime || to.kind == seekCursor:
+		var err error
+		i, err = all.search(func(off uint64) (bool, error) {
+			h, err := c.f.entryHead(off)
+			return err == nil && h.realtime >= to.usec, err
+		})
+		if err != nil {
+			return err
 		}
 	}
-	c.pending = seekNone
+	// The gap goes before entry i, or after the last entry: entries a
+	// writer appends later come after it.
+	switch {
+	case i < all.len():
+		off, err := all.at(i)
+		if err != nil {
+			return err
+		}
+		c.gap = off
+	case i == 0:
+		c.gap = 0
+	default:
+		last, err := all.at(i - 1)
+		if err != nil {
+			return err
+		}
+		c.gap = last + 1
+	}
+	c.pending = seekTarget{}
 	return nil
 }
 
