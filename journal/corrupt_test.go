@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,64 @@ func exerciseFile(f *File) []error {
 		errs = append(errs, err)
 	}
 	return errs
+}
+
+// TestGoesOnAfterABadEntry: one broken entry (its header, or a DATA
+// object only it uses) is one error, in both directions, and every other
+// entry is still read.
+func TestGoesOnAfterABadEntry(t *testing.T) {
+	es := genEntries(0, 20)
+	path := filepath.Join(t.TempDir(), "one-bad.journal")
+	writeJournal(t, path, layout{compact: true, keyed: true, compress: true}, es)
+	f, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := f.newList(0, f.hdr.entryArrayOff, f.hdr.nEntries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry5, _ := all.at(5)
+	d, ok, err := f.findData(append([]byte("MESSAGE="), es[9].fields[3].Value...))
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	f.Close()
+	good, _ := os.ReadFile(path)
+	for _, tc := range []struct {
+		name string
+		off  uint64 // the byte set to 99 (an unknown object type)
+		bad  int    // the entry that cannot be read
+	}{
+		{"entry header", entry5, 5},
+		{"data object", d.off, 9},
+	} {
+		b := append([]byte(nil), good...)
+		b[tc.off] = 99
+		os.WriteFile(path, b, 0o644)
+		f, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := f.Reader()
+		for _, fwd := range []bool{true, false} {
+			var seqs []uint64
+			var errs []error
+			for {
+				e, err := r.step(fwd)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				seqs = append(seqs, e.Seqnum)
+			}
+			if len(errs) != 1 || !errors.Is(errs[0], ErrCorrupt) || len(seqs) != len(es)-1 || slices.Contains(seqs, uint64(tc.bad+1)) {
+				t.Errorf("%s, forward=%v: errors %v, entries %v", tc.name, fwd, errs, seqs)
+			}
+		}
+		f.Close()
+	}
 }

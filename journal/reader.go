@@ -4,6 +4,7 @@ package journal
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -109,8 +110,12 @@ func (r *Reader) step(fwd bool) (*Entry, error) {
 		if c.peek == nil {
 			h, ok, err := c.find(fwd)
 			if err != nil {
-				c.failed = true
-				return nil, err
+				var skip skippedError
+				if !errors.As(err, &skip) {
+					c.failed = true
+					return nil, err
+				}
+				return nil, skip.error
 			}
 			if !ok {
 				continue
@@ -158,6 +163,10 @@ func order(a, b *entryHead) int {
 	}
 	return cmp.Compare(a.xorHash, b.xorHash)
 }
+
+// skippedError is a bad entry the cursor has moved over: the file can be
+// walked on.
+type skippedError struct{ error }
 
 type seekKind uint8
 
@@ -223,7 +232,12 @@ func (c *cursor) find(fwd bool) (entryHead, bool, error) {
 		}
 		if ok {
 			h, err := c.f.entryHead(off)
-			return h, err == nil, err
+			if err != nil {
+				// A bad entry in a list that is sound: go on after it.
+				c.pass(entryHead{off: off}, fwd)
+				return h, false, skippedError{err}
+			}
+			return h, true, nil
 		}
 		if !fwd || try > 0 || State(c.f.hdr.state) == StateArchived {
 			return entryHead{}, false, nil
