@@ -53,7 +53,7 @@ func (c *pageCache) get(f *File, off, n uint64) ([]byte, bool) {
 	}
 	p.buf = p.buf[:want]
 	p.start = start
-	if k, err := f.r.ReadAt(p.buf, int64(start)); uint64(k) < want || (err != nil && k < len(p.buf)) {
+	if k, _ := f.r.ReadAt(p.buf, int64(start)); uint64(k) < want {
 		p.buf = p.buf[:0]
 		return nil, false
 	}

@@ -28,6 +28,10 @@ type Journal struct {
 // directories and in their subdirectories one level down (journald keeps
 // a directory per machine ID). A directory that does not exist is passed
 // over; files that cannot be opened are listed in Skipped. opts may be nil.
+//
+// The set of files is taken once: entries appended to them later are
+// read, but a file journald starts afterwards (after rotating) is not;
+// open the directories again for it.
 func OpenDir(opts *Options, dirs ...string) (*Journal, error) {
 	var paths []string
 	for _, d := range dirs {
