@@ -480,8 +480,7 @@ func (f *File) entryHead(off uint64) (entryHead, error) {
 	return e, nil
 }
 
-// entry reads the whole entry at off: its head and its fields, within
-// the Options' bounds.
+// entry reads the fields of the entry h, within the Options' bounds.
 func (f *File) entry(h entryHead) (*Entry, error) {
 	e := &Entry{
 		Realtime:  usecTime(h.realtime),
