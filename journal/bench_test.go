@@ -18,20 +18,13 @@ import (
 //	go test -run '^$' -bench BenchmarkRead ./journal
 func BenchmarkRead(b *testing.B) {
 	const n = 50000
-	es := make([]testEntry, n)
-	for i := range es {
-		es[i] = testEntry{
-			realtime:  baseTime + uint64(i)*1000,
-			monotonic: 1e6 + uint64(i),
-			boot:      bootA,
-			fields: []Field{
-				{"_SYSTEMD_UNIT", []byte(fmt.Sprintf("unit%d.service", i%7))},
-				{"PRIORITY", []byte(fmt.Sprint(i % 8))},
-				{"_PID", []byte(fmt.Sprint(1000 + i%300))},
-				{"MESSAGE", []byte(fmt.Sprintf("entry %d %s", i, strings.Repeat("x", 190)))},
-			},
+	es := manyEntries(n, func(i int) []Field {
+		return []Field{
+			{"PRIORITY", []byte(fmt.Sprint(i % 8))},
+			{"_PID", []byte(fmt.Sprint(1000 + i%300))},
+			{"MESSAGE", []byte(fmt.Sprintf("entry %d %s", i, strings.Repeat("x", 190)))},
 		}
-	}
+	})
 	dir := b.TempDir()
 	writeJournal(b, filepath.Join(dir, "bench.journal"), layout{compact: true, keyed: true, compress: true}, es)
 	j, err := OpenDir(nil, dir)

@@ -23,23 +23,14 @@ import (
 func TestMemoryStaysBounded(t *testing.T) {
 	const n = 50000
 	rng := rand.New(rand.NewPCG(1, 2))
-	es := make([]testEntry, n)
 	letters := []byte("abcdefghijklmnopqrstuvwxyz")
-	for i := range es {
+	es := manyEntries(n, func(i int) []Field {
 		msg := make([]byte, 600)
 		for j := range msg {
 			msg[j] = letters[rng.IntN(len(letters))]
 		}
-		es[i] = testEntry{
-			realtime:  baseTime + uint64(i)*1000,
-			monotonic: 1e6 + uint64(i),
-			boot:      bootA,
-			fields: []Field{
-				{"_SYSTEMD_UNIT", []byte(fmt.Sprintf("unit%d.service", i%7))},
-				{"MESSAGE", msg},
-			},
-		}
-	}
+		return []Field{{"MESSAGE", msg}}
+	})
 	path := filepath.Join(t.TempDir(), "big.journal")
 	// Uncompressed, so that the file is as large as its content.
 	writeJournal(t, path, layout{compact: true, keyed: true}, es)
@@ -159,6 +150,22 @@ func TestLongValues(t *testing.T) {
 			}
 		}
 	}
+}
+
+// manyEntries makes n entries a millisecond apart on boot A, in units
+// unit0 to unit6, with the fields more(i) adds.
+func manyEntries(n int, more func(i int) []Field) []testEntry {
+	es := make([]testEntry, n)
+	for i := range es {
+		es[i] = testEntry{
+			realtime:  baseTime + uint64(i)*1000,
+			monotonic: 1e6 + uint64(i),
+			boot:      bootA,
+			fields: append([]Field{{"_SYSTEMD_UNIT", []byte(fmt.Sprintf("unit%d.service", i%7))}},
+				more(i)...),
+		}
+	}
+	return es
 }
 
 // procStatusKiB returns a "Name: N kB" line of /proc/self/status, or 0.
