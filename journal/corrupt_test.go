@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -268,5 +269,30 @@ func TestGoesOnAfterABadEntry(t *testing.T) {
 			}
 		}
 		f.Close()
+	}
+}
+
+// TestNotARegularFile: a FIFO or a directory where a journal was expected
+// is refused at once (opening a FIFO would otherwise wait for a writer).
+func TestNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.journal")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, dir} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Open(p, nil)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Open(%s) = %v", p, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Open(%s) still waiting after 5s", p)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -168,8 +169,17 @@ type File struct {
 
 // Open opens a journal file and checks its header. opts may be nil.
 func Open(path string, opts *Options) (*File, error) {
-	fh, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO put where a journal was expected must
+	// not wait for a writer; it changes nothing for a regular file.
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		return nil, fmt.Errorf("opening journal: %w", err)
+	}
+	if st, err := fh.Stat(); err != nil || !st.Mode().IsRegular() {
+		fh.Close()
+		if err == nil {
+			err = fmt.Errorf("%s is not a regular file (%v)", path, st.Mode().Type())
+		}
 		return nil, fmt.Errorf("opening journal: %w", err)
 	}
 	stat := func() (int64, error) {
