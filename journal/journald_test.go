@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 // the runtime journal, bound to the directory $1), no kernel log, no
 // forwarding, no rate limit. It then logs each line "PRIORITY TEXT" read
 // on stdin through systemd-cat (journald's stdout stream, as a service's
-// output arrives), answering "ok"; at end of input it stops journald.
+// output arrives), answering "ok"; "rotate" has journald rotate its file
+// (SIGUSR2), as it does when a file is full. At end of input it stops
+// journald.
 const journaldScript = `set -e
 mount -t tmpfs tmpfs /run
 mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal
@@ -29,7 +32,12 @@ pid=$!
 for i in $(seq 200); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.05; done
 echo ready
 while read -r prio text; do
-  printf '%s\n' "$text" | systemd-cat -t tailops-test -p "$prio"
+  if [ "$prio" = rotate ]; then
+    kill -USR2 $pid
+    for i in $(seq 200); do ls /run/log/journal/*/system@*.journal >/dev/null 2>&1 && break; sleep 0.05; done
+  else
+    printf '%s\n' "$text" | systemd-cat -t tailops-test -p "$prio"
+  fi
   echo ok
 done
 kill $pid
@@ -37,9 +45,9 @@ wait $pid || true
 `
 
 // TestRealJournald reads the runtime journal of a real systemd-journald
-// while it writes it (the file online, entries arriving) and after it
-// stopped: fields journald adds itself, a value large enough to be
-// compressed, matches.
+// while it writes it (the file online, entries arriving), across a
+// rotation (an archived file and a new one) and after it stopped: fields
+// journald adds itself, a value large enough to be compressed, matches.
 func TestRealJournald(t *testing.T) {
 	journalRemote(t) // the same Debian package set: systemd comes with it
 	dir := t.TempDir()
@@ -118,6 +126,28 @@ func TestRealJournald(t *testing.T) {
 	}
 	msgs = append(msgs, more...)
 	readUntil(len(msgs))
+
+	// journald rotates: the file the reader holds is archived, and
+	// what comes next goes to a new file, which a Journal opened before
+	// does not know (OpenDir's documented limit).
+	logLine("rotate", "")
+	after := []msg{{"info", "after rotation 7"}, {"warning", "after rotation 8"}}
+	for _, m := range after {
+		logLine(m.prio, m.text)
+	}
+	if e, err := r.Next(); err != io.EOF {
+		t.Errorf("the reader of the rotated file: %v, %v; want io.EOF", e, err)
+	}
+	// journald renames the file first and marks it archived after, from
+	// another thread.
+	for deadline := time.Now().Add(5 * time.Second); f.Info().State != StateArchived; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %v 5s after rotation, want archived", f.Info().State)
+		}
+		if err := f.refresh(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("journald script: %v\n%s", err, stderr.String())
@@ -142,29 +172,47 @@ func TestRealJournald(t *testing.T) {
 		checkXorHash(t, e)
 	}
 
-	// After journald stopped: the file is offline, the long value was
-	// stored compressed, and matches work on journald's own fields.
-	g, err := Open(f.Path(), nil)
+	// After journald stopped: an archived file and an offline one,
+	// merged; the long value was stored compressed; matches work on
+	// journald's own fields across both.
+	msgs = append(msgs, after...)
+	j, err := OpenDir(nil, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
-	if st := g.Info().State; st != StateOffline {
-		t.Errorf("state %v after journald stopped, want offline", st)
+	defer j.Close()
+	var states []State
+	zstd := false
+	for _, f := range j.Files() {
+		states = append(states, f.Info().State)
+		zstd = zstd || f.hdr.incompat&incompatZstd != 0
 	}
-	if g.hdr.incompat&incompatZstd == 0 {
-		t.Errorf("journald compressed nothing: incompatible flags %#x", g.hdr.incompat)
+	if !slices.Equal(states, []State{StateArchived, StateOffline}) {
+		t.Errorf("files in %v states, want archived then offline", states)
 	}
-	r2, _ := g.Reader("SYSLOG_IDENTIFIER=tailops-test", "PRIORITY=3")
+	if !zstd {
+		t.Error("journald compressed nothing")
+	}
+	all := readAll(t, mustReader(t, j, "SYSLOG_IDENTIFIER=tailops-test"), true)
+	var texts []string
+	for _, e := range all {
+		texts = append(texts, e.String("MESSAGE"))
+	}
+	var want []string
+	for _, m := range msgs {
+		want = append(want, m.text)
+	}
+	if !slices.Equal(texts, want) {
+		t.Errorf("merged after rotation: %.40q\nwant %.40q", texts, want)
+	}
 	var errs []string
-	for _, e := range readAll(t, r2, true) {
+	for _, e := range readAll(t, mustReader(t, j, "SYSLOG_IDENTIFIER=tailops-test", "PRIORITY=3"), true) {
 		errs = append(errs, e.String("MESSAGE"))
 	}
 	if len(errs) != 2 || errs[0] != "failed 2" || errs[1] != big {
 		t.Errorf("PRIORITY=3: %.60q", errs)
 	}
-	r3, _ := g.Reader("_TRANSPORT=stdout", "_UID=0")
-	if n := len(readAll(t, r3, true)); n != len(msgs) {
+	if n := len(readAll(t, mustReader(t, j, "_TRANSPORT=stdout", "_UID=0"), true)); n != len(msgs) {
 		t.Errorf("_TRANSPORT=stdout _UID=0: %d entries, want %d", n, len(msgs))
 	}
 }
