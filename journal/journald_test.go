@@ -14,7 +14,8 @@ import (
 )
 
 // journaldScript runs systemd-journald as journald runs on a host, in a
-// mount and network namespace of its own: a private /run (its sockets and
+// mount, network and PID namespace of its own (so that nothing outlives
+// the test: unshare --kill-child ends the namespace with it): a private /run (its sockets and
 // the runtime journal, bound to the directory $1), no kernel log, no
 // forwarding, no rate limit. It then logs each line "PRIORITY TEXT" read
 // on stdin through systemd-cat (journald's stdout stream, as a service's
@@ -51,7 +52,7 @@ wait $pid || true
 func TestRealJournald(t *testing.T) {
 	journalRemote(t) // the same Debian package set: systemd comes with it
 	dir := t.TempDir()
-	cmd := exec.Command("unshare", "-m", "-n", "--propagation", "private", "bash", "-c", journaldScript, "bash", dir)
+	cmd := exec.Command("unshare", "-m", "-n", "-p", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "bash", "-c", journaldScript, "bash", dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
