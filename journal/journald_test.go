@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,30 +16,44 @@ import (
 
 // journaldScript runs systemd-journald as journald runs on a host, in a
 // mount, network and PID namespace of its own (so that nothing outlives
-// the test: unshare --kill-child ends the namespace with it): a private /run (its sockets and
-// the runtime journal, bound to the directory $1), no kernel log, no
-// forwarding, no rate limit. It then logs each line "PRIORITY TEXT" read
-// on stdin through systemd-cat (journald's stdout stream, as a service's
-// output arrives), answering "ok"; "rotate" has journald rotate its file
-// (SIGUSR2), as it does when a file is full. At end of input it stops
+// the test: unshare --kill-child ends the namespace with it): a private
+// /run for its sockets, persistent storage in /var/log/journal bound to
+// the directory $1 (the flag file that systemd-journal-flush would leave
+// says to write there at once), no kernel log, no forwarding, no rate
+// limit. It then logs each line "PRIORITY TEXT" read on stdin through
+// systemd-cat (journald's stdout stream, as a service's output arrives),
+// answering "ok"; a priority "user:P" logs as uid 1000 (in the
+// background), which journald puts in user-1000.journal; "rotate" has journald rotate its files
+// (SIGUSR2), as it does when one is full. At end of input it stops
 // journald.
 const journaldScript = `set -e
 mount -t tmpfs tmpfs /run
-mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /run/log/journal
-mount --bind "$1" /run/log/journal
-printf '[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\nForwardToWall=no\nRateLimitIntervalSec=0\nCompress=yes\n' \
+mount -t tmpfs tmpfs /var/log
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d /var/log/journal
+mount --bind "$1" /var/log/journal
+touch /run/systemd/journal/flushed
+printf '[Journal]\nStorage=persistent\nReadKMsg=no\nForwardToSyslog=no\nForwardToWall=no\nRateLimitIntervalSec=0\nCompress=yes\n' \
   >/run/systemd/journald.conf.d/test.conf
 /lib/systemd/systemd-journald &
 pid=$!
 for i in $(seq 200); do [ -S /run/systemd/journal/stdout ] && break; sleep 0.05; done
 echo ready
 while read -r prio text; do
-  if [ "$prio" = rotate ]; then
+  case "$prio" in
+  rotate)
     kill -USR2 $pid
-    for i in $(seq 200); do ls /run/log/journal/*/system@*.journal >/dev/null 2>&1 && break; sleep 0.05; done
-  else
+    for i in $(seq 200); do ls /var/log/journal/*/system@*.journal >/dev/null 2>&1 && break; sleep 0.05; done
+    ;;
+  user:*)
+    # Alive until journald has read it: journald takes the uid (and so
+    # the file) from the sender's credentials, gone once it has exited.
+    setpriv --reuid=1000 --regid=1000 --clear-groups \
+      systemd-cat -t tailops-test -p "${prio#user:}" sh -c 'printf "%s\n" "$1"; sleep 5' sh "$text" &
+    ;;
+  *)
     printf '%s\n' "$text" | systemd-cat -t tailops-test -p "$prio"
-  fi
+    ;;
+  esac
   echo ok
 done
 kill $pid
@@ -132,7 +147,7 @@ func TestRealJournald(t *testing.T) {
 	// what comes next goes to a new file, which a Journal opened before
 	// does not know (OpenDir's documented limit).
 	logLine("rotate", "")
-	after := []msg{{"info", "after rotation 7"}, {"warning", "after rotation 8"}}
+	after := []msg{{"info", "after rotation 7"}, {"warning", "after rotation 8"}, {"user:notice", "from a user 9"}}
 	for _, m := range after {
 		logLine(m.prio, m.text)
 	}
@@ -149,6 +164,19 @@ func TestRealJournald(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The user's message is logged in the background: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if j, err := OpenDir(nil, dir); err == nil {
+			n := len(readAll(t, mustReader(t, j, "_UID=1000"), true))
+			j.Close()
+			if n > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no entry of uid 1000 after 10s\n%s", stderr.String())
+		}
+	}
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("journald script: %v\n%s", err, stderr.String())
@@ -159,10 +187,10 @@ func TestRealJournald(t *testing.T) {
 		if e.String("MESSAGE") != msgs[i].text || e.String("PRIORITY") != prios[msgs[i].prio] {
 			t.Errorf("entry %d: MESSAGE %.40q PRIORITY %s, want %.40q %s", i, e.String("MESSAGE"), e.String("PRIORITY"), msgs[i].text, prios[msgs[i].prio])
 		}
-		// Fields journald takes from the socket itself; not _COMM and
-		// the like, which it reads in /proc and misses when the
-		// process is gone already.
-		for _, field := range []string{"_PID", "_UID", "_TRANSPORT", "_BOOT_ID", "_MACHINE_ID", "_HOSTNAME"} {
+		// Fields journald always adds; not _PID, _UID, _COMM and the
+		// like, which come from the sender's credentials and /proc and
+		// are missing when the sender has exited already.
+		for _, field := range []string{"_TRANSPORT", "_BOOT_ID", "_MACHINE_ID", "_HOSTNAME"} {
 			if _, ok := e.Get(field); !ok {
 				t.Errorf("entry %d has no %s (fields: %v)", i, field, fieldNames(e))
 			}
@@ -173,23 +201,24 @@ func TestRealJournald(t *testing.T) {
 		checkXorHash(t, e)
 	}
 
-	// After journald stopped: an archived file and an offline one,
-	// merged; the long value was stored compressed; matches work on
-	// journald's own fields across both.
+	// After journald stopped: the archived system file, the new one and
+	// the user's, merged in journald's order (one sequence across its
+	// files); the long value was stored compressed; matches work on
+	// journald's own fields across all three.
 	msgs = append(msgs, after...)
 	j, err := OpenDir(nil, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	var states []State
+	var files []string
 	zstd := false
 	for _, f := range j.Files() {
-		states = append(states, f.Info().State)
+		files = append(files, fmt.Sprintf("%s %v", strings.SplitN(filepath.Base(f.Path()), "@", 2)[0], f.Info().State))
 		zstd = zstd || f.hdr.incompat&incompatZstd != 0
 	}
-	if !slices.Equal(states, []State{StateArchived, StateOffline}) {
-		t.Errorf("files in %v states, want archived then offline", states)
+	if want := []string{"system archived", "system.journal offline", "user-1000.journal offline"}; !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
 	}
 	if !zstd {
 		t.Error("journald compressed nothing")
@@ -213,7 +242,11 @@ func TestRealJournald(t *testing.T) {
 	if len(errs) != 2 || errs[0] != "failed 2" || errs[1] != big {
 		t.Errorf("PRIORITY=3: %.60q", errs)
 	}
-	if n := len(readAll(t, mustReader(t, j, "_TRANSPORT=stdout", "_UID=0"), true)); n != len(msgs) {
-		t.Errorf("_TRANSPORT=stdout _UID=0: %d entries, want %d", n, len(msgs))
+	if n := len(readAll(t, mustReader(t, j, "_TRANSPORT=stdout"), true)); n != len(msgs) {
+		t.Errorf("_TRANSPORT=stdout: %d entries, want %d", n, len(msgs))
+	}
+	if user := readAll(t, mustReader(t, j, "_UID=1000"), true); len(user) != 1 || user[0].String("MESSAGE") != "from a user 9" ||
+		!strings.HasSuffix(user[0].File, "user-1000.journal") {
+		t.Errorf("uid 1000: %d entries", len(user))
 	}
 }
