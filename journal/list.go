@@ -15,6 +15,7 @@ type offList struct {
 	inline uint64      // an offset before the arrays' (a DATA object's first entry), or 0
 	arrays []arrayDesc // the chain, in order
 	n      int         // offsets in the arrays
+	hint   int         // the index the last seek found, where the next starts
 }
 
 type arrayDesc struct {
@@ -26,7 +27,7 @@ type arrayDesc struct {
 // newList walks the chain of entry arrays from chain, taking n offsets
 // (the count the file keeps); arrays hold more items than are used.
 func (f *File) newList(inline, chain, n uint64) (*offList, error) {
-	l := &offList{f: f, inline: inline}
+	l := &offList{f: f, inline: inline, hint: -1}
 	itemSize := uint64(8)
 	if f.compact() {
 		itemSize = 4
@@ -138,19 +139,23 @@ func (l *offList) at(i int) (uint64, error) {
 
 // search returns the smallest index i for which pred(at(i)) holds, as
 // sort.Search does, pred being false then true along the list.
-func (l *offList) search(pred func(off uint64) (bool, error)) (int, error) {
-	lo, hi := 0, l.len()
+func (l *offList) search(pred func(off uint64) bool) (int, error) {
+	return l.searchRange(0, l.len(), pred)
+}
+
+// searchRange is search within [lo, hi); it returns hi if pred holds
+// nowhere there. Whatever the list holds (a corrupt one need not be
+// sorted), pred held at the index returned, unless that is hi, and did not
+// at the one before it, unless that is lo-1: so a seek never goes
+// backwards, and walks end.
+func (l *offList) searchRange(lo, hi int, pred func(off uint64) bool) (int, error) {
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		v, err := l.at(mid)
 		if err != nil {
 			return 0, err
 		}
-		ok, err := pred(v)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
+		if pred(v) {
 			hi = mid
 		} else {
 			lo = mid + 1
@@ -159,22 +164,69 @@ func (l *offList) search(pred func(off uint64) (bool, error)) (int, error) {
 	return lo, nil
 }
 
+// searchNear is search starting from the index of the last seek, going
+// out in steps that double before bisecting: a walk with matches seeks
+// each list a little further each time, so this costs the log of the
+// distance, not of the list.
+func (l *offList) searchNear(pred func(off uint64) bool) (int, error) {
+	n, h := l.len(), l.hint
+	if h < 0 || h >= n {
+		return l.search(pred)
+	}
+	v, err := l.at(h)
+	if err != nil {
+		return 0, err
+	}
+	if pred(v) { // the answer is h or before it
+		hi := h
+		for step := 1; ; step *= 2 {
+			lo := hi - step
+			if lo < 0 {
+				return l.searchRange(0, hi, pred)
+			}
+			if v, err = l.at(lo); err != nil {
+				return 0, err
+			}
+			if !pred(v) {
+				return l.searchRange(lo+1, hi, pred)
+			}
+			hi = lo
+		}
+	}
+	lo := h + 1 // the answer is after h
+	for step := 1; ; step *= 2 {
+		probe := lo + step - 1
+		if probe >= n {
+			return l.searchRange(lo, n, pred)
+		}
+		if v, err = l.at(probe); err != nil {
+			return 0, err
+		}
+		if pred(v) {
+			return l.searchRange(lo, probe, pred)
+		}
+		lo = probe + 1
+	}
+}
+
 // seekGE returns the smallest offset >= x in the list.
 func (l *offList) seekGE(x uint64) (uint64, bool, error) {
-	i, err := l.search(func(v uint64) (bool, error) { return v >= x, nil })
+	i, err := l.searchNear(func(v uint64) bool { return v >= x })
 	if err != nil || i >= l.len() {
 		return 0, false, err
 	}
+	l.hint = i
 	v, err := l.at(i)
 	return v, err == nil, err
 }
 
 // seekLE returns the largest offset <= x in the list.
 func (l *offList) seekLE(x uint64) (uint64, bool, error) {
-	i, err := l.search(func(v uint64) (bool, error) { return v > x, nil })
+	i, err := l.searchNear(func(v uint64) bool { return v > x })
 	if err != nil || i == 0 {
 		return 0, false, err
 	}
+	l.hint = i - 1
 	v, err := l.at(i - 1)
 	return v, err == nil, err
 }

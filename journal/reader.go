@@ -276,20 +276,12 @@ func (c *cursor) ready() error {
 		i = all.len()
 	case to.kind == seekCursor && to.seqnumID == c.f.hdr.seqnumID:
 		var err error
-		i, err = all.search(func(off uint64) (bool, error) {
-			h, err := c.f.entryHead(off)
-			return err == nil && h.seqnum >= to.seqnum, err
-		})
-		if err != nil {
+		if i, err = c.searchEntries(func(h entryHead) bool { return h.seqnum >= to.seqnum }); err != nil {
 			return err
 		}
 	case to.kind == seekRealtime || to.kind == seekCursor:
 		var err error
-		i, err = all.search(func(off uint64) (bool, error) {
-			h, err := c.f.entryHead(off)
-			return err == nil && h.realtime >= to.usec, err
-		})
-		if err != nil {
+		if i, err = c.searchEntries(func(h entryHead) bool { return h.realtime >= to.usec }); err != nil {
 			return err
 		}
 	}
@@ -313,6 +305,23 @@ func (c *cursor) ready() error {
 	}
 	c.pending = seekTarget{}
 	return nil
+}
+
+// searchEntries bisects the file's list of all entries on their heads.
+func (c *cursor) searchEntries(pred func(entryHead) bool) (int, error) {
+	var herr error
+	i, err := c.m.all.search(func(off uint64) bool {
+		h, err := c.f.entryHead(off)
+		if err != nil {
+			herr = err
+			return true
+		}
+		return pred(h)
+	})
+	if err == nil {
+		err = herr
+	}
+	return i, err
 }
 
 // matcher finds a file's entries that match: an AND of ORs of DATA
