@@ -13,7 +13,9 @@ need=()
 # libseccomp: the seccomp filter (cgo); docker.io and friends: the Docker tools
 # are tested against a real dockerd in its own network namespace (labtest);
 # docker-registry: pulls are tested against a local registry.
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman; do
+# systemd-journal-remote: the journal reader is tested against files that
+# journald's own code writes (journal/journal_test.go fails without it).
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
