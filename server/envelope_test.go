@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestReadEnvelopeBodies: the body reaches mcp-go whole whether or not its
+// length is announced; past maxBody it is 413, a body shorter than its
+// Content-Length 400.
+func TestReadEnvelopeBodies(t *testing.T) {
+	t.Parallel()
+	call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"health_check","arguments":{}}}`
+	big := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"` + strings.Repeat("x", maxBody) + `"}}`
+	tests := []struct {
+		name     string
+		body     io.Reader
+		length   int64 // -1: unknown (chunked)
+		wantCode int
+	}{
+		{"announced length", strings.NewReader(call), int64(len(call)), http.StatusOK},
+		{"unknown length", io.NopCloser(strings.NewReader(call)), -1, http.StatusOK},
+		{"announced, too large", strings.NewReader(big), int64(len(big)), http.StatusRequestEntityTooLarge},
+		{"unknown length, too large", io.NopCloser(strings.NewReader(big)), -1, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []byte
+			var env *envelope
+			h := (&Server{}).readEnvelope(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got, _ = io.ReadAll(r.Body)
+				env = envelopeFrom(r.Context())
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/mcp", tt.body)
+			req.ContentLength = tt.length
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantCode, rec.Body)
+			}
+			if tt.wantCode != http.StatusOK {
+				return
+			}
+			if string(got) != call {
+				t.Errorf("mcp-go got body %q, want %q", got, call)
+			}
+			if kind, name, ok := env.named(); !ok || kind != KindTool || name != "health_check" || string(env.ID) != "7" {
+				t.Errorf("envelope %+v: named %q %q %v", env, kind, name, ok)
+			}
+		})
+	}
+}
+
+// TestReadEnvelopeShortBody: a client that announces more than it sends
+// gets 400 over a real connection, not 413.
+func TestReadEnvelopeShortBody(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer((&Server{}).readEnvelope(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"jsonrpc\":\"2.0\"}")
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 400") {
+		t.Errorf("answer %q, want 400", resp)
+	}
+}
