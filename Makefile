@@ -13,7 +13,7 @@
 # GOCACHE, TZ, umask or the environment's GOFLAGS. Needs: go (any Go that
 # can switch toolchains, 1.21 or newer), gcc, libseccomp-dev, binutils.
 #
-# The Go toolchain is pinned by go.mod's go line (GO_TOOLCHAIN below, as
+# The Go toolchain is pinned by go.mod's toolchain line (GO_TOOLCHAIN below, as
 # .ci/go-toolchain.sh reads it): builds here run with GOTOOLCHAIN set to
 # exactly that release, whatever Go is installed and whatever its go.env or
 # the caller's GOTOOLCHAIN say, so the go command fetches it through the

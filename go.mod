@@ -1,6 +1,8 @@
 module github.com/tailops/tailops
 
-go 1.26.10
+go 1.26.6
+
+toolchain go1.26.10
 
 require (
 	github.com/containerd/errdefs v1.0.0
