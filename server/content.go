@@ -28,12 +28,9 @@ func (s *Server) addPrompts(specs []tools.PromptSpec) error {
 		if err := p.Validate(); err != nil {
 			return err
 		}
-		k := entryKey{KindPrompt, p.Name()}
-		if s.entries[k] != nil {
-			return fmt.Errorf("prompt %s declared twice", p.Name())
+		if err := s.register(&entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk}); err != nil {
+			return err
 		}
-		s.entries[k] = &entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk}
-		s.known[k] = true
 		s.mcp.AddPrompt(p.Prompt, s.authorizePrompt(p.Name(), p.Handler))
 	}
 	return nil
@@ -46,14 +43,23 @@ func (s *Server) addResources(specs []tools.ResourceSpec) error {
 		if err := r.Validate(); err != nil {
 			return err
 		}
-		k := entryKey{KindResource, r.URI()}
-		if s.entries[k] != nil {
-			return fmt.Errorf("resource %s declared twice", r.URI())
+		if err := s.register(&entry{kind: KindResource, name: r.URI(), scope: r.Scope, risk: r.Risk}); err != nil {
+			return err
 		}
-		s.entries[k] = &entry{kind: KindResource, name: r.URI(), scope: r.Scope, risk: r.Risk}
-		s.known[k] = true
 		s.mcp.AddResource(r.Resource, s.authorizeResource(r.URI(), r.Handler))
 	}
+	return nil
+}
+
+// register adds e to what the choke point decides by, refusing a second
+// declaration of the same kind and name.
+func (s *Server) register(e *entry) error {
+	k := entryKey{e.kind, e.name}
+	if s.entries[k] != nil {
+		return fmt.Errorf("%s %s declared twice", e.kind, e.name)
+	}
+	s.entries[k] = e
+	s.known[k] = true
 	return nil
 }
 

@@ -218,12 +218,9 @@ func New(c Config) (*Server, error) {
 		if err := spec.Validate(); err != nil {
 			return nil, err
 		}
-		k := entryKey{KindTool, spec.Name()}
-		if s.entries[k] != nil {
-			return nil, fmt.Errorf("tool %s declared twice", spec.Name())
+		if err := s.register(&entry{kind: KindTool, name: spec.Name(), scope: spec.Scope, risk: spec.Risk, spec: spec}); err != nil {
+			return nil, err
 		}
-		s.entries[k] = &entry{kind: KindTool, name: spec.Name(), scope: spec.Scope, risk: spec.Risk, spec: spec}
-		s.known[k] = true
 		s.mcp.AddTool(spec.Tool, spec.Handler)
 	}
 	if err := s.addPrompts(c.Prompts); err != nil {
