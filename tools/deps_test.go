@@ -13,7 +13,7 @@ import (
 // compose, git, systemd, nftables, DNS, metrics, the tailnet): declaring
 // and selecting tools costs nothing of theirs.
 func TestDeps(t *testing.T) {
-	deprules.CheckNone(t, deprules.DomainLibraries, "a domain library belongs to its toolset package under tools/")
+	deprules.CheckNone(t, deprules.DomainLibraries(), "a domain library belongs to its toolset package under tools/")
 }
 
 // TestToolsetsAreIndependent: no toolset package imports another (with or
