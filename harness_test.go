@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // binPath is the tailops binary built once for tests that run it as a
@@ -62,22 +62,7 @@ func TestMain(m *testing.M) {
 }
 
 // syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = toolstest.LogBuffer
 
 // testServer is a running in-process server on a loopback port.
 type testServer struct {
