@@ -10,8 +10,9 @@ import "github.com/tailops/tailops/sandbox"
 // resolution (readEnviron), and handed on through the toolsets' and the
 // sandbox's Configs; no other package reads the environment.
 type environ struct {
-	// host is HOST_PROC, HOST_SYS and HOST_ETC, as gopsutil reads them:
-	// where a container finds the host's /proc, /sys and /etc.
+	// host is HOST_PROC, HOST_SYS, HOST_ETC, HOST_VAR and HOST_RUN, as
+	// gopsutil reads them: where a container finds the host's /proc, /sys,
+	// /etc, /var and /run.
 	host sandbox.HostPaths
 	// dockerHost, dockerCertPath, dockerTLSVerify and dockerAPIVersion are
 	// DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY (set to anything
@@ -29,7 +30,8 @@ type environ struct {
 // readEnviron reads the environment through getenv (os.Getenv).
 func readEnviron(getenv func(string) string) environ {
 	return environ{
-		host:             sandbox.HostPaths{Proc: getenv("HOST_PROC"), Sys: getenv("HOST_SYS"), Etc: getenv("HOST_ETC")},
+		host: sandbox.HostPaths{Proc: getenv("HOST_PROC"), Sys: getenv("HOST_SYS"), Etc: getenv("HOST_ETC"),
+			Var: getenv("HOST_VAR"), Run: getenv("HOST_RUN")},
 		dockerHost:       getenv("DOCKER_HOST"),
 		dockerCertPath:   getenv("DOCKER_CERT_PATH"),
 		dockerTLSVerify:  getenv("DOCKER_TLS_VERIFY") != "",

@@ -16,12 +16,12 @@ import (
 func TestReadEnviron(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"HOST_PROC": "/host/proc", "HOST_SYS": "/host/sys", "HOST_ETC": "/host/etc",
+		"HOST_PROC": "/host/proc", "HOST_SYS": "/host/sys", "HOST_ETC": "/host/etc", "HOST_VAR": "/host/var", "HOST_RUN": "/host/run",
 		"DOCKER_HOST": "tcp://docker.lan:2376", "DOCKER_CERT_PATH": "/certs", "DOCKER_TLS_VERIFY": "0", "DOCKER_API_VERSION": "1.41",
 		"SSL_CERT_FILE": "/ca.pem", "SSL_CERT_DIR": "/a:/b", "ZONEINFO": "/zi",
 	}
 	got := readEnviron(func(k string) string { return env[k] })
-	want := environ{host: sandbox.HostPaths{Proc: "/host/proc", Sys: "/host/sys", Etc: "/host/etc"},
+	want := environ{host: sandbox.HostPaths{Proc: "/host/proc", Sys: "/host/sys", Etc: "/host/etc", Var: "/host/var", Run: "/host/run"},
 		dockerHost: "tcp://docker.lan:2376", dockerCertPath: "/certs", dockerTLSVerify: true, dockerAPIVersion: "1.41",
 		sslCertFile: "/ca.pem", sslCertDir: "/a:/b", zoneInfo: "/zi"}
 	if got != want {

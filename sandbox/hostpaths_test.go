@@ -6,7 +6,7 @@ import "testing"
 
 func TestHostPaths(t *testing.T) {
 	t.Parallel()
-	h := HostPaths{Proc: "/host/proc", Sys: "/host/sys/", Etc: "/etc"}
+	h := HostPaths{Proc: "/host/proc", Sys: "/host/sys/", Etc: "/etc", Var: "/host/var", Run: "/host/run"}
 	for in, want := range map[string]string{
 		"/proc/loadavg":          "/host/proc/loadavg",
 		"/proc":                  "/host/proc",
@@ -15,7 +15,11 @@ func TestHostPaths(t *testing.T) {
 		"/sys":                   "/host/sys",
 		"/procfs/x":              "/procfs/x",
 		"/etc/os-release":        "/etc/os-release",
-		"/var/log/../log/syslog": "/var/log/syslog",
+		"/var/log/../log/syslog": "/host/var/log/syslog",
+		"/var/log/journal":       "/host/var/log/journal",
+		"/run/log/journal":       "/host/run/log/journal",
+		"/variable":              "/variable",
+		"/runner/x":              "/runner/x",
 		"/proc/../etc/shadow":    "/etc/shadow",
 	} {
 		if got := h.Path(in); got != want {

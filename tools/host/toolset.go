@@ -27,10 +27,10 @@ type Config struct {
 	// Version is the TailOps version health_check reports; empty means
 	// "dev".
 	Version string
-	// Host is where the host's /proc, /sys and /etc are (HOST_PROC,
-	// HOST_SYS and HOST_ETC, which main reads), so that a container given
-	// the host's reports the host; each set one must be absolute. The zero
-	// value means the real ones.
+	// Host is where the host's /proc, /sys, /etc, /var and /run are
+	// (HOST_PROC, HOST_SYS, HOST_ETC, HOST_VAR and HOST_RUN, which main
+	// reads), so that a container given the host's reports the host; each
+	// set one must be absolute. The zero value means the real ones.
 	Host sandbox.HostPaths
 }
 
@@ -66,7 +66,7 @@ func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
 
 // checkHost checks that the host paths that are set are absolute.
 func checkHost(h sandbox.HostPaths) error {
-	for _, p := range []struct{ env, path string }{{"HOST_PROC", h.Proc}, {"HOST_SYS", h.Sys}, {"HOST_ETC", h.Etc}} {
+	for _, p := range []struct{ env, path string }{{"HOST_PROC", h.Proc}, {"HOST_SYS", h.Sys}, {"HOST_ETC", h.Etc}, {"HOST_VAR", h.Var}, {"HOST_RUN", h.Run}} {
 		if p.path != "" && !filepath.IsAbs(p.path) {
 			return fmt.Errorf("%s %q: must be an absolute path", p.env, p.path)
 		}
@@ -78,17 +78,16 @@ func checkHost(h sandbox.HostPaths) error {
 // every call's context (common.EnvKey) rather than through the process
 // environment. gopsutil falls back to the process environment for a key
 // whose value is empty, so every key is set: the host paths TailOps
-// rewrites to theirs (or the real ones), and those it does not (HOST_VAR,
-// HOST_RUN, HOST_DEV, HOST_ROOT) to the real ones, which is what the
-// sandbox grants. HOST_PROC_MOUNTINFO cannot be pinned that way (its
+// rewrites to theirs (or the real ones), and those it does not (HOST_DEV,
+// HOST_ROOT) to the real ones, which is what the sandbox grants. HOST_PROC_MOUNTINFO cannot be pinned that way (its
 // default is empty), and TailOps does not support it.
 func gopsutilEnv(h sandbox.HostPaths) common.EnvMap {
 	return common.EnvMap{
 		common.HostProcEnvKey: cmp.Or(h.Proc, "/proc"),
 		common.HostSysEnvKey:  cmp.Or(h.Sys, "/sys"),
 		common.HostEtcEnvKey:  cmp.Or(h.Etc, "/etc"),
-		common.HostVarEnvKey:  "/var",
-		common.HostRunEnvKey:  "/run",
+		common.HostVarEnvKey:  cmp.Or(h.Var, "/var"),
+		common.HostRunEnvKey:  cmp.Or(h.Run, "/run"),
 		common.HostDevEnvKey:  "/dev",
 		common.HostRootEnvKey: "/",
 	}
