@@ -4,7 +4,6 @@ package journal
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,28 +14,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tailops/tailops/journal/journaltest"
 )
 
 // The tests write real journal files with Debian's systemd-journal-remote
-// (package systemd-journal-remote, installed by .ci/test.sh), which takes
-// journald's export format on stdin and writes a journal file with
-// journald's own code.
+// (package systemd-journal-remote, installed by .ci/test.sh), through
+// package journaltest.
 
 // journalRemote returns the path of systemd-journal-remote; a test needing
-// it fails without it: a reader tested only against files it wrote itself
-// proves nothing.
+// it fails without it.
 func journalRemote(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("systemd-journal-remote"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatal("systemd-journal-remote is missing: apt-get install systemd-journal-remote (.ci/test.sh does)")
-	return ""
+	return journaltest.Remote(t)
 }
 
 // testEntry is an entry as fed to journal-remote.
@@ -87,56 +77,35 @@ func genEntries(first, n int) []testEntry {
 	return es
 }
 
-// exportFormat writes entries in journald's export format: FIELD=value
-// lines, values with a newline or not valid text in the binary form.
+// exportFormat writes entries in journald's export format.
 func exportFormat(es []testEntry) []byte {
-	var b bytes.Buffer
-	for _, e := range es {
-		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n", e.realtime, e.monotonic, e.boot)
-		for _, f := range e.fields {
-			if bytes.IndexByte(f.Value, '\n') < 0 && bytes.IndexByte(f.Value, 0) < 0 {
-				fmt.Fprintf(&b, "%s=%s\n", f.Name, f.Value)
-				continue
-			}
-			b.WriteString(f.Name + "\n")
-			binary.Write(&b, binary.LittleEndian, uint64(len(f.Value)))
-			b.Write(f.Value)
-			b.WriteString("\n")
+	out := make([]journaltest.Entry, len(es))
+	for i, e := range es {
+		fs := make([]journaltest.Field, len(e.fields))
+		for k, f := range e.fields {
+			fs[k] = journaltest.Field{Name: f.Name, Value: f.Value}
 		}
-		b.WriteString("\n")
+		out[i] = journaltest.Entry{Realtime: e.realtime, Monotonic: e.monotonic, Boot: e.boot, Fields: fs}
 	}
-	return b.Bytes()
+	return journaltest.Export(out)
 }
 
-// layout says how journal-remote writes a file.
+// layout says how journal-remote writes a file (journaltest.Layout).
 type layout struct {
 	compact, keyed, compress bool
 }
 
-func (l layout) env() []string {
-	return append(os.Environ(),
-		fmt.Sprintf("SYSTEMD_JOURNAL_COMPACT=%d", b2i(l.compact)),
-		fmt.Sprintf("SYSTEMD_JOURNAL_KEYED_HASH=%d", b2i(l.keyed)))
+func (l layout) jt() journaltest.Layout {
+	return journaltest.Layout{Compact: l.compact, Keyed: l.keyed, Compress: l.compress}
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+func (l layout) env() []string { return l.jt().Env() }
 
 // writeJournal appends entries to the journal file at path (making it if
 // needed) with systemd-journal-remote.
 func writeJournal(t testing.TB, path string, l layout, es []testEntry) {
 	t.Helper()
-	cmd := exec.Command(journalRemote(t), "--output="+path, fmt.Sprintf("--compress=%v", l.compress), "-")
-	cmd.Env = l.env()
-	cmd.Stdin = bytes.NewReader(exportFormat(es))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
-	}
+	journaltest.WriteFrom(t, path, l.jt(), bytes.NewReader(exportFormat(es)))
 }
 
 func readAll(t testing.TB, r *Reader, fwd bool) []*Entry {

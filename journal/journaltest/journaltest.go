@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package journaltest writes real journal files for tests, with Debian's
+// systemd-journal-remote (package systemd-journal-remote), which takes
+// journald's export format and writes a journal file with journald's own
+// code: a reader tested only against files it wrote itself proves
+// nothing.
+package journaltest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Remote returns the path of systemd-journal-remote; a test needing it
+// fails without it.
+func Remote(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("systemd-journal-remote"); err == nil {
+		return p
+	}
+	for _, p := range []string{"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatal("systemd-journal-remote is missing: apt-get install systemd-journal-remote (.ci/test.sh does)")
+	return ""
+}
+
+// Field is one FIELD=value pair of an Entry.
+type Field struct {
+	Name  string
+	Value []byte
+}
+
+// Entry is an entry as fed to journal-remote: its timestamps in µs, its
+// boot ID (32 hex digits) and its fields.
+type Entry struct {
+	Realtime  uint64
+	Monotonic uint64
+	Boot      string
+	Fields    []Field
+}
+
+// WriteExport writes e in journald's export format: FIELD=value lines,
+// values with a newline or a NUL in the binary form, a blank line after.
+func WriteExport(w io.Writer, e Entry) error {
+	bw, ok := w.(*bufio.Writer)
+	if !ok {
+		bw = bufio.NewWriter(w)
+	}
+	fmt.Fprintf(bw, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n", e.Realtime, e.Monotonic, e.Boot)
+	for _, f := range e.Fields {
+		if bytes.IndexByte(f.Value, '\n') < 0 && bytes.IndexByte(f.Value, 0) < 0 {
+			fmt.Fprintf(bw, "%s=%s\n", f.Name, f.Value)
+			continue
+		}
+		bw.WriteString(f.Name + "\n")
+		binary.Write(bw, binary.LittleEndian, uint64(len(f.Value)))
+		bw.Write(f.Value)
+		bw.WriteString("\n")
+	}
+	bw.WriteString("\n")
+	if !ok {
+		return bw.Flush()
+	}
+	return nil
+}
+
+// Export is the entries in journald's export format.
+func Export(es []Entry) []byte {
+	var b bytes.Buffer
+	w := bufio.NewWriter(&b)
+	for _, e := range es {
+		WriteExport(w, e)
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+// Layout says how journal-remote writes a file: compact (32-bit offsets),
+// keyed hash tables (siphash24 rather than Jenkins), compressed values
+// (zstd, for values over 512 bytes).
+type Layout struct {
+	Compact, Keyed, Compress bool
+}
+
+// Env is the environment that makes journal-remote write the layout.
+func (l Layout) Env() []string {
+	return append(os.Environ(),
+		fmt.Sprintf("SYSTEMD_JOURNAL_COMPACT=%d", b2i(l.Compact)),
+		fmt.Sprintf("SYSTEMD_JOURNAL_KEYED_HASH=%d", b2i(l.Keyed)))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Write appends the entries to the journal file at path (making it if
+// needed) with systemd-journal-remote.
+func Write(t testing.TB, path string, l Layout, es []Entry) {
+	t.Helper()
+	WriteFrom(t, path, l, bytes.NewReader(Export(es)))
+}
+
+// WriteFrom is Write reading the export format from r, so that a large
+// journal is written without holding it in memory.
+func WriteFrom(t testing.TB, path string, l Layout, r io.Reader) {
+	t.Helper()
+	cmd := exec.Command(Remote(t), "--output="+path, fmt.Sprintf("--compress=%v", l.Compress), "-")
+	cmd.Env = l.Env()
+	cmd.Stdin = r
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
+	}
+}
