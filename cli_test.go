@@ -69,6 +69,8 @@ func TestConfigRefusesBadInput(t *testing.T) {
 		{"relative file root", []string{"--file-root", "logs"}, nil, `--file-root "logs": must be an absolute path`},
 		{"bad deny pattern", []string{"--config", write("e.hujson", `{"file_deny": ["[unclosed"]}`)}, nil, `e.hujson: key "file_deny": `},
 		{"relative file root in the config file", []string{"--config", write("r.hujson", `{"file_roots": ["logs"]}`)}, nil, `r.hujson: key "file_roots": "logs": must be an absolute path`},
+		{"relative journal dir", []string{"--journal-dir", "journal"}, nil, `--journal-dir "journal": must be an absolute path`},
+		{"relative journal dir in the config file", []string{"--config", write("j.hujson", `{"journal_dirs": ["journal"]}`)}, nil, `j.hujson: key "journal_dirs": "journal": must be an absolute path`},
 		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

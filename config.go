@@ -82,6 +82,10 @@ type config struct {
 	DiagResolver string
 	diagPorts    []uint16
 
+	// JournalDirs are the journal tools' directories (--journal-dir,
+	// journal_dirs); empty means journald's own (see journalDirs).
+	JournalDirs listFlag
+
 	// Approvals (see package approval).
 	Approvals approvalFlags
 
@@ -119,6 +123,7 @@ type fileConfig struct {
 	DiagPorts                []uint16          `json:"diag_ports"`
 	DiagHTTPMethods          []string          `json:"diag_http_methods"`
 	DiagResolver             string            `json:"diag_resolver"`
+	JournalDirs              []string          `json:"journal_dirs"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
@@ -182,6 +187,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
+	fs.Var(&c.JournalDirs, "journal-dir", "directory of journal files the journal tools read (repeatable; default /var/log/journal and /run/log/journal, under HOST_VAR and HOST_RUN)")
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
@@ -297,6 +303,16 @@ func (c *config) resolve() error {
 	}
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
+	}
+	if !c.set["journal-dir"] && len(c.file.JournalDirs) > 0 {
+		c.JournalDirs = c.file.JournalDirs
+	}
+	for _, d := range c.JournalDirs {
+		if !filepath.IsAbs(d) && c.set["journal-dir"] {
+			return fmt.Errorf("--journal-dir %q: must be an absolute path", d)
+		} else if !filepath.IsAbs(d) {
+			return fmt.Errorf("config file %s: key \"journal_dirs\": %q: must be an absolute path", c.ConfigFile, d)
+		}
 	}
 	if err := c.resolveTailnet(); err != nil {
 		return err

@@ -121,7 +121,8 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
 		t.Fatalf("allowing unprivileged ping in the test's namespace: %v", err)
 	}
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32")
+	jdir := testJournalDir(t)
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir)
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -140,6 +141,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"http_request_test":      {"url": p.URL + "/healthz"},
 		"dns_lookup":             {"name": "example.test", "type": "A", "resolver": "127.0.0.1:1", "timeout_ms": 500},
 		"check_ssl_certificate":  {"host": "127.0.0.1", "port": port(t, p.URL), "timeout_ms": 1000},
+		"get_journal":            {"unit": "web", "priority": "err"},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.
@@ -163,6 +165,10 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		case !critical[tool.Name] && isErr:
 			t.Errorf("%s failed under the sandbox: %s", tool.Name, text)
 		}
+	}
+	// get_journal read the journal under the sandbox, not just answered.
+	if text, _ := callText(t, cs, "get_journal", map[string]any{"unit": "web"}); !strings.Contains(text, "web failed") {
+		t.Errorf("get_journal under the sandbox: %s", text)
 	}
 	// The release facts gopsutil reads must be inside the policy too.
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})

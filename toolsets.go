@@ -10,12 +10,14 @@ import (
 	"slices"
 
 	"github.com/tailops/tailops/approval"
+	jfile "github.com/tailops/tailops/journal"
 	"github.com/tailops/tailops/tools"
 	approvaltools "github.com/tailops/tailops/tools/approvals"
 	"github.com/tailops/tailops/tools/diag"
 	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/files"
 	"github.com/tailops/tailops/tools/host"
+	"github.com/tailops/tailops/tools/journal"
 )
 
 // toolsets builds every toolset from the resolved configuration: the one
@@ -29,6 +31,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
+	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.addTestToolsets()
 	return &l
@@ -37,6 +40,21 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// journalDirs returns the journal directories, as this process sees
+// them, that the journal tools read: those --journal-dir (journal_dirs)
+// names, else journald's own, /var/log/journal and /run/log/journal, under
+// HOST_VAR and HOST_RUN when they are set.
+func (c *config) journalDirs() []string {
+	if len(c.JournalDirs) > 0 {
+		return slices.Clone([]string(c.JournalDirs))
+	}
+	dirs := make([]string, len(jfile.DefaultDirs))
+	for i, d := range jfile.DefaultDirs {
+		dirs[i] = c.env.host.Path(d)
+	}
+	return dirs
 }
 
 // filesConfig is the file tools' configuration.

@@ -16,6 +16,14 @@ let
 
   configFile = json.generate "tailops.json" cfg.settings;
 
+  # The journal tools read journald's files, which belong to the
+  # systemd-journal group: the service joins it when one of them is
+  # offered (tools empty means all; --read-only keeps them, they read).
+  journalTools = [ "get_journal" ];
+  journalEnabled = lib.any (
+    t: (cfg.tools == [ ] || lib.elem t cfg.tools) && !(lib.elem t cfg.disableTools)
+  ) journalTools;
+
   args = [
     "serve"
     "--listen"
@@ -326,7 +334,10 @@ in
         StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
         StateDirectoryMode = "0700";
         UMask = "0077";
-        SupplementaryGroups = cfg.extraGroups ++ lib.optional cfg.docker.enable "docker";
+        SupplementaryGroups =
+          cfg.extraGroups
+          ++ lib.optional cfg.docker.enable "docker"
+          ++ lib.optional journalEnabled "systemd-journal";
         EnvironmentFile = lib.mkIf (cfg.environmentFile != null) cfg.environmentFile;
         LoadCredential =
           lib.optional (cfg.auth.sharedSecretFile != null) "shared-secret:${cfg.auth.sharedSecretFile}"

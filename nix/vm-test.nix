@@ -71,6 +71,7 @@
               assert want in props + "\n", f"{want!r} not in {props!r}"
           assert "SystemCallFilter=\n" not in props + "\n" and "SystemCallFilter=" in props, f"no SystemCallFilter in {props!r}"
           assert "docker" not in props, "the docker group is added only with docker.enable"
+          assert "SupplementaryGroups=systemd-journal" in props, "the journal tools need the systemd-journal group"
           machine.succeed("test \"$(stat -c %U /var/lib/private/tailops)\" != root")
           print(machine.succeed("systemd-analyze security tailops.service | tail -n 1"))
 
@@ -90,6 +91,15 @@
           out = result["structuredContent"]
           assert out["status"] == "ok", result
           assert out["version"] == "${package.version}", result
+
+      with subtest("get_journal reads the host's journal through the systemd-journal group"):
+          machine.succeed("logger -t vm-test-journal hello-from-the-vm")
+          machine.wait_until_succeeds(
+              f"mcp-call {url} {token} get_journal '{{\"grep\": \"hello-from-the-vm\"}}' >/tmp/journal.json"
+              " && grep -q hello-from-the-vm /tmp/journal.json", timeout=30)
+          result = json.loads(machine.succeed("cat /tmp/journal.json"))
+          print(result)
+          assert not result.get("isError"), result
 
       with subtest("the call is audited and the audit log verifies"):
           machine.succeed(
