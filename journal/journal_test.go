@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,7 +77,10 @@ func genEntries(first, n int) []testEntry {
 }
 
 // exportFormat writes entries in journald's export format.
-func exportFormat(es []testEntry) []byte {
+func exportFormat(es []testEntry) []byte { return journaltest.Export(toJT(es)) }
+
+// toJT converts test entries to journaltest's.
+func toJT(es []testEntry) []journaltest.Entry {
 	out := make([]journaltest.Entry, len(es))
 	for i, e := range es {
 		fs := make([]journaltest.Field, len(e.fields))
@@ -87,7 +89,7 @@ func exportFormat(es []testEntry) []byte {
 		}
 		out[i] = journaltest.Entry{Realtime: e.realtime, Monotonic: e.monotonic, Boot: e.boot, Fields: fs}
 	}
-	return journaltest.Export(out)
+	return out
 }
 
 // layout says how journal-remote writes a file (journaltest.Layout).
@@ -366,23 +368,10 @@ func checkQueries(t *testing.T, f *File, want []testEntry) {
 func TestAppendWhileReading(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "live.journal")
 	want := genEntries(0, 60)
-	cmd := exec.Command(journalRemote(t), "--output="+path, "-")
-	cmd.Env = layout{compact: true, keyed: true}.env()
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	if _, err := stdin.Write(exportFormat(want[:20])); err != nil {
-		t.Fatal(err)
-	}
+	w := journaltest.Start(t, path, layout{compact: true, keyed: true}.jt())
+	w.Write(t, toJT(want[:20]))
 	var f *File
+	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if f == nil {
 			f, err = Open(path, nil)
@@ -391,7 +380,7 @@ func TestAppendWhileReading(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("journal-remote wrote nothing readable in 10s: %v\n%s", err, stderr.String())
+			t.Fatalf("journal-remote wrote nothing readable in 10s: %v\n%s", err, w.Stderr())
 		}
 		if f != nil {
 			f.refresh()
@@ -414,7 +403,7 @@ func TestAppendWhileReading(t *testing.T) {
 			e, err := r.Next()
 			if err == io.EOF {
 				if time.Now().After(deadline) {
-					t.Fatalf("have %d entries after 10s, want %d\n%s", len(got), n, stderr.String())
+					t.Fatalf("have %d entries after 10s, want %d\n%s", len(got), n, w.Stderr())
 				}
 				time.Sleep(10 * time.Millisecond)
 				continue
@@ -426,14 +415,9 @@ func TestAppendWhileReading(t *testing.T) {
 		}
 	}
 	readUntil(19)
-	if _, err := stdin.Write(exportFormat(want[20:40])); err != nil {
-		t.Fatal(err)
-	}
+	w.Write(t, toJT(want[20:40]))
 	readUntil(39)
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("journal-remote: %v\n%s", err, stderr.String())
-	}
+	w.Close(t)
 	readUntil(40)
 	// A second writer appends to the (now offline) file.
 	writeJournal(t, path, layout{compact: true, keyed: true, compress: true}, want[40:])

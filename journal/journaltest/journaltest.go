@@ -125,3 +125,56 @@ func WriteFrom(t testing.TB, path string, l Layout, r io.Reader) {
 		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
 	}
 }
+
+// Writer is a systemd-journal-remote run that keeps writing one file
+// (online) while the test feeds it entries, started by Start.
+type Writer struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr bytes.Buffer
+}
+
+// Start starts journal-remote appending what Write gives it to the file
+// at path; it is killed when the test ends unless Close ended it first.
+// journal-remote holds back the last entry it read until the next one
+// begins (or its input ends).
+func Start(t testing.TB, path string, l Layout) *Writer {
+	t.Helper()
+	w := &Writer{cmd: exec.Command(Remote(t), "--output="+path, fmt.Sprintf("--compress=%v", l.Compress), "-")}
+	w.cmd.Env = l.Env()
+	w.cmd.Stderr = &w.stderr
+	var err error
+	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			w.cmd.Process.Kill()
+			w.cmd.Wait()
+		}
+	})
+	return w
+}
+
+// Write sends entries to journal-remote.
+func (w *Writer) Write(t testing.TB, es []Entry) {
+	t.Helper()
+	if _, err := w.stdin.Write(Export(es)); err != nil {
+		t.Fatalf("writing to systemd-journal-remote: %v\n%s", err, w.stderr.String())
+	}
+}
+
+// Close ends journal-remote's input and waits for it to finish the file.
+func (w *Writer) Close(t testing.TB) {
+	t.Helper()
+	w.stdin.Close()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, w.stderr.String())
+	}
+}
+
+// Stderr is what journal-remote has written to its standard error.
+func (w *Writer) Stderr() string { return w.stderr.String() }

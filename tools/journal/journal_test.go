@@ -5,7 +5,6 @@ package journal
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -290,18 +289,7 @@ func TestCorruptFileBesideGoodOnes(t *testing.T) {
 func TestFileAppendedWhileRead(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(journaltest.Remote(t), "--output="+filepath.Join(dir, "remote.journal"), "-")
-	cmd.Env = layout.Env()
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	w := journaltest.Start(t, filepath.Join(dir, "remote.journal"), layout)
 	es := numbered()
 	c := serve(t, dir)
 	// journal-remote holds back the last entry until the next begins.
@@ -313,18 +301,15 @@ func TestFileAppendedWhileRead(t *testing.T) {
 			return len(got) >= n && slices.Equal(got[:n], nums(0, n-1, 1))
 		})
 	}
-	stdin.Write(journaltest.Export(es[:20]))
+	w.Write(t, es[:20])
 	waitFor(19)
-	stdin.Write(journaltest.Export(es[20:50]))
+	w.Write(t, es[20:50])
 	waitFor(49)
 	r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"lines": 2, "until": base.Add(48 * time.Second).Format(time.RFC3339)})
 	if !slices.Equal(messages(r), []string{"message 48", "message 47"}) {
 		t.Errorf("newest of the online file: %q", messages(r))
 	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("journal-remote: %v\n%s", err, stderr.String())
-	}
+	w.Close(t)
 	waitFor(50)
 }
 
