@@ -417,13 +417,13 @@ func (p *proc) requireFullSandbox(tb testing.TB) {
 }
 
 // startBinary starts benchBinary serving on a free loopback port with
-// state.
-func startBinary(tb testing.TB, state string) *proc {
+// state and the extra arguments.
+func startBinary(tb testing.TB, state string, extra ...string) *proc {
 	tb.Helper()
 	port := freePort(tb)
 	p := &proc{url: "http://127.0.0.1:" + strconv.Itoa(port), state: state, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(benchBinary(tb), "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--state-dir", state,
-		"--sandbox", "best-effort")
+	p.cmd = exec.Command(benchBinary(tb), append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--state-dir", state,
+		"--sandbox", "best-effort"}, extra...)...)
 	p.cmd.Stderr = p.stderr
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {

@@ -14,7 +14,9 @@ need=()
 # are tested against a real dockerd in its own network namespace (labtest);
 # docker-registry: pulls are tested against a local registry.
 # systemd-journal-remote: the journal reader is tested against files that
-# journald's own code writes (journal/journal_test.go fails without it).
+# journald's own code writes (journal/journal_test.go, tools/journal and the
+# root package's get_journal tests fail without it; systemd, which it pulls
+# in, brings journalctl for BenchmarkJournal).
 for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
