@@ -345,7 +345,8 @@ func (s *scan) fill(src *source, fwd bool) {
 	}
 }
 
-// entry is the tool's view of a journal entry, its message redacted.
+// entry is the tool's view of a journal entry, its message and
+// identifier redacted.
 func (s *scan) entry(e *jfile.Entry) Entry {
 	x := Entry{
 		Time:       e.Realtime.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
@@ -360,6 +361,8 @@ func (s *scan) entry(e *jfile.Entry) Entry {
 	if x.Identifier == "" {
 		x.Identifier = e.String("_COMM")
 	}
+	// The identifier is the logging program's to set, like the message.
+	x.Identifier = redact.Text(strings.ToValidUTF8(x.Identifier, "\uFFFD"))
 	if p, err := strconv.Atoi(e.String("PRIORITY")); err == nil && p >= 0 && p <= 7 {
 		x.Priority = &p
 	}

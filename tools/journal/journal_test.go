@@ -57,7 +57,7 @@ func numbered() []journaltest.Entry {
 
 // testJournal writes the test journal in a directory of its own: the
 // numbered entries; systemd's message about unit1.service (logged by PID
-// 1, at 200 s); a message with a secret (201 s); a long message (202 s);
+// 1, at 200 s); a message and an identifier with a secret (201 s); a long message (202 s);
 // and, on boot C, three recent entries (30, 20 and 10 minutes ago).
 func testJournal(t *testing.T, now time.Time) string {
 	t.Helper()
@@ -67,7 +67,7 @@ func testJournal(t *testing.T, now time.Time) string {
 		entry(base.Add(200*time.Second), bootB, "_SYSTEMD_UNIT=init.scope", "UNIT=unit1.service", "_PID=1", "PRIORITY=3",
 			"SYSLOG_IDENTIFIER=systemd", "MESSAGE=unit1.service: Failed with result 'exit-code'."),
 		entry(base.Add(201*time.Second), bootB, "_SYSTEMD_UNIT=unit0.service", "PRIORITY=6", "_PID=7",
-			"MESSAGE=login ok password=hunter2sekrit"),
+			"SYSLOG_IDENTIFIER=app token=hunter2ident", "MESSAGE=login ok password=hunter2sekrit"),
 		entry(base.Add(202*time.Second), bootB, "_SYSTEMD_UNIT=unit2.service", "PRIORITY=6", "_PID=8",
 			"MESSAGE=long "+strings.Repeat("x", 5000)),
 	)
@@ -203,8 +203,8 @@ func TestEntryFields(t *testing.T) {
 	}
 }
 
-// TestRedacted: a secret in a message never leaves, in the structured
-// result or the text.
+// TestRedacted: a secret in a message or an identifier (both the logging
+// program's to set) never leaves, in the structured result or the text.
 func TestRedacted(t *testing.T) {
 	t.Parallel()
 	c := serve(t, testJournal(t, time.Now()))
@@ -213,7 +213,7 @@ func TestRedacted(t *testing.T) {
 		t.Fatal(toolstest.Text(res))
 	}
 	all := fmt.Sprint(res.StructuredContent) + toolstest.Text(res)
-	if strings.Contains(all, "hunter2sekrit") || !strings.Contains(all, "password=[REDACTED]") {
+	if strings.Contains(all, "hunter2") || !strings.Contains(all, "password=[REDACTED]") || !strings.Contains(all, "token=[REDACTED]") {
 		t.Errorf("the secret: %s", all)
 	}
 }
