@@ -101,8 +101,6 @@ func (l layout) jt() journaltest.Layout {
 	return journaltest.Layout{Compact: l.compact, Keyed: l.keyed, Compress: l.compress}
 }
 
-func (l layout) env() []string { return l.jt().Env() }
-
 // writeJournal appends entries to the journal file at path (making it if
 // needed) with systemd-journal-remote.
 func writeJournal(t testing.TB, path string, l layout, es []testEntry) {
