@@ -335,3 +335,38 @@ func TestConfig(t *testing.T) {
 		t.Errorf("needs %+v: want the two directories read-only, nothing else", n)
 	}
 }
+
+// TestBadEntryMidFile: an entry whose message object is damaged (its type
+// byte overwritten) is skipped with a note; the entries around it are
+// returned.
+func TestBadEntryMidFile(t *testing.T) {
+	t.Parallel()
+	dir := testJournal(t, time.Now())
+	path := filepath.Join(dir, "system.journal")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The DATA object of "message 150": its payload follows a 72-byte
+	// header in a compact file.
+	p := strings.Index(string(b), "MESSAGE=message 150")
+	if p < 72 || b[p-72] != 1 { // OBJECT_DATA
+		t.Fatalf("no DATA object for message 150 (at %d)", p)
+	}
+	b[p-72] = 0xEE
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	at := func(sec int) string { return base.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	c := serve(t, dir)
+	for _, order := range []string{"newest", "oldest"} {
+		r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"since": at(148), "until": at(152), "order": order})
+		want := []string{"message 148", "message 149", "message 151", "message 152"}
+		if order == "newest" {
+			slices.Reverse(want)
+		}
+		if !slices.Equal(messages(r), want) || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "skipped an unreadable entry: system.journal (corrupt at offset") {
+			t.Errorf("%s: messages %q, notes %q", order, messages(r), r.Notes)
+		}
+	}
+}
