@@ -15,7 +15,9 @@ need=()
 # docker-registry: pulls are tested against a local registry.
 # systemd-journal-remote: the journal reader is tested against files that
 # journald's own code writes (journal/journal_test.go fails without it).
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote; do
+# nftables, iptables: the firewall tools are tested against rules that nft and
+# iptables-nft make, in the tests' own network namespace (tools/firewall).
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
