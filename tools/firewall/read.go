@@ -110,7 +110,22 @@ func hookName(fam nftables.TableFamily, h nftables.ChainHook) string {
 }
 
 // getRules reads the ruleset.
-func (f *firewall) getRules(ctx context.Context, in RulesArgs) (Ruleset, error) {
+func (f *firewall) getRules(ctx context.Context, in RulesArgs) (rs Ruleset, err error) {
+	defer decodePanic("reading the ruleset", &err)
+	return f.readRules(ctx, in)
+}
+
+// decodePanic turns a panic of the netlink decoding (google/nftables
+// indexes attributes without checking their length: FuzzRenderRule found
+// Log's) into the call's error, instead of the server's end.
+func decodePanic(doing string, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%s: decoding the kernel's answer failed (%v); get_firewall_rules with a table argument may avoid the rule at fault", doing, p)
+	}
+}
+
+// readRules reads the ruleset.
+func (f *firewall) readRules(ctx context.Context, in RulesArgs) (Ruleset, error) {
 	limit, err := tools.IntArg("max_rules", in.MaxRules, f.cfg.MaxRules, 1, f.cfg.MaxRules)
 	if err != nil {
 		return Ruleset{}, err
@@ -221,16 +236,16 @@ func tableNames(ts []*nftables.Table) string {
 func rulesetText(rs Ruleset) string {
 	var b strings.Builder
 	for _, t := range rs.Tables {
-		fmt.Fprintf(&b, "table %s %s {", t.Family, t.Name)
+		fmt.Fprintf(&b, "table %s %s {", t.Family, ident(t.Name))
 		if t.TailOps {
 			b.WriteString(" # TailOps' own table")
 		}
 		b.WriteString("\n")
 		for _, s := range t.Sets {
-			fmt.Fprintf(&b, "\tset %s { type %s }\n", s.Name, s.KeyType)
+			fmt.Fprintf(&b, "\tset %s { type %s }\n", ident(s.Name), ident(s.KeyType))
 		}
 		for _, c := range t.Chains {
-			fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
+			fmt.Fprintf(&b, "\tchain %s {\n", ident(c.Name))
 			if c.Hook != "" {
 				fmt.Fprintf(&b, "\t\ttype %s hook %s priority %d; policy %s;\n", c.Type, c.Hook, *c.Priority, c.Policy)
 			}

@@ -6,11 +6,15 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/bits"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -59,13 +63,16 @@ type renderer struct {
 	other  []Expr
 	// Packets and bytes of the rule's counter, if it has one.
 	counter *expr.Counter
+	// pending are the loads no expression has used yet, by register: a
+	// load never used is listed as unrendered, not dropped.
+	pending map[uint32]expr.Any
 }
 
 // renderRule renders exprs, the expressions of a rule in a table of
 // family fam: the text, the expressions it could not render (also named
 // in the text, in brackets), and the counter.
 func renderRule(fam nftables.TableFamily, exprs []expr.Any) (string, []Expr, *expr.Counter) {
-	r := renderer{family: fam, regs: map[uint32]field{}}
+	r := renderer{family: fam, regs: map[uint32]field{}, pending: map[uint32]expr.Any{}}
 	switch fam {
 	case nftables.TableFamilyIPv4:
 		r.nh = "ip"
@@ -74,6 +81,10 @@ func renderRule(fam nftables.TableFamily, exprs []expr.Any) (string, []Expr, *ex
 	}
 	for _, e := range exprs {
 		r.expr(e)
+	}
+	regs := slices.Sorted(maps.Keys(r.pending))
+	for _, reg := range regs {
+		r.unrendered(r.pending[reg])
 	}
 	return strings.Join(r.parts, " "), r.other, r.counter
 }
@@ -88,11 +99,26 @@ func (r *renderer) unrendered(e any) {
 	r.parts = append(r.parts, "["+kind+"]")
 }
 
+// load records that e loaded field f into register reg.
+func (r *renderer) load(reg uint32, f field, e expr.Any) {
+	if old, ok := r.pending[reg]; ok {
+		r.unrendered(old) // overwritten before any use
+	}
+	r.regs[reg], r.pending[reg] = f, e
+}
+
+// use returns the field in register reg, marking its load used.
+func (r *renderer) use(reg uint32) (field, bool) {
+	f, ok := r.regs[reg]
+	delete(r.pending, reg)
+	return f, ok
+}
+
 func (r *renderer) expr(e expr.Any) {
 	switch e := e.(type) {
 	case *expr.Meta:
 		if e.SourceRegister {
-			f, ok := r.regs[e.Register]
+			f, ok := r.use(e.Register)
 			if !ok || f.kind != kindImmediate {
 				r.unrendered(e)
 				return
@@ -101,19 +127,19 @@ func (r *renderer) expr(e expr.Any) {
 			r.parts = append(r.parts, m.name+" set "+value(m.kind, f.data))
 			return
 		}
-		r.regs[e.Register] = metaField(e.Key)
+		r.load(e.Register, metaField(e.Key), e)
 	case *expr.Immediate:
 		if e.Register == 0 {
 			r.unrendered(e) // a verdict the library did not decode
 			return
 		}
-		r.regs[e.Register] = field{name: "0x" + hex.EncodeToString(e.Data), kind: kindImmediate, data: e.Data}
+		r.load(e.Register, field{name: "0x" + hex.EncodeToString(e.Data), kind: kindImmediate, data: e.Data}, e)
 	case *expr.Payload:
 		if e.OperationType != expr.PayloadLoad {
 			r.unrendered(e)
 			return
 		}
-		r.regs[e.DestRegister] = r.payloadField(e)
+		r.load(e.DestRegister, r.payloadField(e), e)
 	case *expr.Ct:
 		if e.SourceRegister {
 			r.unrendered(e)
@@ -123,24 +149,24 @@ func (r *renderer) expr(e expr.Any) {
 		if e.Key == expr.CtKeySTATE {
 			f.kind = kindCtState
 		}
-		r.regs[e.Register] = f
+		r.load(e.Register, f, e)
 	case *expr.Bitwise:
-		f, ok := r.regs[e.SourceRegister]
+		f, ok := r.use(e.SourceRegister)
 		if !ok || len(e.Xor) > 0 && !allZero(e.Xor) {
 			r.unrendered(e)
 			return
 		}
 		f.mask = e.Mask
-		r.regs[e.DestRegister] = f
+		r.load(e.DestRegister, f, e)
 	case *expr.Cmp:
-		f, ok := r.regs[e.Register]
+		f, ok := r.use(e.Register)
 		if !ok {
 			r.unrendered(e)
 			return
 		}
 		r.cmp(f, e.Op, e.Data)
 	case *expr.Range:
-		f, ok := r.regs[e.Register]
+		f, ok := r.use(e.Register)
 		if !ok {
 			r.unrendered(e)
 			return
@@ -151,7 +177,7 @@ func (r *renderer) expr(e expr.Any) {
 		}
 		r.parts = append(r.parts, fmt.Sprintf("%s %s%s-%s", f.name, op, value(f.kind, e.FromData), value(f.kind, e.ToData)))
 	case *expr.Lookup:
-		f, ok := r.regs[e.SourceRegister]
+		f, ok := r.use(e.SourceRegister)
 		if !ok || e.IsDestRegSet {
 			r.unrendered(e)
 			return
@@ -160,7 +186,7 @@ func (r *renderer) expr(e expr.Any) {
 		if e.Invert {
 			op = "!= "
 		}
-		set := "@" + e.SetName
+		set := "@" + ident(e.SetName)
 		if strings.HasPrefix(e.SetName, "__set") {
 			set += " (anonymous set)"
 		}
@@ -505,9 +531,9 @@ func verdictText(v *expr.Verdict) string {
 	case expr.VerdictStolen:
 		return "stolen"
 	case expr.VerdictJump:
-		return "jump " + v.Chain
+		return "jump " + ident(v.Chain)
 	case expr.VerdictGoto:
-		return "goto " + v.Chain
+		return "goto " + ident(v.Chain)
 	}
 	return fmt.Sprintf("verdict %d", v.Kind)
 }
@@ -527,6 +553,15 @@ func limitUnit(u expr.LimitTime) string {
 		return "week"
 	}
 	return strconv.Itoa(int(u))
+}
+
+// ident writes a name from the kernel (a chain's, a set's) as it is when
+// it is printable UTF-8 without spaces, else quoted.
+func ident(s string) string {
+	if s != "" && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' }) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // maxDetail bounds an unrendered expression's detail.

@@ -54,7 +54,8 @@ func ownChain(name string) *nftables.Chain {
 
 // addRule validates, compiles and adds one rule to table inet tailops,
 // creating the table and its base chains if need be.
-func (f *firewall) addRule(ctx context.Context, in AddRuleArgs) (AddRuleResult, error) {
+func (f *firewall) addRule(ctx context.Context, in AddRuleArgs) (_ AddRuleResult, err error) {
+	defer decodePanic("adding the rule", &err)
 	c, err := compile(f.protections(), in)
 	if err != nil {
 		return AddRuleResult{}, err
@@ -95,7 +96,8 @@ func (f *firewall) addRule(ctx context.Context, in AddRuleArgs) (AddRuleResult, 
 }
 
 // deleteRule deletes one rule of table inet tailops.
-func (f *firewall) deleteRule(ctx context.Context, in DeleteRuleArgs) (DeleteRuleResult, error) {
+func (f *firewall) deleteRule(ctx context.Context, in DeleteRuleArgs) (_ DeleteRuleResult, err error) {
+	defer decodePanic("deleting the rule", &err)
 	if err := checkTable(in.Table); err != nil {
 		return DeleteRuleResult{}, err
 	}
