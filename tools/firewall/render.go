@@ -324,48 +324,34 @@ func (r *renderer) payloadField(p *expr.Payload) field {
 	return field{name: fmt.Sprintf("@ll,%d,%d", 8*p.Offset, 8*p.Len)}
 }
 
+// metaFields are the meta keys the text names.
+var metaFields = map[expr.MetaKey]field{
+	expr.MetaKeyIIFNAME: {name: "iifname", kind: kindIfname}, expr.MetaKeyOIFNAME: {name: "oifname", kind: kindIfname},
+	expr.MetaKeyL4PROTO: {name: "meta l4proto", kind: kindL4proto}, expr.MetaKeyNFPROTO: {name: "meta nfproto", kind: kindNfproto},
+	expr.MetaKeyPROTOCOL: {name: "meta protocol", kind: kindEtherType}, expr.MetaKeyMARK: {name: "meta mark", kind: kindUint32},
+	expr.MetaKeyIIF: {name: "iif", kind: kindUint32}, expr.MetaKeyOIF: {name: "oif", kind: kindUint32},
+	expr.MetaKeySKUID: {name: "meta skuid", kind: kindUint32}, expr.MetaKeySKGID: {name: "meta skgid", kind: kindUint32},
+	expr.MetaKeyPKTTYPE: {name: "meta pkttype"},
+}
+
 // metaField names a meta load.
 func metaField(k expr.MetaKey) field {
-	switch k {
-	case expr.MetaKeyIIFNAME:
-		return field{name: "iifname", kind: kindIfname}
-	case expr.MetaKeyOIFNAME:
-		return field{name: "oifname", kind: kindIfname}
-	case expr.MetaKeyL4PROTO:
-		return field{name: "meta l4proto", kind: kindL4proto}
-	case expr.MetaKeyNFPROTO:
-		return field{name: "meta nfproto", kind: kindNfproto}
-	case expr.MetaKeyPROTOCOL:
-		return field{name: "meta protocol", kind: kindEtherType}
-	case expr.MetaKeyMARK:
-		return field{name: "meta mark", kind: kindUint32}
-	case expr.MetaKeyIIF:
-		return field{name: "iif", kind: kindUint32}
-	case expr.MetaKeyOIF:
-		return field{name: "oif", kind: kindUint32}
-	case expr.MetaKeySKUID:
-		return field{name: "meta skuid", kind: kindUint32}
-	case expr.MetaKeySKGID:
-		return field{name: "meta skgid", kind: kindUint32}
-	case expr.MetaKeyPKTTYPE:
-		return field{name: "meta pkttype"}
+	if f, ok := metaFields[k]; ok {
+		return f
 	}
 	return field{name: fmt.Sprintf("meta key %d", k)}
 }
 
+// ctKeys are the conntrack keys the text names.
+var ctKeys = map[expr.CtKey]string{
+	expr.CtKeySTATE: "state", expr.CtKeyDIRECTION: "direction", expr.CtKeySTATUS: "status",
+	expr.CtKeyMARK: "mark", expr.CtKeyEXPIRATION: "expiration",
+}
+
 // ctKeyName names a conntrack key.
 func ctKeyName(k expr.CtKey) string {
-	switch k {
-	case expr.CtKeySTATE:
-		return "state"
-	case expr.CtKeyDIRECTION:
-		return "direction"
-	case expr.CtKeySTATUS:
-		return "status"
-	case expr.CtKeyMARK:
-		return "mark"
-	case expr.CtKeyEXPIRATION:
-		return "expiration"
+	if n, ok := ctKeys[k]; ok {
+		return n
 	}
 	return fmt.Sprintf("key %d", k)
 }
