@@ -164,7 +164,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	sets := cfg.toolsets(nil, nil)
-	enabled, err := tools.Select(sets.specs(), tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	enabled, err := tools.Select(sets.specs(), cfg.selection())
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)
 	}

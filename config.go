@@ -85,6 +85,12 @@ type config struct {
 	// JournalDirs are the journal tools' directories (--journal-dir,
 	// journal_dirs); empty means journald's own (see journalDirs).
 	JournalDirs listFlag
+	// The firewall tools (see package tools/firewall): off unless
+	// --firewall, a host-mode feature that needs CAP_NET_ADMIN.
+	Firewall           bool
+	FirewallInterfaces listFlag
+	FirewallPorts      listFlag
+	firewallPorts      []uint16
 
 	// Approvals (see package approval).
 	Approvals approvalFlags
@@ -124,6 +130,12 @@ type fileConfig struct {
 	DiagHTTPMethods          []string          `json:"diag_http_methods"`
 	DiagResolver             string            `json:"diag_resolver"`
 	JournalDirs              []string          `json:"journal_dirs"`
+	// Firewall is --firewall; FirewallTailnetInterfaces and
+	// FirewallTailnetPorts are --firewall-tailnet-interface and
+	// --firewall-tailnet-port.
+	Firewall                  *bool    `json:"firewall"`
+	FirewallTailnetInterfaces []string `json:"firewall_tailnet_interfaces"`
+	FirewallTailnetPorts      []uint16 `json:"firewall_tailnet_ports"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
@@ -188,6 +200,9 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
 	fs.Var(&c.JournalDirs, "journal-dir", "directory of journal files the journal tools read (repeatable; default /var/log/journal and /run/log/journal, under HOST_VAR and HOST_RUN)")
+	fs.BoolVar(&c.Firewall, "firewall", false, "offer the firewall tools (nftables over netlink; needs CAP_NET_ADMIN in the host's network namespace)")
+	fs.Var(&c.FirewallInterfaces, "firewall-tailnet-interface", "interfaces firewall rules may never drop or reject (repeatable; default tailscale0)")
+	fs.Var(&c.FirewallPorts, "firewall-tailnet-port", "Tailscale UDP ports firewall rules may never drop or reject (repeatable; default 41641)")
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
@@ -315,6 +330,9 @@ func (c *config) resolve() error {
 		}
 	}
 	if err := c.resolveTailnet(); err != nil {
+		return err
+	}
+	if err := c.resolveFirewall(); err != nil {
 		return err
 	}
 	if c.StdioScopes != "" {

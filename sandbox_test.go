@@ -122,7 +122,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		t.Fatalf("allowing unprivileged ping in the test's namespace: %v", err)
 	}
 	jdir := testJournalDir(t)
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir)
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -142,6 +142,12 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"dns_lookup":             {"name": "example.test", "type": "A", "resolver": "127.0.0.1:1", "timeout_ms": 500},
 		"check_ssl_certificate":  {"host": "127.0.0.1", "port": port(t, p.URL), "timeout_ms": 1000},
 		"get_journal":            {"unit": "web", "priority": "err"},
+		// The firewall tools act on the test binary's own network
+		// namespace (TestMain), never on the host's; the writes stop at
+		// the approval gate here (TestFirewallToolsUnderSandbox runs them).
+		"get_firewall_rules":   {},
+		"add_firewall_rule":    {"chain": "input", "protocol": "tcp", "dport": "2222", "verdict": "drop"},
+		"delete_firewall_rule": {"handle": 1},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.

@@ -101,7 +101,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
 	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate })
 	all := in.toolsets.specs()
-	enabled, err := tools.Select(all, tools.Selection{Enable: cfg.Tools, Disable: cfg.DisableTools, ReadOnly: cfg.ReadOnly})
+	enabled, err := tools.Select(all, cfg.selection())
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}

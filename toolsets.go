@@ -16,6 +16,7 @@ import (
 	"github.com/tailops/tailops/tools/diag"
 	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/files"
+	"github.com/tailops/tailops/tools/firewall"
 	"github.com/tailops/tailops/tools/host"
 	"github.com/tailops/tailops/tools/journal"
 )
@@ -32,6 +33,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
+	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.addTestToolsets()
 	return &l

@@ -125,9 +125,10 @@ func needsSnapshot(n sandbox.Needs) map[string]any {
 // TestSandboxPolicyFromRegistry derives the policy from every tool: every
 // declared syscall must be known and none always-denied, the declared
 // paths (file roots included) and sockets must show up for their tools,
-// and the whole registry asks for one netlink protocol (Go's
-// net.Interfaces, for get_network_status) and one capability
-// (CAP_DAC_READ_SEARCH, for the file tools), and nothing more.
+// and the whole registry asks for two netlink protocols (Go's
+// net.Interfaces, for get_network_status; nftables, for the firewall
+// tools) and two capabilities (CAP_DAC_READ_SEARCH, for the file tools;
+// CAP_NET_ADMIN, for the firewall tools), and nothing more.
 func TestSandboxPolicyFromRegistry(t *testing.T) {
 	roots := t.TempDir()
 	all := allTools(roots)
@@ -171,10 +172,13 @@ func TestSandboxPolicyFromRegistry(t *testing.T) {
 	if r, ok := rule(roots); !ok || len(r.Why) != 5 {
 		t.Errorf("the file roots are granted to %+v, want the five file tools", r)
 	}
-	if len(p.Netlink) != 1 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) {
-		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status only", p.Netlink)
+	firewallTools := []string{"tool get_firewall_rules", "tool add_firewall_rule", "tool delete_firewall_rule"}
+	if len(p.Netlink) != 2 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) ||
+		p.Netlink[1].Name != "NETLINK_NETFILTER" || !slices.Equal(p.Netlink[1].Why, firewallTools) {
+		t.Errorf("netlink = %+v, want NETLINK_ROUTE for get_network_status and NETLINK_NETFILTER for the firewall tools only", p.Netlink)
 	}
-	if len(p.Capabilities) != 1 || p.Capabilities[0].Name != "CAP_DAC_READ_SEARCH" {
-		t.Errorf("capabilities kept = %+v, want CAP_DAC_READ_SEARCH only", p.Capabilities)
+	if len(p.Capabilities) != 2 || p.Capabilities[0].Name != "CAP_DAC_READ_SEARCH" ||
+		p.Capabilities[1].Name != "CAP_NET_ADMIN" || !slices.Equal(p.Capabilities[1].Why, firewallTools) {
+		t.Errorf("capabilities kept = %+v, want CAP_DAC_READ_SEARCH and CAP_NET_ADMIN for the firewall tools only", p.Capabilities)
 	}
 }

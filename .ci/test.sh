@@ -17,7 +17,9 @@ need=()
 # journald's own code writes (journal/journal_test.go, tools/journal and the
 # root package's get_journal tests fail without it; systemd, which it pulls
 # in, brings journalctl for BenchmarkJournal).
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote; do
+# nftables, iptables: the firewall tools are tested against rules that nft and
+# iptables-nft make, in the tests' own network namespace (tools/firewall).
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

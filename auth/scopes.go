@@ -32,6 +32,12 @@ const (
 	ScopeNetworkDiag    Scope = "network:diag"
 	ScopeNetworkRead    Scope = "network:read"
 	ScopeApprovalsGrant Scope = "approvals:grant"
+	// ScopeSecurityWrite edits TailOps' own firewall table.
+	ScopeSecurityWrite Scope = "security:write"
+	// ScopeSecurityRead reads the host's firewall ruleset. readonly does
+	// not hold it: the ruleset maps the host's exposure, so it is granted
+	// by name (or through security:write or admin).
+	ScopeSecurityRead Scope = "security:read"
 	// ScopeMetricsRead reads /metrics; no tool requires it.
 	ScopeMetricsRead Scope = "metrics:read"
 
@@ -43,7 +49,7 @@ const (
 // implies lists, for each scope, the scopes it directly contains.
 var implies = map[Scope][]Scope{
 	ScopeAdmin: {ScopeReadonly, ScopeSystemAdmin, ScopeDockerAdmin, ScopeContainerAdmin,
-		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant, ScopeMetricsRead},
+		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant, ScopeMetricsRead, ScopeSecurityWrite},
 	ScopeReadonly:       {ScopeSystemRead, ScopeNetworkRead, ScopeContainerRead, ScopeFileRead},
 	ScopeSystemAdmin:    {ScopeSystemRead},
 	ScopeDockerAdmin:    {ScopeContainerRead},
@@ -51,6 +57,8 @@ var implies = map[Scope][]Scope{
 	ScopeContainerWrite: {ScopeContainerRead},
 	ScopeFileWrite:      {ScopeFileRead},
 	ScopeNetworkDiag:    {ScopeNetworkRead},
+	ScopeSecurityWrite:  {ScopeSecurityRead},
+	ScopeSecurityRead:   nil,
 	ScopeSystemRead:     nil,
 	ScopeContainerRead:  nil,
 	ScopeFileRead:       nil,

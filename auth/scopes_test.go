@@ -31,6 +31,8 @@ func TestExpand(t *testing.T) {
 		{"docker:admin holds container:read", auth.ScopeDockerAdmin, []auth.Scope{auth.ScopeContainerRead}, []auth.Scope{auth.ScopeContainerWrite}},
 		{"container:read holds only itself", auth.ScopeContainerRead, nil,
 			[]auth.Scope{auth.ScopeContainerWrite, auth.ScopeFileRead, auth.ScopeReadonly}},
+		{"security:write holds security:read", auth.ScopeSecurityWrite, []auth.Scope{auth.ScopeSecurityRead}, []auth.Scope{auth.ScopeSystemRead, auth.ScopeNetworkRead}},
+		{"readonly lacks the firewall scopes", auth.ScopeReadonly, nil, []auth.Scope{auth.ScopeSecurityRead, auth.ScopeSecurityWrite}},
 		{"admin holds metrics:read", auth.ScopeAdmin, []auth.Scope{auth.ScopeMetricsRead}, nil},
 		{"metrics:read holds only itself", auth.ScopeMetricsRead, nil,
 			[]auth.Scope{auth.ScopeReadonly, auth.ScopeSystemRead, auth.ScopeNetworkRead, auth.ScopeContainerRead, auth.ScopeFileRead, auth.ScopeApprovalsGrant}},

@@ -54,6 +54,17 @@ let
     (lib.concatStringsSep "," cfg.disableTools)
   ]
   ++ lib.optional cfg.readOnly "--read-only"
+  ++ lib.optionals cfg.firewall.enable (
+    [ "--firewall" ]
+    ++ lib.concatMap (i: [
+      "--firewall-tailnet-interface"
+      i
+    ]) cfg.firewall.tailnetInterfaces
+    ++ lib.concatMap (p: [
+      "--firewall-tailnet-port"
+      (toString p)
+    ]) cfg.firewall.tailnetPorts
+  )
   ++ lib.optionals (cfg.settings != { }) [
     "--config"
     "${configFile}"
@@ -249,6 +260,31 @@ in
       };
     };
 
+    firewall = {
+      enable = lib.mkOption {
+        type = lib.types.bool;
+        default = false;
+        description = ''
+          Offer the firewall tools (--firewall): read the host's nftables
+          ruleset and edit TailOps' own table, inet tailops. nftables answers
+          only a process with CAP_NET_ADMIN, even for reading, so the service
+          gets it, as an ambient capability, only when this is on.
+        '';
+      };
+      tailnetInterfaces = lib.mkOption {
+        type = lib.types.listOf lib.types.str;
+        default = [ config.services.tailscale.interfaceName ];
+        defaultText = lib.literalExpression "[ config.services.tailscale.interfaceName ]";
+        description = "Interfaces no firewall rule may drop or reject (--firewall-tailnet-interface).";
+      };
+      tailnetPorts = lib.mkOption {
+        type = lib.types.listOf lib.types.port;
+        default = [ config.services.tailscale.port ];
+        defaultText = lib.literalExpression "[ config.services.tailscale.port ]";
+        description = "Tailscale UDP ports no firewall rule may drop or reject (--firewall-tailnet-port).";
+      };
+    };
+
     extraGroups = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -345,8 +381,13 @@ in
 
         # Hardening. The process also confines itself with Landlock and
         # seccomp (--sandbox) after it has opened what it needs.
-        CapabilityBoundingSet = "";
-        AmbientCapabilities = "";
+        # CAP_NET_ADMIN only for the firewall tools: nftables' netlink
+        # answers no process without it. Ambient, because the service runs
+        # as a dynamic (non-root) user, whose other capabilities are dropped
+        # at exec; TailOps keeps it through its own sandbox only when a
+        # firewall tool is enabled (sandbox.Needs).
+        CapabilityBoundingSet = lib.optionalString cfg.firewall.enable "CAP_NET_ADMIN";
+        AmbientCapabilities = lib.optionalString cfg.firewall.enable "CAP_NET_ADMIN";
         NoNewPrivileges = true;
         ProtectSystem = "strict";
         ProtectHome = true;

@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-F0G05SR4KAES/pQZLWHx8JqkMBuo260kYHXXW4DXeUg=";
+  vendorHash = "sha256-UyqtlI8M1MHgclDE1YBEfljimtp2bm0+QZlppLYvkDM=";
 
   subPackages = [ "." ];
 
