@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-F0G05SR4KAES/pQZLWHx8JqkMBuo260kYHXXW4DXeUg=";
+  vendorHash = "sha256-sfq8FgA8uPuHWvD1q5RICu6KeFsuS3C9lRUmkvAOIiI=";
 
   subPackages = [ "." ];
 
