@@ -82,6 +82,10 @@ type config struct {
 	DiagResolver string
 	diagPorts    []uint16
 
+	// Which units the systemd tools may change (see package systemd).
+	ServiceAllow    listFlag
+	ServiceHighRisk listFlag
+
 	// Approvals (see package approval).
 	Approvals approvalFlags
 
@@ -119,6 +123,8 @@ type fileConfig struct {
 	DiagPorts                []uint16          `json:"diag_ports"`
 	DiagHTTPMethods          []string          `json:"diag_http_methods"`
 	DiagResolver             string            `json:"diag_resolver"`
+	ServiceAllow             []string          `json:"service_allow"`
+	ServiceHighRisk          []string          `json:"service_high_risk"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
@@ -182,6 +188,8 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
+	fs.Var(&c.ServiceAllow, "service-allow", "units start_service, stop_service, restart_service and reload_service may change: names or globs (* and ?), nginx meaning nginx.service (repeatable; default none)")
+	fs.Var(&c.ServiceHighRisk, "service-high-risk", "units whose restart_service and stop_service are high risk, so run without approval: names or globs (repeatable; default none: critical)")
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
@@ -322,6 +330,12 @@ func (c *config) resolveTailnet() error {
 	}
 	if !c.set["diag-allow"] && len(c.file.DiagAllow) > 0 {
 		c.DiagAllow = c.file.DiagAllow
+	}
+	if !c.set["service-allow"] && len(c.file.ServiceAllow) > 0 {
+		c.ServiceAllow = c.file.ServiceAllow
+	}
+	if !c.set["service-high-risk"] && len(c.file.ServiceHighRisk) > 0 {
+		c.ServiceHighRisk = c.file.ServiceHighRisk
 	}
 	if !c.set["diag-http-method"] && len(c.file.DiagHTTPMethods) > 0 {
 		c.DiagMethods = c.file.DiagHTTPMethods

@@ -19,6 +19,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/tailops/tailops/internal/systemdtest"
 	"github.com/tailops/tailops/labtest"
 )
 
@@ -121,7 +122,12 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
 		t.Fatalf("allowing unprivileged ping in the test's namespace: %v", err)
 	}
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32")
+	// A real systemd, its bus reached through its PID 1's root.
+	bed := systemdtest.Start(t)
+	bed.WriteUnit(t, "tailops-sbx.service", "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n")
+	bed.Run(t, "systemctl", "start", "tailops-sbx.service") // reload_service may come first
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host, "DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath,
+		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--service-allow", "tailops-sbx")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -140,6 +146,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"http_request_test":      {"url": p.URL + "/healthz"},
 		"dns_lookup":             {"name": "example.test", "type": "A", "resolver": "127.0.0.1:1", "timeout_ms": 500},
 		"check_ssl_certificate":  {"host": "127.0.0.1", "port": port(t, p.URL), "timeout_ms": 1000},
+		"list_services":          {"pattern": "*"}, "get_service_status": {"unit": "dbus", "lines": 5},
+		"start_service": {"unit": "tailops-sbx"}, "reload_service": {"unit": "tailops-sbx"},
+		"restart_service": {"unit": "tailops-sbx"}, "stop_service": {"unit": "tailops-sbx"},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.

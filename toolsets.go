@@ -16,6 +16,7 @@ import (
 	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/files"
 	"github.com/tailops/tailops/tools/host"
+	"github.com/tailops/tailops/tools/systemd"
 )
 
 // toolsets builds every toolset from the resolved configuration: the one
@@ -29,6 +30,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
+	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.addTestToolsets()
 	return &l
@@ -37,6 +39,13 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// systemdConfig is the systemd tools' configuration: the system bus, the
+// units they may change, and the journal they read units' lines from.
+func (c *config) systemdConfig(log *slog.Logger) systemd.Config {
+	return systemd.Config{BusAddress: c.env.dbusSystemBus, Allow: c.ServiceAllow, HighRisk: c.ServiceHighRisk,
+		JournalDirs: c.journalDirs(), Logger: log}
 }
 
 // filesConfig is the file tools' configuration.

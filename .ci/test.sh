@@ -15,7 +15,10 @@ need=()
 # docker-registry: pulls are tested against a local registry.
 # systemd-journal-remote: the journal reader is tested against files that
 # journald's own code writes (journal/journal_test.go fails without it).
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote; do
+# systemd, dbus, polkitd, util-linux: the systemd tools are tested against
+# systemd as PID 1 of private namespaces, with its bus, polkit and journal
+# (internal/systemdtest; policy-rc.d below keeps them from starting on the host).
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote systemd dbus polkitd util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,7 +6,8 @@
 // every place it writes, running the real dbus-daemon, polkitd and
 // systemd-journald of the machine's Debian packages. Units a test needs
 // are written into the bed's /etc/systemd/system; the bed's /srv is a
-// directory of the test's, to put binaries in.
+// directory of the test's, to put binaries in, and its /run/dbus one too,
+// so that the bus socket has a plain host path.
 //
 // Nothing it starts touches the host: the host's root is read-only inside
 // the bed (so systemd-tmpfiles and the like cannot change it, and they are
@@ -83,6 +84,8 @@ chmod 1777 "$R/r/tmp" "$R/r/var/tmp"
 mount -t proc proc "$R/r/proc"
 mount -t cgroup2 cgroup2 "$R/r/sys/fs/cgroup"
 mount --bind "$W/srv" "$R/r/srv"
+mkdir -p "$R/r/run/dbus"
+mount --bind "$W/dbus" "$R/r/run/dbus"
 cp -a "$W/units/." "$R/r/etc/systemd/system/"
 ip link set lo up 2>/dev/null || true
 cd "$R/r"
@@ -127,7 +130,7 @@ func Start(t testing.TB) *Bed {
 			t.Error(err)
 		}
 	})
-	for _, d := range []string{"root", "srv", "units"} {
+	for _, d := range []string{"root", "srv", "units", "dbus"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -224,8 +227,12 @@ func (b *Bed) Path(path string) string {
 	return fmt.Sprintf("/proc/%d/root%s", b.PID, path)
 }
 
-// BusAddress is the bed's system bus as this process reaches it.
-func (b *Bed) BusAddress() string { return "unix:path=" + b.Path("/run/dbus/system_bus_socket") }
+// BusAddress is the bed's system bus as this process reaches it: the
+// bed's /run/dbus is a directory of the host's (a path through
+// /proc/PID/root would not do: a sandboxed process may not follow it).
+func (b *Bed) BusAddress() string {
+	return "unix:path=" + filepath.Join(b.dir, "dbus", "system_bus_socket")
+}
 
 // JournalDirs are the bed's journal directories as this process reads
 // them.

@@ -94,6 +94,9 @@ func (t *Toolset) verb(verb string) func(context.Context, UnitArg) (ServiceActio
 				out.MainPID, _ = p.Value.Value().(uint32)
 			}
 		}
+		if out.Job == "invalid" && verb == "reload" {
+			return out, fmt.Errorf("systemd could not reload %s: it is %s; only an active unit can be reloaded (start_service starts it)", name, out.ActiveState)
+		}
 		if out.Job != "done" && out.Job != "skipped" {
 			return out, fmt.Errorf("systemd could not %s %s: its job ended %q (now %s/%s); get_service_status shows its last journal lines",
 				verb, name, out.Job, out.ActiveState, out.SubState)

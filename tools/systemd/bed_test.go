@@ -224,7 +224,7 @@ func TestAgainstRealSystemd(t *testing.T) {
 	t.Run("polkit", func(t *testing.T) {
 		// The toolset in a process inside the bed, as nobody: systemd asks
 		// polkit, which sees the process.
-		h := startHelper(t, bed, "tailops-test*")
+		h := startHelper(t, bed, "tailops-test*", "")
 		bed.SetPolkitRule(t, "")
 		msg := h.call(t, "restart_service", "tailops-test")
 		for _, want := range []string{"polkit did not authorize uid 65534", "org.freedesktop.systemd1.manage-units", "tailops polkit-rule", "/etc/polkit-1/rules.d/50-tailops.rules"} {
@@ -252,6 +252,20 @@ func TestAgainstRealSystemd(t *testing.T) {
 		if msg := h.call(t, "get_service_status", "dbus"); !strings.Contains(msg, `"active_state": "active"`) {
 			t.Errorf("get_service_status as nobody: %s", msg)
 		}
+		// TailOps's own unit is refused although the list and the rule
+		// name it: systemd says which unit the caller runs in.
+		self := startHelper(t, bed, "tailops-*", "tailops-self")
+		rule, err = systemd.PolkitRule("nobody", []string{"tailops-*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bed.SetPolkitRule(t, rule)
+		if msg := self.call(t, "restart_service", "tailops-self"); !strings.Contains(msg, "the unit TailOps itself runs in") {
+			t.Errorf("restart_service of its own unit: %s", msg)
+		}
+		if msg := self.call(t, "restart_service", "tailops-test"); !strings.Contains(msg, `"job": "done"`) {
+			t.Errorf("restart_service from a unit: %s", msg)
+		}
 	})
 }
 
@@ -262,20 +276,28 @@ type helper struct {
 	out *bufio.Scanner
 }
 
-func startHelper(t *testing.T, bed *systemdtest.Bed, allow string) *helper {
+// startHelper starts the helper in the bed as nobody: through nsenter, or,
+// with a unit name, as that transient service (systemd-run).
+func startHelper(t *testing.T, bed *systemdtest.Bed, allow, unit string) *helper {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bed.Srv, "systemd.test"), b, 0o755); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(bed.Srv, "systemd.test")); err != nil {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bed.Srv, "systemd.test"), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cmd := bed.CommandAs(t.Context(), 65534, 65534, "/usr/bin/env", "-i", "TAILOPS_SYSTEMDTEST_HELPER="+allow, "/srv/systemd.test", "-test.run=^TestHelperProcess$")
+	if unit != "" {
+		cmd = bed.Command(t.Context(), "systemd-run", "--unit="+unit, "--pipe", "--quiet", "-p", "User=nobody", "-p", "Group=nogroup",
+			"--setenv=TAILOPS_SYSTEMDTEST_HELPER="+allow, "/srv/systemd.test", "-test.run=^TestHelperProcess$")
+	}
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr

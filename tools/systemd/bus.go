@@ -79,14 +79,32 @@ func (b *bus) get(ctx context.Context) (*sd.Conn, *dbus.Conn, error) {
 		return nil, nil, b.unreachable(err)
 	}
 	b.conn, b.raw = conn, raw
-	// The unit TailOps runs in is never changed by its tools; found by our
-	// PID, nothing a caller sets. A process outside any unit has none.
-	if name, err := conn.GetUnitNameByPID(ctx, uint32(os.Getpid())); err == nil {
-		b.self = name
-	} else {
-		b.self = ""
-	}
+	b.self = selfUnit(ctx, conn, raw)
 	return b.conn, b.raw, nil
+}
+
+// selfUnit returns the unit TailOps runs in, which its tools never change:
+// the unit of the PID the bus sees for this connection (the bus
+// translates it across PID namespaces; os.Getpid in a container would name
+// another process of the host), nothing a caller sets. "" outside any
+// unit, or when the bus cannot see this process (then it cannot be one of
+// that systemd's units either). GetUnitByPID is never asked about PID 0:
+// systemd 252's PID 1 dies answering that for a caller whose PID the bus
+// cannot see (found by the test bed).
+func selfUnit(ctx context.Context, conn *sd.Conn, raw *dbus.Conn) string {
+	names := raw.Names()
+	if len(names) == 0 {
+		return ""
+	}
+	var pid uint32
+	if err := raw.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixProcessID", 0, names[0]).Store(&pid); err != nil || pid == 0 {
+		return ""
+	}
+	name, err := conn.GetUnitNameByPID(ctx, pid)
+	if err != nil {
+		return ""
+	}
+	return name
 }
 
 // selfUnit returns TailOps's own unit, as found on connecting.
