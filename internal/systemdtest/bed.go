@@ -269,10 +269,17 @@ func (b *Bed) Run(t testing.TB, args ...string) string {
 // reloads systemd.
 func (b *Bed) WriteUnit(t testing.TB, name, content string) {
 	t.Helper()
+	b.WriteUnitNoReload(t, name, content)
+	b.Run(t, "systemctl", "daemon-reload")
+}
+
+// WriteUnitNoReload writes a unit file as WriteUnit does, without the
+// reload: for many units, reloaded once.
+func (b *Bed) WriteUnitNoReload(t testing.TB, name, content string) {
+	t.Helper()
 	if err := os.WriteFile(b.Path("/etc/systemd/system/"+name), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.Run(t, "systemctl", "daemon-reload")
 }
 
 // SetPolkitRule installs rule as /etc/polkit-1/rules.d/50-tailops.rules in
