@@ -162,22 +162,16 @@ type JournalLine struct {
 	Message  string `json:"message"`
 }
 
-// ServiceStatus is get_service_status's output.
+// ServiceStatus is get_service_status's output: what list_services says
+// of the unit, and more.
 type ServiceStatus struct {
-	Name         string `json:"name"`
-	Description  string `json:"description"`
-	LoadState    string `json:"load_state"`
-	ActiveState  string `json:"active_state"`
-	SubState     string `json:"sub_state"`
-	Enabled      string `json:"enabled"`
+	Service
 	FragmentPath string `json:"fragment_path,omitempty"`
 	// Since is when it last became active (ActiveEnterTimestamp), RFC 3339.
-	Since       string   `json:"since,omitempty"`
-	MainPID     uint32   `json:"main_pid,omitempty"`
-	MemoryBytes *uint64  `json:"memory_bytes,omitempty"`
-	CPUSeconds  *float64 `json:"cpu_seconds,omitempty"`
-	Tasks       *uint64  `json:"tasks,omitempty"`
-	Restarts    *uint32  `json:"restarts,omitempty"`
+	Since      string   `json:"since,omitempty"`
+	MainPID    uint32   `json:"main_pid,omitempty"`
+	CPUSeconds *float64 `json:"cpu_seconds,omitempty"`
+	Tasks      *uint64  `json:"tasks,omitempty"`
 	// Result is the service's last result: success, exit-code, signal…
 	Result string `json:"result,omitempty"`
 	// Journal are the unit's last lines, oldest first.
@@ -205,8 +199,8 @@ func (t *Toolset) serviceStatus(ctx context.Context, in StatusArgs) (ServiceStat
 		return ServiceStatus{}, t.fail(err, "reading unit "+name)
 	}
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
-	out := ServiceStatus{Name: name, Description: str(u, "Description"), LoadState: str(u, "LoadState"),
-		ActiveState: str(u, "ActiveState"), SubState: str(u, "SubState"), Enabled: str(u, "UnitFileState"),
+	out := ServiceStatus{Service: Service{Name: name, Description: str(u, "Description"), LoadState: str(u, "LoadState"),
+		ActiveState: str(u, "ActiveState"), SubState: str(u, "SubState"), Enabled: str(u, "UnitFileState")},
 		FragmentPath: str(u, "FragmentPath")}
 	if us, ok := u["ActiveEnterTimestamp"].(uint64); ok && us > 0 {
 		out.Since = time.UnixMicro(int64(us)).UTC().Format(time.RFC3339)
