@@ -147,10 +147,20 @@ func TestAgainstRealSystemd(t *testing.T) {
 		bed.Run(t, "systemctl", "restart", "tailops-test.service")
 		bed.Run(t, "systemctl", "reload", "tailops-test.service")
 		var st systemd.ServiceStatus
-		// journald writes asynchronously: wait for the reload's line.
-		toolstest.WaitFor(t, "the reload's journal line", func() bool {
+		// journald writes asynchronously, the service's output and PID 1's
+		// messages by different ways: wait for both of the reload's lines
+		// after the last start.
+		toolstest.WaitFor(t, "the reload's journal lines", func() bool {
 			st = toolstest.OK[systemd.ServiceStatus](t, c, "get_service_status", map[string]any{"unit": "tailops-test", "lines": 50})
-			return len(st.Journal) > 0 && strings.Contains(st.Journal[len(st.Journal)-1].Message+st.Journal[max(len(st.Journal)-2, 0)].Message, "reloaded tailops-test")
+			var since []string
+			for _, l := range st.Journal {
+				if strings.HasPrefix(l.Message, "Started tailops-test.service") {
+					since = nil
+				}
+				since = append(since, l.Message)
+			}
+			after := strings.Join(since, "\n")
+			return strings.Contains(after, "reloaded tailops-test") && strings.Contains(after, "Reloaded tailops-test.service")
 		})
 		main := strings.TrimSpace(bed.Run(t, "systemctl", "show", "-P", "MainPID", "tailops-test.service"))
 		if st.Name != "tailops-test.service" || st.ActiveState != "active" || st.SubState != "running" || fmt.Sprint(st.MainPID) != main ||

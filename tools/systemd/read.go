@@ -84,7 +84,11 @@ func (t *Toolset) listServices(ctx context.Context, in ListArgs) (ServiceList, e
 	if err != nil {
 		return ServiceList{}, t.fail(err, "listing units")
 	}
-	units = slices.DeleteFunc(units, func(u sd.UnitStatus) bool { return unitType(u.Name) != "service" })
+	// systemd's state filter matches the load and sub states too: keep
+	// the active state asked for, and services only.
+	units = slices.DeleteFunc(units, func(u sd.UnitStatus) bool {
+		return unitType(u.Name) != "service" || in.State != "" && u.ActiveState != in.State
+	})
 	slices.SortFunc(units, func(a, b sd.UnitStatus) int { return strings.Compare(a.Name, b.Name) })
 	// Up to three Gets per unit (MemoryCurrent only of a unit that has
 	// processes: systemd has none for the others), sent without awaiting
