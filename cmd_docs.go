@@ -113,10 +113,13 @@ func scopeDoc(s auth.Scope) string {
 
 // approvalDoc says whether calls of the tool wait for approval by its own
 // declaration, before the configuration's approval list adds any: "always"
-// (critical), "some calls" (its ApprovalFor decides from the arguments)
-// or "no".
+// (critical), "by default" (critical, but the configuration may lower the
+// risk of some calls: RiskFor), "some calls" (its ApprovalFor decides from
+// the arguments) or "no".
 func approvalDoc(s *tools.Spec) string {
 	switch {
+	case s.NeedsApproval() && s.RiskFor != nil:
+		return "by default"
 	case s.NeedsApproval():
 		return "always"
 	case s.ApprovalFor != nil:

@@ -43,6 +43,8 @@ func TestToolTableCells(t *testing.T) {
 	}
 	some := spec("fetch", "network:diag", tools.RiskHigh, hints(false, false), "Fetches a|b. More.")
 	some.ApprovalFor = func(any) bool { return true }
+	lowered := spec("bounce", "system:admin", tools.RiskCritical, hints(false, true), "Bounces.")
+	lowered.RiskFor = func(any) tools.Risk { return tools.RiskHigh }
 	for _, tc := range []struct {
 		spec tools.Spec
 		want string
@@ -56,6 +58,7 @@ func TestToolTableCells(t *testing.T) {
 		{spec("unset", "container:admin", tools.RiskCritical, mcp.ToolAnnotation{}, "Unset hints."),
 			"| `unset` | test | container:admin | critical | always | destructive | Unset hints. |"},
 		{some, "| `fetch` | test | network:diag | high | some calls | writes | Fetches a\\|b. |"},
+		{lowered, "| `bounce` | test | system:admin | critical | by default | destructive | Bounces. |"},
 	} {
 		table := toolTable([]tools.Toolset{testToolset{tc.spec}})
 		rows := strings.Split(strings.TrimSuffix(table, "\n"), "\n")

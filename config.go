@@ -91,6 +91,9 @@ type config struct {
 	FirewallInterfaces listFlag
 	FirewallPorts      listFlag
 	firewallPorts      []uint16
+	// Which units the systemd tools may change (see package systemd).
+	ServiceAllow    listFlag
+	ServiceHighRisk listFlag
 
 	// Approvals (see package approval).
 	Approvals approvalFlags
@@ -136,6 +139,8 @@ type fileConfig struct {
 	Firewall                  *bool    `json:"firewall"`
 	FirewallTailnetInterfaces []string `json:"firewall_tailnet_interfaces"`
 	FirewallTailnetPorts      []uint16 `json:"firewall_tailnet_ports"`
+	ServiceAllow              []string `json:"service_allow"`
+	ServiceHighRisk           []string `json:"service_high_risk"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
@@ -203,6 +208,8 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Firewall, "firewall", false, "offer the firewall tools (nftables over netlink; needs CAP_NET_ADMIN in the host's network namespace)")
 	fs.Var(&c.FirewallInterfaces, "firewall-tailnet-interface", "interfaces firewall rules may never drop or reject (repeatable; default tailscale0)")
 	fs.Var(&c.FirewallPorts, "firewall-tailnet-port", "Tailscale UDP ports firewall rules may never drop or reject (repeatable; default 41641)")
+	fs.Var(&c.ServiceAllow, "service-allow", "units start_service, stop_service, restart_service and reload_service may change: names or globs (* and ?), nginx meaning nginx.service (repeatable; default none)")
+	fs.Var(&c.ServiceHighRisk, "service-high-risk", "units whose restart_service and stop_service are high risk, so run without approval: names or globs (repeatable; default none: critical)")
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
@@ -356,6 +363,12 @@ func (c *config) resolveTailnet() error {
 	}
 	if !c.set["diag-allow"] && len(c.file.DiagAllow) > 0 {
 		c.DiagAllow = c.file.DiagAllow
+	}
+	if !c.set["service-allow"] && len(c.file.ServiceAllow) > 0 {
+		c.ServiceAllow = c.file.ServiceAllow
+	}
+	if !c.set["service-high-risk"] && len(c.file.ServiceHighRisk) > 0 {
+		c.ServiceHighRisk = c.file.ServiceHighRisk
 	}
 	if !c.set["diag-http-method"] && len(c.file.DiagHTTPMethods) > 0 {
 		c.DiagMethods = c.file.DiagHTTPMethods

@@ -25,6 +25,9 @@ type environ struct {
 	// and ZONEINFO, where Go's crypto/x509 and time packages look besides
 	// the usual places: the sandbox lets the process read them.
 	sslCertFile, sslCertDir, zoneInfo string
+	// dbusSystemBus is DBUS_SYSTEM_BUS_ADDRESS, where sd-bus and libdbus
+	// find the system bus (the systemd tools; empty: the usual socket).
+	dbusSystemBus string
 }
 
 // readEnviron reads the environment through getenv (os.Getenv).
@@ -39,5 +42,6 @@ func readEnviron(getenv func(string) string) environ {
 		sslCertFile:      getenv("SSL_CERT_FILE"),
 		sslCertDir:       getenv("SSL_CERT_DIR"),
 		zoneInfo:         getenv("ZONEINFO"),
+		dbusSystemBus:    getenv("DBUS_SYSTEM_BUS_ADDRESS"),
 	}
 }

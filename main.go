@@ -68,6 +68,7 @@ commands:
   sandbox explain  print the Landlock and seccomp policy serve would apply
   sandbox check    apply that policy to itself and try what must be refused
   approvals        list, show, approve ID or deny ID pending approval requests (two-person approval)
+  polkit-rule      print the polkit rule that lets --user manage the --service-allow units
   version          print version, commit, Go version and modules
 
 Run 'tailops <command> -h' for a command's flags. Every flag has a
@@ -112,6 +113,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if s, r := sub(); s != "" {
 			return runApprovals(ctx, s, r, stdout, stderr)
 		}
+	case "polkit-rule":
+		return runPolkitRule(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "docs": // hidden: go generate runs it

@@ -19,6 +19,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/tailops/tailops/internal/systemdtest"
 	"github.com/tailops/tailops/labtest"
 )
 
@@ -122,7 +123,12 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		t.Fatalf("allowing unprivileged ping in the test's namespace: %v", err)
 	}
 	jdir := testJournalDir(t)
-	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall")
+	// A real systemd, its bus reached through its PID 1's root.
+	bed := systemdtest.Start(t)
+	bed.WriteUnit(t, "tailops-sbx.service", "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n")
+	bed.Run(t, "systemctl", "start", "tailops-sbx.service") // reload_service may come first
+	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host, "DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath,
+		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -148,6 +154,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"get_firewall_rules":   {},
 		"add_firewall_rule":    {"chain": "input", "protocol": "tcp", "dport": "2222", "verdict": "drop"},
 		"delete_firewall_rule": {"handle": 1},
+		"list_services":        {"pattern": "*"}, "get_service_status": {"unit": "dbus", "lines": 5},
+		"start_service": {"unit": "tailops-sbx"}, "reload_service": {"unit": "tailops-sbx"},
+		"restart_service": {"unit": "tailops-sbx"}, "stop_service": {"unit": "tailops-sbx"},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.

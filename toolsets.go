@@ -19,6 +19,7 @@ import (
 	"github.com/tailops/tailops/tools/firewall"
 	"github.com/tailops/tailops/tools/host"
 	"github.com/tailops/tailops/tools/journal"
+	"github.com/tailops/tailops/tools/systemd"
 )
 
 // toolsets builds every toolset from the resolved configuration: the one
@@ -32,6 +33,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
+	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
 	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
@@ -57,6 +59,13 @@ func (c *config) journalDirs() []string {
 		dirs[i] = c.env.host.Path(d)
 	}
 	return dirs
+}
+
+// systemdConfig is the systemd tools' configuration: the system bus, the
+// units they may change, and the journal they read units' lines from.
+func (c *config) systemdConfig(log *slog.Logger) systemd.Config {
+	return systemd.Config{BusAddress: c.env.dbusSystemBus, Allow: c.ServiceAllow, HighRisk: c.ServiceHighRisk,
+		JournalDirs: c.journalDirs(), Logger: log}
 }
 
 // filesConfig is the file tools' configuration.

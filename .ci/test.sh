@@ -19,7 +19,10 @@ need=()
 # in, brings journalctl for BenchmarkJournal).
 # nftables, iptables: the firewall tools are tested against rules that nft and
 # iptables-nft make, in the tests' own network namespace (tools/firewall).
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables; do
+# systemd, dbus, polkitd, util-linux: the systemd tools are tested against
+# systemd as PID 1 of private namespaces, with its bus, polkit and journal
+# (internal/systemdtest; policy-rc.d below keeps them from starting on the host).
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -65,6 +65,14 @@ let
       (toString p)
     ]) cfg.firewall.tailnetPorts
   )
+  ++ lib.concatMap (unit: [
+    "--service-allow"
+    unit
+  ]) cfg.serviceAllow
+  ++ lib.concatMap (unit: [
+    "--service-high-risk"
+    unit
+  ]) cfg.serviceHighRisk
   ++ lib.optionals (cfg.settings != { }) [
     "--config"
     "${configFile}"
@@ -94,6 +102,83 @@ let
     ++ lib.optional (cfg.auth.jwksFile != null) "--jwks-file %d/jwks";
 
   port = lib.toInt (lib.last (lib.splitString ":" cfg.listen));
+
+  # The service's user: DynamicUser names it after the unit.
+  user = "tailops";
+
+  # The units TailOps never changes, as tools/systemd's ProtectedUnits
+  # (TestNixModuleProtectsWhatTheToolsProtect keeps the two equal).
+  # protected-units-begin
+  protectedUnits = [
+    "tailscaled.service"
+    "ssh.service"
+    "ssh.socket"
+    "ssh@*.service"
+    "sshd.service"
+    "sshd.socket"
+    "sshd@*.service"
+    "sshd-keygen*.service"
+    "dbus.service"
+    "dbus.socket"
+    "dbus-broker.service"
+    "dbus-*.service"
+    "polkit.service"
+    "polkitd.service"
+    "systemd-*"
+    "getty@*.service"
+    "serial-getty@*.service"
+    "console-getty.service"
+    "container-getty@*.service"
+    "autovt@*.service"
+    "networking.service"
+    "NetworkManager.service"
+    "NetworkManager-*.service"
+    "wpa_supplicant*.service"
+    "ifup@*.service"
+    "dhcpcd.service"
+    "iwd.service"
+    "connman.service"
+    "user@*.service"
+    "user-runtime-dir@*.service"
+    "init.scope"
+  ];
+  # protected-units-end
+
+  # A unit pattern as a JavaScript regular expression, as `tailops
+  # polkit-rule` writes it: ".service" added to a name with no unit type
+  # and no trailing "*", "*" is ".*", "?" is ".".
+  unitTypes = [ "service" "socket" "target" "device" "mount" "automount" "swap" "timer" "path" "slice" "scope" ];
+  withType = p: if lib.any (t: lib.hasSuffix ".${t}" p) unitTypes || lib.hasSuffix "*" p then p else "${p}.service";
+  jsRegexp = p: "/^" + lib.replaceStrings [ "." "\\" "-" "*" "?" ] [ "\\." "\\\\" "\\-" ".*" "." ] (withType p) + "$/";
+
+  # The polkit rule of `tailops polkit-rule --user tailops` for serviceAllow.
+  polkitRule = ''
+    // TailOps: let ${user} start, stop, restart and reload the units of its
+    // --service-allow list (services.tailops.serviceAllow), and no unit TailOps protects.
+    polkit.addRule(function(action, subject) {
+        if (action.id != "org.freedesktop.systemd1.manage-units" || subject.user != "${user}") {
+            return polkit.Result.NOT_HANDLED;
+        }
+        var verb = action.lookup("verb");
+        var unit = action.lookup("unit");
+        if (!unit || ["start", "stop", "restart", "reload"].indexOf(verb) < 0) {
+            return polkit.Result.NOT_HANDLED;
+        }
+        var deny = [${lib.concatMapStringsSep ", " jsRegexp protectedUnits}];
+        var allow = [${lib.concatMapStringsSep ", " jsRegexp cfg.serviceAllow}];
+        for (var i = 0; i < deny.length; i++) {
+            if (deny[i].test(unit)) {
+                return polkit.Result.NOT_HANDLED;
+            }
+        }
+        for (var j = 0; j < allow.length; j++) {
+            if (allow[j].test(unit)) {
+                return polkit.Result.YES;
+            }
+        }
+        return polkit.Result.NOT_HANDLED;
+    });
+  '';
 in
 {
   options.services.tailops = {
@@ -285,6 +370,32 @@ in
       };
     };
 
+    serviceAllow = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      example = [
+        "nginx"
+        "web-*"
+      ];
+      description = ''
+        Units the systemd tools may start, stop, restart and reload
+        (`--service-allow`): names or globs (`*`, `?`), `nginx` meaning
+        `nginx.service`. The module also writes the polkit rule that lets
+        the service's user manage exactly these units
+        (`security.polkit.extraConfig`). Protected units (sshd, tailscaled,
+        dbus, systemd-*, ...) are refused whatever this says.
+      '';
+    };
+
+    serviceHighRisk = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      description = ''
+        Units whose restart_service and stop_service are high risk
+        instead of critical, so run without approval (`--service-high-risk`).
+      '';
+    };
+
     extraGroups = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -338,6 +449,11 @@ in
     environment.systemPackages = [ cfg.package ];
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ port ];
+
+    security.polkit = lib.mkIf (cfg.serviceAllow != [ ]) {
+      enable = true;
+      extraConfig = polkitRule;
+    };
 
     systemd.services.tailops = {
       description = "TailOps MCP server";

@@ -90,6 +90,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			s.metrics.ToolCall(name, metrics.DecisionDenied, metrics.ResultDenied, 0) // no record can say so
 			return mcp.NewToolResultError(auditRefusal), nil
 		}
+		// The record carries the call's effective risk: the declared one,
+		// unless the toolset's configuration lowers it for these arguments.
+		rec.Risk = e.spec.CallRisk(req.GetArguments()).String()
 		if s.needsApproval(e, req.GetArguments()) {
 			waitStart := time.Now()
 			o, err := s.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID},

@@ -69,6 +69,11 @@ type Spec struct {
 	// waits for approval although the tool is not critical (an
 	// http_request_test to a URL off the allow-list); nil means never.
 	ApprovalFor func(args any) bool
+	// RiskFor, when set, is a call's effective risk from its arguments,
+	// as the toolset's configuration decides it (a restart_service of a
+	// unit the configuration names as less critical); it can only lower
+	// Risk, which stays the declared (documented) risk. nil means Risk.
+	RiskFor func(args any) Risk
 }
 
 // Name returns the tool's name.
@@ -88,13 +93,27 @@ func (s *Spec) Destructive() bool {
 	return h == nil || *h
 }
 
-// NeedsApproval reports whether every call of the tool waits for approval.
+// NeedsApproval reports whether calls of the tool wait for approval by
+// its declared risk (critical); RiskFor may lower it for some calls.
 func (s *Spec) NeedsApproval() bool { return s.Risk == RiskCritical }
 
+// CallRisk is the effective risk of a call with args: Risk, lowered (never
+// raised) by RiskFor when set. The audit record carries it.
+func (s *Spec) CallRisk(args any) Risk {
+	if s.RiskFor == nil {
+		return s.Risk
+	}
+	if r := s.RiskFor(args); r >= RiskLow && r < s.Risk {
+		return r
+	}
+	return s.Risk
+}
+
 // CallNeedsApproval reports whether a call with args waits for approval
-// by the tool's own declaration: it is critical, or ApprovalFor says so.
+// by the tool's own declaration: its effective risk (CallRisk) is
+// critical, or ApprovalFor says so.
 func (s *Spec) CallNeedsApproval(args any) bool {
-	return s.NeedsApproval() || (s.ApprovalFor != nil && s.ApprovalFor(args))
+	return s.CallRisk(args) == RiskCritical || (s.ApprovalFor != nil && s.ApprovalFor(args))
 }
 
 // Validate checks the declaration for internal consistency: a name, a

@@ -77,6 +77,8 @@ type TypedSpec[In, Out any] struct {
 	// ApprovalFor is Spec.ApprovalFor; nil means calls wait for approval
 	// only when the tool is critical.
 	ApprovalFor func(args any) bool
+	// RiskFor is Spec.RiskFor; nil means every call has Risk.
+	RiskFor func(args any) Risk
 }
 
 // Spec builds the registry entry.
@@ -120,7 +122,7 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		}
 		return mcp.NewToolResultStructured(out, s), nil
 	}
-	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor}
+	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor}
 }
 
 // describeDecodeError turns a JSON decoding error into a message naming

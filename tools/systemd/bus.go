@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+)
+
+// DefaultBusAddress is the system bus, where systemd answers.
+const DefaultBusAddress = "unix:path=/run/dbus/system_bus_socket"
+
+// socketPath returns the unix socket path of a D-Bus address of the form
+// unix:path=PATH (the only form the sandbox can grant).
+func socketPath(addr string) (string, error) {
+	rest, ok := strings.CutPrefix(addr, "unix:path=")
+	if !ok || rest == "" || strings.ContainsAny(rest, ",;") || !strings.HasPrefix(rest, "/") {
+		return "", fmt.Errorf("DBUS_SYSTEM_BUS_ADDRESS: want unix:path=/absolute/path/to/socket")
+	}
+	return rest, nil
+}
+
+// bus holds the connections to the system bus, made on first use (after
+// the sandbox is on) and made again after the bus went away.
+type bus struct {
+	addr string
+
+	mu   sync.Mutex
+	conn *sd.Conn   // go-systemd's typed API, jobs
+	raw  *dbus.Conn // pipelined property reads
+	self string     // TailOps's own unit, "" when it has none
+}
+
+// dial opens one authenticated connection to the bus, as the process's
+// uid (EXTERNAL, no user name lookup). It outlives the call that made it:
+// no call's context is tied to it.
+func (b *bus) dial() (*dbus.Conn, error) {
+	c, err := dbus.Dial(b.addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Hello(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// get returns the connections, connecting when there are none or the
+// old ones are closed.
+func (b *bus) get(ctx context.Context) (*sd.Conn, *dbus.Conn, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conn != nil && b.conn.Connected() && b.raw.Connected() {
+		return b.conn, b.raw, nil
+	}
+	b.closeLocked()
+	conn, err := sd.NewConnection(b.dial)
+	if err != nil {
+		return nil, nil, b.unreachable(err)
+	}
+	raw, err := b.dial()
+	if err != nil {
+		conn.Close()
+		return nil, nil, b.unreachable(err)
+	}
+	b.conn, b.raw = conn, raw
+	b.self = selfUnit(ctx, conn, raw)
+	return b.conn, b.raw, nil
+}
+
+// selfUnit returns the unit TailOps runs in, which its tools never change:
+// the unit of the PID the bus sees for this connection (the bus
+// translates it across PID namespaces; os.Getpid in a container would name
+// another process of the host), nothing a caller sets. "" outside any
+// unit, or when the bus cannot see this process (then it cannot be one of
+// that systemd's units either). GetUnitByPID is never asked about PID 0:
+// systemd 252's PID 1 dies answering that for a caller whose PID the bus
+// cannot see (found by the test bed).
+func selfUnit(ctx context.Context, conn *sd.Conn, raw *dbus.Conn) string {
+	names := raw.Names()
+	if len(names) == 0 {
+		return ""
+	}
+	var pid uint32
+	if err := raw.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixProcessID", 0, names[0]).Store(&pid); err != nil || pid == 0 {
+		return ""
+	}
+	name, err := conn.GetUnitNameByPID(ctx, pid)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+// selfUnit returns TailOps's own unit, as found on connecting.
+func (b *bus) selfUnit() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.self
+}
+
+func (b *bus) closeLocked() {
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	if b.raw != nil {
+		b.raw.Close()
+	}
+	b.conn, b.raw = nil, nil
+}
+
+// close closes the connections.
+func (b *bus) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closeLocked()
+}
+
+// ErrBusUnreachable is the cause of every tool error that comes from not
+// reaching the system bus.
+var ErrBusUnreachable = errors.New("the system bus is not reachable")
+
+// unreachable describes a failure to connect to the bus.
+func (b *bus) unreachable(err error) error {
+	hint := "is dbus running?"
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		hint = "the socket does not exist; in a container, mount the host's /run/dbus/system_bus_socket"
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		hint = "permission denied on the socket"
+	case errors.Is(err, io.EOF):
+		hint = "the bus closed the connection (it refused to authenticate this uid)"
+	}
+	return fmt.Errorf("%w at %s: %s (%v)", ErrBusUnreachable, b.addr, hint, err)
+}
