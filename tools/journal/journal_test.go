@@ -384,3 +384,51 @@ func TestBadEntryMidFile(t *testing.T) {
 		}
 	}
 }
+
+// TestManyFiles: a journal of 300 small files (journald keeps a file per
+// user and rotates often) is read as one, in order both ways, whatever
+// the query; the reader holds one cache for all of them
+// (journal.TestManyFilesShareOneCache measures it).
+func TestManyFiles(t *testing.T) {
+	t.Parallel()
+	const files = 300
+	src := filepath.Join(t.TempDir(), "src.journal")
+	// 3 entries a second apart, units 0 to 2, on boot A.
+	journaltest.Write(t, src, layout, numbered()[:3])
+	dir := t.TempDir()
+	for i := range files {
+		var id [16]byte
+		id[0], id[1] = byte(i>>8), byte(i)
+		journaltest.Copy(t, src, filepath.Join(dir, fmt.Sprintf("user-%d.journal", i)), time.Duration(3*i)*time.Second, id)
+	}
+	c := serve(t, dir)
+	at := func(sec int) string { return base.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	// File i holds messages 0 to 2 at seconds 3i to 3i+2.
+	msgs := func(secs ...int) []string {
+		var out []string
+		for _, s := range secs {
+			out = append(out, fmt.Sprintf("message %d", s%3))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		args map[string]any
+		want []string
+	}{
+		{map[string]any{"lines": 4}, msgs(899, 898, 897, 896)},
+		{map[string]any{"lines": 4, "order": "oldest"}, msgs(0, 1, 2, 3)},
+		{map[string]any{"unit": "unit1", "lines": 3}, msgs(895, 892, 889)},
+		{map[string]any{"since": at(449), "until": at(452), "order": "oldest"}, msgs(449, 450, 451, 452)},
+		{map[string]any{"around": at(600), "window": "1s", "unit": "unit0"}, msgs(600)},
+	} {
+		r := toolstest.OK[Result](t, c, "get_journal", tc.args)
+		if !slices.Equal(messages(r), tc.want) || len(r.Notes) != 0 {
+			t.Errorf("%v: messages %q, notes %q; want %q", tc.args, messages(r), r.Notes, tc.want)
+		}
+	}
+	r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"unit": "unit2", "lines": 1000, "order": "oldest"})
+	if len(r.Entries) != files || r.Entries[0].Time != base.Add(2*time.Second).Format("2006-01-02T15:04:05.000000Z") ||
+		r.Entries[files-1].Time != base.Add(899*time.Second).Format("2006-01-02T15:04:05.000000Z") {
+		t.Errorf("unit2 across all files: %d entries, want %d, first and last 2 s and 899 s after base", len(r.Entries), files)
+	}
+}
