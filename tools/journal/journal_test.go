@@ -432,3 +432,42 @@ func TestManyFiles(t *testing.T) {
 		t.Errorf("unit2 across all files: %d entries, want %d, first and last 2 s and 899 s after base", len(r.Entries), files)
 	}
 }
+
+// TestScanLimit: a call that examines maxScan entries without filling its
+// lines stops there and says so (truncated, and a note naming the
+// bound), with what it found by then; once, though an around query walks
+// twice; a call within the bound says nothing of it.
+func TestScanLimit(t *testing.T) {
+	t.Parallel()
+	ts, err := New(Config{Dirs: []string{testJournal(t, time.Now())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.maxScan = 50
+	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
+	at := func(sec int) string { return base.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	stopped := []string{"stopped after examining 50 entries: narrow the query (unit, priority, boot, since, until)"}
+	for _, tc := range []struct {
+		name  string
+		args  map[string]any
+		want  []string
+		notes []string
+	}{
+		{"a grep that matches nothing", map[string]any{"grep": "no such message"}, []string{}, stopped},
+		{"what matched in the first 50 entries, oldest first", map[string]any{"grep": "^message [0-9]$|^message [46][0-9]$", "order": "oldest"},
+			append(nums(0, 9, 1), nums(40, 49, 1)...), stopped},
+		{"newest first, the matches are past the bound", map[string]any{"grep": "^message [0-9]$"}, []string{}, stopped},
+		{"around: both walks meet it, one note", map[string]any{"around": at(100), "window": "168h", "grep": "no such message"}, []string{}, stopped},
+		{"within the bound", map[string]any{"grep": "^message 1.$", "since": at(5), "until": at(40)}, nums(19, 10, -1), nil},
+	} {
+		r := toolstest.OK[Result](t, c, "get_journal", tc.args)
+		if !slices.Equal(messages(r), tc.want) || !slices.Equal(r.Notes, tc.notes) || r.Truncated != (tc.notes != nil) {
+			t.Errorf("%s: messages %q, truncated %v, notes %q; want %q, truncated %v, notes %q", tc.name, messages(r), r.Truncated, r.Notes,
+				tc.want, tc.notes != nil, tc.notes)
+		}
+	}
+	text := toolstest.Text(toolstest.Call(t, c, "get_journal", map[string]any{"grep": "no such message"}))
+	if !strings.Contains(text, "(more entries matched") || !strings.Contains(text, "note: "+stopped[0]) {
+		t.Errorf("text %q: want it to say the call stopped early", text)
+	}
+}
