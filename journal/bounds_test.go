@@ -11,9 +11,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tailops/tailops/journal/journaltest"
 )
 
 // TestMemoryStaysBounded reads a journal larger than the memory budget
@@ -186,4 +190,79 @@ func fieldNames(e *Entry) []string {
 		s = append(s, f.Name)
 	}
 	return s
+}
+
+// TestManyFilesShareOneCache: a journal of 300 small files is read in
+// order (one unit, forward and backward) holding one cache for all its
+// files, not one each: the cache stays within journalCachePages, and the
+// heap in use while the journal is open grows by less than 300 files'
+// caches would take (300 x 128 KiB, 37.5 MiB) by far.
+func TestManyFilesShareOneCache(t *testing.T) {
+	const files, perFile = 300, 14
+	// 14 entries a second apart, two of each unit, written once by
+	// journal-remote and copied, each copy perFile seconds later.
+	es := manyEntries(perFile, func(i int) []Field {
+		return []Field{{"MESSAGE", []byte(fmt.Sprintf("entry %d %s", i, strings.Repeat("x", 100)))}}
+	})
+	for i := range es {
+		es[i].realtime, es[i].monotonic = baseTime+uint64(i)*1e6, 1e6+uint64(i)*1e6
+	}
+	src := filepath.Join(t.TempDir(), "src.journal")
+	writeJournal(t, src, layout{compact: true, keyed: true, compress: true}, es)
+	// Cut to its part in use once (journal-remote allocates 8 MiB).
+	small := filepath.Join(t.TempDir(), "small.journal")
+	journaltest.Copy(t, src, small, 0, ID{0xff})
+	dir := t.TempDir()
+	for i := range files {
+		var id ID
+		id[0], id[1] = byte(i>>8), byte(i)
+		journaltest.Copy(t, small, filepath.Join(dir, fmt.Sprintf("f%03d.journal", i)), time.Duration(i*perFile)*time.Second, id)
+	}
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapInuse
+	j, err := OpenDir(nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if len(j.Files()) != files || len(j.Skipped) != 0 {
+		t.Fatalf("%d files open, skipped %v", len(j.Files()), j.Skipped)
+	}
+	r, err := j.Reader("_SYSTEMD_UNIT=unit3.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// unit3's entries are 3 and 10 of each file.
+	var want []time.Time
+	for i := range files {
+		for _, k := range []int{3, 10} {
+			want = append(want, usecTime(baseTime+uint64(i*perFile+k)*1e6))
+		}
+	}
+	for _, fwd := range []bool{true, false} {
+		if !fwd {
+			r.SeekTail()
+			slices.Reverse(want)
+		}
+		var got []time.Time
+		for _, e := range readAll(t, r, fwd) {
+			got = append(got, e.Realtime)
+		}
+		if !slices.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("forward %v: %d entries, want %d (first %v, want %v)", fwd, len(got), len(want), got[:min(3, len(got))], want[:3])
+		}
+	}
+	if n, limit := j.sh.cache.bytes(), journalCachePages*pageSize; n == 0 || n > limit {
+		t.Errorf("the cache holds %d bytes, want some and at most %d", n, limit)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if grew := int64(ms.HeapInuse) - int64(before); grew > 4<<20 {
+		t.Errorf("heap in use grew by %d KiB with %d files open and read, want at most 4 MiB", grew>>10, files)
+	}
+	t.Logf("%d files: heap in use %+d KiB, cache %d KiB", files, (int64(ms.HeapInuse)-int64(before))>>10, j.sh.cache.bytes()>>10)
+	runtime.KeepAlive(r)
 }

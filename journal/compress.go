@@ -26,7 +26,7 @@ const (
 	xzMinDict = 4096
 )
 
-// decoders are kept per file and made on first use.
+// decoders are made on first use, and kept (see shared).
 type decoders struct {
 	zstd *zstd.Decoder
 }
@@ -50,8 +50,8 @@ func (f *File) decompress(d dataObj, n uint64, limit int) (p []byte, cut bool, e
 		if f.hdr.incompat&incompatZstd == 0 {
 			return nil, false, f.corrupt(d.off, "zstd-compressed data object in a file without the zstd flag")
 		}
-		if f.dec.zstd == nil {
-			f.dec.zstd, err = zstd.NewReader(nil,
+		if f.sh.dec.zstd == nil {
+			f.sh.dec.zstd, err = zstd.NewReader(nil,
 				zstd.WithDecoderConcurrency(1),
 				zstd.WithDecoderLowmem(true),
 				zstd.WithDecoderMaxWindow(maxZstdWindow),
@@ -60,10 +60,10 @@ func (f *File) decompress(d dataObj, n uint64, limit int) (p []byte, cut bool, e
 				return nil, false, fmt.Errorf("making a zstd decoder: %w", err)
 			}
 		}
-		if err := f.dec.zstd.Reset(src); err != nil {
+		if err := f.sh.dec.zstd.Reset(src); err != nil {
 			return nil, false, f.corrupt(d.payloadOffset, "zstd data: %v", err)
 		}
-		r = f.dec.zstd
+		r = f.sh.dec.zstd
 	case objCompressedXZ:
 		algo = "xz"
 		if f.hdr.incompat&incompatXZ == 0 {

@@ -19,6 +19,7 @@ var DefaultDirs = []string{"/var/log/journal", "/run/log/journal"}
 // Journal is a set of journal files read as one stream, in time order.
 type Journal struct {
 	files []*File
+	sh    *shared // the files' cache and decoders
 	// Skipped lists the files that were found but could not be opened,
 	// each with why.
 	Skipped []error
@@ -81,13 +82,16 @@ func isJournalFile(d fs.DirEntry) bool {
 // OpenFiles opens the journal files; those that cannot be opened are listed
 // in Skipped. opts may be nil.
 func OpenFiles(opts *Options, paths ...string) (*Journal, error) {
-	j := &Journal{}
+	j := &Journal{sh: newShared(journalCachePages)}
 	for _, p := range paths {
 		f, err := Open(p, opts)
 		if err != nil {
 			j.Skipped = append(j.Skipped, err)
 			continue
 		}
+		// The files share one cache, of a size that does not grow with
+		// their number (opening used none of the file's own).
+		f.sh, f.ownSh = j.sh, false
 		j.files = append(j.files, f)
 	}
 	sort.SliceStable(j.files, func(a, b int) bool {
@@ -99,12 +103,13 @@ func OpenFiles(opts *Options, paths ...string) (*Journal, error) {
 // Files returns the open files, oldest first.
 func (j *Journal) Files() []*File { return j.files }
 
-// Close closes every file.
+// Close closes every file, and frees the cache they share.
 func (j *Journal) Close() error {
 	var errs []error
 	for _, f := range j.files {
 		errs = append(errs, f.Close())
 	}
+	j.sh.dec.close()
 	return errors.Join(errs...)
 }
 

@@ -153,18 +153,18 @@ type header struct {
 }
 
 // File is one journal file, open for reading. It is not safe for
-// concurrent use; open the file once per goroutine.
+// concurrent use; open the file once per goroutine. The files of a
+// Journal share its cache: use them from one goroutine at a time.
 type File struct {
-	path    string
-	r       io.ReaderAt
-	closer  io.Closer
-	statFn  func() (int64, error)
-	size    uint64 // the file's size when last looked at
-	hdr     header
-	opts    Options
-	cache   pageCache
-	dec     decoders
-	itemBuf []uint64
+	path   string
+	r      io.ReaderAt
+	closer io.Closer
+	statFn func() (int64, error)
+	size   uint64 // the file's size when last looked at
+	hdr    header
+	opts   Options
+	sh     *shared
+	ownSh  bool // sh is the file's own, not a Journal's
 }
 
 // Open opens a journal file and checks its header. opts may be nil.
@@ -201,7 +201,7 @@ func Open(path string, opts *Options) (*File, error) {
 // newFile reads a journal from r; size reports r's current size (a file
 // being written grows).
 func newFile(path string, r io.ReaderAt, size func() (int64, error), opts *Options) (*File, error) {
-	f := &File{path: path, r: r, statFn: size}
+	f := &File{path: path, r: r, statFn: size, sh: newShared(cachePages), ownSh: true}
 	if opts != nil {
 		f.opts = *opts
 	}
@@ -213,7 +213,10 @@ func newFile(path string, r io.ReaderAt, size func() (int64, error), opts *Optio
 
 // Close closes the file.
 func (f *File) Close() error {
-	f.dec.close()
+	f.sh.cache.drop(f)
+	if f.ownSh {
+		f.sh.dec.close()
+	}
 	if f.closer == nil {
 		return nil
 	}
@@ -264,7 +267,7 @@ func (f *File) refresh() error {
 		return fmt.Errorf("journal %s: reading size: %w", f.path, err)
 	}
 	f.size = uint64(sz)
-	f.cache.reset()
+	f.sh.cache.drop(f)
 	if f.size < headerSizeMin {
 		return f.corrupt(0, "file is %d bytes, shorter than a journal header (%d)", f.size, headerSizeMin)
 	}
@@ -326,7 +329,7 @@ func (f *File) grew(end uint64) bool {
 		return false
 	}
 	f.size = uint64(sz)
-	f.cache.reset()
+	f.sh.cache.drop(f)
 	return end <= f.size
 }
 
@@ -338,7 +341,7 @@ func (f *File) readAt(off, n uint64) ([]byte, error) {
 			return nil, f.corrupt(off, "%d bytes wanted, past the end of the file (%d bytes)", n, f.size)
 		}
 	}
-	if b, ok := f.cache.get(f, off, n); ok {
+	if b, ok := f.sh.cache.get(f, off, n); ok {
 		return b, nil
 	}
 	buf := make([]byte, n)
@@ -511,7 +514,7 @@ func (f *File) entry(h entryHead) (*Entry, error) {
 		nItems, e.Truncated = maxEntryItems, true
 	}
 	maxField, budget := f.opts.maxField(), f.opts.maxEntry()
-	offs := f.itemBuf[:0]
+	offs := f.sh.itemBuf[:0]
 	// Read the item offsets first: reading the data objects goes through
 	// the cache and would reuse the slice readAt returns.
 	const chunk = 512
@@ -529,7 +532,7 @@ func (f *File) entry(h entryHead) (*Entry, error) {
 			}
 		}
 	}
-	f.itemBuf = offs[:0]
+	f.sh.itemBuf = offs[:0]
 	for _, off := range offs {
 		if budget <= 0 {
 			e.Truncated = true

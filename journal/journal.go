@@ -17,8 +17,9 @@
 // # Bounded
 //
 // Nothing is mapped and no file is loaded whole: objects are read with
-// pread through a small cache of fixed size per file. Every offset and size
-// is checked against the file before it is used, a corrupt file yields a
+// pread through a small cache of fixed size: a file's own when opened
+// alone, one for all the files of a Journal however many they are. Every
+// offset and size is checked against the file before it is used, a corrupt file yields a
 // *FormatError naming the file and the offset, and field values are cut at
 // Options.MaxFieldSize and entries at Options.MaxEntrySize (Entry.Truncated
 // says so), compressed ones included.

@@ -7,6 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -52,11 +56,86 @@ func IntArg(name string, v *int, def, lo, hi int) (int, error) {
 	return *v, nil
 }
 
+// IntOrString is an argument a client may give as a JSON integer or as a
+// string, such as a level (3 or "err") or an offset (-1 or a boot ID).
+// TypedSpec declares a field of this type in the input schema as
+// "type": ["integer", "string"], so the input check lets both through;
+// the value holds the string as given, or the integer in decimal. ""
+// (the zero value) is an absent argument: use it with omitempty, not as
+// a pointer.
+type IntOrString string
+
+// UnmarshalJSON decodes a JSON string, or an integer (a number with no
+// fractional part) as its decimal text.
+func (v *IntOrString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = IntOrString(s)
+		return nil
+	}
+	if i, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*v = IntOrString(strconv.FormatInt(i, 10))
+		return nil
+	}
+	// 3.0 and 3e0 are integers to JSON Schema.
+	if f, err := strconv.ParseFloat(string(b), 64); err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		*v = IntOrString(strconv.FormatInt(int64(f), 10))
+		return nil
+	}
+	return fmt.Errorf("must be an integer or a string, got %.40s", b)
+}
+
+// declareIntOrString returns the input schema raw, derived from in, with
+// in's fields of type IntOrString declared as integer or string (the
+// schema derivation sees a string).
+func declareIntOrString(in reflect.Type, raw json.RawMessage) json.RawMessage {
+	if in.Kind() != reflect.Struct {
+		return raw
+	}
+	var names []string
+	for i := range in.NumField() {
+		f := in.Field(i)
+		if f.Type != reflect.TypeFor[IntOrString]() || !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return raw
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		panic(fmt.Sprintf("decoding the input schema derived from %s: %v", in, err))
+	}
+	props, _ := schema["properties"].(map[string]any)
+	for _, name := range names {
+		if p, ok := props[name].(map[string]any); ok {
+			p["type"] = []string{"integer", "string"}
+		}
+	}
+	b, err := json.Marshal(schema)
+	if err != nil {
+		panic(fmt.Sprintf("encoding the input schema derived from %s: %v", in, err))
+	}
+	return b
+}
+
 // NoArgs is the input (or output) of a tool that takes no arguments.
 type NoArgs struct{}
 
 // TypedSpec describes a tool whose input and output are Go types; its
-// schemas are generated from them.
+// schemas are generated from them (a field of type IntOrString declared
+// as integer or string).
 type TypedSpec[In, Out any] struct {
 	Name        string
 	Title       string
@@ -93,6 +172,7 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		mcp.WithIdempotentHintAnnotation(t.Hints.Idempotent),
 		mcp.WithOpenWorldHintAnnotation(t.Hints.OpenWorld),
 	)
+	tool.RawInputSchema = declareIntOrString(reflect.TypeFor[In](), tool.RawInputSchema)
 	run, text := t.Run, t.Text
 	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var in In

@@ -17,8 +17,8 @@ func FuzzParseQuery(f *testing.F) {
 	f.Add("a@b.service", "7", "2025-01-02T15:04:05Z", "", "", "", bootA, "", "")
 	f.Add("", "", "", "", "2025-01-02T15:04:05+02:00", "90s", "0", "(?i)x", "newest")
 	f.Fuzz(func(t *testing.T, unit, prio, since, until, around, window, boot, grep, order string) {
-		q, err := parseQuery(GetArgs{Unit: unit, Priority: prio, Since: since, Until: until, Around: around, Window: window,
-			Boot: boot, Grep: grep, Order: order}, time.Unix(1700000000, 0))
+		q, err := parseQuery(GetArgs{Unit: unit, Priority: tools.IntOrString(prio), Since: since, Until: until, Around: around, Window: window,
+			Boot: tools.IntOrString(boot), Grep: grep, Order: order}, time.Unix(1700000000, 0))
 		if err != nil {
 			var ae *tools.ArgError
 			if !errors.As(err, &ae) {

@@ -40,9 +40,10 @@ type Entry struct {
 
 // Bounds of one call's reading.
 const (
-	// maxScan bounds the entries one call examines after the index did
-	// its part (a grep, a time range the index cannot narrow).
-	maxScan = 2_000_000
+	// defaultMaxScan bounds the entries one call examines after the
+	// index did its part (a grep, a time range the index cannot narrow):
+	// Toolset.maxScan.
+	defaultMaxScan = 2_000_000
 	// maxErrors bounds the read errors one call goes on after.
 	maxErrors = 1000
 	// maxNotes bounds the notes of a result.
@@ -102,7 +103,7 @@ func (t *Toolset) get(ctx context.Context, in GetArgs) (Result, error) {
 			return Result{}, err
 		}
 	}
-	s := &scan{ctx: ctx, q: q, res: &res}
+	s := &scan{ctx: ctx, q: q, res: &res, maxScan: t.maxScan}
 	for _, ms := range q.matchSets() {
 		r, err := j.Reader(ms...)
 		if err != nil {
@@ -168,7 +169,9 @@ type scan struct {
 	q       *query
 	res     *Result
 	readers []*source
+	maxScan int // entries examined at most
 	scanned int
+	stopped bool // maxScan was reached
 	size    int
 }
 
@@ -262,9 +265,11 @@ func (s *scan) next(fwd bool) (*jfile.Entry, error) {
 				return nil, fmt.Errorf("reading the journal: %w", err)
 			}
 		}
-		if s.scanned >= maxScan {
-			s.res.Truncated = true
-			s.res.note("stopped after examining %d entries: narrow the query (unit, priority, boot, since, until)", maxScan)
+		if s.scanned >= s.maxScan {
+			if !s.stopped { // once, though an around query walks twice
+				s.stopped, s.res.Truncated = true, true
+				s.res.note("stopped after examining %d entries: narrow the query (unit, priority, boot, since, until)", s.maxScan)
+			}
 			return nil, nil
 		}
 		e := s.pick(fwd)

@@ -133,11 +133,17 @@ func TestGetJournal(t *testing.T) {
 			want: []string{"message 1", "message 4"}, truncated: true},
 		{name: "priority by name: err and more severe", args: map[string]any{"priority": "err", "until": at(20), "order": "oldest"},
 			want: []string{"message 0", "message 1", "message 2", "message 3", "message 8", "message 9", "message 10", "message 11", "message 16", "message 17", "message 18", "message 19"}},
-		{name: "priority by number", args: map[string]any{"priority": "0", "until": at(20)}, want: []string{"message 16", "message 8", "message 0"}},
+		{name: "priority by number, in a string", args: map[string]any{"priority": "0", "until": at(20)}, want: []string{"message 16", "message 8", "message 0"}},
+		{name: "priority by number, a JSON number", args: map[string]any{"priority": 0, "until": at(20)}, want: []string{"message 16", "message 8", "message 0"}},
+		{name: "priority 1, a JSON number", args: map[string]any{"priority": 1, "until": at(20), "order": "oldest"},
+			want: []string{"message 0", "message 1", "message 8", "message 9", "message 16", "message 17"}},
 		{name: "since and until, inclusive", args: map[string]any{"since": at(10), "until": at(13)}, want: nums(13, 10, -1)},
 		{name: "since relative to now", args: map[string]any{"since": "-1h"}, want: []string{"recent 10", "recent 20", "recent 30"}},
 		{name: "until relative to now, oldest", args: map[string]any{"until": "-15m", "since": "-25m", "order": "oldest"}, want: []string{"recent 20"}},
 		{name: "boot 0: the latest", args: map[string]any{"boot": "0"}, want: []string{"recent 10", "recent 20", "recent 30"}},
+		{name: "boot 0, a JSON number", args: map[string]any{"boot": 0}, want: []string{"recent 10", "recent 20", "recent 30"}},
+		{name: "boot -1, a JSON number", args: map[string]any{"boot": -1, "lines": 1}, want: []string{"long " + strings.Repeat("x", 5000)}, truncated: true},
+		{name: "boot 1, a JSON number", args: map[string]any{"boot": 1, "lines": 1, "order": "oldest"}, want: []string{"message 0"}, truncated: true},
 		{name: "boot -1", args: map[string]any{"boot": "-1", "unit": "unit0", "priority": "debug", "lines": 2},
 			want: []string{secret, "message 198"}, truncated: true},
 		{name: "boot 1: the first", args: map[string]any{"boot": "1", "lines": 1}, want: []string{"message 99"}, truncated: true},
@@ -228,6 +234,10 @@ func TestBadArguments(t *testing.T) {
 	}{
 		{map[string]any{"priority": "loud"}, `"priority": must be 0 to 7 or one of emerg`},
 		{map[string]any{"priority": "8"}, `"priority"`},
+		{map[string]any{"priority": 8}, `"priority": must be 0 to 7`},
+		{map[string]any{"priority": -1}, `"priority": must be 0 to 7`},
+		{map[string]any{"priority": 2.5}, `"priority"`},
+		{map[string]any{"priority": true}, `"priority"`},
 		{map[string]any{"since": "yesterday"}, `"since": must be an RFC 3339 time`},
 		{map[string]any{"until": "1h"}, `"until"`},
 		{map[string]any{"since": "-1h", "until": "-2h"}, `"until": is before since`},
@@ -238,6 +248,10 @@ func TestBadArguments(t *testing.T) {
 		{map[string]any{"boot": "xyz"}, `"boot": must be a boot ID`},
 		{map[string]any{"boot": "-9"}, `"boot": offset -9: the journal holds 3 boot(s)`},
 		{map[string]any{"boot": "4"}, `"boot": offset 4`},
+		{map[string]any{"boot": -9}, `"boot": offset -9: the journal holds 3 boot(s)`},
+		{map[string]any{"boot": 4}, `"boot": offset 4`},
+		{map[string]any{"boot": 0.5}, `"boot"`},
+		{map[string]any{"boot": []int{0}}, `"boot"`},
 		{map[string]any{"grep": "("}, `"grep": not a regular expression`},
 		{map[string]any{"grep": strings.Repeat("a", 2000)}, `"grep": longer than`},
 		{map[string]any{"lines": 0}, `"lines": must be between 1 and 10000`},
@@ -368,5 +382,92 @@ func TestBadEntryMidFile(t *testing.T) {
 		if !slices.Equal(messages(r), want) || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "skipped an unreadable entry: system.journal (corrupt at offset") {
 			t.Errorf("%s: messages %q, notes %q", order, messages(r), r.Notes)
 		}
+	}
+}
+
+// TestManyFiles: a journal of 300 small files (journald keeps a file per
+// user and rotates often) is read as one, in order both ways, whatever
+// the query; the reader holds one cache for all of them
+// (journal.TestManyFilesShareOneCache measures it).
+func TestManyFiles(t *testing.T) {
+	t.Parallel()
+	const files = 300
+	src := filepath.Join(t.TempDir(), "src.journal")
+	// 3 entries a second apart, units 0 to 2, on boot A.
+	journaltest.Write(t, src, layout, numbered()[:3])
+	dir := t.TempDir()
+	for i := range files {
+		var id [16]byte
+		id[0], id[1] = byte(i>>8), byte(i)
+		journaltest.Copy(t, src, filepath.Join(dir, fmt.Sprintf("user-%d.journal", i)), time.Duration(3*i)*time.Second, id)
+	}
+	c := serve(t, dir)
+	at := func(sec int) string { return base.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	// File i holds messages 0 to 2 at seconds 3i to 3i+2.
+	msgs := func(secs ...int) []string {
+		var out []string
+		for _, s := range secs {
+			out = append(out, fmt.Sprintf("message %d", s%3))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		args map[string]any
+		want []string
+	}{
+		{map[string]any{"lines": 4}, msgs(899, 898, 897, 896)},
+		{map[string]any{"lines": 4, "order": "oldest"}, msgs(0, 1, 2, 3)},
+		{map[string]any{"unit": "unit1", "lines": 3}, msgs(895, 892, 889)},
+		{map[string]any{"since": at(449), "until": at(452), "order": "oldest"}, msgs(449, 450, 451, 452)},
+		{map[string]any{"around": at(600), "window": "1s", "unit": "unit0"}, msgs(600)},
+	} {
+		r := toolstest.OK[Result](t, c, "get_journal", tc.args)
+		if !slices.Equal(messages(r), tc.want) || len(r.Notes) != 0 {
+			t.Errorf("%v: messages %q, notes %q; want %q", tc.args, messages(r), r.Notes, tc.want)
+		}
+	}
+	r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"unit": "unit2", "lines": 1000, "order": "oldest"})
+	if len(r.Entries) != files || r.Entries[0].Time != base.Add(2*time.Second).Format("2006-01-02T15:04:05.000000Z") ||
+		r.Entries[files-1].Time != base.Add(899*time.Second).Format("2006-01-02T15:04:05.000000Z") {
+		t.Errorf("unit2 across all files: %d entries, want %d, first and last 2 s and 899 s after base", len(r.Entries), files)
+	}
+}
+
+// TestScanLimit: a call that examines maxScan entries without filling its
+// lines stops there and says so (truncated, and a note naming the
+// bound), with what it found by then; once, though an around query walks
+// twice; a call within the bound says nothing of it.
+func TestScanLimit(t *testing.T) {
+	t.Parallel()
+	ts, err := New(Config{Dirs: []string{testJournal(t, time.Now())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.maxScan = 50
+	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
+	at := func(sec int) string { return base.Add(time.Duration(sec) * time.Second).Format(time.RFC3339) }
+	stopped := []string{"stopped after examining 50 entries: narrow the query (unit, priority, boot, since, until)"}
+	for _, tc := range []struct {
+		name  string
+		args  map[string]any
+		want  []string
+		notes []string
+	}{
+		{"a grep that matches nothing", map[string]any{"grep": "no such message"}, []string{}, stopped},
+		{"what matched in the first 50 entries, oldest first", map[string]any{"grep": "^message [0-9]$|^message [46][0-9]$", "order": "oldest"},
+			append(nums(0, 9, 1), nums(40, 49, 1)...), stopped},
+		{"newest first, the matches are past the bound", map[string]any{"grep": "^message [0-9]$"}, []string{}, stopped},
+		{"around: both walks meet it, one note", map[string]any{"around": at(100), "window": "168h", "grep": "no such message"}, []string{}, stopped},
+		{"within the bound", map[string]any{"grep": "^message 1.$", "since": at(5), "until": at(40)}, nums(19, 10, -1), nil},
+	} {
+		r := toolstest.OK[Result](t, c, "get_journal", tc.args)
+		if !slices.Equal(messages(r), tc.want) || !slices.Equal(r.Notes, tc.notes) || r.Truncated != (tc.notes != nil) {
+			t.Errorf("%s: messages %q, truncated %v, notes %q; want %q, truncated %v, notes %q", tc.name, messages(r), r.Truncated, r.Notes,
+				tc.want, tc.notes != nil, tc.notes)
+		}
+	}
+	text := toolstest.Text(toolstest.Call(t, c, "get_journal", map[string]any{"grep": "no such message"}))
+	if !strings.Contains(text, "(more entries matched") || !strings.Contains(text, "note: "+stopped[0]) {
+		t.Errorf("text %q: want it to say the call stopped early", text)
 	}
 }

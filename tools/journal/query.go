@@ -16,17 +16,17 @@ import (
 
 // GetArgs is get_journal's input.
 type GetArgs struct {
-	Unit     string `json:"unit,omitempty" jsonschema_description:"a unit, e.g. nginx.service (nginx means nginx.service): its processes' entries and systemd's messages about it, as journalctl -u"`
-	Priority string `json:"priority,omitempty" jsonschema_description:"0 to 7 or emerg, alert, crit, err, warning, notice, info, debug: that level and more severe, as journalctl -p"`
-	Since    string `json:"since,omitempty" jsonschema_description:"only entries at or after this: an RFC 3339 time, or relative to now such as -1h, -30m, -2h30m; or now"`
-	Until    string `json:"until,omitempty" jsonschema_description:"only entries at or before this, as since"`
-	Around   string `json:"around,omitempty" jsonschema_description:"what happened around this moment (as since): entries from around-window to around+window, half of lines before it and half after; not with since or until"`
-	Window   string `json:"window,omitempty" jsonschema_description:"with around: how far either side, a duration from 1s to 168h (default 5m)"`
-	Boot     string `json:"boot,omitempty" jsonschema_description:"a boot ID (32 hex digits), or as journalctl -b: 0 the latest boot in the journal, -1 the one before, …; 1 the first"`
-	Grep     string `json:"grep,omitempty" jsonschema_description:"only entries whose message matches this Go RE2 regular expression, case-insensitive unless it has an upper-case letter (journalctl's smart case); matched against the message as returned, secrets redacted"`
-	Lines    *int   `json:"lines,omitempty" jsonschema_description:"how many entries at most, 1 to 10000 (default 100)"`
-	Order    string `json:"order,omitempty" jsonschema:"enum=newest,enum=oldest" jsonschema_description:"newest first (default) or oldest first; with since and oldest, the entries right after since"`
-	MaxBytes *int   `json:"max_bytes,omitempty" jsonschema_description:"cap on the entries' text, 1024 to 1048576 (default 65536)"`
+	Unit     string            `json:"unit,omitempty" jsonschema_description:"a unit, e.g. nginx.service (nginx means nginx.service): its processes' entries and systemd's messages about it, as journalctl -u"`
+	Priority tools.IntOrString `json:"priority,omitempty" jsonschema_description:"0 to 7 (a number or a string) or emerg, alert, crit, err, warning, notice, info, debug: that level and more severe, as journalctl -p"`
+	Since    string            `json:"since,omitempty" jsonschema_description:"only entries at or after this: an RFC 3339 time, or relative to now such as -1h, -30m, -2h30m; or now"`
+	Until    string            `json:"until,omitempty" jsonschema_description:"only entries at or before this, as since"`
+	Around   string            `json:"around,omitempty" jsonschema_description:"what happened around this moment (as since): entries from around-window to around+window, half of lines before it and half after; not with since or until"`
+	Window   string            `json:"window,omitempty" jsonschema_description:"with around: how far either side, a duration from 1s to 168h (default 5m)"`
+	Boot     tools.IntOrString `json:"boot,omitempty" jsonschema_description:"a boot ID (32 hex digits), or an offset as journalctl -b takes it (a number or a string): 0 the latest boot in the journal, -1 the one before, …; 1 the first"`
+	Grep     string            `json:"grep,omitempty" jsonschema_description:"only entries whose message matches this Go RE2 regular expression, case-insensitive unless it has an upper-case letter (journalctl's smart case); matched against the message as returned, secrets redacted"`
+	Lines    *int              `json:"lines,omitempty" jsonschema_description:"how many entries at most, 1 to 10000 (default 100)"`
+	Order    string            `json:"order,omitempty" jsonschema:"enum=newest,enum=oldest" jsonschema_description:"newest first (default) or oldest first; with since and oldest, the entries right after since"`
+	MaxBytes *int              `json:"max_bytes,omitempty" jsonschema_description:"cap on the entries' text, 1024 to 1048576 (default 65536)"`
 }
 
 // Limits of get_journal's arguments.
@@ -80,7 +80,7 @@ func parseQuery(in GetArgs, now time.Time) (*query, error) {
 		return nil, err
 	}
 	if in.Priority != "" {
-		p := strings.ToLower(strings.TrimSpace(in.Priority))
+		p := strings.ToLower(strings.TrimSpace(string(in.Priority)))
 		if n, err := strconv.Atoi(p); err == nil && n >= 0 && n <= 7 {
 			q.maxPriority = n
 		} else if i := indexOf(priorityNames, p); i >= 0 {
@@ -117,7 +117,7 @@ func parseQuery(in GetArgs, now time.Time) (*query, error) {
 		}
 		q.since, q.until = q.around.Add(-q.window), q.around.Add(q.window)
 	}
-	if err := q.parseBoot(in.Boot); err != nil {
+	if err := q.parseBoot(string(in.Boot)); err != nil {
 		return nil, err
 	}
 	if in.Grep != "" {

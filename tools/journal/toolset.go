@@ -38,6 +38,9 @@ type Toolset struct {
 	dirs  []string
 	log   *slog.Logger
 	specs []tools.Spec
+	// maxScan bounds the entries a call examines (defaultMaxScan); a
+	// field so that a test can meet the bound with a small journal.
+	maxScan int
 }
 
 var _ tools.Toolset = (*Toolset)(nil)
@@ -58,7 +61,7 @@ func New(cfg Config) (*Toolset, error) {
 		}
 		dirs[i] = filepath.Clean(d)
 	}
-	t := &Toolset{dirs: dirs, log: cmp.Or(cfg.Logger, slog.Default())}
+	t := &Toolset{dirs: dirs, log: cmp.Or(cfg.Logger, slog.Default()), maxScan: defaultMaxScan}
 	t.specs = t.declare()
 	if err != nil {
 		t.specs = tools.Unavailable(t.specs, fmt.Errorf("the journal tools are unavailable: %w", err))
