@@ -80,8 +80,7 @@ func (p *controlParser) readLine() (line []byte, long bool, err error) {
 func (p *controlParser) parse(fn func(*paragraph) error) error {
 	par := &paragraph{fields: make([]string, len(p.keys))}
 	inPar, current := false, -1
-	var buf [][]byte
-	buf = make([][]byte, len(p.keys))
+	buf := make([][]byte, len(p.keys))
 	flush := func() error {
 		if !inPar {
 			return nil
