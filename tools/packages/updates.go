@@ -143,6 +143,9 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 	if len(res.Updates) > limit {
 		res.Updates, res.Truncated = res.Updates[:limit], true
 	}
+	if len(notes) > 0 {
+		t.log.Warn("check_updates: some of apt's files were skipped or partly read", "lists", t.lists, "notes", notes)
+	}
 	if len(notes) > maxNotes {
 		notes = append(notes[:maxNotes], fmt.Sprintf("and %d more notes", len(notes)-maxNotes))
 	}
