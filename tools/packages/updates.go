@@ -103,6 +103,7 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 	if err != nil {
 		return CheckResult{}, err
 	}
+	problems := len(notes) // the notes so far are all unreadable Release files
 	res := CheckResult{Updates: []Update{}, Lists: make([]List, 0, len(lists))}
 	for _, l := range lists {
 		if err := ctx.Err(); err != nil {
@@ -119,6 +120,7 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 		}
 		if err := t.scan(l, native, cands); err != nil {
 			notes = append(notes, fmt.Sprintf("%s: %v; the updates it holds may be missing", li.File, err))
+			problems++
 		}
 	}
 	for name, cs := range cands {
@@ -143,7 +145,7 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 	if len(res.Updates) > limit {
 		res.Updates, res.Truncated = res.Updates[:limit], true
 	}
-	if len(notes) > 0 {
+	if problems > 0 {
 		t.log.Warn("check_updates: some of apt's files were skipped or partly read", "lists", t.lists, "notes", notes)
 	}
 	if len(notes) > maxNotes {
