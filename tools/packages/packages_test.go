@@ -5,6 +5,7 @@ package packages
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -373,12 +374,12 @@ func TestThisMachine(t *testing.T) {
 		if len(f) < 6 || !strings.HasPrefix(l[strings.Index(l, "["):], "[upgradable from:") {
 			continue
 		}
-		name, _, _ := strings.Cut(f[0], "/")
-		want = append(want, name+":"+f[2]+" "+strings.TrimSuffix(f[5], "]")+" -> "+f[1])
+		name, suites, _ := strings.Cut(f[0], "/")
+		want = append(want, fmt.Sprintf("%s:%s %s -> %s security %v", name, f[2], strings.TrimSuffix(f[5], "]"), f[1], strings.Contains(suites, "-security")))
 	}
 	var have []string
 	for _, u := range upd.Updates {
-		have = append(have, u.Name+":"+u.Architecture+" "+u.Current+" -> "+u.Candidate)
+		have = append(have, fmt.Sprintf("%s:%s %s -> %s security %v", u.Name, u.Architecture, u.Current, u.Candidate, u.Security))
 	}
 	slices.Sort(want)
 	slices.Sort(have)
