@@ -148,6 +148,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"dns_lookup":             {"name": "example.test", "type": "A", "resolver": "127.0.0.1:1", "timeout_ms": 500},
 		"check_ssl_certificate":  {"host": "127.0.0.1", "port": port(t, p.URL), "timeout_ms": 1000},
 		"get_journal":            {"unit": "web", "priority": "err"},
+		// The packages tools read this machine's dpkg database and apt lists.
+		"check_updates":           {"limit": 5},
+		"list_installed_packages": {"name": "dpkg"},
 		// The firewall tools act on the test binary's own network
 		// namespace (TestMain), never on the host's; the writes stop at
 		// the approval gate here (TestFirewallToolsUnderSandbox runs them).
@@ -184,6 +187,14 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	// get_journal read the journal under the sandbox, not just answered.
 	if text, _ := callText(t, cs, "get_journal", map[string]any{"unit": "web"}); !strings.Contains(text, "web failed") {
 		t.Errorf("get_journal under the sandbox: %s", text)
+	}
+	// The packages tools read the dpkg database and the apt lists under
+	// the sandbox, not just answered.
+	if text, _ := callText(t, cs, "list_installed_packages", map[string]any{"name": "dpkg"}); !strings.Contains(text, `"install ok installed"`) {
+		t.Errorf("list_installed_packages under the sandbox: %s", text)
+	}
+	if text, _ := callText(t, cs, "check_updates", map[string]any{"limit": 1}); !strings.Contains(text, `"upgradable"`) || strings.Contains(text, `"notes"`) {
+		t.Errorf("check_updates under the sandbox: %s", text)
 	}
 	// The release facts gopsutil reads must be inside the policy too.
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package packages
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
+)
+
+// BenchmarkCheckUpdates compares check_updates with apt list
+// --upgradable on this machine's dpkg database and apt lists, side by
+// side in one run: the tool's handler, the same call through the
+// in-process MCP server and a real client, and apt (a process per call).
+//
+//	go test -run '^$' -bench CheckUpdates -benchtime 20x -benchmem -count 2 ./tools/packages
+func BenchmarkCheckUpdates(b *testing.B) {
+	ts, err := New(Config{Status: StatusFile, Lists: ListsDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	limit := 5000
+	b.Run("tailops_handler", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ts.checkUpdates(context.Background(), CheckArgs{Limit: &limit}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("tailops_mcp", func(b *testing.B) {
+		cl := toolstest.New(b, []tools.Toolset{ts}, nil).Client(b, "system:read")
+		for b.Loop() {
+			toolstest.OK[CheckResult](b, cl, "check_updates", map[string]any{"limit": limit})
+		}
+	})
+	b.Run("apt_list_upgradable", func(b *testing.B) {
+		for b.Loop() {
+			if err := exec.Command("apt", "list", "--upgradable").Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package packages
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// addSeeds adds the test files as seeds of f.
+func addSeeds(f *testing.F, paths ...string) {
+	f.Helper()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+// FuzzControl parses arbitrary deb822 data as the status file is: it
+// must never panic, and what it keeps must be within its bounds, one
+// paragraph per call, in order, starting on lines that exist.
+func FuzzControl(f *testing.F) {
+	addSeeds(f, "testdata/status", "testdata/lists/example.org_debian_dists_stable_main_binary-amd64_Packages")
+	f.Add([]byte("Package: a\r\nVersion: 1\r\n\r\n\r\nPackage: b\n#c\n desc\n"))
+	f.Add([]byte(" continuation first\n"))
+	f.Add([]byte("Package: " + strings.Repeat("x", 70<<10) + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := bytes.Count(data, []byte("\n")) + 1
+		last := 0
+		err := newControlParser(bytes.NewReader(data), statusKeys...).parse(func(p *paragraph) error {
+			if p.line <= last || p.line > lines {
+				t.Fatalf("paragraph on line %d after one on line %d, of %d lines", p.line, last, lines)
+			}
+			last = p.line
+			for i, v := range p.fields {
+				if len(v) > maxFieldLen {
+					t.Fatalf("field %s kept %d bytes", statusKeys[i], len(v))
+				}
+			}
+			return nil
+		})
+		if err != nil && !strings.HasPrefix(err.Error(), "line ") {
+			t.Fatalf("error without a line number: %v", err)
+		}
+	})
+}
+
+// FuzzRelease parses arbitrary Release and InRelease files: never a
+// panic, and a result or an error.
+func FuzzRelease(f *testing.F) {
+	addSeeds(f, "testdata/lists/example.org_debian_dists_stable_InRelease",
+		"testdata/lists/example.org_debian-security_dists_stable-security_Release",
+		"testdata/lists/example.org_debian_dists_stable-backports_Release")
+	f.Add([]byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n"))
+	f.Add([]byte("-----BEGIN PGP SIGNED MESSAGE-----\n\n-----BEGIN PGP SIGNATURE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rel, err := readRelease(bytes.NewReader(data))
+		if (rel == nil) == (err == nil) {
+			t.Fatalf("release %+v and error %v", rel, err)
+		}
+		if rel != nil && rel.security() && !strings.HasSuffix(rel.Suite, "-security") && !strings.HasSuffix(rel.Suite, "/updates") &&
+			!strings.HasSuffix(rel.Codename, "-security") && !strings.HasSuffix(rel.Codename, "/updates") && rel.Label != "Debian-Security" {
+			t.Fatalf("%+v is security for no reason", rel)
+		}
+	})
+}
+
+// FuzzScanList reads arbitrary data as a Packages list: never a panic,
+// and every version passed on has a name and a version.
+func FuzzScanList(f *testing.F) {
+	addSeeds(f, "testdata/lists/example.org_debian_dists_stable_main_binary-amd64_Packages",
+		"testdata/lists/example.org_debian-security_dists_stable-security_main_binary-amd64_Packages")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		scanList(bytes.NewReader(data), func(name, version, arch string) error {
+			if name == "" || version == "" {
+				t.Fatalf("version %q of %q passed on", version, name)
+			}
+			return nil
+		})
+	})
+}
+
+// TestFuzzSeedsInTestdata checks each fuzz target has its seed corpus
+// directory, so that go test runs the seeds found by fuzzing before.
+func TestFuzzSeedsInTestdata(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"FuzzCompare", "FuzzControl", "FuzzRelease", "FuzzScanList"} {
+		ents, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
+		if err != nil || len(ents) == 0 {
+			t.Errorf("%s has no seeds in testdata/fuzz: %v", name, err)
+		}
+	}
+}
