@@ -125,7 +125,8 @@ func TestConfigToolsets(t *testing.T) {
 // out is not opened (the file tools' Open would log a missing root) and
 // the sandbox policy grants none of its needs: --toolsets diag's policy
 // has no file root, no capability and no netlink protocol, all of which
-// the whole registry's has (TestSandboxPolicyFromRegistry).
+// the whole registry's has (TestSandboxPolicyFromRegistry); `tailops
+// sandbox explain --toolsets diag` says so.
 func TestLeftOutToolsetIsNotOpenedNorGranted(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone")
 	for _, tc := range []struct {
@@ -179,6 +180,13 @@ func TestLeftOutToolsetIsNotOpenedNorGranted(t *testing.T) {
 	}
 	if len(p.Capabilities) != 0 || len(p.Netlink) != 0 {
 		t.Errorf("capabilities %+v, netlink %+v; want none: only the file, host and firewall tools ask for them", p.Capabilities, p.Netlink)
+	}
+
+	// tailops sandbox explain shows the same policy.
+	out, stderr, code := tailops(t, nil, "sandbox", "explain", "--state-dir", filepath.Join(t.TempDir(), "state"), "--toolsets", "diag")
+	if code != 0 || !strings.Contains(out, "tool ping_host") || strings.Contains(out, "tool read_file") ||
+		strings.Contains(out, "tool get_journal") || strings.Contains(out, "CAP_DAC_READ_SEARCH") {
+		t.Errorf("sandbox explain --toolsets diag: exit %d %s\n%s", code, stderr, out)
 	}
 }
 
