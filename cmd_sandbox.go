@@ -164,7 +164,11 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 		return err
 	}
 	sets := cfg.toolsets(nil, nil)
-	enabled, err := tools.Select(sets.specs(), cfg.selection())
+	sel, err := cfg.selection(sets)
+	if err != nil {
+		return err
+	}
+	enabled, err := tools.Select(sets.specs(), sel)
 	if err != nil {
 		return fmt.Errorf("selecting tools: %w", err)
 	}

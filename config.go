@@ -57,6 +57,11 @@ type config struct {
 	// MetricsListen is the address of the metrics-only listener; empty
 	// means none.
 	MetricsListen string
+	// Toolsets are the toolsets offered, by name (--toolsets, toolsets);
+	// empty means all. DisableDestructive (--disable-destructive,
+	// disable_destructive) drops every destructive tool.
+	Toolsets           listFlag
+	DisableDestructive bool
 
 	// The tailnet layer (see package tailnet).
 	Tailnet          string
@@ -121,6 +126,8 @@ type fileConfig struct {
 	Tools                    []string          `json:"tools"`
 	DisableTools             []string          `json:"disable_tools"`
 	ReadOnly                 *bool             `json:"read_only"`
+	Toolsets                 []string          `json:"toolsets"`
+	DisableDestructive       *bool             `json:"disable_destructive"`
 	Revoked                  *auth.Revocations `json:"revoked"`
 	FileRoots                []string          `json:"file_roots"`
 	FileDeny                 []string          `json:"file_deny"`
@@ -186,7 +193,9 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Stdio, "stdio", false, "serve MCP over stdin/stdout instead of HTTP")
 	fs.StringVar(&c.StdioScopes, "stdio-scopes", "readonly", "scopes of the stdio caller")
 	fs.BoolVar(&c.ReadOnly, "read-only", false, "offer only read-only tools")
-	fs.Var(&c.Tools, "tools", "offer only these tools (comma-separated, repeatable)")
+	fs.Var(&c.Toolsets, "toolsets", "offer only the tools of these toolsets, by name (comma-separated, repeatable; default all; an unknown name lists the known ones)")
+	fs.BoolVar(&c.DisableDestructive, "disable-destructive", false, "never offer tools annotated destructive")
+	fs.Var(&c.Tools, "tools", "offer only these tools, of the toolsets --toolsets selects (comma-separated, repeatable)")
 	fs.Var(&c.DisableTools, "disable-tools", "never offer these tools (comma-separated, repeatable)")
 	fs.StringVar(&c.AuditLog, "audit-log", "", "audit log file (default STATE_DIR/audit/audit.log)")
 	fs.Int64Var(&c.AuditMaxBytes, "audit-max-bytes", 64<<20, "rotate the audit log at this size")
@@ -336,6 +345,7 @@ func (c *config) resolve() error {
 			return fmt.Errorf("config file %s: key \"journal_dirs\": %q: must be an absolute path", c.ConfigFile, d)
 		}
 	}
+	c.resolveToolsets()
 	if err := c.resolveTailnet(); err != nil {
 		return err
 	}

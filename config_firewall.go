@@ -49,22 +49,15 @@ func (c *config) resolveFirewall() error {
 // --firewall.
 var firewallTools = tools.Names(must(firewall.New(firewall.Config{})).Tools())
 
+// firewallToolset is the firewall toolset's name, for --toolsets.
+var firewallToolset = must(firewall.New(firewall.Config{})).Name()
+
 // must returns ts, the zero configuration never being invalid.
 func must(ts *firewall.Toolset, err error) *firewall.Toolset {
 	if err != nil {
 		panic(err)
 	}
 	return ts
-}
-
-// selection is the tool selection of the flags and config file: the
-// firewall tools are disabled unless --firewall.
-func (c *config) selection() tools.Selection {
-	sel := tools.Selection{Enable: c.Tools, Disable: c.DisableTools, ReadOnly: c.ReadOnly}
-	if !c.Firewall {
-		sel.Disable = append(slices.Clone(sel.Disable), firewallTools...)
-	}
-	return sel
 }
 
 // firewallConfig is the firewall tools' configuration: the tailnet

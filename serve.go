@@ -101,7 +101,11 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
 	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate })
 	all := in.toolsets.specs()
-	enabled, err := tools.Select(all, cfg.selection())
+	sel, err := cfg.selection(in.toolsets)
+	if err != nil {
+		return nil, err
+	}
+	enabled, err := tools.Select(all, sel)
 	if err != nil {
 		return nil, fmt.Errorf("selecting tools: %w", err)
 	}

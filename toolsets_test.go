@@ -35,6 +35,9 @@ func TestEveryToolIsDeclaredConsistently(t *testing.T) {
 			t.Errorf("tool %s declared twice", s.Name())
 		}
 		seen[s.Name()] = true
+		if s.Tool.Annotations.Title == "" {
+			t.Errorf("tool %s has no title", s.Name())
+		}
 		if err := s.Validate(); err != nil {
 			t.Error(err)
 		}

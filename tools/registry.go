@@ -25,6 +25,9 @@ type Selection struct {
 	Disable []string
 	// ReadOnly keeps only tools annotated read-only.
 	ReadOnly bool
+	// DisableDestructive removes every tool whose destructive hint is set
+	// (or unset: see Spec.Destructive).
+	DisableDestructive bool
 }
 
 // CheckNames returns an error naming every one of names that matches no
@@ -44,8 +47,10 @@ func CheckNames(all []Spec, names []string) error {
 }
 
 // Select applies sel to all, in a fixed order: the enable list, then the
-// disable list, then read-only. Names that match no tool are an error
-// naming them.
+// disable list, then read-only, then DisableDestructive; each only
+// removes tools, so the order does not change the result, and the tools
+// kept stay in all's order. Names that match no tool are an error naming
+// them.
 func Select(all []Spec, sel Selection) ([]Spec, error) {
 	if err := CheckNames(all, append(slices.Clone(sel.Enable), sel.Disable...)); err != nil {
 		return nil, err
@@ -56,6 +61,7 @@ func Select(all []Spec, sel Selection) ([]Spec, error) {
 		case len(sel.Enable) > 0 && !slices.Contains(sel.Enable, s.Name()):
 		case slices.Contains(sel.Disable, s.Name()):
 		case sel.ReadOnly && !s.ReadOnly():
+		case sel.DisableDestructive && s.Destructive():
 		default:
 			out = append(out, s)
 		}

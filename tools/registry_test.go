@@ -44,6 +44,10 @@ func TestSelect(t *testing.T) {
 		Name: "restart", Title: "Restart", Description: "Restarts nothing.", Scope: auth.ScopeContainerWrite, Risk: tools.RiskHigh,
 		Hints: tools.Hints{Destructive: true},
 		Run:   func(context.Context, tools.NoArgs) (tools.NoArgs, error) { return tools.NoArgs{}, nil },
+	}.Spec(), tools.TypedSpec[tools.NoArgs, tools.NoArgs]{
+		Name: "label", Title: "Label", Description: "Labels nothing.", Scope: auth.ScopeContainerWrite, Risk: tools.RiskHigh,
+		Hints: tools.Hints{Destructive: false},
+		Run:   func(context.Context, tools.NoArgs) (tools.NoArgs, error) { return tools.NoArgs{}, nil },
 	}.Spec())
 	for _, tc := range []struct {
 		name    string
@@ -54,6 +58,10 @@ func TestSelect(t *testing.T) {
 		{"enable list", tools.Selection{Enable: []string{"health_status", "read_status"}}, []string{"health_status", "read_status"}, false},
 		{"disable list", tools.Selection{Enable: []string{"health_status", "read_status"}, Disable: []string{"read_status"}}, []string{"health_status"}, false},
 		{"read-only", tools.Selection{ReadOnly: true}, []string{"health_status", "read_status"}, false},
+		{"disable destructive keeps what only writes", tools.Selection{DisableDestructive: true}, []string{"health_status", "read_status", "label"}, false},
+		{"read-only and disable destructive compose", tools.Selection{ReadOnly: true, DisableDestructive: true}, []string{"health_status", "read_status"}, false},
+		{"enable list then disable destructive", tools.Selection{Enable: []string{"restart", "label"}, DisableDestructive: true}, []string{"label"}, false},
+		{"nothing selected keeps every tool in order", tools.Selection{}, []string{"health_status", "read_status", "restart", "label"}, false},
 		{"unknown name", tools.Selection{Disable: []string{"format_disk"}}, nil, true},
 	} {
 		got, err := tools.Select(all, tc.sel)
