@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/server"
 )
 
 // tailops runs the built binary and returns stdout, stderr and exit code.
@@ -72,6 +74,11 @@ func TestConfigRefusesBadInput(t *testing.T) {
 		{"relative journal dir", []string{"--journal-dir", "journal"}, nil, `--journal-dir "journal": must be an absolute path`},
 		{"relative journal dir in the config file", []string{"--config", write("j.hujson", `{"journal_dirs": ["journal"]}`)}, nil, `j.hujson: key "journal_dirs": "journal": must be an absolute path`},
 		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{"bad rate limit", []string{"--rate-limit", "20/d"}, nil, `--rate-limit: rate limit "20/d": unit "d": want s, m or h`},
+		{"bad rate limit env twin", nil, []string{"TAILOPS_RATE_LIMIT=20/s,burst=0"}, `--rate-limit: rate limit "20/s,burst=0": the burst`},
+		{"bad rate limit in the config file", []string{"--config", write("l.hujson", `{"rate_limit": "fast"}`)}, nil, `l.hujson: key "rate_limit": rate limit "fast"`},
+		{"unknown scope in rate_limits", []string{"--config", write("m.hujson", `{"rate_limits": {"root": "1/s"}}`)}, nil, `m.hujson: key "rate_limits": unknown scope "root"`},
+		{"bad rate in rate_limits", []string{"--config", write("n.hujson", `{"rate_limits": {"admin": "1/s,burst=x"}}`)}, nil, `n.hujson: key "rate_limits": scope admin: rate limit "1/s,burst=x": the burst`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve", "--state-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--sandbox", "off"}, tc.args...)
@@ -190,6 +197,57 @@ func TestVersionListsModules(t *testing.T) {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("version output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestConfigRateLimits: --rate-limit's environment twin wins over the
+// config file's rate_limit, and rate_limits adds per-scope limits; with
+// neither, nothing is limited.
+func TestConfigRateLimits(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	os.WriteFile(cfg, []byte(`{"rate_limit": "5/h", "rate_limits": {"admin": "1/m,burst=2", "readonly": "off"}}`), 0o600)
+	t.Setenv("TAILOPS_CONFIG", cfg)
+	t.Setenv("TAILOPS_RATE_LIMIT", "20/s,burst=40")
+	s := startServer(t)
+	want := server.RateLimits{Default: server.Rate{Events: 20, Per: time.Second, Burst: 40},
+		Scopes: map[auth.Scope]server.Rate{auth.ScopeAdmin: {Events: 1, Per: time.Minute, Burst: 2}}}
+	if got := s.in.cfg.rateLimits; !reflect.DeepEqual(got, want) {
+		t.Errorf("rate limits %+v, want %+v", got, want)
+	}
+	t.Setenv("TAILOPS_CONFIG", "")
+	t.Setenv("TAILOPS_RATE_LIMIT", "")
+	if got := startServer(t).in.cfg.rateLimits; !got.Default.Off() || len(got.Scopes) != 0 {
+		t.Errorf("unset: rate limits %+v, want none", got)
+	}
+}
+
+// TestStdioRateLimit: over stdio, a call past --rate-limit is a tool
+// error naming the limit and when to retry, and is audited.
+func TestStdioRateLimit(t *testing.T) {
+	state := t.TempDir()
+	c := sdk.NewClient(&sdk.Implementation{Name: "stdio-test", Version: "1"}, nil)
+	cmd := exec.Command(binPath, "serve", "--stdio", "--state-dir", state, "--sandbox", "off", "--stdio-scopes", "network:read", "--rate-limit", "1/h,burst=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_network_status"}); err != nil || res.IsError {
+		t.Fatal(err, res)
+	}
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_network_status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "rate limited: this caller exceeded the default limit 1/h,burst=1 (--rate-limit); retry in 3600s"
+	if txt, _ := res.Content[0].(*sdk.TextContent); !res.IsError || txt == nil || txt.Text != want {
+		t.Errorf("second call: %+v, want the tool error %q", res.Content, want)
+	}
+	cs.Close()
+	b, _ := os.ReadFile(filepath.Join(state, "audit", "audit.log"))
+	if !strings.Contains(string(b), `"reason":"`+want+`"`) {
+		t.Errorf("the rate-limited call is not audited:\n%s", b)
 	}
 }
 

@@ -106,6 +106,11 @@ type config struct {
 	// MCP sessions (see sessions.go).
 	Sessions server.SessionLimits
 
+	// RateLimit is --rate-limit; rateLimits is it and the config file's
+	// rate_limits, parsed (see config_ratelimit.go).
+	RateLimit  string
+	rateLimits server.RateLimits
+
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's inode, mtime and size when it was read
@@ -157,6 +162,10 @@ type fileConfig struct {
 	MaxSessionsPerCaller *int   `json:"max_sessions_per_caller"`
 	// MetricsListen is --metrics-listen.
 	MetricsListen string `json:"metrics_listen"`
+	// RateLimit is --rate-limit; RateLimits are per-scope limits on
+	// top of it, scope to limit.
+	RateLimit  string            `json:"rate_limit"`
+	RateLimits map[string]string `json:"rate_limits"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -222,6 +231,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
+	bindRateLimit(fs, &c.RateLimit)
 }
 
 // tailnetHelp is --tailnet's help: the modes this build has.

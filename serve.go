@@ -92,6 +92,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := cfg.resolveMetrics(); err != nil {
 		return nil, err
 	}
+	if err := cfg.resolveRateLimits(); err != nil {
+		return nil, err
+	}
 	in := &instance{cfg: cfg, log: cfg.newLogger(stderr)}
 	defer func() {
 		if err != nil {
@@ -188,7 +191,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		Known: all, Enabled: enabled, Prompts: tools.Prompts(in.toolsets.sets), Resources: tools.Resources(in.toolsets.sets),
 		Gate: in.approvals.gate, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Sessions: cfg.Sessions, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
+		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,13 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			return refuse(rec, v.Reason)
 		}
 		e := v.entry
+		// Over HTTP, rateGate has charged the call already (and answered
+		// 429 when over the limit); over stdio it is charged here.
+		if !charged(ctx) {
+			if refused := s.limits.take(c, e.scope); refused != nil {
+				return refuse(deny(rec, refused.reason(), nil), refused.reason())
+			}
+		}
 		// Invalid arguments never create approval requests, and are a
 		// refusal like any other: nothing runs.
 		if verr := e.check(args); verr != nil {

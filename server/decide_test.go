@@ -61,6 +61,12 @@ type chokeServer struct {
 
 func startChokeServer(t *testing.T) *chokeServer {
 	t.Helper()
+	return startChokeServerLimited(t, RateLimits{})
+}
+
+// startChokeServerLimited is startChokeServer with rate limits.
+func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
+	t.Helper()
 	cs := &chokeServer{logPath: filepath.Join(t.TempDir(), "audit.log"), secret: []byte("0123456789abcdef0123456789abcdef")}
 	l, err := audit.Open(cs.logPath, nil)
 	if err != nil {
@@ -73,10 +79,11 @@ func startChokeServer(t *testing.T) *chokeServer {
 	}
 	enabled := []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)}
 	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l, Verifier: v,
-		Known:     append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
-		Enabled:   enabled,
-		Prompts:   []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
-		Resources: []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
+		Known:      append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
+		Enabled:    enabled,
+		Prompts:    []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
+		Resources:  []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
+		RateLimits: limits,
 	})
 	if err != nil {
 		t.Fatal(err)

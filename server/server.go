@@ -96,6 +96,9 @@ type Config struct {
 	// LiveWarnings, when set, returns warnings that come and go (a failed
 	// config reload), shown on /readyz after Warnings.
 	LiveWarnings func() []string
+	// RateLimits limit each caller's tool calls; the zero value limits
+	// nothing.
+	RateLimits RateLimits
 	// Metrics counts calls, decisions and approval waits, and is served
 	// at /metrics to callers with the metrics:read scope; nil means no
 	// metrics and no /metrics.
@@ -127,6 +130,7 @@ type Server struct {
 	hosts         map[string]bool // Host header values accepted besides loopback; nil: mcp-go's own localhost check
 
 	metrics         *metrics.Metrics // nil: none
+	limits          *limiters        // nil: no rate limits
 	sessions        *sessions        // the MCP sessions of protocol revisions before 2026-07-28
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
@@ -174,7 +178,8 @@ func New(c Config) (*Server, error) {
 		entries: map[entryKey]*entry{}, known: map[entryKey]bool{},
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
-		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics}
+		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
+		limits: newLimiters(c.RateLimits)}
 	s.metrics.SetSessionsOpen(s.OpenSessions)
 	if c.Tailnet != nil {
 		s.hosts = map[string]bool{}
@@ -244,7 +249,7 @@ func (s *Server) Handler() http.Handler {
 		opts = append(opts, mcpserver.WithDisableLocalhostProtection(true)) // checkHost does it
 	}
 	mcpHTTP := mcpserver.NewStreamableHTTPServer(s.mcp, opts...)
-	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(mcpHTTP)))))
+	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(s.rateGate(mcpHTTP))))))
 	if s.hosts != nil {
 		h = s.checkHost(h)
 	}
