@@ -420,7 +420,9 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 		}
 	}
 	out, _, code = tailops(t, nil, "sandbox", "explain", "--state-dir", t.TempDir(), "--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files")
-	if code != 0 || strings.Contains(out, "/var/log") || !strings.Contains(out, "TCP bind:      8080") || !strings.Contains(out, "exec:    no") {
+	// No file root: /var/log itself is not granted (/var/log/journal, the
+	// journal tools' directory, may be).
+	if code != 0 || strings.Contains(out, " /var/log ") || !strings.Contains(out, "TCP bind:      8080") || !strings.Contains(out, "exec:    no") {
 		t.Errorf("explain without file tools should grant no file root, bind 8080 only, no exec:\n%s", out)
 	}
 	// The Docker socket rule is the socket the Docker tools use
