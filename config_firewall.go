@@ -37,7 +37,7 @@ func (c *config) resolveFirewall() error {
 	}
 	if !c.Firewall {
 		for _, name := range c.Tools {
-			if slices.Contains(firewallTools, name) {
+			if slices.Contains(firewallTools(), name) {
 				return fmt.Errorf("--tools names %s: the firewall tools are off; turn them on with --firewall (or \"firewall\": true)", name)
 			}
 		}
@@ -45,12 +45,12 @@ func (c *config) resolveFirewall() error {
 	return nil
 }
 
-// firewallTools are the firewall toolset's tools, offered only with
-// --firewall.
-var firewallTools = tools.Names(must(firewall.New(firewall.Config{})).Tools())
+// firewallTools returns the firewall toolset's tools, offered only with
+// --firewall (declared when asked, not at every start's package init).
+func firewallTools() []string { return tools.Names(must(firewall.New(firewall.Config{})).Tools()) }
 
-// firewallToolset is the firewall toolset's name, for --toolsets.
-var firewallToolset = must(firewall.New(firewall.Config{})).Name()
+// firewallToolset returns the firewall toolset's name, for --toolsets.
+func firewallToolset() string { return must(firewall.New(firewall.Config{})).Name() }
 
 // must returns ts, the zero configuration never being invalid.
 func must(ts *firewall.Toolset, err error) *firewall.Toolset {

@@ -50,12 +50,12 @@ func (c *config) selection(sets *toolsetList) (tools.Selection, error) {
 		return tools.Selection{}, fmt.Errorf("%s: unknown toolset %s (known: %s); a domain this build does not have yet, such as stacks, has no toolset until it is built",
 			c.toolsetsSource(), strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
-	if !c.Firewall && slices.Contains(c.Toolsets, firewallToolset) {
+	if !c.Firewall && slices.Contains(c.Toolsets, firewallToolset()) {
 		return tools.Selection{}, fmt.Errorf("%s names firewall: the firewall tools are off; turn them on with --firewall (or \"firewall\": true)", c.toolsetsSource())
 	}
 	sel := tools.Selection{Enable: c.Tools, Disable: slices.Clone(c.DisableTools), ReadOnly: c.ReadOnly, DisableDestructive: c.DisableDestructive}
 	if !c.Firewall {
-		sel.Disable = append(sel.Disable, firewallTools...)
+		sel.Disable = append(sel.Disable, firewallTools()...)
 	}
 	if len(c.Toolsets) == 0 {
 		return sel, nil

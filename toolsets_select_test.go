@@ -36,7 +36,7 @@ func toolsOf(keep func(*tools.Spec) bool, toolsets ...string) []string {
 }
 
 // notFirewall keeps the tools offered without --firewall.
-func notFirewall(s *tools.Spec) bool { return !slices.Contains(firewallTools, s.Name()) }
+func notFirewall(s *tools.Spec) bool { return !slices.Contains(firewallTools(), s.Name()) }
 
 // TestConfigToolsets: --toolsets (flag, repeatable and comma-separated;
 // TAILOPS_TOOLSETS; key toolsets) and --disable-destructive (flag;
@@ -73,7 +73,7 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "config key", args: []string{"--config", journalFile}, want: toolsOf(nil, "journal")},
 		{name: "flag over environment over config key", args: []string{"--config", journalFile, "--toolsets", "diag"}, env: map[string]string{"TAILOPS_TOOLSETS": "host"}, want: diag},
 		{name: "environment over config key", args: []string{"--config", journalFile}, env: map[string]string{"TAILOPS_TOOLSETS": "diag"}, want: diag},
-		{name: "firewall toolset with --firewall", args: []string{"--toolsets", "firewall", "--firewall"}, want: firewallTools},
+		{name: "firewall toolset with --firewall", args: []string{"--toolsets", "firewall", "--firewall"}, want: firewallTools()},
 		{name: "--tools narrows within the toolsets", args: []string{"--toolsets", "diag,host", "--tools", "ping_host,health_check"}, want: []string{"health_check", "ping_host"}},
 		{name: "--disable-tools removes from the toolsets", args: []string{"--toolsets", "diag", "--disable-tools", "ping_host"}, want: diag[1:]},
 		{name: "--disable-tools may name a tool outside the toolsets", args: []string{"--toolsets", "diag", "--disable-tools", "health_check"}, want: diag},
