@@ -85,7 +85,7 @@ func (t *Toolset) get(ctx context.Context, in GetArgs) (Result, error) {
 			denied++
 			continue
 		}
-		res.note("skipped %s", fileError(err))
+		res.note("skipped %s", jfile.DescribeError(err))
 		t.log.Warn("journal file skipped", slog.String("file", filepath.Base(errPath(err))), slog.Any("error", err))
 	}
 	if denied > 0 {
@@ -97,7 +97,7 @@ func (t *Toolset) get(ctx context.Context, in GetArgs) (Result, error) {
 	if q.bootOffset != nil {
 		boots, err := j.Boots(1 << 16)
 		if err != nil {
-			res.note("listing boots: %s", fileError(err))
+			res.note("listing boots: %s", jfile.DescribeError(err))
 		}
 		if q.bootID, err = resolveBoot(*q.bootOffset, boots); err != nil {
 			return Result{}, err
@@ -124,21 +124,6 @@ func (r *Result) note(format string, a ...any) {
 		r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
 	case len(r.Notes) == maxNotes:
 		r.Notes = append(r.Notes, "(more notes left out)")
-	}
-}
-
-// fileError describes a journal file's error naming the file by its base
-// name only.
-func fileError(err error) string {
-	var fe *jfile.FormatError
-	var pe *fs.PathError
-	switch {
-	case errors.As(err, &fe):
-		return fmt.Sprintf("%s (corrupt at offset %#x: %s)", filepath.Base(fe.Path), fe.Offset, fe.Reason)
-	case errors.As(err, &pe):
-		return fmt.Sprintf("%s (%v)", filepath.Base(pe.Path), pe.Err)
-	default:
-		return err.Error()
 	}
 }
 
@@ -339,7 +324,7 @@ func (s *scan) fill(src *source, fwd bool) {
 			src.done = true
 		case err != nil:
 			src.errs++
-			s.res.note("skipped an unreadable entry: %s", fileError(err))
+			s.res.note("skipped an unreadable entry: %s", jfile.DescribeError(err))
 			if src.errs >= maxErrors {
 				s.res.note("gave up after %d read errors", maxErrors)
 				src.done = true

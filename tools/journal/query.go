@@ -238,8 +238,5 @@ func (q *query) matchSets() [][]string {
 	if q.unit == "" {
 		return [][]string{common}
 	}
-	return [][]string{
-		append([]string{"_SYSTEMD_UNIT=" + q.unit}, common...),
-		append([]string{"UNIT=" + q.unit, "_PID=1"}, common...),
-	}
+	return jfile.UnitMatches(q.unit, common...)
 }

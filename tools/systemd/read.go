@@ -4,7 +4,6 @@ package systemd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -244,22 +243,22 @@ func (t *Toolset) journalLines(unit string, n int) ([]JournalLine, string) {
 	}
 	j, err := journal.OpenDir(&journal.Options{MaxFieldSize: 16 << 10, MaxEntrySize: 64 << 10}, t.journals...)
 	if err != nil {
-		return lines, fmt.Sprintf("the journal could not be read: %v", err)
+		return lines, "the journal could not be read: " + journal.DescribeError(err)
 	}
 	defer j.Close()
 	if len(j.Files()) == 0 {
 		note := "no journal files in " + strings.Join(t.journals, ", ")
 		if len(j.Skipped) > 0 {
-			note = fmt.Sprintf("no journal file could be opened (%v)", errors.Join(j.Skipped...))
+			note = "no journal file could be opened: " + describeAll(j.Skipped)
 		}
 		return lines, note
 	}
 	var entries []*journal.Entry
 	var note string
-	for _, m := range [][]string{{"_SYSTEMD_UNIT=" + unit}, {"UNIT=" + unit, "_PID=1"}} {
+	for _, m := range journal.UnitMatches(unit) {
 		r, err := j.Reader(m...)
 		if err != nil {
-			return lines, fmt.Sprintf("the journal could not be read: %v", err)
+			return lines, "the journal could not be read: " + journal.DescribeError(err)
 		}
 		r.SeekTail()
 		for range n {
@@ -268,7 +267,7 @@ func (t *Toolset) journalLines(unit string, n int) ([]JournalLine, string) {
 				break
 			}
 			if err != nil {
-				note = fmt.Sprintf("the journal could not be read to the end: %v", err)
+				note = "the journal could not be read to the end: " + journal.DescribeError(err)
 				break
 			}
 			entries = append(entries, e)
@@ -283,7 +282,16 @@ func (t *Toolset) journalLines(unit string, n int) ([]JournalLine, string) {
 			PID: e.String("_PID"), Message: redact.Text(e.String("MESSAGE"))})
 	}
 	if len(j.Skipped) > 0 && note == "" {
-		note = fmt.Sprintf("%d journal files could not be opened (%v)", len(j.Skipped), errors.Join(j.Skipped...))
+		note = fmt.Sprintf("%d journal files could not be opened: %s", len(j.Skipped), describeAll(j.Skipped))
 	}
 	return lines, note
+}
+
+// describeAll describes journal errors naming files by base name only.
+func describeAll(errs []error) string {
+	s := make([]string, len(errs))
+	for i, err := range errs {
+		s[i] = journal.DescribeError(err)
+	}
+	return strings.Join(s, "; ")
 }
