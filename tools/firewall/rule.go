@@ -272,7 +272,7 @@ func compile(p Protections, in AddRuleArgs) (*compiled, error) {
 		ctMask |= bit
 	}
 	if verdict != "accept" {
-		if err := p.check(in, sport, dport, src.IsValid() || dst.IsValid(), ctMask); err != nil {
+		if err := p.check(in, sport, dport, narrows(src) || (in.Chain == "output" && narrows(dst)), ctMask); err != nil {
 			return nil, err
 		}
 	}
@@ -362,6 +362,23 @@ func (p Protections) check(in AddRuleArgs, sport, dport *portRange, hasAddr bool
 		return err
 	}
 	return check("udp", p.UDPPorts, "Tailscale's (WireGuard and disco)")
+}
+
+// narrows reports whether an address match narrows a drop or reject rule
+// enough to leave TailOps' ports alone without a port match: a source
+// prefix of at least /8 (IPv4) or /16 (IPv6). 0.0.0.0/0 or ::/0, or a
+// handful of wide prefixes, would cut the tailnet's WireGuard traffic on
+// the physical interface as surely as no address at all. (A destination
+// address narrows only in the output chain: in input and forward, it may
+// be this host's own.)
+func narrows(p netip.Prefix) bool {
+	if !p.IsValid() {
+		return false
+	}
+	if p.Addr().Is4() {
+		return p.Bits() >= 8
+	}
+	return p.Bits() >= 16
 }
 
 func cmpOr(a, b string) string {
