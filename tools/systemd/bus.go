@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -78,8 +79,17 @@ func (b *bus) get(ctx context.Context) (*sd.Conn, *dbus.Conn, error) {
 		conn.Close()
 		return nil, nil, b.unreachable(err)
 	}
-	b.conn, b.raw = conn, raw
-	b.self = selfUnit(ctx, conn, raw)
+	// Not the call's own context: its cancellation must not leave the
+	// guard unset; and an error is no answer, so nothing is cached.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	self, err := selfUnit(sctx, conn, raw)
+	if err != nil {
+		conn.Close()
+		raw.Close()
+		return nil, nil, fmt.Errorf("finding the unit TailOps runs in, which its tools never change: %w", err)
+	}
+	b.conn, b.raw, b.self = conn, raw, self
 	return b.conn, b.raw, nil
 }
 
@@ -91,20 +101,27 @@ func (b *bus) get(ctx context.Context) (*sd.Conn, *dbus.Conn, error) {
 // that systemd's units either). GetUnitByPID is never asked about PID 0:
 // systemd 252's PID 1 dies answering that for a caller whose PID the bus
 // cannot see (found by the test bed).
-func selfUnit(ctx context.Context, conn *sd.Conn, raw *dbus.Conn) string {
+func selfUnit(ctx context.Context, conn *sd.Conn, raw *dbus.Conn) (string, error) {
 	names := raw.Names()
 	if len(names) == 0 {
-		return ""
+		return "", errors.New("the bus gave this connection no name")
 	}
 	var pid uint32
-	if err := raw.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixProcessID", 0, names[0]).Store(&pid); err != nil || pid == 0 {
-		return ""
+	if err := raw.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixProcessID", 0, names[0]).Store(&pid); err != nil {
+		return "", fmt.Errorf("asking the bus for this process's PID: %w", err)
+	}
+	if pid == 0 {
+		return "", nil
 	}
 	name, err := conn.GetUnitNameByPID(ctx, pid)
-	if err != nil {
-		return ""
+	var de dbus.Error
+	switch {
+	case errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoUnitForPID":
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("asking systemd for the unit of PID %d: %w", pid, err)
 	}
-	return name
+	return name, nil
 }
 
 // selfUnit returns TailOps's own unit, as found on connecting.
