@@ -6,12 +6,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/tools"
 )
@@ -84,7 +86,8 @@ func (f *firewall) addRule(ctx context.Context, in AddRuleArgs) (_ AddRuleResult
 	// find the rule again by its id.
 	rules, err := conn.GetRules(ownTable, chain)
 	if err != nil {
-		return AddRuleResult{}, netlinkError("reading back the rule added to table inet "+OwnTable, err)
+		return AddRuleResult{}, fmt.Errorf("the rule WAS added to chain %s of table inet %s (id %s), but reading it back failed, so its handle is unknown: "+
+			"do not add it again; get_firewall_rules shows it: %w", c.chain, OwnTable, id, netlinkError("reading back the rule", err))
 	}
 	for _, r := range rules {
 		if got := f.rule(ownTable, r); got.ID == id {
@@ -120,7 +123,7 @@ func (f *firewall) deleteRule(ctx context.Context, in DeleteRuleArgs) (_ DeleteR
 		chain := ownChain(name)
 		rules, err := conn.GetRules(ownTable, chain)
 		if err != nil {
-			if strings.Contains(err.Error(), "no such file") {
+			if errors.Is(err, unix.ENOENT) || strings.Contains(err.Error(), "no such file") {
 				continue // the chain was removed by hand
 			}
 			return DeleteRuleResult{}, netlinkError("listing the rules of table inet "+OwnTable, err)
