@@ -3,12 +3,9 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,104 +58,15 @@ func (s *slow) Tools() []tools.Spec {
 	}
 }
 
-// legacyClient speaks protocol 2025-11-25 over raw HTTP, in a session:
-// the revision whose tasks mcp-go serves whole (tasks/result).
-type legacyClient struct {
-	url, tok, sid string
-	n             int
-}
-
-// legacy opens a session with a token of scopes.
-func legacy(t *testing.T, srv *toolstest.Server, scopes ...auth.Scope) *legacyClient {
-	t.Helper()
-	c := &legacyClient{url: srv.URL, tok: srv.Token(t, scopes...)}
-	res, msg := c.rpc(t, "initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{},
-		"clientInfo": map[string]any{"name": "tasks-test", "version": "1"}})
-	if msg != "" || c.sid == "" {
-		t.Fatalf("initialize: %s %s, session %q", res, msg, c.sid)
-	}
-	c.rpc(t, "notifications/initialized", nil)
-	return c
-}
-
-// rpc sends one JSON-RPC request (a notification when params is nil and
-// the method is one) and returns the result, or the error's message.
-func (c *legacyClient) rpc(t *testing.T, method string, params map[string]any) (json.RawMessage, string) {
-	t.Helper()
-	c.n++
-	msg := map[string]any{"jsonrpc": "2.0", "method": method}
-	if !strings.HasPrefix(method, "notifications/") {
-		msg["id"] = c.n
-	}
-	if params != nil {
-		msg["params"] = params
-	}
-	b, _ := json.Marshal(msg)
-	req, _ := http.NewRequest("POST", c.url, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+c.tok)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if c.sid != "" {
-		req.Header.Set("Mcp-Session-Id", c.sid)
-		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {
-		c.sid = sid
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, body)
-	}
-	if len(body) == 0 {
-		return nil, fmt.Sprintf("HTTP %d, no body", resp.StatusCode)
-	}
-	// An event stream carries the response, after any notifications, on
-	// a data line of its own.
-	lines := [][]byte{body}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		lines = nil
-		for _, l := range bytes.Split(body, []byte("\n")) {
-			if d, ok := bytes.CutPrefix(l, []byte("data: ")); ok {
-				lines = append(lines, d)
-			}
-		}
-	}
-	var r struct {
-		ID     any             `json:"id"`
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	for _, l := range lines {
-		r.ID = nil
-		if err := json.Unmarshal(l, &r); err != nil {
-			t.Fatalf("%s: %s: %v", method, l, err)
-		}
-		if r.ID != nil {
-			break
-		}
-	}
-	if r.Error != nil {
-		return nil, r.Error.Message
-	}
-	return r.Result, ""
-}
-
 // startTask calls tool as a task with ttl (ms; 0: none) and returns the
 // task's id, or the error.
-func startTask(t *testing.T, c *legacyClient, tool string, ttl int64) (string, string) {
+func startTask(t *testing.T, c *toolstest.LegacyClient, tool string, ttl int64) (string, string) {
 	t.Helper()
 	task := map[string]any{}
 	if ttl != 0 {
 		task["ttl"] = ttl
 	}
-	res, msg := c.rpc(t, "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"say": "hi"}, "task": task})
+	res, msg := c.RPC(t, "tools/call", map[string]any{"name": tool, "arguments": map[string]any{"say": "hi"}, "task": task})
 	if msg != "" {
 		return "", msg
 	}
@@ -175,9 +83,9 @@ func startTask(t *testing.T, c *legacyClient, tool string, ttl int64) (string, s
 }
 
 // status is tasks/get's status of id as c sees it, or its error.
-func status(t *testing.T, c *legacyClient, id string) string {
+func status(t *testing.T, c *toolstest.LegacyClient, id string) string {
 	t.Helper()
-	res, msg := c.rpc(t, "tasks/get", map[string]any{"taskId": id})
+	res, msg := c.RPC(t, "tasks/get", map[string]any{"taskId": id})
 	if msg != "" {
 		return "error: " + msg
 	}
@@ -197,8 +105,8 @@ func status(t *testing.T, c *legacyClient, id string) string {
 func TestTasks(t *testing.T) {
 	ts := &slow{release: make(chan struct{})}
 	srv := toolstest.New(t, []tools.Toolset{ts}, nil)
-	owner := legacy(t, srv, auth.ScopeContainerWrite)
-	other := legacy(t, srv, auth.ScopeAdmin)
+	owner := srv.Legacy(t, auth.ScopeContainerWrite)
+	other := srv.Legacy(t, auth.ScopeAdmin)
 
 	id, msg := startTask(t, owner, "slow_write", 120_000)
 	if msg != "" {
@@ -206,17 +114,17 @@ func TestTasks(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // past the request that started it
 	if got := status(t, owner, id); got != "working" {
-		r, m := owner.rpc(t, "tasks/get", map[string]any{"taskId": id})
+		r, m := owner.RPC(t, "tasks/get", map[string]any{"taskId": id})
 		t.Errorf("the owner's tasks/get: %s, want working (%s %s; %v)", got, r, m, ts.ended.Load())
 	}
 	for _, m := range []string{"tasks/get", "tasks/result", "tasks/cancel"} {
-		if _, msg := other.rpc(t, m, map[string]any{"taskId": id}); !strings.Contains(msg, "task not found") {
+		if _, msg := other.RPC(t, m, map[string]any{"taskId": id}); !strings.Contains(msg, "task not found") {
 			t.Errorf("another caller's %s: %q, want task not found", m, msg)
 		}
 	}
 	close(ts.release)
 	toolstest.WaitFor(t, "the task to complete", func() bool { return status(t, owner, id) == "completed" })
-	res, msg := owner.rpc(t, "tasks/result", map[string]any{"taskId": id})
+	res, msg := owner.RPC(t, "tasks/result", map[string]any{"taskId": id})
 	if msg != "" || !strings.Contains(string(res), `"said":"hi"`) {
 		t.Errorf("tasks/result: %s %s, want the tool's result", res, msg)
 	}
@@ -228,7 +136,7 @@ func TestTasks(t *testing.T) {
 		t.Fatal(msg)
 	}
 	toolstest.WaitFor(t, "the second task to run", func() bool { return status(t, owner, id2) == "working" })
-	if _, msg := owner.rpc(t, "tasks/cancel", map[string]any{"taskId": id2}); msg != "" {
+	if _, msg := owner.RPC(t, "tasks/cancel", map[string]any{"taskId": id2}); msg != "" {
 		t.Fatalf("tasks/cancel: %s", msg)
 	}
 	toolstest.WaitFor(t, "the call to end", func() bool { return ts.ended.Load() == "cancelled" })
@@ -266,19 +174,19 @@ func TestTasks(t *testing.T) {
 		}
 	}
 	// A tool not declared as a task answers as usual.
-	if res, msg := other.rpc(t, "tools/call", map[string]any{"name": "quick_read", "arguments": map[string]any{"say": "hi"},
+	if res, msg := other.RPC(t, "tools/call", map[string]any{"name": "quick_read", "arguments": map[string]any{"say": "hi"},
 		"task": map[string]any{"ttl": 120_000}}); msg != "" || !strings.Contains(string(res), `"said":"hi"`) {
 		t.Errorf("quick_read with a task: %s %s, want its result", res, msg)
 	}
-	if _, msg := owner.rpc(t, "tasks/list", map[string]any{}); !strings.Contains(msg, "not offered") {
+	if _, msg := owner.RPC(t, "tasks/list", map[string]any{}); !strings.Contains(msg, "not offered") {
 		t.Errorf("tasks/list: %q, want refused", msg)
 	}
 	// The task runs through the choke point: a caller without the scope
 	// gets a task whose result is the refusal.
-	reader := legacy(t, srv, auth.ScopeReadonly)
+	reader := srv.Legacy(t, auth.ScopeReadonly)
 	if id, msg := startTask(t, reader, "slow_write", 120_000); msg == "" {
 		toolstest.WaitFor(t, "the refused task to end", func() bool { return status(t, reader, id) == "completed" })
-		res, _ := reader.rpc(t, "tasks/result", map[string]any{"taskId": id})
+		res, _ := reader.RPC(t, "tasks/result", map[string]any{"taskId": id})
 		if !strings.Contains(string(res), `"isError":true`) || !strings.Contains(string(res), "scope") {
 			t.Errorf("a task without the scope: %s, want the scope refusal", res)
 		}
@@ -313,7 +221,7 @@ func TestTaskQuota(t *testing.T) {
 	ts := &slow{release: make(chan struct{})}
 	close(ts.release)
 	srv := toolstest.New(t, []tools.Toolset{ts}, nil)
-	a, b := legacy(t, srv, auth.ScopeContainerWrite), legacy(t, srv, auth.ScopeAdmin)
+	a, b := srv.Legacy(t, auth.ScopeContainerWrite), srv.Legacy(t, auth.ScopeAdmin)
 	for i := range 32 {
 		if _, msg := startTask(t, a, "slow_write", 60_000); msg != "" {
 			t.Fatalf("task %d: %s", i+1, msg)
