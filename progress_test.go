@@ -26,13 +26,7 @@ import (
 // with the call's token: the gate's wait, then the pull after it (which
 // used to start again at 0).
 func TestProgressRisesAcrossApprovalAndPull(t *testing.T) {
-	d := labtest.StartDockerd(t)
-	reg := d.StartRegistry(t)
-	d.Image(t, labtest.ImageSpec{Name: "local/progress:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
-	ref := reg.Push(t, "local/progress:v1", "progress/pull:v1")
-	d.RemoveImage(t, "local/progress:v1")
-	d.RemoveImage(t, ref)
-	t.Setenv("DOCKER_HOST", d.Host)
+	ref := imageToPull(t, "progress")
 	s := startServer(t, "--approval-two-person", "--approval-wait", "2m")
 	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
 
@@ -130,13 +124,7 @@ func TestProgressRisesAcrossApprovalAndPull(t *testing.T) {
 // from a local registry, and tasks/result hands back the pull's result.
 // The audit log has the started and finished records of the one call.
 func TestPullAsTaskWaitsForApproval(t *testing.T) {
-	d := labtest.StartDockerd(t)
-	reg := d.StartRegistry(t)
-	d.Image(t, labtest.ImageSpec{Name: "local/task:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
-	ref := reg.Push(t, "local/task:v1", "task/pull:v1")
-	d.RemoveImage(t, "local/task:v1")
-	d.RemoveImage(t, ref)
-	t.Setenv("DOCKER_HOST", d.Host)
+	ref := imageToPull(t, "task")
 	s := startServer(t, "--approval-two-person", "--approval-wait", "2m")
 	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
 	bot := toolstest.NewLegacy(t, s.URL+"/mcp", s.token(t, "bot", auth.ScopeAdmin))
@@ -194,4 +182,19 @@ func TestPullAsTaskWaitsForApproval(t *testing.T) {
 	if started != 1 || done != 1 {
 		t.Errorf("pull_image records: %d started, %d approved successes; want 1 and 1", started, done)
 	}
+}
+
+// imageToPull starts a dockerd (DOCKER_HOST) with a local registry that
+// holds a new image NAME/pull:v1 the daemon does not have, and returns
+// the image's reference in the registry.
+func imageToPull(t *testing.T, name string) string {
+	d := labtest.StartDockerd(t)
+	reg := d.StartRegistry(t)
+	local := "local/" + name + ":v1"
+	d.Image(t, labtest.ImageSpec{Name: local, Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
+	ref := reg.Push(t, local, name+"/pull:v1")
+	d.RemoveImage(t, local)
+	d.RemoveImage(t, ref)
+	t.Setenv("DOCKER_HOST", d.Host)
+	return ref
 }
