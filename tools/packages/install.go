@@ -12,6 +12,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -64,8 +65,10 @@ func (t *Toolset) refresh(ctx context.Context, conn *dbus.Conn, p *tools.Progres
 	case err == nil:
 		return "", nil
 	case errors.As(err, &te) && te.Code != "not-authorized" && ctx.Err() == nil:
-		t.log.Warn("PackageKit could not refresh the package lists", slog.Any("error", err))
-		return err.Error(), nil
+		// PackageKit's details may quote a source's URL, credentials and all.
+		warning = redact.Text(err.Error())
+		t.log.Warn("PackageKit could not refresh the package lists", slog.String("error", warning))
+		return warning, nil
 	}
 	return "", err
 }
