@@ -6,18 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/tailops/tailops/internal/sysbus"
 )
 
 // DefaultBusAddress is the system bus, where PackageKit answers.
-const DefaultBusAddress = "unix:path=/run/dbus/system_bus_socket"
+const DefaultBusAddress = sysbus.DefaultAddress
 
 // PackageKit's names on the bus.
 const (
@@ -109,45 +109,22 @@ type pkClient struct {
 	addr string
 }
 
-// connect opens an authenticated connection to the bus, as the process's
-// uid (EXTERNAL, no user name lookup).
+// connect opens an authenticated connection to the bus.
 func (c *pkClient) connect() (*dbus.Conn, error) {
-	conn, err := dbus.Dial(c.addr)
-	if err == nil {
-		if err = conn.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err == nil {
-			err = conn.Hello()
-		}
-		if err != nil {
-			conn.Close()
-		}
-	}
+	conn, err := sysbus.Dial(c.addr)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, sysbus.Unreachable(c.addr, err)
 	}
 	return conn, nil
 }
 
 // ErrBusUnreachable is the cause of every tool error that comes from not
 // reaching the system bus.
-var ErrBusUnreachable = errors.New("the system bus is not reachable")
+var ErrBusUnreachable = sysbus.ErrUnreachable
 
 // ErrNoPackageKit is the cause of the tool error when PackageKit is not on
 // the bus.
 var ErrNoPackageKit = errors.New("PackageKit is not on the system bus")
-
-// unreachable describes a failure to connect to the bus.
-func (c *pkClient) unreachable(err error) error {
-	hint := "is dbus running?"
-	switch {
-	case errors.Is(err, syscall.ENOENT):
-		hint = "the socket does not exist; in a container, mount the host's /run/dbus/system_bus_socket"
-	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-		hint = "permission denied on the socket"
-	case errors.Is(err, io.EOF):
-		hint = "the bus closed the connection (it refused to authenticate this uid)"
-	}
-	return fmt.Errorf("%w at %s: %s (%v)", ErrBusUnreachable, c.addr, hint, err)
-}
 
 // callError describes an error of a method call to PackageKit: above all,
 // PackageKit missing from the bus.
@@ -158,24 +135,14 @@ func callError(err error, doing string) error {
 		case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner":
 			return fmt.Errorf("%w (%s): install it, `apt install packagekit` on Debian and Ubuntu "+
 				"(dnf install PackageKit on Fedora), or on NixOS set services.packagekit.enable = true; "+
-				"the bus starts it on demand, then call again", ErrNoPackageKit, strings.Join(errStrings(de.Body), "; "))
+				"the bus starts it on demand, then call again", ErrNoPackageKit, strings.Join(sysbus.ErrorStrings(de.Body), "; "))
 		case "org.freedesktop.DBus.Error.AccessDenied":
 			return fmt.Errorf("%s: the system bus refused the call (%s): its policy for org.freedesktop.PackageKit "+
-				"(/etc/dbus-1/system.d/org.freedesktop.PackageKit.conf) must let this uid talk to it", doing, strings.Join(errStrings(de.Body), "; "))
+				"(/etc/dbus-1/system.d/org.freedesktop.PackageKit.conf) must let this uid talk to it", doing, strings.Join(sysbus.ErrorStrings(de.Body), "; "))
 		}
-		return fmt.Errorf("%s: PackageKit answered %s: %s", doing, de.Name, strings.Join(errStrings(de.Body), "; "))
+		return fmt.Errorf("%s: PackageKit answered %s: %s", doing, de.Name, strings.Join(sysbus.ErrorStrings(de.Body), "; "))
 	}
 	return fmt.Errorf("%s: %w", doing, err)
-}
-
-func errStrings(body []any) []string {
-	var out []string
-	for _, b := range body {
-		if s, ok := b.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // role is a PackageKit transaction's role: the method run on it, its

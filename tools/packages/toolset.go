@@ -16,9 +16,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/internal/sysbus"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
@@ -72,7 +72,7 @@ func New(cfg Config) (*Toolset, error) {
 		}
 	}
 	var err error
-	if t.socket, err = socketPath(t.pk.addr); err != nil {
+	if t.socket, err = sysbus.SocketPath(t.pk.addr); err != nil {
 		errs = append(errs, err)
 	}
 	err = errors.Join(errs...)
@@ -154,16 +154,6 @@ func (t *Toolset) pkNeeds() sandbox.Needs {
 // Socket is the system bus socket the PackageKit tools connect to (their
 // Needs say the same); "" when the bus address is unusable.
 func (t *Toolset) Socket() string { return t.socket }
-
-// socketPath returns the unix socket path of a D-Bus address of the form
-// unix:path=PATH (the only form the sandbox can grant).
-func socketPath(addr string) (string, error) {
-	rest, ok := strings.CutPrefix(addr, "unix:path=")
-	if !ok || rest == "" || strings.ContainsAny(rest, ",;") || !strings.HasPrefix(rest, "/") {
-		return "", fmt.Errorf("DBUS_SYSTEM_BUS_ADDRESS: want unix:path=/absolute/path/to/socket")
-	}
-	return rest, nil
-}
 
 // needs are check_updates' needs: the status file and the lists.
 func (t *Toolset) needs() sandbox.Needs {
