@@ -3,12 +3,6 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,17 +18,9 @@ import (
 // upgrades for real).
 func TestPackageKitUnderSandbox(t *testing.T) {
 	bed := systemdtest.StartWith(t, systemdtest.Options{WritableRoot: true})
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req struct{ ID string }
-		json.Unmarshal(body, &req)
-		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "approved": true, "approver": "hook"})
-	}))
-	defer hook.Close()
-	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("webhook-secret-for-tests-0123456789"), 0o600)
+	hook, secret := approvingWebhook(t)
 	p := runBinaryEnv(t, []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath, "--toolsets", "packages",
-		"--approval-webhook", hook.URL, "--approval-webhook-secret-file", secret)
+		"--approval-webhook", hook, "--approval-webhook-secret-file", secret)
 	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
 		t.Fatalf("the sandbox is not applied:\n%s", p.Stderr)
 	}
