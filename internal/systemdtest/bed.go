@@ -18,10 +18,12 @@
 package systemdtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -388,4 +390,69 @@ func (b *Bed) stop() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// InstallSelf copies the running test binary into the bed's /srv as name
+// (once per bed) and returns its path inside the bed, for a helper
+// process: the test binary run in the bed with -test.run naming a test
+// that serves requests (StartHelper).
+func (b *Bed) InstallSelf(t testing.TB, name string) string {
+	t.Helper()
+	dst := filepath.Join(b.Srv, name)
+	if _, err := os.Stat(dst); err == nil {
+		return "/srv/" + name
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "/srv/" + name
+}
+
+// Helper is a process in the bed that answers each line it reads with one
+// line: a test's code run where the bed's polkit sees it.
+type Helper struct {
+	in  io.Writer
+	out *bufio.Scanner
+}
+
+// StartHelper starts cmd (a command into the bed: Command, CommandAs, or
+// systemd-run --pipe) as a Helper; its stdin is closed and it is waited
+// for when the test ends.
+func StartHelper(t testing.TB, cmd *exec.Cmd) *Helper {
+	t.Helper()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return &Helper{in: in, out: sc}
+}
+
+// Ask sends line to the helper and returns its answer; the helper's exit
+// fails the test.
+func (h *Helper) Ask(t testing.TB, line string) string {
+	t.Helper()
+	fmt.Fprintf(h.in, "%s\n", line)
+	if !h.out.Scan() {
+		t.Fatalf("the helper exited: %v", h.out.Err())
+	}
+	return h.out.Text()
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -382,36 +381,14 @@ func TestPackageKit(t *testing.T) {
 
 // pkHelper is this test binary running in the bed as nobody, calling the
 // tools on request (TestPackageKitHelper).
-type pkHelper struct {
-	in  io.Writer
-	out *bufio.Scanner
-}
+type pkHelper struct{ *systemdtest.Helper }
 
 // startPKHelper starts the helper in the bed as nobody.
 func startPKHelper(t *testing.T, bed *pkBed) *pkHelper {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bed.Srv, "packages.test"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := bed.CommandAs(t.Context(), 65534, 65534, "/usr/bin/env", "-i", "TAILOPS_PACKAGEKIT_HELPER=1", "/srv/packages.test", "-test.run=^TestPackageKitHelper$")
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	return &pkHelper{in: in, out: sc}
+	bin := bed.InstallSelf(t, "packages.test")
+	return &pkHelper{systemdtest.StartHelper(t, bed.CommandAs(t.Context(), 65534, 65534, "/usr/bin/env", "-i",
+		"TAILOPS_PACKAGEKIT_HELPER=1", bin, "-test.run=^TestPackageKitHelper$"))}
 }
 
 // call asks the helper to call tool with args and returns the result's
@@ -419,12 +396,8 @@ func startPKHelper(t *testing.T, bed *pkBed) *pkHelper {
 func (h *pkHelper) call(t *testing.T, tool string, args map[string]any) string {
 	t.Helper()
 	a, _ := json.Marshal(args)
-	fmt.Fprintf(h.in, "%s %s\n", tool, a)
-	if !h.out.Scan() {
-		t.Fatalf("the helper exited: %v", h.out.Err())
-	}
 	var s string
-	json.Unmarshal(h.out.Bytes(), &s)
+	json.Unmarshal([]byte(h.Ask(t, tool+" "+string(a))), &s)
 	return s
 }
 
