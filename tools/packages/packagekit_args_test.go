@@ -83,3 +83,31 @@ func TestPolkitRule(t *testing.T) {
 		t.Error("a user name that injects JavaScript was accepted")
 	}
 }
+
+// TestTransactionError: PackageKit's numbers become its names, and each
+// error says what to do; polkit's refusal names the action and the rule.
+func TestTransactionError(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  *TransactionError
+		want []string
+	}{
+		{&TransactionError{Doing: "installing x", Exit: enumName(pkExits, 2), Code: enumName(pkErrors, errNotAuthorized), Action: actionInstall},
+			[]string{"installing x: PackageKit's transaction ended failed with error not-authorized", actionInstall, "tailops polkit-rule", PolkitRuleFile}},
+		{&TransactionError{Doing: "upgrading y", Exit: "failed", Code: enumName(pkErrors, 26), Details: "E: Could not get lock /var/lib/dpkg/lock-frontend"},
+			[]string{"cannot-get-lock: E: Could not get lock", "call again when it is done"}},
+		{&TransactionError{Doing: "installing z", Exit: enumName(pkExits, 99), Code: enumName(pkErrors, 999)},
+			[]string{"ended unknown (99) with error unknown (999)"}},
+		{&TransactionError{Doing: "installing z", Exit: "failed", Code: "missing-gpg-signature"}, []string{"trusted (signed) sources"}},
+	} {
+		msg := c.err.Error()
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%q lacks %q", msg, w)
+			}
+		}
+	}
+	if got := enumName(pkStatuses, 30); got != "waiting for the package manager lock" {
+		t.Errorf("status 30 is %q", got)
+	}
+}
