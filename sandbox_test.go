@@ -152,6 +152,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		// The packages tools read this machine's dpkg database and apt lists.
 		"check_updates":           {"limit": 5},
 		"list_installed_packages": {"name": "dpkg"},
+		// PackageKit's tools stop at the approval gate here
+		// (TestPackageKitUnderSandbox runs one to PackageKit).
+		"install_package": {"name": "tailops-test-pkg"}, "upgrade_packages": {"packages": []string{"tailops-test-pkg"}},
 		// The firewall tools act on the test binary's own network
 		// namespace (TestMain), never on the host's; the writes stop at
 		// the approval gate here (TestFirewallToolsUnderSandbox runs them).

@@ -39,7 +39,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
-	l.add(packages.New(packages.Config{Host: c.env.host, Logger: log}))
+	l.add(packages.New(packages.Config{Host: c.env.host, BusAddress: c.env.dbusSystemBus, Logger: log}))
 	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(inventory.New(c.inventoryConfig(&l)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
