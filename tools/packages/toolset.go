@@ -125,6 +125,7 @@ func (t *Toolset) declare() []tools.Spec {
 			Scope: auth.ScopeSystemAdmin, Risk: tools.RiskCritical, Needs: t.pkNeeds(),
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: true},
 			Run:   t.installPackage,
+			Task:  true,
 		}.Spec(),
 		tools.TypedSpec[UpgradeArgs, UpgradeResult]{
 			Name: "upgrade_packages", Title: "Upgrade packages",
@@ -137,6 +138,7 @@ func (t *Toolset) declare() []tools.Spec {
 			Scope: auth.ScopeSystemAdmin, Risk: tools.RiskCritical, Needs: t.pkNeeds(),
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   t.upgradePackages,
+			Task:  true,
 		}.Spec(),
 	}
 }
