@@ -293,6 +293,25 @@ func TestAddDeleteRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAddKeepsAPolicySetByHand: the owner sets policy drop on TailOps'
+// forward chain by hand; adding a rule keeps it (declaring the base
+// chains again used to reset it to accept), and creates a chain removed
+// by hand.
+func TestAddKeepsAPolicySetByHand(t *testing.T) {
+	reset(t)
+	c := newServer(t).Client(t, auth.ScopeSecurityWrite)
+	toolstest.OK[firewall.AddRuleResult](t, c, "add_firewall_rule", map[string]any{"chain": "input", "protocol": "tcp", "dport": "2222", "verdict": "drop"})
+	run(t, "nft", "chain", "inet", "tailops", "forward", "{ policy drop; }")
+	run(t, "nft", "delete", "chain", "inet", "tailops", "output")
+	toolstest.OK[firewall.AddRuleResult](t, c, "add_firewall_rule", map[string]any{"chain": "output", "protocol": "tcp", "dport": "2323", "verdict": "drop"})
+	own := run(t, "nft", "list", "table", "inet", "tailops")
+	for _, want := range []string{"type filter hook forward priority filter; policy drop;", "type filter hook output priority filter; policy accept;", "tcp dport 2323"} {
+		if !strings.Contains(own, want) {
+			t.Errorf("after adding a rule, nft list table inet tailops lacks %q:\n%s", want, own)
+		}
+	}
+}
+
 // TestRefusals: every rule that would edit another table, cut the
 // tailnet or TailOps' own ports, or is malformed, is refused through the
 // server, and nothing is added.

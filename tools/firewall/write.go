@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -72,9 +73,18 @@ func (f *firewall) addRule(ctx context.Context, in AddRuleArgs) (_ AddRuleResult
 		return AddRuleResult{}, err
 	}
 	defer conn.CloseLasting()
+	// Only the base chains that are missing are declared: declaring an
+	// existing one again would reset its policy, which the owner may have
+	// set by hand (policy drop on input).
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return AddRuleResult{}, netlinkError("listing nftables chains", err)
+	}
 	conn.AddTable(ownTable)
 	for _, name := range ownChains {
-		conn.AddChain(ownChain(name))
+		if !slices.ContainsFunc(chains, func(ch *nftables.Chain) bool { return ch.Table.Name == OwnTable && ch.Name == name }) {
+			conn.AddChain(ownChain(name))
+		}
 	}
 	chain := ownChain(c.chain)
 	conn.AddRule(&nftables.Rule{Table: ownTable, Chain: chain, Exprs: c.exprs,
