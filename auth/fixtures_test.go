@@ -56,7 +56,7 @@ var keys = sync.OnceValue(func() testKeys {
 })
 
 // writeKeySet writes a JWKS file holding ks and returns its path.
-func writeKeySet(t *testing.T, ks ...jose.JSONWebKey) string {
+func writeKeySet(t testing.TB, ks ...jose.JSONWebKey) string {
 	t.Helper()
 	data, err := json.Marshal(jose.JSONWebKeySet{Keys: ks})
 	if err != nil {
@@ -71,7 +71,7 @@ func writeKeySet(t *testing.T, ks ...jose.JSONWebKey) string {
 
 // standardJWKS loads a key set with the public halves of keys(), named
 // "ed", "ec" and "rsa".
-func standardJWKS(t *testing.T) *auth.JWKS {
+func standardJWKS(t testing.TB) *auth.JWKS {
 	t.Helper()
 	k := keys()
 	set, err := auth.LoadJWKS(writeKeySet(t,
@@ -87,7 +87,7 @@ func standardJWKS(t *testing.T) *auth.JWKS {
 
 // newVerifier returns a verifier with the test secret, the standard key
 // set and a clock fixed at testNow, adjusted by edit when not nil.
-func newVerifier(t *testing.T, edit func(*auth.Config)) *auth.Verifier {
+func newVerifier(t testing.TB, edit func(*auth.Config)) *auth.Verifier {
 	t.Helper()
 	cfg := auth.Config{
 		Secret: testSecret,
@@ -126,7 +126,7 @@ func jwtClaims(edits jwt.MapClaims) jwt.MapClaims {
 
 // signJWT signs claims with method and key, naming kid in the header
 // when it is not empty.
-func signJWT(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
+func signJWT(t testing.TB, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, claims)
 	if kid != "" {
@@ -150,7 +150,7 @@ func pyToken(secret []byte, claimsJSON string) string {
 }
 
 // mint mints an HMAC token with the test secret, failing the test on error.
-func mint(t *testing.T, c auth.Claims) string {
+func mint(t testing.TB, c auth.Claims) string {
 	t.Helper()
 	tok, err := auth.MintHMAC(testSecret, c)
 	if err != nil {
@@ -161,7 +161,7 @@ func mint(t *testing.T, c auth.Claims) string {
 
 // assertNoLeak fails when err's text holds the token, any of its
 // dot-separated parts (the signature among them) or a secret.
-func assertNoLeak(t *testing.T, err error, raw string, secrets ...[]byte) {
+func assertNoLeak(t testing.TB, err error, raw string, secrets ...[]byte) {
 	t.Helper()
 	if err == nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -54,6 +55,9 @@ func ParseHost(s string) (Host, error) {
 	}
 	if len(s) > 1024 {
 		return refuse("host syntax", "the host is %d bytes long", len(s))
+	}
+	if !utf8.ValidString(s) {
+		return refuse("host syntax", "the host is not valid UTF-8")
 	}
 	inner, bracketed := strings.CutPrefix(s, "[")
 	if bracketed {

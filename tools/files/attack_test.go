@@ -34,7 +34,7 @@ type escapeFixture struct {
 	k                   *toolstest.Client
 }
 
-func newEscapeFixture(t *testing.T) *escapeFixture {
+func newEscapeFixture(t testing.TB) *escapeFixture {
 	t.Helper()
 	root, outside := ftTree(t)
 	base := filepath.Dir(root)

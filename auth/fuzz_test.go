@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package auth_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tailops/tailops/auth"
+)
+
+// FuzzVerify gives the verifier arbitrary bearer tokens, seeded with
+// valid HMAC tokens (TailOps' and the original's), JWTs signed with each
+// key type, and broken forms of them: it never panics, its errors never
+// carry the token, a part of it or the secret, and what it accepts
+// grants only known scopes to a named agent.
+func FuzzVerify(f *testing.F) {
+	v := newVerifier(f, func(c *auth.Config) { c.Now = nil }) // the seeds stay valid on the real clock for a day
+	k := keys()
+	now := time.Now()
+	claims := jwtClaims(jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(24 * time.Hour).Unix()})
+	valid := []string{
+		mint(f, auth.Claims{Agent: "bot", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: now.Add(24 * time.Hour)}),
+		pyToken(testSecret, `{"agent":"py","scopes":["container:read"],"expiry":"`+now.Add(24*time.Hour).UTC().Format("2006-01-02T15:04:05")+`"}`),
+		signJWT(f, jwt.SigningMethodEdDSA, k.ed, "ed", claims),
+		signJWT(f, jwt.SigningMethodES256, k.ec, "ec", claims),
+		signJWT(f, jwt.SigningMethodRS256, k.rsa, "rsa", claims),
+		signJWT(f, jwt.SigningMethodHS256, testSecret, "", claims),
+	}
+	for _, tok := range valid {
+		if _, err := v.Verify(tok); err != nil {
+			f.Fatalf("seed %.20s… does not verify: %v", tok, err)
+		}
+		f.Add(tok)
+		f.Add(tok[:len(tok)-1])
+		f.Add(strings.Replace(tok, ".", "..", 1))
+		f.Add(strings.ToUpper(tok))
+	}
+	for _, s := range []string{"", ".", "a.b", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "Bearer x", strings.Repeat("A", auth.MaxTokenLen+1)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := v.Verify(raw)
+		if err != nil {
+			assertNoLeak(t, err, raw, testSecret)
+			return
+		}
+		names := make([]string, len(c.Scopes))
+		for i, s := range c.Scopes {
+			names[i] = string(s)
+		}
+		if _, err := auth.CheckScopes(names); err != nil || c.Agent == "" {
+			t.Fatalf("Verify(%q) accepted a caller %+v with unknown scopes or no agent: %v", raw, c, err)
+		}
+	})
+}
