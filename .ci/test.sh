@@ -90,5 +90,8 @@ bash .ci/repro.sh
 echo "== go test (with the race detector: the server is concurrent, and a race in auth or audit is a security bug)"
 go test -race -count=1 -timeout 40m ./...
 
+echo "== fuzz: every target, a short search past its seeds (FUZZ_EXECS inputs each; longer runs: see .ci/fuzz.sh)"
+bash .ci/fuzz.sh
+
 echo "== official TypeScript SDK client against the binary"
 bash .ci/ts-client/run.sh ./tailops
