@@ -302,14 +302,17 @@ func TestBadFiles(t *testing.T) {
 // declare they read.
 func TestNew(t *testing.T) {
 	t.Parallel()
-	ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var"}})
+	ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var", Etc: "/host/etc"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range ts.Tools() {
 		want := []string{"/host/var/lib/dpkg/status", "/host/var/lib/apt/lists"}
-		if s.Name() == "list_installed_packages" {
+		switch s.Name() {
+		case "list_installed_packages":
 			want = want[:1]
+		case "check_vulnerabilities":
+			want = append(want, "/host/etc/os-release", "/usr/lib/os-release")
 		}
 		if got := s.Needs.Read; !slices.Equal(got, want) {
 			t.Errorf("%s reads %q, want %q", s.Name(), got, want)
