@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,8 +129,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	bed := systemdtest.Start(t)
 	bed.WriteUnit(t, "tailops-sbx.service", "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n")
 	bed.Run(t, "systemctl", "start", "tailops-sbx.service") // reload_service may come first
+	// check_vulnerabilities fetches the tracker's data from this loopback
+	// server, which the destination policy allows (--vuln-data-allow).
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "tools/packages/testdata/tracker.json")
+	}))
+	defer tracker.Close()
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host, "DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath,
-		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx")
+		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx",
+		"--vuln-data", tracker.URL+"/tracker/data/json", "--vuln-data-allow", "127.0.0.1/32")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -151,6 +160,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		// The packages tools read this machine's dpkg database and apt lists.
 		"check_updates":           {"limit": 5},
 		"list_installed_packages": {"name": "dpkg"},
+		"check_vulnerabilities":   {"limit": 5},
 		// The firewall tools act on the test binary's own network
 		// namespace (TestMain), never on the host's; the writes stop at
 		// the approval gate here (TestFirewallToolsUnderSandbox runs them).
@@ -195,6 +205,11 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	}
 	if text, _ := callText(t, cs, "check_updates", map[string]any{"limit": 1}); !strings.Contains(text, `"upgradable"`) || strings.Contains(text, `"notes"`) {
 		t.Errorf("check_updates under the sandbox: %s", text)
+	}
+	// check_vulnerabilities fetched the data over TCP and read the host's
+	// release under the sandbox, not just answered.
+	if text, isErr := callText(t, cs, "check_vulnerabilities", map[string]any{"limit": 1}); isErr || !strings.Contains(text, `"source_packages_checked"`) {
+		t.Errorf("check_vulnerabilities under the sandbox: %s", text)
 	}
 	// The release facts gopsutil reads must be inside the policy too.
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})

@@ -36,7 +36,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
-	l.add(packages.New(packages.Config{Host: c.env.host, Logger: log}))
+	l.add(packages.New(c.packagesConfig(log)))
 	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.addTestToolsets()
@@ -46,6 +46,12 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// packagesConfig is the packages tools' configuration: the host's paths,
+// and where check_vulnerabilities reads the security tracker's data.
+func (c *config) packagesConfig(log *slog.Logger) packages.Config {
+	return packages.Config{Host: c.env.host, VulnData: c.VulnData, VulnAllow: c.VulnAllow, Version: version, Logger: log}
 }
 
 // journalDirs returns the journal directories, as this process sees

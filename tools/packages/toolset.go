@@ -155,10 +155,10 @@ func (t *Toolset) declare() []tools.Spec {
 				"packages, for the host's release (VERSION_CODENAME of os-release): each with its source package (the tracker's key; " +
 				"the binaries built from it), installed and fixed version, the tracker's status and urgency, and whether apt's lists " +
 				"offer an update (and whether it reaches the fixed version). Open and undetermined issues count as affecting; " +
-				"a fixed version of 0 means the release was never affected. The data comes from " + t.vulnSrc.String() +
-				" (the server's --vuln-data; a URL is fetched through the destination policy) and is kept in memory for " +
-				t.vulnMaxAge.String() + " (age_seconds says how old it is; refresh reads it again). Filters: package, " +
-				"min_urgency, fixed_only; bounded by limit.",
+				"a fixed version of 0 means the release was never affected. The data is the tracker's JSON, from the server's " +
+				"--vuln-data (a URL fetched through the destination policy, or a file; source says which), kept in memory " +
+				"for a while (age_seconds says how old it is; refresh reads it again). Filters: package, min_urgency, " +
+				"fixed_only; bounded by limit.",
 			Scope: auth.ScopeSystemRead, Risk: tools.RiskModerate, Hints: tools.Hints{ReadOnly: true, Idempotent: true, OpenWorld: t.vulnSrc.url != nil},
 			Needs: t.vulnNeeds(),
 			Run:   t.checkVulnerabilities,
