@@ -119,6 +119,8 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	d.Run(t, "--name", "sbx-web", image, "sleep", "3600")
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\nthree\n"), 0o644)
+	// A credential for scan_secrets to find under the sandbox.
+	os.WriteFile(filepath.Join(root, "deploy.conf"), []byte("aws_access_key_id = AKIAZ7VQ3XK2LMN4PQRS\n"), 0o644)
 	// Unprivileged ping (the sandbox refuses raw sockets) needs root's group
 	// in ping_group_range; this is the test's own network namespace.
 	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
@@ -161,6 +163,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"check_updates":           {"limit": 5},
 		"list_installed_packages": {"name": "dpkg"},
 		"check_vulnerabilities":   {"limit": 5},
+		"scan_secrets":            {"path": root, "max_files": 50},
 		// The firewall tools act on the test binary's own network
 		// namespace (TestMain), never on the host's; the writes stop at
 		// the approval gate here (TestFirewallToolsUnderSandbox runs them).
@@ -210,6 +213,10 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	// release under the sandbox, not just answered.
 	if text, isErr := callText(t, cs, "check_vulnerabilities", map[string]any{"limit": 1}); isErr || !strings.Contains(text, `"source_packages_checked"`) {
 		t.Errorf("check_vulnerabilities under the sandbox: %s", text)
+	}
+	// scan_secrets walked and read the root under the sandbox.
+	if text, isErr := callText(t, cs, "scan_secrets", map[string]any{"path": root}); isErr || !strings.Contains(text, `"aws-access-token"`) {
+		t.Errorf("scan_secrets under the sandbox: %s", text)
 	}
 	// The release facts gopsutil reads must be inside the policy too.
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})

@@ -20,6 +20,7 @@ import (
 	"github.com/tailops/tailops/tools/host"
 	"github.com/tailops/tailops/tools/journal"
 	"github.com/tailops/tailops/tools/packages"
+	"github.com/tailops/tailops/tools/secrets"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -31,7 +32,9 @@ import (
 func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
 	l := toolsetList{describe: c.toolsetError}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
-	l.add(files.New(c.filesConfig(log)))
+	fts, ferr := files.New(c.filesConfig(log))
+	l.add(fts, ferr)
+	l.add(secrets.New(secretsConfig(fts, ferr, log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
@@ -79,6 +82,12 @@ func (c *config) systemdConfig(log *slog.Logger) systemd.Config {
 // filesConfig is the file tools' configuration.
 func (c *config) filesConfig(log *slog.Logger) files.Config {
 	return files.Config{Roots: c.FileRoots, Deny: c.file.FileDeny, Protected: c.serverPaths(), Logger: log}
+}
+
+// secretsConfig is scan_secrets' configuration: the file tools' roots and
+// deny-list, and their configuration error, which is scan_secrets' too.
+func secretsConfig(fts *files.Toolset, ferr error, log *slog.Logger) secrets.Config {
+	return secrets.Config{Roots: fts.Roots(), Denied: fts.Denied, RootsErr: ferr, Logger: log}
 }
 
 // toolsetError describes the configuration error of toolset ts: where a
