@@ -18,7 +18,7 @@ type VulnArgs struct {
 	Package    string `json:"package,omitempty" jsonschema_description:"only this package: a source package name, or an installed binary package's (default: all installed)"`
 	MinUrgency string `json:"min_urgency,omitempty" jsonschema:"enum=unimportant,enum=low,enum=medium,enum=high" jsonschema_description:"only issues at least this urgent; issues the tracker has not triaged (not yet assigned) always pass"`
 	FixedOnly  bool   `json:"fixed_only,omitempty" jsonschema_description:"only issues with a fixed version in the host's release (that an upgrade can fix)"`
-	Refresh    bool   `json:"refresh,omitempty" jsonschema_description:"read the data again even if the copy in memory is recent"`
+	Refresh    bool   `json:"refresh,omitempty" jsonschema_description:"read the data again even if the copy in memory is recent (a URL's at most every 5 minutes)"`
 	Limit      *int   `json:"limit,omitempty" jsonschema_description:"most issues returned (default 200, at most 2000); affected counts them all"`
 }
 

@@ -151,8 +151,27 @@ func TestCheckVulnerabilitiesURL(t *testing.T) {
 		t.Errorf("second call: %d fetches (want 1, from memory), fetched_at %q, affected %d", hits.Load(), r.FetchedAt, r.Affected)
 	}
 	toolstest.OK[VulnResult](t, c, "check_vulnerabilities", map[string]any{"refresh": true})
+	if hits.Load() != 1 {
+		t.Errorf("refresh right after a fetch: %d fetches, want 1 (at most one every 5 minutes)", hits.Load())
+	}
+}
+
+// TestCheckVulnerabilitiesRefresh: refresh fetches again once the copy
+// is older than the refresh floor.
+func TestCheckVulnerabilitiesRefresh(t *testing.T) {
+	t.Parallel()
+	srv, hits := trackerServer(t)
+	ts, err := New(Config{VulnData: srv.URL + "/json", VulnAllow: []string{"127.0.0.1/32"}, Release: "bookworm", Status: mustAbs(t, "testdata/status"), Lists: fixture(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.vulnCache.minRefresh = time.Nanosecond
+	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t, "system:read")
+	toolstest.OK[VulnResult](t, c, "check_vulnerabilities", nil)
+	toolstest.OK[VulnResult](t, c, "check_vulnerabilities", nil)
+	toolstest.OK[VulnResult](t, c, "check_vulnerabilities", map[string]any{"refresh": true})
 	if hits.Load() != 2 {
-		t.Errorf("refresh: %d fetches, want 2", hits.Load())
+		t.Errorf("%d fetches, want 2: one, one from memory, one refresh", hits.Load())
 	}
 }
 

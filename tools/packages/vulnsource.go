@@ -3,6 +3,7 @@
 package packages
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ const (
 	vulnFetchTimeout = 5 * time.Minute
 	// defaultVulnMaxAge is how long fetched data is reused.
 	defaultVulnMaxAge = time.Hour
+	// minVulnRefresh is how old a URL's data must be before refresh
+	// fetches it again: a caller cannot make the server download the
+	// feed, some 70 MB, over and over.
+	minVulnRefresh = 5 * time.Minute
 )
 
 // vulnSource is where the vulnerability data comes from: a URL fetched
@@ -175,6 +180,9 @@ type vulnCache struct {
 	sources map[string]bool
 	at      time.Time
 	stamp   string
+	// minRefresh is how old a URL's data must be for refresh to fetch it
+	// again; zero means minVulnRefresh.
+	minRefresh time.Duration
 }
 
 // get returns data covering release and every source of want, read
@@ -185,6 +193,9 @@ func (c *vulnCache) get(ctx context.Context, src *vulnSource, release string, wa
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	stamp := src.stamp()
+	if refresh && src.url != nil && time.Since(c.at) < cmp.Or(c.minRefresh, minVulnRefresh) {
+		refresh = false // too soon: the copy in memory is fresh enough
+	}
 	if !refresh && c.data != nil && c.data.Release == release && time.Since(c.at) < maxAge && c.stamp == stamp && covers(c.sources, want) {
 		return c.data, c.at, nil
 	}
