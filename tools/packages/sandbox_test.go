@@ -8,16 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // vulnSandboxEnv marks the child that runs check_vulnerabilities under
@@ -36,19 +34,7 @@ func TestCheckVulnerabilitiesUnderSandbox(t *testing.T) {
 		return
 	}
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestCheckVulnerabilitiesUnderSandbox$", "-test.v", "-test.count=1")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOCOVERDIR=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, vulnSandboxEnv+"="+fixture(t, nil)) // made here: the child could not remove a TempDir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestCheckVulnerabilitiesUnderSandbox") {
-		t.Fatalf("child failed: %v\n%s", err, out)
-	}
+	toolstest.RunSandboxed(t, "TestCheckVulnerabilitiesUnderSandbox", vulnSandboxEnv, fixture(t, nil))
 }
 
 func vulnSandboxChild(t *testing.T, lists string) {
@@ -89,17 +75,7 @@ func vulnSandboxChild(t *testing.T, lists string) {
 			}
 		}
 	}
-	pol, err := sandbox.Compute(tools.Grants(specs), sandbox.Config{Mode: sandbox.ModeEnforce})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := sandbox.Apply(pol)
-	if err != nil {
-		t.Fatalf("applying the sandbox: %v", err)
-	}
-	if !rep.Landlock || !rep.Seccomp {
-		t.Fatalf("sandbox not fully applied: %+v", rep)
-	}
+	toolstest.ApplySandbox(t, specs)
 	call := func(name string) (VulnResult, string) {
 		res, err := byName[name].Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "check_vulnerabilities"}})
 		if err != nil {

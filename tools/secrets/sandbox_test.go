@@ -6,15 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // scanSandboxEnv marks the child that runs scan_secrets under the
@@ -31,19 +28,7 @@ func TestScanSecretsUnderSandbox(t *testing.T) {
 		return
 	}
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestScanSecretsUnderSandbox$", "-test.v", "-test.count=1")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOCOVERDIR=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, scanSandboxEnv+"="+plant(t)) // made here: the child could not remove a TempDir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestScanSecretsUnderSandbox") {
-		t.Fatalf("child failed: %v\n%s", err, out)
-	}
+	toolstest.RunSandboxed(t, "TestScanSecretsUnderSandbox", scanSandboxEnv, plant(t))
 }
 
 func scanSandboxChild(t *testing.T, root string) {
@@ -52,17 +37,7 @@ func scanSandboxChild(t *testing.T, root string) {
 		t.Fatal(err)
 	}
 	spec := ts.Tools()[0]
-	pol, err := sandbox.Compute(tools.Grants([]tools.Spec{spec}), sandbox.Config{Mode: sandbox.ModeEnforce})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := sandbox.Apply(pol)
-	if err != nil {
-		t.Fatalf("applying the sandbox: %v", err)
-	}
-	if !rep.Landlock || !rep.Seccomp {
-		t.Fatalf("sandbox not fully applied: %+v", rep)
-	}
+	toolstest.ApplySandbox(t, []tools.Spec{spec})
 	res, err := spec.Handler(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "scan_secrets"}})
 	if err != nil || res.IsError {
 		t.Fatalf("scan_secrets under the sandbox: %v %+v", err, res.Content)
