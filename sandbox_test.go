@@ -441,7 +441,7 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 			t.Errorf("check output lacks %q", want)
 		}
 	}
-	out, _, code = tailops(t, nil, "sandbox", "explain", "--state-dir", t.TempDir(), "--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files")
+	out, _, code = tailops(t, nil, "sandbox", "explain", "--state-dir", t.TempDir(), "--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files,scan_secrets")
 	// No file root: /var/log itself is not granted (/var/log/journal, the
 	// journal tools' directory, may be).
 	if code != 0 || strings.Contains(out, " /var/log ") || !strings.Contains(out, "TCP bind:      8080") || !strings.Contains(out, "exec:    no") {
