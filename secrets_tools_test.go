@@ -6,12 +6,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
 
 // TestScanSecretsUsesTheFileRootsAndDenyList: the server gives
@@ -49,6 +51,36 @@ func TestScanSecretsUsesTheFileRootsAndDenyList(t *testing.T) {
 	for what, text := range map[string]string{"result": text, "audit log": string(audit), "server log": s.Logs.String()} {
 		if strings.Contains(text, token[4:]) {
 			t.Errorf("the %s holds the planted token", what)
+		}
+	}
+}
+
+// TestFileRootsOfScanSecrets: the roots checked for exposing host
+// secrets (the start-up warning) are the file roots whenever a tool
+// reading them is enabled: scan_secrets alone counts, as Landlock grants
+// it the roots too.
+func TestFileRootsOfScanSecrets(t *testing.T) {
+	c := &config{FileRoots: []string{"/srv/x"}, env: environ{}}
+	l := c.toolsets(nil, nil)
+	only := func(names ...string) []tools.Spec {
+		var out []tools.Spec
+		for _, s := range l.specs() {
+			if slices.Contains(names, s.Name()) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		on   []string
+		want []string
+	}{
+		{[]string{"scan_secrets"}, []string{"/srv/x"}},
+		{[]string{"read_file"}, []string{"/srv/x"}},
+		{[]string{"health_check"}, nil},
+	} {
+		if got := l.fileRoots(only(tc.on...)); !slices.Equal(got, tc.want) {
+			t.Errorf("with %v enabled: roots %v, want %v", tc.on, got, tc.want)
 		}
 	}
 }

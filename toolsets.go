@@ -149,15 +149,24 @@ func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
 	return nil
 }
 
-// fileRoots returns the roots of the file tools when one of them is
-// enabled, else nil.
+// fileRoots returns the file roots when a tool that reads them is
+// enabled (a file tool, or scan_secrets), else nil.
 func (l *toolsetList) fileRoots(on []tools.Spec) []string {
+	var roots []string
+	reads := false
 	for _, ts := range l.sets {
-		if f, ok := ts.(*files.Toolset); ok && enabled(ts, on) {
-			return f.Roots()
+		switch t := ts.(type) {
+		case *files.Toolset:
+			roots = t.Roots()
+			reads = reads || enabled(ts, on)
+		case *secrets.Toolset:
+			reads = reads || enabled(ts, on)
 		}
 	}
-	return nil
+	if !reads {
+		return nil
+	}
+	return roots
 }
 
 // open opens, before the sandbox, every toolset that is a tools.Opener
