@@ -22,6 +22,10 @@ const (
 	maxDescriptionLen = 300
 	// maxTrackerDepth is the deepest nesting skipped values may have.
 	maxTrackerDepth = 64
+	// maxTrackerValue bounds what the decoder may hold at once: one
+	// token, or one CVE object decoded whole (a few KiB in the tracker's
+	// data).
+	maxTrackerValue = 4 << 20
 )
 
 // trackerEntry is one CVE of a source package in one release, as the
@@ -92,14 +96,17 @@ func (e *TrackerFormatError) Unwrap() error { return e.Err }
 // token by token: a package not wanted is skipped without being held, so
 // memory grows with what is kept, not with the feed.
 func parseTracker(ctx context.Context, r io.Reader, release string, want func(source string) bool) (*trackerData, error) {
-	dec := json.NewDecoder(r)
+	br := &boundedReader{r: r}
+	dec := json.NewDecoder(br)
+	br.parsed = dec.InputOffset
 	d := &trackerData{Release: release, Packages: map[string][]trackerEntry{}}
 	bad := func(err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("reading the vulnerability data: %w", ctx.Err())
 		}
 		var se *json.SyntaxError
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &se) || errors.As(err, new(*json.UnmarshalTypeError)) || errors.Is(err, errTrackerShape) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &se) || errors.As(err, new(*json.UnmarshalTypeError)) ||
+			errors.Is(err, errTrackerShape) || errors.Is(err, errValueTooLarge) {
 			return &TrackerFormatError{Offset: dec.InputOffset(), Err: err}
 		}
 		return fmt.Errorf("reading the vulnerability data: %w", err)
@@ -162,6 +169,28 @@ func parseTracker(ctx context.Context, r io.Reader, release string, want func(so
 		return nil, bad(fmt.Errorf("%w: data after the top-level object", errTrackerShape))
 	}
 	return d, nil
+}
+
+// errValueTooLarge is a single value larger than maxTrackerValue.
+var errValueTooLarge = fmt.Errorf("%w: a single value larger than %d MiB", errTrackerShape, maxTrackerValue>>20)
+
+// boundedReader feeds the decoder, failing once it would hold more than
+// maxTrackerValue bytes it has not parsed yet: what the decoder buffers
+// stays bounded whatever one token or object of the input is.
+type boundedReader struct {
+	r io.Reader
+	// read counts the bytes read; parsed returns the decoder's offset.
+	read   int64
+	parsed func() int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.read-b.parsed() > maxTrackerValue {
+		return 0, errValueTooLarge
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
 }
 
 // errTrackerShape is JSON that is well-formed but not shaped as the

@@ -151,6 +151,24 @@ func TestParseTrackerBoundedMemory(t *testing.T) {
 	}
 }
 
+// TestParseTrackerHugeValue: one value larger than the decoder may hold
+// (a description, or a key, of 16 MiB) is a format error, wanted or not,
+// and is never held whole.
+func TestParseTrackerHugeValue(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 16<<20)
+	for name, in := range map[string]string{
+		"description of a wanted package": `{"kept": {"CVE-1": {"description": "` + huge + `", "releases": {}}}}`,
+		"key of a skipped package":        `{"other": {"` + huge + `": {}}}`,
+		"package name":                    `{"` + huge + `": {}}`,
+	} {
+		d, err := parseTracker(context.Background(), strings.NewReader(in), "bookworm", func(s string) bool { return s == "kept" })
+		if fe := (*TrackerFormatError)(nil); d != nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), "larger than 4 MiB") {
+			t.Errorf("%s: %v, %v; want a format error saying the value is too large", name, d, err)
+		}
+	}
+}
+
 // countWriter counts the bytes written through it.
 type countWriter struct {
 	w io.Writer
