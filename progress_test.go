@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // TestProgressRisesAcrossApprovalAndPull: a pull_image call that asked
@@ -24,13 +26,7 @@ import (
 // with the call's token: the gate's wait, then the pull after it (which
 // used to start again at 0).
 func TestProgressRisesAcrossApprovalAndPull(t *testing.T) {
-	d := labtest.StartDockerd(t)
-	reg := d.StartRegistry(t)
-	d.Image(t, labtest.ImageSpec{Name: "local/progress:v1", Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
-	ref := reg.Push(t, "local/progress:v1", "progress/pull:v1")
-	d.RemoveImage(t, "local/progress:v1")
-	d.RemoveImage(t, ref)
-	t.Setenv("DOCKER_HOST", d.Host)
+	ref := imageToPull(t, "progress")
 	s := startServer(t, "--approval-two-person", "--approval-wait", "2m")
 	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
 
@@ -120,4 +116,85 @@ func TestProgressRisesAcrossApprovalAndPull(t *testing.T) {
 	if end := ns[len(ns)-1]; !pulled || end.progress != end.total {
 		t.Errorf("no layer progress, or the end is not at its total: %+v", ns)
 	}
+}
+
+// TestPullAsTaskWaitsForApproval: pull_image started as an MCP task
+// answers with a task at once; the task waits for two-person approval
+// (another caller cannot see it), a second person approves, the pull runs
+// from a local registry, and tasks/result hands back the pull's result.
+// The audit log has the started and finished records of the one call.
+func TestPullAsTaskWaitsForApproval(t *testing.T) {
+	ref := imageToPull(t, "task")
+	s := startServer(t, "--approval-two-person", "--approval-wait", "2m")
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+	bot := toolstest.NewLegacy(t, s.URL+"/mcp", s.token(t, "bot", auth.ScopeAdmin))
+	eve := toolstest.NewLegacy(t, s.URL+"/mcp", s.token(t, "eve", auth.ScopeAdmin))
+
+	res, msg := bot.RPC(t, "tools/call", map[string]any{"name": "pull_image", "arguments": map[string]any{"image": ref},
+		"task": map[string]any{"ttl": 300_000}})
+	var created struct {
+		Task struct {
+			TaskID string `json:"taskId"`
+		} `json:"task"`
+	}
+	if json.Unmarshal(res, &created); msg != "" || created.Task.TaskID == "" {
+		t.Fatalf("pull_image as a task: %s %s", res, msg)
+	}
+	task := map[string]any{"taskId": created.Task.TaskID}
+	status := func(c *toolstest.LegacyClient) string {
+		res, msg := c.RPC(t, "tasks/get", task)
+		var r struct {
+			Status string `json:"status"`
+		}
+		json.Unmarshal(res, &r)
+		return r.Status + msg
+	}
+	id := regexp.MustCompile(`"id": "([0-9a-f]{16})"`)
+	var m []string
+	toolstest.WaitFor(t, "the approval request", func() bool {
+		text, _ := callText(t, alice, "list_approvals", nil)
+		m = id.FindStringSubmatch(text)
+		return m != nil
+	})
+	if st := status(bot); st != "working" {
+		t.Errorf("while waiting for approval the task is %q, want working", st)
+	}
+	if st := status(eve); !strings.Contains(st, "task not found") {
+		t.Errorf("another caller's tasks/get: %q, want task not found", st)
+	}
+	if text, isErr := callText(t, alice, "approve_request", map[string]any{"id": m[1]}); isErr {
+		t.Fatalf("approve_request: %s", text)
+	}
+	toolstest.WaitFor(t, "the task to complete", func() bool { return status(bot) == "completed" })
+	res, msg = bot.RPC(t, "tasks/result", task)
+	if msg != "" || !strings.Contains(string(res), "Downloaded newer image") || strings.Contains(string(res), `"isError":true`) {
+		t.Fatalf("tasks/result: %s %s, want the pull's result", res, msg)
+	}
+	var started, done int
+	for _, r := range s.auditRecords(t) {
+		if r["tool"] == "pull_image" && r["event"] == "tool_call_started" {
+			started++
+		}
+		if r["tool"] == "pull_image" && r["event"] == "tool_call" && r["result"] == "success" && r["approval"] != nil {
+			done++
+		}
+	}
+	if started != 1 || done != 1 {
+		t.Errorf("pull_image records: %d started, %d approved successes; want 1 and 1", started, done)
+	}
+}
+
+// imageToPull starts a dockerd (DOCKER_HOST) with a local registry that
+// holds a new image NAME/pull:v1 the daemon does not have, and returns
+// the image's reference in the registry.
+func imageToPull(t *testing.T, name string) string {
+	d := labtest.StartDockerd(t)
+	reg := d.StartRegistry(t)
+	local := "local/" + name + ":v1"
+	d.Image(t, labtest.ImageSpec{Name: local, Busybox: true, Files: map[string]string{"/etc/unique": time.Now().String()}})
+	ref := reg.Push(t, local, name+"/pull:v1")
+	d.RemoveImage(t, local)
+	d.RemoveImage(t, ref)
+	t.Setenv("DOCKER_HOST", d.Host)
+	return ref
 }

@@ -218,6 +218,30 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	if text, isErr := callText(t, cs, "scan_secrets", map[string]any{"path": root}); isErr || !strings.Contains(text, `"aws-access-token"`) {
 		t.Errorf("scan_secrets under the sandbox: %s", text)
 	}
+	// get_inventory reads every part under the sandbox, through the
+	// needs its parts declare: each is ok, none a sandbox refusal.
+	{
+		text, _ := callText(t, cs, "get_inventory", nil)
+		var inv struct {
+			Parts []struct{ Name, Status, Error string }
+		}
+		json.Unmarshal([]byte(text), &inv)
+		seen := map[string]bool{}
+		for _, pt := range inv.Parts {
+			seen[pt.Name] = true
+			if pt.Status != "ok" {
+				t.Errorf("get_inventory part %s under the sandbox: %s %s", pt.Name, pt.Status, pt.Error)
+			}
+		}
+		for _, n := range []string{"system", "listening", "containers", "services", "packages"} {
+			if !seen[n] {
+				t.Errorf("get_inventory has no %s part: %s", n, text)
+			}
+		}
+		if !strings.Contains(text, `"sbx-web"`) || !strings.Contains(text, `"mode": "enforce"`) {
+			t.Errorf("get_inventory under the sandbox lacks the container or the sandbox state: %s", text)
+		}
+	}
 	// The release facts gopsutil reads must be inside the policy too.
 	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "get_system_status"})
 	if err != nil {

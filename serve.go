@@ -177,6 +177,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, err
 	}
 	in.metrics.SetSandbox(sandboxState)
+	in.toolsets.setSelf(enabled, sandboxState)
 	in.reload = newReloader(cfg, in.verifier, in.audit, in.log)
 	var warnings []string
 	testOnly := testBuildWarning(testBuild())

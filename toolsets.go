@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/tailops/tailops/approval"
 	jfile "github.com/tailops/tailops/journal"
+	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tools"
 	approvaltools "github.com/tailops/tailops/tools/approvals"
 	"github.com/tailops/tailops/tools/diag"
@@ -18,6 +20,7 @@ import (
 	"github.com/tailops/tailops/tools/files"
 	"github.com/tailops/tailops/tools/firewall"
 	"github.com/tailops/tailops/tools/host"
+	"github.com/tailops/tailops/tools/inventory"
 	"github.com/tailops/tailops/tools/journal"
 	"github.com/tailops/tailops/tools/packages"
 	"github.com/tailops/tailops/tools/secrets"
@@ -30,7 +33,7 @@ import (
 // its error (see toolsetList.check). gate returns two-person approval's
 // gate once it is open (nil: none).
 func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
-	l := toolsetList{describe: c.toolsetError}
+	l := toolsetList{describe: c.toolsetError, self: &atomic.Pointer[inventory.Self]{}}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	fts, ferr := files.New(c.filesConfig(log))
 	l.add(fts, ferr)
@@ -41,6 +44,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
 	l.add(packages.New(c.packagesConfig(log)))
 	l.add(firewall.New(c.firewallConfig(log)))
+	l.add(inventory.New(c.inventoryConfig(&l)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.addTestToolsets()
 	return &l
@@ -90,6 +94,52 @@ func secretsConfig(fts *files.Toolset, ferr error, log *slog.Logger) secrets.Con
 	return secrets.Config{Roots: fts.Roots(), Denied: fts.Denied, RootsErr: ferr, Logger: log}
 }
 
+// inventoryConfig is get_inventory's configuration: the inventory parts
+// of the toolsets built so far in l, those of a toolset --toolsets leaves
+// out, or whose configuration is not usable, listed as absent with why.
+func (c *config) inventoryConfig(l *toolsetList) inventory.Config {
+	cfg := inventory.Config{Absent: map[string]string{}, Self: func() inventory.Self {
+		if s := l.self.Load(); s != nil {
+			return *s
+		}
+		return inventory.Self{Version: version}
+	}}
+	for i, ts := range l.sets {
+		p, ok := ts.(tools.InventoryProvider)
+		if !ok {
+			continue
+		}
+		why := ""
+		switch {
+		case len(c.Toolsets) > 0 && !slices.Contains(c.Toolsets, ts.Name()):
+			why = fmt.Sprintf("the %s toolset is left out (%s)", ts.Name(), c.toolsetsSource())
+		case l.errs[i] != nil:
+			why = fmt.Sprintf("the %s tools are not usable on this server: %v", ts.Name(), l.errs[i])
+		}
+		for _, part := range p.InventoryParts() {
+			if why != "" {
+				cfg.Absent[part.Name] = why
+			} else {
+				cfg.Parts = append(cfg.Parts, part)
+			}
+		}
+	}
+	return cfg
+}
+
+// setSelf records TailOps' own part of get_inventory: the tools served
+// and the sandbox as applied.
+func (l *toolsetList) setSelf(on []tools.Spec, sb metrics.Sandbox) {
+	self := &inventory.Self{Version: version, Tools: len(on), Toolsets: []string{},
+		Sandbox: inventory.SandboxState{Mode: sb.Mode, Landlock: sb.Landlock, LandlockABI: sb.LandlockABI, Seccomp: sb.Seccomp, SkippedRules: sb.Skipped}}
+	for _, ts := range l.sets {
+		if enabled(ts, on) {
+			self.Toolsets = append(self.Toolsets, ts.Name())
+		}
+	}
+	l.self.Store(self)
+}
+
 // toolsetError describes the configuration error of toolset ts: where a
 // setting of the file tools came from, or which tools it is about.
 func (c *config) toolsetError(ts tools.Toolset, err error) error {
@@ -114,6 +164,9 @@ type toolsetList struct {
 	// describe turns a toolset's configuration error into the server's
 	// (naming the flags or keys it came from).
 	describe func(tools.Toolset, error) error
+	// self is TailOps' own part of get_inventory, set once the server
+	// knows its tools and sandbox (nil before).
+	self *atomic.Pointer[inventory.Self]
 }
 
 // add appends a toolset as its constructor returned it.

@@ -15,6 +15,7 @@ import (
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // toolsOf returns the names of the tools of the named toolsets, as the
@@ -85,7 +86,7 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "--read-only and --disable-destructive", args: []string{"--read-only", "--disable-destructive"}, want: toolsOf(readOnly)},
 		{name: "--disable-destructive within the toolsets", args: []string{"--toolsets", "docker", "--disable-destructive"}, want: toolsOf(notDestructive, "docker")},
 
-		{name: "unknown toolset", args: []string{"--toolsets", "diag,stacks"}, wantErr: `--toolsets: unknown toolset "stacks" (known: host, files, secrets, docker, diag, systemd, journal, packages, firewall, approvals); a domain this build does not have yet, such as stacks, has no toolset until it is built`},
+		{name: "unknown toolset", args: []string{"--toolsets", "diag,stacks"}, wantErr: `--toolsets: unknown toolset "stacks" (known: host, files, secrets, docker, diag, systemd, journal, packages, firewall, inventory, approvals); a domain this build does not have yet, such as stacks, has no toolset until it is built`},
 		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "stacks,hosts"}, wantErr: `unknown toolset "stacks", "hosts" (known: `},
 		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["stacks"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "stacks"`},
 		{name: "--tools outside the toolsets", args: []string{"--toolsets", "diag", "--tools", "ping_host,health_check"}, wantErr: "--tools names health_check, a tool of the host toolset, which --toolsets leaves out (it selects diag); add host to the toolsets or drop health_check from the tools"},
@@ -146,16 +147,7 @@ func TestLeftOutToolsetIsNotOpenedNorGranted(t *testing.T) {
 	}
 
 	roots := t.TempDir()
-	c := &config{Toolsets: listFlag{"diag"}, FileRoots: listFlag{roots}, env: environ{}}
-	sets := c.toolsets(nil, nil)
-	sel, err := c.selection(sets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enabled, err := tools.Select(sets.specs(), sel)
-	if err != nil {
-		t.Fatal(err)
-	}
+	enabled, _ := selected(t, &config{Toolsets: listFlag{"diag"}, FileRoots: listFlag{roots}, env: environ{}})
 	if got := tools.Names(enabled); !slices.Equal(got, toolsOf(nil, "diag")) {
 		t.Fatalf("enabled %v, want the diag tools", got)
 	}
@@ -258,4 +250,51 @@ func TestToolsetsEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestInventoryReadsOnlySelectedToolsets: get_inventory reads the parts
+// of the toolsets --toolsets selects and lists the others as unavailable,
+// saying why; its sandbox needs are those of the parts it reads, so
+// --toolsets inventory,host grants no Docker socket, bus or dpkg file.
+func TestInventoryReadsOnlySelectedToolsets(t *testing.T) {
+	enabled, sets := selected(t, &config{Toolsets: listFlag{"inventory", "host"}, env: environ{}})
+	var inv tools.Spec
+	for _, sp := range enabled {
+		if sp.Name() == "get_inventory" {
+			inv = sp
+		}
+	}
+	if inv.Name() == "" {
+		t.Fatalf("get_inventory not enabled: %v", tools.Names(enabled))
+	}
+	if n := inv.Needs; len(n.Sockets) != 0 || slices.ContainsFunc(n.Read, func(p string) bool { return strings.Contains(p, "dpkg") }) {
+		t.Errorf("get_inventory needs %+v: the Docker socket, the bus or dpkg's files of toolsets left out", n)
+	}
+	ts := sets.sets[slices.IndexFunc(sets.sets, func(ts tools.Toolset) bool { return ts.Name() == "inventory" })]
+	k := toolstest.Direct(ts.Tools())
+	text := toolstest.Text(toolstest.Call(t, k, "get_inventory", map[string]any{"parts": []string{"containers", "services", "packages"}}))
+	for _, part := range []string{"containers", "services", "packages"} {
+		if !strings.Contains(text, `"name": "`+part+`"`) {
+			t.Errorf("no %s part: %s", part, text)
+		}
+	}
+	if strings.Count(text, `"status": "unavailable"`) != 3 || !strings.Contains(text, "the docker toolset is left out (") {
+		t.Errorf("parts of left-out toolsets: %s, want each unavailable, saying why", text)
+	}
+}
+
+// selected builds c's toolsets and returns the tools its selection
+// enables, and the toolsets.
+func selected(t *testing.T, c *config) ([]tools.Spec, *toolsetList) {
+	t.Helper()
+	sets := c.toolsets(nil, nil)
+	sel, err := c.selection(sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled, err := tools.Select(sets.specs(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enabled, sets
 }

@@ -2,6 +2,11 @@
 
 package sandbox
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Needs are what one grantee (a tool, a prompt, a resource) needs from the
 // kernel, as concrete, already-resolved resources: paths as they are on
 // this host (a toolset applies host prefixes, HostPaths, before it
@@ -45,4 +50,26 @@ type Needs struct {
 type Grant struct {
 	Who   string
 	Needs Needs
+}
+
+// Merge returns the union of n and o: what a grantee needs that does the
+// work of both (get_inventory, which reads through other toolsets' code).
+func (n Needs) Merge(o Needs) Needs {
+	return Needs{
+		Read: union(n.Read, o.Read), Write: union(n.Write, o.Write), Sockets: union(n.Sockets, o.Sockets),
+		TCPPorts: union(n.TCPPorts, o.TCPPorts), AnyTCPPort: n.AnyTCPPort || o.AnyTCPPort, DNS: n.DNS || o.DNS,
+		Exec: union(n.Exec, o.Exec), Syscalls: union(n.Syscalls, o.Syscalls), Netlink: union(n.Netlink, o.Netlink),
+		Capabilities: union(n.Capabilities, o.Capabilities),
+	}
+}
+
+// union returns the sorted elements of a and b, each once; nil when both
+// are empty.
+func union[T cmp.Ordered](a, b []T) []T {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	s := append(slices.Clone(a), b...)
+	slices.Sort(s)
+	return slices.Compact(s)
 }

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -194,7 +195,11 @@ func New(c Config) (*Server, error) {
 	hooks.AddOnError(s.auditUnknownTool)
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
-	opts := []mcpserver.ServerOption{
+	var opts []mcpserver.ServerOption
+	if slices.ContainsFunc(c.Enabled, func(sp tools.Spec) bool { return sp.Task() }) {
+		opts = newTaskTable().options(hooks) // first: its middleware is the outermost
+	}
+	opts = append(opts,
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithInstructions("TailOps operates a homelab host. Tools are filtered by your token's scopes; every call is audited."),
 		mcpserver.WithToolFilter(s.visibleTools),
@@ -203,7 +208,7 @@ func New(c Config) (*Server, error) {
 		mcpserver.WithToolHandlerMiddleware(s.authorizeAndAudit),
 		mcpserver.WithRecovery(),
 		mcpserver.WithResourceRecovery(),
-	}
+	)
 	if len(c.Prompts) > 0 {
 		opts = append(opts, mcpserver.WithPromptCapabilities(false))
 	}

@@ -93,6 +93,12 @@ func (s *Spec) Destructive() bool {
 	return h == nil || *h
 }
 
+// Task reports whether a client may run the tool's calls as MCP tasks.
+func (s *Spec) Task() bool {
+	e := s.Tool.Execution
+	return e != nil && (e.TaskSupport == mcp.TaskSupportOptional || e.TaskSupport == mcp.TaskSupportRequired)
+}
+
 // NeedsApproval reports whether calls of the tool wait for approval by
 // its declared risk (critical); RiskFor may lower it for some calls.
 func (s *Spec) NeedsApproval() bool { return s.Risk == RiskCritical }

@@ -158,6 +158,10 @@ type TypedSpec[In, Out any] struct {
 	ApprovalFor func(args any) bool
 	// RiskFor is Spec.RiskFor; nil means every call has Risk.
 	RiskFor func(args any) Risk
+	// Task marks a tool whose calls can take minutes (a pull, an upgrade,
+	// a deploy): a client may run them as MCP tasks and poll for the
+	// result (the tool's execution.taskSupport is "optional").
+	Task bool
 }
 
 // Spec builds the registry entry.
@@ -173,6 +177,9 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		mcp.WithOpenWorldHintAnnotation(t.Hints.OpenWorld),
 	)
 	tool.RawInputSchema = declareIntOrString(reflect.TypeFor[In](), tool.RawInputSchema)
+	if t.Task {
+		tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
+	}
 	run, text := t.Run, t.Text
 	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var in In

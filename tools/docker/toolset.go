@@ -355,6 +355,7 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   e.updateContainer,
+			Task:  true,
 		}.Spec(),
 		tools.TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_container", Title: "Remove a container",
@@ -371,6 +372,7 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeDockerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: false, Idempotent: true, OpenWorld: true},
 			Run:   e.pullImageTool,
+			Task:  true,
 		}.Spec(),
 	}
 }

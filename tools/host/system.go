@@ -31,7 +31,7 @@ import (
 // current CPU times and those of the previous call, so no call waits for
 // a sampling interval.
 type cpuSampler struct {
-	host     hostStatic
+	host     *hostStatic
 	mu       sync.Mutex
 	last     *cpu.TimesStat
 	at       time.Time
@@ -105,23 +105,39 @@ type HealthResult struct {
 	Version string `json:"version"`
 }
 
+// Identity is what names the host and its system.
+type Identity struct {
+	Hostname        string `json:"hostname"`
+	OS              string `json:"os"`
+	Platform        string `json:"platform"`
+	PlatformVersion string `json:"platform_version"`
+	Kernel          string `json:"kernel"`
+	Arch            string `json:"arch"`
+}
+
+// identity reads the host's Identity.
+func identity(ctx context.Context, static *hostStatic) (Identity, error) {
+	hs := static.get(ctx)
+	id := Identity{OS: runtime.GOOS, Platform: hs.platform, PlatformVersion: hs.version, Kernel: hs.kernel, Arch: hs.arch}
+	var err error
+	if id.Hostname, err = os.Hostname(); err != nil {
+		return id, fmt.Errorf("reading host name: %w", err)
+	}
+	return id, nil
+}
+
 // SystemStatus is get_system_status's output.
 type SystemStatus struct {
-	Hostname        string        `json:"hostname"`
-	OS              string        `json:"os"`
-	Platform        string        `json:"platform"`
-	PlatformVersion string        `json:"platform_version"`
-	Kernel          string        `json:"kernel"`
-	Arch            string        `json:"arch"`
-	UptimeSeconds   uint64        `json:"uptime_seconds"`
-	Load            [3]float64    `json:"load" jsonschema_description:"1, 5 and 15 minute load averages"`
-	CPUCount        int           `json:"cpu_count"`
-	CPUPercent      float64       `json:"cpu_percent"`
-	CPUPercentOver  string        `json:"cpu_percent_over" jsonschema_description:"the interval the CPU percentage was measured over"`
-	Memory          MemoryStatus  `json:"memory"`
-	Swap            MemoryStatus  `json:"swap"`
-	Disks           []DiskStatus  `json:"disks"`
-	Temperatures    []Temperature `json:"temperatures" jsonschema_description:"hardware sensors; empty where none are present"`
+	Identity
+	UptimeSeconds  uint64        `json:"uptime_seconds"`
+	Load           [3]float64    `json:"load" jsonschema_description:"1, 5 and 15 minute load averages"`
+	CPUCount       int           `json:"cpu_count"`
+	CPUPercent     float64       `json:"cpu_percent"`
+	CPUPercentOver string        `json:"cpu_percent_over" jsonschema_description:"the interval the CPU percentage was measured over"`
+	Memory         MemoryStatus  `json:"memory"`
+	Swap           MemoryStatus  `json:"swap"`
+	Disks          []DiskStatus  `json:"disks"`
+	Temperatures   []Temperature `json:"temperatures" jsonschema_description:"hardware sensors; empty where none are present"`
 }
 
 // MemoryStatus is a memory or swap summary in bytes.
@@ -231,10 +247,8 @@ type Connection struct {
 func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 	var st SystemStatus
 	var err error
-	hs := cs.host.get(ctx)
-	st.OS, st.Platform, st.PlatformVersion, st.Kernel, st.Arch = runtime.GOOS, hs.platform, hs.version, hs.kernel, hs.arch
-	if st.Hostname, err = os.Hostname(); err != nil {
-		return st, fmt.Errorf("reading host name: %w", err)
+	if st.Identity, err = identity(ctx, cs.host); err != nil {
+		return st, err
 	}
 	if st.UptimeSeconds, err = gphost.UptimeWithContext(ctx); err != nil {
 		return st, fmt.Errorf("reading uptime: %w", err)
@@ -254,18 +268,8 @@ func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 	if sw, err := mem.SwapMemoryWithContext(ctx); err == nil {
 		st.Swap = MemoryStatus{Total: sw.Total, Used: sw.Used, Available: sw.Free, UsedPercent: round2(sw.UsedPercent)}
 	}
-	parts, err := disk.PartitionsWithContext(ctx, false)
-	if err != nil {
-		return st, fmt.Errorf("reading mounts: %w", err)
-	}
-	st.Disks = []DiskStatus{}
-	for _, p := range parts {
-		u, err := disk.UsageWithContext(ctx, p.Mountpoint)
-		if err != nil || u.Total == 0 {
-			continue
-		}
-		st.Disks = append(st.Disks, DiskStatus{Mountpoint: p.Mountpoint, Device: p.Device, FSType: p.Fstype,
-			Total: u.Total, Used: u.Used, Free: u.Free, UsedPercent: round2(u.UsedPercent)})
+	if st.Disks, err = disks(ctx); err != nil {
+		return st, err
 	}
 	st.Temperatures = []Temperature{}
 	temps, _ := sensors.TemperaturesWithContext(ctx) // partial results are fine: sensors are optional
@@ -273,6 +277,24 @@ func systemStatus(ctx context.Context, cs *cpuSampler) (SystemStatus, error) {
 		st.Temperatures = append(st.Temperatures, Temperature{Sensor: t.SensorKey, Celsius: round2(t.Temperature)})
 	}
 	return st, nil
+}
+
+// disks returns the mounted file systems with a size.
+func disks(ctx context.Context) ([]DiskStatus, error) {
+	parts, err := disk.PartitionsWithContext(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("reading mounts: %w", err)
+	}
+	out := []DiskStatus{}
+	for _, p := range parts {
+		u, err := disk.UsageWithContext(ctx, p.Mountpoint)
+		if err != nil || u.Total == 0 {
+			continue
+		}
+		out = append(out, DiskStatus{Mountpoint: p.Mountpoint, Device: p.Device, FSType: p.Fstype,
+			Total: u.Total, Used: u.Used, Free: u.Free, UsedPercent: round2(u.UsedPercent)})
+	}
+	return out, nil
 }
 
 func systemStatusText(s SystemStatus) string {

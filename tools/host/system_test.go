@@ -111,7 +111,7 @@ func TestHealthCheckReportsTheVersion(t *testing.T) {
 
 func TestCPUPercentNeverBlocks(t *testing.T) {
 	t.Parallel()
-	cs := &cpuSampler{}
+	cs := &cpuSampler{host: &hostStatic{}}
 	ctx := context.Background()
 	for i, want := range []string{"since boot", "since boot"} {
 		_, over, err := cs.percent(ctx)

@@ -36,9 +36,10 @@ type Config struct {
 
 // Toolset is the host toolset, built by New.
 type Toolset struct {
-	cfg   Config
-	env   common.EnvMap
-	specs []tools.Spec
+	cfg    Config
+	env    common.EnvMap
+	static *hostStatic
+	specs  []tools.Spec
 }
 
 var _ tools.Toolset = (*Toolset)(nil)
@@ -49,7 +50,7 @@ var _ tools.Toolset = (*Toolset)(nil)
 // enabled.
 func New(cfg Config) (*Toolset, error) {
 	cfg.Version = cmp.Or(cfg.Version, "dev")
-	t := &Toolset{cfg: cfg, env: gopsutilEnv(cfg.Host)}
+	t := &Toolset{cfg: cfg, env: gopsutilEnv(cfg.Host), static: &hostStatic{}}
 	t.specs = t.declare()
 	err := checkHost(cfg.Host)
 	if err != nil {
@@ -125,7 +126,7 @@ func (t *Toolset) interfaceNeeds() sandbox.Needs {
 
 // declare declares the host tools.
 func (t *Toolset) declare() []tools.Spec {
-	cs := &cpuSampler{}
+	cs := &cpuSampler{host: t.static}
 	pt := &procSampler{}
 	return []tools.Spec{
 		tools.TypedSpec[tools.NoArgs, HealthResult]{
