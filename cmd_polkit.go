@@ -7,15 +7,20 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"slices"
 	"strconv"
 
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/tools/packages"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
-// runPolkitRule is `tailops polkit-rule`: it prints the polkit rule that
-// lets the user TailOps runs as start, stop, restart and reload exactly
+// runPolkitRule is `tailops polkit-rule`: it prints the polkit rules that
+// let the user TailOps runs as start, stop, restart and reload exactly
 // the units of the server's --service-allow (flags, environment twins and
-// config file read as serve reads them), to install as
+// config file read as serve reads them) and, when the server would serve
+// install_package or upgrade_packages, refresh, install and update
+// trusted packages through PackageKit; to install as
 // /etc/polkit-1/rules.d/50-tailops.rules.
 func runPolkitRule(args []string, stdout, stderr io.Writer) error {
 	cfg := &config{}
@@ -47,6 +52,32 @@ func runPolkitRule(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pk, err := servesPackageKit(cfg)
+	if err != nil {
+		return err
+	}
+	if pk {
+		r, err := packages.PolkitRule(name)
+		if err != nil {
+			return err
+		}
+		rule += "\n" + r
+	}
 	fmt.Fprint(stdout, rule)
 	return nil
+}
+
+// servesPackageKit reports whether the server cfg configures would serve
+// a tool that asks PackageKit to change packages.
+func servesPackageKit(cfg *config) (bool, error) {
+	sets := cfg.toolsets(nil, nil)
+	sel, err := cfg.selection(sets)
+	if err != nil {
+		return false, err
+	}
+	enabled, err := tools.Select(sets.specs(), sel)
+	if err != nil {
+		return false, fmt.Errorf("selecting tools: %w", err)
+	}
+	return slices.ContainsFunc(tools.Names(enabled), func(n string) bool { return n == "install_package" || n == "upgrade_packages" }), nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tailops/tailops/tools/packages"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -43,5 +44,31 @@ func TestPolkitRuleCommand(t *testing.T) {
 	}
 	if _, stderr, code := tailops(t, nil, "polkit-rule", "--user", `x"; return polkit.Result.YES; //`); code == 0 || !strings.Contains(stderr, "not a valid user name") {
 		t.Errorf("a user name that would inject JavaScript: exit %d, %s", code, stderr)
+	}
+}
+
+// TestPolkitRuleCommandPackageKit: `tailops polkit-rule` adds PackageKit's
+// rule when the server would serve install_package or upgrade_packages,
+// and leaves it out when the selection drops them.
+func TestPolkitRuleCommandPackageKit(t *testing.T) {
+	pk, err := packages.PolkitRule("tailops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--toolsets", "packages"}, true},
+		{[]string{"--tools", "upgrade_packages"}, true},
+		{[]string{"--toolsets", "systemd"}, false},
+		{[]string{"--read-only"}, false},
+		{[]string{"--disable-tools", "install_package,upgrade_packages"}, false},
+	} {
+		out, stderr, code := tailops(t, nil, append([]string{"polkit-rule", "--user", "tailops"}, tc.args...)...)
+		if code != 0 || strings.Contains(out, pk) != tc.want || !strings.Contains(out, "org.freedesktop.systemd1.manage-units") {
+			t.Errorf("%v: exit %d, stderr %s, PackageKit's rule wanted %v:\n%s", tc.args, code, stderr, tc.want, out)
+		}
 	}
 }

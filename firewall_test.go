@@ -5,12 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,16 +24,8 @@ func TestFirewallToolsUnderSandbox(t *testing.T) {
 		t.Fatalf("nft flush ruleset (in the test's namespace): %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("nft", "flush", "ruleset").Run() })
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req struct{ ID string }
-		json.Unmarshal(body, &req)
-		json.NewEncoder(w).Encode(map[string]any{"id": req.ID, "approved": true, "approver": "hook"})
-	}))
-	defer hook.Close()
-	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("webhook-secret-for-tests-0123456789"), 0o600)
-	p := runBinaryEnv(t, nil, binPath, "--firewall", "--approval-webhook", hook.URL, "--approval-webhook-secret-file", secret)
+	hook, secret := approvingWebhook(t)
+	p := runBinaryEnv(t, nil, binPath, "--firewall", "--approval-webhook", hook, "--approval-webhook-secret-file", secret)
 	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
 		t.Fatalf("the sandbox is not applied:\n%s", p.Stderr)
 	}

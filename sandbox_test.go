@@ -152,6 +152,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"inspect_container": web, "get_container_logs": web, "get_container_stats": web, "start_container": web,
 		"stop_container": {"container": "sbx-web", "timeout": 1}, "restart_container": {"container": "sbx-web", "timeout": 1},
 		"update_container": web, "remove_container": web, "pull_image": {"image": "local/busybox:latest"},
+		"exec_in_container": {"container": "sbx-web", "argv": []string{"true"}}, "check_image_updates": web,
 		"approve_request": {"id": "0123456789abcdef"}, "deny_request": {"id": "0123456789abcdef"},
 		"ping_host": {"host": "127.0.0.1", "count": 1}, "traceroute": {"host": "127.0.0.1", "max_hops": 2, "probes": 1},
 		"test_port_connectivity": {"host": "127.0.0.1", "ports": []int{port(t, p.URL)}},
@@ -164,6 +165,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"list_installed_packages": {"name": "dpkg"},
 		"check_vulnerabilities":   {"limit": 5},
 		"scan_secrets":            {"path": root, "max_files": 50},
+		// PackageKit's tools stop at the approval gate here
+		// (TestPackageKitUnderSandbox runs one to PackageKit).
+		"install_package": {"name": "tailops-test-pkg"}, "upgrade_packages": {"packages": []string{"tailops-test-pkg"}},
 		// The firewall tools act on the test binary's own network
 		// namespace (TestMain), never on the host's; the writes stop at
 		// the approval gate here (TestFirewallToolsUnderSandbox runs them).

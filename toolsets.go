@@ -56,9 +56,11 @@ func (c *config) diagConfig(log *slog.Logger) diag.Config {
 }
 
 // packagesConfig is the packages tools' configuration: the host's paths,
-// and where check_vulnerabilities reads the security tracker's data.
+// the system bus PackageKit answers on, and where check_vulnerabilities
+// reads the security tracker's data.
 func (c *config) packagesConfig(log *slog.Logger) packages.Config {
-	return packages.Config{Host: c.env.host, VulnData: c.VulnData, VulnAllow: c.VulnAllow, Version: version, Logger: log}
+	return packages.Config{Host: c.env.host, BusAddress: c.env.dbusSystemBus, VulnData: c.VulnData, VulnAllow: c.VulnAllow,
+		Version: version, Logger: log}
 }
 
 // journalDirs returns the journal directories, as this process sees

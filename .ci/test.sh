@@ -22,7 +22,10 @@ need=()
 # systemd, dbus, polkitd, util-linux: the systemd tools are tested against
 # systemd as PID 1 of private namespaces, with its bus, polkit and journal
 # (internal/systemdtest; policy-rc.d below keeps them from starting on the host).
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux; do
+# packagekit, dpkg-dev: install_package and upgrade_packages are tested against
+# the real packagekitd, D-Bus activated in such a bed, installing packages that
+# dpkg-deb builds from a local repository that dpkg-scanpackages indexes.
+for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux packagekit dpkg-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -151,3 +151,12 @@ func (r *Registry) stop() error {
 		return errors.New("docker-registry did not stop within 10 s of SIGTERM and was killed")
 	}
 }
+
+// Stop stops the registry, so that tests see a registry that does not
+// answer; a later StartRegistry of its daemon does not start it again.
+func (r *Registry) Stop(t testing.TB) {
+	t.Helper()
+	if err := r.stop(); err != nil {
+		t.Error(err)
+	}
+}

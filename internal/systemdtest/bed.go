@@ -11,16 +11,19 @@
 //
 // Nothing it starts touches the host: the host's root is read-only inside
 // the bed (so systemd-tmpfiles and the like cannot change it, and they are
-// masked anyway), the network namespace has only loopback, and stopping
+// masked anyway), or, with Options.WritableRoot, an overlay whose changes
+// stay in the bed, the network namespace has only loopback, and stopping
 // the bed kills its PID 1 (and with it every process in it) by PID.
 // Missing components fail the test with the command that installs them.
 package systemdtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,8 +77,17 @@ W=$1
 R=$W/root
 mount -t tmpfs tmpfs "$R"
 mkdir -p "$R/r"
-mount --rbind / "$R/r"
-mount -o remount,bind,ro "$R/r"
+if [ "$2" = overlay ]; then
+  # The host's root as the lower layer of an overlay whose upper layer is
+  # on the bed's tmpfs: writable in the bed, unchanged on the host.
+  mkdir -p "$R/up" "$R/work"
+  mount -t overlay -o lowerdir=/,upperdir="$R/up",workdir="$R/work" overlay "$R/r"
+  mount --rbind /dev "$R/r/dev"
+  mount --rbind /sys "$R/r/sys"
+else
+  mount --rbind / "$R/r"
+  mount -o remount,bind,ro "$R/r"
+fi
 for d in run tmp var/tmp var/log/journal var/lib/systemd etc/systemd/system etc/polkit-1/rules.d srv; do
   [ -d "$R/r/$d" ] || { echo "the bed needs $d to exist on the host" >&2; exit 1; }
   mount -t tmpfs -o mode=755 tmpfs "$R/r/$d"
@@ -105,10 +117,25 @@ func cgroup2Root() (string, error) {
 	return "", errors.New("no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified")
 }
 
+// Options are a bed's options; the zero value is the bed Start boots.
+type Options struct {
+	// WritableRoot makes the bed's root an overlay of the host's root with
+	// an upper layer of its own (tmpfs): what runs in the bed may change
+	// any file (dpkg installing a package, say), and the host sees none of
+	// it. Else the host's root is read-only in the bed.
+	WritableRoot bool
+}
+
 // Start boots a bed and stops it when the test ends. It fails the test
 // when a component is missing or systemd does not reach a running state
 // with the bus and polkit up within 30 seconds.
 func Start(t testing.TB) *Bed {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith boots a bed as Start does, with options.
+func StartWith(t testing.TB, o Options) *Bed {
 	t.Helper()
 	for _, p := range []string{"/lib/systemd/systemd", "/usr/bin/dbus-daemon", "/usr/lib/polkit-1/polkitd", "/usr/bin/unshare", "/usr/bin/nsenter"} {
 		if _, err := os.Stat(p); err != nil {
@@ -161,8 +188,12 @@ func Start(t testing.TB) *Bed {
 	// The shell joins the bed's cgroup, then becomes unshare, whose child
 	// becomes systemd: PID 1 of the new namespaces, with that cgroup as
 	// the root of its cgroup namespace.
-	b.cmd = exec.Command("/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && exec unshare --pid --fork --kill-child --mount --net --uts --ipc --cgroup --propagation private /bin/sh "$2/boot.sh" "$2"`,
-		"sh", b.cgroup, dir)
+	root := "ro"
+	if o.WritableRoot {
+		root = "overlay"
+	}
+	b.cmd = exec.Command("/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && exec unshare --pid --fork --kill-child --mount --net --uts --ipc --cgroup --propagation private /bin/sh "$2/boot.sh" "$2" "$3"`,
+		"sh", b.cgroup, dir, root)
 	b.cmd.Stdout, b.cmd.Stderr = logf, logf
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := b.cmd.Start(); err != nil {
@@ -359,4 +390,69 @@ func (b *Bed) stop() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// InstallSelf copies the running test binary into the bed's /srv as name
+// (once per bed) and returns its path inside the bed, for a helper
+// process: the test binary run in the bed with -test.run naming a test
+// that serves requests (StartHelper).
+func (b *Bed) InstallSelf(t testing.TB, name string) string {
+	t.Helper()
+	dst := filepath.Join(b.Srv, name)
+	if _, err := os.Stat(dst); err == nil {
+		return "/srv/" + name
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "/srv/" + name
+}
+
+// Helper is a process in the bed that answers each line it reads with one
+// line: a test's code run where the bed's polkit sees it.
+type Helper struct {
+	in  io.Writer
+	out *bufio.Scanner
+}
+
+// StartHelper starts cmd (a command into the bed: Command, CommandAs, or
+// systemd-run --pipe) as a Helper; its stdin is closed and it is waited
+// for when the test ends.
+func StartHelper(t testing.TB, cmd *exec.Cmd) *Helper {
+	t.Helper()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return &Helper{in: in, out: sc}
+}
+
+// Ask sends line to the helper and returns its answer; the helper's exit
+// fails the test.
+func (h *Helper) Ask(t testing.TB, line string) string {
+	t.Helper()
+	fmt.Fprintf(h.in, "%s\n", line)
+	if !h.out.Scan() {
+		t.Fatalf("the helper exited: %v", h.out.Err())
+	}
+	return h.out.Text()
 }

@@ -374,5 +374,23 @@ func (e *engine) declare() []tools.Spec {
 			Run:   e.pullImageTool,
 			Task:  true,
 		}.Spec(),
+		tools.TypedSpec[ExecArgs, ExecResult]{
+			Name: "exec_in_container", Title: "Run a command in a container",
+			Description: "Runs argv (the program and its arguments, an array: no shell is implied) in a running container through the Engine API's exec, " +
+				"without a terminal or stdin, and returns its exit code, stdout and stderr (each up to 1 MiB, secrets redacted). timeout: seconds to wait " +
+				"(default 30, at most 600); a process still running then is reported with its PID, as the Engine API cannot end it.",
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Run:   e.execInContainer, Text: execText,
+		}.Spec(),
+		tools.TypedSpec[ImageUpdatesArgs, ImageUpdates]{
+			Name: "check_image_updates", Title: "Check for image updates",
+			Description: "For running containers (all, one container, or one compose stack), compares the registry digest of the image each runs " +
+				"with the digest its registry has for the same reference now (the daemon asks for the manifest; nothing is pulled): " +
+				"up_to_date, update_available, pinned (a digest reference), local_only (an image built or loaded here) or error, per container.",
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Needs: dockerNeeds,
+			Hints: tools.Hints{ReadOnly: true, Destructive: false, Idempotent: true, OpenWorld: true},
+			Run:   e.checkImageUpdates,
+		}.Spec(),
 	}
 }

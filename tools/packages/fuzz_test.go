@@ -90,10 +90,37 @@ func FuzzScanList(f *testing.F) {
 // directory, so that go test runs the seeds found by fuzzing before.
 func TestFuzzSeedsInTestdata(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"FuzzCompare", "FuzzControl", "FuzzRelease", "FuzzScanList"} {
+	for _, name := range []string{"FuzzCompare", "FuzzControl", "FuzzPickInstall", "FuzzRelease", "FuzzScanList"} {
 		ents, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
 		if err != nil || len(ents) == 0 {
 			t.Errorf("%s has no seeds in testdata/fuzz: %v", name, err)
 		}
 	}
+}
+
+// FuzzPickInstall chooses among arbitrary package ids, as PackageKit's
+// Resolve could send them: never a panic; an id chosen is of the name
+// asked for, at the version asked for when one was, with four parts.
+func FuzzPickInstall(f *testing.F) {
+	f.Add("tailops-test-pkg;2.0;all;local\ntailops-test-pkg;1.0;all;installed:local", []byte{2, 1}, "tailops-test-pkg", "1.0")
+	f.Add("a;1;amd64;x\na;2;amd64;y\nb;3;all;z", []byte{2, 2, 2}, "a", "")
+	f.Add("a;;;\n;;;\na;1;2;3;4", []byte{1, 2, 9}, "a", "3")
+	f.Fuzz(func(t *testing.T, ids string, infos []byte, name, version string) {
+		var pkgs []pkPackage
+		for i, id := range strings.Split(ids, "\n") {
+			var info uint32
+			if i < len(infos) {
+				info = uint32(infos[i])
+			}
+			pkgs = append(pkgs, pkPackage{Info: info, ID: id})
+		}
+		id, installed, _, _, err := pickInstall(pkgs, name, version)
+		if id == "" {
+			return
+		}
+		n, v, _, _, ok := idParts(id)
+		if err != nil || installed != "" || !ok || n != name || version != "" && v != version {
+			t.Fatalf("pickInstall(%q, %q) = %q, %q, %v", name, version, id, installed, err)
+		}
+	})
 }

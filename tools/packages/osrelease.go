@@ -50,7 +50,7 @@ func readCodename(paths []string) (string, error) {
 // validCodename reports why s is not a release codename such as bookworm.
 func validCodename(s string) error {
 	if s == "" || len(s) > 32 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-		return fmt.Errorf("release codename %q: want a lower-case word such as bookworm", clipText(s, 40))
+		return fmt.Errorf("release codename %q: want a lower-case word such as bookworm", clipUTF8(s, 40))
 	}
 	return nil
 }

@@ -299,27 +299,46 @@ func TestBadFiles(t *testing.T) {
 }
 
 // TestNew checks the configuration's validation and what the tools
-// declare they read.
+// declare they read and connect to: the PackageKit tools, the status
+// file and the system bus socket, DBUS_SYSTEM_BUS_ADDRESS's or the
+// default.
 func TestNew(t *testing.T) {
 	t.Parallel()
-	ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var", Etc: "/host/etc"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range ts.Tools() {
-		want := []string{"/host/var/lib/dpkg/status", "/host/var/lib/apt/lists"}
-		switch s.Name() {
-		case "list_installed_packages":
-			want = want[:1]
-		case "check_vulnerabilities":
-			want = append(want, "/host/etc/os-release", "/usr/lib/os-release")
+	for _, bus := range []struct{ addr, socket string }{
+		{"", "/run/dbus/system_bus_socket"},
+		{"unix:path=/host/run/dbus/system_bus_socket", "/host/run/dbus/system_bus_socket"},
+	} {
+		ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var", Etc: "/host/etc"}, BusAddress: bus.addr})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := s.Needs.Read; !slices.Equal(got, want) {
-			t.Errorf("%s reads %q, want %q", s.Name(), got, want)
+		for _, s := range ts.Tools() {
+			want, sockets := []string{"/host/var/lib/dpkg/status", "/host/var/lib/apt/lists"}, []string(nil)
+			switch s.Name() {
+			case "list_installed_packages":
+				want = want[:1]
+			case "install_package", "upgrade_packages":
+				want, sockets = want[:1], []string{bus.socket}
+			case "check_vulnerabilities":
+				want = append(want, "/host/etc/os-release", "/usr/lib/os-release")
+			}
+			if got := s.Needs.Read; !slices.Equal(got, want) {
+				t.Errorf("%s reads %q, want %q", s.Name(), got, want)
+			}
+			if got := s.Needs.Sockets; !slices.Equal(got, sockets) {
+				t.Errorf("%s connects to %q, want %q", s.Name(), got, sockets)
+			}
 		}
 	}
-	if _, err := New(Config{Status: "relative/status"}); err == nil {
-		t.Error("New accepted a relative status file")
+	for _, c := range []Config{{Status: "relative/status"}, {BusAddress: "tcp:host=x,port=1"}, {BusAddress: "unix:abstract=x"}, {BusAddress: "unix:path=rel"}} {
+		ts, err := New(c)
+		if err == nil {
+			t.Errorf("New accepted %+v", c)
+			continue
+		}
+		if msg := toolstest.Err(t, toolstest.Direct(ts.Tools()), "install_package", map[string]any{"name": "nginx"}); !strings.Contains(msg, "unavailable") {
+			t.Errorf("%+v: install_package says %q", c, msg)
+		}
 	}
 }
 

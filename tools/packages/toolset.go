@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// Package packages is the toolset that reads the Debian package state:
-// check_updates (the upgradable packages, current and candidate version,
-// security or not), list_installed_packages and check_vulnerabilities
-// (the installed packages against the Debian security tracker's data).
-// It reads the dpkg status file and apt's downloaded lists directly,
-// streaming them, and never runs apt or dpkg: the lists are as fresh as
-// the host's last apt-get update. Only check_vulnerabilities reaches the
-// network, for the tracker's data, through the destination policy
-// (package netpolicy), unless it reads that data from a file.
+// Package packages is the toolset of the Debian packages: check_updates
+// (the upgradable packages, current and candidate version, security or
+// not), list_installed_packages and check_vulnerabilities (the installed
+// packages against the Debian security tracker's data) read the dpkg
+// status file and apt's downloaded lists directly, streaming them, as
+// fresh as the host's last apt-get update; install_package and
+// upgrade_packages ask PackageKit over D-Bus on the system bus, which
+// polkit must authorize. No tool runs apt, dpkg or pkcon. Only
+// check_vulnerabilities reaches the network, for the tracker's data,
+// through the destination policy (package netpolicy), unless it reads
+// that data from a file.
 package packages
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/internal/sysbus"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
@@ -60,6 +64,10 @@ type Config struct {
 	// Version is the TailOps version, sent in the fetch's User-Agent;
 	// empty means "dev".
 	Version string
+	// BusAddress is the system bus (DBUS_SYSTEM_BUS_ADDRESS), where
+	// PackageKit answers, of the form unix:path=/path/to/socket; empty
+	// means DefaultBusAddress.
+	BusAddress string
 	// Logger receives the tools' own log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -67,6 +75,8 @@ type Config struct {
 // Toolset is the packages toolset, built by New.
 type Toolset struct {
 	status, lists string
+	pk            pkClient
+	socket        string
 	log           *slog.Logger
 	specs         []tools.Spec
 
@@ -85,13 +95,18 @@ var _ tools.Toolset = (*Toolset)(nil)
 // is still returned, its tools declared but unavailable (tools.Unavailable).
 func New(cfg Config) (*Toolset, error) {
 	t := &Toolset{status: cmp.Or(cfg.Status, cfg.Host.Path(StatusFile)), lists: cmp.Or(cfg.Lists, cfg.Host.Path(ListsDir)),
-		log: cmp.Or(cfg.Logger, slog.Default())}
-	var err error
+		pk: pkClient{addr: cmp.Or(cfg.BusAddress, DefaultBusAddress)}, log: cmp.Or(cfg.Logger, slog.Default())}
+	var errs []error
 	for _, p := range []string{t.status, t.lists} {
 		if !filepath.IsAbs(p) {
-			err = fmt.Errorf("%q: must be an absolute path", p)
+			errs = append(errs, fmt.Errorf("%q: must be an absolute path", p))
 		}
 	}
+	var err error
+	if t.socket, err = sysbus.SocketPath(t.pk.addr); err != nil {
+		errs = append(errs, err)
+	}
+	err = errors.Join(errs...)
 	t.status, t.lists = filepath.Clean(t.status), filepath.Clean(t.lists)
 	t.vulnMaxAge, t.release = cmp.Or(cfg.VulnMaxAge, defaultVulnMaxAge), cfg.Release
 	for _, p := range osReleaseFiles {
@@ -163,6 +178,32 @@ func (t *Toolset) declare() []tools.Spec {
 			Needs: t.vulnNeeds(),
 			Run:   t.checkVulnerabilities,
 		}.Spec(),
+		tools.TypedSpec[InstallArgs, InstallResult]{
+			Name: "install_package", Title: "Install a package",
+			Description: "Installs a Debian package (name, optionally an exact version; default the candidate) and the packages it " +
+				"depends on, through PackageKit on the system bus: it refreshes the package lists, then installs trusted (signed) " +
+				"packages only. Returns every package changed, from which version to which (dpkg's status before and after), or " +
+				"PackageKit's error code and details. Long-running (minutes for large downloads): progress is reported when the " +
+				"request carries a progress token. Needs PackageKit (apt install packagekit) and polkit's consent " +
+				"(tailops polkit-rule). Critical: waits for approval.",
+			Scope: auth.ScopeSystemAdmin, Risk: tools.RiskCritical, Needs: t.pkNeeds(),
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: true},
+			Run:   t.installPackage,
+			Task:  true,
+		}.Spec(),
+		tools.TypedSpec[UpgradeArgs, UpgradeResult]{
+			Name: "upgrade_packages", Title: "Upgrade packages",
+			Description: "Upgrades the installed packages named in packages, or, without it, every upgradable package, through " +
+				"PackageKit on the system bus: it refreshes the package lists, then upgrades with trusted (signed) packages only; " +
+				"updates PackageKit holds back are listed as held. Returns every package changed, from which version to which " +
+				"(dpkg's status before and after), or PackageKit's error code and details. Long-running (minutes): progress is " +
+				"reported when the request carries a progress token. Needs PackageKit (apt install packagekit) and polkit's consent " +
+				"(tailops polkit-rule). Critical: waits for approval.",
+			Scope: auth.ScopeSystemAdmin, Risk: tools.RiskCritical, Needs: t.pkNeeds(),
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
+			Run:   t.upgradePackages,
+			Task:  true,
+		}.Spec(),
 	}
 }
 
@@ -179,6 +220,20 @@ func (t *Toolset) vulnNeeds() sandbox.Needs {
 	n.DNS, n.TCPPorts = true, []uint16{t.vulnSrc.port()}
 	return n
 }
+
+// pkNeeds are the PackageKit tools' needs: the system bus socket, and the
+// status file they compare before and after.
+func (t *Toolset) pkNeeds() sandbox.Needs {
+	n := sandbox.Needs{Read: []string{t.status}}
+	if t.socket != "" {
+		n.Sockets = []string{t.socket}
+	}
+	return n
+}
+
+// Socket is the system bus socket the PackageKit tools connect to (their
+// Needs say the same); "" when the bus address is unusable.
+func (t *Toolset) Socket() string { return t.socket }
 
 // needs are check_updates' needs: the status file and the lists.
 func (t *Toolset) needs() sandbox.Needs {

@@ -124,7 +124,7 @@ func parseTracker(ctx context.Context, r io.Reader, release string, want func(so
 		}
 		d.Sources++
 		if err := expectDelim(dec, '{'); err != nil {
-			return nil, bad(fmt.Errorf("package %q: %w", clipText(src, 64), err))
+			return nil, bad(fmt.Errorf("package %q: %w", clipUTF8(src, 64), err))
 		}
 		if !want(src) {
 			if err := skipValue(dec, 1); err != nil {
@@ -139,7 +139,7 @@ func parseTracker(ctx context.Context, r io.Reader, release string, want func(so
 			}
 			var c trackerCVE
 			if err := dec.Decode(&c); err != nil {
-				return nil, bad(fmt.Errorf("package %q, %q: %w", clipText(src, 64), clipText(id, 64), err))
+				return nil, bad(fmt.Errorf("package %q, %q: %w", clipUTF8(src, 64), clipUTF8(id, 64), err))
 			}
 			rel, ok := c.Releases[release]
 			if !ok {
@@ -154,9 +154,9 @@ func parseTracker(ctx context.Context, r io.Reader, release string, want func(so
 				nodsa = strings.TrimSpace(nodsa + " (" + rel.NoDSAReason + ")")
 			}
 			d.Packages[src] = append(d.Packages[src], trackerEntry{
-				CVE: clipText(id, 64), Description: clipText(c.Description, maxDescriptionLen), Scope: clipText(c.Scope, 16),
-				Status: clipText(rel.Status, 32), Fixed: clipText(rel.FixedVersion, maxVersionLen),
-				Urgency: clipText(strings.TrimRight(rel.Urgency, "*"), 32), NoDSA: clipText(nodsa, 128)})
+				CVE: clipUTF8(id, 64), Description: clipUTF8(c.Description, maxDescriptionLen), Scope: clipUTF8(c.Scope, 16),
+				Status: clipUTF8(rel.Status, 32), Fixed: clipUTF8(rel.FixedVersion, maxVersionLen),
+				Urgency: clipUTF8(strings.TrimRight(rel.Urgency, "*"), 32), NoDSA: clipUTF8(nodsa, 128)})
 		}
 		if _, err := dec.Token(); err != nil { // the package's closing '}'
 			return nil, bad(err)
@@ -249,7 +249,7 @@ func skipValue(dec *json.Decoder, depth int) error {
 func describeToken(tok json.Token) string {
 	switch v := tok.(type) {
 	case string:
-		return fmt.Sprintf("the string %q", clipText(v, 32))
+		return fmt.Sprintf("the string %q", clipUTF8(v, 32))
 	case json.Delim:
 		return fmt.Sprintf("%q", v.String())
 	case nil:
@@ -258,8 +258,8 @@ func describeToken(tok json.Token) string {
 	return fmt.Sprintf("%v", tok)
 }
 
-// clipText cuts s to at most n bytes, on a rune boundary.
-func clipText(s string, n int) string {
+// clipUTF8 cuts s to at most n bytes, on a rune boundary.
+func clipUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/tailops/tailops/internal/sysbus"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -117,19 +118,9 @@ func (t *Toolset) fail(err error, doing string) error {
 				"run `tailops polkit-rule --user USER` with the same --service-allow and install its output as %s "+
 				"(on NixOS, set services.tailops.serviceAllow), then call again", doing, os.Getuid(), PolkitRuleFile)
 		case "org.freedesktop.systemd1.NoSuchUnit", "org.freedesktop.systemd1.LoadFailed":
-			return fmt.Errorf("%s: no such unit (%s)", doing, strings.Join(errStrings(de.Body), "; "))
+			return fmt.Errorf("%s: no such unit (%s)", doing, strings.Join(sysbus.ErrorStrings(de.Body), "; "))
 		}
-		return fmt.Errorf("%s: %s", doing, strings.Join(errStrings(de.Body), "; "))
+		return fmt.Errorf("%s: %s", doing, strings.Join(sysbus.ErrorStrings(de.Body), "; "))
 	}
 	return fmt.Errorf("%s: %w", doing, err)
-}
-
-func errStrings(body []any) []string {
-	var out []string
-	for _, b := range body {
-		if s, ok := b.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,55 +280,27 @@ func TestAgainstRealSystemd(t *testing.T) {
 
 // helper is this test binary running in the bed as nobody, calling the
 // tools on request (TestHelperProcess).
-type helper struct {
-	in  io.Writer
-	out *bufio.Scanner
-}
+type helper struct{ *systemdtest.Helper }
 
 // startHelper starts the helper in the bed as nobody: through nsenter, or,
 // with a unit name, as that transient service (systemd-run).
 func startHelper(t *testing.T, bed *systemdtest.Bed, allow, unit string) *helper {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(bed.Srv, "systemd.test")); err != nil {
-		self, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(self)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(bed.Srv, "systemd.test"), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := bed.CommandAs(t.Context(), 65534, 65534, "/usr/bin/env", "-i", "TAILOPS_SYSTEMDTEST_HELPER="+allow, "/srv/systemd.test", "-test.run=^TestHelperProcess$")
+	bin := bed.InstallSelf(t, "systemd.test")
+	cmd := bed.CommandAs(t.Context(), 65534, 65534, "/usr/bin/env", "-i", "TAILOPS_SYSTEMDTEST_HELPER="+allow, bin, "-test.run=^TestHelperProcess$")
 	if unit != "" {
 		cmd = bed.Command(t.Context(), "systemd-run", "--unit="+unit, "--pipe", "--quiet", "-p", "User=nobody", "-p", "Group=nogroup",
-			"--setenv=TAILOPS_SYSTEMDTEST_HELPER="+allow, "/srv/systemd.test", "-test.run=^TestHelperProcess$")
+			"--setenv=TAILOPS_SYSTEMDTEST_HELPER="+allow, bin, "-test.run=^TestHelperProcess$")
 	}
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	return &helper{in: in, out: sc}
+	return &helper{systemdtest.StartHelper(t, cmd)}
 }
 
 // call asks the helper to call tool on unit and returns the result's text
 // (a tool error's message, or the JSON result).
 func (h *helper) call(t *testing.T, tool, unit string) string {
 	t.Helper()
-	fmt.Fprintf(h.in, "%s %s\n", tool, unit)
-	if !h.out.Scan() {
-		t.Fatalf("the helper exited: %v", h.out.Err())
-	}
 	var s string
-	json.Unmarshal(h.out.Bytes(), &s)
+	json.Unmarshal([]byte(h.Ask(t, tool+" "+unit)), &s)
 	return s
 }
 

@@ -6,30 +6,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/tailops/tailops/internal/sysbus"
 )
 
 // DefaultBusAddress is the system bus, where systemd answers.
-const DefaultBusAddress = "unix:path=/run/dbus/system_bus_socket"
-
-// socketPath returns the unix socket path of a D-Bus address of the form
-// unix:path=PATH (the only form the sandbox can grant).
-func socketPath(addr string) (string, error) {
-	rest, ok := strings.CutPrefix(addr, "unix:path=")
-	if !ok || rest == "" || strings.ContainsAny(rest, ",;") || !strings.HasPrefix(rest, "/") {
-		return "", fmt.Errorf("DBUS_SYSTEM_BUS_ADDRESS: want unix:path=/absolute/path/to/socket")
-	}
-	return rest, nil
-}
+const DefaultBusAddress = sysbus.DefaultAddress
 
 // bus holds the connections to the system bus, made on first use (after
 // the sandbox is on) and made again after the bus went away.
@@ -45,21 +32,7 @@ type bus struct {
 // dial opens one authenticated connection to the bus, as the process's
 // uid (EXTERNAL, no user name lookup). It outlives the call that made it:
 // no call's context is tied to it.
-func (b *bus) dial() (*dbus.Conn, error) {
-	c, err := dbus.Dial(b.addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if err := c.Hello(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
-}
+func (b *bus) dial() (*dbus.Conn, error) { return sysbus.Dial(b.addr) }
 
 // get returns the connections, connecting when there are none or the
 // old ones are closed.
@@ -150,18 +123,7 @@ func (b *bus) close() {
 
 // ErrBusUnreachable is the cause of every tool error that comes from not
 // reaching the system bus.
-var ErrBusUnreachable = errors.New("the system bus is not reachable")
+var ErrBusUnreachable = sysbus.ErrUnreachable
 
 // unreachable describes a failure to connect to the bus.
-func (b *bus) unreachable(err error) error {
-	hint := "is dbus running?"
-	switch {
-	case errors.Is(err, syscall.ENOENT):
-		hint = "the socket does not exist; in a container, mount the host's /run/dbus/system_bus_socket"
-	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
-		hint = "permission denied on the socket"
-	case errors.Is(err, io.EOF):
-		hint = "the bus closed the connection (it refused to authenticate this uid)"
-	}
-	return fmt.Errorf("%w at %s: %s (%v)", ErrBusUnreachable, b.addr, hint, err)
-}
+func (b *bus) unreachable(err error) error { return sysbus.Unreachable(b.addr, err) }

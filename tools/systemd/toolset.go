@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/internal/sysbus"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
@@ -71,7 +72,7 @@ func New(cfg Config) (*Toolset, error) {
 
 func (t *Toolset) configure(cfg Config) error {
 	var err error
-	if t.socket, err = socketPath(t.bus.addr); err != nil {
+	if t.socket, err = sysbus.SocketPath(t.bus.addr); err != nil {
 		return err
 	}
 	for _, a := range cfg.Allow {

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package docker
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/tools"
+	"github.com/tailops/tailops/toolstest"
+)
+
+// TestDockerExecInContainer runs argvs in a real container: output and
+// exit codes, no shell implied, the output cap, the timeout (the process
+// still running is reported with its PID), redaction, and refusals before
+// anything runs.
+func TestDockerExecInContainer(t *testing.T) {
+	k := newDockerLab(t)
+	k.d.Run(t, "--name", "ex-web", "--init", busyboxRef, "sleep", "600")
+	stopped := k.create(t, "--name", "ex-stopped", busyboxRef, "true")
+
+	for _, tc := range []struct {
+		name            string
+		args            map[string]any
+		exit            int
+		stdout, stderr  string
+		truncated, slow bool
+	}{
+		{"echo", map[string]any{"argv": []string{"echo", "hello"}}, 0, "hello\n", "", false, false},
+		{"exit code and stderr", map[string]any{"argv": []string{"sh", "-c", "echo oops >&2; exit 3"}}, 3, "", "oops\n", false, false},
+		{"no shell implied", map[string]any{"argv": []string{"echo", "$HOME;", "ls", "|", "x"}}, 0, "$HOME; ls | x\n", "", false, false},
+		{"redacted", map[string]any{"argv": []string{"echo", "password=hunter2"}}, 0, "password=[REDACTED]\n", "", false, false},
+		{"capped", map[string]any{"argv": []string{"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' a"}}, 0, strings.Repeat("a", maxExecOutput), "", true, false},
+		// The runtime's own answer: exit code 126, its message on stdout.
+		{"no such program", map[string]any{"argv": []string{"/no/such/program"}}, 126, "", "", false, false},
+		{"timeout", map[string]any{"argv": []string{"sleep", "30"}, "timeout": 1}, -1, "", "", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.args["container"] = "ex-web"
+			r := toolstest.OK[ExecResult](t, k.h, "exec_in_container", tc.args)
+			if tc.exit == 126 {
+				if r.ExitCode != 126 || !strings.Contains(r.Stdout, "no such file") {
+					t.Errorf("exit %d, stdout %q: want the runtime's 126 and its message", r.ExitCode, r.Stdout)
+				}
+				return
+			}
+			if r.ExitCode != tc.exit || r.Stdout != tc.stdout || r.Stderr != tc.stderr || r.Truncated != tc.truncated || r.TimedOut != tc.slow {
+				t.Errorf("exit %d, stdout %.60q (%d bytes), stderr %q, truncated %v, timed out %v", r.ExitCode, r.Stdout, len(r.Stdout), r.Stderr, r.Truncated, r.TimedOut)
+			}
+			if tc.slow && r.PID <= 0 {
+				t.Errorf("a process still running has no PID: %+v", r)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"container": "ex-web", "argv": []string{}}, `invalid argument "argv"`},
+		{map[string]any{"container": "ex-web", "argv": []string{""}}, "the program (the first element) is empty"},
+		{map[string]any{"container": "ex-web", "argv": []string{"echo", "a\x00b"}}, "without NUL"},
+		{map[string]any{"container": "ex-web", "argv": make([]string, 65)}, "1 to 64 elements"},
+		{map[string]any{"container": "ex-web", "argv": []string{"true"}, "timeout": 601}, `invalid argument "timeout"`},
+		{map[string]any{"container": "ex-web", "argv": "echo hi"}, `invalid argument "argv"`},
+		{map[string]any{"container": stopped, "argv": []string{"true"}}, "is not running"},
+		{map[string]any{"container": "ex-none", "argv": []string{"true"}}, `no container matches "ex-none"`},
+	} {
+		msg := toolstest.Err(t, k.h, "exec_in_container", tc.args)
+		if !strings.Contains(strings.ToLower(msg), strings.ToLower(tc.want)) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
+
+// TestDockerExecNeedsApproval: exec_in_container is critical, and its
+// approval request shows the argv the approver lets run.
+func TestDockerExecNeedsApproval(t *testing.T) {
+	t.Parallel()
+	ts, err := New(Config{Host: "unix:///nonexistent.sock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := toolstest.Direct(ts.Tools()).Spec(t, "exec_in_container")
+	if sp.Risk != tools.RiskCritical || !sp.NeedsApproval() {
+		t.Errorf("exec_in_container: risk %v, want critical", sp.Risk)
+	}
+	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
+	msg := toolstest.Err(t, c, "exec_in_container", map[string]any{"container": "web", "argv": []string{"rm", "-rf", "/data"}})
+	if !strings.Contains(msg, "approval required") {
+		t.Errorf("without an approval gate: %q, want refused", msg)
+	}
+}
+
+// TestDockerCheckImageUpdates compares running containers' images with a
+// local registry: up to date, then an update once the tag moves; a local
+// image, a pinned digest, one stack's containers, and a registry that no
+// longer answers, which marks its containers and fails nothing else.
+func TestDockerCheckImageUpdates(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	k := newDockerLabFor(t, d, d.Host)
+	d.BusyboxImage(t, busyboxRef)
+	reg := d.StartRegistry(t)
+	d.Image(t, labtest.ImageSpec{Name: "local/iu:v1", Busybox: true, Files: map[string]string{"/etc/v": "1"}})
+	ref := reg.Push(t, "local/iu:v1", "iu/app:latest")
+	d.RemoveImage(t, ref)
+	d.Docker(t, "pull", ref)
+	pinned := d.Docker(t, "image", "inspect", "--format", "{{index .RepoDigests 0}}", ref)
+	d.Run(t, "--name", "iu-app", "--init", "--label", composeProjectLabel+"=shop", ref, "sleep", "600")
+	d.Run(t, "--name", "iu-pinned", "--init", pinned, "sleep", "600")
+	d.Run(t, "--name", "iu-local", "--init", busyboxRef, "sleep", "600")
+
+	status := func(r ImageUpdates) map[string]string {
+		m := map[string]string{}
+		for _, u := range r.Images {
+			m[u.Container] = u.Status
+			if u.Status == UpdateError {
+				m[u.Container] += ": " + u.Detail
+			}
+		}
+		return m
+	}
+	r := toolstest.OK[ImageUpdates](t, k.h, "check_image_updates", nil)
+	want := map[string]string{"iu-app": UpdateCurrent, "iu-pinned": UpdatePinned, "iu-local": UpdateLocal}
+	if got := status(r); !maps.Equal(got, want) || r.Checked != 3 || r.Available != 0 {
+		t.Fatalf("first check: %v (checked %d, available %d), want %v", got, r.Checked, r.Available, want)
+	}
+
+	// The tag moves in the registry: the running container is behind.
+	d.Image(t, labtest.ImageSpec{Name: "local/iu:v2", Busybox: true, Files: map[string]string{"/etc/v": "2"}})
+	reg.Push(t, "local/iu:v2", "iu/app:latest")
+	r = toolstest.OK[ImageUpdates](t, k.h, "check_image_updates", map[string]any{"stack": "shop"})
+	if len(r.Images) != 1 || r.Images[0].Status != UpdateAvailable || r.Images[0].Local == r.Images[0].Remote || r.Available != 1 {
+		t.Errorf("after the tag moved, stack shop: %+v", r)
+	}
+	if r := toolstest.OK[ImageUpdates](t, k.h, "check_image_updates", map[string]any{"container": "iu-local"}); len(r.Images) != 1 || r.Images[0].Status != UpdateLocal {
+		t.Errorf("container iu-local: %+v", r)
+	}
+
+	reg.Stop(t)
+	r = toolstest.OK[ImageUpdates](t, k.h, "check_image_updates", nil)
+	got := status(r)
+	if !strings.HasPrefix(got["iu-app"], UpdateError+": ") || got["iu-pinned"] != UpdatePinned || got["iu-local"] != UpdateLocal {
+		t.Errorf("registry gone: %v, want iu-app in error and the others as before", got)
+	}
+
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"stack": "../etc"}, `invalid argument "stack"`},
+		{map[string]any{"stack": "nosuchstack"}, "no running container matches nosuchstack"},
+		{map[string]any{"container": "iu-none"}, `no container matches "iu-none"`},
+	} {
+		if msg := toolstest.Err(t, k.h, "check_image_updates", tc.args); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
+		}
+	}
+}
