@@ -73,6 +73,8 @@ func TestConfigRefusesBadInput(t *testing.T) {
 		{"relative file root in the config file", []string{"--config", write("r.hujson", `{"file_roots": ["logs"]}`)}, nil, `r.hujson: key "file_roots": "logs": must be an absolute path`},
 		{"relative journal dir", []string{"--journal-dir", "journal"}, nil, `--journal-dir "journal": must be an absolute path`},
 		{"relative journal dir in the config file", []string{"--config", write("j.hujson", `{"journal_dirs": ["journal"]}`)}, nil, `j.hujson: key "journal_dirs": "journal": must be an absolute path`},
+		{"relative vuln data", []string{"--vuln-data", "tracker.json"}, nil, `check_vulnerabilities: vulnerability data "tracker.json": want an http or https URL, or an absolute file path`},
+		{"bad vuln data allow entry in the config file", []string{"--config", write("v.hujson", `{"vuln_data_allow": ["not a host!"]}`)}, nil, `vulnerability data allow-list: `},
 		{"unknown flag", []string{"--bogus"}, nil, "flag provided but not defined: -bogus"},
 		{"bad rate limit", []string{"--rate-limit", "20/d"}, nil, `--rate-limit: rate limit "20/d": unit "d": want s, m or h`},
 		{"bad rate limit env twin", nil, []string{"TAILOPS_RATE_LIMIT=20/s,burst=0"}, `--rate-limit: rate limit "20/s,burst=0": the burst`},

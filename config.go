@@ -25,6 +25,7 @@ import (
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
+	"github.com/tailops/tailops/tools/packages"
 )
 
 // config is everything `tailops serve` (and the commands that share its
@@ -87,6 +88,13 @@ type config struct {
 	DiagResolver string
 	diagPorts    []uint16
 
+	// VulnData is where check_vulnerabilities reads the Debian security
+	// tracker's data (--vuln-data, vuln_data): a URL or a file; VulnAllow
+	// (--vuln-data-allow, vuln_data_allow) lifts the destination policy's
+	// default for a URL's host.
+	VulnData  string
+	VulnAllow listFlag
+
 	// JournalDirs are the journal tools' directories (--journal-dir,
 	// journal_dirs); empty means journald's own (see journalDirs).
 	JournalDirs listFlag
@@ -145,6 +153,8 @@ type fileConfig struct {
 	DiagHTTPMethods          []string          `json:"diag_http_methods"`
 	DiagResolver             string            `json:"diag_resolver"`
 	JournalDirs              []string          `json:"journal_dirs"`
+	VulnData                 string            `json:"vuln_data"`
+	VulnDataAllow            []string          `json:"vuln_data_allow"`
 	// Firewall is --firewall; FirewallTailnetInterfaces and
 	// FirewallTailnetPorts are --firewall-tailnet-interface and
 	// --firewall-tailnet-port.
@@ -222,6 +232,8 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.DiagPorts, "diag-port", "ports the network diagnostics may connect to (repeatable; default any)")
 	fs.Var(&c.DiagMethods, "diag-http-method", "HTTP methods http_request_test may use beyond GET and HEAD (repeatable)")
 	fs.StringVar(&c.DiagResolver, "diag-resolver", "", "DNS server the diagnostics resolve names with, ip[:port] (default the system resolver)")
+	fs.StringVar(&c.VulnData, "vuln-data", "", "where check_vulnerabilities reads the Debian security tracker's JSON: an http(s) URL, fetched through the destination policy, or an absolute file path (default "+packages.DefaultVulnData+")")
+	fs.Var(&c.VulnAllow, "vuln-data-allow", "destinations the --vuln-data URL may reach beyond public addresses: CIDRs, host names, *.suffix, either with :port (repeatable)")
 	fs.Var(&c.JournalDirs, "journal-dir", "directory of journal files the journal tools read (repeatable; default /var/log/journal and /run/log/journal, under HOST_VAR and HOST_RUN)")
 	fs.BoolVar(&c.Firewall, "firewall", false, "offer the firewall tools (nftables over netlink; needs CAP_NET_ADMIN in the host's network namespace)")
 	fs.Var(&c.FirewallInterfaces, "firewall-tailnet-interface", "interfaces firewall rules may never drop or reject (repeatable; default tailscale0)")
@@ -344,6 +356,12 @@ func (c *config) resolve() error {
 	}
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
+	}
+	if !c.set["vuln-data"] && c.file.VulnData != "" {
+		c.VulnData = c.file.VulnData
+	}
+	if !c.set["vuln-data-allow"] && len(c.file.VulnDataAllow) > 0 {
+		c.VulnAllow = c.file.VulnDataAllow
 	}
 	if !c.set["journal-dir"] && len(c.file.JournalDirs) > 0 {
 		c.JournalDirs = c.file.JournalDirs

@@ -185,7 +185,7 @@ func TestServeRefusesRootsThatReachServerPaths(t *testing.T) {
 		t.Errorf("a root beside the state directory: %s", p.Stderr)
 	}
 	p = runBinaryAs(t, nil, state, nil, probePath, "--file-root", filepath.Join(d, "a"), "--sandbox", "off",
-		"--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files")
+		"--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files,scan_secrets")
 	if !strings.Contains(p.Stderr.String(), "serving MCP") {
 		t.Errorf("a root holding the state directory, no file tool: %s", p.Stderr)
 	}

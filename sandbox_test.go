@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,6 +119,8 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	d.Run(t, "--name", "sbx-web", image, "sleep", "3600")
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\nthree\n"), 0o644)
+	// A credential for scan_secrets to find under the sandbox.
+	os.WriteFile(filepath.Join(root, "deploy.conf"), []byte("aws_access_key_id = AKIAZ7VQ3XK2LMN4PQRS\n"), 0o644)
 	// Unprivileged ping (the sandbox refuses raw sockets) needs root's group
 	// in ping_group_range; this is the test's own network namespace.
 	if err := os.WriteFile("/proc/sys/net/ipv4/ping_group_range", []byte("0 2147483647"), 0o644); err != nil {
@@ -127,8 +131,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	bed := systemdtest.Start(t)
 	bed.WriteUnit(t, "tailops-sbx.service", "[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n")
 	bed.Run(t, "systemctl", "start", "tailops-sbx.service") // reload_service may come first
+	// check_vulnerabilities fetches the tracker's data from this loopback
+	// server, which the destination policy allows (--vuln-data-allow).
+	tracker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "tools/packages/testdata/tracker.json")
+	}))
+	defer tracker.Close()
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host, "DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath,
-		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx")
+		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx",
+		"--vuln-data", tracker.URL+"/tracker/data/json", "--vuln-data-allow", "127.0.0.1/32")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -152,6 +163,8 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		// The packages tools read this machine's dpkg database and apt lists.
 		"check_updates":           {"limit": 5},
 		"list_installed_packages": {"name": "dpkg"},
+		"check_vulnerabilities":   {"limit": 5},
+		"scan_secrets":            {"path": root, "max_files": 50},
 		// PackageKit's tools stop at the approval gate here
 		// (TestPackageKitUnderSandbox runs one to PackageKit).
 		"install_package": {"name": "tailops-test-pkg"}, "upgrade_packages": {"packages": []string{"tailops-test-pkg"}},
@@ -199,6 +212,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	}
 	if text, _ := callText(t, cs, "check_updates", map[string]any{"limit": 1}); !strings.Contains(text, `"upgradable"`) || strings.Contains(text, `"notes"`) {
 		t.Errorf("check_updates under the sandbox: %s", text)
+	}
+	// check_vulnerabilities fetched the data over TCP and read the host's
+	// release under the sandbox, not just answered.
+	if text, isErr := callText(t, cs, "check_vulnerabilities", map[string]any{"limit": 1}); isErr || !strings.Contains(text, `"source_packages_checked"`) {
+		t.Errorf("check_vulnerabilities under the sandbox: %s", text)
+	}
+	// scan_secrets walked and read the root under the sandbox.
+	if text, isErr := callText(t, cs, "scan_secrets", map[string]any{"path": root}); isErr || !strings.Contains(text, `"aws-access-token"`) {
+		t.Errorf("scan_secrets under the sandbox: %s", text)
 	}
 	// get_inventory reads every part under the sandbox, through the
 	// needs its parts declare: each is ok, none a sandbox refusal.
@@ -447,7 +469,7 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 			t.Errorf("check output lacks %q", want)
 		}
 	}
-	out, _, code = tailops(t, nil, "sandbox", "explain", "--state-dir", t.TempDir(), "--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files")
+	out, _, code = tailops(t, nil, "sandbox", "explain", "--state-dir", t.TempDir(), "--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files,scan_secrets")
 	// No file root: /var/log itself is not granted (/var/log/journal, the
 	// journal tools' directory, may be).
 	if code != 0 || strings.Contains(out, " /var/log ") || !strings.Contains(out, "TCP bind:      8080") || !strings.Contains(out, "exec:    no") {

@@ -23,6 +23,7 @@ import (
 	"github.com/tailops/tailops/tools/inventory"
 	"github.com/tailops/tailops/tools/journal"
 	"github.com/tailops/tailops/tools/packages"
+	"github.com/tailops/tailops/tools/secrets"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -34,12 +35,14 @@ import (
 func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
 	l := toolsetList{describe: c.toolsetError, self: &atomic.Pointer[inventory.Self]{}}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
-	l.add(files.New(c.filesConfig(log)))
+	fts, ferr := files.New(c.filesConfig(log))
+	l.add(fts, ferr)
+	l.add(secrets.New(secretsConfig(fts, ferr, log)))
 	l.add(docker.New(c.dockerConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))
-	l.add(packages.New(packages.Config{Host: c.env.host, BusAddress: c.env.dbusSystemBus, Logger: log}))
+	l.add(packages.New(c.packagesConfig(log)))
 	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(inventory.New(c.inventoryConfig(&l)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
@@ -50,6 +53,14 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 // diagConfig is the diagnostics tools' configuration.
 func (c *config) diagConfig(log *slog.Logger) diag.Config {
 	return diag.Config{Allow: c.DiagAllow, Ports: c.diagPorts, Methods: c.DiagMethods, Resolver: c.DiagResolver, Version: version, Logger: log}
+}
+
+// packagesConfig is the packages tools' configuration: the host's paths,
+// the system bus PackageKit answers on, and where check_vulnerabilities
+// reads the security tracker's data.
+func (c *config) packagesConfig(log *slog.Logger) packages.Config {
+	return packages.Config{Host: c.env.host, BusAddress: c.env.dbusSystemBus, VulnData: c.VulnData, VulnAllow: c.VulnAllow,
+		Version: version, Logger: log}
 }
 
 // journalDirs returns the journal directories, as this process sees
@@ -77,6 +88,12 @@ func (c *config) systemdConfig(log *slog.Logger) systemd.Config {
 // filesConfig is the file tools' configuration.
 func (c *config) filesConfig(log *slog.Logger) files.Config {
 	return files.Config{Roots: c.FileRoots, Deny: c.file.FileDeny, Protected: c.serverPaths(), Logger: log}
+}
+
+// secretsConfig is scan_secrets' configuration: the file tools' roots and
+// deny-list, and their configuration error, which is scan_secrets' too.
+func secretsConfig(fts *files.Toolset, ferr error, log *slog.Logger) secrets.Config {
+	return secrets.Config{Roots: fts.Roots(), Denied: fts.Denied, RootsErr: ferr, Logger: log}
 }
 
 // inventoryConfig is get_inventory's configuration: the inventory parts
@@ -187,15 +204,24 @@ func (l *toolsetList) check(on []tools.Spec, log *slog.Logger) error {
 	return nil
 }
 
-// fileRoots returns the roots of the file tools when one of them is
-// enabled, else nil.
+// fileRoots returns the file roots when a tool that reads them is
+// enabled (a file tool, or scan_secrets), else nil.
 func (l *toolsetList) fileRoots(on []tools.Spec) []string {
+	var roots []string
+	reads := false
 	for _, ts := range l.sets {
-		if f, ok := ts.(*files.Toolset); ok && enabled(ts, on) {
-			return f.Roots()
+		switch t := ts.(type) {
+		case *files.Toolset:
+			roots = t.Roots()
+			reads = reads || enabled(ts, on)
+		case *secrets.Toolset:
+			reads = reads || enabled(ts, on)
 		}
 	}
-	return nil
+	if !reads {
+		return nil
+	}
+	return roots
 }
 
 // open opens, before the sandbox, every toolset that is a tools.Opener

@@ -172,8 +172,8 @@ func TestSandboxPolicyFromRegistry(t *testing.T) {
 			t.Errorf("tool %s: CAP_DAC_READ_SEARCH declared %v, reads the file roots %v", s.Name(), got, readsRoots)
 		}
 	}
-	if r, ok := rule(roots); !ok || len(r.Why) != 5 {
-		t.Errorf("the file roots are granted to %+v, want the five file tools", r)
+	if r, ok := rule(roots); !ok || len(r.Why) != 6 || !slices.Contains(r.Why, "tool scan_secrets") {
+		t.Errorf("the file roots are granted to %+v, want the five file tools and scan_secrets", r)
 	}
 	firewallTools := []string{"tool get_firewall_rules", "tool add_firewall_rule", "tool delete_firewall_rule"}
 	if len(p.Netlink) != 2 || p.Netlink[0].Name != "NETLINK_ROUTE" || !slices.Equal(p.Netlink[0].Why, []string{"tool get_network_status"}) ||

@@ -38,6 +38,10 @@ const (
 	// not hold it: the ruleset maps the host's exposure, so it is granted
 	// by name (or through security:write or admin).
 	ScopeSecurityRead Scope = "security:read"
+	// ScopeSecurityScan scans files for leaked credentials (scan_secrets):
+	// it learns where secrets are, so readonly does not hold it; admin
+	// does.
+	ScopeSecurityScan Scope = "security:scan"
 	// ScopeMetricsRead reads /metrics; no tool requires it.
 	ScopeMetricsRead Scope = "metrics:read"
 
@@ -49,7 +53,7 @@ const (
 // implies lists, for each scope, the scopes it directly contains.
 var implies = map[Scope][]Scope{
 	ScopeAdmin: {ScopeReadonly, ScopeSystemAdmin, ScopeDockerAdmin, ScopeContainerAdmin,
-		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant, ScopeMetricsRead, ScopeSecurityWrite},
+		ScopeFileWrite, ScopeNetworkDiag, ScopeApprovalsGrant, ScopeMetricsRead, ScopeSecurityWrite, ScopeSecurityScan},
 	ScopeReadonly:       {ScopeSystemRead, ScopeNetworkRead, ScopeContainerRead, ScopeFileRead},
 	ScopeSystemAdmin:    {ScopeSystemRead},
 	ScopeDockerAdmin:    {ScopeContainerRead},
@@ -59,6 +63,7 @@ var implies = map[Scope][]Scope{
 	ScopeNetworkDiag:    {ScopeNetworkRead},
 	ScopeSecurityWrite:  {ScopeSecurityRead},
 	ScopeSecurityRead:   nil,
+	ScopeSecurityScan:   nil,
 	ScopeSystemRead:     nil,
 	ScopeContainerRead:  nil,
 	ScopeFileRead:       nil,

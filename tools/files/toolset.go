@@ -94,6 +94,12 @@ func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
 // sandbox must grant read access to exactly these.
 func (t *Toolset) Roots() []string { return slices.Clone(t.roots) }
 
+// Denied reports whether rel, a slash-separated path relative to a root,
+// or a directory on the way to it, is on the deny-list (the built-in
+// patterns and Config.Deny), as the file tools match it before opening:
+// other toolsets that read under the roots apply the same list.
+func (t *Toolset) Denied(rel string) bool { return t.deny.match(rel) }
+
 // Open opens each root as a directory handle, so that the tools can open
 // files beneath it once the process is under Landlock; call it before
 // the sandbox is applied. A root that cannot be opened stays unavailable,

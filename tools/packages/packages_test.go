@@ -308,7 +308,7 @@ func TestNew(t *testing.T) {
 		{"", "/run/dbus/system_bus_socket"},
 		{"unix:path=/host/run/dbus/system_bus_socket", "/host/run/dbus/system_bus_socket"},
 	} {
-		ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var"}, BusAddress: bus.addr})
+		ts, err := New(Config{Host: sandbox.HostPaths{Var: "/host/var", Etc: "/host/etc"}, BusAddress: bus.addr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,6 +319,8 @@ func TestNew(t *testing.T) {
 				want = want[:1]
 			case "install_package", "upgrade_packages":
 				want, sockets = want[:1], []string{bus.socket}
+			case "check_vulnerabilities":
+				want = append(want, "/host/etc/os-release", "/usr/lib/os-release")
 			}
 			if got := s.Needs.Read; !slices.Equal(got, want) {
 				t.Errorf("%s reads %q, want %q", s.Name(), got, want)

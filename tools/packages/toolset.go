@@ -2,11 +2,15 @@
 
 // Package packages is the toolset of the Debian packages: check_updates
 // (the upgradable packages, current and candidate version, security or
-// not) and list_installed_packages read the dpkg status file and apt's
-// downloaded lists directly, streaming them, as fresh as the host's last
-// apt-get update; install_package and upgrade_packages ask PackageKit
-// over D-Bus on the system bus, which polkit must authorize. No tool runs
-// apt, dpkg or pkcon.
+// not), list_installed_packages and check_vulnerabilities (the installed
+// packages against the Debian security tracker's data) read the dpkg
+// status file and apt's downloaded lists directly, streaming them, as
+// fresh as the host's last apt-get update; install_package and
+// upgrade_packages ask PackageKit over D-Bus on the system bus, which
+// polkit must authorize. No tool runs apt, dpkg or pkcon. Only
+// check_vulnerabilities reaches the network, for the tracker's data,
+// through the destination policy (package netpolicy), unless it reads
+// that data from a file.
 package packages
 
 import (
@@ -16,6 +20,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/internal/sysbus"
@@ -41,6 +46,24 @@ type Config struct {
 	// directory themselves, as this process sees them (Host is not
 	// applied), each absolute.
 	Status, Lists string
+	// VulnData is where check_vulnerabilities reads the Debian security
+	// tracker's JSON (--vuln-data, vuln_data): an http or https URL,
+	// fetched through the destination policy, or an absolute file path;
+	// empty means DefaultVulnData.
+	VulnData string
+	// VulnAllow are destination policy allow-list entries (package
+	// netpolicy) for fetching VulnData (--vuln-data-allow,
+	// vuln_data_allow); empty means only public addresses.
+	VulnAllow []string
+	// VulnMaxAge is how long check_vulnerabilities reuses the data it
+	// read; zero means an hour.
+	VulnMaxAge time.Duration
+	// Release is the host's release codename as the tracker names it
+	// (bookworm); empty means VERSION_CODENAME of the host's os-release.
+	Release string
+	// Version is the TailOps version, sent in the fetch's User-Agent;
+	// empty means "dev".
+	Version string
 	// BusAddress is the system bus (DBUS_SYSTEM_BUS_ADDRESS), where
 	// PackageKit answers, of the form unix:path=/path/to/socket; empty
 	// means DefaultBusAddress.
@@ -56,6 +79,14 @@ type Toolset struct {
 	socket        string
 	log           *slog.Logger
 	specs         []tools.Spec
+
+	// check_vulnerabilities' data: where from, for which release (the
+	// os-release files when release is empty), and the copy read.
+	vulnSrc    *vulnSource
+	vulnMaxAge time.Duration
+	release    string
+	osRelease  []string
+	vulnCache  vulnCache
 }
 
 var _ tools.Toolset = (*Toolset)(nil)
@@ -77,9 +108,28 @@ func New(cfg Config) (*Toolset, error) {
 	}
 	err = errors.Join(errs...)
 	t.status, t.lists = filepath.Clean(t.status), filepath.Clean(t.lists)
+	t.vulnMaxAge, t.release = cmp.Or(cfg.VulnMaxAge, defaultVulnMaxAge), cfg.Release
+	for _, p := range osReleaseFiles {
+		t.osRelease = append(t.osRelease, cfg.Host.Path(p))
+	}
+	var verr error
+	if t.release != "" {
+		verr = validCodename(t.release)
+	}
+	if verr == nil {
+		t.vulnSrc, verr = parseVulnSource(cfg.VulnData, cfg.VulnAllow)
+	}
+	if t.vulnSrc == nil {
+		t.vulnSrc = &vulnSource{file: "/nonexistent"} // declared unavailable below
+	}
+	t.vulnSrc.ua = cmp.Or(cfg.Version, "dev")
 	t.specs = t.declare()
 	if err != nil {
 		t.specs = tools.Unavailable(t.specs, fmt.Errorf("the packages tools are unavailable: %w", err))
+	} else if verr != nil {
+		err = fmt.Errorf("check_vulnerabilities: %w", verr)
+		i := slices.IndexFunc(t.specs, func(s tools.Spec) bool { return s.Name() == "check_vulnerabilities" })
+		t.specs[i] = tools.Unavailable(t.specs[i:i+1], err)[0]
 	}
 	return t, err
 }
@@ -114,6 +164,20 @@ func (t *Toolset) declare() []tools.Spec {
 			Needs: sandbox.Needs{Read: []string{t.status}},
 			Run:   t.listInstalled,
 		}.Spec(),
+		tools.TypedSpec[VulnArgs, VulnResult]{
+			Name: "check_vulnerabilities", Title: "Check installed packages for known vulnerabilities",
+			Description: "List the security issues (CVEs) the Debian security tracker knows of that affect the installed " +
+				"packages, for the host's release (VERSION_CODENAME of os-release): each with its source package (the tracker's key; " +
+				"the binaries built from it), installed and fixed version, the tracker's status and urgency, and whether apt's lists " +
+				"offer an update (and whether it reaches the fixed version). Open and undetermined issues count as affecting; " +
+				"a fixed version of 0 means the release was never affected. The data is the tracker's JSON, from the server's " +
+				"--vuln-data (a URL fetched through the destination policy, or a file; source says which), kept in memory " +
+				"for a while (age_seconds says how old it is; refresh reads it again). Filters: package, min_urgency, " +
+				"fixed_only; bounded by limit.",
+			Scope: auth.ScopeSystemRead, Risk: tools.RiskModerate, Hints: tools.Hints{ReadOnly: true, Idempotent: true, OpenWorld: t.vulnSrc.url != nil},
+			Needs: t.vulnNeeds(),
+			Run:   t.checkVulnerabilities,
+		}.Spec(),
 		tools.TypedSpec[InstallArgs, InstallResult]{
 			Name: "install_package", Title: "Install a package",
 			Description: "Installs a Debian package (name, optionally an exact version; default the candidate) and the packages it " +
@@ -141,6 +205,20 @@ func (t *Toolset) declare() []tools.Spec {
 			Task:  true,
 		}.Spec(),
 	}
+}
+
+// vulnNeeds are check_vulnerabilities' needs: check_updates', the
+// os-release files, and the data: its file, or DNS and TCP to the URL's
+// port (the destination policy checks the host).
+func (t *Toolset) vulnNeeds() sandbox.Needs {
+	n := t.needs()
+	n.Read = append(n.Read, t.osRelease...)
+	if t.vulnSrc.url == nil {
+		n.Read = append(n.Read, t.vulnSrc.file)
+		return n
+	}
+	n.DNS, n.TCPPorts = true, []uint16{t.vulnSrc.port()}
+	return n
 }
 
 // pkNeeds are the PackageKit tools' needs: the system bus socket, and the

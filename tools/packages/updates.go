@@ -99,30 +99,11 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 		return CheckResult{}, err
 	}
 	native = cmp.Or(native, nativeArch())
-	lists, notes, err := findLists(t.lists)
+	lists, notes, err := t.raiseCandidates(ctx, native, cands)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	problems := len(notes) // the notes so far are all unreadable Release files
-	res := CheckResult{Updates: []Update{}, Lists: make([]List, 0, len(lists))}
-	for _, l := range lists {
-		if err := ctx.Err(); err != nil {
-			return CheckResult{}, fmt.Errorf("checking updates: %w", err)
-		}
-		li := List{File: filepath.Base(l.Path)}
-		if l.Release != nil {
-			li.Origin, li.Label, li.Suite, li.Security = l.Release.Origin, l.Release.Label, l.Release.Suite, l.Release.security()
-		}
-		res.Lists = append(res.Lists, li)
-		if !l.Release.automatic() {
-			notes = append(notes, fmt.Sprintf("%s: its suite is NotAutomatic (as experimental or backports are): apt takes no candidates from it by default", li.File))
-			continue
-		}
-		if err := t.scan(l, native, cands); err != nil {
-			notes = append(notes, fmt.Sprintf("%s: %v; the updates it holds may be missing", li.File, err))
-			problems++
-		}
-	}
+	res := CheckResult{Updates: []Update{}, Lists: lists}
 	for name, cs := range cands {
 		for _, c := range cs {
 			if c.best == "" || Compare(c.best, c.current) <= 0 {
@@ -145,14 +126,45 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 	if len(res.Updates) > limit {
 		res.Updates, res.Truncated = res.Updates[:limit], true
 	}
-	if problems > 0 {
-		t.log.Warn("check_updates: some of apt's files were skipped or partly read", "lists", t.lists, "notes", notes)
-	}
 	if len(notes) > maxNotes {
 		notes = append(notes[:maxNotes], fmt.Sprintf("and %d more notes", len(notes)-maxNotes))
 	}
 	res.Notes = notes
 	return res, nil
+}
+
+// raiseCandidates reads apt's lists, raising each installed package's
+// candidate (cands, by package name) to the best version they offer, and
+// returns the lists read and notes on those skipped or partly read.
+func (t *Toolset) raiseCandidates(ctx context.Context, native string, cands map[string][]*candidate) ([]List, []string, error) {
+	lists, notes, err := findLists(t.lists)
+	if err != nil {
+		return nil, nil, err
+	}
+	problems := len(notes) // the notes so far are all unreadable Release files
+	out := make([]List, 0, len(lists))
+	for _, l := range lists {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("reading apt's lists: %w", err)
+		}
+		li := List{File: filepath.Base(l.Path)}
+		if l.Release != nil {
+			li.Origin, li.Label, li.Suite, li.Security = l.Release.Origin, l.Release.Label, l.Release.Suite, l.Release.security()
+		}
+		out = append(out, li)
+		if !l.Release.automatic() {
+			notes = append(notes, fmt.Sprintf("%s: its suite is NotAutomatic (as experimental or backports are): apt takes no candidates from it by default", li.File))
+			continue
+		}
+		if err := t.scan(l, native, cands); err != nil {
+			notes = append(notes, fmt.Sprintf("%s: %v; the updates it holds may be missing", li.File, err))
+			problems++
+		}
+	}
+	if problems > 0 {
+		t.log.Warn("some of apt's files were skipped or partly read", "lists", t.lists, "notes", notes)
+	}
+	return out, notes, nil
 }
 
 // scan reads one list, raising the candidates of the installed packages
