@@ -86,7 +86,7 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 		}
 		p.Services[name] = s
 	}
-	return p.WithoutUnnecessaryResources(), nil
+	return p, nil
 }
 
 // dotEnv returns the stack's .env variables (none without the file)
