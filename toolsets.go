@@ -20,6 +20,7 @@ import (
 	"github.com/tailops/tailops/tools/host"
 	"github.com/tailops/tailops/tools/journal"
 	"github.com/tailops/tailops/tools/packages"
+	"github.com/tailops/tailops/tools/stacks"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -33,6 +34,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	l.add(files.New(c.filesConfig(log)))
 	l.add(docker.New(c.dockerConfig(log)))
+	l.add(stacks.New(c.stacksConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))

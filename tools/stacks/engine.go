@@ -86,12 +86,11 @@ func (pe *progressEvents) On(events ...api.Resource) {
 	}
 }
 
-func (pe *progressEvents) Done(op string, ok bool) {
-	result := "done"
-	if !ok {
-		result = "failed"
-	}
-	pe.p.Report(float64(pe.done.Add(1)), 0, op+" "+result, true)
+// Done ends the operation's stage. Its flag is not read: compose v5.6.0
+// passes err != nil where the interface says success; the tool's result
+// says how the operation ended.
+func (pe *progressEvents) Done(op string, _ bool) {
+	pe.p.Report(float64(pe.done.Add(1)), 0, op+" finished", true)
 }
 
 // cli is the Docker CLI compose asks for its client, streams and
