@@ -217,6 +217,9 @@ func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult,
 	return RemoveResult{Name: in.Name, Deployment: d.ID, Containers: n, VolumesRemoved: in.Volumes && downErr == nil}, errors.Join(downErr, herr)
 }
 
+// pullOptions are how the tools pull a stack's images.
+var pullOptions = api.PullOptions{Quiet: true}
+
 // ActionResult is the output of restart_stack and pull_stack_images.
 type ActionResult struct {
 	Name   string `json:"name"`
@@ -248,7 +251,7 @@ func (t *Toolset) pullStack(ctx context.Context, in NameArg) (ActionResult, erro
 	if err != nil {
 		return ActionResult{}, err
 	}
-	if err := c.Pull(ctx, p, api.PullOptions{Quiet: true}); err != nil {
+	if err := c.Pull(ctx, p, pullOptions); err != nil {
 		return ActionResult{}, fmt.Errorf("pulling the images of stack %s: %w", in.Name, err)
 	}
 	return ActionResult{Name: in.Name, Action: "pull", Done: true}, nil

@@ -338,3 +338,63 @@ func TestPullStackImages(t *testing.T) {
 		last = p
 	}
 }
+
+// TestUpdateRollsBackAndRollback: update_stack shows the diff and
+// recreates what changed; a failing update puts the last good deployment
+// back and says so; rollback_stack deploys an earlier deployment again.
+func TestUpdateRollsBackAndRollback(t *testing.T) {
+	k := newStacksLab(t, true)
+	const name = "updstack"
+	k.cleanup(t, name)
+	k.d.Docker(t, "tag", "local/busybox:latest", "local/stk:v1")
+	t.Cleanup(func() { k.d.DockerCmd("rmi", "local/stk:v1").Run() })
+	base := "services:\n  app:\n    image: local/stk:v1\n    pull_policy: missing\n    restart: \"no\"\n"
+	writeStack(t, k.root, name, base+"    command: [sleep, '3600']\n", "")
+	first := toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name})
+	envOf := func() string {
+		ins, err := k.d.Client().ContainerInspect(context.Background(), name+"-app-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(ins.Config.Env, " ") + " running=" + map[bool]string{true: "yes", false: "no"}[ins.State.Running]
+	}
+
+	writeStack(t, k.root, name, base+"    command: [sleep, '3600']\n    environment: [LEVEL=2]\n", "")
+	up := toolstest.OK[UpdateResult](t, k.c, "update_stack", map[string]any{"name": name})
+	if !up.Changed || !strings.Contains(up.Diff, "LEVEL") || up.RolledBack != "" {
+		t.Errorf("update_stack: %+v", up)
+	}
+	if e := envOf(); !strings.Contains(e, "LEVEL=2") || !strings.Contains(e, "running=yes") {
+		t.Errorf("after the update: %s", e)
+	}
+
+	// A command that exits: the update fails, the last good deployment
+	// (LEVEL=2) runs again.
+	writeStack(t, k.root, name, base+"    command: [\"false\"]\n    environment: [LEVEL=3]\n", "")
+	msg := toolstest.Err(t, k.c, "update_stack", map[string]any{"name": name})
+	if !strings.Contains(msg, "rolled back to deployment "+up.Deployment) {
+		t.Errorf("failed update_stack: %s", msg)
+	}
+	if e := envOf(); !strings.Contains(e, "LEVEL=2") || !strings.Contains(e, "running=yes") {
+		t.Errorf("after the rollback: %s", e)
+	}
+
+	rb := toolstest.OK[DeployResult](t, k.c, "rollback_stack", map[string]any{"name": name, "deployment": first.Deployment})
+	if rb.ConfigHash != first.ConfigHash {
+		t.Errorf("rollback_stack: hash %s, want the first deployment's %s", rb.ConfigHash, first.ConfigHash)
+	}
+	if e := envOf(); strings.Contains(e, "LEVEL") || !strings.Contains(e, "running=yes") {
+		t.Errorf("after rollback_stack: %s", e)
+	}
+	if msg := toolstest.Err(t, k.c, "rollback_stack", map[string]any{"name": name, "deployment": "nope"}); !strings.Contains(msg, "no deployment") {
+		t.Errorf("rollback to an unknown deployment: %s", msg)
+	}
+	h := toolstest.OK[StackHistory](t, k.c, "get_stack_history", map[string]any{"name": name})
+	var actions []string
+	for _, d := range h.Deployments {
+		actions = append(actions, d.Action+":"+d.Result)
+	}
+	if !slices.Equal(actions, []string{"deploy:ok", "update:ok", "update:rolled_back", "rollback:ok"}) {
+		t.Errorf("history: %v", actions)
+	}
+}

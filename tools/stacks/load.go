@@ -75,6 +75,13 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the compose file: %w", err)
 	}
+	labelProject(p)
+	return p, nil
+}
+
+// labelProject gives p's services compose's labels, as compose's own
+// loader does, so docker compose ls/ps see the stack.
+func labelProject(p *types.Project) {
 	for name, s := range p.Services {
 		s.CustomLabels = map[string]string{
 			api.ProjectLabel:     p.Name,
@@ -86,7 +93,6 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 		}
 		p.Services[name] = s
 	}
-	return p, nil
 }
 
 // dotEnv returns the stack's .env variables (none without the file)

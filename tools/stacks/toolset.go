@@ -216,6 +216,23 @@ func (t *Toolset) declare() []tools.Spec {
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: true},
 			Run:   t.deployStack,
 		}.Spec(),
+		tools.TypedSpec[UpdateArgs, UpdateResult]{
+			Name: "update_stack", Title: "Update a compose stack",
+			Description: "Re-resolves the stack from its stack root (as deploy_stack, policy included), shows the diff of the resolved configuration " +
+				"against the last successful deployment, pulls its images and recreates what changed. If that fails, the last successful deployment " +
+				"is deployed again and the result says so (rolled_back_to); the history records both. ref (git sources) is not supported yet.",
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
+			Run:   t.updateStack,
+		}.Spec(),
+		tools.TypedSpec[RollbackArgs, DeployResult]{
+			Name: "rollback_stack", Title: "Roll a compose stack back",
+			Description: "Deploys again the resolved configuration of an earlier deployment of the stack (an id from get_stack_history), " +
+				"checked against the stack's policy as it is now.",
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
+			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
+			Run:   t.rollbackStack,
+		}.Spec(),
 		tools.TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_stack", Title: "Remove a compose stack",
 			Description: "Stops and removes a compose project's containers and networks (docker compose down). volumes: true also removes its volumes, named ones included.",
