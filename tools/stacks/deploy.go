@@ -75,11 +75,9 @@ func resolve(p *types.Project) (resolved, error) {
 	return r, nil
 }
 
-// stackLocks serialises changes to one stack.
-var stackLocks sync.Map // name → *sync.Mutex
-
-func lockStack(name string) func() {
-	m, _ := stackLocks.LoadOrStore(name, new(sync.Mutex))
+// lockStack serialises changes to one stack; it returns the unlock.
+func (t *Toolset) lockStack(name string) func() {
+	m, _ := t.locks.LoadOrStore(name, new(sync.Mutex))
 	mu := m.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
@@ -121,7 +119,7 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 	if err != nil {
 		return DeployResult{}, err
 	}
-	defer lockStack(in.Name)()
+	defer t.lockStack(in.Name)()
 	out := DeployResult{Name: in.Name, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted}
 	t.log.Info("stacks deploy", slog.String("stack", in.Name), slog.String("config_hash", r.hash))
 	upErr := t.up(ctx, p)
@@ -199,7 +197,7 @@ func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult,
 	if err != nil {
 		return RemoveResult{}, err
 	}
-	defer lockStack(in.Name)()
+	defer t.lockStack(in.Name)()
 	c, err := t.eng.compose(ctx)
 	if err != nil {
 		return RemoveResult{}, err
@@ -231,7 +229,7 @@ func (t *Toolset) restartStack(ctx context.Context, in NameArg) (ActionResult, e
 	if _, _, err := t.managedProject(ctx, in.Name); err != nil {
 		return ActionResult{}, err
 	}
-	defer lockStack(in.Name)()
+	defer t.lockStack(in.Name)()
 	c, err := t.eng.compose(ctx)
 	if err != nil {
 		return ActionResult{}, err

@@ -277,6 +277,19 @@ func TestExternalProjectsAreReadOnly(t *testing.T) {
 	if st.Managed || len(st.Services) != 1 || st.Services[0].Name != "app" {
 		t.Errorf("get_stack_status: %+v", st)
 	}
+	// A stack root's stack of the same name does not make another
+	// directory's project managed.
+	writeStack(t, k.root, "outsider", "services:\n  app:\n    image: local/busybox:latest\n", "")
+	list = toolstest.OK[StackList](t, k.c, "list_stacks", nil)
+	var sources []string
+	for _, s := range list.Stacks {
+		if s.Name == "outsider" {
+			sources = append(sources, s.Source)
+		}
+	}
+	if !slices.Equal(sources, []string{"external"}) {
+		t.Errorf("list_stacks with a stack root's namesake: %v", sources)
+	}
 	for _, tool := range []string{"remove_stack", "restart_stack"} {
 		if msg := toolstest.Err(t, k.c, tool, map[string]any{"name": "outsider"}); !strings.Contains(msg, "external") {
 			t.Errorf("%s of an external project: %s", tool, msg)

@@ -61,14 +61,16 @@ func (t *Toolset) projectContainers(ctx context.Context, name string) (map[strin
 }
 
 // managedBy returns the disk stack a project's containers come from: the
-// stack root's stack of that name whose directory they were created in.
+// stack root's stack of that name, every container created in its
+// directory (compose's working_dir label). A project of the same name
+// from elsewhere is external.
 func managedBy(disk map[string]diskStack, name string, cs []container.Summary) (diskStack, bool) {
 	s, ok := disk[name]
 	if !ok {
 		return s, false
 	}
 	for _, c := range cs {
-		if wd := c.Labels[api.WorkingDirLabel]; wd != "" && filepath.Clean(wd) != s.dir {
+		if wd := c.Labels[api.WorkingDirLabel]; wd == "" || filepath.Clean(wd) != s.dir {
 			return s, false
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
@@ -60,6 +61,8 @@ type Toolset struct {
 	hist    *history
 	specs   []tools.Spec
 	sockets []string
+	// locks serialise changes to one stack: name → *sync.Mutex.
+	locks sync.Map
 }
 
 var (

@@ -74,7 +74,7 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	if err != nil {
 		return UpdateResult{}, err
 	}
-	defer lockStack(in.Name)()
+	defer t.lockStack(in.Name)()
 	prev, hasPrev, err := t.lastGood(in.Name)
 	if err != nil {
 		return UpdateResult{}, err
@@ -183,7 +183,7 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 	if err != nil {
 		return DeployResult{}, err
 	}
-	defer lockStack(in.Name)()
+	defer t.lockStack(in.Name)()
 	t.log.Info("stacks rollback", slog.String("stack", in.Name), slog.String("deployment", in.Deployment))
 	upErr := t.up(ctx, p)
 	d := Deployment{Action: "rollback", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
