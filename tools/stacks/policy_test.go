@@ -254,3 +254,18 @@ func FuzzLoadAndCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestLineDiff: the lines removed and added, in order.
+func TestLineDiff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ a, b, want string }{
+		{"a\nb\nc", "a\nb\nc", ""},
+		{"a\nb\nc", "a\nB\nc", "- b\n+ B"},
+		{"a\nc", "a\nb\nc", "+ b"},
+		{"a\nb\nc", "c", "- a\n- b"},
+	} {
+		if got := lineDiff(tc.a, tc.b); got != tc.want {
+			t.Errorf("lineDiff(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
@@ -195,10 +194,57 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 		errors.Join(upErr, herr)
 }
 
-// lineDiff is the lines removed (-) and added (+) from a to b.
+// lineDiff is the lines removed from a ("- ") and added in b ("+ "), in
+// order, from a longest common subsequence of lines; past maxDiffCells
+// it lists every line of a not in b and of b not in a.
 func lineDiff(a, b string) string {
 	if a == b {
 		return ""
 	}
-	return strings.TrimSpace(cmp.Diff(strings.Split(a, "\n"), strings.Split(b, "\n")))
+	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	if len(x)*len(y) > maxDiffCells {
+		for _, l := range x {
+			if !slices.Contains(y, l) {
+				out = append(out, "- "+l)
+			}
+		}
+		for _, l := range y {
+			if !slices.Contains(x, l) {
+				out = append(out, "+ "+l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	// lcs[i][j] is the common subsequence's length of x[i:] and y[j:].
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			i, j = i+1, j+1
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
+			out = append(out, "- "+x[i])
+			i++
+		default:
+			out = append(out, "+ "+y[j])
+			j++
+		}
+	}
+	return strings.Join(out, "\n")
 }
+
+// maxDiffCells bounds lineDiff's table (lines of a times lines of b).
+const maxDiffCells = 4 << 20
