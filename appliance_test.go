@@ -32,9 +32,11 @@ import (
 const (
 	applianceVersion = "0.0.0-appliance"
 	applianceCommit  = "appliance-test"
-	// applianceMaxImageBytes is the issue's target: at most 40 MB
-	// (10^6 bytes) uncompressed, with the Tailscale node inside.
-	applianceMaxImageBytes = 40_000_000
+	// applianceMaxImageBytes is the image budget: at most 60 MB
+	// (10^6 bytes) uncompressed, with the Tailscale node inside. It was
+	// 40 MB until the stacks toolset linked Docker Compose in-process
+	// (issue 15: about +23 MiB of binary; the budget becomes 60 MB).
+	applianceMaxImageBytes = 60_000_000
 )
 
 // applianceRelease builds the release binary and its SBOM with `make
@@ -111,7 +113,7 @@ func statusField(status, name string) string {
 // official Go SDK client, `tailops sandbox check` inside, no shell, no
 // capabilities, the kernel sandbox on every thread, and an audit log in
 // the volume that verifies. The image size is logged and held to the
-// issue's 40 MB.
+// 60 MB budget.
 func TestApplianceImage(t *testing.T) {
 	bin, sbom := applianceRelease(t)
 	binInfo, err := os.Stat(bin)

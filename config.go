@@ -26,6 +26,7 @@ import (
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools/packages"
+	"github.com/tailops/tailops/tools/stacks"
 )
 
 // config is everything `tailops serve` (and the commands that share its
@@ -107,6 +108,9 @@ type config struct {
 	// Which units the systemd tools may change (see package systemd).
 	ServiceAllow    listFlag
 	ServiceHighRisk listFlag
+	// The stacks tools' stack roots and bind roots (see config_stacks.go).
+	StackRoots     listFlag
+	StackBindRoots listFlag
 
 	// Approvals (see package approval).
 	Approvals approvalFlags
@@ -163,6 +167,11 @@ type fileConfig struct {
 	FirewallTailnetPorts      []uint16 `json:"firewall_tailnet_ports"`
 	ServiceAllow              []string `json:"service_allow"`
 	ServiceHighRisk           []string `json:"service_high_risk"`
+	// StackRoots, StackBindRoots and Stacks are the stacks tools'
+	// (see config_stacks.go).
+	StackRoots     []string                 `json:"stack_roots"`
+	StackBindRoots []string                 `json:"stack_bind_roots"`
+	Stacks         map[string]stacks.Policy `json:"stacks"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`
@@ -240,6 +249,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.Var(&c.FirewallPorts, "firewall-tailnet-port", "Tailscale UDP ports firewall rules may never drop or reject (repeatable; default 41641)")
 	fs.Var(&c.ServiceAllow, "service-allow", "units start_service, stop_service, restart_service and reload_service may change: names or globs (* and ?), nginx meaning nginx.service (repeatable; default none)")
 	fs.Var(&c.ServiceHighRisk, "service-high-risk", "units whose restart_service and stop_service are high risk, so run without approval: names or globs (repeatable; default none: critical)")
+	bindStacks(fs, c)
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
@@ -374,6 +384,9 @@ func (c *config) resolve() error {
 		}
 	}
 	c.resolveToolsets()
+	if err := c.resolveStacks(); err != nil {
+		return err
+	}
 	if err := c.resolveTailnet(); err != nil {
 		return err
 	}

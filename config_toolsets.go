@@ -47,7 +47,7 @@ func (c *config) selection(sets *toolsetList) (tools.Selection, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return tools.Selection{}, fmt.Errorf("%s: unknown toolset %s (known: %s); a domain this build does not have yet, such as stacks, has no toolset until it is built",
+		return tools.Selection{}, fmt.Errorf("%s: unknown toolset %s (known: %s); a domain this build does not have has no toolset",
 			c.toolsetsSource(), strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	if !c.Firewall && slices.Contains(c.Toolsets, firewallToolset()) {

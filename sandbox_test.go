@@ -117,6 +117,15 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	image := d.BusyboxImage(t, "local/busybox:latest")
 	d.Run(t, "--name", "sbx-web", image, "sleep", "3600")
+	// A stack in a stack root, its container labelled as compose labels
+	// what it deploys from there (deploy_stack itself stops at the gate).
+	stackRoot := t.TempDir()
+	stackDir := filepath.Join(stackRoot, "sbx")
+	os.Mkdir(stackDir, 0o755)
+	os.WriteFile(filepath.Join(stackDir, "compose.yaml"), []byte("services:\n  app:\n    image: local/busybox:latest\n    pull_policy: never\n    command: [sleep, '3600']\n"), 0o644)
+	d.Run(t, "--name", "sbx-app-1", "--label", "com.docker.compose.project=sbx", "--label", "com.docker.compose.service=app",
+		"--label", "com.docker.compose.oneoff=False", "--label", "com.docker.compose.project.working_dir="+stackDir,
+		"--label", "com.docker.compose.container-number=1", image, "sleep", "3600")
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\nthree\n"), 0o644)
 	// A credential for scan_secrets to find under the sandbox.
@@ -138,7 +147,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 	}))
 	defer tracker.Close()
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host, "DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath,
-		"--file-root", root, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx",
+		"--file-root", root, "--stack-root", stackRoot, "--diag-allow", "127.0.0.1/32", "--journal-dir", jdir, "--firewall", "--service-allow", "tailops-sbx",
 		"--vuln-data", tracker.URL+"/tracker/data/json", "--vuln-data-allow", "127.0.0.1/32")
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))
 	lt, err := cs.ListTools(context.Background(), nil)
@@ -177,6 +186,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"list_services":        {"pattern": "*"}, "get_service_status": {"unit": "dbus", "lines": 5},
 		"start_service": {"unit": "tailops-sbx"}, "reload_service": {"unit": "tailops-sbx"},
 		"restart_service": {"unit": "tailops-sbx"}, "stop_service": {"unit": "tailops-sbx"},
+		"get_stack_status": {"name": "sbx"}, "get_stack_logs": {"name": "sbx"}, "get_stack_history": {"name": "sbx"},
+		"restart_stack": {"name": "sbx"}, "pull_stack_images": {"name": "sbx"}, "deploy_stack": {"name": "sbx"},
+		"remove_stack": {"name": "sbx"},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.

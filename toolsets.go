@@ -24,6 +24,7 @@ import (
 	"github.com/tailops/tailops/tools/journal"
 	"github.com/tailops/tailops/tools/packages"
 	"github.com/tailops/tailops/tools/secrets"
+	"github.com/tailops/tailops/tools/stacks"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -39,6 +40,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(fts, ferr)
 	l.add(secrets.New(secretsConfig(fts, ferr, log)))
 	l.add(docker.New(c.dockerConfig(log)))
+	l.add(stacks.New(c.stacksConfig(log)))
 	l.add(diag.New(c.diagConfig(log)))
 	l.add(systemd.New(c.systemdConfig(log)))
 	l.add(journal.New(journal.Config{Dirs: c.journalDirs(), Logger: log}))

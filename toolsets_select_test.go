@@ -86,9 +86,9 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "--read-only and --disable-destructive", args: []string{"--read-only", "--disable-destructive"}, want: toolsOf(readOnly)},
 		{name: "--disable-destructive within the toolsets", args: []string{"--toolsets", "docker", "--disable-destructive"}, want: toolsOf(notDestructive, "docker")},
 
-		{name: "unknown toolset", args: []string{"--toolsets", "diag,stacks"}, wantErr: `--toolsets: unknown toolset "stacks" (known: host, files, secrets, docker, diag, systemd, journal, packages, firewall, inventory, approvals); a domain this build does not have yet, such as stacks, has no toolset until it is built`},
-		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "stacks,hosts"}, wantErr: `unknown toolset "stacks", "hosts" (known: `},
-		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["stacks"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "stacks"`},
+		{name: "unknown toolset", args: []string{"--toolsets", "diag,compose"}, wantErr: `--toolsets: unknown toolset "compose" (known: host, files, secrets, docker, stacks, diag, systemd, journal, packages, firewall, inventory, approvals); a domain this build does not have has no toolset`},
+		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "compose,hosts"}, wantErr: `unknown toolset "compose", "hosts" (known: `},
+		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["compose"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "compose"`},
 		{name: "--tools outside the toolsets", args: []string{"--toolsets", "diag", "--tools", "ping_host,health_check"}, wantErr: "--tools names health_check, a tool of the host toolset, which --toolsets leaves out (it selects diag); add host to the toolsets or drop health_check from the tools"},
 		{name: "firewall toolset without --firewall", args: []string{"--toolsets", "firewall"}, wantErr: "--toolsets names firewall: the firewall tools are off; turn them on with --firewall"},
 		{name: "bad --disable-destructive twin", env: map[string]string{"TAILOPS_DISABLE_DESTRUCTIVE": "maybe"}, wantErr: "TAILOPS_DISABLE_DESTRUCTIVE"},

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/compose/v5/pkg/api"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/tools"
+)
+
+// waitTimeout is how long a deploy waits for its containers to run (and
+// be healthy, when they have a health check).
+const waitTimeout = 2 * time.Minute
+
+// DeployArgs is deploy_stack's input.
+type DeployArgs struct {
+	Name string            `json:"name" jsonschema_description:"the stack name: its directory in a stack root, and the compose project name"`
+	Repo string            `json:"repo,omitempty" jsonschema_description:"a git repository to deploy from (not supported yet)"`
+	Ref  string            `json:"ref,omitempty" jsonschema_description:"with repo: a branch, tag or commit (not supported yet)"`
+	Path string            `json:"path,omitempty" jsonschema_description:"with repo: the compose file's path in the repository (not supported yet)"`
+	Env  map[string]string `json:"env,omitempty" jsonschema_description:"variables for ${VAR} in the compose file, over the stack's .env"`
+}
+
+// DeployResult is deploy_stack's output.
+type DeployResult struct {
+	Name       string   `json:"name"`
+	Deployment string   `json:"deployment" jsonschema_description:"the history entry's id"`
+	Path       string   `json:"path" jsonschema_description:"the compose file deployed"`
+	ConfigHash string   `json:"config_hash" jsonschema_description:"SHA-256 of the resolved configuration"`
+	Services   []string `json:"services"`
+	Config     string   `json:"config" jsonschema_description:"the resolved configuration as deployed, in YAML, secrets redacted"`
+}
+
+// resolved is a project's resolved configuration.
+type resolved struct {
+	yaml     string // exact, for the history
+	redacted string // for results
+	hash     string // SHA-256 of yaml
+}
+
+// resolve renders p's configuration.
+func resolve(p *types.Project) (resolved, error) {
+	b, err := p.MarshalYAML()
+	if err != nil {
+		return resolved{}, fmt.Errorf("rendering the resolved configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	r := resolved{yaml: string(b), hash: hex.EncodeToString(sum[:])}
+	var doc any
+	j, err := p.MarshalJSON()
+	if err == nil {
+		err = json.Unmarshal(j, &doc)
+	}
+	if err != nil {
+		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
+	}
+	red, err := yaml.Marshal(redact.Value(doc))
+	if err != nil {
+		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
+	}
+	r.redacted = string(red)
+	return r, nil
+}
+
+// lockStack serialises changes to one stack; it returns the unlock.
+func (t *Toolset) lockStack(name string) func() {
+	m, _ := t.locks.LoadOrStore(name, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// prepare finds stack name in the stack roots, loads it with env and
+// checks it against its policy: nothing is created before this passes.
+func (t *Toolset) prepare(ctx context.Context, name string, env map[string]string) (diskStack, *types.Project, error) {
+	if err := checkName(name); err != nil {
+		return diskStack{}, nil, err
+	}
+	s, ok, err := findStack(t.cfg.StackRoots, name)
+	if err != nil {
+		return s, nil, err
+	}
+	if !ok {
+		return s, nil, fmt.Errorf("no stack %q in the stack roots (%d configured): a directory %s/compose.yaml (or compose.yml, docker-compose.yaml, docker-compose.yml) in one of them",
+			name, len(t.cfg.StackRoots), name)
+	}
+	p, err := load(ctx, loadInput{name: name, dir: s.dir, file: s.file, env: env})
+	if err != nil {
+		return s, nil, fmt.Errorf("stack %s: %w", name, err)
+	}
+	if err := t.checker(s).check(p); err != nil {
+		return s, nil, fmt.Errorf("stack %s is refused by its policy: %w", name, err)
+	}
+	return s, p, nil
+}
+
+func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult, error) {
+	if in.Repo != "" || in.Ref != "" || in.Path != "" {
+		return DeployResult{}, tools.ArgErrorf("repo", "git sources are not supported yet: deploy a stack from a stack root (name only)")
+	}
+	s, p, err := t.prepare(ctx, in.Name, in.Env)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	r, err := resolve(p)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	defer t.lockStack(in.Name)()
+	out := DeployResult{Name: in.Name, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted}
+	t.log.Info("stacks deploy", slog.String("stack", in.Name), slog.String("config_hash", r.hash))
+	upErr := t.up(ctx, p)
+	d := Deployment{Action: "deploy", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
+	if upErr != nil {
+		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+	}
+	d, herr := t.hist.add(ctx, in.Name, d)
+	out.Deployment = d.ID
+	return out, errors.Join(upErr, herr)
+}
+
+// up creates or recreates what changed in p and starts it, waiting for
+// its containers to run (and be healthy).
+func (t *Toolset) up(ctx context.Context, p *types.Project) error {
+	c, err := t.eng.compose(ctx)
+	if err != nil {
+		return err
+	}
+	err = c.Up(ctx, p, api.UpOptions{
+		Create: api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged,
+			Inherit: true, QuietPull: true},
+		Start: api.StartOptions{Project: p, Wait: true, WaitTimeout: waitTimeout},
+	})
+	if err != nil {
+		return fmt.Errorf("deploying stack %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// RemoveArgs is remove_stack's input.
+type RemoveArgs struct {
+	Name    string `json:"name" jsonschema_description:"the stack (compose project) name"`
+	Volumes bool   `json:"volumes,omitempty" jsonschema_description:"also remove the stack's volumes, named ones included (default: kept)"`
+}
+
+// RemoveResult is remove_stack's output.
+type RemoveResult struct {
+	Name           string `json:"name"`
+	Deployment     string `json:"deployment" jsonschema_description:"the history entry's id"`
+	Containers     int    `json:"containers" jsonschema_description:"containers removed"`
+	VolumesRemoved bool   `json:"volumes_removed"`
+}
+
+// managedProject returns the stack name when it is managed (in a stack
+// root, and its containers were created from there) and deployed:
+// external projects can only be read.
+func (t *Toolset) managedProject(ctx context.Context, name string) (diskStack, int, error) {
+	if err := checkName(name); err != nil {
+		return diskStack{}, 0, err
+	}
+	projects, err := t.projectContainers(ctx, name)
+	if err != nil {
+		return diskStack{}, 0, err
+	}
+	disk, err := t.diskByName()
+	if err != nil {
+		return diskStack{}, 0, err
+	}
+	cs, deployed := projects[name]
+	s, managed := managedBy(disk, name, cs)
+	switch {
+	case !deployed && managed:
+		return s, 0, fmt.Errorf("stack %s is not deployed", name)
+	case !deployed:
+		return s, 0, fmt.Errorf("no compose project named %q on the engine", name)
+	case !managed:
+		return s, 0, fmt.Errorf("compose project %s is external (not deployed from a stack root): it can only be read", name)
+	}
+	return s, len(cs), nil
+}
+
+func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult, error) {
+	s, n, err := t.managedProject(ctx, in.Name)
+	if err != nil {
+		return RemoveResult{}, err
+	}
+	defer t.lockStack(in.Name)()
+	c, err := t.eng.compose(ctx)
+	if err != nil {
+		return RemoveResult{}, err
+	}
+	t.log.Info("stacks remove", slog.String("stack", in.Name), slog.Bool("volumes", in.Volumes))
+	downErr := c.Down(ctx, in.Name, api.DownOptions{RemoveOrphans: true, Volumes: in.Volumes})
+	if downErr != nil {
+		downErr = fmt.Errorf("removing stack %s: %w", in.Name, downErr)
+	}
+	d := Deployment{Action: "remove", Result: "ok", Source: s.file}
+	if downErr != nil {
+		d.Result, d.Error = "failed", redact.Text(downErr.Error())
+	}
+	d, herr := t.hist.add(ctx, in.Name, d)
+	return RemoveResult{Name: in.Name, Deployment: d.ID, Containers: n, VolumesRemoved: in.Volumes && downErr == nil}, errors.Join(downErr, herr)
+}
+
+// pullOptions are how the tools pull a stack's images.
+var pullOptions = api.PullOptions{Quiet: true}
+
+// ActionResult is the output of restart_stack and pull_stack_images.
+type ActionResult struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Done   bool   `json:"done"`
+}
+
+func (t *Toolset) restartStack(ctx context.Context, in NameArg) (ActionResult, error) {
+	if _, _, err := t.managedProject(ctx, in.Name); err != nil {
+		return ActionResult{}, err
+	}
+	defer t.lockStack(in.Name)()
+	c, err := t.eng.compose(ctx)
+	if err != nil {
+		return ActionResult{}, err
+	}
+	if err := c.Restart(ctx, in.Name, api.RestartOptions{}); err != nil {
+		return ActionResult{}, fmt.Errorf("restarting stack %s: %w", in.Name, err)
+	}
+	return ActionResult{Name: in.Name, Action: "restart", Done: true}, nil
+}
+
+func (t *Toolset) pullStack(ctx context.Context, in NameArg) (ActionResult, error) {
+	_, p, err := t.prepare(ctx, in.Name, nil)
+	if err != nil {
+		return ActionResult{}, err
+	}
+	c, err := t.eng.compose(ctx)
+	if err != nil {
+		return ActionResult{}, err
+	}
+	if err := c.Pull(ctx, p, pullOptions); err != nil {
+		return ActionResult{}, fmt.Errorf("pulling the images of stack %s: %w", in.Name, err)
+	}
+	return ActionResult{Name: in.Name, Action: "pull", Done: true}, nil
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Policy is what one stack may do beyond the safe defaults. Its zero
+// value allows nothing beyond them. Only the owner sets it, in the
+// config file's "stacks" key; no call can.
+type Policy struct {
+	// Privileged allows privileged: true.
+	Privileged bool `json:"privileged,omitempty"`
+	// DockerSocket allows mounting the engine's socket (use_api_socket
+	// included): control of the engine, root on the host.
+	DockerSocket bool `json:"docker_socket,omitempty"`
+	// PIDHost allows pid: host.
+	PIDHost bool `json:"pid_host,omitempty"`
+	// NetworkHost allows network_mode: host.
+	NetworkHost bool `json:"network_host,omitempty"`
+	// HostNamespaces allows ipc, uts, userns_mode and cgroup set to host.
+	HostNamespaces bool `json:"host_namespaces,omitempty"`
+	// Unconfined allows security_opt turning confinement off
+	// (seccomp/apparmor unconfined, label disable, systempaths).
+	Unconfined bool `json:"unconfined,omitempty"`
+	// Devices allows devices, device_cgroup_rules and gpus.
+	Devices bool `json:"devices,omitempty"`
+	// CapAdd are capabilities cap_add may name beyond DefaultCaps, such
+	// as NET_ADMIN; "ALL" allows all.
+	CapAdd []string `json:"cap_add,omitempty"`
+	// BindRoots are host directories bind mounts may come from, beyond
+	// the stack's own directory and the server's stack_bind_roots.
+	BindRoots []string `json:"bind_roots,omitempty"`
+}
+
+// DefaultCaps are the capabilities any stack's cap_add may name: those
+// Docker grants every container unless dropped, so adding one back
+// grants nothing a default container lacks.
+var DefaultCaps = []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+// engineSockets are the paths of the engine sockets a bind mount must not
+// reach (besides the configured one).
+var engineSockets = []string{"/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/var/run/podman/podman.sock"}
+
+// PolicyError is a stack the policy refuses: which service (or top-level
+// element) and which key, and why.
+type PolicyError struct {
+	Service string // "service web", "volume data", …
+	Key     string // the compose key: privileged, volumes, …
+	Reason  string
+}
+
+func (e *PolicyError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.Service, e.Key, e.Reason)
+}
+
+// checker checks a loaded project against a stack's policy.
+type checker struct {
+	policy Policy
+	// binds are the directories bind mounts may come from: the stack's
+	// own directory, the server's bind roots and the policy's.
+	binds []string
+	// sockets are the engine sockets no bind may reach.
+	sockets []string
+}
+
+// check returns the first refusal of p, in a stable order (services by
+// name, then top-level elements), or nil.
+func (c *checker) check(p *types.Project) error {
+	if len(p.Models) > 0 {
+		return &PolicyError{Service: "project", Key: "models", Reason: "models are not supported (compose would run a model runner)"}
+	}
+	if len(p.Jobs) > 0 {
+		return &PolicyError{Service: "project", Key: "jobs", Reason: "jobs are not supported"}
+	}
+	for _, name := range sortedKeys(p.Services) {
+		s := p.Services[name]
+		what := "service " + name
+		if s.Provider != nil {
+			return &PolicyError{Service: what, Key: "provider", Reason: "providers are not supported (compose would run a plugin binary)"}
+		}
+		if s.Build != nil || s.Dockerfile != "" {
+			return refuse(what, "build", "building images is not supported (compose would run a builder): use an image")
+		}
+		if s.Deploy != nil && s.Deploy.Resources.Reservations != nil && len(s.Deploy.Resources.Reservations.Devices) > 0 && !c.policy.Devices {
+			return refuse(what, "deploy.resources.reservations.devices", "devices are not allowed for this stack (policy devices)")
+		}
+		if err := c.spec(what, s.ContainerSpec); err != nil {
+			return err
+		}
+		for i, h := range s.PreStart {
+			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range sortedKeys(p.Volumes) {
+		v := p.Volumes[name]
+		if dev, ok := v.DriverOpts["device"]; ok && (v.Driver == "" || v.Driver == "local") {
+			if err := c.bind("volume "+name, "driver_opts", dev); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range sortedKeys(p.Secrets) {
+		if f := p.Secrets[name].File; f != "" {
+			if err := c.bind("secret "+name, "file", f); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range sortedKeys(p.Configs) {
+		if f := p.Configs[name].File; f != "" {
+			if err := c.bind("config "+name, "file", f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// spec checks one container's specification (a service's, a hook's).
+func (c *checker) spec(what string, s types.ContainerSpec) error {
+	pol := c.policy
+	switch {
+	case len(s.Models) > 0:
+		return refuse(what, "models", "models are not supported")
+	case s.Privileged && !pol.Privileged:
+		return refuse(what, "privileged", "privileged containers are not allowed for this stack (policy privileged)")
+	case s.UseAPISocket && !pol.DockerSocket:
+		return refuse(what, "use_api_socket", "the engine's socket is not allowed for this stack (policy docker_socket)")
+	case s.Pid == "host" && !pol.PIDHost:
+		return refuse(what, "pid", "the host's PID namespace is not allowed for this stack (policy pid_host)")
+	case s.NetworkMode == "host" && !pol.NetworkHost:
+		return refuse(what, "network_mode", "host networking is not allowed for this stack (policy network_host)")
+	case (len(s.Devices) > 0 || len(s.DeviceCgroupRules) > 0) && !pol.Devices:
+		return refuse(what, "devices", "devices are not allowed for this stack (policy devices)")
+	case len(s.Gpus) > 0 && !pol.Devices:
+		return refuse(what, "gpus", "devices are not allowed for this stack (policy devices)")
+	}
+	for key, v := range map[string]string{"ipc": s.Ipc, "uts": s.Uts, "userns_mode": s.UserNSMode, "cgroup": s.Cgroup} {
+		if v == "host" && !pol.HostNamespaces {
+			return refuse(what, key, "the host's namespaces are not allowed for this stack (policy host_namespaces)")
+		}
+	}
+	for _, o := range s.SecurityOpt {
+		if unconfining(o) && !pol.Unconfined {
+			return refuse(what, "security_opt", fmt.Sprintf("%q turns confinement off, which is not allowed for this stack (policy unconfined)", o))
+		}
+	}
+	for _, capName := range s.CapAdd {
+		capName = strings.TrimPrefix(strings.ToUpper(capName), "CAP_")
+		if !slices.Contains(DefaultCaps, capName) && !slices.Contains(pol.CapAdd, "ALL") && !slices.Contains(pol.CapAdd, capName) {
+			return refuse(what, "cap_add", fmt.Sprintf("capability %s is not allowed for this stack (allowed: Docker's defaults%s)", capName, extra(pol.CapAdd)))
+		}
+	}
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind {
+			if err := c.bind(what, "volumes", v.Source); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// unconfining reports whether a security_opt turns confinement off.
+func unconfining(o string) bool {
+	o = strings.ToLower(strings.ReplaceAll(o, ":", "="))
+	return strings.HasSuffix(o, "=unconfined") || o == "label=disable" || strings.HasPrefix(o, "systempaths=") ||
+		o == "no-new-privileges=false"
+}
+
+func extra(caps []string) string {
+	if len(caps) == 0 {
+		return ""
+	}
+	return " and " + strings.Join(caps, ", ")
+}
+
+func refuse(what, key, reason string) error {
+	return &PolicyError{Service: what, Key: key, Reason: reason}
+}
+
+// bind checks a host path mounted into a container: never an engine
+// socket nor a directory holding one (unless the policy allows the
+// socket), and inside one of the bind roots. A path that exists is
+// judged by where its symbolic links lead.
+func (c *checker) bind(what, key, src string) error {
+	if !filepath.IsAbs(src) {
+		return refuse(what, key, fmt.Sprintf("bind source %q is not an absolute path", src))
+	}
+	paths := []string{filepath.Clean(src)}
+	real, err := filepath.EvalSymlinks(src)
+	switch {
+	case err == nil:
+		paths = append(paths, real)
+	case !errors.Is(err, os.ErrNotExist):
+		return refuse(what, key, fmt.Sprintf("bind source %q cannot be resolved: %v", src, err))
+	}
+	for _, p := range paths {
+		for _, sock := range c.sockets {
+			if within(sock, p) && !c.policy.DockerSocket {
+				return refuse(what, key, fmt.Sprintf("bind source %q reaches the engine's socket, which is not allowed for this stack (policy docker_socket)", src))
+			}
+		}
+		if strings.HasSuffix(p, ".sock") && strings.Contains(filepath.Base(p), "docker") && !c.policy.DockerSocket {
+			return refuse(what, key, fmt.Sprintf("bind source %q looks like an engine socket, which is not allowed for this stack (policy docker_socket)", src))
+		}
+		if !slices.ContainsFunc(c.binds, func(root string) bool { return within(p, root) }) {
+			return refuse(what, key, fmt.Sprintf("bind source %q is outside the stack's directory and the allowed bind roots (stack_bind_roots, policy bind_roots)", src))
+		}
+	}
+	return nil
+}
+
+// within reports whether path is dir or lies beneath it (both clean and
+// absolute).
+func within(path, dir string) bool {
+	if dir == "/" {
+		return true
+	}
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

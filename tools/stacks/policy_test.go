@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacks
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeStack writes root/name/compose.yaml (and .env when env is not
+// empty) and returns the stack's directory.
+func writeStack(t testing.TB, root, name, compose, env string) string {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if env != "" {
+		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestPolicyRefusals: every key the policy refuses by default is refused
+// before anything is created, the error naming the service and the key,
+// and the owner's per-stack override (never the caller) allows it.
+func TestPolicyRefusals(t *testing.T) {
+	t.Parallel()
+	root, media := t.TempDir(), t.TempDir()
+	sockDir := t.TempDir()
+	sock := filepath.Join(sockDir, "docker.sock")
+	for _, tc := range []struct {
+		name, service, key string
+		allow              Policy
+	}{
+		{"privileged: true", "app", "privileged", Policy{Privileged: true}},
+		{"volumes: [/var/run/docker.sock:/var/run/docker.sock]", "app", "volumes", Policy{DockerSocket: true, BindRoots: []string{"/var/run"}}},
+		{"volumes: [/run:/host-run]", "app", "volumes", Policy{DockerSocket: true, BindRoots: []string{"/run"}}},
+		{"volumes: [" + sock + ":/s]", "app", "volumes", Policy{DockerSocket: true, BindRoots: []string{sockDir}}},
+		{"use_api_socket: true", "app", "use_api_socket", Policy{DockerSocket: true}},
+		{"pid: host", "app", "pid", Policy{PIDHost: true}},
+		{"network_mode: host", "app", "network_mode", Policy{NetworkHost: true}},
+		{"ipc: host", "app", "ipc", Policy{HostNamespaces: true}},
+		{"userns_mode: host", "app", "userns_mode", Policy{HostNamespaces: true}},
+		{"cap_add: [NET_ADMIN]", "app", "cap_add", Policy{CapAdd: []string{"NET_ADMIN"}}},
+		{"cap_add: [ALL]", "app", "cap_add", Policy{CapAdd: []string{"ALL"}}},
+		{"cap_add: [CAP_SYS_ADMIN]", "app", "cap_add", Policy{CapAdd: []string{"SYS_ADMIN"}}},
+		{"devices: [/dev/fuse:/dev/fuse]", "app", "devices", Policy{Devices: true}},
+		{"security_opt: [seccomp:unconfined]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [apparmor=unconfined]", "app", "security_opt", Policy{Unconfined: true}},
+		{"volumes: [/etc:/host-etc:ro]", "app", "volumes", Policy{BindRoots: []string{"/etc"}}},
+		{"volumes: [../outside:/data]", "app", "volumes", Policy{BindRoots: []string{root}}},
+		{"build: .", "app", "build", Policy{}},
+		{"provider: {type: model}", "app", "provider", Policy{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "").Replace(strings.ToLower(tc.name))
+			name = name[:min(len(name), 40)]
+			writeStack(t, root, name, "services:\n  app:\n    image: local/busybox:latest\n    "+tc.name+"\n", "")
+			ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = ts.prepare(context.Background(), name, nil)
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Service != "service "+tc.service || pe.Key != tc.key {
+				t.Fatalf("got %v, want a refusal of service %s's %s", err, tc.service, tc.key)
+			}
+			if !strings.Contains(err.Error(), "service "+tc.service) || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("the error does not name the service and the key: %v", err)
+			}
+			if tc.key == "build" || tc.key == "provider" {
+				return // never allowed
+			}
+			ts, err = New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock, Policies: map[string]Policy{name: tc.allow}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := ts.prepare(context.Background(), name, nil); err != nil {
+				t.Errorf("with the owner's override %+v: %v", tc.allow, err)
+			}
+		})
+	}
+}
+
+// TestPolicyAllowsSafeStacks: what the defaults allow: binds from the
+// stack's directory and the bind roots, Docker's default capabilities,
+// named volumes, ports.
+func TestPolicyAllowsSafeStacks(t *testing.T) {
+	t.Parallel()
+	root, media := t.TempDir(), t.TempDir()
+	writeStack(t, root, "safe", `services:
+  app:
+    image: local/busybox:latest
+    cap_add: [CHOWN, NET_BIND_SERVICE]
+    ports: ["8080:80"]
+    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app"]
+volumes:
+  named: {}
+`, "")
+	ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.prepare(context.Background(), "safe", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPolicyTopLevel: a local volume binding a host directory, and
+// secrets and configs from files, are bind mounts too.
+func TestPolicyTopLevel(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, tc := range []struct {
+		name, compose, service, key string
+	}{
+		{"volume", "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts"},
+		{"secret", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file"},
+		{"config", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uses := map[string]string{"volume": "    volumes: [v:/v]\n", "secret": "    secrets: [s]\n", "config": "    configs: [c]\n"}[tc.name]
+			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+uses+tc.compose, "")
+			ts, _ := New(Config{StackRoots: []string{root}})
+			_, _, err := ts.prepare(context.Background(), tc.name, nil)
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Service != tc.service || pe.Key != tc.key {
+				t.Fatalf("got %v, want a refusal of %s's %s", err, tc.service, tc.key)
+			}
+		})
+	}
+}
+
+// TestRemoteIncludeRefused: include and extends from git or a registry
+// are refused before anything is fetched.
+func TestRemoteIncludeRefused(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for i, inc := range []string{
+		"include: [\"https://github.com/example/stack.git\"]",
+		"include:\n  - path: git@github.com:example/stack.git",
+		"include:\n  - path: [\"oci://registry.example/stack:1\"]",
+	} {
+		name := "inc" + string(rune('a'+i))
+		writeStack(t, root, name, inc+"\nservices:\n  app:\n    image: local/busybox:latest\n", "")
+		ts, _ := New(Config{StackRoots: []string{root}})
+		_, _, err := ts.prepare(context.Background(), name, nil)
+		var pe *PolicyError
+		if !errors.As(err, &pe) || pe.Key != "include" {
+			t.Errorf("%s: got %v, want a refused include", inc, err)
+		}
+	}
+}
+
+// TestStackNames: names that could leave a stack root or read as an
+// option are refused before any file is touched.
+func TestStackNames(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeStack(t, root, "ok-stack_1", "services:\n  app:\n    image: local/busybox:latest\n", "")
+	ts, _ := New(Config{StackRoots: []string{root}})
+	for _, name := range []string{"../etc", "..", "a/b", "-rf", "--help", "Upper", ".hidden", "", "a b", strings.Repeat("a", 64), "a\x00"} {
+		if _, _, err := ts.prepare(context.Background(), name, nil); err == nil || !strings.Contains(err.Error(), "compose project name") {
+			t.Errorf("%q: got %v, want a refused name", name, err)
+		}
+	}
+	if _, _, err := ts.prepare(context.Background(), "ok-stack_1", nil); err != nil {
+		t.Errorf("a valid name: %v", err)
+	}
+}
+
+// TestInterpolationSeesOnlyStackEnv: ${VAR} and a service's bare
+// environment entries see the stack's .env and the call's env (which wins),
+// never this process's environment.
+func TestInterpolationSeesOnlyStackEnv(t *testing.T) {
+	t.Setenv("TAILOPS_PROBE_SECRET", "leaked-from-process")
+	root := t.TempDir()
+	writeStack(t, root, "env", `services:
+  app:
+    image: local/busybox:${TAG:-latest}
+    environment:
+      - FROM_PROCESS=${TAILOPS_PROBE_SECRET:-absent}
+      - TAILOPS_PROBE_SECRET
+      - FROM_DOTENV=${DOTENV_VAR}
+      - OVERRIDDEN=${BOTH}
+`, "DOTENV_VAR=from-dotenv\nBOTH=dotenv\nTAG=1.0\n")
+	ts, _ := New(Config{StackRoots: []string{root}})
+	_, p, err := ts.prepare(context.Background(), "env", map[string]string{"BOTH": "call"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Services["app"]
+	got := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			got[k] = *v
+		} else {
+			got[k] = "<unset>"
+		}
+	}
+	want := map[string]string{"FROM_PROCESS": "absent", "TAILOPS_PROBE_SECRET": "<unset>", "FROM_DOTENV": "from-dotenv", "OVERRIDDEN": "call"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if s.Image != "local/busybox:1.0" {
+		t.Errorf("image %q: .env's TAG was not used", s.Image)
+	}
+	for _, bad := range []string{"1BAD", "A-B", "A=B", ""} {
+		if _, _, err := ts.prepare(context.Background(), "env", map[string]string{bad: "x"}); err == nil {
+			t.Errorf("env name %q accepted", bad)
+		}
+	}
+}
+
+// FuzzLoadAndCheck: any compose file either loads and gets a verdict or
+// is refused with an error; nothing panics.
+func FuzzLoadAndCheck(f *testing.F) {
+	for _, seed := range []string{
+		"services:\n  app:\n    image: x\n",
+		"services:\n  app:\n    image: x\n    privileged: true\n",
+		"include: [a.yaml]\nservices: {}\n",
+		"services:\n  a:\n    image: x\n    volumes: [/:/h]\n    cap_add: [ALL]\n",
+		"volumes:\n  v:\n    driver_opts: {device: /}\n",
+		"x-a: &a {image: x}\nservices:\n  s: *a\n",
+		"services:\n  a:\n    image: ${X:?need}\n",
+	} {
+		f.Add(seed)
+	}
+	root := f.TempDir()
+	ts, _ := New(Config{StackRoots: []string{root}})
+	f.Fuzz(func(t *testing.T, compose string) {
+		dir := filepath.Join(root, "fuzz")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, p, err := ts.prepare(context.Background(), "fuzz", nil)
+		if err == nil && p == nil {
+			t.Fatal("no project and no error")
+		}
+	})
+}
+
+// TestLineDiff: the lines removed and added, in order.
+func TestLineDiff(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ a, b, want string }{
+		{"a\nb\nc", "a\nb\nc", ""},
+		{"a\nb\nc", "a\nB\nc", "- b\n+ B"},
+		{"a\nc", "a\nb\nc", "+ b"},
+		{"a\nb\nc", "c", "- a\n- b"},
+	} {
+		if got := lineDiff(tc.a, tc.b); got != tc.want {
+			t.Errorf("lineDiff(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
