@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
+
+// helperPrefix is git's "<transport>::<address>" syntax.
+var helperPrefix = regexp.MustCompile(`^[A-Za-z0-9+.-]*::`)
 
 // maxURLLen bounds a repository URL; longer ones are refused unread.
 const maxURLLen = 2048
@@ -132,7 +136,7 @@ func ParseURL(raw string) (URL, error) {
 	if i := strings.Index(raw, "://"); i >= 0 {
 		return parseSchemeURL(raw, i, bad)
 	}
-	if strings.Contains(raw, "::") {
+	if helperPrefix.MatchString(raw) {
 		return bad("transport helpers (ext::, fd::) are not allowed")
 	}
 	return parseSCP(raw, bad)
@@ -177,6 +181,13 @@ func parseSchemeURL(raw string, i int, bad func(string) (URL, error)) (URL, erro
 }
 
 func parseSCP(raw string, bad func(string) (URL, error)) (URL, error) {
+	authority := raw
+	if i := strings.Index(raw, "/"); i >= 0 {
+		authority = raw[:i]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 && strings.Contains(raw[:at], ":") {
+		return URL{}, fmt.Errorf("repository URL %q: %w", Redact(raw), ErrCredentialsInURL)
+	}
 	colon := -1
 	if strings.HasPrefix(raw, "[") || strings.Contains(raw, "@[") {
 		// [::1]:path or user@[::1]:path
