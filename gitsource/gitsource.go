@@ -238,13 +238,14 @@ func (c Config) session(u URL) (transport.UploadPackSession, error) {
 		if user == "" {
 			user = "git"
 		}
-		helper := gitssh.HostKeyCallbackHelper{HostKeyCallback: cb, HostKeyAlgorithms: algos}
-		auth = &gitssh.PublicKeys{User: user, Signer: signer, HostKeyCallbackHelper: helper}
-		tr = gitssh.NewClient(&ssh.ClientConfig{
+		auth = sshAuth{&ssh.ClientConfig{
+			User:              user,
+			Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
 			HostKeyCallback:   cb,
 			HostKeyAlgorithms: algos,
 			Timeout:           30 * time.Second,
-		})
+		}}
+		tr = gitssh.NewClient(nil)
 	default:
 		return nil, fmt.Errorf("scheme %q is not allowed", u.Scheme)
 	}
@@ -253,6 +254,22 @@ func (c Config) session(u URL) (transport.UploadPackSession, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", u, err)
 	}
 	return s, nil
+}
+
+// sshAuth is the whole SSH client configuration, handed to go-git's SSH
+// transport as its auth method: the deploy key and nothing else (no
+// agent, no keyboard), the pinned host keys, and a dial timeout.
+type sshAuth struct{ cfg *ssh.ClientConfig }
+
+var _ gitssh.AuthMethod = sshAuth{}
+
+func (sshAuth) Name() string     { return gitssh.PublicKeysName }
+func (a sshAuth) String() string { return "user: " + a.cfg.User + ", name: " + gitssh.PublicKeysName }
+
+// ClientConfig returns a copy, as go-git may change what it gets.
+func (a sshAuth) ClientConfig() (*ssh.ClientConfig, error) {
+	c := *a.cfg
+	return &c, nil
 }
 
 func (c Config) timeout() time.Duration {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -61,7 +60,7 @@ func matchHost(patterns []string, name string) bool {
 		if strings.HasPrefix(p, "|1|") {
 			ok = matchHashed(p, name)
 		} else {
-			ok, _ = path.Match(strings.ToLower(p), name)
+			ok = glob(strings.ToLower(p), name)
 		}
 		if ok && neg {
 			return false
@@ -69,6 +68,26 @@ func matchHost(patterns []string, name string) bool {
 		matched = matched || ok
 	}
 	return matched
+}
+
+// glob matches OpenSSH host patterns: '*' and '?' are wildcards, every
+// other byte ('[' and ']' of "[host]:port" included) is literal.
+func glob(pattern, name string) bool {
+	if pattern == "" {
+		return name == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(name); i++ {
+			if glob(pattern[1:], name[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return name != "" && glob(pattern[1:], name[1:])
+	}
+	return name != "" && name[0] == pattern[0] && glob(pattern[1:], name[1:])
 }
 
 // matchHashed checks a |1|salt|hash entry.
@@ -147,4 +166,3 @@ func hostKeyCallback(keys []knownKey, hostport string) (ssh.HostKeyCallback, []s
 	}
 	return cb, algos
 }
-

@@ -242,7 +242,12 @@ func finish(u URL, bad func(string) (URL, error)) (URL, error) {
 			return bad("the path must not contain ..")
 		}
 	}
-	if strings.ContainsAny(u.Path, "'!`$;|&<>*?\"") {
+	for _, r := range u.Path {
+		if r <= ' ' || r == 0x7f || r == '\\' || r == '%' || r == '#' || r == '?' {
+			return bad("the path holds a space, a control character or one of \\ % # ?")
+		}
+	}
+	if strings.ContainsAny(u.Path, "'!`$;|&<>*\"") {
 		return bad("the path holds a shell or glob character")
 	}
 	return u, nil
