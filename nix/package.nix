@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-/D/xscTCyIqsBCgsZi9jH71uPjLgAqlABFJAEHg9yNM=";
+  vendorHash = "sha256-pN9QT1zN2krxUd11ho5j7pDiSF4S6fRGyfcvVynd/Ws=";
 
   subPackages = [ "." ];
 
