@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -151,7 +153,10 @@ func serveHTTP(t *testing.T, root string, tls bool) *httpServer {
 		h.ServeHTTP(w, r)
 	})
 	if tls {
-		s.Server = httptest.NewTLSServer(handler)
+		s.Server = httptest.NewUnstartedServer(handler)
+		// The untrusted-server case makes the server log a handshake error.
+		s.Config.ErrorLog = log.New(io.Discard, "", 0)
+		s.StartTLS()
 	} else {
 		s.Server = httptest.NewServer(handler)
 	}
@@ -650,5 +655,45 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: srv.URL + "/git/stack.git", Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
 	if !errors.Is(err, gitsource.ErrUnsafeTree) {
 		t.Fatalf("Fetch of a tree with a symlink to /etc/shadow = %v, want ErrUnsafeTree", err)
+	}
+}
+
+// TestDialContextUsed: every connection, https, http and ssh, is made by
+// Config.DialContext, so a destination policy there sees and can refuse
+// it; ALL_PROXY in the environment is not used.
+func TestDialContextUsed(t *testing.T) {
+	r := newRepo(t)
+	plain := serveHTTP(t, r.root, false)
+	s := serveSSH(t)
+	var dials atomic.Int64
+	count := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	refuse := func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("refused by the destination policy")
+	}
+	httpCfg := gitsource.Config{Hosts: []string{plain.hostPort()}, AllowHTTP: true}
+	for _, c := range []struct {
+		name string
+		cfg  gitsource.Config
+		url  string
+	}{
+		{"http", httpCfg, plain.URL + "/git/stack.git"},
+		{"ssh", s.config(), s.url(filepath.Join(r.root, "stack.git"))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dials.Store(0)
+			cfg := c.cfg
+			cfg.DialContext = count
+			checkFetch(t, cfg, c.url, "main", r.c, "refs/heads/main", "C")
+			if dials.Load() == 0 {
+				t.Fatal("Fetch connected without Config.DialContext")
+			}
+			cfg.DialContext = refuse
+			if _, err := gitsource.Remote(context.Background(), cfg, c.url, "main"); err == nil || !strings.Contains(err.Error(), "refused by the destination policy") {
+				t.Fatalf("Remote with a refusing DialContext: %v", err)
+			}
+		})
 	}
 }

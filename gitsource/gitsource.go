@@ -15,6 +15,8 @@
 // redirects. SSH authenticates with the deploy key in Config.SSHKeyFile
 // only (never an agent) and checks the server against the known_hosts
 // the configuration pins (never ~/.ssh/known_hosts or ~/.ssh/config).
+// Every connection is made by Config.DialContext, never through a proxy
+// named by the environment.
 //
 // # What it never does
 //
@@ -33,11 +35,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -55,6 +61,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/net/proxy"
 )
 
 func init() {
@@ -65,6 +72,37 @@ func init() {
 	// for the whole process: nothing in TailOps may be redirected by an
 	// ssh_config.
 	gitssh.DefaultSSHConfig = nil
+	// go-git's SSH transport dials through golang.org/x/net/proxy: with
+	// no proxy set it would take one from ALL_PROXY. Each SSH endpoint
+	// names instead a "proxy" of this scheme, which dials with the
+	// Config's own DialContext (see sshDialer).
+	proxy.RegisterDialerType(dialScheme, func(u *url.URL, _ proxy.Dialer) (proxy.Dialer, error) {
+		d, ok := dialers.Load(u.Host)
+		if !ok {
+			return nil, errors.New("gitsource: SSH dial outside a Fetch or Remote")
+		}
+		return d.(ctxDialer), nil
+	})
+}
+
+// dialScheme is the proxy scheme that routes go-git's SSH dials to the
+// calling Config's DialContext, and dialers the dial functions by call.
+const dialScheme = "tailops-gitsource-dial"
+
+var (
+	dialers sync.Map // string → ctxDialer
+	dialSeq atomic.Uint64
+)
+
+// ctxDialer is a dial function as a proxy.ContextDialer.
+type ctxDialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (d ctxDialer) Dial(network, addr string) (net.Conn, error) {
+	return d(context.Background(), network, addr)
+}
+
+func (d ctxDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d(ctx, network, addr)
 }
 
 // Defaults for the zero Config.
@@ -100,9 +138,9 @@ type Config struct {
 	// MaxBytes bounds the pack received and, separately, the bytes the
 	// checkout writes; 0 means DefaultMaxBytes.
 	MaxBytes int64
-	// DialContext opens connections (a destination policy can refuse
-	// addresses here); nil means a net.Dialer. Used for https and http;
-	// go-git's SSH transport dials by itself (see the package notes).
+	// DialContext opens every connection, https, http and ssh alike (a
+	// destination policy can refuse addresses here); nil means a
+	// net.Dialer. No proxy is ever taken from the environment.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -186,12 +224,12 @@ func (c Config) session(u URL) (transport.UploadPackSession, error) {
 	ep := &transport.Endpoint{Protocol: u.Scheme, Host: u.Host, Port: u.Port, Path: u.Path}
 	var tr transport.Transport
 	var auth transport.AuthMethod
+	dial := c.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	}
 	switch u.Scheme {
 	case "https", "http":
-		dial := c.DialContext
-		if dial == nil {
-			dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
-		}
 		hc := &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil, // never a proxy from the environment
@@ -246,6 +284,11 @@ func (c Config) session(u URL) (transport.UploadPackSession, error) {
 			Timeout:           30 * time.Second,
 		}}
 		tr = gitssh.NewClient(nil)
+		// go-git's SSH transport dials when the session opens, below.
+		id := strconv.FormatUint(dialSeq.Add(1), 10)
+		dialers.Store(id, ctxDialer(dial))
+		defer dialers.Delete(id)
+		ep.Proxy = transport.ProxyOptions{URL: dialScheme + "://" + id}
 	default:
 		return nil, fmt.Errorf("scheme %q is not allowed", u.Scheme)
 	}
