@@ -697,3 +697,63 @@ func TestDialContextUsed(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeout: a server that accepts and never answers does not hold a
+// Fetch past Config.Timeout, over http or ssh.
+func TestTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn // never answered; closed with the listener
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	hp := l.Addr().String()
+	keyFile := filepath.Join(t.TempDir(), "key")
+	hostKey := newKey(t, filepath.Join(t.TempDir(), "host"))
+	newKey(t, keyFile)
+	cfg := gitsource.Config{
+		Hosts: []string{hp}, AllowHTTP: true, Timeout: 500 * time.Millisecond, SSHKeyFile: keyFile,
+		KnownHosts: []byte(fmt.Sprintf("[127.0.0.1]:%d %s", l.Addr().(*net.TCPAddr).Port, ssh.MarshalAuthorizedKey(hostKey))),
+	}
+	for _, url := range []string{"http://" + hp + "/r.git", "ssh://git@" + hp + "/r.git"} {
+		start := time.Now()
+		_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: url, Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
+		if err == nil {
+			t.Fatalf("Fetch(%s) from a silent server succeeded", url)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("Fetch(%s) took %v with a 500ms timeout: %v", url, d, err)
+		}
+	}
+}
+
+// TestRedirectRefused: an http(s) server that redirects (even to an
+// allowed host) is refused, not followed.
+func TestRedirectRefused(t *testing.T) {
+	r := newRepo(t)
+	real := serveHTTP(t, r.root, false)
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, real.URL+req.URL.RequestURI(), http.StatusFound)
+	}))
+	defer redir.Close()
+	cfg := gitsource.Config{Hosts: []string{real.hostPort(), strings.TrimPrefix(redir.URL, "http://")}, AllowHTTP: true}
+	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: redir.URL + "/git/stack.git", Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
+	if err == nil || !strings.Contains(err.Error(), "redirect") {
+		t.Fatalf("Fetch through a redirect: %v, want it refused", err)
+	}
+	if n := real.hits.Load(); n != 0 {
+		t.Fatalf("the redirect was followed: %d requests reached the target", n)
+	}
+}

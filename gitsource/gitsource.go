@@ -220,7 +220,10 @@ func (c Config) target(raw string) (URL, error) {
 
 // session opens an upload-pack session with a transport made for this
 // call only.
-func (c Config) session(u URL) (transport.UploadPackSession, error) {
+//
+// go-git's SSH session does not watch a context: its connection is
+// closed when ctx ends, which ends whatever waits on it.
+func (c Config) session(ctx context.Context, u URL) (transport.UploadPackSession, error) {
 	ep := &transport.Endpoint{Protocol: u.Scheme, Host: u.Host, Port: u.Port, Path: u.Path}
 	var tr transport.Transport
 	var auth transport.AuthMethod
@@ -286,7 +289,14 @@ func (c Config) session(u URL) (transport.UploadPackSession, error) {
 		tr = gitssh.NewClient(nil)
 		// go-git's SSH transport dials when the session opens, below.
 		id := strconv.FormatUint(dialSeq.Add(1), 10)
-		dialers.Store(id, ctxDialer(dial))
+		dialers.Store(id, ctxDialer(func(dctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(dctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			context.AfterFunc(ctx, func() { conn.Close() })
+			return conn, nil
+		}))
 		defer dialers.Delete(id)
 		ep.Proxy = transport.ProxyOptions{URL: dialScheme + "://" + id}
 	default:
@@ -392,7 +402,7 @@ func Remote(ctx context.Context, cfg Config, rawURL, ref string) (string, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
-	s, err := cfg.session(u)
+	s, err := cfg.session(ctx, u)
 	if err != nil {
 		return "", err
 	}
@@ -444,7 +454,7 @@ func Fetch(ctx context.Context, cfg Config, req Request) (res Result, err error)
 		return Result{}, fmt.Errorf("initialising %s: %w", req.Dir, err)
 	}
 
-	s, err := cfg.session(u)
+	s, err := cfg.session(ctx, u)
 	if err != nil {
 		return Result{}, err
 	}
@@ -504,7 +514,7 @@ func refOrHEAD(ref string) string {
 
 // fetchAll fetches every branch and tag, whole, on a new session.
 func fetchAll(ctx context.Context, cfg Config, u URL, st *filesystem.Storage) error {
-	s, err := cfg.session(u)
+	s, err := cfg.session(ctx, u)
 	if err != nil {
 		return err
 	}
