@@ -25,7 +25,10 @@ need=()
 # packagekit, dpkg-dev: install_package and upgrade_packages are tested against
 # the real packagekitd, D-Bus activated in such a bed, installing packages that
 # dpkg-deb builds from a local repository that dpkg-scanpackages indexes.
-for pkg in libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux packagekit dpkg-dev; do
+# git, openssh-server: gitsource fetches stacks' repositories, tested against
+# git http-backend and a real sshd on the loopback of the tests' own network
+# namespace (policy-rc.d below keeps the package's sshd from starting).
+for pkg in git openssh-server libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux packagekit dpkg-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -33,7 +33,7 @@ var Heavy = map[string]library{
 	"github.com/moby/":                      {"the Docker client belongs to tools/docker", true},
 	"github.com/shirou/gopsutil":            {"host metrics belong to tools/host", true},
 	"github.com/compose-spec/":              {"compose belongs to its toolset", true},
-	"github.com/go-git/":                    {"git belongs to the stacks toolset", true},
+	"github.com/go-git/":                    {"git belongs to gitsource, which the stacks toolset uses", true},
 	"github.com/coreos/go-systemd":          {"systemd belongs to its toolset", true},
 	"github.com/godbus/":                    {"D-Bus belongs to the systemd toolset", true},
 	"github.com/google/nftables":            {"the firewall belongs to its toolset", true},
