@@ -249,7 +249,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 				t.Errorf("get_inventory part %s under the sandbox: %s %s", pt.Name, pt.Status, pt.Error)
 			}
 		}
-		for _, n := range []string{"system", "listening", "containers", "services", "packages"} {
+		for _, n := range []string{"system", "listening", "containers", "stacks", "services", "packages"} {
 			if !seen[n] {
 				t.Errorf("get_inventory has no %s part: %s", n, text)
 			}
