@@ -188,7 +188,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"restart_service": {"unit": "tailops-sbx"}, "stop_service": {"unit": "tailops-sbx"},
 		"get_stack_status": {"name": "sbx"}, "get_stack_logs": {"name": "sbx"}, "get_stack_history": {"name": "sbx"},
 		"restart_stack": {"name": "sbx"}, "pull_stack_images": {"name": "sbx"}, "deploy_stack": {"name": "sbx"},
-		"remove_stack": {"name": "sbx"},
+		"remove_stack": {"name": "sbx"}, "update_stack": {"name": "sbx"}, "rollback_stack": {"name": "sbx", "deployment": "1"},
 	}
 	// These reach a loopback address where nothing answers their protocol:
 	// they must fail as network errors, never as a sandbox refusal.
