@@ -3,6 +3,7 @@
 package docker
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"testing"
@@ -126,6 +127,17 @@ func TestDockerCheckImageUpdates(t *testing.T) {
 	want := map[string]string{"iu-app": UpdateCurrent, "iu-pinned": UpdatePinned, "iu-local": UpdateLocal}
 	if got := status(r); !maps.Equal(got, want) || r.Checked != 3 || r.Available != 0 {
 		t.Fatalf("first check: %v (checked %d, available %d), want %v", got, r.Checked, r.Available, want)
+	}
+
+	// get_inventory's containers part shows what the check found.
+	inv, err := k.ts.InventoryParts()[0].Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range inv.(Summary).Containers {
+		if w, ok := want[c.Name]; ok && (c.Update != w || c.Checked == "") {
+			t.Errorf("inventory: %s update %q checked %q, want %q", c.Name, c.Update, c.Checked, w)
+		}
 	}
 
 	// The tag moves in the registry: the running container is behind.

@@ -117,6 +117,7 @@ func (e *engine) checkImageUpdates(ctx context.Context, in ImageUpdatesArgs) (Im
 		})
 	}
 	wg.Wait()
+	e.remember(list, out.Images)
 	slices.SortFunc(out.Images, func(a, b ImageUpdate) int { return strings.Compare(a.Container, b.Container) })
 	for _, u := range out.Images {
 		if u.Status == UpdateAvailable {
@@ -198,4 +199,26 @@ func (e *engine) imageUpdate(ctx context.Context, cli *client.Client, c containe
 func isDigested(n reference.Named) bool {
 	_, ok := n.(reference.Digested)
 	return ok
+}
+
+// remember keeps each container's status, by id, for get_inventory.
+func (e *engine) remember(list []container.Summary, updates []ImageUpdate) {
+	now := time.Now()
+	e.checkedMu.Lock()
+	defer e.checkedMu.Unlock()
+	if e.checked == nil {
+		e.checked = map[string]checkedUpdate{}
+	}
+	for i, c := range list {
+		e.checked[c.ID] = checkedUpdate{status: updates[i].Status, at: now}
+	}
+}
+
+// lastChecked returns the status check_image_updates last gave the
+// container id, and when; ok is false when it has not checked it.
+func (e *engine) lastChecked(id string) (status string, at time.Time, ok bool) {
+	e.checkedMu.Lock()
+	defer e.checkedMu.Unlock()
+	c, ok := e.checked[id]
+	return c.status, c.at, ok
 }

@@ -19,6 +19,8 @@ type InventoryContainer struct {
 	State   string        `json:"state"`
 	Status  string        `json:"status"`
 	Ports   []PortSummary `json:"ports"`
+	Update  string        `json:"update,omitempty" jsonschema_description:"the image's update status as check_image_updates last found it (up_to_date, update_available…), when it has checked this container"`
+	Checked string        `json:"update_checked,omitempty" jsonschema_description:"when that was, RFC 3339 UTC"`
 }
 
 // Summary is the containers part of get_inventory.
@@ -38,9 +40,13 @@ func (t *Toolset) InventoryParts() []tools.InventoryPart {
 		}
 		s := Summary{Containers: make([]InventoryContainer, 0, len(l.Containers)), Unhealthy: []string{}}
 		for _, c := range l.Containers {
-			s.Containers = append(s.Containers, InventoryContainer{Name: c.Name, Image: c.Image, ImageID: c.ImageID,
+			ic := InventoryContainer{Name: c.Name, Image: c.Image, ImageID: c.ImageID,
 				Version: c.Labels["org.opencontainers.image.version"], Project: c.Labels["com.docker.compose.project"],
-				State: c.State, Status: c.Status, Ports: c.Ports})
+				State: c.State, Status: c.Status, Ports: c.Ports}
+			if st, at, ok := t.lastChecked(c.ID); ok {
+				ic.Update, ic.Checked = st, rfc3339(at)
+			}
+			s.Containers = append(s.Containers, ic)
 			if c.State == "running" {
 				s.Running++
 			}

@@ -44,6 +44,7 @@ var busyboxOnce sync.Once
 // and the engine's internals.
 type dockerLab struct {
 	d    *labtest.Dockerd
+	ts   *Toolset
 	cli  *client.Client
 	e    *engine
 	h    *toolstest.Handlers
@@ -66,7 +67,7 @@ func newDockerLabFor(t testing.TB, d *labtest.Dockerd, host string) *dockerLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &dockerLab{d: d, e: &ts.engine, h: toolstest.Direct(ts.Tools()), logs: logs}
+	k := &dockerLab{d: d, ts: ts, e: &ts.engine, h: toolstest.Direct(ts.Tools()), logs: logs}
 	if d != nil {
 		k.cli = d.Client()
 	}

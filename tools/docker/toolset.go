@@ -81,6 +81,17 @@ type engine struct {
 
 	mu  sync.Mutex
 	cli *client.Client
+
+	// checked is the last check_image_updates answer per container id,
+	// which get_inventory shows as known.
+	checkedMu sync.Mutex
+	checked   map[string]checkedUpdate
+}
+
+// checkedUpdate is one container's image update status, as last checked.
+type checkedUpdate struct {
+	status string
+	at     time.Time
 }
 
 func newEngine(cfg Config) *engine {
