@@ -215,7 +215,7 @@ func (t *Toolset) declare() []tools.Spec {
 			Name: "get_stack_status", Title: "Compose stack status",
 			Description: "One compose project's services and their containers: state, health, ports, networks, image and image digests; " +
 				"for a git stack, the commit deployed and whether the remote's ref has moved since.",
-			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: readGit,
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: readGit,
 			Run: t.stackStatus,
 		}.Spec(),
 		tools.TypedSpec[LogsArgs, StackLogs]{
