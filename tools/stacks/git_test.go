@@ -29,7 +29,7 @@ type gitStackRepo struct {
 
 // gitCompose is the stack's compose file at a LEVEL.
 func gitCompose(level string) string {
-	return "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n" +
+	return "services:\n  app:\n    image: local/gitstk:v1\n    pull_policy: missing\n    command: [sleep, '3600']\n" +
 		"    environment: [LEVEL=" + level + "]\n    volumes: [\"../conf:/conf:ro\"]\n"
 }
 
@@ -77,6 +77,15 @@ func (r *gitStackRepo) gitConfig() gitsource.Config {
 	return gitsource.Config{Hosts: []string{r.srv.HostPort()}, AllowHTTP: true, Timeout: time.Minute}
 }
 
+// tagGitImage tags busybox as the git stack's image: a tag other than
+// latest, so that pull_policy missing does not pull (there is no
+// registry to reach).
+func (k *stacksLab) tagGitImage(t *testing.T) {
+	t.Helper()
+	k.d.Docker(t, "tag", "local/busybox:latest", "local/gitstk:v1")
+	t.Cleanup(func() { k.d.DockerCmd("rmi", "local/gitstk:v1").Run() })
+}
+
 // lastDeployment is the newest entry of name's history, as
 // get_stack_history returns it.
 func (k *stacksLab) lastDeployment(t *testing.T, name string) Deployment {
@@ -96,6 +105,7 @@ func (k *stacksLab) lastDeployment(t *testing.T, name string) Deployment {
 func TestDeployFromGit(t *testing.T) {
 	r := newGitStackRepo(t)
 	k := newStacksLabGit(t, true, r.gitConfig())
+	k.tagGitImage(t)
 	for _, tc := range []struct {
 		name, ref, commit, level string
 	}{
@@ -139,6 +149,7 @@ func TestDeployFromGit(t *testing.T) {
 func TestUpdateFromGitAfterPush(t *testing.T) {
 	r := newGitStackRepo(t)
 	k := newStacksLabGit(t, true, r.gitConfig())
+	k.tagGitImage(t)
 	const name = "gitupdate"
 	k.cleanup(t, name)
 	toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "path": "deploy/compose.yaml"})
