@@ -111,6 +111,9 @@ type config struct {
 	// The stacks tools' stack roots and bind roots (see config_stacks.go).
 	StackRoots     listFlag
 	StackBindRoots listFlag
+	// The hosts deploy_stack may fetch git repositories from (see
+	// config_stacks.go).
+	GitHosts listFlag
 
 	// Approvals (see package approval).
 	Approvals approvalFlags
@@ -172,6 +175,11 @@ type fileConfig struct {
 	StackRoots     []string                 `json:"stack_roots"`
 	StackBindRoots []string                 `json:"stack_bind_roots"`
 	Stacks         map[string]stacks.Policy `json:"stacks"`
+	// GitHosts, GitKnownHosts and GitSSHKeyFile are where stacks may be
+	// fetched from with git, and how (see config_stacks.go).
+	GitHosts      []string `json:"git_hosts"`
+	GitKnownHosts string   `json:"git_known_hosts"`
+	GitSSHKeyFile string   `json:"git_ssh_key_file"`
 	// Approval lists tools that need approval although they are not
 	// critical (e.g. http_request_test).
 	Approval []string `json:"approval"`

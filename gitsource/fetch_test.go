@@ -10,11 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -28,6 +25,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tailops/tailops/gitsource"
+	"github.com/tailops/tailops/gitsource/gittest"
 	"github.com/tailops/tailops/labtest"
 )
 
@@ -38,38 +36,6 @@ import (
 func TestMain(m *testing.M) {
 	labtest.ReexecInLoopbackNetNS()
 	os.Exit(m.Run())
-}
-
-// need returns the path of a program the tests cannot run without; a
-// missing one fails the test (never skips it): CI installs git and
-// openssh-server (.ci/test.sh).
-func need(t *testing.T, path string) string {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing (apt-get install git openssh-server): %v", path, err)
-	}
-	return path
-}
-
-// gitEnv is a git environment that reads no user or system config.
-func gitEnv(home string) []string {
-	return []string{
-		"HOME=" + home, "PATH=/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.invalid", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.invalid",
-		"GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z",
-	}
-}
-
-func gitRun(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(need(t, "/usr/bin/git"), args...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv(t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // repo is a repository served by the test: commits A (tag v1, annotated),
@@ -94,23 +60,23 @@ func newRepo(t *testing.T) *repo {
 			t.Fatal(err)
 		}
 	}
-	gitRun(t, base, "init", "-q", "-b", "main", r.work)
+	gittest.Git(t, base, "init", "-q", "-b", "main", r.work)
 	write("compose.yaml", "version: A\n", 0o644)
 	write(".githooks/post-checkout", "#!/bin/sh\ntouch "+r.marker+"\n", 0o755)
-	gitRun(t, r.work, "add", ".")
-	gitRun(t, r.work, "commit", "-qm", "A")
-	gitRun(t, r.work, "tag", "-a", "-m", "v1", "v1")
-	r.a = gitRun(t, r.work, "rev-parse", "HEAD")
+	gittest.Git(t, r.work, "add", ".")
+	gittest.Git(t, r.work, "commit", "-qm", "A")
+	gittest.Git(t, r.work, "tag", "-a", "-m", "v1", "v1")
+	r.a = gittest.Git(t, r.work, "rev-parse", "HEAD")
 	write("compose.yaml", "version: B\n", 0o644)
-	gitRun(t, r.work, "commit", "-qam", "B")
-	r.b = gitRun(t, r.work, "rev-parse", "HEAD")
+	gittest.Git(t, r.work, "commit", "-qam", "B")
+	r.b = gittest.Git(t, r.work, "rev-parse", "HEAD")
 	write("compose.yaml", "version: C\n", 0o644)
-	gitRun(t, r.work, "commit", "-qam", "C")
-	r.c = gitRun(t, r.work, "rev-parse", "HEAD")
+	gittest.Git(t, r.work, "commit", "-qam", "C")
+	r.c = gittest.Git(t, r.work, "rev-parse", "HEAD")
 	if err := os.MkdirAll(r.root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	gitRun(t, base, "clone", "-q", "--bare", r.work, filepath.Join(r.root, "stack.git"))
+	gittest.Git(t, base, "clone", "-q", "--bare", r.work, filepath.Join(r.root, "stack.git"))
 	// The served repository carries hooks of its own too (a clone never
 	// copies them; they must not run on our side either).
 	hook := "#!/bin/sh\ntouch " + r.marker + "\n"
@@ -128,44 +94,9 @@ func (r *repo) advance(t *testing.T, bare string) string {
 	if err := os.WriteFile(filepath.Join(r.work, "compose.yaml"), []byte("version: D\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gitRun(t, r.work, "commit", "-qam", "D")
-	gitRun(t, r.work, "push", "-q", bare, "main")
-	return gitRun(t, r.work, "rev-parse", "HEAD")
-}
-
-// httpServer serves root with git http-backend (smart HTTP) and counts
-// requests.
-type httpServer struct {
-	*httptest.Server
-	hits atomic.Int64
-}
-
-func serveHTTP(t *testing.T, root string, tls bool) *httpServer {
-	t.Helper()
-	h := &cgi.Handler{
-		Path: need(t, "/usr/lib/git-core/git-http-backend"),
-		Root: "/git",
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root},
-	}
-	s := &httpServer{}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		h.ServeHTTP(w, r)
-	})
-	if tls {
-		s.Server = httptest.NewUnstartedServer(handler)
-		// The untrusted-server case makes the server log a handshake error.
-		s.Config.ErrorLog = log.New(io.Discard, "", 0)
-		s.StartTLS()
-	} else {
-		s.Server = httptest.NewServer(handler)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *httpServer) hostPort() string {
-	return strings.TrimPrefix(strings.TrimPrefix(s.URL, "http://"), "https://")
+	gittest.Git(t, r.work, "commit", "-qam", "D")
+	gittest.Git(t, r.work, "push", "-q", bare, "main")
+	return gittest.Git(t, r.work, "rev-parse", "HEAD")
 }
 
 // sshServer is a real sshd on a loopback port, with a generated host key
@@ -208,8 +139,8 @@ func freePort(t *testing.T) int {
 
 func serveSSH(t *testing.T) *sshServer {
 	t.Helper()
-	sshd := need(t, "/usr/sbin/sshd")
-	need(t, "/usr/bin/git-shell")
+	sshd := gittest.Need(t, "/usr/sbin/sshd")
+	gittest.Need(t, "/usr/bin/git-shell")
 	dir := t.TempDir()
 	s := &sshServer{port: freePort(t), keyFil: filepath.Join(dir, "deploy_key"), knownHosts: filepath.Join(dir, "known_hosts")}
 	s.hostKey = newKey(t, filepath.Join(dir, "host_key"))
@@ -324,7 +255,7 @@ func checkFetch(t *testing.T, cfg gitsource.Config, url, ref, wantCommit, wantRe
 		t.Errorf("Fetch(%q, %q): compose.yaml = %q, want version %s", url, ref, got, wantVersion)
 	}
 	// The checkout is a repository git itself reads at that commit.
-	if head := gitRun(t, dir, "rev-parse", "HEAD"); head != wantCommit {
+	if head := gittest.Git(t, dir, "rev-parse", "HEAD"); head != wantCommit {
 		t.Errorf("Fetch(%q, %q): git rev-parse HEAD = %s, want %s", url, ref, head, wantCommit)
 	}
 	return dir
@@ -332,8 +263,8 @@ func checkFetch(t *testing.T, cfg gitsource.Config, url, ref, wantCommit, wantRe
 
 func TestFetchHTTP(t *testing.T) {
 	r := newRepo(t)
-	srv := serveHTTP(t, r.root, false)
-	cfg := gitsource.Config{Hosts: []string{srv.hostPort()}, AllowHTTP: true, Timeout: time.Minute}
+	srv := gittest.ServeHTTP(t, r.root, false)
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true, Timeout: time.Minute}
 	url := srv.URL + "/git/stack.git"
 	for _, c := range []struct{ name, ref, commit, wantRef, version string }{
 		{"branch", "main", r.c, "refs/heads/main", "C"},
@@ -360,10 +291,10 @@ func TestFetchHTTP(t *testing.T) {
 
 func TestFetchHTTPS(t *testing.T) {
 	r := newRepo(t)
-	srv := serveHTTP(t, r.root, true)
+	srv := gittest.ServeHTTP(t, r.root, true)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	cfg := gitsource.Config{Hosts: []string{srv.hostPort()}, RootCAs: pool, Timeout: time.Minute}
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}, RootCAs: pool, Timeout: time.Minute}
 	checkFetch(t, cfg, srv.URL+"/git/stack.git", "main", r.c, "refs/heads/main", "C")
 
 	// Without the test CA the server is not trusted.
@@ -386,7 +317,7 @@ func TestFetchSSH(t *testing.T) {
 
 	// A server that allows any reachable commit in a want sends B alone,
 	// shallow.
-	gitRun(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
+	gittest.Git(t, bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
 	dir := checkFetch(t, cfg, url, r.b, r.b, "", "B")
 	if _, err := os.Stat(filepath.Join(dir, ".git", "shallow")); err != nil {
 		t.Errorf("a commit fetched directly is not shallow: %v", err)
@@ -399,10 +330,10 @@ func TestFetchSSH(t *testing.T) {
 func TestRemoteMoved(t *testing.T) {
 	r := newRepo(t)
 	bare := filepath.Join(r.root, "stack.git")
-	srv := serveHTTP(t, r.root, false)
+	srv := gittest.ServeHTTP(t, r.root, false)
 	s := serveSSH(t)
 	ctx := context.Background()
-	httpCfg := gitsource.Config{Hosts: []string{srv.hostPort()}, AllowHTTP: true, Timeout: time.Minute}
+	httpCfg := gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true, Timeout: time.Minute}
 	targets := []struct {
 		name string
 		cfg  gitsource.Config
@@ -437,13 +368,13 @@ func TestRemoteMoved(t *testing.T) {
 // and would create the marker); Fetch never does.
 func TestHooksNeverRun(t *testing.T) {
 	r := newRepo(t)
-	srv := serveHTTP(t, r.root, false)
+	srv := gittest.ServeHTTP(t, r.root, false)
 	url := srv.URL + "/git/stack.git"
-	checkFetch(t, gitsource.Config{Hosts: []string{srv.hostPort()}, AllowHTTP: true}, url, "main", r.c, "refs/heads/main", "C")
+	checkFetch(t, gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true}, url, "main", r.c, "refs/heads/main", "C")
 	if _, err := os.Stat(r.marker); err == nil {
 		t.Fatal("Fetch ran a hook of the repository")
 	}
-	gitRun(t, t.TempDir(), "-c", "core.hooksPath=.githooks", "clone", "-q", url, "control")
+	gittest.Git(t, t.TempDir(), "-c", "core.hooksPath=.githooks", "clone", "-q", url, "control")
 	if _, err := os.Stat(r.marker); err != nil {
 		t.Fatalf("control: git clone with core.hooksPath did not run the hook, so this test proves nothing: %v", err)
 	}
@@ -521,8 +452,8 @@ func TestRefusedURLs(t *testing.T) {
 
 func TestPlainHTTPNeedsAllowHTTP(t *testing.T) {
 	r := newRepo(t)
-	srv := serveHTTP(t, r.root, false)
-	cfg := gitsource.Config{Hosts: []string{srv.hostPort()}}
+	srv := gittest.ServeHTTP(t, r.root, false)
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}}
 	url := srv.URL + "/git/stack.git"
 	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: url, Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
 	if err == nil || !strings.Contains(err.Error(), "plain http is not allowed") {
@@ -531,7 +462,7 @@ func TestPlainHTTPNeedsAllowHTTP(t *testing.T) {
 	if _, err := gitsource.Remote(context.Background(), cfg, url, "main"); err == nil {
 		t.Fatal("Remote over http without AllowHTTP succeeded")
 	}
-	if n := srv.hits.Load(); n != 0 {
+	if n := srv.Hits.Load(); n != 0 {
 		t.Fatalf("the http server got %d requests", n)
 	}
 	cfg.AllowHTTP = true
@@ -608,8 +539,8 @@ func TestSSHDeployKeyErrors(t *testing.T) {
 
 func TestFetchLimitsAndDestination(t *testing.T) {
 	r := newRepo(t)
-	srv := serveHTTP(t, r.root, false)
-	cfg := gitsource.Config{Hosts: []string{srv.hostPort()}, AllowHTTP: true, MaxBytes: 100}
+	srv := gittest.ServeHTTP(t, r.root, false)
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true, MaxBytes: 100}
 	url := srv.URL + "/git/stack.git"
 	dir := filepath.Join(t.TempDir(), "d")
 	if _, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: url, Ref: "main", Dir: dir}); !errors.Is(err, gitsource.ErrTooLarge) {
@@ -647,11 +578,11 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 	if err := os.Symlink("/etc/shadow", filepath.Join(r.work, "compose.yaml.link")); err != nil {
 		t.Fatal(err)
 	}
-	gitRun(t, r.work, "add", ".")
-	gitRun(t, r.work, "commit", "-qm", "link")
-	gitRun(t, r.work, "push", "-q", filepath.Join(r.root, "stack.git"), "main")
-	srv := serveHTTP(t, r.root, false)
-	cfg := gitsource.Config{Hosts: []string{srv.hostPort()}, AllowHTTP: true}
+	gittest.Git(t, r.work, "add", ".")
+	gittest.Git(t, r.work, "commit", "-qm", "link")
+	gittest.Git(t, r.work, "push", "-q", filepath.Join(r.root, "stack.git"), "main")
+	srv := gittest.ServeHTTP(t, r.root, false)
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true}
 	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: srv.URL + "/git/stack.git", Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
 	if !errors.Is(err, gitsource.ErrUnsafeTree) {
 		t.Fatalf("Fetch of a tree with a symlink to /etc/shadow = %v, want ErrUnsafeTree", err)
@@ -663,7 +594,7 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 // it; ALL_PROXY in the environment is not used.
 func TestDialContextUsed(t *testing.T) {
 	r := newRepo(t)
-	plain := serveHTTP(t, r.root, false)
+	plain := gittest.ServeHTTP(t, r.root, false)
 	s := serveSSH(t)
 	var dials atomic.Int64
 	count := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -673,7 +604,7 @@ func TestDialContextUsed(t *testing.T) {
 	refuse := func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("refused by the destination policy")
 	}
-	httpCfg := gitsource.Config{Hosts: []string{plain.hostPort()}, AllowHTTP: true}
+	httpCfg := gitsource.Config{Hosts: []string{plain.HostPort()}, AllowHTTP: true}
 	for _, c := range []struct {
 		name string
 		cfg  gitsource.Config
@@ -748,17 +679,17 @@ func TestTimeout(t *testing.T) {
 // allowed host) is refused, not followed.
 func TestRedirectRefused(t *testing.T) {
 	r := newRepo(t)
-	real := serveHTTP(t, r.root, false)
+	real := gittest.ServeHTTP(t, r.root, false)
 	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, real.URL+req.URL.RequestURI(), http.StatusFound)
 	}))
 	defer redir.Close()
-	cfg := gitsource.Config{Hosts: []string{real.hostPort(), strings.TrimPrefix(redir.URL, "http://")}, AllowHTTP: true}
+	cfg := gitsource.Config{Hosts: []string{real.HostPort(), strings.TrimPrefix(redir.URL, "http://")}, AllowHTTP: true}
 	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: redir.URL + "/git/stack.git", Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
 	if err == nil || !strings.Contains(err.Error(), "redirect") {
 		t.Fatalf("Fetch through a redirect: %v, want it refused", err)
 	}
-	if n := real.hits.Load(); n != 0 {
+	if n := real.Hits.Load(); n != 0 {
 		t.Fatalf("the redirect was followed: %d requests reached the target", n)
 	}
 }

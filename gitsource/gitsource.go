@@ -199,6 +199,14 @@ func checkRef(ref string) error {
 	return nil
 }
 
+// Check parses rawURL and checks it against the configuration (host
+// allow-list, scheme) without connecting anywhere: what Fetch and Remote
+// refuse first.
+func (c Config) Check(rawURL string) error {
+	_, err := c.target(rawURL)
+	return err
+}
+
 // target parses and checks a URL against the configuration.
 func (c Config) target(raw string) (URL, error) {
 	u, err := ParseURL(raw)

@@ -28,9 +28,9 @@ const waitTimeout = 2 * time.Minute
 // DeployArgs is deploy_stack's input.
 type DeployArgs struct {
 	Name string            `json:"name" jsonschema_description:"the stack name: its directory in a stack root, and the compose project name"`
-	Repo string            `json:"repo,omitempty" jsonschema_description:"a git repository to deploy from (not supported yet)"`
-	Ref  string            `json:"ref,omitempty" jsonschema_description:"with repo: a branch, tag or commit (not supported yet)"`
-	Path string            `json:"path,omitempty" jsonschema_description:"with repo: the compose file's path in the repository (not supported yet)"`
+	Repo string            `json:"repo,omitempty" jsonschema_description:"a git repository to deploy from (https://host/path or ssh://git@host/path; the host must be on git_hosts)"`
+	Ref  string            `json:"ref,omitempty" jsonschema_description:"with repo: a branch, tag or full commit hash (default: the remote's HEAD)"`
+	Path string            `json:"path,omitempty" jsonschema_description:"with repo: the compose file's path in the repository (default compose.yaml)"`
 	Env  map[string]string `json:"env,omitempty" jsonschema_description:"variables for ${VAR} in the compose file, over the stack's .env"`
 }
 
@@ -42,6 +42,8 @@ type DeployResult struct {
 	ConfigHash string   `json:"config_hash" jsonschema_description:"SHA-256 of the resolved configuration"`
 	Services   []string `json:"services"`
 	Config     string   `json:"config" jsonschema_description:"the resolved configuration as deployed, in YAML, secrets redacted"`
+	Repo       string   `json:"repo,omitempty" jsonschema_description:"for a git stack: the repository"`
+	Commit     string   `json:"commit,omitempty" jsonschema_description:"for a git stack: the commit deployed"`
 }
 
 // resolved is a project's resolved configuration.
@@ -108,10 +110,20 @@ func (t *Toolset) prepare(ctx context.Context, name string, env map[string]strin
 }
 
 func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult, error) {
-	if in.Repo != "" || in.Ref != "" || in.Path != "" {
-		return DeployResult{}, tools.ArgErrorf("repo", "git sources are not supported yet: deploy a stack from a stack root (name only)")
+	var (
+		s   diskStack
+		src gitSource
+		p   *types.Project
+		err error
+	)
+	switch {
+	case in.Repo != "":
+		s, src, p, err = t.prepareGit(ctx, in.Name, in.Repo, in.Ref, in.Path, in.Env)
+	case in.Ref != "" || in.Path != "":
+		err = tools.ArgErrorf("repo", "ref and path go with repo (a git source); a stack root's stack is deployed by name only")
+	default:
+		s, p, err = t.prepare(ctx, in.Name, in.Env)
 	}
-	s, p, err := t.prepare(ctx, in.Name, in.Env)
 	if err != nil {
 		return DeployResult{}, err
 	}
@@ -120,10 +132,14 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		return DeployResult{}, err
 	}
 	defer t.lockStack(in.Name)()
-	out := DeployResult{Name: in.Name, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted}
-	t.log.Info("stacks deploy", slog.String("stack", in.Name), slog.String("config_hash", r.hash))
+	out := DeployResult{Name: in.Name, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted,
+		Repo: src.repo, Commit: src.res.Commit}
+	t.log.Info("stacks deploy", slog.String("stack", in.Name), slog.String("config_hash", r.hash), slog.String("commit", src.res.Commit))
 	upErr := t.up(ctx, p)
 	d := Deployment{Action: "deploy", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
+	if src.repo != "" {
+		src.record(&d)
+	}
 	if upErr != nil {
 		d.Result, d.Error = "failed", redact.Text(upErr.Error())
 	}
@@ -180,7 +196,7 @@ func (t *Toolset) managedProject(ctx context.Context, name string) (diskStack, i
 		return diskStack{}, 0, err
 	}
 	cs, deployed := projects[name]
-	s, managed := managedBy(disk, name, cs)
+	s, _, managed := t.managedStack(disk, name, cs)
 	switch {
 	case !deployed && managed:
 		return s, 0, fmt.Errorf("stack %s is not deployed", name)
@@ -241,7 +257,17 @@ func (t *Toolset) restartStack(ctx context.Context, in NameArg) (ActionResult, e
 }
 
 func (t *Toolset) pullStack(ctx context.Context, in NameArg) (ActionResult, error) {
-	_, p, err := t.prepare(ctx, in.Name, nil)
+	if err := checkName(in.Name); err != nil {
+		return ActionResult{}, err
+	}
+	var p *types.Project
+	gs, gd, isGit, err := t.gitDeployed(in.Name)
+	if err == nil && isGit {
+		// A git stack's images are those of the deployment that runs.
+		p, err = t.fromHistory(ctx, gs, gd)
+	} else if err == nil {
+		_, p, err = t.prepare(ctx, in.Name, nil)
+	}
 	if err != nil {
 		return ActionResult{}, err
 	}

@@ -30,7 +30,12 @@ type Deployment struct {
 	Caller string `json:"caller" jsonschema_description:"who asked: the tailnet login, else the token's agent"`
 	Result string `json:"result" jsonschema_description:"ok, failed or rolled_back"`
 	Error  string `json:"error,omitempty"`
-	Source string `json:"source" jsonschema_description:"where the compose file came from: the stack root's path"`
+	Source string `json:"source" jsonschema_description:"where the compose file came from: the stack root's path, or the git repository"`
+	// Repo, Ref, Commit and RepoPath say where a git stack came from.
+	Repo     string `json:"repo,omitempty" jsonschema_description:"for a git stack: the repository URL"`
+	Ref      string `json:"ref,omitempty" jsonschema_description:"for a git stack: the ref asked for (empty: the remote's HEAD)"`
+	Commit   string `json:"commit,omitempty" jsonschema_description:"for a git stack: the commit deployed"`
+	RepoPath string `json:"repo_path,omitempty" jsonschema_description:"for a git stack: the compose file's path in the repository"`
 	// ConfigHash is the SHA-256 of the resolved configuration.
 	ConfigHash string `json:"config_hash,omitempty" jsonschema_description:"SHA-256 of the resolved compose configuration"`
 	// Config is the resolved configuration as deployed, kept (in the

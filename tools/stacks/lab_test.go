@@ -20,14 +20,18 @@ import (
 	"github.com/mark3labs/mcp-go/mcptest"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/gitsource"
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
 
-// TestMain stops the Docker daemon the stacks tests share, if one of
-// them started it.
+// TestMain moves the test binary into a network namespace with only
+// loopback (the git servers of git_test.go listen there; dockerd has a
+// namespace of its own and is reached over its unix socket), and stops
+// the Docker daemon the stacks tests share, if one of them started it.
 func TestMain(m *testing.M) {
+	labtest.ReexecInLoopbackNetNS()
 	code := m.Run()
 	labtest.StopShared()
 	os.Exit(code)
@@ -49,11 +53,17 @@ type stacksLab struct {
 
 func newStacksLab(t *testing.T, approve bool) *stacksLab {
 	t.Helper()
+	return newStacksLabGit(t, approve, gitsource.Config{})
+}
+
+// newStacksLabGit is newStacksLab with git sources configured by git.
+func newStacksLabGit(t *testing.T, approve bool, git gitsource.Config) *stacksLab {
+	t.Helper()
 	d := labtest.Shared(t)
 	busyboxOnce.Do(func() { d.BusyboxImage(t, "local/busybox:latest") })
 	k := &stacksLab{d: d, root: t.TempDir(), state: t.TempDir()}
 	var err error
-	k.ts, err = New(Config{Host: d.Host, StackRoots: []string{k.root}, StateDir: k.state})
+	k.ts, err = New(Config{Host: d.Host, StackRoots: []string{k.root}, StateDir: k.state, Git: git})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,10 @@ type StackList struct {
 // StackSummary is one stack in a list.
 type StackSummary struct {
 	Name       string `json:"name"`
-	Managed    bool   `json:"managed" jsonschema_description:"deployed from (or waiting in) a stack root; external projects can only be read"`
-	Source     string `json:"source" jsonschema_description:"stack_root for a managed stack, external otherwise"`
+	Managed    bool   `json:"managed" jsonschema_description:"deployed from (or waiting in) a stack root, or deployed from git; external projects can only be read"`
+	Source     string `json:"source" jsonschema_description:"stack_root or git for a managed stack, external otherwise"`
 	Path       string `json:"path,omitempty" jsonschema_description:"the compose file, for a managed stack"`
+	Repo       string `json:"repo,omitempty" jsonschema_description:"for a git stack: the repository URL"`
 	Status     string `json:"status" jsonschema_description:"container states with counts, such as running(2), exited(1); not deployed when none exists"`
 	Containers int    `json:"containers"`
 	Running    int    `json:"running"`
@@ -101,8 +102,11 @@ func (t *Toolset) listStacks(ctx context.Context, _ tools.NoArgs) (StackList, er
 	out := StackList{Stacks: []StackSummary{}}
 	for name, cs := range projects {
 		s := StackSummary{Name: name, Source: "external", Containers: len(cs), Status: states(cs)}
-		if d, ok := managedBy(disk, name, cs); ok {
+		if d, git, ok := t.managedStack(disk, name, cs); ok {
 			s.Managed, s.Source, s.Path = true, "stack_root", d.file
+			if git != nil {
+				s.Source, s.Repo = "git", git.Repo
+			}
 		}
 		for _, c := range cs {
 			if c.State == container.StateRunning {
@@ -139,13 +143,20 @@ func states(cs []container.Summary) string {
 
 // StackStatus is get_stack_status's output.
 type StackStatus struct {
-	Name     string          `json:"name"`
-	Managed  bool            `json:"managed"`
-	Path     string          `json:"path,omitempty" jsonschema_description:"the compose file, for a managed stack"`
-	Status   string          `json:"status"`
-	Services []ServiceStatus `json:"services"`
-	Networks []string        `json:"networks" jsonschema_description:"the project's networks"`
-	Volumes  []string        `json:"volumes" jsonschema_description:"the project's volumes"`
+	Name    string `json:"name"`
+	Managed bool   `json:"managed"`
+	Path    string `json:"path,omitempty" jsonschema_description:"the compose file, for a managed stack"`
+	Repo    string `json:"repo,omitempty" jsonschema_description:"for a git stack: the repository URL"`
+	Ref     string `json:"ref,omitempty" jsonschema_description:"for a git stack: the ref deployed (empty: the remote's HEAD)"`
+	Commit  string `json:"commit,omitempty" jsonschema_description:"for a git stack: the commit deployed"`
+	// RemoteCommit and RemoteMoved say where the remote's ref is now.
+	RemoteCommit string          `json:"remote_commit,omitempty" jsonschema_description:"for a git stack: the commit the ref names on the remote now"`
+	RemoteMoved  bool            `json:"remote_moved,omitempty" jsonschema_description:"for a git stack: the remote's ref names another commit than the one deployed (update_stack deploys it)"`
+	Note         string          `json:"note,omitempty" jsonschema_description:"why remote_commit is missing, when the remote could not be asked"`
+	Status       string          `json:"status"`
+	Services     []ServiceStatus `json:"services"`
+	Networks     []string        `json:"networks" jsonschema_description:"the project's networks"`
+	Volumes      []string        `json:"volumes" jsonschema_description:"the project's volumes"`
 }
 
 // ServiceStatus is one service and its containers.
@@ -190,9 +201,13 @@ func (t *Toolset) stackStatus(ctx context.Context, in NameArg) (StackStatus, err
 		return StackStatus{}, err
 	}
 	out := StackStatus{Name: in.Name, Services: []ServiceStatus{}, Networks: []string{}, Volumes: []string{}, Status: states(cs)}
-	d, managed := managedBy(disk, in.Name, cs)
+	d, git, managed := t.managedStack(disk, in.Name, cs)
 	if managed {
 		out.Managed, out.Path = true, d.file
+	}
+	if git != nil {
+		out.Repo, out.Ref, out.Commit = git.Repo, git.Ref, git.Commit
+		out.RemoteCommit, out.RemoteMoved, out.Note = t.remoteMoved(ctx, *git)
 	}
 	if len(cs) == 0 {
 		if !managed {

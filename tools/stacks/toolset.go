@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/gitsource"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 )
@@ -50,6 +51,10 @@ type Config struct {
 	StateDir string
 	// Logger receives the tools' own log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// Git is how deploy_stack fetches a stack's repository (git_hosts,
+	// git_known_hosts, git_ssh_key_file); without Hosts, git sources are
+	// refused.
+	Git gitsource.Config
 }
 
 // Toolset is the stacks toolset, built by New.
@@ -158,7 +163,8 @@ func (t *Toolset) checker(s diskStack) *checker {
 }
 
 // needs are what the tools need from the sandbox: the engine's socket,
-// the stack roots read-only, and (write) the history directory.
+// the stack roots read-only, and (write) the history directory, which
+// holds the git checkouts too.
 func (t *Toolset) needs(write bool) sandbox.Needs {
 	n := sandbox.Needs{Sockets: []string{t.socket}, Read: slices.Clone(t.cfg.StackRoots)}
 	if t.hist.dir != "" {
@@ -166,6 +172,23 @@ func (t *Toolset) needs(write bool) sandbox.Needs {
 			n.Write = []string{t.hist.dir}
 		} else {
 			n.Read = append(n.Read, t.hist.dir)
+		}
+	}
+	return n
+}
+
+// gitNeeds adds to n what reaching the git servers needs, when git
+// sources are configured: TCP to any port and DNS (git_hosts is the
+// destination policy), and the known_hosts and deploy key files.
+func (t *Toolset) gitNeeds(n sandbox.Needs) sandbox.Needs {
+	if len(t.cfg.Git.Hosts) == 0 {
+		return n
+	}
+	n.AnyTCPPort, n.DNS = true, true
+	n.Read = slices.Clone(n.Read)
+	for _, f := range []string{t.cfg.Git.KnownHostsFile, t.cfg.Git.SSHKeyFile} {
+		if f != "" {
+			n.Read = append(n.Read, f)
 		}
 	}
 	return n
@@ -179,18 +202,20 @@ type NameArg struct {
 // declare declares the stacks tools.
 func (t *Toolset) declare() []tools.Spec {
 	read, write := t.needs(false), t.needs(true)
+	readGit, writeGit := t.gitNeeds(read), t.gitNeeds(write)
 	return []tools.Spec{
 		tools.TypedSpec[tools.NoArgs, StackList]{
 			Name: "list_stacks", Title: "List compose stacks",
 			Description: "Every Docker Compose project on the engine (found by compose's labels, as docker compose ls finds them) with its containers' states, " +
-				"marked managed (deployed from a stack root, with its path) or external (status and logs only); and the stacks in the stack roots that are not running.",
+				"marked managed (deployed from a stack root, with its path, or from git, with its repository) or external (status and logs only); and the stacks in the stack roots that are not running.",
 			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: read,
 			Run: t.listStacks,
 		}.Spec(),
 		tools.TypedSpec[NameArg, StackStatus]{
 			Name: "get_stack_status", Title: "Compose stack status",
-			Description: "One compose project's services and their containers: state, health, ports, networks, image and image digests.",
-			Scope:       auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: read,
+			Description: "One compose project's services and their containers: state, health, ports, networks, image and image digests; " +
+				"for a git stack, the commit deployed and whether the remote's ref has moved since.",
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: readGit,
 			Run: t.stackStatus,
 		}.Spec(),
 		tools.TypedSpec[LogsArgs, StackLogs]{
@@ -214,8 +239,9 @@ func (t *Toolset) declare() []tools.Spec {
 				"${VAR} in the compose file sees only the stack's .env and env, never the server's environment. The stack must pass its policy first " +
 				"(no privileged, engine socket, host PID or network, devices, extra capabilities or bind mounts outside the allowed roots, unless the owner's config allows them for this stack); " +
 				"build, provider, models and remote include are refused. Progress is reported when the request carries a progress token. " +
-				"repo, ref and path (git sources) are not supported yet.",
-			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
+				"With repo, the stack is fetched from git instead (hosts on the owner's git_hosts only; https or ssh with the configured deploy key) at ref " +
+				"(a branch, tag or commit; default the remote's HEAD), its compose file at path (default compose.yaml, inside the repository); the history records the commit.",
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: writeGit,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: true},
 			Run:   t.deployStack,
 			Task:  true,
@@ -224,8 +250,9 @@ func (t *Toolset) declare() []tools.Spec {
 			Name: "update_stack", Title: "Update a compose stack",
 			Description: "Re-resolves the stack from its stack root (as deploy_stack, policy included), shows the diff of the resolved configuration " +
 				"against the last successful deployment, pulls its images and recreates what changed. If that fails, the last successful deployment " +
-				"is deployed again and the result says so (rolled_back_to); the history records both. ref (git sources) is not supported yet.",
-			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
+				"is deployed again and the result says so (rolled_back_to); the history records both. A git stack is fetched again first, at ref " +
+				"(default: the ref it was deployed from), and the result names the new commit.",
+			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: writeGit,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   t.updateStack,
 			Task:  true,

@@ -3,6 +3,7 @@
 package stacks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 // UpdateArgs is update_stack's input.
 type UpdateArgs struct {
 	Name string            `json:"name" jsonschema_description:"the stack name"`
-	Ref  string            `json:"ref,omitempty" jsonschema_description:"with a git source: the ref to update to (not supported yet)"`
+	Ref  string            `json:"ref,omitempty" jsonschema_description:"for a git stack: the branch, tag or commit to update to (default: the ref it was deployed from)"`
 	Env  map[string]string `json:"env,omitempty" jsonschema_description:"variables for ${VAR} in the compose file, over the stack's .env"`
 }
 
@@ -32,6 +33,8 @@ type UpdateResult struct {
 	Diff       string `json:"diff" jsonschema_description:"the resolved configuration's changes since the last successful deployment (- before, + after), secrets redacted"`
 	ConfigHash string `json:"config_hash"`
 	RolledBack string `json:"rolled_back_to,omitempty" jsonschema_description:"when the update failed: the deployment it rolled back to"`
+	Repo       string `json:"repo,omitempty" jsonschema_description:"for a git stack: the repository"`
+	Commit     string `json:"commit,omitempty" jsonschema_description:"for a git stack: the commit fetched and deployed"`
 }
 
 // RollbackArgs is rollback_stack's input.
@@ -62,10 +65,26 @@ func (t *Toolset) lastGood(name string) (Deployment, bool, error) {
 // changed since the last good deployment, pulls and recreates what
 // changed; when that fails it redeploys the last good deployment.
 func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult, error) {
-	if in.Ref != "" {
-		return UpdateResult{}, tools.ArgErrorf("ref", "git sources are not supported yet")
+	if err := checkName(in.Name); err != nil {
+		return UpdateResult{}, err
 	}
-	s, p, err := t.prepare(ctx, in.Name, in.Env)
+	_, gd, isGit, err := t.gitDeployed(in.Name)
+	if err != nil {
+		return UpdateResult{}, err
+	}
+	var (
+		s   diskStack
+		src gitSource
+		p   *types.Project
+	)
+	switch {
+	case isGit:
+		s, src, p, err = t.prepareGit(ctx, in.Name, gd.Repo, cmp.Or(in.Ref, gd.Ref), gd.RepoPath, in.Env)
+	case in.Ref != "":
+		err = tools.ArgErrorf("ref", "ref is for a stack deployed from git; %s is not (its last good deployment is not from git)", in.Name)
+	default:
+		s, p, err = t.prepare(ctx, in.Name, in.Env)
+	}
 	if err != nil {
 		return UpdateResult{}, err
 	}
@@ -78,9 +97,10 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	if err != nil {
 		return UpdateResult{}, err
 	}
-	out := UpdateResult{Name: in.Name, ConfigHash: r.hash, Changed: !hasPrev || prev.ConfigHash != r.hash}
+	out := UpdateResult{Name: in.Name, ConfigHash: r.hash, Changed: !hasPrev || prev.ConfigHash != r.hash, Repo: src.repo, Commit: src.res.Commit}
+	prevStack := t.stackFor(s, prev)
 	if hasPrev {
-		if pp, err := t.fromHistory(ctx, s, prev); err == nil {
+		if pp, err := t.fromHistory(ctx, prevStack, prev); err == nil {
 			if pr, err := resolve(pp); err == nil {
 				out.Diff = lineDiff(pr.redacted, r.redacted)
 			}
@@ -89,13 +109,16 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	t.log.Info("stacks update", slog.String("stack", in.Name), slog.String("config_hash", r.hash))
 	err = t.pullThenUp(ctx, p)
 	d := Deployment{Action: "update", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
+	if src.repo != "" {
+		src.record(&d)
+	}
 	if err != nil {
 		d.Result, d.Error = "failed", redact.Text(err.Error())
 	}
 	var rbErr error
 	if err != nil && hasPrev {
 		// Put back what ran before, and say so.
-		if pp, lerr := t.fromHistory(ctx, s, prev); lerr != nil {
+		if pp, lerr := t.fromHistory(ctx, prevStack, prev); lerr != nil {
 			rbErr = lerr
 		} else {
 			rbErr = t.up(ctx, pp)
@@ -159,13 +182,6 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 	if err := checkName(in.Name); err != nil {
 		return DeployResult{}, err
 	}
-	s, ok, err := findStack(t.cfg.StackRoots, in.Name)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	if !ok {
-		return DeployResult{}, fmt.Errorf("no stack %q in the stack roots", in.Name)
-	}
 	ds, err := t.hist.list(in.Name)
 	if err != nil {
 		return DeployResult{}, err
@@ -173,6 +189,17 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 	i := slices.IndexFunc(ds, func(d Deployment) bool { return d.ID == in.Deployment })
 	if i < 0 || ds[i].Config == "" {
 		return DeployResult{}, tools.ArgErrorf("deployment", "no deployment %q with a configuration in the history of %s (get_stack_history lists them)", in.Deployment, in.Name)
+	}
+	s := t.stackOf(in.Name, ds[i])
+	if ds[i].Repo == "" {
+		var ok bool
+		s, ok, err = findStack(t.cfg.StackRoots, in.Name)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		if !ok {
+			return DeployResult{}, fmt.Errorf("no stack %q in the stack roots", in.Name)
+		}
 	}
 	p, err := t.fromHistory(ctx, s, ds[i])
 	if err != nil {
@@ -186,6 +213,9 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 	t.log.Info("stacks rollback", slog.String("stack", in.Name), slog.String("deployment", in.Deployment))
 	upErr := t.up(ctx, p)
 	d := Deployment{Action: "rollback", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
+	if ds[i].Repo != "" {
+		d.Repo, d.Ref, d.Commit, d.RepoPath, d.Source = ds[i].Repo, ds[i].Ref, ds[i].Commit, ds[i].RepoPath, ds[i].Repo
+	}
 	if upErr != nil {
 		d.Result, d.Error = "failed", redact.Text(upErr.Error())
 	}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/tailops/tailops/gitsource"
+	"github.com/tailops/tailops/tools"
+)
+
+// defaultComposePath is the compose file's path in a repository when
+// deploy_stack names none.
+const defaultComposePath = "compose.yaml"
+
+// remoteTimeout bounds get_stack_status's look at the remote.
+const remoteTimeout = 10 * time.Second
+
+// gitSource is where a git stack's compose file came from.
+type gitSource struct {
+	repo, ref, path string
+	res             gitsource.Result
+}
+
+// gitDir is where stack name's checkouts are kept, one per commit:
+// STATE_DIR/stacks/NAME/git/COMMIT, never under a stack root.
+func (t *Toolset) gitDir(name string) string { return filepath.Join(t.hist.dir, name, "git") }
+
+// composePath checks the compose file's path in a repository: relative,
+// inside the checkout ("compose.yaml" when empty).
+func composePath(p string) (string, error) {
+	if p == "" {
+		return defaultComposePath, nil
+	}
+	if filepath.IsAbs(p) || strings.Contains(p, `\`) || !filepath.IsLocal(p) || strings.HasPrefix(p, ".git/") || p == ".git" {
+		return "", tools.ArgErrorf("path", "%q: the compose file's path must be relative and inside the repository (no .., no absolute path, not in .git)", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return "", tools.ArgErrorf("path", "%q: the compose file's path must not contain ..", p)
+		}
+	}
+	return filepath.Clean(p), nil
+}
+
+// checkGit checks a git source before anything is fetched or created:
+// git sources are configured, the name is not a stack root's, the path
+// stays in the checkout and the repository's host is allowed.
+func (t *Toolset) checkGit(name, repo, path string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	if len(t.cfg.Git.Hosts) == 0 {
+		return "", tools.ArgErrorf("repo", "git sources are off: the owner lists the git servers deploy_stack may fetch from with --git-host (config key git_hosts)")
+	}
+	if t.hist.dir == "" {
+		return "", errors.New("git sources need a state directory (--state-dir) to keep the checkouts in")
+	}
+	p, err := composePath(path)
+	if err != nil {
+		return "", err
+	}
+	if s, ok, err := findStack(t.cfg.StackRoots, name); err != nil {
+		return "", err
+	} else if ok {
+		return "", tools.ArgErrorf("name", "stack %s is in the stack root %s: deploy it without repo, or give the git stack another name", name, s.root)
+	}
+	if err := t.cfg.Git.Check(repo); err != nil {
+		return "", tools.ArgErrorf("repo", "%v", err)
+	}
+	return p, nil
+}
+
+// fetch checks repo out at ref into gitDir(name)/COMMIT (kept as it is
+// when that commit is there already) and returns the stack it holds.
+func (t *Toolset) fetch(ctx context.Context, name, repo, ref, path string) (diskStack, gitSource, error) {
+	src := gitSource{repo: repo, ref: ref, path: path}
+	base := t.gitDir(name)
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return diskStack{}, src, fmt.Errorf("creating the checkouts' directory of %s: %w", name, err)
+	}
+	tmp, err := os.MkdirTemp(base, ".fetch-")
+	if err != nil {
+		return diskStack{}, src, fmt.Errorf("creating a checkout directory for %s: %w", name, err)
+	}
+	src.res, err = gitsource.Fetch(ctx, t.cfg.Git, gitsource.Request{URL: repo, Ref: ref, Dir: tmp})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return diskStack{}, src, fmt.Errorf("stack %s: %w", name, err)
+	}
+	if src.ref == "" && strings.HasPrefix(src.res.Ref, "refs/") {
+		src.ref = src.res.Ref
+	}
+	dir := filepath.Join(base, src.res.Commit)
+	if _, err := os.Lstat(dir); err == nil {
+		os.RemoveAll(tmp)
+	} else if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return diskStack{}, src, fmt.Errorf("keeping the checkout of %s: %w", name, err)
+	}
+	s := gitStackAt(name, dir, path)
+	st, err := os.Lstat(s.file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return s, src, tools.ArgErrorf("path", "%s has no file %s at %s", gitsource.Redact(repo), path, src.res.Commit)
+	case err != nil:
+		return s, src, fmt.Errorf("reading %s: %w", s.file, err)
+	case !st.Mode().IsRegular():
+		return s, src, tools.ArgErrorf("path", "%s at %s: %s is not a regular file", gitsource.Redact(repo), src.res.Commit, path)
+	}
+	return s, src, nil
+}
+
+// gitStackAt is the stack of a checkout: its directory (the bind mounts'
+// own root) is the checkout, its working directory the compose file's.
+func gitStackAt(name, checkout, path string) diskStack {
+	return diskStack{name: name, root: checkout, dir: checkout, file: filepath.Join(checkout, path)}
+}
+
+// prepareGit fetches a git stack and loads and checks it as prepare does
+// a stack root's: nothing is created on the engine before this passes.
+func (t *Toolset) prepareGit(ctx context.Context, name, repo, ref, path string, env map[string]string) (diskStack, gitSource, *types.Project, error) {
+	p, err := t.checkGit(name, repo, path)
+	if err != nil {
+		return diskStack{}, gitSource{}, nil, err
+	}
+	s, src, err := t.fetch(ctx, name, repo, ref, p)
+	if err != nil {
+		return s, src, nil, err
+	}
+	proj, err := load(ctx, loadInput{name: name, dir: filepath.Dir(s.file), file: s.file, env: env})
+	if err != nil {
+		return s, src, nil, fmt.Errorf("stack %s (%s at %s): %w", name, gitsource.Redact(repo), src.res.Commit, err)
+	}
+	if err := t.checker(s).check(proj); err != nil {
+		return s, src, nil, fmt.Errorf("stack %s is refused by its policy: %w", name, err)
+	}
+	return s, src, proj, nil
+}
+
+// record fills a deployment's git fields.
+func (src gitSource) record(d *Deployment) {
+	d.Repo, d.Ref, d.Commit, d.RepoPath = src.repo, src.ref, src.res.Commit, src.path
+	d.Source = src.repo
+}
+
+// gitDeployed returns the stack of name's last good deployment when that
+// came from git: ok is false for a stack root's stack or one never
+// deployed.
+func (t *Toolset) gitDeployed(name string) (diskStack, Deployment, bool, error) {
+	d, ok, err := t.lastGood(name)
+	if err != nil || !ok || d.Repo == "" {
+		return diskStack{}, d, false, err
+	}
+	return t.stackOf(name, d), d, true, nil
+}
+
+// stackFor is the stack deployment d was made from: its checkout for a
+// git deployment, else s.
+func (t *Toolset) stackFor(s diskStack, d Deployment) diskStack {
+	if d.Repo == "" {
+		return s
+	}
+	return t.stackOf(s.name, d)
+}
+
+// stackOf is the stack a git deployment was made from (its checkout).
+func (t *Toolset) stackOf(name string, d Deployment) diskStack {
+	return gitStackAt(name, filepath.Join(t.gitDir(name), d.Commit), cmp.Or(d.RepoPath, defaultComposePath))
+}
+
+// managedStack is managedBy, then the git stacks: a project is a
+// managed git stack when its last good deployment came from git and
+// every container was created in one of its checkouts. git is that
+// deployment, nil for a stack root's stack.
+func (t *Toolset) managedStack(disk map[string]diskStack, name string, cs []container.Summary) (s diskStack, git *Deployment, ok bool) {
+	if s, ok := managedBy(disk, name, cs); ok {
+		return s, nil, true
+	}
+	if _, found := disk[name]; found || !validName(name) || len(cs) == 0 {
+		return diskStack{}, nil, false
+	}
+	wds := make([]string, 0, len(cs))
+	for _, c := range cs {
+		wds = append(wds, c.Labels[api.WorkingDirLabel])
+	}
+	if !t.inGitDir(name, wds) {
+		return diskStack{}, nil, false
+	}
+	gs, d, ok, err := t.gitDeployed(name)
+	if err != nil || !ok {
+		return diskStack{}, nil, false
+	}
+	return gs, &d, true
+}
+
+// inGitDir reports whether every container was created in one of name's
+// checkouts (compose's working_dir label).
+func (t *Toolset) inGitDir(name string, workingDirs []string) bool {
+	if t.hist.dir == "" || len(workingDirs) == 0 {
+		return false
+	}
+	base := t.gitDir(name) + string(filepath.Separator)
+	for _, wd := range workingDirs {
+		if !strings.HasPrefix(filepath.Clean(wd)+string(filepath.Separator), base) {
+			return false
+		}
+	}
+	return true
+}
+
+// remoteMoved asks the remote what the deployed ref names now; an error
+// is returned as a note for the status, not a failure.
+func (t *Toolset) remoteMoved(ctx context.Context, d Deployment) (commit string, moved bool, note string) {
+	cfg := t.cfg.Git
+	cfg.Timeout = remoteTimeout
+	c, err := gitsource.Remote(ctx, cfg, d.Repo, d.Ref)
+	if err != nil {
+		return "", false, fmt.Sprintf("could not ask the remote whether it moved: %v", err)
+	}
+	return c, c != d.Commit, ""
+}

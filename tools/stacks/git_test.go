@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package stacks
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tailops/tailops/gitsource"
+	"github.com/tailops/tailops/gitsource/gittest"
+	"github.com/tailops/tailops/toolstest"
+)
+
+// gitStackRepo is a stack's repository served by git http-backend on
+// loopback: commit first (LEVEL=1) and second (LEVEL=2, main's tip),
+// the compose file at deploy/compose.yaml with a bind mount of the
+// checkout's conf directory.
+type gitStackRepo struct {
+	work, bare, url string
+	srv             *gittest.HTTPServer
+	first, second   string
+}
+
+// gitCompose is the stack's compose file at a LEVEL.
+func gitCompose(level string) string {
+	return "services:\n  app:\n    image: local/gitstk:v1\n    pull_policy: missing\n    command: [sleep, '3600']\n" +
+		"    environment: [LEVEL=" + level + "]\n    volumes: [\"../conf:/conf:ro\"]\n"
+}
+
+func newGitStackRepo(t *testing.T) *gitStackRepo {
+	t.Helper()
+	base := t.TempDir()
+	r := &gitStackRepo{work: filepath.Join(base, "work"), bare: filepath.Join(base, "srv", "stack.git")}
+	gittest.Git(t, base, "init", "-q", "-b", "main", r.work)
+	r.commit(t, "1")
+	r.first = gittest.Git(t, r.work, "rev-parse", "HEAD")
+	r.commit(t, "2")
+	r.second = gittest.Git(t, r.work, "rev-parse", "HEAD")
+	gittest.Git(t, base, "clone", "-q", "--bare", r.work, r.bare)
+	r.srv = gittest.ServeHTTP(t, filepath.Dir(r.bare), false)
+	r.url = r.srv.URL + "/git/stack.git"
+	return r
+}
+
+// commit writes the compose file at level and commits it.
+func (r *gitStackRepo) commit(t *testing.T, level string) {
+	t.Helper()
+	for name, content := range map[string]string{"deploy/compose.yaml": gitCompose(level), "conf/app.conf": "level " + level + "\n"} {
+		p := filepath.Join(r.work, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gittest.Git(t, r.work, "add", ".")
+	gittest.Git(t, r.work, "commit", "-qm", "level "+level)
+}
+
+// push commits level on main and pushes it to the served repository.
+func (r *gitStackRepo) push(t *testing.T, level string) string {
+	t.Helper()
+	r.commit(t, level)
+	gittest.Git(t, r.work, "push", "-q", r.bare, "main")
+	return gittest.Git(t, r.work, "rev-parse", "HEAD")
+}
+
+// gitConfig allows the repository's server.
+func (r *gitStackRepo) gitConfig() gitsource.Config {
+	return gitsource.Config{Hosts: []string{r.srv.HostPort()}, AllowHTTP: true, Timeout: time.Minute}
+}
+
+// tagGitImage tags busybox as the git stack's image: a tag other than
+// latest, so that pull_policy missing does not pull (there is no
+// registry to reach).
+func (k *stacksLab) tagGitImage(t *testing.T) {
+	t.Helper()
+	k.d.Docker(t, "tag", "local/busybox:latest", "local/gitstk:v1")
+	t.Cleanup(func() { k.d.DockerCmd("rmi", "local/gitstk:v1").Run() })
+}
+
+// lastDeployment is the newest entry of name's history, as
+// get_stack_history returns it.
+func (k *stacksLab) lastDeployment(t *testing.T, name string) Deployment {
+	t.Helper()
+	h := toolstest.OK[StackHistory](t, k.c, "get_stack_history", map[string]any{"name": name})
+	if len(h.Deployments) == 0 {
+		t.Fatalf("%s has no history", name)
+	}
+	return h.Deployments[len(h.Deployments)-1]
+}
+
+// TestDeployFromGit deploys a stack from a git server at a branch and
+// at a commit no branch names: the checkout is under the state
+// directory, the history and list_stacks name the repository and the
+// commit, and the checkout's directory is the stack's own for bind
+// mounts.
+func TestDeployFromGit(t *testing.T) {
+	r := newGitStackRepo(t)
+	k := newStacksLabGit(t, true, r.gitConfig())
+	k.tagGitImage(t)
+	for _, tc := range []struct {
+		name, ref, commit, level string
+	}{
+		{"gitbranch", "main", r.second, "2"},
+		{"gitcommit", r.first, r.first, "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k.cleanup(t, tc.name)
+			dep := toolstest.OK[DeployResult](t, k.c, "deploy_stack",
+				map[string]any{"name": tc.name, "repo": r.url, "ref": tc.ref, "path": "deploy/compose.yaml"})
+			checkout := filepath.Join(k.state, "stacks", tc.name, "git", tc.commit)
+			if dep.Commit != tc.commit || dep.Repo != r.url || dep.Path != filepath.Join(checkout, "deploy", "compose.yaml") {
+				t.Fatalf("deploy_stack: %+v; want commit %s from %s", dep, tc.commit, checkout)
+			}
+			d := k.lastDeployment(t, tc.name)
+			if d.Action != "deploy" || d.Result != "ok" || d.Commit != tc.commit || d.Repo != r.url || d.Ref != tc.ref || d.Source != r.url {
+				t.Errorf("history: %+v", d)
+			}
+			ins, err := k.d.Client().ContainerInspect(context.Background(), tc.name+"-app-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env := strings.Join(ins.Config.Env, " "); !strings.Contains(env, "LEVEL="+tc.level) || !ins.State.Running {
+				t.Errorf("container: env %s, running %v", env, ins.State.Running)
+			}
+			if len(ins.Mounts) != 1 || ins.Mounts[0].Source != filepath.Join(checkout, "conf") {
+				t.Errorf("mounts: %+v, want %s/conf", ins.Mounts, checkout)
+			}
+			list := toolstest.OK[StackList](t, k.c, "list_stacks", nil)
+			i := slices.IndexFunc(list.Stacks, func(s StackSummary) bool { return s.Name == tc.name })
+			if i < 0 || !list.Stacks[i].Managed || list.Stacks[i].Source != "git" || list.Stacks[i].Repo != r.url {
+				t.Errorf("list_stacks: %+v", list.Stacks)
+			}
+		})
+	}
+}
+
+// TestUpdateFromGitAfterPush: get_stack_status says the remote has not
+// moved, then (after a push) that it has, and to which commit;
+// update_stack fetches the new commit, shows the diff and records it.
+func TestUpdateFromGitAfterPush(t *testing.T) {
+	r := newGitStackRepo(t)
+	k := newStacksLabGit(t, true, r.gitConfig())
+	k.tagGitImage(t)
+	const name = "gitupdate"
+	k.cleanup(t, name)
+	toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "path": "deploy/compose.yaml"})
+	st := toolstest.OK[StackStatus](t, k.c, "get_stack_status", map[string]any{"name": name})
+	if st.Commit != r.second || st.RemoteMoved || st.RemoteCommit != r.second || st.Repo != r.url || st.Note != "" || !st.Managed {
+		t.Fatalf("get_stack_status before the push: %+v", st)
+	}
+
+	third := r.push(t, "3")
+	st = toolstest.OK[StackStatus](t, k.c, "get_stack_status", map[string]any{"name": name})
+	if st.Commit != r.second || !st.RemoteMoved || st.RemoteCommit != third {
+		t.Fatalf("get_stack_status after the push: %+v; want moved to %s", st, third)
+	}
+
+	up := toolstest.OK[UpdateResult](t, k.c, "update_stack", map[string]any{"name": name})
+	added := slices.ContainsFunc(strings.Split(up.Diff, "\n"), func(l string) bool {
+		return strings.HasPrefix(l, "+ ") && strings.Contains(l, "LEVEL") && strings.Contains(l, "3")
+	})
+	if up.Commit != third || !up.Changed || !added || up.RolledBack != "" {
+		t.Errorf("update_stack: %+v", up)
+	}
+	if d := k.lastDeployment(t, name); d.Action != "update" || d.Result != "ok" || d.Commit != third || d.Ref != "refs/heads/main" {
+		t.Errorf("history after the update: %+v", d)
+	}
+	st = toolstest.OK[StackStatus](t, k.c, "get_stack_status", map[string]any{"name": name})
+	if st.Commit != third || st.RemoteMoved {
+		t.Errorf("get_stack_status after the update: %+v", st)
+	}
+}
+
+// TestGitSourceRefusals: a git source refused is refused before
+// anything is fetched or created: no checkout directory, no request to
+// the server.
+func TestGitSourceRefusals(t *testing.T) {
+	r := newGitStackRepo(t)
+	for _, tc := range []struct {
+		name  string
+		hosts []string
+		args  DeployArgs
+		want  string
+	}{
+		{"no git hosts", nil, DeployArgs{Repo: r.url}, "--git-host"},
+		{"host off the allow-list", []string{"git.example.invalid"}, DeployArgs{Repo: r.url}, "git_hosts"},
+		{"path with ..", nil, DeployArgs{Repo: r.url, Path: "../../etc/compose.yaml"}, "must be relative and inside the repository"},
+		{"path with .. inside", nil, DeployArgs{Repo: r.url, Path: "deploy/../../x.yaml"}, "inside the repository"},
+		{"absolute path", nil, DeployArgs{Repo: r.url, Path: "/etc/compose.yaml"}, "inside the repository"},
+		{"path in .git", nil, DeployArgs{Repo: r.url, Path: ".git/config"}, "not in .git"},
+		{"name with ../", nil, DeployArgs{Name: "../x", Repo: r.url}, "name"},
+		{"ref without repo", nil, DeployArgs{Ref: "main"}, "ref and path go with repo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := r.gitConfig()
+			if tc.hosts != nil || tc.name == "no git hosts" {
+				cfg.Hosts = tc.hosts
+			}
+			state := t.TempDir()
+			ts, err := New(Config{StateDir: state, Git: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.args.Name == "" {
+				tc.args.Name = "refused"
+			}
+			before := r.srv.Hits.Load()
+			_, err = ts.deployStack(context.Background(), tc.args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("deploy_stack %+v: %v; want an error with %q", tc.args, err, tc.want)
+			}
+			if n := r.srv.Hits.Load() - before; n != 0 {
+				t.Errorf("the git server got %d requests", n)
+			}
+			if _, err := os.Stat(filepath.Join(state, "stacks", "refused")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a checkout directory was created: %v", err)
+			}
+		})
+	}
+}
