@@ -59,8 +59,8 @@ func TestEndpoint(t *testing.T) {
 			continue
 		}
 		// The tools stay declared, and every call says why they cannot work.
-		if len(ts.Tools()) != 13 {
-			t.Errorf("Host %q: %d tools declared, want 13", tc.host, len(ts.Tools()))
+		if len(ts.Tools()) != 15 {
+			t.Errorf("Host %q: %d tools declared, want 15", tc.host, len(ts.Tools()))
 		}
 		for _, s := range ts.Tools() {
 			if !reflect.DeepEqual(s.Needs, sandbox.Needs{}) {

@@ -63,6 +63,8 @@ func TestDockerToolDeclarations(t *testing.T) {
 		{"update_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, true},
 		{"remove_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, false},
 		{"pull_image", auth.ScopeDockerAdmin, tools.RiskCritical, false, false, true, true},
+		{"exec_in_container", auth.ScopeContainerAdmin, tools.RiskCritical, false, true, false, false},
+		{"check_image_updates", auth.ScopeContainerRead, tools.RiskLow, true, false, true, true},
 	} {
 		s, ok := specs[tc.name]
 		if !ok {
@@ -83,8 +85,8 @@ func TestDockerToolDeclarations(t *testing.T) {
 			t.Errorf("%s: NeedsApproval = %v", tc.name, s.NeedsApproval())
 		}
 	}
-	if len(specs) != 13 {
-		t.Errorf("%d Docker tools, want 13", len(specs))
+	if len(specs) != 15 {
+		t.Errorf("%d Docker tools, want 15", len(specs))
 	}
 }
 

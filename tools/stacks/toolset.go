@@ -80,19 +80,23 @@ var (
 // unavailable (tools.Unavailable).
 func New(cfg Config) (*Toolset, error) {
 	t := &Toolset{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), hist: &history{}}
-	var err error
-	t.socket, err = socketOf(cfg.Host)
-	if err == nil {
-		err = t.checkConfig()
-	}
+	// A DOCKER_HOST the stacks tools cannot use (tcp, ssh) is the Docker
+	// tools' setting, not a stacks configuration error: the server
+	// starts, and the stacks tools answer why they cannot run.
+	socket, hostErr := socketOf(cfg.Host)
+	t.socket = socket
+	err := t.checkConfig()
 	t.eng = &engine{host: "unix://" + t.socket}
 	if cfg.StateDir != "" {
 		t.hist.dir = filepath.Join(cfg.StateDir, "stacks")
 	}
-	t.sockets = slices.Compact(slices.Sorted(slices.Values(append([]string{t.socket}, engineSockets...))))
+	t.sockets = slices.Compact(slices.Sorted(slices.Values(append(slices.DeleteFunc([]string{t.socket}, func(s string) bool { return s == "" }), engineSockets...))))
 	t.specs = t.declare()
-	if err != nil {
+	switch {
+	case err != nil:
 		t.specs = tools.Unavailable(t.specs, fmt.Errorf("the stacks tools are unavailable: %w", err))
+	case hostErr != nil:
+		t.specs = tools.Unavailable(t.specs, fmt.Errorf("the stacks tools are unavailable: %w", hostErr))
 	}
 	return t, err
 }
@@ -166,7 +170,10 @@ func (t *Toolset) checker(s diskStack) *checker {
 // the stack roots read-only, and (write) the history directory, which
 // holds the git checkouts too.
 func (t *Toolset) needs(write bool) sandbox.Needs {
-	n := sandbox.Needs{Sockets: []string{t.socket}, Read: slices.Clone(t.cfg.StackRoots)}
+	n := sandbox.Needs{Read: slices.Clone(t.cfg.StackRoots)}
+	if t.socket != "" {
+		n.Sockets = []string{t.socket}
+	}
 	if t.hist.dir != "" {
 		if write {
 			n.Write = []string{t.hist.dir}
