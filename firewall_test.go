@@ -26,7 +26,7 @@ func TestFirewallToolsUnderSandbox(t *testing.T) {
 	t.Cleanup(func() { exec.Command("nft", "flush", "ruleset").Run() })
 	hook, secret := approvingWebhook(t)
 	p := runBinaryEnv(t, nil, binPath, "--firewall", "--approval-webhook", hook, "--approval-webhook-secret-file", secret)
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Fatalf("the sandbox is not applied:\n%s", p.Stderr)
 	}
 	cs := sdkSession(t, p.URL, p.token(t, "security:write"))

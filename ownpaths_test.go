@@ -181,12 +181,12 @@ func TestServeRefusesRootsThatReachServerPaths(t *testing.T) {
 	// The same roots beside the server's paths, or with no file tool
 	// enabled, are fine.
 	p := runBinary(t, probePath, "--file-root", filepath.Join(d, "b"), "--sandbox", "off")
-	if !strings.Contains(p.Stderr.String(), "serving MCP") {
+	if !p.waitLog("serving MCP") {
 		t.Errorf("a root beside the state directory: %s", p.Stderr)
 	}
 	p = runBinaryAs(t, nil, state, nil, probePath, "--file-root", filepath.Join(d, "a"), "--sandbox", "off",
 		"--disable-tools", "list_directory,get_file_info,read_file,tail_file,search_files,scan_secrets")
-	if !strings.Contains(p.Stderr.String(), "serving MCP") {
+	if !p.waitLog("serving MCP") {
 		t.Errorf("a root holding the state directory, no file tool: %s", p.Stderr)
 	}
 }

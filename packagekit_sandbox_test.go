@@ -21,7 +21,7 @@ func TestPackageKitUnderSandbox(t *testing.T) {
 	hook, secret := approvingWebhook(t)
 	p := runBinaryEnv(t, []string{"DBUS_SYSTEM_BUS_ADDRESS=" + bed.BusAddress()}, binPath, "--toolsets", "packages",
 		"--approval-webhook", hook, "--approval-webhook-secret-file", secret)
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Fatalf("the sandbox is not applied:\n%s", p.Stderr)
 	}
 	cs := sdkSession(t, p.URL, p.token(t, "system:admin"))

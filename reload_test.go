@@ -54,7 +54,7 @@ func TestRevocationReloadsOnSIGHUP(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := runBinary(t, binPath, "--config", cfg, "--sandbox", "enforce")
-			if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+			if !p.waitLog("sandbox applied") {
 				t.Fatalf("the server is not sandboxed:\n%s", p.Stderr)
 			}
 			tokens := map[string]string{"sandbox-test": p.token(t, "readonly"), "other-agent": mintAgent(t, p.State, "other-agent")}
@@ -182,7 +182,7 @@ func TestConfigReloadSurvivesEditors(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := runBinary(t, binPath, "--config", cfg, "--sandbox", "enforce")
-			if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+			if !p.waitLog("sandbox applied") {
 				t.Fatalf("the server is not sandboxed:\n%s", p.Stderr)
 			}
 			if body := readyz(t, p.URL); strings.Contains(body, "WARNING") {

@@ -81,7 +81,7 @@ func TestServeAsRootKeepsOnlyDeclaredCapabilities(t *testing.T) {
 					t.Errorf("read_file of another user's 0600 file as root with CAP_DAC_READ_SEARCH kept: %s", text)
 				}
 			}
-			if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+			if !p.waitLog("sandbox applied") {
 				t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
 			}
 		})

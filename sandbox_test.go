@@ -78,6 +78,21 @@ func runBinaryAs(t *testing.T, cred *syscall.Credential, state string, env []str
 	}
 }
 
+// waitLog reports whether the server's stderr holds want within five
+// seconds: /healthz can answer before exec's copying goroutine has passed
+// on the lines logged before it.
+func (p *procServer) waitLog(want string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if strings.Contains(p.Stderr.String(), want) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // token mints a token with the CLI against the server's state dir.
 func (p *procServer) token(t *testing.T, scopes string) string {
 	t.Helper()
@@ -280,7 +295,7 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 			t.Errorf("%s is not confined:\n%s", f, b)
 		}
 	}
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
 	}
 }
@@ -305,7 +320,7 @@ func TestDockerOverTCPUnderSandbox(t *testing.T) {
 	if isErr || !strings.Contains(text, "tcp-web") {
 		t.Fatalf("list_containers over tcp under the sandbox: %s", text)
 	}
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Errorf("no sandbox report in the log:\n%s", p.Stderr)
 	}
 
@@ -502,7 +517,7 @@ func TestSandboxCheckCommandPasses(t *testing.T) {
 
 func TestSandboxOffIsLoud(t *testing.T) {
 	p := runBinary(t, binPath, "--sandbox", "off")
-	if !strings.Contains(p.Stderr.String(), "KERNEL SANDBOX OFF") {
+	if !p.waitLog("KERNEL SANDBOX OFF") {
 		t.Errorf("no loud warning at start:\n%s", p.Stderr)
 	}
 	resp, err := httpGetBody(p.URL + "/readyz")

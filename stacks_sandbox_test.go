@@ -40,7 +40,7 @@ func TestStacksToolsUnderSandbox(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644)
 	p := runBinaryEnv(t, []string{"DOCKER_HOST=" + d.Host}, binPath, "--stack-root", root,
 		"--approval-webhook", hook.URL, "--approval-webhook-secret-file", secret)
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Fatalf("the sandbox is not applied:\n%s", p.Stderr)
 	}
 	cs := sdkSession(t, p.URL, p.token(t, "admin"))

@@ -145,7 +145,7 @@ func TestTailnetPeerAPIStaysOffHostInterfaces(t *testing.T) {
 			if len(exposed) != 1 || exposed[0].Addr() != netip.IPv4Unspecified() || strconv.Itoa(int(exposed[0].Port())) != peerPort {
 				t.Fatalf("with --sandbox off, the listeners are %v; want the peer API on 0.0.0.0:%s (else this test proves nothing)", lns, peerPort)
 			}
-			if !strings.Contains(p.Stderr.String(), "Tailscale's peer API may listen on a host TCP port on every interface") {
+			if !p.waitLog("Tailscale's peer API may listen on a host TCP port on every interface") {
 				t.Errorf("no warning about the peer API's host listener:\n%s", p.Stderr)
 			}
 			// A caller from outside the tailnet: loopback, not a tailnet address.

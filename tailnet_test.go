@@ -546,7 +546,7 @@ func TestTailnetLocalMode(t *testing.T) {
 	if text, isErr := callText(t, cs2, "get_system_status", nil); isErr {
 		t.Errorf("get_system_status from the sandboxed binary in local mode: %s\n%s", text, p.Stderr)
 	}
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Errorf("no sandbox report:\n%s", p.Stderr)
 	}
 }
@@ -566,7 +566,7 @@ func TestTailnetSandboxedBinary(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "app.log"), []byte("one\ntwo\n"), 0o644)
 	p := runBinary(t, binPath, "--tailnet", "tsnet", "--ts-control-url", tn.ControlURL, "--ts-hostname", "tailops-bin",
 		"--ts-tags", "tag:tailops", "--ts-ephemeral", "--auth", "tailscale", "--sandbox", "enforce", "--file-root", root, "--log-level", "debug")
-	if !strings.Contains(p.Stderr.String(), "sandbox applied") {
+	if !p.waitLog("sandbox applied") {
 		t.Fatalf("no sandbox report:\n%s", p.Stderr)
 	}
 	k := tn.NodeKey(t, "tailops-bin", 30*time.Second)

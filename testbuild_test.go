@@ -51,6 +51,7 @@ func TestTestOnlyBuildSaysSo(t *testing.T) {
 			for _, r := range auditEvents(t, p, "server_start") {
 				start = r
 			}
+			p.waitLog("serving MCP") // the log so far has reached us
 			const mark = "TEST-ONLY BUILD (tags tailops_testtools,tailops_nocheck)"
 			for what, got := range map[string]string{"log": p.Stderr.String(), "/readyz": string(body), "server_start": strings.TrimSpace(start["reason"].(string))} {
 				if strings.Contains(got, mark) != tc.loud {
