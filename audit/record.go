@@ -31,7 +31,7 @@ type Record struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Tool is the tool's name.
 	Tool string `json:"tool,omitempty"`
-	// Prompt is the prompt's name, for EventPromptGet.
+	// Prompt is the prompt's name, for EventPromptGet and EventCompletion.
 	Prompt string `json:"prompt,omitempty"`
 	// Resource is the resource's URI, for EventResourceRead.
 	Resource string `json:"resource,omitempty"`
@@ -104,6 +104,9 @@ const (
 	EventPromptGet Event = "prompt_get"
 	// EventResourceRead is a resources/read, whatever its outcome.
 	EventResourceRead Event = "resource_read"
+	// EventCompletion is a completion/complete request for a prompt's
+	// argument (Prompt names the prompt).
+	EventCompletion Event = "completion"
 )
 
 // Decision values.

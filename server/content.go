@@ -28,7 +28,7 @@ func (s *Server) addPrompts(specs []tools.PromptSpec) error {
 		if err := p.Validate(); err != nil {
 			return err
 		}
-		if err := s.register(&entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk}); err != nil {
+		if err := s.register(&entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk, prompt: p}); err != nil {
 			return err
 		}
 		s.mcp.AddPrompt(p.Prompt, s.authorizePrompt(p.Name(), p.Handler))

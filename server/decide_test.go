@@ -67,6 +67,20 @@ func startChokeServer(t *testing.T) *chokeServer {
 // startChokeServerLimited is startChokeServer with rate limits.
 func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 	t.Helper()
+	enabled := []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)}
+	return serveChoke(t, Config{
+		Known:      append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
+		Enabled:    enabled,
+		Prompts:    []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
+		Resources:  []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
+		RateLimits: limits,
+	})
+}
+
+// serveChoke serves c over HTTP with a fresh audit log and a token
+// verifier of its own (c's Logger, Audit and Verifier are set here).
+func serveChoke(t *testing.T, c Config) *chokeServer {
+	t.Helper()
 	cs := &chokeServer{logPath: filepath.Join(t.TempDir(), "audit.log"), secret: []byte("0123456789abcdef0123456789abcdef")}
 	l, err := audit.Open(cs.logPath, nil)
 	if err != nil {
@@ -77,14 +91,8 @@ func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enabled := []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)}
-	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l, Verifier: v,
-		Known:      append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
-		Enabled:    enabled,
-		Prompts:    []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
-		Resources:  []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
-		RateLimits: limits,
-	})
+	c.Logger, c.Audit, c.Verifier = slog.New(slog.NewTextHandler(io.Discard, nil)), l, v
+	s, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}

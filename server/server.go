@@ -62,6 +62,10 @@ type Config struct {
 	// capability).
 	Prompts   []tools.PromptSpec
 	Resources []tools.ResourceSpec
+	// Completions complete prompt arguments (tools.PromptSpec.Complete
+	// names them by kind); nil means none, and then the server does not
+	// announce the capability.
+	Completions []tools.Completion
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
 	// Resource is this server's resource URL (the JWT audience, RFC 9728
@@ -135,6 +139,7 @@ type Server struct {
 	sessions        *sessions        // the MCP sessions of protocol revisions before 2026-07-28
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
+	completions     map[string]tools.Completion // by kind; nil: none
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -145,6 +150,9 @@ type entry struct {
 	scope auth.Scope
 	risk  tools.Risk
 	spec  *tools.Spec // for tools
+	// prompt is the declaration, for prompts: its Uses gate it, its
+	// Complete names what completes its arguments.
+	prompt *tools.PromptSpec
 
 	// The input validator, compiled on the tool's first call so start-up
 	// does not pay for every schema (the tests compile them all:
@@ -211,6 +219,16 @@ func New(c Config) (*Server, error) {
 	)
 	if len(c.Prompts) > 0 {
 		opts = append(opts, mcpserver.WithPromptCapabilities(false))
+	}
+	if len(c.Prompts) > 0 && len(c.Completions) > 0 {
+		s.completions = map[string]tools.Completion{}
+		for _, cp := range c.Completions {
+			if _, dup := s.completions[cp.Kind]; dup || cp.Kind == "" || cp.Tool == "" || cp.Values == nil {
+				return nil, fmt.Errorf("completion %q: declared twice, or without a tool or values", cp.Kind)
+			}
+			s.completions[cp.Kind] = cp
+		}
+		opts = append(opts, mcpserver.WithCompletions(), mcpserver.WithPromptCompletionProvider(promptCompleter{s}))
 	}
 	if len(c.Resources) > 0 {
 		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))

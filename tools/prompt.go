@@ -22,6 +22,13 @@ type PromptSpec struct {
 	Scope   auth.Scope
 	Risk    Risk
 	Needs   sandbox.Needs
+	// Uses are the tools the prompt's workflow asks the model to call: the
+	// prompt is listed and served only to a caller that may call every
+	// one of them on this server.
+	Uses []string
+	// Complete maps an argument's name to the Completion.Kind that
+	// completes it (arguments it does not name are not completed).
+	Complete map[string]string
 }
 
 // Name returns the prompt's name.
@@ -29,7 +36,8 @@ func (p *PromptSpec) Name() string { return p.Prompt.Name }
 
 // Validate checks the declaration: a name, a description, a handler, a
 // known scope, a risk below critical (nothing waits for approval on
-// prompts/get), and arguments with distinct names.
+// prompts/get), arguments with distinct names, and completions only for
+// declared arguments.
 func (p *PromptSpec) Validate() error {
 	switch {
 	case p.Prompt.Name == "":
@@ -51,6 +59,14 @@ func (p *PromptSpec) Validate() error {
 			return fmt.Errorf("prompt %s: argument %q declared twice", p.Prompt.Name, a.Name)
 		}
 		seen[a.Name] = true
+	}
+	for arg, kind := range p.Complete {
+		switch {
+		case !seen[arg]:
+			return fmt.Errorf("prompt %s: completes %q, which is not an argument", p.Prompt.Name, arg)
+		case kind == "":
+			return fmt.Errorf("prompt %s: argument %q completes with no kind", p.Prompt.Name, arg)
+		}
 	}
 	return nil
 }
