@@ -33,7 +33,7 @@ func TestPromptsUseDeclaredTools(t *testing.T) {
 		}
 	}
 	for _, p := range prompts.All() {
-		for _, u := range p.Uses {
+		for _, u := range append(p.Uses, p.Optional...) {
 			if !declared[u] {
 				t.Errorf("prompt %s uses %s, which no toolset declares", p.Name(), u)
 			}

@@ -9,10 +9,11 @@ import "strings"
 var workflows = []workflow{
 	{
 		name: "security_audit", title: "Security audit",
-		desc: "Audit the host's security: exposed ports, firewall, vulnerable and outdated packages, leaked secrets in logs, risky containers.",
-		args: []arg{{name: "path", desc: "a directory under a file root to scan for secrets (default: every file root)"}},
-		uses: []string{"get_network_status", "get_firewall_rules", "check_vulnerabilities", "check_updates", "scan_secrets", "list_containers", "inspect_container"},
-		steps: func(a map[string]string) string {
+		desc:     "Audit the host's security: exposed ports, firewall, vulnerable and outdated packages, leaked secrets in logs, risky containers.",
+		args:     []arg{{name: "path", desc: "a directory under a file root to scan for secrets (default: every file root)"}},
+		uses:     []string{"get_network_status", "check_vulnerabilities", "check_updates", "scan_secrets", "list_containers", "inspect_container"},
+		optional: []string{"get_firewall_rules"},
+		steps: func(a map[string]string, has func(string) bool) string {
 			scan := "each file root"
 			if p := a["path"]; p != "" {
 				scan = quote(p)
@@ -20,7 +21,7 @@ var workflows = []workflow{
 			return lines(
 				"Audit this host's security with TailOps, read-only, and report findings by severity (critical, high, medium, low), each with the evidence and a concrete fix.",
 				"1. get_network_status: list the listening sockets; flag any service bound to every interface that need not be.",
-				"2. get_firewall_rules: check the input policy and whether the listening ports are reachable from outside the tailnet.",
+				firewall(has, "2. get_firewall_rules: check the input policy and whether the listening ports are reachable from outside the tailnet."),
 				"3. check_vulnerabilities (fixed_only: true first, then all with min_urgency: high) and check_updates (security_only: true): name the packages to upgrade first.",
 				"4. scan_secrets on "+scan+": report each finding by file and rule, never repeating the secret.",
 				"5. list_containers, then inspect_container on each running one: flag privileged containers, host networking, the Docker socket mounted, and images without a tag or digest.",
@@ -31,7 +32,7 @@ var workflows = []workflow{
 		name: "health_check", title: "Host health check",
 		desc: "Check the host's health: load, memory, disk, failed services, unhealthy containers, recent errors.",
 		uses: []string{"health_check", "get_system_status", "get_top_processes", "list_services", "list_containers", "get_journal"},
-		steps: func(map[string]string) string {
+		steps: func(map[string]string, func(string) bool) string {
 			return lines(
 				"Check this host's health with TailOps and give a short status (OK, warning, critical) for each area, then what needs attention.",
 				"1. health_check and get_system_status: CPU load against cores, memory and swap, each disk's use (warn above 80 %, critical above 90 %), uptime.",
@@ -46,7 +47,7 @@ var workflows = []workflow{
 		desc: "Find out why a container is failing, restarting or misbehaving, and propose a fix.",
 		args: []arg{{name: "container", desc: "the container's name or id", required: true, complete: KindContainer}},
 		uses: []string{"inspect_container", "get_container_logs", "get_container_stats", "list_containers", "test_port_connectivity"},
-		steps: func(a map[string]string) string {
+		steps: func(a map[string]string, _ func(string) bool) string {
 			c := quote(a["container"])
 			return lines(
 				"Troubleshoot the container "+c+" with TailOps.",
@@ -63,7 +64,7 @@ var workflows = []workflow{
 		desc: "Find out why a systemd service is failing or misbehaving, and propose a fix.",
 		args: []arg{{name: "unit", desc: "the unit, such as nginx.service", required: true, complete: KindUnit}},
 		uses: []string{"get_service_status", "get_journal", "get_network_status", "get_system_status"},
-		steps: func(a map[string]string) string {
+		steps: func(a map[string]string, _ func(string) bool) string {
 			u := quote(a["unit"])
 			return lines(
 				"Troubleshoot the systemd unit "+u+" with TailOps.",
@@ -78,7 +79,7 @@ var workflows = []workflow{
 		name: "performance_analysis", title: "Performance analysis",
 		desc: "Analyse the host's performance: CPU, memory, disk and network, the processes and containers behind them.",
 		uses: []string{"get_system_status", "get_top_processes", "get_network_io_counters", "list_containers", "get_container_stats"},
-		steps: func(map[string]string) string {
+		steps: func(map[string]string, func(string) bool) string {
 			return lines(
 				"Analyse this host's performance with TailOps.",
 				"1. get_system_status: load averages against the cores, memory and swap, disk use.",
@@ -90,10 +91,11 @@ var workflows = []workflow{
 	},
 	{
 		name: "network_audit", title: "Network audit",
-		desc: "Audit the host's network: interfaces, listening services, connections, firewall, DNS and reachability.",
-		args: []arg{{name: "host", desc: "a host to test reachability and DNS against (default: none)"}},
-		uses: []string{"get_network_status", "get_active_connections", "get_firewall_rules", "dns_lookup", "ping_host", "test_port_connectivity"},
-		steps: func(a map[string]string) string {
+		desc:     "Audit the host's network: interfaces, listening services, connections, firewall, DNS and reachability.",
+		args:     []arg{{name: "host", desc: "a host to test reachability and DNS against (default: none)"}},
+		uses:     []string{"get_network_status", "get_active_connections", "dns_lookup", "ping_host", "test_port_connectivity"},
+		optional: []string{"get_firewall_rules"},
+		steps: func(a map[string]string, has func(string) bool) string {
 			target := ""
 			if h := a["host"]; h != "" {
 				target = "4. dns_lookup, ping_host and test_port_connectivity against " + quote(h) + ": resolution, latency, loss, open ports."
@@ -104,7 +106,7 @@ var workflows = []workflow{
 				"Audit this host's network with TailOps, read-only.",
 				"1. get_network_status: interfaces, addresses, listening sockets and the processes behind them.",
 				"2. get_active_connections: established connections; flag unexpected remote peers.",
-				"3. get_firewall_rules: is each listening port meant to be reachable, and from where?",
+				firewall(has, "3. get_firewall_rules: is each listening port meant to be reachable, and from where?"),
 				target,
 				"Report what is exposed, what is unexpected, and what to change.")
 		},
@@ -117,7 +119,7 @@ var workflows = []workflow{
 			{name: "stack", desc: "the stack's name", required: true, complete: KindStack},
 		},
 		uses: []string{"list_stacks", "get_stack_status", "get_stack_history", "list_containers", "get_network_status", "get_system_status", "deploy_stack"},
-		steps: func(a map[string]string) string {
+		steps: func(a map[string]string, _ func(string) bool) string {
 			s, r := quote(a["stack"]), quote(a["repo_url"])
 			return lines(
 				"Plan deploying the stack "+s+" from "+r+" with TailOps.",
@@ -133,7 +135,7 @@ var workflows = []workflow{
 		desc: "Find what is using the CPU, memory or disk, and whether it is expected.",
 		args: []arg{{name: "resource", desc: "cpu, memory or disk (default: all three)"}},
 		uses: []string{"get_system_status", "get_top_processes", "list_containers", "get_container_stats", "get_journal", "list_directory"},
-		steps: func(a map[string]string) string {
+		steps: func(a map[string]string, _ func(string) bool) string {
 			what := "CPU, memory and disk"
 			if r := a["resource"]; r != "" {
 				what = quote(r)
@@ -152,7 +154,7 @@ var workflows = []workflow{
 		name: "backup_planning", title: "Plan backups",
 		desc: "Inventory what on this host holds data worth backing up (volumes, bind mounts, stacks, databases) and propose a backup plan.",
 		uses: []string{"get_inventory", "list_volumes", "list_containers", "inspect_container", "list_stacks"},
-		steps: func(map[string]string) string {
+		steps: func(map[string]string, func(string) bool) string {
 			return lines(
 				"Plan this host's backups with TailOps, read-only.",
 				"1. get_inventory: the host, its services, containers, stacks and packages.",
@@ -165,7 +167,7 @@ var workflows = []workflow{
 		name: "setup_inventory", title: "Inventory the host",
 		desc: "Build an inventory of the host: system, services, containers, stacks, packages, listening ports.",
 		uses: []string{"get_inventory", "get_network_status"},
-		steps: func(map[string]string) string {
+		steps: func(map[string]string, func(string) bool) string {
 			return lines(
 				"Build an inventory of this host with TailOps.",
 				"1. get_inventory: every part (system, listening, containers, stacks, services, packages).",
@@ -177,7 +179,7 @@ var workflows = []workflow{
 		name: "update_everything", title: "Update everything, safely",
 		desc: "Bring the host up to date in a safe order: packages, container images, stacks — each change approved, each checked after.",
 		uses: []string{"health_check", "check_updates", "upgrade_packages", "check_image_updates", "list_stacks", "update_stack", "update_container", "list_containers", "list_services"},
-		steps: func(map[string]string) string {
+		steps: func(map[string]string, func(string) bool) string {
 			return lines(
 				"Update this host with TailOps, in a safe order, one approved step at a time.",
 				"1. health_check, list_services (state: failed) and list_containers: note what is already broken, so an update is not blamed for it.",
@@ -188,6 +190,16 @@ var workflows = []workflow{
 				"Never update more than one thing before checking it. Report what was updated, what was held back, and why.")
 		},
 	},
+}
+
+// firewall is step when the caller may read the firewall, and a note
+// that it cannot otherwise.
+func firewall(has func(string) bool, step string) string {
+	if has("get_firewall_rules") {
+		return step
+	}
+	n, _, _ := strings.Cut(step, " ")
+	return n + " The firewall tools are not yours on this server (they need --firewall and security:read): say the firewall was not checked."
 }
 
 // lines joins a plan's lines.

@@ -24,7 +24,11 @@ func startWorkflowServer(t *testing.T) *chokeServer {
 	t.Helper()
 	flow := testPrompt("flow", auth.ScopeAuthenticated)
 	flow.Prompt.Arguments = []mcp.PromptArgument{{Name: "thing"}, {Name: "hidden"}, {Name: "free"}}
-	flow.Uses = []string{"see"}
+	flow.Uses, flow.Optional = []string{"see"}, []string{"admin_see"}
+	flow.Handler = func(ctx context.Context, _ mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		text := "optional: " + strings.Join(tools.OptionalTools(ctx), ",")
+		return mcp.NewGetPromptResult("flow", []mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(text))}), nil
+	}
 	flow.Complete = map[string]string{"thing": "thing", "hidden": "secret"}
 	adminFlow := testPrompt("admin_flow", auth.ScopeAuthenticated)
 	adminFlow.Uses = []string{"see", "admin_see"}
@@ -51,7 +55,8 @@ func completeReq(prompt, arg, value string) mcp.CompleteRequest {
 
 // TestPromptsFollowTheirTools: a prompt is listed and served only to a
 // caller that may call every tool it uses (the reason names the tool),
-// over HTTP and stdio alike.
+// over HTTP and stdio alike, and its handler learns which of its
+// optional tools the caller may call.
 func TestPromptsFollowTheirTools(t *testing.T) {
 	cs := startWorkflowServer(t)
 	for _, stdio := range []bool{false, true} {
@@ -76,6 +81,15 @@ func TestPromptsFollowTheirTools(t *testing.T) {
 					t.Errorf("listed %v, want %v", got, tc.want)
 				}
 				get := mcp.GetPromptRequest{}
+				get.Params.Name = "flow"
+				res, err := c.GetPrompt(t.Context(), get)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantText := map[auth.Scope]string{auth.ScopeReadonly: "optional: ", auth.ScopeAdmin: "optional: admin_see"}[tc.scope]
+				if got := res.Messages[0].Content.(mcp.TextContent).Text; got != wantText {
+					t.Errorf("the prompt's handler saw %q, want %q (its optional tools the caller may call)", got, wantText)
+				}
 				get.Params.Name = "admin_flow"
 				_, err = c.GetPrompt(t.Context(), get)
 				if admin := tc.scope == auth.ScopeAdmin; admin != (err == nil) {

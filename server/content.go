@@ -76,7 +76,13 @@ func (s *Server) authorizePrompt(name string, h mcpserver.PromptHandlerFunc) mcp
 			}
 			return nil, fmt.Errorf("%s", v.Reason)
 		}
-		res, err := h(ctx, req)
+		var usable []string
+		for _, tool := range v.entry.prompt.Optional {
+			if s.decide(c, KindTool, tool).Allowed {
+				usable = append(usable, tool)
+			}
+		}
+		res, err := h(tools.WithOptionalTools(ctx, usable), req)
 		return res, s.finishContent(ctx, rec, start, err)
 	}
 }

@@ -3,7 +3,9 @@
 package tools
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -26,6 +28,10 @@ type PromptSpec struct {
 	// prompt is listed and served only to a caller that may call every
 	// one of them on this server.
 	Uses []string
+	// Optional are tools the workflow uses when the caller may call
+	// them, and leaves out otherwise (the firewall's, which are off by
+	// default): the handler learns which through OptionalTools.
+	Optional []string
 	// Complete maps an argument's name to the Completion.Kind that
 	// completes it (arguments it does not name are not completed).
 	Complete map[string]string
@@ -60,6 +66,11 @@ func (p *PromptSpec) Validate() error {
 		}
 		seen[a.Name] = true
 	}
+	for _, o := range p.Optional {
+		if o == "" || slices.Contains(p.Uses, o) {
+			return fmt.Errorf("prompt %s: optional tool %q is empty or also required", p.Prompt.Name, o)
+		}
+	}
 	for arg, kind := range p.Complete {
 		switch {
 		case !seen[arg]:
@@ -69,6 +80,21 @@ func (p *PromptSpec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// optionalKey is the context key of the optional tools a caller may call.
+type optionalKey struct{}
+
+// WithOptionalTools returns ctx carrying the prompt's optional tools the
+// caller may call (the server sets it before a prompt's handler runs).
+func WithOptionalTools(ctx context.Context, names []string) context.Context {
+	return context.WithValue(ctx, optionalKey{}, names)
+}
+
+// OptionalTools returns the prompt's optional tools the caller may call.
+func OptionalTools(ctx context.Context) []string {
+	names, _ := ctx.Value(optionalKey{}).([]string)
+	return names
 }
 
 // checkScopeAndRisk checks the scope and risk of a prompt or resource
