@@ -21,6 +21,7 @@ import (
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/prompts"
+	"github.com/tailops/tailops/resources"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
@@ -191,8 +192,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	}
 	in.srv, err = server.New(server.Config{Logger: in.log, Version: version, Audit: in.audit, Verifier: in.verifier,
 		Known: all, Enabled: enabled, Prompts: append(tools.Prompts(in.toolsets.sets), prompts.All()...), Completions: tools.Completions(in.toolsets.sets),
-		Resources: tools.Resources(in.toolsets.sets),
-		Gate:      in.approvals.gate, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
+		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(),
+		Gate: in.approvals.gate, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
 		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
 	if err != nil {

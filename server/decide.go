@@ -54,6 +54,11 @@ type verdict struct {
 func (s *Server) decide(c *auth.Caller, kind Kind, name string) verdict {
 	k := entryKey{kind, name}
 	e := s.entries[k]
+	if kind == KindResource && e == nil {
+		if v, ok := s.decideView(c, name); ok {
+			return v
+		}
+	}
 	switch {
 	case e == nil && s.known[k]:
 		return verdict{Reason: fmt.Sprintf("%s %s is disabled on this server", kind, name)}

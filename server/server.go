@@ -62,6 +62,9 @@ type Config struct {
 	// capability).
 	Prompts   []tools.PromptSpec
 	Resources []tools.ResourceSpec
+	// Views serve read-only tools' results as resources; those whose tool
+	// is not enabled are left out.
+	Views []tools.ResourceView
 	// Completions complete prompt arguments (tools.PromptSpec.Complete
 	// names them by kind); nil means none, and then the server does not
 	// announce the capability.
@@ -140,6 +143,7 @@ type Server struct {
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
 	completions     map[string]tools.Completion // by kind; nil: none
+	views           []*view                     // the resource views served
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -203,6 +207,7 @@ func New(c Config) (*Server, error) {
 	hooks.AddOnError(s.auditUnknownTool)
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
+	hooks.AddAfterListResourceTemplates(s.filterTemplates)
 	var opts []mcpserver.ServerOption
 	if slices.ContainsFunc(c.Enabled, func(sp tools.Spec) bool { return sp.Task() }) {
 		opts = newTaskTable().options(hooks) // first: its middleware is the outermost
@@ -230,7 +235,7 @@ func New(c Config) (*Server, error) {
 		}
 		opts = append(opts, mcpserver.WithCompletions(), mcpserver.WithPromptCompletionProvider(promptCompleter{s}))
 	}
-	if len(c.Resources) > 0 {
+	if len(c.Resources) > 0 || len(c.Views) > 0 {
 		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
 	}
 	s.mcp = mcpserver.NewMCPServer("tailops", c.Version, opts...)
@@ -255,6 +260,9 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.addResources(c.Resources); err != nil {
+		return nil, err
+	}
+	if err := s.addViews(c.Views); err != nil {
 		return nil, err
 	}
 	return s, nil
