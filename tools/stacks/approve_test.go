@@ -144,27 +144,8 @@ func TestDeployApprovalShowsWhatRuns(t *testing.T) {
 		k.cleanup(t, name)
 		args := map[string]any{"name": name, "repo": r.url, "ref": "main", "path": "deploy/compose.yaml",
 			"env": map[string]any{"DB_PASSWORD": secretValue}}
-		approver := &auth.Caller{Agent: "second-person", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeApprovalsGrant}}
 		ctx := context.Background()
-		// pending asks for the deploy, which must wait for approval, and
-		// returns its request, as an approver lists it.
-		pending := func() approval.Request {
-			t.Helper()
-			msg := toolstest.Err(t, k.c, "deploy_stack", args)
-			m := approvalID.FindStringSubmatch(msg)
-			if !strings.Contains(msg, "approval pending") || m == nil {
-				t.Fatalf("deploy_stack: %s; want approval pending", msg)
-			}
-			rs, err := k.srv.Gate.List(ctx, approver, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			i := slices.IndexFunc(rs, func(r approval.Request) bool { return r.ID == m[1] })
-			if i < 0 {
-				t.Fatalf("request %s not listed: %+v", m[1], rs)
-			}
-			return rs[i]
-		}
+		pending := func() approval.Request { t.Helper(); return k.pendingDeploy(t, args) }
 		req1 := pending()
 		checkPlan(t, req1.Plan, first)
 		var out strings.Builder
@@ -214,6 +195,64 @@ func TestDeployApprovalShowsWhatRuns(t *testing.T) {
 		}
 		checkSecretOnlyInContainer(t, k, name, dep)
 	})
+}
+
+// approver is the second person of two-person approval.
+var approver = &auth.Caller{Agent: "second-person", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeApprovalsGrant}}
+
+// pendingDeploy asks for a deploy, which must wait for approval, and
+// returns its request, as an approver lists it.
+func (k *stacksLab) pendingDeploy(t *testing.T, args map[string]any) approval.Request {
+	t.Helper()
+	msg := toolstest.Err(t, k.c, "deploy_stack", args)
+	m := approvalID.FindStringSubmatch(msg)
+	if !strings.Contains(msg, "approval pending") || m == nil {
+		t.Fatalf("deploy_stack: %s; want approval pending", msg)
+	}
+	rs, err := k.srv.Gate.List(context.Background(), approver, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(rs, func(r approval.Request) bool { return r.ID == m[1] })
+	if i < 0 {
+		t.Fatalf("request %s not listed: %+v", m[1], rs)
+	}
+	return rs[i]
+}
+
+// TestDeployApprovalBoundToDotEnv: a stack root's .env that changes
+// after the approval makes the repeated deploy another plan, which
+// needs its own approval; what runs is the approved configuration.
+func TestDeployApprovalBoundToDotEnv(t *testing.T) {
+	k := newStacksLab(t, false)
+	k.srv = toolstest.New(t, []tools.Toolset{k.ts}, &toolstest.Options{TwoPerson: true})
+	k.c = k.srv.Client(t)
+	const name = "apprdotenv"
+	k.cleanup(t, name)
+	compose := "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n    environment:\n      - GREETING=${GREETING}\n"
+	writeStack(t, k.root, name, compose, "GREETING=approved\n")
+	args := map[string]any{"name": name}
+	ctx := context.Background()
+	req1 := k.pendingDeploy(t, args)
+	if _, err := k.srv.Gate.Approve(ctx, req1.ID, approver, ""); err != nil {
+		t.Fatal(err)
+	}
+	writeStack(t, k.root, name, compose, "GREETING=changed-after-approval\n")
+	req2 := k.pendingDeploy(t, args)
+	b, _ := json.Marshal(req2.Plan)
+	if req2.ID == req1.ID || !strings.Contains(string(b), "changed-after-approval") {
+		t.Fatalf("after the .env changed: request %s (first %s), plan %s", req2.ID, req1.ID, b)
+	}
+	if cs, _, _ := k.projectResources(t, name); len(cs) != 0 {
+		t.Fatalf("the changed .env ran on the old approval: %v", cs)
+	}
+	// Back to the approved .env: the first approval runs it.
+	writeStack(t, k.root, name, compose, "GREETING=approved\n")
+	toolstest.OK[DeployResult](t, k.c, "deploy_stack", args)
+	ins, err := k.d.Client().ContainerInspect(ctx, name+"-app-1")
+	if err != nil || !slices.Contains(ins.Config.Env, "GREETING=approved") {
+		t.Errorf("the container does not run the approved configuration: %v", err)
+	}
 }
 
 // checkSecretOnlyInContainer: the password reached the container (so
