@@ -37,6 +37,10 @@ type Record struct {
 	Resource string `json:"resource,omitempty"`
 	// Arguments are the tool call's arguments; the log holds a redacted copy (redact.Value).
 	Arguments any `json:"arguments,omitempty"`
+	// Detail is what the event is about beyond the arguments: the plan an
+	// approval request shows, a stack's deployment; the log holds a
+	// redacted copy (redact.Value).
+	Detail any `json:"detail,omitempty"`
 	// Caller is who made the call; when nil, Write uses auth.CallerFrom(ctx).
 	Caller *auth.Caller `json:"caller,omitempty"`
 	// Risk is the tool's risk level.
@@ -141,6 +145,7 @@ func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
 	w.Time = r.Time.UTC()
 	w.Caller = caller
 	w.Arguments = redact.Value(r.Arguments)
+	w.Detail = redact.Value(r.Detail)
 	w.Approval = redact.Value(r.Approval)
 	w.RequestID = redact.Text(r.RequestID)
 	w.Reason = redact.Text(r.Reason)

@@ -95,6 +95,7 @@ func Unavailable(specs []Spec, err error) []Spec {
 	out := slices.Clone(specs)
 	for i := range out {
 		out[i].Needs = sandbox.Needs{}
+		out[i].ApprovalPlan = nil // the handler answers why; no approval is asked for
 		out[i].Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultError(msg), nil
 		}
