@@ -141,7 +141,8 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+		d.Result, upErr = failure(ctx, "deploy", upErr)
+		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
 	out.Deployment = d.ID
@@ -160,6 +161,12 @@ func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 			Inherit: true, QuietPull: true},
 		Start: api.StartOptions{Project: p, Wait: true, WaitTimeout: waitTimeout},
 	})
+	if err == nil && ctx.Err() != nil {
+		// Compose's wait ends without an error when its context is
+		// cancelled (its Ctrl-C): the containers were not seen running
+		// and healthy.
+		err = fmt.Errorf("cancelled while waiting for the containers to run and be healthy: %w", ctx.Err())
+	}
 	if err != nil {
 		return fmt.Errorf("deploying stack %s: %w", p.Name, err)
 	}
