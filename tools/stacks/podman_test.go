@@ -25,7 +25,7 @@ const podmanStack = `services:
   web:
     image: localhost/local/podstk:v1
     pull_policy: missing
-    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    command: ["sh", "-c", "echo web-up; trap 'exit 0' TERM; sleep 600 & wait"]
     environment: ["LEVEL=${LEVEL:-1}"]
     volumes: ["data:/data"]
   worker:
@@ -40,8 +40,8 @@ volumes:
 // against Podman 4.3's Docker-compatible API (a rootful podman system
 // service in a network namespace of its own, labtest.StartPodman): a
 // stack from a stack root is deployed, listed, read, updated with a
-// changed variable and removed with its volumes, and the podman CLI sees
-// what compose made.
+// changed variable, restarted, its logs read, and removed with its
+// volumes, and the podman CLI sees what compose made.
 func TestPodmanStack(t *testing.T) {
 	p := labtest.StartPodman(t) // fails (never skips) when podman is missing
 	p.BusyboxImage(t, "local/podstk:v1")
@@ -95,6 +95,22 @@ func TestPodmanStack(t *testing.T) {
 	if env := p.Podman(t, "inspect", "--format", "{{.Config.Env}}", name+"-web-1"); !strings.Contains(env, "LEVEL=2") {
 		t.Errorf("web's environment after the update: %s", env)
 	}
+
+	// restart_stack restarts both containers in place; get_stack_logs
+	// reads Podman's logs of both starts.
+	if r := toolstest.OK[ActionResult](t, c, "restart_stack", map[string]any{"name": name}); !r.Done {
+		t.Errorf("restart_stack on Podman: %+v", r)
+	}
+	toolstest.WaitFor(t, "web's two starts in get_stack_logs", func() bool {
+		logs := toolstest.OK[StackLogs](t, c, "get_stack_logs", map[string]any{"name": name})
+		n := 0
+		for _, l := range logs.Lines {
+			if l.Service == "web" && l.Stream == "stdout" && l.Text == "web-up" {
+				n++
+			}
+		}
+		return n == 2
+	})
 
 	rm := toolstest.OK[RemoveResult](t, c, "remove_stack", map[string]any{"name": name, "volumes": true})
 	if rm.Containers != 2 || !rm.VolumesRemoved {
