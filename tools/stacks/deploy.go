@@ -22,8 +22,8 @@ import (
 )
 
 // waitTimeout is how long a deploy waits for its containers to run (and
-// be healthy, when they have a health check).
-const waitTimeout = 2 * time.Minute
+// be healthy, when they have a health check); a variable for tests.
+var waitTimeout = 2 * time.Minute
 
 // DeployArgs is deploy_stack's input.
 type DeployArgs struct {
@@ -168,7 +168,7 @@ func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 		err = fmt.Errorf("cancelled while waiting for the containers to run and be healthy: %w", ctx.Err())
 	}
 	if err != nil {
-		return fmt.Errorf("deploying stack %s: %w", p.Name, err)
+		return fmt.Errorf("deploying stack %s: %w", p.Name, t.explainHealth(ctx, p.Name, err))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tools"
@@ -132,5 +133,45 @@ func TestPodmanStack(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "stacks", name+".json")); err != nil {
 		t.Errorf("history file: %v", err)
+	}
+}
+
+// TestPodmanHealthCheckNeverRuns: Podman runs health checks from systemd
+// timers, and a podman system service outside systemd (as here) has
+// none, so a container's health stays "starting" and compose's wait
+// for it can only time out. deploy_stack must then say exactly that,
+// naming the service, and the history must record the deploy as
+// failed; the containers run.
+func TestPodmanHealthCheckNeverRuns(t *testing.T) {
+	p := labtest.StartPodman(t)
+	p.BusyboxImage(t, "local/podstk:v1")
+	defer func(d time.Duration) { waitTimeout = d }(waitTimeout)
+	waitTimeout = 5 * time.Second
+	root := t.TempDir()
+	const name = "podhealth"
+	writeStack(t, root, name, strings.Replace(podmanStack, "    environment:",
+		"    healthcheck: {test: [CMD, 'true'], interval: 1s}\n    environment:", 1), "")
+	ts, err := New(Config{Host: p.Host, StackRoots: []string{root}, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{Approve: true}).Client(t)
+	text := toolstest.Err(t, c, "deploy_stack", map[string]any{"name": name})
+	for _, want := range []string{"not healthy after 5s", "the engine is Podman", "health checks of web never ran", "systemd timers"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("deploy_stack of a stack with a health check on Podman without systemd: %q, want %q in it", text, want)
+		}
+	}
+	h := toolstest.OK[StackHistory](t, c, "get_stack_history", map[string]any{"name": name})
+	if len(h.Deployments) != 1 || h.Deployments[0].Result != "failed" || !strings.Contains(h.Deployments[0].Error, "systemd timers") {
+		t.Errorf("history: %+v", h.Deployments)
+	}
+	// Podman: its container list does not give the health in the status
+	// text ("Up 9 seconds", where dockerd says "(health: starting)"), so
+	// get_stack_status reports none; both containers run.
+	st := toolstest.OK[StackStatus](t, c, "get_stack_status", map[string]any{"name": name})
+	if len(st.Services) != 2 || st.Services[0].Containers[0].Health != "" || st.Services[0].Containers[0].State != "running" ||
+		st.Services[1].Containers[0].State != "running" {
+		t.Errorf("get_stack_status: %+v", st.Services)
 	}
 }
