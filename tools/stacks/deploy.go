@@ -24,8 +24,8 @@ import (
 )
 
 // waitTimeout is how long a deploy waits for its containers to run (and
-// be healthy, when they have a health check).
-const waitTimeout = 2 * time.Minute
+// be healthy, when they have a health check); a variable for tests.
+var waitTimeout = 2 * time.Minute
 
 // DeployArgs is deploy_stack's input.
 type DeployArgs struct {
@@ -147,7 +147,8 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+		d.Result, upErr = failure(ctx, "deploy", upErr)
+		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
 	t.prune(in.Name)
@@ -167,8 +168,14 @@ func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 			Inherit: true, QuietPull: true},
 		Start: api.StartOptions{Project: p, Wait: true, WaitTimeout: waitTimeout},
 	})
+	if err == nil && ctx.Err() != nil {
+		// Compose's wait ends without an error when its context is
+		// cancelled (its Ctrl-C): the containers were not seen running
+		// and healthy.
+		err = fmt.Errorf("cancelled while waiting for the containers to run and be healthy: %w", ctx.Err())
+	}
 	if err != nil {
-		return fmt.Errorf("deploying stack %s: %w", p.Name, err)
+		return fmt.Errorf("deploying stack %s: %w", p.Name, t.explainHealth(ctx, p.Name, err))
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ type Deployment struct {
 	Time   string `json:"time" jsonschema_description:"RFC 3339 UTC, when it finished"`
 	Action string `json:"action" jsonschema_description:"deploy, update, rollback or remove"`
 	Caller string `json:"caller" jsonschema_description:"who asked: the tailnet login, else the token's agent"`
-	Result string `json:"result" jsonschema_description:"ok, failed or rolled_back"`
+	Result string `json:"result" jsonschema_description:"ok, failed, rolled_back, or interrupted (the server stopped before compose finished)"`
 	Error  string `json:"error,omitempty"`
 	Source string `json:"source" jsonschema_description:"where the compose file came from: the stack root's path, or the git repository"`
 	// Repo, Ref, Commit and RepoPath say where a git stack came from.
