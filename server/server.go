@@ -39,6 +39,8 @@ import (
 const (
 	maxAuthHeader = 8 << 10 // bytes of Authorization header accepted
 	maxBody       = 4 << 20 // bytes of a JSON-RPC request body
+	// listCacheTTL is how long a client may reuse a list result.
+	listCacheTTL = time.Minute
 )
 
 // Config is what a Server serves and with what. Audit and Enabled are
@@ -222,6 +224,14 @@ func New(c Config) (*Server, error) {
 		mcpserver.WithRecovery(),
 		mcpserver.WithResourceRecovery(),
 	)
+	// On 2026-07-28, list results carry caching hints: what a caller may
+	// list changes only when the server restarts (a reload changes
+	// revocations, which refuse calls), so a minute; and lists are the
+	// caller's own (filtered by its scopes), so private. Reads are live
+	// (mcp-go's default: 0, private).
+	for _, m := range []mcp.MCPMethod{mcp.MethodToolsList, mcp.MethodPromptsList, mcp.MethodResourcesList, mcp.MethodResourcesTemplatesList} {
+		opts = append(opts, mcpserver.WithMethodCacheHints(m, listCacheTTL.Milliseconds(), mcp.CacheScopePrivate))
+	}
 	if len(c.Prompts) > 0 {
 		opts = append(opts, mcpserver.WithPromptCapabilities(false))
 	}

@@ -126,16 +126,17 @@ func (s *Server) readView(v *view) mcpserver.ResourceHandlerFunc {
 		res, err := verd.entry.spec.Handler(ctx, call)
 		var out []mcp.ResourceContents
 		if err == nil {
-			out, err = viewContents(uri, v.spec.MIMEType, res)
+			out, err = viewContents(uri, v.spec.MIMEType, res, verd.entry.spec.UntrustedOutput())
 		}
 		return out, s.finishContent(ctx, rec, start, err)
 	}
 }
 
 // viewContents turns a tool's result into the resource's contents: its
-// structured content as JSON when the MIME type is JSON, else its text.
-// A tool error is the read's error.
-func viewContents(uri, mime string, res *mcp.CallToolResult) ([]mcp.ResourceContents, error) {
+// structured content as JSON when the MIME type is JSON, else its text;
+// marked tools.UntrustedMeta when the tool's output is. A tool error is
+// the read's error.
+func viewContents(uri, mime string, res *mcp.CallToolResult, untrusted bool) ([]mcp.ResourceContents, error) {
 	if res == nil {
 		return nil, fmt.Errorf("the tool returned nothing")
 	}
@@ -148,14 +149,18 @@ func viewContents(uri, mime string, res *mcp.CallToolResult) ([]mcp.ResourceCont
 	if res.IsError {
 		return nil, fmt.Errorf("%s", strings.Join(text, "\n"))
 	}
+	out := mcp.TextResourceContents{URI: uri, MIMEType: mime, Text: strings.Join(text, "\n")}
 	if mime == "application/json" && res.StructuredContent != nil {
 		b, err := json.Marshal(res.StructuredContent)
 		if err != nil {
 			return nil, fmt.Errorf("encoding the result: %w", err)
 		}
-		return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: mime, Text: string(b)}}, nil
+		out.Text = string(b)
 	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: mime, Text: strings.Join(text, "\n")}}, nil
+	if untrusted {
+		out.Meta = map[string]any{tools.UntrustedMeta: true}
+	}
+	return []mcp.ResourceContents{out}, nil
 }
 
 // filterTemplates removes from a resources/templates/list result the

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/audit"
@@ -139,5 +142,54 @@ func TestResourceViewOfAWriteToolIsRefused(t *testing.T) {
 		Views: []tools.ResourceView{{URI: "test://w", Name: "w", Description: "d", Tool: "write"}}})
 	if err == nil || !strings.Contains(err.Error(), "not read-only") {
 		t.Errorf("New: %v, want a refusal of the view", err)
+	}
+}
+
+// TestListCacheHints: on 2026-07-28, list results say a client may reuse
+// them for a minute, for this caller only (they are filtered by its
+// scopes); reads are live; earlier revisions get no hints.
+func TestListCacheHints(t *testing.T) {
+	cs := startChokeServer(t)
+	c := cs.client(t, false, "hints", auth.ScopeReadonly)
+	ts, err := c.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.TTLMs == nil || *ts.TTLMs != 60_000 || ts.CacheScope != mcp.CacheScopePrivate {
+		t.Errorf("tools/list hints: ttl %v, scope %q; want 60000 ms, private", ts.TTLMs, ts.CacheScope)
+	}
+	ps, err := c.ListPrompts(t.Context(), mcp.ListPromptsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.TTLMs == nil || *ps.TTLMs != 60_000 || ps.CacheScope != mcp.CacheScopePrivate {
+		t.Errorf("prompts/list hints: ttl %v, scope %q", ps.TTLMs, ps.CacheScope)
+	}
+	r := mcp.ReadResourceRequest{}
+	r.Params.URI = "tailops://test/public"
+	rr, err := c.ReadResource(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.TTLMs == nil || *rr.TTLMs != 0 || rr.CacheScope != mcp.CacheScopePrivate {
+		t.Errorf("resources/read hints: ttl %v, scope %q; want 0, private", rr.TTLMs, rr.CacheScope)
+	}
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "legacy", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := client.NewStreamableHttpClient(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { legacy.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = "2025-11-25"
+	if r, err := legacy.Initialize(t.Context(), init); err != nil || r.ProtocolVersion != "2025-11-25" {
+		t.Fatalf("initialize on 2025-11-25: %+v, %v", r, err)
+	}
+	lts, err := legacy.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil || lts.TTLMs != nil || lts.CacheScope != "" {
+		t.Errorf("tools/list on 2025-11-25: ttl %v, scope %q, %v; want no hints", lts.TTLMs, lts.CacheScope, err)
 	}
 }

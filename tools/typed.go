@@ -166,6 +166,9 @@ type TypedSpec[In, Out any] struct {
 	// a deploy): a client may run them as MCP tasks and poll for the
 	// result (the tool's execution.taskSupport is "optional").
 	Task bool
+	// Untrusted marks a tool whose results carry text from outside (log
+	// lines, file contents, command output): see UntrustedMeta.
+	Untrusted bool
 }
 
 // Spec builds the registry entry.
@@ -184,8 +187,11 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 	if t.Task {
 		tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
 	}
-	run, text := t.Run, t.Text
-	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	if t.Untrusted {
+		markUntrustedTool(&tool)
+	}
+	run, text, untrusted := t.Run, t.Text, t.Untrusted
+	typed := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var in In
 		if raw := req.GetRawArguments(); raw != nil {
 			b, err := json.Marshal(raw)
@@ -212,6 +218,14 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 			s = string(b)
 		}
 		return mcp.NewToolResultStructured(out, s), nil
+	}
+	handler := typed
+	if untrusted {
+		handler = func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := typed(ctx, req)
+			MarkUntrusted(res)
+			return res, err
+		}
 	}
 	sp := Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor}
 	if plan := t.ApprovalPlan; plan != nil {

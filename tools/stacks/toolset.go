@@ -237,6 +237,7 @@ func (t *Toolset) declare() []tools.Spec {
 				"max_bytes: cap on the text returned (default 64 KiB), keeping the newest lines.",
 			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: read,
 			Run: t.stackLogs, Text: logsText,
+			Untrusted: true, // containers' output
 		}.Spec(),
 		tools.TypedSpec[NameArg, StackHistory]{
 			Name: "get_stack_history", Title: "Compose stack history",
