@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,5 +141,55 @@ func TestConfigConfirm(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestConfirmDefaultOverStdio: the binary, over stdio with --confirm left
+// unset (its default), asks the official Go SDK client's user before
+// read_file (high risk) runs, and refuses it for a client that cannot
+// ask; the audit log says confirmed, then unavailable.
+func TestConfirmDefaultOverStdio(t *testing.T) {
+	root, state := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(root, "notes.txt"), []byte("the secret plan\n"), 0o644)
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TAILOPS_CONFIRM=") })
+	for _, tc := range []struct {
+		name    string
+		handler bool
+		want    string
+	}{
+		{"asks", true, "the secret plan"},
+		{"cannot-ask", false, "remove it from confirm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked int
+			opts := &sdk.ClientOptions{}
+			if tc.handler {
+				opts.ElicitationHandler = func(context.Context, *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+					asked++
+					return &sdk.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
+				}
+			}
+			cmd := exec.Command(binPath, "serve", "--stdio", "--state-dir", state, "--sandbox", "off", "--stdio-scopes", "file:read", "--file-root", root)
+			cmd.Env = env
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cs, err := sdk.NewClient(&sdk.Implementation{Name: "stdio-confirm", Version: "1"}, opts).Connect(ctx, &sdk.CommandTransport{Command: cmd}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "read_file", Arguments: map[string]any{"path": filepath.Join(root, "notes.txt")}})
+			cs.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt, _ := res.Content[0].(*sdk.TextContent)
+			if txt == nil || !strings.Contains(txt.Text, tc.want) || res.IsError == tc.handler || asked != map[bool]int{true: 1}[tc.handler] {
+				t.Errorf("result %+v (error %v), asked %d times; want %q", res.Content, res.IsError, asked, tc.want)
+			}
+		})
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "audit", "audit.log"))
+	if !strings.Contains(string(b), `"confirmation":"confirmed"`) || !strings.Contains(string(b), `"confirmation":"unavailable"`) {
+		t.Errorf("the audit log lacks the outcomes:\n%s", b)
 	}
 }
