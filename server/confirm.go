@@ -33,8 +33,9 @@ import (
 // confirmID is the key of the elicitation in an input_required result.
 const confirmID = "confirm"
 
-// confirmTTL is how long a 2026-07-28 client has to retry with the
-// user's answer.
+// confirmTTL is how long the user has to answer: how long a call waits
+// for the answer to elicitation/create, and how long a 2026-07-28 client
+// has to retry with it.
 const confirmTTL = 10 * time.Minute
 
 // maxPendingConfirms bounds the request states kept for 2026-07-28
@@ -164,6 +165,8 @@ func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, 
 	if sess == nil || !ok || ci.GetClientCapabilities().Elicitation == nil {
 		return unavailable(e.name, "this client did not declare the elicitation capability when it initialized its session")
 	}
+	ctx, cancel := context.WithTimeout(ctx, confirmTTL) // no answer in time is no yes
+	defer cancel()
 	res, err := s.mcp.RequestElicitation(ctx, mcp.ElicitationRequest{
 		Request: mcp.Request{Method: string(mcp.MethodElicitationCreate)}, Params: params})
 	if err != nil {
