@@ -51,6 +51,10 @@ type Record struct {
 	Reason string `json:"reason,omitempty"`
 	// Approval is reserved for approvals; null until they exist.
 	Approval any `json:"approval"`
+	// Confirmation is the user's answer when the call needed their
+	// confirmation in the client (ConfirmConfirmed, ConfirmDeclined or
+	// ConfirmUnavailable); empty when it did not.
+	Confirmation Confirmation `json:"confirmation,omitempty"`
 	// Result is ResultSuccess, ResultError or ResultDenied.
 	Result Result `json:"result,omitempty"`
 	// Error is the tool's error message, if any.
@@ -70,6 +74,21 @@ type Decision string
 
 // Result is how what a record describes ended.
 type Result string
+
+// Confirmation is the outcome of asking the user, in the client, to
+// confirm a tool call.
+type Confirmation string
+
+// Confirmation values.
+const (
+	// ConfirmConfirmed: the user answered yes; the call went on.
+	ConfirmConfirmed Confirmation = "confirmed"
+	// ConfirmDeclined: the user declined, cancelled or did not say yes.
+	ConfirmDeclined Confirmation = "declined"
+	// ConfirmUnavailable: the client cannot ask its user; the call was
+	// refused.
+	ConfirmUnavailable Confirmation = "unavailable"
+)
 
 // Event names. Packages that write records of their own define their
 // events as Event constants too (approval.EventRequest...).

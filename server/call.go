@@ -51,7 +51,8 @@ func (s *Server) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMeth
 }
 
 // authorizeAndAudit wraps every tool handler: it asks the choke point,
-// validates arguments, has the tool plan a call that needs approval
+// validates arguments, has the user confirm a call of a tool named in
+// Config.Confirm (see confirm.go), has the tool plan a call that needs approval
 // (Spec.ApprovalPlan), passes the approval gate, runs the tool, and
 // writes one durable audit record before the result is returned. A tool
 // that is not read-only also gets a durable started record (same request
@@ -101,6 +102,20 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		// The record carries the call's effective risk: the declared one,
 		// unless the toolset's configuration lowers it for these arguments.
 		rec.Risk = e.spec.CallRisk(req.GetArguments()).String()
+		// The user confirms in the client before anyone is asked to
+		// approve: a call its own user declines never reaches an approver.
+		// Only the client's answer to the server's question confirms;
+		// arguments cannot.
+		if s.confirm[name] {
+			co := s.askConfirmation(ctx, e, c, req)
+			if co.ask != nil {
+				return co.ask, nil // 2026-07-28: the client retries with the answer
+			}
+			rec.Confirmation = co.status
+			if co.status != audit.ConfirmConfirmed {
+				return refuse(deny(rec, co.reason, nil), co.reason)
+			}
+		}
 		if s.needsApproval(e, req.GetArguments()) {
 			// The tool's plan (what will run) is shown to the approver and
 			// bound into the approval; the handler then runs it. A call

@@ -108,7 +108,14 @@ func serveChoke(t *testing.T, c Config) *chokeServer {
 // caller with those scopes.
 func (cs *chokeServer) client(t *testing.T, stdio bool, agent string, scopes ...auth.Scope) *client.Client {
 	t.Helper()
-	var c *client.Client
+	return cs.clientWith(t, stdio, agent, scopes, mcp.InitializeRequest{})
+}
+
+// clientWith is client with the client's options and its initialize
+// request (its protocol version: empty means 2026-07-28 over HTTP).
+func (cs *chokeServer) clientWith(t *testing.T, stdio bool, agent string, scopes []auth.Scope, init mcp.InitializeRequest, opts ...client.ClientOption) *client.Client {
+	t.Helper()
+	var tr transport.Interface
 	if stdio {
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
@@ -119,22 +126,24 @@ func (cs *chokeServer) client(t *testing.T, stdio bool, agent string, scopes ...
 			cs.srv.ServeStdio(ctx, &auth.Caller{Agent: agent, Method: auth.MethodStdio, Scopes: scopes}, inR, outW)
 		}()
 		t.Cleanup(func() { cancel(); inW.Close(); outW.Close(); <-done })
-		tr := transport.NewIO(outR, inW, io.NopCloser(strings.NewReader("")))
-		if err := tr.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		c = client.NewClient(tr)
+		tr = transport.NewIO(outR, inW, io.NopCloser(strings.NewReader("")))
 	} else {
 		tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: agent, Scopes: scopes, Expiry: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, err = client.NewStreamableHttpClient(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok})); err != nil {
+		if tr, err = transport.NewStreamableHTTP(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok})); err != nil {
 			t.Fatal(err)
 		}
+	}
+	c := client.NewClient(tr, opts...)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !stdio {
 		t.Cleanup(func() { c.Close() })
 	}
-	if _, err := c.Initialize(t.Context(), mcp.InitializeRequest{}); err != nil {
+	if _, err := c.Initialize(t.Context(), init); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -73,6 +73,9 @@ type Config struct {
 	Completions []tools.Completion
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
+	// Confirm names the tools whose calls the user must confirm in the
+	// client (elicitation) before they run; nil means none.
+	Confirm []string
 	// Resource is this server's resource URL (the JWT audience, RFC 9728
 	// resource); empty means none.
 	Resource string
@@ -145,6 +148,8 @@ type Server struct {
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
 	completions     map[string]tools.Completion // by kind; nil: none
+	confirm         map[string]bool             // tools the user confirms in the client
+	confirms        confirms                    // request states issued to 2026-07-28 clients
 	views           []*view                     // the resource views served
 }
 
@@ -194,7 +199,10 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
-		limits: newLimiters(c.RateLimits)}
+		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}}
+	for _, n := range c.Confirm {
+		s.confirm[n] = true
+	}
 	s.metrics.SetSessionsOpen(s.OpenSessions)
 	if c.Tailnet != nil {
 		s.hosts = map[string]bool{}
