@@ -147,7 +147,7 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, upErr = failure(ctx, "deploy", upErr)
+		d.Result, upErr = failure(ctx, "deploy", leftAsIs, upErr)
 		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
