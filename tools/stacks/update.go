@@ -119,9 +119,8 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 			left = "there is no earlier deployment to roll back to: the stack's containers are as compose left them, " +
 				"the new configuration's partly created (get_stack_status shows them)"
 		}
-		var ierr error
-		if d.Result, ierr = failure(ctx, "update", left, err); d.Result == resultInterrupted {
-			err = ierr
+		if res, ierr := failure(ctx, "update", left, err); res == resultInterrupted {
+			d.Result, err = res, ierr
 		}
 		d.Error = redact.Text(err.Error())
 	}

@@ -31,9 +31,9 @@ func TestWaitReady(t *testing.T) {
 		name    string
 		compose string
 		timeout time.Duration
-		cancel  time.Duration // cancel the context after this long
-		want    string        // in the error; "" for success
-		healthy string        // a container that must be healthy on success
+		cancel  bool   // cancel the context once web runs
+		want    string // in the error; "" for success
+		healthy string // a container that must be healthy on success
 	}{
 		{name: "healthy-later", healthy: "healthy-later-web-1", compose: "services:\n  web:\n    image: local/busybox:latest\n" +
 			"    command: [sh, -c, 'sleep 2; touch /tmp/ok; exec sleep 3600']\n" +
@@ -48,7 +48,7 @@ func TestWaitReady(t *testing.T) {
 			"    command: [sh, -c, 'sleep 1; exit 3']\n    healthcheck: {test: [CMD, 'true'], interval: 1h, start_period: 1h}\n"},
 		{name: "never-healthy", timeout: 3 * time.Second, want: "application not healthy after 3s", compose: "services:\n  web:\n" + sleeper +
 			"    healthcheck: {test: [CMD, 'true'], interval: 1h, start_period: 1h}\n"},
-		{name: "cancelled", cancel: 2 * time.Second, want: "cancelled while waiting for the containers to run and be healthy: context canceled",
+		{name: "cancelled", cancel: true, want: "cancelled while waiting for the containers to run and be healthy: context canceled",
 			compose: "services:\n  web:\n" + sleeper + "    healthcheck: {test: [CMD, 'true'], interval: 1h, start_period: 1h}\n"},
 	}
 	for _, c := range cases {
@@ -61,8 +61,8 @@ func TestWaitReady(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if c.cancel > 0 {
-				time.AfterFunc(c.cancel, cancel)
+			if c.cancel {
+				go func() { untilRunning(ctx, k, c.name+"-web-1", ""); cancel() }()
 			}
 			_, p, err := k.ts.prepare(ctx, c.name, nil)
 			if err != nil {
@@ -140,15 +140,9 @@ func TestInterruptedUpdateAndRollback(t *testing.T) {
 			// has made it, and the wait for its health has begun.
 			stop := make(chan struct{})
 			go func() {
-				defer func() { close(stop); cancel() }()
-				for ctx.Err() == nil {
-					ins, err := k.d.Client().ContainerInspect(ctx, name+"-app-1")
-					if err == nil && ins.State.Running && slices.Contains(ins.Config.Env, "LEVEL=2") {
-						time.Sleep(500 * time.Millisecond)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+				untilRunning(ctx, k, name+"-app-1", "LEVEL=2")
+				close(stop)
+				cancel()
 			}()
 			id, err := c.call(tools.WithShutdown(ctx, stop))
 			if err == nil {
@@ -172,5 +166,19 @@ func TestInterruptedUpdateAndRollback(t *testing.T) {
 				t.Errorf("container after the %s: %v %+v, want it running with %s", c.name, ierr, ins.Config, c.env)
 			}
 		})
+	}
+}
+
+// untilRunning returns once container name runs, with env in its
+// environment unless env is empty, and half a second more (compose is
+// done with it, the wait has begun), or when ctx ends.
+func untilRunning(ctx context.Context, k *stacksLab, name, env string) {
+	for ctx.Err() == nil {
+		ins, err := k.d.Client().ContainerInspect(ctx, name)
+		if err == nil && ins.State.Running && (env == "" || slices.Contains(ins.Config.Env, env)) {
+			time.Sleep(500 * time.Millisecond)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
