@@ -250,7 +250,7 @@ func BenchmarkStackStatus(b *testing.B) {
 // compose_up_nowait, for what the time goes to, is compose's Up in
 // process on the project deploy_stack loads, without waiting for the
 // containers to be seen running (docker-compose up -d does not wait;
-// compose's wait polls every 500 ms).
+// deploy_stack does, on the engine's events: see waitReady).
 func BenchmarkDeployStack(b *testing.B) {
 	s := newStackBench(b)
 	ctx := context.Background()

@@ -147,7 +147,7 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, upErr = failure(ctx, "deploy", upErr)
+		d.Result, upErr = failure(ctx, "deploy", leftAsIs, upErr)
 		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
@@ -156,8 +156,10 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 	return out, errors.Join(upErr, herr)
 }
 
-// up creates or recreates what changed in p and starts it, waiting for
-// its containers to run (and be healthy).
+// up creates or recreates what changed in p and starts it, then waits
+// for its containers to run (and be healthy): compose's Up without its
+// wait, which polls every 500 ms, and waitReady, which checks at once and
+// on the engine's events (with compose's semantics and messages).
 func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 	c, err := t.eng.compose(ctx)
 	if err != nil {
@@ -166,13 +168,10 @@ func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 	err = c.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged,
 			Inherit: true, QuietPull: true},
-		Start: api.StartOptions{Project: p, Wait: true, WaitTimeout: waitTimeout},
+		Start: api.StartOptions{Project: p},
 	})
-	if err == nil && ctx.Err() != nil {
-		// Compose's wait ends without an error when its context is
-		// cancelled (its Ctrl-C): the containers were not seen running
-		// and healthy.
-		err = fmt.Errorf("cancelled while waiting for the containers to run and be healthy: %w", ctx.Err())
+	if err == nil {
+		err = t.waitReady(ctx, p)
 	}
 	if err != nil {
 		return fmt.Errorf("deploying stack %s: %w", p.Name, t.explainHealth(ctx, p.Name, err))

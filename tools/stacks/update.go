@@ -88,25 +88,47 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	if src.repo != "" {
 		src.record(&d)
 	}
-	if err != nil {
-		d.Result, d.Error = "failed", redact.Text(err.Error())
-	}
 	var rbErr error
 	if err != nil && hasPrev {
-		// Put back what ran before, and say so.
-		if pp, lerr := t.fromHistory(ctx, prevStack, prev); lerr != nil {
+		// Put back what ran before, and say so; also when the update was
+		// cancelled (a server shutting down), within tools.CleanupTimeout.
+		rctx, cancel := cleanupContext(ctx)
+		if pp, lerr := t.fromHistory(rctx, prevStack, prev); lerr != nil {
 			rbErr = lerr
 		} else {
-			rbErr = t.up(ctx, pp)
+			rbErr = t.up(rctx, pp)
 		}
+		cancel()
 		if rbErr == nil {
-			d.Result, out.RolledBack = "rolled_back", prev.ID
+			out.RolledBack = prev.ID
 		}
+	}
+	if err != nil {
+		d.Result = "failed"
+		if out.RolledBack != "" {
+			d.Result = "rolled_back"
+		}
+		var left string
+		switch {
+		case out.RolledBack != "":
+			left = fmt.Sprintf("it was rolled back to deployment %s, which runs again", prev.ID)
+		case hasPrev:
+			left = fmt.Sprintf("rolling it back to deployment %s failed too (%v): the stack is half-updated, "+
+				"the new configuration's containers partly created (get_stack_status shows them)", prev.ID, rbErr)
+		default:
+			left = "there is no earlier deployment to roll back to: the stack's containers are as compose left them, " +
+				"the new configuration's partly created (get_stack_status shows them)"
+		}
+		if res, ierr := failure(ctx, "update", left, err); res == resultInterrupted {
+			d.Result, err = res, ierr
+		}
+		d.Error = redact.Text(err.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
 	t.prune(in.Name)
 	out.Deployment = d.ID
 	switch {
+	case d.Result == resultInterrupted:
 	case err != nil && out.RolledBack != "":
 		err = fmt.Errorf("%w; rolled back to deployment %s, which runs again", err, prev.ID)
 	case err != nil && rbErr != nil:
@@ -169,7 +191,9 @@ func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployRes
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+		d.Result, upErr = failure(ctx, "rollback", fmt.Sprintf("the stack's containers are as compose left them, partly deployment %s's "+
+			"and partly those that ran before (get_stack_status shows them; rollback_stack can be called again)", in.Deployment), upErr)
+		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
 	t.prune(in.Name)
