@@ -14,6 +14,7 @@ import (
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/metrics"
+	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -125,7 +126,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			if e.spec.ApprovalPlan != nil && s.gate.Mechanism() != "" {
 				plan, err := e.spec.ApprovalPlan(ctx, args)
 				if err != nil {
-					msg := err.Error()
+					// Plans quote configuration (a compose error, a git
+					// server's message): the rules of tool errors.
+					msg := redact.Text(err.Error())
 					failed := *rec
 					outcome(&failed, mcp.NewToolResultError(msg), nil, time.Since(start))
 					return refuse(&failed, msg)

@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -55,7 +56,8 @@ func (p promptCompleter) CompletePromptArgument(ctx context.Context, prompt stri
 		out, err = complete(ctx, cp.Values, argument.Value)
 	}
 	if err != nil {
-		err = fmt.Errorf("completing %s of prompt %s: %w", argument.Name, prompt, err)
+		// The engine's or the bus's message, under the rules of tool errors.
+		err = fmt.Errorf("completing %s of prompt %s: %s", argument.Name, prompt, redact.Text(err.Error()))
 	}
 	return out, s.finishContent(ctx, rec, start, err)
 }

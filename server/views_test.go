@@ -42,16 +42,19 @@ func echoTool(name string, scope auth.Scope) tools.Spec {
 // arguments, checked against the tool's schema, and is recorded as a
 // resource_read naming the URI and the arguments; a tool error is the
 // read's error; a view of a tool this server does not serve is not
-// offered.
+// offered; a call that would wait for approval is refused as a read.
 func TestResourceViews(t *testing.T) {
 	id := func(v map[string]string) map[string]any { return map[string]any{"id": v["id"]} }
+	gated := echoTool("gated", auth.ScopeReadonly)
+	gated.ApprovalFor = func(any) bool { return true } // as http_request_test off its allow-list
 	cs := serveChoke(t, Config{
-		Enabled: []tools.Spec{readTool("status", auth.ScopeReadonly), echoTool("thing", auth.ScopeReadonly), echoTool("secret", auth.ScopeAdmin)},
+		Enabled: []tools.Spec{readTool("status", auth.ScopeReadonly), echoTool("thing", auth.ScopeReadonly), echoTool("secret", auth.ScopeAdmin), gated},
 		Views: []tools.ResourceView{
 			{URI: "test://status", Name: "status", Description: "d", MIMEType: "text/plain", Tool: "status"},
 			{URI: "test://things/{id}", Name: "things", Description: "d", MIMEType: "text/plain", Tool: "thing", Args: id},
 			{URI: "test://secrets/{id}", Name: "secrets", Description: "d", MIMEType: "text/plain", Tool: "secret", Args: id},
 			{URI: "test://off/{id}", Name: "off", Description: "d", MIMEType: "text/plain", Tool: "not_served", Args: id},
+			{URI: "test://gated/{id}", Name: "gated", Description: "d", MIMEType: "text/plain", Tool: "gated", Args: id},
 		},
 	})
 	read := func(c interface {
@@ -85,7 +88,7 @@ func TestResourceViews(t *testing.T) {
 				for _, x := range ts.ResourceTemplates {
 					got = append(got, x.URITemplate.Raw())
 				}
-				want := []string{"test://things/{id}"}
+				want := []string{"test://things/{id}", "test://gated/{id}"}
 				if admin {
 					want = append(want, "test://secrets/{id}")
 				}
@@ -113,6 +116,9 @@ func TestResourceViews(t *testing.T) {
 				}
 				if !admin && !stdio && !strings.Contains(fmt.Sprint(err), "insufficient_scope") {
 					t.Errorf("over HTTP a missing scope is a 403 insufficient_scope: %v", err)
+				}
+				if _, err := read(c, "test://gated/x"); err == nil || !strings.Contains(err.Error(), "needs approval here: call it as a tool") {
+					t.Errorf("a view of a call that needs approval: %v; want a refusal", err)
 				}
 				if _, err := read(c, "test://off/x"); err == nil {
 					t.Error("a view of a tool the server does not serve was read")
