@@ -43,7 +43,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-ZOJo65AaFoa0yrXBIsut2K+QBUIwxV29REoQEWVxR1g=";
+  vendorHash = "sha256-jbjxFk76nZBfABdU/i++eiq1DPHf7cBAMVWRhXT5c5g=";
 
   subPackages = [ "." ];
 
