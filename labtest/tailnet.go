@@ -62,6 +62,11 @@ type TailnetOptions struct {
 	// Verbose sends the control server's, DERP's and the nodes' logs to
 	// t.Logf; by default they are discarded.
 	Verbose bool
+	// MagicDNSDomain, if set, turns MagicDNS on, names every node
+	// HOSTNAME.MagicDNSDomain and makes control send that name as the
+	// node's TLS certificate domain (what tsnet's ListenTLS needs); empty
+	// means bare host names, no MagicDNS and no certificate domains.
+	MagicDNSDomain string
 }
 
 // NewTailnet starts a control server, DERP and STUN on loopback for the
@@ -87,7 +92,11 @@ func NewTailnet(t testing.TB, opts *TailnetOptions) *Tailnet {
 		RequireAuthKey: opts.AuthKey,
 		TagOwners:      map[string][]string{}, // non-nil: tags requested at signup are granted
 		AllOnline:      true,
+		MagicDNSDomain: opts.MagicDNSDomain,
 		Logf:           logf,
+	}
+	if opts.MagicDNSDomain != "" {
+		control.DNSConfig = &tailcfg.DNSConfig{Proxied: true, Domains: []string{opts.MagicDNSDomain}}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
