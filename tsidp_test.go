@@ -183,13 +183,15 @@ func discover(t *testing.T, c *http.Client, idp *tsidpProc) oidcDiscovery {
 	return oidcDiscovery{}
 }
 
-// signIn runs tsidp's authorization-code flow as c's node, with clientID
-// (tsidp makes it the token's aud), and returns the ID token and its
-// claims (decoded, not verified: TailOps verifies).
-func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (string, map[string]any) {
+// oidcRedirect is the relying party's redirect URI; tsidp only redirects
+// the browser there, it never calls it.
+const oidcRedirect = "http://localhost:8976/callback"
+
+// authorize asks tsidp for an authorization code as c's node, for
+// clientID.
+func authorize(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) string {
 	t.Helper()
-	const redirect = "http://localhost:8976/callback"
-	q := url.Values{"client_id": {clientID}, "redirect_uri": {redirect}, "response_type": {"code"},
+	q := url.Values{"client_id": {clientID}, "redirect_uri": {oidcRedirect}, "response_type": {"code"},
 		"scope": {"openid email"}, "state": {"st-42"}, "nonce": {"n-42"}}
 	resp, err := c.Get(d.AuthorizationEndpoint + "?" + q.Encode())
 	if err != nil {
@@ -201,19 +203,34 @@ func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (str
 	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st-42" {
 		t.Fatalf("authorize: %d %q %s; want a redirect with the code and the state", resp.StatusCode, resp.Header.Get("Location"), b)
 	}
-	resp, err = c.PostForm(d.TokenEndpoint, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-		"redirect_uri": {redirect}, "client_id": {clientID}})
+	return loc.Query().Get("code")
+}
+
+// redeem exchanges code at tsidp's token endpoint as c's node and returns
+// the status and body.
+func redeem(t *testing.T, c *http.Client, d oidcDiscovery, code, clientID string) (int, []byte) {
+	t.Helper()
+	resp, err := c.PostForm(d.TokenEndpoint, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {oidcRedirect}, "client_id": {clientID}})
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	return resp.StatusCode, b
+}
+
+// signIn runs tsidp's authorization-code flow as c's node, with clientID
+// (tsidp makes it the token's aud), and returns the ID token and its
+// claims (decoded, not verified: TailOps verifies).
+func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (string, map[string]any) {
+	t.Helper()
+	code, b := redeem(t, c, d, authorize(t, c, d, clientID), clientID)
 	var tr struct {
-		IDToken   string `json:"id_token"`
-		TokenType string `json:"token_type"`
+		IDToken string `json:"id_token"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &tr) != nil || tr.IDToken == "" {
-		t.Fatalf("token: %d %s", resp.StatusCode, b)
+	if code != http.StatusOK || json.Unmarshal(b, &tr) != nil || tr.IDToken == "" {
+		t.Fatalf("token: %d %s", code, b)
 	}
 	parts := strings.Split(tr.IDToken, ".")
 	if len(parts) != 3 {
@@ -233,7 +250,7 @@ func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (str
 // TestTSIDPSignIn: tsidp (Tailscale's OpenID provider, tailscale.com/cmd/tsidp
 // at the version go.mod pins) runs as a node of the offline test tailnet
 // and serves HTTPS on its MagicDNS name. The tailnet policy grants the
-// user's node tsidp's capability with an extra claim, scope. As that
+// user's node tsidp's capability with an extra claim, scopes. As that
 // node, the client discovers tsidp, runs its authorization-code flow with
 // TailOps' resource URL as client_id, and gets an ID token signed by
 // tsidp: iss tsidp's URL, aud the resource URL, sub the user, 5 minutes
@@ -257,12 +274,16 @@ func TestTSIDPSignIn(t *testing.T) {
 	ca := labtest.NewCA(t)
 	idp := startTSIDP(t, tn, ca, authKey)
 	alice := tn.Node(t, "alice") // a user's node: tsidp signs in users, not tagged nodes
+	mallory := tn.Node(t, "mallory")
+	ci := tn.Node(t, "ci", "tag:ci")
 	c := oidcClient(alice, ca)
 
 	// The policy: {"src": ["alice@"], "dst": ["tag:idp"],
-	//   "app": {"tailscale.com/cap/tsidp": [{"extraClaims": {"scope": "system:read"}}]}}
+	//   "app": {"tailscale.com/cap/tsidp": [{"extraClaims": {"scopes": ["system:read"]}}]}}
+	// (an array: tsidp merges arrays of several grants, but keeps one
+	// value of a string claim).
 	if err := tn.SetGrants(idp.Key, labtest.Grant{Src: []netip.Addr{alice.IPv4, alice.IPv6}, Cap: tsidpCap,
-		Values: []string{`{"extraClaims":{"scope":"system:read"}}`}}); err != nil {
+		Values: []string{`{"extraClaims":{"scopes":["system:read"]}}`}}); err != nil {
 		t.Fatal(err)
 	}
 	d := discover(t, c, idp)
@@ -278,7 +299,7 @@ func TestTSIDPSignIn(t *testing.T) {
 	)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		tok, claims = signIn(t, c, d, resource)
-		if claims["scope"] == "system:read" {
+		if slices.Equal(strs(claims["scopes"]), []string{"system:read"}) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -397,6 +418,30 @@ func TestTSIDPSignIn(t *testing.T) {
 		if !ok || !denied || !outOfScope {
 			t.Errorf("audit log lacks the accepted call (%v), the refused audience (%v) or the call out of scope, denied for the subject (%v)",
 				ok, denied, outOfScope)
+		}
+	})
+
+	t.Run("code bound to the node", func(t *testing.T) {
+		// A code alice's device got is useless to another device (one
+		// that saw it in a redirect, say): tsidp redeems it only for the
+		// node that asked for it, and only once.
+		code := authorize(t, c, d, resource)
+		m := oidcClient(mallory, ca)
+		if st, b := redeem(t, m, d, code, resource); st != http.StatusForbidden || !strings.Contains(string(b), "different node") {
+			t.Errorf("mallory redeeming alice's code: %d %s; want 403", st, b)
+		}
+		if st, b := redeem(t, c, d, code, resource); st != http.StatusBadRequest || !strings.Contains(string(b), "code not found") {
+			t.Errorf("alice redeeming the code again: %d %s; want 400 code not found", st, b)
+		}
+	})
+
+	t.Run("tagged node gets no token", func(t *testing.T) {
+		// tsidp signs in people: a tagged device gets a code but no token.
+		cc := oidcClient(ci, ca)
+		cd := discover(t, cc, idp)
+		if st, b := redeem(t, cc, cd, authorize(t, cc, cd, resource), resource); st != http.StatusBadRequest ||
+			!strings.Contains(string(b), "tagged nodes not supported") {
+			t.Errorf("a tagged node's token request: %d %s; want 400 tagged nodes not supported", st, b)
 		}
 	})
 
