@@ -266,6 +266,9 @@ func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (str
 //     which names tsidp as the authorization server;
 //   - and a server expecting another issuer refuses the token.
 //
+// Of tsidp itself, what README relies on: a code is redeemed only by the
+// node that asked for it, once, and a tagged node gets no token.
+//
 // Expiry, which tsidp fixes at 5 minutes, is checked on the same token
 // with the verifier's clock moved past exp.
 func TestTSIDPSignIn(t *testing.T) {
