@@ -233,6 +233,17 @@ func (s *testServer) initialize(t *testing.T, tok, protocol string) (string, map
 func decodeRPC(t *testing.T, resp *http.Response) map[string]any {
 	t.Helper()
 	b, _ := io.ReadAll(resp.Body)
+	b = rpcBody(resp, b)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decoding %q: %v", b, err)
+	}
+	return m
+}
+
+// rpcBody is the JSON-RPC message of a response body b: b itself, or
+// the data of its last SSE event.
+func rpcBody(resp *http.Response, b []byte) []byte {
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		for _, line := range strings.Split(string(b), "\n") {
 			if d, ok := strings.CutPrefix(line, "data: "); ok {
@@ -240,11 +251,7 @@ func decodeRPC(t *testing.T, resp *http.Response) map[string]any {
 			}
 		}
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("decoding %q: %v", b, err)
-	}
-	return m
+	return b
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
