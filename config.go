@@ -126,6 +126,11 @@ type config struct {
 	RateLimit  string
 	rateLimits server.RateLimits
 
+	// Confirm is --confirm; confirm is it (or the config file's key
+	// confirm) resolved to tool names (see config_confirm.go).
+	Confirm listFlag
+	confirm []string
+
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's inode, mtime and size when it was read
@@ -193,6 +198,8 @@ type fileConfig struct {
 	// top of it, scope to limit.
 	RateLimit  string            `json:"rate_limit"`
 	RateLimits map[string]string `json:"rate_limits"`
+	// Confirm is --confirm.
+	Confirm []string `json:"confirm"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -262,6 +269,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	bindSessions(fs, &c.Sessions)
 	bindMetrics(fs, &c.MetricsListen)
 	bindRateLimit(fs, &c.RateLimit)
+	bindConfirm(fs, &c.Confirm)
 }
 
 // tailnetHelp is --tailnet's help: the modes this build has.

@@ -38,6 +38,12 @@ func TestMain(m *testing.M) {
 	// in a network namespace with only loopback (it re-executes itself
 	// under unshare -n here, and exits with that run's status).
 	labtest.ReexecInLoopbackNetNS()
+	// The servers the tests start (in-process and the binary, which
+	// inherits the environment) confirm nothing unless a test says
+	// otherwise: their clients cannot elicit, and --confirm's default
+	// would refuse every high-risk call. The confirmation tests pass
+	// --confirm (confirm_test.go), and TestConfigConfirm the default.
+	os.Setenv("TAILOPS_CONFIRM", "none")
 	// A fuzzing run (`go test -fuzz`, and each of its workers) calls
 	// only its fuzz target, which needs no binary: building two for every
 	// worker made .ci/fuzz.sh take minutes per target here.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tailops/tailops/tools/packages"
 	"github.com/tailops/tailops/tools/systemd"
 )
 
@@ -37,5 +38,35 @@ func TestNixModuleProtectsWhatTheToolsProtect(t *testing.T) {
 	}
 	if !slices.Equal(nix, goList) {
 		t.Errorf("nix/module.nix protects\n%v\nthe tools protect\n%v", nix, goList)
+	}
+}
+
+// TestNixModuleGrantsWhatPackageKitToolsNeed: the PackageKit rule the
+// NixOS module writes (packages.manage) names exactly the polkit actions
+// install_package and upgrade_packages use, as `tailops polkit-rule`
+// does, so the module neither grants less (the tools fail) nor more (a
+// removal or an untrusted install would pass).
+func TestNixModuleGrantsWhatPackageKitToolsNeed(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("nix/module.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	begin, end := strings.Index(s, "# packagekit-actions-begin"), strings.Index(s, "# packagekit-actions-end")
+	if begin < 0 || end < begin {
+		t.Fatal("nix/module.nix has no packagekit-actions-begin/end markers")
+	}
+	var nix []string
+	for _, m := range regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(s[begin:end], -1) {
+		nix = append(nix, m[1])
+	}
+	if !slices.Equal(nix, packages.PolkitActions) {
+		t.Errorf("nix/module.nix grants\n%v\nthe package tools need\n%v", nix, packages.PolkitActions)
+	}
+	for _, want := range []string{"packageKitActions}].indexOf(action.id) >= 0", "lib.optional cfg.packages.manage packageKitRule", "services.packagekit.enable = lib.mkIf cfg.packages.manage true"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("nix/module.nix does not contain %q", want)
+		}
 	}
 }

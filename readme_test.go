@@ -60,3 +60,32 @@ func firstDifferentLine(a, b string) (string, string) {
 	}
 	return "", ""
 }
+
+// TestReadmeNamesEveryToolset: the --toolsets row of the flag table names
+// every toolset, in the server's order.
+func TestReadmeNamesEveryToolset(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| `--toolsets` |") {
+			row = line
+		}
+	}
+	var names []string
+	for _, ts := range (&config{env: environ{}}).toolsets(nil, nil).sets {
+		if ts.Name() != "probe" {
+			names = append(names, "`"+ts.Name()+"`")
+		}
+	}
+	last := -1
+	for _, n := range names {
+		i := strings.Index(row, n)
+		if i <= last {
+			t.Errorf("README's --toolsets row does not name %s (in the server's order %v):\n%s", n, names, row)
+		}
+		last = max(last, i)
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/metrics"
+	"github.com/tailops/tailops/prompts"
+	"github.com/tailops/tailops/resources"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
@@ -118,6 +120,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := tools.CheckNames(all, cfg.file.Approval); err != nil {
 		return nil, fmt.Errorf("config file %s: key \"approval\": %w", cfg.ConfigFile, err)
 	}
+	if cfg.confirm, err = cfg.confirmTools(all); err != nil {
+		return nil, err
+	}
 	if !cfg.Stdio {
 		if in.verifier, err = cfg.newVerifier(in.log, true); err != nil {
 			return nil, err
@@ -189,8 +194,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		warnings = append(warnings, w)
 	}
 	in.srv, err = server.New(server.Config{Logger: in.log, Version: version, Audit: in.audit, Verifier: in.verifier,
-		Known: all, Enabled: enabled, Prompts: tools.Prompts(in.toolsets.sets), Resources: tools.Resources(in.toolsets.sets),
-		Gate: in.approvals.gate, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
+		Known: all, Enabled: enabled, Prompts: append(tools.Prompts(in.toolsets.sets), prompts.All()...), Completions: tools.Completions(in.toolsets.sets),
+		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(),
+		Gate: in.approvals.gate, Confirm: cfg.confirm, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
 		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
 	if err != nil {

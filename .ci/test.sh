@@ -28,7 +28,9 @@ need=()
 # git, openssh-server: gitsource fetches stacks' repositories, tested against
 # git http-backend and a real sshd on the loopback of the tests' own network
 # namespace (policy-rc.d below keeps the package's sshd from starting).
-for pkg in git openssh-server libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux packagekit dpkg-dev; do
+# docker-compose: Debian's Python docker-compose 1.29.2, the peer the stacks
+# benchmarks compare against (tools/stacks/bench_test.go fails without it).
+for pkg in git openssh-server docker-compose libseccomp-dev pkg-config iproute2 curl docker.io containerd runc busybox-static docker-registry strace podman systemd-journal-remote nftables iptables systemd dbus polkitd util-linux packagekit dpkg-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

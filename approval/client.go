@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -159,7 +161,8 @@ func WriteList(w io.Writer, rs []Request, now time.Time) error {
 }
 
 // WriteRequest writes r in full for people, arguments (redacted) as
-// indented JSON.
+// indented JSON, then the plan (redacted) the approval is bound to, if
+// any: what the call will run.
 func WriteRequest(w io.Writer, r *Request) error {
 	args, err := json.MarshalIndent(r.Arguments, "  ", "  ")
 	if err != nil {
@@ -190,8 +193,38 @@ func WriteRequest(w io.Writer, r *Request) error {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "arguments:\n  %s\n", args)
+	if r.Plan != nil {
+		b.WriteString("will run:\n")
+		writePlan(&b, r.Plan)
+	}
 	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+// writePlan writes a request's plan for people: an object's fields in
+// order of their names, text of several lines (a compose configuration)
+// as an indented block, anything else as JSON.
+func writePlan(b *strings.Builder, plan any) {
+	m, ok := plan.(map[string]any)
+	if !ok {
+		j, _ := json.MarshalIndent(plan, "  ", "  ")
+		fmt.Fprintf(b, "  %s\n", j)
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if s, ok := m[k].(string); ok && strings.Contains(s, "\n") {
+			fmt.Fprintf(b, "  %s:\n", oneLine(k))
+			for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+				fmt.Fprintf(b, "    %s\n", oneLine(l))
+			}
+			continue
+		}
+		j, err := json.Marshal(m[k])
+		if err != nil {
+			j = []byte("(unprintable)")
+		}
+		fmt.Fprintf(b, "  %s: %s\n", oneLine(k), oneLine(string(j)))
+	}
 }
 
 // oneLine keeps control characters from a request out of the terminal.

@@ -145,6 +145,15 @@ type Call struct {
 	Tool string
 	// Args are the exact arguments the tool will run with.
 	Args any
+	// Plan is what the call will run, for the approver to see (the
+	// tool's approval plan: tools.Plan.Detail); the request keeps, sends
+	// and audits a redacted copy. nil when the tool plans nothing.
+	Plan any
+	// Bind is a digest of exactly what will run (tools.Plan.Bind), bound
+	// into the request's digest with the arguments (BoundDigest): an
+	// approval of one plan never lets another run. Empty binds the
+	// arguments only.
+	Bind string
 	// Caller is the authenticated caller; a nil Caller is refused.
 	Caller *auth.Caller
 	// Risk is the tool's risk level.
@@ -204,8 +213,8 @@ const NoMechanismMessage = "approval required: %s needs approval and no approval
 //
 //  1. With no mechanism, or no caller, the call is refused.
 //  2. An approved, unused, unexpired request for the same tool, argument
-//     digest (keyed, under the store's key: Store.Digest) and caller is
-//     consumed: Allowed.
+//     digest (keyed, under the store's key, with call.Bind bound in:
+//     BoundDigest) and caller is consumed: Allowed.
 //  3. Otherwise Check reuses the pending request for the same call
 //     (two-person) or creates one, audited as EventRequest, and asks the
 //     mechanism: the webhook synchronously (bounded by its timeout), or
@@ -223,7 +232,7 @@ func (g *Gate) Check(ctx context.Context, call Call, progress ProgressFunc) (Out
 		return Outcome{Message: "approval required: " + call.Tool + " needs approval, and the caller is not identified"}, nil
 	}
 	g.sweep(ctx)
-	digest, err := g.store.Digest(call.Tool, call.Args)
+	digest, err := BoundDigest(g.store.key, call.Tool, call.Args, call.Bind)
 	if err != nil {
 		return Outcome{Message: "approval required: " + call.Tool + ": the arguments cannot be bound to an approval"}, nil
 	}
@@ -255,13 +264,13 @@ func allowed(r Request) Outcome {
 // approval it returns the pending request for the same call instead, if
 // there is one.
 func (g *Gate) create(ctx context.Context, call Call) (Request, error) {
-	r, err := g.store.newRequest(call.Tool, call.Args, call.Caller, call.Risk, g.ttl)
+	r, err := g.store.newRequest(call, g.ttl)
 	if err != nil {
 		return Request{}, err
 	}
 	r, reused, err := g.store.add(r, g.twoPerson, func(r Request) error {
 		rec := &audit.Record{Event: EventRequest, RequestID: call.RequestID, Tool: call.Tool, Arguments: call.Args,
-			Caller: call.Caller, Risk: call.Risk, Decision: DecisionPending,
+			Detail: r.Plan, Caller: call.Caller, Risk: call.Risk, Decision: DecisionPending,
 			Reason: "approval requested from " + string(g.Mechanism()),
 			Approval: map[string]any{"id": r.ID, "state": string(r.State), "digest": r.Digest,
 				"mechanism": string(g.Mechanism()), "created": r.Created, "expires": r.Expires}}

@@ -4,7 +4,9 @@ package approval_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -418,5 +420,69 @@ func TestConcurrentIdenticalCalls(t *testing.T) {
 	wg.Wait()
 	if allowed.Load() != 1 {
 		t.Fatalf("%d calls allowed, want 1: %+v", allowed.Load(), outcomes)
+	}
+}
+
+// TestApprovalBoundToPlan: a call's plan (what it will run) is shown in
+// the request, the store, the audit log and `tailops approvals show`,
+// redacted, and the approval is bound to the plan's binding: the same
+// arguments with another plan (the git branch moved) do not use it.
+func TestApprovalBoundToPlan(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	ctx := context.Background()
+	args := map[string]any{"name": "web", "ref": "main"}
+	plan := map[string]any{"commit": "c1", "config": "services:\n  web:\n    image: nginx\n", "api_token": "tok-hunter2"}
+	check := func(bind string) approval.Outcome {
+		t.Helper()
+		o, err := e.gate.Check(ctx, approval.Call{Tool: "deploy_stack", Args: args, Plan: plan, Bind: bind, Caller: alice, Risk: "critical"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	o := check("bind-c1")
+	r, err := e.store.Get(o.ApprovalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, _ := json.Marshal(r.Plan)
+	if !strings.Contains(string(shown), `"commit":"c1"`) || strings.Contains(string(shown), "hunter2") {
+		t.Errorf("the request's plan: %s", shown)
+	}
+	unbound, _ := e.store.Digest("deploy_stack", args)
+	if r.Digest == unbound {
+		t.Error("the digest does not bind the plan")
+	}
+	var out strings.Builder
+	if err := approval.WriteRequest(&out, &r); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "will run:\n") || !strings.Contains(s, "  commit: \"c1\"\n") ||
+		!strings.Contains(s, "  config:\n    services:\n      web:\n        image: nginx\n") || strings.Contains(s, "hunter2") {
+		t.Errorf("WriteRequest:\n%s", s)
+	}
+	for _, path := range []string{e.store.Path(), e.auditPath} {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), "hunter2") || !strings.Contains(string(b), "c1") {
+			t.Errorf("%s: the plan is missing or not redacted", path)
+		}
+	}
+	if recs := e.records(t, approval.EventRequest); len(recs) != 1 || recs[0].Detail == nil {
+		t.Errorf("approval_request records: %+v", recs)
+	}
+	if _, err := e.gate.Approve(ctx, o.ApprovalID, bob, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, bind string
+		allowed    bool
+	}{
+		{"another plan", "bind-c2", false},
+		{"no plan", "", false},
+		{"the approved plan", "bind-c1", true},
+		{"the approved plan again", "bind-c1", false},
+	} {
+		if got := check(tc.bind); got.Allowed != tc.allowed || (got.ApprovalID == o.ApprovalID) != tc.allowed {
+			t.Errorf("%s: %+v, want allowed %v", tc.name, got, tc.allowed)
+		}
 	}
 }

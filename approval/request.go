@@ -129,6 +129,11 @@ type Request struct {
 	Tool string `json:"tool"`
 	// Arguments is a redacted copy of the call's arguments, for display.
 	Arguments any `json:"arguments"`
+	// Plan is a redacted copy of what the call will run, as the tool's
+	// approval plan describes it (a deploy's resolved compose
+	// configuration and commit); nil for tools that plan nothing. The
+	// digest binds the plan's binding too (Call.Bind).
+	Plan any `json:"plan,omitempty"`
 	// Digest is Digest(key, Tool, exact arguments) under the store's key:
 	// DigestPrefix and 64 hex digits. It is empty in the requests
 	// Store.Expire reports for requests dropped at open because they had
@@ -240,17 +245,37 @@ const DigestKeySize = 32
 // it. It fails for a key shorter than DigestKeySize and for arguments
 // JSON cannot encode.
 func Digest(key []byte, tool string, args any) (string, error) {
+	return digest(key, []any{tool, args})
+}
+
+// BoundDigest is Digest with what the call will run bound in too: with
+// bind "" it is Digest(key, tool, args); otherwise the HMAC covers the
+// canonical JSON array [tool, args, bind], which no call without a bind
+// can have. A tool's approval plan gives bind (a hash of the resolved
+// configuration it will deploy, and its commit), so that an approval
+// given for one plan never lets another run.
+func BoundDigest(key []byte, tool string, args any, bind string) (string, error) {
+	if bind == "" {
+		return Digest(key, tool, args)
+	}
+	return digest(key, []any{tool, args, bind})
+}
+
+// digest is the keyed digest of call, an array whose second element is
+// the arguments.
+func digest(key []byte, call []any) (string, error) {
 	if len(key) < DigestKeySize {
 		return "", fmt.Errorf("computing argument digest: the key is %d bytes, want at least %d", len(key), DigestKeySize)
 	}
-	v, err := canonicalValue(args)
+	v, err := canonicalValue(call[1])
 	if err != nil {
 		return "", fmt.Errorf("computing argument digest: %w", err)
 	}
+	call = append([]any{call[0], v}, call[2:]...)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode([]any{tool, v}); err != nil {
+	if err := enc.Encode(call); err != nil {
 		return "", fmt.Errorf("computing argument digest: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)

@@ -337,7 +337,7 @@ func (s *Store) List(all bool) ([]Request, error) {
 // Create stores a new pending request for the call of tool with args by
 // caller, expiring ttl from now.
 func (s *Store) Create(tool string, args any, caller *auth.Caller, risk string, ttl time.Duration) (Request, error) {
-	r, err := s.newRequest(tool, args, caller, risk, ttl)
+	r, err := s.newRequest(Call{Tool: tool, Args: args, Caller: caller, Risk: risk}, ttl)
 	if err != nil {
 		return Request{}, err
 	}
@@ -345,15 +345,16 @@ func (s *Store) Create(tool string, args any, caller *auth.Caller, risk string, 
 	return r, err
 }
 
-// newRequest builds a pending request without storing it.
-func (s *Store) newRequest(tool string, args any, caller *auth.Caller, risk string, ttl time.Duration) (Request, error) {
+// newRequest builds a pending request for call without storing it.
+func (s *Store) newRequest(call Call, ttl time.Duration) (Request, error) {
+	tool, args, caller := call.Tool, call.Args, call.Caller
 	if caller == nil {
 		return Request{}, errors.New("creating approval request: no caller")
 	}
 	if ttl <= 0 {
 		return Request{}, errors.New("creating approval request: non-positive TTL")
 	}
-	digest, err := s.Digest(tool, args)
+	digest, err := BoundDigest(s.key, tool, args, call.Bind)
 	if err != nil {
 		return Request{}, fmt.Errorf("creating approval request: %w", err)
 	}
@@ -362,8 +363,8 @@ func (s *Store) newRequest(tool string, args any, caller *auth.Caller, risk stri
 		return Request{}, fmt.Errorf("creating approval request: %w", err)
 	}
 	now := s.now()
-	return Request{ID: id, Tool: tool, Arguments: redact.Value(args), Digest: digest,
-		Caller: cloneCaller(caller), CallerKey: CallerKey(caller), Risk: risk,
+	return Request{ID: id, Tool: tool, Arguments: redact.Value(args), Plan: redact.Value(call.Plan), Digest: digest,
+		Caller: cloneCaller(caller), CallerKey: CallerKey(caller), Risk: call.Risk,
 		Created: now, Expires: now.Add(ttl), State: StatePending}, nil
 }
 

@@ -31,12 +31,16 @@ type Record struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Tool is the tool's name.
 	Tool string `json:"tool,omitempty"`
-	// Prompt is the prompt's name, for EventPromptGet.
+	// Prompt is the prompt's name, for EventPromptGet and EventCompletion.
 	Prompt string `json:"prompt,omitempty"`
 	// Resource is the resource's URI, for EventResourceRead.
 	Resource string `json:"resource,omitempty"`
 	// Arguments are the tool call's arguments; the log holds a redacted copy (redact.Value).
 	Arguments any `json:"arguments,omitempty"`
+	// Detail is what the event is about beyond the arguments: the plan an
+	// approval request shows, a stack's deployment; the log holds a
+	// redacted copy (redact.Value).
+	Detail any `json:"detail,omitempty"`
 	// Caller is who made the call; when nil, Write uses auth.CallerFrom(ctx).
 	Caller *auth.Caller `json:"caller,omitempty"`
 	// Risk is the tool's risk level.
@@ -47,6 +51,10 @@ type Record struct {
 	Reason string `json:"reason,omitempty"`
 	// Approval is reserved for approvals; null until they exist.
 	Approval any `json:"approval"`
+	// Confirmation is the user's answer when the call needed their
+	// confirmation in the client (ConfirmConfirmed, ConfirmDeclined or
+	// ConfirmUnavailable); empty when it did not.
+	Confirmation Confirmation `json:"confirmation,omitempty"`
 	// Result is ResultSuccess, ResultError or ResultDenied.
 	Result Result `json:"result,omitempty"`
 	// Error is the tool's error message, if any.
@@ -66,6 +74,21 @@ type Decision string
 
 // Result is how what a record describes ended.
 type Result string
+
+// Confirmation is the outcome of asking the user, in the client, to
+// confirm a tool call.
+type Confirmation string
+
+// Confirmation values.
+const (
+	// ConfirmConfirmed: the user answered yes; the call went on.
+	ConfirmConfirmed Confirmation = "confirmed"
+	// ConfirmDeclined: the user declined, cancelled or did not say yes.
+	ConfirmDeclined Confirmation = "declined"
+	// ConfirmUnavailable: the client cannot ask its user; the call was
+	// refused.
+	ConfirmUnavailable Confirmation = "unavailable"
+)
 
 // Event names. Packages that write records of their own define their
 // events as Event constants too (approval.EventRequest...).
@@ -104,6 +127,9 @@ const (
 	EventPromptGet Event = "prompt_get"
 	// EventResourceRead is a resources/read, whatever its outcome.
 	EventResourceRead Event = "resource_read"
+	// EventCompletion is a completion/complete request for a prompt's
+	// argument (Prompt names the prompt).
+	EventCompletion Event = "completion"
 )
 
 // Decision values.
@@ -138,6 +164,7 @@ func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
 	w.Time = r.Time.UTC()
 	w.Caller = caller
 	w.Arguments = redact.Value(r.Arguments)
+	w.Detail = redact.Value(r.Detail)
 	w.Approval = redact.Value(r.Approval)
 	w.RequestID = redact.Text(r.RequestID)
 	w.Reason = redact.Text(r.Reason)

@@ -4,10 +4,7 @@ package gitsource_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -99,136 +96,19 @@ func (r *repo) advance(t *testing.T, bare string) string {
 	return gittest.Git(t, r.work, "rev-parse", "HEAD")
 }
 
-// sshServer is a real sshd on a loopback port, with a generated host key
-// and one authorized deploy key restricted to git-upload-pack.
-type sshServer struct {
-	port               int
-	knownHosts, keyFil string
-	hostKey            ssh.PublicKey
-}
+// sshServer is gittest's sshd, with the gitsource configuration that
+// reaches it with its deploy key and known_hosts.
+type sshServer struct{ *gittest.SSHServer }
 
-func newKey(t *testing.T, path string) ssh.PublicKey {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer.PublicKey()
-}
+func serveSSH(t *testing.T) sshServer { return sshServer{gittest.ServeSSH(t)} }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func serveSSH(t *testing.T) *sshServer {
-	t.Helper()
-	sshd := gittest.Need(t, "/usr/sbin/sshd")
-	gittest.Need(t, "/usr/bin/git-shell")
-	dir := t.TempDir()
-	s := &sshServer{port: freePort(t), keyFil: filepath.Join(dir, "deploy_key"), knownHosts: filepath.Join(dir, "known_hosts")}
-	s.hostKey = newKey(t, filepath.Join(dir, "host_key"))
-	deploy := newKey(t, s.keyFil)
-	// Only git-upload-pack of a quoted path, through git-shell.
-	gate := filepath.Join(dir, "gate")
-	script := "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n\"git-upload-pack '\"*\"'\") exec /usr/bin/git-shell -c \"$SSH_ORIGINAL_COMMAND\";;\n*) echo \"refused: $SSH_ORIGINAL_COMMAND\" >&2; exit 1;;\nesac\n"
-	if err := os.WriteFile(gate, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	auth := fmt.Sprintf("command=%q,no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty %s", gate, ssh.MarshalAuthorizedKey(deploy))
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(auth), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s/host_key
-AuthorizedKeysFile %s/authorized_keys
-PidFile none
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowUsers root
-`, s.port, dir, dir)
-	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// sshd's privilege separation directory.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	logf, err := os.Create(filepath.Join(dir, "sshd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("sshd log:\n%s", b)
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(s.port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("sshd exited: %s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd does not listen on %d: %v", s.port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	line := fmt.Sprintf("[127.0.0.1]:%d %s", s.port, ssh.MarshalAuthorizedKey(s.hostKey))
-	if err := os.WriteFile(s.knownHosts, []byte(line), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func (s *sshServer) config() gitsource.Config {
+func (s sshServer) config() gitsource.Config {
 	return gitsource.Config{
-		Hosts:          []string{"127.0.0.1:" + strconv.Itoa(s.port)},
-		KnownHostsFile: s.knownHosts,
-		SSHKeyFile:     s.keyFil,
+		Hosts:          []string{s.HostPort()},
+		KnownHostsFile: s.KnownHosts,
+		SSHKeyFile:     s.KeyFile,
 		Timeout:        time.Minute,
 	}
-}
-
-func (s *sshServer) url(path string) string {
-	return fmt.Sprintf("ssh://root@127.0.0.1:%d%s", s.port, path)
 }
 
 func readFile(t *testing.T, p string) string {
@@ -309,7 +189,7 @@ func TestFetchSSH(t *testing.T) {
 	r := newRepo(t)
 	s := serveSSH(t)
 	bare := filepath.Join(r.root, "stack.git")
-	url := s.url(bare)
+	url := s.URL(bare)
 	cfg := s.config()
 	checkFetch(t, cfg, url, "main", r.c, "refs/heads/main", "C")
 	checkFetch(t, cfg, url, "v1", r.a, "refs/tags/v1", "A")
@@ -340,7 +220,7 @@ func TestRemoteMoved(t *testing.T) {
 		url  string
 	}{
 		{"http", httpCfg, srv.URL + "/git/stack.git"},
-		{"ssh", s.config(), s.url(bare)},
+		{"ssh", s.config(), s.URL(bare)},
 	}
 	for _, tg := range targets {
 		got, err := gitsource.Remote(ctx, tg.cfg, tg.url, "main")
@@ -472,13 +352,13 @@ func TestPlainHTTPNeedsAllowHTTP(t *testing.T) {
 func TestSSHHostKeyMismatch(t *testing.T) {
 	r := newRepo(t)
 	s := serveSSH(t)
-	url := s.url(filepath.Join(r.root, "stack.git"))
-	other := newKey(t, filepath.Join(t.TempDir(), "other"))
+	url := s.URL(filepath.Join(r.root, "stack.git"))
+	other := gittest.NewKey(t, filepath.Join(t.TempDir(), "other"))
 	for _, c := range []struct{ name, knownHosts string }{
-		{"another key for the host", fmt.Sprintf("[127.0.0.1]:%d %s", s.port, ssh.MarshalAuthorizedKey(other))},
-		{"the key for another host", fmt.Sprintf("[127.0.0.1]:%d %s", s.port+1, ssh.MarshalAuthorizedKey(s.hostKey))},
-		{"the key for the host on port 22", fmt.Sprintf("127.0.0.1 %s", ssh.MarshalAuthorizedKey(s.hostKey))},
-		{"the key revoked", fmt.Sprintf("@revoked * %s[127.0.0.1]:%d %s", ssh.MarshalAuthorizedKey(s.hostKey), s.port, ssh.MarshalAuthorizedKey(s.hostKey))},
+		{"another key for the host", fmt.Sprintf("[127.0.0.1]:%d %s", s.Port, ssh.MarshalAuthorizedKey(other))},
+		{"the key for another host", fmt.Sprintf("[127.0.0.1]:%d %s", s.Port+1, ssh.MarshalAuthorizedKey(s.HostKey))},
+		{"the key for the host on port 22", fmt.Sprintf("127.0.0.1 %s", ssh.MarshalAuthorizedKey(s.HostKey))},
+		{"the key revoked", fmt.Sprintf("@revoked * %s[127.0.0.1]:%d %s", ssh.MarshalAuthorizedKey(s.HostKey), s.Port, ssh.MarshalAuthorizedKey(s.HostKey))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := s.config()
@@ -497,7 +377,7 @@ func TestSSHHostKeyMismatch(t *testing.T) {
 	// The right key in lines (not a file), hashed as ssh-keygen -H does.
 	cfg := s.config()
 	cfg.KnownHostsFile = ""
-	cfg.KnownHosts = []byte(fmt.Sprintf("%s %s", hashHost(t, fmt.Sprintf("[127.0.0.1]:%d", s.port)), ssh.MarshalAuthorizedKey(s.hostKey)))
+	cfg.KnownHosts = []byte(fmt.Sprintf("%s %s", hashHost(t, fmt.Sprintf("[127.0.0.1]:%d", s.Port)), ssh.MarshalAuthorizedKey(s.HostKey)))
 	checkFetch(t, cfg, url, "main", r.c, "refs/heads/main", "C")
 }
 
@@ -518,7 +398,7 @@ func hashHost(t *testing.T, name string) string {
 func TestSSHDeployKeyErrors(t *testing.T) {
 	r := newRepo(t)
 	s := serveSSH(t)
-	url := s.url(filepath.Join(r.root, "stack.git"))
+	url := s.URL(filepath.Join(r.root, "stack.git"))
 	cfg := s.config()
 	cfg.SSHKeyFile = filepath.Join(t.TempDir(), "missing_key")
 	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: url, Ref: "main", Dir: filepath.Join(t.TempDir(), "d")})
@@ -531,7 +411,7 @@ func TestSSHDeployKeyErrors(t *testing.T) {
 	}
 	// A key the server does not authorize.
 	cfg.SSHKeyFile = filepath.Join(t.TempDir(), "stranger")
-	newKey(t, cfg.SSHKeyFile)
+	gittest.NewKey(t, cfg.SSHKeyFile)
 	if _, err := gitsource.Remote(context.Background(), cfg, url, "main"); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Fatalf("Remote with an unauthorized key: %v", err)
 	}
@@ -611,7 +491,7 @@ func TestDialContextUsed(t *testing.T) {
 		url  string
 	}{
 		{"http", httpCfg, plain.URL + "/git/stack.git"},
-		{"ssh", s.config(), s.url(filepath.Join(r.root, "stack.git"))},
+		{"ssh", s.config(), s.URL(filepath.Join(r.root, "stack.git"))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dials.Store(0)
@@ -652,8 +532,8 @@ func TestTimeout(t *testing.T) {
 	}()
 	hp := l.Addr().String()
 	keyFile := filepath.Join(t.TempDir(), "key")
-	hostKey := newKey(t, filepath.Join(t.TempDir(), "host"))
-	newKey(t, keyFile)
+	hostKey := gittest.NewKey(t, filepath.Join(t.TempDir(), "host"))
+	gittest.NewKey(t, keyFile)
 	cfg := gitsource.Config{
 		Hosts: []string{hp}, AllowHTTP: true, Timeout: 500 * time.Millisecond, SSHKeyFile: keyFile,
 		KnownHosts: []byte(fmt.Sprintf("[127.0.0.1]:%d %s", l.Addr().(*net.TCPAddr).Port, ssh.MarshalAuthorizedKey(hostKey))),

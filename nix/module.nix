@@ -179,6 +179,28 @@ let
         return polkit.Result.NOT_HANDLED;
     });
   '';
+
+  # The polkit rule of `tailops polkit-rule --user tailops` for
+  # install_package and upgrade_packages (packages.manage): the PackageKit
+  # actions they need (tools/packages.PolkitActions), and no other.
+  packageKitActions = [
+    # packagekit-actions-begin
+    "org.freedesktop.packagekit.system-sources-refresh"
+    "org.freedesktop.packagekit.package-install"
+    "org.freedesktop.packagekit.system-update"
+    # packagekit-actions-end
+  ];
+  packageKitRule = ''
+    // TailOps: let ${user} refresh the package lists, install trusted packages and
+    // upgrade them through PackageKit (install_package, upgrade_packages).
+    // Untrusted packages, removals and downgrades stay refused.
+    polkit.addRule(function(action, subject) {
+        if (subject.user == "${user}" && [${lib.concatMapStringsSep ", " (a: "\"${a}\"") packageKitActions}].indexOf(action.id) >= 0) {
+            return polkit.Result.YES;
+        }
+        return polkit.Result.NOT_HANDLED;
+    });
+  '';
 in
 {
   options.services.tailops = {
@@ -387,6 +409,19 @@ in
       '';
     };
 
+    packages.manage = lib.mkOption {
+      type = lib.types.bool;
+      default = false;
+      description = ''
+        Let install_package and upgrade_packages change packages: enables
+        PackageKit (`services.packagekit.enable`) and writes the polkit rule
+        that lets the service's user refresh the package lists, install
+        trusted packages and upgrade them through it, and nothing else. Off,
+        those two tools answer that polkit refused them (NixOS itself is
+        managed by its configuration; this is for imperative profiles).
+      '';
+    };
+
     serviceHighRisk = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -450,10 +485,14 @@ in
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ port ];
 
-    security.polkit = lib.mkIf (cfg.serviceAllow != [ ]) {
+    security.polkit = lib.mkIf (cfg.serviceAllow != [ ] || cfg.packages.manage) {
       enable = true;
-      extraConfig = polkitRule;
+      extraConfig = lib.concatStringsSep "\n" (
+        lib.optional (cfg.serviceAllow != [ ]) polkitRule ++ lib.optional cfg.packages.manage packageKitRule
+      );
     };
+
+    services.packagekit.enable = lib.mkIf cfg.packages.manage true;
 
     systemd.services.tailops = {
       description = "TailOps MCP server";

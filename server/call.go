@@ -14,6 +14,7 @@ import (
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/metrics"
+	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -51,7 +52,9 @@ func (s *Server) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMeth
 }
 
 // authorizeAndAudit wraps every tool handler: it asks the choke point,
-// validates arguments, passes the approval gate, runs the tool, and
+// validates arguments, has the user confirm a call of a tool named in
+// Config.Confirm (see confirm.go), has the tool plan a call that needs approval
+// (Spec.ApprovalPlan), passes the approval gate, runs the tool, and
 // writes one durable audit record before the result is returned. A tool
 // that is not read-only also gets a durable started record (same request
 // id) before it acts. If the audit log cannot be written, nothing runs
@@ -100,10 +103,41 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		// The record carries the call's effective risk: the declared one,
 		// unless the toolset's configuration lowers it for these arguments.
 		rec.Risk = e.spec.CallRisk(req.GetArguments()).String()
+		// The user confirms in the client before anyone is asked to
+		// approve: a call its own user declines never reaches an approver.
+		// Only the client's answer to the server's question confirms;
+		// arguments cannot.
+		if s.confirm[name] {
+			co := s.askConfirmation(ctx, e, c, req)
+			if co.ask != nil {
+				return co.ask, nil // 2026-07-28: the client retries with the answer
+			}
+			rec.Confirmation = co.status
+			if co.status != audit.ConfirmConfirmed {
+				return refuse(deny(rec, co.reason, nil), co.reason)
+			}
+		}
 		if s.needsApproval(e, req.GetArguments()) {
+			// The tool's plan (what will run) is shown to the approver and
+			// bound into the approval; the handler then runs it. A call
+			// that cannot be planned failed: no request is made. Without a
+			// mechanism nothing is planned: the gate refuses the call.
+			ac := approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID}
+			if e.spec.ApprovalPlan != nil && s.gate.Mechanism() != "" {
+				plan, err := e.spec.ApprovalPlan(ctx, args)
+				if err != nil {
+					// Plans quote configuration (a compose error, a git
+					// server's message): the rules of tool errors.
+					msg := redact.Text(err.Error())
+					failed := *rec
+					outcome(&failed, mcp.NewToolResultError(msg), nil, time.Since(start))
+					return refuse(&failed, msg)
+				}
+				ac.Plan, ac.Bind = plan.Detail, plan.Bind
+				ctx = tools.WithPlan(ctx, &plan)
+			}
 			waitStart := time.Now()
-			o, err := s.gate.Check(ctx, approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID},
-				tools.ProgressFrom(ctx).ApprovalWait())
+			o, err := s.gate.Check(ctx, ac, tools.ProgressFrom(ctx).ApprovalWait())
 			s.metrics.ApprovalWait(metrics.ApprovalOutcomeOf(o, err), time.Since(waitStart))
 			if err != nil {
 				s.log.Error("recording approval request", "tool", name, "error", err)
@@ -123,6 +157,12 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			}
 		}
 		s.calls.allowed(call, rec, start)
+		// The tool may write records of its own as part of the call (a
+		// stack's deployments): same request id, tool, caller and risk.
+		ctx = tools.WithAudit(ctx, func(ctx context.Context, r *audit.Record) error {
+			r.RequestID, r.Tool, r.Caller, r.Risk = rec.RequestID, rec.Tool, rec.Caller, rec.Risk
+			return s.write(ctx, r)
+		})
 		res, err := next(ctx, req)
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil

@@ -28,7 +28,7 @@ func (s *Server) addPrompts(specs []tools.PromptSpec) error {
 		if err := p.Validate(); err != nil {
 			return err
 		}
-		if err := s.register(&entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk}); err != nil {
+		if err := s.register(&entry{kind: KindPrompt, name: p.Name(), scope: p.Scope, risk: p.Risk, prompt: p}); err != nil {
 			return err
 		}
 		s.mcp.AddPrompt(p.Prompt, s.authorizePrompt(p.Name(), p.Handler))
@@ -76,7 +76,13 @@ func (s *Server) authorizePrompt(name string, h mcpserver.PromptHandlerFunc) mcp
 			}
 			return nil, fmt.Errorf("%s", v.Reason)
 		}
-		res, err := h(ctx, req)
+		var usable []string
+		for _, tool := range v.entry.prompt.Optional {
+			if s.decide(c, KindTool, tool).Allowed {
+				usable = append(usable, tool)
+			}
+		}
+		res, err := h(tools.WithOptionalTools(ctx, usable), req)
 		return res, s.finishContent(ctx, rec, start, err)
 	}
 }

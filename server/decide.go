@@ -31,6 +31,9 @@ const (
 	KindTool     Kind = "tool"
 	KindPrompt   Kind = "prompt"
 	KindResource Kind = "resource"
+	// KindCompletion is a completion/complete of a prompt's argument; it
+	// is decided as the prompt, and recorded as a completion.
+	KindCompletion Kind = "completion"
 )
 
 // verdict is the decision on a request.
@@ -51,6 +54,11 @@ type verdict struct {
 func (s *Server) decide(c *auth.Caller, kind Kind, name string) verdict {
 	k := entryKey{kind, name}
 	e := s.entries[k]
+	if kind == KindResource && e == nil {
+		if v, ok := s.decideView(c, name); ok {
+			return v
+		}
+	}
 	switch {
 	case e == nil && s.known[k]:
 		return verdict{Reason: fmt.Sprintf("%s %s is disabled on this server", kind, name)}
@@ -58,6 +66,15 @@ func (s *Server) decide(c *auth.Caller, kind Kind, name string) verdict {
 		return verdict{Reason: fmt.Sprintf("unknown %s %s", kind, name)}
 	case !c.Allows(e.scope):
 		return verdict{Reason: fmt.Sprintf("insufficient scope: %s requires %s", name, e.scope), Missing: e.scope, entry: e}
+	}
+	if e.prompt != nil {
+		// A prompt is a workflow over tools: it is the caller's only when
+		// every tool it uses is.
+		for _, tool := range e.prompt.Uses {
+			if v := s.decide(c, KindTool, tool); !v.Allowed {
+				return verdict{Reason: fmt.Sprintf("prompt %s uses tool %s: %s", name, tool, v.Reason), Missing: v.Missing, entry: e}
+			}
+		}
 	}
 	return verdict{Allowed: true, entry: e}
 }
@@ -69,6 +86,8 @@ func eventOf(kind Kind) audit.Event {
 		return audit.EventPromptGet
 	case KindResource:
 		return audit.EventResourceRead
+	case KindCompletion:
+		return audit.EventCompletion
 	}
 	return audit.EventToolCall
 }
@@ -82,7 +101,7 @@ func request(kind Kind, name string, args any, c *auth.Caller, v verdict) *audit
 	switch kind {
 	case KindTool:
 		rec.Tool = name
-	case KindPrompt:
+	case KindPrompt, KindCompletion:
 		rec.Prompt = name
 	case KindResource:
 		rec.Resource = name

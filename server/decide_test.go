@@ -67,6 +67,20 @@ func startChokeServer(t *testing.T) *chokeServer {
 // startChokeServerLimited is startChokeServer with rate limits.
 func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 	t.Helper()
+	enabled := []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)}
+	return serveChoke(t, Config{
+		Known:      append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
+		Enabled:    enabled,
+		Prompts:    []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
+		Resources:  []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
+		RateLimits: limits,
+	})
+}
+
+// serveChoke serves c over HTTP with a fresh audit log and a token
+// verifier of its own (c's Logger, Audit and Verifier are set here).
+func serveChoke(t *testing.T, c Config) *chokeServer {
+	t.Helper()
 	cs := &chokeServer{logPath: filepath.Join(t.TempDir(), "audit.log"), secret: []byte("0123456789abcdef0123456789abcdef")}
 	l, err := audit.Open(cs.logPath, nil)
 	if err != nil {
@@ -77,14 +91,8 @@ func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enabled := []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)}
-	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l, Verifier: v,
-		Known:      append(slices.Clone(enabled), readTool("off", auth.ScopeReadonly)),
-		Enabled:    enabled,
-		Prompts:    []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly), testPrompt("admin_plan", auth.ScopeAdmin)},
-		Resources:  []tools.ResourceSpec{testResource("tailops://test/public", auth.ScopeReadonly), testResource("tailops://test/secret", auth.ScopeAdmin)},
-		RateLimits: limits,
-	})
+	c.Logger, c.Audit, c.Verifier = slog.New(slog.NewTextHandler(io.Discard, nil)), l, v
+	s, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +108,14 @@ func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 // caller with those scopes.
 func (cs *chokeServer) client(t *testing.T, stdio bool, agent string, scopes ...auth.Scope) *client.Client {
 	t.Helper()
-	var c *client.Client
+	return cs.clientWith(t, stdio, agent, scopes, mcp.InitializeRequest{})
+}
+
+// clientWith is client with the client's options and its initialize
+// request (its protocol version: empty means 2026-07-28 over HTTP).
+func (cs *chokeServer) clientWith(t *testing.T, stdio bool, agent string, scopes []auth.Scope, init mcp.InitializeRequest, opts ...client.ClientOption) *client.Client {
+	t.Helper()
+	var tr transport.Interface
 	if stdio {
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
@@ -111,22 +126,24 @@ func (cs *chokeServer) client(t *testing.T, stdio bool, agent string, scopes ...
 			cs.srv.ServeStdio(ctx, &auth.Caller{Agent: agent, Method: auth.MethodStdio, Scopes: scopes}, inR, outW)
 		}()
 		t.Cleanup(func() { cancel(); inW.Close(); outW.Close(); <-done })
-		tr := transport.NewIO(outR, inW, io.NopCloser(strings.NewReader("")))
-		if err := tr.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		c = client.NewClient(tr)
+		tr = transport.NewIO(outR, inW, io.NopCloser(strings.NewReader("")))
 	} else {
 		tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: agent, Scopes: scopes, Expiry: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, err = client.NewStreamableHttpClient(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok})); err != nil {
+		if tr, err = transport.NewStreamableHTTP(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok})); err != nil {
 			t.Fatal(err)
 		}
+	}
+	c := client.NewClient(tr, opts...)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !stdio {
 		t.Cleanup(func() { c.Close() })
 	}
-	if _, err := c.Initialize(t.Context(), mcp.InitializeRequest{}); err != nil {
+	if _, err := c.Initialize(t.Context(), init); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -39,6 +39,8 @@ import (
 const (
 	maxAuthHeader = 8 << 10 // bytes of Authorization header accepted
 	maxBody       = 4 << 20 // bytes of a JSON-RPC request body
+	// listCacheTTL is how long a client may reuse a list result.
+	listCacheTTL = time.Minute
 )
 
 // Config is what a Server serves and with what. Audit and Enabled are
@@ -62,8 +64,18 @@ type Config struct {
 	// capability).
 	Prompts   []tools.PromptSpec
 	Resources []tools.ResourceSpec
+	// Views serve read-only tools' results as resources; those whose tool
+	// is not enabled are left out.
+	Views []tools.ResourceView
+	// Completions complete prompt arguments (tools.PromptSpec.Complete
+	// names them by kind); nil means none, and then the server does not
+	// announce the capability.
+	Completions []tools.Completion
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
+	// Confirm names the tools whose calls the user must confirm in the
+	// client (elicitation) before they run; nil means none.
+	Confirm []string
 	// Resource is this server's resource URL (the JWT audience, RFC 9728
 	// resource); empty means none.
 	Resource string
@@ -135,6 +147,10 @@ type Server struct {
 	sessions        *sessions        // the MCP sessions of protocol revisions before 2026-07-28
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
+	completions     map[string]tools.Completion // by kind; nil: none
+	confirm         map[string]bool             // tools the user confirms in the client
+	confirms        confirms                    // request states issued to 2026-07-28 clients
+	views           []*view                     // the resource views served
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -145,6 +161,9 @@ type entry struct {
 	scope auth.Scope
 	risk  tools.Risk
 	spec  *tools.Spec // for tools
+	// prompt is the declaration, for prompts: its Uses gate it, its
+	// Complete names what completes its arguments.
+	prompt *tools.PromptSpec
 
 	// The input validator, compiled on the tool's first call so start-up
 	// does not pay for every schema (the tests compile them all:
@@ -180,7 +199,10 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
-		limits: newLimiters(c.RateLimits)}
+		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}}
+	for _, n := range c.Confirm {
+		s.confirm[n] = true
+	}
 	s.metrics.SetSessionsOpen(s.OpenSessions)
 	if c.Tailnet != nil {
 		s.hosts = map[string]bool{}
@@ -195,6 +217,7 @@ func New(c Config) (*Server, error) {
 	hooks.AddOnError(s.auditUnknownTool)
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
+	hooks.AddAfterListResourceTemplates(s.filterTemplates)
 	var opts []mcpserver.ServerOption
 	if slices.ContainsFunc(c.Enabled, func(sp tools.Spec) bool { return sp.Task() }) {
 		opts = newTaskTable().options(hooks) // first: its middleware is the outermost
@@ -209,10 +232,28 @@ func New(c Config) (*Server, error) {
 		mcpserver.WithRecovery(),
 		mcpserver.WithResourceRecovery(),
 	)
+	// On 2026-07-28, list results carry caching hints: what a caller may
+	// list changes only when the server restarts (a reload changes
+	// revocations, which refuse calls), so a minute; and lists are the
+	// caller's own (filtered by its scopes), so private. Reads are live
+	// (mcp-go's default: 0, private).
+	for _, m := range []mcp.MCPMethod{mcp.MethodToolsList, mcp.MethodPromptsList, mcp.MethodResourcesList, mcp.MethodResourcesTemplatesList} {
+		opts = append(opts, mcpserver.WithMethodCacheHints(m, listCacheTTL.Milliseconds(), mcp.CacheScopePrivate))
+	}
 	if len(c.Prompts) > 0 {
 		opts = append(opts, mcpserver.WithPromptCapabilities(false))
 	}
-	if len(c.Resources) > 0 {
+	if len(c.Prompts) > 0 && len(c.Completions) > 0 {
+		s.completions = map[string]tools.Completion{}
+		for _, cp := range c.Completions {
+			if _, dup := s.completions[cp.Kind]; dup || cp.Kind == "" || cp.Tool == "" || cp.Values == nil {
+				return nil, fmt.Errorf("completion %q: declared twice, or without a tool or values", cp.Kind)
+			}
+			s.completions[cp.Kind] = cp
+		}
+		opts = append(opts, mcpserver.WithCompletions(), mcpserver.WithPromptCompletionProvider(promptCompleter{s}))
+	}
+	if len(c.Resources) > 0 || len(c.Views) > 0 {
 		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
 	}
 	s.mcp = mcpserver.NewMCPServer("tailops", c.Version, opts...)
@@ -237,6 +278,9 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.addResources(c.Resources); err != nil {
+		return nil, err
+	}
+	if err := s.addViews(c.Views); err != nil {
 		return nil, err
 	}
 	return s, nil

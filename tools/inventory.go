@@ -29,11 +29,5 @@ type InventoryProvider interface {
 
 // InventoryParts returns the inventory parts of sets, in order.
 func InventoryParts(sets []Toolset) []InventoryPart {
-	var out []InventoryPart
-	for _, ts := range sets {
-		if p, ok := ts.(InventoryProvider); ok {
-			out = append(out, p.InventoryParts()...)
-		}
-	}
-	return out
+	return provided(sets, InventoryProvider.InventoryParts)
 }

@@ -3,7 +3,9 @@
 package tools
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -22,6 +24,17 @@ type PromptSpec struct {
 	Scope   auth.Scope
 	Risk    Risk
 	Needs   sandbox.Needs
+	// Uses are the tools the prompt's workflow asks the model to call: the
+	// prompt is listed and served only to a caller that may call every
+	// one of them on this server.
+	Uses []string
+	// Optional are tools the workflow uses when the caller may call
+	// them, and leaves out otherwise (the firewall's, which are off by
+	// default): the handler learns which through OptionalTools.
+	Optional []string
+	// Complete maps an argument's name to the Completion.Kind that
+	// completes it (arguments it does not name are not completed).
+	Complete map[string]string
 }
 
 // Name returns the prompt's name.
@@ -29,7 +42,8 @@ func (p *PromptSpec) Name() string { return p.Prompt.Name }
 
 // Validate checks the declaration: a name, a description, a handler, a
 // known scope, a risk below critical (nothing waits for approval on
-// prompts/get), and arguments with distinct names.
+// prompts/get), arguments with distinct names, and completions only for
+// declared arguments.
 func (p *PromptSpec) Validate() error {
 	switch {
 	case p.Prompt.Name == "":
@@ -52,7 +66,35 @@ func (p *PromptSpec) Validate() error {
 		}
 		seen[a.Name] = true
 	}
+	for _, o := range p.Optional {
+		if o == "" || slices.Contains(p.Uses, o) {
+			return fmt.Errorf("prompt %s: optional tool %q is empty or also required", p.Prompt.Name, o)
+		}
+	}
+	for arg, kind := range p.Complete {
+		switch {
+		case !seen[arg]:
+			return fmt.Errorf("prompt %s: completes %q, which is not an argument", p.Prompt.Name, arg)
+		case kind == "":
+			return fmt.Errorf("prompt %s: argument %q completes with no kind", p.Prompt.Name, arg)
+		}
+	}
 	return nil
+}
+
+// optionalKey is the context key of the optional tools a caller may call.
+type optionalKey struct{}
+
+// WithOptionalTools returns ctx carrying the prompt's optional tools the
+// caller may call (the server sets it before a prompt's handler runs).
+func WithOptionalTools(ctx context.Context, names []string) context.Context {
+	return context.WithValue(ctx, optionalKey{}, names)
+}
+
+// OptionalTools returns the prompt's optional tools the caller may call.
+func OptionalTools(ctx context.Context) []string {
+	names, _ := ctx.Value(optionalKey{}).([]string)
+	return names
 }
 
 // checkScopeAndRisk checks the scope and risk of a prompt or resource

@@ -5,6 +5,9 @@ package tools
 import (
 	"fmt"
 	"net/url"
+	"strings"
+
+	"github.com/yosida95/uritemplate/v3"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -50,3 +53,44 @@ func (r *ResourceSpec) Validate() error {
 	}
 	return nil
 }
+
+// ResourceView serves a read-only tool's result as an MCP resource: a URI
+// template whose variables become the tool's arguments (a URI without
+// variables is a plain resource). Reading it is deciding, auditing and
+// running that tool with those arguments, so it is offered only where the
+// tool is, to callers who may call it, and needs nothing from the kernel
+// the tool does not declare.
+type ResourceView struct {
+	// URI is the URI template (RFC 6570), such as
+	// tailops://containers/{id}/logs.
+	URI string
+	// Name, Description and MIMEType describe it in resources/list and
+	// resources/templates/list.
+	Name, Description, MIMEType string
+	// Tool is the read-only tool that reads it.
+	Tool string
+	// Args maps the URI's variables to the tool's arguments; nil means
+	// no arguments.
+	Args func(vars map[string]string) map[string]any
+}
+
+// Validate checks the view: an absolute URI template, a name, a
+// description and a tool.
+func (v *ResourceView) Validate() error {
+	scheme, _, ok := strings.Cut(v.URI, "://")
+	switch {
+	case !ok || scheme == "" || strings.ContainsAny(scheme, "{}"):
+		return fmt.Errorf("resource view %q: the URI must be absolute, such as tailops://host/status", v.URI)
+	case v.Name == "" || v.Description == "":
+		return fmt.Errorf("resource view %s: no name or description", v.URI)
+	case v.Tool == "":
+		return fmt.Errorf("resource view %s: no tool", v.URI)
+	}
+	if _, err := uritemplate.New(v.URI); err != nil {
+		return fmt.Errorf("resource view %s: %w", v.URI, err)
+	}
+	return nil
+}
+
+// Templated reports whether the view's URI has variables.
+func (v *ResourceView) Templated() bool { return strings.Contains(v.URI, "{") }

@@ -9,6 +9,7 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -74,6 +75,14 @@ type Spec struct {
 	// unit the configuration names as less critical); it can only lower
 	// Risk, which stays the declared (documented) risk. nil means Risk.
 	RiskFor func(args any) Risk
+	// ApprovalPlan, when set, plans a call that waits for approval, after
+	// its arguments were validated and before the approval request is
+	// made: the request shows the plan's Detail, its Bind is folded into
+	// the approval's digest, and the handler gets the plan (PlanFrom) to
+	// run exactly what was approved. An error is the call's tool error,
+	// and no request is made. nil means the request shows the arguments
+	// only.
+	ApprovalPlan func(ctx context.Context, args any) (Plan, error)
 }
 
 // Name returns the tool's name.

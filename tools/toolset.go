@@ -67,23 +67,19 @@ func Specs(sets []Toolset) []Spec {
 
 // Prompts returns the prompts of every toolset in sets that offers any,
 // in order.
-func Prompts(sets []Toolset) []PromptSpec {
-	var out []PromptSpec
-	for _, ts := range sets {
-		if p, ok := ts.(PromptProvider); ok {
-			out = append(out, p.Prompts()...)
-		}
-	}
-	return out
-}
+func Prompts(sets []Toolset) []PromptSpec { return provided(sets, PromptProvider.Prompts) }
 
 // Resources returns the resources of every toolset in sets that offers
 // any, in order.
-func Resources(sets []Toolset) []ResourceSpec {
-	var out []ResourceSpec
+func Resources(sets []Toolset) []ResourceSpec { return provided(sets, ResourceProvider.Resources) }
+
+// provided returns what get gives for each toolset of sets that is a P,
+// in order.
+func provided[P any, T any](sets []Toolset, get func(P) []T) []T {
+	var out []T
 	for _, ts := range sets {
-		if r, ok := ts.(ResourceProvider); ok {
-			out = append(out, r.Resources()...)
+		if p, ok := any(ts).(P); ok {
+			out = append(out, get(p)...)
 		}
 	}
 	return out
@@ -99,6 +95,7 @@ func Unavailable(specs []Spec, err error) []Spec {
 	out := slices.Clone(specs)
 	for i := range out {
 		out[i].Needs = sandbox.Needs{}
+		out[i].ApprovalPlan = nil // the handler answers why; no approval is asked for
 		out[i].Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultError(msg), nil
 		}

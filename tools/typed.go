@@ -158,10 +158,17 @@ type TypedSpec[In, Out any] struct {
 	ApprovalFor func(args any) bool
 	// RiskFor is Spec.RiskFor; nil means every call has Risk.
 	RiskFor func(args any) Risk
+	// ApprovalPlan is Spec.ApprovalPlan, given the decoded arguments; nil
+	// means none. Run finds the plan with PlanFrom (absent when the call
+	// did not wait for approval: Run then plans itself).
+	ApprovalPlan func(ctx context.Context, in In) (Plan, error)
 	// Task marks a tool whose calls can take minutes (a pull, an upgrade,
 	// a deploy): a client may run them as MCP tasks and poll for the
 	// result (the tool's execution.taskSupport is "optional").
 	Task bool
+	// Untrusted marks a tool whose results carry text from outside (log
+	// lines, file contents, command output): see UntrustedMeta.
+	Untrusted bool
 }
 
 // Spec builds the registry entry.
@@ -180,8 +187,11 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 	if t.Task {
 		tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
 	}
-	run, text := t.Run, t.Text
-	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	if t.Untrusted {
+		markUntrustedTool(&tool)
+	}
+	run, text, untrusted := t.Run, t.Text, t.Untrusted
+	typed := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var in In
 		if raw := req.GetRawArguments(); raw != nil {
 			b, err := json.Marshal(raw)
@@ -209,7 +219,35 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		}
 		return mcp.NewToolResultStructured(out, s), nil
 	}
-	return Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor}
+	handler := typed
+	if untrusted {
+		handler = func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := typed(ctx, req)
+			MarkUntrusted(res)
+			return res, err
+		}
+	}
+	sp := Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor}
+	if plan := t.ApprovalPlan; plan != nil {
+		sp.ApprovalPlan = func(ctx context.Context, args any) (Plan, error) {
+			var in In
+			if args != nil {
+				b, err := json.Marshal(args)
+				if err != nil {
+					return Plan{}, errors.New("arguments are not a JSON object")
+				}
+				if err := json.Unmarshal(b, &in); err != nil {
+					return Plan{}, errors.New(describeDecodeError(err))
+				}
+			}
+			p, err := plan(ctx, in)
+			if err != nil {
+				return Plan{}, errors.New(redact.Text(err.Error()))
+			}
+			return p, nil
+		}
+	}
+	return sp
 }
 
 // describeDecodeError turns a JSON decoding error into a message naming

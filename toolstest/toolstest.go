@@ -49,9 +49,21 @@ type Options struct {
 	// approves every call that needs approval, so that a test reaches
 	// what a critical tool, or a call approval guards, then does.
 	Approve bool
+	// Webhook, when Gate is nil, gives the server a gate whose webhook
+	// is this handler (on loopback): it sees the signed requests and
+	// decides them.
+	Webhook http.Handler
+	// TwoPerson, when Gate is nil, gives the server a two-person gate
+	// (Server.Gate) that waits TwoPersonWait for a decision; a test
+	// decides with the gate's Approve and Deny, as another caller.
+	TwoPerson bool
 	// Known are tools the server knows but does not serve (disabled).
 	Known []tools.Spec
 }
+
+// TwoPersonWait is how long the gate of Options.TwoPerson waits for a
+// decision before the call returns pending.
+const TwoPersonWait = 200 * time.Millisecond
 
 // Server is a TailOps server serving a test's toolsets over HTTP on
 // loopback, with its own audit log and shared secret.
@@ -62,9 +74,12 @@ type Server struct {
 	AuditLog string
 	// Server is the running server.
 	Server *server.Server
+	// Gate is the server's approval gate, nil when it has none.
+	Gate *approval.Gate
 
-	secret []byte
-	specs  map[string]tools.Spec
+	secret    []byte
+	specs     map[string]tools.Spec
+	storePath string
 }
 
 // New starts a server with sets, opening those that open something
@@ -96,9 +111,19 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 	}
 	t.Cleanup(func() { l.Close() })
 	gate := opts.Gate
-	if gate == nil && opts.Approve {
-		gate = approvingGate(t, l, log)
+	if gate == nil && (opts.Webhook != nil || opts.TwoPerson || opts.Approve) {
+		s.storePath = filepath.Join(t.TempDir(), "approvals.json")
 	}
+	switch {
+	case gate != nil:
+	case opts.Webhook != nil:
+		gate = webhookGate(t, l, log, s.storePath, opts.Webhook)
+	case opts.TwoPerson:
+		gate = twoPersonGate(t, l, log, s.storePath)
+	case opts.Approve:
+		gate = approvingGate(t, l, log, s.storePath)
+	}
+	s.Gate = gate
 	v, err := auth.NewVerifier(auth.Config{Secret: s.secret})
 	if err != nil {
 		t.Fatal(err)
@@ -121,25 +146,55 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 
 // approvingGate is a gate whose webhook, on loopback, approves every
 // request; its records go to l.
-func approvingGate(t testing.TB, l *audit.Log, log *slog.Logger) *approval.Gate {
+func approvingGate(t testing.TB, l *audit.Log, log *slog.Logger, store string) *approval.Gate {
 	t.Helper()
-	wh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return webhookGate(t, l, log, store, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"approved": true, "reason": "toolstest approves every call", "approver": "toolstest-webhook"}`)
 	}))
+}
+
+// webhookGate is a gate whose webhook, on loopback, is h (secret
+// "toolstest"); its store is the file store, its records go to l.
+func webhookGate(t testing.TB, l *audit.Log, log *slog.Logger, store string, h http.Handler) *approval.Gate {
+	t.Helper()
+	wh := httptest.NewServer(h)
 	t.Cleanup(wh.Close)
-	store, err := approval.OpenStore(filepath.Join(t.TempDir(), "approvals.json"), &approval.StoreOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	g, err := approval.NewGate(approval.Config{Store: store, Audit: l.Write, Logger: log,
+	g, err := approval.NewGate(approval.Config{Store: openStore(t, store, log), Audit: l.Write, Logger: log,
 		Webhook: &approval.Webhook{URL: wh.URL, Secret: []byte("toolstest"), Client: wh.Client(), Logger: log}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
 }
+
+// twoPersonGate is a two-person gate that waits TwoPersonWait; its store
+// is the file store, its records go to l.
+func twoPersonGate(t testing.TB, l *audit.Log, log *slog.Logger, store string) *approval.Gate {
+	t.Helper()
+	g, err := approval.NewGate(approval.Config{Store: openStore(t, store, log), Audit: l.Write, Logger: log,
+		TwoPerson: true, Wait: TwoPersonWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// openStore opens the approval store file path, closed when the test
+// ends.
+func openStore(t testing.TB, path string, log *slog.Logger) *approval.Store {
+	t.Helper()
+	store, err := approval.OpenStore(path, &approval.StoreOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// StorePath is the path of the approval store file of a gate the
+// server made (Options.Webhook, TwoPerson, Approve); "" otherwise.
+func (s *Server) StorePath() string { return s.storePath }
 
 // Token mints a bearer token for scopes, valid for an hour.
 func (s *Server) Token(t testing.TB, scopes ...auth.Scope) string {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Drives a running tailops server with the official MCP TypeScript SDK:
-// a readonly token lists and calls tools; a narrower token sees fewer
-// tools; a bad token is refused. Exits non-zero on any failure.
+// a readonly token lists and calls tools, lists and gets prompts and asks
+// for completions; a narrower token sees fewer tools and prompts; a bad
+// token is refused. Exits non-zero on any failure.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -33,6 +34,13 @@ check(!status.isError && typeof status.structuredContent?.hostname === "string" 
   "get_system_status returns structured content");
 const bad = await ro.callTool({ name: "get_top_processes", arguments: { limit: "many" } });
 check(bad.isError && bad.content[0].text.includes('"limit"'), "an invalid argument is a tool error naming it");
+const prompts = (await ro.listPrompts()).prompts.map((p) => p.name);
+check(prompts.includes("setup_inventory") && prompts.includes("health_check") && !prompts.includes("update_everything"),
+  `readonly sees the prompts whose tools it may call (${prompts.join(", ")})`);
+const plan = await ro.getPrompt({ name: "setup_inventory", arguments: {} });
+check(plan.messages[0].content.text.includes("get_inventory"), "a prompt's plan names its tools");
+const done = await ro.complete({ ref: { type: "ref/prompt", name: "investigate_high_usage" }, argument: { name: "resource", value: "c" } });
+check(Array.isArray(done.completion.values) && done.completion.values.length === 0, "completion answers (an argument it does not complete: no values)");
 await ro.close();
 
 const narrow = await connect(narrowToken);
@@ -41,6 +49,8 @@ check(!narrowNames.includes("get_system_status") && narrowNames.includes("get_ne
 let refused = false;
 try { await narrow.callTool({ name: "get_system_status", arguments: {} }); } catch (e) { refused = true; }
 check(refused, "a call outside the token's scopes is refused");
+const narrowPrompts = (await narrow.listPrompts()).prompts.map((p) => p.name);
+check(!narrowPrompts.includes("setup_inventory"), "network:read sees no prompt that needs system:read");
 await narrow.close();
 
 let unauthorized = false;

@@ -79,7 +79,8 @@ type ApprovalView struct {
 	ID        string `json:"id"`
 	Tool      string `json:"tool"`
 	Arguments any    `json:"arguments" jsonschema_description:"the call's arguments, secrets redacted"`
-	Digest    string `json:"digest" jsonschema_description:"Keyed digest (hmac-sha256:HEX, under the server's approval key) of the tool and exact arguments the approval is bound to"`
+	Plan      any    `json:"plan,omitempty" jsonschema_description:"what the call will run, secrets redacted, when the tool plans its calls (a stack deploy: the resolved compose configuration, the commit, the services and images); the approval is bound to it"`
+	Digest    string `json:"digest" jsonschema_description:"Keyed digest (hmac-sha256:HEX, under the server's approval key) of the tool, exact arguments and plan the approval is bound to"`
 	Requester string `json:"requester" jsonschema_description:"the caller's token agent and tailnet login"`
 	Risk      string `json:"risk"`
 	State     string `json:"state"`
@@ -99,7 +100,7 @@ func viewOf(r approval.Request) ApprovalView {
 	if r.Caller.Tailscale != nil && r.Caller.Tailscale.LoginName != "" {
 		who += " (" + r.Caller.Tailscale.LoginName + ")"
 	}
-	v := ApprovalView{ID: r.ID, Tool: r.Tool, Arguments: r.Arguments, Digest: r.Digest, Requester: who, Risk: r.Risk,
+	v := ApprovalView{ID: r.ID, Tool: r.Tool, Arguments: r.Arguments, Plan: r.Plan, Digest: r.Digest, Requester: who, Risk: r.Risk,
 		State: string(r.State), Created: r.Created.UTC().Format(time.RFC3339), Expires: r.Expires.UTC().Format(time.RFC3339)}
 	if d := r.Decision; d != nil {
 		verb := "denied"

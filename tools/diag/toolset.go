@@ -211,6 +211,7 @@ func (g *diag) declare() []tools.Spec {
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskHigh, Hints: tools.Hints{OpenWorld: true}, Needs: diagNeeds,
 			Run:         g.httpRequest,
 			Text:        httpText,
+			Untrusted:   true, // the response's headers and body
 			ApprovalFor: func(args any) bool { return HTTPRequestNeedsApproval(g.policy, args) },
 		}.Spec(),
 	}

@@ -4,10 +4,12 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"strings"
 	"testing"
 
+	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
@@ -92,6 +94,22 @@ func TestDockerExecNeedsApproval(t *testing.T) {
 	msg := toolstest.Err(t, c, "exec_in_container", map[string]any{"container": "web", "argv": []string{"rm", "-rf", "/data"}})
 	if !strings.Contains(msg, "approval required") {
 		t.Errorf("without an approval gate: %q, want refused", msg)
+	}
+	// With two-person approval, the request an approver lists shows the
+	// argv, element by element.
+	srv := toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{TwoPerson: true})
+	args := map[string]any{"container": "web", "argv": []string{"rm", "-rf", "/data"}}
+	if msg := toolstest.Err(t, srv.Client(t), "exec_in_container", args); !strings.Contains(msg, "approval pending") {
+		t.Fatalf("with two-person approval: %q, want pending", msg)
+	}
+	approver := &auth.Caller{Agent: "second-person", Scopes: []auth.Scope{auth.ScopeApprovalsGrant}}
+	rs, err := srv.Gate.List(context.Background(), approver, false)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("pending requests: %+v %v", rs, err)
+	}
+	shown, _ := json.Marshal(rs[0].Arguments)
+	if !strings.Contains(string(shown), `"argv":["rm","-rf","/data"]`) || rs[0].Tool != "exec_in_container" {
+		t.Errorf("the approval request shows %s", shown)
 	}
 }
 

@@ -309,6 +309,7 @@ func (e *engine) declare() []tools.Spec {
 				"max_bytes: cap on the text returned (default 64 KiB), keeping the newest lines.",
 			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: dockerNeeds,
 			Run: e.containerLogs, Text: logsText,
+			Untrusted: true, // the container's output
 		}.Spec(),
 		tools.TypedSpec[ContainerArg, ContainerStats]{
 			Name: "get_container_stats", Title: "Container resource usage",
@@ -393,6 +394,7 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.execInContainer, Text: execText,
+			Untrusted: true, // the command's output
 		}.Spec(),
 		tools.TypedSpec[ImageUpdatesArgs, ImageUpdates]{
 			Name: "check_image_updates", Title: "Check for image updates",

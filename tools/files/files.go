@@ -158,6 +158,7 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.
 		Risk:        risk,
 		Hints:       tools.ReadHints,
 		Needs:       fs.needs(),
+		Untrusted:   true, // file names and contents
 		Run: func(ctx context.Context, in In) (out Out, err error) {
 			defer func() {
 				if r := recover(); r != nil {

@@ -91,9 +91,10 @@ func (t *Toolset) declare() []tools.Spec {
 				"given) from around-window to around+window, half of lines before the moment and half after. Bounded by lines and " +
 				"max_bytes; the result says when more matched. Messages are redacted of secrets. Reading needs the systemd-journal group.",
 			Scope: auth.ScopeSystemRead, Risk: tools.RiskModerate, Hints: tools.ReadHints,
-			Needs: sandbox.Needs{Read: slices.Clone(t.dirs)},
-			Run:   t.get,
-			Text:  resultText,
+			Needs:     sandbox.Needs{Read: slices.Clone(t.dirs)},
+			Run:       t.get,
+			Untrusted: true, // journal messages
+			Text:      resultText,
 		}.Spec(),
 	}
 }

@@ -10,20 +10,22 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/api/types/container"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tailops/tailops/redact"
-	"github.com/tailops/tailops/tools"
 )
 
 // waitTimeout is how long a deploy waits for its containers to run (and
-// be healthy, when they have a health check).
-const waitTimeout = 2 * time.Minute
+// be healthy, when they have a health check); a variable for tests.
+var waitTimeout = 2 * time.Minute
 
 // DeployArgs is deploy_stack's input.
 type DeployArgs struct {
@@ -73,8 +75,28 @@ func resolve(p *types.Project) (resolved, error) {
 	if err != nil {
 		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
 	}
-	r.redacted = string(red)
+	r.redacted = maskSecretVars(string(red), p.Environment)
 	return r, nil
+}
+
+// maskSecretVars replaces, in a rendered configuration, the values of the
+// variables whose names name a secret (redact.SecretName): interpolated
+// into a command or a label, they would otherwise show under a harmless
+// key. Values shorter than 4 bytes are left (they would mask unrelated
+// text and hide little).
+func maskSecretVars(text string, env map[string]string) string {
+	var vals []string
+	for k, v := range env {
+		if redact.SecretName(k) && len(v) >= 4 {
+			vals = append(vals, v)
+		}
+	}
+	// Longest first, so that a value inside another is not masked first.
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range vals {
+		text = strings.ReplaceAll(text, v, redact.Redacted)
+	}
+	return text
 }
 
 // lockStack serialises changes to one stack; it returns the unlock.
@@ -110,27 +132,11 @@ func (t *Toolset) prepare(ctx context.Context, name string, env map[string]strin
 }
 
 func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult, error) {
-	var (
-		s   diskStack
-		src gitSource
-		p   *types.Project
-		err error
-	)
-	switch {
-	case in.Repo != "":
-		s, src, p, err = t.prepareGit(ctx, in.Name, in.Repo, in.Ref, in.Path, in.Env)
-	case in.Ref != "" || in.Path != "":
-		err = tools.ArgErrorf("repo", "ref and path go with repo (a git source); a stack root's stack is deployed by name only")
-	default:
-		s, p, err = t.prepare(ctx, in.Name, in.Env)
-	}
+	sp, err := planned(ctx, in, t.planDeploy)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	r, err := resolve(p)
-	if err != nil {
-		return DeployResult{}, err
-	}
+	s, src, p, r := sp.s, sp.src, sp.p, sp.r
 	defer t.lockStack(in.Name)()
 	out := DeployResult{Name: in.Name, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted,
 		Repo: src.repo, Commit: src.res.Commit}
@@ -141,15 +147,19 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+		d.Result, upErr = failure(ctx, "deploy", leftAsIs, upErr)
+		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
+	t.prune(in.Name)
 	out.Deployment = d.ID
 	return out, errors.Join(upErr, herr)
 }
 
-// up creates or recreates what changed in p and starts it, waiting for
-// its containers to run (and be healthy).
+// up creates or recreates what changed in p and starts it, then waits
+// for its containers to run (and be healthy): compose's Up without its
+// wait, which polls every 500 ms, and waitReady, which checks at once and
+// on the engine's events (with compose's semantics and messages).
 func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 	c, err := t.eng.compose(ctx)
 	if err != nil {
@@ -158,10 +168,13 @@ func (t *Toolset) up(ctx context.Context, p *types.Project) error {
 	err = c.Up(ctx, p, api.UpOptions{
 		Create: api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged,
 			Inherit: true, QuietPull: true},
-		Start: api.StartOptions{Project: p, Wait: true, WaitTimeout: waitTimeout},
+		Start: api.StartOptions{Project: p},
 	})
+	if err == nil {
+		err = t.waitReady(ctx, p)
+	}
 	if err != nil {
-		return fmt.Errorf("deploying stack %s: %w", p.Name, err)
+		return fmt.Errorf("deploying stack %s: %w", p.Name, t.explainHealth(ctx, p.Name, err))
 	}
 	return nil
 }
@@ -180,39 +193,40 @@ type RemoveResult struct {
 	VolumesRemoved bool   `json:"volumes_removed"`
 }
 
-// managedProject returns the stack name when it is managed (in a stack
-// root, and its containers were created from there) and deployed:
-// external projects can only be read.
-func (t *Toolset) managedProject(ctx context.Context, name string) (diskStack, int, error) {
+// managedProject returns the stack name and its containers when it is
+// managed (in a stack root, and its containers were created from there)
+// and deployed: external projects can only be read.
+func (t *Toolset) managedProject(ctx context.Context, name string) (diskStack, []container.Summary, error) {
 	if err := checkName(name); err != nil {
-		return diskStack{}, 0, err
+		return diskStack{}, nil, err
 	}
 	projects, err := t.projectContainers(ctx, name)
 	if err != nil {
-		return diskStack{}, 0, err
+		return diskStack{}, nil, err
 	}
 	disk, err := t.diskByName()
 	if err != nil {
-		return diskStack{}, 0, err
+		return diskStack{}, nil, err
 	}
 	cs, deployed := projects[name]
 	s, _, managed := t.managedStack(disk, name, cs)
 	switch {
 	case !deployed && managed:
-		return s, 0, fmt.Errorf("stack %s is not deployed", name)
+		return s, nil, fmt.Errorf("stack %s is not deployed", name)
 	case !deployed:
-		return s, 0, fmt.Errorf("no compose project named %q on the engine", name)
+		return s, nil, fmt.Errorf("no compose project named %q on the engine", name)
 	case !managed:
-		return s, 0, fmt.Errorf("compose project %s is external (not deployed from a stack root): it can only be read", name)
+		return s, nil, fmt.Errorf("compose project %s is external (not deployed from a stack root): it can only be read", name)
 	}
-	return s, len(cs), nil
+	return s, cs, nil
 }
 
 func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult, error) {
-	s, n, err := t.managedProject(ctx, in.Name)
+	sp, err := planned(ctx, in, t.planRemove)
 	if err != nil {
 		return RemoveResult{}, err
 	}
+	s, n := sp.s, len(sp.detail.Containers)
 	defer t.lockStack(in.Name)()
 	c, err := t.eng.compose(ctx)
 	if err != nil {
@@ -228,6 +242,7 @@ func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult,
 		d.Result, d.Error = "failed", redact.Text(downErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
+	t.prune(in.Name)
 	return RemoveResult{Name: in.Name, Deployment: d.ID, Containers: n, VolumesRemoved: in.Volumes && downErr == nil}, errors.Join(downErr, herr)
 }
 

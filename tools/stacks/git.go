@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,9 @@ func (t *Toolset) fetch(ctx context.Context, name, repo, ref, path string) (disk
 	dir := filepath.Join(base, src.res.Commit)
 	if _, err := os.Lstat(dir); err == nil {
 		os.RemoveAll(tmp)
+		// In use again: pruneCheckouts leaves it for checkoutGrace.
+		now := time.Now()
+		os.Chtimes(dir, now, now)
 	} else if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		return diskStack{}, src, fmt.Errorf("keeping the checkout of %s: %w", name, err)
@@ -231,4 +235,69 @@ func (t *Toolset) remoteMoved(ctx context.Context, d Deployment) (commit string,
 		return "", false, fmt.Sprintf("could not ask the remote whether it moved: %v", err)
 	}
 	return c, c != d.Commit, ""
+}
+
+// checkoutGrace is how long pruneCheckouts keeps a checkout that no
+// history entry refers to: the one a call fetched while it plans, waits
+// for approval and runs.
+const checkoutGrace = time.Hour
+
+// pruneCheckouts deletes name's checkouts that no entry of its history
+// (the last maxHistory) refers to, and interrupted fetches, once unused
+// for checkoutGrace: those of deployments that fell off the history, of
+// plans never approved, of fetches cut short. Every checkout a history
+// entry names stays, so rollback_stack can deploy it again, after
+// remove_stack too. It reports what it deleted.
+func (t *Toolset) pruneCheckouts(name string) ([]string, error) {
+	if t.hist.dir == "" {
+		return nil, nil
+	}
+	ds, err := t.hist.list(name)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, d := range ds {
+		if d.Commit != "" {
+			keep[d.Commit] = true
+		}
+	}
+	base := t.gitDir(name)
+	entries, err := os.ReadDir(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the checkouts of %s: %w", name, err)
+	}
+	var deleted []string
+	var errs []error
+	for _, e := range entries {
+		if keep[e.Name()] {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < checkoutGrace {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
+			errs = append(errs, fmt.Errorf("deleting the checkout %s of %s: %w", e.Name(), name, err))
+			continue
+		}
+		deleted = append(deleted, e.Name())
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// prune runs pruneCheckouts after a change to stack name, logging what
+// it deleted and why it could not: a checkout left behind never fails
+// the change.
+func (t *Toolset) prune(name string) {
+	deleted, err := t.pruneCheckouts(name)
+	if len(deleted) > 0 {
+		t.log.Info("stacks: deleted old checkouts", slog.String("stack", name), slog.Any("checkouts", deleted))
+	}
+	if err != nil {
+		t.log.Warn("stacks: deleting old checkouts", slog.String("stack", name), slog.Any("error", err))
+	}
 }

@@ -15,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
 )
 
 // maxHistory is how many deployments a stack's history keeps, newest last.
@@ -28,7 +30,7 @@ type Deployment struct {
 	Time   string `json:"time" jsonschema_description:"RFC 3339 UTC, when it finished"`
 	Action string `json:"action" jsonschema_description:"deploy, update, rollback or remove"`
 	Caller string `json:"caller" jsonschema_description:"who asked: the tailnet login, else the token's agent"`
-	Result string `json:"result" jsonschema_description:"ok, failed or rolled_back"`
+	Result string `json:"result" jsonschema_description:"ok, failed, rolled_back, or interrupted (the server stopped before compose finished)"`
 	Error  string `json:"error,omitempty"`
 	Source string `json:"source" jsonschema_description:"where the compose file came from: the stack root's path, or the git repository"`
 	// Repo, Ref, Commit and RepoPath say where a git stack came from.
@@ -87,22 +89,57 @@ func (h *history) read(name string) ([]Deployment, error) {
 	return ds, nil
 }
 
-// add appends d to name's history, giving it an id and the time; it
-// returns d as written. Without a state directory nothing is kept.
+// EventDeployment is the audit record of a history entry: every deploy,
+// update (rolled back or not), rollback and removal, whatever its result,
+// is in the audit log as well as in the history (tools.Audit).
+const EventDeployment audit.Event = "stack_deployment"
+
+// add appends d to name's history, giving it an id and the time, and
+// writes it to the audit log (EventDeployment); it returns d as written.
+// Without a state directory nothing is kept but the audit record.
 func (h *history) add(ctx context.Context, name string, d Deployment) (Deployment, error) {
 	var id [6]byte
 	rand.Read(id[:])
 	d.ID = hex.EncodeToString(id[:])
 	d.Time = time.Now().UTC().Format(time.RFC3339)
 	d.Caller = callerName(auth.CallerFrom(ctx))
+	herr := h.keep(name, d)
+	if err := tools.Audit(ctx, deploymentRecord(name, d, herr)); err != nil {
+		return d, errors.Join(herr, fmt.Errorf("auditing deployment %s of %s: %w", d.ID, name, err))
+	}
+	return d, herr
+}
+
+// deploymentRecord is the audit record of name's history entry d; herr
+// is why the history could not keep it, if it could not.
+func deploymentRecord(name string, d Deployment, herr error) *audit.Record {
+	rec := &audit.Record{Event: EventDeployment, Decision: audit.DecisionAllowed, Result: audit.ResultSuccess,
+		Detail: deploymentDetail{Stack: name, Deployment: d.public()}}
+	if d.Result != "ok" {
+		rec.Result, rec.Error = audit.ResultError, d.Error
+	}
+	if herr != nil {
+		rec.Reason = "not kept in the history: " + herr.Error()
+	}
+	return rec
+}
+
+// deploymentDetail is the Detail of an EventDeployment record.
+type deploymentDetail struct {
+	Stack string `json:"stack"`
+	Deployment
+}
+
+// keep appends d to name's history file.
+func (h *history) keep(name string, d Deployment) error {
 	if h.dir == "" {
-		return d, nil
+		return nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ds, err := h.read(name)
 	if err != nil {
-		return d, err
+		return err
 	}
 	ds = append(ds, d)
 	if len(ds) > maxHistory {
@@ -110,15 +147,15 @@ func (h *history) add(ctx context.Context, name string, d Deployment) (Deploymen
 	}
 	b, err := json.MarshalIndent(ds, "", "  ")
 	if err != nil {
-		return d, err
+		return err
 	}
 	if err := os.MkdirAll(h.dir, 0o700); err != nil {
-		return d, fmt.Errorf("creating the stacks' history directory: %w", err)
+		return fmt.Errorf("creating the stacks' history directory: %w", err)
 	}
 	if err := writeFileAtomic(h.path(name), b); err != nil {
-		return d, fmt.Errorf("writing the history of %s: %w", name, err)
+		return fmt.Errorf("writing the history of %s: %w", name, err)
 	}
-	return d, nil
+	return nil
 }
 
 // callerName is who a history entry says asked.

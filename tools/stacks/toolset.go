@@ -206,6 +206,11 @@ type NameArg struct {
 	Name string `json:"name" jsonschema_description:"the stack (compose project) name"`
 }
 
+// approvalNote tells a client why a repeated call can need approval
+// again.
+const approvalNote = "The approval request shows the resolved configuration (secrets redacted) and the commit, and is bound to them: " +
+	"if the branch or the stack's .env changes before the call is repeated, it needs a new approval."
+
 // declare declares the stacks tools.
 func (t *Toolset) declare() []tools.Spec {
 	read, write := t.needs(false), t.needs(true)
@@ -232,6 +237,7 @@ func (t *Toolset) declare() []tools.Spec {
 				"max_bytes: cap on the text returned (default 64 KiB), keeping the newest lines.",
 			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: read,
 			Run: t.stackLogs, Text: logsText,
+			Untrusted: true, // containers' output
 		}.Spec(),
 		tools.TypedSpec[NameArg, StackHistory]{
 			Name: "get_stack_history", Title: "Compose stack history",
@@ -247,22 +253,23 @@ func (t *Toolset) declare() []tools.Spec {
 				"(no privileged, engine socket, host PID or network, devices, extra capabilities or bind mounts outside the allowed roots, unless the owner's config allows them for this stack); " +
 				"build, provider, models and remote include are refused. Progress is reported when the request carries a progress token. " +
 				"With repo, the stack is fetched from git instead (hosts on the owner's git_hosts only; https or ssh with the configured deploy key) at ref " +
-				"(a branch, tag or commit; default the remote's HEAD), its compose file at path (default compose.yaml, inside the repository); the history records the commit.",
+				"(a branch, tag or commit; default the remote's HEAD), its compose file at path (default compose.yaml, inside the repository); the history records the commit. " +
+				approvalNote,
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: writeGit,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: true},
-			Run:   t.deployStack,
-			Task:  true,
+			Run:   t.deployStack, ApprovalPlan: approvalPlan(t.planDeploy),
+			Task: true,
 		}.Spec(),
 		tools.TypedSpec[UpdateArgs, UpdateResult]{
 			Name: "update_stack", Title: "Update a compose stack",
 			Description: "Re-resolves the stack from its stack root (as deploy_stack, policy included), shows the diff of the resolved configuration " +
 				"against the last successful deployment, pulls its images and recreates what changed. If that fails, the last successful deployment " +
 				"is deployed again and the result says so (rolled_back_to); the history records both. A git stack is fetched again first, at ref " +
-				"(default: the ref it was deployed from), and the result names the new commit.",
+				"(default: the ref it was deployed from), and the result names the new commit. " + approvalNote,
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: writeGit,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
-			Run:   t.updateStack,
-			Task:  true,
+			Run:   t.updateStack, ApprovalPlan: approvalPlan(t.planUpdate),
+			Task: true,
 		}.Spec(),
 		tools.TypedSpec[RollbackArgs, DeployResult]{
 			Name: "rollback_stack", Title: "Roll a compose stack back",
@@ -270,16 +277,16 @@ func (t *Toolset) declare() []tools.Spec {
 				"checked against the stack's policy as it is now.",
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
-			Run:   t.rollbackStack,
-			Task:  true,
+			Run:   t.rollbackStack, ApprovalPlan: approvalPlan(t.planRollback),
+			Task: true,
 		}.Spec(),
 		tools.TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_stack", Title: "Remove a compose stack",
 			Description: "Stops and removes a compose project's containers and networks (docker compose down). volumes: true also removes its volumes, named ones included.",
 			Scope:       auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: write,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: true, OpenWorld: false},
-			Run:   t.removeStack,
-			Task:  true,
+			Run:   t.removeStack, ApprovalPlan: approvalPlan(t.planRemove),
+			Task: true,
 		}.Spec(),
 		tools.TypedSpec[NameArg, ActionResult]{
 			Name: "restart_stack", Title: "Restart a compose stack",

@@ -3,7 +3,6 @@
 package stacks
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/tailops/tailops/redact"
-	"github.com/tailops/tailops/tools"
 )
 
 // UpdateArgs is update_stack's input.
@@ -65,33 +63,11 @@ func (t *Toolset) lastGood(name string) (Deployment, bool, error) {
 // changed since the last good deployment, pulls and recreates what
 // changed; when that fails it redeploys the last good deployment.
 func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult, error) {
-	if err := checkName(in.Name); err != nil {
-		return UpdateResult{}, err
-	}
-	_, gd, isGit, err := t.gitDeployed(in.Name)
+	sp, err := planned(ctx, in, t.planUpdate)
 	if err != nil {
 		return UpdateResult{}, err
 	}
-	var (
-		s   diskStack
-		src gitSource
-		p   *types.Project
-	)
-	switch {
-	case isGit:
-		s, src, p, err = t.prepareGit(ctx, in.Name, gd.Repo, cmp.Or(in.Ref, gd.Ref), gd.RepoPath, in.Env)
-	case in.Ref != "":
-		err = tools.ArgErrorf("ref", "ref is for a stack deployed from git; %s is not (its last good deployment is not from git)", in.Name)
-	default:
-		s, p, err = t.prepare(ctx, in.Name, in.Env)
-	}
-	if err != nil {
-		return UpdateResult{}, err
-	}
-	r, err := resolve(p)
-	if err != nil {
-		return UpdateResult{}, err
-	}
+	s, src, p, r := sp.s, sp.src, sp.p, sp.r
 	defer t.lockStack(in.Name)()
 	prev, hasPrev, err := t.lastGood(in.Name)
 	if err != nil {
@@ -112,24 +88,47 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	if src.repo != "" {
 		src.record(&d)
 	}
-	if err != nil {
-		d.Result, d.Error = "failed", redact.Text(err.Error())
-	}
 	var rbErr error
 	if err != nil && hasPrev {
-		// Put back what ran before, and say so.
-		if pp, lerr := t.fromHistory(ctx, prevStack, prev); lerr != nil {
+		// Put back what ran before, and say so; also when the update was
+		// cancelled (a server shutting down), within tools.CleanupTimeout.
+		rctx, cancel := cleanupContext(ctx)
+		if pp, lerr := t.fromHistory(rctx, prevStack, prev); lerr != nil {
 			rbErr = lerr
 		} else {
-			rbErr = t.up(ctx, pp)
+			rbErr = t.up(rctx, pp)
 		}
+		cancel()
 		if rbErr == nil {
-			d.Result, out.RolledBack = "rolled_back", prev.ID
+			out.RolledBack = prev.ID
 		}
 	}
+	if err != nil {
+		d.Result = "failed"
+		if out.RolledBack != "" {
+			d.Result = "rolled_back"
+		}
+		var left string
+		switch {
+		case out.RolledBack != "":
+			left = fmt.Sprintf("it was rolled back to deployment %s, which runs again", prev.ID)
+		case hasPrev:
+			left = fmt.Sprintf("rolling it back to deployment %s failed too (%v): the stack is half-updated, "+
+				"the new configuration's containers partly created (get_stack_status shows them)", prev.ID, rbErr)
+		default:
+			left = "there is no earlier deployment to roll back to: the stack's containers are as compose left them, " +
+				"the new configuration's partly created (get_stack_status shows them)"
+		}
+		if res, ierr := failure(ctx, "update", left, err); res == resultInterrupted {
+			d.Result, err = res, ierr
+		}
+		d.Error = redact.Text(err.Error())
+	}
 	d, herr := t.hist.add(ctx, in.Name, d)
+	t.prune(in.Name)
 	out.Deployment = d.ID
 	switch {
+	case d.Result == resultInterrupted:
 	case err != nil && out.RolledBack != "":
 		err = fmt.Errorf("%w; rolled back to deployment %s, which runs again", err, prev.ID)
 	case err != nil && rbErr != nil:
@@ -179,48 +178,27 @@ func (t *Toolset) fromHistory(ctx context.Context, s diskStack, d Deployment) (*
 }
 
 func (t *Toolset) rollbackStack(ctx context.Context, in RollbackArgs) (DeployResult, error) {
-	if err := checkName(in.Name); err != nil {
-		return DeployResult{}, err
-	}
-	ds, err := t.hist.list(in.Name)
+	sp, err := planned(ctx, in, t.planRollback)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	i := slices.IndexFunc(ds, func(d Deployment) bool { return d.ID == in.Deployment })
-	if i < 0 || ds[i].Config == "" {
-		return DeployResult{}, tools.ArgErrorf("deployment", "no deployment %q with a configuration in the history of %s (get_stack_history lists them)", in.Deployment, in.Name)
-	}
-	s := t.stackOf(in.Name, ds[i])
-	if ds[i].Repo == "" {
-		var ok bool
-		s, ok, err = findStack(t.cfg.StackRoots, in.Name)
-		if err != nil {
-			return DeployResult{}, err
-		}
-		if !ok {
-			return DeployResult{}, fmt.Errorf("no stack %q in the stack roots", in.Name)
-		}
-	}
-	p, err := t.fromHistory(ctx, s, ds[i])
-	if err != nil {
-		return DeployResult{}, err
-	}
-	r, err := resolve(p)
-	if err != nil {
-		return DeployResult{}, err
-	}
+	s, src, p, r := sp.s, sp.src, sp.p, sp.r
 	defer t.lockStack(in.Name)()
 	t.log.Info("stacks rollback", slog.String("stack", in.Name), slog.String("deployment", in.Deployment))
 	upErr := t.up(ctx, p)
 	d := Deployment{Action: "rollback", Result: "ok", Source: s.file, ConfigHash: r.hash, Config: r.yaml, WorkingDir: p.WorkingDir}
-	if ds[i].Repo != "" {
-		d.Repo, d.Ref, d.Commit, d.RepoPath, d.Source = ds[i].Repo, ds[i].Ref, ds[i].Commit, ds[i].RepoPath, ds[i].Repo
+	if src.repo != "" {
+		src.record(&d)
 	}
 	if upErr != nil {
-		d.Result, d.Error = "failed", redact.Text(upErr.Error())
+		d.Result, upErr = failure(ctx, "rollback", fmt.Sprintf("the stack's containers are as compose left them, partly deployment %s's "+
+			"and partly those that ran before (get_stack_status shows them; rollback_stack can be called again)", in.Deployment), upErr)
+		d.Error = redact.Text(upErr.Error())
 	}
 	d, herr := t.hist.add(ctx, in.Name, d)
-	return DeployResult{Name: in.Name, Deployment: d.ID, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted},
+	t.prune(in.Name)
+	return DeployResult{Name: in.Name, Deployment: d.ID, Path: s.file, ConfigHash: r.hash, Services: p.ServiceNames(), Config: r.redacted,
+			Repo: src.repo, Commit: src.res.Commit},
 		errors.Join(upErr, herr)
 }
 

@@ -149,7 +149,8 @@ func (t *Toolset) declare() []tools.Spec {
 			Description: "One unit's states, main PID, since when it is active, memory and CPU use, tasks, restarts and last result, " +
 				"with its last journal lines (lines, default 20, at most 200; secrets redacted). A name without a type suffix is a service: nginx is nginx.service.",
 			Scope: auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: t.needs(true),
-			Run: t.serviceStatus,
+			Run:       t.serviceStatus,
+			Untrusted: true, // the unit's log lines
 		}.Spec(),
 		tools.TypedSpec[UnitArg, ServiceAction]{
 			Name: "start_service", Title: "Start a service",

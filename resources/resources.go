@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package resources declares TailOps' MCP resources: views of read-only
+// tools (tools.ResourceView), each a URI whose variables become the
+// tool's arguments. Reading one is calling the tool — the same scope,
+// arguments check, sandbox and audit record — so a resource can never
+// show more than its tool would.
+package resources
+
+import "github.com/tailops/tailops/tools"
+
+// All returns the resource views, in a stable order.
+func All() []tools.ResourceView {
+	return []tools.ResourceView{
+		{
+			URI: "tailops://host/status", Name: "host-status", MIMEType: "application/json",
+			Description: "The host's status: CPU, memory, disks, load, uptime (get_system_status).",
+			Tool:        "get_system_status",
+		},
+		{
+			URI: "tailops://containers/{id}/logs", Name: "container-logs", MIMEType: "text/plain",
+			Description: "A container's recent log lines, by name or id (get_container_logs).",
+			Tool:        "get_container_logs",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"container": v["id"]} },
+		},
+		{
+			URI: "tailops://stacks/{name}/status", Name: "stack-status", MIMEType: "application/json",
+			Description: "A compose stack's services, containers, health and deployed commit (get_stack_status).",
+			Tool:        "get_stack_status",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"name": v["name"]} },
+		},
+		{
+			URI: "tailops://services/{unit}/journal", Name: "service-journal", MIMEType: "text/plain",
+			Description: "A systemd unit's recent journal entries (get_journal).",
+			Tool:        "get_journal",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"unit": v["unit"]} },
+		},
+		{
+			URI: "file:///{+path}", Name: "file", MIMEType: "text/plain",
+			Description: "A file under the file roots, as read_file reads it (its first bytes; the deny-list applies).",
+			Tool:        "read_file",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"path": "/" + v["path"]} },
+		},
+	}
+}

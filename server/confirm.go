@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
+)
+
+// Confirmation in the client: the user, asked by their MCP client through
+// elicitation, says yes to one exact call. It guards against the model
+// acting on its own; approval (a webhook, a second person) guards against
+// a stolen token. On protocol revisions before 2026-07-28 the server
+// sends elicitation/create on the call's session and waits for the
+// answer; on 2026-07-28 it answers input_required with the elicitation,
+// and the client retries the call with the answer and the request state
+// the server issued (bound to the caller, the tool and the arguments,
+// used once). A client that cannot elicit is refused: nothing runs.
+
+// confirmID is the key of the elicitation in an input_required result.
+const confirmID = "confirm"
+
+// confirmTTL is how long the user has to answer: how long a call waits
+// for the answer to elicitation/create, and how long a 2026-07-28 client
+// has to retry with it.
+const confirmTTL = 10 * time.Minute
+
+// maxPendingConfirms bounds the request states kept for 2026-07-28
+// clients; past it the oldest is dropped (its retry is asked again).
+const maxPendingConfirms = 1024
+
+// confirmSchema is what the client asks the user: one explicit yes.
+var confirmSchema = map[string]any{
+	"type": "object",
+	"properties": map[string]any{
+		"confirm": map[string]any{"type": "boolean", "title": "Run it",
+			"description": "true runs exactly this call; anything else refuses it"},
+	},
+	"required": []string{"confirm"},
+}
+
+// confirmOutcome is what asking gave: a result to return as is (the
+// input_required of 2026-07-28), or the confirmation and, when refused,
+// why.
+type confirmOutcome struct {
+	ask    *mcp.CallToolResult
+	status audit.Confirmation
+	reason string
+}
+
+// pendingConfirm is a request state issued to a 2026-07-28 client.
+type pendingConfirm struct {
+	binding string
+	expires time.Time
+}
+
+// confirms are the request states issued and not yet answered.
+type confirms struct {
+	mu      sync.Mutex
+	pending map[string]pendingConfirm
+	order   []string
+}
+
+// issue returns a fresh request state for binding.
+func (p *confirms) issue(binding string, now time.Time) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	state := hex.EncodeToString(b)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending == nil {
+		p.pending = map[string]pendingConfirm{}
+	}
+	for len(p.order) > 0 && (len(p.pending) >= maxPendingConfirms || now.After(p.pending[p.order[0]].expires)) {
+		delete(p.pending, p.order[0])
+		p.order = p.order[1:]
+	}
+	p.pending[state] = pendingConfirm{binding: binding, expires: now.Add(confirmTTL)}
+	p.order = append(p.order, state)
+	return state
+}
+
+// take consumes state and reports whether it was issued for binding and
+// is still live.
+func (p *confirms) take(state, binding string, now time.Time) bool {
+	if state == "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pc, ok := p.pending[state]
+	if !ok || pc.binding != binding {
+		return false // a state for another call stays for that call
+	}
+	delete(p.pending, state)
+	return now.Before(pc.expires)
+}
+
+// confirmBinding ties a request state to the caller, the tool and the
+// exact arguments.
+func confirmBinding(c *auth.Caller, name string, args any) string {
+	h := sha256.New()
+	if c != nil {
+		fmt.Fprintf(h, "%q %q %q\n", c.Agent, c.TokenID, c.Method)
+	}
+	fmt.Fprintf(h, "%q\n", name)
+	json.NewEncoder(h).Encode(args) // map keys sorted: the same arguments give the same bytes
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// confirmMessage describes the exact action to the user, with secrets
+// redacted.
+func confirmMessage(e *entry, args any) string {
+	title := e.name
+	if a := e.spec.Tool.Annotations.Title; a != "" {
+		title = a
+	}
+	shown, err := json.Marshal(redact.Value(args))
+	if err != nil || string(shown) == "null" {
+		shown = []byte("{}")
+	}
+	return fmt.Sprintf("TailOps asks you to confirm a %s-risk action the assistant wants to take:\n%s (%s)\narguments: %s\nAnswer yes only if you want exactly this to run.",
+		e.risk, title, e.name, shown)
+}
+
+// unavailable is the refusal of a client that cannot ask its user.
+func unavailable(name, why string) confirmOutcome {
+	return confirmOutcome{status: audit.ConfirmUnavailable, reason: fmt.Sprintf(
+		"call refused: %s needs the user's confirmation in the client (setting confirm / --confirm), and %s; "+
+			"use a client that supports elicitation (form mode), or, if this tool need not be confirmed, remove it from confirm", name, why)}
+}
+
+// askConfirmation asks the caller's user to confirm the call (see above).
+func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, req mcp.CallToolRequest) confirmOutcome {
+	args := req.GetRawArguments()
+	params := mcp.ElicitationParams{Mode: mcp.ElicitationModeForm, Message: confirmMessage(e, args), RequestedSchema: confirmSchema}
+	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		if info.ClientCapabilities == nil || info.ClientCapabilities.Elicitation == nil {
+			return unavailable(e.name, "this client does not declare the elicitation capability")
+		}
+		binding, now := confirmBinding(c, e.name, args), time.Now()
+		if !s.confirms.take(req.Params.RequestState, binding, now) {
+			// No answer to a question this server asked about this very
+			// call: ask (whatever inputResponses the request carries).
+			state := s.confirms.issue(binding, now)
+			return confirmOutcome{ask: mcpserver.NewInputRequestBuilder(state).Elicit(confirmID, params).ToolResult()}
+		}
+		return answered(e.name, mcpserver.ElicitationResponse(req.Params.InputResponses, confirmID))
+	}
+	sess := mcpserver.ClientSessionFromContext(ctx)
+	ci, ok := sess.(mcpserver.SessionWithClientInfo)
+	if sess == nil || !ok || ci.GetClientCapabilities().Elicitation == nil {
+		return unavailable(e.name, "this client did not declare the elicitation capability when it initialized its session")
+	}
+	ctx, cancel := context.WithTimeout(ctx, confirmTTL) // no answer in time is no yes
+	defer cancel()
+	res, err := s.mcp.RequestElicitation(ctx, mcp.ElicitationRequest{
+		Request: mcp.Request{Method: string(mcp.MethodElicitationCreate)}, Params: params})
+	if err != nil {
+		s.log.Warn("asking the user to confirm a call", "tool", e.name, "error", err)
+		return unavailable(e.name, "asking the client failed ("+err.Error()+")")
+	}
+	return answered(e.name, res)
+}
+
+// answered reads the user's answer: only accept with confirm true says yes.
+func answered(name string, res *mcp.ElicitationResult) confirmOutcome {
+	if res == nil {
+		return confirmOutcome{status: audit.ConfirmDeclined, reason: "call refused: the client sent no answer to the confirmation of " + name}
+	}
+	if res.Action == mcp.ElicitationResponseActionAccept {
+		if m, ok := res.Content.(map[string]any); ok && m["confirm"] == true {
+			return confirmOutcome{status: audit.ConfirmConfirmed}
+		}
+	}
+	return confirmOutcome{status: audit.ConfirmDeclined, reason: fmt.Sprintf(
+		"call refused: the user did not confirm %s (answer %q); nothing ran", name, res.Action)}
+}
