@@ -37,6 +37,9 @@ const (
 	// issue 15's target, 60 MB (met by leaving out the Tailscale features
 	// of tailscale.tags; BENCHMARKS.md).
 	applianceMaxImageBytes = 60_000_000
+	// applianceZone is a zone without daylight saving time, and
+	// applianceZoneOffset its offset in the log's times.
+	applianceZone, applianceZoneOffset = "Asia/Kolkata", "+05:30"
 )
 
 // applianceRelease builds the release binary and its SBOM with `make
@@ -104,7 +107,7 @@ func statusField(status, name string) string {
 // TestApplianceImage is the appliance image of the packaging issue,
 // tested without Nix. It builds the release binary with `make release`,
 // assembles a root file system with exactly nix/image.nix's contents
-// (the static binary, the CA bundle, time zones, the SBOM, passwd and
+// (the static binary with its time zones, the CA bundle, the SBOM, passwd and
 // group entries for 65532, nsswitch.conf, /tmp and the state directory;
 // no shell), imports it into a real dockerd (in a network namespace of
 // its own) and runs it read-only, with every capability dropped,
@@ -172,7 +175,7 @@ func TestApplianceImage(t *testing.T) {
 	d.Run(t, append([]string{"--name", name,
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--user", fmt.Sprintf("%d:%d", labtest.ApplianceUID, labtest.ApplianceUID), "--group-add", sockGID,
-		"--network", "host",
+		"--network", "host", "-e", "TZ=" + applianceZone,
 		"-v", sock + ":/var/run/docker.sock", "-v", volume + ":" + labtest.ApplianceStateDir,
 		"--entrypoint", labtest.ApplianceBinary, ref,
 		"serve", "--listen", listen}, serveArgs...)...)
@@ -194,6 +197,13 @@ func TestApplianceImage(t *testing.T) {
 			t.Fatalf("the appliance did not serve /healthz (last error %v, running %s); its log:\n%s", err, running, logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The image has no zoneinfo tree: the zone comes from the database
+	// inside the binary (time/tzdata), and the log's times carry its
+	// offset.
+	if logs, _ := d.DockerCmd("logs", name).CombinedOutput(); !strings.Contains(string(logs), applianceZoneOffset+" ") {
+		t.Errorf("with TZ=%s the appliance's log times lack %s (no time zone database?):\n%s", applianceZone, applianceZoneOffset, logs)
 	}
 
 	// Minting runs the binary itself in the container: exec works, only
