@@ -54,11 +54,24 @@ SBOM_VERSION := $(if $(and $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(VERSION)),$(
 BIN := $(DIST)/tailops-$(GOOS)-$(GOARCH)
 SBOM := $(BIN).cdx.json
 
+# The Tailscale features TailOps leaves out (ts_omit_* tags, listed in
+# tailscale.tags): every build has them, this one, `make build`, Nix's and
+# the tests' (.ci/test.sh), so that what is tested is what ships.
+TS_TAGS := $(shell bash .ci/ts-tags.sh)
+ifeq ($(TS_TAGS),)
+$(error cannot read the Tailscale feature tags from tailscale.tags (.ci/ts-tags.sh))
+endif
+
 # The pinned release flags, the same as flake.nix's packages.default.
 # -s -w leave out the symbol table and DWARF (39.4 MB -> 28.1 MB); panics
 # still print file:line (from the runtime's pclntab), and the module list
 # the SBOM is made from (go version -m) stays.
-RELEASE_TAGS := netgo,osusergo
+# timetzdata puts Go's time zone database in the binary (about 450 KB;
+# the time package itself imports it, so it is there before any package's
+# init reads the local zone): the appliance image then carries no zoneinfo
+# tree (1.3 MB), and TZ works wherever the host has none. A host's own
+# database, where there is one, still comes first.
+RELEASE_TAGS := netgo,osusergo,timetzdata,$(TS_TAGS)
 RELEASE_LDFLAGS := -s -w -linkmode external -extldflags "-static" -buildid= \
 	-X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # A pinned build environment: nothing from the caller's environment may
@@ -76,7 +89,7 @@ CYCLONEDX := $(TOOLS_DIR)/cyclonedx-gomod
 .PHONY: build release binary sbom checksums repro nix-check vendor-hash clean help print-version
 
 build:
-	env GOTOOLCHAIN=$(GO_TOOLCHAIN) $(GO) build -o tailops .
+	env GOTOOLCHAIN=$(GO_TOOLCHAIN) $(GO) build -tags $(TS_TAGS) -o tailops .
 
 print-version:
 	@echo '$(VERSION) $(COMMIT)'

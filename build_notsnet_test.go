@@ -8,16 +8,23 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/labtest"
 )
 
-// TestBuildWithoutTSNet builds TailOps with -tags tailops_notsnet, the
-// build for hosts that run their own tailscaled: the Tailscale engine and
-// gVisor's netstack are not in the binary, --tailnet tsnet is refused
-// before anything starts with a message that says what to do, and the
-// server serves as usual otherwise.
+// TestBuildWithoutTSNet builds TailOps with -tags tailops_notsnet (and
+// tailscale.tags' tags, as every build), the build for hosts that run
+// their own tailscaled: the Tailscale engine and gVisor's netstack are
+// not in the binary, --tailnet tsnet is refused before anything starts
+// with a message that says what to do, and the server serves as usual
+// otherwise.
 func TestBuildWithoutTSNet(t *testing.T) {
+	tags, err := labtest.TailscaleTags()
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(t.TempDir(), "tailops-notsnet")
-	if out, err := exec.Command("go", "build", "-tags", "tailops_notsnet", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", tags+",tailops_notsnet", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags tailops_notsnet: %v\n%s", err, out)
 	}
 	info, err := buildinfo.ReadFile(bin)

@@ -57,15 +57,22 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Both builds leave out the Tailscale features the release leaves out
+	// (tailscale.tags), as the test binary itself does (.ci/test.sh).
+	tags, err := labtest.TailscaleTags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	binPath = filepath.Join(dir, "tailops")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-tags", tags, "-o", binPath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building tailops for tests:", err)
 		os.Exit(1)
 	}
 	probePath = filepath.Join(dir, "tailops-probe")
-	build = exec.Command("go", "build", "-tags", "tailops_testtools,tailops_nocheck", "-o", probePath, ".")
+	build = exec.Command("go", "build", "-tags", tags+",tailops_testtools,tailops_nocheck", "-o", probePath, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the probe build for tests:", err)

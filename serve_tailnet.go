@@ -41,7 +41,7 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 		in.log.Info("joining the tailnet with tsnet", slog.String("hostname", cmp.Or(nc.Hostname, tailnet.DefaultHostname())),
 			slog.String("state_dir", nc.Dir), slog.Bool("log_upload", nc.UploadLogs))
 		// The host listener first: from here on the process binds no TCP
-		// port, so the engine's peer API stays in its userspace stack.
+		// port, whatever the engine would open.
 		if c.set["listen"] {
 			s, err := hostListener(ctx, c.Listen)
 			if err != nil {
@@ -96,11 +96,10 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 }
 
 // keepEngineOffHostPorts forbids the process new host TCP listeners
-// before the tsnet engine starts (sandbox.NoNewTCPListeners): the
-// engine's peer API, which would listen on 0.0.0.0 at a port derived from
-// the node's address, then lives only in the userspace network stack.
-// Where the sandbox mode or the kernel does not allow that, it says what
-// will listen instead.
+// before the tsnet engine starts (sandbox.NoNewTCPListeners): the build
+// has no peer API server, the one engine part that would listen on
+// 0.0.0.0, and this keeps any other off the host too. Where the sandbox
+// mode or the kernel does not allow it, it says so.
 func (in *instance) keepEngineOffHostPorts() error {
 	mode, err := sandbox.ParseMode(in.cfg.Sandbox)
 	if err != nil {
@@ -111,9 +110,8 @@ func (in *instance) keepEngineOffHostPorts() error {
 		return err
 	}
 	if len(missing) > 0 {
-		in.log.Warn("tsnet: Tailscale's peer API may listen on a host TCP port on every interface (0.0.0.0, at a port from 32768 "+
-			"up derived from the node's tailnet address); it closes every connection whose source is not a tailnet address. "+
-			"With --sandbox enforce on a kernel with Landlock ABI 4 and seccomp it stays inside the userspace network stack",
+		in.log.Info("tsnet: new host TCP listeners are not forbidden (the engine opens none: this build has no peer API server); "+
+			"--sandbox enforce on a kernel with Landlock ABI 4 and seccomp forbids them",
 			slog.String("not applied", strings.Join(missing, "; ")))
 	}
 	return nil

@@ -9,6 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"tailscale.com/feature/buildfeatures"
+
+	"github.com/tailops/tailops/labtest"
 )
 
 // TestTestTagsIn: the test-only tags are found among the build's tags,
@@ -59,5 +63,24 @@ func TestTestOnlyBuildSaysSo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBuildsLeaveOutTailscaleFeatures: this test binary and the two
+// binaries TestMain built have every tag of tailscale.tags, as the release
+// has (TestApplianceImage checks the release binary), so what is tested
+// is what ships; and the tags reach Tailscale's code. Run without them
+// (a plain `go test`), it fails and says how to run.
+func TestBuildsLeaveOutTailscaleFeatures(t *testing.T) {
+	if err := labtest.CheckTailscaleTags(binPath, probePath); err != nil {
+		t.Fatal(err)
+	}
+	for name, built := range map[string]bool{
+		"tap": buildfeatures.HasTap, "webclient": buildfeatures.HasWebClient, "drive": buildfeatures.HasDrive,
+		"relayserver": buildfeatures.HasRelayServer, "advertiseroutes": buildfeatures.HasAdvertiseRoutes,
+	} {
+		if built {
+			t.Errorf("tailscale.com/feature/buildfeatures says %s is built in despite ts_omit_%s", name, name)
+		}
 	}
 }

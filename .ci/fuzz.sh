@@ -10,11 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 execs="${FUZZ_EXECS:-500}"
+tags=$(bash .ci/ts-tags.sh) # as every build (tailscale.tags)
 fail=0
 while read -r pkg; do
-  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+  for target in $(go test -tags "$tags" -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "== fuzz $pkg $target ($execs inputs)"
-    if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "${execs}x" -parallel 1 "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+    if ! go test -tags "$tags" -run '^$' -fuzz "^${target}\$" -fuzztime "${execs}x" -parallel 1 "$pkg" >/tmp/fuzz.$$.log 2>&1; then
       tail -20 /tmp/fuzz.$$.log
       fail=1
     fi

@@ -8,7 +8,9 @@
 #      update fail here, not later in a Nix build);
 #   3. flake.lock pins nixpkgs on a NixOS release branch by rev and narHash,
 #      and its inputs are exactly flake.nix's;
-#   4. the shell scripts pass shellcheck (writeShellApplication in the VM
+#   4. nix/package.nix's Tailscale feature tags are tailscale.tags', the
+#      same as the Makefile's (.ci/ts-tags.sh);
+#   5. the shell scripts pass shellcheck (writeShellApplication in the VM
 #      test runs it too, and fails the build on a warning).
 # Installs what it needs on a fresh Debian machine (nix-bin, jq, shellcheck).
 set -euo pipefail
@@ -88,8 +90,17 @@ jq -e '.locked | .type == "github" and .owner == "NixOS" and .repo == "nixpkgs"
 jq -e '.locked | has("ref") | not' <<< "$node" > /dev/null || bad "flake.lock's nixpkgs lock carries a ref"
 echo "nixpkgs $branch at $(jq -r '.locked.rev' <<< "$node") $(jq -r '.locked.narHash' <<< "$node")"
 
+echo "== nix: the Tailscale feature tags are tailscale.tags', as the Makefile's"
+nix_tags=$(nix-instantiate --eval --strict --json nix/tailscale-tags.nix | jq -r 'join(",")')
+make_tags=$(bash .ci/ts-tags.sh)
+[ "$nix_tags" = "$make_tags" ] ||
+  bad "nix/tailscale-tags.nix gives $nix_tags, .ci/ts-tags.sh (the Makefile's) $make_tags"
+grep -q '++ import ./tailscale-tags.nix;' nix/package.nix ||
+  bad "nix/package.nix does not add nix/tailscale-tags.nix to its tags"
+echo "ok  $(tr ',' '\n' <<< "$nix_tags" | wc -l) tags"
+
 echo "== shellcheck"
-mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh .ci/go-toolchain.sh | sort)
+mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh .ci/go-toolchain.sh .ci/ts-tags.sh | sort)
 if shellcheck "${scripts[@]}"; then
   echo "ok  ${scripts[*]}"
 else

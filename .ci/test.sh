@@ -61,6 +61,12 @@ PATH=$(go env GOROOT)/bin:$PATH
 echo "== Go toolchain (go.mod): $(command -v go), $(go version)"
 [ "$(go env GOVERSION)" = "$GOTOOLCHAIN" ]
 
+# The Tailscale features every TailOps build leaves out (tailscale.tags):
+# vet, staticcheck, the build and the tests below use them, as the release
+# does, so that what is tested is what ships.
+TAGS=$(bash .ci/ts-tags.sh)
+echo "== Tailscale feature tags (tailscale.tags): $TAGS"
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then
@@ -69,14 +75,14 @@ if [ -n "$unformatted" ]; then
 fi
 
 echo "== go vet (the standard build, and the build without tsnet)"
-go vet ./...
-go vet -tags tailops_notsnet ./...
+go vet -tags "$TAGS" ./...
+go vet -tags "$TAGS,tailops_notsnet" ./...
 
 echo "== go mod tidy -diff (go.mod and go.sum say exactly what the code needs)"
 go mod tidy -diff
 
 echo "== staticcheck (the standard build, and the build without tsnet)"
-for tags in "" tailops_notsnet; do
+for tags in "$TAGS" "$TAGS,tailops_notsnet"; do
   go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags "$tags" ./...
 done
 
@@ -84,7 +90,7 @@ echo "== govulncheck (the database built offline from the pinned golang.org/x/vu
 bash .ci/vulncheck.sh
 
 echo "== go build"
-go build -o tailops .
+go build -tags "$TAGS" -o tailops .
 
 echo "== nix: .nix files parse, vendorHash matches go mod vendor, flake.lock pins nixpkgs"
 bash .ci/nix-check.sh
@@ -93,7 +99,7 @@ echo "== release: static build twice in different places, bit-for-bit identical"
 bash .ci/repro.sh
 
 echo "== go test (with the race detector: the server is concurrent, and a race in auth or audit is a security bug)"
-go test -race -count=1 -timeout 40m ./...
+go test -tags "$TAGS" -race -count=1 -timeout 40m ./...
 
 echo "== fuzz: every target, a short search past its seeds (FUZZ_EXECS inputs each; longer runs: see .ci/fuzz.sh)"
 bash .ci/fuzz.sh

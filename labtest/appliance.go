@@ -8,10 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,11 +43,6 @@ type Appliance struct {
 	// CABundle is the CA bundle to copy; empty means the host's
 	// /etc/ssl/certs/ca-certificates.crt (Nix: cacert's ca-bundle.crt).
 	CABundle string
-	// ZoneInfo is the time zone database to copy; empty means the host's
-	// /usr/share/zoneinfo (Nix: tzdata's share/zoneinfo). Symbolic links
-	// inside it are kept; links to absolute paths (Debian's localtime,
-	// which points at the host's /etc/localtime) are left out.
-	ZoneInfo string
 }
 
 // appliancePasswd and applianceGroup are nix/image.nix's, byte for byte.
@@ -73,7 +65,6 @@ func (a Appliance) Changes() []string {
 		"WORKDIR " + ApplianceStateDir,
 		"ENV TAILOPS_STATE_DIR=" + ApplianceStateDir,
 		"ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-		"ENV ZONEINFO=/usr/share/zoneinfo",
 		"ENV TZ=UTC",
 		"VOLUME " + ApplianceStateDir,
 		"LABEL org.opencontainers.image.title=tailops",
@@ -97,10 +88,6 @@ func (a Appliance) WriteRootfs(w io.Writer) error {
 	ca := a.CABundle
 	if ca == "" {
 		ca = "/etc/ssl/certs/ca-certificates.crt"
-	}
-	zi := a.ZoneInfo
-	if zi == "" {
-		zi = "/usr/share/zoneinfo"
 	}
 	if err := checkStatic(a.Binary); err != nil {
 		return fmt.Errorf("the appliance needs a static binary (make release): %w", err)
@@ -156,9 +143,6 @@ func (a Appliance) WriteRootfs(w io.Writer) error {
 	if err := link("etc/ssl/cert.pem", "certs/ca-certificates.crt"); err != nil {
 		return err
 	}
-	if err := writeZoneinfo(zi, "usr/share/zoneinfo", hdr, file, link); err != nil {
-		return err
-	}
 	if a.SBOM != "" {
 		if err := file("usr/share/doc/tailops/sbom.cdx.json", 0o444, a.SBOM); err != nil {
 			return err
@@ -171,35 +155,6 @@ func (a Appliance) WriteRootfs(w io.Writer) error {
 		return err
 	}
 	return tw.Close()
-}
-
-// writeZoneinfo copies the time zone tree at src to dst in the tar
-// stream, in lexical order, keeping relative symbolic links.
-func writeZoneinfo(src, dst string, hdr func(*tar.Header) error, file func(name string, mode int64, src string) error,
-	link func(name, target string) error) error {
-	return filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("appliance rootfs: %w (install tzdata)", err)
-		}
-		rel, _ := filepath.Rel(src, p)
-		name := path.Join(dst, filepath.ToSlash(rel))
-		switch {
-		case e.IsDir():
-			return hdr(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o555})
-		case e.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			if filepath.IsAbs(target) {
-				return nil // outside the tree: the host's /etc/localtime
-			}
-			return link(name, target)
-		case e.Type().IsRegular():
-			return file(name, 0o444, p)
-		}
-		return nil
-	})
 }
 
 // ApplianceImage imports the appliance image a describes and returns its

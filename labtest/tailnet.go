@@ -25,7 +25,6 @@ import (
 	"tailscale.com/net/tsaddr"
 	"tailscale.com/tailcfg"
 	"tailscale.com/tsnet"
-	"tailscale.com/tstest/integration"
 	"tailscale.com/tstest/integration/testcontrol"
 	"tailscale.com/types/key"
 	"tailscale.com/types/logger"
@@ -86,7 +85,7 @@ func NewTailnet(t testing.TB, opts *TailnetOptions) *Tailnet {
 	if opts.Verbose {
 		logf = t.Logf
 	}
-	derpMap := integration.RunDERPAndSTUN(t, logf, "127.0.0.1")
+	derpMap := runDERPAndSTUN(t, logf, "127.0.0.1")
 	control := &testcontrol.Server{
 		DERPMap:        derpMap,
 		RequireAuthKey: opts.AuthKey,

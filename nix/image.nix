@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 #
-# The OCI image: the static tailops binary, a CA bundle, time zones, its
-# SBOM and passwd/group entries for uid/gid 65532. No shell, no package
+# The OCI image: the static tailops binary (time zones inside it), a CA
+# bundle, its SBOM and passwd/group entries for uid/gid 65532. No shell, no package
 # manager. `nix build .#image` gives a script that streams the image:
 #   $(nix build --print-out-paths .#image) | docker load
 {
   lib,
   dockerTools,
   cacert,
-  tzdata,
   tailops,
   sbom,
   revision ? "unknown",
@@ -18,7 +17,6 @@ let
   uid = "65532";
   stateDir = "/var/lib/tailops";
   caBundle = "${cacert}/etc/ssl/certs/ca-bundle.crt";
-  zoneinfo = "${tzdata}/share/zoneinfo";
 in
 dockerTools.streamLayeredImage {
   name = "tailops";
@@ -41,11 +39,11 @@ dockerTools.streamLayeredImage {
     EOF
     echo 'hosts: files dns' > etc/nsswitch.conf
 
-    # Go and other clients look for these paths; SSL_CERT_FILE and ZONEINFO
-    # below point at the store paths, which the Landlock policy follows.
+    # Go and other clients look for these paths; SSL_CERT_FILE below points
+    # at the store path, which the Landlock policy follows. Time zones are
+    # in the binary (time/tzdata).
     ln -s ${caBundle} etc/ssl/certs/ca-certificates.crt
     ln -s ${caBundle} etc/ssl/cert.pem
-    ln -s ${zoneinfo} usr/share/zoneinfo
 
     cp ${sbom} usr/share/doc/tailops/sbom.cdx.json
 
@@ -67,7 +65,6 @@ dockerTools.streamLayeredImage {
     Env = [
       "TAILOPS_STATE_DIR=${stateDir}"
       "SSL_CERT_FILE=${caBundle}"
-      "ZONEINFO=${zoneinfo}"
       "TZ=UTC"
     ];
     Volumes = {

@@ -2,7 +2,8 @@
 #
 # tailops as a static binary: cgo with a static libseccomp and static glibc,
 # built with the flags of the documented reproducible release build
-# (`make release`): -tags netgo,osusergo -trimpath, no VCS stamp, an empty
+# (`make release`): -tags netgo,osusergo,timetzdata plus the Tailscale feature tags of
+# tailscale.tags, -trimpath, no VCS stamp, an empty
 # Go build id, external linking with -static. buildGoModule adds -trimpath
 # and -buildid= itself.
 {
@@ -48,10 +49,14 @@ buildGo126Module {
   subPackages = [ "." ];
 
   env.CGO_ENABLED = 1;
+  # netgo,osusergo,timetzdata and the Tailscale features TailOps leaves out
+  # (../tailscale.tags): the Makefile's RELEASE_TAGS, in the same order.
   tags = [
     "netgo"
     "osusergo"
-  ];
+    "timetzdata"
+  ]
+  ++ import ./tailscale-tags.nix;
   ldflags = [
     "-s"
     "-w"

@@ -16,9 +16,7 @@ func ListenConfig() *net.ListenConfig {
 	return lc
 }
 
-// peerAPINote says where the tsnet engine's peer API listens.
-const peerAPINote = "tsnet: the engine's peer API listens only inside its userspace network stack: before the engine starts, " +
-	"the server forbids itself new host TCP listeners (a Landlock layer refusing TCP bind, and seccomp refusing MPTCP), so the " +
-	"engine's own attempt to listen on 0.0.0.0 (at a port from 32768 up derived from the node's tailnet address) fails and it " +
-	"falls back to the userspace stack; no host port is bound but --listen's. With --sandbox off, or best-effort on a kernel " +
-	"without Landlock ABI 4 or seccomp, that host listener exists and closes every connection whose source is not a tailnet address"
+// engineListenNote says why the tsnet engine opens no host listener.
+const engineListenNote = "tsnet: the engine opens no host TCP listener: TailOps is built without Tailscale's peer API server " +
+	"(ts_omit_peerapiserver), and before the engine starts the server forbids itself new host TCP listeners (a Landlock layer " +
+	"refusing TCP bind, and seccomp refusing MPTCP); no host port is bound but --listen's"

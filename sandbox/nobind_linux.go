@@ -17,9 +17,9 @@ import (
 // working, and Apply stacks on top.
 //
 // The server calls it in tsnet mode once its own listeners are open and
-// before the Tailscale engine starts: the engine's peer API then cannot
-// listen on a host port (it would on 0.0.0.0) and falls back to the
-// userspace network stack, where tailnet peers reach it anyway.
+// before the Tailscale engine starts: the build has no peer API server
+// (which would listen on 0.0.0.0), and any other host listener a later
+// engine might open fails instead of appearing on the host.
 //
 // In off mode it does nothing. In enforce mode it fails, changing
 // nothing, when the kernel lacks Landlock ABI 4 or seccomp; in

@@ -391,7 +391,7 @@ func Compute(grants []Grant, cfg Config) (*Policy, error) {
 		}
 		p.Notes = append(p.Notes, "tsnet runs the Tailscale engine in this process: outbound TCP and UDP stay open to any port "+
 			"(Landlock restricts ports, not hosts); what peers may reach is decided by the tailnet policy and TailOps' WhoIs check")
-		p.Notes = append(p.Notes, peerAPINote)
+		p.Notes = append(p.Notes, engineListenNote)
 	}
 	if cfg.TailscaledSocket != "" {
 		b.add(cfg.TailscaledSocket, AccessConnect, "tailnet (local): tailscaled's LocalAPI socket")

@@ -213,3 +213,14 @@ func TestLocalNodeIdentifiesCallers(t *testing.T) {
 		t.Errorf("unknown address: %v", err)
 	}
 }
+
+// TestNodesLeaveOutTailscaleFeatures: the nodes these tests start are
+// built as the release builds them, without the Tailscale features of
+// tailscale.tags (go test -tags "$(bash .ci/ts-tags.sh)", as .ci/test.sh
+// runs it): so the tsnet node tests prove that the release's node joins,
+// serves and identifies callers without them.
+func TestNodesLeaveOutTailscaleFeatures(t *testing.T) {
+	if err := labtest.CheckTailscaleTags(); err != nil {
+		t.Fatal(err)
+	}
+}

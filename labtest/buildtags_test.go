@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package labtest
+
+import (
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestParseTailscaleTags: only whole ts_omit_ lines count; comments,
+// blanks, indented or trailing text and other tags do not; an empty list
+// is an error.
+func TestParseTailscaleTags(t *testing.T) {
+	for _, tc := range []struct {
+		file, want string
+	}{
+		{"# comment\nts_omit_ssh\n\nts_omit_drive\n", "ts_omit_ssh,ts_omit_drive"},
+		{"ts_omit_ssh # why\n ts_omit_tap\nnetgo\nts_omit_webclient", "ts_omit_webclient"},
+		{"# ts_omit_ssh\n", ""},
+		{"", ""},
+	} {
+		got, err := parseTailscaleTags([]byte(tc.file))
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("%q: %q, %v; want %q", tc.file, got, err, tc.want)
+		}
+	}
+}
+
+// TestMissingTailscaleTags reads the module's tailscale.tags and names
+// exactly the tags a build's -tags setting lacks.
+func TestMissingTailscaleTags(t *testing.T) {
+	all, err := TailscaleTags()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := strings.Split(all, ",")
+	for _, tc := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     []string
+	}{
+		{"all, among others", []debug.BuildSetting{{Key: "-tags", Value: "netgo,osusergo," + all}}, nil},
+		{"no -tags", nil, tags},
+		{"others only", []debug.BuildSetting{{Key: "-tags", Value: "netgo,osusergo"}}, tags},
+		{"one lacking", []debug.BuildSetting{{Key: "-tags", Value: strings.Join(tags[1:], ",")}}, tags[:1]},
+	} {
+		got, err := MissingTailscaleTags(tc.settings)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
