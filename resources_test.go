@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,5 +184,95 @@ func TestUntrustedTextReachesClientsMarked(t *testing.T) {
 	rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file://" + filepath.Join(root, "app.log")})
 	if err != nil || rr.Contents[0].Meta[tools.UntrustedMeta] != true {
 		t.Errorf("a file read as a resource is not marked: %+v, %v", rr, err)
+	}
+}
+
+// TestAuditRecentResource: through the official Go SDK client against the
+// real server, tailops://audit/recent (and get_audit_records) is listed
+// and read only by an admin; a reader without admin is refused and the
+// refusal is recorded. An admin's read returns the newest records oldest
+// first — the reader's refused read among them — and neither caller's
+// bearer token nor a secret the reader sent as an argument appears in
+// them; the admin's own read is recorded too.
+func TestAuditRecentResource(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	readerTok, adminTok := s.token(t, "reader", auth.ScopeReadonly), s.token(t, "auditor", auth.ScopeAdmin)
+	reader, admin := sdkSession(t, s.URL, readerTok), sdkSession(t, s.URL, adminTok)
+	const secret = "hunter2-in-an-argument"
+	if _, err := reader.CallTool(ctx, &sdk.CallToolParams{Name: "get_system_status", Arguments: map[string]any{"password": secret}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		cs     *sdk.ClientSession
+		listed bool
+	}{
+		{"readonly", reader, false},
+		{"admin", admin, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := tc.cs.ListResources(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.ContainsFunc(rs.Resources, func(r *sdk.Resource) bool { return r.URI == "tailops://audit/recent" }); got != tc.listed {
+				t.Errorf("tailops://audit/recent listed: %v, want %v", got, tc.listed)
+			}
+			ts, err := tc.cs.ListTools(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(toolNames(ts.Tools), "get_audit_records"); got != tc.listed {
+				t.Errorf("get_audit_records listed: %v, want %v", got, tc.listed)
+			}
+			_, err = tc.cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "tailops://audit/recent"})
+			if tc.listed != (err == nil) {
+				t.Errorf("read tailops://audit/recent: %v", err)
+			}
+		})
+	}
+	res, err := admin.ReadResource(ctx, &sdk.ReadResourceParams{URI: "tailops://audit/recent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res.Contents[0].Text
+	for _, leak := range []string{readerTok, adminTok, secret} {
+		if strings.Contains(text, leak) {
+			t.Errorf("the audit records show %q:\n%s", leak, text)
+		}
+	}
+	var recent struct {
+		Count   int
+		Records []map[string]any
+	}
+	if err := json.Unmarshal([]byte(text), &recent); err != nil || recent.Count != len(recent.Records) || recent.Count == 0 {
+		t.Fatalf("tailops://audit/recent: %v\n%s", err, text)
+	}
+	var seqs []float64
+	refused := false
+	for _, r := range recent.Records {
+		seqs = append(seqs, r["seq"].(float64))
+		caller, _ := r["caller"].(map[string]any)
+		refused = refused || r["event"] == "resource_read" && r["resource"] == "tailops://audit/recent" && r["result"] == "denied" && caller["agent"] == "reader"
+	}
+	if !slices.IsSorted(seqs) || !refused {
+		t.Errorf("records not oldest first (%v), or without the reader's refused read (%v)", seqs, refused)
+	}
+	if res.Contents[0].Meta[tools.UntrustedMeta] != true {
+		t.Error("the audit records carry callers' text and are not marked untrusted")
+	}
+	three, err := admin.CallTool(ctx, &sdk.CallToolParams{Name: "get_audit_records", Arguments: map[string]any{"limit": 3}})
+	if err != nil || three.IsError || len(three.StructuredContent.(map[string]any)["records"].([]any)) != 3 {
+		t.Errorf("get_audit_records limit 3: %+v, %v", three, err)
+	}
+	var reads []string
+	for _, r := range s.auditRecords(t) {
+		if r["event"] == "resource_read" && r["resource"] == "tailops://audit/recent" {
+			reads = append(reads, fmt.Sprint(r["caller"].(map[string]any)["agent"], ":", r["result"]))
+		}
+	}
+	if !slices.Equal(reads, []string{"reader:denied", "auditor:success", "auditor:success"}) {
+		t.Errorf("resource_read records of tailops://audit/recent: %v", reads)
 	}
 }

@@ -201,8 +201,9 @@ func TestSandboxedServerRunsEveryTool(t *testing.T) {
 		"list_services":        {"pattern": "*"}, "get_service_status": {"unit": "dbus", "lines": 5},
 		"start_service": {"unit": "tailops-sbx"}, "reload_service": {"unit": "tailops-sbx"},
 		"restart_service": {"unit": "tailops-sbx"}, "stop_service": {"unit": "tailops-sbx"},
-		"get_stack_status": {"name": "sbx"}, "get_stack_logs": {"name": "sbx"}, "get_stack_history": {"name": "sbx"},
-		"restart_stack": {"name": "sbx"}, "pull_stack_images": {"name": "sbx"}, "deploy_stack": {"name": "sbx"},
+		"get_stack_status": {"name": "sbx"}, "get_stack_logs": {"name": "sbx"}, "get_stack_history": {"name": "sbx"}, "get_stack_compose": {"name": "sbx"},
+		"get_audit_records": {"limit": 5},
+		"restart_stack":     {"name": "sbx"}, "pull_stack_images": {"name": "sbx"}, "deploy_stack": {"name": "sbx"},
 		"remove_stack": {"name": "sbx"}, "update_stack": {"name": "sbx"}, "rollback_stack": {"name": "sbx", "deployment": "1"},
 	}
 	// These reach a loopback address where nothing answers their protocol:

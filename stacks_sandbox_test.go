@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/labtest"
 )
@@ -52,6 +55,7 @@ func TestStacksToolsUnderSandbox(t *testing.T) {
 	}{
 		{"deploy_stack", map[string]any{"name": "sbxstack"}, `"deployment"`},
 		{"get_stack_status", map[string]any{"name": "sbxstack"}, `"state": "running"`},
+		{"get_stack_compose", map[string]any{"name": "sbxstack"}, "policy: ok"},
 		{"update_stack", map[string]any{"name": "sbxstack", "env": map[string]any{"LEVEL": "2"}}, `+             LEVEL: \"2\"`},
 		{"rollback_stack", map[string]any{"name": "sbxstack"}, `"deployment"`},
 		{"get_stack_history", map[string]any{"name": "sbxstack"}, `"action": "rollback"`},
@@ -67,6 +71,12 @@ func TestStacksToolsUnderSandbox(t *testing.T) {
 		if c.tool == "deploy_stack" {
 			json.Unmarshal([]byte(text), &first)
 		}
+	}
+	// The stack's resolved configuration, read as a resource under the
+	// sandbox.
+	if res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: "tailops://stacks/sbxstack/compose"}); err != nil ||
+		!strings.Contains(res.Contents[0].Text, "LEVEL: \"1\"") {
+		t.Errorf("tailops://stacks/sbxstack/compose under the sandbox: %+v, %v", res, err)
 	}
 	if out := d.Docker(t, "ps", "-aq", "--filter", "label=com.docker.compose.project=sbxstack"); out != "" {
 		t.Errorf("containers left: %s", out)

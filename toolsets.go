@@ -15,6 +15,7 @@ import (
 	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tools"
 	approvaltools "github.com/tailops/tailops/tools/approvals"
+	"github.com/tailops/tailops/tools/auditlog"
 	"github.com/tailops/tailops/tools/diag"
 	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/files"
@@ -48,6 +49,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(firewall.New(c.firewallConfig(log)))
 	l.add(inventory.New(c.inventoryConfig(&l)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
+	l.add(auditlog.New(auditlog.Config{Path: c.AuditLog}))
 	l.addTestToolsets()
 	return &l
 }

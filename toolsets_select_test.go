@@ -86,7 +86,7 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "--read-only and --disable-destructive", args: []string{"--read-only", "--disable-destructive"}, want: toolsOf(readOnly)},
 		{name: "--disable-destructive within the toolsets", args: []string{"--toolsets", "docker", "--disable-destructive"}, want: toolsOf(notDestructive, "docker")},
 
-		{name: "unknown toolset", args: []string{"--toolsets", "diag,compose"}, wantErr: `--toolsets: unknown toolset "compose" (known: host, files, secrets, docker, stacks, diag, systemd, journal, packages, firewall, inventory, approvals); a domain this build does not have has no toolset`},
+		{name: "unknown toolset", args: []string{"--toolsets", "diag,compose"}, wantErr: `--toolsets: unknown toolset "compose" (known: host, files, secrets, docker, stacks, diag, systemd, journal, packages, firewall, inventory, approvals, audit); a domain this build does not have has no toolset`},
 		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "compose,hosts"}, wantErr: `unknown toolset "compose", "hosts" (known: `},
 		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["compose"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "compose"`},
 		{name: "--tools outside the toolsets", args: []string{"--toolsets", "diag", "--tools", "ping_host,health_check"}, wantErr: "--tools names health_check, a tool of the host toolset, which --toolsets leaves out (it selects diag); add host to the toolsets or drop health_check from the tools"},

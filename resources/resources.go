@@ -22,18 +22,33 @@ func All() []tools.ResourceView {
 			Description: "A container's recent log lines, by name or id (get_container_logs).",
 			Tool:        "get_container_logs",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"container": v["id"]} },
+			Complete:    map[string]string{"id": "container"},
 		},
 		{
 			URI: "tailops://stacks/{name}/status", Name: "stack-status", MIMEType: "application/json",
 			Description: "A compose stack's services, containers, health and deployed commit (get_stack_status).",
 			Tool:        "get_stack_status",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"name": v["name"]} },
+			Complete:    map[string]string{"name": "stack"},
+		},
+		{
+			URI: "tailops://stacks/{name}/compose", Name: "stack-compose", MIMEType: "application/yaml",
+			Description: "A compose stack's resolved configuration in YAML, secrets redacted as deploy_stack's plan redacts them (get_stack_compose).",
+			Tool:        "get_stack_compose",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"name": v["name"]} },
+			Complete:    map[string]string{"name": "stack"},
 		},
 		{
 			URI: "tailops://services/{unit}/journal", Name: "service-journal", MIMEType: "text/plain",
 			Description: "A systemd unit's recent journal entries (get_journal).",
 			Tool:        "get_journal",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"unit": v["unit"]} },
+			Complete:    map[string]string{"unit": "unit"},
+		},
+		{
+			URI: "tailops://audit/recent", Name: "audit-recent", MIMEType: "application/json",
+			Description: "The newest 50 records of TailOps' audit log, oldest first, for an admin (get_audit_records).",
+			Tool:        "get_audit_records",
 		},
 		{
 			URI: "file:///{+path}", Name: "file", MIMEType: "text/plain",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
@@ -43,21 +44,62 @@ func (p promptCompleter) CompletePromptArgument(ctx context.Context, prompt stri
 			v = verdict{Reason: fmt.Sprintf("completing %s of prompt %s lists with %s: %s", argument.Name, prompt, cp.Tool, tv.Reason), Missing: tv.Missing, entry: v.entry}
 		}
 	}
-	rec := request(KindCompletion, prompt, args, c, v)
-	if !v.Allowed {
+	return s.answerCompletion(ctx, request(KindCompletion, prompt, args, c, v), start, cp, ok, fmt.Sprintf("%s of prompt %s", argument.Name, prompt), argument.Value)
+}
+
+// resourceCompleter answers completion/complete for the variables of
+// resource templates (views) through the choke point: the caller must be
+// allowed the view's tool and the tool that lists the names, and every
+// request is recorded, allowed or not, before the names leave.
+type resourceCompleter struct{ s *Server }
+
+// CompleteResourceArgument completes variable argument of the template
+// uri for the caller.
+func (r resourceCompleter) CompleteResourceArgument(ctx context.Context, uri string, argument mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
+	s := r.s
+	start := time.Now()
+	c := auth.CallerFrom(ctx)
+	args := map[string]any{"argument": argument.Name, "value": argument.Value}
+	v := verdict{Reason: fmt.Sprintf("unknown resource template %s", uri)}
+	var (
+		cp tools.Completion
+		ok bool
+	)
+	if i := slices.IndexFunc(s.views, func(x *view) bool { return x.spec.URI == uri && x.spec.Templated() }); i >= 0 {
+		vw := s.views[i]
+		if v = s.decide(c, KindTool, vw.spec.Tool); !v.Allowed {
+			v.Reason = fmt.Sprintf("resource template %s is read with tool %s: %s", uri, vw.spec.Tool, v.Reason)
+		} else if kind, has := vw.spec.Complete[argument.Name]; has {
+			cp, ok = s.completions[kind]
+		}
+	}
+	if v.Allowed && ok {
+		if tv := s.decide(c, KindTool, cp.Tool); !tv.Allowed {
+			v = verdict{Reason: fmt.Sprintf("completing %s of %s lists with %s: %s", argument.Name, uri, cp.Tool, tv.Reason), Missing: tv.Missing, entry: v.entry}
+		}
+	}
+	return s.answerCompletion(ctx, request(KindResourceCompletion, uri, args, c, v), start, cp, ok, fmt.Sprintf("%s of %s", argument.Name, uri), argument.Value)
+}
+
+// answerCompletion records a completion request decided in rec and, when
+// allowed, answers the names cp gives that start with prefix (none when
+// !ok: the argument is not completed). what names the argument for
+// errors.
+func (s *Server) answerCompletion(ctx context.Context, rec *audit.Record, start time.Time, cp tools.Completion, ok bool, what, prefix string) (*mcp.Completion, error) {
+	if rec.Decision != audit.DecisionAllowed {
 		if err := s.write(ctx, rec); err != nil {
 			return nil, fmt.Errorf("%s", auditRefusal)
 		}
-		return nil, fmt.Errorf("%s", v.Reason)
+		return nil, fmt.Errorf("%s", rec.Reason)
 	}
 	out := &mcp.Completion{Values: []string{}}
 	var err error
 	if ok {
-		out, err = complete(ctx, cp.Values, argument.Value)
+		out, err = complete(ctx, cp.Values, prefix)
 	}
 	if err != nil {
 		// The engine's or the bus's message, under the rules of tool errors.
-		err = fmt.Errorf("completing %s of prompt %s: %s", argument.Name, prompt, redact.Text(err.Error()))
+		err = fmt.Errorf("completing %s: %s", what, redact.Text(err.Error()))
 	}
 	return out, s.finishContent(ctx, rec, start, err)
 }

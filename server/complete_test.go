@@ -179,3 +179,80 @@ func TestCompletions(t *testing.T) {
 		t.Errorf("completion records: %d allowed, %d denied; want 8 and 4", allowed, denied)
 	}
 }
+
+// TestResourceTemplateCompletions: completion/complete of a resource
+// template's variable offers the names its completion lists, over HTTP
+// and stdio, only to a caller allowed the template's tool and the listing
+// tool; a variable without a completion gets none; every request is a
+// completion record naming the template, and a refusal reveals no name.
+func TestResourceTemplateCompletions(t *testing.T) {
+	id := func(v map[string]string) map[string]any { return map[string]any{"id": v["id"]} }
+	cs := serveChoke(t, Config{
+		Enabled: []tools.Spec{echoTool("thing", auth.ScopeReadonly), echoTool("secret", auth.ScopeAdmin), readTool("list_secrets", auth.ScopeAdmin)},
+		Views: []tools.ResourceView{
+			{URI: "test://things/{id}", Name: "things", Description: "d", Tool: "thing", Args: id, Complete: map[string]string{"id": "thing"}},
+			{URI: "test://secrets/{id}", Name: "secrets", Description: "d", Tool: "secret", Args: id, Complete: map[string]string{"id": "secret"}},
+			{URI: "test://leaky/{id}", Name: "leaky", Description: "d", Tool: "thing", Args: id, Complete: map[string]string{"id": "secret"}},
+			{URI: "test://plain/{id}", Name: "plain", Description: "d", Tool: "thing", Args: id},
+		},
+		Completions: []tools.Completion{
+			{Kind: "thing", Tool: "thing", Values: func(context.Context) ([]string, error) { return []string{"web", "worker", "db"}, nil }},
+			{Kind: "secret", Tool: "list_secrets", Values: func(context.Context) ([]string, error) { return []string{"top-secret-name"}, nil }},
+		},
+	})
+	complete := func(c interface {
+		Complete(context.Context, mcp.CompleteRequest) (*mcp.CompleteResult, error)
+	}, uri, value string) ([]string, error) {
+		var r mcp.CompleteRequest
+		r.Params.Ref = mcp.ResourceReference{Type: "ref/resource", URI: uri}
+		r.Params.Argument = mcp.CompleteArgument{Name: "id", Value: value}
+		res, err := c.Complete(t.Context(), r)
+		if err != nil {
+			return nil, err
+		}
+		return res.Completion.Values, nil
+	}
+	for _, stdio := range []bool{false, true} {
+		for _, scope := range []auth.Scope{auth.ScopeReadonly, auth.ScopeAdmin} {
+			t.Run(fmt.Sprintf("stdio=%v/%s", stdio, scope), func(t *testing.T) {
+				c := cs.client(t, stdio, fmt.Sprintf("rc-%v-%s", stdio, scope), scope)
+				admin := scope == auth.ScopeAdmin
+				for _, tc := range []struct {
+					uri, value string
+					want       []string // nil: refused
+				}{
+					{"test://things/{id}", "w", []string{"web", "worker"}},
+					{"test://plain/{id}", "w", []string{}},
+					{"test://secrets/{id}", "", map[bool][]string{true: {"top-secret-name"}}[admin]},
+					{"test://leaky/{id}", "", map[bool][]string{true: {"top-secret-name"}}[admin]}, // lists with list_secrets
+					{"test://nothing/{id}", "", nil},
+				} {
+					got, err := complete(c, tc.uri, tc.value)
+					switch {
+					case tc.want == nil && err == nil:
+						t.Errorf("%s: completed %v, want a refusal", tc.uri, got)
+					case tc.want == nil && strings.Contains(err.Error(), "top-secret-name"):
+						t.Errorf("%s: the refusal reveals a name: %v", tc.uri, err)
+					case tc.want != nil && (err != nil || !slices.Equal(got, tc.want)):
+						t.Errorf("%s %q: %v, %v; want %v", tc.uri, tc.value, got, err, tc.want)
+					}
+				}
+			})
+		}
+	}
+	var allowed, denied int
+	for _, r := range readAuditLog(t, cs.logPath) {
+		if r["event"] != string(audit.EventCompletion) || r["resource"] == nil {
+			continue
+		}
+		if r["decision"] == string(audit.DecisionAllowed) {
+			allowed++
+		} else {
+			denied++
+		}
+	}
+	// Per transport: readonly 2 allowed, 3 refused; admin 4 allowed, 1 refused.
+	if allowed != 12 || denied != 8 {
+		t.Errorf("completion records naming a template: %d allowed, %d refused; want 12 and 8", allowed, denied)
+	}
+}

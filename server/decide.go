@@ -34,6 +34,10 @@ const (
 	// KindCompletion is a completion/complete of a prompt's argument; it
 	// is decided as the prompt, and recorded as a completion.
 	KindCompletion Kind = "completion"
+	// KindResourceCompletion is a completion/complete of a resource
+	// template's variable; it is decided as the template's tool, and
+	// recorded as a completion naming the template.
+	KindResourceCompletion Kind = "resource_completion"
 )
 
 // verdict is the decision on a request.
@@ -86,7 +90,7 @@ func eventOf(kind Kind) audit.Event {
 		return audit.EventPromptGet
 	case KindResource:
 		return audit.EventResourceRead
-	case KindCompletion:
+	case KindCompletion, KindResourceCompletion:
 		return audit.EventCompletion
 	}
 	return audit.EventToolCall
@@ -103,7 +107,7 @@ func request(kind Kind, name string, args any, c *auth.Caller, v verdict) *audit
 		rec.Tool = name
 	case KindPrompt, KindCompletion:
 		rec.Prompt = name
-	case KindResource:
+	case KindResource, KindResourceCompletion:
 		rec.Resource = name
 	}
 	if v.entry != nil {

@@ -68,8 +68,9 @@ type Config struct {
 	// is not enabled are left out.
 	Views []tools.ResourceView
 	// Completions complete prompt arguments (tools.PromptSpec.Complete
-	// names them by kind); nil means none, and then the server does not
-	// announce the capability.
+	// names them by kind) and resource templates' variables
+	// (tools.ResourceView.Complete); nil means none, and then the server
+	// does not announce the capability.
 	Completions []tools.Completion
 	// Gate decides calls that need approval; nil refuses them all.
 	Gate *approval.Gate
@@ -243,7 +244,7 @@ func New(c Config) (*Server, error) {
 	if len(c.Prompts) > 0 {
 		opts = append(opts, mcpserver.WithPromptCapabilities(false))
 	}
-	if len(c.Prompts) > 0 && len(c.Completions) > 0 {
+	if (len(c.Prompts) > 0 || len(c.Views) > 0) && len(c.Completions) > 0 {
 		s.completions = map[string]tools.Completion{}
 		for _, cp := range c.Completions {
 			if _, dup := s.completions[cp.Kind]; dup || cp.Kind == "" || cp.Tool == "" || cp.Values == nil {
@@ -251,7 +252,8 @@ func New(c Config) (*Server, error) {
 			}
 			s.completions[cp.Kind] = cp
 		}
-		opts = append(opts, mcpserver.WithCompletions(), mcpserver.WithPromptCompletionProvider(promptCompleter{s}))
+		opts = append(opts, mcpserver.WithCompletions(), mcpserver.WithPromptCompletionProvider(promptCompleter{s}),
+			mcpserver.WithResourceCompletionProvider(resourceCompleter{s}))
 	}
 	if len(c.Resources) > 0 || len(c.Views) > 0 {
 		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))

@@ -5,6 +5,7 @@ package tools
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/yosida95/uritemplate/v3"
@@ -72,10 +73,13 @@ type ResourceView struct {
 	// Args maps the URI's variables to the tool's arguments; nil means
 	// no arguments.
 	Args func(vars map[string]string) map[string]any
+	// Complete names, for a URI variable, the kind of Completion that
+	// completes it (completion/complete of the template); nil means none.
+	Complete map[string]string
 }
 
 // Validate checks the view: an absolute URI template, a name, a
-// description and a tool.
+// description, a tool, and completions only of its variables.
 func (v *ResourceView) Validate() error {
 	scheme, _, ok := strings.Cut(v.URI, "://")
 	switch {
@@ -86,8 +90,14 @@ func (v *ResourceView) Validate() error {
 	case v.Tool == "":
 		return fmt.Errorf("resource view %s: no tool", v.URI)
 	}
-	if _, err := uritemplate.New(v.URI); err != nil {
+	t, err := uritemplate.New(v.URI)
+	if err != nil {
 		return fmt.Errorf("resource view %s: %w", v.URI, err)
+	}
+	for name, kind := range v.Complete {
+		if !slices.Contains(t.Varnames(), name) || kind == "" {
+			return fmt.Errorf("resource view %s: completes %q, which is not one of its variables, or with no kind", v.URI, name)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/resources"
 	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tools"
 )
@@ -83,7 +84,9 @@ type Server struct {
 }
 
 // New starts a server with sets, opening those that open something
-// (tools.Opener) and closing them (tools.Closer) when the test ends.
+// (tools.Opener) and closing them (tools.Closer) when the test ends. It
+// serves the sets' prompts, resources and completions, and TailOps'
+// resource views (resources.All) of their tools, as the real server does.
 func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 	t.Helper()
 	if opts == nil {
@@ -134,7 +137,7 @@ func New(t testing.TB, sets []tools.Toolset, opts *Options) *Server {
 	}
 	s.Server, err = server.New(server.Config{Logger: log, Version: "test", Audit: l, Verifier: v,
 		Known: append(append([]tools.Spec(nil), enabled...), opts.Known...), Enabled: enabled,
-		Prompts: tools.Prompts(sets), Resources: tools.Resources(sets), Gate: gate})
+		Prompts: tools.Prompts(sets), Resources: tools.Resources(sets), Views: resources.All(), Completions: tools.Completions(sets), Gate: gate})
 	if err != nil {
 		t.Fatal(err)
 	}

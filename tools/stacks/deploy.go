@@ -76,6 +76,12 @@ func resolve(p *types.Project) (resolved, error) {
 		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
 	}
 	r.redacted = maskSecretVars(string(red), p.Environment)
+	// A configuration loaded from the history was interpolated when it
+	// was deployed, and its variables were not kept: a secret there is
+	// known by the service environment entry it went into.
+	for _, name := range p.ServiceNames() {
+		r.redacted = maskSecretVars(r.redacted, p.Services[name].Environment.ToMapping())
+	}
 	return r, nil
 }
 

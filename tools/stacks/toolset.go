@@ -230,6 +230,16 @@ func (t *Toolset) declare() []tools.Spec {
 			Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints, Needs: readGit,
 			Run: t.stackStatus,
 		}.Spec(),
+		tools.TypedSpec[NameArg, StackCompose]{
+			Name: "get_stack_compose", Title: "Compose stack configuration",
+			Description: "A stack's resolved compose configuration in YAML, secrets redacted as deploy_stack's approval plan redacts them: " +
+				"for a stack in a stack root, as deploy_stack would deploy it now (its .env, no call variables), with its policy's verdict; " +
+				"for a stack deployed from git, the configuration of its last successful deployment. Nothing is created or fetched. " +
+				"Also the resource tailops://stacks/{name}/compose.",
+			Scope: auth.ScopeContainerRead, Risk: tools.RiskModerate, Hints: tools.ReadHints, Needs: read,
+			Run: t.stackCompose, Text: composeText,
+			Untrusted: true, // a git repository's text
+		}.Spec(),
 		tools.TypedSpec[LogsArgs, StackLogs]{
 			Name: "get_stack_logs", Title: "Compose stack logs",
 			Description: "The last lines every container of a compose project wrote, all services merged by time, each line with its service and stream. " +

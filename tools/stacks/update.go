@@ -156,6 +156,20 @@ func (t *Toolset) pullThenUp(ctx context.Context, p *types.Project) error {
 // deployed (interpolation done then), with compose's labels, and checks
 // it against the stack's policy as it is now.
 func (t *Toolset) fromHistory(ctx context.Context, s diskStack, d Deployment) (*types.Project, error) {
+	p, err := loadDeployment(ctx, s, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checker(s).check(p); err != nil {
+		return nil, fmt.Errorf("deployment %s is refused by the stack's policy now: %w", d.ID, err)
+	}
+	return p, nil
+}
+
+// loadDeployment loads a deployment's resolved configuration as it was
+// deployed (interpolation done then), with compose's labels; no policy
+// is checked.
+func loadDeployment(ctx context.Context, s diskStack, d Deployment) (*types.Project, error) {
 	if d.Config == "" {
 		return nil, fmt.Errorf("deployment %s keeps no configuration", d.ID)
 	}
@@ -171,9 +185,6 @@ func (t *Toolset) fromHistory(ctx context.Context, s diskStack, d Deployment) (*
 		return nil, fmt.Errorf("loading deployment %s: %w", d.ID, err)
 	}
 	labelProject(p)
-	if err := t.checker(s).check(p); err != nil {
-		return nil, fmt.Errorf("deployment %s is refused by the stack's policy now: %w", d.ID, err)
-	}
 	return p, nil
 }
 
