@@ -106,3 +106,6 @@ bash .ci/fuzz.sh
 
 echo "== official TypeScript SDK client against the binary"
 bash .ci/ts-client/run.sh ./tailops
+
+echo "== official MCP conformance suite against the binary (scenarios that apply: .ci/conformance/scenarios.txt)"
+bash .ci/conformance/run.sh ./tailops
