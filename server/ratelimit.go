@@ -344,10 +344,13 @@ func (s *Server) rateGate(next http.Handler) http.Handler {
 			return
 		}
 		// The retry that answers a confirmation this server asked is
-		// the same call: charged once, when it was asked.
-		if ctx, answering := s.redeem(r.Context(), c, name, e.Params.RequestState, e.arguments()); answering {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, rateChargedKey{}, true)))
-			return
+		// the same call: charged once, when it was asked. (Only such a
+		// retry has its arguments decoded here.)
+		if e.Params.RequestState != "" {
+			if ctx, answering := s.redeem(r.Context(), c, name, e.Params.RequestState, e.arguments()); answering {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, rateChargedKey{}, true)))
+				return
+			}
 		}
 		if refused := s.limits.take(c, v.entry.scope); refused != nil {
 			s.write(r.Context(), request(kind, name, e.arguments(), c, verdict{Reason: refused.reason(), entry: v.entry}))
