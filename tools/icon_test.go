@@ -22,7 +22,7 @@ func (n namedSet) Name() string        { return n.name }
 func (n namedSet) Tools() []tools.Spec { return n.specs }
 
 // TestSpecsCarryToolsetIcons: every tool of a toolset with an icon
-// (icons/NAME.svg) carries it, a toolset without one gives its tools
+// (under its name in iconSVGs) carries it, a toolset without one gives its tools
 // none, and the toolset's own declarations are left as they were.
 func TestSpecsCarryToolsetIcons(t *testing.T) {
 	spec := func(name string) tools.Spec { return tools.Spec{Tool: mcp.Tool{Name: name}} }
@@ -54,8 +54,8 @@ func TestSpecsCarryToolsetIcons(t *testing.T) {
 }
 
 // TestIcon: an icon is a data: URI of type image/svg+xml holding the SVG
-// file itself, base64-encoded, scalable ("any"); a name without a file
-// has none, and a name cannot reach outside icons/.
+// itself, base64-encoded, scalable ("any"); a name without an icon has
+// none.
 func TestIcon(t *testing.T) {
 	for _, tc := range []struct {
 		name string
