@@ -92,7 +92,7 @@ func toolTable(sets []tools.Toolset) string {
 	for _, ts := range sets {
 		for _, s := range ts.Tools() {
 			cells := []string{"`" + s.Name() + "`", ts.Name(), scopeDoc(s.Scope), s.Risk.String(),
-				approvalDoc(&s), effectDoc(&s), firstSentence(s.Tool.Description)}
+				approvalDoc(&s), effectDoc(&s) + taskDoc(&s), firstSentence(s.Tool.Description)}
 			for i, c := range cells {
 				cells[i] = strings.ReplaceAll(c, "|", `\|`)
 			}
@@ -138,6 +138,14 @@ func effectDoc(s *tools.Spec) string {
 		return "destructive"
 	}
 	return "writes"
+}
+
+// taskDoc marks a tool a client may call as an MCP task: ", task".
+func taskDoc(s *tools.Spec) string {
+	if s.Task() {
+		return ", task"
+	}
+	return ""
 }
 
 // firstSentence returns the first sentence of a tool's description: up to

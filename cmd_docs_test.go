@@ -31,8 +31,8 @@ func TestFirstSentence(t *testing.T) {
 }
 
 // TestToolTableCells: each column of a row comes from the declaration:
-// the approval from the risk and ApprovalFor, the effect from the hints,
-// "any token" for the authenticated scope; a | in a description is
+// the approval from the risk and ApprovalFor, the effect from the hints
+// (and ", task" for a tool that runs as an MCP task), "any token" for the authenticated scope; a | in a description is
 // escaped.
 func TestToolTableCells(t *testing.T) {
 	hints := func(readOnly, destructive bool) mcp.ToolAnnotation {
@@ -45,6 +45,8 @@ func TestToolTableCells(t *testing.T) {
 	some.ApprovalFor = func(any) bool { return true }
 	lowered := spec("bounce", "system:admin", tools.RiskCritical, hints(false, true), "Bounces.")
 	lowered.RiskFor = func(any) tools.Risk { return tools.RiskHigh }
+	task := spec("search", "file:read", tools.RiskHigh, hints(true, false), "Searches.")
+	task.Tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
 	for _, tc := range []struct {
 		spec tools.Spec
 		want string
@@ -59,6 +61,7 @@ func TestToolTableCells(t *testing.T) {
 			"| `unset` | test | container:admin | critical | always | destructive | Unset hints. |"},
 		{some, "| `fetch` | test | network:diag | high | some calls | writes | Fetches a\\|b. |"},
 		{lowered, "| `bounce` | test | system:admin | critical | by default | destructive | Bounces. |"},
+		{task, "| `search` | test | file:read | high | no | read-only, task | Searches. |"},
 	} {
 		table := toolTable([]tools.Toolset{testToolset{tc.spec}})
 		rows := strings.Split(strings.TrimSuffix(table, "\n"), "\n")

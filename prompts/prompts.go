@@ -71,6 +71,9 @@ func (w workflow) spec() tools.PromptSpec {
 		desc += "; and, when the caller may call them: " + strings.Join(w.optional, ", ")
 	}
 	opts := []mcp.PromptOption{mcp.WithPromptTitle(w.title), mcp.WithPromptDescription(desc + ".")}
+	if icon, ok := tools.Icon("prompts"); ok {
+		opts = append(opts, mcp.WithPromptIcons(icon))
+	}
 	complete := map[string]string{}
 	for _, a := range w.args {
 		aopts := []mcp.ArgumentOption{mcp.ArgumentDescription(a.desc)}

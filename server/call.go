@@ -84,10 +84,16 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		}
 		e := v.entry
 		// Over HTTP, rateGate has charged the call already (and answered
-		// 429 when over the limit); over stdio it is charged here.
+		// 429 when over the limit); over stdio it is charged here. The
+		// retry that answers a confirmation this server asked is not
+		// charged again: its first half was (see redeem).
 		if !charged(ctx) {
-			if refused := s.limits.take(c, e.scope); refused != nil {
-				return refuse(deny(rec, refused.reason(), nil), refused.reason())
+			var answering bool
+			ctx, answering = s.redeem(ctx, c, name, req.Params.RequestState, args)
+			if !answering {
+				if refused := s.limits.take(c, e.scope); refused != nil {
+					return refuse(deny(rec, refused.reason(), nil), refused.reason())
+				}
 			}
 		}
 		// Invalid arguments never create approval requests, and are a

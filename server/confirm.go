@@ -109,6 +109,38 @@ func (p *confirms) take(state, binding string, now time.Time) bool {
 	return now.Before(pc.expires)
 }
 
+// redeemedKey is the context key of a call that carried a request state
+// this server issued for it (see redeem).
+type redeemedKey struct{}
+
+// redeemed is a request state taken by redeem and what it was bound to.
+type redeemed struct{ state, binding string }
+
+// redeem takes the request state a 2026-07-28 call carries when this
+// server issued it for this very call (caller, tool, arguments) of a tool
+// in confirm and it is still live, and marks ctx so that askConfirmation
+// reads the answer. Such a call is the second half of one confirmed call,
+// whose first half (the call answered input_required) was charged to the
+// caller's rate limits: the caller charges it only when redeem is false.
+// A made-up, replayed, expired or other call's state redeems nothing.
+func (s *Server) redeem(ctx context.Context, c *auth.Caller, name, state string, args any) (context.Context, bool) {
+	if state == "" || !s.confirm[name] {
+		return ctx, false
+	}
+	binding := confirmBinding(c, name, args)
+	if !s.confirms.take(state, binding, time.Now()) {
+		return ctx, false
+	}
+	return context.WithValue(ctx, redeemedKey{}, redeemed{state: state, binding: binding}), true
+}
+
+// redeemedFor reports whether redeem took state, bound to binding, for
+// ctx's call.
+func redeemedFor(ctx context.Context, state, binding string) bool {
+	r, ok := ctx.Value(redeemedKey{}).(redeemed)
+	return ok && state != "" && r.state == state && r.binding == binding
+}
+
 // confirmBinding ties a request state to the caller, the tool and the
 // exact arguments.
 func confirmBinding(c *auth.Caller, name string, args any) string {
@@ -152,7 +184,7 @@ func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, 
 			return unavailable(e.name, "this client does not declare the elicitation capability")
 		}
 		binding, now := confirmBinding(c, e.name, args), time.Now()
-		if !s.confirms.take(req.Params.RequestState, binding, now) {
+		if !redeemedFor(ctx, req.Params.RequestState, binding) && !s.confirms.take(req.Params.RequestState, binding, now) {
 			// No answer to a question this server asked about this very
 			// call: ask (whatever inputResponses the request carries).
 			state := s.confirms.issue(binding, now)

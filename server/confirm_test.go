@@ -32,6 +32,12 @@ type wipeArgs struct {
 // (low), confirming the tools in confirm; ran counts the runs of each.
 func confirmServer(t *testing.T, confirm ...string) (*chokeServer, map[string]*atomic.Int32) {
 	t.Helper()
+	return confirmServerLimited(t, RateLimits{}, confirm...)
+}
+
+// confirmServerLimited is confirmServer with rate limits.
+func confirmServerLimited(t *testing.T, limits RateLimits, confirm ...string) (*chokeServer, map[string]*atomic.Int32) {
+	t.Helper()
 	ran := map[string]*atomic.Int32{"wipe": {}, "wipe_too": {}}
 	var specs []tools.Spec
 	for _, name := range []string{"wipe", "wipe_too"} {
@@ -45,7 +51,7 @@ func confirmServer(t *testing.T, confirm ...string) (*chokeServer, map[string]*a
 		}.Spec())
 	}
 	specs = append(specs, readTool("look", auth.ScopeAdmin))
-	return serveChoke(t, Config{Enabled: specs, Confirm: confirm}), ran
+	return serveChoke(t, Config{Enabled: specs, Confirm: confirm, RateLimits: limits}), ran
 }
 
 // elicitor answers elicitations with answer and keeps what it was asked.
@@ -254,6 +260,17 @@ func TestConfirmationCannotBeForged(t *testing.T) {
 // state, and returns its result.
 func modernCall(t *testing.T, cs *chokeServer, tok string, args, answers map[string]any, state string) map[string]any {
 	t.Helper()
+	status, res := modernPost(t, cs, tok, args, answers, state)
+	if res == nil {
+		t.Fatalf("response %d without a result", status)
+	}
+	return res
+}
+
+// modernPost is modernCall that also gives the HTTP status, and no result
+// for a response without one (a 429).
+func modernPost(t *testing.T, cs *chokeServer, tok string, args, answers map[string]any, state string) (int, map[string]any) {
+	t.Helper()
 	params := map[string]any{"name": "wipe", "arguments": args, "_meta": map[string]any{
 		mcp.MetaKeyProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, mcp.MetaKeyClientCapabilities: map[string]any{"elicitation": map[string]any{}},
 		mcp.MetaKeyClientInfo: map[string]any{"name": "raw", "version": "1"}}}
@@ -277,6 +294,9 @@ func modernCall(t *testing.T, cs *chokeServer, tok string, args, answers map[str
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
 	msg := raw
 	if i := bytes.LastIndex(raw, []byte("data: ")); i >= 0 {
 		msg = bytes.TrimSpace(raw[i+len("data: "):])
@@ -287,5 +307,5 @@ func modernCall(t *testing.T, cs *chokeServer, tok string, args, answers map[str
 	if err := json.Unmarshal(msg, &out); err != nil || out.Result == nil {
 		t.Fatalf("response %d %s: %v", resp.StatusCode, raw, err)
 	}
-	return out.Result
+	return resp.StatusCode, out.Result
 }

@@ -31,6 +31,9 @@ type envelope struct {
 		URI       string          `json:"uri"`  // resources/read
 		Arguments json.RawMessage `json:"arguments"`
 		Meta      *mcp.Meta       `json:"_meta"`
+		// RequestState is what a 2026-07-28 tools/call retried with an
+		// answer carries back (see redeem).
+		RequestState string `json:"requestState"`
 	} `json:"params"`
 }
 

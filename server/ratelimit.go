@@ -327,7 +327,8 @@ func charged(ctx context.Context) bool { return ctx.Value(rateChargedKey{}) != n
 // Many Requests and Retry-After (seconds, rounded up) before MCP
 // handling, and records the refusal; a call it lets through is marked
 // charged, so authorizeAndAudit does not charge it again. Calls the
-// choke point refuses anyway are not charged.
+// choke point refuses anyway are not charged, nor is the retry that
+// answers a confirmation (see redeem).
 func (s *Server) rateGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeFrom(r.Context())
@@ -341,6 +342,15 @@ func (s *Server) rateGate(next http.Handler) http.Handler {
 		if !v.Allowed {
 			next.ServeHTTP(w, r)
 			return
+		}
+		// The retry that answers a confirmation this server asked is
+		// the same call: charged once, when it was asked. (Only such a
+		// retry has its arguments decoded here.)
+		if e.Params.RequestState != "" {
+			if ctx, answering := s.redeem(r.Context(), c, name, e.Params.RequestState, e.arguments()); answering {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, rateChargedKey{}, true)))
+				return
+			}
 		}
 		if refused := s.limits.take(c, v.entry.scope); refused != nil {
 			s.write(r.Context(), request(kind, name, e.arguments(), c, verdict{Reason: refused.reason(), entry: v.entry}))

@@ -258,6 +258,9 @@ func New(c Config) (*Server, error) {
 	if len(c.Resources) > 0 || len(c.Views) > 0 {
 		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
 	}
+	if icon, ok := tools.Icon("tailops"); ok {
+		opts = append(opts, mcpserver.WithIcons(icon))
+	}
 	s.mcp = mcpserver.NewMCPServer("tailops", c.Version, opts...)
 	known := c.Known
 	if known == nil {

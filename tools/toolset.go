@@ -56,11 +56,18 @@ type ResourceProvider interface {
 	Resources() []ResourceSpec
 }
 
-// Specs returns the tools of every toolset in sets, in order.
+// Specs returns the tools of every toolset in sets, in order, each with
+// its toolset's icon when it has one (Icon).
 func Specs(sets []Toolset) []Spec {
 	var out []Spec
 	for _, ts := range sets {
-		out = append(out, ts.Tools()...)
+		specs := slices.Clone(ts.Tools())
+		if icon, ok := Icon(ts.Name()); ok {
+			for i := range specs {
+				specs[i].Tool.Icons = []mcp.Icon{icon}
+			}
+		}
+		out = append(out, specs...)
 	}
 	return out
 }

@@ -2,19 +2,23 @@
 // Drives a running tailops server with the official MCP TypeScript SDK:
 // a readonly token lists and calls tools, lists and gets prompts and asks
 // for completions; a narrower token sees fewer tools and prompts; a bad
-// token is refused. Exits non-zero on any failure.
+// token is refused; with a file:read token, read_file (a high-risk tool,
+// confirmed by default) asks the user through elicitation (protocol
+// 2025-11-25): it runs when the user accepts, and is refused, with nothing
+// read, when the user declines. Exits non-zero on any failure.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ElicitRequestSchema, LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 
-const [url, readonlyToken, narrowToken] = process.argv.slice(2);
+const [url, readonlyToken, narrowToken, fileToken, fileToRead] = process.argv.slice(2);
 let failed = 0, passed = 0;
 function check(cond, what) {
   if (cond) { passed++; console.log(`ok   ${what}`); }
   else { failed++; console.log(`FAIL ${what}`); }
 }
 
-async function connect(token) {
-  const client = new Client({ name: "ts-sdk-test", version: "1.0.0" });
+async function connect(token, options) {
+  const client = new Client({ name: "ts-sdk-test", version: "1.0.0" }, options);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
@@ -52,6 +56,30 @@ check(refused, "a call outside the token's scopes is refused");
 const narrowPrompts = (await narrow.listPrompts()).prompts.map((p) => p.name);
 check(!narrowPrompts.includes("setup_inventory"), "network:read sees no prompt that needs system:read");
 await narrow.close();
+
+// Confirmation: the user at this client answers the server's question.
+// Each call gets its answer (accept with confirm true, or decline), and
+// the question asked is kept.
+const answers = [];
+const asked = [];
+const confirming = await connect(fileToken, { capabilities: { elicitation: { form: {} } } });
+confirming.setRequestHandler(ElicitRequestSchema, async (req) => {
+  asked.push(req.params);
+  return answers.shift() ?? { action: "decline" };
+});
+const negotiated = confirming.transport?.protocolVersion;
+check(negotiated === "2025-11-25" && LATEST_PROTOCOL_VERSION === negotiated,
+  `the confirming client negotiated protocol ${negotiated} (the SDK's latest: ${LATEST_PROTOCOL_VERSION})`);
+answers.push({ action: "accept", content: { confirm: true } });
+const yes = await confirming.callTool({ name: "read_file", arguments: { path: fileToRead } });
+check(!yes.isError && JSON.stringify(yes.structuredContent ?? yes.content).includes("hello from the ts client")
+  && asked.length === 1 && asked[0].message.includes("read_file") && asked[0].requestedSchema?.properties?.confirm?.type === "boolean",
+  "read_file asks the user (the question names the tool, one boolean confirm) and runs on accept");
+answers.push({ action: "decline" });
+const no = await confirming.callTool({ name: "read_file", arguments: { path: fileToRead } });
+check(no.isError && no.content[0].text.includes("did not confirm") && !JSON.stringify(no).includes("hello from the ts client") && asked.length === 2,
+  "read_file is refused, with nothing read, when the user declines");
+await confirming.close();
 
 let unauthorized = false;
 try { await connect("not-a-token"); } catch (e) { unauthorized = true; }

@@ -84,8 +84,9 @@ const (
 	searchMaxBytes     = 1 << 30
 	searchDefaultTime  = 10 * time.Second
 	searchMaxTime      = 60 * time.Second
-	searchMaxLine      = 1 << 20 // bytes of a line searched; the rest of a longer line is skipped
-	searchLineText     = 500     // bytes of a matching line returned
+	searchReportEvery  = 100 * time.Millisecond // between progress reports (tools.Progress drops closer ones)
+	searchMaxLine      = 1 << 20                // bytes of a line searched; the rest of a longer line is skipped
+	searchLineText     = 500                    // bytes of a matching line returned
 )
 
 // fileSystem is the state the file tools share: the roots (opened by
@@ -150,6 +151,13 @@ func (fs *fileSystem) rootPaths() []string {
 // the file roots. Confinement or policy refusals are logged.
 func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.Risk,
 	run func(context.Context, *In) (*Out, error), text func(*Out) string) tools.Spec {
+	return fileToolTyped(fs, name, title, desc, risk, run, text).Spec()
+}
+
+// fileToolTyped is fileTool's declaration before it is built, for a tool
+// that sets more of it (search_files: Task).
+func fileToolTyped[In, Out any](fs *fileSystem, name, title, desc string, risk tools.Risk,
+	run func(context.Context, *In) (*Out, error), text func(*Out) string) tools.TypedSpec[In, Out] {
 	return tools.TypedSpec[In, Out]{
 		Name:        name,
 		Title:       title,
@@ -181,7 +189,7 @@ func fileTool[In, Out any](fs *fileSystem, name, title, desc string, risk tools.
 			return *res, nil
 		},
 		Text: func(o Out) string { return text(&o) },
-	}.Spec()
+	}
 }
 
 // pathError is a failure about a caller's path. It names the path as the

@@ -42,7 +42,7 @@ type searchFilesResult struct {
 	Path          string        `json:"path" jsonschema_description:"The directory searched, as given."`
 	Matches       []searchMatch `json:"matches" jsonschema_description:"Matches in walk order (names sorted, depth first)."`
 	Complete      bool          `json:"complete" jsonschema_description:"The search covered everything: no bound stopped or limited it."`
-	StoppedBy     string        `json:"stopped_by,omitempty" jsonschema:"enum=max_results,enum=max_depth,enum=max_bytes,enum=timeout,enum=cancelled" jsonschema_description:"The bound that stopped the search; max_depth means the walk finished but left deeper directories out."`
+	StoppedBy     string        `json:"stopped_by,omitempty" jsonschema:"enum=max_results,enum=max_depth,enum=max_bytes,enum=timeout" jsonschema_description:"The bound that stopped the search; max_depth means the walk finished but left deeper directories out."`
 	DirsWalked    int           `json:"dirs_walked" jsonschema_description:"Directories read."`
 	FilesScanned  int           `json:"files_scanned" jsonschema_description:"Files whose contents were read."`
 	BytesScanned  int64         `json:"bytes_scanned" jsonschema_description:"Bytes of file contents read."`
@@ -51,7 +51,8 @@ type searchFilesResult struct {
 	SkippedOther  int           `json:"skipped_other" jsonschema_description:"Entries skipped otherwise: symlinks (never followed), special files, unreadable entries."`
 }
 
-// Search stop reasons.
+// Search stop reasons. A cancelled search returns no result but an
+// error saying how far it got (searchFiles).
 const (
 	stopResults   = "max_results"
 	stopDepth     = "max_depth"
@@ -61,9 +62,11 @@ const (
 )
 
 func (fs *fileSystem) searchFilesSpec() tools.Spec {
-	return fileTool(fs, "search_files", "Search files",
-		"Search a directory tree inside the file roots by entry name (glob) and/or line content (RE2 regular expression). Symlinks are not followed; denied files are skipped and counted. Bounded by max_results, max_depth, max_bytes and timeout_seconds; the result says which bound stopped it.",
+	t := fileToolTyped(fs, "search_files", "Search files",
+		"Search a directory tree inside the file roots by entry name (glob) and/or line content (RE2 regular expression). Symlinks are not followed; denied files are skipped and counted. Bounded by max_results, max_depth, max_bytes and timeout_seconds; the result says which bound stopped it. A search over a large tree may run as an MCP task; cancelling it stops the search.",
 		tools.RiskHigh, fs.searchFiles, renderSearch)
+	t.Task = true // a large tree takes up to timeout_seconds
+	return t.Spec()
 }
 
 // searcher is the state of one search_files call.
@@ -71,6 +74,8 @@ type searcher struct {
 	fs         *fileSystem
 	ctx        context.Context // carries the timeout
 	parent     context.Context // the call's own context, to tell cancellation from timeout
+	progress   *tools.Progress // directories and files read so far; nil reports nothing
+	reported   time.Time       // when progress was last reported
 	glob       string
 	re         *regexp.Regexp
 	maxResults int
@@ -84,7 +89,7 @@ type searcher struct {
 }
 
 func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*searchFilesResult, error) {
-	s := &searcher{fs: fs, parent: ctx, glob: a.NameGlob}
+	s := &searcher{fs: fs, parent: ctx, glob: a.NameGlob, progress: tools.ProgressFrom(ctx)}
 	var err error
 	if s.maxResults, err = tools.IntArg("max_results", a.MaxResults, searchDefaultMax, 1, searchMaxResults); err != nil {
 		return nil, err
@@ -133,6 +138,13 @@ func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*sea
 	defer cancel()
 	s.res = &searchFilesResult{Path: a.Path, Matches: []searchMatch{}}
 	s.walk(dir, a.Path, 1)
+	if s.stop == stopCancelled {
+		// Nobody waits for a partial result; the error tells the audit
+		// record (and a task's tasks/result) how far the search got.
+		return nil, fmt.Errorf("search_files was cancelled (directories read: %d, files read: %d, matches: %d): %w",
+			s.res.DirsWalked, s.res.FilesScanned, len(s.res.Matches), context.Cause(ctx))
+	}
+	s.report(true)
 	if s.stop == "" && s.depthCut {
 		s.stop = stopDepth
 	}
@@ -156,6 +168,19 @@ func (s *searcher) stopped() bool {
 	return false
 }
 
+// report sends the search's progress: directories and files read, a
+// count that only grows (final: the last report, sent whatever the time
+// when the count grew).
+func (s *searcher) report(final bool) {
+	if s.progress == nil || (!final && time.Since(s.reported) < searchReportEvery) {
+		return
+	}
+	s.reported = time.Now()
+	r := s.res
+	s.progress.Report(float64(r.DirsWalked+r.FilesScanned), 0,
+		fmt.Sprintf("searched %d directories and %d files; %d matches", r.DirsWalked, r.FilesScanned, len(r.Matches)), final)
+}
+
 func (s *searcher) add(m searchMatch) {
 	s.res.Matches = append(s.res.Matches, m)
 	if len(s.res.Matches) >= s.maxResults {
@@ -173,6 +198,7 @@ func (s *searcher) walk(dir *node, display string, depth int) {
 		return
 	}
 	s.res.DirsWalked++
+	s.report(false)
 	slices.Sort(names)
 	for _, name := range names {
 		if s.stopped() {
@@ -261,6 +287,7 @@ func (s *searcher) scan(dir *node, name, display string) {
 		return
 	}
 	s.res.FilesScanned++
+	s.report(false)
 	for lineNo := 1; ; lineNo++ {
 		if lineNo%64 == 0 && s.stopped() {
 			return

@@ -169,8 +169,8 @@ func TestSearchFilesBounds(t *testing.T) {
 		// A client cannot send a context cancelled before the call runs.
 		h := directFiles(t, []string{root})
 		res := toolstest.CallCtx(t, ctx, h, "search_files", map[string]any{"path": ".", "name_glob": "*"})
-		if got := toolstest.Decode[searchFilesResult](t, h, "search_files", res); got.StoppedBy != "cancelled" {
-			t.Errorf("stopped by %q", got.StoppedBy)
+		if want := "search_files was cancelled (directories read: 1, files read: 0, matches: 0): context canceled"; !res.IsError || ftText(res) != want {
+			t.Errorf("cancelled: %q (error %v), want the error %q", ftText(res), res.IsError, want)
 		}
 	})
 }
