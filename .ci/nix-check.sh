@@ -57,6 +57,20 @@ done
 echo "== nix: vendorHash matches go mod vendor"
 bash nix/update-vendor-hash.sh --check || bad "vendorHash is stale"
 
+echo "== nix: every file the code embeds is in nix/package.nix's source"
+# The source fileset takes .go files, go.mod and go.sum; a //go:embed
+# pattern outside them must be listed, or the Nix build fails to compile.
+while IFS= read -r embed; do
+  file=${embed%%:*}
+  for pat in ${embed#*//go:embed }; do
+    path=$(dirname "$file")/$pat
+    grep -qF "../${path#./}" nix/package.nix ||
+      bad "$file embeds $pat: add ../${path#./} to nix/package.nix's fileset"
+  done
+done < <(grep -rn --include='*.go' --exclude='*_test.go' --exclude-dir=vendor --exclude-dir=node_modules '^//go:embed ' . |
+  sed -E 's/^([^:]+):[0-9]+:/\1:/')
+echo "ok"
+
 echo "== nix: flake.lock pins nixpkgs by rev and narHash"
 # flake.nix's inputs, evaluated without nixpkgs (outputs is never called).
 inputs=$(nix-instantiate --eval --strict --json -E \

@@ -30,8 +30,8 @@ buildGo126Module {
   pname = "tailops";
   inherit version;
 
-  # The Go module only: go.mod, go.sum and every .go file (tests too, since
-  # `go mod vendor` also vendors what tests import). .ci/repro.sh and
+  # The Go module only: go.mod, go.sum, every .go file (tests too, since
+  # `go mod vendor` also vendors what tests import) and the files embedded. .ci/repro.sh and
   # nix/update-vendor-hash.sh vendor exactly this file set.
   src = lib.fileset.toSource {
     root = ../.;
@@ -39,6 +39,8 @@ buildGo126Module {
       ../go.mod
       ../go.sum
       (lib.fileset.fileFilter (file: file.hasExt "go") ../.)
+      # Files the code embeds (//go:embed); .ci/nix-check.sh checks the list.
+      ../tools/secrets/rules/gitleaks.toml
     ];
   };
 
