@@ -23,6 +23,13 @@ var (
 	waitPoll       = 500 * time.Millisecond
 )
 
+// waitSettle is how long a container without a health check must have
+// run to count as running: compose's --wait looks first 500 ms after Up,
+// so a container that dies at start is seen exited, not running; without
+// it a container that exits within milliseconds could be seen running
+// and a failed deploy reported done.
+const waitSettle = 500 * time.Millisecond
+
 // waitReady waits, for at most waitTimeout, until p's containers are
 // ready as compose's --wait (Up's Wait option, v5.6.0) defines it, and
 // with its error messages: every container of a service runs, and is
@@ -33,7 +40,8 @@ var (
 // first tick on, it checks at once (the containers Up just started
 // usually run already) and then again on each of the project's
 // container events (start, die, health_status...), subscribed to before
-// that first check so none is missed. A cancelled ctx returns an error.
+// that first check so none is missed, and once the last container without
+// a health check has run for waitSettle. A cancelled ctx returns an error.
 func (t *Toolset) waitReady(ctx context.Context, p *types.Project) error {
 	cli, err := t.eng.client()
 	if err != nil {
@@ -49,8 +57,10 @@ func (t *Toolset) waitReady(ctx context.Context, p *types.Project) error {
 	msgs, errs := ev.Messages, ev.Err
 	poll := time.NewTicker(waitSafetyPoll)
 	defer poll.Stop()
+	settle := time.NewTimer(time.Hour)
+	defer settle.Stop()
 	for {
-		done, err := projectReady(wctx, cli, p)
+		done, settling, err := projectReady(wctx, cli, p)
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("cancelled while waiting for the containers to run and be healthy: %w", ctx.Err())
@@ -59,9 +69,13 @@ func (t *Toolset) waitReady(ctx context.Context, p *types.Project) error {
 		case err != nil || done:
 			return err
 		}
+		if settling > 0 {
+			settle.Reset(settling)
+		}
 		select {
 		case <-wctx.Done():
 		case <-poll.C:
+		case <-settle.C:
 		case _, ok := <-msgs:
 			// One check covers every event already queued.
 			for ok {
@@ -80,16 +94,18 @@ func (t *Toolset) waitReady(ctx context.Context, p *types.Project) error {
 }
 
 // projectReady inspects p's containers and says whether all are ready
-// (see waitReady); an error means one never will be.
-func projectReady(ctx context.Context, cli client.APIClient, p *types.Project) (bool, error) {
+// (see waitReady), and how long until the last running one without a
+// health check has run for waitSettle (0: none is settling); an error
+// means one never will be.
+func projectReady(ctx context.Context, cli client.APIClient, p *types.Project) (bool, time.Duration, error) {
 	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).
 		Add("label", api.ProjectLabel+"="+p.Name).Add("label", api.ConfigHashLabel).Add("label", api.OneoffLabel+"=False")})
 	if err != nil {
-		return false, fmt.Errorf("listing the containers of stack %s: %w", p.Name, err)
+		return false, 0, fmt.Errorf("listing the containers of stack %s: %w", p.Name, err)
 	}
 	names := p.ServiceNames()
 	slices.Sort(names)
-	ready := true
+	ready, settling := true, time.Duration(0)
 	for _, name := range names {
 		s := p.Services[name]
 		if s.GetScale() == 0 || s.Provider != nil {
@@ -102,20 +118,21 @@ func projectReady(ctx context.Context, cli client.APIClient, p *types.Project) (
 			}
 		}
 		if len(ids) == 0 {
-			return false, fmt.Errorf("%s is missing dependency %s", p.Name, name)
+			return false, 0, fmt.Errorf("%s is missing dependency %s", p.Name, name)
 		}
 		var ok bool
+		var left time.Duration
 		if completes(p, name) {
 			ok, err = completed(ctx, cli, name, ids)
 		} else {
-			ok, err = runningOrHealthy(ctx, cli, ids)
+			ok, left, err = runningOrHealthy(ctx, cli, ids)
 		}
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
-		ready = ready && ok
+		ready, settling = ready && ok, max(settling, left)
 	}
-	return ready, nil
+	return ready, settling, nil
 }
 
 // completes says whether another service of p depends on service with
@@ -131,20 +148,23 @@ func completes(p *types.Project, service string) bool {
 }
 
 // runningOrHealthy says whether the containers ids all run, healthy when
-// they have a health check; an exited or unhealthy one is an error.
-func runningOrHealthy(ctx context.Context, cli client.APIClient, ids []string) (bool, error) {
+// they have a health check, and without one for waitSettle (what is left
+// of that for the last one still settling); an exited or unhealthy one is
+// an error.
+func runningOrHealthy(ctx context.Context, cli client.APIClient, ids []string) (bool, time.Duration, error) {
+	ready, settling := true, time.Duration(0)
 	for _, id := range ids {
 		ins, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		c := ins.Container
 		name := c.Name[min(1, len(c.Name)):]
 		if c.State == nil {
-			return false, nil
+			return false, 0, nil
 		}
 		if c.State.Status == container.StateExited {
-			return false, fmt.Errorf("container %s exited (%d)", name, c.State.ExitCode)
+			return false, 0, fmt.Errorf("container %s exited (%d)", name, c.State.ExitCode)
 		}
 		var hc *container.HealthConfig
 		if c.Config != nil {
@@ -152,24 +172,31 @@ func runningOrHealthy(ctx context.Context, cli client.APIClient, ids []string) (
 		}
 		if hc == nil || (len(hc.Test) > 0 && hc.Test[0] == "NONE") {
 			if c.State.Status != container.StateRunning {
-				return false, nil
+				return false, 0, nil
+			}
+			started, err := time.Parse(time.RFC3339Nano, c.State.StartedAt)
+			if err != nil {
+				return false, 0, fmt.Errorf("container %s: start time %q: %w", name, c.State.StartedAt, err)
+			}
+			if left := waitSettle - time.Since(started); left > 0 {
+				ready, settling = false, max(settling, left)
 			}
 			continue
 		}
 		if c.State.Health == nil {
-			return false, fmt.Errorf("container %s has no healthcheck configured", name)
+			return false, 0, fmt.Errorf("container %s has no healthcheck configured", name)
 		}
 		switch c.State.Health.Status {
 		case container.Healthy:
 		case container.Unhealthy:
-			return false, fmt.Errorf("container %s is unhealthy", name)
+			return false, 0, fmt.Errorf("container %s is unhealthy", name)
 		case container.Starting:
-			return false, nil
+			return false, 0, nil
 		default:
-			return false, fmt.Errorf("container %s had unexpected health status %q", name, c.State.Health.Status)
+			return false, 0, fmt.Errorf("container %s had unexpected health status %q", name, c.State.Health.Status)
 		}
 	}
-	return true, nil
+	return ready, settling, nil
 }
 
 // completed says whether one of service's containers ids has exited, and

@@ -18,8 +18,9 @@ import (
 // and messages: an unhealthy or exited container fails it (a one-shot
 // too, unless a service depends on it with service_completed_successfully),
 // a health that never comes times out, a cancelled context is an error.
-// (A container without a health check is ready once seen running, as
-// with compose: crash waits on a health check so that its exit is seen.)
+// A container without a health check is ready once it has run for
+// waitSettle, so one that exits at once fails the deploy (crash-at-start),
+// as compose's first --wait check 500 ms in would see.
 // The safety poll is off: only the engine's events can end the wait, so
 // a case that passes proves they are subscribed to and acted upon.
 func TestWaitReady(t *testing.T) {
@@ -46,6 +47,8 @@ func TestWaitReady(t *testing.T) {
 			"  web:\n" + sleeper + "    depends_on: {init: {condition: service_completed_successfully}}\n"},
 		{name: "crash", want: "container crash-web-1 exited (3)", compose: "services:\n  web:\n    image: local/busybox:latest\n" +
 			"    command: [sh, -c, 'sleep 1; exit 3']\n    healthcheck: {test: [CMD, 'true'], interval: 1h, start_period: 1h}\n"},
+		{name: "crash-at-start", want: "container crash-at-start-web-1 exited (1)", compose: "services:\n  web:\n" +
+			"    image: local/busybox:latest\n    command: ['false']\n  db:\n" + sleeper},
 		{name: "never-healthy", timeout: 3 * time.Second, want: "application not healthy after 3s", compose: "services:\n  web:\n" + sleeper +
 			"    healthcheck: {test: [CMD, 'true'], interval: 1h, start_period: 1h}\n"},
 		{name: "cancelled", cancel: true, want: "cancelled while waiting for the containers to run and be healthy: context canceled",
