@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tailnet"
 )
@@ -337,17 +335,7 @@ func TestTailnetControlServerGone(t *testing.T) {
 	if err := tn.SetGrants(k, grant(tailnet.DefaultCapability, []*labtest.Node{granted}, labtest.ScopesValue("readonly"))); err != nil {
 		t.Fatal(err)
 	}
-	var before *sdk.ClientSession
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		var err error
-		if before, err = connect(srvURL, via(granted, "")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("grant never applied: %v\n%s", err, p.Stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	before := connectGranted(t, p, srvURL, granted)
 	defer before.Close()
 
 	// Control goes away: its listener and every connection to it.

@@ -98,6 +98,22 @@ func mustConnect(t *testing.T, url string, rt http.RoundTripper) *sdk.ClientSess
 	return cs
 }
 
+// connectGranted opens an MCP session to the server p at url from node n,
+// retrying for up to 15 s while the grant just set reaches the server.
+func connectGranted(t *testing.T, p *procServer, url string, n *labtest.Node) *sdk.ClientSession {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		cs, err := connect(url, via(n, ""))
+		if err == nil {
+			return cs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("grant never applied: %v\n%s", err, p.Stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // postInit sends a raw initialize request over rt with optional extra
 // headers and returns the status and body.
 func postInit(t *testing.T, url string, rt http.RoundTripper, hdr map[string]string) (int, string) {
@@ -586,17 +602,7 @@ func TestTailnetSandboxedBinary(t *testing.T) {
 	if err := tn.SetGrants(k, grant(tailnet.DefaultCapability, []*labtest.Node{client}, labtest.ScopesValue("readonly"))); err != nil {
 		t.Fatal(err)
 	}
-	var cs *sdk.ClientSession
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		var err error
-		if cs, err = connect(srvURL, via(client, "")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("grant never applied: %v\n%s", err, p.Stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cs := connectGranted(t, p, srvURL, client)
 	defer cs.Close()
 	args := map[string]map[string]any{"read_file": {"path": "app.log"}, "list_directory": {"path": root}}
 	for _, tool := range []string{"health_check", "get_system_status", "get_network_status", "get_top_processes", "read_file", "list_directory"} {

@@ -352,7 +352,6 @@ type tail struct {
 // readTail reads the last complete line of a file of the given size and
 // whatever follows its newline, reading backwards in chunks.
 func readTail(f io.ReaderAt, size int64) (tail, error) {
-	const chunk = 64 << 10
 	var buf []byte // the file's bytes [pos, size)
 	pos := size
 	for {
@@ -372,15 +371,27 @@ func readTail(f io.ReaderAt, size int64) (tail, error) {
 			}
 			return t, nil
 		}
-		n := min(int64(chunk), pos)
-		pos -= n
-		b := make([]byte, int(n)+len(buf))
-		if _, err := f.ReadAt(b[:n], pos); err != nil {
+		var err error
+		if pos, buf, err = readBack(f, pos, buf); err != nil {
 			return tail{}, err
 		}
-		copy(b[n:], buf)
-		buf = b
 	}
+}
+
+// backChunk is how much a backwards read of a log file reads at a time.
+const backChunk = 64 << 10
+
+// readBack extends buf, the file's bytes from pos on, backwards by one
+// chunk (less at the file's start) and returns the new pos and buf.
+func readBack(f io.ReaderAt, pos int64, buf []byte) (int64, []byte, error) {
+	n := min(int64(backChunk), pos)
+	pos -= n
+	b := make([]byte, int(n)+len(buf))
+	if _, err := f.ReadAt(b[:n], pos); err != nil {
+		return pos, nil, err
+	}
+	copy(b[n:], buf)
+	return pos, b, nil
 }
 
 // lastRotatedLine returns the last line of a rotated file, which must end

@@ -9,9 +9,6 @@ import (
 	"slices"
 )
 
-// recentChunk is how much Recent reads at a time, backwards.
-const recentChunk = 64 << 10
-
 // Recent returns the last n complete records of the log at path, oldest
 // first, each its JSON line as the log holds it (redacted when it was
 // written). When the active file holds fewer, the rotated files are read
@@ -39,7 +36,7 @@ func Recent(path string, n int, maxBytes int64) ([][]byte, error) {
 
 // lastLines returns the last n complete lines of the file at path,
 // newest first, reading at most maxBytes (rounded up to a chunk) from
-// its end, and how many bytes it read.
+// its end (whole chunks of readBack), and how many bytes it read.
 func lastLines(path string, n int, maxBytes int64) (lines [][]byte, read int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -79,13 +76,10 @@ func lastLines(path string, n int, maxBytes int64) (lines [][]byte, read int64, 
 		if len(lines) >= n || pos == 0 || read >= maxBytes {
 			return lines, read, nil
 		}
-		k := min(int64(recentChunk), pos)
-		pos -= k
-		b := make([]byte, int(k)+len(buf))
-		if _, err := f.ReadAt(b[:k], pos); err != nil {
+		before := pos
+		if pos, buf, err = readBack(f, pos, buf); err != nil {
 			return nil, read, err
 		}
-		copy(b[k:], buf)
-		buf, read = b, read+k
+		read += before - pos
 	}
 }

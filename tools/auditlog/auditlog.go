@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 
@@ -89,7 +90,13 @@ func (t *Toolset) records(_ context.Context, in RecordsArgs) (Records, error) {
 	}
 	lines, err := audit.Recent(t.cfg.Path, n, maxRead)
 	if err != nil {
-		return Records{}, fmt.Errorf("reading the audit log %s: %w", t.cfg.Path, err)
+		// The file by its name only: the state directory's path is the
+		// host's, outside every file root.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("reading the audit log: %s %s: %w", pe.Op, filepath.Base(pe.Path), pe.Err)
+		}
+		return Records{}, fmt.Errorf("%w (tailops audit verify on the server checks the log)", err)
 	}
 	out := Records{Records: make([]map[string]any, 0, len(lines))}
 	var bad error
