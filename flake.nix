@@ -39,6 +39,12 @@
             revision = commit;
           };
         }
+        // lib.optionalAttrs (system == "x86_64-linux") {
+          appliance-disk-image = self.nixosConfigurations.appliance-x86_64.config.system.build.applianceImage;
+        }
+        // lib.optionalAttrs (system == "aarch64-linux") {
+          appliance-sd-image = self.nixosConfigurations.appliance-aarch64.config.system.build.sdImage;
+        }
       );
 
       # nix run github:tailops/tailops -- serve
@@ -51,6 +57,26 @@
           };
         }
       );
+
+      # The flashable appliance (nix/appliance.nix): the systems, and their
+      # images as packages.appliance-disk-image (x86_64, raw EFI) and
+      # packages.appliance-sd-image (aarch64, SD card).
+      nixosConfigurations = {
+        appliance-x86_64 = lib.nixosSystem {
+          modules = [
+            { nixpkgs.hostPlatform = "x86_64-linux"; }
+            self.nixosModules.default
+            ./nix/appliance-efi.nix
+          ];
+        };
+        appliance-aarch64 = lib.nixosSystem {
+          modules = [
+            { nixpkgs.hostPlatform = "aarch64-linux"; }
+            self.nixosModules.default
+            ./nix/appliance-sd.nix
+          ];
+        };
+      };
 
       nixosModules.default =
         { lib, pkgs, ... }:
@@ -65,6 +91,7 @@
           image = self.packages.${system}.image;
           sbom = self.packages.${system}.sbom;
           vm = pkgs.testers.runNixOSTest (import ./nix/vm-test.nix { inherit self; });
+          appliance = pkgs.testers.runNixOSTest (import ./nix/appliance-vm-test.nix { inherit self; });
         }
       );
 

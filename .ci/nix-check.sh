@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Checks the flake as far as a machine without nixpkgs can:
-#   1. every .nix file parses (nix-instantiate --parse);
+#   1. every .nix file parses (nix-instantiate --parse), and every NixOS
+#      option the modules and VM tests set is in nix/tests/nixos-options.txt
+#      (nix/tests/options-check.nix), which names its module in the pinned
+#      release;
 #   2. vendorHash in nix/package.nix is the NAR hash of a fresh
 #      `go mod vendor` (so go.mod/go.sum or import changes without a hash
 #      update fail here, not later in a Nix build);
@@ -53,6 +56,19 @@ for f in "${nixfiles[@]}"; do
     bad "$f does not parse"
   fi
 done
+
+echo "== nix: every NixOS option the modules set is in nix/tests/nixos-options.txt"
+# The list names each option's module in the pinned release; no stale entries.
+opts=$(nix-instantiate --eval --strict --json nix/tests/options-check.nix)
+echo "$opts" | jq -c .
+jq -e '.unknown == [] and .unused == [] and .checked > 0' <<< "$opts" > /dev/null ||
+  bad "options not in nix/tests/nixos-options.txt (unknown) or listed but unset (unused): $opts"
+
+# The appliance's nightly upgrade follows the same release branch.
+nixpkgs_url=$(jq -r .nixpkgs <<< "$(nix-instantiate --eval --strict --json -E \
+  'builtins.mapAttrs (n: v: v.url or null) (import ./flake.nix).inputs')")
+grep -qF "\"$nixpkgs_url\"" nix/appliance.nix ||
+  bad "nix/appliance.nix's upgrade does not override nixpkgs with flake.nix's $nixpkgs_url"
 
 echo "== nix: vendorHash matches go mod vendor"
 bash nix/update-vendor-hash.sh --check || bad "vendorHash is stale"
