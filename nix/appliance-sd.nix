@@ -3,13 +3,14 @@
 # The aarch64 appliance as an SD-card image (Raspberry Pi 4, and boards
 # U-Boot's generic aarch64 build supports), built by nixpkgs'
 # sd-image-aarch64 module: an MBR disk with the FAT firmware partition
-# (which also takes the first-boot auth key) and the root file system, to
-# which this adds a third partition for the state, ext4 labelled
-# tailops-state and mounted on /var. systemd-repart needs GPT, so the
-# partition is made when the image is built (64 MiB) and grown to the end
-# of the card on the first boot, the way sd-image grows its root
-# partition (whose own growth is turned off: the state partition follows
-# it). Write it with `zstdcat nixos-*.img.zst | dd of=/dev/mmcblk0 bs=4M`.
+# (which also takes the first-boot auth key) and the root file system.
+# systemd-repart needs GPT, and the Pi's firmware wants MBR on an SD card,
+# so the state partition is made by tailops-state-partition.service in the
+# initrd on the first boot instead: it grows the root partition to half the
+# card (at most 16 GiB; the root file system follows, autoResize), adds a
+# third partition in the rest, ext4 labelled tailops-state, mounted on /var
+# (sd-image's own growth of the root partition is turned off). Write the
+# image with `zstdcat nixos-*.img.zst | dd of=/dev/mmcblk0 bs=4M`.
 {
   lib,
   pkgs,
@@ -18,8 +19,38 @@
 }:
 
 let
-  # Fixed, so the image is the same bit for bit on every build.
-  stateUUID = "5d0a9c6e-7f2b-4c1e-9a43-2f6d8b1e0c57";
+  rootLabel = "NIXOS_SD";
+  # On the first boot only: nothing to do once a partition has the label.
+  makeState = pkgs.writeShellScript "tailops-state-partition" ''
+    set -euo pipefail
+    export PATH=${
+      lib.makeBinPath [
+        pkgs.util-linux
+        pkgs.e2fsprogs
+        pkgs.coreutils
+        pkgs.systemd
+      ]
+    }
+    if blkid -L tailops-state > /dev/null; then
+      exit 0
+    fi
+    root=$(readlink -f /dev/disk/by-label/${rootLabel})
+    disk=/dev/$(lsblk -no PKNAME "$root")
+    total=$(blockdev --getsz "$disk")
+    eval "$(partx "$disk" -o START,SECTORS --nr 2 --pairs)"
+    # Sectors of 512 bytes; 1 MiB left unused at the end.
+    free=$((total - START - 2048))
+    size=$((free / 2))
+    if [ "$size" -gt $((16 * 1024 * 1024 * 2)) ]; then size=$((16 * 1024 * 1024 * 2)); fi
+    if [ "$size" -lt "$SECTORS" ]; then size=$SECTORS; fi
+    echo "size=$size" | sfdisk -N2 --no-reread --no-tell-kernel "$disk"
+    echo "type=83" | sfdisk --append --no-reread --no-tell-kernel "$disk"
+    blockdev --rereadpt "$disk"
+    udevadm settle
+    state=$(lsblk -nrpo NAME "$disk" | tail -n 1)
+    mkfs.ext4 -q -L tailops-state "$state"
+    udevadm settle
+  '';
 in
 {
   imports = [
@@ -34,34 +65,28 @@ in
   };
 
   sdImage.expandOnBoot = false;
-  sdImage.postBuildCommands = ''
-    # Append the state partition (64 MiB; grown on the first boot).
-    truncate -s +64M "$img"
-    echo 'type=83' | sfdisk --append --no-reread --no-tell-kernel "$img"
-    eval "$(partx "$img" -o START,SECTORS --nr 3 --pairs)"
-    truncate -s $((SECTORS * 512)) state_part.img
-    faketime "2000-01-01 00:00:00" mkfs.ext4 -q -L tailops-state -U ${stateUUID} \
-      -E hash_seed=${stateUUID} state_part.img
-    dd conv=notrunc if=state_part.img of="$img" seek="$START" count="$SECTORS"
-  '';
-
+  fileSystems."/".autoResize = true;
   fileSystems."/var" = {
     device = "/dev/disk/by-label/tailops-state";
     fsType = "ext4";
     neededForBoot = true;
   };
 
-  # First boot only (sd-image deletes the registration file after its own
-  # first-boot commands, which run after these): grow the state partition
-  # to the end of the card, then its file system, mounted.
-  boot.postBootCommands = lib.mkBefore ''
-    if [ -f /nix-path-registration ]; then
-      statePart=$(${pkgs.util-linux}/bin/findmnt -n -o SOURCE /var)
-      stateDisk=$(${pkgs.util-linux}/bin/lsblk -npo PKNAME "$statePart")
-      stateNum=$(cat "/sys/class/block/$(basename "$(readlink -f "$statePart")")/partition")
-      echo ",+," | ${pkgs.util-linux}/bin/sfdisk -N"$stateNum" --no-reread "$stateDisk"
-      ${pkgs.parted}/bin/partprobe
-      ${pkgs.e2fsprogs}/bin/resize2fs "$statePart"
-    fi
-  '';
+  boot.initrd.systemd.enable = true;
+  boot.initrd.systemd.storePaths = [ makeState ];
+  boot.initrd.systemd.services.tailops-state-partition = {
+    description = "Make the state partition on the first boot";
+    wantedBy = [ "initrd.target" ];
+    requires = [ "dev-disk-by\\x2dlabel-${rootLabel}.device" ];
+    after = [ "dev-disk-by\\x2dlabel-${rootLabel}.device" ];
+    before = [
+      "sysroot.mount"
+      "initrd-root-fs.target"
+    ];
+    unitConfig.DefaultDependencies = false;
+    serviceConfig = {
+      Type = "oneshot";
+      ExecStart = makeState;
+    };
+  };
 }
