@@ -46,7 +46,7 @@ buildGo126Module {
 
   # The NAR hash of `go mod vendor`; nix/update-vendor-hash.sh rewrites this
   # line and .ci/nix-check.sh fails when it is stale.
-  vendorHash = "sha256-jbjxFk76nZBfABdU/i++eiq1DPHf7cBAMVWRhXT5c5g=";
+  vendorHash = "sha256-A/cq1AwMT0wm3aguFH9VGNhWUlhjhEK4Kn4C0hqTft0=";
 
   subPackages = [ "." ];
 

@@ -51,9 +51,11 @@ var errTaskNotFound = errors.New("task not found")
 // taskTable records who started each task, and runs each task's call in
 // a context of its own.
 //
-// mcp-go (v1.2.1) runs a task's call in the context of the request that
+// mcp-go v1.2.1 ran a task's call in the context of the request that
 // started it, which it cancels once it has answered that request: every
-// call would be cancelled at once. So the call runs in a context detached
+// call would have been cancelled at once (v1.6.0 detaches the call itself;
+// this stays, as it is also where a run learns its task id and its ttl
+// ends it). So the call runs in a context detached
 // from the request's (detach), which ends when mcp-go cancels the task
 // (tasks/cancel) or its ttl ends. The call reaches detach with no task
 // id: beforeCall tags the request (its _meta, which the call's request
