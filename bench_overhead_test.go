@@ -4,12 +4,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,4 +70,88 @@ func BenchmarkCallOverhead(b *testing.B) {
 	b.ReportMetric(target, "target-p50-ms")
 	b.ReportMetric(p50Ours-target, "over-target-ms")
 	b.ReportMetric(ms(percentile(tOurs, 99)), "tailops-p99-ms")
+}
+
+// BenchmarkConcurrentCalls measures issue 19's concurrency target: 50
+// sessions calling at once, TailOps (in-process, durable audit on,
+// health_check) against a bare mcp-go server (noop), each server's
+// sessions running together in phases ordered bare, TailOps, TailOps,
+// bare so drift touches both alike. b.N calls per session and phase. It
+// reports each side's calls/s and p99 over all its calls, TailOps' share
+// of the bare server's calls/s (percent-of-bare, target ≥ 80) and fails
+// unless the audit log holds one health_check record per call.
+func BenchmarkConcurrentCalls(b *testing.B) {
+	const sessions = 50
+	bareURL := startBareServer(b)
+	s := startInProcess(b)
+	tok := mintBenchToken(b, s.Secret)
+	bare, ours := make([]*sdk.ClientSession, sessions), make([]*sdk.ClientSession, sessions)
+	for i := range sessions {
+		bare[i], ours[i] = benchSession(b, bareURL, "bench-token-ignored"), benchSession(b, s.URL, tok)
+	}
+	phase := func(css []*sdk.ClientSession, tool string, n int) (time.Duration, []time.Duration) {
+		durs := make([][]time.Duration, len(css))
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for i, cs := range css {
+			wg.Go(func() {
+				for range n {
+					t := time.Now()
+					benchCall(b, cs, tool)
+					durs[i] = append(durs[i], time.Since(t))
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(t0), slices.Concat(durs...)
+	}
+	phase(bare, "noop", 5) // warm-up
+	phase(ours, "health_check", 5)
+	before := countToolCalls(b, s.AuditLog, "health_check")
+	b.ResetTimer()
+	var tBare, tOurs time.Duration
+	var dBare, dOurs []time.Duration
+	for _, side := range []string{"bare", "ours", "ours", "bare"} {
+		if side == "bare" {
+			t, d := phase(bare, "noop", b.N)
+			tBare, dBare = tBare+t, append(dBare, d...)
+		} else {
+			t, d := phase(ours, "health_check", b.N)
+			tOurs, dOurs = tOurs+t, append(dOurs, d...)
+		}
+	}
+	b.StopTimer()
+	if got, want := countToolCalls(b, s.AuditLog, "health_check")-before, 2*sessions*b.N; got != want {
+		b.Fatalf("%d health_check records for %d acknowledged calls", got, want)
+	}
+	slices.Sort(dBare)
+	slices.Sort(dOurs)
+	calls := float64(2 * sessions * b.N)
+	b.ReportMetric(calls/tBare.Seconds(), "bare-calls/s")
+	b.ReportMetric(calls/tOurs.Seconds(), "tailops-calls/s")
+	b.ReportMetric(100*tBare.Seconds()/tOurs.Seconds(), "percent-of-bare")
+	b.ReportMetric(ms(percentile(dBare, 99)), "bare-p99-ms")
+	b.ReportMetric(ms(percentile(dOurs, 99)), "tailops-p99-ms")
+	b.ReportMetric(ms(percentile(dOurs, 50)), "tailops-p50-ms")
+}
+
+// countToolCalls counts the tool_call records of tool in the audit log
+// at path (the live file: the benchmark writes too little to rotate).
+func countToolCalls(tb testing.TB, path, tool string) int {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for line := range bytes.Lines(b) {
+		var r struct{ Event, Tool string }
+		if err := json.Unmarshal(line, &r); err != nil {
+			tb.Fatalf("audit record %q: %v", line, err)
+		}
+		if r.Event == "tool_call" && r.Tool == tool {
+			n++
+		}
+	}
+	return n
 }
