@@ -469,12 +469,8 @@ var barePath struct {
 func bareBinary(tb testing.TB) string {
 	tb.Helper()
 	barePath.once.Do(func() {
-		dir, err := os.MkdirTemp("", "barebench")
-		if err != nil {
-			barePath.err = err
-			return
-		}
-		barePath.path = filepath.Join(dir, "barebench")
+		// Beside TestMain's binary: its directory is removed at the end.
+		barePath.path = filepath.Join(filepath.Dir(binPath), "barebench")
 		out, err := exec.Command("go", "build", "-o", barePath.path, "./internal/bare/barebench").CombinedOutput()
 		if err != nil {
 			barePath.err = fmt.Errorf("building internal/bare/barebench: %v\n%s", err, out)
