@@ -15,16 +15,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	mcpgo "github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/internal/bare"
 )
 
 // Caps on the process benchmarks: each of their iterations starts a real
@@ -158,18 +158,11 @@ func benchSession(tb testing.TB, url, tok string) *sdk.ClientSession {
 // and returns its base URL.
 func startBareServer(tb testing.TB) string {
 	tb.Helper()
-	s := mcpserver.NewMCPServer("bare", "1", mcpserver.WithToolCapabilities(false))
-	s.AddTool(mcpgo.NewTool("noop", mcpgo.WithDescription("does nothing")),
-		func(context.Context, mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
-			return mcpgo.NewToolResultText("ok"), nil
-		})
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcpserver.NewStreamableHTTPServer(s, mcpserver.WithEndpointPath("/mcp")))
 	ln, err := listen(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: bare.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	tb.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
@@ -341,9 +334,13 @@ func dropFromPageCache(tb testing.TB, path string) {
 // BenchmarkStartup measures the time from starting the built binary
 // (`tailops serve --sandbox best-effort`, existing state directory) to
 // its first 200 on /healthz, polled every 0.5 ms: startup-p50-ms and
-// startup-max-ms over at most maxStartupRuns runs. first-run-ms is one
-// start on an empty state directory (it creates the shared secret and
-// the audit log), measured once before the others.
+// startup-max-ms over at most maxStartupRuns runs. Each run is followed
+// by one of the peer, a bare mcp-go server (internal/bare/barebench) with a
+// /healthz, started and timed the same way: bare-startup-p50-ms, and
+// startup-ratio-p50 = startup-p50-ms / bare-startup-p50-ms (issue 19's
+// target: ≤ 1.5). first-run-ms is one start on an empty state directory
+// (it creates the shared secret and the audit log), measured once before
+// the others.
 func BenchmarkStartup(b *testing.B) {
 	state := b.TempDir()
 	p := startBinary(b, state)
@@ -353,8 +350,13 @@ func BenchmarkStartup(b *testing.B) {
 	}
 	p.requireFullSandbox(b)
 	p.stop(b)
+	bare := startBare(b) // once before timing, as TailOps just was
+	if _, err := bare.waitHealthy(10 * time.Second); err != nil {
+		b.Fatal(err)
+	}
+	bare.stop(b)
 	n := min(b.N, maxStartupRuns)
-	var ds []time.Duration
+	var ds, bs []time.Duration
 	var total time.Duration
 	for range n {
 		p := startBinary(b, state)
@@ -365,13 +367,24 @@ func BenchmarkStartup(b *testing.B) {
 		ds = append(ds, d)
 		total += d
 		p.stop(b)
+		q := startBare(b)
+		d, err = q.waitHealthy(10 * time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bs = append(bs, d)
+		q.stop(b)
 	}
 	slices.Sort(ds)
+	slices.Sort(bs)
 	b.ReportMetric(float64(total.Nanoseconds())/float64(n), "ns/op")
 	b.ReportMetric(float64(n), "runs")
 	b.ReportMetric(ms(percentile(ds, 50)), "startup-p50-ms")
 	b.ReportMetric(ms(ds[len(ds)-1]), "startup-max-ms")
 	b.ReportMetric(ms(first), "first-run-ms")
+	b.ReportMetric(ms(percentile(bs, 50)), "bare-startup-p50-ms")
+	b.ReportMetric(ms(bs[len(bs)-1]), "bare-startup-max-ms")
+	b.ReportMetric(float64(percentile(ds, 50))/float64(percentile(bs, 50)), "startup-ratio-p50")
 }
 
 // proc is a `tailops serve` process this benchmark started.
@@ -420,10 +433,18 @@ func (p *proc) requireFullSandbox(tb testing.TB) {
 // state and the extra arguments.
 func startBinary(tb testing.TB, state string, extra ...string) *proc {
 	tb.Helper()
-	port := freePort(tb)
-	p := &proc{url: "http://127.0.0.1:" + strconv.Itoa(port), state: state, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(benchBinary(tb), append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port), "--state-dir", state,
+	port := strconv.Itoa(freePort(tb))
+	p := startProc(tb, port, benchBinary(tb), append([]string{"serve", "--listen", "127.0.0.1:" + port, "--state-dir", state,
 		"--sandbox", "best-effort"}, extra...)...)
+	p.state = state
+	return p
+}
+
+// startProc starts bin with args; it serves on the loopback port.
+func startProc(tb testing.TB, port, bin string, args ...string) *proc {
+	tb.Helper()
+	p := &proc{url: "http://127.0.0.1:" + port, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = p.stderr
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -432,6 +453,40 @@ func startBinary(tb testing.TB, state string, extra ...string) *proc {
 	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
 	tb.Cleanup(func() { p.stop(tb) })
 	return p
+}
+
+// barePath is the peer binary (internal/bare/barebench), built once by
+// bareBinary.
+var barePath struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// bareBinary builds internal/bare/barebench, a bare mcp-go server, with the
+// same toolchain and flags TestMain builds TailOps with (minus its tags,
+// which only concern tsnet), and returns its path.
+func bareBinary(tb testing.TB) string {
+	tb.Helper()
+	barePath.once.Do(func() {
+		// Beside TestMain's binary: its directory is removed at the end.
+		barePath.path = filepath.Join(filepath.Dir(binPath), "barebench")
+		out, err := exec.Command("go", "build", "-o", barePath.path, "./internal/bare/barebench").CombinedOutput()
+		if err != nil {
+			barePath.err = fmt.Errorf("building internal/bare/barebench: %v\n%s", err, out)
+		}
+	})
+	if barePath.err != nil {
+		tb.Fatal(barePath.err)
+	}
+	return barePath.path
+}
+
+// startBare starts the bare mcp-go server on a free loopback port.
+func startBare(tb testing.TB) *proc {
+	tb.Helper()
+	port := strconv.Itoa(freePort(tb))
+	return startProc(tb, port, bareBinary(tb), "--listen", "127.0.0.1:"+port)
 }
 
 // freePort returns a loopback port that was free a moment ago.

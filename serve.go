@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -239,6 +240,11 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 			slog.String("auth", string(in.cfg.authMode)))
 		lns = append(lns, s.ln)
 	}
+	// Start-up's garbage (the tools' schemas as inferred, the sandbox
+	// policy as built) goes back to the kernel once the listeners
+	// serve, not whenever the background scavenger gets to it: the idle
+	// server's anonymous memory is what stays.
+	go debug.FreeOSMemory()
 	return in.srv.Serve(ctx, lns)
 }
 

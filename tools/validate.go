@@ -3,18 +3,21 @@
 package tools
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // InputValidator checks a call's arguments against a tool's input schema.
 type InputValidator struct {
-	schema *jsonschema.Schema
+	schema *jsonschema.Resolved
+	// props holds each top-level property's schema, resolved on its own
+	// (with the root's definitions), to name the argument that fails.
+	props map[string]*jsonschema.Resolved
 }
 
 // NewInputValidator compiles the tool's input schema.
@@ -27,24 +30,30 @@ func NewInputValidator(s *Spec) (*InputValidator, error) {
 		}
 		raw = b
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
+	var root jsonschema.Schema
+	if err := json.Unmarshal(raw, &root); err != nil {
 		return nil, fmt.Errorf("decoding %s input schema: %w", s.Name(), err)
 	}
-	url := "mem:///tailops/" + s.Name() + ".json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, fmt.Errorf("adding %s input schema: %w", s.Name(), err)
-	}
-	sch, err := c.Compile(url)
+	rs, err := root.Resolve(nil)
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s input schema: %w", s.Name(), err)
 	}
-	return &InputValidator{schema: sch}, nil
+	v := &InputValidator{schema: rs, props: map[string]*jsonschema.Resolved{}}
+	for name, p := range root.Properties {
+		if p == nil {
+			continue
+		}
+		sub := p.CloneSchemas()
+		sub.Defs, sub.Definitions = root.Defs, root.Definitions
+		if r, err := sub.Resolve(nil); err == nil {
+			v.props[name] = r
+		}
+	}
+	return v, nil
 }
 
 // Check validates args (nil means no arguments). The error names each
-// offending argument and says why.
+// offending argument and says why, without repeating its value.
 func (v *InputValidator) Check(args any) error {
 	b, err := json.Marshal(args)
 	if err != nil {
@@ -53,34 +62,105 @@ func (v *InputValidator) Check(args any) error {
 	if string(b) == "null" { // absent arguments are an empty object
 		b = []byte("{}")
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
+	var inst any
+	if err := json.Unmarshal(b, &inst); err != nil {
 		return errors.New("arguments are not valid JSON")
 	}
-	if _, ok := inst.(map[string]any); !ok {
+	obj, ok := inst.(map[string]any)
+	if !ok {
 		return errors.New("arguments must be a JSON object")
 	}
-	err = v.schema.Validate(inst)
-	var verr *jsonschema.ValidationError
+	err = v.schema.Validate(obj)
 	if err == nil {
 		return nil
 	}
-	if !errors.As(err, &verr) {
-		return fmt.Errorf("validating arguments: %w", err)
-	}
 	var msgs []string
-	for _, u := range verr.BasicOutput().Errors {
-		if u.Error == nil {
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := v.props[name]
+		if p == nil {
 			continue
 		}
-		where := "arguments"
-		if loc := strings.TrimPrefix(u.InstanceLocation, "/"); loc != "" {
-			where = fmt.Sprintf("argument %q", strings.ReplaceAll(loc, "/", "."))
+		if perr := p.Validate(obj[name]); perr != nil {
+			msgs = append(msgs, fmt.Sprintf("invalid argument %q: %s", name, reason(perr)))
 		}
-		msgs = append(msgs, fmt.Sprintf("invalid %s: %s", where, u.Error))
 	}
 	if len(msgs) == 0 {
-		msgs = append(msgs, "invalid arguments: "+verr.Error())
+		msgs = append(msgs, "invalid arguments: "+reason(err))
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// valuePhrases is, per keyword, the fixed text jsonschema-go puts right
+// after the offending value in its message.
+var valuePhrases = map[string][]string{
+	"type":             {" has type ", " of type "},
+	"enum":             {" does not equal any of: "},
+	"const":            {" does not equal "},
+	"multipleOf":       {" is not a multiple of "},
+	"minimum":          {" is less than "},
+	"maximum":          {" is greater than "},
+	"exclusiveMinimum": {" is less than or equal to "},
+	"exclusiveMaximum": {" is greater than or equal to "},
+	"minLength":        {" contains "},
+	"maxLength":        {" contains "},
+	"pattern":          {" does not match regular expression "},
+	"contains":         {" does not have an item matching "},
+}
+
+// reason is the innermost part of a jsonschema-go validation error (the
+// "validating <schema path>: " prefixes dropped), with the offending
+// value replaced by the word "value": an argument can be a secret, and
+// the reason goes to the caller and to the audit log.
+func reason(err error) string {
+	msg := err.Error()
+	for {
+		rest, ok := strings.CutPrefix(msg, "validating ")
+		if !ok {
+			break
+		}
+		i := strings.Index(rest, ": ")
+		if i < 0 {
+			break
+		}
+		msg = rest[i+2:]
+	}
+	kw, rest, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return msg
+	}
+	if kw == "type" {
+		if t := typeReason(rest); t != "" {
+			return t
+		}
+	}
+	for _, ph := range valuePhrases[kw] {
+		// The value comes first and may hold anything; what follows it
+		// comes from the schema, so the last match is the real one.
+		if i := strings.LastIndex(rest, ph); i >= 0 {
+			return kw + ": value" + rest[i:]
+		}
+	}
+	return msg
+}
+
+// typeReason turns jsonschema-go's `<value> has type "number", want
+// "integer"` (or `want one of "integer, string"`) into "got number, want
+// integer" ("want integer or string"), or "" when rest is not of that form.
+func typeReason(rest string) string {
+	i := strings.LastIndex(rest, " has type ")
+	if i < 0 {
+		return ""
+	}
+	got, want, ok := strings.Cut(rest[i+len(" has type "):], ", want ")
+	if !ok {
+		return ""
+	}
+	want = strings.TrimPrefix(want, "one of ")
+	want = strings.ReplaceAll(strings.Trim(want, `"`), ", ", " or ")
+	return "got " + strings.Trim(got, `"`) + ", want " + want
 }

@@ -11,7 +11,6 @@ package toolstest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -25,10 +24,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
@@ -328,7 +327,7 @@ func Text(r *mcp.CallToolResult) string {
 	return ""
 }
 
-var schemas sync.Map // tool name → *jsonschema.Schema
+var schemas sync.Map // tool name → *jsonschema.Resolved
 
 // CheckOutputSchema fails the test unless doc matches sp's output schema.
 func CheckOutputSchema(t testing.TB, sp tools.Spec, doc []byte) {
@@ -342,26 +341,21 @@ func CheckOutputSchema(t testing.TB, sp tools.Spec, doc []byte) {
 		if len(sp.Tool.RawOutputSchema) > 0 {
 			raw = sp.Tool.RawOutputSchema
 		}
-		sd, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
+		var sd jsonschema.Schema
+		if err := json.Unmarshal(raw, &sd); err != nil {
 			t.Fatal(err)
 		}
-		c := jsonschema.NewCompiler()
-		url := "mem:///out/" + sp.Name() + ".json"
-		if err := c.AddResource(url, sd); err != nil {
-			t.Fatal(err)
-		}
-		sch, err := c.Compile(url)
+		rs, err := sd.Resolve(nil)
 		if err != nil {
 			t.Fatalf("compiling %s output schema: %v", sp.Name(), err)
 		}
-		v, _ = schemas.LoadOrStore(sp.Name(), sch)
+		v, _ = schemas.LoadOrStore(sp.Name(), rs)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
+	var inst any
+	if err := json.Unmarshal(doc, &inst); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.(*jsonschema.Schema).Validate(inst); err != nil {
+	if err := v.(*jsonschema.Resolved).Validate(inst); err != nil {
 		t.Fatalf("%s result does not match its output schema: %v\n%s", sp.Name(), err, doc)
 	}
 }

@@ -29,20 +29,20 @@ type library struct {
 // Heavy are libraries (by import path prefix) that no leaf package may
 // link: a dependency test names the reason when one appears.
 var Heavy = map[string]library{
-	"github.com/docker/":                    {"the Docker client belongs to tools/docker", true},
-	"github.com/moby/":                      {"the Docker client belongs to tools/docker", true},
-	"github.com/shirou/gopsutil":            {"host metrics belong to tools/host", true},
-	"github.com/compose-spec/":              {"compose belongs to its toolset", true},
-	"github.com/go-git/":                    {"git belongs to gitsource, which the stacks toolset uses", true},
-	"github.com/coreos/go-systemd":          {"systemd belongs to its toolset", true},
-	"github.com/godbus/":                    {"D-Bus belongs to the systemd toolset", true},
-	"github.com/google/nftables":            {"the firewall belongs to its toolset", true},
-	"github.com/miekg/dns":                  {"DNS belongs to netpolicy and tools/diag", true},
-	"github.com/prometheus/":                {"metrics belong to package metrics", true},
-	"tailscale.com/":                        {"the tailnet belongs to package tailnet", true},
-	"github.com/mark3labs/mcp-go":           {"the MCP protocol belongs to tools and server", false},
-	"github.com/modelcontextprotocol/":      {"the MCP protocol belongs to tools and server", false},
-	"github.com/santhosh-tekuri/jsonschema": {"schema validation belongs to tools", false},
+	"github.com/docker/":               {"the Docker client belongs to tools/docker", true},
+	"github.com/moby/":                 {"the Docker client belongs to tools/docker", true},
+	"github.com/shirou/gopsutil":       {"host metrics belong to tools/host", true},
+	"github.com/compose-spec/":         {"compose belongs to its toolset", true},
+	"github.com/go-git/":               {"git belongs to gitsource, which the stacks toolset uses", true},
+	"github.com/coreos/go-systemd":     {"systemd belongs to its toolset", true},
+	"github.com/godbus/":               {"D-Bus belongs to the systemd toolset", true},
+	"github.com/google/nftables":       {"the firewall belongs to its toolset", true},
+	"github.com/miekg/dns":             {"DNS belongs to netpolicy and tools/diag", true},
+	"github.com/prometheus/":           {"metrics belong to package metrics", true},
+	"tailscale.com/":                   {"the tailnet belongs to package tailnet", true},
+	"github.com/mark3labs/mcp-go":      {"the MCP protocol belongs to tools and server", false},
+	"github.com/modelcontextprotocol/": {"the MCP protocol belongs to tools and server", false},
+	"github.com/google/jsonschema-go":  {"schema validation belongs to tools (mcp-go brings it)", false},
 }
 
 // DomainLibraries returns the Heavy libraries that belong to a tool

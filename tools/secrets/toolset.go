@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tailops/tailops/auth"
@@ -49,14 +50,18 @@ type Toolset struct {
 	roots   []string
 	denied  func(string) bool
 	timeout time.Duration
-	scan    *scanner
+	// scanner compiles the embedded rules on the first scan, not at
+	// start-up (a few hundred regular expressions: tens of ms and MBs
+	// that a server nobody asks to scan need not pay).
+	scanner func() (*scanner, error)
 	log     *slog.Logger
 	specs   []tools.Spec
 }
 
 var _ tools.Toolset = (*Toolset)(nil)
 
-// New compiles the embedded rules, checks cfg and declares scan_secrets.
+// New checks cfg and declares scan_secrets; the embedded rules are
+// compiled on the first scan.
 // On error the Toolset is still returned, its tool declared but
 // unavailable (tools.Unavailable).
 func New(cfg Config) (*Toolset, error) {
@@ -75,11 +80,15 @@ func New(cfg Config) (*Toolset, error) {
 	if len(t.roots) == 0 {
 		err = cmp.Or(err, errors.New("no roots to scan"))
 	}
-	rules, rerr := loadRules(gitleaksTOML)
-	err = cmp.Or(err, rerr)
 	key := make([]byte, 32)
 	rand.Read(key)
-	t.scan = &scanner{rules: rules, key: key}
+	t.scanner = sync.OnceValues(func() (*scanner, error) {
+		rules, err := loadRules(gitleaksTOML)
+		if err != nil {
+			return nil, err
+		}
+		return &scanner{rules: rules, key: key}, nil
+	})
 	t.specs = t.declare()
 	if err != nil {
 		t.specs = tools.Unavailable(t.specs, fmt.Errorf("scan_secrets is unavailable: %w", err))

@@ -65,6 +65,7 @@ type Finding struct {
 // walk is one scan's state.
 type walk struct {
 	t        *Toolset
+	scan     *scanner
 	res      *ScanResult
 	maxFiles int
 	maxBytes int64
@@ -109,7 +110,11 @@ func (t *Toolset) scanSecrets(ctx context.Context, in ScanArgs) (ScanResult, err
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	res := ScanResult{Findings: []Finding{}}
-	w := &walk{t: t, res: &res, maxFiles: maxFiles, maxBytes: int64(maxBytes), buf: make([]byte, maxFileBytes)}
+	sc, err := t.scanner()
+	if err != nil {
+		return ScanResult{}, fmt.Errorf("compiling the embedded gitleaks rules: %w", err)
+	}
+	w := &walk{t: t, scan: sc, res: &res, maxFiles: maxFiles, maxBytes: int64(maxBytes), buf: make([]byte, maxFileBytes)}
 	for _, s := range starts {
 		res.Roots = append(res.Roots, s.root)
 		if err := w.root(ctx, s.root, s.rel); err != nil {
@@ -168,7 +173,7 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 			}
 			return nil
 		case d.IsDir():
-			if p != "." && w.t.scan.pathAllowed(p) {
+			if p != "." && w.scan.pathAllowed(p) {
 				w.res.Skipped++ // node_modules, vendored trees: gitleaks' global allowlist
 				return fs.SkipDir
 			}
@@ -197,7 +202,7 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 // file scans one regular file, p relative to root.
 func (w *walk) file(r *os.Root, root, p string) {
 	name := filepath.Join(root, filepath.FromSlash(p))
-	if w.t.scan.pathAllowed(p) {
+	if w.scan.pathAllowed(p) {
 		w.res.Skipped++
 		return
 	}
@@ -213,7 +218,7 @@ func (w *walk) file(r *os.Root, root, p string) {
 		w.res.Skipped++
 		return
 	}
-	w.addHits(name, w.t.scan.pathHits(name, p))
+	w.addHits(name, w.scan.pathHits(name, p))
 	want := min(int64(maxFileBytes), w.maxBytes-w.res.BytesScanned)
 	n, err := io.ReadFull(f, w.buf[:want])
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -232,7 +237,7 @@ func (w *walk) file(r *os.Root, root, p string) {
 		w.res.Binary++
 		return
 	}
-	hits, cut := w.t.scan.scan(name, p, data)
+	hits, cut := w.scan.scan(name, p, data)
 	w.addHits(name, hits)
 	if cut && !slices.Contains(w.res.Limits, "findings_per_file") {
 		w.res.Truncated = true
