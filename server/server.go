@@ -224,8 +224,9 @@ func New(c Config) (*Server, error) {
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)
-	s.subs = subscriptions{watchers: c.Watchers, session: map[string]map[string]subscription{}, running: map[string]context.CancelFunc{}}
+	s.subs = subscriptions{watchers: c.Watchers, session: map[string]map[string]subscription{}, send: map[string]func(string) error{}, running: map[string]context.CancelFunc{}}
 	hooks.AddAfterSubscribe(s.subscribed)
+	hooks.AddBeforeSubscriptionsListen(s.listening)
 	hooks.AddAfterUnsubscribe(s.unsubscribed)
 	hooks.AddOnUnregisterSession(s.sessionEnded)
 	var opts []mcpserver.ServerOption

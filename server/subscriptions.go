@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -43,9 +44,11 @@ type subscription struct {
 // needs it and stopped when none remains.
 type subscriptions struct {
 	watchers map[string]tools.Watcher
+	streams  atomic.Uint64 // numbers the subscriptions/listen streams
 
 	mu      sync.Mutex
-	session map[string]map[string]subscription // session id → URI → subscription
+	session map[string]map[string]subscription // subscriber → URI → subscription
+	send    map[string]func(uri string) error  // subscriber → how to tell it of an update
 	running map[string]context.CancelFunc      // watcher name → its stop
 }
 
@@ -60,40 +63,48 @@ func (s *Server) subscribable(uri string) (subscription, bool) {
 	return subscription{}, false
 }
 
-// subscribeGate decides and records a resources/subscribe before mcp-go
-// acknowledges it: refused, as a read of the URI would be, for a caller
-// without the scope (403 insufficient_scope) or for a URI that is unknown
-// or has no updates (a JSON-RPC error).
+// subscribeGate decides and records a resources/subscribe, or each URI of
+// a 2026-07-28 subscriptions/listen, before mcp-go acknowledges it:
+// refused, as a read of the URI would be, for a caller without the scope
+// (403 insufficient_scope) or for a URI that is unknown or has no updates
+// (a JSON-RPC error). A listen with one refused URI is refused whole.
 func (s *Server) subscribeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeFrom(r.Context())
-		if e == nil || !e.ok || e.Method != mcp.MethodResourcesSubscribe {
-			next.ServeHTTP(w, r)
-			return
+		var uris []string
+		switch {
+		case e == nil || !e.ok:
+		case e.Method == mcp.MethodResourcesSubscribe:
+			uris = []string{e.Params.URI}
+		case e.Method == mcp.MethodSubscriptionsListen:
+			uris = e.Params.Notifications.ResourceSubscriptions
 		}
 		c := auth.CallerFrom(r.Context())
-		uri := e.Params.URI
-		v := s.decide(c, KindResource, uri)
-		rec := request(KindResource, uri, nil, c, v)
-		rec.Event = audit.EventResourceSubscribe
-		if _, ok := s.subscribable(uri); v.Allowed && !ok {
-			v.Allowed = false
-			rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to a tailops://containers/{id}/logs URI", uri), nil)
+		for _, uri := range uris {
+			v := s.decide(c, KindResource, uri)
+			rec := request(KindResource, uri, nil, c, v)
+			rec.Event = audit.EventResourceSubscribe
+			if _, ok := s.subscribable(uri); v.Allowed && !ok {
+				v.Allowed = false
+				rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to a tailops://containers/{id}/logs URI", uri), nil)
+			}
+			if v.Allowed {
+				rec.Result = audit.ResultSuccess
+			}
+			err := s.write(r.Context(), rec)
+			switch {
+			case v.Missing != "":
+				s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
+				return
+			case err != nil:
+				rpcError(w, e.ID, mcp.INTERNAL_ERROR, auditRefusal)
+				return
+			case !v.Allowed:
+				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, rec.Reason)
+				return
+			}
 		}
-		if v.Allowed {
-			rec.Result = audit.ResultSuccess
-		}
-		err := s.write(r.Context(), rec)
-		switch {
-		case v.Missing != "":
-			s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
-		case err != nil:
-			rpcError(w, e.ID, mcp.INTERNAL_ERROR, auditRefusal)
-		case !v.Allowed:
-			rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, rec.Reason)
-		default:
-			next.ServeHTTP(w, r)
-		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -103,30 +114,67 @@ func rpcError(w http.ResponseWriter, id json.RawMessage, code int, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
 }
 
-// subscribed records a subscription mcp-go acknowledged (the request
-// passed subscribeGate) and starts its watcher.
+// subscribed records a resources/subscribe mcp-go acknowledged (the
+// request passed subscribeGate): the subscriber is the session.
 func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
 	sess := mcpserver.ClientSessionFromContext(ctx)
-	sub, ok := s.subscribable(req.Params.URI)
-	if sess == nil || !ok {
+	if sess == nil {
 		return
 	}
+	id := sess.SessionID()
+	s.add(id, func(uri string) error {
+		return s.mcp.SendNotificationToSpecificClient(id, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
+	}, req.Params.URI)
+}
+
+// listening records a 2026-07-28 subscriptions/listen (it passed
+// subscribeGate): the subscriber is the request's stream, and its
+// subscriptions end when the stream does.
+func (s *Server) listening(ctx context.Context, id any, req *mcp.SubscriptionsListenRequest) {
+	uris := req.Params.Notifications.ResourceSubscriptions
+	if len(uris) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil {
+		return
+	}
+	key := fmt.Sprintf("listen:%d", s.subs.streams.Add(1))
+	s.add(key, func(uri string) error {
+		return s.mcp.SendNotificationToClient(ctx, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
+	}, uris...)
+	go func() {
+		<-ctx.Done()
+		s.drop(key, "")
+	}()
+}
+
+// add records subscriber's subscriptions to uris and starts the watchers
+// they need; past maxSubscriptions a URI is dropped with a warning.
+func (s *Server) add(subscriber string, send func(uri string) error, uris ...string) {
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
-	m := s.subs.session[sess.SessionID()]
+	m := s.subs.session[subscriber]
 	if m == nil {
 		m = map[string]subscription{}
-		s.subs.session[sess.SessionID()] = m
+		s.subs.session[subscriber] = m
+		s.subs.send[subscriber] = send
 	}
-	if len(m) >= maxSubscriptions {
-		s.log.Warn("subscription dropped: the session holds the most it may", "session", sess.SessionID(), "uri", req.Params.URI, "max", maxSubscriptions)
-		return
+	for _, uri := range uris {
+		sub, ok := s.subscribable(uri)
+		if !ok {
+			continue
+		}
+		if _, held := m[uri]; !held && len(m) >= maxSubscriptions {
+			s.log.Warn("subscription dropped: the subscriber holds the most it may", "subscriber", subscriber, "uri", uri, "max", maxSubscriptions)
+			continue
+		}
+		m[uri] = sub
+		if s.subs.running[sub.watch] == nil {
+			wctx, cancel := context.WithCancel(context.Background())
+			s.subs.running[sub.watch] = cancel
+			go s.watch(wctx, sub.watch)
+		}
 	}
-	m[req.Params.URI] = sub
-	if s.subs.running[sub.watch] == nil {
-		wctx, cancel := context.WithCancel(context.Background())
-		s.subs.running[sub.watch] = cancel
-		go s.watch(wctx, sub.watch)
+	if len(m) == 0 {
+		delete(s.subs.session, subscriber)
+		delete(s.subs.send, subscriber)
 	}
 }
 
@@ -147,12 +195,11 @@ func (s *Server) sessionEnded(_ context.Context, sess mcpserver.ClientSession) {
 func (s *Server) drop(session, uri string) {
 	s.subs.mu.Lock()
 	defer s.subs.mu.Unlock()
-	if uri == "" {
-		delete(s.subs.session, session)
-	} else if m := s.subs.session[session]; m != nil {
+	if m := s.subs.session[session]; m != nil {
 		delete(m, uri)
-		if len(m) == 0 {
+		if uri == "" || len(m) == 0 {
 			delete(s.subs.session, session)
+			delete(s.subs.send, session)
 		}
 	}
 	used := map[string]bool{}
@@ -204,24 +251,27 @@ func (s *Server) watch(ctx context.Context, name string) {
 	}
 }
 
-// notify sends notifications/resources/updated to each session
-// subscribed to a URI of watcher name whose key matches keys (a name, or
+// notify sends notifications/resources/updated to each subscriber
+// (session or listen stream) subscribed to a URI of watcher name whose key matches keys (a name, or
 // a prefix of an id).
 func (s *Server) notify(name string, keys []string) {
-	type target struct{ session, uri string }
+	type target struct {
+		subscriber, uri string
+		send            func(string) error
+	}
 	var to []target
 	s.subs.mu.Lock()
-	for session, m := range s.subs.session {
+	for subscriber, m := range s.subs.session {
 		for uri, sub := range m {
 			if sub.watch == name && matchesKey(sub.key, keys) {
-				to = append(to, target{session, uri})
+				to = append(to, target{subscriber, uri, s.subs.send[subscriber]})
 			}
 		}
 	}
 	s.subs.mu.Unlock()
 	for _, t := range to {
-		if err := s.mcp.SendNotificationToSpecificClient(t.session, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": t.uri}); err != nil {
-			s.log.Warn("resource update not sent", "session", t.session, "uri", t.uri, "error", err)
+		if err := t.send(t.uri); err != nil {
+			s.log.Warn("resource update not sent", "subscriber", t.subscriber, "uri", t.uri, "error", err)
 		}
 	}
 }
