@@ -125,6 +125,9 @@ const (
 	EventSessionDenied Event = "session_denied"
 	// EventPromptGet is a prompts/get, whatever its outcome.
 	EventPromptGet Event = "prompt_get"
+	// EventResourceSubscribe is a resources/subscribe, whatever its
+	// outcome.
+	EventResourceSubscribe Event = "resource_subscribe"
 	// EventResourceRead is a resources/read, whatever its outcome.
 	EventResourceRead Event = "resource_read"
 	// EventCompletion is a completion/complete request for a prompt's

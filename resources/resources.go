@@ -23,6 +23,7 @@ func All() []tools.ResourceView {
 			Tool:        "get_container_logs",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"container": v["id"]} },
 			Complete:    map[string]string{"id": "container"},
+			Watch:       "container", Key: "id",
 		},
 		{
 			URI: "tailops://stacks/{name}/status", Name: "stack-status", MIMEType: "application/json",

@@ -27,8 +27,12 @@ type envelope struct {
 	ID     json.RawMessage `json:"id"`
 	Method mcp.MCPMethod   `json:"method"`
 	Params struct {
-		Name      string          `json:"name"` // tools/call, prompts/get
-		URI       string          `json:"uri"`  // resources/read
+		Name string `json:"name"` // tools/call, prompts/get
+		URI  string `json:"uri"`  // resources/read, resources/subscribe
+		// Notifications is what a 2026-07-28 subscriptions/listen opts in to.
+		Notifications struct {
+			ResourceSubscriptions []string `json:"resourceSubscriptions"`
+		} `json:"notifications"`
 		Arguments json.RawMessage `json:"arguments"`
 		Meta      *mcp.Meta       `json:"_meta"`
 		// RequestState is what a 2026-07-28 tools/call retried with an

@@ -14,6 +14,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,6 +118,9 @@ type Config struct {
 	// at /metrics to callers with the metrics:read scope; nil means no
 	// metrics and no /metrics.
 	Metrics *metrics.Metrics
+	// Watchers report changes of what resource views show, by the name a
+	// view's Watch gives; nil means no view can be subscribed to.
+	Watchers map[string]tools.Watcher
 }
 
 // Server is a running TailOps MCP server. Its methods are safe for
@@ -152,6 +156,7 @@ type Server struct {
 	confirm         map[string]bool             // tools the user confirms in the client
 	confirms        confirms                    // request states issued to 2026-07-28 clients
 	views           []*view                     // the resource views served
+	subs            subscriptions               // resources/subscribe state
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -219,6 +224,11 @@ func New(c Config) (*Server, error) {
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)
+	s.subs = subscriptions{watchers: c.Watchers, session: map[string]map[string]subscription{}, send: map[string]func(string) error{}, running: map[string]context.CancelFunc{}}
+	hooks.AddAfterSubscribe(s.subscribed)
+	hooks.AddBeforeSubscriptionsListen(s.listening)
+	hooks.AddAfterUnsubscribe(s.unsubscribed)
+	hooks.AddOnUnregisterSession(s.sessionEnded)
 	var opts []mcpserver.ServerOption
 	if slices.ContainsFunc(c.Enabled, func(sp tools.Spec) bool { return sp.Task() }) {
 		opts = newTaskTable().options(hooks) // first: its middleware is the outermost
@@ -256,7 +266,9 @@ func New(c Config) (*Server, error) {
 			mcpserver.WithResourceCompletionProvider(resourceCompleter{s}))
 	}
 	if len(c.Resources) > 0 || len(c.Views) > 0 {
-		opts = append(opts, mcpserver.WithResourceCapabilities(false, false))
+		// subscribe is declared only when a view can be watched.
+		subscribe := slices.ContainsFunc(c.Views, func(v tools.ResourceView) bool { return v.Watch != "" && c.Watchers[v.Watch] != nil })
+		opts = append(opts, mcpserver.WithResourceCapabilities(subscribe, false))
 	}
 	if icon, ok := tools.Icon("tailops"); ok {
 		opts = append(opts, mcpserver.WithIcons(icon))
@@ -303,7 +315,7 @@ func (s *Server) Handler() http.Handler {
 		opts = append(opts, mcpserver.WithDisableLocalhostProtection(true)) // checkHost does it
 	}
 	mcpHTTP := mcpserver.NewStreamableHTTPServer(s.mcp, opts...)
-	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(s.rateGate(mcpHTTP))))))
+	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(s.subscribeGate(s.rateGate(mcpHTTP)))))))
 	if s.hosts != nil {
 		h = s.checkHost(h)
 	}

@@ -3,6 +3,7 @@
 package tools
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -76,7 +77,16 @@ type ResourceView struct {
 	// Complete names, for a URI variable, the kind of Completion that
 	// completes it (completion/complete of the template); nil means none.
 	Complete map[string]string
+	// Watch names the Watcher whose changes update the view, and Key the
+	// URI variable a change's key is matched against; empty means the
+	// view cannot be subscribed to.
+	Watch, Key string
 }
+
+// Watcher reports changes of the things resource views show (such as
+// containers): it runs until ctx ends or its source fails, calling
+// changed with the keys (ids, names) of each thing that changed.
+type Watcher func(ctx context.Context, changed func(keys ...string)) error
 
 // Validate checks the view: an absolute URI template, a name, a
 // description, a tool, and completions only of its variables.
@@ -98,6 +108,9 @@ func (v *ResourceView) Validate() error {
 		if !slices.Contains(t.Varnames(), name) || kind == "" {
 			return fmt.Errorf("resource view %s: completes %q, which is not one of its variables, or with no kind", v.URI, name)
 		}
+	}
+	if (v.Watch == "") != (v.Key == "") || (v.Key != "" && !slices.Contains(t.Varnames(), v.Key)) {
+		return fmt.Errorf("resource view %s: watches %q by %q, which must both be set and name one of its variables", v.URI, v.Watch, v.Key)
 	}
 	return nil
 }

@@ -80,6 +80,28 @@ func Prompts(sets []Toolset) []PromptSpec { return provided(sets, PromptProvider
 // any, in order.
 func Resources(sets []Toolset) []ResourceSpec { return provided(sets, ResourceProvider.Resources) }
 
+// WatcherProvider is a Toolset whose Watchers report changes of what
+// resource views show, by the name a view's Watch gives.
+type WatcherProvider interface {
+	Watchers() map[string]Watcher
+}
+
+// Watchers returns the watchers of every toolset in sets that offers
+// any, by name; a later toolset does not replace an earlier one's.
+func Watchers(sets []Toolset) map[string]Watcher {
+	out := map[string]Watcher{}
+	for _, ts := range sets {
+		if p, ok := ts.(WatcherProvider); ok {
+			for name, w := range p.Watchers() {
+				if _, dup := out[name]; !dup && w != nil {
+					out[name] = w
+				}
+			}
+		}
+	}
+	return out
+}
+
 // provided returns what get gives for each toolset of sets that is a P,
 // in order.
 func provided[P any, T any](sets []Toolset, get func(P) []T) []T {

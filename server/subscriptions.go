@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+)
+
+// Resource subscriptions (resources/subscribe): a session subscribes to
+// a resource view whose declaration names a Watcher (ResourceView.Watch)
+// and is sent notifications/resources/updated for that URI when the
+// watcher reports a change of the thing the URI names. Subscribing is
+// authorized and audited as reading the URI (subscribeGate); the
+// subscriptions live with the session and end with it.
+
+// maxSubscriptions bounds the URIs one session may subscribe to.
+const maxSubscriptions = 64
+
+// watchBackoff bounds the wait before a failed watcher is started again.
+var watchBackoff = [2]time.Duration{500 * time.Millisecond, 30 * time.Second}
+
+// subscription is one subscribed URI: the watcher it depends on and the
+// key a change must carry.
+type subscription struct {
+	watch, key string
+}
+
+// subscriptions are the sessions' subscriptions and the watchers running
+// for them: one per watcher name, started on the first subscription that
+// needs it and stopped when none remains.
+type subscriptions struct {
+	watchers map[string]tools.Watcher
+	streams  atomic.Uint64 // numbers the subscriptions/listen streams
+
+	mu      sync.Mutex
+	session map[string]map[string]subscription // subscriber → URI → subscription
+	send    map[string]func(uri string) error  // subscriber → how to tell it of an update
+	running map[string]context.CancelFunc      // watcher name → its stop
+}
+
+// subscribable returns the watcher and key uri depends on; false when no
+// view that can be subscribed to serves uri.
+func (s *Server) subscribable(uri string) (subscription, bool) {
+	for _, v := range s.views {
+		if vars, ok := v.match(uri); ok && v.spec.Watch != "" && s.subs.watchers[v.spec.Watch] != nil {
+			return subscription{watch: v.spec.Watch, key: vars[v.spec.Key]}, true
+		}
+	}
+	return subscription{}, false
+}
+
+// subscribeGate decides and records a resources/subscribe, or each URI of
+// a 2026-07-28 subscriptions/listen, before mcp-go acknowledges it:
+// refused, as a read of the URI would be, for a caller without the scope
+// (403 insufficient_scope) or for a URI that is unknown or has no updates
+// (a JSON-RPC error). A listen with one refused URI is refused whole.
+func (s *Server) subscribeGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := envelopeFrom(r.Context())
+		var uris []string
+		switch {
+		case e == nil || !e.ok:
+		case e.Method == mcp.MethodResourcesSubscribe:
+			uris = []string{e.Params.URI}
+		case e.Method == mcp.MethodSubscriptionsListen:
+			uris = e.Params.Notifications.ResourceSubscriptions
+		}
+		c := auth.CallerFrom(r.Context())
+		for _, uri := range uris {
+			v := s.decide(c, KindResource, uri)
+			rec := request(KindResource, uri, nil, c, v)
+			rec.Event = audit.EventResourceSubscribe
+			if _, ok := s.subscribable(uri); v.Allowed && !ok {
+				v.Allowed = false
+				rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to a tailops://containers/{id}/logs URI", uri), nil)
+			}
+			if v.Allowed {
+				rec.Result = audit.ResultSuccess
+			}
+			err := s.write(r.Context(), rec)
+			switch {
+			case v.Missing != "":
+				s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
+				return
+			case err != nil:
+				rpcError(w, e.ID, mcp.INTERNAL_ERROR, auditRefusal)
+				return
+			case !v.Allowed:
+				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, rec.Reason)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rpcError answers a JSON-RPC request with an error.
+func rpcError(w http.ResponseWriter, id json.RawMessage, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
+}
+
+// subscribed records a resources/subscribe mcp-go acknowledged (the
+// request passed subscribeGate): the subscriber is the session.
+func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
+	sess := mcpserver.ClientSessionFromContext(ctx)
+	if sess == nil {
+		return
+	}
+	id := sess.SessionID()
+	s.add(id, func(uri string) error {
+		return s.mcp.SendNotificationToSpecificClient(id, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
+	}, req.Params.URI)
+}
+
+// listening records a 2026-07-28 subscriptions/listen (it passed
+// subscribeGate): the subscriber is the request's stream, and its
+// subscriptions end when the stream does.
+func (s *Server) listening(ctx context.Context, id any, req *mcp.SubscriptionsListenRequest) {
+	uris := req.Params.Notifications.ResourceSubscriptions
+	if len(uris) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil {
+		return
+	}
+	key := fmt.Sprintf("listen:%d", s.subs.streams.Add(1))
+	s.add(key, func(uri string) error {
+		return s.mcp.SendNotificationToClient(ctx, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
+	}, uris...)
+	go func() {
+		<-ctx.Done()
+		s.drop(key, "")
+	}()
+}
+
+// add records subscriber's subscriptions to uris and starts the watchers
+// they need; past maxSubscriptions a URI is dropped with a warning.
+func (s *Server) add(subscriber string, send func(uri string) error, uris ...string) {
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	m := s.subs.session[subscriber]
+	if m == nil {
+		m = map[string]subscription{}
+		s.subs.session[subscriber] = m
+		s.subs.send[subscriber] = send
+	}
+	for _, uri := range uris {
+		sub, ok := s.subscribable(uri)
+		if !ok {
+			continue
+		}
+		if _, held := m[uri]; !held && len(m) >= maxSubscriptions {
+			s.log.Warn("subscription dropped: the subscriber holds the most it may", "subscriber", subscriber, "uri", uri, "max", maxSubscriptions)
+			continue
+		}
+		m[uri] = sub
+		if s.subs.running[sub.watch] == nil {
+			wctx, cancel := context.WithCancel(context.Background())
+			s.subs.running[sub.watch] = cancel
+			go s.watch(wctx, sub.watch)
+		}
+	}
+	if len(m) == 0 {
+		delete(s.subs.session, subscriber)
+		delete(s.subs.send, subscriber)
+	}
+}
+
+// unsubscribed drops a session's subscription.
+func (s *Server) unsubscribed(ctx context.Context, _ any, req *mcp.UnsubscribeRequest, _ *mcp.EmptyResult) {
+	if sess := mcpserver.ClientSessionFromContext(ctx); sess != nil {
+		s.drop(sess.SessionID(), req.Params.URI)
+	}
+}
+
+// sessionEnded drops every subscription of an ended session.
+func (s *Server) sessionEnded(_ context.Context, sess mcpserver.ClientSession) {
+	s.drop(sess.SessionID(), "")
+}
+
+// drop removes a session's subscription to uri (all of them when uri is
+// empty) and stops the watchers nothing depends on any more.
+func (s *Server) drop(session, uri string) {
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	if m := s.subs.session[session]; m != nil {
+		delete(m, uri)
+		if uri == "" || len(m) == 0 {
+			delete(s.subs.session, session)
+			delete(s.subs.send, session)
+		}
+	}
+	used := map[string]bool{}
+	for _, m := range s.subs.session {
+		for _, sub := range m {
+			used[sub.watch] = true
+		}
+	}
+	for name, cancel := range s.subs.running {
+		if !used[name] {
+			cancel()
+			delete(s.subs.running, name)
+		}
+	}
+}
+
+// Subscriptions returns how many URIs are subscribed and how many
+// watchers run, over all sessions.
+func (s *Server) Subscriptions() (uris, watchers int) {
+	s.subs.mu.Lock()
+	defer s.subs.mu.Unlock()
+	for _, m := range s.subs.session {
+		uris += len(m)
+	}
+	return uris, len(s.subs.running)
+}
+
+// watch runs the watcher name until ctx ends, starting it again with a
+// growing backoff when it fails, and notifies the subscribers of each
+// change.
+func (s *Server) watch(ctx context.Context, name string) {
+	wait := watchBackoff[0]
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := s.subs.watchers[name](ctx, func(keys ...string) { s.notify(name, keys) })
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > watchBackoff[1] {
+			wait = watchBackoff[0]
+		}
+		s.log.Warn("resource watcher stopped; starting it again", "watcher", name, "in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, watchBackoff[1])
+	}
+}
+
+// notify sends notifications/resources/updated to each subscriber
+// (session or listen stream) subscribed to a URI of watcher name whose key matches keys (a name, or
+// a prefix of an id).
+func (s *Server) notify(name string, keys []string) {
+	type target struct {
+		subscriber, uri string
+		send            func(string) error
+	}
+	var to []target
+	s.subs.mu.Lock()
+	for subscriber, m := range s.subs.session {
+		for uri, sub := range m {
+			if sub.watch == name && matchesKey(sub.key, keys) {
+				to = append(to, target{subscriber, uri, s.subs.send[subscriber]})
+			}
+		}
+	}
+	s.subs.mu.Unlock()
+	for _, t := range to {
+		if err := t.send(t.uri); err != nil {
+			s.log.Warn("resource update not sent", "subscriber", t.subscriber, "uri", t.uri, "error", err)
+		}
+	}
+}
+
+// matchesKey reports whether a subscription's key names one of keys:
+// equal to it, or a prefix of it (a short container id).
+func matchesKey(key string, keys []string) bool {
+	for _, k := range keys {
+		if k != "" && (k == key || strings.TrimPrefix(key, "/") == k || (len(key) >= 12 && strings.HasPrefix(k, key))) {
+			return true
+		}
+	}
+	return false
+}
