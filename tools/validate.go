@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -18,6 +19,9 @@ type InputValidator struct {
 	// props holds each top-level property's schema, resolved on its own
 	// (with the root's definitions), to name the argument that fails.
 	props map[string]*jsonschema.Resolved
+	// known lists the tool's argument names, sorted, when the schema
+	// allows no others (additionalProperties false).
+	known []string
 }
 
 // NewInputValidator compiles the tool's input schema.
@@ -39,6 +43,16 @@ func NewInputValidator(s *Spec) (*InputValidator, error) {
 		return nil, fmt.Errorf("compiling %s input schema: %w", s.Name(), err)
 	}
 	v := &InputValidator{schema: rs, props: map[string]*jsonschema.Resolved{}}
+	if ap := root.AdditionalProperties; ap != nil && ap.Not != nil {
+		// jsonschema-go reads `additionalProperties: false` as {not: {}}.
+		for name := range root.Properties {
+			v.known = append(v.known, name)
+		}
+		slices.Sort(v.known)
+		if v.known == nil {
+			v.known = []string{}
+		}
+	}
 	for name, p := range root.Properties {
 		if p == nil {
 			continue
@@ -83,6 +97,9 @@ func (v *InputValidator) Check(args any) error {
 	for _, name := range names {
 		p := v.props[name]
 		if p == nil {
+			if v.known != nil && !slices.Contains(v.known, name) {
+				msgs = append(msgs, unknownArgument(name, v.known))
+			}
 			continue
 		}
 		if perr := p.Validate(obj[name]); perr != nil {
@@ -93,6 +110,20 @@ func (v *InputValidator) Check(args any) error {
 		msgs = append(msgs, "invalid arguments: "+reason(err))
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// unknownArgument says that argument name is not one the tool takes,
+// and which it does take (the name is cut to 64 bytes).
+func unknownArgument(name string, known []string) string {
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	takes := "no arguments"
+	if len(known) > 0 {
+		takes = "arguments " + strings.Join(known, ", ")
+	}
+	quoted := strconv.Quote(name) // control characters escaped
+	return fmt.Sprintf("invalid arguments: '%s' not allowed (the tool takes %s)", quoted[1:len(quoted)-1], takes)
 }
 
 // valuePhrases is, per keyword, the fixed text jsonschema-go puts right
