@@ -75,7 +75,10 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 		switch {
 		case e == nil || !e.ok:
 		case e.Method == mcp.MethodResourcesSubscribe:
-			uris = []string{e.Params.URI}
+			// Removed in 2026-07-28: mcp-go answers it as such (404, -32601).
+			if !mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) && !mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()) {
+				uris = []string{e.Params.URI}
+			}
 		case e.Method == mcp.MethodSubscriptionsListen:
 			uris = e.Params.Notifications.ResourceSubscriptions
 		}
