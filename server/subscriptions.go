@@ -63,6 +63,17 @@ func (s *Server) subscribable(uri string) (subscription, bool) {
 	return subscription{}, false
 }
 
+// watchable lists the URIs (templates) of the views that send updates.
+func (s *Server) watchable() []string {
+	var uris []string
+	for _, v := range s.views {
+		if v.spec.Watch != "" && s.subs.watchers[v.spec.Watch] != nil {
+			uris = append(uris, v.spec.URI)
+		}
+	}
+	return uris
+}
+
 // subscribeGate decides and records a resources/subscribe, or each URI of
 // a 2026-07-28 subscriptions/listen, before mcp-go acknowledges it:
 // refused, as a read of the URI would be, for a caller without the scope
@@ -89,7 +100,7 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 			rec.Event = audit.EventResourceSubscribe
 			if _, ok := s.subscribable(uri); v.Allowed && !ok {
 				v.Allowed = false
-				rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to a tailops://containers/{id}/logs URI", uri), nil)
+				rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to one of %s", uri, strings.Join(s.watchable(), ", ")), nil)
 			}
 			if v.Allowed {
 				rec.Result = audit.ResultSuccess
