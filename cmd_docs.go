@@ -63,7 +63,7 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 // so that what it says does not depend on the machine it runs on.
 func docToolsets() []tools.Toolset {
 	c := &config{}
-	return c.toolsets(nil, nil).sets
+	return c.toolsets(nil, nil, nil).sets
 }
 
 // withToolTable returns doc with the text between its tool-table markers

@@ -70,7 +70,7 @@ func runPolkitRule(args []string, stdout, stderr io.Writer) error {
 // servesPackageKit reports whether the server cfg configures would serve
 // a tool that asks PackageKit to change packages.
 func servesPackageKit(cfg *config) (bool, error) {
-	sets := cfg.toolsets(nil, nil)
+	sets := cfg.toolsets(nil, nil, nil)
 	sel, err := cfg.selection(sets)
 	if err != nil {
 		return false, err

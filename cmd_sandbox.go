@@ -163,7 +163,7 @@ func runSandbox(ctx context.Context, check bool, args []string, stdout, stderr i
 	if err := cfg.resolveMetrics(); err != nil {
 		return err
 	}
-	sets := cfg.toolsets(nil, nil)
+	sets := cfg.toolsets(nil, nil, nil)
 	sel, err := cfg.selection(sets)
 	if err != nil {
 		return err

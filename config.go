@@ -78,9 +78,12 @@ type config struct {
 	TSAllow          listFlag
 	TSCapability     string
 	TailscaledSocket string
-	tailnetMode      tailnet.Mode
-	authMode         tailnet.AuthMode
-	tsAllow          []tailnet.AllowEntry
+	// Fleet are the tags of this entry point's fleet members (--fleet,
+	// fleet); empty means this node is no entry point.
+	Fleet       listFlag
+	tailnetMode tailnet.Mode
+	authMode    tailnet.AuthMode
+	tsAllow     []tailnet.AllowEntry
 
 	// Network diagnostics' destination policy (see package netpolicy).
 	DiagAllow    listFlag
@@ -173,8 +176,10 @@ type fileConfig struct {
 	Firewall                  *bool    `json:"firewall"`
 	FirewallTailnetInterfaces []string `json:"firewall_tailnet_interfaces"`
 	FirewallTailnetPorts      []uint16 `json:"firewall_tailnet_ports"`
-	ServiceAllow              []string `json:"service_allow"`
-	ServiceHighRisk           []string `json:"service_high_risk"`
+	// Fleet is --fleet.
+	Fleet           []string `json:"fleet"`
+	ServiceAllow    []string `json:"service_allow"`
+	ServiceHighRisk []string `json:"service_high_risk"`
 	// StackRoots, StackBindRoots and Stacks are the stacks tools'
 	// (see config_stacks.go).
 	StackRoots     []string                 `json:"stack_roots"`
@@ -300,6 +305,7 @@ func (c *config) bindTailnet(fs *flag.FlagSet) {
 	fs.StringVar(&c.TSControlURL, "ts-control-url", "", "tsnet: coordination server URL, for Headscale (default: Tailscale's)")
 	fs.BoolVar(&c.TSEphemeral, "ts-ephemeral", false, "tsnet: register as an ephemeral node")
 	fs.BoolVar(&c.TSLogs, "ts-logs", false, "tsnet: let Tailscale upload its logs (off: TS_NO_LOGS_NO_SUPPORT)")
+	fs.Var(&c.Fleet, "fleet", "tsnet: make this node a fleet entry point whose members are the TailOps peers with this tag, such as tag:tailops (repeatable)")
 	fs.Var(&c.TSAllow, "ts-allow", "with --tailnet: admit only these peers, tag:NAME or login names, optionally =scope+scope (comma-separated, repeatable)")
 	fs.StringVar(&c.TSCapability, "ts-capability", tailnet.DefaultCapability, "with --tailnet: the app capability whose grants give scopes")
 	fs.StringVar(&c.TailscaledSocket, "tailscaled-socket", tailnet.DefaultSocket, "local: tailscaled's LocalAPI socket")
@@ -407,6 +413,9 @@ func (c *config) resolve() error {
 		return err
 	}
 	if err := c.resolveFirewall(); err != nil {
+		return err
+	}
+	if err := c.resolveFleet(); err != nil {
 		return err
 	}
 	if c.StdioScopes != "" {

@@ -36,7 +36,7 @@ func (c *config) toolsetsSource() string {
 // toolsets (none given: all of them), --tools narrows to tools of those
 // toolsets (naming another is an error), --disable-tools, --read-only and
 // --disable-destructive then remove tools, whatever --tools says. The
-// firewall tools are left out unless --firewall. Names that match no
+// firewall tools are left out unless --firewall, the fleet tools unless --fleet. Names that match no
 // toolset of sets are an error listing the known ones.
 func (c *config) selection(sets *toolsetList) (tools.Selection, error) {
 	known := sets.names()
@@ -53,9 +53,15 @@ func (c *config) selection(sets *toolsetList) (tools.Selection, error) {
 	if !c.Firewall && slices.Contains(c.Toolsets, firewallToolset()) {
 		return tools.Selection{}, fmt.Errorf("%s names firewall: the firewall tools are off; turn them on with --firewall (or \"firewall\": true)", c.toolsetsSource())
 	}
+	if len(c.Fleet) == 0 && slices.Contains(c.Toolsets, fleetToolset()) {
+		return tools.Selection{}, fmt.Errorf("%s names fleet: the fleet tools are off; make this node a fleet entry point with --fleet tag:NAME", c.toolsetsSource())
+	}
 	sel := tools.Selection{Enable: c.Tools, Disable: slices.Clone(c.DisableTools), ReadOnly: c.ReadOnly, DisableDestructive: c.DisableDestructive}
 	if !c.Firewall {
 		sel.Disable = append(sel.Disable, firewallTools()...)
+	}
+	if len(c.Fleet) == 0 {
+		sel.Disable = append(sel.Disable, fleetTools()...)
 	}
 	if len(c.Toolsets) == 0 {
 		return sel, nil

@@ -64,7 +64,7 @@ func TestIconsAreInline(t *testing.T) {
 	}
 	c := &config{env: environ{}}
 	owner := map[string]string{} // icon source → its toolset
-	for _, ts := range c.toolsets(nil, nil).sets {
+	for _, ts := range c.toolsets(nil, nil, nil).sets {
 		src := ""
 		for _, sp := range ts.Tools() {
 			got, ok := listed[sp.Name()]

@@ -15,7 +15,7 @@ import (
 // toolset, through a declared tool.
 func TestPromptsUseDeclaredTools(t *testing.T) {
 	c := &config{env: environ{}}
-	sets := c.toolsets(nil, nil).sets
+	sets := c.toolsets(nil, nil, nil).sets
 	declared := map[string]bool{}
 	for _, n := range tools.Names(tools.Specs(sets)) {
 		declared[n] = true

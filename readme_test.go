@@ -75,7 +75,7 @@ func TestReadmeNamesEveryToolset(t *testing.T) {
 		}
 	}
 	var names []string
-	for _, ts := range (&config{env: environ{}}).toolsets(nil, nil).sets {
+	for _, ts := range (&config{env: environ{}}).toolsets(nil, nil, nil).sets {
 		if ts.Name() != "probe" {
 			names = append(names, "`"+ts.Name()+"`")
 		}

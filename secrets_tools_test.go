@@ -61,7 +61,7 @@ func TestScanSecretsUsesTheFileRootsAndDenyList(t *testing.T) {
 // it the roots too.
 func TestFileRootsOfScanSecrets(t *testing.T) {
 	c := &config{FileRoots: []string{"/srv/x"}, env: environ{}}
-	l := c.toolsets(nil, nil)
+	l := c.toolsets(nil, nil, nil)
 	only := func(names ...string) []tools.Spec {
 		var out []tools.Spec
 		for _, s := range l.specs() {

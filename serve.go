@@ -20,6 +20,7 @@ import (
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/fleet"
 	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/prompts"
 	"github.com/tailops/tailops/resources"
@@ -47,6 +48,7 @@ type instance struct {
 	ln        net.Listener // the --listen listener; nil with --stdio, and in tsnet mode without --listen
 	served    []served     // every listener serve serves, ln included
 	node      *tailnet.Node
+	fleet     *fleet.Fleet // --fleet's; nil when this node is no fleet entry point
 	audit     *audit.Log
 	verifier  *auth.Verifier
 	approvals *approvals
@@ -105,7 +107,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		}
 	}()
 	var gate *approval.Gate // two-person approval's, once the approvals are open (below)
-	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate })
+	in.fleet = cfg.newFleet(in.log)
+	in.toolsets = cfg.toolsets(in.log, func() *approval.Gate { return gate }, in.fleet)
 	all := in.toolsets.specs()
 	sel, err := cfg.selection(in.toolsets)
 	if err != nil {
@@ -199,7 +202,8 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(), Watchers: tools.Watchers(in.toolsets.sets),
 		Gate: in.approvals.gate, Confirm: cfg.confirm, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings})
+		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings,
+		Fleet: in.forwarder()})
 	if err != nil {
 		return nil, err
 	}

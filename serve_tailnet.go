@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"tailscale.com/ipn/ipnstate"
+
 	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/server"
 	"github.com/tailops/tailops/tailnet"
 )
 
@@ -55,6 +58,9 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 	}
 	if in.node, err = tailnet.StartNode(ctx, nc); err != nil {
 		return nil, err
+	}
+	if in.fleet != nil {
+		in.fleet.Attach(fleetNode{in.node})
 	}
 	switch c.tailnetMode {
 	case tailnet.ModeTSNet:
@@ -115,6 +121,27 @@ func (in *instance) keepEngineOffHostPorts() error {
 			slog.String("not applied", strings.Join(missing, "; ")))
 	}
 	return nil
+}
+
+// fleetNode is the tailnet node as the fleet needs it: the netmap with
+// its peers, and a dialer.
+type fleetNode struct{ n *tailnet.Node }
+
+func (f fleetNode) Status(ctx context.Context) (*ipnstate.Status, error) {
+	return f.n.LocalClient().Status(ctx)
+}
+
+func (f fleetNode) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f.n.Dial(ctx, network, addr)
+}
+
+// forwarder is the server's fleet forwarder: nil (an interface holding
+// no *fleet.Fleet) when this node is no fleet entry point.
+func (in *instance) forwarder() server.Forwarder {
+	if in.fleet == nil {
+		return nil
+	}
+	return in.fleet
 }
 
 // hostNames are the Host header values the server accepts besides

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/fleet"
 	jfile "github.com/tailops/tailops/journal"
 	"github.com/tailops/tailops/metrics"
 	"github.com/tailops/tailops/tools"
@@ -20,6 +21,7 @@ import (
 	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/files"
 	"github.com/tailops/tailops/tools/firewall"
+	fleettools "github.com/tailops/tailops/tools/fleet"
 	"github.com/tailops/tailops/tools/host"
 	"github.com/tailops/tailops/tools/inventory"
 	"github.com/tailops/tailops/tools/journal"
@@ -33,8 +35,8 @@ import (
 // list of what TailOps offers, one line per domain, in the order the tools
 // are listed. A toolset whose configuration cannot be used is kept with
 // its error (see toolsetList.check). gate returns two-person approval's
-// gate once it is open (nil: none).
-func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolsetList {
+// gate once it is open (nil: none); fl is --fleet's fleet (nil: none).
+func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate, fl *fleet.Fleet) *toolsetList {
 	l := toolsetList{describe: c.toolsetError, self: &atomic.Pointer[inventory.Self]{}}
 	l.add(host.New(host.Config{Version: version, Host: c.env.host}))
 	fts, ferr := files.New(c.filesConfig(log))
@@ -50,6 +52,7 @@ func (c *config) toolsets(log *slog.Logger, gate func() *approval.Gate) *toolset
 	l.add(inventory.New(c.inventoryConfig(&l)))
 	l.add(approvaltools.New(approvaltools.Config{Gate: gate}))
 	l.add(auditlog.New(auditlog.Config{Path: c.AuditLog}))
+	l.add(fleettools.New(fleettools.Config{Fleet: fl}))
 	l.addTestToolsets()
 	return &l
 }

@@ -23,7 +23,7 @@ import (
 // set, filters them.
 func toolsOf(keep func(*tools.Spec) bool, toolsets ...string) []string {
 	var out []string
-	for _, ts := range (&config{env: environ{}}).toolsets(nil, nil).sets {
+	for _, ts := range (&config{env: environ{}}).toolsets(nil, nil, nil).sets {
 		if len(toolsets) > 0 && !slices.Contains(toolsets, ts.Name()) {
 			continue
 		}
@@ -36,8 +36,10 @@ func toolsOf(keep func(*tools.Spec) bool, toolsets ...string) []string {
 	return out
 }
 
-// notFirewall keeps the tools offered without --firewall.
-func notFirewall(s *tools.Spec) bool { return !slices.Contains(firewallTools(), s.Name()) }
+// notFirewall keeps the tools offered without --firewall and --fleet.
+func notFirewall(s *tools.Spec) bool {
+	return !slices.Contains(firewallTools(), s.Name()) && !slices.Contains(fleetTools(), s.Name())
+}
 
 // TestConfigToolsets: --toolsets (flag, repeatable and comma-separated;
 // TAILOPS_TOOLSETS; key toolsets) and --disable-destructive (flag;
@@ -86,7 +88,10 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "--read-only and --disable-destructive", args: []string{"--read-only", "--disable-destructive"}, want: toolsOf(readOnly)},
 		{name: "--disable-destructive within the toolsets", args: []string{"--toolsets", "docker", "--disable-destructive"}, want: toolsOf(notDestructive, "docker")},
 
-		{name: "unknown toolset", args: []string{"--toolsets", "diag,compose"}, wantErr: `--toolsets: unknown toolset "compose" (known: host, files, secrets, docker, stacks, diag, systemd, journal, packages, firewall, inventory, approvals, audit); a domain this build does not have has no toolset`},
+		{name: "unknown toolset", args: []string{"--toolsets", "diag,compose"}, wantErr: `--toolsets: unknown toolset "compose" (known: host, files, secrets, docker, stacks, diag, systemd, journal, packages, firewall, inventory, approvals, audit, fleet); a domain this build does not have has no toolset`},
+		{name: "fleet toolset without --fleet", args: []string{"--toolsets", "fleet"}, wantErr: `--toolsets names fleet: the fleet tools are off; make this node a fleet entry point with --fleet tag:NAME`},
+		{name: "fleet tool without --fleet", args: []string{"--tools", "list_hosts"}, wantErr: `--tools names list_hosts: the fleet tools are off`},
+		{name: "--fleet without tsnet", args: []string{"--fleet", "tag:tailops"}, wantErr: `--fleet needs --tailnet tsnet`},
 		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "compose,hosts"}, wantErr: `unknown toolset "compose", "hosts" (known: `},
 		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["compose"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "compose"`},
 		{name: "--tools outside the toolsets", args: []string{"--toolsets", "diag", "--tools", "ping_host,health_check"}, wantErr: "--tools names health_check, a tool of the host toolset, which --toolsets leaves out (it selects diag); add host to the toolsets or drop health_check from the tools"},
@@ -241,8 +246,9 @@ func TestToolsetsEndToEnd(t *testing.T) {
 		s := startServer(t, "--firewall")
 		listed := list(t, s)
 		got := names(listed)
-		if want := slices.Sorted(slices.Values(toolsOf(nil))); !slices.Equal(got, want) {
-			t.Errorf("tools/list = %v, want every tool in name order %v", got, want)
+		notFleet := func(s *tools.Spec) bool { return !slices.Contains(fleetTools(), s.Name()) }
+		if want := slices.Sorted(slices.Values(toolsOf(notFleet))); !slices.Equal(got, want) {
+			t.Errorf("tools/list = %v, want every tool but the fleet's (no --fleet here) in name order %v", got, want)
 		}
 		for _, tool := range listed {
 			if tool.Title == "" && (tool.Annotations == nil || tool.Annotations.Title == "") {
@@ -287,7 +293,7 @@ func TestInventoryReadsOnlySelectedToolsets(t *testing.T) {
 // enables, and the toolsets.
 func selected(t *testing.T, c *config) ([]tools.Spec, *toolsetList) {
 	t.Helper()
-	sets := c.toolsets(nil, nil)
+	sets := c.toolsets(nil, nil, nil)
 	sel, err := c.selection(sets)
 	if err != nil {
 		t.Fatal(err)

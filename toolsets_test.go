@@ -20,7 +20,7 @@ import (
 // docToolsets does.
 func allTools(roots ...string) []tools.Spec {
 	c := &config{FileRoots: roots, env: environ{}}
-	return c.toolsets(nil, nil).specs()
+	return c.toolsets(nil, nil, nil).specs()
 }
 
 func TestEveryToolIsDeclaredConsistently(t *testing.T) {

@@ -35,6 +35,9 @@ type Record struct {
 	Prompt string `json:"prompt,omitempty"`
 	// Resource is the resource's URI, for EventResourceRead.
 	Resource string `json:"resource,omitempty"`
+	// Node is the fleet member a forwarded call went to, for
+	// EventToolCallForwarded.
+	Node string `json:"node,omitempty"`
 	// Arguments are the tool call's arguments; the log holds a redacted copy (redact.Value).
 	Arguments any `json:"arguments,omitempty"`
 	// Detail is what the event is about beyond the arguments: the plan an
@@ -101,6 +104,10 @@ const (
 	// RequestID. A started record without its outcome is a call the server
 	// did not see finish (it was killed, or the log failed meanwhile).
 	EventToolCallStarted Event = "tool_call_started"
+	// EventToolCallForwarded is a tool call a fleet entry node forwarded
+	// to the member in Node, with the member's outcome; the member
+	// records the call itself.
+	EventToolCallForwarded Event = "tool_call_forwarded"
 	// EventServerStart is written when a server starts serving.
 	EventServerStart Event = "server_start"
 	// EventServerStop is written when a server has stopped serving, after

@@ -30,6 +30,9 @@ type Caller struct {
 	// Tailscale is the caller's tailnet identity from WhoIs; nil when the
 	// tailnet layer is off.
 	Tailscale *TailscaleIdentity `json:"tailscale"`
+	// Via is the fleet entry node that forwarded the call, from WhoIs of
+	// the connection; nil for a call made directly.
+	Via *TailscaleIdentity `json:"via,omitempty"`
 }
 
 // TailscaleIdentity is what WhoIs says about a tailnet peer.
@@ -55,6 +58,21 @@ type callerKey struct{}
 // WithCaller returns a context carrying c.
 func WithCaller(ctx context.Context, c *Caller) context.Context {
 	return context.WithValue(ctx, callerKey{}, c)
+}
+
+type bearerKey struct{}
+
+// WithBearer returns a context carrying the bearer token the caller
+// authenticated with, for a fleet entry node to forward; it is never
+// logged or recorded.
+func WithBearer(ctx context.Context, tok string) context.Context {
+	return context.WithValue(ctx, bearerKey{}, tok)
+}
+
+// BearerFrom returns the bearer token stored in ctx, or "".
+func BearerFrom(ctx context.Context) string {
+	tok, _ := ctx.Value(bearerKey{}).(string)
+	return tok
 }
 
 // CallerFrom returns the caller stored in ctx, or nil.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -41,7 +42,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		mode := tailnet.AuthToken
-		var peer *tailnet.Peer
+		var peer, via *tailnet.Peer // via: the fleet entry node that forwarded the call
 		if s.tailnet != nil {
 			p, err := s.tailnet.Identify(r.Context(), remote)
 			switch {
@@ -63,6 +64,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				forbid(w, "access_denied", "tailnet identity lookup failed")
 				return
 			}
+			if r.Header.Get(tailnet.FleetCallerHeader) != "" {
+				var reason string
+				if peer, via, reason = s.forwardedFor(r, peer); reason != "" {
+					s.auditAuthFailure(r, reason, via)
+					forbid(w, "access_denied", reason)
+					return
+				}
+				if peer == nil && mode != tailnet.AuthToken {
+					reason = fmt.Sprintf("%s forwarded a call from a caller outside the tailnet, and this server (--auth %s) takes calls by token alone only from loopback", via.Name(), mode)
+					s.auditAuthFailure(r, reason, via)
+					forbid(w, "access_denied", reason)
+					return
+				}
+			}
 			if peer != nil {
 				if reason := peer.Refusal(mode); reason != "" {
 					s.auditAuthFailure(r, reason, peer)
@@ -82,8 +97,54 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		caller := tailnet.Caller(mode, peer, tok)
 		caller.RemoteAddr = remote
-		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
+		ctx := auth.WithCaller(r.Context(), caller)
+		if via != nil {
+			id := via.Identity
+			caller.Via = &id
+		}
+		if s.fleet != nil && tok != nil {
+			// A fleet entry node forwards the caller's own token; no
+			// other code reads it, and nothing records it.
+			ctx = auth.WithBearer(ctx, bearerToken(r))
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// forwardedFor handles a request that a fleet entry node forwarded
+// (tailnet.FleetCallerHeader): conn is the peer behind the connection,
+// which must hold tailnet.FleetEntryCapability. It returns the caller the
+// call is for, as this node's own WhoIs knows that address (nil for
+// tailnet.FleetNoCaller), and the entry node; or why the request is
+// refused.
+func (s *Server) forwardedFor(r *http.Request, conn *tailnet.Peer) (caller, via *tailnet.Peer, refusal string) {
+	hs := r.Header.Values(tailnet.FleetCallerHeader)
+	switch {
+	case conn == nil:
+		return nil, nil, "a forwarded call (" + tailnet.FleetCallerHeader + ") must come from a fleet entry node on the tailnet"
+	case !conn.FleetEntry:
+		return nil, conn, fmt.Sprintf("node %s may not forward calls for other callers: the tailnet policy does not grant it %s",
+			conn.Name(), tailnet.FleetEntryCapability)
+	case len(hs) != 1:
+		return nil, conn, "a forwarded call carries one " + tailnet.FleetCallerHeader + " header"
+	case hs[0] == tailnet.FleetNoCaller:
+		return nil, conn, ""
+	}
+	a, err := netip.ParseAddr(hs[0])
+	if err != nil {
+		return nil, conn, fmt.Sprintf("%s %q is not a tailnet address", tailnet.FleetCallerHeader, hs[0])
+	}
+	p, err := s.tailnet.Identify(r.Context(), netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		return nil, conn, fmt.Sprintf("%s forwarded a call from %s, which this node does not know as a tailnet peer", conn.Name(), a)
+	}
+	return p, conn, ""
+}
+
+// bearerToken is the request's bearer token, already verified.
+func bearerToken(r *http.Request) string {
+	_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.TrimSpace(tok)
 }
 
 // verifyBearer verifies the request's bearer token; on failure it

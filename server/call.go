@@ -96,6 +96,20 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 				}
 			}
 		}
+		// On a fleet entry node, a call for another member goes there: the
+		// member checks the arguments, asks for confirmation and approval,
+		// and records the call itself; this node records the forward.
+		if s.fleet != nil {
+			node, err := takeNode(&req)
+			if err != nil {
+				return refuse(deny(rec, "invalid arguments: "+err.Error(), nil), err.Error())
+			}
+			args = req.GetRawArguments()
+			rec.Arguments = args
+			if !s.fleet.Self(ctx, node) {
+				return s.forward(ctx, call, e, rec, start, node, args)
+			}
+		}
 		// Invalid arguments never create approval requests, and are a
 		// refusal like any other: nothing runs.
 		if verr := e.check(args); verr != nil {
@@ -175,6 +189,31 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		}
 		return s.finish(ctx, e, rec, start, res, err)
 	}
+}
+
+// forward sends a call for another fleet member there and records the
+// forward (audit.EventToolCallForwarded, with the member in Node) before
+// the member's result goes back.
+func (s *Server) forward(ctx context.Context, call *call, e *entry, rec *audit.Record, start time.Time, node string, args any) (*mcp.CallToolResult, error) {
+	rec.Event, rec.Node = audit.EventToolCallForwarded, node
+	if why := forwardable(rec.Caller, node); why != "" {
+		if err := s.write(ctx, deny(rec, why, nil)); err != nil {
+			return mcp.NewToolResultError(auditRefusal), nil
+		}
+		return mcp.NewToolResultError(why), nil
+	}
+	if err := s.audit.Healthy(); err != nil {
+		return mcp.NewToolResultError(auditRefusal), nil
+	}
+	s.calls.allowed(call, rec, start)
+	res, err := s.fleet.Call(ctx, node, rec.Tool, args)
+	if err != nil {
+		res = forwardError(err)
+	}
+	if !s.calls.claim(call) {
+		return mcp.NewToolResultError(interrupted), nil
+	}
+	return s.finish(ctx, e, rec, start, res, nil)
 }
 
 // needsApproval reports whether a call must pass the approval gate: the

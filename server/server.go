@@ -121,6 +121,10 @@ type Config struct {
 	// Watchers report changes of what resource views show, by the name a
 	// view's Watch gives; nil means no view can be subscribed to.
 	Watchers map[string]tools.Watcher
+	// Fleet, when set, makes this server a fleet entry node: every tool
+	// takes the node argument (NodeArg), and a call for another member is
+	// forwarded to it; nil means no fleet.
+	Fleet Forwarder
 }
 
 // Server is a running TailOps MCP server. Its methods are safe for
@@ -157,6 +161,8 @@ type Server struct {
 	confirms        confirms                    // request states issued to 2026-07-28 clients
 	views           []*view                     // the resource views served
 	subs            subscriptions               // resources/subscribe state
+	fleet           Forwarder                   // nil: not a fleet entry node
+	version         string
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -205,7 +211,7 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
-		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}}
+		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, fleet: c.Fleet, version: c.Version}
 	for _, n := range c.Confirm {
 		s.confirm[n] = true
 	}
@@ -289,7 +295,14 @@ func New(c Config) (*Server, error) {
 		if err := s.register(&entry{kind: KindTool, name: spec.Name(), scope: spec.Scope, risk: spec.Risk, spec: spec}); err != nil {
 			return nil, err
 		}
-		s.mcp.AddTool(spec.Tool, spec.Handler)
+		tool := spec.Tool
+		if s.fleet != nil {
+			var err error
+			if tool, err = withNodeArg(tool); err != nil {
+				return nil, err
+			}
+		}
+		s.mcp.AddTool(tool, spec.Handler)
 	}
 	if err := s.addPrompts(c.Prompts); err != nil {
 		return nil, err
@@ -331,6 +344,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set(tailnet.VersionHeader, cmp.Or(s.version, "unknown")) // how a fleet entry node knows TailOps
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.ready)

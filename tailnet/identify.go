@@ -191,6 +191,7 @@ func (id *Identifier) peer(res *apitype.WhoIsResponse) *Peer {
 		}
 	}
 	p.Admitted, p.AllowScopes = admit(id.cfg.Allow, p)
+	p.FleetEntry = len(res.CapMap[FleetEntryCapability]) > 0
 	return p
 }
 

@@ -194,6 +194,17 @@ func (n *Node) Listen() (ln net.Listener, url string, err error) {
 	return ln, "http://" + host, nil
 }
 
+// Dial connects to addr on the tailnet: through the in-process engine
+// in tsnet mode (no host socket), with the host's network stack, which
+// routes tailnet addresses to tailscaled, in local mode.
+func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if n.ts != nil {
+		return n.ts.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
 // Close stops a tsnet node; in local mode it does nothing.
 func (n *Node) Close() error {
 	if n.ts != nil {

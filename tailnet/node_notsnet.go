@@ -21,5 +21,8 @@ type tsServer struct{}
 func (*tsServer) ListenTLS(string, string) (net.Listener, error) { return nil, errNoTSNet }
 func (*tsServer) Listen(string, string) (net.Listener, error)    { return nil, errNoTSNet }
 func (*tsServer) Close() error                                   { return nil }
+func (*tsServer) Dial(context.Context, string, string) (net.Conn, error) {
+	return nil, errNoTSNet
+}
 
 func startTSNet(context.Context, NodeConfig, *slog.Logger) (*Node, error) { return nil, errNoTSNet }

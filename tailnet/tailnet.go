@@ -33,6 +33,8 @@ import (
 	"slices"
 	"strings"
 
+	"tailscale.com/tailcfg"
+
 	"github.com/tailops/tailops/auth"
 )
 
@@ -95,6 +97,28 @@ func ParseAuthMode(s string) (AuthMode, error) {
 // DefaultCapability is the app capability whose grants give TailOps scopes.
 const DefaultCapability = "tailops.dev/cap/mcp"
 
+// FleetEntryCapability is the app capability a fleet member requires of
+// a node before it takes that node's word for which tailnet address a
+// forwarded call came from (the node is then a fleet entry point). Its
+// value is not read: any grant of it, {} say, is enough.
+const FleetEntryCapability tailcfg.PeerCapability = "tailops.dev/cap/fleet-entry"
+
+// FleetCallerHeader carries, on a call a fleet entry node forwards to a
+// member, the tailnet address of the caller it is for (or FleetNoCaller).
+// A member takes it only from a node holding FleetEntryCapability, and
+// refuses the request otherwise.
+const FleetCallerHeader = "Tailops-Fleet-Caller"
+
+// FleetNoCaller is FleetCallerHeader's value for a caller that is not a
+// tailnet peer (a loopback caller with a token): the member then takes
+// the call by token alone.
+const FleetNoCaller = "none"
+
+// VersionHeader is set on a TailOps server's /healthz answers to its
+// version: how a fleet entry node tells TailOps members from other
+// tagged nodes.
+const VersionHeader = "Tailops-Version"
+
 // Peer is what the tailnet says about one caller.
 type Peer struct {
 	// Identity is recorded in the audit log as the caller's "tailscale".
@@ -114,6 +138,10 @@ type Peer struct {
 	Admitted bool
 	// AllowScopes are the scopes the matching allow-list entries give.
 	AllowScopes []auth.Scope
+	// FleetEntry reports whether the tailnet policy grants the peer
+	// FleetEntryCapability: a fleet member then lets it say which
+	// tailnet address a call it forwards came from.
+	FleetEntry bool
 }
 
 // TailnetScopes are the scopes the tailnet policy gives the peer: its

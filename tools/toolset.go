@@ -4,6 +4,7 @@ package tools
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -56,16 +57,31 @@ type ResourceProvider interface {
 	Resources() []ResourceSpec
 }
 
+// ToolsetMeta is the _meta key of a tool's declaration that names its
+// toolset ("docker"), so that a client (or a fleet entry node's
+// list_hosts) can group the tools it is offered.
+const ToolsetMeta = "tailops.dev/toolset"
+
 // Specs returns the tools of every toolset in sets, in order, each with
-// its toolset's icon when it has one (Icon).
+// its toolset's name in its _meta (ToolsetMeta) and its toolset's icon
+// when it has one (Icon).
 func Specs(sets []Toolset) []Spec {
 	var out []Spec
 	for _, ts := range sets {
 		specs := slices.Clone(ts.Tools())
-		if icon, ok := Icon(ts.Name()); ok {
-			for i := range specs {
-				specs[i].Tool.Icons = []mcp.Icon{icon}
+		icon, hasIcon := Icon(ts.Name())
+		for i := range specs {
+			t := &specs[i].Tool
+			if hasIcon {
+				t.Icons = []mcp.Icon{icon}
 			}
+			meta := &mcp.Meta{AdditionalFields: map[string]any{}}
+			if t.Meta != nil {
+				meta.ProgressToken = t.Meta.ProgressToken
+				maps.Copy(meta.AdditionalFields, t.Meta.AdditionalFields)
+			}
+			meta.AdditionalFields[ToolsetMeta] = ts.Name()
+			t.Meta = meta
 		}
 		out = append(out, specs...)
 	}

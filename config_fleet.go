@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/tailops/tailops/fleet"
+	"github.com/tailops/tailops/tailnet"
+	"github.com/tailops/tailops/tools"
+	fleettools "github.com/tailops/tailops/tools/fleet"
+)
+
+// resolveFleet fills --fleet from the config file (key "fleet") where
+// the flag left it unset, and checks it: the fleet's members are found in
+// the tsnet node's netmap and reached through it.
+func (c *config) resolveFleet() error {
+	if !c.set["fleet"] && len(c.file.Fleet) > 0 {
+		c.Fleet = c.file.Fleet
+	}
+	if len(c.Fleet) == 0 {
+		for _, name := range c.Tools {
+			if slices.Contains(fleetTools(), name) {
+				return fmt.Errorf("--tools names %s: the fleet tools are off; make this node a fleet entry point with --fleet tag:NAME", name)
+			}
+		}
+		return nil
+	}
+	if c.tailnetMode != tailnet.ModeTSNet {
+		return fmt.Errorf("--fleet needs --tailnet tsnet: a fleet entry point finds and reaches its members through its own tailnet node")
+	}
+	if _, err := fleet.New(fleet.Config{Tags: c.Fleet}); err != nil {
+		return fmt.Errorf("--fleet: %w", err)
+	}
+	return nil
+}
+
+// newFleet returns the fleet of --fleet, or nil without one; it is
+// attached to the tailnet node once that is up (startTailnet).
+func (c *config) newFleet(log *slog.Logger) *fleet.Fleet {
+	if len(c.Fleet) == 0 {
+		return nil
+	}
+	f, err := fleet.New(fleet.Config{Tags: c.Fleet, Version: version, Logger: log})
+	if err != nil { // resolveFleet checked the tags
+		panic(err)
+	}
+	return f
+}
+
+// fleetTools returns the fleet toolset's tools, offered only with
+// --fleet.
+func fleetTools() []string {
+	ts, _ := fleettools.New(fleettools.Config{})
+	return tools.Names(ts.Tools())
+}
+
+// fleetToolset returns the fleet toolset's name, for --toolsets.
+func fleetToolset() string {
+	ts, _ := fleettools.New(fleettools.Config{})
+	return ts.Name()
+}

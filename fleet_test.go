@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
+	"github.com/tailops/tailops/tailnet"
+)
+
+// fleetTag is the tag of the fleet tests' members (startTSServer gives
+// every server node tag:tailops).
+const fleetTag = "tag:tailops"
+
+// serverGrant is a grant of capability c with values to server nodes
+// (in-process TailOps servers) and client nodes.
+func serverGrant(c string, servers []*tsServer, nodes []*labtest.Node, values ...string) labtest.Grant {
+	g := grant(c, nodes, values...)
+	for _, s := range servers {
+		g.Src = append(g.Src, s.in.node.Addrs()...)
+	}
+	return g
+}
+
+// fakeMember is a tagged node that answers /healthz as TailOps would and
+// never answers /mcp: a member that hangs.
+func fakeMember(t *testing.T, tn *labtest.Tailnet, name string) *labtest.Node {
+	t.Helper()
+	n := tn.Node(t, name, fleetTag)
+	ln, err := n.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Header().Set(tailnet.VersionHeader, "hung")
+			return
+		}
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { close(hang); srv.Close() })
+	return n
+}
+
+// fleetCall calls tool on the entry node's session and returns its text
+// and whether it is a tool error.
+func fleetCall(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]any) (string, bool, any) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	var text []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			text = append(text, tc.Text)
+		}
+	}
+	return strings.Join(text, "\n"), res.IsError, res.StructuredContent
+}
+
+// decode re-decodes a structured result into out.
+func decode(t *testing.T, v any, out any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	if err != nil {
+		t.Fatalf("decoding %v: %v", v, err)
+	}
+}
+
+// TestFleet: three TailOps nodes on one offline tailnet (two members and
+// an entry point with --fleet) and two client nodes with different
+// grants, once with the members taking scopes from grants (--auth
+// tailscale) and once from forwarded tokens (--auth token, one shared
+// secret). The entry node finds the members in its netmap (and one that
+// appears later), forwards calls with the caller's own credentials and
+// records the forward; the member records the original caller and the
+// entry node as via; a caller without a grant on a member is refused
+// there although the entry node allows it; a node without the
+// fleet-entry capability cannot assert a caller's address; a critical
+// call waits for approval on the member; a hung member costs
+// fleet_status its timeout, not the call; a member that stops answering
+// is reported as such.
+func TestFleet(t *testing.T) {
+	for _, mode := range []string{"tailscale", "token"} {
+		t.Run(mode, func(t *testing.T) { testFleet(t, mode) })
+	}
+}
+
+func testFleet(t *testing.T, mode string) {
+	tn := labtest.NewTailnet(t, nil)
+	alice := tn.Node(t, "alice", "tag:alice")
+	bob := tn.Node(t, "bob", "tag:bob")
+	clients := []*labtest.Node{alice, bob}
+
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("fleet-test-shared-secret-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--auth", mode, "--shared-secret-file", secret}
+	m1 := startTSServer(t, tn, "member-one", append(common, "--approval-two-person")...)
+	m2 := startTSServer(t, tn, "member-two", common...)
+	// The entry's scopes come from its allow-list (no grants are sent to
+	// it, so that control keeps sending it new peers): alice may do
+	// anything there, bob read.
+	entryArgs := append(slices.Clone(common), "--fleet", fleetTag)
+	if mode == "tailscale" {
+		entryArgs = append(entryArgs, "--ts-allow", "tag:alice=admin", "--ts-allow", "tag:bob=readonly")
+	}
+	entry := startTSServer(t, tn, "entry", entryArgs...)
+	hung := fakeMember(t, tn, "hung")
+
+	// Members: alice is admin on both, bob reads member-one only; the
+	// entry node may speak for callers on both.
+	entryCap := serverGrant(string(tailnet.FleetEntryCapability), []*tsServer{entry}, nil, `{}`)
+	setGrants(t, tn, m1.Key, m1.LC, clients,
+		grant(tailnet.DefaultCapability, []*labtest.Node{alice}, labtest.ScopesValue("admin")),
+		grant(tailnet.DefaultCapability, []*labtest.Node{bob}, labtest.ScopesValue("readonly")), entryCap)
+	setGrants(t, tn, m2.Key, m2.LC, clients,
+		grant(tailnet.DefaultCapability, []*labtest.Node{alice}, labtest.ScopesValue("admin")), entryCap)
+	labtest.WaitGrant(t, m1.LC, entry.in.node.Addrs()[0], string(tailnet.FleetEntryCapability), []string{`{}`})
+	labtest.WaitGrant(t, m2.LC, entry.in.node.Addrs()[0], string(tailnet.FleetEntryCapability), []string{`{}`})
+
+	tokA := entry.mint(t, "alice-agent", auth.ScopeAdmin)
+	tokB := entry.mint(t, "bob-agent", auth.ScopeReadonly)
+	if mode == "tailscale" {
+		tokA, tokB = "", ""
+	}
+	csA := mustConnect(t, entry.TailnetURL, via(alice, tokA))
+	csB := mustConnect(t, entry.TailnetURL, via(bob, tokB))
+
+	// Discovery: list_hosts names both members (and the hung node, which
+	// answers as TailOps), with what each offers alice.
+	var hosts struct {
+		Hosts []struct {
+			Name     string   `json:"name"`
+			TailOps  bool     `json:"tailops"`
+			Online   bool     `json:"online"`
+			Version  string   `json:"version"`
+			Toolsets []string `json:"toolsets"`
+			Problem  string   `json:"problem"`
+		} `json:"hosts"`
+	}
+	text, isErr, sc := fleetCall(t, csA, "list_hosts", nil)
+	if isErr {
+		t.Fatalf("list_hosts: %s", text)
+	}
+	decode(t, sc, &hosts)
+	var names []string
+	for _, h := range hosts.Hosts {
+		names = append(names, h.Name)
+		if h.Name == "member-one" && (!h.TailOps || !h.Online || h.Version != version || !slices.Contains(h.Toolsets, "host")) {
+			t.Errorf("member-one: %+v", h)
+		}
+	}
+	if !slices.Equal(names, []string{"hung", "member-one", "member-two"}) {
+		t.Errorf("list_hosts names %v, want hung, member-one, member-two (not the entry, not the clients)", names)
+	}
+
+	// Every tool takes node on the entry.
+	lt, err := csA.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range lt.Tools {
+		if b, _ := json.Marshal(tool.InputSchema); !strings.Contains(string(b), `"node"`) {
+			t.Errorf("%s has no node argument on the entry node: %s", tool.Name, b)
+		}
+	}
+
+	// Forwarding: alice's call runs on member-one, recorded there with
+	// alice as the caller and the entry node as via.
+	text, isErr, _ = fleetCall(t, csA, "health_check", map[string]any{"node": "member-one"})
+	if isErr {
+		t.Fatalf("health_check on member-one: %s", text)
+	}
+	rec := lastRecord(t, m1, "tool_call", "health_check")
+	if got := fmt.Sprint(tsIdentity(rec)["node_name"]); got != "alice" {
+		t.Errorf("member-one recorded caller node %q, want alice: %v", got, rec)
+	}
+	if v, _ := caller(rec)["via"].(map[string]any); fmt.Sprint(v["node_name"]) != "entry" {
+		t.Errorf("member-one recorded via %v, want the entry node", caller(rec)["via"])
+	}
+	if mode == "token" && caller(rec)["agent"] != "alice-agent" {
+		t.Errorf("member-one recorded agent %v, want the forwarded token's", caller(rec)["agent"])
+	}
+	fwd := lastRecord(t, entry, "tool_call_forwarded", "health_check")
+	if fwd["node"] != "member-one" || fwd["result"] != "success" || fmt.Sprint(tsIdentity(fwd)["node_name"]) != "alice" {
+		t.Errorf("entry's forward record: %v", fwd)
+	}
+	if args, _ := fwd["arguments"].(map[string]any); args["node"] != nil {
+		t.Errorf("the forward record keeps node among the arguments: %v", fwd)
+	}
+	// By address too; and node naming the entry itself runs here.
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": m2.in.node.Addrs()[0].String()}); isErr {
+		t.Errorf("health_check on member-two by address: %s", text)
+	}
+	before := len(entry.records(t, "tool_call"))
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "entry"}); isErr {
+		t.Errorf("health_check on the entry itself: %s", text)
+	}
+	if after := len(entry.records(t, "tool_call")); after != before+1 {
+		t.Errorf("node=entry: %d local tool_call records, want %d", after, before+1)
+	}
+
+	// No privilege amplification: bob may read on the entry, but
+	// member-two gives him nothing, and refuses him itself.
+	// (With tokens, valid fleet-wide by design, the token decides.)
+	if mode == "tailscale" {
+		text, isErr, _ = fleetCall(t, csB, "health_check", map[string]any{"node": "member-two"})
+		if !isErr || !strings.Contains(text, "member-two") {
+			t.Errorf("bob on member-two: %v %s, want a refusal naming member-two", isErr, text)
+		}
+		if !hasRecord(m2.auditRecords(t), func(r map[string]any) bool {
+			return r["event"] == "auth_denied" && fmt.Sprint(tsIdentity(r)["node_name"]) == "bob"
+		}) {
+			t.Errorf("member-two did not record refusing bob")
+		}
+	}
+	if text, isErr, _ := fleetCall(t, csB, "health_check", map[string]any{"node": "member-one"}); isErr {
+		t.Errorf("bob on member-one: %s", text)
+	}
+
+	// A node without the fleet-entry capability cannot assert a caller:
+	// bob, straight to member-one, claiming to speak for alice.
+	code, body := postInit(t, m1.TailnetURL, via(bob, tokB), map[string]string{tailnet.FleetCallerHeader: alice.IPv4.String()})
+	if code != http.StatusForbidden || !strings.Contains(body, string(tailnet.FleetEntryCapability)) {
+		t.Errorf("bob asserting alice's address: %d %s, want 403 naming the capability", code, body)
+	}
+
+	// Unknown nodes are a tool error naming them.
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "nosuch"}); !isErr || !strings.Contains(text, `"nosuch"`) || !strings.Contains(text, "member-one") {
+		t.Errorf("unknown node: %v %s", isErr, text)
+	}
+
+	// Approval is asked on the member: member-one (two-person) holds
+	// alice's critical call until a second person decides there.
+	done := make(chan string, 1)
+	go func() {
+		res, err := csA.CallTool(context.Background(), &sdk.CallToolParams{Name: "remove_container",
+			Arguments: map[string]any{"container": "web", "node": "member-one"}})
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- fmt.Sprint(res.Content[0].(*sdk.TextContent).Text)
+	}()
+	approver := &auth.Caller{Agent: "second-person", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeAdmin}}
+	var reqID string
+	for deadline := time.Now().Add(20 * time.Second); reqID == ""; time.Sleep(100 * time.Millisecond) {
+		rs, err := m1.in.approvals.gate.List(context.Background(), approver, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Tool == "remove_container" {
+				reqID = r.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no approval request on member-one")
+		}
+	}
+	if rs, _ := entry.in.approvals.gate.List(context.Background(), approver, true); len(rs) != 0 {
+		t.Errorf("the entry node holds approval requests: %+v", rs)
+	}
+	if _, err := m1.in.approvals.gate.Deny(context.Background(), reqID, approver, "not today"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; !strings.Contains(got, "not today") {
+		t.Errorf("the denied call answered %q, want the member's denial", got)
+	}
+
+	// fleet_status: every member at once; the hung one costs its timeout.
+	start := time.Now()
+	var st struct {
+		Hosts []struct {
+			Name           string    `json:"name"`
+			Answered       bool      `json:"answered"`
+			Error          string    `json:"error"`
+			Load           []float64 `json:"load"`
+			FailedServices []string  `json:"failed_services"`
+			Problems       []string  `json:"problems"`
+		} `json:"hosts"`
+	}
+	text, isErr, sc = fleetCall(t, csA, "fleet_status", map[string]any{"timeout_seconds": 3})
+	if isErr {
+		t.Fatalf("fleet_status: %s", text)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("fleet_status took %v with a 3 s timeout", took)
+	}
+	decode(t, sc, &st)
+	for _, h := range st.Hosts {
+		switch h.Name {
+		case "hung":
+			if h.Answered || !strings.Contains(h.Error, "no answer within 3s") {
+				t.Errorf("hung: %+v", h)
+			}
+		default:
+			if !h.Answered || len(h.Load) != 3 {
+				t.Errorf("%s: %+v", h.Name, h)
+			}
+		}
+	}
+
+	// A member appears: the entry finds it without being told.
+	m3 := startTSServer(t, tn, "member-three", common...)
+	setGrants(t, tn, m3.Key, m3.LC, clients, grant(tailnet.DefaultCapability, []*labtest.Node{alice}, labtest.ScopesValue("readonly")), entryCap)
+	waitHosts(t, csA, func(names []string, _ map[string]string) bool { return slices.Contains(names, "member-three") })
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "member-three"}); isErr {
+		t.Errorf("health_check on the new member: %s", text)
+	}
+
+	// A member goes away: list_hosts reports it, and calls for it fail
+	// naming it.
+	hung.Close()
+	waitHosts(t, csA, func(_ []string, problems map[string]string) bool { return problems["hung"] != "" })
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "hung"}); !isErr || !strings.Contains(text, "hung") {
+		t.Errorf("a call for the gone member: %v %s", isErr, text)
+	}
+}
+
+// waitHosts polls list_hosts until ok(names, problems by name) holds.
+func waitHosts(t *testing.T, cs *sdk.ClientSession, ok func(names []string, problems map[string]string) bool) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		text, isErr, sc := fleetCall(t, cs, "list_hosts", nil)
+		last = text
+		if isErr {
+			continue
+		}
+		var hl struct {
+			Hosts []struct {
+				Name    string `json:"name"`
+				Problem string `json:"problem"`
+			} `json:"hosts"`
+		}
+		decode(t, sc, &hl)
+		var names []string
+		problems := map[string]string{}
+		for _, h := range hl.Hosts {
+			names = append(names, h.Name)
+			problems[h.Name] = h.Problem
+		}
+		if ok(names, problems) {
+			return
+		}
+	}
+	t.Fatalf("list_hosts never showed the change; last: %s", last)
+}
+
+// lastRecord returns s's newest record with event and tool.
+func lastRecord(t *testing.T, s *tsServer, event, tool string) map[string]any {
+	t.Helper()
+	rs := s.records(t, event)
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i]["tool"] == tool {
+			return rs[i]
+		}
+	}
+	t.Fatalf("no %s record of %s", event, tool)
+	return nil
+}
+
+// hasRecord reports whether one of rs satisfies ok.
+func hasRecord(rs []map[string]any, ok func(map[string]any) bool) bool {
+	return slices.ContainsFunc(rs, ok)
+}
