@@ -53,6 +53,12 @@ func BenchmarkTailnetHealthCheck(b *testing.B) {
 
 // benchCallsVia is benchCalls over the round tripper rt.
 func benchCallsVia(b *testing.B, url string, rt http.RoundTripper) {
+	benchToolVia(b, url, rt, "health_check", nil)
+}
+
+// benchToolVia times sequential calls of tool with args over rt, on one
+// session, after 20 calls of warm-up.
+func benchToolVia(b *testing.B, url string, rt http.RoundTripper, tool string, args map[string]any) {
 	c := sdk.NewClient(&sdk.Implementation{Name: "tailops-bench", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url + "/mcp",
@@ -63,9 +69,9 @@ func benchCallsVia(b *testing.B, url string, rt http.RoundTripper) {
 	}
 	defer cs.Close()
 	call := func() {
-		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "health_check"})
+		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: tool, Arguments: args})
 		if err != nil || res.IsError {
-			b.Fatalf("health_check: %v %+v", err, res)
+			b.Fatalf("%s: %v %+v", tool, err, res)
 		}
 	}
 	for range 20 {

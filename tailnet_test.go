@@ -167,7 +167,7 @@ func grant(capName string, nodes []*labtest.Node, values ...string) labtest.Gran
 // setGrants sends grants to the server node and waits until its LocalAPI
 // shows each (the application's cache may hold the old answer up to its
 // TTL more).
-func setGrants(t *testing.T, tn *labtest.Tailnet, srvKey key.NodePublic, lc *local.Client, all []*labtest.Node, gs ...labtest.Grant) {
+func setGrants(t testing.TB, tn *labtest.Tailnet, srvKey key.NodePublic, lc *local.Client, all []*labtest.Node, gs ...labtest.Grant) {
 	t.Helper()
 	if err := tn.SetGrants(srvKey, gs...); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package fleet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/tailcfg"
+	"tailscale.com/types/key"
+	"tailscale.com/types/views"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
+)
+
+// netmap is a Node whose status is fixed and that dials nothing: the
+// netmap of a tailnet, as Status reports it (a stand-in for the tsnet
+// node; TestFleet in package main runs a real one).
+type netmap struct{ st *ipnstate.Status }
+
+func (n netmap) Status(context.Context) (*ipnstate.Status, error) { return n.st, nil }
+func (n netmap) Dial(context.Context, string, string) (net.Conn, error) {
+	return nil, &net.OpError{Op: "dial", Err: net.ErrClosed}
+}
+
+func peer(name, dns string, online bool, addr string, tags ...string) *ipnstate.PeerStatus {
+	t := views.SliceOf(tags)
+	return &ipnstate.PeerStatus{ID: tailcfg.StableNodeID(name), HostName: name, DNSName: dns, Online: online,
+		TailscaleIPs: []netip.Addr{netip.MustParseAddr(addr), netip.MustParseAddr("fd7a:115c:a1e0::" + strings.TrimPrefix(addr, "100.64.0."))},
+		Tags: &t, LastSeen: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+}
+
+func testFleet(t *testing.T) *Fleet {
+	t.Helper()
+	st := &ipnstate.Status{
+		Self: peer("entry", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops"),
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{
+			key.NewNode().Public(): peer("nas", "nas.example.ts.net.", true, "100.64.0.2", "tag:tailops"),
+			key.NewNode().Public(): peer("pi", "pi.example.ts.net.", false, "100.64.0.3", "tag:tailops", "tag:arm"),
+			key.NewNode().Public(): peer("laptop", "laptop.example.ts.net.", true, "100.64.0.4"),
+			key.NewNode().Public(): peer("printer", "", true, "100.64.0.5", "tag:iot"),
+		},
+	}
+	f, err := New(Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Attach(netmap{st})
+	return f
+}
+
+// TestMembers: members are the peers with a fleet tag, online or not,
+// sorted; the entry itself and untagged peers are not; a peer that does
+// not answer is not TailOps, with why.
+func TestMembers(t *testing.T) {
+	ms, err := testFleet(t).Members(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Name != "nas.example.ts.net" || ms[1].Name != "pi.example.ts.net" {
+		t.Fatalf("members %+v, want nas and pi", ms)
+	}
+	nas, pi := ms[0], ms[1]
+	if !nas.Online || nas.TailOps || nas.Problem == "" || nas.Reachable() {
+		t.Errorf("nas (online, answers nothing): %+v", nas)
+	}
+	if pi.Online || pi.Problem != "offline" || pi.LastSeen != "2026-12-01T10:00:00Z" {
+		t.Errorf("pi (offline): %+v", pi)
+	}
+	if got := candidates(nas); len(got) != 2 || got[0] != "http://100.64.0.2" || got[1] != "https://nas.example.ts.net" {
+		t.Errorf("nas's candidate URLs %v", got)
+	}
+}
+
+// TestLookup: a member by full name, first label, host name or address;
+// errors name the node and the members.
+func TestLookup(t *testing.T) {
+	f := testFleet(t)
+	tests := []struct {
+		node, wantErr string
+	}{
+		{"nas", "does not answer as TailOps"},
+		{"NAS.example.ts.net.", "does not answer as TailOps"},
+		{"100.64.0.2", "does not answer as TailOps"},
+		{"pi", "is offline (last seen 2026-12-01T10:00:00Z)"},
+		{"laptop", `no fleet member "laptop" on the tailnet: the members (peers tagged tag:tailops) are nas.example.ts.net, pi.example.ts.net`},
+		{"entry", `no fleet member "entry"`},
+		{"", `no fleet member ""`},
+	}
+	for _, tt := range tests {
+		_, err := f.Lookup(context.Background(), tt.node)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("Lookup(%q) = %v, want %q", tt.node, err, tt.wantErr)
+		}
+	}
+	for node, want := range map[string]bool{"": true, "entry": true, "entry.example.ts.net": true, "100.64.0.1": true, "nas": false, "entr": false} {
+		if got := f.Self(context.Background(), node); got != want {
+			t.Errorf("Self(%q) = %v, want %v", node, got, want)
+		}
+	}
+}
+
+// TestNew: tags must look like tag:NAME.
+func TestNew(t *testing.T) {
+	for _, tags := range [][]string{nil, {"tailops"}, {"tag:"}, {"tag:ok", "group:x"}} {
+		if _, err := New(Config{Tags: tags}); err == nil {
+			t.Errorf("New(%q) accepted", tags)
+		}
+	}
+	if _, err := (&Fleet{}).snapshot(context.Background()); err == nil {
+		t.Error("a fleet without a node answered")
+	}
+}
+
+// TestForwardHeaders: the caller's token and first IPv4 tailnet address
+// go with a forwarded call; a caller outside the tailnet is "none".
+func TestForwardHeaders(t *testing.T) {
+	ts := &auth.TailscaleIdentity{Addresses: []string{"fd7a:115c:a1e0::7", "100.64.0.7"}}
+	tests := []struct {
+		caller *auth.Caller
+		tok    string
+		want   map[string]string
+	}{
+		{&auth.Caller{Tailscale: ts}, "", map[string]string{tailnet.FleetCallerHeader: "100.64.0.7"}},
+		{&auth.Caller{Tailscale: ts}, "tok", map[string]string{tailnet.FleetCallerHeader: "100.64.0.7", "Authorization": "Bearer tok"}},
+		{&auth.Caller{}, "tok", map[string]string{tailnet.FleetCallerHeader: tailnet.FleetNoCaller, "Authorization": "Bearer tok"}},
+		{nil, "", map[string]string{tailnet.FleetCallerHeader: tailnet.FleetNoCaller}},
+		{&auth.Caller{Tailscale: &auth.TailscaleIdentity{Addresses: []string{"fd7a:115c:a1e0::9"}}}, "", map[string]string{tailnet.FleetCallerHeader: "fd7a:115c:a1e0::9"}},
+	}
+	for i, tt := range tests {
+		ctx := auth.WithCaller(context.Background(), tt.caller)
+		if tt.tok != "" {
+			ctx = auth.WithBearer(ctx, tt.tok)
+		}
+		got := forwardHeaders(ctx)
+		if len(got) != len(tt.want) {
+			t.Errorf("%d: headers %v, want %v", i, got, tt.want)
+		}
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("%d: %s = %q, want %q", i, k, got[k], v)
+			}
+		}
+	}
+}
+
+// TestMemberTLS: a member's certificate must be for its name and current;
+// its chain is not what authenticates the member (the tailnet does).
+func TestMemberTLS(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name      string
+		dnsNames  []string
+		notBefore time.Time
+		notAfter  time.Time
+		wantErr   string
+	}{
+		{"for the name", []string{"nas.example.ts.net"}, now.Add(-time.Hour), now.Add(time.Hour), ""},
+		{"another name", []string{"evil.example.ts.net"}, now.Add(-time.Hour), now.Add(time.Hour), "not nas.example.ts.net"},
+		{"expired", []string{"nas.example.ts.net"}, now.Add(-2 * time.Hour), now.Add(-time.Hour), "not valid now"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: tt.dnsNames, NotBefore: tt.notBefore, NotAfter: tt.notAfter}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf, _ := x509.ParseCertificate(der)
+			err = memberTLS("nas.example.ts.net").VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}})
+			if (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("VerifyConnection = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	if err := memberTLS("nas").VerifyConnection(tls.ConnectionState{}); err == nil {
+		t.Error("no certificate accepted")
+	}
+}
