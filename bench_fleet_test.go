@@ -3,8 +3,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"slices"
 	"testing"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tailnet"
@@ -16,8 +22,11 @@ import (
 // calls are sequential on one official Go SDK session:
 //
 //   - direct-system-status: get_system_status on member-00, directly;
+//   - direct-essentials: what fleet_status asks each member
+//     (get_system_status, list_services, list_containers, check_updates),
+//     asked of member-00 directly, one after the other;
 //   - fleet-status: fleet_status on the entry node, which asks all ten
-//     members four questions each, at once;
+//     members those four questions each, at once;
 //   - direct-health-check: health_check on member-00, directly;
 //   - forwarded-health-check: health_check with node=member-00 on the
 //     entry node, which forwards it.
@@ -41,6 +50,9 @@ func BenchmarkFleet(b *testing.B) {
 	b.Run("direct-system-status", func(b *testing.B) {
 		benchToolVia(b, members[0].TailnetURL, via(alice, ""), "get_system_status", nil)
 	})
+	b.Run("direct-essentials", func(b *testing.B) {
+		benchEssentials(b, members[0].TailnetURL, via(alice, ""))
+	})
 	b.Run("fleet-status", func(b *testing.B) {
 		benchToolVia(b, entry.TailnetURL, via(alice, ""), "fleet_status", nil)
 	})
@@ -50,4 +62,31 @@ func BenchmarkFleet(b *testing.B) {
 	b.Run("forwarded-health-check", func(b *testing.B) {
 		benchToolVia(b, entry.TailnetURL, via(alice, ""), "health_check", map[string]any{"node": "member-00"})
 	})
+}
+
+// benchEssentials times fleet_status' four questions asked of one member
+// directly, in sequence, on one session.
+func benchEssentials(b *testing.B, url string, rt http.RoundTripper) {
+	cs, err := connect(url, rt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cs.Close()
+	calls := []sdk.CallToolParams{{Name: "get_system_status"}, {Name: "list_services", Arguments: map[string]any{"state": "failed"}},
+		{Name: "list_containers", Arguments: map[string]any{"all": true}}, {Name: "check_updates", Arguments: map[string]any{"limit": 1}}}
+	durs := make([]time.Duration, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		for _, c := range calls {
+			if _, err := cs.CallTool(context.Background(), &c); err != nil {
+				b.Fatalf("%s: %v", c.Name, err)
+			}
+		}
+		durs[i] = time.Since(t0)
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(ms(percentile(durs, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(durs, 99)), "p99-ms")
 }

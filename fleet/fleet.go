@@ -139,11 +139,14 @@ func (f *Fleet) Members(ctx context.Context) ([]Member, error) {
 		return nil, err
 	}
 	var out []Member
+	ids := map[string]string{} // member name → stable node id
 	for _, p := range st.Peer {
 		if p == nil || !f.tagged(p) {
 			continue
 		}
-		out = append(out, member(p))
+		m := member(p)
+		ids[m.Name] = string(p.ID)
+		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	var wg sync.WaitGroup
@@ -155,7 +158,7 @@ func (f *Fleet) Members(ctx context.Context) ([]Member, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.probeMember(ctx, &out[i], peerID(st, out[i].addr))
+			f.probeMember(ctx, &out[i], ids[out[i].Name])
 		}()
 	}
 	wg.Wait()
@@ -164,29 +167,34 @@ func (f *Fleet) Members(ctx context.Context) ([]Member, error) {
 
 // Lookup returns the member node names: by MagicDNS name, its first
 // label, host name or tailnet address. An unknown, offline or non-TailOps
-// node is an error naming it.
+// node is an error naming it. Only that member is probed (answers are
+// reused for a while), so a forwarded call does not wait on the others.
 func (f *Fleet) Lookup(ctx context.Context, node string) (Member, error) {
-	ms, err := f.Members(ctx)
+	st, err := f.snapshot(ctx)
 	if err != nil {
 		return Member{}, err
 	}
 	want := strings.ToLower(strings.TrimSuffix(node, "."))
-	for _, m := range ms {
-		if !m.matches(want) {
+	var names []string
+	for _, p := range st.Peer {
+		if p == nil || !f.tagged(p) {
 			continue
 		}
-		switch {
-		case !m.Online:
+		m := member(p)
+		if !m.matches(want) {
+			names = append(names, m.Name)
+			continue
+		}
+		if !m.Online {
 			return m, fmt.Errorf("fleet member %s is offline (last seen %s)", m.Name, cmp.Or(m.LastSeen, "never"))
-		case !m.TailOps:
+		}
+		f.probeMember(ctx, &m, string(p.ID))
+		if !m.TailOps {
 			return m, fmt.Errorf("node %s carries a fleet tag but does not answer as TailOps: %s", m.Name, m.Problem)
 		}
 		return m, nil
 	}
-	var names []string
-	for _, m := range ms {
-		names = append(names, m.Name)
-	}
+	slices.Sort(names)
 	known := "none"
 	if len(names) > 0 {
 		known = strings.Join(names, ", ")
@@ -271,14 +279,4 @@ func (m Member) matches(want string) bool {
 	}
 	short, _, _ := strings.Cut(m.name, ".")
 	return want == m.name || want == short || strings.EqualFold(want, m.HostName) || slices.Contains(m.Addresses, want)
-}
-
-// peerID returns the stable id of the peer with address a.
-func peerID(st *ipnstate.Status, a netip.Addr) string {
-	for _, p := range st.Peer {
-		if p != nil && slices.Contains(p.TailscaleIPs, a) {
-			return string(p.ID)
-		}
-	}
-	return a.String()
 }

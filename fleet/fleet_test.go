@@ -39,7 +39,7 @@ func peer(name, dns string, online bool, addr string, tags ...string) *ipnstate.
 	t := views.SliceOf(tags)
 	return &ipnstate.PeerStatus{ID: tailcfg.StableNodeID(name), HostName: name, DNSName: dns, Online: online,
 		TailscaleIPs: []netip.Addr{netip.MustParseAddr(addr), netip.MustParseAddr("fd7a:115c:a1e0::" + strings.TrimPrefix(addr, "100.64.0."))},
-		Tags: &t, LastSeen: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+		Tags:         &t, LastSeen: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 }
 
 func testFleet(t *testing.T) *Fleet {

@@ -144,17 +144,16 @@ type Updates struct {
 type HostStatus struct {
 	Name string `json:"name"`
 	// Answered reports whether the member answered at all.
-	Answered            bool       `json:"answered"`
-	Error               string     `json:"error,omitempty" jsonschema_description:"why the member gave nothing: offline, not TailOps, no answer in time"`
-	Load                []float64  `json:"load,omitempty" jsonschema_description:"1, 5 and 15 minute load averages"`
-	MemoryUsedPercent   *float64   `json:"memory_used_percent,omitempty"`
-	Disks               []Disk     `json:"disks,omitempty"`
-	FailedServices      []string   `json:"failed_services,omitempty"`
-	UnhealthyContainers []string   `json:"unhealthy_containers,omitempty" jsonschema_description:"containers whose health check fails, restarting or dead"`
-	PendingUpdates      *Updates   `json:"pending_updates,omitempty"`
-	Problems            []string   `json:"problems,omitempty" jsonschema_description:"the parts the member did not give, each with why (a scope you lack there, a toolset it does not run)"`
-	Seconds             float64    `json:"seconds" jsonschema_description:"how long the member took"`
-	parts               sync.Mutex // guards the fields above while the parts come in
+	Answered            bool      `json:"answered"`
+	Error               string    `json:"error,omitempty" jsonschema_description:"why the member gave nothing: offline, not TailOps, no answer in time"`
+	Load                []float64 `json:"load,omitempty" jsonschema_description:"1, 5 and 15 minute load averages"`
+	MemoryUsedPercent   *float64  `json:"memory_used_percent,omitempty"`
+	Disks               []Disk    `json:"disks,omitempty"`
+	FailedServices      []string  `json:"failed_services,omitempty"`
+	UnhealthyContainers []string  `json:"unhealthy_containers,omitempty" jsonschema_description:"containers whose health check fails, restarting or dead"`
+	PendingUpdates      *Updates  `json:"pending_updates,omitempty"`
+	Problems            []string  `json:"problems,omitempty" jsonschema_description:"the parts the member did not give, each with why (a scope you lack there, a toolset it does not run)"`
+	Seconds             float64   `json:"seconds" jsonschema_description:"how long the member took"`
 }
 
 // Status is fleet_status' output.
@@ -220,14 +219,15 @@ func (t *Toolset) ask(ctx context.Context, f *fleet.Fleet, m fleet.Member, h *Ho
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var wg sync.WaitGroup
+	var mu sync.Mutex // guards h and answered while the parts come in
 	answered := false
 	for _, p := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res, err := f.CallMember(ctx, m, p.tool, p.args)
-			h.parts.Lock()
-			defer h.parts.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
 			switch {
 			case ctx.Err() != nil:
 				return
@@ -334,6 +334,7 @@ func fillUpdates(h *HostStatus, raw []byte) error {
 func each(ctx context.Context, n int, do func(i int)) {
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i := range n {
 		select {
 		case sem <- struct{}{}:
@@ -346,7 +347,6 @@ func each(ctx context.Context, n int, do func(i int)) {
 			do(i)
 		}()
 	}
-	wg.Wait()
 }
 
 // declare declares the fleet tools.

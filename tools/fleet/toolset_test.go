@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package fleet
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+)
+
+// TestFill: each part of fleet_status reads the member's structured
+// result: unhealthy means a failing health check, restarting or dead.
+func TestFill(t *testing.T) {
+	var h HostStatus
+	if err := fillSystem(&h, []byte(`{"load":[1,2,3],"memory":{"used_percent":41.5},"disks":[{"mountpoint":"/","used_percent":90}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(h.Load, []float64{1, 2, 3}) || *h.MemoryUsedPercent != 41.5 || h.Disks[0].UsedPercent != 90 {
+		t.Errorf("system: %+v", h)
+	}
+	err := fillContainers(&h, []byte(`{"containers":[
+		{"name":"ok","state":"running","status":"Up 5 minutes (healthy)"},
+		{"name":"sick","state":"running","status":"Up 5 minutes (unhealthy)"},
+		{"name":"loop","state":"restarting","status":"Restarting (1) 2 seconds ago"},
+		{"name":"gone","state":"dead","status":"Dead"},
+		{"name":"done","state":"exited","status":"Exited (0) 1 hour ago"}]}`))
+	if err != nil || !slices.Equal(h.UnhealthyContainers, []string{"sick", "loop", "gone"}) {
+		t.Errorf("containers: %v %v", h.UnhealthyContainers, err)
+	}
+	if err := fillServices(&h, []byte(`{"services":[{"name":"nginx.service"}]}`)); err != nil || !slices.Equal(h.FailedServices, []string{"nginx.service"}) {
+		t.Errorf("services: %v %v", h.FailedServices, err)
+	}
+	if err := fillUpdates(&h, []byte(`{"upgradable":12,"security":3}`)); err != nil || *h.PendingUpdates != (Updates{12, 3}) {
+		t.Errorf("updates: %v %v", h.PendingUpdates, err)
+	}
+	if err := fillSystem(&h, []byte(`{"load":"high"}`)); err == nil {
+		t.Error("a result of another shape was accepted")
+	}
+}
+
+// TestNoFleet: without --fleet every call says how to make this node an
+// entry point; a timeout out of range names the argument.
+func TestNoFleet(t *testing.T) {
+	ts, _ := New(Config{})
+	if _, err := ts.listHosts(context.Background(), ListArgs{}); !errors.Is(err, errNoFleet) {
+		t.Errorf("list_hosts: %v", err)
+	}
+	if _, err := ts.status(context.Background(), StatusArgs{}); !errors.Is(err, errNoFleet) {
+		t.Errorf("fleet_status: %v", err)
+	}
+	if names := []string{ts.Tools()[0].Name(), ts.Tools()[1].Name()}; !slices.Equal(names, []string{"list_hosts", "fleet_status"}) {
+		t.Errorf("tools %v", names)
+	}
+	for _, s := range ts.Tools() {
+		if !s.ReadOnly() {
+			t.Errorf("%s is not read-only", s.Name())
+		}
+	}
+}
+
+// TestEach: at most concurrency at once, every index once.
+func TestEach(t *testing.T) {
+	var mu = make(chan struct{}, 1)
+	running, most := 0, 0
+	seen := make([]int, 30)
+	each(context.Background(), len(seen), func(i int) {
+		mu <- struct{}{}
+		running++
+		most = max(most, running)
+		seen[i]++
+		<-mu
+		for range 1000 {
+		}
+		mu <- struct{}{}
+		running--
+		<-mu
+	})
+	if most > concurrency {
+		t.Errorf("%d at once, want at most %d", most, concurrency)
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Errorf("index %d ran %d times", i, n)
+		}
+	}
+}
