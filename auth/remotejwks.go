@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,11 @@ const (
 	// TriggerUnknownKid is a fetch a token naming no known key triggered.
 	TriggerUnknownKid = "unknown kid"
 )
+
+// ErrKeySetUnreachable wraps a fetch that failed on the way (connection,
+// TLS, timeout) or at the server (HTTP 5xx, 429): one that may succeed
+// when tried again, unlike an answer that is not a usable key set.
+var ErrKeySetUnreachable = errors.New("key set unreachable")
 
 // RemoteJWKSConfig configures a RemoteJWKS.
 type RemoteJWKSConfig struct {
@@ -120,6 +126,11 @@ func CheckJWKSURL(raw string) (*url.URL, error) {
 	default:
 		return nil, fmt.Errorf("%s: want an https URL", u.Redacted())
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return nil, fmt.Errorf("%s: bad port %q", u.Redacted(), p)
+		}
+	}
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("%s: a fragment is never sent; remove it", u.Redacted())
 	}
@@ -167,9 +178,11 @@ func NewRemoteJWKS(cfg RemoteJWKSConfig) (*RemoteJWKS, error) {
 	r := &RemoteJWKS{cfg: cfg, url: u}
 	r.client = &http.Client{
 		// No proxy from the environment, and no redirect: the key set
-		// comes from the configured host over the configured dialer.
+		// comes from the configured host over the configured dialer. A
+		// connection per fetch: none stays open between fetches minutes
+		// apart.
 		Transport: &http.Transport{DialContext: dial, ForceAttemptHTTP2: true, TLSHandshakeTimeout: cfg.Timeout,
-			ResponseHeaderTimeout: cfg.Timeout, MaxIdleConns: 1, IdleConnTimeout: 90 * time.Second},
+			ResponseHeaderTimeout: cfg.Timeout, DisableKeepAlives: true},
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			return fmt.Errorf("redirected to %s: redirects are not followed", req.URL.Redacted())
 		},
@@ -246,7 +259,7 @@ func (r *RemoteJWKS) get(ctx context.Context) (*JWKS, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("fetching key set %s: %s", r.URL(), fmt.Sprintf(format, args...))
+		return fmt.Errorf("fetching key set %s: "+format, append([]any{r.URL()}, args...)...)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url.String(), nil)
 	if err != nil {
@@ -260,9 +273,12 @@ func (r *RemoteJWKS) get(ctx context.Context) (*JWKS, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fail("%v", err)
+		return nil, fail("%w: %v", ErrKeySetUnreachable, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return nil, fail("%w: HTTP status %s", ErrKeySetUnreachable, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fail("HTTP status %s", resp.Status)
 	}

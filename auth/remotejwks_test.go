@@ -155,6 +155,8 @@ func TestCheckJWKSURL(t *testing.T) {
 		{"https:///jwks", "no host"},
 		{"https://:443/jwks", "no host"},
 		{"https://idp.example.com/jwks#frag", "fragment"},
+		{"https://idp.example.com:70000/jwks", `bad port "70000"`},
+		{"https://idp.example.com:0/jwks", `bad port "0"`},
 		{"https://user:hunter22@idp.example.com/jwks#x", "xxxxx"},
 		{"https://idp.example.com/%zz", "not a URL"},
 	} {
@@ -280,31 +282,33 @@ func TestRemoteJWKSFailureKeepsLastGoodSet(t *testing.T) {
 		serve http.HandlerFunc
 		set   []jose.JSONWebKey
 		want  string
+		again bool // worth trying again: ErrKeySetUnreachable
 	}{
-		{"HTTP error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }, nil, "HTTP status 503"},
-		{"not JSON", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>login</html>")) }, nil, "parsing"},
-		{"no keys", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"keys": []}`)) }, nil, "no keys"},
-		{"private key", nil, []jose.JSONWebKey{{Key: k.ec, KeyID: "ec"}}, "private keys are refused"},
-		{"symmetric key", nil, []jose.JSONWebKey{{Key: []byte("0123456789abcdef0123"), KeyID: "hs"}}, "symmetric"},
+		{"HTTP error", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }, nil, "HTTP status 503", true},
+		{"not found", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, nil, "HTTP status 404", false},
+		{"not JSON", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("<html>login</html>")) }, nil, "parsing", false},
+		{"no keys", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"keys": []}`)) }, nil, "no keys", false},
+		{"private key", nil, []jose.JSONWebKey{{Key: k.ec, KeyID: "ec"}}, "private keys are refused", false},
+		{"symmetric key", nil, []jose.JSONWebKey{{Key: []byte("0123456789abcdef0123"), KeyID: "hs"}}, "symmetric", false},
 		{"too large, Content-Length", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", "5000")
 			w.Write([]byte(big))
-		}, nil, "the response is 5000 bytes; at most 4096"},
+		}, nil, "the response is 5000 bytes; at most 4096", false},
 		{"too large, chunked", func(w http.ResponseWriter, _ *http.Request) {
 			for range 5 {
 				w.Write([]byte(big[:1000]))
 				w.(http.Flusher).Flush()
 			}
-		}, nil, "larger than 4096 bytes"},
+		}, nil, "larger than 4096 bytes", false},
 		{"too slow", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
 			}
-		}, nil, "timeout"},
+		}, nil, "timeout", true},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.1:1/evil-jwks", http.StatusFound)
-		}, nil, "redirects are not followed"},
+		}, nil, "redirects are not followed", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newRemoteFixture(t, func(c *auth.RemoteJWKSConfig) {
@@ -325,6 +329,9 @@ func TestRemoteJWKSFailureKeepsLastGoodSet(t *testing.T) {
 			redacted := strings.Replace(f.srv.URL, "http://", "http://user:xxxxx@", 1) + "/.well-known/jwks.json"
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "fetching key set "+redacted+": ") {
 				t.Fatalf("Fetch: %v; want an error naming %s and saying %q", err, redacted, tc.want)
+			}
+			if errors.Is(err, auth.ErrKeySetUnreachable) != tc.again {
+				t.Errorf("errors.Is(%v, ErrKeySetUnreachable) = %v, want %v", err, !tc.again, tc.again)
 			}
 			if strings.Contains(err.Error(), "hunter22") {
 				t.Errorf("error %q shows the URL's password", err)
