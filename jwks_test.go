@@ -241,6 +241,39 @@ func TestJWKSURLStartRefused(t *testing.T) {
 	}
 }
 
+// TestJWKSURLFromConfigFile: the config file's jwks_url is used when the
+// flag and its environment twin are unset, and the flag wins over it.
+func TestJWKSURLFromConfigFile(t *testing.T) {
+	k1, k2 := newECKey(t), newECKey(t)
+	fromFile, fromFlag := newKeySetServer(t), newKeySetServer(t)
+	fromFile.serveKeys(t, map[string]any{"k1": k1.Public()})
+	fromFlag.serveKeys(t, map[string]any{"k2": k2.Public()})
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	if err := os.WriteFile(cfg, []byte(`{"jwks_url": "`+fromFile.URL+`/jwks", // the provider's keys
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		ok, refuse string // the token accepted, the token refused
+	}{
+		{"config file", []string{"--config", cfg}, idpToken(t, k1, "k1"), idpToken(t, k2, "k2")},
+		{"flag over config file", []string{"--config", cfg, "--jwks-url", fromFlag.URL + "/jwks"}, idpToken(t, k2, "k2"), idpToken(t, k1, "k1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, tc.args...)
+			auth := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+			if code, body := postInit(t, s.URL, http.DefaultTransport, auth(tc.ok)); code != http.StatusOK {
+				t.Errorf("the token of the configured provider: %d %s", code, body)
+			}
+			if code, _ := postInit(t, s.URL, http.DefaultTransport, auth(tc.refuse)); code != http.StatusUnauthorized {
+				t.Errorf("the token of the other provider: %d; want 401", code)
+			}
+		})
+	}
+}
+
 // mustRead returns the file's content.
 func mustRead(t *testing.T, path string) string {
 	t.Helper()
