@@ -269,11 +269,7 @@ func (r *RemoteJWKS) get(ctx context.Context) (*JWKS, error) {
 	resp, err := r.client.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, unredacted: keep its cause only.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fail("%w: %v", ErrKeySetUnreachable, err)
+		return nil, fail("%w: %v", ErrKeySetUnreachable, r.transportError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
@@ -287,7 +283,7 @@ func (r *RemoteJWKS) get(ctx context.Context) (*JWKS, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.MaxBytes+1))
 	if err != nil {
-		return nil, fail("reading the response: %v", err)
+		return nil, fail("%w: reading the response: %v", ErrKeySetUnreachable, r.transportError(err))
 	}
 	if int64(len(body)) > r.cfg.MaxBytes {
 		return nil, fail("the response is larger than %d bytes", r.cfg.MaxBytes)
@@ -297,6 +293,21 @@ func (r *RemoteJWKS) get(ctx context.Context) (*JWKS, error) {
 		return nil, fail("%v", err)
 	}
 	return set, nil
+}
+
+// transportError is err of a request or its body without the URL, which
+// *url.Error repeats unredacted, and with the timeout said one way
+// whichever part of the fetch ran out of time.
+func (r *RemoteJWKS) transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("timed out after %s", r.cfg.Timeout)
+	}
+	return err
 }
 
 // diffKids returns the kids of b's keys that a lacks, or holds with

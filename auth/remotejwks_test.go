@@ -305,7 +305,15 @@ func TestRemoteJWKSFailureKeepsLastGoodSet(t *testing.T) {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
 			}
-		}, nil, "timeout", true},
+		}, nil, "key set unreachable: timed out after 300ms", true},
+		{"body too slow", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"keys": [`))
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, nil, "key set unreachable: reading the response: timed out after 300ms", true},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://127.0.0.1:1/evil-jwks", http.StatusFound)
 		}, nil, "redirects are not followed", true},
