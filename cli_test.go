@@ -80,6 +80,14 @@ func TestConfigRefusesBadInput(t *testing.T) {
 		{"bad rate limit env twin", nil, []string{"TAILOPS_RATE_LIMIT=20/s,burst=0"}, `--rate-limit: rate limit "20/s,burst=0": the burst`},
 		{"bad rate limit in the config file", []string{"--config", write("l.hujson", `{"rate_limit": "fast"}`)}, nil, `l.hujson: key "rate_limit": rate limit "fast"`},
 		{"unknown scope in rate_limits", []string{"--config", write("m.hujson", `{"rate_limits": {"root": "1/s"}}`)}, nil, `m.hujson: key "rate_limits": unknown scope "root"`},
+		{"jwks file and url", []string{"--jwks-file", write("k.json", `{"keys": []}`), "--jwks-url", "https://idp.example.ts.net/.well-known/jwks.json"}, nil,
+			"--jwks-file and --jwks-url are mutually exclusive"},
+		{"jwks url over plain http", []string{"--jwks-url", "http://idp.example.ts.net/.well-known/jwks.json"}, nil,
+			"--jwks-url: http://idp.example.ts.net/.well-known/jwks.json: want https (http only to a loopback host)"},
+		{"jwks url in the config file over plain http", []string{"--config", write("w.hujson", `{"jwks_url": "http://10.0.0.1/jwks"}`)}, nil,
+			`w.hujson: key "jwks_url": http://10.0.0.1/jwks: want https`},
+		{"jwks url in the config file with --jwks-file", []string{"--jwks-file", write("k2.json", `{"keys": []}`), "--config", write("x.hujson", `{"jwks_url": "https://idp.example.com/jwks"}`)}, nil,
+			`--jwks-file and config file ` + dir + `/x.hujson: key "jwks_url" are mutually exclusive`},
 		{"bad rate in rate_limits", []string{"--config", write("n.hujson", `{"rate_limits": {"admin": "1/s,burst=x"}}`)}, nil, `n.hujson: key "rate_limits": scope admin: rate limit "1/s,burst=x": the burst`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

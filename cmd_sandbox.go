@@ -48,6 +48,10 @@ func sandboxConfig(c *config, ports []uint16) (sandbox.Config, error) {
 		}
 		connect = append(connect, uint16(n))
 	}
+	// The --jwks-url refreshes, after Apply.
+	if p := c.jwksConnectPort(); p != 0 {
+		connect = append(connect, p)
+	}
 	// What the server itself needs besides its tools: the tsnet engine's
 	// netlink protocols. It keeps no capability of its own: it binds its
 	// ports and opens its files before Apply.

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -62,6 +63,7 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfg.bindCommon(fs)
 	fs.StringVar(&cfg.JWKSFile, "jwks-file", "", "JWKS file with public keys for EdDSA, ES256 and RS256 JWTs")
+	bindJWKSURL(fs, &cfg.JWKSURL)
 	fs.StringVar(&cfg.ResourceURL, "resource-url", "", "required JWT audience")
 	fs.StringVar(&cfg.JWTIssuer, "jwt-issuer", "", "required JWT issuer")
 	if err := fs.Parse(args); err != nil {
@@ -88,7 +90,7 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 		Reason   string           `json:"reason,omitempty"`
 		Caller   *auth.Caller     `json:"caller,omitempty"`
 	}{Token: ins}
-	v, err := cfg.newVerifier(nil, false)
+	v, err := inspectVerifier(&cfg)
 	if err != nil {
 		out.Reason = "cannot verify here: " + err.Error()
 	} else if c, err := v.Verify(raw); err != nil {
@@ -105,6 +107,22 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// inspectVerifier is token inspect's verifier: the server's, with the
+// --jwks-url key set fetched once, with the host's dialer.
+func inspectVerifier(cfg *config) (*auth.Verifier, error) {
+	var remote *auth.RemoteJWKS
+	if cfg.JWKSURL != "" {
+		var err error
+		if remote, err = auth.NewRemoteJWKS(auth.RemoteJWKSConfig{URL: cfg.JWKSURL}); err != nil {
+			return nil, err
+		}
+		if err := remote.Fetch(context.Background(), "token inspect"); err != nil {
+			return nil, err
+		}
+	}
+	return cfg.newVerifier(nil, false, remote)
 }
 
 // scopeList joins scopes with commas, for messages.

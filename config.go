@@ -47,6 +47,7 @@ type config struct {
 	AuditMaxBytes int64
 	SecretFile    string
 	JWKSFile      string
+	JWKSURL       string
 	ResourceURL   string
 	JWTIssuer     string
 	AuthServers   listFlag
@@ -205,6 +206,8 @@ type fileConfig struct {
 	RateLimits map[string]string `json:"rate_limits"`
 	// Confirm is --confirm.
 	Confirm []string `json:"confirm"`
+	// JWKSURL is --jwks-url.
+	JWKSURL string `json:"jwks_url"`
 }
 
 // listFlag is a repeatable, comma-separated flag.
@@ -248,6 +251,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	fs.StringVar(&c.AuditLog, "audit-log", "", "audit log file (default STATE_DIR/audit/audit.log)")
 	fs.Int64Var(&c.AuditMaxBytes, "audit-max-bytes", 64<<20, "rotate the audit log at this size")
 	fs.StringVar(&c.JWKSFile, "jwks-file", "", "JWKS file with public keys for EdDSA, ES256 and RS256 JWTs")
+	bindJWKSURL(fs, &c.JWKSURL)
 	fs.StringVar(&c.ResourceURL, "resource-url", "", "this server's resource URL: required JWT audience and RFC 9728 resource")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required JWT issuer")
 	fs.Var(&c.AuthServers, "authorization-server", "OAuth authorization server issuer URL, announced in RFC 9728 metadata (repeatable)")
@@ -406,6 +410,9 @@ func (c *config) resolve() error {
 		}
 	}
 	c.resolveToolsets()
+	if err := c.resolveJWKS(); err != nil {
+		return err
+	}
 	if err := c.resolveStacks(); err != nil {
 		return err
 	}

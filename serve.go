@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tailops/tailops/approval"
@@ -56,6 +57,11 @@ type instance struct {
 	toolsets  *toolsetList
 	metrics   *metrics.Metrics // nil when the server keeps none (config.metricsOn)
 	metricsLn served           // --metrics-listen's listener; ln nil without it
+	// jwks is the --jwks-url key set (see jwks.go); nil without it.
+	// jwksFailed is /readyz's warning while its last fetch failed.
+	jwks       *auth.RemoteJWKS
+	jwksMu     sync.Mutex
+	jwksFailed string
 }
 
 // served is a listener and the URL clients reach it at.
@@ -128,7 +134,10 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, err
 	}
 	if !cfg.Stdio {
-		if in.verifier, err = cfg.newVerifier(in.log, true); err != nil {
+		if in.jwks, err = in.remoteJWKS(); err != nil {
+			return nil, err
+		}
+		if in.verifier, err = cfg.newVerifier(in.log, true, in.jwks); err != nil {
 			return nil, err
 		}
 	}
@@ -166,6 +175,11 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 			return nil, err
 		}
 	}
+	// After the tailnet node is up (a key set on the tailnet is fetched
+	// through it), before the sandbox.
+	if err := in.openJWKS(ctx); err != nil {
+		return nil, err
+	}
 	if cfg.MetricsListen != "" {
 		if in.metricsLn, err = hostListener(ctx, cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("--metrics-listen: %w", err)
@@ -202,14 +216,17 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(), Watchers: tools.Watchers(in.toolsets.sets),
 		Gate: in.approvals.gate, Confirm: cfg.confirm, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings, LiveWarnings: in.reload.warnings,
-		Fleet: in.forwarder()})
+		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings,
+		LiveWarnings: func() []string { return append(in.reload.warnings(), in.jwksWarnings()...) }, Fleet: in.forwarder()})
 	if err != nil {
 		return nil, err
 	}
 	reason := fmt.Sprintf("tailops %s serving %d tools: %s", version, len(enabled), strings.Join(tools.Names(enabled), ", "))
 	if in.node != nil {
 		reason += "; " + in.tailnetSummary()
+	}
+	if in.jwks != nil {
+		reason += fmt.Sprintf("; JWT keys from %s: %d", in.jwks.URL(), in.jwks.Keys().Len())
 	}
 	if testOnly != "" {
 		reason += "; " + testOnly
@@ -237,6 +254,7 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 		return in.srv.ServeStdio(ctx, caller, stdin, stdout)
 	}
 	go in.reload.watch(ctx)
+	go in.watchJWKS(ctx)
 	var lns []net.Listener
 	for _, s := range in.served {
 		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.srv.Tools())),
@@ -307,10 +325,11 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 }
 
 // newVerifier builds the token verifier from the shared secret (created
-// on first start when create is set), the JWKS file and revocations.
-func (c *config) newVerifier(log *slog.Logger, create bool) (*auth.Verifier, error) {
+// on first start when create is set), the JWKS file or remote (the
+// --jwks-url key set; nil without it) and revocations.
+func (c *config) newVerifier(log *slog.Logger, create bool, remote *auth.RemoteJWKS) (*auth.Verifier, error) {
 	secret, err := c.loadSecret(create)
-	if err != nil && !(errors.Is(err, errNoSecret) && c.JWKSFile != "") {
+	if err != nil && !(errors.Is(err, errNoSecret) && (c.JWKSFile != "" || remote != nil)) {
 		return nil, err
 	}
 	if c.createdSecretAt != "" && log != nil {
@@ -318,7 +337,7 @@ func (c *config) newVerifier(log *slog.Logger, create bool) (*auth.Verifier, err
 			" --agent NAME --scopes readonly --ttl 24h", "path", c.createdSecretAt)
 	}
 	vc := auth.Config{Secret: secret, Audience: c.ResourceURL, Issuer: c.JWTIssuer, MaxLifetime: c.TokenMaxLife,
-		AllowNoExpiry: c.file.AllowTokensWithoutExpiry}
+		AllowNoExpiry: c.file.AllowTokensWithoutExpiry, RemoteJWKS: remote}
 	if c.JWKSFile != "" {
 		if vc.JWKS, err = auth.LoadJWKS(c.JWKSFile); err != nil {
 			return nil, fmt.Errorf("loading --jwks-file: %w", err)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -255,8 +256,11 @@ func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (str
 // TailOps' resource URL as client_id, and gets an ID token signed by
 // tsidp: iss tsidp's URL, aud the resource URL, sub the user, 5 minutes
 // of life. The real binary, sandbox enforced, in tsnet mode with
-// --jwks-file (tsidp's key set, fetched over the tailnet), --resource-url,
+// --jwks-url (tsidp's jwks_uri, which TailOps fetches through its tsnet
+// node: the host can neither resolve nor reach it), --resource-url,
 // --jwt-issuer and --authorization-server:
+//   - fetches tsidp's key set at start, and again on SIGHUP, from inside
+//     the sandbox;
 //   - accepts the token and grants exactly its scope (system:read: a
 //     system:read tool runs, a network:read tool is refused);
 //   - audits the tsidp subject as the agent, with the token's jti and
@@ -264,7 +268,8 @@ func signIn(t *testing.T, c *http.Client, d oidcDiscovery, clientID string) (str
 //   - refuses a token tsidp issued for another client_id (wrong aud),
 //     with a 401 whose WWW-Authenticate points to its RFC 9728 metadata,
 //     which names tsidp as the authorization server;
-//   - and a server expecting another issuer refuses the token.
+//   - and a server expecting another issuer (with the key set as a file,
+//     --jwks-file) refuses the token.
 //
 // Of tsidp itself, what README relies on: a code is redeemed only by the
 // node that asked for it, once, and a tagged node gets no token.
@@ -281,6 +286,25 @@ func TestTSIDPSignIn(t *testing.T) {
 	ci := tn.Node(t, "ci", "tag:ci")
 	c := oidcClient(alice, ca)
 
+	// TailOps joins the same tailnet, which has HTTPS: it serves
+	// https://tailops-idp.<domain>/mcp, that is --resource-url. It starts
+	// before the grants below, which leave tsidp's node deaf to nodes
+	// that join later (labtest.SetGrants), and fetches tsidp's key set
+	// at start.
+	const host = "tailops-idp"
+	resource := "https://" + host + "." + tsidpDomain + "/mcp"
+	jwksURL := idp.URL + "/.well-known/jwks.json"
+	state := t.TempDir()
+	srvCA := seedCert(t, ca, filepath.Join(state, "tailscale"), host+"."+tsidpDomain)
+	p := runBinaryAs(t, nil, state, []string{"TS_AUTHKEY=" + authKey, "SSL_CERT_FILE=" + srvCA, noACME}, binPath,
+		"--tailnet", "tsnet", "--ts-control-url", tn.ControlURL,
+		"--ts-hostname", host, "--ts-ephemeral", "--ts-tags", "tag:tailops", "--sandbox", "enforce", "--auth", "token",
+		"--jwks-url", jwksURL, "--resource-url", resource, "--jwt-issuer", idp.URL, "--authorization-server", idp.URL,
+		"--tools", "health_check,get_system_status,get_network_status")
+	if !p.waitLog("url=" + resource) {
+		t.Fatalf("the server does not serve %s:\n%s", resource, p.Stderr)
+	}
+
 	// The policy: {"src": ["alice@"], "dst": ["tag:idp"],
 	//   "app": {"tailscale.com/cap/tsidp": [{"extraClaims": {"scopes": ["system:read"]}}]}}
 	// (an array: tsidp merges arrays of several grants, but keeps one
@@ -290,12 +314,10 @@ func TestTSIDPSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := discover(t, c, idp)
-	if d.Issuer != idp.URL || d.JWKSURI != idp.URL+"/.well-known/jwks.json" {
+	if d.Issuer != idp.URL || d.JWKSURI != jwksURL {
 		t.Fatalf("tsidp's configuration: %+v; want issuer %s", d, idp.URL)
 	}
 
-	const host = "tailops-idp"
-	resource := "https://" + host + "." + tsidpDomain + "/mcp"
 	var (
 		tok    string
 		claims map[string]any
@@ -325,18 +347,6 @@ func TestTSIDPSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// TailOps joins the same tailnet, which has HTTPS: it serves
-	// https://tailops-idp.<domain>/mcp, that is --resource-url.
-	state := t.TempDir()
-	srvCA := seedCert(t, ca, filepath.Join(state, "tailscale"), host+"."+tsidpDomain)
-	p := runBinaryAs(t, nil, state, []string{"TS_AUTHKEY=" + authKey, "SSL_CERT_FILE=" + srvCA, noACME}, binPath,
-		"--tailnet", "tsnet", "--ts-control-url", tn.ControlURL,
-		"--ts-hostname", host, "--ts-ephemeral", "--ts-tags", "tag:tailops", "--sandbox", "enforce", "--auth", "token",
-		"--jwks-file", jwksFile, "--resource-url", resource, "--jwt-issuer", idp.URL, "--authorization-server", idp.URL,
-		"--tools", "health_check,get_system_status,get_network_status")
-	if !p.waitLog("url=" + resource) {
-		t.Fatalf("the server does not serve %s:\n%s", resource, p.Stderr)
-	}
 	srvURL := strings.TrimSuffix(resource, "/mcp")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if _, _, err := tryPostInit(srvURL, viaTLS(alice, ca, ""), nil); err == nil {
@@ -346,6 +356,25 @@ func TestTSIDPSignIn(t *testing.T) {
 			t.Fatalf("the client cannot reach the server over the tailnet\n%s", p.Stderr)
 		}
 	}
+
+	t.Run("key set fetched over the tailnet", func(t *testing.T) {
+		// The test process, like the host, has only loopback: tsidp's name
+		// resolves and routes only through a tailnet node.
+		if addrs, err := net.LookupHost("idp." + tsidpDomain); err == nil {
+			t.Fatalf("the host resolves tsidp's name (%v): the fetch would not prove the tsnet dialer", addrs)
+		}
+		logs := p.Stderr.String()
+		start := strings.Index(logs, `msg="jwks: fetched the key set; its keys changed" url=`+jwksURL+" trigger=start keys=1")
+		if start < 0 || !strings.Contains(logs[start:], "sandbox applied") {
+			t.Fatalf("no fetch of %s before the sandbox:\n%s", jwksURL, logs)
+		}
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		if !p.waitLog(`msg="jwks: fetched the key set; unchanged" url=` + jwksURL + " trigger=SIGHUP keys=1") {
+			t.Fatalf("SIGHUP did not fetch the key set through the tailnet under the sandbox:\n%s", p.Stderr)
+		}
+	})
 
 	t.Run("accepted with its scope", func(t *testing.T) {
 		cs := mustConnect(t, srvURL, viaTLS(alice, ca, tok))

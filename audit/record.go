@@ -124,6 +124,11 @@ const (
 	// (SIGHUP or a change): Result is ResultSuccess or ResultError, and
 	// with an error the previous revocations stay in force.
 	EventConfigReload Event = "config_reload"
+	// EventJWKSFetch is a fetch of the --jwks-url key set, after the
+	// start, that failed (Result ResultError: the last good set stays in
+	// use) or changed the keys in use (ResultSuccess; Reason names the
+	// kids added and removed).
+	EventJWKSFetch Event = "jwks_fetch"
 	// EventAuthDenied is a request refused before it reached MCP: no or a
 	// bad token, an unknown tailnet peer, a foreign Origin or Host.
 	EventAuthDenied Event = "auth_denied"

@@ -3,10 +3,12 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tailops/tailops/auth"
@@ -54,6 +56,43 @@ func FuzzVerify(f *testing.F) {
 		}
 		if _, err := auth.CheckScopes(names); err != nil || c.Agent == "" {
 			t.Fatalf("Verify(%q) accepted a caller %+v with unknown scopes or no agent: %v", raw, c, err)
+		}
+	})
+}
+
+// FuzzParseJWKS: a key set from anywhere (a file, an identity provider's
+// URL) is refused or holds only keys that verify signatures, never
+// panicking.
+func FuzzParseJWKS(f *testing.F) {
+	k := keys()
+	for _, ks := range [][]jose.JSONWebKey{
+		{{Key: k.ed.Public(), KeyID: "ed"}, {Key: k.ec.Public(), KeyID: "ec", Use: "sig"}, {Key: k.rsa.Public(), KeyID: "rsa", Algorithm: "RS256"}},
+		{{Key: k.rsa.Public()}},
+		{{Key: k.ec, KeyID: "private"}},
+		{{Key: []byte("0123456789abcdef0123"), KeyID: "hs"}},
+	} {
+		b, err := json.Marshal(jose.JSONWebKeySet{Keys: ks})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{"", "{}", `{"keys":[]}`, `{"keys":[{}]}`, `{"keys":[{"kty":"EC","crv":"P-256","x":"","y":""}]}`, "null", `{"keys":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := auth.ParseJWKS(data)
+		if err != nil {
+			if set != nil {
+				t.Fatalf("ParseJWKS returned a set with an error: %v", err)
+			}
+			return
+		}
+		if set.Len() == 0 {
+			t.Fatalf("ParseJWKS(%q) accepted an empty set", data)
+		}
+		if _, err := auth.NewVerifier(auth.Config{JWKS: set}); err != nil {
+			t.Fatalf("ParseJWKS(%q) accepted a set a verifier refuses: %v", data, err)
 		}
 	})
 }

@@ -31,8 +31,11 @@ type jwksKey struct {
 }
 
 // key returns the key named kid, or the only key when kid is empty and the
-// set holds one; nil when there is none.
+// set holds one; nil when there is none (or s is nil).
 func (s *JWKS) key(kid string) *jwksKey {
+	if s == nil {
+		return nil
+	}
 	if kid == "" {
 		if len(s.keys) == 1 {
 			return &s.keys[0]
@@ -47,32 +50,50 @@ func (s *JWKS) key(kid string) *jwksKey {
 	return nil
 }
 
-// LoadJWKS reads a JSON Web Key Set of public signing keys from path. It
-// refuses symmetric and private keys, RSA keys under 2048 bits, EC curves
-// other than P-256, and keys without kid in a set of several.
+// Len is the number of keys in the set.
+func (s *JWKS) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.keys)
+}
+
+// LoadJWKS reads a JSON Web Key Set of public signing keys from path, as
+// ParseJWKS checks it.
 func LoadJWKS(path string) (*JWKS, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading key set: %w", err)
 	}
+	set, err := ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading key set %s: %w", path, err)
+	}
+	return set, nil
+}
+
+// ParseJWKS parses a JSON Web Key Set of public signing keys. It refuses
+// symmetric and private keys, RSA keys under 2048 bits, EC curves other
+// than P-256, and keys without kid in a set of several.
+func ParseJWKS(data []byte) (*JWKS, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("loading key set %s: parsing: %w", path, err)
+		return nil, fmt.Errorf("parsing: %w", err)
 	}
 	if len(set.Keys) == 0 {
-		return nil, fmt.Errorf("loading key set %s: no keys", path)
+		return nil, errors.New("no keys")
 	}
 	out := &JWKS{}
 	for i, k := range set.Keys {
 		if k.KeyID == "" && len(set.Keys) > 1 {
-			return nil, fmt.Errorf("loading key set %s: key #%d has no kid; every key needs one when the set holds several", path, i)
+			return nil, fmt.Errorf("key #%d has no kid; every key needs one when the set holds several", i)
 		}
 		if k.KeyID != "" && out.key(k.KeyID) != nil {
-			return nil, fmt.Errorf("loading key set %s: kid %q appears twice", path, k.KeyID)
+			return nil, fmt.Errorf("kid %q appears twice", k.KeyID)
 		}
 		alg, err := keyAlgorithm(&k)
 		if err != nil {
-			return nil, fmt.Errorf("loading key set %s: checking key #%d (kid %q): %w", path, i, k.KeyID, err)
+			return nil, fmt.Errorf("checking key #%d (kid %q): %w", i, k.KeyID, err)
 		}
 		out.keys = append(out.keys, jwksKey{id: k.KeyID, alg: alg, public: k.Key})
 	}

@@ -63,19 +63,23 @@ func (v *Verifier) jwtKey(t *jwt.Token) (any, error) {
 	if !ok && t.Header["kid"] != nil {
 		return nil, keyError{fmt.Errorf("%w: kid is not a string", ErrUnknownKey)}
 	}
+	set := v.keySet()
 	if alg == jwt.SigningMethodHS256.Alg() {
 		switch {
 		case v.cfg.Secret == nil:
 			return nil, keyError{fmt.Errorf("%w: no secret for HS256", ErrAlgorithm)}
-		case v.cfg.JWKS != nil && kid != "" && v.cfg.JWKS.key(kid) != nil:
+		case kid != "" && set.key(kid) != nil:
 			return nil, keyError{fmt.Errorf("%w: HS256 token names an asymmetric key", ErrAlgorithm)}
 		}
 		return v.cfg.Secret, nil
 	}
-	if v.cfg.JWKS == nil {
+	if v.cfg.JWKS == nil && v.cfg.RemoteJWKS == nil {
 		return nil, keyError{fmt.Errorf("%w: no key set", ErrAlgorithm)}
 	}
-	k := v.cfg.JWKS.key(kid)
+	k := set.key(kid)
+	if k == nil && v.cfg.RemoteJWKS != nil {
+		k = v.cfg.RemoteJWKS.unknownKid().key(kid)
+	}
 	if k == nil {
 		return nil, keyError{ErrUnknownKey}
 	}
@@ -83,6 +87,15 @@ func (v *Verifier) jwtKey(t *jwt.Token) (any, error) {
 		return nil, keyError{fmt.Errorf("%w: token is %s but its key verifies only %s", ErrAlgorithm, alg, k.alg)}
 	}
 	return k.public, nil
+}
+
+// keySet is the key set in use: the configured one, or the remote one's
+// last good fetch (nil before the first).
+func (v *Verifier) keySet() *JWKS {
+	if v.cfg.RemoteJWKS != nil {
+		return v.cfg.RemoteJWKS.Keys()
+	}
+	return v.cfg.JWKS
 }
 
 // keyError carries jwtKey's own error, whose text is safe to show, through

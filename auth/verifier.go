@@ -59,6 +59,10 @@ type Config struct {
 	// JWKS holds the public keys for EdDSA, ES256 and RS256 JWTs; nil
 	// disables them.
 	JWKS *JWKS
+	// RemoteJWKS is a key set fetched from a URL, in place of JWKS (not
+	// with it); nil means none. A token naming a kid it lacks makes it
+	// fetch again (at most once per its MinInterval).
+	RemoteJWKS *RemoteJWKS
 	// Audience, when set, must be among a JWT's aud.
 	Audience string
 	// Issuer, when set, must equal a JWT's iss.
@@ -95,8 +99,10 @@ type verified struct {
 // nor a key set is configured, or the secret is shorter than 16 bytes.
 func NewVerifier(cfg Config) (*Verifier, error) {
 	switch {
-	case cfg.Secret == nil && cfg.JWKS == nil:
+	case cfg.Secret == nil && cfg.JWKS == nil && cfg.RemoteJWKS == nil:
 		return nil, errors.New("creating verifier: neither a secret nor a key set is configured")
+	case cfg.JWKS != nil && cfg.RemoteJWKS != nil:
+		return nil, errors.New("creating verifier: a key set and a key set URL are both configured; choose one")
 	case cfg.Secret != nil && len(cfg.Secret) < minSecretLen:
 		return nil, fmt.Errorf("creating verifier: secret is shorter than %d bytes", minSecretLen)
 	case cfg.JWKS != nil && len(cfg.JWKS.keys) == 0:
@@ -122,6 +128,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 				methods = append(methods, k.alg)
 			}
 		}
+	}
+	if cfg.RemoteJWKS != nil {
+		// The set changes as it is fetched again: every algorithm a key
+		// type allows, each key still verifying only its own (jwtKey).
+		methods = append(methods, jwt.SigningMethodEdDSA.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodRS256.Alg())
 	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(methods),

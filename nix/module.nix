@@ -77,6 +77,10 @@ let
     "--config"
     "${configFile}"
   ]
+  ++ lib.optionals (cfg.auth.jwksUrl != null) [
+    "--jwks-url"
+    cfg.auth.jwksUrl
+  ]
   ++ lib.optionals (cfg.auth.resourceUrl != null) [
     "--resource-url"
     cfg.auth.resourceUrl
@@ -327,6 +331,15 @@ in
         type = lib.types.nullOr lib.types.path;
         default = null;
         description = "JWKS with public keys for EdDSA, ES256 and RS256 JWTs (`--jwks-file`).";
+      };
+      jwksUrl = lib.mkOption {
+        type = lib.types.nullOr lib.types.str;
+        default = null;
+        example = "https://idp.example.ts.net/.well-known/jwks.json";
+        description = ''
+          URL of an identity provider's JWKS, fetched at start and refreshed
+          (`--jwks-url`; https, or http to loopback). Not with `jwksFile`.
+        '';
       };
       resourceUrl = lib.mkOption {
         type = lib.types.nullOr lib.types.str;

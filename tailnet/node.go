@@ -17,6 +17,7 @@ import (
 	"tailscale.com/client/local"
 	"tailscale.com/client/tailscale/apitype"
 	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/net/tsaddr"
 	"tailscale.com/paths"
 )
 
@@ -203,6 +204,32 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, addr)
+}
+
+// OnTailnet reports whether host (a name or an address, as in a URL)
+// is on the node's tailnet: a Tailscale address, or a name under the
+// tailnet's MagicDNS suffix (example.ts.net, or Headscale's base domain).
+func (n *Node) OnTailnet(host string) bool {
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return tsaddr.IsTailscaleIP(a.Unmap())
+	}
+	var suffix string
+	if n.status.CurrentTailnet != nil {
+		suffix = strings.ToLower(strings.Trim(n.status.CurrentTailnet.MagicDNSSuffix, "."))
+	}
+	return suffix != "" && strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), "."+suffix)
+}
+
+// DialerFor returns the dialer that reaches host: the tsnet node's own
+// (its userspace network stack, in this process: no host socket) when
+// the node is a tsnet node and host is on its tailnet; nil, meaning the
+// host's dialer, otherwise (local mode, where the host's tailscaled
+// routes the tailnet, or no node at all).
+func (n *Node) DialerFor(host string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if n == nil || n.mode != ModeTSNet || n.ts == nil || !n.OnTailnet(host) {
+		return nil
+	}
+	return n.ts.Dial
 }
 
 // Close stops a tsnet node; in local mode it does nothing.

@@ -49,3 +49,48 @@ func TestHTTPSAndHostNames(t *testing.T) {
 		})
 	}
 }
+
+// TestDialerFor: only a tsnet node dials for itself, and only hosts of
+// its tailnet (its addresses' ranges, names under its MagicDNS suffix);
+// everything else goes through the host's dialer (nil).
+func TestDialerFor(t *testing.T) {
+	st := &ipnstate.Status{CurrentTailnet: &ipnstate.TailnetStatus{MagicDNSSuffix: "tail1234.ts.net"}}
+	tsnetNode := &Node{mode: ModeTSNet, ts: new(tsServer), status: st}
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{
+		{"idp.tail1234.ts.net", true},
+		{"IDP.Tail1234.TS.net.", true},
+		{"100.64.0.7", true},
+		{"fd7a:115c:a1e0::7", true},
+		{"[fd7a:115c:a1e0::7]", true},
+		{"tail1234.ts.net", false},
+		{"idp.other5678.ts.net", false},
+		{"idp.tail1234.ts.net.evil.example", false},
+		{"eviltail1234.ts.net", false},
+		{"idp.example.com", false},
+		{"127.0.0.1", false},
+		{"10.0.0.7", false},
+		{"::ffff:100.64.0.7", true},
+		{"", false},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			if got := tsnetNode.DialerFor(tc.host) != nil; got != tc.want {
+				t.Errorf("tsnet: DialerFor(%q) is the node's: %v, want %v", tc.host, got, tc.want)
+			}
+			local := &Node{mode: ModeLocal, status: st}
+			if local.DialerFor(tc.host) != nil {
+				t.Errorf("local: DialerFor(%q) is not the host's", tc.host)
+			}
+		})
+	}
+	var none *Node
+	if none.DialerFor("idp.tail1234.ts.net") != nil {
+		t.Error("no node: DialerFor is not the host's")
+	}
+	noSuffix := &Node{mode: ModeTSNet, ts: new(tsServer), status: &ipnstate.Status{}}
+	if noSuffix.DialerFor("idp.ts.net") != nil {
+		t.Error("a tailnet without MagicDNS suffix: a name is dialled through the node")
+	}
+}

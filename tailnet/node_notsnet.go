@@ -18,11 +18,9 @@ const TSNetBuilt = false
 // tsServer stands in for tsnet.Server; no Node of this build has one.
 type tsServer struct{}
 
-func (*tsServer) ListenTLS(string, string) (net.Listener, error) { return nil, errNoTSNet }
-func (*tsServer) Listen(string, string) (net.Listener, error)    { return nil, errNoTSNet }
-func (*tsServer) Close() error                                   { return nil }
-func (*tsServer) Dial(context.Context, string, string) (net.Conn, error) {
-	return nil, errNoTSNet
-}
+func (*tsServer) ListenTLS(string, string) (net.Listener, error)         { return nil, errNoTSNet }
+func (*tsServer) Listen(string, string) (net.Listener, error)            { return nil, errNoTSNet }
+func (*tsServer) Close() error                                           { return nil }
+func (*tsServer) Dial(context.Context, string, string) (net.Conn, error) { return nil, errNoTSNet }
 
 func startTSNet(context.Context, NodeConfig, *slog.Logger) (*Node, error) { return nil, errNoTSNet }
