@@ -328,7 +328,9 @@ func testFleet(t *testing.T, mode string) {
 	// A member appears: the entry finds it without being told.
 	m3 := startTSServer(t, tn, "member-three", common...)
 	setGrants(t, tn, m3.Key, m3.LC, clients, grant(tailnet.DefaultCapability, []*labtest.Node{alice}, labtest.ScopesValue("readonly")), entryCap)
-	waitHosts(t, csA, func(names []string, _ map[string]string) bool { return slices.Contains(names, "member-three") })
+	waitHosts(t, csA, func(names []string, problems map[string]string) bool {
+		return slices.Contains(names, "member-three") && problems["member-three"] == ""
+	})
 	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "member-three"}); isErr {
 		t.Errorf("health_check on the new member: %s", text)
 	}

@@ -36,8 +36,11 @@ import (
 const (
 	// statusTTL is how long a netmap snapshot is reused.
 	statusTTL = 2 * time.Second
-	// probeTTL is how long a peer's answer (TailOps or not) is reused.
-	probeTTL = 15 * time.Second
+	// probeTTL is how long a peer's answer as TailOps is reused;
+	// failedProbeTTL how long its failure to answer is (a member that is
+	// still starting, or whose tailnet path is still being set up).
+	probeTTL       = 15 * time.Second
+	failedProbeTTL = 2 * time.Second
 	// probeTimeout bounds one probe of a peer.
 	probeTimeout = 3 * time.Second
 )

@@ -27,12 +27,17 @@ type probe struct {
 }
 
 // probeMember fills m's URL, version and problem from the peer's probe,
-// asking it again once the last answer is older than probeTTL.
+// asking it again once the last answer is older than probeTTL (a failure:
+// failedProbeTTL).
 func (f *Fleet) probeMember(ctx context.Context, m *Member, id string) {
 	f.mu.Lock()
 	p, ok := f.probes[id]
 	f.mu.Unlock()
-	if !ok || time.Since(p.at) > probeTTL || (p.url != "" && !strings.Contains(p.url, hostOf(*m))) {
+	ttl := probeTTL
+	if p.url == "" {
+		ttl = failedProbeTTL
+	}
+	if !ok || time.Since(p.at) > ttl || (p.url != "" && !strings.Contains(p.url, hostOf(*m))) {
 		p = f.probe(ctx, *m)
 		f.mu.Lock()
 		f.probes[id] = p
