@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -44,6 +45,21 @@ func (u *updates) waitFor(uri string) bool {
 		}
 	}
 	return false
+}
+
+// waitSubscriptions waits until the in-process server holds uris
+// subscribed URIs and runs watchers watchers.
+func waitSubscriptions(t *testing.T, s *testServer, uris, watchers int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		u, w := s.in.srv.Subscriptions()
+		if u == uris && w == watchers {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d URIs subscribed and %d watchers running, want %d and %d", u, w, uris, watchers)
+		}
+	}
 }
 
 // subscriber connects the official Go SDK client with its standalone
@@ -188,23 +204,117 @@ func TestContainerSubscriptions(t *testing.T) {
 			if err := again.Subscribe(ctx, &sdk.SubscribeParams{URI: web}); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				if uris, watchers := s.in.srv.Subscriptions(); uris == 1 && watchers == 1 {
-					break
-				} else if time.Now().After(deadline) {
-					t.Fatalf("after subscribing: %d URIs, %d watchers", uris, watchers)
-				}
-			}
+			waitSubscriptions(t, s, 1, 1)
 			again.Close()
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				uris, watchers := s.in.srv.Subscriptions()
-				if uris == 0 && watchers == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("after the session ended: %d URIs, %d watchers", uris, watchers)
-				}
-			}
+			waitSubscriptions(t, s, 0, 0)
 		})
+	}
+}
+
+// readState reads a container's state resource as JSON.
+func readState(t *testing.T, cs *sdk.ClientSession, uri string) (map[string]any, string) {
+	t.Helper()
+	res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: uri})
+	if err != nil {
+		t.Fatalf("read %s: %v", uri, err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(res.Contents[0].Text), &st); err != nil {
+		t.Fatalf("read %s: %v in %q", uri, err, res.Contents[0].Text)
+	}
+	return st, res.Contents[0].Text
+}
+
+// stateField returns a field of a state resource's "state" object.
+func stateField(st map[string]any, name string) any {
+	inner, _ := st["state"].(map[string]any)
+	return inner[name]
+}
+
+// TestContainerStateResource: through the official Go SDK client against
+// the in-process server beside a real dockerd,
+// tailops://containers/{id}/state is offered as a template whose {id}
+// completes with container names; a read is the container's state
+// (status, health) from inspect_container and nothing else of its
+// result (no environment, so no secret in it); a subscriber is told when
+// the container stops and when its health changes (a failing health
+// check that starts passing), and nothing while it does not change.
+func TestContainerStateResource(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "state-web", "-e", "PASSWORD=hunter2", image, "sleep", "3600")
+	d.Run(t, "--name", "state-health", "--health-cmd", "test -e /tmp/ok", "--health-interval", "1s", "--health-retries", "1", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	ctx := context.Background()
+	cs, updates := subscriber(t, s.URL, s.token(t, "stater", auth.ScopeContainerRead))
+	const web, health = "tailops://containers/state-web/state", "tailops://containers/state-health/state"
+
+	ts, err := cs.ListResourceTemplates(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ts.ResourceTemplates, func(x *sdk.ResourceTemplate) bool {
+		return x.URITemplate == "tailops://containers/{id}/state" && x.MIMEType == "application/json"
+	}) {
+		t.Errorf("templates lack tailops://containers/{id}/state (application/json): %+v", ts.ResourceTemplates)
+	}
+	c, err := cs.Complete(ctx, &sdk.CompleteParams{Ref: &sdk.CompleteReference{Type: "ref/resource", URI: "tailops://containers/{id}/state"},
+		Argument: sdk.CompleteParamsArgument{Name: "id", Value: "state-"}})
+	if err != nil || !slices.Equal(c.Completion.Values, []string{"state-health", "state-web"}) {
+		t.Errorf("completing {id} of the state template with %q: %+v, %v", "state-", c, err)
+	}
+
+	st, text := readState(t, cs, web)
+	if st["name"] != "state-web" || stateField(st, "status") != "running" || stateField(st, "running") != true {
+		t.Errorf("state of a running container: %s", text)
+	}
+	for k := range st {
+		if !slices.Contains([]string{"id", "name", "state", "restart_count"}, k) {
+			t.Errorf("the state resource shows %q of inspect_container's result: %s", k, text)
+		}
+	}
+	if strings.Contains(text, "hunter2") || strings.Contains(text, "PASSWORD") {
+		t.Errorf("the state resource shows the environment: %s", text)
+	}
+
+	// Wait for the failing check to settle, so that the only health
+	// change after subscribing is the one this test causes.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st, _ := readState(t, cs, health); stateField(st, "health") == "unhealthy" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("state-health is not unhealthy: %v", st)
+		}
+	}
+	for _, uri := range []string{web, health} {
+		if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+			t.Fatalf("subscribe %s: %v", uri, err)
+		}
+	}
+	waitSubscriptions(t, s, 2, 1)
+	time.Sleep(1500 * time.Millisecond) // a health check or so
+	if got := updates.got(); len(got) != 0 {
+		t.Errorf("updates while nothing changed: %v", got)
+	}
+	timeout := 1
+	if err := d.Client().ContainerStop(ctx, "state-web", container.StopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	if !updates.waitFor(web) {
+		t.Fatalf("no update for %s after docker stop; got %v", web, updates.got())
+	}
+	if st, text := readState(t, cs, web); stateField(st, "status") != "exited" || stateField(st, "running") != false {
+		t.Errorf("state after docker stop: %s", text)
+	}
+	if slices.Contains(updates.got(), health) {
+		t.Fatalf("an update for %s before its health changed: %v", health, updates.got())
+	}
+	d.Docker(t, "exec", "state-health", "touch", "/tmp/ok") // exec events are not state changes
+	if !updates.waitFor(health) {
+		t.Fatalf("no update for %s after its health check started passing; got %v", health, updates.got())
+	}
+	if st, text := readState(t, cs, health); stateField(st, "health") != "healthy" {
+		t.Errorf("state after the health check passed: %s", text)
 	}
 }
