@@ -47,6 +47,16 @@ func (u *updates) waitFor(uri string) bool {
 	return false
 }
 
+// waitPast reports whether more than n updates arrive within timeout.
+func (u *updates) waitPast(n int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if len(u.got()) > n {
+			return true
+		}
+	}
+	return false
+}
+
 // waitSubscriptions waits until the in-process server holds uris
 // subscribed URIs and runs watchers watchers.
 func waitSubscriptions(t *testing.T, s *testServer, uris, watchers int) {
@@ -317,4 +327,67 @@ func TestContainerStateResource(t *testing.T) {
 	if st, text := readState(t, cs, health); stateField(st, "health") != "healthy" {
 		t.Errorf("state after the health check passed: %s", text)
 	}
+}
+
+// TestContainerSubscriptionsSurviveDockerdRestart: the Docker event stream
+// the watcher follows breaks when dockerd stops; while it is down the
+// watcher retries (logged) and the subscriber is told nothing; once
+// dockerd is back the subscriber is told its container may have changed
+// (the daemon's shutdown stopped it, which no event said) and reads it
+// exited; and a change after that is reported too, by the same watcher
+// of the same subscription. In-process server, official Go SDK client,
+// real dockerd restarted in its namespace.
+func TestContainerSubscriptionsSurviveDockerdRestart(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "rs-web", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	ctx := context.Background()
+	cs, updates := subscriber(t, s.URL, s.token(t, "restarts", auth.ScopeContainerRead))
+	const uri = "tailops://containers/rs-web/state"
+	if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscriptions(t, s, 1, 1)
+	time.Sleep(300 * time.Millisecond) // the watcher's stream is open
+	d.Docker(t, "restart", "-t", "1", "rs-web")
+	if !updates.waitFor(uri) {
+		t.Fatalf("no update before dockerd stopped; got %v", updates.got())
+	}
+
+	if err := d.StopDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.Logs.String(), "resource watcher stopped; starting it again"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not notice dockerd stopping; logs:\n%s", s.Logs)
+		}
+	}
+	down := len(updates.got())
+	time.Sleep(2 * time.Second) // the watcher retries against no daemon
+	if got := updates.got(); len(got) != down {
+		t.Errorf("updates while dockerd was down: %v", got[down:])
+	}
+	if err := d.StartDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if !updates.waitPast(down, 40*time.Second) {
+		t.Fatalf("no update after dockerd came back; got %v; logs:\n%s", updates.got(), s.Logs)
+	}
+	if st, text := readState(t, cs, uri); stateField(st, "status") != "exited" {
+		t.Errorf("state after dockerd came back: %s", text)
+	}
+	back := len(updates.got())
+	d.Docker(t, "start", "rs-web")
+	if !updates.waitPast(back, 10*time.Second) {
+		t.Fatalf("no update for docker start after the reconnect; got %v", updates.got())
+	}
+	if got := updates.got(); slices.ContainsFunc(got, func(u string) bool { return u != uri }) {
+		t.Errorf("updates for other URIs: %v", got)
+	}
+	if st, text := readState(t, cs, uri); stateField(st, "status") != "running" {
+		t.Errorf("state after docker start: %s", text)
+	}
+	waitSubscriptions(t, s, 1, 1)
 }

@@ -243,14 +243,25 @@ func (s *Server) Subscriptions() (uris, watchers int) {
 
 // watch runs the watcher name until ctx ends, starting it again with a
 // growing backoff when it fails, and notifies the subscribers of each
-// change.
+// change. A watcher started again is asked for the changes since its
+// source failed (tools.Watcher); one that failed before reporting
+// anything may never have reached its source, so it is asked again from
+// the earlier failure.
 func (s *Server) watch(ctx context.Context, name string) {
 	wait := watchBackoff[0]
+	var since time.Time
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := s.subs.watchers[name](ctx, func(keys ...string) { s.notify(name, keys) })
+		var reported atomic.Bool
+		err := s.subs.watchers[name](ctx, since, func(keys ...string) {
+			reported.Store(true)
+			s.notify(name, keys)
+		})
 		if ctx.Err() != nil {
 			return
+		}
+		if reported.Load() || since.IsZero() {
+			since = time.Now()
 		}
 		if time.Since(start) > watchBackoff[1] {
 			wait = watchBackoff[0]
@@ -266,8 +277,9 @@ func (s *Server) watch(ctx context.Context, name string) {
 }
 
 // notify sends notifications/resources/updated to each subscriber
-// (session or listen stream) subscribed to a URI of watcher name whose key matches keys (a name, or
-// a prefix of an id).
+// (session or listen stream) subscribed to a URI of watcher name whose
+// key matches keys (a name, or a prefix of an id); to every one of them
+// when keys is empty (anything may have changed).
 func (s *Server) notify(name string, keys []string) {
 	type target struct {
 		subscriber, uri string
@@ -277,7 +289,7 @@ func (s *Server) notify(name string, keys []string) {
 	s.subs.mu.Lock()
 	for subscriber, m := range s.subs.session {
 		for uri, sub := range m {
-			if sub.watch == name && matchesKey(sub.key, keys) {
+			if sub.watch == name && (len(keys) == 0 || matchesKey(sub.key, keys)) {
 				to = append(to, target{subscriber, uri, s.subs.send[subscriber]})
 			}
 		}

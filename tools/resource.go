@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/yosida95/uritemplate/v3"
 
@@ -89,8 +90,12 @@ type ResourceView struct {
 
 // Watcher reports changes of the things resource views show (such as
 // containers): it runs until ctx ends or its source fails, calling
-// changed with the keys (ids, names) of each thing that changed.
-type Watcher func(ctx context.Context, changed func(keys ...string)) error
+// changed with the keys (ids, names) of each thing that changed. A zero
+// since asks for changes from now on; otherwise the previous run failed
+// at since, and the watcher also reports the changes since then its
+// source still knows of and, once its source answers again, calls
+// changed with no keys: anything may have changed while it was away.
+type Watcher func(ctx context.Context, since time.Time, changed func(keys ...string)) error
 
 // Validate checks the view: an absolute URI template, a name, a
 // description, a tool, fields only of a JSON view, and completions only
