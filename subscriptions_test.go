@@ -5,7 +5,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -390,4 +394,47 @@ func TestContainerSubscriptionsSurviveDockerdRestart(t *testing.T) {
 		t.Errorf("state after docker start: %s", text)
 	}
 	waitSubscriptions(t, s, 1, 1)
+}
+
+// TestContainerSubscriptionsTypeScriptClient: the official TypeScript SDK
+// client (.ci/ts-client/subscribe.mjs), which speaks 2025-11-25 and so
+// subscribes with resources/subscribe on its session, against the
+// in-process server beside a real dockerd: it is told of its container's
+// stop and reads the new state, is told nothing after unsubscribing, and
+// a caller without container:read and a URI that sends no updates are
+// refused — and each decision is a resource_subscribe record.
+func TestContainerSubscriptionsTypeScriptClient(t *testing.T) {
+	dir := filepath.Join(".ci", "ts-client")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+		t.Fatalf("the TypeScript SDK is not installed: run `npm ci` in %s (.ci/test.sh does): %v", dir, err)
+	}
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "ts-web", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	cmd := exec.Command("node", "subscribe.mjs", s.URL+"/mcp", s.token(t, "ts-subscriber", auth.ScopeContainerRead),
+		s.token(t, "ts-outsider", auth.ScopeNetworkRead), d.Host, "ts-web")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	t.Logf("subscribe.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("subscribe.mjs: %v", err)
+	}
+	var decisions []string
+	for _, r := range s.auditRecords(t) {
+		if r["event"] == "resource_subscribe" {
+			caller, _ := r["caller"].(map[string]any)
+			decisions = append(decisions, fmt.Sprint(caller["agent"], " ", r["resource"], " ", r["result"]))
+		}
+	}
+	slices.Sort(decisions)
+	want := []string{"ts-outsider tailops://containers/ts-web/state denied", "ts-subscriber tailops://containers/ts-web/state success",
+		"ts-subscriber tailops://host/status denied"}
+	if !slices.Equal(decisions, want) {
+		t.Errorf("resource_subscribe records: %q, want %q", decisions, want)
+	}
+	if uris, _ := s.in.srv.Subscriptions(); uris != 0 {
+		t.Errorf("%d URIs still subscribed after the client unsubscribed and closed", uris)
+	}
 }
