@@ -100,8 +100,9 @@ func subscriber(t *testing.T, url, tok string) (*sdk.ClientSession, *updates) {
 // is told when that container stops and starts, and of nothing else; a
 // second session that did not subscribe is told nothing; a caller
 // without container:read is refused and the refusal audited; after
-// unsubscribing nothing more arrives; and in-process, the subscriptions
-// and the Docker event watcher are gone once the session ends.
+// unsubscribing nothing more arrives, and the same client can subscribe
+// again and is told again; and in-process, the subscriptions and the
+// Docker event watcher are gone once the session ends.
 func TestContainerSubscriptions(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	image := d.BusyboxImage(t, "local/busybox:latest")
@@ -194,6 +195,31 @@ func TestContainerSubscriptions(t *testing.T) {
 			if got := subUpdates.got(); len(got) != before {
 				t.Errorf("updates after unsubscribing: %v", got[before:])
 			}
+			// The same client subscribes again and is told again: its
+			// Unsubscribe left its connection working (server.TestModernCancelIsNotForwarded).
+			if s != nil {
+				waitSubscriptions(t, s, 0, 0)
+			}
+			if err := sub.Subscribe(ctx, &sdk.SubscribeParams{URI: web}); err != nil {
+				t.Fatalf("subscribe again: %v", err)
+			}
+			if s != nil {
+				waitSubscriptions(t, s, 1, 1)
+			} else {
+				time.Sleep(500 * time.Millisecond) // the listen stream opens in the background
+			}
+			if err := cli.ContainerRestart(ctx, "subs-web", container.StopOptions{Timeout: &timeout}); err != nil {
+				t.Fatal(err)
+			}
+			if !subUpdates.waitPast(before, 10*time.Second) {
+				t.Errorf("no update after subscribing again on the same client")
+			}
+			if err := sub.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: web}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sub.ListTools(ctx, nil); err != nil {
+				t.Errorf("the client after its second Unsubscribe: %v", err)
+			}
 			var decisions []string
 			for _, r := range records() {
 				if r["event"] == "resource_subscribe" {
@@ -202,7 +228,7 @@ func TestContainerSubscriptions(t *testing.T) {
 				}
 			}
 			slices.Sort(decisions)
-			want := []string{web + " denied", web + " success", "tailops://host/status denied", "tailops://nothing/here denied"}
+			want := []string{web + " denied", web + " success", web + " success", "tailops://host/status denied", "tailops://nothing/here denied"}
 			for i := range decisions {
 				decisions[i] = decisions[i][:strings.LastIndexByte(decisions[i], ' ')] // the agent differs per server
 			}
@@ -214,6 +240,7 @@ func TestContainerSubscriptions(t *testing.T) {
 			}
 			// A session's subscriptions end with it, and the watcher with
 			// the last of them.
+			waitSubscriptions(t, s, 0, 0)
 			again, _ := subscriber(t, url, token(auth.ScopeContainerRead))
 			if err := again.Subscribe(ctx, &sdk.SubscribeParams{URI: web}); err != nil {
 				t.Fatal(err)

@@ -79,9 +79,18 @@ func (s *Server) watchable() []string {
 // refused, as a read of the URI would be, for a caller without the scope
 // (403 insufficient_scope) or for a URI that is unknown or has no updates
 // (a JSON-RPC error). A listen with one refused URI is refused whole.
+//
+// A 2026-07-28 notifications/cancelled, which is how the Go SDK ends a
+// listen stream on Unsubscribe besides closing it, is answered here and
+// goes no further (modernCancel).
 func (s *Server) subscribeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeFrom(r.Context())
+		if modernCancel(r, e) {
+			s.log.Debug("ignored a notifications/cancelled: on 2026-07-28 closing the request's stream cancels it")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 		var uris []string
 		switch {
 		case e == nil || !e.ok:

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"net/http"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// modernCancel reports whether a request is a notifications/cancelled of
+// protocol 2026-07-28 over HTTP, which the edge answers itself (202) and
+// does not pass to mcp-go. On 2026-07-28's Streamable HTTP, closing a
+// request's stream is its cancellation; a cancellation notification is
+// not expected there and a server may ignore it. Passed on, mcp-go (v1.6.0)
+// would cancel by the request ID alone, since these requests have no
+// session: any caller's in-flight request with that ID, such as another
+// client's subscriptions/listen (every Go SDK client's first one is ID 2)
+// or its tool call. And one without a _meta protocol version, as the Go
+// SDK (v1.8.0) sends it on Unsubscribe, would be answered 400, after
+// which that client fails its whole connection.
+func modernCancel(r *http.Request, e *envelope) bool {
+	return e != nil && e.ok && e.Method == mcp.MethodNotificationCancelled && len(e.ID) == 0 &&
+		(mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) || mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()))
+}
