@@ -50,21 +50,7 @@ func TestWatch(t *testing.T) {
 		{"replayed since a failure", before, func(*testing.T) {}, []string{"", id + " watch-web"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(t.Context())
-			c := &changes{}
-			done := make(chan error, 1)
-			go func() { done <- k.ts.Watch(ctx, tc.since, c.changed) }()
-			time.Sleep(300 * time.Millisecond) // the stream is open
-			tc.act(t)
-			deadline := time.Now().Add(10 * time.Second)
-			for len(c.got()) < len(tc.want) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Watch ended with %v, want nil when its context ends", err)
-			}
-			if got := c.got(); len(got) < len(tc.want) || !slices.Equal(got[:len(tc.want)], tc.want) {
+			if got := watchFor(t, k.ts, tc.since, tc.act, len(tc.want)); !slices.Equal(got, tc.want) {
 				t.Errorf("reported %q, want first %q", got, tc.want)
 			}
 		})
@@ -80,4 +66,25 @@ func TestWatch(t *testing.T) {
 			t.Errorf("an unreachable daemon reported %q", got)
 		}
 	})
+}
+
+// watchFor runs ts.Watch from since, calls act once the stream is open,
+// and returns the first n calls it reports (fewer if they do not come
+// within ten seconds); Watch must end with nil when its context does.
+func watchFor(t *testing.T, ts *Toolset, since time.Time, act func(t *testing.T), n int) []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	c := &changes{}
+	done := make(chan error, 1)
+	go func() { done <- ts.Watch(ctx, since, c.changed) }()
+	time.Sleep(300 * time.Millisecond) // the stream is open
+	act(t)
+	for deadline := time.Now().Add(10 * time.Second); len(c.got()) < n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Watch ended with %v, want nil when its context ends", err)
+	}
+	return c.got()[:min(n, len(c.got()))]
 }
