@@ -19,7 +19,15 @@ import (
 // or its tool call. And one without a _meta protocol version, as the Go
 // SDK (v1.8.0) sends it on Unsubscribe, would be answered 400, after
 // which that client fails its whole connection.
+//
+// Only a well-formed one is answered so: the header naming 2026-07-28 or
+// later, and the body's _meta naming the same or nothing (a notification
+// is not a request, which must carry it); mcp-go refuses the others as
+// before.
 func modernCancel(r *http.Request, e *envelope) bool {
-	return e != nil && e.ok && e.Method == mcp.MethodNotificationCancelled && len(e.ID) == 0 &&
-		(mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) || mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()))
+	if e == nil || !e.ok || e.Method != mcp.MethodNotificationCancelled || len(e.ID) != 0 {
+		return false
+	}
+	header, meta := r.Header.Get(mcp.HeaderProtocolVersion), e.Params.Meta.ProtocolVersion()
+	return mcp.IsModernProtocol(header) && (meta == "" || meta == header)
 }

@@ -22,6 +22,13 @@ import (
 // Go SDK does on notifications.
 func modernRPC(ctx context.Context, t *testing.T, cs *chokeServer, tok string, id any, method string, params map[string]any, meta bool) *http.Response {
 	t.Helper()
+	return postRPC(ctx, t, cs, tok, mcp.LATEST_PROTOCOL_VERSION, id, method, params, meta)
+}
+
+// postRPC is modernRPC with the MCP-Protocol-Version header's value
+// (none when empty) and no session.
+func postRPC(ctx context.Context, t *testing.T, cs *chokeServer, tok, version string, id any, method string, params map[string]any, meta bool) *http.Response {
+	t.Helper()
 	if meta {
 		params["_meta"] = map[string]any{mcp.MetaKeyProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, mcp.MetaKeyClientCapabilities: map[string]any{},
 			mcp.MetaKeyClientInfo: map[string]any{"name": "raw", "version": "1"}}
@@ -35,7 +42,9 @@ func modernRPC(ctx context.Context, t *testing.T, cs *chokeServer, tok string, i
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("MCP-Protocol-Version", mcp.LATEST_PROTOCOL_VERSION)
+	if version != "" {
+		req.Header.Set("MCP-Protocol-Version", version)
+	}
 	req.Header.Set("Mcp-Method", method)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -48,8 +57,10 @@ func modernRPC(ctx context.Context, t *testing.T, cs *chokeServer, tok string, i
 // notifications/cancelled is answered 202 and cancels nothing — another
 // caller's listen stream with the named request ID stays subscribed,
 // whether the notification carries its _meta protocol version or not (the
-// Go SDK's does not; mcp-go would answer it 400) — while closing the
-// stream, the transport's cancellation, ends the subscription.
+// Go SDK's does not; mcp-go would answer it 400); nor does one sent as an
+// earlier revision without a session, or without the protocol header —
+// while closing the stream, the transport's cancellation, ends the
+// subscription.
 func TestModernCancelIsNotForwarded(t *testing.T) {
 	watching := make(chan struct{}, 1)
 	cs := serveChoke(t, Config{
@@ -82,23 +93,26 @@ func TestModernCancelIsNotForwarded(t *testing.T) {
 		t.Fatalf("%d URIs subscribed after the listen, want 1", uris)
 	}
 	for _, tc := range []struct {
-		name   string
-		caller string
-		meta   bool
+		name, caller, version string
+		meta                  bool
+		status                int
 	}{
-		{"another caller, with _meta", "attacker", true},
-		{"another caller, without _meta", "attacker", false},
-		{"the listener itself, without _meta (the Go SDK's Unsubscribe)", "victim", false},
+		{"another caller, with _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, true, http.StatusAccepted},
+		{"another caller, without _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted},
+		{"the listener itself, without _meta (the Go SDK's Unsubscribe)", "victim", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted},
+		{"another caller, an earlier revision without a session", "attacker", "2025-11-25", false, 0},
+		{"another caller, no protocol header", "attacker", "", false, 0},
+		{"another caller, no header but a 2026-07-28 _meta", "attacker", "", true, 0},
 	} {
-		resp := modernRPC(t.Context(), t, cs, tok(tc.caller, auth.ScopeReadonly), nil, "notifications/cancelled",
+		resp := postRPC(t.Context(), t, cs, tok(tc.caller, auth.ScopeReadonly), tc.version, nil, "notifications/cancelled",
 			map[string]any{"requestId": 2, "reason": "test"}, tc.meta)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Errorf("%s: answered %d, want 202", tc.name, resp.StatusCode)
+		if tc.status != 0 && resp.StatusCode != tc.status {
+			t.Errorf("%s: answered %d, want %d", tc.name, resp.StatusCode, tc.status)
 		}
 		time.Sleep(200 * time.Millisecond)
 		if uris, _ := cs.srv.Subscriptions(); uris != 1 {
-			t.Errorf("%s: %d URIs subscribed, want the listen's 1 still", tc.name, uris)
+			t.Fatalf("%s (answered %d): %d URIs subscribed, want the listen's 1 still", tc.name, resp.StatusCode, uris)
 		}
 	}
 	closeStream()
