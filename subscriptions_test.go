@@ -4,7 +4,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +51,31 @@ func (u *updates) waitFor(uri string) bool {
 	return false
 }
 
+// waitPast reports whether more than n updates arrive within timeout.
+func (u *updates) waitPast(n int, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if len(u.got()) > n {
+			return true
+		}
+	}
+	return false
+}
+
+// waitSubscriptions waits until the in-process server holds uris
+// subscribed URIs and runs watchers watchers.
+func waitSubscriptions(t *testing.T, s *testServer, uris, watchers int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		u, w := s.in.srv.Subscriptions()
+		if u == uris && w == watchers {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d URIs subscribed and %d watchers running, want %d and %d", u, w, uris, watchers)
+		}
+	}
+}
+
 // subscriber connects the official Go SDK client with its standalone
 // event stream open (where notifications outside a request arrive) and
 // collects the resource updates it receives.
@@ -70,8 +100,9 @@ func subscriber(t *testing.T, url, tok string) (*sdk.ClientSession, *updates) {
 // is told when that container stops and starts, and of nothing else; a
 // second session that did not subscribe is told nothing; a caller
 // without container:read is refused and the refusal audited; after
-// unsubscribing nothing more arrives; and in-process, the subscriptions
-// and the Docker event watcher are gone once the session ends.
+// unsubscribing nothing more arrives, and the same client can subscribe
+// again and is told again; and in-process, the subscriptions and the
+// Docker event watcher are gone once the session ends.
 func TestContainerSubscriptions(t *testing.T) {
 	d := labtest.StartDockerd(t)
 	image := d.BusyboxImage(t, "local/busybox:latest")
@@ -164,6 +195,31 @@ func TestContainerSubscriptions(t *testing.T) {
 			if got := subUpdates.got(); len(got) != before {
 				t.Errorf("updates after unsubscribing: %v", got[before:])
 			}
+			// The same client subscribes again and is told again: its
+			// Unsubscribe left its connection working (server.TestModernCancelIsNotForwarded).
+			if s != nil {
+				waitSubscriptions(t, s, 0, 0)
+			}
+			if err := sub.Subscribe(ctx, &sdk.SubscribeParams{URI: web}); err != nil {
+				t.Fatalf("subscribe again: %v", err)
+			}
+			if s != nil {
+				waitSubscriptions(t, s, 1, 1)
+			} else {
+				time.Sleep(500 * time.Millisecond) // the listen stream opens in the background
+			}
+			if err := cli.ContainerRestart(ctx, "subs-web", container.StopOptions{Timeout: &timeout}); err != nil {
+				t.Fatal(err)
+			}
+			if !subUpdates.waitPast(before, 10*time.Second) {
+				t.Errorf("no update after subscribing again on the same client")
+			}
+			if err := sub.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: web}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sub.ListTools(ctx, nil); err != nil {
+				t.Errorf("the client after its second Unsubscribe: %v", err)
+			}
 			var decisions []string
 			for _, r := range records() {
 				if r["event"] == "resource_subscribe" {
@@ -172,7 +228,7 @@ func TestContainerSubscriptions(t *testing.T) {
 				}
 			}
 			slices.Sort(decisions)
-			want := []string{web + " denied", web + " success", "tailops://host/status denied", "tailops://nothing/here denied"}
+			want := []string{web + " denied", web + " success", web + " success", "tailops://host/status denied", "tailops://nothing/here denied"}
 			for i := range decisions {
 				decisions[i] = decisions[i][:strings.LastIndexByte(decisions[i], ' ')] // the agent differs per server
 			}
@@ -184,27 +240,228 @@ func TestContainerSubscriptions(t *testing.T) {
 			}
 			// A session's subscriptions end with it, and the watcher with
 			// the last of them.
+			waitSubscriptions(t, s, 0, 0)
 			again, _ := subscriber(t, url, token(auth.ScopeContainerRead))
 			if err := again.Subscribe(ctx, &sdk.SubscribeParams{URI: web}); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				if uris, watchers := s.in.srv.Subscriptions(); uris == 1 && watchers == 1 {
-					break
-				} else if time.Now().After(deadline) {
-					t.Fatalf("after subscribing: %d URIs, %d watchers", uris, watchers)
-				}
-			}
+			waitSubscriptions(t, s, 1, 1)
 			again.Close()
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				uris, watchers := s.in.srv.Subscriptions()
-				if uris == 0 && watchers == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("after the session ended: %d URIs, %d watchers", uris, watchers)
-				}
-			}
+			waitSubscriptions(t, s, 0, 0)
 		})
+	}
+}
+
+// readState reads a container's state resource as JSON.
+func readState(t *testing.T, cs *sdk.ClientSession, uri string) (map[string]any, string) {
+	t.Helper()
+	res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: uri})
+	if err != nil {
+		t.Fatalf("read %s: %v", uri, err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(res.Contents[0].Text), &st); err != nil {
+		t.Fatalf("read %s: %v in %q", uri, err, res.Contents[0].Text)
+	}
+	return st, res.Contents[0].Text
+}
+
+// stateField returns a field of a state resource's "state" object.
+func stateField(st map[string]any, name string) any {
+	inner, _ := st["state"].(map[string]any)
+	return inner[name]
+}
+
+// TestContainerStateResource: through the official Go SDK client against
+// the in-process server beside a real dockerd,
+// tailops://containers/{id}/state is offered as a template whose {id}
+// completes with container names; a read is the container's state
+// (status, health) from inspect_container and nothing else of its
+// result (no environment, so no secret in it); a subscriber is told when
+// the container stops and when its health changes (a failing health
+// check that starts passing), and nothing while it does not change.
+func TestContainerStateResource(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "state-web", "-e", "PASSWORD=hunter2", image, "sleep", "3600")
+	d.Run(t, "--name", "state-health", "--health-cmd", "test -e /tmp/ok", "--health-interval", "1s", "--health-retries", "1", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	ctx := context.Background()
+	cs, updates := subscriber(t, s.URL, s.token(t, "stater", auth.ScopeContainerRead))
+	const web, health = "tailops://containers/state-web/state", "tailops://containers/state-health/state"
+
+	ts, err := cs.ListResourceTemplates(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ts.ResourceTemplates, func(x *sdk.ResourceTemplate) bool {
+		return x.URITemplate == "tailops://containers/{id}/state" && x.MIMEType == "application/json"
+	}) {
+		t.Errorf("templates lack tailops://containers/{id}/state (application/json): %+v", ts.ResourceTemplates)
+	}
+	c, err := cs.Complete(ctx, &sdk.CompleteParams{Ref: &sdk.CompleteReference{Type: "ref/resource", URI: "tailops://containers/{id}/state"},
+		Argument: sdk.CompleteParamsArgument{Name: "id", Value: "state-"}})
+	if err != nil || !slices.Equal(c.Completion.Values, []string{"state-health", "state-web"}) {
+		t.Errorf("completing {id} of the state template with %q: %+v, %v", "state-", c, err)
+	}
+
+	st, text := readState(t, cs, web)
+	if st["name"] != "state-web" || stateField(st, "status") != "running" || stateField(st, "running") != true {
+		t.Errorf("state of a running container: %s", text)
+	}
+	for k := range st {
+		if !slices.Contains([]string{"id", "name", "state", "restart_count"}, k) {
+			t.Errorf("the state resource shows %q of inspect_container's result: %s", k, text)
+		}
+	}
+	if strings.Contains(text, "hunter2") || strings.Contains(text, "PASSWORD") {
+		t.Errorf("the state resource shows the environment: %s", text)
+	}
+
+	// Wait for the failing check to settle, so that the only health
+	// change after subscribing is the one this test causes.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st, _ := readState(t, cs, health); stateField(st, "health") == "unhealthy" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("state-health is not unhealthy: %v", st)
+		}
+	}
+	for _, uri := range []string{web, health} {
+		if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+			t.Fatalf("subscribe %s: %v", uri, err)
+		}
+	}
+	waitSubscriptions(t, s, 2, 1)
+	time.Sleep(1500 * time.Millisecond) // a health check or so
+	if got := updates.got(); len(got) != 0 {
+		t.Errorf("updates while nothing changed: %v", got)
+	}
+	timeout := 1
+	if err := d.Client().ContainerStop(ctx, "state-web", container.StopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	if !updates.waitFor(web) {
+		t.Fatalf("no update for %s after docker stop; got %v", web, updates.got())
+	}
+	if st, text := readState(t, cs, web); stateField(st, "status") != "exited" || stateField(st, "running") != false {
+		t.Errorf("state after docker stop: %s", text)
+	}
+	if slices.Contains(updates.got(), health) {
+		t.Fatalf("an update for %s before its health changed: %v", health, updates.got())
+	}
+	d.Docker(t, "exec", "state-health", "touch", "/tmp/ok") // exec events are not state changes
+	if !updates.waitFor(health) {
+		t.Fatalf("no update for %s after its health check started passing; got %v", health, updates.got())
+	}
+	if st, text := readState(t, cs, health); stateField(st, "health") != "healthy" {
+		t.Errorf("state after the health check passed: %s", text)
+	}
+}
+
+// TestContainerSubscriptionsSurviveDockerdRestart: the Docker event stream
+// the watcher follows breaks when dockerd stops; while it is down the
+// watcher retries (logged) and the subscriber is told nothing; once
+// dockerd is back the subscriber is told its container may have changed
+// (the daemon's shutdown stopped it, which no event said) and reads it
+// exited; and a change after that is reported too, by the same watcher
+// of the same subscription. In-process server, official Go SDK client,
+// real dockerd restarted in its namespace.
+func TestContainerSubscriptionsSurviveDockerdRestart(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "rs-web", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	ctx := context.Background()
+	cs, updates := subscriber(t, s.URL, s.token(t, "restarts", auth.ScopeContainerRead))
+	const uri = "tailops://containers/rs-web/state"
+	if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscriptions(t, s, 1, 1)
+	time.Sleep(300 * time.Millisecond) // the watcher's stream is open
+	d.Docker(t, "restart", "-t", "1", "rs-web")
+	if !updates.waitFor(uri) {
+		t.Fatalf("no update before dockerd stopped; got %v", updates.got())
+	}
+
+	if err := d.StopDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.Logs.String(), "resource watcher stopped; starting it again"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not notice dockerd stopping; logs:\n%s", s.Logs)
+		}
+	}
+	down := len(updates.got())
+	time.Sleep(2 * time.Second) // the watcher retries against no daemon
+	if got := updates.got(); len(got) != down {
+		t.Errorf("updates while dockerd was down: %v", got[down:])
+	}
+	if err := d.StartDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if !updates.waitPast(down, 40*time.Second) {
+		t.Fatalf("no update after dockerd came back; got %v; logs:\n%s", updates.got(), s.Logs)
+	}
+	if st, text := readState(t, cs, uri); stateField(st, "status") != "exited" {
+		t.Errorf("state after dockerd came back: %s", text)
+	}
+	back := len(updates.got())
+	d.Docker(t, "start", "rs-web")
+	if !updates.waitPast(back, 10*time.Second) {
+		t.Fatalf("no update for docker start after the reconnect; got %v", updates.got())
+	}
+	if got := updates.got(); slices.ContainsFunc(got, func(u string) bool { return u != uri }) {
+		t.Errorf("updates for other URIs: %v", got)
+	}
+	if st, text := readState(t, cs, uri); stateField(st, "status") != "running" {
+		t.Errorf("state after docker start: %s", text)
+	}
+	waitSubscriptions(t, s, 1, 1)
+}
+
+// TestContainerSubscriptionsTypeScriptClient: the official TypeScript SDK
+// client (.ci/ts-client/subscribe.mjs), which speaks 2025-11-25 and so
+// subscribes with resources/subscribe on its session, against the
+// in-process server beside a real dockerd: it is told of its container's
+// stop and reads the new state, is told nothing after unsubscribing, and
+// a caller without container:read and a URI that sends no updates are
+// refused — and each decision is a resource_subscribe record.
+func TestContainerSubscriptionsTypeScriptClient(t *testing.T) {
+	dir := filepath.Join(".ci", "ts-client")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+		t.Fatalf("the TypeScript SDK is not installed: run `npm ci` in %s (.ci/test.sh does): %v", dir, err)
+	}
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "ts-web", image, "sleep", "3600")
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	cmd := exec.Command("node", "subscribe.mjs", s.URL+"/mcp", s.token(t, "ts-subscriber", auth.ScopeContainerRead),
+		s.token(t, "ts-outsider", auth.ScopeNetworkRead), d.Host, "ts-web")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	t.Logf("subscribe.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("subscribe.mjs: %v", err)
+	}
+	var decisions []string
+	for _, r := range s.auditRecords(t) {
+		if r["event"] == "resource_subscribe" {
+			caller, _ := r["caller"].(map[string]any)
+			decisions = append(decisions, fmt.Sprint(caller["agent"], " ", r["resource"], " ", r["result"]))
+		}
+	}
+	slices.Sort(decisions)
+	want := []string{"ts-outsider tailops://containers/ts-web/state denied", "ts-subscriber tailops://containers/ts-web/state success",
+		"ts-subscriber tailops://host/status denied"}
+	if !slices.Equal(decisions, want) {
+		t.Errorf("resource_subscribe records: %q, want %q", decisions, want)
+	}
+	if uris, _ := s.in.srv.Subscriptions(); uris != 0 {
+		t.Errorf("%d URIs still subscribed after the client unsubscribed and closed", uris)
 	}
 }

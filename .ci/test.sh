@@ -98,6 +98,9 @@ bash .ci/nix-check.sh
 echo "== release: static build twice in different places, bit-for-bit identical"
 bash .ci/repro.sh
 
+echo "== the official TypeScript SDK (npm ci in .ci/ts-client): TestContainerSubscriptionsTypeScriptClient runs it, inside a network namespace where npm cannot reach the registry"
+(cd .ci/ts-client && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
 echo "== go test (with the race detector: the server is concurrent, and a race in auth or audit is a security bug)"
 go test -tags "$TAGS" -race -count=1 -timeout 40m ./...
 

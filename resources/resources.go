@@ -26,6 +26,15 @@ func All() []tools.ResourceView {
 			Watch:       "container", Key: "id",
 		},
 		{
+			URI: "tailops://containers/{id}/state", Name: "container-state", MIMEType: "application/json",
+			Description: "A container's run state and health, by name or id: status, exit code, health and its last check, start and finish times, restart count (inspect_container's state).",
+			Tool:        "inspect_container",
+			Args:        func(v map[string]string) map[string]any { return map[string]any{"container": v["id"]} },
+			Fields:      []string{"id", "name", "state", "restart_count"},
+			Complete:    map[string]string{"id": "container"},
+			Watch:       "container", Key: "id",
+		},
+		{
 			URI: "tailops://stacks/{name}/status", Name: "stack-status", MIMEType: "application/json",
 			Description: "A compose stack's services, containers, health and deployed commit (get_stack_status).",
 			Tool:        "get_stack_status",

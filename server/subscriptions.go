@@ -79,9 +79,18 @@ func (s *Server) watchable() []string {
 // refused, as a read of the URI would be, for a caller without the scope
 // (403 insufficient_scope) or for a URI that is unknown or has no updates
 // (a JSON-RPC error). A listen with one refused URI is refused whole.
+//
+// A 2026-07-28 notifications/cancelled, which is how the Go SDK ends a
+// listen stream on Unsubscribe besides closing it, is answered here and
+// goes no further (modernCancel).
 func (s *Server) subscribeGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeFrom(r.Context())
+		if modernCancel(r, e) {
+			s.log.Debug("ignored a notifications/cancelled: on 2026-07-28 closing the request's stream cancels it")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 		var uris []string
 		switch {
 		case e == nil || !e.ok:
@@ -243,14 +252,25 @@ func (s *Server) Subscriptions() (uris, watchers int) {
 
 // watch runs the watcher name until ctx ends, starting it again with a
 // growing backoff when it fails, and notifies the subscribers of each
-// change.
+// change. A watcher started again is asked for the changes since its
+// source failed (tools.Watcher); one that failed before reporting
+// anything may never have reached its source, so it is asked again from
+// the earlier failure.
 func (s *Server) watch(ctx context.Context, name string) {
 	wait := watchBackoff[0]
+	var since time.Time
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := s.subs.watchers[name](ctx, func(keys ...string) { s.notify(name, keys) })
+		var reported atomic.Bool
+		err := s.subs.watchers[name](ctx, since, func(keys ...string) {
+			reported.Store(true)
+			s.notify(name, keys)
+		})
 		if ctx.Err() != nil {
 			return
+		}
+		if reported.Load() || since.IsZero() {
+			since = time.Now()
 		}
 		if time.Since(start) > watchBackoff[1] {
 			wait = watchBackoff[0]
@@ -266,8 +286,9 @@ func (s *Server) watch(ctx context.Context, name string) {
 }
 
 // notify sends notifications/resources/updated to each subscriber
-// (session or listen stream) subscribed to a URI of watcher name whose key matches keys (a name, or
-// a prefix of an id).
+// (session or listen stream) subscribed to a URI of watcher name whose
+// key matches keys (a name, or a prefix of an id); to every one of them
+// when keys is empty (anything may have changed).
 func (s *Server) notify(name string, keys []string) {
 	type target struct {
 		subscriber, uri string
@@ -277,7 +298,7 @@ func (s *Server) notify(name string, keys []string) {
 	s.subs.mu.Lock()
 	for subscriber, m := range s.subs.session {
 		for uri, sub := range m {
-			if sub.watch == name && matchesKey(sub.key, keys) {
+			if sub.watch == name && (len(keys) == 0 || matchesKey(sub.key, keys)) {
 				to = append(to, target{subscriber, uri, s.subs.send[subscriber]})
 			}
 		}

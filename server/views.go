@@ -126,17 +126,18 @@ func (s *Server) readView(v *view) mcpserver.ResourceHandlerFunc {
 		res, err := verd.entry.spec.Handler(ctx, call)
 		var out []mcp.ResourceContents
 		if err == nil {
-			out, err = viewContents(uri, v.spec.MIMEType, res, verd.entry.spec.UntrustedOutput())
+			out, err = viewContents(uri, v.spec.MIMEType, v.spec.Fields, res, verd.entry.spec.UntrustedOutput())
 		}
 		return out, s.finishContent(ctx, rec, start, err)
 	}
 }
 
 // viewContents turns a tool's result into the resource's contents: its
-// structured content as JSON when the MIME type is JSON, else its text;
-// marked tools.UntrustedMeta when the tool's output is. A tool error is
-// the read's error.
-func viewContents(uri, mime string, res *mcp.CallToolResult, untrusted bool) ([]mcp.ResourceContents, error) {
+// structured content as JSON when the MIME type is JSON (only fields of
+// it, when the view names some), else its text; marked
+// tools.UntrustedMeta when the tool's output is. A tool error is the
+// read's error.
+func viewContents(uri, mime string, fields []string, res *mcp.CallToolResult, untrusted bool) ([]mcp.ResourceContents, error) {
 	if res == nil {
 		return nil, fmt.Errorf("the tool returned nothing")
 	}
@@ -155,12 +156,38 @@ func viewContents(uri, mime string, res *mcp.CallToolResult, untrusted bool) ([]
 		if err != nil {
 			return nil, fmt.Errorf("encoding the result: %w", err)
 		}
+		if b, err = onlyFields(b, fields); err != nil {
+			return nil, err
+		}
 		out.Text = string(b)
 	}
 	if untrusted {
 		out.Meta = map[string]any{tools.UntrustedMeta: true}
 	}
 	return []mcp.ResourceContents{out}, nil
+}
+
+// onlyFields keeps only fields of the JSON object b; all of it when
+// fields is empty.
+func onlyFields(b []byte, fields []string) ([]byte, error) {
+	if len(fields) == 0 {
+		return b, nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("decoding the result: %w", err)
+	}
+	some := map[string]json.RawMessage{}
+	for _, f := range fields {
+		if v, ok := all[f]; ok {
+			some[f] = v
+		}
+	}
+	out, err := json.Marshal(some)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the result's fields: %w", err)
+	}
+	return out, nil
 }
 
 // filterTemplates removes from a resources/templates/list result the

@@ -199,3 +199,35 @@ func TestListCacheHints(t *testing.T) {
 		t.Errorf("tools/list on 2025-11-25: ttl %v, scope %q, %v; want no hints", lts.TTLMs, lts.CacheScope, err)
 	}
 }
+
+// TestResourceViewFields: a JSON view that names fields of its tool's
+// structured result shows those and nothing else of it; a view that names
+// none shows the whole result.
+func TestResourceViewFields(t *testing.T) {
+	full := readTool("full", auth.ScopeReadonly)
+	full.Handler = func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultStructured(map[string]any{"id": "c1", "state": map[string]any{"status": "running"}, "env": []string{"A=1"}}, "text"), nil
+	}
+	cs := serveChoke(t, Config{
+		Enabled: []tools.Spec{full},
+		Views: []tools.ResourceView{
+			{URI: "test://part", Name: "part", Description: "d", MIMEType: "application/json", Tool: "full", Fields: []string{"id", "state", "absent"}},
+			{URI: "test://all", Name: "all", Description: "d", MIMEType: "application/json", Tool: "full"},
+		},
+	})
+	c := cs.client(t, false, "fields", auth.ScopeReadonly)
+	for _, tc := range []struct{ uri, want string }{
+		{"test://part", `{"id":"c1","state":{"status":"running"}}`},
+		{"test://all", `{"env":["A=1"],"id":"c1","state":{"status":"running"}}`},
+	} {
+		r := mcp.ReadResourceRequest{}
+		r.Params.URI = tc.uri
+		res, err := c.ReadResource(t.Context(), r)
+		if err != nil {
+			t.Fatalf("read %s: %v", tc.uri, err)
+		}
+		if got := res.Contents[0].(mcp.TextResourceContents).Text; got != tc.want {
+			t.Errorf("read %s: %s, want %s", tc.uri, got, tc.want)
+		}
+	}
+}

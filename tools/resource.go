@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/yosida95/uritemplate/v3"
 
@@ -74,6 +75,10 @@ type ResourceView struct {
 	// Args maps the URI's variables to the tool's arguments; nil means
 	// no arguments.
 	Args func(vars map[string]string) map[string]any
+	// Fields names the top-level fields of the tool's structured result
+	// the view shows, in JSON (MIMEType application/json); nil means the
+	// whole result.
+	Fields []string
 	// Complete names, for a URI variable, the kind of Completion that
 	// completes it (completion/complete of the template); nil means none.
 	Complete map[string]string
@@ -85,11 +90,16 @@ type ResourceView struct {
 
 // Watcher reports changes of the things resource views show (such as
 // containers): it runs until ctx ends or its source fails, calling
-// changed with the keys (ids, names) of each thing that changed.
-type Watcher func(ctx context.Context, changed func(keys ...string)) error
+// changed with the keys (ids, names) of each thing that changed. A zero
+// since asks for changes from now on; otherwise the previous run failed
+// at since, and the watcher also reports the changes since then its
+// source still knows of and, once its source answers again, calls
+// changed with no keys: anything may have changed while it was away.
+type Watcher func(ctx context.Context, since time.Time, changed func(keys ...string)) error
 
 // Validate checks the view: an absolute URI template, a name, a
-// description, a tool, and completions only of its variables.
+// description, a tool, fields only of a JSON view, and completions only
+// of its variables.
 func (v *ResourceView) Validate() error {
 	scheme, _, ok := strings.Cut(v.URI, "://")
 	switch {
@@ -99,6 +109,8 @@ func (v *ResourceView) Validate() error {
 		return fmt.Errorf("resource view %s: no name or description", v.URI)
 	case v.Tool == "":
 		return fmt.Errorf("resource view %s: no tool", v.URI)
+	case len(v.Fields) > 0 && v.MIMEType != "application/json":
+		return fmt.Errorf("resource view %s: shows fields %v of its tool's result, which only a JSON view can", v.URI, v.Fields)
 	}
 	t, err := uritemplate.New(v.URI)
 	if err != nil {

@@ -66,6 +66,7 @@ func TestPodman(t *testing.T) {
 	t.Run("StartStopRestart", func(t *testing.T) { testPodmanStartStopRestart(t, p, k) })
 	t.Run("RemoveContainer", func(t *testing.T) { testPodmanRemoveContainer(t, p, k) })
 	t.Run("UnknownAndAmbiguous", func(t *testing.T) { testPodmanUnknownAndAmbiguous(t, p, k) })
+	t.Run("Watch", func(t *testing.T) { testPodmanWatch(t, p, k) })
 }
 
 func testPodmanListContainers(t *testing.T, p *labtest.Podman, k *dockerLab) {
@@ -529,5 +530,29 @@ func testPodmanUpdateUnchangedAndForced(t *testing.T, p *labtest.Podman, k *dock
 	cur := k.inspect(t, "psame-app")
 	if !r.Updated || r.Health != "running" || cur.ID == old || cur.ID != r.NewID || !cur.State.Running || !slices.Contains(cur.Config.Env, "KEEP=1") {
 		t.Errorf("forced: %+v, now %s %v", r, cur.ID, cur.Config.Env)
+	}
+}
+
+// testPodmanWatch: the container watcher follows Podman's Docker-compatible
+// event stream, also from a time in the past (after a failure), which
+// Podman replays after the "anything may have changed" call.
+func testPodmanWatch(t *testing.T, p *labtest.Podman, k *dockerLab) {
+	before := time.Now()
+	id := p.Run(t, podmanRunArgs("--name", "pw-web")...)
+	p.Podman(t, "stop", "-t", "1", "pw-web")
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		act   func(t *testing.T)
+		want  []string
+	}{
+		{"from now", time.Time{}, func(t *testing.T) { p.Podman(t, "start", "pw-web") }, []string{id + " pw-web"}},
+		{"replayed since a failure", before, func(*testing.T) {}, []string{"", id + " pw-web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := watchFor(t, k.ts, tc.since, tc.act, len(tc.want)); !slices.Equal(got, tc.want) {
+				t.Errorf("reported %q, want first %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
@@ -31,8 +32,12 @@ func (t *Toolset) Watchers() map[string]tools.Watcher {
 // Watch is a tools.Watcher of containers: it follows the Engine's event
 // stream and calls changed with a container's id and name on each state
 // change, until ctx ends (nil) or the stream fails (its error; the
-// caller reconnects).
-func (t *Toolset) Watch(ctx context.Context, changed func(keys ...string)) error {
+// caller reconnects). With a non-zero since (the previous stream failed
+// then), the Engine replays the events since then it still holds (a
+// restarted daemon holds only its own), and once the Engine answers,
+// changed is called with no keys: what happened while the stream was
+// down, such as the containers a daemon restart stopped, is not in it.
+func (t *Toolset) Watch(ctx context.Context, since time.Time, changed func(keys ...string)) error {
 	cli, err := t.client()
 	if err != nil {
 		return err
@@ -41,7 +46,19 @@ func (t *Toolset) Watch(ctx context.Context, changed func(keys ...string)) error
 	for _, a := range stateActions {
 		f.Add("event", string(a))
 	}
-	msgs, errs := cli.Events(ctx, events.ListOptions{Filters: f})
+	opts := events.ListOptions{Filters: f}
+	if !since.IsZero() {
+		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs, errs := cli.Events(ctx, opts)
+	if !since.IsZero() {
+		if _, err := cli.Ping(ctx); err != nil {
+			return fmt.Errorf("reaching the Docker Engine at %s again: %w", t.endpoint(), err)
+		}
+		changed()
+	}
 	for {
 		select {
 		case <-ctx.Done():
