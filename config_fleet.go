@@ -28,11 +28,15 @@ func (c *config) resolveFleet() error {
 		}
 		return nil
 	}
+	src := "--fleet"
+	if !c.set["fleet"] {
+		src = fmt.Sprintf("config file %s: key \"fleet\"", c.ConfigFile)
+	}
 	if c.tailnetMode != tailnet.ModeTSNet {
-		return fmt.Errorf("--fleet needs --tailnet tsnet: a fleet entry point finds and reaches its members through its own tailnet node")
+		return fmt.Errorf("%s needs --tailnet tsnet: a fleet entry point finds and reaches its members through its own tailnet node", src)
 	}
 	if _, err := fleet.New(fleet.Config{Tags: c.Fleet}); err != nil {
-		return fmt.Errorf("--fleet: %w", err)
+		return fmt.Errorf("%s: %w", src, err)
 	}
 	return nil
 }

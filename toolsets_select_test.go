@@ -92,6 +92,8 @@ func TestConfigToolsets(t *testing.T) {
 		{name: "fleet toolset without --fleet", args: []string{"--toolsets", "fleet"}, wantErr: `--toolsets names fleet: the fleet tools are off; make this node a fleet entry point with --fleet tag:NAME`},
 		{name: "fleet tool without --fleet", args: []string{"--tools", "list_hosts"}, wantErr: `--tools names list_hosts: the fleet tools are off`},
 		{name: "--fleet without tsnet", args: []string{"--fleet", "tag:tailops"}, wantErr: `--fleet needs --tailnet tsnet`},
+		{name: "fleet key without tsnet", args: []string{"--config", write("fleet.hujson", `{"fleet": ["tag:tailops"]}`)}, wantErr: `fleet.hujson: key "fleet" needs --tailnet tsnet`},
+		{name: "fleet tag malformed", args: []string{"--tailnet", "tsnet", "--fleet", "tailops"}, wantErr: `--fleet: fleet tag "tailops": tags look like tag:NAME`},
 		{name: "unknown toolsets, all named", env: map[string]string{"TAILOPS_TOOLSETS": "compose,hosts"}, wantErr: `unknown toolset "compose", "hosts" (known: `},
 		{name: "unknown toolset in the config file", args: []string{"--config", write("bad.hujson", `{"toolsets": ["compose"]}`)}, wantErr: `bad.hujson: key "toolsets": unknown toolset "compose"`},
 		{name: "--tools outside the toolsets", args: []string{"--toolsets", "diag", "--tools", "ping_host,health_check"}, wantErr: "--tools names health_check, a tool of the host toolset, which --toolsets leaves out (it selects diag); add host to the toolsets or drop health_check from the tools"},
