@@ -44,8 +44,8 @@ func checkInlineIcon(t *testing.T, what string, icons []sdk.Icon) string {
 }
 
 // TestIconsAreInline: through the official Go SDK client, the server's
-// serverInfo, every tool of tools/list and every prompt of prompts/list
-// carry one icon, each a data: URI (nothing for a client to fetch); the
+// serverInfo, every tool of tools/list, every prompt of prompts/list and
+// every resource and resource template carry one icon, each a data: URI (nothing for a client to fetch); the
 // tools of one toolset share their toolset's icon, and no two toolsets
 // share one.
 func TestIconsAreInline(t *testing.T) {
@@ -88,5 +88,23 @@ func TestIconsAreInline(t *testing.T) {
 	}
 	for _, p := range lp.Prompts {
 		checkInlineIcon(t, "prompt "+p.Name, p.Icons)
+	}
+	// Resources and templates carry the icon of the toolset they come
+	// from (a view: its tool's).
+	lr, err := cs.ListResources(ctx, nil)
+	if err != nil || len(lr.Resources) == 0 {
+		t.Fatalf("resources/list: %v", err)
+	}
+	for _, r := range lr.Resources {
+		checkInlineIcon(t, "resource "+r.URI, r.Icons)
+	}
+	lrt, err := cs.ListResourceTemplates(ctx, nil)
+	if err != nil || len(lrt.ResourceTemplates) == 0 {
+		t.Fatalf("resources/templates/list: %v", err)
+	}
+	for _, r := range lrt.ResourceTemplates {
+		if src := checkInlineIcon(t, "template "+r.URITemplate, r.Icons); r.URITemplate == "tailops://containers/{id}/logs" && src != listed["get_container_logs"] {
+			t.Errorf("%s does not carry its tool's icon", r.URITemplate)
+		}
 	}
 }

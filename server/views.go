@@ -62,11 +62,14 @@ func (s *Server) addViews(specs []tools.ResourceView) error {
 		}
 		v := &view{spec: spec}
 		if spec.Templated() {
-			t := mcp.NewResourceTemplate(spec.URI, spec.Name, mcp.WithTemplateDescription(spec.Description), mcp.WithTemplateMIMEType(spec.MIMEType))
+			// A view carries its tool's icon: its toolset's.
+			t := mcp.NewResourceTemplate(spec.URI, spec.Name, mcp.WithTemplateDescription(spec.Description), mcp.WithTemplateMIMEType(spec.MIMEType),
+				mcp.WithTemplateIcons(e.spec.Tool.Icons...))
 			v.template = t.URITemplate
 			s.mcp.AddResourceTemplate(t, mcpserver.ResourceTemplateHandlerFunc(s.readView(v)))
 		} else {
-			s.mcp.AddResource(mcp.NewResource(spec.URI, spec.Name, mcp.WithResourceDescription(spec.Description), mcp.WithMIMEType(spec.MIMEType)), s.readView(v))
+			s.mcp.AddResource(mcp.NewResource(spec.URI, spec.Name, mcp.WithResourceDescription(spec.Description), mcp.WithMIMEType(spec.MIMEType),
+				mcp.WithResourceIcons(e.spec.Tool.Icons...)), s.readView(v))
 		}
 		s.views = append(s.views, v)
 	}

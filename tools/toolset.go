@@ -93,8 +93,24 @@ func Specs(sets []Toolset) []Spec {
 func Prompts(sets []Toolset) []PromptSpec { return provided(sets, PromptProvider.Prompts) }
 
 // Resources returns the resources of every toolset in sets that offers
-// any, in order.
-func Resources(sets []Toolset) []ResourceSpec { return provided(sets, ResourceProvider.Resources) }
+// any, in order, each with its toolset's icon when it has one (Icon).
+func Resources(sets []Toolset) []ResourceSpec {
+	var out []ResourceSpec
+	for _, ts := range sets {
+		p, ok := ts.(ResourceProvider)
+		if !ok {
+			continue
+		}
+		rs := slices.Clone(p.Resources())
+		if icon, ok := Icon(ts.Name()); ok {
+			for i := range rs {
+				rs[i].Resource.Icons = []mcp.Icon{icon}
+			}
+		}
+		out = append(out, rs...)
+	}
+	return out
+}
 
 // WatcherProvider is a Toolset whose Watchers report changes of what
 // resource views show, by the name a view's Watch gives.
