@@ -292,6 +292,19 @@ func testFleet(t *testing.T, mode string) {
 		t.Errorf("the denied call answered %q, want the member's denial", got)
 	}
 
+	// A high-risk call the member confirms in the client (--confirm's
+	// default) fails closed: the entry node does not relay the member's
+	// question, and nothing runs there.
+	text, isErr, _ = fleetCall(t, csA, "restart_container", map[string]any{"container": "web", "node": "member-one"})
+	if !isErr || !strings.Contains(text, "member-one") {
+		t.Errorf("a forwarded call the member confirms: %v %s, want a tool error naming member-one", isErr, text)
+	}
+	if hasRecord(m1.auditRecords(t), func(r map[string]any) bool {
+		return r["tool"] == "restart_container" && r["event"] == "tool_call_started"
+	}) {
+		t.Error("member-one started a call its user never confirmed")
+	}
+
 	// fleet_status: every member at once; the hung one costs its timeout.
 	start := time.Now()
 	var st struct {
