@@ -100,16 +100,14 @@ func buildTailscaled() (string, error) {
 // version and architecture) in the user cache directory, first building
 // it with build, into a temporary path then renamed, if it is not there.
 func cachedBinary(name string, build func(tmp string) error) (string, error) {
-	cache, err := os.UserCacheDir()
+	bin, err := cachedPath(name)
 	if err != nil {
 		return "", fmt.Errorf("building %s: %w", name, err)
 	}
-	dir := filepath.Join(cache, "tailops-labtest")
-	bin := filepath.Join(dir, fmt.Sprintf("%s-%s-%s", name, runtime.Version(), runtime.GOARCH))
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+	if isExecutable(bin) {
 		return bin, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
@@ -121,6 +119,21 @@ func cachedBinary(name string, build func(tmp string) error) (string, error) {
 		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	return bin, nil
+}
+
+// cachedPath is where cachedBinary keeps the binary name.
+func cachedPath(name string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "tailops-labtest", fmt.Sprintf("%s-%s-%s", name, runtime.Version(), runtime.GOARCH)), nil
+}
+
+// isExecutable reports whether path is an executable regular file.
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // Tailscaled starts a tailscaled joined to the tailnet as hostname with
