@@ -114,11 +114,7 @@ func testFleet(t *testing.T, mode string) {
 	bob := tn.Node(t, "bob", "tag:bob")
 	clients := []*labtest.Node{alice, bob}
 
-	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte("fleet-test-shared-secret-0123456789"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	common := []string{"--auth", mode, "--shared-secret-file", secret}
+	common := fleetArgs(t, mode)
 	m1 := startTSServer(t, tn, "member-one", append(common, "--approval-two-person")...)
 	m2 := startTSServer(t, tn, "member-two", common...)
 	// The entry's scopes come from its allow-list (no grants are sent to
@@ -195,23 +191,7 @@ func testFleet(t *testing.T, mode string) {
 	if isErr {
 		t.Fatalf("health_check on member-one: %s", text)
 	}
-	rec := lastRecord(t, m1, "tool_call", "health_check")
-	if got := fmt.Sprint(tsIdentity(rec)["node_name"]); got != "alice" {
-		t.Errorf("member-one recorded caller node %q, want alice: %v", got, rec)
-	}
-	if v, _ := caller(rec)["via"].(map[string]any); fmt.Sprint(v["node_name"]) != "entry" {
-		t.Errorf("member-one recorded via %v, want the entry node", caller(rec)["via"])
-	}
-	if mode == "token" && caller(rec)["agent"] != "alice-agent" {
-		t.Errorf("member-one recorded agent %v, want the forwarded token's", caller(rec)["agent"])
-	}
-	fwd := lastRecord(t, entry, "tool_call_forwarded", "health_check")
-	if fwd["node"] != "member-one" || fwd["result"] != "success" || fmt.Sprint(tsIdentity(fwd)["node_name"]) != "alice" {
-		t.Errorf("entry's forward record: %v", fwd)
-	}
-	if args, _ := fwd["arguments"].(map[string]any); args["node"] != nil {
-		t.Errorf("the forward record keeps node among the arguments: %v", fwd)
-	}
+	checkForwarded(t, mode, entry, m1, "member-one", "health_check", "alice")
 	// By address too; and node naming the entry itself runs here.
 	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": m2.in.node.Addrs()[0].String()}); isErr {
 		t.Errorf("health_check on member-two by address: %s", text)
@@ -224,30 +204,7 @@ func testFleet(t *testing.T, mode string) {
 		t.Errorf("node=entry: %d local tool_call records, want %d", after, before+1)
 	}
 
-	// No privilege amplification: bob may read on the entry, but
-	// member-two gives him nothing, and refuses him itself.
-	// (With tokens, valid fleet-wide by design, the token decides.)
-	if mode == "tailscale" {
-		text, isErr, _ = fleetCall(t, csB, "health_check", map[string]any{"node": "member-two"})
-		if !isErr || !strings.Contains(text, "member-two") {
-			t.Errorf("bob on member-two: %v %s, want a refusal naming member-two", isErr, text)
-		}
-		if !hasRecord(m2.auditRecords(t), func(r map[string]any) bool {
-			return r["event"] == "auth_denied" && fmt.Sprint(tsIdentity(r)["node_name"]) == "bob"
-		}) {
-			t.Errorf("member-two did not record refusing bob")
-		}
-	}
-	if text, isErr, _ := fleetCall(t, csB, "health_check", map[string]any{"node": "member-one"}); isErr {
-		t.Errorf("bob on member-one: %s", text)
-	}
-
-	// A node without the fleet-entry capability cannot assert a caller:
-	// bob, straight to member-one, claiming to speak for alice.
-	code, body := postInit(t, m1.TailnetURL, via(bob, tokB), map[string]string{tailnet.FleetCallerHeader: alice.IPv4.String()})
-	if code != http.StatusForbidden || !strings.Contains(body, string(tailnet.FleetEntryCapability)) {
-		t.Errorf("bob asserting alice's address: %d %s, want 403 naming the capability", code, body)
-	}
+	checkNoAmplification(t, mode, csB, m1, m2, bob, alice, tokB)
 
 	// Unknown nodes are a tool error naming them.
 	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "nosuch"}); !isErr || !strings.Contains(text, `"nosuch"`) || !strings.Contains(text, "member-one") {
@@ -354,6 +311,75 @@ func testFleet(t *testing.T, mode string) {
 	waitHosts(t, csA, func(_ []string, problems map[string]string) bool { return problems["hung"] != "" })
 	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "hung"}); !isErr || !strings.Contains(text, "hung") {
 		t.Errorf("a call for the gone member: %v %s", isErr, text)
+	}
+}
+
+// checkForwarded checks the records of tool's last call forwarded by
+// entry to member (named name) for the caller on node callerNode (whose
+// token agent is callerNode-agent in token mode): on the member, the
+// caller and the entry node as via; on the entry, the forward, without
+// node among the arguments.
+func checkForwarded(t *testing.T, mode string, entry, member *tsServer, name, tool, callerNode string) {
+	t.Helper()
+	rec := lastRecord(t, member, "tool_call", tool)
+	if got := fmt.Sprint(tsIdentity(rec)["node_name"]); got != callerNode {
+		t.Errorf("%s recorded caller node %q, want %s: %v", name, got, callerNode, rec)
+	}
+	if v, _ := caller(rec)["via"].(map[string]any); fmt.Sprint(v["node_name"]) != "entry" {
+		t.Errorf("%s recorded via %v, want the entry node", name, caller(rec)["via"])
+	}
+	if mode == "token" && caller(rec)["agent"] != callerNode+"-agent" {
+		t.Errorf("%s recorded agent %v, want the forwarded token's", name, caller(rec)["agent"])
+	}
+	fwd := lastRecord(t, entry, "tool_call_forwarded", tool)
+	if fwd["node"] != name || fwd["result"] != "success" || fmt.Sprint(tsIdentity(fwd)["node_name"]) != callerNode {
+		t.Errorf("entry's forward record: %v", fwd)
+	}
+	if args, _ := fwd["arguments"].(map[string]any); args["node"] != nil {
+		t.Errorf("the forward record keeps node among the arguments: %v", fwd)
+	}
+}
+
+// fleetArgs are the fleet tests' common server flags: --auth mode and
+// one shared secret for every node.
+func fleetArgs(t *testing.T, mode string) []string {
+	t.Helper()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("fleet-test-shared-secret-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--auth", mode, "--shared-secret-file", secret}
+}
+
+// checkNoAmplification checks what bob (session csB on the entry node,
+// token tokB in token mode) may do: member-two, which grants him
+// nothing, refuses him itself (with grants); member-one serves him; and
+// straight to member-one he cannot assert alice's address.
+func checkNoAmplification(t *testing.T, mode string, csB *sdk.ClientSession, m1, m2 *tsServer, bob, alice *labtest.Node, tokB string) {
+	t.Helper()
+	// No privilege amplification: bob may read on the entry, but
+	// member-two gives him nothing, and refuses him itself.
+	// (With tokens, valid fleet-wide by design, the token decides.)
+	if mode == "tailscale" {
+		text, isErr, _ := fleetCall(t, csB, "health_check", map[string]any{"node": "member-two"})
+		if !isErr || !strings.Contains(text, "member-two") {
+			t.Errorf("bob on member-two: %v %s, want a refusal naming member-two", isErr, text)
+		}
+		if !hasRecord(m2.auditRecords(t), func(r map[string]any) bool {
+			return r["event"] == "auth_denied" && fmt.Sprint(tsIdentity(r)["node_name"]) == "bob"
+		}) {
+			t.Errorf("member-two did not record refusing bob")
+		}
+	}
+	if text, isErr, _ := fleetCall(t, csB, "health_check", map[string]any{"node": "member-one"}); isErr {
+		t.Errorf("bob on member-one: %s", text)
+	}
+
+	// A node without the fleet-entry capability cannot assert a caller:
+	// bob, straight to member-one, claiming to speak for alice.
+	code, body := postInit(t, m1.TailnetURL, via(bob, tokB), map[string]string{tailnet.FleetCallerHeader: alice.IPv4.String()})
+	if code != http.StatusForbidden || !strings.Contains(body, string(tailnet.FleetEntryCapability)) {
+		t.Errorf("bob asserting alice's address: %d %s, want 403 naming the capability", code, body)
 	}
 }
 

@@ -37,6 +37,13 @@ func TestMain(m *testing.M) {
 	// The tailnet tests start Tailscale nodes: the whole test binary runs
 	// in a network namespace with only loopback (it re-executes itself
 	// under unshare -n here, and exits with that run's status).
+	// Headscale (headscale_test.go) is built inside the namespace, from
+	// modules fetched now, while the module proxy can be reached; this
+	// does nothing once its binary is cached.
+	if err := labtest.FetchHeadscale(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	labtest.ReexecInLoopbackNetNS()
 	// The servers the tests start (in-process and the binary, which
 	// inherits the environment) confirm nothing unless a test says

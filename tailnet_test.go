@@ -39,9 +39,15 @@ type tsServer struct {
 // extra flags, plus a loopback listener.
 func startTSServer(tb testing.TB, tn *labtest.Tailnet, hostname string, extra ...string) *tsServer {
 	tb.Helper()
-	args := append([]string{"--tailnet", "tsnet", "--ts-control-url", tn.ControlURL, "--ts-hostname", hostname,
-		"--ts-ephemeral", "--ts-tags", "tag:tailops"}, extra...)
-	s := startInProcess(tb, args...)
+	return startTSNode(tb, append([]string{"--ts-control-url", tn.ControlURL, "--ts-tags", "tag:tailops"}, extra...), hostname)
+}
+
+// startTSNode runs `serve --tailnet tsnet` in-process as an ephemeral
+// node named hostname, with args saying how it joins (control URL, tags
+// or auth key) and what else it does, plus a loopback listener.
+func startTSNode(tb testing.TB, args []string, hostname string) *tsServer {
+	tb.Helper()
+	s := startInProcess(tb, append([]string{"--tailnet", "tsnet", "--ts-hostname", hostname, "--ts-ephemeral"}, args...)...)
 	node := s.in.node
 	return &tsServer{testServer: s, TailnetURL: "http://" + node.Addrs()[0].String(), Key: node.Status().Self.PublicKey,
 		LC: node.LocalClient()}

@@ -14,6 +14,13 @@ import (
 // would be.
 func RelayToUnix(t testing.TB, ln net.Listener, sock string) string {
 	t.Helper()
+	return relay(t, ln, "unix", sock)
+}
+
+// relay copies each connection ln accepts to addr on network, until the
+// test ends, and returns ln's address.
+func relay(t testing.TB, ln net.Listener, network, addr string) string {
+	t.Helper()
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -22,7 +29,7 @@ func RelayToUnix(t testing.TB, ln net.Listener, sock string) string {
 				return
 			}
 			go func() {
-				u, err := net.Dial("unix", sock)
+				u, err := net.Dial(network, addr)
 				if err != nil {
 					c.Close()
 					return

@@ -130,18 +130,37 @@ type Node struct {
 // DERP relay. It is closed when the test ends.
 func (tn *Tailnet) Node(t testing.TB, hostname string, tags ...string) *Node {
 	t.Helper()
+	return startNode(t, nodeSpec{hostname: hostname, controlURL: tn.ControlURL, authKey: tn.Control.RequireAuthKey,
+		advertise: tags, tags: tags, logf: tn.logf})
+}
+
+// nodeSpec says how startNode joins a node to a control server.
+type nodeSpec struct {
+	hostname, controlURL, authKey string
+	// advertise are the tags the node asks for; tags are those it is
+	// known to get (from them, or from a tagged auth key).
+	advertise, tags []string
+	logf            logger.Logf
+}
+
+// startNode starts a tsnet node as spec says, with an in-memory state
+// store, ephemeral, and waits until it is running and connected to its
+// home DERP relay. It is closed when the test ends.
+func startNode(t testing.TB, spec nodeSpec) *Node {
+	t.Helper()
 	RequireNodeSandbox(t)
+	hostname, tags := spec.hostname, spec.tags
 	dir := filepath.Join(t.TempDir(), hostname)
 	s := &tsnet.Server{
 		Dir:           dir,
 		Hostname:      hostname,
-		ControlURL:    tn.ControlURL,
+		ControlURL:    spec.controlURL,
 		Store:         new(mem.Store),
 		Ephemeral:     true,
-		AdvertiseTags: tags,
-		AuthKey:       tn.Control.RequireAuthKey,
-		Logf:          tn.logf,
-		UserLogf:      tn.logf,
+		AdvertiseTags: spec.advertise,
+		AuthKey:       spec.authKey,
+		Logf:          spec.logf,
+		UserLogf:      spec.logf,
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

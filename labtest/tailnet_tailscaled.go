@@ -85,30 +85,55 @@ func buildTailscaled() (string, error) {
 	if err != nil || version == "" {
 		return "", fmt.Errorf("building tailscaled: finding the tailscale.com version in go.mod (go list -m tailscale.com): %v", err)
 	}
-	cache, err := os.UserCacheDir()
+	return cachedBinary("tailscaled-"+version, func(tmp string) error {
+		// Built within this module (the tests' working directory), so
+		// that go.mod pins tailscaled's dependencies too.
+		cmd := exec.Command("go", "build", "-o", tmp, "tailscale.com/cmd/tailscaled")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build tailscale.com/cmd/tailscaled: %v\n%s", err, out)
+		}
+		return nil
+	})
+}
+
+// cachedBinary returns the path of the binary name (suffixed with the Go
+// version and architecture) in the user cache directory, first building
+// it with build, into a temporary path then renamed, if it is not there.
+func cachedBinary(name string, build func(tmp string) error) (string, error) {
+	bin, err := cachedPath(name)
 	if err != nil {
-		return "", fmt.Errorf("building tailscaled: %w", err)
+		return "", fmt.Errorf("building %s: %w", name, err)
 	}
-	dir := filepath.Join(cache, "tailops-labtest")
-	bin := filepath.Join(dir, fmt.Sprintf("tailscaled-%s-%s-%s", version, runtime.Version(), runtime.GOARCH))
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+	if isExecutable(bin) {
 		return bin, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("building tailscaled: %w", err)
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	// Built within this module (the tests' working directory), so that
-	// go.mod pins tailscaled's dependencies too.
-	cmd := exec.Command("go", "build", "-o", tmp, "tailscale.com/cmd/tailscaled")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if err := build(tmp); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("building tailscaled (go build tailscale.com/cmd/tailscaled): %v\n%s", err, out)
+		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("building tailscaled: %w", err)
+		return "", fmt.Errorf("building %s: %w", name, err)
 	}
 	return bin, nil
+}
+
+// cachedPath is where cachedBinary keeps the binary name.
+func cachedPath(name string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "tailops-labtest", fmt.Sprintf("%s-%s-%s", name, runtime.Version(), runtime.GOARCH)), nil
+}
+
+// isExecutable reports whether path is an executable regular file.
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // Tailscaled starts a tailscaled joined to the tailnet as hostname with
