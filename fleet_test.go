@@ -115,7 +115,9 @@ func testFleet(t *testing.T, mode string) {
 	clients := []*labtest.Node{alice, bob}
 
 	common := fleetArgs(t, mode)
-	m1 := startTSServer(t, tn, "member-one", append(common, "--approval-two-person")...)
+	// member-one confirms restart_container in the client (TestMain turns
+	// confirmation off for the other tests), and approves with two people.
+	m1 := startTSServer(t, tn, "member-one", append(common, "--approval-two-person", "--confirm", "restart_container")...)
 	m2 := startTSServer(t, tn, "member-two", common...)
 	// The entry's scopes come from its allow-list (no grants are sent to
 	// it, so that control keeps sending it new peers): alice may do
@@ -249,12 +251,12 @@ func testFleet(t *testing.T, mode string) {
 		t.Errorf("the denied call answered %q, want the member's denial", got)
 	}
 
-	// A high-risk call the member confirms in the client (--confirm's
-	// default) fails closed: the entry node does not relay the member's
-	// question, and nothing runs there.
+	// A high-risk call the member confirms in the client fails closed:
+	// the entry node does not relay the member's question, and nothing
+	// runs there.
 	text, isErr, _ = fleetCall(t, csA, "restart_container", map[string]any{"container": "web", "node": "member-one"})
-	if !isErr || !strings.Contains(text, "member-one") {
-		t.Errorf("a forwarded call the member confirms: %v %s, want a tool error naming member-one", isErr, text)
+	if !isErr || !strings.Contains(text, "elicitation") {
+		t.Errorf("a forwarded call the member confirms: %v %s, want the member's refusal (no elicitation)", isErr, text)
 	}
 	if hasRecord(m1.auditRecords(t), func(r map[string]any) bool {
 		return r["tool"] == "restart_container" && r["event"] == "tool_call_started"
