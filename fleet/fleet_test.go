@@ -11,8 +11,11 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,5 +194,58 @@ func TestMemberTLS(t *testing.T) {
 	}
 	if err := memberTLS("nas").VerifyConnection(tls.ConnectionState{}); err == nil {
 		t.Error("no certificate accepted")
+	}
+}
+
+// loopbackNode is a Node whose netmap has one tagged member, and that
+// dials every address at target instead (a member played by an
+// httptest server on loopback).
+type loopbackNode struct {
+	netmap
+	target string
+}
+
+func (n loopbackNode) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, n.target)
+}
+
+// TestMemberRedirectRefused: a member that answers a forwarded call with
+// a redirect to another host gets no second request: the caller's token
+// and address go to the member named and nowhere else (GO-2026-6911, the
+// mcp-go client following Location with the caller's headers).
+func TestMemberRedirectRefused(t *testing.T) {
+	var leaked, asked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { leaked.Add(1) }))
+	defer elsewhere.Close()
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "test")
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		if r.URL.Path == "/elsewhere" {
+			asked.Add(1) // a followed redirect
+			return
+		}
+		http.Redirect(w, r, elsewhere.URL+"/elsewhere", http.StatusTemporaryRedirect)
+	}))
+	defer member.Close()
+	st := &ipnstate.Status{Self: peer("entry", "", true, "100.64.0.1"),
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{key.NewNode().Public(): peer("nas", "", true, "100.64.0.2", "tag:tailops")}}
+	f, err := New(Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Attach(loopbackNode{netmap{st}, strings.TrimPrefix(member.URL, "http://")})
+	ctx := auth.WithBearer(auth.WithCaller(context.Background(), &auth.Caller{}), "secret-token")
+	_, err = f.Call(ctx, "nas", "health_check", nil)
+	// The members' clients dial the member's address whatever the URL
+	// says, so a followed redirect would come back to the member, for the
+	// redirect's path: it must never see one.
+	if err == nil || leaked.Load() != 0 || asked.Load() != 0 {
+		t.Fatalf("call through a redirecting member: %v; redirects followed: %d to the member, %d elsewhere", err, asked.Load(), leaked.Load())
+	}
+	if strings.Contains(err.Error(), "secret-token") {
+		t.Errorf("the error carries the token: %v", err)
 	}
 }

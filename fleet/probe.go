@@ -162,7 +162,9 @@ func (h *httpClients) get(base string, addr netip.Addr) *http.Client {
 	if name != "" {
 		tr.TLSClientConfig = memberTLS(name)
 	}
-	c := &http.Client{Transport: tr}
+	// A member's redirect is refused, never followed: a request carries the
+	// caller's token and address, which must go to that member only.
+	c := &http.Client{Transport: tr, CheckRedirect: refuseRedirect}
 	h.m[base] = c
 	return c
 }
@@ -201,4 +203,10 @@ func (f *Fleet) dial(ctx context.Context, network, addr string) (net.Conn, error
 		return nil, errors.New("this node is not on the tailnet yet")
 	}
 	return n.Dial(ctx, network, addr)
+}
+
+// refuseRedirect is the members' clients' CheckRedirect: no redirect is
+// followed (the 3xx answer is an error of the call).
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("the member redirected the request to %s: a fleet entry node follows no redirect", req.URL.Redacted())
 }
