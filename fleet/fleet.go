@@ -74,8 +74,7 @@ type Fleet struct {
 	node    Node             // nil until Attach
 	status  *ipnstate.Status // the last netmap snapshot
 	statusT time.Time
-	probes  map[string]probe      // by the peer's stable node id
-	clients map[string]*memberRPC // by member URL
+	probes  map[string]probe // by the peer's stable node id
 
 	http *httpClients
 }
@@ -91,7 +90,7 @@ func New(cfg Config) (*Fleet, error) {
 		}
 	}
 	f := &Fleet{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		probes: map[string]probe{}, clients: map[string]*memberRPC{}}
+		probes: map[string]probe{}}
 	f.http = newHTTPClients(f.dial)
 	return f, nil
 }

@@ -3,6 +3,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -248,4 +249,48 @@ func TestMemberRedirectRefused(t *testing.T) {
 	if strings.Contains(err.Error(), "secret-token") {
 		t.Errorf("the error carries the token: %v", err)
 	}
+}
+
+// TestFromStream: the response is found among an event stream's events,
+// after notifications, across data lines; a stream without one is an
+// error.
+func TestFromStream(t *testing.T) {
+	tests := []struct {
+		name, stream, wantResult, wantErr string
+	}{
+		{"one event", "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n\n", `{"ok":true}`, ""},
+		{"after progress", "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n", `{}`, ""},
+		{"split data lines", "data: {\"jsonrpc\":\"2.0\",\ndata: \"id\":1,\"result\":[1]}\n", `[1]`, ""},
+		{"an error", "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,\"message\":\"no\"}}\n\n", "", ""},
+		{"no response", ": ping\n\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n", "", "without a response"},
+		{"empty", "", "", "without a response"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := fromStream(strings.NewReader(tt.stream))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || string(a.Result) != tt.wantResult || (tt.wantResult == "" && a.Error == nil) {
+				t.Errorf("fromStream = %s %+v %v", a.Result, a.Error, err)
+			}
+		})
+	}
+}
+
+// FuzzFromStream: any stream a member sends is read without a panic, and
+// what is returned is a response (an id and a result or an error).
+func FuzzFromStream(f *testing.F) {
+	for _, s := range []string{"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n", "data: x\n\n", ":\n\n", "data:\ndata:\n", "data: {\"id\":1,\"error\":{}}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := fromStream(bytes.NewReader(b))
+		if err == nil && (len(a.ID) == 0 || (a.Result == nil && a.Error == nil)) {
+			t.Fatalf("returned a non-response %+v from %q", a, b)
+		}
+	})
 }

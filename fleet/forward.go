@@ -3,33 +3,39 @@
 package fleet
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"net/netip"
-	"sync"
+	"strings"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/tailnet"
 )
 
-// memberRPC is the MCP client of one member URL. It speaks protocol
-// 2026-07-28, which keeps no session: every request carries the
-// credentials of the call it is for (forwardHeaders), so one client serves
-// every caller.
-type memberRPC struct {
-	mu sync.Mutex
-	c  *client.Client // nil until the first call, and again after a failure
-}
+// Limits of a member's answer.
+const (
+	// maxAnswer bounds a member's answer to one forwarded request.
+	maxAnswer = 32 << 20
+	// maxErrorBody bounds what of a refusal's body an error quotes.
+	maxErrorBody = 512
+	// maxListPages bounds the pages of tools/list read from a member.
+	maxListPages = 20
+)
 
-// Call forwards a call of tool with args (a map or raw JSON) to the member node names, with
-// the caller's credentials from ctx, and returns the member's result as
-// it sent it. An unknown, offline or non-TailOps node, and a member that
-// refuses the request itself (a token it does not accept, no grant for
-// the caller), are errors naming the member.
+// Call forwards a call of tool with args (a map or raw JSON) to the
+// member node names, with the caller's credentials from ctx, and returns
+// the member's result as it sent it. An unknown, offline or non-TailOps
+// node, and a member that refuses the request itself (a token it does
+// not accept, no grant for the caller), are errors naming the member.
 func (f *Fleet) Call(ctx context.Context, node, tool string, args any) (*mcp.CallToolResult, error) {
 	m, err := f.Lookup(ctx, node)
 	if err != nil {
@@ -40,92 +46,148 @@ func (f *Fleet) Call(ctx context.Context, node, tool string, args any) (*mcp.Cal
 
 // CallMember is Call for a member already looked up.
 func (f *Fleet) CallMember(ctx context.Context, m Member, tool string, args any) (*mcp.CallToolResult, error) {
-	var res *mcp.CallToolResult
-	err := f.withClient(ctx, m, func(c *client.Client) (err error) {
-		res, err = c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: args}})
-		return err
-	})
+	raw, err := f.request(ctx, m, mcp.MethodToolsCall, map[string]any{"name": tool, "arguments": args})
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: %w", tool, m.Name, err)
+	}
+	res, err := mcp.ParseCallToolResult(&raw)
+	if err != nil {
+		return nil, fmt.Errorf("calling %s on %s: its answer is not a tool result: %w", tool, m.Name, err)
 	}
 	return res, nil
 }
 
 // ListTools returns the tools the member offers the caller in ctx.
 func (f *Fleet) ListTools(ctx context.Context, m Member) ([]mcp.Tool, error) {
-	var res *mcp.ListToolsResult
-	err := f.withClient(ctx, m, func(c *client.Client) (err error) {
-		res, err = c.ListTools(ctx, mcp.ListToolsRequest{})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing the tools of %s: %w", m.Name, err)
+	var out []mcp.Tool
+	params := map[string]any{}
+	for range maxListPages {
+		raw, err := f.request(ctx, m, mcp.MethodToolsList, params)
+		if err != nil {
+			return nil, fmt.Errorf("listing the tools of %s: %w", m.Name, err)
+		}
+		var page mcp.ListToolsResult
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return nil, fmt.Errorf("listing the tools of %s: %w", m.Name, err)
+		}
+		out = append(out, page.Tools...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		params = map[string]any{"cursor": page.NextCursor}
 	}
-	return res.Tools, nil
+	return out, nil
 }
 
-// withClient runs do with m's client, connecting it first if needed; a
-// failed request drops the client, so the next call connects afresh.
-func (f *Fleet) withClient(ctx context.Context, m Member, do func(*client.Client) error) error {
-	f.mu.Lock()
-	r := f.clients[m.url]
-	if r == nil {
-		r = &memberRPC{}
-		f.clients[m.url] = r
-	}
-	f.mu.Unlock()
-	c, err := r.connect(ctx, f, m)
-	if err != nil {
-		return err
-	}
-	if err := do(c); err != nil {
-		r.drop(c)
-		return err
-	}
-	return nil
+// rpcAnswer is a JSON-RPC response.
+type rpcAnswer struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
 }
 
-// connect returns the client, connecting it when there is none.
-func (r *memberRPC) connect(ctx context.Context, f *Fleet, m Member) (*client.Client, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.c != nil {
-		return r.c, nil
+// request sends one MCP request of protocol 2026-07-28 to the member: a
+// stateless POST to its /mcp that carries the protocol version, this
+// client and its (empty) capabilities in _meta and the standard headers,
+// and the caller's credentials (forwardHeaders). The answer may be JSON
+// or an event stream; the response to this request is returned.
+func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any) (json.RawMessage, error) {
+	params["_meta"] = map[string]any{
+		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
+		mcp.MetaKeyClientCapabilities: mcp.ClientCapabilities{},
+		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: f.cfg.Version},
 	}
-	tr, err := transport.NewStreamableHTTP(m.url+"/mcp", transport.WithHTTPBasicClient(f.http.get(m.url, m.addr)),
-		transport.WithHTTPHeaderFunc(forwardHeaders))
+	encoded, err := json.Marshal(params)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", m.Name, err)
+		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_PROTOCOL_VERSION))
-	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", m.Name, err)
-	}
-	res, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ProtocolVersion: mcp.LATEST_PROTOCOL_VERSION,
-		ClientInfo:      mcp.Implementation{Name: "tailops-fleet", Version: f.cfg.Version},
-	}})
+	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": json.RawMessage(encoded)})
 	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("connecting to %s: %w", m.Name, err)
+		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	if !mcp.IsModernProtocol(res.ProtocolVersion) {
-		c.Close()
-		return nil, fmt.Errorf("%s speaks MCP %s; forwarding needs %s, which every TailOps member of this version speaks",
-			m.Name, res.ProtocolVersion, mcp.LATEST_PROTOCOL_VERSION)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url+"/mcp", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
-	r.c = c
-	return c, nil
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", mcp.LATEST_PROTOCOL_VERSION)
+	for k, v := range mcp.StandardHeaders(mcp.LATEST_PROTOCOL_VERSION, method, encoded) {
+		req.Header.Set(k, v)
+	}
+	for k, v := range forwardHeaders(ctx) {
+		req.Header.Set(k, v)
+	}
+	res, err := f.http.get(m.url, m.addr).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("no answer: %w", unwrapURL(err))
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+		return nil, fmt.Errorf("refused with %s: %s", res.Status, strings.TrimSpace(string(b)))
+	}
+	var a rpcAnswer
+	ct, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		err = json.NewDecoder(io.LimitReader(res.Body, maxAnswer)).Decode(&a)
+	case "text/event-stream":
+		a, err = fromStream(io.LimitReader(res.Body, maxAnswer))
+	default:
+		err = fmt.Errorf("answered with content type %q", ct)
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	case a.Error != nil:
+		return nil, fmt.Errorf("refused: %s (%d)", a.Error.Message, a.Error.Code)
+	case len(a.Result) == 0:
+		return nil, errors.New("the answer has no result")
+	}
+	return a.Result, nil
 }
 
-// drop forgets c if it is still the client.
-func (r *memberRPC) drop(c *client.Client) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.c == c {
-		r.c = nil
-		c.Close()
+// fromStream reads an event stream until the JSON-RPC response (an
+// event whose data has an id and a result or an error); notifications
+// before it (progress) are skipped.
+func fromStream(r io.Reader) (rpcAnswer, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxAnswer)
+	var data []string
+	flush := func() (rpcAnswer, bool) {
+		defer func() { data = data[:0] }()
+		if len(data) == 0 {
+			return rpcAnswer{}, false
+		}
+		var a rpcAnswer
+		if json.Unmarshal([]byte(strings.Join(data, "\n")), &a) != nil || len(a.ID) == 0 || (a.Result == nil && a.Error == nil) {
+			return rpcAnswer{}, false
+		}
+		return a, true
 	}
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			if a, ok := flush(); ok {
+				return a, nil
+			}
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "data:"); ok {
+			data = append(data, strings.TrimPrefix(v, " "))
+		}
+	}
+	if a, ok := flush(); ok {
+		return a, nil
+	}
+	if err := sc.Err(); err != nil {
+		return rpcAnswer{}, err
+	}
+	return rpcAnswer{}, errors.New("the event stream ended without a response")
 }
 
 // forwardHeaders are the headers of a forwarded request: the caller's
