@@ -19,6 +19,7 @@ import (
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tailnet"
+	fleettools "github.com/tailops/tailops/tools/fleet"
 )
 
 // fleetTag is the tag of the fleet tests' members (startTSServer gives
@@ -488,5 +489,40 @@ func TestFleetSandboxedEntry(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("entry log:\n%s", p.Stderr)
+	}
+}
+
+// TestFleetStatusReadsDeclaredFields: every field fleet_status reads from
+// a member's result is in that tool's declared output schema (its
+// snapshot), so renaming one breaks this test instead of leaving the
+// fleet's status silently empty.
+func TestFleetStatusReadsDeclaredFields(t *testing.T) {
+	for tool, paths := range fleettools.Reads() {
+		b, err := os.ReadFile(filepath.Join("testdata", "toolsnaps", tool+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap struct {
+			OutputSchema map[string]any `json:"outputSchema"`
+		}
+		if err := json.Unmarshal(b, &snap); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			node := snap.OutputSchema
+			for _, key := range strings.Split(path, ".") {
+				key, array := strings.CutSuffix(key, "[]")
+				props, _ := node["properties"].(map[string]any)
+				next, ok := props[key].(map[string]any)
+				if ok && array {
+					next, ok = next["items"].(map[string]any)
+				}
+				if !ok {
+					t.Errorf("%s: fleet_status reads %s, which its output schema does not declare", tool, path)
+					break
+				}
+				node = next
+			}
+		}
 	}
 }

@@ -164,20 +164,36 @@ type Status struct {
 }
 
 // part is one question fleet_status asks each member: a tool, its
-// arguments, and how its structured result fills the status.
+// arguments, the fields of its structured result it reads (dotted paths,
+// "[]" for an array's items; Reads checks them against the tools'
+// declarations), and how they fill the status.
 type part struct {
-	name string
-	tool string
-	args map[string]any
-	fill func(h *HostStatus, raw []byte) error
+	name  string
+	tool  string
+	args  map[string]any
+	reads []string
+	fill  func(h *HostStatus, raw []byte) error
 }
 
 // parts are fleet_status' questions.
 var parts = []part{
-	{"load, memory and disks", "get_system_status", map[string]any{}, fillSystem},
-	{"failed services", "list_services", map[string]any{"state": "failed"}, fillServices},
-	{"unhealthy containers", "list_containers", map[string]any{"all": true}, fillContainers},
-	{"pending updates", "check_updates", map[string]any{"limit": 1}, fillUpdates},
+	{"load, memory and disks", "get_system_status", map[string]any{},
+		[]string{"load", "memory.used_percent", "disks[].mountpoint", "disks[].used_percent"}, fillSystem},
+	{"failed services", "list_services", map[string]any{"state": "failed"}, []string{"services[].name"}, fillServices},
+	{"unhealthy containers", "list_containers", map[string]any{"all": true},
+		[]string{"containers[].name", "containers[].state", "containers[].status"}, fillContainers},
+	{"pending updates", "check_updates", map[string]any{"limit": 1}, []string{"upgradable", "security"}, fillUpdates},
+}
+
+// Reads returns, by tool, the fields of other toolsets' results that
+// fleet_status reads from members: the toolsets do not import each other,
+// so a test holds these to the tools' declared output schemas.
+func Reads() map[string][]string {
+	out := map[string][]string{}
+	for _, p := range parts {
+		out[p.tool] = slices.Clone(p.reads)
+	}
+	return out
 }
 
 // status asks every member for its essentials, at most concurrency
