@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -518,11 +519,13 @@ var sandboxApplied = regexp.MustCompile(`msg="sandbox applied" report="sandbox (
 
 // fsStartOurs starts `tailops serve --stdio` with the sandbox enforced
 // and returns it with the sandbox set-up time it logged; sdkClient picks
-// the client (see fsServer).
+// the client (see fsServer). Results are never links (--inline-max at
+// read_file's largest read): the 1 MiB read carries its text, as
+// server-filesystem's does.
 func fsStartOurs(b *testing.B, fx *fsFixture, sdkClient bool) (*fsServer, time.Duration) {
 	b.Helper()
 	cmd := exec.Command(binPath, "serve", "--stdio", "--stdio-scopes", "file:read", "--sandbox", "enforce",
-		"--file-root", fx.root, "--state-dir", b.TempDir())
+		"--file-root", fx.root, "--state-dir", b.TempDir(), "--inline-max", strconv.Itoa(4<<20))
 	s := fsConnect(b, fsOurs, cmd, sdkClient)
 	m := sandboxApplied.FindStringSubmatch(s.stderr.String())
 	if m == nil {

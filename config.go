@@ -125,6 +125,9 @@ type config struct {
 	// MCP sessions (see sessions.go).
 	Sessions server.SessionLimits
 
+	// InlineMax is --inline-max (see config_inline.go).
+	InlineMax int
+
 	// RateLimit is --rate-limit; rateLimits is it and the config file's
 	// rate_limits, parsed (see config_ratelimit.go).
 	RateLimit  string
@@ -198,6 +201,8 @@ type fileConfig struct {
 	SessionIdleTimeout   string `json:"session_idle_timeout"`
 	MaxSessions          *int   `json:"max_sessions"`
 	MaxSessionsPerCaller *int   `json:"max_sessions_per_caller"`
+	// InlineMax is --inline-max.
+	InlineMax *int `json:"inline_max"`
 	// MetricsListen is --metrics-listen.
 	MetricsListen string `json:"metrics_listen"`
 	// RateLimit is --rate-limit; RateLimits are per-scope limits on
@@ -276,6 +281,7 @@ func (c *config) bindServe(fs *flag.FlagSet) {
 	bindStacks(fs, c)
 	c.Approvals.bind(fs)
 	bindSessions(fs, &c.Sessions)
+	bindInline(fs, &c.InlineMax)
 	bindMetrics(fs, &c.MetricsListen)
 	bindRateLimit(fs, &c.RateLimit)
 	bindConfirm(fs, &c.Confirm)

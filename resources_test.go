@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,7 +83,7 @@ func TestResourcesThroughTheGoSDK(t *testing.T) {
 	for _, x := range ts.ResourceTemplates {
 		templates = append(templates, x.URITemplate)
 	}
-	for _, want := range []string{"file:///{+path}", "tailops://containers/{id}/logs", "tailops://services/{unit}/journal"} {
+	for _, want := range []string{"file:///{+path}{?offset,limit,encoding}", "tailops://containers/{id}/logs{?tail,since,timestamps,stream,max_bytes}", "tailops://services/{unit}/journal"} {
 		if !slices.Contains(templates, want) {
 			t.Errorf("templates %v lack %s", templates, want)
 		}
@@ -274,5 +276,78 @@ func TestAuditRecentResource(t *testing.T) {
 	}
 	if !slices.Equal(reads, []string{"reader:denied", "auditor:success", "auditor:success"}) {
 		t.Errorf("resource_read records of tailops://audit/recent: %v", reads)
+	}
+}
+
+// TestLargeReadIsALink: through the real server and the official Go SDK
+// client, a read_file result larger than --inline-max is a resource link
+// whose read gives the same bytes (text, and base64 from an offset);
+// read_file is confirmed in the client, and the confirmed call's link is
+// the only URI of the file view this caller may read without asking.
+func TestLargeReadIsALink(t *testing.T) {
+	root := t.TempDir()
+	var b strings.Builder
+	for i := 0; b.Len() < 1<<20+5000; i++ {
+		fmt.Fprintf(&b, "line %d of a long log\n", i)
+	}
+	big := filepath.Join(root, "big log.txt")
+	if err := os.WriteFile(big, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--file-root", root, "--confirm", "read_file", "--inline-max", "262144")
+	c := sdk.NewClient(&sdk.Implementation{Name: "go-sdk-links", Version: "1"}, &sdk.ClientOptions{
+		ElicitationHandler: func(context.Context, *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+			return &sdk.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
+		}})
+	ctx := t.Context()
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: s.URL + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{s.token(t, "linker", auth.ScopeFileRead), http.DefaultTransport}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	for _, tc := range []struct {
+		args map[string]any
+		uri  string
+		want string
+	}{
+		{map[string]any{"path": big, "limit": 1 << 20}, "file://" + strings.ReplaceAll(big, " ", "%20") + "?limit=1048576", b.String()[:1<<20]},
+		{map[string]any{"path": big, "offset": 1000, "limit": 300000, "encoding": "base64"},
+			"file://" + strings.ReplaceAll(big, " ", "%20") + "?offset=1000&limit=300000&encoding=base64", base64.StdEncoding.EncodeToString([]byte(b.String()[1000:301000]))},
+	} {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "read_file", Arguments: tc.args})
+		if err != nil || res.IsError || len(res.Content) != 2 {
+			t.Fatalf("read_file %v: want a text and a link, got %d contents, %v", tc.args["limit"], len(res.Content), err)
+		}
+		link, ok := res.Content[1].(*sdk.ResourceLink)
+		if !ok || link.URI != tc.uri || link.Size == nil {
+			t.Fatalf("want a link to %s with its size, got %+v", tc.uri, res.Content[1])
+		}
+		sc, _ := res.StructuredContent.(map[string]any)
+		if sc["link"] != tc.uri || sc["content"] != "" || sc["size"] != float64(b.Len()) {
+			t.Errorf("structured content: want the link, no content and the file's size, got link %v, size %v", sc["link"], sc["size"])
+		}
+		// The resource is the tool's text: the bytes read, then where to
+		// go on from.
+		rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: link.URI})
+		if err != nil || !strings.HasPrefix(rr.Contents[0].Text, tc.want) || int64(len(rr.Contents[0].Text)) != *link.Size {
+			t.Fatalf("reading %s: want the %d bytes the call read, the link's size in all, got %v", link.URI, len(tc.want), err)
+		}
+	}
+	// Not what a confirmed call returned: a resource read cannot ask.
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "file://" + strings.ReplaceAll(big, " ", "%20") + "?limit=1000"}); err == nil || !strings.Contains(err.Error(), "confirmed in the client") {
+		t.Errorf("another read of the file: want refused, got %v", err)
+	}
+	var links, refused int
+	for _, r := range s.auditRecords(t) {
+		switch {
+		case r["event"] == "resource_read" && r["result"] == "success" && r["confirmation"] == "confirmed":
+			links++
+		case r["event"] == "resource_read" && r["decision"] == "denied":
+			refused++
+		}
+	}
+	if links != 2 || refused != 1 {
+		t.Errorf("want 2 confirmed reads of the links and 1 refusal recorded, got %d and %d", links, refused)
 	}
 }

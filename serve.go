@@ -100,6 +100,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	if err := cfg.resolveSessions(); err != nil {
 		return nil, err
 	}
+	if err := cfg.resolveInline(); err != nil {
+		return nil, err
+	}
 	if err := cfg.resolveMetrics(); err != nil {
 		return nil, err
 	}
@@ -216,7 +219,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(), Watchers: tools.Watchers(in.toolsets.sets),
 		Gate: in.approvals.gate, Confirm: cfg.confirm, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
-		Sessions: cfg.Sessions, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings,
+		Sessions: cfg.Sessions, InlineMax: cfg.InlineMax, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings,
 		LiveWarnings: func() []string { return append(in.reload.warnings(), in.jwksWarnings()...) }, Fleet: in.forwarder()})
 	if err != nil {
 		return nil, err

@@ -7,7 +7,12 @@
 // show more than its tool would.
 package resources
 
-import "github.com/tailops/tailops/tools"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/tailops/tailops/tools"
+)
 
 // All returns the resource views, in a stable order.
 func All() []tools.ResourceView {
@@ -22,8 +27,14 @@ func All() []tools.ResourceView {
 			Description: "A container's recent log lines, by name or id (get_container_logs).",
 			Tool:        "get_container_logs",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"container": v["id"]} },
-			Complete:    map[string]string{"id": "container"},
-			Watch:       "container", Key: "id",
+			Query:       logsQuery,
+			Link: func(a map[string]any) (map[string]string, bool) {
+				c, ok := a["container"].(string)
+				return withQuery(map[string]string{"id": c}, a, logsQuery), ok
+			},
+			Omit:     []string{"lines"},
+			Complete: map[string]string{"id": "container"},
+			Watch:    "container", Key: "id",
 		},
 		{
 			URI: "tailops://containers/{id}/state", Name: "container-state", MIMEType: "application/json",
@@ -62,9 +73,42 @@ func All() []tools.ResourceView {
 		},
 		{
 			URI: "file:///{+path}", Name: "file", MIMEType: "text/plain",
-			Description: "A file under the file roots, as read_file reads it (its first bytes; the deny-list applies).",
+			Description: "A file under the file roots, as read_file reads it (offset, limit and encoding as read_file takes them; without, its first 64 KiB as text; the deny-list applies).",
 			Tool:        "read_file",
 			Args:        func(v map[string]string) map[string]any { return map[string]any{"path": "/" + v["path"]} },
+			Query:       fileQuery,
+			Link: func(a map[string]any) (map[string]string, bool) {
+				p, _ := a["path"].(string)
+				rel, ok := strings.CutPrefix(p, "/")
+				return withQuery(map[string]string{"path": rel}, a, fileQuery), ok // a relative path is the first root's: no URI names it
+			},
+			Omit: []string{"content"},
 		},
 	}
+}
+
+// The tools' arguments the views' queries set.
+var (
+	logsQuery = []string{"tail", "since", "timestamps", "stream", "max_bytes"}
+	fileQuery = []string{"offset", "limit", "encoding"}
+)
+
+// withQuery adds to vars the arguments of a call that names sets, as a
+// URI's query spells them.
+func withQuery(vars map[string]string, args map[string]any, names []string) map[string]string {
+	for _, n := range names {
+		switch x := args[n].(type) {
+		case string:
+			vars[n] = x
+		case bool:
+			vars[n] = strconv.FormatBool(x)
+		case float64:
+			vars[n] = strconv.FormatFloat(x, 'f', -1, 64)
+		case int:
+			vars[n] = strconv.Itoa(x)
+		case int64:
+			vars[n] = strconv.FormatInt(x, 10)
+		}
+	}
+	return vars
 }

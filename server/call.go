@@ -187,6 +187,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil
 		}
+		if err == nil {
+			res = s.linkResult(ctx, e, c, req.GetArguments(), res)
+		}
 		return s.finish(ctx, e, rec, start, res, err)
 	}
 }

@@ -65,7 +65,7 @@ func (r resourceCompleter) CompleteResourceArgument(ctx context.Context, uri str
 		cp tools.Completion
 		ok bool
 	)
-	if i := slices.IndexFunc(s.views, func(x *view) bool { return x.spec.URI == uri && x.spec.Templated() }); i >= 0 {
+	if i := slices.IndexFunc(s.views, func(x *view) bool { return (x.spec.URI == uri || x.spec.Template() == uri) && x.spec.Templated() }); i >= 0 {
 		vw := s.views[i]
 		if v = s.decide(c, KindTool, vw.spec.Tool); !v.Allowed {
 			v.Reason = fmt.Sprintf("resource template %s is read with tool %s: %s", uri, vw.spec.Tool, v.Reason)

@@ -125,6 +125,10 @@ type Config struct {
 	// takes the node argument (NodeArg), and a call for another member is
 	// forwarded to it; nil means no fleet.
 	Fleet Forwarder
+	// InlineMax is the most text, in bytes, a result of a tool whose view
+	// can link it carries inline; a larger one is a resource link (see
+	// links.go). 0 means results are never linked.
+	InlineMax int
 }
 
 // Server is a running TailOps MCP server. Its methods are safe for
@@ -160,8 +164,11 @@ type Server struct {
 	confirm         map[string]bool             // tools the user confirms in the client
 	confirms        confirms                    // request states issued to 2026-07-28 clients
 	views           []*view                     // the resource views served
-	subs            subscriptions               // resources/subscribe state
-	fleet           Forwarder                   // nil: not a fleet entry node
+	links           map[string]*view            // by tool: the view that links its large results
+	linked          linkGrants                  // links confirmed calls returned
+	inlineMax       int
+	subs            subscriptions // resources/subscribe state
+	fleet           Forwarder     // nil: not a fleet entry node
 	version         string
 }
 
@@ -211,7 +218,8 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
-		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, fleet: c.Fleet, version: c.Version}
+		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, fleet: c.Fleet, version: c.Version,
+		links: map[string]*view{}, inlineMax: c.InlineMax}
 	for _, n := range c.Confirm {
 		s.confirm[n] = true
 	}

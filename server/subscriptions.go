@@ -56,7 +56,7 @@ type subscriptions struct {
 // view that can be subscribed to serves uri.
 func (s *Server) subscribable(uri string) (subscription, bool) {
 	for _, v := range s.views {
-		if vars, ok := v.match(uri); ok && v.spec.Watch != "" && s.subs.watchers[v.spec.Watch] != nil {
+		if vars, _, ok := v.match(uri); ok && v.spec.Watch != "" && s.subs.watchers[v.spec.Watch] != nil {
 			return subscription{watch: v.spec.Watch, key: vars[v.spec.Key]}, true
 		}
 	}

@@ -6,12 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
+	"github.com/yosida95/uritemplate/v3"
 
+	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/tools"
 )
@@ -22,27 +28,116 @@ import (
 // check, resources/list, resources/templates/list and resources/read
 // agree, and the read is recorded as a resource_read naming the URI.
 
-// view is a registered resource view and the template it matches.
+// view is a registered resource view, the template it is listed as
+// (its query parameters included) and the template its URI's part
+// before the query matches.
 type view struct {
 	spec     tools.ResourceView
 	template *mcp.URITemplate
+	base     *mcp.URITemplate
+	// types is the JSON Schema type of the tool argument each query
+	// parameter sets.
+	types map[string]string
 }
 
-// match returns the view's variables in uri; false when uri is not one
-// of the view's.
-func (v *view) match(uri string) (map[string]string, bool) {
-	if !v.spec.Templated() {
-		return nil, uri == v.spec.URI
+// match returns the view's variables in uri and its raw query; false
+// when uri is not one of the view's. A view without query parameters
+// matches uri whole.
+func (v *view) match(uri string) (vars map[string]string, query string, ok bool) {
+	base := uri
+	if len(v.spec.Query) > 0 {
+		base, query, _ = strings.Cut(uri, "?")
 	}
-	m := v.template.Match(uri)
+	if !strings.Contains(v.spec.URI, "{") {
+		return nil, query, base == v.spec.URI
+	}
+	m := v.base.Match(base)
 	if m == nil {
-		return nil, false
+		return nil, "", false
 	}
-	vars := map[string]string{}
-	for _, name := range v.template.Varnames() {
+	vars = map[string]string{}
+	for _, name := range v.base.Varnames() {
 		vars[name] = m.Get(name).String()
 	}
-	return vars, true
+	return vars, query, true
+}
+
+// queryArgs adds to args the tool arguments query sets, each read as
+// the tool's input schema types it.
+func (v *view) queryArgs(query string, args map[string]any) error {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return fmt.Errorf("the query is not form-encoded: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		typ, ok := v.types[name]
+		switch {
+		case !ok:
+			return fmt.Errorf("unknown query parameter %.64q: %s takes %s", name, v.spec.URI, strings.Join(v.spec.Query, ", "))
+		case len(q[name]) != 1:
+			return fmt.Errorf("query parameter %s is given %d times", name, len(q[name]))
+		}
+		val, err := queryValue(typ, q[name][0])
+		if err != nil {
+			return fmt.Errorf("query parameter %s: %w", name, err)
+		}
+		args[name] = val
+	}
+	return nil
+}
+
+// queryValue reads a query parameter's value as a JSON Schema type.
+func queryValue(typ, s string) (any, error) {
+	switch typ {
+	case "integer":
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("must be an integer")
+		}
+		return n, nil
+	case "number":
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("must be a number")
+		}
+		return f, nil
+	case "boolean":
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("must be true or false")
+		}
+		return b, nil
+	}
+	return s, nil
+}
+
+// expand returns the view's URI for vals (its variables and query
+// parameters); false when that URI would not read vals back, as a path
+// holding a '?' would not.
+func (v *view) expand(vals map[string]string) (string, bool) {
+	in := uritemplate.Values{}
+	for k, x := range vals {
+		in.Set(k, uritemplate.String(x))
+	}
+	uri, err := v.template.Expand(in)
+	if err != nil {
+		return "", false
+	}
+	vars, query, ok := v.match(uri)
+	if !ok {
+		return "", false
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", false
+	}
+	for k, x := range vals {
+		if got, isVar := vars[k]; isVar && got == x || !isVar && len(q[k]) == 1 && q[k][0] == x {
+			continue
+		}
+		return "", false
+	}
+	return uri, len(vars)+len(q) == len(vals)
 }
 
 // addViews registers the views whose tool this server serves: a view
@@ -61,15 +156,21 @@ func (s *Server) addViews(specs []tools.ResourceView) error {
 			return fmt.Errorf("resource view %s: tool %s is not read-only, or is critical", spec.URI, spec.Tool)
 		}
 		v := &view{spec: spec}
+		if err := v.declare(e.spec); err != nil {
+			return err
+		}
 		if spec.Templated() {
 			// A view carries its tool's icon: its toolset's.
-			t := mcp.NewResourceTemplate(spec.URI, spec.Name, mcp.WithTemplateDescription(spec.Description), mcp.WithTemplateMIMEType(spec.MIMEType),
+			t := mcp.NewResourceTemplate(spec.Template(), spec.Name, mcp.WithTemplateDescription(spec.Description), mcp.WithTemplateMIMEType(spec.MIMEType),
 				mcp.WithTemplateIcons(e.spec.Tool.Icons...))
-			v.template = t.URITemplate
+			v.template, v.base = t.URITemplate, mcp.NewResourceTemplate(spec.URI, spec.Name).URITemplate
 			s.mcp.AddResourceTemplate(t, mcpserver.ResourceTemplateHandlerFunc(s.readView(v)))
 		} else {
 			s.mcp.AddResource(mcp.NewResource(spec.URI, spec.Name, mcp.WithResourceDescription(spec.Description), mcp.WithMIMEType(spec.MIMEType),
 				mcp.WithResourceIcons(e.spec.Tool.Icons...)), s.readView(v))
+		}
+		if spec.Link != nil {
+			s.links[spec.Tool] = v
 		}
 		s.views = append(s.views, v)
 	}
@@ -80,7 +181,7 @@ func (s *Server) addViews(specs []tools.ResourceView) error {
 // decision on its tool; false when no view serves uri.
 func (s *Server) decideView(c *auth.Caller, uri string) (verdict, bool) {
 	for _, v := range s.views {
-		if _, ok := v.match(uri); ok {
+		if _, _, ok := v.match(uri); ok {
 			tv := s.decide(c, KindTool, v.spec.Tool)
 			if !tv.Allowed {
 				tv.Reason = fmt.Sprintf("resource %s is read with tool %s: %s", uri, v.spec.Tool, tv.Reason)
@@ -98,24 +199,43 @@ func (s *Server) readView(v *view) mcpserver.ResourceHandlerFunc {
 		start := time.Now()
 		c := auth.CallerFrom(ctx)
 		uri := req.Params.URI
-		vars, ok := v.match(uri)
+		vars, query, ok := v.match(uri)
 		var args map[string]any
 		if ok && v.spec.Args != nil {
 			args = v.spec.Args(vars)
 		}
+		var qerr error
+		if ok && query != "" {
+			if args == nil {
+				args = map[string]any{}
+			}
+			qerr = v.queryArgs(query, args)
+		}
 		verd := s.decide(c, KindResource, uri)
 		rec := request(KindResource, uri, args, c, verd)
 		if verd.Allowed && !ok {
-			verd = verdict{Reason: fmt.Sprintf("resource %s is not one of %s", uri, v.spec.URI)}
+			verd = verdict{Reason: fmt.Sprintf("resource %s is not one of %s", uri, v.spec.Template())}
 			rec = deny(rec, verd.Reason, nil)
 		}
 		if verd.Allowed {
-			if err := verd.entry.check(args); err != nil {
+			if qerr != nil {
+				verd.Allowed = false
+				rec = deny(rec, "invalid resource URI: "+qerr.Error(), nil)
+			} else if err := verd.entry.check(args); err != nil {
 				verd.Allowed = false
 				rec = deny(rec, "invalid resource URI: "+err.Error(), nil)
 			} else if s.needsApproval(verd.entry, args) {
 				verd.Allowed = false
 				rec = deny(rec, fmt.Sprintf("tool %s needs approval here: call it as a tool", v.spec.Tool), nil)
+			} else if s.confirm[v.spec.Tool] {
+				// A resource read cannot ask the user; only a link that a
+				// confirmed call of this caller returned reads without asking.
+				if !s.linked.has(linkKey(c, uri), time.Now()) {
+					verd.Allowed = false
+					rec = deny(rec, fmt.Sprintf("tool %s is confirmed in the client (--confirm), which a resource read cannot ask: call %s as a tool, or read the link its confirmed call returned", v.spec.Tool, v.spec.Tool), nil)
+				} else {
+					rec.Confirmation = audit.ConfirmConfirmed
+				}
 			}
 		}
 		if !verd.Allowed {
@@ -203,7 +323,7 @@ func (s *Server) filterTemplates(ctx context.Context, _ any, _ *mcp.ListResource
 	out := res.ResourceTemplates[:0]
 	for _, t := range res.ResourceTemplates {
 		for _, v := range s.views {
-			if v.spec.URI == t.URITemplate.Raw() && s.decide(c, KindTool, v.spec.Tool).Allowed {
+			if v.spec.Template() == t.URITemplate.Raw() && s.decide(c, KindTool, v.spec.Tool).Allowed {
 				out = append(out, t)
 				break
 			}

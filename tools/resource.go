@@ -86,7 +86,26 @@ type ResourceView struct {
 	// URI variable a change's key is matched against; empty means the
 	// view cannot be subscribed to.
 	Watch, Key string
+	// Query names the tool's arguments a URI's query may also set
+	// (RFC 6570 form-style, listed as the template's {?name,...}), each
+	// read as the tool's input schema types it; nil means none.
+	Query []string
+	// Link, when set, lets the view stand for a large result of its
+	// tool: a call whose text is larger than the server inlines is
+	// answered with a resource link to the view's URI for that call.
+	// Link maps the call's arguments to the URI's variables and query
+	// parameters; false when no URI of the view reads the same thing.
+	Link func(args map[string]any) (map[string]string, bool)
+	// Omit names the top-level fields of the tool's structured result a
+	// link stands for: they are emptied, and the result's LinkField
+	// names the resource. A view with Link must name at least one.
+	Omit []string
 }
+
+// LinkField is the field of a tool's structured result that names the
+// resource standing for what a large result left out; a tool whose view
+// declares Link must have it in its output schema.
+const LinkField = "link"
 
 // Watcher reports changes of the things resource views show (such as
 // containers): it runs until ctx ends or its source fails, calling
@@ -111,6 +130,10 @@ func (v *ResourceView) Validate() error {
 		return fmt.Errorf("resource view %s: no tool", v.URI)
 	case len(v.Fields) > 0 && v.MIMEType != "application/json":
 		return fmt.Errorf("resource view %s: shows fields %v of its tool's result, which only a JSON view can", v.URI, v.Fields)
+	case (v.Link == nil) != (len(v.Omit) == 0):
+		return fmt.Errorf("resource view %s: a link (Link) and the result fields it stands for (Omit) go together", v.URI)
+	case strings.ContainsAny(v.URI, "?#"):
+		return fmt.Errorf("resource view %s: the URI has no query or fragment; Query names its query parameters", v.URI)
 	}
 	t, err := uritemplate.New(v.URI)
 	if err != nil {
@@ -121,6 +144,11 @@ func (v *ResourceView) Validate() error {
 			return fmt.Errorf("resource view %s: completes %q, which is not one of its variables, or with no kind", v.URI, name)
 		}
 	}
+	for i, q := range v.Query {
+		if q == "" || slices.Contains(t.Varnames(), q) || slices.Contains(v.Query[:i], q) {
+			return fmt.Errorf("resource view %s: query parameter %q is empty, repeated or one of the URI's variables", v.URI, q)
+		}
+	}
 	if (v.Watch == "") != (v.Key == "") || (v.Key != "" && !slices.Contains(t.Varnames(), v.Key)) {
 		return fmt.Errorf("resource view %s: watches %q by %q, which must both be set and name one of its variables", v.URI, v.Watch, v.Key)
 	}
@@ -128,4 +156,13 @@ func (v *ResourceView) Validate() error {
 }
 
 // Templated reports whether the view's URI has variables.
-func (v *ResourceView) Templated() bool { return strings.Contains(v.URI, "{") }
+func (v *ResourceView) Templated() bool { return strings.Contains(v.URI, "{") || len(v.Query) > 0 }
+
+// Template is the view's URI template as listed: URI, with its query
+// parameters as {?name,...}.
+func (v *ResourceView) Template() string {
+	if len(v.Query) == 0 {
+		return v.URI
+	}
+	return v.URI + "{?" + strings.Join(v.Query, ",") + "}"
+}

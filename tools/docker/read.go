@@ -357,6 +357,7 @@ type ContainerLogs struct {
 	ID        string    `json:"id"`
 	Lines     []LogLine `json:"lines"`
 	Truncated bool      `json:"truncated" jsonschema_description:"older lines were dropped, or a line was cut, to stay within max_bytes"`
+	Link      string    `json:"link,omitempty" jsonschema_description:"set when the lines were too large to put in the result (the server's --inline-max): the resource URI that serves them (resources/read); lines is then empty"`
 }
 
 // LogLine is one line a container wrote.

@@ -29,6 +29,7 @@ type readFileResult struct {
 	BytesRead int    `json:"bytes_read" jsonschema_description:"Bytes of the file in content."`
 	Size      int64  `json:"size" jsonschema_description:"File size in bytes when opened."`
 	EOF       bool   `json:"eof" jsonschema_description:"The content reaches the end of the file."`
+	Link      string `json:"link,omitempty" jsonschema_description:"Set when the content was too large to put in the result (the server's --inline-max): the resource URI that serves it (resources/read); content is then empty."`
 }
 
 func (fs *fileSystem) readFileSpec() tools.Spec {
