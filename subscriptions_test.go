@@ -465,3 +465,49 @@ func TestContainerSubscriptionsTypeScriptClient(t *testing.T) {
 		t.Errorf("%d URIs still subscribed after the client unsubscribed and closed", uris)
 	}
 }
+
+// TestLargeLogsAreALink: through the real server, a real dockerd and the
+// official Go SDK client, get_container_logs' result over --inline-max
+// (its default here) is a link to the logs view with the call's
+// arguments in the query, whose read is the container's lines.
+func TestLargeLogsAreALink(t *testing.T) {
+	d := labtest.StartDockerd(t)
+	image := d.BusyboxImage(t, "local/busybox:latest")
+	d.Run(t, "--name", "chatty", image, "sh", "-c",
+		`i=0; while [ $i -lt 8000 ]; do echo "line $i of a chatty container, padded to fill the logs"; i=$((i+1)); done; sleep 3600`)
+	t.Setenv("DOCKER_HOST", d.Host)
+	s := startServer(t)
+	cs := sdkSession(t, s.URL, s.token(t, "logger", auth.ScopeContainerRead))
+	ctx := t.Context()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(d.Docker(t, "logs", "--tail", "1", "chatty"), "line 7999"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("chatty did not write its 8000 lines")
+		}
+	}
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_container_logs", Arguments: map[string]any{"container": "chatty", "tail": 10000, "max_bytes": 1 << 20}})
+	if err != nil || res.IsError {
+		t.Fatalf("get_container_logs: %v", err)
+	}
+	const uri = "tailops://containers/chatty/logs?tail=10000&max_bytes=1048576"
+	link, ok := res.Content[len(res.Content)-1].(*sdk.ResourceLink)
+	if !ok || link.URI != uri || link.Size == nil || *link.Size <= 256<<10 {
+		t.Fatalf("want a link to %s of more than 256 KiB, got %d contents", uri, len(res.Content))
+	}
+	sc, _ := res.StructuredContent.(map[string]any)
+	if lines, _ := sc["lines"].([]any); len(lines) != 0 || sc["link"] != uri || sc["container"] != "chatty" {
+		t.Errorf("structured content: want no lines, the link and the rest, got %d lines, link %v", len(lines), sc["link"])
+	}
+	rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: link.URI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := rr.Contents[0].Text
+	if !strings.Contains(text, "line 0 of a chatty container") || !strings.Contains(text, "line 7999 of a chatty container") || int64(len(text)) != *link.Size {
+		t.Errorf("the link's read: want all 8000 lines, %d bytes, got %d bytes", *link.Size, len(text))
+	}
+	// The template takes its parameters in its order only (mcp-go
+	// matches the listed template).
+	if _, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: "tailops://containers/chatty/logs?max_bytes=1048576&tail=10"}); err == nil {
+		t.Error("a query out of the template's order should not be found")
+	}
+}
