@@ -15,7 +15,8 @@ import (
 
 // resolveFleet fills --fleet from the config file (key "fleet") where
 // the flag left it unset, and checks it: the fleet's members are found in
-// the tsnet node's netmap and reached through it.
+// the tailnet node's netmap (tsnet's, or tailscaled's in local mode) and
+// reached through it.
 func (c *config) resolveFleet() error {
 	if !c.set["fleet"] && len(c.file.Fleet) > 0 {
 		c.Fleet = c.file.Fleet
@@ -32,8 +33,8 @@ func (c *config) resolveFleet() error {
 	if !c.set["fleet"] {
 		src = fmt.Sprintf("config file %s: key \"fleet\"", c.ConfigFile)
 	}
-	if c.tailnetMode != tailnet.ModeTSNet {
-		return fmt.Errorf("%s needs --tailnet tsnet: a fleet entry point finds and reaches its members through its own tailnet node", src)
+	if c.tailnetMode != tailnet.ModeTSNet && c.tailnetMode != tailnet.ModeLocal {
+		return fmt.Errorf("%s needs a tailnet (--tailnet tsnet or local): a fleet entry point finds and reaches its members through its tailnet node", src)
 	}
 	if _, err := fleet.New(fleet.Config{Tags: c.Fleet}); err != nil {
 		return fmt.Errorf("%s: %w", src, err)

@@ -132,7 +132,10 @@ func (f fleetNode) Status(ctx context.Context) (*ipnstate.Status, error) {
 }
 
 func (f fleetNode) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return f.n.Dial(ctx, network, addr)
+	if network != "tcp" && network != "tcp4" && network != "tcp6" {
+		return nil, fmt.Errorf("fleet: no %s connections to members", network)
+	}
+	return f.n.DialPeer(ctx, addr)
 }
 
 // forwarder is the server's fleet forwarder: nil (an interface holding

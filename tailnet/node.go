@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"tailscale.com/client/local"
@@ -204,6 +205,29 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, addr)
+}
+
+// DialPeer connects over TCP to addr (ip:port) of a tailnet peer: through
+// the tsnet engine, or in local mode by tailscaled itself, over LocalAPI
+// (as tailscale nc does), which reaches the tailnet in userspace
+// networking too and goes through the socket the sandbox allows already.
+func (n *Node) DialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	if n.ts != nil {
+		return n.ts.Dial(ctx, "tcp", addr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing tailnet peer %s: %w", addr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("dialing tailnet peer %s: bad port", addr)
+	}
+	c, err := n.lc.DialTCP(ctx, host, uint16(p))
+	if err != nil {
+		return nil, fmt.Errorf("dialing tailnet peer %s through tailscaled: %w", addr, err)
+	}
+	return c, nil
 }
 
 // OnTailnet reports whether host (a name or an address, as in a URL)
