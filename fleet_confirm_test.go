@@ -43,7 +43,8 @@ func checkFleetConfirm(t *testing.T, fc fleetConfirm) {
 	t.Helper()
 	name := "fleet-web-" + fc.mode
 	fc.d.Run(t, "--name", name, fc.d.BusyboxImage(t, "local/busybox:latest"), "sleep", "3600")
-	args := map[string]any{"container": name, "node": "member-one"}
+	// timeout 0: sleep ignores the stop signal, and waiting for it is not the point.
+	args := map[string]any{"container": name, "timeout": 0, "node": "member-one"}
 	yes := &sdk.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}
 	for _, tc := range []struct {
 		name        string
