@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/tailcfg"
 	"tailscale.com/types/key"
@@ -211,6 +213,20 @@ func (n loopbackNode) Dial(ctx context.Context, network, _ string) (net.Conn, er
 	return d.DialContext(ctx, network, n.target)
 }
 
+// loopbackFleet is a Fleet whose one member, nas, is played by the
+// server at url.
+func loopbackFleet(t *testing.T, url string) *Fleet {
+	t.Helper()
+	st := &ipnstate.Status{Self: peer("entry", "", true, "100.64.0.1"),
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{key.NewNode().Public(): peer("nas", "", true, "100.64.0.2", "tag:tailops")}}
+	f, err := New(Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Attach(loopbackNode{netmap{st}, strings.TrimPrefix(url, "http://")})
+	return f
+}
+
 // TestMemberRedirectRefused: a member that answers a forwarded call with
 // a redirect to another host gets no second request: the caller's token
 // and address go to the member named and nowhere else (GO-2026-6911, the
@@ -231,15 +247,9 @@ func TestMemberRedirectRefused(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+"/elsewhere", http.StatusTemporaryRedirect)
 	}))
 	defer member.Close()
-	st := &ipnstate.Status{Self: peer("entry", "", true, "100.64.0.1"),
-		Peer: map[key.NodePublic]*ipnstate.PeerStatus{key.NewNode().Public(): peer("nas", "", true, "100.64.0.2", "tag:tailops")}}
-	f, err := New(Config{Tags: []string{"tag:tailops"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Attach(loopbackNode{netmap{st}, strings.TrimPrefix(member.URL, "http://")})
+	f := loopbackFleet(t, member.URL)
 	ctx := auth.WithBearer(auth.WithCaller(context.Background(), &auth.Caller{}), "secret-token")
-	_, err = f.Call(ctx, "nas", "health_check", nil)
+	_, err := f.Call(ctx, "nas", "health_check", nil, mcp.ClientCapabilities{}, mcp.MultiRoundTripParams{})
 	// The members' clients dial the member's address whatever the URL
 	// says, so a followed redirect would come back to the member, for the
 	// redirect's path: it must never see one.
@@ -248,6 +258,77 @@ func TestMemberRedirectRefused(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "secret-token") {
 		t.Errorf("the error carries the token: %v", err)
+	}
+}
+
+// TestCallRelaysConfirmation: a member's input_required answer comes back
+// whole (its question and request state), and the retry carries the
+// answers, the member's request state and the caller's elicitation
+// capability; a call that is no retry carries neither.
+func TestCallRelaysConfirmation(t *testing.T) {
+	var got []map[string]any
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "test")
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		var msg struct {
+			Params map[string]any `json:"params"`
+		}
+		json.NewDecoder(r.Body).Decode(&msg)
+		got = append(got, msg.Params)
+		w.Header().Set("Content-Type", "application/json")
+		if msg.Params["requestState"] == nil {
+			w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","requestState":"member-state",` +
+				`"inputRequests":{"confirm":{"method":"elicitation/create","params":{"mode":"form","message":"sure?","requestedSchema":{"type":"object"}}}}}}`))
+			return
+		}
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"restarted"}]}}`))
+	}))
+	defer member.Close()
+	f := loopbackFleet(t, member.URL)
+	ctx := auth.WithCaller(context.Background(), &auth.Caller{})
+	caps := mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{}}
+	args := map[string]any{"container": "web"}
+
+	asked, err := f.Call(ctx, "nas", "restart_container", args, caps, mcp.MultiRoundTripParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, ok := asked.InputRequests["confirm"]
+	if !asked.NeedsInput() || asked.RequestState != "member-state" || !ok || q.Elicitation == nil || q.Elicitation.Message != "sure?" {
+		t.Fatalf("the member's question came back as %+v", asked)
+	}
+	yes := mcp.InputResponses{"confirm": mcp.NewElicitationInputResponse(mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{
+		Action: mcp.ElicitationResponseActionAccept, Content: map[string]any{"confirm": true}}})}
+	res, err := f.Call(ctx, "nas", "restart_container", args, caps, mcp.MultiRoundTripParams{InputResponses: yes, RequestState: asked.RequestState})
+	if err != nil || res.NeedsInput() || res.IsError {
+		t.Fatalf("the retry: %+v %v", res, err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("the member got %d requests, want 2", len(got))
+	}
+	if _, ok := got[0]["inputResponses"]; ok {
+		t.Errorf("the first call carries answers: %v", got[0])
+	}
+	retry, _ := json.Marshal(got[1])
+	for _, want := range []string{`"requestState":"member-state"`, `"inputResponses":{"confirm":{"action":"accept","content":{"confirm":true}}}`, `"elicitation":{`, `"arguments":{"container":"web"}`} {
+		if !strings.Contains(string(retry), want) {
+			t.Errorf("the retry %s lacks %s", retry, want)
+		}
+	}
+	if b, _ := json.Marshal(got[0]); !strings.Contains(string(b), `"elicitation"`) {
+		t.Errorf("the caller's elicitation capability was not declared: %s", b)
+	}
+	m, err := f.Lookup(ctx, "nas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.CallMember(ctx, m, "restart_container", args); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(got[2]); strings.Contains(string(b), `"elicitation"`) {
+		t.Errorf("CallMember declared the elicitation capability: %s", b)
 	}
 }
 

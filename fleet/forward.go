@@ -33,20 +33,44 @@ const (
 
 // Call forwards a call of tool with args (a map or raw JSON) to the
 // member node names, with the caller's credentials from ctx, and returns
-// the member's result as it sent it. An unknown, offline or non-TailOps
-// node, and a member that refuses the request itself (a token it does
-// not accept, no grant for the caller), are errors naming the member.
-func (f *Fleet) Call(ctx context.Context, node, tool string, args any) (*mcp.CallToolResult, error) {
+// the member's result as it sent it (an input_required result included).
+// caps are the client capabilities declared to the member for the caller
+// (elicitation only when the caller can be asked); answer, when set, is
+// the 2026-07-28 retry of a call the member asked about: the answers
+// (inputResponses) and the member's request state. An unknown, offline
+// or non-TailOps node, and a member that refuses the request itself (a
+// token it does not accept, no grant for the caller), are errors naming
+// the member.
+func (f *Fleet) Call(ctx context.Context, node, tool string, args any, caps mcp.ClientCapabilities, answer mcp.MultiRoundTripParams) (*mcp.CallToolResult, error) {
 	m, err := f.Lookup(ctx, node)
 	if err != nil {
 		return nil, err
 	}
-	return f.CallMember(ctx, m, tool, args)
+	return f.call(ctx, m, tool, callParams(tool, args, answer), caps)
 }
 
-// CallMember is Call for a member already looked up.
+// CallMember is Call for a member already looked up, for a caller that
+// cannot be asked anything.
 func (f *Fleet) CallMember(ctx context.Context, m Member, tool string, args any) (*mcp.CallToolResult, error) {
-	raw, err := f.request(ctx, m, mcp.MethodToolsCall, map[string]any{"name": tool, "arguments": args})
+	return f.call(ctx, m, tool, callParams(tool, args, mcp.MultiRoundTripParams{}), mcp.ClientCapabilities{})
+}
+
+// callParams are the params of a tools/call of tool with args, retried
+// with answer when it carries one.
+func callParams(tool string, args any, answer mcp.MultiRoundTripParams) map[string]any {
+	params := map[string]any{"name": tool, "arguments": args}
+	if len(answer.InputResponses) > 0 {
+		params["inputResponses"] = answer.InputResponses
+	}
+	if answer.RequestState != "" {
+		params["requestState"] = answer.RequestState
+	}
+	return params
+}
+
+// call sends a tools/call with params to m and parses its result.
+func (f *Fleet) call(ctx context.Context, m Member, tool string, params map[string]any, caps mcp.ClientCapabilities) (*mcp.CallToolResult, error) {
+	raw, err := f.request(ctx, m, mcp.MethodToolsCall, params, caps)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: %w", tool, m.Name, err)
 	}
@@ -62,7 +86,7 @@ func (f *Fleet) ListTools(ctx context.Context, m Member) ([]mcp.Tool, error) {
 	var out []mcp.Tool
 	params := map[string]any{}
 	for range maxListPages {
-		raw, err := f.request(ctx, m, mcp.MethodToolsList, params)
+		raw, err := f.request(ctx, m, mcp.MethodToolsList, params, mcp.ClientCapabilities{})
 		if err != nil {
 			return nil, fmt.Errorf("listing the tools of %s: %w", m.Name, err)
 		}
@@ -91,13 +115,13 @@ type rpcAnswer struct {
 
 // request sends one MCP request of protocol 2026-07-28 to the member: a
 // stateless POST to its /mcp that carries the protocol version, this
-// client and its (empty) capabilities in _meta and the standard headers,
-// and the caller's credentials (forwardHeaders). The answer may be JSON
-// or an event stream; the response to this request is returned.
-func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any) (json.RawMessage, error) {
+// client and caps in _meta and the standard headers, and the caller's
+// credentials (forwardHeaders). The answer may be JSON or an event
+// stream; the response to this request is returned.
+func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any, caps mcp.ClientCapabilities) (json.RawMessage, error) {
 	params["_meta"] = map[string]any{
 		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
-		mcp.MetaKeyClientCapabilities: mcp.ClientCapabilities{},
+		mcp.MetaKeyClientCapabilities: caps,
 		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: f.cfg.Version},
 	}
 	encoded, err := json.Marshal(params)

@@ -107,7 +107,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			args = req.GetRawArguments()
 			rec.Arguments = args
 			if !s.fleet.Self(ctx, node) {
-				return s.forward(ctx, call, e, rec, start, node, args)
+				return s.forward(ctx, call, e, rec, start, node, req)
 			}
 		}
 		// Invalid arguments never create approval requests, and are a
@@ -196,8 +196,10 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 
 // forward sends a call for another fleet member there and records the
 // forward (audit.EventToolCallForwarded, with the member in Node) before
-// the member's result goes back.
-func (s *Server) forward(ctx context.Context, call *call, e *entry, rec *audit.Record, start time.Time, node string, args any) (*mcp.CallToolResult, error) {
+// the member's result goes back. A member's question to the user is
+// relayed (see forwardConfirmed); a call the user did not confirm is
+// recorded as refused.
+func (s *Server) forward(ctx context.Context, call *call, e *entry, rec *audit.Record, start time.Time, node string, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	rec.Event, rec.Node = audit.EventToolCallForwarded, node
 	if why := forwardable(rec.Caller, node); why != "" {
 		if err := s.write(ctx, deny(rec, why, nil)); err != nil {
@@ -209,12 +211,19 @@ func (s *Server) forward(ctx context.Context, call *call, e *entry, rec *audit.R
 		return mcp.NewToolResultError(auditRefusal), nil
 	}
 	s.calls.allowed(call, rec, start)
-	res, err := s.fleet.Call(ctx, node, rec.Tool, args)
-	if err != nil {
-		res = forwardError(err)
-	}
+	res, co := s.forwardConfirmed(ctx, e, node, req)
+	rec.Confirmation = co.status
 	if !s.calls.claim(call) {
 		return mcp.NewToolResultError(interrupted), nil
+	}
+	switch {
+	case res != nil && res.NeedsInput():
+		return res, nil // 2026-07-28: the caller retries with the answer
+	case co.reason != "":
+		if err := s.write(ctx, deny(rec, co.reason, nil)); err != nil {
+			return mcp.NewToolResultError(auditRefusal), nil
+		}
+		return mcp.NewToolResultError(co.reason), nil
 	}
 	return s.finish(ctx, e, rec, start, res, nil)
 }

@@ -154,8 +154,8 @@ func confirmBinding(c *auth.Caller, name string, args any) string {
 }
 
 // confirmMessage describes the exact action to the user, with secrets
-// redacted.
-func confirmMessage(e *entry, args any) string {
+// redacted; node names the fleet member it runs on (empty: this node).
+func confirmMessage(e *entry, args any, node string) string {
 	title := e.name
 	if a := e.spec.Tool.Annotations.Title; a != "" {
 		title = a
@@ -164,8 +164,12 @@ func confirmMessage(e *entry, args any) string {
 	if err != nil || string(shown) == "null" {
 		shown = []byte("{}")
 	}
-	return fmt.Sprintf("TailOps asks you to confirm a %s-risk action the assistant wants to take:\n%s (%s)\narguments: %s\nAnswer yes only if you want exactly this to run.",
-		e.risk, title, e.name, shown)
+	where := ""
+	if node != "" {
+		where = fmt.Sprintf(" on fleet member %q", node)
+	}
+	return fmt.Sprintf("TailOps asks you to confirm a %s-risk action the assistant wants to take%s:\n%s (%s)\narguments: %s\nAnswer yes only if you want exactly this to run.",
+		e.risk, where, title, e.name, shown)
 }
 
 // unavailable is the refusal of a client that cannot ask its user.
@@ -178,7 +182,7 @@ func unavailable(name, why string) confirmOutcome {
 // askConfirmation asks the caller's user to confirm the call (see above).
 func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, req mcp.CallToolRequest) confirmOutcome {
 	args := req.GetRawArguments()
-	params := mcp.ElicitationParams{Mode: mcp.ElicitationModeForm, Message: confirmMessage(e, args), RequestedSchema: confirmSchema}
+	params := confirmParams(e, args, "")
 	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
 		if info.ClientCapabilities == nil || info.ClientCapabilities.Elicitation == nil {
 			return unavailable(e.name, "this client does not declare the elicitation capability")
@@ -192,20 +196,41 @@ func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, 
 		}
 		return answered(e.name, mcpserver.ElicitationResponse(req.Params.InputResponses, confirmID))
 	}
-	sess := mcpserver.ClientSessionFromContext(ctx)
-	ci, ok := sess.(mcpserver.SessionWithClientInfo)
-	if sess == nil || !ok || ci.GetClientCapabilities().Elicitation == nil {
-		return unavailable(e.name, "this client did not declare the elicitation capability when it initialized its session")
+	return s.elicitSession(ctx, e.name, params)
+}
+
+// confirmParams is the elicitation that asks the user to confirm a call
+// of e with args on node (empty: this node).
+func confirmParams(e *entry, args any, node string) mcp.ElicitationParams {
+	return mcp.ElicitationParams{Mode: mcp.ElicitationModeForm, Message: confirmMessage(e, args, node), RequestedSchema: confirmSchema}
+}
+
+// sessionElicitation returns the elicitation capability the client of
+// ctx's session declared when it initialized; nil without one.
+func sessionElicitation(ctx context.Context) *mcp.ElicitationCapability {
+	ci, ok := mcpserver.ClientSessionFromContext(ctx).(mcpserver.SessionWithClientInfo)
+	if !ok || ci == nil {
+		return nil
+	}
+	return ci.GetClientCapabilities().Elicitation
+}
+
+// elicitSession asks the user of ctx's session (a protocol revision
+// before 2026-07-28) to confirm a call of name with elicitation/create,
+// and reads the answer.
+func (s *Server) elicitSession(ctx context.Context, name string, params mcp.ElicitationParams) confirmOutcome {
+	if sessionElicitation(ctx) == nil {
+		return unavailable(name, "this client did not declare the elicitation capability when it initialized its session")
 	}
 	ctx, cancel := context.WithTimeout(ctx, confirmTTL) // no answer in time is no yes
 	defer cancel()
 	res, err := s.mcp.RequestElicitation(ctx, mcp.ElicitationRequest{
 		Request: mcp.Request{Method: string(mcp.MethodElicitationCreate)}, Params: params})
 	if err != nil {
-		s.log.Warn("asking the user to confirm a call", "tool", e.name, "error", err)
-		return unavailable(e.name, "asking the client failed ("+err.Error()+")")
+		s.log.Warn("asking the user to confirm a call", "tool", name, "error", err)
+		return unavailable(name, "asking the client failed ("+err.Error()+")")
 	}
-	return answered(e.name, res)
+	return answered(name, res)
 }
 
 // answered reads the user's answer: only accept with confirm true says yes.

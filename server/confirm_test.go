@@ -39,6 +39,12 @@ func confirmServer(t *testing.T, confirm ...string) (*chokeServer, map[string]*a
 func confirmServerLimited(t *testing.T, limits RateLimits, confirm ...string) (*chokeServer, map[string]*atomic.Int32) {
 	t.Helper()
 	ran := map[string]*atomic.Int32{"wipe": {}, "wipe_too": {}}
+	return serveChoke(t, Config{Enabled: wipeSpecs(ran), Confirm: confirm, RateLimits: limits}), ran
+}
+
+// wipeSpecs are "wipe" and "wipe_too" (high risk), counting their runs
+// in ran, and "look" (low).
+func wipeSpecs(ran map[string]*atomic.Int32) []tools.Spec {
 	var specs []tools.Spec
 	for _, name := range []string{"wipe", "wipe_too"} {
 		specs = append(specs, tools.TypedSpec[wipeArgs, wipeArgs]{
@@ -50,8 +56,7 @@ func confirmServerLimited(t *testing.T, limits RateLimits, confirm ...string) (*
 			},
 		}.Spec())
 	}
-	specs = append(specs, readTool("look", auth.ScopeAdmin))
-	return serveChoke(t, Config{Enabled: specs, Confirm: confirm, RateLimits: limits}), ran
+	return append(specs, readTool("look", auth.ScopeAdmin))
 }
 
 // elicitor answers elicitations with answer and keeps what it was asked.

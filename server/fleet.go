@@ -25,8 +25,10 @@ type Forwarder interface {
 	// Self reports whether node names this node (or is empty).
 	Self(ctx context.Context, node string) bool
 	// Call calls tool with args on the member node with the caller's own
-	// credentials from ctx, and returns the member's result as it sent it.
-	Call(ctx context.Context, node, tool string, args any) (*mcp.CallToolResult, error)
+	// credentials from ctx, declaring caps for the caller, retried with
+	// answer when it is set, and returns the member's result as it sent
+	// it (an input_required result included).
+	Call(ctx context.Context, node, tool string, args any, caps mcp.ClientCapabilities, answer mcp.MultiRoundTripParams) (*mcp.CallToolResult, error)
 }
 
 // withNodeArg returns t with the optional node argument in its input
