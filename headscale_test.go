@@ -16,6 +16,7 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"tailscale.com/client/local"
 	"tailscale.com/ipn/ipnstate"
 
 	"github.com/tailops/tailops/approval"
@@ -75,6 +76,7 @@ func TestHeadscaleCallerIdentityInAudit(t *testing.T) {
 	alice := hs.Node(t, "alice", "alice")
 	ci := hs.Node(t, "ci", "", "tag:ci")
 	s := startHSServer(t, hs, "tailops-hs", []string{"tag:tailops"})
+	waitHSRelays(t, "tailops-hs", alice, ci)
 
 	for _, n := range []*labtest.Node{alice, ci} {
 		cs := mustConnect(t, s.TailnetURL, via(n, s.mint(t, n.Hostname+"-agent", auth.ScopeReadonly)))
@@ -119,6 +121,7 @@ func TestHeadscaleAllowList(t *testing.T) {
 	bob := hs.Node(t, "bob", "bob")
 	s := startHSServer(t, hs, "tailops-allow", []string{"tag:tailops"}, "--auth", "tailscale",
 		"--ts-allow", "alice=readonly", "--ts-allow", "tag:ci=network:read")
+	waitHSRelays(t, "tailops-allow", alice, ci, bob)
 
 	tests := []struct {
 		node       *labtest.Node
@@ -166,6 +169,7 @@ func TestHeadscaleGrants(t *testing.T) {
 	ci := hs.Node(t, "ci", "", "tag:ci")
 	bob := hs.Node(t, "bob", "bob")
 	s := startHSServer(t, hs, "tailops-grants", []string{"tag:tailops"}, "--auth", "tailscale")
+	waitHSRelays(t, "tailops-grants", alice, ci, bob)
 	const c = tailnet.DefaultCapability
 	tags := []string{"tag:tailops", "tag:ci"}
 	hs.SetPolicy(t, hsPolicy(tags,
@@ -266,6 +270,7 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	if mode == "tailscale" {
 		tokA, tokB = "", ""
 	}
+	waitHSRelays(t, "entry", alice, bob)
 	csA := mustConnect(t, entry.TailnetURL, via(alice, tokA))
 	csB := mustConnect(t, entry.TailnetURL, via(bob, tokB))
 
@@ -332,17 +337,33 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	}
 }
 
+// waitHSRelay waits until lc's node knows the home DERP relay of its
+// peer hostname. Headscale tells the peers of a node that joins about it
+// before the node has told Headscale its home relay; a first packet sent
+// to it before then is lost, and WireGuard sends its handshake again only
+// 5 s later.
+func waitHSRelay(t *testing.T, lc *local.Client, hostname string) {
+	t.Helper()
+	labtest.WaitPeer(t, lc, hostname, func(p *ipnstate.PeerStatus) bool { return p.Relay != "" })
+}
+
+// waitHSRelays waits until each of nodes knows the home relay of its
+// peer hostname (waitHSRelay).
+func waitHSRelays(t *testing.T, hostname string, nodes ...*labtest.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		waitHSRelay(t, n.LC, hostname)
+	}
+}
+
 // waitHSJoined waits until the entry node (session cs) takes calls for
-// its new peer hostname: until the entry knows the peer's home DERP
-// relay, and its fleet names the peer among the members. Headscale tells
-// the peers of a node that joins about it before the node has told
-// Headscale its home relay; a first packet sent to it before then is
-// lost, and WireGuard sends its handshake again only 5 s later. The
+// its new peer hostname: until the entry knows the peer's home relay
+// (waitHSRelay), and its fleet names the peer among the members. The
 // fleet reuses the netmap it read for a moment; a call for a node that
 // does not exist lists the members without asking any.
 func waitHSJoined(t *testing.T, entry *tsServer, cs *sdk.ClientSession, hostname string) {
 	t.Helper()
-	labtest.WaitPeer(t, entry.LC, hostname, func(p *ipnstate.PeerStatus) bool { return p.Relay != "" })
+	waitHSRelay(t, entry.LC, hostname)
 	var text string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		var isErr bool
