@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -15,10 +16,14 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"tailscale.com/client/local"
+	"tailscale.com/ipn/ipnstate"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/labtest"
 	"github.com/tailops/tailops/tailnet"
+	fleettools "github.com/tailops/tailops/tools/fleet"
 )
 
 // The tests of this file run the tailnet tests' flows once more with a
@@ -71,6 +76,7 @@ func TestHeadscaleCallerIdentityInAudit(t *testing.T) {
 	alice := hs.Node(t, "alice", "alice")
 	ci := hs.Node(t, "ci", "", "tag:ci")
 	s := startHSServer(t, hs, "tailops-hs", []string{"tag:tailops"})
+	waitHSRelays(t, "tailops-hs", alice, ci)
 
 	for _, n := range []*labtest.Node{alice, ci} {
 		cs := mustConnect(t, s.TailnetURL, via(n, s.mint(t, n.Hostname+"-agent", auth.ScopeReadonly)))
@@ -115,6 +121,7 @@ func TestHeadscaleAllowList(t *testing.T) {
 	bob := hs.Node(t, "bob", "bob")
 	s := startHSServer(t, hs, "tailops-allow", []string{"tag:tailops"}, "--auth", "tailscale",
 		"--ts-allow", "alice=readonly", "--ts-allow", "tag:ci=network:read")
+	waitHSRelays(t, "tailops-allow", alice, ci, bob)
 
 	tests := []struct {
 		node       *labtest.Node
@@ -162,6 +169,7 @@ func TestHeadscaleGrants(t *testing.T) {
 	ci := hs.Node(t, "ci", "", "tag:ci")
 	bob := hs.Node(t, "bob", "bob")
 	s := startHSServer(t, hs, "tailops-grants", []string{"tag:tailops"}, "--auth", "tailscale")
+	waitHSRelays(t, "tailops-grants", alice, ci, bob)
 	const c = tailnet.DefaultCapability
 	tags := []string{"tag:tailops", "tag:ci"}
 	hs.SetPolicy(t, hsPolicy(tags,
@@ -207,14 +215,18 @@ func TestHeadscaleGrants(t *testing.T) {
 	}
 }
 
-// TestHeadscaleFleet: the fleet flow of TestFleet on Headscale, once
+// TestHeadscaleFleet: the fleet flows of TestFleet on Headscale, once
 // with the members taking scopes from grants and once from forwarded
 // tokens. The members grant the entry node (tag:fleet-entry) the
 // capability tailops.dev/cap/fleet-entry in Headscale's policy. The
-// entry node finds the members in its netmap, forwards calls, and both
-// sides record them; a node without the capability cannot assert a
-// caller's address; with grants, a caller the entry node admits but a
-// member does not is refused by that member.
+// entry node finds the members in its netmap (and those that join
+// later), forwards calls, and both sides record them; a node without the
+// capability cannot assert a caller's address; with grants, a caller the
+// entry node admits but a member does not is refused by that member; a
+// critical call waits for approval on the member, and its denial there
+// is the answer; a hung member costs fleet_status its timeout, not the
+// call; a member whose node goes down is reported offline once Headscale
+// says so.
 func TestHeadscaleFleet(t *testing.T) {
 	for _, mode := range []string{"tailscale", "token"} {
 		t.Run(mode, func(t *testing.T) { testHeadscaleFleet(t, mode) })
@@ -226,9 +238,10 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	// member-one carries a tag of its own, for bob's grant.
 	const entryTag, oneTag = "tag:fleet-entry", "tag:member-one"
 	c, fe := tailnet.DefaultCapability, string(tailnet.FleetEntryCapability)
-	// Alice is admin on both members, bob reads member-one only; the
-	// entry node may speak for callers on both (and on itself, which is
-	// also tagged fleetTag: harmless, it never forwards to itself).
+	// Alice is admin on every member (those that join later too), bob
+	// reads member-one only; the entry node may speak for callers on all
+	// (and on itself, which is also tagged fleetTag: harmless, it never
+	// forwards to itself).
 	hs.SetPolicy(t, hsPolicy([]string{fleetTag, entryTag, oneTag},
 		hsGrant("alice@", fleetTag, c, labtest.ScopesValue("admin")),
 		hsGrant("bob@", oneTag, c, labtest.ScopesValue("readonly")),
@@ -237,7 +250,8 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	bob := hs.Node(t, "bob", "bob")
 
 	common := fleetArgs(t, mode)
-	m1 := startHSServer(t, hs, "member-one", []string{fleetTag, oneTag}, common...)
+	// member-one has critical calls approved by a second person.
+	m1 := startHSServer(t, hs, "member-one", []string{fleetTag, oneTag}, append(slices.Clone(common), "--approval-two-person")...)
 	m2 := startHSServer(t, hs, "member-two", []string{fleetTag}, common...)
 	// The entry's own scopes come from its allow-list, by Headscale
 	// login name.
@@ -247,8 +261,7 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	}
 	entry := startHSServer(t, hs, "entry", []string{fleetTag, entryTag}, entryArgs...)
 	for _, m := range []*tsServer{m1, m2} {
-		labtest.WaitGrant(t, m.LC, entry.in.node.Addrs()[0], fe, []string{`{}`})
-		labtest.WaitGrant(t, m.LC, alice.IPv4, c, []string{labtest.ScopesValue("admin")})
+		waitHSMember(t, m, entry, alice)
 	}
 	labtest.WaitGrant(t, m1.LC, bob.IPv4, c, []string{labtest.ScopesValue("readonly")})
 
@@ -257,6 +270,7 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	if mode == "tailscale" {
 		tokA, tokB = "", ""
 	}
+	waitHSRelays(t, "entry", alice, bob)
 	csA := mustConnect(t, entry.TailnetURL, via(alice, tokA))
 	csB := mustConnect(t, entry.TailnetURL, via(bob, tokB))
 
@@ -265,6 +279,16 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	waitHosts(t, csA, func(names []string, _ map[string]string) bool {
 		return slices.Equal(names, []string{"member-one", "member-two"})
 	})
+
+	// A hung member joins: fleet_status finds it, and it costs the call
+	// its timeout. Then its node goes down; Headscale waits 10 s for a
+	// node to reconnect before it tells the peers that it is offline, and
+	// the flows that follow run meanwhile (none lists the hosts, which
+	// would wait for the hung member's answer).
+	hung := hsHungMember(t, hs, "hung")
+	waitHSJoined(t, entry, csA, "hung")
+	checkHungStatus(t, csA, "hung")
+	hung.Close()
 
 	// Forwarding: alice's call runs on member-one, recorded there with
 	// alice (as Headscale names her) as the caller and the entry as via.
@@ -287,4 +311,190 @@ func testHeadscaleFleet(t *testing.T, mode string) {
 	}) {
 		t.Errorf("member-two did not record refusing bob by his Headscale login")
 	}
+
+	checkDeniedOnMember(t, csA, entry, m1, "member-one", "alice")
+
+	// A member appears: the entry forwards to it without being told, its
+	// grants coming from its tag.
+	m3 := startHSServer(t, hs, "member-three", []string{fleetTag}, common...)
+	waitHSMember(t, m3, entry, alice)
+	waitHSJoined(t, entry, csA, "member-three")
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "member-three"}); isErr {
+		t.Fatalf("health_check on the new member: %s", text)
+	}
+	checkForwarded(t, mode, entry, m3, "member-three", "health_check", "alice")
+
+	// Once Headscale says the hung member's node is offline, list_hosts
+	// reports it so (and the new member), and a call for it fails naming
+	// it.
+	labtest.WaitPeer(t, entry.LC, "hung", func(p *ipnstate.PeerStatus) bool { return !p.Online })
+	waitHosts(t, csA, func(names []string, problems map[string]string) bool {
+		return slices.Equal(names, []string{"hung", "member-one", "member-three", "member-two"}) &&
+			problems["hung"] == "offline" && problems["member-three"] == ""
+	})
+	if text, isErr, _ := fleetCall(t, csA, "health_check", map[string]any{"node": "hung"}); !isErr || !strings.Contains(text, "hung is offline") {
+		t.Errorf("a call for the member that went down: %v %s, want an error saying it is offline", isErr, text)
+	}
+}
+
+// waitHSRelay waits until lc's node knows the home DERP relay of its
+// peer hostname. Headscale tells the peers of a node that joins about it
+// before the node has told Headscale its home relay; a first packet sent
+// to it before then is lost, and WireGuard sends its handshake again only
+// 5 s later.
+func waitHSRelay(t *testing.T, lc *local.Client, hostname string) {
+	t.Helper()
+	labtest.WaitPeer(t, lc, hostname, func(p *ipnstate.PeerStatus) bool { return p.Relay != "" })
+}
+
+// waitHSRelays waits until each of nodes knows the home relay of its
+// peer hostname (waitHSRelay).
+func waitHSRelays(t *testing.T, hostname string, nodes ...*labtest.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		waitHSRelay(t, n.LC, hostname)
+	}
+}
+
+// waitHSJoined waits until the entry node (session cs) takes calls for
+// its new peer hostname: until the entry knows the peer's home relay
+// (waitHSRelay), and its fleet names the peer among the members. The
+// fleet reuses the netmap it read for a moment; a call for a node that
+// does not exist lists the members without asking any.
+func waitHSJoined(t *testing.T, entry *tsServer, cs *sdk.ClientSession, hostname string) {
+	t.Helper()
+	waitHSRelay(t, entry.LC, hostname)
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var isErr bool
+		text, isErr, _ = fleetCall(t, cs, "health_check", map[string]any{"node": "nosuch"})
+		_, members, _ := strings.Cut(text, " are ")
+		members, _, _ = strings.Cut(members, ";")
+		if isErr && slices.Contains(strings.Split(members, ", "), hostname) {
+			return
+		}
+	}
+	t.Fatalf("the entry node's fleet never named %s: %s", hostname, text)
+}
+
+// waitHSMember waits until the member m has the grants of the policy of
+// testHeadscaleFleet from the entry node and from alice.
+func waitHSMember(t *testing.T, m, entry *tsServer, alice *labtest.Node) {
+	t.Helper()
+	labtest.WaitGrant(t, m.LC, entry.in.node.Addrs()[0], string(tailnet.FleetEntryCapability), []string{`{}`})
+	labtest.WaitGrant(t, m.LC, alice.IPv4, tailnet.DefaultCapability, []string{labtest.ScopesValue("admin")})
+}
+
+// hsHungMember is fakeMember on Headscale: a node tagged fleetTag that
+// answers /healthz as TailOps and nothing else. It is not ephemeral, so
+// closing it takes it offline rather than off the tailnet.
+func hsHungMember(t *testing.T, hs *labtest.Headscale, name string) *labtest.Node {
+	t.Helper()
+	n := hs.PersistentNode(t, name, "", fleetTag)
+	ln, err := n.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "hung")
+	})
+	// Once the body is read, the request's context ends with its
+	// connection (the caller giving up, or Close).
+	mux.HandleFunc("/", func(_ http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return n
+}
+
+// checkHungStatus checks fleet_status on the entry node's session cs with
+// a 3 s timeout: it answers within bounds, every member at once, the
+// one named hung as not answering in time, the others with their load.
+func checkHungStatus(t *testing.T, cs *sdk.ClientSession, hung string) {
+	t.Helper()
+	start := time.Now()
+	text, isErr, sc := fleetCall(t, cs, "fleet_status", map[string]any{"timeout_seconds": 3})
+	if took := time.Since(start); isErr || took > 10*time.Second {
+		t.Fatalf("fleet_status with a 3 s timeout: error %v after %v: %s", isErr, took, text)
+	}
+	var st fleettools.Status
+	decode(t, sc, &st)
+	var sawHung bool
+	for _, h := range st.Hosts {
+		if h.Name == hung {
+			sawHung = true
+			if h.Answered || !strings.Contains(h.Error, "no answer within 3s") {
+				t.Errorf("fleet_status on the hung member: %+v", h)
+			}
+		} else if !h.Answered || len(h.Load) != 3 {
+			t.Errorf("fleet_status on %s: %+v", h.Name, h)
+		}
+	}
+	if !sawHung {
+		t.Errorf("fleet_status does not name the hung member: %s", text)
+	}
+}
+
+// checkDeniedOnMember: a critical call (remove_container) sent on the
+// entry node's session cs to member (named name, run with
+// --approval-two-person) waits for approval on that member, not on the
+// entry, held in the caller's name (login) with the entry as via; a
+// second person denies it there, and that denial is what the call
+// answers.
+func checkDeniedOnMember(t *testing.T, cs *sdk.ClientSession, entry, member *tsServer, name, login string) {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		res, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: "remove_container",
+			Arguments: map[string]any{"container": "web", "node": name}})
+		if err == nil && len(res.Content) > 0 {
+			if tc, ok := res.Content[0].(*sdk.TextContent); ok {
+				done <- tc.Text
+				return
+			}
+		}
+		done <- fmt.Sprint(res, err)
+	}()
+	approver := &auth.Caller{Agent: "second-person", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeAdmin}}
+	req := waitApprovalRequest(t, member, approver, "remove_container")
+	if id, via := req.Caller.Tailscale, req.Caller.Via; id == nil || id.LoginName != login || via == nil || via.NodeName != "entry" {
+		t.Errorf("%s holds the request for %+v via %+v, want %s via the entry node", name, id, via, login)
+	}
+	if rs, _ := entry.in.approvals.gate.List(t.Context(), approver, true); len(rs) != 0 {
+		t.Errorf("the entry node holds approval requests: %+v", rs)
+	}
+	if _, err := member.in.approvals.gate.Deny(t.Context(), req.ID, approver, "not today"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-done:
+		if !strings.Contains(got, "not today") {
+			t.Errorf("the denied call answered %q, want %s's denial", got, name)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the denied call did not return")
+	}
+}
+
+// waitApprovalRequest waits up to 20 s for s to hold a pending approval
+// request for tool, which approver lists.
+func waitApprovalRequest(t *testing.T, s *tsServer, approver *auth.Caller, tool string) approval.Request {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rs, err := s.in.approvals.gate.List(t.Context(), approver, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Tool == tool {
+				return r
+			}
+		}
+	}
+	t.Fatalf("no approval request for %s", tool)
+	return approval.Request{}
 }

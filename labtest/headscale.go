@@ -294,7 +294,16 @@ func (h *Headscale) User(t testing.TB, name string) uint64 {
 // advertises tags itself: the key's tags are the node's.
 func (h *Headscale) AuthKey(t testing.TB, user string, tags ...string) string {
 	t.Helper()
-	args := []string{"preauthkeys", "create", "--reusable", "--ephemeral", "--expiration", "1h"}
+	return h.authKey(t, true, user, tags...)
+}
+
+// authKey is AuthKey, the key ephemeral or not.
+func (h *Headscale) authKey(t testing.TB, ephemeral bool, user string, tags ...string) string {
+	t.Helper()
+	args := []string{"preauthkeys", "create", "--reusable", "--expiration", "1h"}
+	if ephemeral {
+		args = append(args, "--ephemeral")
+	}
 	if len(tags) > 0 {
 		args = append(args, "--tags", strings.Join(tags, ","))
 	} else {
@@ -316,6 +325,17 @@ func (h *Headscale) Node(t testing.TB, hostname, user string, tags ...string) *N
 	t.Helper()
 	return startNode(t, nodeSpec{hostname: hostname, controlURL: h.ControlURL, authKey: h.AuthKey(t, user, tags...),
 		tags: tags, logf: h.logf})
+}
+
+// PersistentNode is Node for a node that is not ephemeral: closing it
+// does not log it out, so Headscale keeps it and tells its peers it is
+// offline, as when its machine goes down. Headscale does that about 10 s
+// after the node's connection ends (it waits that long for the node to
+// reconnect).
+func (h *Headscale) PersistentNode(t testing.TB, hostname, user string, tags ...string) *Node {
+	t.Helper()
+	return startNode(t, nodeSpec{hostname: hostname, controlURL: h.ControlURL, authKey: h.authKey(t, false, user, tags...),
+		tags: tags, persistent: true, logf: h.logf})
 }
 
 // SetPolicy replaces the tailnet policy (HuJSON: acls, grants,

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"tailscale.com/client/local"
+	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/ipn/store/mem"
 	"tailscale.com/net/netns"
 	"tailscale.com/net/tsaddr"
@@ -140,12 +141,16 @@ type nodeSpec struct {
 	// advertise are the tags the node asks for; tags are those it is
 	// known to get (from them, or from a tagged auth key).
 	advertise, tags []string
-	logf            logger.Logf
+	// persistent makes the node not ephemeral: closing it does not log
+	// it out.
+	persistent bool
+	logf       logger.Logf
 }
 
-// startNode starts a tsnet node as spec says, with an in-memory state
-// store, ephemeral, and waits until it is running and connected to its
-// home DERP relay. It is closed when the test ends.
+// startNode starts a tsnet node as spec says, ephemeral with an
+// in-memory state store unless spec.persistent, and waits until it is
+// running and connected to its home DERP relay. It is closed when the
+// test ends.
 func startNode(t testing.TB, spec nodeSpec) *Node {
 	t.Helper()
 	RequireNodeSandbox(t)
@@ -155,12 +160,14 @@ func startNode(t testing.TB, spec nodeSpec) *Node {
 		Dir:           dir,
 		Hostname:      hostname,
 		ControlURL:    spec.controlURL,
-		Store:         new(mem.Store),
-		Ephemeral:     true,
+		Ephemeral:     !spec.persistent,
 		AdvertiseTags: spec.advertise,
 		AuthKey:       spec.authKey,
 		Logf:          spec.logf,
 		UserLogf:      spec.logf,
+	}
+	if !spec.persistent {
+		s.Store = new(mem.Store) // tsnet keeps a persistent node's state in Dir
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -324,6 +331,32 @@ func WaitGrant(t testing.TB, lc *local.Client, src netip.Addr, c string, values 
 		select {
 		case <-ctx.Done():
 			t.Fatalf("grant of %s to %v not applied: have %q, want %q (last error %v)", c, src, got, want, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// WaitPeer waits up to 30 s until lc's node has a peer named hostname
+// for which ok holds.
+func WaitPeer(t testing.TB, lc *local.Client, hostname string, ok func(*ipnstate.PeerStatus) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last *ipnstate.PeerStatus
+	for {
+		st, err := lc.Status(ctx)
+		if err == nil {
+			for _, p := range st.Peer {
+				if p.HostName == hostname {
+					if last = p; ok(p) {
+						return
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("peer %s never became as wanted; last seen as %+v (last error %v)", hostname, last, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
