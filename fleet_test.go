@@ -164,16 +164,25 @@ func testFleet(t *testing.T, mode string, d *labtest.Dockerd) {
 			Version  string   `json:"version"`
 			Toolsets []string `json:"toolsets"`
 			Problem  string   `json:"problem"`
+			TSError  string   `json:"toolsets_error"`
 		} `json:"hosts"`
 	}
-	text, isErr, sc := fleetCall(t, csA, "list_hosts", nil)
+	// The hung member costs list_hosts its timeout, not the call.
+	listStart := time.Now()
+	text, isErr, sc := fleetCall(t, csA, "list_hosts", map[string]any{"timeout_seconds": 2})
 	if isErr {
 		t.Fatalf("list_hosts: %s", text)
+	}
+	if took := time.Since(listStart); took > 8*time.Second {
+		t.Errorf("list_hosts took %v with a 2 s timeout", took)
 	}
 	decode(t, sc, &hosts)
 	var names []string
 	for _, h := range hosts.Hosts {
 		names = append(names, h.Name)
+		if h.Name == "hung" && h.TSError != "no answer within 2s" {
+			t.Errorf("hung's toolsets: want no answer within 2s, got %q", h.TSError)
+		}
 		if h.Name == "member-one" && (!h.TailOps || !h.Online || h.Version != version || !slices.Contains(h.Toolsets, "host")) {
 			t.Errorf("member-one: %+v", h)
 		}

@@ -30,6 +30,8 @@ import (
 const (
 	// DefaultTimeout is how long fleet_status waits for a member.
 	DefaultTimeout = 10 * time.Second
+	// ListTimeout is how long list_hosts waits for a member's tool list.
+	ListTimeout = 5 * time.Second
 	// MaxTimeout is the longest timeout_seconds may ask for.
 	MaxTimeout = 60 * time.Second
 	// concurrency bounds the members asked at once.
@@ -68,7 +70,9 @@ func (t *Toolset) Tools() []tools.Spec { return slices.Clone(t.specs) }
 var errNoFleet = errors.New("this node is not a fleet entry point: start it with --fleet tag:NAME (the tag its fleet's members carry)")
 
 // ListArgs is list_hosts' input.
-type ListArgs struct{}
+type ListArgs struct {
+	TimeoutSeconds int `json:"timeout_seconds,omitempty" jsonschema_description:"how long to wait for each member's tool list (default 5, at most 60)"`
+}
 
 // Host is one member in list_hosts.
 type Host struct {
@@ -86,10 +90,14 @@ type HostList struct {
 
 // listHosts lists the members and asks each online one which tools it
 // offers the caller.
-func (t *Toolset) listHosts(ctx context.Context, _ ListArgs) (HostList, error) {
+func (t *Toolset) listHosts(ctx context.Context, in ListArgs) (HostList, error) {
 	f := t.cfg.Fleet
 	if f == nil {
 		return HostList{}, errNoFleet
+	}
+	timeout, err := timeoutArg(in.TimeoutSeconds, ListTimeout)
+	if err != nil {
+		return HostList{}, err
 	}
 	ms, err := f.Members(ctx)
 	if err != nil {
@@ -103,10 +111,13 @@ func (t *Toolset) listHosts(ctx context.Context, _ ListArgs) (HostList, error) {
 			h.ToolsetsError = cmp.Or(h.Problem, "not reachable")
 			return
 		}
-		ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		ts, err := f.ListTools(ctx, h.Member)
-		if err != nil {
+		if err != nil && ctx.Err() != nil {
+			h.ToolsetsError = fmt.Sprintf("no answer within %s", timeout)
+			return
+		} else if err != nil {
 			h.ToolsetsError = err.Error()
 			return
 		}
@@ -196,6 +207,18 @@ func Reads() map[string][]string {
 	return out
 }
 
+// timeoutArg is the timeout timeout_seconds asks for: def when 0, else
+// 1 s to MaxTimeout.
+func timeoutArg(seconds int, def time.Duration) (time.Duration, error) {
+	if seconds == 0 {
+		return def, nil
+	}
+	if d := time.Duration(seconds) * time.Second; d >= time.Second && d <= MaxTimeout {
+		return d, nil
+	}
+	return 0, tools.ArgErrorf("timeout_seconds", "must be 1 to %d, got %d", int(MaxTimeout.Seconds()), seconds)
+}
+
 // status asks every member for its essentials, at most concurrency
 // members at once, each within the timeout.
 func (t *Toolset) status(ctx context.Context, in StatusArgs) (Status, error) {
@@ -203,12 +226,9 @@ func (t *Toolset) status(ctx context.Context, in StatusArgs) (Status, error) {
 	if f == nil {
 		return Status{}, errNoFleet
 	}
-	timeout := DefaultTimeout
-	if in.TimeoutSeconds != 0 {
-		timeout = time.Duration(in.TimeoutSeconds) * time.Second
-		if timeout < time.Second || timeout > MaxTimeout {
-			return Status{}, tools.ArgErrorf("timeout_seconds", "must be 1 to %d, got %d", int(MaxTimeout.Seconds()), in.TimeoutSeconds)
-		}
+	timeout, err := timeoutArg(in.TimeoutSeconds, DefaultTimeout)
+	if err != nil {
+		return Status{}, err
 	}
 	start := time.Now()
 	ms, err := f.Members(ctx)
@@ -371,7 +391,7 @@ func (t *Toolset) declare() []tools.Spec {
 		tools.TypedSpec[ListArgs, HostList]{
 			Name: "list_hosts", Title: "Fleet members",
 			Description: "The TailOps nodes of the tailnet that carry a fleet tag (this node's --fleet), online or not: name, tailnet addresses, OS, " +
-				"TailOps version, last seen, and the toolsets each offers you. Pass a member's name as any tool's node argument to run the tool there.",
+				"TailOps version, last seen, and the toolsets each offers you (each member asked within a timeout, default 5 s). Pass a member's name as any tool's node argument to run the tool there.",
 			Scope: auth.ScopeSystemRead, Risk: tools.RiskLow, Hints: tools.ReadHints,
 			Run: t.listHosts,
 		}.Spec(),
