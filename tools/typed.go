@@ -191,33 +191,21 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		markUntrustedTool(&tool)
 	}
 	run, text, untrusted := t.Run, t.Text, t.Untrusted
+	// The generic part is kept small (it is compiled once per tool):
+	// decoding and rendering are decodeArgs and typedResult.
 	typed := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var in In
-		if raw := req.GetRawArguments(); raw != nil {
-			b, err := json.Marshal(raw)
-			if err != nil {
-				return mcp.NewToolResultError("arguments are not a JSON object"), nil
-			}
-			if err := json.Unmarshal(b, &in); err != nil {
-				return mcp.NewToolResultError(describeDecodeError(err)), nil
-			}
+		if msg := decodeArgs(req.GetRawArguments(), &in); msg != "" {
+			return mcp.NewToolResultError(msg), nil
 		}
 		ctx, p := callProgress(ctx, req)
 		p.Stage()
 		out, err := run(ctx, in)
-		if err != nil {
-			// Errors can quote configuration (a daemon's message, a
-			// container's last output): the same rules as outputs.
-			return mcp.NewToolResultError(redact.Text(err.Error())), nil
+		var render func() string
+		if text != nil && err == nil {
+			render = func() string { return text(out) }
 		}
-		var s string
-		if text != nil {
-			s = text(out)
-		} else {
-			b, _ := json.MarshalIndent(out, "", "  ")
-			s = string(b)
-		}
-		return mcp.NewToolResultStructured(out, s), nil
+		return typedResult(out, err, render), nil
 	}
 	handler := typed
 	if untrusted {
@@ -231,14 +219,8 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 	if plan := t.ApprovalPlan; plan != nil {
 		sp.ApprovalPlan = func(ctx context.Context, args any) (Plan, error) {
 			var in In
-			if args != nil {
-				b, err := json.Marshal(args)
-				if err != nil {
-					return Plan{}, errors.New("arguments are not a JSON object")
-				}
-				if err := json.Unmarshal(b, &in); err != nil {
-					return Plan{}, errors.New(describeDecodeError(err))
-				}
+			if msg := decodeArgs(args, &in); msg != "" {
+				return Plan{}, errors.New(msg)
 			}
 			p, err := plan(ctx, in)
 			if err != nil {
@@ -248,6 +230,40 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		}
 	}
 	return sp
+}
+
+// decodeArgs decodes a call's arguments (nil: none) into in, a pointer;
+// the message of a tool error when they do not fit, else "".
+func decodeArgs(args any, in any) string {
+	if args == nil {
+		return ""
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "arguments are not a JSON object"
+	}
+	if err := json.Unmarshal(b, in); err != nil {
+		return describeDecodeError(err)
+	}
+	return ""
+}
+
+// typedResult is a typed tool's result: err as a tool error, with
+// secrets redacted (errors can quote configuration: a daemon's message,
+// a container's last output), else out as the structured content with
+// the text render gives (nil: indented JSON).
+func typedResult(out any, err error, render func() string) *mcp.CallToolResult {
+	if err != nil {
+		return mcp.NewToolResultError(redact.Text(err.Error()))
+	}
+	var s string
+	if render != nil {
+		s = render()
+	} else {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		s = string(b)
+	}
+	return mcp.NewToolResultStructured(out, s)
 }
 
 // describeDecodeError turns a JSON decoding error into a message naming
