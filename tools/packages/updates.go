@@ -179,8 +179,13 @@ func (t *Toolset) scan(l packageList, native string, cands map[string][]*candida
 	if l.Release != nil {
 		suite = l.Release.Suite
 	}
-	return scanList(r, func(name, version, arch string) error {
-		for _, c := range cands[name] {
+	return scanList(r, func(name, rawVersion, rawArch []byte) error {
+		cs := cands[string(name)]
+		if len(cs) == 0 {
+			return nil
+		}
+		version, arch := string(rawVersion), string(rawArch)
+		for _, c := range cs {
 			if !sameArch(arch, c.arch, native) {
 				continue
 			}
