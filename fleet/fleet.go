@@ -19,6 +19,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +78,7 @@ type Fleet struct {
 	probes  map[string]probe // by the peer's stable node id
 
 	http *httpClients
+	meta json.RawMessage // every request's _meta (requestMeta)
 }
 
 // New returns a Fleet for cfg; it does nothing until Attach.
@@ -90,7 +92,7 @@ func New(cfg Config) (*Fleet, error) {
 		}
 	}
 	f := &Fleet{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		probes: map[string]probe{}}
+		probes: map[string]probe{}, meta: requestMeta(cfg.Version)}
 	f.http = newHTTPClients(f.dial)
 	return f, nil
 }

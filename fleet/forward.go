@@ -50,11 +50,26 @@ func (f *Fleet) CallMember(ctx context.Context, m Member, tool string, args any)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: %w", tool, m.Name, err)
 	}
-	res, err := mcp.ParseCallToolResult(&raw)
+	res, err := parseResult(raw)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: its answer is not a tool result: %w", tool, m.Name, err)
 	}
 	return res, nil
+}
+
+// parseResult reads a member's tool result as mcp.ParseCallToolResult
+// does, decoding it once when it has content, structured content or asks
+// for input (mcp.ParseCallToolResult decodes every result twice); any
+// other answer is left to mcp.ParseCallToolResult's rules.
+func parseResult(raw json.RawMessage) (*mcp.CallToolResult, error) {
+	var res mcp.CallToolResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, err
+	}
+	if res.Content == nil && res.StructuredContent == nil && res.ResultType != mcp.ResultTypeInputRequired {
+		return mcp.ParseCallToolResult(&raw)
+	}
+	return &res, nil
 }
 
 // ListTools returns the tools the member offers the caller in ctx.
@@ -95,16 +110,12 @@ type rpcAnswer struct {
 // and the caller's credentials (forwardHeaders). The answer may be JSON
 // or an event stream; the response to this request is returned.
 func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any) (json.RawMessage, error) {
-	params["_meta"] = map[string]any{
-		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
-		mcp.MetaKeyClientCapabilities: mcp.ClientCapabilities{},
-		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: f.cfg.Version},
-	}
+	params["_meta"] = f.meta
 	encoded, err := json.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": json.RawMessage(encoded)})
+	body, err := envelope(method, encoded)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
@@ -149,6 +160,33 @@ func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, par
 		return nil, errors.New("the answer has no result")
 	}
 	return a.Result, nil
+}
+
+// requestMeta is the _meta of every request: the protocol version, this
+// client and its (empty) capabilities.
+func requestMeta(version string) json.RawMessage {
+	b, err := json.Marshal(map[string]any{
+		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
+		mcp.MetaKeyClientCapabilities: mcp.ClientCapabilities{},
+		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: version},
+	})
+	if err != nil { // cannot happen: strings and an empty struct
+		panic(err)
+	}
+	return b
+}
+
+// envelope is the JSON-RPC request of method with params, already
+// encoded (and not scanned again, as json.Marshal would a RawMessage).
+func envelope(method mcp.MCPMethod, params []byte) ([]byte, error) {
+	m, err := json.Marshal(method)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"jsonrpc":"2.0","id":1,"method":,"params":}`)+len(m)+len(params))
+	b = append(b, `{"jsonrpc":"2.0","id":1,"method":`...)
+	b = append(append(b, m...), `,"params":`...)
+	return append(append(b, params...), '}'), nil
 }
 
 // fromStream reads an event stream until the JSON-RPC response (an
