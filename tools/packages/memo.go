@@ -74,7 +74,7 @@ func (t *Toolset) identify() (inputsID, time.Time, error) {
 		if err := syscall.Stat(p, &st); err != nil {
 			return nil, time.Time{}, fmt.Errorf("%s: %w", p, err)
 		}
-		f := fileID{name: p, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), dev: st.Dev, ino: st.Ino}
+		f := fileID{name: p, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), dev: uint64(st.Dev), ino: st.Ino} // Dev is 32 bits on some ports
 		last = max(last, f.mtime, f.ctime)
 		id = append(id, f)
 	}
