@@ -19,6 +19,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"tailscale.com/ipn/ipnstate"
 )
 
@@ -77,6 +79,7 @@ type Fleet struct {
 	probes  map[string]probe // by the peer's stable node id
 
 	http *httpClients
+	meta json.RawMessage // every request's _meta (requestMeta)
 }
 
 // New returns a Fleet for cfg; it does nothing until Attach.
@@ -91,6 +94,10 @@ func New(cfg Config) (*Fleet, error) {
 	}
 	f := &Fleet{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		probes: map[string]probe{}}
+	var err error
+	if f.meta, err = requestMeta(cfg.Version, mcp.ClientCapabilities{}); err != nil {
+		return nil, fmt.Errorf("encoding the fleet's requests: %w", err)
+	}
 	f.http = newHTTPClients(f.dial)
 	return f, nil
 }

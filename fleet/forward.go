@@ -74,11 +74,26 @@ func (f *Fleet) call(ctx context.Context, m Member, tool string, params map[stri
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: %w", tool, m.Name, err)
 	}
-	res, err := mcp.ParseCallToolResult(&raw)
+	res, err := parseResult(raw)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: its answer is not a tool result: %w", tool, m.Name, err)
 	}
 	return res, nil
+}
+
+// parseResult reads a member's tool result as mcp.ParseCallToolResult
+// does, decoding it once when it has content, structured content or asks
+// for input (mcp.ParseCallToolResult decodes every result twice); any
+// other answer is left to mcp.ParseCallToolResult's rules.
+func parseResult(raw json.RawMessage) (*mcp.CallToolResult, error) {
+	var res mcp.CallToolResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, err
+	}
+	if res.Content == nil && res.StructuredContent == nil && res.ResultType != mcp.ResultTypeInputRequired {
+		return mcp.ParseCallToolResult(&raw)
+	}
+	return &res, nil
 }
 
 // ListTools returns the tools the member offers the caller in ctx.
@@ -119,16 +134,17 @@ type rpcAnswer struct {
 // credentials (forwardHeaders). The answer may be JSON or an event
 // stream; the response to this request is returned.
 func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any, caps mcp.ClientCapabilities) (json.RawMessage, error) {
-	params["_meta"] = map[string]any{
-		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
-		mcp.MetaKeyClientCapabilities: caps,
-		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: f.cfg.Version},
+	params["_meta"] = f.meta // no capabilities: encoded once
+	if b, err := json.Marshal(caps); err != nil || string(b) != "{}" {
+		if params["_meta"], err = requestMeta(f.cfg.Version, caps); err != nil {
+			return nil, fmt.Errorf("encoding the request: %w", err)
+		}
 	}
 	encoded, err := json.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": json.RawMessage(encoded)})
+	body, err := envelope(method, encoded)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
@@ -173,6 +189,29 @@ func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, par
 		return nil, errors.New("the answer has no result")
 	}
 	return a.Result, nil
+}
+
+// requestMeta is the _meta of a request: the protocol version, this
+// client and the capabilities it declares for the caller.
+func requestMeta(version string, caps mcp.ClientCapabilities) (json.RawMessage, error) {
+	return json.Marshal(map[string]any{
+		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
+		mcp.MetaKeyClientCapabilities: caps,
+		mcp.MetaKeyClientInfo:         mcp.Implementation{Name: "tailops-fleet", Version: version},
+	})
+}
+
+// envelope is the JSON-RPC request of method with params, already
+// encoded (and not scanned again, as json.Marshal would a RawMessage).
+func envelope(method mcp.MCPMethod, params []byte) ([]byte, error) {
+	m, err := json.Marshal(method)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(`{"jsonrpc":"2.0","id":1,"method":,"params":}`)+len(m)+len(params))
+	b = append(b, `{"jsonrpc":"2.0","id":1,"method":`...)
+	b = append(append(b, m...), `,"params":`...)
+	return append(append(b, params...), '}'), nil
 }
 
 // fromStream reads an event stream until the JSON-RPC response (an

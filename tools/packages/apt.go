@@ -204,11 +204,15 @@ func (r readCloser) Close() error {
 // listKeys are the fields read from a Packages list.
 var listKeys = []string{"Package", "Version", "Architecture"}
 
-// scanList streams the Packages list r to fn, one version at a time.
-func scanList(r io.Reader, fn func(name, version, arch string) error) error {
-	return newControlParser(r, listKeys...).parse(func(par *paragraph) error {
-		v := par.fields
-		if v[0] == "" || v[1] == "" {
+// scanList streams the Packages list r to fn, one version at a time;
+// the fields passed are valid until fn returns (most of a list's packages
+// are not installed: fn converts only what it keeps).
+func scanList(r io.Reader, fn func(name, version, arch []byte) error) error {
+	p := newControlParser(r, listKeys...)
+	p.raw = true
+	return p.parse(func(par *paragraph) error {
+		v := par.raw
+		if len(v[0]) == 0 || len(v[1]) == 0 {
 			return fmt.Errorf("line %d: a paragraph without a Package or a Version field", par.line)
 		}
 		return fn(v[0], v[1], v[2])

@@ -22,6 +22,9 @@ var errStop = errors.New("stop")
 // keys the parser was given; a field absent is empty.
 type paragraph struct {
 	fields []string
+	// raw holds the same fields as read, valid until the callback
+	// returns; a raw parser fills only raw, sparing a string per field.
+	raw [][]byte
 	// line is the line the paragraph starts on, from 1.
 	line int
 }
@@ -38,6 +41,8 @@ type controlParser struct {
 	// InRelease file): the armour header is skipped and the signature
 	// ends the data.
 	pgp bool
+	// raw makes the parser fill only paragraph.raw.
+	raw bool
 }
 
 // newControlParser returns a parser of r keeping the fields keys (field
@@ -85,12 +90,18 @@ func (p *controlParser) parse(fn func(*paragraph) error) error {
 		if !inPar {
 			return nil
 		}
-		for i, b := range buf {
-			par.fields[i] = string(b)
+		par.raw = buf
+		if !p.raw {
+			for i, b := range buf {
+				par.fields[i] = string(b)
+			}
+		}
+		err := fn(par)
+		for i := range buf {
 			buf[i] = buf[i][:0]
 		}
 		inPar, current = false, -1
-		return fn(par)
+		return err
 	}
 	if p.pgp {
 		if err := p.skipArmourHeader(); err != nil {
@@ -130,7 +141,7 @@ func (p *controlParser) parse(fn func(*paragraph) error) error {
 			continue
 		default:
 			name, value, ok := bytes.Cut(line, []byte(":"))
-			if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+			if !ok || len(name) == 0 || hasBlank(name) {
 				return fmt.Errorf("line %d: %q is not a field (name: value)", p.line, clip(line))
 			}
 			if !inPar {
@@ -139,7 +150,7 @@ func (p *controlParser) parse(fn func(*paragraph) error) error {
 			}
 			current = -1
 			for i, k := range p.keys {
-				if bytes.EqualFold(name, k) {
+				if len(name) == len(k) && bytes.EqualFold(name, k) {
 					current = i
 					break
 				}
@@ -176,6 +187,17 @@ func (p *controlParser) skipArmourHeader() error {
 			return nil
 		}
 	}
+}
+
+// hasBlank reports whether b holds a space or a tab (a byte loop: field
+// names are short, and bytes.ContainsAny was a sixth of a list's parse).
+func hasBlank(b []byte) bool {
+	for _, c := range b {
+		if c == ' ' || c == '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 // clip shortens a line quoted in an error.

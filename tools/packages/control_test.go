@@ -30,20 +30,34 @@ func TestControlParser(t *testing.T) {
 		{"no colon", "Package: a\nnot a field\n", nil, `line 2: "not a field" is not a field`},
 		{"empty name", ": a\n", nil, "line 1:"},
 		{"empty input", "", nil, ""},
+		{"space in a name", "Package: a\nPack age: b\n", nil, `line 2: "Pack age: b" is not a field`},
+		{"tab in a name", "Package: a\nVer\tsion: 1\n", nil, "line 2:"},
+		{"names longer or shorter", "Package: a\nPackages: b\nVersio: 2\nVersions: 3\n", []string{"a|"}, ""},
+		{"repeated field", "Package: a\nPackage: b\nVersion: 1\n", []string{"b|1"}, ""},
+		{"fields reset between paragraphs", "Package: a\nVersion: 1\n\nPackage: b\n\nVersion: 2\n", []string{"a|1", "b|", "|2"}, ""},
 	} {
-		var got []string
-		err := newControlParser(strings.NewReader(c.in), "Package", "Version").parse(func(p *paragraph) error {
-			got = append(got, p.fields[0]+"|"+p.fields[1])
-			return nil
-		})
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+		// A raw parser must read the same as one making strings.
+		for _, raw := range []bool{false, true} {
+			var got []string
+			p := newControlParser(strings.NewReader(c.in), "Package", "Version")
+			p.raw = raw
+			err := p.parse(func(p *paragraph) error {
+				if raw {
+					got = append(got, string(p.raw[0])+"|"+string(p.raw[1]))
+				} else {
+					got = append(got, p.fields[0]+"|"+p.fields[1])
+				}
+				return nil
+			})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("%s (raw %v): error %v, want %q", c.name, raw, err, c.err)
+				}
+				continue
 			}
-			continue
-		}
-		if err != nil || strings.Join(got, ",") != strings.Join(c.want, ",") {
-			t.Errorf("%s: %q, %v; want %q", c.name, got, err, c.want)
+			if err != nil || strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("%s (raw %v): %q, %v; want %q", c.name, raw, got, err, c.want)
+			}
 		}
 	}
 }

@@ -4,8 +4,10 @@ package packages
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +26,9 @@ func addSeeds(f *testing.F, paths ...string) {
 
 // FuzzControl parses arbitrary deb822 data as the status file is: it
 // must never panic, and what it keeps must be within its bounds, one
-// paragraph per call, in order, starting on lines that exist.
+// paragraph per call, in order, starting on lines that exist; a raw
+// parser (as Packages lists are read) must read the same paragraphs and
+// fail the same way.
 func FuzzControl(f *testing.F) {
 	addSeeds(f, "testdata/status", "testdata/lists/example.org_debian_dists_stable_main_binary-amd64_Packages")
 	f.Add([]byte("Package: a\r\nVersion: 1\r\n\r\n\r\nPackage: b\n#c\n desc\n"))
@@ -33,6 +37,7 @@ func FuzzControl(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := bytes.Count(data, []byte("\n")) + 1
 		last := 0
+		var read []string
 		err := newControlParser(bytes.NewReader(data), statusKeys...).parse(func(p *paragraph) error {
 			if p.line <= last || p.line > lines {
 				t.Fatalf("paragraph on line %d after one on line %d, of %d lines", p.line, last, lines)
@@ -43,10 +48,25 @@ func FuzzControl(f *testing.F) {
 					t.Fatalf("field %s kept %d bytes", statusKeys[i], len(v))
 				}
 			}
+			read = append(read, fmt.Sprint(p.line, p.fields))
 			return nil
 		})
 		if err != nil && !strings.HasPrefix(err.Error(), "line ") {
 			t.Fatalf("error without a line number: %v", err)
+		}
+		raw := newControlParser(bytes.NewReader(data), statusKeys...)
+		raw.raw = true
+		var rawRead []string
+		rawErr := raw.parse(func(p *paragraph) error {
+			fields := make([]string, len(p.raw))
+			for i, v := range p.raw {
+				fields[i] = string(v)
+			}
+			rawRead = append(rawRead, fmt.Sprint(p.line, fields))
+			return nil
+		})
+		if fmt.Sprint(err) != fmt.Sprint(rawErr) || !slices.Equal(read, rawRead) {
+			t.Fatalf("raw parser read %q, %v; the other %q, %v", rawRead, rawErr, read, err)
 		}
 	})
 }
@@ -77,8 +97,8 @@ func FuzzScanList(f *testing.F) {
 	addSeeds(f, "testdata/lists/example.org_debian_dists_stable_main_binary-amd64_Packages",
 		"testdata/lists/example.org_debian-security_dists_stable-security_main_binary-amd64_Packages")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		scanList(bytes.NewReader(data), func(name, version, arch string) error {
-			if name == "" || version == "" {
+		scanList(bytes.NewReader(data), func(name, version, arch []byte) error {
+			if len(name) == 0 || len(version) == 0 {
 				t.Fatalf("version %q of %q passed on", version, name)
 			}
 			return nil

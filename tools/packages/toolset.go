@@ -87,6 +87,9 @@ type Toolset struct {
 	release    string
 	osRelease  []string
 	vulnCache  vulnCache
+
+	// memo keeps check_updates' last answer with its inputs' identity.
+	memo pendingMemo
 }
 
 var _ tools.Toolset = (*Toolset)(nil)
@@ -95,7 +98,8 @@ var _ tools.Toolset = (*Toolset)(nil)
 // is still returned, its tools declared but unavailable (tools.Unavailable).
 func New(cfg Config) (*Toolset, error) {
 	t := &Toolset{status: cmp.Or(cfg.Status, cfg.Host.Path(StatusFile)), lists: cmp.Or(cfg.Lists, cfg.Host.Path(ListsDir)),
-		pk: pkClient{addr: cmp.Or(cfg.BusAddress, DefaultBusAddress)}, log: cmp.Or(cfg.Logger, slog.Default())}
+		pk: pkClient{addr: cmp.Or(cfg.BusAddress, DefaultBusAddress)}, log: cmp.Or(cfg.Logger, slog.Default()),
+		memo: pendingMemo{window: racyWindow}}
 	var errs []error
 	for _, p := range []string{t.status, t.lists} {
 		if !filepath.IsAbs(p) {

@@ -76,16 +76,38 @@ func nativeArch() string {
 	return runtime.GOARCH
 }
 
-// checkUpdates computes the upgradable packages from the status file and
-// the lists, as apt's default policy picks candidates.
+// checkUpdates returns the upgradable packages (pendingUpdates), as
+// security_only and limit ask.
 func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, error) {
 	limit, err := tools.IntArg("limit", in.Limit, 500, 1, 5000)
 	if err != nil {
 		return CheckResult{}, err
 	}
+	p, err := t.pendingUpdates(ctx)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	res := CheckResult{Updates: []Update{}, Upgradable: p.upgradable, Security: p.security,
+		Lists: slices.Clone(p.lists), Notes: slices.Clone(p.notes)}
+	for _, u := range p.updates {
+		if in.SecurityOnly && !u.Security {
+			continue
+		}
+		if len(res.Updates) == limit {
+			res.Truncated = true
+			break
+		}
+		res.Updates = append(res.Updates, u)
+	}
+	return res, nil
+}
+
+// computePending computes the upgradable packages from the status file
+// and the lists, as apt's default policy picks candidates.
+func (t *Toolset) computePending(ctx context.Context) (*pending, error) {
 	cands := map[string][]*candidate{}
 	native := ""
-	err = readStatus(t.status, func(p *installed) error {
+	err := readStatus(t.status, func(p *installed) error {
 		if p.Name == "dpkg" {
 			native = p.Arch
 		}
@@ -96,41 +118,35 @@ func (t *Toolset) checkUpdates(ctx context.Context, in CheckArgs) (CheckResult, 
 		return nil
 	})
 	if err != nil {
-		return CheckResult{}, err
+		return nil, err
 	}
 	native = cmp.Or(native, nativeArch())
 	lists, notes, err := t.raiseCandidates(ctx, native, cands)
 	if err != nil {
-		return CheckResult{}, err
+		return nil, err
 	}
-	res := CheckResult{Updates: []Update{}, Lists: lists}
+	p := &pending{updates: []Update{}, lists: lists}
 	for name, cs := range cands {
 		for _, c := range cs {
 			if c.best == "" || Compare(c.best, c.current) <= 0 {
 				continue
 			}
-			res.Upgradable++
+			p.upgradable++
 			if c.security {
-				res.Security++
+				p.security++
 			}
-			if in.SecurityOnly && !c.security {
-				continue
-			}
-			res.Updates = append(res.Updates, Update{Name: name, Architecture: c.arch, Current: c.current, Candidate: c.best,
+			p.updates = append(p.updates, Update{Name: name, Architecture: c.arch, Current: c.current, Candidate: c.best,
 				Security: c.security, Suite: c.suite, Held: c.held})
 		}
 	}
-	slices.SortFunc(res.Updates, func(a, b Update) int {
+	slices.SortFunc(p.updates, func(a, b Update) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Architecture, b.Architecture))
 	})
-	if len(res.Updates) > limit {
-		res.Updates, res.Truncated = res.Updates[:limit], true
-	}
 	if len(notes) > maxNotes {
 		notes = append(notes[:maxNotes], fmt.Sprintf("and %d more notes", len(notes)-maxNotes))
 	}
-	res.Notes = notes
-	return res, nil
+	p.notes = notes
+	return p, nil
 }
 
 // raiseCandidates reads apt's lists, raising each installed package's
@@ -179,8 +195,13 @@ func (t *Toolset) scan(l packageList, native string, cands map[string][]*candida
 	if l.Release != nil {
 		suite = l.Release.Suite
 	}
-	return scanList(r, func(name, version, arch string) error {
-		for _, c := range cands[name] {
+	return scanList(r, func(name, rawVersion, rawArch []byte) error {
+		cs := cands[string(name)]
+		if len(cs) == 0 {
+			return nil
+		}
+		version, arch := string(rawVersion), string(rawArch)
+		for _, c := range cs {
 			if !sameArch(arch, c.arch, native) {
 				continue
 			}
