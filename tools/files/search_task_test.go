@@ -167,7 +167,9 @@ func TestSearchFilesReportsProgress(t *testing.T) {
 	notes := toolstest.RecordProgress(c)
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "search_files"
-	req.Params.Arguments = map[string]any{"path": ".", "content_regex": slowRegex, "timeout_seconds": 1}
+	// Three seconds: under the race detector on a loaded machine one
+	// file of the slow regex can take 300 ms, and reports need files.
+	req.Params.Arguments = map[string]any{"path": ".", "content_regex": slowRegex, "timeout_seconds": 3}
 	req.Params.Meta = &mcp.Meta{ProgressToken: "search-1"}
 	res, err := c.CallTool(context.Background(), req)
 	if err != nil || res.IsError {
@@ -181,7 +183,7 @@ func TestSearchFilesReportsProgress(t *testing.T) {
 	})
 	got := notes.Get()
 	if len(got) < 3 {
-		t.Fatalf("%d progress reports in a one-second search, want several: %v", len(got), got)
+		t.Fatalf("%d progress reports in a three-second search, want several: %v", len(got), got)
 	}
 	last := 0.0
 	for i, n := range got {
