@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
@@ -130,24 +131,20 @@ func schemaProps(raw json.RawMessage, schema any) (map[string]string, error) {
 		}
 		raw = b
 	}
-	var s struct {
-		Properties map[string]struct {
-			Type json.RawMessage `json:"type"`
-		} `json:"properties"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
+	var root jsonschema.Schema
+	if err := json.Unmarshal(raw, &root); err != nil {
 		return nil, err
 	}
 	props := map[string]string{}
-	for name, p := range s.Properties {
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(p.Type, &one) == nil:
-		case json.Unmarshal(p.Type, &many) == nil && slices.Contains(many, "string"):
+	for name, p := range root.Properties {
+		if p == nil {
+			continue
+		}
+		one := p.Type
+		if one == "" && slices.Contains(p.Types, "string") {
 			one = "string"
-		default:
-			for _, t := range many {
+		} else if one == "" {
+			for _, t := range p.Types {
 				if t != "null" {
 					one = t
 					break

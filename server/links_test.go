@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -110,6 +111,7 @@ func linkOf(t *testing.T, res *mcp.CallToolResult, wantURI string, size int64) s
 	return link.URI
 }
 
+// readText reads uri with c and returns its first contents' text.
 func readText(t *testing.T, c *client.Client, uri string) (string, error) {
 	t.Helper()
 	r := mcp.ReadResourceRequest{}
@@ -178,6 +180,7 @@ func TestLargeResultsAreLinks(t *testing.T) {
 			"test://dump/a?limit=three":         "query parameter limit: must be an integer",
 			"test://dump/a?limit=1&limit=2":     "query parameter limit is given 2 times",
 			"test://dump/a?limit=2&upper=maybe": "query parameter upper: must be true or false",
+			"test://dump/q%3Fmark?limit=4":      "xxxx", // a '?' in the path, escaped
 		} {
 			text, err := readText(t, c, uri)
 			switch {
@@ -190,6 +193,15 @@ func TestLargeResultsAreLinks(t *testing.T) {
 			case want != "" && !strings.Contains(err.Error(), want):
 				t.Errorf("%s: want an error saying %q, got %v", uri, want, err)
 			}
+		}
+		escaped := false
+		for _, r := range readAuditLog(t, cs.logPath) {
+			if args, _ := r["arguments"].(map[string]any); r["resource"] == "test://dump/q%3Fmark?limit=4" && args["path"] == "/q?mark" {
+				escaped = true
+			}
+		}
+		if !escaped {
+			t.Error("test://dump/q%3Fmark was not read as the path /q?mark")
 		}
 	})
 }
@@ -279,5 +291,22 @@ func TestForwardedResultsAreInline(t *testing.T) {
 	via := &auth.Caller{Agent: "forwarded", Via: &auth.TailscaleIdentity{NodeName: "entry"}}
 	if got := cs.srv.linkResult(ctx, e, via, args, res); got != res {
 		t.Errorf("a forwarded call should be inline, got %d contents", len(got.Content))
+	}
+}
+
+// TestLinkGrants: a confirmed call's link is readable for linkTTL, by
+// its key only, and at most maxLinkGrants are kept (the oldest dropped).
+func TestLinkGrants(t *testing.T) {
+	var g linkGrants
+	now := time.Now()
+	g.grant("a", now)
+	if !g.has("a", now.Add(linkTTL)) || g.has("a", now.Add(linkTTL+time.Second)) || g.has("b", now) {
+		t.Error("a grant should hold for linkTTL, and only for its key")
+	}
+	for i := range maxLinkGrants {
+		g.grant(strconv.Itoa(i), now)
+	}
+	if g.has("a", now) || !g.has("0", now) || !g.has(strconv.Itoa(maxLinkGrants-1), now) || len(g.until) != maxLinkGrants {
+		t.Errorf("past maxLinkGrants the oldest should go: %d kept", len(g.until))
 	}
 }

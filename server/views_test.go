@@ -57,17 +57,6 @@ func TestResourceViews(t *testing.T) {
 			{URI: "test://gated/{id}", Name: "gated", Description: "d", MIMEType: "text/plain", Tool: "gated", Args: id},
 		},
 	})
-	read := func(c interface {
-		ReadResource(context.Context, mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error)
-	}, uri string) (string, error) {
-		r := mcp.ReadResourceRequest{}
-		r.Params.URI = uri
-		res, err := c.ReadResource(t.Context(), r)
-		if err != nil {
-			return "", err
-		}
-		return res.Contents[0].(mcp.TextResourceContents).Text, nil
-	}
 	for _, stdio := range []bool{false, true} {
 		for _, scope := range []auth.Scope{auth.ScopeReadonly, auth.ScopeAdmin} {
 			t.Run(fmt.Sprintf("stdio=%v/%s", stdio, scope), func(t *testing.T) {
@@ -95,19 +84,19 @@ func TestResourceViews(t *testing.T) {
 				if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 					t.Errorf("templates %v, want %v", got, want)
 				}
-				if text, err := read(c, "test://things/web-one"); err != nil || text != "thing read web-one" {
+				if text, err := readText(t, c, "test://things/web-one"); err != nil || text != "thing read web-one" {
 					t.Errorf("read a thing: %q, %v", text, err)
 				}
-				if text, err := read(c, "test://status"); err != nil || text != "status ran" {
+				if text, err := readText(t, c, "test://status"); err != nil || text != "status ran" {
 					t.Errorf("read the status: %q, %v", text, err)
 				}
-				if _, err := read(c, "test://things/bad"); err == nil || !strings.Contains(err.Error(), "no thing called bad") {
+				if _, err := readText(t, c, "test://things/bad"); err == nil || !strings.Contains(err.Error(), "no thing called bad") {
 					t.Errorf("a tool error: %v", err)
 				}
-				if _, err := read(c, "test://things/NOT_OK"); err == nil || !strings.Contains(err.Error(), "invalid resource URI") {
+				if _, err := readText(t, c, "test://things/NOT_OK"); err == nil || !strings.Contains(err.Error(), "invalid resource URI") {
 					t.Errorf("an argument the tool's schema refuses: %v", err)
 				}
-				text, err := read(c, "test://secrets/key")
+				text, err := readText(t, c, "test://secrets/key")
 				if admin != (err == nil) || admin && text != "secret read key" {
 					t.Errorf("read a secret as %s: %q, %v", scope, text, err)
 				}
@@ -117,10 +106,10 @@ func TestResourceViews(t *testing.T) {
 				if !admin && !stdio && !strings.Contains(fmt.Sprint(err), "insufficient_scope") {
 					t.Errorf("over HTTP a missing scope is a 403 insufficient_scope: %v", err)
 				}
-				if _, err := read(c, "test://gated/x"); err == nil || !strings.Contains(err.Error(), "needs approval here: call it as a tool") {
+				if _, err := readText(t, c, "test://gated/x"); err == nil || !strings.Contains(err.Error(), "needs approval here: call it as a tool") {
 					t.Errorf("a view of a call that needs approval: %v; want a refusal", err)
 				}
-				if _, err := read(c, "test://off/x"); err == nil {
+				if _, err := readText(t, c, "test://off/x"); err == nil {
 					t.Error("a view of a tool the server does not serve was read")
 				}
 			})
