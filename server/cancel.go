@@ -28,6 +28,6 @@ func modernCancel(r *http.Request, e *envelope) bool {
 	if e == nil || !e.ok || e.Method != mcp.MethodNotificationCancelled || len(e.ID) != 0 {
 		return false
 	}
-	header, meta := r.Header.Get(mcp.HeaderProtocolVersion), e.Params.Meta.ProtocolVersion()
+	header, meta := r.Header.Get(mcp.HeaderProtocolVersion), e.Params.Meta.protocolVersion()
 	return mcp.IsModernProtocol(header) && (meta == "" || meta == header)
 }

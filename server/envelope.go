@@ -34,11 +34,27 @@ type envelope struct {
 			ResourceSubscriptions []string `json:"resourceSubscriptions"`
 		} `json:"notifications"`
 		Arguments json.RawMessage `json:"arguments"`
-		Meta      *mcp.Meta       `json:"_meta"`
+		Meta      meta            `json:"_meta"`
 		// RequestState is what a 2026-07-28 tools/call retried with an
 		// answer carries back (see redeem).
 		RequestState string `json:"requestState"`
 	} `json:"params"`
+}
+
+// meta is a request's _meta with its values left undecoded: the edge reads
+// only the protocol version, and mcp-go decodes the whole of it again.
+// (mcp.Meta would decode every value, the client's capabilities and
+// information included, on every request.)
+type meta map[string]json.RawMessage
+
+// protocolVersion is the protocol version _meta names; "" when it names
+// none or it is not a string, as mcp.Meta.ProtocolVersion reads it.
+func (m meta) protocolVersion() string {
+	var v string
+	if raw, ok := m[mcp.MetaKeyProtocolVersion]; !ok || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v
 }
 
 // envelopeKey is the context key of a request's envelope.

@@ -3,12 +3,15 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // TestReadEnvelopeBodies: the body reaches mcp-go whole whether or not its
@@ -77,5 +80,45 @@ func TestReadEnvelopeShortBody(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(resp), "HTTP/1.1 400") {
 		t.Errorf("answer %q, want 400", resp)
+	}
+}
+
+// TestEnvelopeProtocolVersion: the edge reads a request's protocol version
+// from _meta as mcp-go does (mcp.Meta.ProtocolVersion), and a _meta mcp-go
+// cannot decode makes the envelope not ok, as before.
+func TestEnvelopeProtocolVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, meta string
+		wantOK     bool
+	}{
+		{"absent", ``, true},
+		{"null", `,"_meta":null`, true},
+		{"modern", `,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"}}`, true},
+		{"older", `,"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}`, true},
+		{"not a string", `,"_meta":{"io.modelcontextprotocol/protocolVersion":20260728}`, true},
+		{"null version", `,"_meta":{"io.modelcontextprotocol/protocolVersion":null}`, true},
+		{"other case", `,"_meta":{"IO.modelcontextprotocol/protocolversion":"2026-07-28"}`, true},
+		{"progress token only", `,"_meta":{"progressToken":3}`, true},
+		{"not an object", `,"_meta":"2026-07-28"`, false},
+		{"an array", `,"_meta":["2026-07-28"]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			params := `{"name":"health_check"` + tt.meta + `}`
+			var e envelope
+			e.ok = json.Unmarshal([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":`+params+`}`), &e) == nil
+			var theirs struct {
+				Meta *mcp.Meta `json:"_meta"`
+			}
+			theirsOK := json.Unmarshal([]byte(params), &theirs) == nil
+			if e.ok != tt.wantOK || theirsOK != tt.wantOK {
+				t.Fatalf("decoded: ours %v, mcp-go's %v, want %v", e.ok, theirsOK, tt.wantOK)
+			}
+			if got, want := e.Params.Meta.protocolVersion(), theirs.Meta.ProtocolVersion(); got != want {
+				t.Errorf("protocol version %q, mcp-go reads %q", got, want)
+			}
+		})
 	}
 }

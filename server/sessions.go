@@ -300,7 +300,7 @@ func (s *Server) sessionGate(next http.Handler) http.Handler {
 			return
 		}
 		if e := envelopeFrom(r.Context()); e != nil {
-			if !e.ok || mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()) {
+			if !e.ok || mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
 				next.ServeHTTP(w, r) // mcp-go answers a parse error; 2026-07-28 has no sessions
 				return
 			}

@@ -96,7 +96,7 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 		case e == nil || !e.ok:
 		case e.Method == mcp.MethodResourcesSubscribe:
 			// Removed in 2026-07-28: mcp-go answers it as such (404, -32601).
-			if !mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) && !mcp.IsModernProtocol(e.Params.Meta.ProtocolVersion()) {
+			if !mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) && !mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
 				uris = []string{e.Params.URI}
 			}
 		case e.Method == mcp.MethodSubscriptionsListen:
