@@ -524,7 +524,7 @@ var sandboxApplied = regexp.MustCompile(`msg="sandbox applied" report="sandbox (
 // server-filesystem's does.
 func fsStartOurs(b *testing.B, fx *fsFixture, sdkClient bool) (*fsServer, time.Duration) {
 	b.Helper()
-	cmd := exec.Command(binPath, "serve", "--stdio", "--stdio-scopes", "file:read", "--sandbox", "enforce",
+	cmd := exec.Command(benchBinary(b), "serve", "--stdio", "--stdio-scopes", "file:read", "--sandbox", "enforce",
 		"--file-root", fx.root, "--state-dir", b.TempDir(), "--inline-max", strconv.Itoa(4<<20))
 	s := fsConnect(b, fsOurs, cmd, sdkClient)
 	m := sandboxApplied.FindStringSubmatch(s.stderr.String())
