@@ -74,10 +74,18 @@ endif
 RELEASE_TAGS := netgo,osusergo,timetzdata,$(TS_TAGS)
 RELEASE_LDFLAGS := -s -w -linkmode external -extldflags "-static" -buildid= \
 	-X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Every build's GOEXPERIMENT: jsonv2 puts Go's encoding/json/v2 under
+# encoding/json, in TailOps and every library it links (mcp-go encodes
+# each response with encoding/json): a 1 MiB read_file answers 1.7x as
+# fast (BENCHMARKS.md, "Size ladder"). nix/package.nix and .ci/test.sh set
+# the same (.ci/goexperiment.sh reads this line; .ci/nix-check.sh
+# compares); labtest.CheckBuild fails a test
+# binary, or a binary the tests or the release built, without it.
+GO_EXPERIMENT := jsonv2
 # A pinned build environment: nothing from the caller's environment may
 # change the output (GOFLAGS could add flags, GOAMD64 change the code...).
 RELEASE_ENV := env CGO_ENABLED=1 GOOS=$(GOOS) GOARCH=$(GOARCH) GOFLAGS= \
-	GOTOOLCHAIN=$(GO_TOOLCHAIN) GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT= \
+	GOTOOLCHAIN=$(GO_TOOLCHAIN) GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT=$(GO_EXPERIMENT) \
 	CGO_CFLAGS='-O2 -g' CGO_CPPFLAGS= CGO_CXXFLAGS='-O2 -g' CGO_LDFLAGS='-O2 -g' \
 	LC_ALL=C
 
@@ -89,7 +97,7 @@ CYCLONEDX := $(TOOLS_DIR)/cyclonedx-gomod
 .PHONY: build release binary sbom checksums repro nix-check vendor-hash clean help print-version
 
 build:
-	env GOTOOLCHAIN=$(GO_TOOLCHAIN) $(GO) build -tags $(TS_TAGS) -o tailops .
+	env GOTOOLCHAIN=$(GO_TOOLCHAIN) GOEXPERIMENT=$(GO_EXPERIMENT) $(GO) build -tags $(TS_TAGS) -o tailops .
 
 print-version:
 	@echo '$(VERSION) $(COMMIT)'

@@ -67,12 +67,13 @@ func TestTestOnlyBuildSaysSo(t *testing.T) {
 }
 
 // TestBuildsLeaveOutTailscaleFeatures: this test binary and the two
-// binaries TestMain built have every tag of tailscale.tags, as the release
-// has (TestApplianceImage checks the release binary), so what is tested
-// is what ships; and the tags reach Tailscale's code. Run without them
-// (a plain `go test`), it fails and says how to run.
+// binaries TestMain built have every tag of tailscale.tags and the
+// Makefile's GOEXPERIMENT, as the release has (TestApplianceImage checks
+// the release binary), so what is tested is what ships; and the tags
+// reach Tailscale's code. Run without them (a plain `go test`), it fails
+// and says how to run.
 func TestBuildsLeaveOutTailscaleFeatures(t *testing.T) {
-	if err := labtest.CheckTailscaleTags(binPath, probePath); err != nil {
+	if err := labtest.CheckBuild(binPath, probePath); err != nil {
 		t.Fatal(err)
 	}
 	for name, built := range map[string]bool{

@@ -12,7 +12,8 @@
 #   3. flake.lock pins nixpkgs on a NixOS release branch by rev and narHash,
 #      and its inputs are exactly flake.nix's;
 #   4. nix/package.nix's Tailscale feature tags are tailscale.tags', the
-#      same as the Makefile's (.ci/ts-tags.sh);
+#      same as the Makefile's (.ci/ts-tags.sh), and its GOEXPERIMENT the
+#      Makefile's GO_EXPERIMENT;
 #   5. the shell scripts pass shellcheck (writeShellApplication in the VM
 #      test runs it too, and fails the build on a warning).
 # Installs what it needs on a fresh Debian machine (nix-bin, jq, shellcheck).
@@ -129,8 +130,14 @@ grep -q '++ import ./tailscale-tags.nix;' nix/package.nix ||
   bad "nix/package.nix does not add nix/tailscale-tags.nix to its tags"
 echo "ok  $(tr ',' '\n' <<< "$nix_tags" | wc -l) tags"
 
+echo "== nix: GOEXPERIMENT is the Makefile's"
+make_exp=$(bash .ci/goexperiment.sh)
+grep -qx "  env.GOEXPERIMENT = \"$make_exp\";" nix/package.nix ||
+  bad "nix/package.nix does not set env.GOEXPERIMENT = \"$make_exp\" (the Makefile's GO_EXPERIMENT)"
+echo "ok  GOEXPERIMENT=$make_exp"
+
 echo "== shellcheck"
-mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh .ci/go-toolchain.sh .ci/ts-tags.sh | sort)
+mapfile -t scripts < <(listed 'nix/*.sh' 'nix/tests/*.sh' .ci/repro.sh .ci/nix-check.sh .ci/newcomer.sh .ci/vulncheck.sh .ci/readme-command.sh .ci/go-toolchain.sh .ci/ts-tags.sh .ci/goexperiment.sh | sort)
 if shellcheck "${scripts[@]}"; then
   echo "ok  ${scripts[*]}"
 else

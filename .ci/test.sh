@@ -67,6 +67,13 @@ echo "== Go toolchain (go.mod): $(command -v go), $(go version)"
 TAGS=$(bash .ci/ts-tags.sh)
 echo "== Tailscale feature tags (tailscale.tags): $TAGS"
 
+# The release's GOEXPERIMENT (the Makefile's GO_EXPERIMENT: encoding/json
+# on Go's encoding/json/v2), for vet, staticcheck, the tests and the
+# binaries they build, so that what is tested is what ships.
+GOEXPERIMENT=$(bash .ci/goexperiment.sh)
+export GOEXPERIMENT
+echo "== GOEXPERIMENT (the Makefile's): $GOEXPERIMENT"
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then

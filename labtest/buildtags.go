@@ -22,27 +22,55 @@ import (
 var tailscaleTagLine = regexp.MustCompile(`^ts_omit_[a-z0-9_]+$`)
 
 // TailscaleTags returns the Tailscale feature tags every TailOps build
-// uses (tailscale.tags at the module's root, found from the working
-// directory upward), joined with commas for go build -tags.
+// uses (tailscale.tags at the module's root), joined with commas for go
+// build -tags.
 func TailscaleTags() (string, error) {
+	b, err := moduleFile("tailscale.tags")
+	if err != nil {
+		return "", err
+	}
+	return parseTailscaleTags(b)
+}
+
+// goExperimentLine is the Makefile's line that names every build's
+// GOEXPERIMENT (.ci/goexperiment.sh reads the same line).
+var goExperimentLine = regexp.MustCompile(`(?m)^GO_EXPERIMENT := ([a-z0-9,]+)$`)
+
+// GoExperiment returns the GOEXPERIMENT every TailOps build uses: the
+// Makefile's GO_EXPERIMENT.
+func GoExperiment() (string, error) {
+	b, err := moduleFile("Makefile")
+	if err != nil {
+		return "", err
+	}
+	m := goExperimentLine.FindSubmatch(b)
+	if m == nil {
+		return "", errors.New("the Makefile has no GO_EXPERIMENT line")
+	}
+	return string(m[1]), nil
+}
+
+// moduleFile reads the file name at the module's root, found from the
+// working directory upward.
+func moduleFile(name string) ([]byte, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("finding tailscale.tags: %w", err)
+		return nil, fmt.Errorf("finding %s: %w", name, err)
 	}
 	for {
-		b, err := os.ReadFile(filepath.Join(dir, "tailscale.tags"))
+		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err == nil {
-			return parseTailscaleTags(b)
+			return b, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("reading tailscale.tags: %w", err)
+			return nil, fmt.Errorf("reading %s: %w", name, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return "", fmt.Errorf("the module at %s has no tailscale.tags", dir)
+			return nil, fmt.Errorf("the module at %s has no %s", dir, name)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no tailscale.tags in the working directory or above")
+			return nil, fmt.Errorf("no %s in the working directory or above", name)
 		}
 		dir = parent
 	}
@@ -84,10 +112,34 @@ func MissingTailscaleTags(settings []debug.BuildSetting) ([]string, error) {
 	return missing, nil
 }
 
-// CheckTailscaleTags fails unless the running binary (a test binary
-// too) and each binary in bins were built with every tag of
-// TailscaleTags: what is tested is what ships.
-func CheckTailscaleTags(bins ...string) error {
+// MissingExperiments returns the experiments of GoExperiment that the
+// build settings' GOEXPERIMENT lacks: none for a build made as TailOps is
+// built.
+func MissingExperiments(settings []debug.BuildSetting) ([]string, error) {
+	want, err := GoExperiment()
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, s := range settings {
+		if s.Key == "GOEXPERIMENT" {
+			have = strings.Split(s.Value, ",")
+		}
+	}
+	var missing []string
+	for _, e := range strings.Split(want, ",") {
+		if !slices.Contains(have, e) {
+			missing = append(missing, e)
+		}
+	}
+	return missing, nil
+}
+
+// CheckBuild fails unless the running binary (a test binary too) and
+// each binary in bins were built as every TailOps build is: with every
+// tag of TailscaleTags and the experiments of GoExperiment. What is
+// tested is what ships.
+func CheckBuild(bins ...string) error {
 	self, ok := debug.ReadBuildInfo()
 	if !ok {
 		return errors.New("this binary has no build information")
@@ -100,6 +152,14 @@ func CheckTailscaleTags(bins ...string) error {
 		if len(missing) > 0 {
 			return fmt.Errorf("%s was built without the Tailscale feature tags %s of tailscale.tags: "+
 				"build and test as every TailOps build is, with -tags \"$(bash .ci/ts-tags.sh)\" (.ci/test.sh does)",
+				name, strings.Join(missing, ","))
+		}
+		if missing, err = MissingExperiments(settings); err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%s was built without GOEXPERIMENT %s (the Makefile's GO_EXPERIMENT): "+
+				"build and test as every TailOps build is, with GOEXPERIMENT=\"$(bash .ci/goexperiment.sh)\" in the environment (.ci/test.sh does)",
 				name, strings.Join(missing, ","))
 		}
 		return nil

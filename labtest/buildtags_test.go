@@ -52,3 +52,30 @@ func TestMissingTailscaleTags(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingExperiments reads the Makefile's GO_EXPERIMENT and names
+// exactly the experiments a build's GOEXPERIMENT setting lacks.
+func TestMissingExperiments(t *testing.T) {
+	want, err := GoExperiment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != "jsonv2" {
+		t.Fatalf("GoExperiment() = %q; the Makefile names jsonv2", want)
+	}
+	for _, tc := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     []string
+	}{
+		{"it alone", []debug.BuildSetting{{Key: "GOEXPERIMENT", Value: "jsonv2"}}, nil},
+		{"among others", []debug.BuildSetting{{Key: "GOEXPERIMENT", Value: "greenteagc,jsonv2"}}, nil},
+		{"none", []debug.BuildSetting{{Key: "-tags", Value: "jsonv2"}}, []string{"jsonv2"}},
+		{"another", []debug.BuildSetting{{Key: "GOEXPERIMENT", Value: "nojsonv2"}}, []string{"jsonv2"}},
+	} {
+		got, err := MissingExperiments(tc.settings)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

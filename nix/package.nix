@@ -51,6 +51,9 @@ buildGo126Module {
   subPackages = [ "." ];
 
   env.CGO_ENABLED = 1;
+  # The Makefile's GO_EXPERIMENT (.ci/nix-check.sh compares): encoding/json
+  # runs on Go's encoding/json/v2.
+  env.GOEXPERIMENT = "jsonv2";
   # netgo,osusergo,timetzdata and the Tailscale features TailOps leaves out
   # (../tailscale.tags): the Makefile's RELEASE_TAGS, in the same order.
   tags = [

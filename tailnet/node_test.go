@@ -220,7 +220,7 @@ func TestLocalNodeIdentifiesCallers(t *testing.T) {
 // runs it): so the tsnet node tests prove that the release's node joins,
 // serves and identifies callers without them.
 func TestNodesLeaveOutTailscaleFeatures(t *testing.T) {
-	if err := labtest.CheckTailscaleTags(); err != nil {
+	if err := labtest.CheckBuild(); err != nil {
 		t.Fatal(err)
 	}
 }
