@@ -97,19 +97,7 @@ func MissingTailscaleTags(settings []debug.BuildSetting) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var have []string
-	for _, s := range settings {
-		if s.Key == "-tags" {
-			have = strings.Split(s.Value, ",")
-		}
-	}
-	var missing []string
-	for _, t := range strings.Split(want, ",") {
-		if !slices.Contains(have, t) {
-			missing = append(missing, t)
-		}
-	}
-	return missing, nil
+	return missingIn(settings, "-tags", want), nil
 }
 
 // MissingExperiments returns the experiments of GoExperiment that the
@@ -120,19 +108,25 @@ func MissingExperiments(settings []debug.BuildSetting) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return missingIn(settings, "GOEXPERIMENT", want), nil
+}
+
+// missingIn returns the items of want (comma-separated) that the build
+// setting key (a comma-separated list too) lacks.
+func missingIn(settings []debug.BuildSetting, key, want string) []string {
 	var have []string
 	for _, s := range settings {
-		if s.Key == "GOEXPERIMENT" {
+		if s.Key == key {
 			have = strings.Split(s.Value, ",")
 		}
 	}
 	var missing []string
-	for _, e := range strings.Split(want, ",") {
-		if !slices.Contains(have, e) {
-			missing = append(missing, e)
+	for _, w := range strings.Split(want, ",") {
+		if !slices.Contains(have, w) {
+			missing = append(missing, w)
 		}
 	}
-	return missing, nil
+	return missing
 }
 
 // CheckBuild fails unless the running binary (a test binary too) and
