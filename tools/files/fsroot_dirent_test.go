@@ -128,9 +128,30 @@ func TestListingName(t *testing.T) {
 		{"trailing ", `"trailing "`},
 		{"tab\there", `"tab\there"`},
 		{"ünïcode", "ünïcode"},
+		{"", ""},
+		{" ", `" "`},
+		{"del\x7f", `"del\x7f"`},
+		{"nbsp\u00a0", `"nbsp\u00a0"`},
+		{"\u0085next line", `"\u0085next line"`},
+		{"c1\u009bcontrol", `"c1\u009bcontrol"`},
+		{"ü ", `"ü "`},
+		{"invalid\xff", "invalid\xff"},
 	} {
 		if got := listingName(tc.name); got != tc.want {
 			t.Errorf("listingName(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRenderListingDetails checks the details columns, written without
+// fmt, against the format they replace: " %s %12d %s ".
+func TestRenderListingDetails(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int64{0, 38, 99999999999, 999999999999, 1234567890123, 1 << 62, -1} {
+		r := &listDirectoryResult{Path: "p", Total: 1, Entries: []dirEntry{{Name: "f", Type: "file", Size: &size, Mode: "0640", MTime: "2026-12-07T00:00:00Z"}}}
+		want := fmt.Sprintf("p: 1 entries\nfile    %s %12d %s  f\n", "0640", size, "2026-12-07T00:00:00Z")
+		if got := renderListing(r); got != want {
+			t.Errorf("size %d: got %q, want %q", size, got, want)
 		}
 	}
 }

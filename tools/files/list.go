@@ -69,12 +69,13 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 	slices.SortFunc(ents, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
 	res := &listDirectoryResult{Path: a.Path, Total: len(ents), Entries: make([]dirEntry, 0, min(len(ents), limit))}
 	res.Truncated = !complete || len(ents) > limit
+	protected := fs.protectedEntries()
 	for _, e := range ents[:min(len(ents), limit)] {
 		out, ok := describeEntry(dir, e, a.Details)
 		if !ok {
 			continue // gone since it was listed
 		}
-		out.Denied = fs.childDenied(dir, e.name) || fs.protectedEntry(uint64(dir.st.Dev), e.ino)
+		out.Denied = fs.childDenied(dir, e.name) || protected(uint64(dir.st.Dev), e.ino)
 		res.Entries = append(res.Entries, out)
 	}
 	return res, nil
@@ -115,11 +116,21 @@ func renderListing(r *listDirectoryResult) string {
 		fmt.Fprintf(&b, " (showing %d, truncated)", len(r.Entries))
 	}
 	b.WriteByte('\n')
+	var sizeBuf [20]byte
 	for _, e := range r.Entries {
 		b.WriteString(e.Type)
 		b.WriteString("       "[min(len(e.Type), 7):])
 		if e.Size != nil {
-			fmt.Fprintf(&b, " %s %12d %s ", e.Mode, *e.Size, e.MTime)
+			// " %s %12d %s ", without fmt: this runs once per entry.
+			b.WriteByte(' ')
+			b.WriteString(e.Mode)
+			b.WriteByte(' ')
+			size := strconv.AppendInt(sizeBuf[:0], *e.Size, 10)
+			b.WriteString("            "[min(len(size), 12):])
+			b.Write(size)
+			b.WriteByte(' ')
+			b.WriteString(e.MTime)
+			b.WriteByte(' ')
 		}
 		b.WriteByte(' ')
 		b.WriteString(listingName(e.Name))
@@ -133,9 +144,17 @@ func renderListing(r *listDirectoryResult) string {
 
 // listingName is name as the text listing shows it: as is, or quoted when
 // it holds a control character (a newline would start a fake entry) or
-// starts or ends with a space.
+// starts or ends with a space. Printable ASCII names, nearly all of them,
+// are decided byte by byte; others go through the Unicode tables.
 func listingName(name string) string {
-	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
+	quote := false
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < ' ' || c > '~' {
+			quote = strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl)
+			break
+		}
+	}
+	if quote || name != "" && (name[0] == ' ' || name[len(name)-1] == ' ') {
 		return strconv.Quote(name)
 	}
 	return name
