@@ -5,9 +5,12 @@ package files
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -153,5 +156,53 @@ func TestRenderListingDetails(t *testing.T) {
 		if got := renderListing(r); got != want {
 			t.Errorf("size %d: got %q, want %q", size, got, want)
 		}
+	}
+}
+
+// TestSortByName checks the keyed sort against sorting the names as
+// strings, on names that share starts shorter and longer than a key,
+// that are prefixes of one another, and that hold bytes above 0x7f.
+func TestSortByName(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int, start string, alphabet string) []string {
+		var names []string
+		seen := map[string]bool{}
+		for len(names) < n {
+			b := []byte(start)
+			for range rng.IntN(12) {
+				b = append(b, alphabet[rng.IntN(len(alphabet))])
+			}
+			if s := string(b); s != "" && !seen[s] {
+				seen[s] = true
+				names = append(names, s)
+			}
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		name  string
+		names []string
+	}{
+		{"none", nil},
+		{"one", []string{"a"}},
+		{"prefixes of one another", []string{"abc", "ab", "abcdefghijklmnop", "abcdefghijklmno", "a", "abcdefgh", "abcdefghi"}},
+		{"a shared start longer than a key", []string{"log-2026-12-07T00:00:01.txt", "log-2026-12-07T00:00:00.txt", "log-2026-12-07T00:00:00.txt.1", "log-2026-12-07"}},
+		{"the shared start is a whole name", []string{"file", "file-1", "file-0", "file\x01"}},
+		{"bytes above 0x7f", []string{"é", "e", "\xff", "\x7f", "z", "ü", "\xc3"}},
+		{"random, short alphabet", random(2000, "", "ab.")},
+		{"random, a shared start", random(2000, "file-0", "0123456789\x80\xff.")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ents := make([]rawEntry, len(tc.names))
+			for i, n := range tc.names {
+				ents[i] = rawEntry{name: n, ino: uint64(i)}
+			}
+			want := slices.Clone(ents)
+			slices.SortFunc(want, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
+			if got := sortByName(ents); !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
