@@ -84,13 +84,15 @@ func BackupSuffixes() []string { return slices.Clone(backupSuffixes) }
 type denyList struct {
 	patterns [][]compMatcher // each pattern, one matcher per component
 
-	// The patterns again, sorted by the first byte a name must have for
-	// their last component to match it, for matchEntry: a listing checks
-	// every entry, and most patterns ("shadow", "id_*", "wg*.conf") can
-	// only match names that start with their own first byte. A backup
-	// copy's original starts with the same byte as the copy.
-	byFirst  [][]int // first byte (of the lower-cased name): indices into patterns
-	anyFirst []int   // patterns whose last component may start with anything ("*.key")
+	// The patterns again, sorted by a byte a name must have for their
+	// last component to match it, for matchEntry: a listing checks every
+	// entry, and nearly every pattern can only match names that start
+	// ("shadow", "id_*", "wg*.conf") or end ("*.key") with a byte of its
+	// own. A backup copy's original starts with the same byte as the
+	// copy, but ends with another.
+	byFirst [][]int // first byte (of the lower-cased name): indices into patterns
+	byLast  [][]int // last byte, for patterns with no first byte
+	anyByte []int   // patterns with neither ("*", "?x*")
 }
 
 // firstByte returns the byte every name the matcher matches starts with,
@@ -101,6 +103,17 @@ func (m compMatcher) firstByte() (byte, bool) {
 		return 0, false
 	}
 	return m.s[0], true
+}
+
+// lastByte returns the byte every name the matcher matches ends with, and
+// false when there is none: a prefix glob, or a glob that ends with a
+// metacharacter or a character class (or an escaped character: its
+// backslash is not looked behind).
+func (m compMatcher) lastByte() (byte, bool) {
+	if m.s == "" || m.kind == 'p' || m.kind == 'g' && strings.IndexByte(`*?]\`, m.s[len(m.s)-1]) >= 0 {
+		return 0, false
+	}
+	return m.s[len(m.s)-1], true
 }
 
 // compMatcher matches one lower-cased path component against one glob,
@@ -197,12 +210,15 @@ func newDenyList(extra []string) (denyList, error) {
 		}
 		d.patterns = append(d.patterns, pat)
 	}
-	d.byFirst = make([][]int, 256)
+	d.byFirst, d.byLast = make([][]int, 256), make([][]int, 256)
 	for i, pat := range d.patterns {
-		if b, ok := pat[len(pat)-1].firstByte(); ok {
+		m := pat[len(pat)-1]
+		if b, ok := m.firstByte(); ok {
 			d.byFirst[b] = append(d.byFirst[b], i)
+		} else if b, ok := m.lastByte(); ok {
+			d.byLast[b] = append(d.byLast[b], i)
 		} else {
-			d.anyFirst = append(d.anyFirst, i)
+			d.anyByte = append(d.anyByte, i)
 		}
 	}
 	return d, nil
@@ -274,15 +290,22 @@ func compNames(rel string) []compName {
 // denied, assuming dirRel itself is not: only windows ending at name need
 // checking. Listings and walks call it once per entry, so the entry's
 // name is lower-cased and cut once, only the patterns that can match a
-// name with its first byte are tried, and dirRel is split only when a
-// pattern with slashes matches the name.
+// name with its first or last byte (or its original's last byte) are
+// tried, and dirRel is split only when a pattern with slashes matches the
+// name.
 func (d denyList) matchEntry(dirRel, name string) bool {
 	c := newCompName(strings.ToLower(name))
 	e := entryMatch{d: d, dirRel: dirRel, c: c}
-	if c.name != "" && e.matchAny(d.byFirst[c.name[0]]) {
-		return true
+	if n := len(c.name); n > 0 {
+		if e.matchAny(d.byFirst[c.name[0]]) || e.matchAny(d.byLast[c.name[n-1]]) {
+			return true
+		}
+		// An original is never empty (cutBackupSuffix).
+		if o := c.orig; c.isCopy && o[len(o)-1] != c.name[n-1] && e.matchAny(d.byLast[o[len(o)-1]]) {
+			return true
+		}
 	}
-	return e.matchAny(d.anyFirst)
+	return e.matchAny(d.anyByte)
 }
 
 // entryMatch is one matchEntry call: the entry's name, and its

@@ -124,7 +124,7 @@ func refMatchComps(pat []refCompMatcher, comps []string) bool {
 // denyDiffExtra are operator patterns for the differential tests, one of
 // each matcher shape, with slashes and without, starting with a literal,
 // a metacharacter and a multi-byte character.
-var denyDiffExtra = []string{"*.secret", "private", "vault/tokens", "/abs/pattern/", "ca?e[0-9].db", "tok*", "a*/b?/*.c", `lit\*eral`, `\esc*`, "?x.log", "[ab]y*", "ÿ*", "Ωmega"}
+var denyDiffExtra = []string{"*.secret", "private", "vault/tokens", "/abs/pattern/", "ca?e[0-9].db", "tok*", "a*/b?/*.c", `lit\*eral`, `\esc*`, "?x.log", "[ab]y*", "ÿ*", "Ωmega", "*.[ch]", "?[xy]", `*\]`, `*\z`}
 
 // checkDenyAgrees fails when the deny-list and the oracle disagree on rel,
 // as a whole path or as an entry of its directory.
@@ -156,7 +156,8 @@ func denyDiffNames() []string {
 			}
 		}
 	}
-	return append(names, "", "~", ".bak", ".old", "a.BAK", "file-00001.log", "ÄRGER.KEY", "ǅ.key", "\xff.key", "id_\xff")
+	return append(names, "", "~", ".bak", ".old", "a.BAK", "file-00001.log", "ÄRGER.KEY", "ǅ.key", "\xff.key", "id_\xff",
+		"main.c", "main.H~", "main.c.bak", "ay", "qx.old", "a]", "a]~", "az", "a\\z")
 }
 
 // TestDenyMatchAgreesWithOld checks the deny-list against the old matcher
