@@ -159,10 +159,11 @@ func TestRenderListingDetails(t *testing.T) {
 	}
 }
 
-// TestSortByName checks the keyed sort against sorting the names as
+// TestNameOrder checks the keyed sort against sorting the names as
 // strings, on names that share starts shorter and longer than a key,
-// that are prefixes of one another, and that hold bytes above 0x7f.
-func TestSortByName(t *testing.T) {
+// that are prefixes of one another, that are the same for a key's length
+// after the shared start, and that hold bytes above 0x7f.
+func TestNameOrder(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := func(n int, start string, alphabet string) []string {
@@ -192,6 +193,7 @@ func TestSortByName(t *testing.T) {
 		{"bytes above 0x7f", []string{"é", "e", "\xff", "\x7f", "z", "ü", "\xc3"}},
 		{"random, short alphabet", random(2000, "", "ab.")},
 		{"random, a shared start", random(2000, "file-0", "0123456789\x80\xff.")},
+		{"random, the same for a key's length after the shared start", append(random(1000, "ab-12345", "xy"), random(1000, "cd-12345", "xy")...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ents := make([]rawEntry, len(tc.names))
@@ -200,7 +202,11 @@ func TestSortByName(t *testing.T) {
 			}
 			want := slices.Clone(ents)
 			slices.SortFunc(want, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
-			if got := sortByName(ents); !slices.Equal(got, want) {
+			var got []rawEntry
+			for _, i := range nameOrder(ents) {
+				got = append(got, ents[i])
+			}
+			if !slices.Equal(got, want) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		})
