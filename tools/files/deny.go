@@ -83,6 +83,37 @@ func BackupSuffixes() []string { return slices.Clone(backupSuffixes) }
 // denyList matches root-relative paths against deny patterns.
 type denyList struct {
 	patterns [][]compMatcher // each pattern, one matcher per component
+
+	// The patterns again, sorted by a byte a name must have for their
+	// last component to match it, for matchEntry: a listing checks every
+	// entry, and nearly every pattern can only match names that start
+	// ("shadow", "id_*", "wg*.conf") or end ("*.key") with a byte of its
+	// own. A backup copy's original starts with the same byte as the
+	// copy, but ends with another.
+	byFirst [][]int // first byte (of the lower-cased name): indices into patterns
+	byLast  [][]int // last byte, for patterns with no first byte
+	anyByte []int   // patterns with neither ("*", "?x*")
+}
+
+// firstByte returns the byte every name the matcher matches starts with,
+// and false when there is none: a suffix glob, or a glob that starts with
+// a metacharacter.
+func (m compMatcher) firstByte() (byte, bool) {
+	if m.s == "" || m.kind == 's' || m.kind == 'g' && strings.IndexByte(`*?[\`, m.s[0]) >= 0 {
+		return 0, false
+	}
+	return m.s[0], true
+}
+
+// lastByte returns the byte every name the matcher matches ends with, and
+// false when there is none: a prefix glob, or a glob that ends with a
+// metacharacter or a character class (or an escaped character: its
+// backslash is not looked behind).
+func (m compMatcher) lastByte() (byte, bool) {
+	if m.s == "" || m.kind == 'p' || m.kind == 'g' && strings.IndexByte(`*?]\`, m.s[len(m.s)-1]) >= 0 {
+		return 0, false
+	}
+	return m.s[len(m.s)-1], true
 }
 
 // compMatcher matches one lower-cased path component against one glob,
@@ -106,19 +137,32 @@ func newCompMatcher(glob string) compMatcher {
 	return compMatcher{kind: 'g', s: glob}
 }
 
-// match reports whether the lower-cased name matches, as it is or as the
+// compName is a lower-cased path component with the original it copies
+// when it ends in a backup suffix: worked out once per component, not
+// once per pattern it is matched against.
+type compName struct {
+	name   string
+	orig   string // name without its backup suffix; "" when it has none
+	isCopy bool
+}
+
+func newCompName(lower string) compName {
+	orig, isCopy := cutBackupSuffix(lower)
+	return compName{name: lower, orig: orig, isCopy: isCopy}
+}
+
+// match reports whether the component matches, as it is or as the
 // original of a backup copy, and is not an exception (as it is or as the
 // original).
-func (m compMatcher) match(name string) bool {
-	orig, isCopy := cutBackupSuffix(name)
-	if !m.matchGlob(name) && !(isCopy && m.matchGlob(orig)) {
+func (m compMatcher) match(c compName) bool {
+	if !m.matchGlob(c.name) && !(c.isCopy && m.matchGlob(c.orig)) {
 		return false
 	}
 	if m.except != "" {
-		if ok, _ := filepath.Match(m.except, name); ok {
+		if ok, _ := filepath.Match(m.except, c.name); ok {
 			return false
 		}
-		if ok, _ := filepath.Match(m.except, orig); ok && isCopy {
+		if ok, _ := filepath.Match(m.except, c.orig); ok && c.isCopy {
 			return false
 		}
 	}
@@ -166,6 +210,17 @@ func newDenyList(extra []string) (denyList, error) {
 		}
 		d.patterns = append(d.patterns, pat)
 	}
+	d.byFirst, d.byLast = make([][]int, 256), make([][]int, 256)
+	for i, pat := range d.patterns {
+		m := pat[len(pat)-1]
+		if b, ok := m.firstByte(); ok {
+			d.byFirst[b] = append(d.byFirst[b], i)
+		} else if b, ok := m.lastByte(); ok {
+			d.byLast[b] = append(d.byLast[b], i)
+		} else {
+			d.anyByte = append(d.anyByte, i)
+		}
+	}
 	return d, nil
 }
 
@@ -192,9 +247,9 @@ func parseDenyPattern(p string) ([]compMatcher, error) {
 // isKeyFile reports whether name is a key-file name (keyFileNames),
 // whose contents decide whether it may be read.
 func isKeyFile(name string) bool {
-	name = strings.ToLower(name)
+	c := newCompName(strings.ToLower(name))
 	for _, g := range keyFileNames {
-		if newCompMatcher(g).match(name) {
+		if newCompMatcher(g).match(c) {
 			return true
 		}
 	}
@@ -211,7 +266,7 @@ func (d denyList) match(rel string) bool {
 	if rel == "." || rel == "" {
 		return false
 	}
-	comps := strings.Split(strings.ToLower(rel), "/")
+	comps := compNames(rel)
 	for end := 1; end <= len(comps); end++ {
 		if d.matchEnding(comps[:end]) {
 			return true
@@ -220,27 +275,67 @@ func (d denyList) match(rel string) bool {
 	return false
 }
 
+// compNames splits the root-relative path rel into lower-cased
+// components.
+func compNames(rel string) []compName {
+	parts := strings.Split(strings.ToLower(rel), "/")
+	comps := make([]compName, len(parts))
+	for i, p := range parts {
+		comps[i] = newCompName(p)
+	}
+	return comps
+}
+
 // matchEntry reports whether the entry name of the directory dirRel is
 // denied, assuming dirRel itself is not: only windows ending at name need
-// checking.
+// checking. Listings and walks call it once per entry, so the entry's
+// name is lower-cased and cut once, only the patterns that can match a
+// name with its first or last byte (or its original's last byte) are
+// tried, and dirRel is split only when a pattern with slashes matches the
+// name.
 func (d denyList) matchEntry(dirRel, name string) bool {
-	name = strings.ToLower(name)
-	var comps []string // dirRel's components, split only if a pattern needs them
-	for _, pat := range d.patterns {
+	c := newCompName(strings.ToLower(name))
+	e := entryMatch{d: d, dirRel: dirRel, c: c}
+	if n := len(c.name); n > 0 {
+		if e.matchAny(d.byFirst[c.name[0]]) || e.matchAny(d.byLast[c.name[n-1]]) {
+			return true
+		}
+		// An original is never empty (cutBackupSuffix).
+		if o := c.orig; c.isCopy && o[len(o)-1] != c.name[n-1] && e.matchAny(d.byLast[o[len(o)-1]]) {
+			return true
+		}
+	}
+	return e.matchAny(d.anyByte)
+}
+
+// entryMatch is one matchEntry call: the entry's name, and its
+// directory's components once a pattern with slashes needs them.
+type entryMatch struct {
+	d      denyList
+	dirRel string
+	c      compName
+	comps  []compName // nil until split
+}
+
+// matchAny reports whether one of the patterns (indices into d.patterns)
+// matches the entry.
+func (e *entryMatch) matchAny(pats []int) bool {
+	for _, i := range pats {
+		pat := e.d.patterns[i]
 		last := len(pat) - 1
-		if !pat[last].match(name) {
+		if !pat[last].match(e.c) {
 			continue
 		}
 		if last == 0 {
 			return true
 		}
-		if comps == nil {
-			comps = []string{}
-			if dirRel != "." && dirRel != "" {
-				comps = strings.Split(strings.ToLower(dirRel), "/")
+		if e.comps == nil {
+			e.comps = []compName{}
+			if e.dirRel != "." && e.dirRel != "" {
+				e.comps = compNames(e.dirRel)
 			}
 		}
-		if last <= len(comps) && matchComps(pat[:last], comps[len(comps)-last:]) {
+		if last <= len(e.comps) && matchComps(pat[:last], e.comps[len(e.comps)-last:]) {
 			return true
 		}
 	}
@@ -249,7 +344,7 @@ func (d denyList) matchEntry(dirRel, name string) bool {
 
 // matchEnding reports whether a pattern matches the components that end
 // comps.
-func (d denyList) matchEnding(comps []string) bool {
+func (d denyList) matchEnding(comps []compName) bool {
 	for _, pat := range d.patterns {
 		if len(pat) <= len(comps) && matchComps(pat, comps[len(comps)-len(pat):]) {
 			return true
@@ -258,7 +353,7 @@ func (d denyList) matchEnding(comps []string) bool {
 	return false
 }
 
-func matchComps(pat []compMatcher, comps []string) bool {
+func matchComps(pat []compMatcher, comps []compName) bool {
 	for j := range pat {
 		if !pat[j].match(comps[j]) {
 			return false

@@ -215,27 +215,33 @@ func readEntries(dir *node, max int) ([]rawEntry, bool, error) {
 // appendDirents appends the entries of a getdents64 buffer, skipping ".",
 // ".." and deleted entries (d_ino 0): records of d_ino (8 bytes), d_off
 // (8), d_reclen (2), d_type (1), then the NUL-terminated name, padded to
-// d_reclen.
+// d_reclen. The names are cut from one string copy of the buffer: one
+// allocation per getdents call instead of one per entry, which a listing
+// of 10,000 entries otherwise spends much of its time on (and the GC
+// after it).
 func appendDirents(ents []rawEntry, buf []byte) []rawEntry {
 	const nameOff = 19
-	for len(buf) >= nameOff {
-		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
-		if reclen < nameOff || reclen > len(buf) {
+	str := string(buf)
+	for off := 0; len(buf)-off >= nameOff; {
+		rec := buf[off:]
+		reclen := int(binary.NativeEndian.Uint16(rec[16:18]))
+		if reclen < nameOff || reclen > len(rec) {
 			break // malformed; the kernel does not do this
 		}
-		rec := buf[:reclen]
-		buf = buf[reclen:]
-		name := rec[nameOff:]
-		if i := bytes.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
+		rec = rec[:reclen]
+		nameLen := reclen - nameOff
+		if i := bytes.IndexByte(rec[nameOff:], 0); i >= 0 {
+			nameLen = i
 		}
+		name := str[off+nameOff : off+nameOff+nameLen]
+		off += reclen
 		// d_ino 0 marks a deleted entry on some file systems (as
 		// unix.ParseDirent, which this replaces, skips it too).
 		ino := binary.NativeEndian.Uint64(rec[0:8])
-		if ino == 0 || len(name) == 0 || string(name) == "." || string(name) == ".." {
+		if ino == 0 || name == "" || name == "." || name == ".." {
 			continue
 		}
-		ents = append(ents, rawEntry{name: string(name), mode: direntMode(rec[18]), ino: ino})
+		ents = append(ents, rawEntry{name: name, mode: direntMode(rec[18]), ino: ino})
 	}
 	return ents
 }

@@ -5,9 +5,12 @@ package files
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -128,9 +131,84 @@ func TestListingName(t *testing.T) {
 		{"trailing ", `"trailing "`},
 		{"tab\there", `"tab\there"`},
 		{"ünïcode", "ünïcode"},
+		{"", ""},
+		{" ", `" "`},
+		{"del\x7f", `"del\x7f"`},
+		{"nbsp\u00a0", `"nbsp\u00a0"`},
+		{"\u0085next line", `"\u0085next line"`},
+		{"c1\u009bcontrol", `"c1\u009bcontrol"`},
+		{"ü ", `"ü "`},
+		{"invalid\xff", "invalid\xff"},
 	} {
 		if got := listingName(tc.name); got != tc.want {
 			t.Errorf("listingName(%q) = %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRenderListingDetails checks the details columns, written without
+// fmt, against the format they replace: " %s %12d %s ".
+func TestRenderListingDetails(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int64{0, 38, 99999999999, 999999999999, 1234567890123, 1 << 62, -1} {
+		r := &listDirectoryResult{Path: "p", Total: 1, Entries: []dirEntry{{Name: "f", Type: "file", Size: &size, Mode: "0640", MTime: "2026-12-07T00:00:00Z"}}}
+		want := fmt.Sprintf("p: 1 entries\nfile    %s %12d %s  f\n", "0640", size, "2026-12-07T00:00:00Z")
+		if got := renderListing(r); got != want {
+			t.Errorf("size %d: got %q, want %q", size, got, want)
+		}
+	}
+}
+
+// TestNameOrder checks the keyed sort against sorting the names as
+// strings, on names that share starts shorter and longer than a key,
+// that are prefixes of one another, that are the same for a key's length
+// after the shared start, and that hold bytes above 0x7f.
+func TestNameOrder(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int, start string, alphabet string) []string {
+		var names []string
+		seen := map[string]bool{}
+		for len(names) < n {
+			b := []byte(start)
+			for range rng.IntN(12) {
+				b = append(b, alphabet[rng.IntN(len(alphabet))])
+			}
+			if s := string(b); s != "" && !seen[s] {
+				seen[s] = true
+				names = append(names, s)
+			}
+		}
+		return names
+	}
+	for _, tc := range []struct {
+		name  string
+		names []string
+	}{
+		{"none", nil},
+		{"one", []string{"a"}},
+		{"prefixes of one another", []string{"abc", "ab", "abcdefghijklmnop", "abcdefghijklmno", "a", "abcdefgh", "abcdefghi"}},
+		{"a shared start longer than a key", []string{"log-2026-12-07T00:00:01.txt", "log-2026-12-07T00:00:00.txt", "log-2026-12-07T00:00:00.txt.1", "log-2026-12-07"}},
+		{"the shared start is a whole name", []string{"file", "file-1", "file-0", "file\x01"}},
+		{"bytes above 0x7f", []string{"é", "e", "\xff", "\x7f", "z", "ü", "\xc3"}},
+		{"random, short alphabet", random(2000, "", "ab.")},
+		{"random, a shared start", random(2000, "file-0", "0123456789\x80\xff.")},
+		{"random, the same for a key's length after the shared start", append(random(1000, "ab-12345", "xy"), random(1000, "cd-12345", "xy")...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ents := make([]rawEntry, len(tc.names))
+			for i, n := range tc.names {
+				ents[i] = rawEntry{name: n, ino: uint64(i)}
+			}
+			want := slices.Clone(ents)
+			slices.SortFunc(want, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
+			var got []rawEntry
+			for _, i := range nameOrder(ents) {
+				got = append(got, ents[i])
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ package files
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -66,19 +67,74 @@ func (fs *fileSystem) listDirectory(_ context.Context, a *listDirectoryArgs) (*l
 	if !hidden {
 		ents = slices.DeleteFunc(ents, func(e rawEntry) bool { return strings.HasPrefix(e.name, ".") })
 	}
-	slices.SortFunc(ents, func(x, y rawEntry) int { return strings.Compare(x.name, y.name) })
+	order := nameOrder(ents)
 	res := &listDirectoryResult{Path: a.Path, Total: len(ents), Entries: make([]dirEntry, 0, min(len(ents), limit))}
 	res.Truncated = !complete || len(ents) > limit
-	for _, e := range ents[:min(len(ents), limit)] {
+	protected := fs.protectedEntries()
+	for _, i := range order[:min(len(ents), limit)] {
+		e := ents[i]
 		out, ok := describeEntry(dir, e, a.Details)
 		if !ok {
 			continue // gone since it was listed
 		}
-		out.Denied = fs.childDenied(dir, e.name) || fs.protectedEntry(uint64(dir.st.Dev), e.ino)
+		out.Denied = fs.childDenied(dir, e.name) || protected(uint64(dir.st.Dev), e.ino)
 		res.Entries = append(res.Entries, out)
 	}
 	return res, nil
 }
+
+// nameOrder returns the indices of ents in the order of their names
+// (strings.Compare's). Names in one directory tend to share a start
+// (file-00001.log, file-00002.log...), which comparing names from their
+// first byte goes over again and again: sorting 10,000 of them that way
+// was a tenth of the server's time listing them. So each name gets a
+// key: the 5 bytes that follow the start all the names share, NUL-padded
+// (a name holds no NUL), above its index in the low 24 bits. The keys
+// sort as plain integers, with no comparison function and nothing for
+// the GC to follow; only names whose 5 bytes are the same, left in index
+// order, are then compared as strings.
+func nameOrder(ents []rawEntry) []int32 {
+	shared := ""
+	if len(ents) > 0 {
+		shared = ents[0].name
+	}
+	for _, e := range ents {
+		n := 0
+		for n < len(shared) && n < len(e.name) && shared[n] == e.name[n] {
+			n++
+		}
+		shared = shared[:n]
+	}
+	skip := len(shared)
+	const idxBits = 24
+	keys := make([]uint64, len(ents))
+	for i, e := range ents {
+		var b [8]byte
+		copy(b[:8-idxBits/8], e.name[skip:])
+		keys[i] = binary.BigEndian.Uint64(b[:]) | uint64(i)
+	}
+	slices.Sort(keys)
+	order := make([]int32, len(keys))
+	for j, k := range keys {
+		order[j] = int32(k & (1<<idxBits - 1))
+	}
+	for start := 0; start < len(keys); {
+		end := start + 1
+		for end < len(keys) && keys[end]>>idxBits == keys[start]>>idxBits {
+			end++
+		}
+		if end-start > 1 {
+			slices.SortFunc(order[start:end], func(x, y int32) int {
+				return strings.Compare(ents[x].name[skip:], ents[y].name[skip:])
+			})
+		}
+		start = end
+	}
+	return order
+}
+
+// The indices must fit below nameOrder's keys.
+const _ uint = 1<<24 - listMaxScan
 
 // describeEntry turns what getdents gave into a listing entry. It stats
 // the entry (without following a symlink) when details are asked for, or
@@ -115,11 +171,21 @@ func renderListing(r *listDirectoryResult) string {
 		fmt.Fprintf(&b, " (showing %d, truncated)", len(r.Entries))
 	}
 	b.WriteByte('\n')
+	var sizeBuf [20]byte
 	for _, e := range r.Entries {
 		b.WriteString(e.Type)
 		b.WriteString("       "[min(len(e.Type), 7):])
 		if e.Size != nil {
-			fmt.Fprintf(&b, " %s %12d %s ", e.Mode, *e.Size, e.MTime)
+			// " %s %12d %s ", without fmt: this runs once per entry.
+			b.WriteByte(' ')
+			b.WriteString(e.Mode)
+			b.WriteByte(' ')
+			size := strconv.AppendInt(sizeBuf[:0], *e.Size, 10)
+			b.WriteString("            "[min(len(size), 12):])
+			b.Write(size)
+			b.WriteByte(' ')
+			b.WriteString(e.MTime)
+			b.WriteByte(' ')
 		}
 		b.WriteByte(' ')
 		b.WriteString(listingName(e.Name))
@@ -133,9 +199,17 @@ func renderListing(r *listDirectoryResult) string {
 
 // listingName is name as the text listing shows it: as is, or quoted when
 // it holds a control character (a newline would start a fake entry) or
-// starts or ends with a space.
+// starts or ends with a space. Printable ASCII names, nearly all of them,
+// are decided byte by byte; others go through the Unicode tables.
 func listingName(name string) string {
-	if strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
+	quote := false
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < ' ' || c > '~' {
+			quote = strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl)
+			break
+		}
+	}
+	if quote || name != "" && (name[0] == ' ' || name[len(name)-1] == ' ') {
 		return strconv.Quote(name)
 	}
 	return name

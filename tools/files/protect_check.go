@@ -248,3 +248,14 @@ func (pr *protection) current() *protSnapshot {
 	pr.snap, pr.at = &protSnapshot{ids: ids, clean: map[fileID]bool{}}, time.Now()
 	return pr.snap
 }
+
+// protectedEntries returns protectedEntry's check against one snapshot,
+// for a loop over the entries of one directory: protectedEntry takes the
+// snapshot's lock and reads the clock on every call.
+func (fs *fileSystem) protectedEntries() func(dev, ino uint64) bool {
+	snap := fs.prot.current()
+	return func(dev, ino uint64) bool {
+		_, ok := snap.lookup(fileID{dev: dev, ino: ino})
+		return ok
+	}
+}

@@ -22,3 +22,8 @@ func (fs *fileSystem) guardStat(string, *unix.Stat_t) error { return nil }
 
 // protectedEntry reports nothing protected in this build.
 func (fs *fileSystem) protectedEntry(uint64, uint64) bool { return false }
+
+// protectedEntries reports nothing protected in this build.
+func (fs *fileSystem) protectedEntries() func(dev, ino uint64) bool {
+	return func(uint64, uint64) bool { return false }
+}
