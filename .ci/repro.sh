@@ -103,8 +103,11 @@ file "$d1/$bin" | grep -q 'statically linked' || {
 { ldd "$d1/$bin" 2>&1 || true; } | sed 's/^[[:space:]]*/ldd: /'
 "$d1/$bin" version | sed -n '1,/^modules:/p'
 built_with=$("$go" version "$d1/$bin" | sed 's/^.*: //')
-if [ "$built_with" != "$toolchain" ]; then
-  echo "$bin was built with $built_with, not go.mod's $toolchain" >&2
+# The release sets the Makefile's GOEXPERIMENT, which Go appends to its
+# version ("go1.26.10-X:jsonv2").
+want_built_with="$toolchain-X:$(bash .ci/goexperiment.sh)"
+if [ "$built_with" != "$want_built_with" ]; then
+  echo "$bin was built with $built_with, not go.mod's $toolchain with GOEXPERIMENT $(bash .ci/goexperiment.sh) ($want_built_with)" >&2
   exit 1
 fi
 status=0
