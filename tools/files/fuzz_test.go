@@ -1,5 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
+// The fuzz target asserts the file tools' own checks, which
+// tailops_nocheck compiles out, on attack_test.go's escape fixture (built
+// without that tag too).
+
+//go:build !tailops_nocheck
+
 package files
 
 import (
