@@ -77,9 +77,9 @@ RELEASE_LDFLAGS := -s -w -linkmode external -extldflags "-static" -buildid= \
 # Every build's GOEXPERIMENT: jsonv2 puts Go's encoding/json/v2 under
 # encoding/json, in TailOps and every library it links (mcp-go encodes
 # each response with encoding/json): a 1 MiB read_file answers 1.7x as
-# fast (BENCHMARKS.md, "Size ladder"). nix/package.nix and .ci/test.sh set
-# the same (.ci/goexperiment.sh reads this line; .ci/nix-check.sh
-# compares); labtest.CheckBuild fails a test
+# fast (BENCHMARKS.md, "Issue 19 on a quiet machine, and encoding/json/v2").
+# nix/package.nix and .ci/test.sh set the same (.ci/goexperiment.sh reads
+# this line; .ci/nix-check.sh compares); labtest.CheckBuild fails a test
 # binary, or a binary the tests or the release built, without it.
 GO_EXPERIMENT := jsonv2
 # A pinned build environment: nothing from the caller's environment may
