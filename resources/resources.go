@@ -82,7 +82,6 @@ func All() []tools.ResourceView {
 				rel, ok := strings.CutPrefix(p, "/")
 				return withQuery(map[string]string{"path": rel}, a, fileQuery), ok // a relative path is the first root's: no URI names it
 			},
-			Omit: []string{"content"},
 		},
 	}
 }

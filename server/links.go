@@ -189,9 +189,13 @@ func (s *Server) linkResult(ctx context.Context, e *entry, c *auth.Caller, args 
 	link.Size = &n
 	out := *res
 	out.StructuredContent = structured
+	what := "text"
+	if len(v.spec.Omit) > 0 {
+		what = "text and " + strings.Join(v.spec.Omit, " and ")
+	}
 	out.Content = []mcp.Content{
 		mcp.NewTextContent(fmt.Sprintf("The result is %d bytes of text, more than this server puts in a result (%d, --inline-max): its %s is the resource %s; read it with resources/read, or call %s again asking for less.",
-			size, s.inlineMax, strings.Join(v.spec.Omit, " and "), uri, e.name)),
+			size, s.inlineMax, what, uri, e.name)),
 		link,
 	}
 	if e.spec.UntrustedOutput() {
@@ -206,12 +210,16 @@ func linksSpoken(ctx context.Context) bool {
 	return mcpserver.RequestProtocolVersion(ctx) >= linksSince
 }
 
-// textSize is the bytes of res's text contents.
+// textSize is the bytes of res's text contents as one text, as
+// joinTexts joins them (a resource read of the view gives that text).
 func textSize(res *mcp.CallToolResult) int {
-	n := 0
+	n, seen, last := 0, false, ""
 	for _, c := range res.Content {
 		if t, ok := c.(mcp.TextContent); ok {
-			n += len(t.Text)
+			if seen && !strings.HasSuffix(last, "\n") {
+				n++
+			}
+			n, seen, last = n+len(t.Text), true, t.Text
 		}
 	}
 	return n

@@ -264,16 +264,11 @@ func viewContents(uri, mime string, fields []string, res *mcp.CallToolResult, un
 	if res == nil {
 		return nil, fmt.Errorf("the tool returned nothing")
 	}
-	var text []string
-	for _, c := range res.Content {
-		if t, ok := c.(mcp.TextContent); ok {
-			text = append(text, t.Text)
-		}
-	}
+	text := joinTexts(res.Content)
 	if res.IsError {
-		return nil, fmt.Errorf("%s", strings.Join(text, "\n"))
+		return nil, fmt.Errorf("%s", text)
 	}
-	out := mcp.TextResourceContents{URI: uri, MIMEType: mime, Text: strings.Join(text, "\n")}
+	out := mcp.TextResourceContents{URI: uri, MIMEType: mime, Text: text}
 	if mime == "application/json" && res.StructuredContent != nil {
 		b, err := json.Marshal(res.StructuredContent)
 		if err != nil {
@@ -288,6 +283,28 @@ func viewContents(uri, mime string, fields []string, res *mcp.CallToolResult, un
 		out.Meta = map[string]any{tools.UntrustedMeta: true}
 	}
 	return []mcp.ResourceContents{out}, nil
+}
+
+// joinTexts is the text contents of a result as one text, each on a
+// line of its own: a newline between two unless the first ends in one.
+func joinTexts(content []mcp.Content) string {
+	var texts []string
+	for _, c := range content {
+		if t, ok := c.(mcp.TextContent); ok {
+			texts = append(texts, t.Text)
+		}
+	}
+	if len(texts) == 1 {
+		return texts[0]
+	}
+	var b strings.Builder
+	for i, t := range texts {
+		if i > 0 && !strings.HasSuffix(texts[i-1], "\n") {
+			b.WriteByte('\n')
+		}
+		b.WriteString(t)
+	}
+	return b.String()
 }
 
 // onlyFields keeps only fields of the JSON object b; all of it when

@@ -220,3 +220,30 @@ func TestResourceViewFields(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinTexts: a result's texts read as one resource text, each on a
+// line of its own, and the size a link announces is that text's.
+func TestJoinTexts(t *testing.T) {
+	link := mcp.NewResourceLink("file:///x", "x", "", "text/plain")
+	for _, tc := range []struct {
+		name  string
+		texts []mcp.Content
+		want  string
+	}{
+		{"none", nil, ""},
+		{"one, kept as it is", []mcp.Content{mcp.NewTextContent("a")}, "a"},
+		{"a newline added between", []mcp.Content{mcp.NewTextContent("a"), mcp.NewTextContent("[note]\n")}, "a\n[note]\n"},
+		{"none added after one", []mcp.Content{mcp.NewTextContent("a\n"), mcp.NewTextContent("[note]\n")}, "a\n[note]\n"},
+		{"after an empty text", []mcp.Content{mcp.NewTextContent(""), mcp.NewTextContent("b")}, "\nb"},
+		{"other contents skipped", []mcp.Content{mcp.NewTextContent("a"), link, mcp.NewTextContent("b")}, "a\nb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := joinTexts(tc.texts); got != tc.want {
+				t.Errorf("joinTexts: %q, want %q", got, tc.want)
+			}
+			if got := textSize(&mcp.CallToolResult{Content: tc.texts}); got != len(tc.want) {
+				t.Errorf("textSize: %d, want %d", got, len(tc.want))
+			}
+		})
+	}
+}

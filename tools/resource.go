@@ -97,8 +97,10 @@ type ResourceView struct {
 	// parameters; false when no URI of the view reads the same thing.
 	Link func(args map[string]any) (map[string]string, bool)
 	// Omit names the top-level fields of the tool's structured result a
-	// link stands for: they are emptied, and the result's LinkField
-	// names the resource. A view with Link must name at least one.
+	// link stands for besides the result's text: they are emptied, and
+	// the result's LinkField names the resource. Only a view with Link
+	// names any; none when the tool's content is only in its text
+	// (read_file).
 	Omit []string
 }
 
@@ -130,8 +132,8 @@ func (v *ResourceView) Validate() error {
 		return fmt.Errorf("resource view %s: no tool", v.URI)
 	case len(v.Fields) > 0 && v.MIMEType != "application/json":
 		return fmt.Errorf("resource view %s: shows fields %v of its tool's result, which only a JSON view can", v.URI, v.Fields)
-	case (v.Link == nil) != (len(v.Omit) == 0):
-		return fmt.Errorf("resource view %s: a link (Link) and the result fields it stands for (Omit) go together", v.URI)
+	case v.Link == nil && len(v.Omit) > 0:
+		return fmt.Errorf("resource view %s: names result fields a link stands for (Omit) but links nothing (no Link)", v.URI)
 	case strings.ContainsAny(v.URI, "?#"):
 		return fmt.Errorf("resource view %s: the URI has no query or fragment; Query names its query parameters", v.URI)
 	}

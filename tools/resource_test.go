@@ -35,6 +35,10 @@ func TestResourceViewValidate(t *testing.T) {
 		{"completes no variable", func(v *tools.ResourceView) { v.Complete = map[string]string{"name": "thing"} }, "not one of its variables"},
 		{"watched by no variable", func(v *tools.ResourceView) { v.Key = "name" }, "must both be set"},
 		{"watched without a key", func(v *tools.ResourceView) { v.Key = "" }, "must both be set"},
+		{"omits fields but links nothing", func(v *tools.ResourceView) { v.Omit = []string{"state"} }, "links nothing"},
+		{"links, the content only in the text", func(v *tools.ResourceView) {
+			v.Link = func(map[string]any) (map[string]string, bool) { return nil, false }
+		}, ""},
 	} {
 		v := good()
 		tc.mutate(&v)

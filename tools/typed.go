@@ -153,6 +153,11 @@ type TypedSpec[In, Out any] struct {
 	// Text renders the result for clients that read only text content;
 	// nil means indented JSON.
 	Text func(Out) string
+	// Note, when set, gives a second text content after Text's for a
+	// result ("" for none): a remark about the result, such as where a
+	// read continues, kept apart so that the first text is exactly the
+	// content a tool returns there and not in its structured result.
+	Note func(Out) string
 	// ApprovalFor is Spec.ApprovalFor; nil means calls wait for approval
 	// only when the tool is critical.
 	ApprovalFor func(args any) bool
@@ -190,7 +195,7 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 	if t.Untrusted {
 		markUntrustedTool(&tool)
 	}
-	run, text, untrusted := t.Run, t.Text, t.Untrusted
+	run, text, note, untrusted := t.Run, t.Text, t.Note, t.Untrusted
 	// The generic part is kept small (it is compiled once per tool):
 	// decoding and rendering are decodeArgs and typedResult.
 	typed := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -201,11 +206,14 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		ctx, p := callProgress(ctx, req)
 		p.Stage()
 		out, err := run(ctx, in)
-		var render func() string
+		var render, remark func() string
 		if text != nil && err == nil {
 			render = func() string { return text(out) }
 		}
-		return typedResult(out, err, render), nil
+		if note != nil && err == nil {
+			remark = func() string { return note(out) }
+		}
+		return typedResult(out, err, render, remark), nil
 	}
 	handler := typed
 	if untrusted {
@@ -251,8 +259,9 @@ func decodeArgs(args any, in any) string {
 // typedResult is a typed tool's result: err as a tool error, with
 // secrets redacted (errors can quote configuration: a daemon's message,
 // a container's last output), else out as the structured content with
-// the text render gives (nil: indented JSON).
-func typedResult(out any, err error, render func() string) *mcp.CallToolResult {
+// the text render gives (nil: indented JSON), then the one note gives
+// when it gives any.
+func typedResult(out any, err error, render, note func() string) *mcp.CallToolResult {
 	if err != nil {
 		return mcp.NewToolResultError(redact.Text(err.Error()))
 	}
@@ -263,7 +272,13 @@ func typedResult(out any, err error, render func() string) *mcp.CallToolResult {
 		b, _ := json.MarshalIndent(out, "", "  ")
 		s = string(b)
 	}
-	return mcp.NewToolResultStructured(out, s)
+	res := mcp.NewToolResultStructured(out, s)
+	if note != nil {
+		if n := note(); n != "" {
+			res.Content = append(res.Content, mcp.NewTextContent(n))
+		}
+	}
+	return res
 }
 
 // describeDecodeError turns a JSON decoding error into a message naming

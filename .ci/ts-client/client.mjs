@@ -70,9 +70,16 @@ confirming.setRequestHandler(ElicitRequestSchema, async (req) => {
 const negotiated = confirming.transport?.protocolVersion;
 check(negotiated === "2025-11-25" && LATEST_PROTOCOL_VERSION === negotiated,
   `the confirming client negotiated protocol ${negotiated} (the SDK's latest: ${LATEST_PROTOCOL_VERSION})`);
+// Listing the tools first makes the SDK check each structured result
+// against its tool's output schema: read_file's content is only in its
+// text, and its structured result must still fit the schema.
+const fileTools = (await confirming.listTools()).tools;
+check(fileTools.some((t) => t.name === "read_file" && t.outputSchema && !("content" in (t.outputSchema.properties ?? {}))),
+  "read_file is listed with an output schema that has no content (the content is its text)");
 answers.push({ action: "accept", content: { confirm: true } });
 const yes = await confirming.callTool({ name: "read_file", arguments: { path: fileToRead } });
-check(!yes.isError && JSON.stringify(yes.structuredContent ?? yes.content).includes("hello from the ts client")
+check(!yes.isError && yes.content[0].type === "text" && yes.content[0].text.includes("hello from the ts client")
+  && yes.structuredContent?.eof === true && !("content" in yes.structuredContent)
   && asked.length === 1 && asked[0].message.includes("read_file") && asked[0].requestedSchema?.properties?.confirm?.type === "boolean",
   "read_file asks the user (the question names the tool, one boolean confirm) and runs on accept");
 answers.push({ action: "decline" });

@@ -281,7 +281,7 @@ func TestPathRootSymlink(t *testing.T) {
 	ftSymlink(t, real, link)
 	k := serveFiles(t, []string{link})
 	for _, p := range []string{"a.log", filepath.Join(link, "a.log"), filepath.Join(real, "a.log")} {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
+		if r := readOK(t, k, map[string]any{"path": p}); r.Content != "real root\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
@@ -292,7 +292,7 @@ func TestPathRootSymlink(t *testing.T) {
 	}
 	ftSymlink(t, outside, link)
 	for _, p := range []string{"a.log", filepath.Join(link, "a.log")} {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "real root\n" {
+		if r := readOK(t, k, map[string]any{"path": p}); r.Content != "real root\n" {
 			t.Errorf("after re-pointing, %s: %q", p, r.Content)
 		}
 	}
@@ -312,7 +312,7 @@ func TestPathRootUnavailable(t *testing.T) {
 			t.Errorf("%s: %q", p, msg)
 		}
 	}
-	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": filepath.Join(base, "r2", "a.log")}); r.Content != "in r2\n" {
+	if r := readOK(t, k, map[string]any{"path": filepath.Join(base, "r2", "a.log")}); r.Content != "in r2\n" {
 		t.Errorf("second root: %q", r.Content)
 	}
 }
@@ -372,7 +372,7 @@ func TestFileDenyList(t *testing.T) {
 		}
 	}
 	for _, p := range allowed {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "content of "+p+"\n" {
+		if r := readOK(t, k, map[string]any{"path": p}); r.Content != "content of "+p+"\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
@@ -446,7 +446,7 @@ func TestFileHardLink(t *testing.T) {
 	if err := os.Remove(secret); err != nil {
 		t.Fatal(err)
 	}
-	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "innocent.log"}); r.Content != "OUTSIDE-SECRET\n" {
+	if r := readOK(t, k, map[string]any{"path": "innocent.log"}); r.Content != "OUTSIDE-SECRET\n" {
 		t.Errorf("single link: %q", r.Content)
 	}
 }

@@ -174,10 +174,10 @@ func TestFileDenyDefaults(t *testing.T) {
 		}
 	}
 	for _, s := range allowed {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": s.path}); r.Content != s.content {
+		if r := readOK(t, k, map[string]any{"path": s.path}); r.Content != s.content {
 			t.Errorf("read_file %s: %q", s.path, r.Content)
 		}
-		if r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": s.path, "lines": 1}); r.Content == "" {
+		if r := tailOK(t, k, map[string]any{"path": s.path, "lines": 1}); r.Content == "" {
 			t.Errorf("tail_file %s: empty", s.path)
 		}
 	}

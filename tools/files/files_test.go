@@ -5,6 +5,7 @@ package files
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,31 @@ import (
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
+
+// okText calls tool, which must succeed, and returns its structured
+// result and its first text (where read_file and tail_file send the
+// content, and only there).
+func okText[T any](t testing.TB, c toolstest.Caller, tool string, args map[string]any) (T, string) {
+	t.Helper()
+	res := toolstest.Call(t, c, tool, args)
+	return toolstest.Decode[T](t, c, tool, res), toolstest.Text(res)
+}
+
+// readOK calls read_file, which must succeed: its result, Content set.
+func readOK(t testing.TB, c toolstest.Caller, args map[string]any) readFileResult {
+	t.Helper()
+	r, text := okText[readFileResult](t, c, "read_file", args)
+	r.Content = text
+	return r
+}
+
+// tailOK calls tail_file, which must succeed: its result, Content set.
+func tailOK(t testing.TB, c toolstest.Caller, args map[string]any) tailFileResult {
+	t.Helper()
+	r, text := okText[tailFileResult](t, c, "tail_file", args)
+	r.Content = text
+	return r
+}
 
 // newFiles returns the file tools over roots, not yet opened (a server
 // opens them). A configuration New refuses fails the test, unless it is
@@ -173,28 +199,32 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 		tool    string
 		args    map[string]any
 		wantErr string
-		check   func(map[string]any) bool
+		check   func(m map[string]any, first string) bool // first: the first text
 	}
 	cases := []clientCase{
 		{tool: "list_directory", args: map[string]any{"path": "."},
-			check: func(m map[string]any) bool { return len(m["entries"].([]any)) == 4 }},
+			check: func(m map[string]any, _ string) bool { return len(m["entries"].([]any)) == 4 }},
 		{tool: "read_file", args: map[string]any{"path": filepath.Join(root, "app.log"), "limit": 6},
-			check: func(m map[string]any) bool { return m["content"] == "line 1" && m["eof"] == false }},
+			check: func(m map[string]any, first string) bool { return first == "line 1" && m["eof"] == false }},
 		{tool: "read_file", args: map[string]any{"path": "app.log", "encoding": "base64"},
-			check: func(m map[string]any) bool { return m["encoding"] == "base64" && m["eof"] == true }},
+			check: func(m map[string]any, _ string) bool { return m["encoding"] == "base64" && m["eof"] == true }},
 		{tool: "tail_file", args: map[string]any{"path": "app.log", "lines": 2},
-			check: func(m map[string]any) bool { return m["content"] == "error: disk full\nline 4\n" }},
+			check: func(m map[string]any, first string) bool {
+				return first == "error: disk full\nline 4\n" && m["lines"] == 2.0
+			}},
 		{tool: "search_files", args: map[string]any{"path": ".", "content_regex": "error"},
-			check: func(m map[string]any) bool { return len(m["matches"].([]any)) == 2 && m["complete"] == true }},
+			check: func(m map[string]any, _ string) bool { return len(m["matches"].([]any)) == 2 && m["complete"] == true }},
 		{tool: "search_files", args: map[string]any{"path": ".", "name_glob": "*.log", "max_results": 1},
-			check: func(m map[string]any) bool { return m["stopped_by"] == "max_results" }},
+			check: func(m map[string]any, _ string) bool { return m["stopped_by"] == "max_results" }},
 		{tool: "read_file", args: map[string]any{"path": "app.log", "encoding": "hex"}, wantErr: "encoding"},
 		{tool: "tail_file", args: map[string]any{"path": "app.log", "lines": 0}, wantErr: `"lines"`},
 	}
 	if PathChecks {
 		cases = append(cases,
 			clientCase{tool: "get_file_info", args: map[string]any{"path": "escape"},
-				check: func(m map[string]any) bool { return m["type"] == "symlink" && m["symlink_target"] == "outside roots" }},
+				check: func(m map[string]any, _ string) bool {
+					return m["type"] == "symlink" && m["symlink_target"] == "outside roots"
+				}},
 			clientCase{tool: "read_file", args: map[string]any{"path": "escape"}, wantErr: `path "escape" (outside roots`},
 			clientCase{tool: "read_file", args: map[string]any{"path": "../outside/secret.txt"}, wantErr: "outside roots"},
 		)
@@ -212,7 +242,7 @@ func TestFileToolsThroughMCPClient(t *testing.T) {
 				}
 				return
 			}
-			if m := toolstest.Decode[map[string]any](t, c, tc.tool, res); !tc.check(m) {
+			if m := toolstest.Decode[map[string]any](t, c, tc.tool, res); !tc.check(m, toolstest.Text(res)) {
 				t.Errorf("unexpected result %v\ntext: %s", m, text)
 			}
 		})
@@ -249,7 +279,7 @@ func TestPathArguments(t *testing.T) {
 	// The same file by relative path, absolute path and a path with
 	// lexical detours.
 	for _, p := range []string{"app.log", "./sub/../app.log", root + "/app.log", root + "//sub/../app.log"} {
-		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p})
+		r := readOK(t, k, map[string]any{"path": p})
 		if r.Path != p || !strings.HasPrefix(r.Content, "line 1") {
 			t.Errorf("read %q: %+v", p, r)
 		}
@@ -362,35 +392,56 @@ func TestReadFile(t *testing.T) {
 	ftWrite(t, filepath.Join(root, "latin1.txt"), "caf\xe9 au lait")
 	k := serveFiles(t, []string{root})
 
-	r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log"})
+	r := readOK(t, k, map[string]any{"path": "app.log"})
 	if r.Content != "line 1\nline 2\nerror: disk full\nline 4\n" || r.BytesRead != 38 || r.Size != 38 || !r.EOF || r.Encoding != "text" {
 		t.Errorf("whole file: %+v", r)
 	}
-	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})
+	r = readOK(t, k, map[string]any{"path": "app.log", "offset": 7, "limit": 7})
 	if r.Content != "line 2\n" || r.Offset != 7 || r.EOF {
 		t.Errorf("middle: %+v", r)
 	}
-	if text := ftText(toolstest.Call(t, k, "read_file", map[string]any{"path": "app.log", "offset": 7, "limit": 7})); !strings.Contains(text, "continue with offset 14") {
-		t.Errorf("text rendering lacks the continuation: %q", text)
+	// The content is sent once, as the first text, exactly; a read that
+	// stopped early says where to continue in a second text; the
+	// structured result has no content.
+	for _, tc := range []struct {
+		args  map[string]any
+		texts []string
+	}{
+		{map[string]any{"path": "app.log"}, []string{"line 1\nline 2\nerror: disk full\nline 4\n"}},
+		{map[string]any{"path": "app.log", "offset": 7, "limit": 7}, []string{"line 2\n", "[app.log: read 7 bytes from offset 7 of 38; continue with offset 14]\n"}},
+		{map[string]any{"path": "utf8.txt", "limit": 5}, []string{"héll", "[utf8.txt: read 5 bytes from offset 0 of 13; continue with offset 5]\n"}},
+		{map[string]any{"path": "nul.bin", "encoding": "base64"}, []string{"dGV4dABtb3Jl"}},
+	} {
+		res := toolstest.Call(t, k, "read_file", tc.args)
+		var texts []string
+		for _, c := range res.Content {
+			texts = append(texts, c.(mcp.TextContent).Text)
+		}
+		if !slices.Equal(texts, tc.texts) {
+			t.Errorf("read_file %v: texts %q, want %q", tc.args, texts, tc.texts)
+		}
+		if b, _ := json.Marshal(res.StructuredContent); strings.Contains(string(b), `"content"`) {
+			t.Errorf("read_file %v: the structured result carries the content again: %s", tc.args, b)
+		}
 	}
-	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "app.log", "offset": 1000})
+	r = readOK(t, k, map[string]any{"path": "app.log", "offset": 1000})
 	if r.Content != "" || !r.EOF {
 		t.Errorf("past the end: %+v", r)
 	}
 
 	// Limits that split a two-byte character stop before it; offsets that
 	// split one start after it; the pieces join up.
-	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "limit": 2})
+	r = readOK(t, k, map[string]any{"path": "utf8.txt", "limit": 2})
 	if r.Content != "h" || r.BytesRead != 1 || r.EOF {
 		t.Errorf("limit splitting é: %+v", r)
 	}
-	r = toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": 2, "limit": 4})
+	r = readOK(t, k, map[string]any{"path": "utf8.txt", "offset": 2, "limit": 4})
 	if r.Content != "llo" || r.Offset != 3 {
 		t.Errorf("offset splitting é: %+v", r)
 	}
 	var joined string
 	for off := int64(0); ; {
-		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "utf8.txt", "offset": off, "limit": 3})
+		r := readOK(t, k, map[string]any{"path": "utf8.txt", "offset": off, "limit": 3})
 		joined += r.Content
 		off = r.Offset + int64(r.BytesRead)
 		if r.EOF {
@@ -407,7 +458,7 @@ func TestReadFile(t *testing.T) {
 		if !strings.Contains(msg, "base64") {
 			t.Errorf("%s: %q does not point to base64", name, msg)
 		}
-		r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": name, "encoding": "base64"})
+		r := readOK(t, k, map[string]any{"path": name, "encoding": "base64"})
 		raw, _ := os.ReadFile(filepath.Join(root, name))
 		if dec, err := base64.StdEncoding.DecodeString(r.Content); err != nil || string(dec) != string(raw) || r.Encoding != "base64" {
 			t.Errorf("%s as base64: %+v", name, r)
@@ -461,12 +512,12 @@ func TestTailFile(t *testing.T) {
 		{"noeol.log", 2, "b\nc"},
 		{"empty.log", 5, ""},
 	} {
-		r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": tc.path, "lines": tc.lines})
+		r := tailOK(t, k, map[string]any{"path": tc.path, "lines": tc.lines})
 		if r.Content != tc.want || r.Truncated {
 			t.Errorf("tail -n %d %s: %q (truncated %v), want %q", tc.lines, tc.path, r.Content, r.Truncated, tc.want)
 		}
 	}
-	if r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "app.log"}); r.Lines != 4 || r.Size != 38 {
+	if r := tailOK(t, k, map[string]any{"path": "app.log"}); r.Lines != 4 || r.Size != 38 {
 		t.Errorf("default lines: %+v", r)
 	}
 	if msg := toolstest.Err(t, k, "tail_file", map[string]any{"path": "app.log", "lines": tailMaxLines + 1}); !strings.Contains(msg, `"lines"`) {
@@ -500,7 +551,7 @@ func TestTailFileLargeSparse(t *testing.T) {
 	ts := newFiles(t, []string{root})
 	k := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
 	before := ts.bytesRead.Load()
-	r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 100})
+	r := tailOK(t, k, map[string]any{"path": "big.log", "lines": 100})
 	read := ts.bytesRead.Load() - before
 	if r.Lines != 100 || !strings.HasPrefix(r.Content, "log line 0900\n") || !strings.HasSuffix(r.Content, "log line 0999\n") {
 		t.Errorf("content: %d lines, starts %q", r.Lines, r.Content[:min(20, len(r.Content))])
@@ -513,7 +564,7 @@ func TestTailFileLargeSparse(t *testing.T) {
 	// has no newline: tail_file stops at its byte cap and drops the cut
 	// line (the NULs and the first log line).
 	before = ts.bytesRead.Load()
-	r = toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "big.log", "lines": 5000})
+	r = tailOK(t, k, map[string]any{"path": "big.log", "lines": 5000})
 	if read := ts.bytesRead.Load() - before; !r.Truncated || r.Lines != 999 || read != tailMaxBytes {
 		t.Errorf("deep tail: truncated %v, %d lines, after reading %d bytes", r.Truncated, r.Lines, read)
 	}
@@ -527,13 +578,22 @@ func TestTailFileByteCap(t *testing.T) {
 	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
 	ftWrite(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
 	k := serveFiles(t, []string{root})
-	r := toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "wide.log", "lines": 10})
+	r := tailOK(t, k, map[string]any{"path": "wide.log", "lines": 10})
 	if !r.Truncated || r.Content != "short 1\nshort 2\n" || r.BytesRead != tailMaxBytes {
 		t.Errorf("wide: truncated %v, %d bytes read, content %q", r.Truncated, r.BytesRead, r.Content[:min(40, len(r.Content))])
 	}
-	r = toolstest.OK[tailFileResult](t, k, "tail_file", map[string]any{"path": "one.log", "lines": 1})
+	r = tailOK(t, k, map[string]any{"path": "one.log", "lines": 1})
 	if !r.Truncated || len(r.Content) != tailMaxBytes {
 		t.Errorf("one line: truncated %v, %d bytes", r.Truncated, len(r.Content))
+	}
+	// The lines are the first text, exactly; the cap is said in a second.
+	res := toolstest.Call(t, k, "tail_file", map[string]any{"path": "wide.log", "lines": 10})
+	if len(res.Content) != 2 || res.Content[0].(mcp.TextContent).Text != "short 1\nshort 2\n" ||
+		res.Content[1].(mcp.TextContent).Text != fmt.Sprintf("[wide.log: only 2 lines fit in the %d bytes tail_file reads]\n", tailMaxBytes) {
+		t.Errorf("texts: %+v", res.Content)
+	}
+	if b, _ := json.Marshal(res.StructuredContent); strings.Contains(string(b), `"content"`) {
+		t.Errorf("the structured result carries the lines again: %s", b)
 	}
 }
 

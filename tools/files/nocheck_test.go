@@ -31,11 +31,11 @@ func TestPathChecksDisabled(t *testing.T) {
 	}
 	k := serveFiles(t, []string{root})
 	for _, p := range []string{"../outside/secret.txt", filepath.Join(outside, "secret.txt"), "abs", "reldir/secret.txt", "hard.log"} {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != "OUTSIDE-SECRET\n" {
+		if r := readOK(t, k, map[string]any{"path": p}); r.Content != "OUTSIDE-SECRET\n" {
 			t.Errorf("%s: %q", p, r.Content)
 		}
 	}
-	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "id_rsa"}); r.Content != "KEY\n" {
+	if r := readOK(t, k, map[string]any{"path": "id_rsa"}); r.Content != "KEY\n" {
 		t.Errorf("id_rsa: %q", r.Content)
 	}
 	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "OUTSIDE"})

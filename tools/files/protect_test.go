@@ -158,7 +158,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 		t.Errorf("statelink: %+v", info)
 	}
 	// The rest of the root works.
-	if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": "other/not-protected/public.log"}); r.Content != "public\n" {
+	if r := readOK(t, k, map[string]any{"path": "other/not-protected/public.log"}); r.Content != "public\n" {
 		t.Errorf("public.log: %q", r.Content)
 	}
 	l := toolstest.OK[listDirectoryResult](t, k, "list_directory", map[string]any{"path": "conf"})
@@ -210,7 +210,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 	// Without the protection the same fixture reads: the wall is what
 	// refused above.
 	open := serveFiles(t, []string{f.root})
-	if r := toolstest.OK[readFileResult](t, open, "read_file", map[string]any{"path": "state/secret"}); !strings.Contains(r.Content, "SERVER-SECRET") {
+	if r := readOK(t, open, map[string]any{"path": "state/secret"}); !strings.Contains(r.Content, "SERVER-SECRET") {
 		t.Errorf("without protection: %q", r.Content)
 	}
 }
@@ -283,7 +283,7 @@ func TestFileToolsRefuseServerPathsThroughBindMounts(t *testing.T) {
 	// Without the protection the mounts do expose the secrets.
 	open := serveFiles(t, []string{root})
 	for _, p := range []string{"whole/secret", "part/node.conf", "cfg.log"} {
-		if r := toolstest.OK[readFileResult](t, open, "read_file", map[string]any{"path": p}); !strings.Contains(r.Content, "SERVER-SECRET") {
+		if r := readOK(t, open, map[string]any{"path": p}); !strings.Contains(r.Content, "SERVER-SECRET") {
 			t.Errorf("without protection, %s: %q", p, r.Content)
 		}
 	}

@@ -22,20 +22,25 @@ type readFileArgs struct {
 }
 
 type readFileResult struct {
-	Path      string `json:"path" jsonschema_description:"The file, as given."`
-	Content   string `json:"content" jsonschema_description:"The bytes read, as UTF-8 text or base64."`
-	Encoding  string `json:"encoding" jsonschema:"enum=text,enum=base64" jsonschema_description:"How content is encoded."`
+	Path string `json:"path" jsonschema_description:"The file, as given."`
+	// Content is the bytes read, as UTF-8 text or base64: the result's
+	// first text content, sent once (issue 19), not in the structured
+	// result.
+	Content   string `json:"-"`
+	Encoding  string `json:"encoding" jsonschema:"enum=text,enum=base64" jsonschema_description:"How the content (the result's first text) is encoded."`
 	Offset    int64  `json:"offset" jsonschema_description:"Offset the content starts at (moved forward past a UTF-8 character the requested offset split)."`
-	BytesRead int    `json:"bytes_read" jsonschema_description:"Bytes of the file in content."`
+	BytesRead int    `json:"bytes_read" jsonschema_description:"Bytes of the file in the content."`
 	Size      int64  `json:"size" jsonschema_description:"File size in bytes when opened."`
 	EOF       bool   `json:"eof" jsonschema_description:"The content reaches the end of the file."`
-	Link      string `json:"link,omitempty" jsonschema_description:"Set when the content was too large to put in the result (the server's --inline-max): the resource URI that serves it (resources/read); content is then empty."`
+	Link      string `json:"link,omitempty" jsonschema_description:"Set when the content was too large to put in the result (the server's --inline-max): the resource URI that serves it (resources/read); the result's text then says so instead of holding it."`
 }
 
 func (fs *fileSystem) readFileSpec() tools.Spec {
-	return fileTool(fs, "read_file", "Read file",
-		"Read part of a file inside the file roots, by byte offset and limit (default 64 KiB, at most 4 MiB). Binary files (a NUL byte in the first 8 KiB, or invalid UTF-8) are refused unless encoding is base64.",
+	t := fileToolTyped(fs, "read_file", "Read file",
+		"Read part of a file inside the file roots, by byte offset and limit (default 64 KiB, at most 4 MiB). Binary files (a NUL byte in the first 8 KiB, or invalid UTF-8) are refused unless encoding is base64. The content is the result's first text, exactly; a second text says where to continue when the read stopped before the end; the structured result has the offsets and sizes.",
 		tools.RiskHigh, fs.readFile, renderRead)
+	t.Note = func(r readFileResult) string { return noteRead(&r) }
+	return t.Spec()
 }
 
 func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileResult, error) {
@@ -112,18 +117,17 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 	return res, nil
 }
 
-func renderRead(r *readFileResult) string {
+// renderRead is read_file's text: the content, exactly.
+func renderRead(r *readFileResult) string { return r.Content }
+
+// noteRead is read_file's second text, where to continue, when the read
+// stopped before the end.
+func noteRead(r *readFileResult) string {
 	if r.EOF {
-		return r.Content
-	}
-	var b strings.Builder
-	b.WriteString(r.Content)
-	if r.Content != "" && !strings.HasSuffix(r.Content, "\n") {
-		b.WriteByte('\n')
+		return ""
 	}
 	next := r.Offset + int64(r.BytesRead)
-	fmt.Fprintf(&b, "[%s: read %d bytes from offset %d of %d; continue with offset %d]\n", r.Path, r.BytesRead, r.Offset, r.Size, next)
-	return b.String()
+	return fmt.Sprintf("[%s: read %d bytes from offset %d of %d; continue with offset %d]\n", r.Path, r.BytesRead, r.Offset, r.Size, next)
 }
 
 type tailFileArgs struct {
@@ -132,18 +136,23 @@ type tailFileArgs struct {
 }
 
 type tailFileResult struct {
-	Path      string `json:"path" jsonschema_description:"The file, as given."`
-	Content   string `json:"content" jsonschema_description:"The last lines, as UTF-8 text (invalid bytes replaced by U+FFFD)."`
-	Lines     int    `json:"lines" jsonschema_description:"Number of lines in content."`
+	Path string `json:"path" jsonschema_description:"The file, as given."`
+	// Content is the last lines, as UTF-8 text (invalid bytes replaced by
+	// U+FFFD): the result's first text, sent once, not in the structured
+	// result.
+	Content   string `json:"-"`
+	Lines     int    `json:"lines" jsonschema_description:"Number of lines in the content (the result's first text)."`
 	BytesRead int64  `json:"bytes_read" jsonschema_description:"Bytes read from the end of the file."`
 	Size      int64  `json:"size" jsonschema_description:"File size in bytes when opened."`
 	Truncated bool   `json:"truncated" jsonschema_description:"Fewer lines than asked for because tail_file reads at most 4 MiB; the file has more."`
 }
 
 func (fs *fileSystem) tailFileSpec() tools.Spec {
-	return fileTool(fs, "tail_file", "Tail file",
-		"Return the last lines of a text file inside the file roots (default 100, at most 10000), reading backwards from the end: cheap on large logs, and never more than 4 MiB.",
+	t := fileToolTyped(fs, "tail_file", "Tail file",
+		"Return the last lines of a text file inside the file roots (default 100, at most 10000), reading backwards from the end: cheap on large logs, and never more than 4 MiB. The lines are the result's first text, exactly; a second text says when fewer lines fitted in 4 MiB.",
 		tools.RiskHigh, fs.tailFile, renderTail)
+	t.Note = func(r tailFileResult) string { return noteTail(&r) }
+	return t.Spec()
 }
 
 func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileResult, error) {
@@ -222,11 +231,13 @@ func (fs *fileSystem) tailBytes(n *node, size int64, lines int) (data []byte, st
 	return data, 0, true, nil
 }
 
-func renderTail(r *tailFileResult) string {
-	var b strings.Builder
-	if r.Truncated {
-		fmt.Fprintf(&b, "[%s: only %d lines fit in the %d bytes tail_file reads]\n", r.Path, r.Lines, tailMaxBytes)
+// renderTail is tail_file's text: the lines, exactly.
+func renderTail(r *tailFileResult) string { return r.Content }
+
+// noteTail is tail_file's second text when the byte cap gave fewer lines.
+func noteTail(r *tailFileResult) string {
+	if !r.Truncated {
+		return ""
 	}
-	b.WriteString(r.Content)
-	return b.String()
+	return fmt.Sprintf("[%s: only %d lines fit in the %d bytes tail_file reads]\n", r.Path, r.Lines, tailMaxBytes)
 }

@@ -189,7 +189,7 @@ func TestPathMultipleRoots(t *testing.T) {
 		filepath.Join(nested, "a.log"): "in inner\n",
 		"inner/a.log":                  "in inner\n",
 	} {
-		if r := toolstest.OK[readFileResult](t, k, "read_file", map[string]any{"path": p}); r.Content != want {
+		if r := readOK(t, k, map[string]any{"path": p}); r.Content != want {
 			t.Errorf("%s: %q, want %q", p, r.Content, want)
 		}
 	}
