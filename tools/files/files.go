@@ -74,8 +74,9 @@ const (
 	sniffLen           = 8 << 10 // bytes checked for NUL to call a file binary
 	tailDefaultLines   = 100
 	tailMaxLines       = 10000
-	tailMaxBytes       = 4 << 20 // bytes tail_file reads backwards at most
-	tailChunk          = 64 << 10
+	tailMaxBytes       = 4 << 20  // bytes tail_file reads backwards at most
+	tailChunk          = 64 << 10 // the largest read tail_file makes at once
+	tailFirstChunk     = 16 << 10 // its first read: 100 lines of most logs
 	searchDefaultMax   = 100
 	searchMaxResults   = 10000
 	searchDefaultDepth = 8

@@ -189,17 +189,27 @@ func (fs *fileSystem) tailFile(_ context.Context, a *tailFileArgs) (*tailFileRes
 
 // tailBytes reads backwards from size in chunks until it has seen enough
 // newlines for lines lines (a final newline does not count) or read
-// tailMaxBytes. It returns the bytes read, which end at size, where in
-// them the wanted lines start, and whether the byte cap stopped it first;
-// then the cut first line is dropped when a whole line follows.
+// tailMaxBytes: see tailScan.
 func (fs *fileSystem) tailBytes(n *node, size int64, lines int) (data []byte, start int, capped bool, err error) {
+	return tailScan(func(b []byte, off int64) (int, error) { return fs.readAt(n, b, off) },
+		size, lines, tailFirstChunk, tailChunk, tailMaxBytes)
+}
+
+// tailScan reads backwards from size through readAt, first a chunk of
+// first bytes, then each twice the last up to chunk (most tails are a few
+// KB: the call allocates what it needs, not 64 KiB), until it has seen
+// enough newlines for lines lines (a final newline does not count) or read
+// most bytes. It returns the bytes read, which end at size, where in them
+// the wanted lines start, and whether the byte cap stopped it first; then
+// the cut first line is dropped when a whole line follows.
+func tailScan(readAt func(b []byte, off int64) (int, error), size int64, lines int, first, chunk, most int64) (data []byte, start int, capped bool, err error) {
 	var chunks [][]byte
 	pos, seen, found := size, 0, int64(-1)
-	for pos > 0 && size-pos < tailMaxBytes && found < 0 {
-		sz := min(int64(tailChunk), pos, tailMaxBytes-(size-pos))
+	for next := first; pos > 0 && size-pos < most && found < 0; next = min(2*next, chunk) {
+		sz := min(next, pos, most-(size-pos))
 		pos -= sz
 		buf := make([]byte, sz)
-		k, err := fs.readAt(n, buf, pos)
+		k, err := readAt(buf, pos)
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -207,8 +217,11 @@ func (fs *fileSystem) tailBytes(n *node, size int64, lines int) (data []byte, st
 			return nil, 0, false, fmt.Errorf("reading tail: file shrank")
 		}
 		chunks = append(chunks, buf)
-		for i := len(buf) - 1; i >= 0; i-- {
-			if buf[i] != '\n' || pos+int64(i) == size-1 {
+		for i := len(buf); ; {
+			if i = bytes.LastIndexByte(buf[:i], '\n'); i < 0 {
+				break
+			}
+			if pos+int64(i) == size-1 {
 				continue
 			}
 			if seen++; seen == lines {
@@ -217,8 +230,12 @@ func (fs *fileSystem) tailBytes(n *node, size int64, lines int) (data []byte, st
 			}
 		}
 	}
-	slices.Reverse(chunks)
-	data = bytes.Join(chunks, nil)
+	if len(chunks) == 1 {
+		data = chunks[0]
+	} else {
+		slices.Reverse(chunks)
+		data = bytes.Join(chunks, nil)
+	}
 	switch {
 	case found >= 0:
 		return data, int(found - pos), false, nil
