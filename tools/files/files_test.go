@@ -465,6 +465,26 @@ func TestReadFile(t *testing.T) {
 		}
 	}
 
+	// The file's head (its first 8 KiB) decides, whatever part of it a
+	// read asks for: a NUL byte past the part read still refuses it, one
+	// past the head does not.
+	lateNUL := strings.Repeat("text ", 1000) + "\x00" + strings.Repeat("more ", 1000) // NUL at 5000
+	ftWrite(t, filepath.Join(root, "late-nul.bin"), lateNUL)
+	ftWrite(t, filepath.Join(root, "tail-nul.txt"), strings.Repeat("text ", 2000)+"\x00") // NUL at 10000
+	for _, args := range []map[string]any{
+		{"path": "late-nul.bin"},
+		{"path": "late-nul.bin", "limit": 100},
+		{"path": "late-nul.bin", "offset": 6000},
+		{"path": "late-nul.bin", "offset": 6000, "limit": 10},
+	} {
+		if msg := toolstest.Err(t, k, "read_file", args); !strings.Contains(msg, "binary file") {
+			t.Errorf("read_file %v: %q, want the binary file refused", args, msg)
+		}
+	}
+	if r := readOK(t, k, map[string]any{"path": "tail-nul.txt", "limit": 9000}); r.BytesRead != 9000 {
+		t.Errorf("a NUL past the head: read %d bytes", r.BytesRead)
+	}
+
 	for _, tc := range []struct {
 		args map[string]any
 		want string

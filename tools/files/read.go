@@ -72,16 +72,6 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 	defer n.close()
 
 	size := n.st.Size
-	if enc == "text" {
-		head := make([]byte, sniffLen)
-		k, err := fs.readAt(n, head, 0)
-		if err != nil {
-			return nil, readFailed(a.Path, "cannot read", err)
-		}
-		if looksBinary(head[:k]) {
-			return nil, badPath(a.Path, "binary file (NUL byte in the first 8 KiB); use encoding base64")
-		}
-	}
 	want := limit
 	if size > 0 {
 		want = int(min(int64(limit), max(size-offset, 0)))
@@ -92,6 +82,24 @@ func (fs *fileSystem) readFile(_ context.Context, a *readFileArgs) (*readFileRes
 		return nil, readFailed(a.Path, "cannot read", err)
 	}
 	buf = buf[:k]
+	if enc == "text" {
+		// The file's head decides whether it is text. A read from the
+		// start that reached sniffLen bytes or the end holds it; any
+		// other reads it apart.
+		head := buf[:min(k, sniffLen)]
+		holdsHead := offset == 0 && (k >= sniffLen || k < want || size > 0 && int64(k) >= size)
+		if !holdsHead {
+			head = make([]byte, sniffLen)
+			hk, err := fs.readAt(n, head, 0)
+			if err != nil {
+				return nil, readFailed(a.Path, "cannot read", err)
+			}
+			head = head[:hk]
+		}
+		if looksBinary(head) {
+			return nil, badPath(a.Path, "binary file (NUL byte in the first 8 KiB); use encoding base64")
+		}
+	}
 	eof := k < limit || offset+int64(k) >= size
 	res := &readFileResult{Path: a.Path, Encoding: enc, Offset: offset, Size: size}
 	if enc == "base64" {
