@@ -30,6 +30,26 @@ func BenchmarkReadFile1MiB(b *testing.B) {
 	}
 }
 
+// BenchmarkTailFile100 tails 100 lines of a 1 MiB log of 80-byte
+// lines: what a tail costs in time and allocation (the garbage the
+// collector then spends the server's CPU on).
+func BenchmarkTailFile100(b *testing.B) {
+	root := b.TempDir()
+	var log strings.Builder
+	for i := 0; log.Len() < 1<<20; i++ {
+		fmt.Fprintf(&log, "2026-12-07T03:00:00Z host app[123]: log line %08d with some text after it\n", i)
+	}
+	ftWrite(b, filepath.Join(root, "app.log"), log.String())
+	k := directFiles(b, []string{root})
+	args := map[string]any{"path": "app.log", "lines": 100}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := toolstest.Call(b, k, "tail_file", args); res.IsError {
+			b.Fatal(ftText(res))
+		}
+	}
+}
+
 func BenchmarkListDirectory10k(b *testing.B) {
 	root := b.TempDir()
 	dir := filepath.Join(root, "many")

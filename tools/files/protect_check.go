@@ -127,8 +127,7 @@ func (fs *fileSystem) guardStat(p string, st *unix.Stat_t) error {
 // protectedEntry reports whether the file with this device and inode is
 // one of the server's own protected paths (or recorded beneath one).
 func (fs *fileSystem) protectedEntry(dev, ino uint64) bool {
-	_, ok := fs.prot.current().lookup(fileID{dev: dev, ino: ino})
-	return ok
+	return fs.prot.current().holds(dev, ino)
 }
 
 // refuseProtected logs what the caller's path p reached, for the
@@ -176,6 +175,12 @@ type protSnapshot struct {
 
 	mu    sync.Mutex
 	clean map[fileID]bool // directories with nothing protected above them
+}
+
+// holds reports whether the file dev/ino is one the snapshot protects.
+func (s *protSnapshot) holds(dev, ino uint64) bool {
+	_, ok := s.lookup(fileID{dev: dev, ino: ino})
+	return ok
 }
 
 // lookup returns what the file with identity id is, if protected. A nil
@@ -253,9 +258,5 @@ func (pr *protection) current() *protSnapshot {
 // for a loop over the entries of one directory: protectedEntry takes the
 // snapshot's lock and reads the clock on every call.
 func (fs *fileSystem) protectedEntries() func(dev, ino uint64) bool {
-	snap := fs.prot.current()
-	return func(dev, ino uint64) bool {
-		_, ok := snap.lookup(fileID{dev: dev, ino: ino})
-		return ok
-	}
+	return fs.prot.current().holds
 }
