@@ -50,7 +50,7 @@ func (c *Caller) Allows(req Scope) bool {
 	if c == nil {
 		return false
 	}
-	return Expand(c.Scopes).Allows(req)
+	return allows(c.Scopes, req)
 }
 
 type callerKey struct{}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,22 +105,12 @@ func hmacHex(secret []byte, body string) string {
 
 // verifyHMAC checks an HMAC token: signature first, then claims and times.
 func (v *Verifier) verifyHMAC(raw string) (verified, error) {
-	if v.cfg.Secret == nil {
-		return verified{}, fmt.Errorf("verifying hmac token: %w: hmac tokens are disabled", ErrAlgorithm)
-	}
-	body, sig, _ := strings.Cut(raw, ".")
-	if !hmac.Equal([]byte(sig), []byte(hmacHex(v.cfg.Secret, body))) {
-		return verified{}, fmt.Errorf("verifying hmac token: %w", ErrBadSignature)
-	}
-	c, err := decodeHMAC(body)
+	c, err := v.hmacClaims(raw)
 	if err != nil {
 		return verified{}, fmt.Errorf("verifying hmac token: %w", err)
 	}
-
 	now := v.cfg.Now()
 	switch {
-	case c.Agent == "":
-		return verified{}, fmt.Errorf("verifying hmac token: %w: no agent", ErrMalformed)
 	case c.Expiry.IsZero() && !v.cfg.AllowNoExpiry:
 		return verified{}, fmt.Errorf("verifying hmac token: %w", ErrNoExpiry)
 	case !c.Expiry.IsZero() && !now.Before(c.Expiry.Add(v.cfg.ClockSkew)):
@@ -128,10 +119,53 @@ func (v *Verifier) verifyHMAC(raw string) (verified, error) {
 		return verified{}, fmt.Errorf("verifying hmac token: %w: issued in the future", ErrNotYetValid)
 	}
 	return verified{
-		caller:   Caller{Agent: c.Agent, TokenID: c.ID, Method: MethodHMAC, Scopes: c.Scopes},
+		// Each use gets its own scopes: the kept claims are not the caller's.
+		caller:   Caller{Agent: c.Agent, TokenID: c.ID, Method: MethodHMAC, Scopes: slices.Clone(c.Scopes)},
 		expiry:   c.Expiry,
 		issuedAt: c.IssuedAt,
 	}, nil
+}
+
+// maxHMACSeen bounds Verifier.hmacSeen; past it the map starts afresh.
+const maxHMACSeen = 256
+
+// hmacClaims checks raw's signature and decodes its claims, which must
+// name an agent; what depends on the time is left to the caller. A
+// token whose signature and claims passed once is kept (hmacSeen), so a
+// client sending its token on every request pays for the HMAC and the
+// decoding once: both depend on the token and the secret alone, which a
+// Verifier never changes. Only tokens that passed are kept, so the map
+// holds only what someone with the secret minted. A lookup compares
+// tokens by the map's seeded hash first, which an attacker cannot use as
+// a timing oracle for a signature.
+func (v *Verifier) hmacClaims(raw string) (Claims, error) {
+	if v.cfg.Secret == nil {
+		return Claims{}, fmt.Errorf("%w: hmac tokens are disabled", ErrAlgorithm)
+	}
+	v.hmacMu.RLock()
+	c, ok := v.hmacSeen[raw]
+	v.hmacMu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	body, sig, _ := strings.Cut(raw, ".")
+	if !hmac.Equal([]byte(sig), []byte(hmacHex(v.cfg.Secret, body))) {
+		return Claims{}, ErrBadSignature
+	}
+	c, err := decodeHMAC(body)
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.Agent == "" {
+		return Claims{}, fmt.Errorf("%w: no agent", ErrMalformed)
+	}
+	v.hmacMu.Lock()
+	if len(v.hmacSeen) >= maxHMACSeen || v.hmacSeen == nil {
+		v.hmacSeen = make(map[string]Claims)
+	}
+	v.hmacSeen[raw] = c
+	v.hmacMu.Unlock()
+	return c, nil
 }
 
 // decodeHMAC decodes the claims part of an HMAC token, keeping only known

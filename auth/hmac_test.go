@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -194,5 +195,62 @@ func TestVerifyHMACAllowNoExpiry(t *testing.T) {
 	expired := pyToken(testSecret, `{"agent":"legacy","scopes":["readonly"],"expiry":"2025-01-01T00:00:00"}`)
 	if _, err := v.Verify(expired); !errors.Is(err, auth.ErrExpired) {
 		t.Errorf("expired token with AllowNoExpiry: err = %v, want ErrExpired", err)
+	}
+}
+
+// TestVerifyHMACAgainEachTime: a verifier keeps what an HMAC token's
+// signature and claims proved, but a token seen before is held to the
+// clock, to revocation and to its own bytes on every use; more distinct
+// tokens than it keeps all still verify, and a caller changed by its
+// user does not change the next use's.
+func TestVerifyHMACAgainEachTime(t *testing.T) {
+	now := testNow
+	v := newVerifier(t, func(c *auth.Config) { c.Now = func() time.Time { return now } })
+	tok := mint(t, auth.Claims{Agent: "a", ID: "t1", Scopes: []auth.Scope{auth.ScopeFileRead},
+		IssuedAt: testNow, Expiry: testNow.Add(time.Hour)})
+	c, err := v.Verify(tok)
+	if err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	c.Agent, c.Scopes[0] = "changed", auth.ScopeAdmin
+	if c, err := v.Verify(tok); err != nil || c.Agent != "a" || !slices.Equal(c.Scopes, []auth.Scope{auth.ScopeFileRead}) {
+		t.Errorf("second use: %+v, %v; want agent a with file:read", c, err)
+	}
+
+	// One signature character changed, and one claims character.
+	sigFlip := tok[:len(tok)-1] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", tok[len(tok)-1])+1)%16])
+	if _, err := v.Verify(sigFlip); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("changed signature: %v, want ErrBadSignature", err)
+	}
+	if _, err := v.Verify("x" + tok[1:]); !errors.Is(err, auth.ErrBadSignature) {
+		t.Errorf("changed claims: %v, want ErrBadSignature", err)
+	}
+
+	v.SetRevocations(auth.Revocations{TokenIDs: []string{"t1"}})
+	if _, err := v.Verify(tok); !errors.Is(err, auth.ErrRevoked) {
+		t.Errorf("after revocation: %v, want ErrRevoked", err)
+	}
+	v.SetRevocations(auth.Revocations{})
+
+	now = testNow.Add(-time.Hour) // before iat, past the skew
+	if _, err := v.Verify(tok); !errors.Is(err, auth.ErrNotYetValid) {
+		t.Errorf("before its issue time: %v, want ErrNotYetValid", err)
+	}
+	now = testNow.Add(2 * time.Hour)
+	if _, err := v.Verify(tok); !errors.Is(err, auth.ErrExpired) {
+		t.Errorf("past its expiry: %v, want ErrExpired", err)
+	}
+
+	now = testNow
+	toks := make([]string, 600) // more than the verifier keeps
+	for i := range toks {
+		toks[i] = mint(t, auth.Claims{Agent: fmt.Sprint("agent-", i), IssuedAt: testNow, Expiry: testNow.Add(time.Hour)})
+	}
+	for round := range 2 {
+		for i, tok := range toks {
+			if c, err := v.Verify(tok); err != nil || c.Agent != fmt.Sprint("agent-", i) {
+				t.Fatalf("round %d, token %d: %+v, %v", round, i, c, err)
+			}
+		}
 	}
 }

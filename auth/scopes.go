@@ -145,6 +145,30 @@ func Expand(scopes []Scope) Set {
 	return set
 }
 
+// closures holds Expand's set for each grantable scope alone, so that
+// Caller.Allows, which runs on every call, builds no set.
+var closures = func() map[Scope]Set {
+	m := make(map[Scope]Set, len(implies))
+	for s := range implies {
+		m[s] = Expand([]Scope{s})
+	}
+	return m
+}()
+
+// allows reports whether scopes permit req, as Expand(scopes).Allows(req)
+// does.
+func allows(scopes []Scope, req Scope) bool {
+	if req == ScopeAuthenticated {
+		return true
+	}
+	for _, s := range scopes {
+		if closures[s][req] {
+			return true
+		}
+	}
+	return false
+}
+
 // Allows reports whether the set permits a tool that requires scope req.
 func (set Set) Allows(req Scope) bool {
 	if req == ScopeAuthenticated {

@@ -118,3 +118,22 @@ func TestAuthenticatedIsAllowedToAnyCaller(t *testing.T) {
 		t.Error("a nil caller is allowed")
 	}
 }
+
+// TestCallerAllowsIsExpand holds Caller.Allows, which checks against each
+// scope's closure, to the set Expand builds: for every pair of held
+// scopes (with an unknown one and none among them) and every scope asked.
+func TestCallerAllowsIsExpand(t *testing.T) {
+	held := append(auth.Known(), "", "monitor", auth.ScopeAuthenticated)
+	asked := append(auth.Known(), "monitor", auth.ScopeAuthenticated)
+	for _, a := range held {
+		for _, b := range held {
+			scopes := []auth.Scope{a, b}
+			want := auth.Expand(scopes)
+			for _, req := range asked {
+				if got := (&auth.Caller{Agent: "x", Scopes: scopes}).Allows(req); got != want.Allows(req) {
+					t.Errorf("scopes %q: Allows(%q) = %v, Expand says %v", scopes, req, got, want.Allows(req))
+				}
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,9 @@ type Verifier struct {
 	methods []string
 	parser  *jwt.Parser
 	revoked atomic.Pointer[revocationSet]
+
+	hmacMu   sync.RWMutex
+	hmacSeen map[string]Claims // see hmacClaims
 }
 
 // verified is what a token proved, before lifetime and revocation checks.
