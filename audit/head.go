@@ -3,12 +3,13 @@
 package audit
 
 import (
-	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 )
 
 // head is the content of <path>.head: the seq and hex hash of the last
@@ -40,11 +41,20 @@ const headSize = 128
 // storage devices this runs on; a torn head would show as "not a valid
 // head file", never as a valid head naming the wrong record.
 func writeHead(hf **os.File, path string, k link) error {
-	data := fmt.Appendf(nil, "{\"seq\":%d,\"hash\":%q}", k.seq, k.hexHash())
+	// {"seq":N,"hash":"HEX"} padded with spaces, built without fmt: this
+	// runs on every commit.
+	var buf [headSize]byte
+	data := append(buf[:0], `{"seq":`...)
+	data = strconv.AppendUint(data, k.seq, 10)
+	data = append(data, `,"hash":"`...)
+	data = hex.AppendEncode(data, k.hash[:])
+	data = append(data, `"}`...)
 	if len(data) >= headSize {
 		return fmt.Errorf("writing audit head: %d bytes do not fit", len(data))
 	}
-	data = append(data, bytes.Repeat([]byte(" "), headSize-1-len(data))...)
+	for len(data) < headSize-1 {
+		data = append(data, ' ')
+	}
 	data = append(data, '\n')
 	if *hf == nil {
 		f, err := os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE, 0o600)

@@ -543,9 +543,10 @@ func (l *Log) recover() {
 			time.Since(since).Round(time.Millisecond), since.UTC().Format(time.RFC3339Nano), lost)})
 	for _, r := range recs {
 		r.Time = l.now().UTC()
-		body, err := encodeBody(r, nil)
+		body, release, err := encodeBody(r, nil)
 		if err == nil {
 			_, _, err = l.append(body)
+			release()
 		}
 		if err != nil {
 			// append made the log unavailable again (or the record could
@@ -635,10 +636,11 @@ func (l *Log) Write(ctx context.Context, r *Record) (err error) {
 	if caller == nil && ctx != nil {
 		caller = auth.CallerFrom(ctx)
 	}
-	body, err := encodeBody(r, caller)
+	body, release, err := encodeBody(r, caller)
 	if err != nil {
 		return fmt.Errorf("encoding audit record: %w", err)
 	}
+	defer release() // after append, which copies body at once
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -106,6 +106,11 @@ func TestWriteAppendsOneChainedLinePerRecord(t *testing.T) {
 	if err := json.Unmarshal(data, &h); err != nil || h.Seq != 5 || h.Hash != sha256Hex(prevLine) {
 		t.Errorf("head = %s (%v), want seq 5 and the last line's hash", data, err)
 	}
+	// Fixed size, overwritten in place: the JSON, spaces, a newline.
+	if want := fmt.Sprintf(`{"seq":5,"hash":"%s"}`, sha256Hex(prevLine)); len(data) != 128 ||
+		string(data) != want+strings.Repeat(" ", 127-len(want))+"\n" {
+		t.Errorf("head = %q, want %q padded with spaces to 127 bytes and a newline", data, want)
+	}
 	assertMode(t, path+".head", 0o600)
 }
 

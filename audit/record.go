@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tailops/tailops/auth"
@@ -172,7 +173,9 @@ const (
 
 // encodeBody returns the JSON of r with Seq 0 and Prev "", with secrets
 // redacted. It is the expensive part of Write and runs outside the lock.
-func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
+// The body lives in a pooled buffer: release gives it back, once the
+// body is no longer read (spliceLine copies it into the line).
+func encodeBody(r *Record, caller *auth.Caller) (body []byte, release func(), err error) {
 	w := *r
 	w.Seq = 0
 	w.Prev = ""
@@ -185,19 +188,44 @@ func encodeBody(r *Record, caller *auth.Caller) ([]byte, error) {
 	w.Reason = redact.Text(r.Reason)
 	w.Error = redact.Text(r.Error)
 	w.Resource = redact.Text(r.Resource) // a URI may carry credentials
-	// No HTML escaping: operators grep for "&&" and "<", not "\u0026".
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&w); err != nil {
-		return nil, err
+	b := bodyBuffers.Get().(*bodyBuffer)
+	release = func() {
+		if b.buf.Cap() <= maxPooledBody {
+			b.buf.Reset()
+			bodyBuffers.Put(b)
+		}
 	}
-	body := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if err := b.enc.Encode(&w); err != nil {
+		release()
+		return nil, nil, err
+	}
+	body = bytes.TrimSuffix(b.buf.Bytes(), []byte("\n"))
 	if !bytes.HasPrefix(body, []byte(bodyPrefix+",")) || !bytes.HasSuffix(body, []byte(","+bodySuffix)) {
-		return nil, fmt.Errorf("unexpected record encoding %.40q", body)
+		err := fmt.Errorf("unexpected record encoding %.40q", body)
+		release()
+		return nil, nil, err
 	}
-	return body, nil
+	return body, release, nil
 }
+
+// bodyBuffer is a buffer of encodeBody's with its encoder.
+type bodyBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxPooledBody is the largest buffer bodyBuffers keeps: a record with a
+// large argument or detail does not pin its buffer.
+const maxPooledBody = 64 << 10
+
+// bodyBuffers are encodeBody's buffers, reused across records.
+var bodyBuffers = sync.Pool{New: func() any {
+	b := new(bodyBuffer)
+	b.enc = json.NewEncoder(&b.buf)
+	// No HTML escaping: operators grep for "&&" and "<", not "\u0026".
+	b.enc.SetEscapeHTML(false)
+	return b
+}}
 
 // spliceLine turns a body from encodeBody into the record's line (without
 // newline) with the given seq and previous hash.

@@ -3,6 +3,7 @@
 package tools
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,11 +70,16 @@ func NewInputValidator(s *Spec) (*InputValidator, error) {
 // Check validates args (nil means no arguments). The error names each
 // offending argument and says why, without repeating its value.
 func (v *InputValidator) Check(args any) error {
-	b, err := json.Marshal(args)
-	if err != nil {
-		return errors.New("arguments are not valid JSON")
+	// A call's arguments arrive as the request's raw JSON, which Unmarshal
+	// below checks: only other values need encoding first.
+	b, ok := args.(json.RawMessage)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(args); err != nil {
+			return errors.New("arguments are not valid JSON")
+		}
 	}
-	if string(b) == "null" { // absent arguments are an empty object
+	if t := bytes.TrimSpace(b); len(t) == 0 || string(t) == "null" { // absent arguments are an empty object
 		b = []byte("{}")
 	}
 	var inst any
@@ -84,7 +90,7 @@ func (v *InputValidator) Check(args any) error {
 	if !ok {
 		return errors.New("arguments must be a JSON object")
 	}
-	err = v.schema.Validate(obj)
+	err := v.schema.Validate(obj)
 	if err == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@
 package tools_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -73,6 +74,12 @@ func TestInputValidator(t *testing.T) {
 		{"$ref type", map[string]any{"id": "web", "port": secret}, []string{`invalid argument "port": got string, want integer`}},
 		{"nested additional property", map[string]any{"id": "web", "opts": map[string]any{"x": secret}}, []string{`invalid argument "opts"`, `"x"`}},
 		{"two bad arguments", map[string]any{"id": "Web", "count": 0}, []string{`invalid argument "count"`, `; invalid argument "id"`}},
+		// As a call's arguments arrive: the request's raw JSON.
+		{"raw minimal", json.RawMessage(` {"id": "web", "count": 3.0} `), nil},
+		{"raw null is an empty object", json.RawMessage(" null "), []string{"invalid arguments: required", `"id"`}},
+		{"raw not an object", json.RawMessage(`["web"]`), []string{"arguments must be a JSON object"}},
+		{"raw not JSON", json.RawMessage(`{"id": "web"`), []string{"arguments are not valid JSON"}},
+		{"raw wrong type", json.RawMessage(`{"id": "web", "all": "` + secret + `"}`), []string{`invalid argument "all": got string, want boolean`}},
 		{"secret in a value that mimics the message", map[string]any{"id": "web", "status": secret + " does not equal any of: x"},
 			[]string{`invalid argument "status": enum: value does not equal any of: [running exited]`}},
 	} {
