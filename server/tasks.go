@@ -189,8 +189,21 @@ type taskRequest struct {
 		Task   *struct {
 			TTL *int64 `json:"ttl"`
 		} `json:"task"`
-		Meta map[string]json.RawMessage `json:"_meta"`
+		// Decoded only for a task-augmented tools/call (modernMeta):
+		// nearly every request is not one.
+		Meta json.RawMessage `json:"_meta"`
 	} `json:"params"`
+}
+
+// modernMeta reports whether a request's _meta carries the protocol
+// version key of revision 2026-07-28.
+func modernMeta(meta json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(meta, &m) != nil {
+		return false
+	}
+	_, ok := m[protocolVersionMeta]
+	return ok
 }
 
 // check refuses, before mcp-go handles it, a task request of another
@@ -211,7 +224,7 @@ func (t *taskTable) check(ctx context.Context, _ any, message any) error {
 		if req.Params.Task == nil {
 			return nil
 		}
-		if _, modern := req.Params.Meta[protocolVersionMeta]; modern {
+		if modernMeta(req.Params.Meta) {
 			// mcp-go serves no tasks/result on 2026-07-28: the result
 			// could never be fetched.
 			return errors.New("tasks are served on protocol revisions 2025-11-25 and earlier, where tasks/result hands back the result; on this revision call the tool without a task (progress notifications report on it)")
