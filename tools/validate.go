@@ -79,7 +79,7 @@ func (v *InputValidator) Check(args any) error {
 			return errors.New("arguments are not valid JSON")
 		}
 	}
-	if t := bytes.TrimSpace(b); len(t) == 0 || string(t) == "null" { // absent arguments are an empty object
+	if b == nil || string(bytes.Trim(b, " \t\r\n")) == "null" { // absent arguments are an empty object
 		b = []byte("{}")
 	}
 	var inst any

@@ -79,6 +79,8 @@ func TestInputValidator(t *testing.T) {
 		{"raw null is an empty object", json.RawMessage(" null "), []string{"invalid arguments: required", `"id"`}},
 		{"raw not an object", json.RawMessage(`["web"]`), []string{"arguments must be a JSON object"}},
 		{"raw not JSON", json.RawMessage(`{"id": "web"`), []string{"arguments are not valid JSON"}},
+		{"raw empty", json.RawMessage(" "), []string{"arguments are not valid JSON"}},
+		{"raw null after a non-JSON space", json.RawMessage("\u00a0null"), []string{"arguments are not valid JSON"}},
 		{"raw wrong type", json.RawMessage(`{"id": "web", "all": "` + secret + `"}`), []string{`invalid argument "all": got string, want boolean`}},
 		{"secret in a value that mimics the message", map[string]any{"id": "web", "status": secret + " does not equal any of: x"},
 			[]string{`invalid argument "status": enum: value does not equal any of: [running exited]`}},
