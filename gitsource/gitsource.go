@@ -436,7 +436,42 @@ func Remote(ctx context.Context, cfg Config, rawURL, ref string) (string, error)
 // names is fetched directly when the server allows it
 // (allow-reachable-sha1-in-want), otherwise by fetching every branch and
 // tag and checking it is among them.
-func Fetch(ctx context.Context, cfg Config, req Request) (res Result, err error) {
+//
+// An attempt ended by go-git's SSH race (closingInputRace) is made again,
+// up to fetchAttempts in all.
+func Fetch(ctx context.Context, cfg Config, req Request) (Result, error) {
+	return retryRace(ctx, func() (Result, error) { return fetchOnce(ctx, cfg, req) })
+}
+
+// fetchAttempts is how many times Fetch tries a fetch that go-git's SSH
+// race ends.
+const fetchAttempts = 3
+
+// retryRace calls fetch until it returns something other than go-git's
+// SSH race, at most fetchAttempts times, and returns the last result.
+func retryRace(ctx context.Context, fetch func() (Result, error)) (res Result, err error) {
+	for range fetchAttempts {
+		res, err = fetch()
+		if !closingInputRace(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return res, err
+}
+
+// closingInputRace reports the error go-git v5 returns when an SSH
+// server has sent its whole pack and closed the channel before the client
+// closed its side of it: UploadPack's close of the input then meets EOF,
+// and the fetch fails though nothing went wrong (go-git issue 1685, fixed
+// in v6; v5.19.3 still has it, and gives the EOF as text, not wrapped).
+// Fetch left nothing behind after it (the destination is emptied), so
+// the fetch is made again.
+func closingInputRace(err error) bool {
+	return err != nil && strings.HasSuffix(err.Error(), "closing input: EOF")
+}
+
+// fetchOnce is one attempt of Fetch.
+func fetchOnce(ctx context.Context, cfg Config, req Request) (res Result, err error) {
 	if err := checkRef(req.Ref); err != nil {
 		return Result{}, err
 	}
