@@ -448,15 +448,16 @@ func Fetch(ctx context.Context, cfg Config, req Request) (Result, error) {
 const fetchAttempts = 3
 
 // retryRace calls fetch until it returns something other than go-git's
-// SSH race, at most fetchAttempts times, and returns the last result.
+// SSH race, at most fetchAttempts times, and returns the last result; a
+// race in every attempt says so, and that another fetch may pass.
 func retryRace(ctx context.Context, fetch func() (Result, error)) (res Result, err error) {
 	for range fetchAttempts {
 		res, err = fetch()
 		if !closingInputRace(err) || ctx.Err() != nil {
-			break
+			return res, err
 		}
 	}
-	return res, err
+	return res, fmt.Errorf("%w (the SSH server closed the connection before the client had finished, in each of %d attempts: a known race of the git client library, not a refusal; call again)", err, fetchAttempts)
 }
 
 // closingInputRace reports the error go-git v5 returns when an SSH

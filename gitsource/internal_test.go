@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -74,8 +75,11 @@ func TestRetryRace(t *testing.T) {
 				}
 				return Result{Commit: "c"}, nil
 			})
-			if calls != c.wantCalls || err != c.wantErr || (err == nil) != (res.Commit == "c") {
+			if calls != c.wantCalls || !errors.Is(err, c.wantErr) || (err == nil) != (c.wantErr == nil) || (err == nil) != (res.Commit == "c") {
 				t.Errorf("%d calls, %v, %+v; want %d calls, %v", calls, err, res, c.wantCalls, c.wantErr)
+			}
+			if exhausted := c.name == "race every time"; exhausted != (err != nil && strings.Contains(err.Error(), "call again")) {
+				t.Errorf("error %q: says to call again = %v, want %v", err, !exhausted, exhausted)
 			}
 		})
 	}

@@ -15,6 +15,18 @@ import (
 // The benchmarks call the handlers directly (no transport), so they
 // measure argument binding, confinement and the file work itself.
 
+// benchTool calls tool with args in the benchmark's loop, reporting
+// allocations, and fails on a tool error.
+func benchTool(b *testing.B, k *toolstest.Handlers, tool string, args map[string]any) {
+	b.Helper()
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := toolstest.Call(b, k, tool, args); res.IsError {
+			b.Fatal(ftText(res))
+		}
+	}
+}
+
 func BenchmarkReadFile1MiB(b *testing.B) {
 	root := b.TempDir()
 	line := strings.Repeat("x", 99) + "\n"
@@ -22,12 +34,7 @@ func BenchmarkReadFile1MiB(b *testing.B) {
 	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "big.log", "limit": 1 << 20}
 	b.SetBytes(1 << 20)
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := toolstest.Call(b, k, "read_file", args); res.IsError {
-			b.Fatal(ftText(res))
-		}
-	}
+	benchTool(b, k, "read_file", args)
 }
 
 // BenchmarkTailFile100 tails 100 lines of a 1 MiB log of 80-byte
@@ -42,12 +49,7 @@ func BenchmarkTailFile100(b *testing.B) {
 	ftWrite(b, filepath.Join(root, "app.log"), log.String())
 	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "app.log", "lines": 100}
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := toolstest.Call(b, k, "tail_file", args); res.IsError {
-			b.Fatal(ftText(res))
-		}
-	}
+	benchTool(b, k, "tail_file", args)
 }
 
 func BenchmarkListDirectory10k(b *testing.B) {
@@ -63,12 +65,7 @@ func BenchmarkListDirectory10k(b *testing.B) {
 	}
 	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "many", "limit": 10000}
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := toolstest.Call(b, k, "list_directory", args); res.IsError {
-			b.Fatal(ftText(res))
-		}
-	}
+	benchTool(b, k, "list_directory", args)
 }
 
 func BenchmarkSearchFiles10k(b *testing.B) {
