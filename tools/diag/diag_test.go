@@ -683,7 +683,8 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 	k := serveDiag(t, Config{Allow: []string{"127.0.0.2/32"}})
 
 	names := []string{"host", "HOST", "x-forwarded-for", "X-FORWARDED-HOST", "proxy-authorization", "Proxy-Anything",
-		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via"}
+		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via",
+		"tailops-fleet-caller", "TAILOPS-FLEET-CALLER"}
 	for _, h := range httpRefusedHeaders {
 		names = append(names, strings.Replace(h.name, "*", "Test", 1))
 	}

@@ -44,6 +44,8 @@ const (
 	whyClient = "it claims the request came from another client or through another proxy, which servers route by " +
 		"and check IP allow-lists against"
 	whyMethod = "frameworks run the request as the method it names, past the method allow-list (--diag-http-method)"
+	whyFleet  = "TailOps fleet members take Tailops-Fleet-Caller from a fleet entry node as its word on who is calling, " +
+		"and this request leaves from this node, which they may trust as one"
 )
 
 // httpRefusedHeaders are the request headers http_request_test refuses,
@@ -59,6 +61,7 @@ var httpRefusedHeaders = []struct{ name, why string }{
 	{"X-Remote-IP", whyClient}, {"X-Remote-Addr", whyClient},
 	{"X-Host", whyRoute}, {"X-Original-URL", whyRoute}, {"X-Rewrite-URL", whyRoute}, {"Max-Forwards", whyRoute},
 	{"X-HTTP-Method-Override", whyMethod}, {"X-HTTP-Method", whyMethod}, {"X-Method-Override", whyMethod},
+	{"Tailops-*", whyFleet},
 }
 
 // refusedHeader says why http_request_test refuses the header name, or ""
