@@ -261,6 +261,60 @@ func TestMemberRedirectRefused(t *testing.T) {
 	}
 }
 
+// TestForwardedCallGoesNoFurther: for a caller a fleet entry node
+// forwarded here, no request leaves for a member — not a call naming a
+// node, not fleet_status' questions, not list_hosts' tool listing — and
+// the error says why; the same calls from a caller who came directly
+// reach the member.
+func TestForwardedCallGoesNoFurther(t *testing.T) {
+	var asked atomic.Int32
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "test")
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}],"tools":[]}}`))
+	}))
+	defer member.Close()
+	f := loopbackFleet(t, member.URL)
+	direct := auth.WithCaller(context.Background(), &auth.Caller{})
+	m, err := f.Lookup(direct, "nas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forwarded := auth.WithBearer(auth.WithCaller(context.Background(), &auth.Caller{Via: &auth.TailscaleIdentity{NodeName: "entry-1"}}), "secret-token")
+	requests := []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"Call", func(ctx context.Context) error {
+			_, err := f.Call(ctx, "nas", "health_check", nil, mcp.ClientCapabilities{}, mcp.MultiRoundTripParams{})
+			return err
+		}},
+		{"CallMember", func(ctx context.Context) error { _, err := f.CallMember(ctx, m, "get_system_status", nil); return err }},
+		{"ListTools", func(ctx context.Context) error { _, err := f.ListTools(ctx, m); return err }},
+	}
+	for _, r := range requests {
+		err := r.do(forwarded)
+		if err == nil || !strings.Contains(err.Error(), "forwarded by entry-1 cannot be forwarded again") || strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("%s for a forwarded caller: %v", r.name, err)
+		}
+		if n := asked.Load(); n != 0 {
+			t.Fatalf("%s for a forwarded caller reached the member (%d requests)", r.name, n)
+		}
+	}
+	for _, r := range requests {
+		if err := r.do(direct); err != nil {
+			t.Errorf("%s for a direct caller: %v", r.name, err)
+		}
+	}
+	if n := asked.Load(); n != int32(len(requests)) {
+		t.Errorf("the member got %d requests from direct callers, want %d", n, len(requests))
+	}
+}
+
 // TestCallRelaysConfirmation: a member's input_required answer comes back
 // whole (its question and request state), and the retry carries the
 // answers, the member's request state and the caller's elicitation

@@ -5,6 +5,7 @@ package fleet
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,6 +135,9 @@ type rpcAnswer struct {
 // credentials (forwardHeaders). The answer may be JSON or an event
 // stream; the response to this request is returned.
 func (f *Fleet) request(ctx context.Context, m Member, method mcp.MCPMethod, params map[string]any, caps mcp.ClientCapabilities) (json.RawMessage, error) {
+	if err := Onward(ctx, m.Name); err != nil {
+		return nil, err
+	}
 	params["_meta"] = f.meta // no capabilities: encoded once
 	if b, err := json.Marshal(caps); err != nil || string(b) != "{}" {
 		if params["_meta"], err = requestMeta(f.cfg.Version, caps); err != nil {
@@ -251,6 +255,19 @@ func fromStream(r io.Reader) (rpcAnswer, error) {
 		return rpcAnswer{}, err
 	}
 	return rpcAnswer{}, errors.New("the event stream ended without a response")
+}
+
+// Onward refuses a request to the member named to on behalf of a caller
+// whom a fleet entry node forwarded here: a forwarded call goes no
+// further, whether it names another node or is fleet_status or
+// list_hosts asking this node's own members. Every request to a member
+// passes here, so none carries a forwarded caller on.
+func Onward(ctx context.Context, to string) error {
+	if c := auth.CallerFrom(ctx); c != nil && c.Via != nil {
+		return fmt.Errorf("a call forwarded by %s cannot be forwarded again (to %s): call this node's members directly or through one entry node",
+			cmp.Or(c.Via.NodeName, "a fleet entry node"), to)
+	}
+	return nil
 }
 
 // forwardHeaders are the headers of a forwarded request: the caller's

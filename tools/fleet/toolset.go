@@ -95,6 +95,9 @@ func (t *Toolset) listHosts(ctx context.Context, in ListArgs) (HostList, error) 
 	if f == nil {
 		return HostList{}, errNoFleet
 	}
+	if err := fleet.Onward(ctx, "this node's members"); err != nil {
+		return HostList{}, err
+	}
 	timeout, err := timeoutArg(in.TimeoutSeconds, ListTimeout)
 	if err != nil {
 		return HostList{}, err
@@ -225,6 +228,9 @@ func (t *Toolset) status(ctx context.Context, in StatusArgs) (Status, error) {
 	f := t.cfg.Fleet
 	if f == nil {
 		return Status{}, errNoFleet
+	}
+	if err := fleet.Onward(ctx, "this node's members"); err != nil {
+		return Status{}, err
 	}
 	timeout, err := timeoutArg(in.TimeoutSeconds, DefaultTimeout)
 	if err != nil {

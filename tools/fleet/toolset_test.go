@@ -6,7 +6,11 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/fleet"
 )
 
 // TestFill: each part of fleet_status reads the member's structured
@@ -56,6 +60,24 @@ func TestNoFleet(t *testing.T) {
 		if !s.ReadOnly() {
 			t.Errorf("%s is not read-only", s.Name())
 		}
+	}
+}
+
+// TestForwardedFleetTools: list_hosts and fleet_status refuse a caller
+// whom a fleet entry node forwarded here, before asking any member.
+func TestForwardedFleetTools(t *testing.T) {
+	f, err := fleet.New(fleet.Config{Tags: []string{"tag:tailops"}}) // no node: any member lookup would fail otherwise
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := New(Config{Fleet: f})
+	ctx := auth.WithCaller(context.Background(), &auth.Caller{Via: &auth.TailscaleIdentity{NodeName: "entry-1"}})
+	const want = "a call forwarded by entry-1 cannot be forwarded again"
+	if _, err := ts.listHosts(ctx, ListArgs{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("list_hosts: %v", err)
+	}
+	if _, err := ts.status(ctx, StatusArgs{}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("fleet_status: %v", err)
 	}
 }
 
