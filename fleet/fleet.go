@@ -174,36 +174,60 @@ func (f *Fleet) Members(ctx context.Context) ([]Member, error) {
 	return out, nil
 }
 
-// Lookup returns the member node names: by MagicDNS name, its first
-// label, host name or tailnet address. An unknown, offline or non-TailOps
-// node is an error naming it. Only that member is probed (answers are
-// reused for a while), so a forwarded call does not wait on the others.
+// Lookup returns the member node names: by MagicDNS name, tailnet
+// address, the name's first label or host name, in that order of
+// precedence. A name two members answer to at the same level is an error
+// listing them, never a pick: host names are set by the nodes
+// themselves. An unknown, offline or non-TailOps node is an error naming
+// it. Only that member is probed (answers are reused for a while), so a
+// forwarded call does not wait on the others.
 func (f *Fleet) Lookup(ctx context.Context, node string) (Member, error) {
 	st, err := f.snapshot(ctx)
 	if err != nil {
 		return Member{}, err
 	}
 	want := strings.ToLower(strings.TrimSuffix(node, "."))
-	var names []string
+	var all []Member
+	ids := map[string]string{} // member name → stable node id
 	for _, p := range st.Peer {
 		if p == nil || !f.tagged(p) {
 			continue
 		}
 		m := member(p)
-		if !m.matches(want) {
-			names = append(names, m.Name)
-			continue
-		}
-		if !m.Online {
-			return m, fmt.Errorf("fleet member %s is offline (last seen %s)", m.Name, cmp.Or(m.LastSeen, "never"))
-		}
-		f.probeMember(ctx, &m, string(p.ID))
-		if !m.TailOps {
-			return m, fmt.Errorf("node %s carries a fleet tag but does not answer as TailOps: %s", m.Name, m.Problem)
-		}
-		return m, nil
+		ids[m.Name] = string(p.ID)
+		all = append(all, m)
 	}
-	slices.Sort(names)
+	slices.SortFunc(all, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	for level := range matchLevels {
+		var found []Member
+		for _, m := range all {
+			if m.matchesAt(level, want) {
+				found = append(found, m)
+			}
+		}
+		switch {
+		case len(found) > 1:
+			names := make([]string, len(found))
+			for i, m := range found {
+				names[i] = m.Name
+			}
+			return Member{}, fmt.Errorf("%q names %d fleet members (%s): give the full MagicDNS name or an address", node, len(found), strings.Join(names, ", "))
+		case len(found) == 1:
+			m := found[0]
+			if !m.Online {
+				return m, fmt.Errorf("fleet member %s is offline (last seen %s)", m.Name, cmp.Or(m.LastSeen, "never"))
+			}
+			f.probeMember(ctx, &m, ids[m.Name])
+			if !m.TailOps {
+				return m, fmt.Errorf("node %s carries a fleet tag but does not answer as TailOps: %s", m.Name, m.Problem)
+			}
+			return m, nil
+		}
+	}
+	names := make([]string, len(all))
+	for i, m := range all {
+		names[i] = m.Name
+	}
 	known := "none"
 	if len(names) > 0 {
 		known = strings.Join(names, ", ")
@@ -281,11 +305,36 @@ func member(p *ipnstate.PeerStatus) Member {
 	return m
 }
 
-// matches reports whether want (lowercased) names m.
-func (m Member) matches(want string) bool {
+// matchLevels is how many ways a node can be named (matchesAt), the
+// surest first: MagicDNS name, tailnet address, the name's first label,
+// host name.
+const matchLevels = 4
+
+// matchesAt reports whether want (lowercased) names m at level (0 to
+// matchLevels-1).
+func (m Member) matchesAt(level int, want string) bool {
 	if want == "" {
 		return false
 	}
-	short, _, _ := strings.Cut(m.name, ".")
-	return want == m.name || want == short || strings.EqualFold(want, m.HostName) || slices.Contains(m.Addresses, want)
+	switch level {
+	case 0:
+		return want == m.name
+	case 1:
+		return slices.Contains(m.Addresses, want)
+	case 2:
+		short, _, _ := strings.Cut(m.name, ".")
+		return want == short
+	default:
+		return strings.EqualFold(want, m.HostName)
+	}
+}
+
+// matches reports whether want (lowercased) names m at any level.
+func (m Member) matches(want string) bool {
+	for level := range matchLevels {
+		if m.matchesAt(level, want) {
+			return true
+		}
+	}
+	return false
 }

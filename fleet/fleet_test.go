@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,6 +116,129 @@ func TestLookup(t *testing.T) {
 	for node, want := range map[string]bool{"": true, "entry": true, "entry.example.ts.net": true, "100.64.0.1": true, "nas": false, "entr": false} {
 		if got := f.Self(context.Background(), node); got != want {
 			t.Errorf("Self(%q) = %v, want %v", node, got, want)
+		}
+	}
+}
+
+// TestLookupAmbiguous: a name is looked for as a MagicDNS name, an
+// address, a first label, then a host name (which each node sets
+// itself), and the first level that matches decides; two members at that
+// level are an error naming both, never a pick.
+func TestLookupAmbiguous(t *testing.T) {
+	web1 := peer("web-1", "web-1.example.ts.net.", true, "100.64.0.3", "tag:tailops")
+	web1.HostName = "web" // claims the other member's first label
+	dbA, dbB := peer("db-a", "db-a.example.ts.net.", true, "100.64.0.4", "tag:tailops"), peer("db-b", "db-b.example.ts.net.", true, "100.64.0.5", "tag:tailops")
+	dbA.HostName, dbB.HostName = "db", "db"
+	short := peer("100.64.0.2", "short.example.ts.net.", true, "100.64.0.6", "tag:tailops") // a host name that is an address
+	st := &ipnstate.Status{Self: peer("entry", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops"),
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{
+			key.NewNode().Public(): peer("web", "web.example.ts.net.", true, "100.64.0.2", "tag:tailops"),
+			key.NewNode().Public(): web1, key.NewNode().Public(): dbA, key.NewNode().Public(): dbB, key.NewNode().Public(): short,
+		}}
+	f, err := New(Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Attach(netmap{st})
+	tests := []struct{ node, wantErr string }{
+		{"web", "node web.example.ts.net carries a fleet tag"},
+		{"web-1", "node web-1.example.ts.net carries a fleet tag"},
+		{"100.64.0.2", "node web.example.ts.net carries a fleet tag"},
+		{"db", `"db" names 2 fleet members (db-a.example.ts.net, db-b.example.ts.net): give the full MagicDNS name or an address`},
+		{"db-b", "node db-b.example.ts.net carries a fleet tag"},
+	}
+	for range 20 { // the netmap's peers come in a random order
+		for _, tt := range tests {
+			if _, err := f.Lookup(context.Background(), tt.node); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Lookup(%q) = %v, want %q", tt.node, err, tt.wantErr)
+			}
+		}
+	}
+}
+
+// recordingNode is a loopbackNode that records the addresses it is asked
+// to dial.
+type recordingNode struct {
+	loopbackNode
+	mu     *sync.Mutex
+	dialed *[]string
+}
+
+func (n recordingNode) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	n.mu.Lock()
+	*n.dialed = append(*n.dialed, addr)
+	n.mu.Unlock()
+	return n.loopbackNode.Dial(ctx, network, addr)
+}
+
+// TestHTTPSMemberProbedOnceAndRedialled: a member serving HTTPS at its
+// name is probed once, not on every call, and once its name moves to
+// another address both the probe and the calls go to the new address.
+func TestHTTPSMemberProbedOnceAndRedialled(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"nas.example.ts.net"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probes atomic.Int32
+	member := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "test")
+		if r.URL.Path == "/healthz" {
+			probes.Add(1)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}`))
+	}))
+	member.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: k}}}
+	member.StartTLS()
+	defer member.Close()
+	nas := peer("nas", "nas.example.ts.net.", true, "100.64.0.2", "tag:tailops")
+	st := &ipnstate.Status{Self: peer("entry", "entry.example.ts.net.", true, "100.64.0.1"),
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{key.NewNode().Public(): nas}}
+	f, err := New(Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := recordingNode{loopbackNode{netmap{st}, strings.TrimPrefix(member.URL, "https://")}, &sync.Mutex{}, &[]string{}}
+	f.Attach(node)
+	ctx := auth.WithCaller(context.Background(), &auth.Caller{})
+	call := func() {
+		t.Helper()
+		if _, err := f.Call(ctx, "nas", "health_check", nil, mcp.ClientCapabilities{}, mcp.MultiRoundTripParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		call()
+	}
+	if n := probes.Load(); n != 1 {
+		t.Errorf("three calls probed the member %d times, want 1", n)
+	}
+	nas.TailscaleIPs = []netip.Addr{netip.MustParseAddr("100.64.0.9")}
+	f.mu.Lock()
+	f.status = nil // as if the netmap's snapshot had expired
+	f.mu.Unlock()
+	node.mu.Lock()
+	*node.dialed = nil
+	node.mu.Unlock()
+	call()
+	if n := probes.Load(); n != 2 {
+		t.Errorf("after the address changed the member was probed %d times in all, want 2", n)
+	}
+	node.mu.Lock()
+	defer node.mu.Unlock()
+	if !slices.Contains(*node.dialed, "100.64.0.9:443") {
+		t.Errorf("after the address changed, dials %v: none to the new address", *node.dialed)
+	}
+	for _, addr := range *node.dialed {
+		if !strings.HasPrefix(addr, "100.64.0.9:") {
+			t.Errorf("after the address changed, a dial to %s", addr)
 		}
 	}
 }

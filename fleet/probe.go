@@ -21,7 +21,8 @@ import (
 // probe is a peer's answer to "are you TailOps?".
 type probe struct {
 	at      time.Time
-	url     string // the base URL that answered; "" if none did
+	addr    netip.Addr // the address it was asked at
+	url     string     // the base URL that answered; "" if none did
 	version string
 	problem string
 }
@@ -37,7 +38,7 @@ func (f *Fleet) probeMember(ctx context.Context, m *Member, id string) {
 	if p.url == "" {
 		ttl = failedProbeTTL
 	}
-	if !ok || time.Since(p.at) > ttl || (p.url != "" && !strings.Contains(p.url, hostOf(*m))) {
+	if !ok || time.Since(p.at) > ttl || p.addr != m.addr {
 		p = f.probe(ctx, *m)
 		f.mu.Lock()
 		f.probes[id] = p
@@ -89,12 +90,12 @@ func (f *Fleet) probe(ctx context.Context, m Member) probe {
 	for range cands {
 		a := <-ch
 		if a.err == nil {
-			return probe{at: time.Now(), url: a.url, version: a.version}
+			return probe{at: time.Now(), addr: m.addr, url: a.url, version: a.version}
 		}
 		errs = append(errs, a.err.Error())
 		f.log.Debug("fleet: probe failed", "member", m.Name, "url", a.url, "error", a.err)
 	}
-	return probe{at: time.Now(), problem: strings.Join(errs, "; ")}
+	return probe{at: time.Now(), addr: m.addr, problem: strings.Join(errs, "; ")}
 }
 
 // ask fetches base's /healthz, which a TailOps server answers with its
@@ -132,20 +133,30 @@ func unwrapURL(err error) error {
 type httpClients struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	mu   sync.Mutex
-	m    map[string]*http.Client
+	m    map[string]memberClient
+}
+
+// memberClient is a client and the address it dials.
+type memberClient struct {
+	addr netip.Addr
+	*http.Client
 }
 
 func newHTTPClients(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *httpClients {
-	return &httpClients{dial: dial, m: map[string]*http.Client{}}
+	return &httpClients{dial: dial, m: map[string]memberClient{}}
 }
 
 // get returns the client for base (http://ADDR or https://NAME), which
-// dials addr.
+// dials addr. A name whose address has changed gets a new client: the
+// old one's connections go to the old address.
 func (h *httpClients) get(base string, addr netip.Addr) *http.Client {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c := h.m[base]; c != nil {
-		return c
+	if c, ok := h.m[base]; ok {
+		if c.addr == addr {
+			return c.Client
+		}
+		c.CloseIdleConnections()
 	}
 	port, name := uint16(80), ""
 	if n, ok := strings.CutPrefix(base, "https://"); ok {
@@ -165,7 +176,7 @@ func (h *httpClients) get(base string, addr netip.Addr) *http.Client {
 	// A member's redirect is refused, never followed: a request carries the
 	// caller's token and address, which must go to that member only.
 	c := &http.Client{Transport: tr, CheckRedirect: refuseRedirect}
-	h.m[base] = c
+	h.m[base] = memberClient{addr, c}
 	return c
 }
 
