@@ -23,6 +23,7 @@ import (
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/fleet"
+	"github.com/tailops/tailops/redact"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -121,7 +122,7 @@ func (t *Toolset) listHosts(ctx context.Context, in ListArgs) (HostList, error) 
 			h.ToolsetsError = fmt.Sprintf("no answer within %s", timeout)
 			return
 		} else if err != nil {
-			h.ToolsetsError = err.Error()
+			h.ToolsetsError = redact.Text(err.Error())
 			return
 		}
 		for _, tool := range ts {
@@ -274,12 +275,12 @@ func (t *Toolset) ask(ctx context.Context, f *fleet.Fleet, m fleet.Member, h *Ho
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				h.Problems = append(h.Problems, fmt.Sprintf("%s: %v", p.name, err))
+				h.Problems = append(h.Problems, redact.Text(fmt.Sprintf("%s: %v", p.name, err)))
 				return
 			}
 			answered = true
 			if res.IsError {
-				h.Problems = append(h.Problems, fmt.Sprintf("%s: %s refused or failed: %s", p.name, p.tool, resultText(res)))
+				h.Problems = append(h.Problems, redact.Text(fmt.Sprintf("%s: %s refused or failed: %s", p.name, p.tool, resultText(res))))
 				return
 			}
 			raw, err := json.Marshal(res.StructuredContent)
@@ -287,7 +288,7 @@ func (t *Toolset) ask(ctx context.Context, f *fleet.Fleet, m fleet.Member, h *Ho
 				err = p.fill(h, raw)
 			}
 			if err != nil {
-				h.Problems = append(h.Problems, fmt.Sprintf("%s: %s answered something unexpected: %v", p.name, p.tool, err))
+				h.Problems = append(h.Problems, redact.Text(fmt.Sprintf("%s: %s answered something unexpected: %v", p.name, p.tool, err)))
 			}
 		}()
 	}

@@ -5,12 +5,21 @@ package fleet
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/types/key"
+	"tailscale.com/types/views"
+
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/fleet"
+	"github.com/tailops/tailops/tailnet"
 )
 
 // TestFill: each part of fleet_status reads the member's structured
@@ -104,6 +113,56 @@ func TestEach(t *testing.T) {
 	for i, n := range seen {
 		if n != 1 {
 			t.Errorf("index %d ran %d times", i, n)
+		}
+	}
+}
+
+// oneMember is a fleet.Node whose netmap holds one tagged member, nas,
+// played by the HTTP server at target.
+type oneMember struct{ target string }
+
+func (n oneMember) Status(context.Context) (*ipnstate.Status, error) {
+	tags := views.SliceOf([]string{"tag:tailops"})
+	return &ipnstate.Status{Self: &ipnstate.PeerStatus{HostName: "entry", TailscaleIPs: []netip.Addr{netip.MustParseAddr("100.64.0.1")}},
+		Peer: map[key.NodePublic]*ipnstate.PeerStatus{key.NewNode().Public(): {ID: "nas", HostName: "nas", Online: true, Tags: &tags,
+			TailscaleIPs: []netip.Addr{netip.MustParseAddr("100.64.0.2")}}}}, nil
+}
+
+func (n oneMember) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, n.target)
+}
+
+// TestStatusRedactsMemberErrors: what a member says when a part fails
+// reaches fleet_status' caller with secrets redacted, as every tool
+// error is.
+func TestStatusRedactsMemberErrors(t *testing.T) {
+	const secret = "hunter2hunter2hunter2"
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(tailnet.VersionHeader, "test")
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"isError":true,"content":[{"type":"text","text":"cannot connect: password=` + secret + `"}]}}`))
+	}))
+	defer member.Close()
+	f, err := fleet.New(fleet.Config{Tags: []string{"tag:tailops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Attach(oneMember{strings.TrimPrefix(member.URL, "http://")})
+	ts, _ := New(Config{Fleet: f})
+	st, err := ts.status(auth.WithCaller(context.Background(), &auth.Caller{}), StatusArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Hosts) != 1 || len(st.Hosts[0].Problems) != len(parts) {
+		t.Fatalf("fleet_status: %+v", st)
+	}
+	for _, p := range st.Hosts[0].Problems {
+		if strings.Contains(p, secret) || !strings.Contains(p, "cannot connect") {
+			t.Errorf("a member's error reached the caller as %q", p)
 		}
 	}
 }
