@@ -3,8 +3,11 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +148,40 @@ func TestConfirmationRetryCannotDodgeTheLimit(t *testing.T) {
 				t.Errorf("the used state again with the limit spent: %d %v, want 429", status, got)
 			}
 		})
+	}
+}
+
+// selfNamed is a Forwarder (a stand-in for the fleet: no member is ever
+// called) for which "entry" names this node.
+type selfNamed struct{}
+
+func (selfNamed) Self(_ context.Context, node string) bool { return node == "" || node == "entry" }
+
+func (selfNamed) Call(context.Context, string, string, any, mcp.ClientCapabilities, mcp.MultiRoundTripParams) (*mcp.CallToolResult, error) {
+	return nil, errors.New("selfNamed forwards nothing")
+}
+
+// TestConfirmedCallNamingThisNodeIsChargedOnce: on a fleet entry node, a
+// confirmed call whose node argument names the entry node itself counts
+// once, as any confirmed call does: the retry that answers the question
+// is the same call, node argument and all.
+func TestConfirmedCallNamingThisNodeIsChargedOnce(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	ran := map[string]*atomic.Int32{"wipe": {}, "wipe_too": {}}
+	cs := serveChoke(t, Config{Enabled: wipeSpecs(ran), Confirm: []string{"wipe"}, Fleet: selfNamed{},
+		RateLimits: RateLimits{Default: Rate{1, time.Hour, 2}, Now: clock.Now}})
+	el := &elicitor{answer: accept(map[string]any{"confirm": true})}
+	c := cs.confirmClient(t, false, false, el)
+	for i := range 2 {
+		res, err := callWipe(t, c, "wipe", map[string]any{"target": "/srv/" + string(rune('a'+i)), NodeArg: "entry"})
+		if err != nil {
+			t.Fatalf("call %d (within the burst of 2): %v", i+1, err)
+		}
+		if res.IsError {
+			t.Fatalf("call %d (within the burst of 2): %s", i+1, resultText(res))
+		}
+	}
+	if n := ran["wipe"].Load(); n != 2 {
+		t.Fatalf("wipe ran %d times, want 2", n)
 	}
 }

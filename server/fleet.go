@@ -116,6 +116,19 @@ func takeNode(req *mcp.CallToolRequest) (string, error) {
 	return n, nil
 }
 
+// withoutNode is a call's decoded arguments without the node argument,
+// as the call runs once takeNode has taken it: what a confirmation this
+// node asked is bound to.
+func withoutNode(args any) any {
+	m, ok := args.(map[string]any)
+	if _, has := m[NodeArg]; !ok || !has {
+		return args
+	}
+	rest := maps.Clone(m)
+	delete(rest, NodeArg)
+	return rest
+}
+
 // forwardable decides whether a call for node may leave this node: a
 // call that a fleet entry node forwarded here goes no further.
 func forwardable(c *auth.Caller, node string) string {

@@ -347,7 +347,11 @@ func (s *Server) rateGate(next http.Handler) http.Handler {
 		// the same call: charged once, when it was asked. (Only such a
 		// retry has its arguments decoded here.)
 		if e.Params.RequestState != "" {
-			if ctx, answering := s.redeem(r.Context(), c, name, e.Params.RequestState, e.arguments()); answering {
+			args := e.arguments()
+			if s.fleet != nil {
+				args = withoutNode(args) // the question was asked about the call without it
+			}
+			if ctx, answering := s.redeem(r.Context(), c, name, e.Params.RequestState, args); answering {
 				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, rateChargedKey{}, true)))
 				return
 			}
