@@ -237,7 +237,9 @@ func (f *Fleet) Lookup(ctx context.Context, node string) (Member, error) {
 }
 
 // Self reports whether node names the entry node itself (or is empty):
-// its MagicDNS name, first label, host name or a tailnet address.
+// its MagicDNS name, a tailnet address, its first label or host name,
+// unless a member answers to node more surely (Lookup's order: a
+// member's name over this node's host name).
 func (f *Fleet) Self(ctx context.Context, node string) bool {
 	if node == "" {
 		return true
@@ -246,7 +248,19 @@ func (f *Fleet) Self(ctx context.Context, node string) bool {
 	if err != nil || st.Self == nil {
 		return false
 	}
-	return member(st.Self).matches(strings.ToLower(strings.TrimSuffix(node, ".")))
+	want := strings.ToLower(strings.TrimSuffix(node, "."))
+	self := member(st.Self)
+	for level := range matchLevels {
+		if self.matchesAt(level, want) {
+			return true
+		}
+		for _, p := range st.Peer {
+			if p != nil && f.tagged(p) && member(p).matchesAt(level, want) {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // snapshot returns the netmap, reused for statusTTL.
@@ -327,14 +341,4 @@ func (m Member) matchesAt(level int, want string) bool {
 	default:
 		return strings.EqualFold(want, m.HostName)
 	}
-}
-
-// matches reports whether want (lowercased) names m at any level.
-func (m Member) matches(want string) bool {
-	for level := range matchLevels {
-		if m.matchesAt(level, want) {
-			return true
-		}
-	}
-	return false
 }

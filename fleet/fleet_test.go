@@ -130,7 +130,8 @@ func TestLookupAmbiguous(t *testing.T) {
 	dbA, dbB := peer("db-a", "db-a.example.ts.net.", true, "100.64.0.4", "tag:tailops"), peer("db-b", "db-b.example.ts.net.", true, "100.64.0.5", "tag:tailops")
 	dbA.HostName, dbB.HostName = "db", "db"
 	short := peer("100.64.0.2", "short.example.ts.net.", true, "100.64.0.6", "tag:tailops") // a host name that is an address
-	st := &ipnstate.Status{Self: peer("entry", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops"),
+	self := peer("web", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops") // its host name is a member's first label
+	st := &ipnstate.Status{Self: self,
 		Peer: map[key.NodePublic]*ipnstate.PeerStatus{
 			key.NewNode().Public(): peer("web", "web.example.ts.net.", true, "100.64.0.2", "tag:tailops"),
 			key.NewNode().Public(): web1, key.NewNode().Public(): dbA, key.NewNode().Public(): dbB, key.NewNode().Public(): short,
@@ -152,6 +153,12 @@ func TestLookupAmbiguous(t *testing.T) {
 			if _, err := f.Lookup(context.Background(), tt.node); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Lookup(%q) = %v, want %q", tt.node, err, tt.wantErr)
 			}
+		}
+	}
+	// The same order decides between this node and a member.
+	for node, want := range map[string]bool{"web": false, "entry": true, "entry.example.ts.net": true, "100.64.0.1": true, "web.example.ts.net": false} {
+		if got := f.Self(context.Background(), node); got != want {
+			t.Errorf("Self(%q) = %v, want %v", node, got, want)
 		}
 	}
 }
