@@ -23,7 +23,9 @@ import (
 // Only a well-formed one is answered so: the header naming 2026-07-28 or
 // later, and the body's _meta naming the same or nothing (a notification
 // is not a request, which must carry it); mcp-go refuses the others as
-// before.
+// before. One whose envelope does not decode never gets here: the edge
+// answers it 400 (readEnvelope, gatedMethods), since mcp-go would read it
+// as a cancellation all the same.
 func modernCancel(r *http.Request, e *envelope) bool {
 	if e == nil || !e.ok || e.Method != mcp.MethodNotificationCancelled || len(e.ID) != 0 {
 		return false

@@ -60,7 +60,8 @@ func postRPC(ctx context.Context, t *testing.T, cs *chokeServer, tok, version st
 // Go SDK's does not; mcp-go would answer it 400); nor does one sent as an
 // earlier revision without a session, or without the protocol header —
 // while closing the stream, the transport's cancellation, ends the
-// subscription.
+// subscription. One the edge cannot read (a field of the wrong type) is
+// refused with 400, never passed on.
 func TestModernCancelIsNotForwarded(t *testing.T) {
 	watching := make(chan struct{}, 1)
 	cs := serveChoke(t, Config{
@@ -96,16 +97,24 @@ func TestModernCancelIsNotForwarded(t *testing.T) {
 		name, caller, version string
 		meta                  bool
 		status                int
+		extra                 map[string]any // more params
 	}{
-		{"another caller, with _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, true, http.StatusAccepted},
-		{"another caller, without _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted},
-		{"the listener itself, without _meta (the Go SDK's Unsubscribe)", "victim", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted},
-		{"another caller, an earlier revision without a session", "attacker", "2025-11-25", false, 0},
-		{"another caller, no protocol header", "attacker", "", false, 0},
-		{"another caller, no header but a 2026-07-28 _meta", "attacker", "", true, 0},
+		{"another caller, with _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, true, http.StatusAccepted, nil},
+		{"another caller, without _meta", "attacker", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted, nil},
+		{"the listener itself, without _meta (the Go SDK's Unsubscribe)", "victim", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusAccepted, nil},
+		{"another caller, an earlier revision without a session", "attacker", "2025-11-25", false, 0, nil},
+		{"another caller, no protocol header", "attacker", "", false, 0, nil},
+		{"another caller, no header but a 2026-07-28 _meta", "attacker", "", true, 0, nil},
+		// A field the edge reads but a cancellation does not need, of the
+		// wrong type, once let the notification through to mcp-go.
+		{"another caller, a number where a name goes", "attacker", mcp.LATEST_PROTOCOL_VERSION, true, http.StatusBadRequest, map[string]any{"name": 1}},
+		{"another caller, _meta not an object", "attacker", mcp.LATEST_PROTOCOL_VERSION, false, http.StatusBadRequest, map[string]any{"_meta": 1}},
 	} {
-		resp := postRPC(t.Context(), t, cs, tok(tc.caller, auth.ScopeReadonly), tc.version, nil, "notifications/cancelled",
-			map[string]any{"requestId": 2, "reason": "test"}, tc.meta)
+		params := map[string]any{"requestId": 2, "reason": "test"}
+		for k, v := range tc.extra {
+			params[k] = v
+		}
+		resp := postRPC(t.Context(), t, cs, tok(tc.caller, auth.ScopeReadonly), tc.version, nil, "notifications/cancelled", params, tc.meta)
 		resp.Body.Close()
 		if tc.status != 0 && resp.StatusCode != tc.status {
 			t.Errorf("%s: answered %d, want %d", tc.name, resp.StatusCode, tc.status)
@@ -121,6 +130,51 @@ func TestModernCancelIsNotForwarded(t *testing.T) {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("after the stream closed: %d URIs, %d watchers", uris, watchers)
+		}
+	}
+}
+
+// TestUnreadableSubscriptionRefused: a subscriptions/listen the edge
+// cannot read (a field of the wrong type that a listen does not need) is
+// refused with 400 and subscribes nothing, as one it can read from a
+// caller without the view's scope is refused with 403; it never reaches
+// mcp-go, which would subscribe it unchecked.
+func TestUnreadableSubscriptionRefused(t *testing.T) {
+	cs := serveChoke(t, Config{
+		Enabled: []tools.Spec{echoTool("thing", auth.ScopeAdmin)},
+		Views: []tools.ResourceView{{URI: "test://things/{id}", Name: "things", Description: "d", MIMEType: "text/plain", Tool: "thing",
+			Args: func(v map[string]string) map[string]any { return map[string]any{"id": v["id"]} }, Watch: "thing", Key: "id"}},
+		Watchers: map[string]tools.Watcher{"thing": func(ctx context.Context, _ time.Time, _ func(...string)) error {
+			<-ctx.Done()
+			return nil
+		}},
+	})
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "reader", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		extra  map[string]any
+		status int
+	}{
+		{"readable", nil, http.StatusForbidden},
+		{"a number where a name goes", map[string]any{"name": 1}, http.StatusBadRequest},
+		{"a string where the uri list goes", map[string]any{"notifications": map[string]any{"resourceSubscriptions": "test://things/web"}}, http.StatusBadRequest},
+	} {
+		params := map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"test://things/web"}}}
+		for k, v := range tc.extra {
+			params[k] = v
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		resp := modernRPC(ctx, t, cs, tok, 7, "subscriptions/listen", params, true)
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: answered %d, want %d", tc.name, resp.StatusCode, tc.status)
+		}
+		if uris, _ := cs.srv.Subscriptions(); uris != 0 {
+			t.Fatalf("%s: %d URIs subscribed", tc.name, uris)
 		}
 	}
 }

@@ -85,9 +85,41 @@ func (s *Server) readEnvelope(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		e := &envelope{}
-		e.ok = json.Unmarshal(body, e) == nil
+		err = json.Unmarshal(body, e)
+		e.ok = err == nil
+		if method, id, gated := gatedMethod(body); !e.ok && gated {
+			// The edge's gates are the only check of these methods: one
+			// that cannot read a request must not let it through to
+			// mcp-go, which ignores a field it does not need.
+			rpcErrorStatus(w, http.StatusBadRequest, id, mcp.INVALID_PARAMS, fmt.Sprintf("invalid %s request: %v", method, err))
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
 	})
+}
+
+// gatedMethods are the methods whose only check is at the edge, on the
+// decoded envelope: a cancellation (modernCancel) and a subscription
+// (subscribeGate).
+var gatedMethods = []mcp.MCPMethod{mcp.MethodNotificationCancelled, mcp.MethodResourcesSubscribe,
+	mcp.MethodResourcesUnsubscribe, mcp.MethodSubscriptionsListen}
+
+// gatedMethod reads only the method and id of a request body, and
+// reports whether the method is one of gatedMethods.
+func gatedMethod(body []byte) (method string, id json.RawMessage, gated bool) {
+	var head struct {
+		Method string          `json:"method"`
+		ID     json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(body, &head) != nil {
+		return "", nil, false
+	}
+	for _, m := range gatedMethods {
+		if head.Method == string(m) {
+			return head.Method, head.ID, true
+		}
+	}
+	return head.Method, head.ID, false
 }
 
 // readBody reads r's body, at most maxBody bytes. A body of announced

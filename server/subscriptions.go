@@ -133,7 +133,14 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 
 // rpcError answers a JSON-RPC request with an error.
 func rpcError(w http.ResponseWriter, id json.RawMessage, code int, msg string) {
+	rpcErrorStatus(w, http.StatusOK, id, code, msg)
+}
+
+// rpcErrorStatus answers a JSON-RPC request with an error, with HTTP
+// status status.
+func rpcErrorStatus(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,7 +217,17 @@ func (t *taskTable) check(ctx context.Context, _ any, message any) error {
 	}
 	var req taskRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil // mcp-go answers a malformed request itself
+		// mcp-go answers a request it cannot read itself, but it reads
+		// less than this: a field of the wrong type it does not need
+		// (a number taskId on a tools/call) would carry a task past
+		// these rules. A task request this cannot read is refused.
+		var head struct {
+			Method string `json:"method"`
+		}
+		if json.Unmarshal(raw, &head) == nil && (head.Method == string(mcp.MethodToolsCall) || strings.HasPrefix(head.Method, "tasks/")) {
+			return fmt.Errorf("invalid %s request: %v", head.Method, err)
+		}
+		return nil
 	}
 	key := rateKey(auth.CallerFrom(ctx))
 	switch req.Method {

@@ -173,6 +173,13 @@ func TestTasks(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.name, msg, tc.want)
 		}
 	}
+	// A field of the wrong type that mcp-go does not read (a number
+	// taskId on a tools/call) once let a task past these rules: no ttl,
+	// kept forever, past the quota. Refused.
+	if res, msg := other.RPC(t, "tools/call", map[string]any{"name": "slow_write", "arguments": map[string]any{"say": "hi"},
+		"task": map[string]any{}, "taskId": 1}); !strings.Contains(msg, "invalid tools/call request") {
+		t.Errorf("a task call with a number taskId: %s %q, want it refused", res, msg)
+	}
 	// A tool not declared as a task answers as usual.
 	if res, msg := other.RPC(t, "tools/call", map[string]any{"name": "quick_read", "arguments": map[string]any{"say": "hi"},
 		"task": map[string]any{"ttl": 120_000}}); msg != "" || !strings.Contains(string(res), `"said":"hi"`) {
