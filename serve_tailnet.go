@@ -97,7 +97,7 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 			in.served = append(in.served, s)
 		}
 	}
-	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Capability: c.TSCapability,
+	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Self: in.node.SelfID, Capability: c.TSCapability,
 		Allow: c.tsAllow, Logger: in.log})
 }
 

@@ -48,6 +48,11 @@ type IdentifierConfig struct {
 	// tailscaled's over its socket in local mode. Tests inject answers
 	// here (setec's Config.WhoIs seam).
 	WhoIs WhoIsFunc
+	// Self is the server's own node; nil or "" means unknown. WhoIs
+	// names that node for a connection from its own tailnet address —
+	// a process on the same host dialling it, with the kernel's tailnet
+	// interface — which is no peer: Identify treats it as unknown.
+	Self func() tailcfg.StableNodeID
 	// Capability is the app capability whose grants give scopes; empty
 	// means DefaultCapability.
 	Capability string
@@ -142,6 +147,8 @@ func (id *Identifier) Identify(ctx context.Context, remoteAddr string) (*Peer, e
 		return nil, fmt.Errorf("calling WhoIs for %s: %w", remoteAddr, err)
 	case res == nil || res.Node == nil || res.UserProfile == nil:
 		return nil, fmt.Errorf("%w: %s (WhoIs answered without node or user)", ErrUnknownPeer, remoteAddr)
+	case id.cfg.Self != nil && res.Node.StableID != "" && res.Node.StableID == id.cfg.Self():
+		return nil, fmt.Errorf("%w: %s is this server's own node (a connection from this host, not through the tailnet)", ErrUnknownPeer, remoteAddr)
 	}
 	p := id.peer(res)
 	if id.ttl > 0 {

@@ -20,6 +20,7 @@ import (
 	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/net/tsaddr"
 	"tailscale.com/paths"
+	"tailscale.com/tailcfg"
 )
 
 // errNoTSNet is the error for tsnet mode in a build without it.
@@ -125,6 +126,14 @@ func (n *Node) LocalClient() *local.Client { return n.lc }
 
 // Status is the node's status when it came up.
 func (n *Node) Status() *ipnstate.Status { return n.status }
+
+// SelfID is the node's stable id; "" if its status names none.
+func (n *Node) SelfID() tailcfg.StableNodeID {
+	if n.status == nil || n.status.Self == nil {
+		return ""
+	}
+	return n.status.Self.ID
+}
 
 // Addrs are the node's tailnet addresses.
 func (n *Node) Addrs() []netip.Addr { return n.status.TailscaleIPs }

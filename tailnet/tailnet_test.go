@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -171,6 +172,27 @@ func TestIdentifyWhoIsFailureIsNotUnknownPeer(t *testing.T) {
 	id, _ = tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: g.WhoIs})
 	if _, err := id.Identify(context.Background(), "100.64.0.7:1"); !errors.Is(err, tailnet.ErrUnknownPeer) {
 		t.Errorf("err = %v, want ErrUnknownPeer", err)
+	}
+}
+
+// TestIdentifySelfIsUnknown: a connection WhoIs names the server's own
+// node for (a process on the host dialling the node's tailnet address)
+// is no peer: it is refused like an unknown one, whatever the node's
+// grants and tags; another node with the same owner still is a peer.
+func TestIdentifySelfIsUnknown(t *testing.T) {
+	self := whois("owner@example.com", "homelab", []string{"tag:tailops"}, `{"scopes":["admin"]}`)
+	other := whois("owner@example.com", "laptop", nil, `{"scopes":["readonly"]}`)
+	other.Node.StableID = "nOTHER"
+	f := &fakeWhoIs{answers: map[string]*apitype.WhoIsResponse{"100.64.0.7:1": self, "100.64.0.8:1": other}}
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: f.WhoIs, Self: func() tailcfg.StableNodeID { return "nSTABLE7" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := id.Identify(context.Background(), "100.64.0.7:1"); !errors.Is(err, tailnet.ErrUnknownPeer) || !strings.Contains(fmt.Sprint(err), "own node") {
+		t.Errorf("the server's own node: %v %v, want ErrUnknownPeer", p, err)
+	}
+	if p, err := id.Identify(context.Background(), "100.64.0.8:1"); err != nil || p.Name() != "owner@example.com" {
+		t.Errorf("another node: %v %v", p, err)
 	}
 }
 
