@@ -177,6 +177,30 @@ func TestNoApprovalMechanismRefusesWithHowTo(t *testing.T) {
 	}
 }
 
+// TestApprovalStoreFailureIsAudited: a call whose approval request
+// cannot be recorded (the approvals' store unusable) is refused, and the
+// refusal has its tool_call record like any other.
+func TestApprovalStoreFailureIsAudited(t *testing.T) {
+	s := startServer(t, "--config", approvalConfig(t), "--approval-two-person")
+	cs := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	if err := s.in.approvals.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	text, isErr := callText(t, cs, "health_check", nil)
+	if !isErr || !strings.Contains(text, "approval request could not be recorded") {
+		t.Fatalf("call with the approvals' store closed: %v %s", isErr, text)
+	}
+	var found bool
+	for _, r := range s.records(t, "tool_call") {
+		if r["tool"] == "health_check" && r["decision"] == "denied" && strings.Contains(fmt.Sprint(r["reason"]), "could not be recorded") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no denied tool_call record for the refused call: %v", s.records(t, "tool_call"))
+	}
+}
+
 // TestApprovalWaitSendsProgress: a client that asked for progress gets MCP
 // progress notifications while its call waits for a decision.
 func TestApprovalWaitSendsProgress(t *testing.T) {

@@ -161,7 +161,8 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			s.metrics.ApprovalWait(metrics.ApprovalOutcomeOf(o, err), time.Since(waitStart))
 			if err != nil {
 				s.log.Error("recording approval request", "tool", name, "error", err)
-				return mcp.NewToolResultError("call refused: the approval request could not be recorded"), nil
+				const msg = "call refused: the approval request could not be recorded"
+				return refuse(deny(rec, msg, nil), msg)
 			}
 			if !o.Allowed {
 				return refuse(deny(rec, o.Message, o.AuditRef()), o.Message)
