@@ -186,3 +186,31 @@ func TestCallerKey(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteRequestEscapesTerminalControls: what a caller put in its
+// arguments or plan cannot act on the approver's terminal: DEL, the C1
+// controls (U+009B is a CSI) and the bidirectional overrides come out as
+// JSON escapes or '?', never as themselves.
+func TestWriteRequestEscapesTerminalControls(t *testing.T) {
+	const evil = "\u009b2J\u009b1;1H approved \u202edeny\u202c \x7f \u2066x\u2069 \u200f"
+	for _, r := range []approval.Request{
+		{ID: "0123456789abcdef", Tool: "exec_in_container", Arguments: map[string]any{"argv": []any{"sh", "-c", evil}}},
+		{ID: "0123456789abcdef", Tool: "deploy_stack", Arguments: map[string]any{}, Plan: map[string]any{"config": evil + "\nline two " + evil, "commit": evil}},
+		{ID: "0123456789abcdef", Tool: "deploy_stack", Arguments: map[string]any{}, Plan: []any{evil}},
+		{ID: "0123456789abcdef", Tool: "x", Arguments: map[string]any{}, Caller: auth.Caller{Agent: evil}},
+	} {
+		var out bytes.Buffer
+		if err := approval.WriteRequest(&out, &r); err != nil {
+			t.Fatal(err)
+		}
+		s := out.String()
+		for _, c := range []string{"\u009b", "\u202e", "\u202c", "\x7f", "\u2066", "\u2069", "\u200f"} {
+			if strings.Contains(s, c) {
+				t.Errorf("%s: the output holds %q:\n%s", r.Tool, c, s)
+			}
+		}
+		if !strings.Contains(s, `\u009b2J`) && !strings.Contains(s, "?2J") {
+			t.Errorf("%s: the CSI is neither escaped nor replaced:\n%s", r.Tool, s)
+		}
+	}
+}
