@@ -12,6 +12,7 @@ import (
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/redact"
 )
 
 // Gate defaults.
@@ -181,6 +182,19 @@ type Outcome struct {
 	Request *Request
 }
 
+// HiddenSyntaxMessage is the refusal of a call that cannot be put to a
+// person (who: an approver, the user) because redacting a secret in its
+// argument at where (redact.HidesSyntax) would hide command syntax too:
+// they could not see what runs.
+func HiddenSyntaxMessage(tool, where, who string) string {
+	if where == "" {
+		where = "(the arguments)"
+	}
+	return fmt.Sprintf("call refused: %s cannot be put to %s: redacting a secret in argument %s would also hide the command syntax "+
+		"after it (;, |, &, $(…), a redirection or a new line), so they could not see what runs. Pass the secret another way "+
+		"(an environment variable or a file the command reads) and call again", tool, who, where)
+}
+
 // AuditRef is what the tool's own audit record carries in
 // audit.Record.Approval: the request's id, state, mechanism and approver;
 // nil when no request was made.
@@ -230,6 +244,9 @@ func (g *Gate) Check(ctx context.Context, call Call, progress ProgressFunc) (Out
 	}
 	if call.Caller == nil || call.Caller.Agent == "" {
 		return Outcome{Message: "approval required: " + call.Tool + " needs approval, and the caller is not identified"}, nil
+	}
+	if where, hides := redact.HidesSyntax(call.Args); hides {
+		return Outcome{Message: HiddenSyntaxMessage(call.Tool, where, "an approver")}, nil
 	}
 	g.sweep(ctx)
 	digest, err := BoundDigest(g.store.key, call.Tool, call.Args, call.Bind)

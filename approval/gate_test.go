@@ -82,6 +82,27 @@ func TestNoMechanismRefusesWithHowTo(t *testing.T) {
 	}
 }
 
+// TestHiddenPayloadIsNotPutToAnApprover: a call whose redacted
+// arguments would hide command syntax after a secret (redact.HidesSyntax)
+// is refused before any request is made, naming the argument: neither a
+// webhook nor a second person can approve what they cannot see. The same
+// call with the secret alone hidden is put to the approver.
+func TestHiddenPayloadIsNotPutToAnApprover(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	hidden := map[string]any{"container": "db", "argv": []any{"sh", "-c", "echo Authorization: Bearer abc; rm -rf /data"}}
+	o := e.check(t, "exec_in_container", hidden, alice)
+	if o.Allowed || o.Pending || o.ApprovalID != "" || !strings.Contains(o.Message, "cannot be put to an approver") || !strings.Contains(o.Message, "/argv/2") {
+		t.Fatalf("outcome %+v, want a refusal without request naming /argv/2", o)
+	}
+	if rs, _ := e.store.List(true); len(rs) != 0 {
+		t.Errorf("store holds %d requests", len(rs))
+	}
+	shown := map[string]any{"container": "db", "argv": []any{"sh", "-c", "curl -H 'Authorization: Bearer abc' http://db; rm -rf /data"}}
+	if o := e.check(t, "exec_in_container", shown, alice); !o.Pending || o.ApprovalID == "" {
+		t.Fatalf("outcome %+v, want a pending request", o)
+	}
+}
+
 // TestNilGateRefuses: a nil Gate (a server configured without one)
 // refuses every call as having no mechanism, rather than panicking.
 func TestNilGateRefuses(t *testing.T) {

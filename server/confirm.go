@@ -15,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/redact"
@@ -182,6 +183,9 @@ func unavailable(name, why string) confirmOutcome {
 // askConfirmation asks the caller's user to confirm the call (see above).
 func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, req mcp.CallToolRequest) confirmOutcome {
 	args := req.GetRawArguments()
+	if where, hides := redact.HidesSyntax(args); hides {
+		return confirmOutcome{status: audit.ConfirmUnavailable, reason: approval.HiddenSyntaxMessage(e.name, where, "the user")}
+	}
 	params := confirmParams(e, args, "")
 	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
 		if info.ClientCapabilities == nil || info.ClientCapabilities.Elicitation == nil {

@@ -218,6 +218,45 @@ func TestConfirmationAsksTheUser(t *testing.T) {
 	}
 }
 
+// TestConfirmationRefusesAHiddenPayload: a call whose redacted arguments
+// would hide command syntax after a secret is not put to the user — they
+// could not see what runs — on any revision: refused naming the argument,
+// nothing asked, nothing run, and the refusal audited.
+func TestConfirmationRefusesAHiddenPayload(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		stdio, legacy bool
+	}{{"http-legacy", false, true}, {"http-modern", false, false}, {"stdio", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, ran := confirmServer(t, "wipe")
+			el := &elicitor{answer: accept(map[string]any{"confirm": true})}
+			c := cs.confirmClient(t, tc.stdio, tc.legacy, el)
+			res, err := callWipe(t, c, "wipe", map[string]any{"target": "Authorization: Bearer abc; rm -rf /srv"})
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if !res.IsError || !strings.Contains(resultText(res), "cannot be put to the user") || !strings.Contains(resultText(res), "/target") {
+				t.Errorf("result %q, want the refusal naming /target", resultText(res))
+			}
+			if n := ran["wipe"].Load(); n != 0 {
+				t.Errorf("wipe ran %d times", n)
+			}
+			if qs := el.questions(); len(qs) != 0 {
+				t.Errorf("the user was asked: %v", qs)
+			}
+			var refused bool
+			for _, r := range readAuditLog(t, cs.logPath) {
+				if r["event"] == "tool_call" && r["tool"] == "wipe" && r["confirmation"] == string(audit.ConfirmUnavailable) {
+					refused = true
+				}
+			}
+			if !refused {
+				t.Error("no audited refusal")
+			}
+		})
+	}
+}
+
 // TestConfirmationCannotBeForged: arguments never confirm (a confirm
 // argument is an invalid argument), and on 2026-07-28 an answer the
 // client sends without a request state this server issued for this very

@@ -9,7 +9,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/redact"
 )
 
 // Confirmation through a fleet entry node. A member that confirms a tool
@@ -84,6 +86,9 @@ func (s *Server) askForMember(ctx context.Context, e *entry, node string, args a
 	if q, ok := asked.InputRequests[confirmID]; !ok || len(asked.InputRequests) != 1 || q.Method != mcp.MethodElicitationCreate {
 		return mcp.MultiRoundTripParams{}, confirmOutcome{status: audit.ConfirmUnavailable, reason: fmt.Sprintf(
 			"call refused: %s asks for input about %s that this entry node cannot relay to a client on a protocol revision before 2026-07-28; nothing ran there", node, e.name)}
+	}
+	if where, hides := redact.HidesSyntax(args); hides {
+		return mcp.MultiRoundTripParams{}, confirmOutcome{status: audit.ConfirmUnavailable, reason: approval.HiddenSyntaxMessage(e.name, where, "the user")}
 	}
 	co := s.elicitSession(ctx, e.name, confirmParams(e, args, node))
 	if co.status != audit.ConfirmConfirmed {
