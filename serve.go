@@ -353,6 +353,10 @@ func (c *config) newVerifier(log *slog.Logger, create bool, remote *auth.RemoteJ
 	if c.file.Revoked != nil {
 		v.SetRevocations(*c.file.Revoked)
 	}
+	if (c.JWKSFile != "" || remote != nil) && c.ResourceURL == "" && log != nil {
+		log.Warn("JWTs signed by the configured keys are accepted whatever their audience: a token the identity provider issued " +
+			"for another service works here too; set --resource-url to this server's URL to require it as the tokens' aud")
+	}
 	return v, nil
 }
 

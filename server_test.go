@@ -401,3 +401,21 @@ func TestEveryCallPathIsAuditedOnce(t *testing.T) {
 		t.Errorf("verify: %d %v %v", n, problem, err)
 	}
 }
+
+// TestJWKSWithoutResourceURLWarns: with keys for JWTs but no
+// --resource-url, which JWTs must name as their audience, the server
+// warns at start that a token for any audience is accepted; with it, it
+// does not.
+func TestJWKSWithoutResourceURLWarns(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwksPath := t.TempDir() + "/jwks.json"
+	writeJWKS(t, jwksPath, &rsaKey.PublicKey, &ecKey.PublicKey)
+	const warning = "accepted whatever their audience"
+	if s := startServer(t, "--jwks-file", jwksPath); !strings.Contains(s.Logs.String(), warning) {
+		t.Errorf("no warning without --resource-url:\n%s", s.Logs)
+	}
+	if s := startServer(t, "--jwks-file", jwksPath, "--resource-url", "https://tailops.example/mcp"); strings.Contains(s.Logs.String(), warning) {
+		t.Errorf("a warning with --resource-url:\n%s", s.Logs)
+	}
+}
