@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -296,4 +297,37 @@ func TestListenSocket(t *testing.T) {
 			t.Errorf("directory holds %v", ents)
 		}
 	})
+}
+
+// TestLocalSelfApprovalByUID: the requester of a stdio call cannot
+// approve it on the host even when a name cannot be looked up (the
+// sandbox hides /etc/passwd): the approver's uid is matched against the
+// uid in the requester's agent and against this process's own user,
+// which a stdio server's caller is.
+func TestLocalSelfApprovalByUID(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	other := os.Getuid() + 4242
+	tests := []struct {
+		name  string
+		agent string
+		user  approval.LocalUser
+		want  error
+	}{
+		{"this process's user, no name", "stdio:alice", approval.LocalUser{UID: os.Getuid()}, approval.ErrSelfApproval},
+		{"the uid the agent names", fmt.Sprintf("stdio:%d", other), approval.LocalUser{UID: other}, approval.ErrSelfApproval},
+		{"the name the agent names", "stdio:alice", approval.LocalUser{UID: other, Name: "alice"}, approval.ErrSelfApproval},
+		{"another user", "stdio:alice", approval.LocalUser{UID: other, Name: "bob"}, nil},
+		{"another user without a name", "stdio:alice", approval.LocalUser{UID: other}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := e.store.Create("remove_container", map[string]any{"container": tc.name}, &auth.Caller{Agent: tc.agent, Method: auth.MethodStdio}, "critical", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.gate.DecideLocal(context.Background(), r.ID, true, "", tc.user); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+				t.Errorf("DecideLocal = %v, want %v", err, tc.want)
+			}
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -452,6 +453,17 @@ type Approver struct {
 	Name string
 }
 
+// localSelf reports whether the local user u is the requester of a stdio
+// call with agent (stdio:NAME, or stdio:UID when the name could not be
+// looked up): by name, by uid, or by being this process's user, which a
+// stdio server's caller always is. The name alone is not enough: under
+// the sandbox the approver's name may not be looked up, or the
+// requester's.
+func localSelf(u *LocalUser, agent string) bool {
+	name, _ := strings.CutPrefix(agent, "stdio:")
+	return u.UID == os.Getuid() || name == strconv.Itoa(u.UID) || u.Name != "" && name == u.Name
+}
+
 // LocalUser is a user on the host, identified by SO_PEERCRED.
 type LocalUser struct {
 	// UID is the user's uid.
@@ -505,7 +517,7 @@ func (a Approver) check(r *Request) error {
 		if a.Local == nil {
 			return errors.New("deciding approval request: no local user")
 		}
-		if a.Local.Name != "" && r.Caller.Method == auth.MethodStdio && r.Caller.Agent == "stdio:"+a.Local.Name {
+		if r.Caller.Method == auth.MethodStdio && localSelf(a.Local, r.Caller.Agent) {
 			return ErrSelfApproval
 		}
 	case MechanismWebhook:
