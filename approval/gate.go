@@ -560,7 +560,9 @@ func (g *Gate) get(ctx context.Context, id string) (Request, error) {
 // it was opened and the pending or approved ones it dropped then because
 // they could never match a call (Request.Dropped): their record's reason
 // says why, and it has no expiry, nor a digest if theirs was unkeyed.
-// Check, Approve, Deny, List and Get sweep too; Run sweeps periodically.
+// A request whose record cannot be written is tried again at the next
+// sweep. Check, Approve, Deny, List and Get sweep too; Run sweeps
+// periodically.
 func (g *Gate) Sweep(ctx context.Context) error {
 	if g.store == nil {
 		return nil
@@ -570,6 +572,12 @@ func (g *Gate) Sweep(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	var unaudited []Request // tried again at the next sweep
+	defer func() {
+		if len(unaudited) > 0 {
+			g.store.Requeue(unaudited)
+		}
+	}()
 	for _, r := range exp {
 		state := "undecided"
 		if r.Decision != nil && r.Decision.Approved {
@@ -593,6 +601,8 @@ func (g *Gate) Sweep(ctx context.Context) error {
 			Decision: audit.DecisionDenied, Reason: reason, Approval: ref}
 		if err := g.audit(ctx, rec); err != nil {
 			errs = append(errs, fmt.Errorf("auditing expiry of approval request %s: %w", r.ID, err))
+			unaudited = append(unaudited, r)
+			continue
 		}
 		g.logger.Info("approval request expired", slog.String("approval_id", r.ID), slog.String("tool", r.Tool),
 			slog.String("reason", reason))

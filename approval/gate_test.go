@@ -507,3 +507,45 @@ func TestApprovalBoundToPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryAuditedOnceTheLogWorks: a request whose expiry record cannot
+// be written (the audit log failing) is not forgotten: the next sweep
+// writes it, once.
+func TestExpiryAuditedOnceTheLogWorks(t *testing.T) {
+	e := newEnv(t, approval.Config{TwoPerson: true, Wait: time.Millisecond})
+	var mu sync.Mutex
+	failing, written := true, 0
+	g, err := approval.NewGate(approval.Config{TwoPerson: true, Wait: time.Millisecond, Store: e.store, Logger: quiet,
+		Audit: func(_ context.Context, r *audit.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return errors.New("disk full")
+			}
+			if r.Event == approval.EventExpired {
+				written++
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Create("remove_container", argsA, alice, "critical", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if err := g.Sweep(context.Background()); err == nil {
+		t.Fatal("a sweep whose records failed reported no error")
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	for range 2 {
+		if err := g.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if written != 1 {
+		t.Errorf("%d expiry records once the log worked, want 1", written)
+	}
+}

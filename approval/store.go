@@ -636,6 +636,14 @@ func (s *Store) Expire() ([]Request, error) {
 	return out, nil
 }
 
+// Requeue gives rs, requests Expire returned whose expiry could not be
+// audited, back to the next Expire.
+func (s *Store) Requeue(rs []Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expired = append(rs, s.expired...)
+}
+
 // changes returns a channel closed at the next change.
 func (s *Store) changes() <-chan struct{} {
 	s.mu.Lock()
