@@ -285,6 +285,7 @@ func (g *Gate) create(ctx context.Context, call Call) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	made, audited := r, false
 	r, reused, err := g.store.add(r, g.twoPerson, func(r Request) error {
 		rec := &audit.Record{Event: EventRequest, RequestID: call.RequestID, Tool: call.Tool, Arguments: call.Args,
 			Detail: r.Plan, Caller: call.Caller, Risk: call.Risk, Decision: DecisionPending,
@@ -294,9 +295,19 @@ func (g *Gate) create(ctx context.Context, call Call) (Request, error) {
 		if err := g.audit(ctx, rec); err != nil {
 			return fmt.Errorf("auditing approval request: %w", err)
 		}
+		audited = true
 		return nil
 	})
 	if err != nil {
+		if audited {
+			// The log says the request is pending; it is not: say so.
+			rec := &audit.Record{Event: EventExpired, RequestID: call.RequestID, Tool: call.Tool, Caller: call.Caller, Risk: call.Risk,
+				Decision: audit.DecisionDenied, Reason: "dropped undecided: the request could not be stored (" + err.Error() + "), so it can never be approved",
+				Approval: map[string]any{"id": made.ID, "state": string(StateExpired), "dropped": true}}
+			if aerr := g.audit(ctx, rec); aerr != nil {
+				err = errors.Join(err, fmt.Errorf("auditing the dropped approval request: %w", aerr))
+			}
+		}
 		return Request{}, err
 	}
 	if !reused {
@@ -467,9 +478,24 @@ func (g *Gate) decidePerson(ctx context.Context, id string, approved bool, reaso
 // decide records a decision with its audit record; a refusal by policy is
 // audited as EventRefused.
 func (g *Gate) decide(ctx context.Context, id string, approved bool, reason string, by Approver) (Request, error) {
+	recorded := false
 	r, err := g.store.decide(id, approved, reason, by, func(r Request) error {
-		return g.auditDecision(ctx, r, by)
+		if err := g.auditDecision(ctx, r, by); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
 	})
+	if err != nil && recorded {
+		// The log holds the decision; the store does not: say so.
+		rec := &audit.Record{Event: EventRefused, Tool: r.Tool, Caller: actor(by), Decision: audit.DecisionDenied,
+			Reason:   "the decision could not be stored (" + err.Error() + "); the request stays " + string(r.State),
+			Approval: map[string]any{"id": id, "mechanism": string(by.Mechanism), "approver": by.identity(), "approve": approved, "requester": r.Requester()}}
+		if aerr := g.audit(ctx, rec); aerr != nil {
+			return r, errors.Join(err, fmt.Errorf("auditing the unstored approval decision: %w", aerr))
+		}
+		return r, err
+	}
 	if err != nil && (errors.Is(err, ErrSelfApproval) || errors.Is(err, ErrNoGrantScope) ||
 		errors.Is(err, ErrNotPending) || errors.Is(err, ErrExpired)) {
 		g.logger.Warn("approval decision refused", slog.String("approval_id", id), slog.String("approver", by.identity()),

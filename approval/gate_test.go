@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -547,5 +548,62 @@ func TestExpiryAuditedOnceTheLogWorks(t *testing.T) {
 	}
 	if written != 1 {
 		t.Errorf("%d expiry records once the log worked, want 1", written)
+	}
+}
+
+// TestUnstoredRequestAndDecisionAreAudited: the audit log says what the
+// store holds. A request audited as pending that then cannot be stored
+// gets a record saying it was dropped; a decision audited that then
+// cannot be stored gets a record saying it does not hold, and the
+// request stays pending.
+func TestUnstoredRequestAndDecisionAreAudited(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	os.Mkdir(dir, 0o700)
+	store, err := approval.OpenStore(filepath.Join(dir, "approvals.json"), &approval.StoreOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	var recs []audit.Record
+	g, err := approval.NewGate(approval.Config{TwoPerson: true, Wait: time.Millisecond, Store: store, Logger: quiet,
+		Audit: func(_ context.Context, r *audit.Record) error {
+			mu.Lock()
+			defer mu.Unlock()
+			recs = append(recs, *r)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := g.Check(context.Background(), approval.Call{Tool: "remove_container", Args: argsA, Caller: alice, Risk: "critical"}, nil)
+	if err != nil || !o.Pending {
+		t.Fatalf("first call: %+v", o)
+	}
+	os.RemoveAll(dir) // the store can no longer be written
+	if _, err := g.Check(context.Background(), approval.Call{Tool: "remove_container", Args: map[string]any{"container": "db"}, Caller: alice, Risk: "critical"}, nil); err == nil {
+		t.Fatal("a request the store could not keep was made")
+	}
+	if _, err := g.Approve(context.Background(), o.ApprovalID, bob, "ok"); err == nil {
+		t.Fatal("a decision the store could not keep was taken")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var events []string
+	for _, r := range recs {
+		events = append(events, string(r.Event)+": "+r.Reason)
+	}
+	want := []string{"approval_request", "approval_request", "approval_expired: dropped undecided: the request could not be stored",
+		"approval_decision", "approval_refused: the decision could not be stored"}
+	if len(events) != len(want) {
+		t.Fatalf("records:\n%s", strings.Join(events, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(events[i], w) {
+			t.Errorf("record %d: %q, want %q", i, events[i], w)
+		}
+	}
+	if r, err := store.Get(o.ApprovalID); err != nil || r.State != approval.StatePending {
+		t.Errorf("the request after the unstored decision: %v %v, want pending", r.State, err)
 	}
 }
