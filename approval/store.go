@@ -29,6 +29,9 @@ const (
 	DefaultRetention = 24 * time.Hour
 	// DefaultMaxPending is StoreOptions.MaxPending when 0.
 	DefaultMaxPending = 1000
+	// DefaultMaxPendingPerCaller is StoreOptions.MaxPendingPerCaller when
+	// 0.
+	DefaultMaxPendingPerCaller = 50
 )
 
 // fileVersion is the version of the store file's format.
@@ -58,6 +61,10 @@ type StoreOptions struct {
 	// arguments cannot grow the file without bound; 0 means
 	// DefaultMaxPending.
 	MaxPending int
+	// MaxPendingPerCaller caps one caller's pending requests, so that
+	// one caller cannot fill MaxPending and keep everyone else's calls
+	// from being put to an approver; 0 means DefaultMaxPendingPerCaller.
+	MaxPendingPerCaller int
 }
 
 // Store holds approval requests in memory and in a file (for example
@@ -72,9 +79,11 @@ type Store struct {
 	logger     *slog.Logger
 	retention  time.Duration
 	maxPending int
-	lock       *os.File
-	key        []byte // the digest key, DigestKeySize bytes
-	keyID      string // keyID(key), recorded in the file
+	// maxPendingPerCaller is StoreOptions.MaxPendingPerCaller.
+	maxPendingPerCaller int
+	lock                *os.File
+	key                 []byte // the digest key, DigestKeySize bytes
+	keyID               string // keyID(key), recorded in the file
 
 	mu      sync.Mutex
 	reqs    map[string]*Request
@@ -106,7 +115,7 @@ type Store struct {
 // read nor created.
 func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 	s := &Store{path: path, now: time.Now, logger: slog.Default(), retention: DefaultRetention,
-		maxPending: DefaultMaxPending, reqs: map[string]*Request{}, changed: make(chan struct{})}
+		maxPending: DefaultMaxPending, maxPendingPerCaller: DefaultMaxPendingPerCaller, reqs: map[string]*Request{}, changed: make(chan struct{})}
 	if opts != nil {
 		if opts.Now != nil {
 			s.now = opts.Now
@@ -119,6 +128,9 @@ func OpenStore(path string, opts *StoreOptions) (*Store, error) {
 		}
 		if opts.MaxPending > 0 {
 			s.maxPending = opts.MaxPending
+		}
+		if opts.MaxPendingPerCaller > 0 {
+			s.maxPendingPerCaller = opts.MaxPendingPerCaller
 		}
 	}
 	if path == "" {
@@ -389,11 +401,17 @@ func (s *Store) add(r Request, reuse bool, before func(Request) error) (got Requ
 			return p.clone(), true, nil
 		}
 	}
-	pending := 0
+	pending, theirs := 0, 0
 	for _, x := range s.reqs {
 		if x.State == StatePending {
 			pending++
+			if x.CallerKey == r.CallerKey {
+				theirs++
+			}
 		}
+	}
+	if theirs >= s.maxPendingPerCaller {
+		return Request{}, false, fmt.Errorf("adding approval request: %w for this caller (%d); decide or let them expire", ErrTooManyPending, theirs)
 	}
 	if pending >= s.maxPending {
 		return Request{}, false, fmt.Errorf("adding approval request: %w (%d); decide or let them expire", ErrTooManyPending, pending)

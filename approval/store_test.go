@@ -215,6 +215,26 @@ func TestStoreMaxPending(t *testing.T) {
 	}
 }
 
+// TestStoreMaxPendingPerCaller: one caller's pending requests are capped
+// below the store's, so one caller varying its arguments cannot keep
+// everyone else's calls from reaching an approver.
+func TestStoreMaxPendingPerCaller(t *testing.T) {
+	s, err := approval.OpenStore(filepath.Join(t.TempDir(), "approvals.json"), &approval.StoreOptions{MaxPending: 10, MaxPendingPerCaller: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		_, err := s.Create("x", map[string]any{"i": i}, alice, "", time.Minute)
+		if (i < 2) != (err == nil) || (err != nil && (!errors.Is(err, approval.ErrTooManyPending) || !strings.Contains(err.Error(), "for this caller"))) {
+			t.Errorf("alice's Create %d: %v", i, err)
+		}
+	}
+	if _, err := s.Create("x", map[string]any{"i": 0}, bob, "", time.Minute); err != nil {
+		t.Errorf("bob's first request: %v", err)
+	}
+}
+
 func TestStoreClosed(t *testing.T) {
 	s, err := approval.OpenStore(filepath.Join(t.TempDir(), "approvals.json"), nil)
 	if err != nil {
