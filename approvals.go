@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"tailscale.com/net/tsaddr"
 
 	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
@@ -54,6 +58,19 @@ func (f *approvalFlags) webhookURL() (*url.URL, error) {
 	return u, nil
 }
 
+// privateHop reports whether a webhook at host is reached over loopback
+// or the tailnet (WireGuard), where plain http is not readable or
+// writable by others on the way: a loopback or tailnet address,
+// localhost, or a MagicDNS name.
+func privateHop(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		return a.IsLoopback() || tsaddr.IsTailscaleIP(a)
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return h == "localhost" || strings.HasSuffix(h, ".ts.net")
+}
+
 // openApprovals opens the request store, the gate and, for two-person
 // approval, the host CLI's unix socket in the state dir. extra names
 // tools that need approval although they are not critical.
@@ -72,6 +89,10 @@ func openApprovals(f *approvalFlags, stateDir string, extra []string, alog *audi
 			return nil, fmt.Errorf("--approval-webhook-secret-file: %w", err)
 		}
 		wh = &approval.Webhook{URL: f.Webhook, Secret: secret, Timeout: f.WebhookTimeout, Logger: log}
+		if u, _ := f.webhookURL(); u.Scheme == "http" && !privateHop(u.Hostname()) && log != nil {
+			log.Warn("the approval webhook is plain http off loopback and the tailnet: its answer is not signed, so anyone on the " +
+				"path between can approve a call; use https, a tailnet address, or loopback")
+		}
 	}
 	var err error
 	if wh != nil || f.TwoPerson {

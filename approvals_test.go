@@ -166,6 +166,29 @@ func TestWebhookApprovalIsSignedAndBinding(t *testing.T) {
 	}
 }
 
+// TestPlainWebhookOffTheTailnetWarns: an approval webhook over plain http
+// to a host that is neither loopback nor on the tailnet gets a warning at
+// start (its unsigned answer can be forged on the way); over https, on
+// loopback or to a tailnet address it does not.
+func TestPlainWebhookOffTheTailnetWarns(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("webhook-secret-for-tests-0123456789"), 0o600)
+	const warning = "the approval webhook is plain http"
+	for url, warns := range map[string]bool{
+		"http://192.0.2.10:8080/hook":        true,
+		"http://approvals.lan/hook":          true,
+		"https://192.0.2.10/hook":            false,
+		"http://127.0.0.1:9/hook":            false,
+		"http://100.101.102.103/hook":        false,
+		"http://approver.tail1234.ts.net./h": false,
+	} {
+		s := startServer(t, "--approval-webhook", url, "--approval-webhook-secret-file", secretFile)
+		if got := strings.Contains(s.Logs.String(), warning); got != warns {
+			t.Errorf("%s: warned %v, want %v", url, got, warns)
+		}
+	}
+}
+
 // TestNoApprovalMechanismRefusesWithHowTo: without a mechanism, a call
 // needing approval is refused with the flags that configure one.
 func TestNoApprovalMechanismRefusesWithHowTo(t *testing.T) {

@@ -130,7 +130,7 @@ func TestLookupAmbiguous(t *testing.T) {
 	dbA, dbB := peer("db-a", "db-a.example.ts.net.", true, "100.64.0.4", "tag:tailops"), peer("db-b", "db-b.example.ts.net.", true, "100.64.0.5", "tag:tailops")
 	dbA.HostName, dbB.HostName = "db", "db"
 	short := peer("100.64.0.2", "short.example.ts.net.", true, "100.64.0.6", "tag:tailops") // a host name that is an address
-	self := peer("web", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops") // its host name is a member's first label
+	self := peer("web", "entry.example.ts.net.", true, "100.64.0.1", "tag:tailops")         // its host name is a member's first label
 	st := &ipnstate.Status{Self: self,
 		Peer: map[key.NodePublic]*ipnstate.PeerStatus{
 			key.NewNode().Public(): peer("web", "web.example.ts.net.", true, "100.64.0.2", "tag:tailops"),
