@@ -144,7 +144,7 @@ func (t *Toolset) prepareGit(ctx context.Context, name, repo, ref, path string, 
 	if err != nil {
 		return s, src, nil, err
 	}
-	proj, err := load(ctx, loadInput{name: name, dir: filepath.Dir(s.file), file: s.file, env: env})
+	proj, err := load(ctx, loadInput{name: name, dir: filepath.Dir(s.file), file: s.file, env: env, root: s.root})
 	if err != nil {
 		return s, src, nil, fmt.Errorf("stack %s (%s at %s): %w", name, gitsource.Redact(repo), src.res.Commit, err)
 	}

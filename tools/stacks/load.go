@@ -35,6 +35,10 @@ type loadInput struct {
 	dir string
 	// file is the compose file, in dir.
 	file string
+	// root is the stack's directory, which every file the project reads
+	// must be in (a git stack's checkout, of which dir may be a
+	// subdirectory); "" means dir.
+	root string
 	// env are the call's variables; they win over the .env file's.
 	env map[string]string
 }
@@ -55,7 +59,11 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the compose file: %w", err)
 	}
-	if err := refuseRemote(raw); err != nil {
+	root := in.root
+	if root == "" {
+		root = in.dir
+	}
+	if err := checkIncludes(raw, in.file, root, 0); err != nil {
 		return nil, err
 	}
 	env, err := dotEnv(in.dir, in.env)
@@ -143,10 +151,18 @@ func readBounded(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// refuseRemote refuses a compose file whose include (or a service's
-// extends) names anything but a local file: compose would fetch it with
-// git or from a registry.
-func refuseRemote(raw []byte) error {
+// maxIncludeDepth bounds how deep checkIncludes follows includes.
+const maxIncludeDepth = 8
+
+// checkIncludes refuses a compose file (raw, read from file) whose
+// include, or a service's extends, names anything but a local file in the
+// stack's directory root: a remote one compose would fetch with git or
+// from a registry, and a local one outside root (symbolic links
+// followed), which the loader would read from the host — another stack's
+// secrets as an include's env_file, /proc/self/environ. Paths holding a
+// variable cannot be checked before loading and are refused. Local
+// includes are checked in turn.
+func checkIncludes(raw []byte, file, root string, depth int) error {
 	var doc struct {
 		Include  []any                     `yaml:"include"`
 		Services map[string]map[string]any `yaml:"services"`
@@ -154,37 +170,99 @@ func refuseRemote(raw []byte) error {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("parsing the compose file: %w", err)
 	}
+	base := filepath.Dir(file)
+	local := func(what, key, ref string) (string, error) {
+		switch {
+		case remote(ref):
+			return "", &PolicyError{Service: what, Key: key, Reason: fmt.Sprintf("remote %q is not supported: use local files only", ref)}
+		case strings.Contains(ref, "$"):
+			return "", &PolicyError{Service: what, Key: key, Reason: fmt.Sprintf("%q holds a variable: name files in the stack's directory plainly", ref)}
+		}
+		path := ref
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(base, path)
+		}
+		if !inside(path, root) {
+			return "", &PolicyError{Service: what, Key: key, Reason: fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", ref)}
+		}
+		return path, nil
+	}
 	for _, inc := range doc.Include {
-		var paths []string
+		var paths, others []string
 		switch v := inc.(type) {
 		case string:
 			paths = []string{v}
 		case map[string]any:
-			switch p := v["path"].(type) {
-			case string:
-				paths = []string{p}
-			case []any:
-				for _, e := range p {
-					if s, ok := e.(string); ok {
-						paths = append(paths, s)
-					}
-				}
+			paths = strings1(v["path"])
+			others = append(strings1(v["env_file"]), strings1(v["project_directory"])...)
+		}
+		for _, ref := range others {
+			if _, err := local("project", "include", ref); err != nil {
+				return err
 			}
 		}
-		for _, p := range paths {
-			if remote(p) {
-				return &PolicyError{Service: "project", Key: "include", Reason: fmt.Sprintf("remote include %q is not supported: include local files only", p)}
+		for _, ref := range paths {
+			path, err := local("project", "include", ref)
+			if err != nil {
+				return err
+			}
+			if depth >= maxIncludeDepth {
+				return &PolicyError{Service: "project", Key: "include", Reason: fmt.Sprintf("includes nested deeper than %d", maxIncludeDepth)}
+			}
+			b, err := readBounded(path)
+			if err != nil {
+				continue // the loader says what is wrong with it
+			}
+			if err := checkIncludes(b, path, root, depth+1); err != nil {
+				return err
 			}
 		}
 	}
 	for name, s := range doc.Services {
 		if ext, ok := s["extends"].(map[string]any); ok {
-			if f, ok := ext["file"].(string); ok && remote(f) {
-				return &PolicyError{Service: "service " + name, Key: "extends", Reason: fmt.Sprintf("remote file %q is not supported", f)}
+			if f, ok := ext["file"].(string); ok {
+				if _, err := local("service "+name, "extends", f); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// strings1 is a compose value that is a string or a list of strings, as
+// a list.
+func strings1(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// inside reports whether path lies in dir, as written and, where they
+// exist, where their symbolic links lead.
+func inside(path, dir string) bool {
+	path, dir = filepath.Clean(path), filepath.Clean(dir)
+	if !within(path, dir) {
+		return false
+	}
+	realDir := dir
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		realDir = r
+	}
+	if r, err := filepath.EvalSymlinks(path); err == nil && !within(r, realDir) {
+		return false
+	}
+	return true
 }
 
 // remote reports whether a compose resource path is fetched rather than

@@ -72,6 +72,10 @@ type checker struct {
 	binds []string
 	// sockets are the engine sockets no bind may reach.
 	sockets []string
+	// dir is the stack's own directory (binds[0]): where the files the
+	// project reads besides binds (env files, included and extended
+	// compose files) must be.
+	dir string
 }
 
 // check returns the first refusal of p, in a stable order (services by
@@ -82,6 +86,16 @@ func (c *checker) check(p *types.Project) error {
 	}
 	if len(p.Jobs) > 0 {
 		return &PolicyError{Service: "project", Key: "jobs", Reason: "jobs are not supported"}
+	}
+	for _, f := range p.ComposeFiles {
+		if err := c.stackFile("project", "include", f); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(p.Networks) {
+		if n := p.Networks[name]; n.Name == "host" && !c.policy.NetworkHost {
+			return refuse("network "+name, "name", "the host's network is not allowed for this stack (policy network_host)")
+		}
 	}
 	for _, name := range sortedKeys(p.Services) {
 		s := p.Services[name]
@@ -101,6 +115,18 @@ func (c *checker) check(p *types.Project) error {
 		for i, h := range s.PreStart {
 			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec); err != nil {
 				return err
+			}
+		}
+		// Hooks run as execs in the service's container, privileged
+		// ones with every capability.
+		for _, hooks := range []struct {
+			key   string
+			hooks []types.ServiceHook
+		}{{"post_start", s.PostStart}, {"pre_stop", s.PreStop}} {
+			for i, h := range hooks.hooks {
+				if h.Privileged && !c.policy.Privileged {
+					return refuse(fmt.Sprintf("%s %s[%d]", what, hooks.key, i), "privileged", "privileged hooks are not allowed for this stack (policy privileged)")
+				}
 			}
 		}
 	}
@@ -143,6 +169,14 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 		return refuse(what, "pid", "the host's PID namespace is not allowed for this stack (policy pid_host)")
 	case s.NetworkMode == "host" && !pol.NetworkHost:
 		return refuse(what, "network_mode", "host networking is not allowed for this stack (policy network_host)")
+	// Another container's namespaces may be the host's: joining one is
+	// allowed as joining the host's is.
+	case isContainer(s.Pid) && !pol.PIDHost:
+		return refuse(what, "pid", "another container's PID namespace is not allowed for this stack (policy pid_host): name a service of this stack")
+	case isContainer(s.NetworkMode) && !pol.NetworkHost:
+		return refuse(what, "network_mode", "another container's network is not allowed for this stack (policy network_host): use service:NAME of this stack")
+	case isContainer(s.Ipc) && !pol.HostNamespaces:
+		return refuse(what, "ipc", "another container's IPC namespace is not allowed for this stack (policy host_namespaces)")
 	case (len(s.Devices) > 0 || len(s.DeviceCgroupRules) > 0) && !pol.Devices:
 		return refuse(what, "devices", "devices are not allowed for this stack (policy devices)")
 	case len(s.Gpus) > 0 && !pol.Devices:
@@ -171,6 +205,48 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 			}
 		}
 	}
+	for _, v := range s.VolumesFrom {
+		if isContainer(v) && !pol.DockerSocket {
+			return refuse(what, "volumes_from", fmt.Sprintf("%q takes every mount of a container outside this stack (an engine socket, host directories) past the policy: "+
+				"name a service of this stack", v))
+		}
+	}
+	for _, f := range s.EnvFiles {
+		if err := c.stackFile(what, "env_file", f.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isContainer reports whether a namespace or volumes_from value names a
+// container (container:NAME), which need not belong to the stack.
+func isContainer(v string) bool {
+	return strings.HasPrefix(strings.ToLower(v), "container:")
+}
+
+// stackFile checks a file the project reads from the host besides its
+// binds (an env file, an included compose file): it must be in the
+// stack's own directory, where its symbolic links lead included, or the
+// loader would read host files into the stack (another stack's secrets,
+// /proc/self/environ).
+func (c *checker) stackFile(what, key, path string) error {
+	if path == "" || c.dir == "" {
+		return nil
+	}
+	dir := c.dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	paths := []string{filepath.Clean(path)}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		if !filepath.IsAbs(p) || !within(p, dir) && !within(p, filepath.Clean(c.dir)) {
+			return refuse(what, key, fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", filepath.Base(path)))
+		}
+	}
 	return nil
 }
 
@@ -178,7 +254,10 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 func unconfining(o string) bool {
 	o = strings.ToLower(strings.ReplaceAll(o, ":", "="))
 	return strings.HasSuffix(o, "=unconfined") || o == "label=disable" || strings.HasPrefix(o, "systempaths=") ||
-		o == "no-new-privileges=false"
+		o == "no-new-privileges=false" ||
+		// A profile of the stack's own (read on the host) may allow
+		// everything.
+		strings.HasPrefix(o, "seccomp=") && o != "seccomp=builtin"
 }
 
 func extra(caps []string) string {

@@ -38,6 +38,10 @@ func TestPolicyRefusals(t *testing.T) {
 	root, media := t.TempDir(), t.TempDir()
 	sockDir := t.TempDir()
 	sock := filepath.Join(sockDir, "docker.sock")
+	hostEnv := filepath.Join(media, "host.env")
+	if err := os.WriteFile(hostEnv, []byte("HOSTSECRET=topsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, service, key string
 		allow              Policy
@@ -61,9 +65,20 @@ func TestPolicyRefusals(t *testing.T) {
 		{"volumes: [../outside:/data]", "app", "volumes", Policy{BindRoots: []string{root}}},
 		{"build: .", "app", "build", Policy{}},
 		{"provider: {type: model}", "app", "provider", Policy{}},
+		// Found in review: each of these got past the policy.
+		{"post_start: [{command: [id], privileged: true}]", "app post_start[0]", "privileged", Policy{Privileged: true}},
+		{"pre_stop: [{command: [id], privileged: true}]", "app pre_stop[0]", "privileged", Policy{Privileged: true}},
+		{"volumes_from: [\"container:portainer\"]", "app", "volumes_from", Policy{DockerSocket: true}},
+		{"pid: \"container:other\"", "app", "pid", Policy{PIDHost: true}},
+		{"network_mode: \"container:other\"", "app", "network_mode", Policy{NetworkHost: true}},
+		{"ipc: \"container:other\"", "app", "ipc", Policy{HostNamespaces: true}},
+		{"security_opt: [seccomp=./allow.json]", "app", "security_opt", Policy{Unconfined: true}},
+		{"env_file: [" + hostEnv + "]", "app", "env_file", Policy{}},
+		{"env_file: [/proc/self/environ]", "app", "env_file", Policy{}},
+		{"env_file: [../../../../../../../../proc/self/environ]", "app", "env_file", Policy{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "").Replace(strings.ToLower(tc.name))
+			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "", "\"", "", "-", "").Replace(strings.ToLower(tc.name))
 			name = name[:min(len(name), 40)]
 			writeStack(t, root, name, "services:\n  app:\n    image: local/busybox:latest\n    "+tc.name+"\n", "")
 			ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock})
@@ -78,7 +93,7 @@ func TestPolicyRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), "service "+tc.service) || !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("the error does not name the service and the key: %v", err)
 			}
-			if tc.key == "build" || tc.key == "provider" {
+			if tc.key == "build" || tc.key == "provider" || tc.key == "env_file" {
 				return // never allowed
 			}
 			ts, err = New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock, Policies: map[string]Policy{name: tc.allow}})
@@ -87,6 +102,65 @@ func TestPolicyRefusals(t *testing.T) {
 			}
 			if _, _, err := ts.prepare(context.Background(), name, nil); err != nil {
 				t.Errorf("with the owner's override %+v: %v", tc.allow, err)
+			}
+		})
+	}
+}
+
+// TestPolicyRefusesHostFilesAndNetwork: what a stack reads besides its
+// binds (included compose files, env files, an include's env file) must
+// come from its own directory, symbolic links followed; and the host's
+// network joined by name needs network_host, as network_mode: host does.
+func TestPolicyRefusesHostFilesAndNetwork(t *testing.T) {
+	t.Parallel()
+	root, outside := t.TempDir(), t.TempDir()
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(outside, "host.env"), "HOSTSECRET=topsecret\n")
+	write(filepath.Join(outside, "inc.yaml"), "services:\n  inc:\n    image: local/busybox:latest\n")
+	const svc = "services:\n  app:\n    image: local/busybox:latest\n"
+	for _, tc := range []struct {
+		name, compose, service, key string
+		setup                       func(dir string)
+		allow                       *Policy // nil: never allowed
+	}{
+		{"host network by name", svc + "networks:\n  default:\n    name: host\n    external: true\n", "network default", "name", nil, &Policy{NetworkHost: true}},
+		{"include from outside", "include:\n  - " + filepath.Join(outside, "inc.yaml") + "\n" + svc, "project", "include", nil, nil},
+		{"include's env_file from outside", "include:\n  - path: inc.yaml\n    env_file: " + filepath.Join(outside, "host.env") + "\n" + svc, "project", "include",
+			func(dir string) {
+				write(filepath.Join(dir, "inc.yaml"), "services:\n  inc:\n    image: local/busybox:${HOSTSECRET}\n")
+			}, nil},
+		{"env_file through a symlink", svc + "    env_file: [linked.env]\n", "service app", "env_file",
+			func(dir string) { os.Symlink(filepath.Join(outside, "host.env"), filepath.Join(dir, "linked.env")) }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", ""), "'", "")
+			dir := writeStack(t, root, name, tc.compose, "")
+			if tc.setup != nil {
+				tc.setup(dir)
+			}
+			ts, err := New(Config{StackRoots: []string{root}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = ts.prepare(context.Background(), name, nil)
+			var pe *PolicyError
+			if !errors.As(err, &pe) || pe.Service != tc.service || pe.Key != tc.key || strings.Contains(err.Error(), "topsecret") {
+				t.Fatalf("got %v, want a refusal of %s's %s", err, tc.service, tc.key)
+			}
+			if tc.allow == nil {
+				return
+			}
+			ts, err = New(Config{StackRoots: []string{root}, Policies: map[string]Policy{name: *tc.allow}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := ts.prepare(context.Background(), name, nil); err != nil {
+				t.Errorf("with the owner's override %+v: %v", *tc.allow, err)
 			}
 		})
 	}

@@ -163,7 +163,7 @@ func (t *Toolset) checker(s diskStack) *checker {
 	for _, r := range append(slices.Clone(t.cfg.BindRoots), pol.BindRoots...) {
 		binds = append(binds, filepath.Clean(r))
 	}
-	return &checker{policy: pol, binds: binds, sockets: t.sockets}
+	return &checker{policy: pol, binds: binds, sockets: t.sockets, dir: filepath.Clean(s.dir)}
 }
 
 // needs are what the tools need from the sandbox: the engine's socket,
