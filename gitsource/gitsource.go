@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -40,6 +41,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -683,6 +685,7 @@ func checkTree(repo *git.Repository, c *object.Commit, max int64) error {
 		return fmt.Errorf("reading the tree: %w", err)
 	}
 	var total int64
+	links := map[string]string{} // symlink → target
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()
 	for {
@@ -717,22 +720,54 @@ func checkTree(repo *git.Repository, c *object.Commit, max int64) error {
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", name, err)
 			}
-			if escapes(name, string(b)) {
-				return fmt.Errorf("symlink %s points outside the repository (%q): %w", name, b, ErrUnsafeTree)
-			}
+			links[name] = string(b)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		if _, ok := resolveInTree(links, name); !ok {
+			return fmt.Errorf("symlink %s points outside the repository (%q): %w", name, links[name], ErrUnsafeTree)
 		}
 	}
 	return nil
 }
 
-// escapes reports whether a symlink at name with this target leaves the
-// tree.
-func escapes(name, target string) bool {
-	if path.IsAbs(target) || strings.HasPrefix(target, "\\") {
-		return true
+// maxLinkHops bounds the symbolic links resolveInTree follows for one
+// path, as the kernel bounds them (ELOOP).
+const maxLinkHops = 40
+
+// resolveInTree resolves p, a slash path in a tree whose symbolic links
+// are links (path → target), as the kernel would in a checkout of it,
+// following every link on the way, through chains: ok is false when the
+// path leaves the tree (an absolute target, ".." past the top) or
+// follows more than maxLinkHops links. Judging each link by its own
+// target alone misses chains: a → s/l/../.., with s/l → ../../...
+func resolveInTree(links map[string]string, p string) (resolved string, ok bool) {
+	hops := 0
+	var out []string
+	parts := strings.Split(p, "/")
+	for i := 0; i < len(parts); i++ {
+		switch c := parts[i]; c {
+		case "", ".":
+		case "..":
+			if len(out) == 0 {
+				return "", false
+			}
+			out = out[:len(out)-1]
+		default:
+			target, isLink := links[strings.Join(append(out, c), "/")]
+			if !isLink {
+				out = append(out, c)
+				continue
+			}
+			if hops++; hops > maxLinkHops || path.IsAbs(target) || strings.HasPrefix(target, "\\") {
+				return "", false
+			}
+			// The target, from the link's directory (out), then the rest.
+			parts = append(strings.Split(target, "/"), parts[i+1:]...)
+			i = -1
+		}
 	}
-	p := path.Join(path.Dir(name), target)
-	return p == ".." || strings.HasPrefix(p, "../")
+	return strings.Join(out, "/"), true
 }
 
 // prepareDir checks that dir is absent or empty and returns what

@@ -84,3 +84,51 @@ func TestRetryRace(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveInTree: symbolic links in a checkout are followed through
+// chains, as the kernel would; one that leads out of the tree, however
+// it gets there, is refused.
+func TestResolveInTree(t *testing.T) {
+	tests := []struct {
+		name  string
+		links map[string]string
+		path  string
+		want  string // "" with ok false: leaves the tree
+		ok    bool
+	}{
+		{"inside", map[string]string{"docs/readme": "../README.md"}, "docs/readme", "README.md", true},
+		{"up and out", map[string]string{"a": "../x"}, "a", "", false},
+		{"absolute", map[string]string{"a": "/etc/shadow"}, "a", "", false},
+		{"windows absolute", map[string]string{"a": "\\etc"}, "a", "", false},
+		// Found in review: each link alone stays inside, the chain leaves.
+		{"chain", map[string]string{"s1/s2/s3/l": "../../..", "a": "s1/s2/s3/l/../../.."}, "a", "", false},
+		{"chain through a directory link", map[string]string{"d": "s1/s2", "s1/s2/up": "../..", "x": "d/up/.."}, "x", "", false},
+		{"a link to a link inside", map[string]string{"a": "b", "b": "c/d"}, "a", "c/d", true},
+		{"loop", map[string]string{"a": "b", "b": "a"}, "a", "", false},
+		{"through a link in the middle", map[string]string{"conf": "deploy/conf"}, "conf/app.yaml", "deploy/conf/app.yaml", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := resolveInTree(tt.links, tt.path)
+			if ok != tt.ok || got != tt.want {
+				t.Errorf("resolveInTree(%q) = %q, %v; want %q, %v", tt.path, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// FuzzResolveInTree: any links and path resolve without a panic, and a
+// path that stays in the tree resolves to a clean relative path.
+func FuzzResolveInTree(f *testing.F) {
+	f.Add("a", "../../x", "b", "a/..", "b")
+	f.Add("s/l", "../..", "a", "s/l/../..", "a")
+	f.Fuzz(func(t *testing.T, l1, t1, l2, t2, p string) {
+		got, ok := resolveInTree(map[string]string{l1: t1, l2: t2}, p)
+		if !ok {
+			return
+		}
+		if strings.HasPrefix(got, "/") || got == ".." || strings.HasPrefix(got, "../") || strings.Contains(got, "/../") || strings.HasSuffix(got, "/..") {
+			t.Errorf("resolveInTree(%q) = %q: not a path in the tree", p, got)
+		}
+	})
+}
