@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -78,6 +79,7 @@ type searcher struct {
 	reported   time.Time       // when progress was last reported
 	glob       string
 	re         *regexp.Regexp
+	reLine     int // bytes of a line re is matched against (compileSearch)
 	maxResults int
 	maxDepth   int
 	maxBytes   int64
@@ -120,8 +122,8 @@ func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*sea
 		}
 	}
 	if a.ContentRegex != "" {
-		if s.re, err = regexp.Compile(a.ContentRegex); err != nil {
-			return nil, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
+		if s.re, s.reLine, err = compileSearch(a.ContentRegex); err != nil {
+			return nil, err
 		}
 	}
 	if err := checkPathArg(a.Path); err != nil {
@@ -293,8 +295,11 @@ func (s *searcher) scan(dir *node, name, display string) {
 			return
 		}
 		line, err := s.readLine()
+		if len(line) > 4096 && s.stopped() { // a long line's match may take a while: check first
+			return
+		}
 		if len(line) > 0 || err == nil {
-			if s.re.Match(line) {
+			if s.re.Match(line[:min(len(line), s.reLine)]) {
 				s.add(searchMatch{Path: display, Type: "file", Line: lineNo, Text: lineText(line)})
 				if s.stop != "" {
 					return
@@ -351,4 +356,34 @@ func renderSearch(r *searchFilesResult) string {
 	}
 	b.WriteString("]\n")
 	return b.String()
+}
+
+// compileSearch compiles a content_regex and returns it with the bytes of
+// a line it is matched against. RE2 matches in linear time, but in time
+// proportional to the program's size too: an expression is refused past
+// searchMaxRegex bytes or searchMaxInst instructions, and a line is
+// matched on its first searchRegexBudget/instructions bytes (at most
+// searchMaxLine), so that no one line's match outlasts the call's
+// timeout by much.
+func compileSearch(expr string) (*regexp.Regexp, int, error) {
+	if len(expr) > searchMaxRegex {
+		return nil, 0, tools.ArgErrorf("content_regex", "is %d bytes; at most %d", len(expr), searchMaxRegex)
+	}
+	parsed, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
+	}
+	if len(prog.Inst) > searchMaxInst {
+		return nil, 0, tools.ArgErrorf("content_regex", "compiles to %d instructions; at most %d: simplify it (fewer or smaller repetitions, fewer alternatives)",
+			len(prog.Inst), searchMaxInst)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
+	}
+	return re, min(searchMaxLine, searchRegexBudget/max(len(prog.Inst), 1)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp/syntax"
 	"strings"
 	"testing"
 
@@ -79,6 +80,9 @@ func TestSearchFiles(t *testing.T) {
 		{map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 0}, `invalid argument "timeout_seconds"`},
 		{map[string]any{"path": ".", "name_glob": "*", "timeout_seconds": 61}, `invalid argument "timeout_seconds"`},
 		{map[string]any{"path": "app.log", "name_glob": "*"}, "not a directory"},
+		// Found in review: such an expression took 110 s on one 64 KiB line.
+		{map[string]any{"path": ".", "content_regex": strings.Repeat("[^b]{1000}b|", 99) + "[^b]{1000}b"}, `invalid argument "content_regex": is 1199 bytes; at most 1024`},
+		{map[string]any{"path": ".", "content_regex": "[^b]{1000}b|[^c]{1000}c"}, `invalid argument "content_regex": compiles to`},
 	} {
 		if msg := toolstest.Err(t, k, "search_files", tc.args); !strings.Contains(msg, tc.want) {
 			t.Errorf("%v: %q, want %q", tc.args, msg, tc.want)
@@ -191,6 +195,27 @@ func TestPathMultipleRoots(t *testing.T) {
 	} {
 		if r := readOK(t, k, map[string]any{"path": p}); r.Content != want {
 			t.Errorf("%s: %q, want %q", p, r.Content, want)
+		}
+	}
+}
+
+// TestCompileSearchBoundsAMatch: the bytes of a line an expression is
+// matched against shrink as its program grows, so that one line's match
+// costs at most about searchRegexBudget steps; a small expression sees
+// the whole searchMaxLine.
+func TestCompileSearchBoundsAMatch(t *testing.T) {
+	for _, expr := range []string{"needle", "error|warn|fail", "[a-z]{100}x", "(a|b|c|d){200}"} {
+		re, line, err := compileSearch(expr)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		parsed, _ := syntax.Parse(expr, syntax.Perl)
+		prog, _ := syntax.Compile(parsed.Simplify())
+		if line > searchMaxLine || line*len(prog.Inst) > searchRegexBudget || re == nil {
+			t.Errorf("%q (%d instructions): lines matched on %d bytes", expr, len(prog.Inst), line)
+		}
+		if len(prog.Inst) < 64 && line != searchMaxLine {
+			t.Errorf("%q: a small expression sees %d bytes of a line, want %d", expr, line, searchMaxLine)
 		}
 	}
 }
