@@ -26,8 +26,11 @@ var defaultFileDeny = []string{
 	// Private keys, key stores and password databases. *.pem is not
 	// here: see keyFileNames.
 	"*.key", "*.p12", "*.pfx", "*.kdbx",
-	// Password hashes.
-	"shadow", "shadow-", "gshadow", "gshadow-",
+	// Password hashes, and the old ones pam keeps.
+	"shadow", "shadow-", "gshadow", "gshadow-", "opasswd",
+	// TLS private keys in Debian's ssl-cert directory, whatever their
+	// names (the sandbox's never-exposed files: TestFileDenyCoversNeverExposed).
+	"ssl/private",
 	// Cloud credentials.
 	".aws/credentials", ".config/gcloud", ".azure",
 	// Database, registry, cluster, vault and git credentials.

@@ -10,13 +10,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"github.com/tailops/tailops/toolstest"
 	"math/big"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tailops/tailops/sandbox"
+	"github.com/tailops/tailops/toolstest"
 )
 
 // testPEM returns a self-signed certificate and its private key, PEM
@@ -72,6 +74,8 @@ func TestFileDenyDefaults(t *testing.T) {
 		{"shadow-", []string{"etc/shadow-"}, nil},
 		{"gshadow", []string{"etc/gshadow"}, []string{"etc/group"}},
 		{"gshadow-", []string{"etc/gshadow-"}, nil},
+		{"opasswd", []string{"etc/security/opasswd"}, []string{"etc/security/limits.conf", "opasswd.log"}},
+		{"ssl/private", []string{"etc/ssl/private/ssl-cert-snakeoil.key", "etc/ssl/private/site.crt"}, []string{"etc/ssl/certs/site.crt", "private/notes.txt"}},
 		{".aws/credentials", []string{"home/.aws/credentials"}, []string{"home/.aws/config", "aws/credentials.log"}},
 		{".config/gcloud", []string{"home/.config/gcloud/application_default_credentials.json", "home/.config/gcloud/credentials.db"},
 			[]string{"home/.config/other/settings.json", "gcloud/x.log"}},
@@ -204,6 +208,27 @@ func TestFileDenyDefaults(t *testing.T) {
 		want := slices.ContainsFunc(denied, func(s sample) bool { return s.path == e.Name && !isKey(s.path) && s.path != "aws.log" })
 		if e.Denied != want {
 			t.Errorf("list_directory: entry %s marked denied %v, want %v", e.Name, e.Denied, want)
+		}
+	}
+}
+
+// TestFileDenyCoversNeverExposed: every file the kernel sandbox must
+// never let the server read (sandbox.NeverExposed) is also refused by the
+// file tools' deny-list under a root above it: the deny-list is all that
+// stands between a token and such a file when a root reaches it.
+func TestFileDenyCoversNeverExposed(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	var paths []string
+	for _, glob := range sandbox.NeverExposed() {
+		p := strings.ReplaceAll(strings.TrimPrefix(glob, "/"), "*", "x")
+		ftWrite(t, filepath.Join(root, p), "secret\n")
+		paths = append(paths, p)
+	}
+	k := serveFiles(t, []string{root})
+	for _, p := range paths {
+		if msg := toolstest.Err(t, k, "read_file", map[string]any{"path": filepath.Join(root, p)}); !strings.Contains(msg, "denied by policy") {
+			t.Errorf("read_file /%s (never exposed): %q, want it denied", p, msg)
 		}
 	}
 }
