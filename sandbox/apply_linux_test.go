@@ -134,6 +134,16 @@ func TestApplyRefuses(t *testing.T) {
 			unix.Close(fd)
 		}
 		wantErrno(t, thread+": raw IP socket", err, syscall.EPERM)
+		// Stream protocols Landlock's TCP rules do not cover (its erratum
+		// 1): SCTP, SMC and MPTCP, refused by seccomp before the kernel
+		// is asked (found in review: SCTP and SMC reached it).
+		for _, proto := range []int{unix.IPPROTO_SCTP, 256, unix.IPPROTO_MPTCP} {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, proto)
+			if err == nil {
+				unix.Close(fd)
+			}
+			wantErrno(t, fmt.Sprintf("%s: stream socket of protocol %d", thread, proto), err, syscall.EPERM)
+		}
 	}
 	for _, w := range []*worker{pre, fresh} {
 		w.run(func() {

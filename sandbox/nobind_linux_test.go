@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -68,6 +69,15 @@ func TestNoNewTCPListeners(t *testing.T) {
 					}
 					port, _ := strconv.Atoi(other)
 					wantErrno(t, w.label()+": raw MPTCP socket", bindRaw(unix.IPPROTO_MPTCP, port), syscall.EPERM)
+					// SCTP and SMC, which Landlock's TCP rules do not cover
+					// either, are refused before the kernel is asked.
+					for _, proto := range []int{unix.IPPROTO_SCTP, 256} {
+						fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, proto)
+						if err == nil {
+							unix.Close(fd)
+						}
+						wantErrno(t, fmt.Sprintf("%s: stream socket of protocol %d", w.label(), proto), err, syscall.EPERM)
+					}
 					if err := dial(t.Context(), before.Addr().String()); err != nil {
 						t.Errorf("%s: connecting to the listener opened before: %v", w.label(), err)
 					}

@@ -108,9 +108,11 @@ func scmpCondition(c ArgCmp, pid uint64) (seccomp.ScmpCondition, error) {
 }
 
 // loadMPTCPFilter loads, on all threads, a filter that refuses
-// Multipath TCP sockets (protocol 262 and above, high bits included) with
-// EPERM and allows everything else; Go's net package then falls back to
-// plain TCP, which Landlock covers.
+// Multipath TCP sockets (protocol 262 and above, high bits included),
+// SCTP (132) and SMC (256) with EPERM and allows everything else: the
+// stream protocols Landlock's TCP rules do not cover (its erratum 1). Go's
+// net package then falls back from MPTCP to plain TCP, which Landlock
+// covers.
 func loadMPTCPFilter() error {
 	f, err := seccomp.NewFilter(seccomp.ActAllow)
 	if err != nil {
@@ -124,12 +126,17 @@ func loadMPTCPFilter() error {
 	if err != nil {
 		return fmt.Errorf("adding seccomp rule for socket: %w", err)
 	}
-	cond, err := seccomp.MakeCondition(2, seccomp.CompareGreaterEqual, linuxIPProtoMPTCP)
-	if err != nil {
-		return fmt.Errorf("adding seccomp rule for socket: %w", err)
-	}
-	if err := f.AddRuleConditional(nr, seccomp.ActErrno.SetReturnCode(int16(unix.EPERM)), []seccomp.ScmpCondition{cond}); err != nil {
-		return fmt.Errorf("adding seccomp rule for socket: %w", err)
+	for _, c := range []struct {
+		op    seccomp.ScmpCompareOp
+		proto uint64
+	}{{seccomp.CompareGreaterEqual, linuxIPProtoMPTCP}, {seccomp.CompareEqual, linuxIPProtoSCTP}, {seccomp.CompareEqual, linuxIPProtoSMC}} {
+		cond, err := seccomp.MakeCondition(2, c.op, c.proto)
+		if err != nil {
+			return fmt.Errorf("adding seccomp rule for socket: %w", err)
+		}
+		if err := f.AddRuleConditional(nr, seccomp.ActErrno.SetReturnCode(int16(unix.EPERM)), []seccomp.ScmpCondition{cond}); err != nil {
+			return fmt.Errorf("adding seccomp rule for socket: %w", err)
+		}
 	}
 	if err := f.Load(); err != nil {
 		return fmt.Errorf("loading seccomp filter: %w", err)

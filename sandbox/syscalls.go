@@ -116,6 +116,12 @@ const (
 	linuxAFInet6      = 10
 	linuxAFNetlink    = 16
 	linuxIPProtoMPTCP = 262
+	linuxIPProtoICMP  = 1
+	linuxIPProtoTCP   = 6
+	linuxIPProtoUDP   = 17
+	linuxIPProtoICMP6 = 58
+	linuxIPProtoSCTP  = 132
+	linuxIPProtoSMC   = 256
 	linuxSockStream   = 1
 	linuxSockDgram    = 2
 	linuxSockTypeMask = 0xf
@@ -167,14 +173,27 @@ func conditionalRules(exec bool, netlink []NamedRule) []SyscallRule {
 		}
 		netlinkWhy += fmt.Sprintf(" %s (%d)", nl.Name, nl.Number)
 	}
+	// Exactly the protocols Landlock's TCP rules cover, or that need no
+	// cover: a stream socket is TCP (0 or IPPROTO_TCP), never SCTP, SMC
+	// or MPTCP, which Landlock leaves alone (its erratum 1: only real TCP
+	// sockets get the TCP access rights); a datagram socket UDP or ICMP
+	// (unprivileged ping).
 	for _, af := range []uint64{linuxAFInet, linuxAFInet6} {
-		for _, typ := range []uint64{linuxSockStream, linuxSockDgram} {
-			socket = append(socket, []ArgCmp{
-				{Arg: 0, Op: CmpEqual, Value: af},
-				// The type's low bits; SOCK_NONBLOCK and SOCK_CLOEXEC above them.
-				{Arg: 1, Op: CmpMaskedEqual, Mask: linuxSockTypeMask, Value: typ},
-				noMPTCP,
-			})
+		for _, tp := range []struct {
+			typ    uint64
+			protos []uint64
+		}{
+			{linuxSockStream, []uint64{0, linuxIPProtoTCP}},
+			{linuxSockDgram, []uint64{0, linuxIPProtoUDP, linuxIPProtoICMP, linuxIPProtoICMP6}},
+		} {
+			for _, proto := range tp.protos {
+				socket = append(socket, []ArgCmp{
+					{Arg: 0, Op: CmpEqual, Value: af},
+					// The type's low bits; SOCK_NONBLOCK and SOCK_CLOEXEC above them.
+					{Arg: 1, Op: CmpMaskedEqual, Mask: linuxSockTypeMask, Value: tp.typ},
+					{Arg: 2, Op: CmpEqual, Value: proto},
+				})
+			}
 		}
 	}
 	var prctl [][]ArgCmp
@@ -197,7 +216,8 @@ func conditionalRules(exec bool, netlink []NamedRule) []SyscallRule {
 	}
 	rules := []SyscallRule{
 		{Name: "socket", When: socket,
-			Why: "unix, and inet/inet6 stream or datagram only (no raw IP, no packet sockets); protocol < 262, so IPPROTO_MPTCP (262), which Landlock does not cover, is refused; " +
+			Why: "unix, and inet/inet6 stream sockets of TCP and datagram sockets of UDP or ICMP only (no raw IP, no packet sockets); " +
+				"so MPTCP (262), SCTP (132) and SMC (256), which Landlock's TCP rules do not cover, are refused; " +
 				netlinkWhy + " (the protocols the tools and the server declare)"},
 		{Name: "socketpair", When: [][]ArgCmp{{{Arg: 0, Op: CmpEqual, Value: linuxAFUnix}}},
 			Why: "unix only"},
