@@ -45,6 +45,7 @@ type searchFilesResult struct {
 	Complete      bool          `json:"complete" jsonschema_description:"The search covered everything: no bound stopped or limited it."`
 	StoppedBy     string        `json:"stopped_by,omitempty" jsonschema:"enum=max_results,enum=max_depth,enum=max_bytes,enum=timeout" jsonschema_description:"The bound that stopped the search; max_depth means the walk finished but left deeper directories out."`
 	DirsWalked    int           `json:"dirs_walked" jsonschema_description:"Directories read."`
+	DirsCut       int           `json:"dirs_cut,omitempty" jsonschema_description:"Directories of more than 100000 entries, of which only the first 100000 were looked at: the search is then not complete."`
 	FilesScanned  int           `json:"files_scanned" jsonschema_description:"Files whose contents were read."`
 	BytesScanned  int64         `json:"bytes_scanned" jsonschema_description:"Bytes of file contents read."`
 	SkippedDenied int           `json:"skipped_denied" jsonschema_description:"Entries skipped by the deny-list or the hard-link policy."`
@@ -150,7 +151,7 @@ func (fs *fileSystem) searchFiles(ctx context.Context, a *searchFilesArgs) (*sea
 	if s.stop == "" && s.depthCut {
 		s.stop = stopDepth
 	}
-	s.res.StoppedBy, s.res.Complete = s.stop, s.stop == ""
+	s.res.StoppedBy, s.res.Complete = s.stop, s.stop == "" && s.res.DirsCut == 0
 	return s.res, nil
 }
 
@@ -194,10 +195,13 @@ func (s *searcher) add(m searchMatch) {
 // are at depth depth. Children are opened relative to dir and never
 // through symlinks (in the checked build).
 func (s *searcher) walk(dir *node, display string, depth int) {
-	names, _, err := readNames(dir, listMaxScan)
+	names, whole, err := readNames(dir, listMaxScan)
 	if err != nil {
 		s.res.SkippedOther++
 		return
+	}
+	if !whole {
+		s.res.DirsCut++
 	}
 	s.res.DirsWalked++
 	s.report(false)
@@ -353,6 +357,9 @@ func renderSearch(r *searchFilesResult) string {
 		len(r.Matches), r.FilesScanned, r.BytesScanned, r.DirsWalked, r.SkippedDenied, r.SkippedBinary, r.SkippedOther)
 	if r.StoppedBy != "" {
 		fmt.Fprintf(&b, "; stopped by %s", r.StoppedBy)
+	}
+	if r.DirsCut > 0 {
+		fmt.Fprintf(&b, "; %d directories of more than %d entries looked at in part", r.DirsCut, listMaxScan)
 	}
 	b.WriteString("]\n")
 	return b.String()

@@ -5,6 +5,7 @@ package files
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp/syntax"
 	"strings"
@@ -217,5 +218,33 @@ func TestCompileSearchBoundsAMatch(t *testing.T) {
 		if len(prog.Inst) < 64 && line != searchMaxLine {
 			t.Errorf("%q: a small expression sees %d bytes of a line, want %d", expr, line, searchMaxLine)
 		}
+	}
+}
+
+// TestSearchFilesSaysWhenADirectoryWasCut: a directory of more than
+// listMaxScan entries is looked at in part, and the result says so — not
+// complete, with the count — rather than reporting a complete search
+// that never saw the rest.
+func TestSearchFilesSaysWhenADirectoryWasCut(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	big := filepath.Join(root, "big")
+	if err := os.Mkdir(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range listMaxScan + 50 {
+		f, err := os.Create(filepath.Join(big, fmt.Sprintf("f%06d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	k := serveFiles(t, []string{root})
+	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "name_glob": "nothing-matches"})
+	if r.Complete || r.DirsCut != 1 || r.StoppedBy != "" {
+		t.Errorf("complete %v, directories cut %d, stopped by %q; want not complete, 1 cut", r.Complete, r.DirsCut, r.StoppedBy)
+	}
+	if txt := toolstest.Text(toolstest.Call(t, k, "search_files", map[string]any{"path": ".", "name_glob": "nothing-matches"})); !strings.Contains(txt, "1 directories of more than 100000 entries looked at in part") {
+		t.Errorf("text: %s", txt)
 	}
 }
