@@ -387,11 +387,8 @@ func TestStackHistoryInAuditLog(t *testing.T) {
 // history names stay, after remove_stack too, and rollback_stack deploys
 // one of them after the removal.
 func TestOldCheckoutsDeleted(t *testing.T) {
-	r := newGitStackRepo(t)
-	k := newStacksLabGit(t, true, r.gitConfig())
-	k.tagGitImage(t)
 	const name = "gitprune"
-	k.cleanup(t, name)
+	r, k := newGitLab(t, name)
 	gitDir := filepath.Join(k.state, "stacks", name, "git")
 	deploy := func(ref string) DeployResult {
 		return toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "ref": ref, "path": "deploy/compose.yaml"})

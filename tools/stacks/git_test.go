@@ -77,6 +77,17 @@ func (r *gitStackRepo) gitConfig() gitsource.Config {
 	return gitsource.Config{Hosts: []string{r.srv.HostPort()}, AllowHTTP: true, Timeout: time.Minute}
 }
 
+// newGitLab is a lab with git sources on a fresh repository, the git
+// stack's image tagged, and stack name's resources removed at the end.
+func newGitLab(t *testing.T, name string) (*gitStackRepo, *stacksLab) {
+	t.Helper()
+	r := newGitStackRepo(t)
+	k := newStacksLabGit(t, true, r.gitConfig())
+	k.tagGitImage(t)
+	k.cleanup(t, name)
+	return r, k
+}
+
 // tagGitImage tags busybox as the git stack's image: a tag other than
 // latest, so that pull_policy missing does not pull (there is no
 // registry to reach).
@@ -143,15 +154,35 @@ func TestDeployFromGit(t *testing.T) {
 	}
 }
 
+// TestGitDeployLeavesExternalProjects: deploy_stack from git under the
+// name of a compose project TailOps does not manage is refused before
+// anything is fetched into use or created: that project's container
+// stays, and the name does not become a managed stack.
+func TestGitDeployLeavesExternalProjects(t *testing.T) {
+	const name = "gitoutsider"
+	r, k := newGitLab(t, name)
+	k.d.Run(t, "--name", name+"-app-1", "--label", "com.docker.compose.project="+name, "--label", "com.docker.compose.service=app",
+		"--label", "com.docker.compose.oneoff=False", "--label", "com.docker.compose.project.working_dir=/opt/elsewhere", "local/busybox:latest", "sleep", "3600")
+	msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "ref": "main", "path": "deploy/compose.yaml"})
+	if !strings.Contains(msg, "TailOps does not manage") || !strings.Contains(msg, "/opt/elsewhere") {
+		t.Errorf("deploy_stack over an external project: %s", msg)
+	}
+	ins, err := k.d.Client().ContainerInspect(context.Background(), name+"-app-1")
+	if err != nil || !ins.State.Running || ins.Config.Labels["com.docker.compose.project.working_dir"] != "/opt/elsewhere" {
+		t.Errorf("the external project's container after the refusal: %v %+v", err, ins.State)
+	}
+	list := toolstest.OK[StackList](t, k.c, "list_stacks", nil)
+	if i := slices.IndexFunc(list.Stacks, func(s StackSummary) bool { return s.Name == name }); i < 0 || list.Stacks[i].Managed {
+		t.Errorf("list_stacks: %+v", list.Stacks)
+	}
+}
+
 // TestUpdateFromGitAfterPush: get_stack_status says the remote has not
 // moved, then (after a push) that it has, and to which commit;
 // update_stack fetches the new commit, shows the diff and records it.
 func TestUpdateFromGitAfterPush(t *testing.T) {
-	r := newGitStackRepo(t)
-	k := newStacksLabGit(t, true, r.gitConfig())
-	k.tagGitImage(t)
 	const name = "gitupdate"
-	k.cleanup(t, name)
+	r, k := newGitLab(t, name)
 	toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "path": "deploy/compose.yaml"})
 	st := toolstest.OK[StackStatus](t, k.c, "get_stack_status", map[string]any{"name": name})
 	if st.Commit != r.second || st.RemoteMoved || st.RemoteCommit != r.second || st.Repo != r.url || st.Note != "" || !st.Managed {

@@ -300,7 +300,7 @@ func TestExternalProjectsAreReadOnly(t *testing.T) {
 	if !slices.Equal(sources, []string{"external"}) {
 		t.Errorf("list_stacks with a stack root's namesake: %v", sources)
 	}
-	for _, tool := range []string{"remove_stack", "restart_stack"} {
+	for _, tool := range []string{"remove_stack", "restart_stack", "deploy_stack"} {
 		if msg := toolstest.Err(t, k.c, tool, map[string]any{"name": "outsider"}); !strings.Contains(msg, "external") {
 			t.Errorf("%s of an external project: %s", tool, msg)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -141,7 +142,31 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	if err != nil {
 		return nil, err
 	}
+	if err := t.notExternal(ctx, in.Name, s); err != nil {
+		return nil, err
+	}
 	return newPlan("deploy", s, src, p)
+}
+
+// notExternal refuses to deploy stack s over a compose project of the
+// same name that TailOps does not manage: one with containers created
+// elsewhere (compose's working_dir label neither s's directory nor one of
+// the stack's checkouts). Compose would recreate or remove them, and the
+// stack would then count as managed, its volumes removable.
+func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) error {
+	byProject, err := t.projectContainers(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, c := range byProject[name] {
+		wd := c.Labels[api.WorkingDirLabel]
+		if wd != "" && (filepath.Clean(wd) == s.dir || t.inGitDir(name, []string{wd})) {
+			continue
+		}
+		return tools.ArgErrorf("name", "a compose project named %s runs on the engine from %s, which TailOps does not manage (external: status and logs only): "+
+			"give the stack another name, or remove that project with the tool that made it", name, cmp.Or(wd, "an unknown directory"))
+	}
+	return nil
 }
 
 // planUpdate re-resolves the stack (a git stack is fetched again) and
