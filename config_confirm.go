@@ -56,11 +56,14 @@ func (c *config) confirmTools(all []tools.Spec) ([]string, error) {
 }
 
 // defaultConfirm are the tools confirm's default names: those declared
-// high risk. Critical tools are left to approval.
+// high risk, and the critical ones whose calls some arguments lower to
+// high (RiskFor: stop_service with service_high_risk), which then need no
+// approval and would otherwise be asked of no one. Other critical tools
+// are left to approval.
 func defaultConfirm(all []tools.Spec) []string {
 	var out []string
 	for i := range all {
-		if all[i].Risk == tools.RiskHigh {
+		if all[i].Risk == tools.RiskHigh || all[i].Risk == tools.RiskCritical && all[i].RiskFor != nil {
 			out = append(out, all[i].Name())
 		}
 	}
