@@ -22,6 +22,18 @@ type head struct {
 
 func headPath(path string) string { return path + ".head" }
 
+// link is the record the head names.
+func (h *head) link() (link, error) {
+	var k link
+	b, err := hex.DecodeString(h.Hash)
+	if err != nil || len(b) != len(k.hash) {
+		return k, fmt.Errorf("%w: hash %q", errBadHead, h.Hash)
+	}
+	k.seq = h.Seq
+	copy(k.hash[:], b)
+	return k, nil
+}
+
 // headSize is the head file's fixed size: the JSON padded with spaces, so
 // every update overwrites the whole file in one small write and the file
 // never needs truncating.

@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -243,13 +245,20 @@ func (l *Log) resume() (note string, err error) {
 		l.last = link{seq: seq, hash: sha256.Sum256(line)}
 	}
 	l.durable, l.synced = l.last.seq, l.last
-	if err := l.checkHead(); err != nil {
+	headNote, err := l.checkHead()
+	if err != nil {
 		return "", err
 	}
 	if len(t.torn) > 0 {
-		return l.repair(t)
+		note, err := l.repair(t)
+		return joinNotes(headNote, note), err
 	}
-	return "", nil
+	return headNote, nil
+}
+
+// joinNotes joins the notes that are not empty.
+func joinNotes(notes ...string) string {
+	return strings.Join(slices.DeleteFunc(notes, func(n string) bool { return n == "" }), "; ")
 }
 
 // acquireLock takes an exclusive flock on <path>.lock.
@@ -269,29 +278,105 @@ func (l *Log) acquireLock() error {
 	return nil
 }
 
-// checkHead refuses to resume a log the head file says was cut short.
-func (l *Log) checkHead() error {
+// checkHead refuses to resume a log the head file says was cut short or
+// replaced: the head's record must be the log's last one, or (the head
+// is not fsync'd, so a crash can leave it a batch behind) one of the
+// records before it. An unreadable head is ignored, and note says so
+// for an EventLogRepaired record: whether the log's end was cut before
+// it cannot be told.
+func (l *Log) checkHead() (note string, err error) {
 	h, err := readHead(l.path)
 	if errors.Is(err, errBadHead) {
-		// A crash can leave an empty head on file systems that do not
-		// order rename after data; the next commit rewrites it.
 		l.logger.Warn("ignoring unreadable audit head file; it is rewritten by the next record", "path", headPath(l.path))
-		return nil
+		return fmt.Sprintf("the head file %s was unreadable and was ignored: whether records were cut from the log's end before seq %d cannot be told",
+			headPath(l.path), l.last.seq), nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case h == nil:
-		return nil
+		return "", nil
 	case h.Seq > l.last.seq:
-		return fmt.Errorf("log ends at seq %d but %s says %d (records deleted at the end?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+		return "", fmt.Errorf("log ends at seq %d but %s says %d (records deleted at the end?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
 			l.last.seq, headPath(l.path), h.Seq, l.path)
 	case h.Seq == l.last.seq && h.Hash != l.last.hexHash():
-		return fmt.Errorf("last record (seq %d) does not match %s (record altered?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+		return "", fmt.Errorf("last record (seq %d) does not match %s (record altered?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
 			l.last.seq, headPath(l.path), l.path)
+	case h.Seq < l.last.seq:
+		k, err := h.link()
+		if err != nil {
+			return "", err
+		}
+		if held, err := l.holds(k); err != nil {
+			return "", err
+		} else if !held {
+			return "", fmt.Errorf("the log holds no record seq %d as %s names it (log replaced by another chain?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+				h.Seq, headPath(l.path), l.path)
+		}
 	}
-	return nil
+	return "", nil
+}
+
+// maxLookBack bounds how many records back from a file's end holds looks.
+const maxLookBack = 4096
+
+// holds reports whether the log holds record k: in the active file or
+// the newest rotated one, at most maxLookBack records from their ends.
+// Records written after k follow it; a log that reaches past k without
+// it was replaced.
+func (l *Log) holds(k link) (bool, error) {
+	paths := []string{l.path}
+	if rotated, err := rotatedFiles(l.path); err == nil && len(rotated) > 0 {
+		paths = append(paths, rotated[len(rotated)-1].path)
+	}
+	for _, path := range paths {
+		found, below, err := fileHolds(path, k)
+		if err != nil || found || below {
+			return found, err
+		}
+	}
+	return false, nil
+}
+
+// fileHolds looks for record k in the file at path, reading its lines
+// back from the end: found when the line of k's seq hashes to k's hash;
+// below when a line before k's seq was reached without it (the file
+// cannot hold it further back).
+func fileHolds(path string, k link) (found, below bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, false, err
+	}
+	size := fi.Size()
+	for range maxLookBack {
+		if size == 0 {
+			return false, false, nil
+		}
+		t, err := readTail(f, size)
+		if err != nil {
+			return false, false, err
+		}
+		if !t.hasLine {
+			return false, false, nil
+		}
+		seq, _, reason := parseLink(t.line)
+		switch {
+		case reason != "":
+			return false, false, fmt.Errorf("line at offset %d of %s: %s", t.lineOff, path, reason)
+		case seq == k.seq:
+			return sha256.Sum256(t.line) == k.hash, true, nil
+		case seq < k.seq:
+			return false, true, nil
+		}
+		size = t.lineOff
+	}
+	return false, false, nil
 }
 
 // repair completes or cuts off the torn end of the active file and
@@ -588,6 +673,15 @@ func (l *Log) reopen(synced link) (string, error) {
 	case l.last.seq == synced.seq && l.last.hash != synced.hash:
 		return "", fmt.Errorf("reopening: the last record of %s (seq %d) is not the one written; restore the log, or run `tailops audit verify %s`",
 			l.path, l.last.seq, l.path)
+	case l.last.seq > synced.seq:
+		// Records of the failed batch may have reached the file; a log
+		// that reaches past the last record written must hold it.
+		if held, err := l.holds(synced); err != nil {
+			return "", fmt.Errorf("reopening: %w", err)
+		} else if !held {
+			return "", fmt.Errorf("reopening: %s holds no record seq %d as it was written (replaced by another chain?); restore the log, or run `tailops audit verify %s`",
+				l.path, synced.seq, l.path)
+		}
 	}
 	return note, nil
 }

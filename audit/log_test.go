@@ -363,6 +363,15 @@ func TestOpenRefusesDamagedLog(t *testing.T) {
 			},
 			want: "ends with an incomplete line",
 		},
+		{
+			// Found in review: the head was compared only when it named
+			// the log's last seq.
+			name: "replaced by a longer chain",
+			damage: func(t *testing.T, path string) {
+				writeLines(t, path, foreignChain(t, 10))
+			},
+			want: "the log holds no record seq 3 as HEAD names it (log replaced by another chain?)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,6 +392,59 @@ func TestOpenRefusesDamagedLog(t *testing.T) {
 				t.Errorf("Open error = %q, want it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+// foreignChain returns the lines of another log of n records.
+func foreignChain(t *testing.T, n int) []string {
+	t.Helper()
+	other := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, other, nil)
+	writeN(t, l, n)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return readLines(t, other)
+}
+
+// TestOpenHeadBehindOrUnreadable: a head a batch behind the log (it is
+// not fsync'd, and a crash can leave it so) names a record the log holds:
+// Open goes on. An unreadable head is ignored, and an EventLogRepaired
+// record says that a cut end before it cannot be ruled out, so the
+// restart leaves a trace.
+func TestOpenHeadBehindOrUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, path, nil)
+	writeN(t, l, 3)
+	behind, err := os.ReadFile(path + ".head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeN(t, l, 2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".head", behind, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, path, nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".head", []byte("garbled"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, path, nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	var r audit.Record
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || r.Event != audit.EventLogRepaired || !strings.Contains(r.Reason, "was unreadable and was ignored") {
+		t.Errorf("the record after an unreadable head: %v %+v", err, r)
+	}
+	if n, p, err := audit.Verify(path); err != nil || p != nil || n != 6 {
+		t.Errorf("Verify = %d, %v, %v", n, p, err)
 	}
 }
 

@@ -188,6 +188,11 @@ func encodeBody(r *Record, caller *auth.Caller) (body []byte, release func(), er
 	w.Reason = redact.Text(r.Reason)
 	w.Error = redact.Text(r.Error)
 	w.Resource = redact.Text(r.Resource) // a URI may carry credentials
+	// The client names these too: an unknown tool's or prompt's name, a
+	// fleet node argument.
+	w.Tool = redact.Text(r.Tool)
+	w.Prompt = redact.Text(r.Prompt)
+	w.Node = redact.Text(r.Node)
 	b := bodyBuffers.Get().(*bodyBuffer)
 	release = func() {
 		if b.buf.Cap() <= maxPooledBody {

@@ -66,6 +66,16 @@ func TestLogNoticesItsFileIsGone(t *testing.T) {
 			writeFirst: true,
 		},
 		{
+			// Found in review: a longer chain was taken as the log's own.
+			name: "replaced by a longer chain",
+			damage: func(t *testing.T, path string) {
+				writeLines(t, path+".new", foreignChain(t, 10))
+				must(t, os.Rename(path+".new", path))
+			},
+			want:       "was replaced by another file while it was being written",
+			writeFirst: true,
+		},
+		{
 			name: "replaced by a copy of itself (an editor's save)",
 			damage: func(t *testing.T, path string) {
 				data, err := os.ReadFile(path)

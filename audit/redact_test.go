@@ -59,6 +59,9 @@ func TestWriteStoresNoSecrets(t *testing.T) {
 			[]string{"rawsecret-55", rt.GHP}},
 		{"struct arguments", audit.Record{Arguments: credentials{User: "bob", Password: "structpw-11"}},
 			[]string{"structpw-11"}},
+		// Found in review: the client names these (an unknown tool or
+		// prompt, a fleet node argument).
+		{"tool, prompt and node names", audit.Record{Tool: rt.GHP, Prompt: rt.XOXB, Node: rt.TSKey}, []string{rt.GHP, rt.XOXB, rt.TSKey}},
 		{"reason, error and approval", audit.Record{
 			Reason: "token " + rt.GHP + " revoked", Error: "exit 1: Authorization: Bearer errbearer-8",
 			Approval: map[string]any{"approver_token": "approvaltok-4"}},
