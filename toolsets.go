@@ -162,7 +162,7 @@ func (c *config) toolsetError(ts tools.Toolset, err error) error {
 // environment.
 func (c *config) dockerConfig(log *slog.Logger) docker.Config {
 	return docker.Config{Host: c.env.dockerHost, CertPath: c.env.dockerCertPath, TLSVerify: c.env.dockerTLSVerify,
-		APIVersion: c.env.dockerAPIVersion, Logger: log}
+		APIVersion: c.env.dockerAPIVersion, Logger: log, Self: docker.SelfContainer()}
 }
 
 // toolsetList is the server's toolsets, each with the error that makes

@@ -81,6 +81,9 @@ func (e *engine) act(ctx context.Context, ref, action string, do func(cli *clien
 	if err != nil {
 		return ContainerAction{}, err
 	}
+	if err := e.changeable(c); err != nil {
+		return ContainerAction{}, err
+	}
 	name := strings.TrimPrefix(c.Name, "/")
 	out := ContainerAction{Container: name, ID: c.ID, Action: action, StateBefore: string(c.State.Status)}
 	e.log.Info("docker "+action, slog.String("container", name), slog.String("id", shortID(c.ID)))
@@ -135,6 +138,9 @@ func (e *engine) removeContainer(ctx context.Context, in RemoveArgs) (RemoveResu
 	}
 	c, err := e.resolve(ctx, cli, in.Container)
 	if err != nil {
+		return RemoveResult{}, err
+	}
+	if err := e.changeable(c); err != nil {
 		return RemoveResult{}, err
 	}
 	name := strings.TrimPrefix(c.Name, "/")

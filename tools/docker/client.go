@@ -38,6 +38,10 @@ type Config struct {
 	APIVersion string
 	// Logger receives the tools' own log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// Self is the id of the container this server runs in
+	// (SelfContainer); "" when it runs in none. The tools that change a
+	// container, or run a program in one, refuse it.
+	Self string
 }
 
 // Endpoint is where the tools reach the engine, as far as the kernel

@@ -98,6 +98,9 @@ func (e *engine) execInContainer(ctx context.Context, in ExecArgs) (ExecResult, 
 	if err != nil {
 		return ExecResult{}, err
 	}
+	if err := e.changeable(c); err != nil {
+		return ExecResult{}, err
+	}
 	name := strings.TrimPrefix(c.Name, "/")
 	if c.State == nil || !c.State.Running {
 		return ExecResult{}, fmt.Errorf("container %s is not running: start it first (start_container)", name)

@@ -220,6 +220,9 @@ func (e *engine) updateContainer(ctx context.Context, in UpdateArgs) (UpdateResu
 	if err != nil {
 		return UpdateResult{}, err
 	}
+	if err := e.changeable(old); err != nil {
+		return UpdateResult{}, err
+	}
 	name := strings.TrimPrefix(old.Name, "/")
 	if old.HostConfig != nil && old.HostConfig.AutoRemove {
 		return UpdateResult{}, fmt.Errorf("container %q is removed when it stops (--rm), so it could not be brought back if the update failed; recreate it yourself", name)

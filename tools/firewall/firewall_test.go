@@ -230,7 +230,9 @@ func TestAddDeleteRoundTrip(t *testing.T) {
 		"type filter hook input priority filter; policy accept;", "type filter hook forward priority filter; policy accept;",
 		"type filter hook output priority filter; policy accept;",
 		`ip saddr 10.0.0.0/8 tcp dport 2222 counter packets 0 bytes 0 drop comment "tailops:` + add.ID + ` no ssh from lab"`,
-		`oifname != "tailscale0" oifname "eth0" ip6 daddr 2001:db8::/32 udp dport 5000-5100 ct state new counter packets 0 bytes 0 reject`,
+		// A drop or reject rule never matches packets from Tailscale's own
+		// port (here 41641) in the output chain.
+		`oifname != "tailscale0" oifname "eth0" ip6 daddr 2001:db8::/32 udp dport 5000-5100 udp sport != 41641 ct state new counter packets 0 bytes 0 reject`,
 		`iifname "eth0" ct state established,related counter packets 0 bytes 0 accept comment "tailops:` + add3.ID + `"`,
 	} {
 		if !strings.Contains(own, want) {
@@ -338,6 +340,10 @@ func TestRefusals(t *testing.T) {
 		{"everything from anywhere, ip6", "add_firewall_rule", map[string]any{"chain": "input", "family": "ip6", "source": "::/0", "verdict": "drop"}, "would drop all TCP and UDP traffic"},
 		{"everything from half the internet", "add_firewall_rule", map[string]any{"chain": "input", "source": "0.0.0.0/1", "verdict": "reject"}, "would reject all TCP and UDP traffic"},
 		{"everything to this host's address", "add_firewall_rule", map[string]any{"chain": "input", "destination": "192.0.2.10", "verdict": "drop"}, "would drop all TCP and UDP traffic"},
+		// Found in review: the tailnet's own servers, in any mode.
+		{"out to every host's 443", "add_firewall_rule", map[string]any{"chain": "output", "protocol": "tcp", "dport": "443", "verdict": "drop"}, "TCP port 443 of every host"},
+		{"in from every host's 443", "add_firewall_rule", map[string]any{"chain": "input", "protocol": "tcp", "sport": "443", "verdict": "drop"}, "TCP port 443 of every host"},
+		{"out to STUN", "add_firewall_rule", map[string]any{"chain": "output", "protocol": "udp", "dport": "3000-4000", "verdict": "reject"}, "UDP port 3478 of every host"},
 		{"no chain", "add_firewall_rule", map[string]any{"verdict": "accept"}, "chain"},
 		{"bad verdict", "add_firewall_rule", map[string]any{"chain": "input", "verdict": "masquerade"}, "verdict"},
 		{"bad address", "add_firewall_rule", map[string]any{"chain": "input", "source": "10.0.0.300", "verdict": "accept"}, "not an IP address or CIDR"},
@@ -363,12 +369,33 @@ func TestRefusals(t *testing.T) {
 	if out := run(t, "nft", "list", "ruleset"); strings.TrimSpace(out) != "" {
 		t.Errorf("a refused rule left something:\n%s", out)
 	}
-	// What is allowed: drop invalid packets; a drop narrowed to an address.
+	// What is allowed: drop invalid packets; a drop narrowed to an address;
+	// 443 of one host.
 	for _, args := range []map[string]any{
 		{"chain": "input", "ct_state": []string{"invalid"}, "verdict": "drop"},
 		{"chain": "input", "source": "198.51.100.7", "verdict": "drop"},
+		{"chain": "output", "protocol": "tcp", "dport": "443", "destination": "198.51.100.7", "verdict": "drop"},
 	} {
 		toolstest.OK[firewall.AddRuleResult](t, c, "add_firewall_rule", args)
+	}
+	// A drop of the other end's ports is allowed, but never drops
+	// Tailscale's own packets: a peer's WireGuard packets come from any
+	// port to 41641 and go from 41641 to any port (found in review: these
+	// rules dropped them).
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"chain": "output", "protocol": "udp", "dport": "4000-41640", "verdict": "drop"}, "udp dport 4000-41640 udp sport != 41641"},
+		{map[string]any{"chain": "input", "protocol": "udp", "sport": "41642-65535", "verdict": "drop"}, "udp sport 41642-65535 udp dport != 41641"},
+	} {
+		r := toolstest.OK[firewall.AddRuleResult](t, c, "add_firewall_rule", tc.args)
+		if !strings.Contains(r.Text, tc.want) {
+			t.Errorf("%v: %s, want it to hold %q", tc.args, r.Text, tc.want)
+		}
+	}
+	if out := run(t, "nft", "list", "table", "inet", "tailops"); !strings.Contains(out, "udp sport != 41641") || !strings.Contains(out, "udp dport != 41641") {
+		t.Errorf("nft does not list the exclusions:\n%s", out)
 	}
 }
 

@@ -311,6 +311,9 @@ func compile(p Protections, in AddRuleArgs) (*compiled, error) {
 	}
 	e = append(e, portMatch(sport, 0)...)
 	e = append(e, portMatch(dport, 2)...)
+	if verdict != "accept" {
+		e = append(e, p.ownPorts(in, sport, dport)...)
+	}
 	if ctMask != 0 {
 		mask := binary.NativeEndian.AppendUint32(nil, ctMask)
 		e = append(e, &expr.Ct{Key: expr.CtKeySTATE, Register: 1},
@@ -331,6 +334,40 @@ func compile(p Protections, in AddRuleArgs) (*compiled, error) {
 		}
 	}
 	return &compiled{chain: in.Chain, exprs: e}, nil
+}
+
+// ownPorts are the matches that keep a drop or reject rule off
+// TailOps' and Tailscale's own ports, whatever else it matches: in the
+// input chain packets to them, in the output chain packets from them.
+// The refusal in check covers a rule whose own port match names them;
+// this covers the other end's port (a peer's WireGuard packets come from
+// any port to ours, and go from ours to any port).
+// A rule that matches that port itself needs none: check refused it if
+// its range covers one of them.
+func (p Protections) ownPorts(in AddRuleArgs, sport, dport *portRange) []expr.Any {
+	var off uint32
+	switch {
+	case in.Chain == "input" && dport == nil:
+		off = 2 // destination port
+	case in.Chain == "output" && sport == nil:
+		off = 0 // source port
+	default:
+		return nil
+	}
+	var e []expr.Any
+	for _, pp := range []struct {
+		proto string
+		ports []uint16
+	}{{"tcp", p.TCPPorts}, {"udp", p.UDPPorts}} {
+		if in.Protocol != "" && in.Protocol != pp.proto {
+			continue
+		}
+		for _, port := range pp.ports {
+			e = append(e, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)})
+		}
+	}
+	return e
 }
 
 // check refuses a drop or reject rule that would cut TailOps off.
@@ -361,7 +398,29 @@ func (p Protections) check(in AddRuleArgs, sport, dport *portRange, hasAddr bool
 	if err := check("tcp", p.TCPPorts, "TailOps' own listener"); err != nil {
 		return err
 	}
-	return check("udp", p.UDPPorts, "Tailscale's (WireGuard and disco)")
+	if err := check("udp", p.UDPPorts, "Tailscale's (WireGuard and disco)"); err != nil {
+		return err
+	}
+	// The tailnet's own servers, whatever the mode: the coordination
+	// server and the DERP relays on TCP 443, STUN on UDP 3478. Out to
+	// them, and their answers in, unless addresses narrow the rule.
+	if hasAddr {
+		return nil
+	}
+	for _, c := range []struct {
+		proto string
+		port  uint16
+		what  string
+	}{{"tcp", 443, "the coordination server and the DERP relays"}, {"udp", 3478, "STUN"}} {
+		if in.Protocol != "" && in.Protocol != c.proto {
+			continue
+		}
+		if in.Chain == "output" && dport.covers(c.port) || in.Chain == "input" && sport.covers(c.port) {
+			return &RefusedError{Reason: fmt.Sprintf("the rule would %s %s port %d of every host, which Tailscale reaches %s on: narrow it with addresses",
+				in.Verdict, strings.ToUpper(c.proto), c.port, c.what)}
+		}
+	}
+	return nil
 }
 
 // narrows reports whether an address match narrows a drop or reject rule
