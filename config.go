@@ -137,6 +137,9 @@ type config struct {
 	// confirm) resolved to tool names (see config_confirm.go).
 	Confirm listFlag
 	confirm []string
+	// confirmLowered is whether confirm holds default, which also
+	// confirms a critical tool's call its arguments lower to high.
+	confirmLowered bool
 
 	set             map[string]bool // flags given on the command line or by environment
 	file            fileConfig      // the parsed config file

@@ -44,6 +44,7 @@ func (c *config) confirmTools(all []tools.Spec) ([]string, error) {
 	for _, w := range words {
 		if w == confirmDefault {
 			names = append(names, defaultConfirm(all)...)
+			c.confirmLowered = true
 			continue
 		}
 		if err := tools.CheckNames(all, []string{w}); err != nil {
@@ -56,14 +57,14 @@ func (c *config) confirmTools(all []tools.Spec) ([]string, error) {
 }
 
 // defaultConfirm are the tools confirm's default names: those declared
-// high risk, and the critical ones whose calls some arguments lower to
-// high (RiskFor: stop_service with service_high_risk), which then need no
-// approval and would otherwise be asked of no one. Other critical tools
-// are left to approval.
+// high risk. Critical tools are left to approval; a critical tool's call
+// that its arguments lower to high (stop_service with service_high_risk)
+// waits for none, and default confirms such a call by itself
+// (server.Config.ConfirmLowered).
 func defaultConfirm(all []tools.Spec) []string {
 	var out []string
 	for i := range all {
-		if all[i].Risk == tools.RiskHigh || all[i].Risk == tools.RiskCritical && all[i].RiskFor != nil {
+		if all[i].Risk == tools.RiskHigh {
 			out = append(out, all[i].Name())
 		}
 	}

@@ -100,22 +100,18 @@ func TestConfigConfirm(t *testing.T) {
 	t.Setenv("TAILOPS_CONFIRM", "") // TestMain's none
 	def := startServer(t).in.cfg.confirm
 	var want []string
-	lowerable := 0
 	for _, sp := range startServer(t).in.toolsets.specs() {
-		switch {
-		case sp.Risk == tools.RiskHigh:
+		if sp.Risk == tools.RiskHigh {
 			want = append(want, sp.Name())
-		case sp.Risk == tools.RiskCritical && sp.RiskFor != nil:
-			// Found in review: a call such a tool's arguments lower to
-			// high needed no approval and was confirmed by no one.
-			want = append(want, sp.Name())
-			lowerable++
-		case sp.Risk == tools.RiskCritical && slices.Contains(def, sp.Name()):
+		}
+		if sp.Risk == tools.RiskCritical && slices.Contains(def, sp.Name()) {
 			t.Errorf("default confirms the critical %s", sp.Name())
 		}
 	}
-	if lowerable == 0 || !slices.Contains(def, "stop_service") {
-		t.Errorf("default: %v, want the critical tools that arguments can lower to high (stop_service among them)", def)
+	// A critical tool's call that its arguments lower to high is
+	// confirmed by default, call by call (server.TestLoweredCallIsConfirmed).
+	if !startServer(t).in.cfg.confirmLowered || startServer(t, "--confirm", "read_file").in.cfg.confirmLowered {
+		t.Error("default does not set confirmLowered, or a list of names does")
 	}
 	slices.Sort(want)
 	if !slices.Equal(def, want) || !slices.Contains(def, "read_file") || !slices.Contains(def, "restart_container") {

@@ -217,7 +217,7 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 	in.srv, err = server.New(server.Config{Logger: in.log, Version: version, Audit: in.audit, Verifier: in.verifier,
 		Known: all, Enabled: enabled, Prompts: append(tools.Prompts(in.toolsets.sets), prompts.All()...), Completions: tools.Completions(in.toolsets.sets),
 		Resources: tools.Resources(in.toolsets.sets), Views: resources.All(), Watchers: tools.Watchers(in.toolsets.sets),
-		Gate: in.approvals.gate, Confirm: cfg.confirm, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
+		Gate: in.approvals.gate, Confirm: cfg.confirm, ConfirmLowered: cfg.confirmLowered, Metrics: in.metrics, Resource: cfg.ResourceURL, AuthServers: cfg.AuthServers,
 		Tailnet: ident, AuthMode: cfg.authMode, AllowLoopback: cfg.AllowLoopback, Hosts: in.hostNames(),
 		Sessions: cfg.Sessions, InlineMax: cfg.InlineMax, RateLimits: cfg.rateLimits, ShutdownTimeout: cfg.ShutdownTimeout, Warnings: warnings,
 		LiveWarnings: func() []string { return append(in.reload.warnings(), in.jwksWarnings()...) }, Fleet: in.forwarder()})

@@ -127,7 +127,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		// approve: a call its own user declines never reaches an approver.
 		// Only the client's answer to the server's question confirms;
 		// arguments cannot.
-		if s.confirm[name] {
+		if s.confirm[name] || s.confirmLowered && e.spec.Risk == tools.RiskCritical && rec.Risk == tools.RiskHigh.String() {
 			co := s.askConfirmation(ctx, e, c, req)
 			if co.ask != nil {
 				return co.ask, nil // 2026-07-28: the client retries with the answer

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -352,4 +353,45 @@ func modernPost(t *testing.T, cs *chokeServer, tok string, args, answers map[str
 		t.Fatalf("response %d %s: %v", resp.StatusCode, raw, err)
 	}
 	return resp.StatusCode, out.Result
+}
+
+// TestLoweredCallIsConfirmed: with ConfirmLowered (confirm's default), a
+// call of a critical tool that its arguments lower to high — which waits
+// for no approval — is confirmed by the user, while a call that stays
+// critical goes to approval unasked, and a tool declared high and not in
+// confirm stays unasked. Without it, neither call of the critical tool is
+// asked.
+func TestLoweredCallIsConfirmed(t *testing.T) {
+	ran := map[string]*atomic.Int32{"wipe": {}, "wipe_too": {}}
+	critical := tools.TypedSpec[wipeArgs, wipeArgs]{
+		Name: "purge", Title: "Purge a target", Description: "purges a target (test)", Scope: auth.ScopeAdmin, Risk: tools.RiskCritical,
+		Hints: tools.Hints{Destructive: true},
+		RiskFor: func(args any) tools.Risk {
+			if m, _ := args.(map[string]any); m != nil && strings.HasPrefix(fmt.Sprint(m["target"]), "/tmp/") {
+				return tools.RiskHigh
+			}
+			return tools.RiskCritical
+		},
+		Run: func(_ context.Context, in wipeArgs) (wipeArgs, error) { return in, nil },
+	}.Spec()
+	for _, lowered := range []bool{true, false} {
+		t.Run(fmt.Sprint("ConfirmLowered=", lowered), func(t *testing.T) {
+			cs := serveChoke(t, Config{Enabled: append(wipeSpecs(ran), critical), ConfirmLowered: lowered})
+			el := &elicitor{answer: accept(map[string]any{"confirm": true})}
+			c := cs.confirmClient(t, false, true, el)
+			if res, err := callWipe(t, c, "purge", map[string]any{"target": "/tmp/cache"}); err != nil || res.IsError {
+				t.Fatalf("lowered call: %v %v", err, res)
+			}
+			if asked := len(el.questions()); asked != map[bool]int{true: 1, false: 0}[lowered] {
+				t.Errorf("lowered call: the user was asked %d times", asked)
+			}
+			res, err := callWipe(t, c, "purge", map[string]any{"target": "/srv/data"})
+			if err != nil || !res.IsError || !strings.Contains(resultText(res), "approval") {
+				t.Errorf("critical call: %v %q, want it sent to approval (none configured here)", err, resultText(res))
+			}
+			if asked := len(el.questions()); asked != map[bool]int{true: 1, false: 0}[lowered] {
+				t.Errorf("after the critical call the user was asked %d times in all", asked)
+			}
+		})
+	}
 }

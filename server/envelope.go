@@ -87,12 +87,14 @@ func (s *Server) readEnvelope(next http.Handler) http.Handler {
 		e := &envelope{}
 		err = json.Unmarshal(body, e)
 		e.ok = err == nil
-		if method, id, gated := gatedMethod(body); !e.ok && gated {
-			// The edge's gates are the only check of these methods: one
-			// that cannot read a request must not let it through to
-			// mcp-go, which ignores a field it does not need.
-			rpcErrorStatus(w, http.StatusBadRequest, id, mcp.INVALID_PARAMS, fmt.Sprintf("invalid %s request: %v", method, err))
-			return
+		if !e.ok {
+			if method, id, gated := gatedMethod(body); gated {
+				// The edge's gates are the only check of these methods: one
+				// that cannot read a request must not let it through to
+				// mcp-go, which ignores a field it does not need.
+				rpcErrorStatus(w, http.StatusBadRequest, id, mcp.INVALID_PARAMS, fmt.Sprintf("invalid %s request: %v", method, err))
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e)))
 	})

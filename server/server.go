@@ -78,6 +78,10 @@ type Config struct {
 	// Confirm names the tools whose calls the user must confirm in the
 	// client (elicitation) before they run; nil means none.
 	Confirm []string
+	// ConfirmLowered has the user also confirm a call of a critical tool
+	// that its arguments lower to high (Spec.RiskFor): it waits for no
+	// approval. confirm's default sets it.
+	ConfirmLowered bool
 	// Resource is this server's resource URL (the JWT audience, RFC 9728
 	// resource); empty means none.
 	Resource string
@@ -162,6 +166,7 @@ type Server struct {
 	shutdownTimeout time.Duration
 	completions     map[string]tools.Completion // by kind; nil: none
 	confirm         map[string]bool             // tools the user confirms in the client
+	confirmLowered  bool                        // also a critical tool's call lowered to high (Config.ConfirmLowered)
 	confirms        confirms                    // request states issued to 2026-07-28 clients
 	views           []*view                     // the resource views served
 	links           map[string]*view            // by tool: the view that links its large results
@@ -218,7 +223,7 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
-		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, fleet: c.Fleet, version: c.Version,
+		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, confirmLowered: c.ConfirmLowered, fleet: c.Fleet, version: c.Version,
 		links: map[string]*view{}, inlineMax: c.InlineMax}
 	for _, n := range c.Confirm {
 		s.confirm[n] = true
