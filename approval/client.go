@@ -243,7 +243,7 @@ func oneLine(s string) string {
 // CSI on terminals that take UTF-8 C1) and the bidirectional overrides,
 // which reorder what the approver reads.
 func hidden(r rune) bool {
-	return r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	return r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // escapeTerminal writes the runes hidden reports in encoded JSON as

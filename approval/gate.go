@@ -248,6 +248,9 @@ func (g *Gate) Check(ctx context.Context, call Call, progress ProgressFunc) (Out
 	if where, hides := redact.HidesSyntax(call.Args); hides {
 		return Outcome{Message: HiddenSyntaxMessage(call.Tool, where, "an approver")}, nil
 	}
+	if where, hides := redact.HidesSyntaxInLines(call.Plan); hides {
+		return Outcome{Message: HiddenSyntaxMessage(call.Tool, "(the plan) "+where, "an approver")}, nil
+	}
 	g.sweep(ctx)
 	digest, err := BoundDigest(g.store.key, call.Tool, call.Args, call.Bind)
 	if err != nil {

@@ -192,7 +192,7 @@ func TestCallerKey(t *testing.T) {
 // controls (U+009B is a CSI) and the bidirectional overrides come out as
 // JSON escapes or '?', never as themselves.
 func TestWriteRequestEscapesTerminalControls(t *testing.T) {
-	const evil = "\u009b2J\u009b1;1H approved \u202edeny\u202c \x7f \u2066x\u2069 \u200f"
+	const evil = "\u009b2J\u009b1;1H approved \u202edeny\u202c \x7f \u2066x\u2069 \u200f \u061c"
 	for _, r := range []approval.Request{
 		{ID: "0123456789abcdef", Tool: "exec_in_container", Arguments: map[string]any{"argv": []any{"sh", "-c", evil}}},
 		{ID: "0123456789abcdef", Tool: "deploy_stack", Arguments: map[string]any{}, Plan: map[string]any{"config": evil + "\nline two " + evil, "commit": evil}},
@@ -204,7 +204,7 @@ func TestWriteRequestEscapesTerminalControls(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := out.String()
-		for _, c := range []string{"\u009b", "\u202e", "\u202c", "\x7f", "\u2066", "\u2069", "\u200f"} {
+		for _, c := range []string{"\u009b", "\u202e", "\u202c", "\x7f", "\u2066", "\u2069", "\u200f", "\u061c"} {
 			if strings.Contains(s, c) {
 				t.Errorf("%s: the output holds %q:\n%s", r.Tool, c, s)
 			}

@@ -311,8 +311,9 @@ func (l *Log) checkHead() (note string, err error) {
 		if held, err := l.holds(k); err != nil {
 			return "", err
 		} else if !held {
-			return "", fmt.Errorf("the log holds no record seq %d as %s names it (log replaced by another chain?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
-				h.Seq, headPath(l.path), l.path)
+			return "", fmt.Errorf("the log holds no record seq %d as %s names it in its last %d records (log replaced by another chain, or the head file behind "+
+				"since writing it failed?); run `tailops audit verify %s`, and remove the head file only to accept the log as it is",
+				h.Seq, headPath(l.path), maxLookBack, l.path)
 		}
 	}
 	return "", nil

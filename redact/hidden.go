@@ -27,29 +27,37 @@ var syntax = []string{";", "|", "&", "`", "$(", "${", "<", ">", "\n", "\r"}
 // redacted whole for its key's name (a password argument) is shown as
 // such and not looked into.
 func HidesSyntax(v any) (where string, hides bool) {
-	return hidesSyntax(v, "")
+	return hidesSyntax(v, "", syntax)
 }
 
-func hidesSyntax(v any, path string) (string, bool) {
+// HidesSyntaxInLines is HidesSyntax for text of many lines where a rule
+// may hide whole lines for a reason (a private key's PEM block in a
+// configuration): new lines hidden do not count, the rest of the syntax
+// on a line does.
+func HidesSyntaxInLines(v any) (where string, hides bool) {
+	return hidesSyntax(v, "", syntax[:len(syntax)-2])
+}
+
+func hidesSyntax(v any, path string, syntax []string) (string, bool) {
 	switch x := v.(type) {
 	case nil, bool, float64, float32, int, int8, int16, int32, int64,
 		uint, uint8, uint16, uint32, uint64, json.Number:
 		return "", false
 	case string:
-		return path, swallows(x, Text(x))
+		return path, swallows(x, Text(x), syntax)
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if Text(k) != k || SecretName(k) && !harmless(x[k]) {
 				continue // shown as Redacted whole (Value)
 			}
-			if where, ok := hidesSyntax(x[k], path+"/"+k); ok {
+			if where, ok := hidesSyntax(x[k], path+"/"+k, syntax); ok {
 				return where, true
 			}
 		}
 		return "", false
 	case []any:
 		for i, e := range x {
-			if where, ok := hidesSyntax(e, path+"/"+strconv.Itoa(i)); ok {
+			if where, ok := hidesSyntax(e, path+"/"+strconv.Itoa(i), syntax); ok {
 				return where, true
 			}
 		}
@@ -63,12 +71,12 @@ func hidesSyntax(v any, path string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return hidesSyntax(d, path)
+	return hidesSyntax(d, path, syntax)
 }
 
 // swallows reports whether red, the redaction of s, holds fewer of one
 // of the syntax sequences than s does.
-func swallows(s, red string) bool {
+func swallows(s, red string, syntax []string) bool {
 	if s == red {
 		return false
 	}

@@ -271,8 +271,9 @@ func compile(p Protections, in AddRuleArgs) (*compiled, error) {
 		}
 		ctMask |= bit
 	}
+	narrowed := narrows(src) || (in.Chain == "output" && narrows(dst))
 	if verdict != "accept" {
-		if err := p.check(in, sport, dport, narrows(src) || (in.Chain == "output" && narrows(dst)), ctMask); err != nil {
+		if err := p.check(in, sport, dport, narrowed, ctMask); err != nil {
 			return nil, err
 		}
 	}
@@ -311,7 +312,9 @@ func compile(p Protections, in AddRuleArgs) (*compiled, error) {
 	}
 	e = append(e, portMatch(sport, 0)...)
 	e = append(e, portMatch(dport, 2)...)
-	if verdict != "accept" {
+	if verdict != "accept" && !narrowed {
+		// A rule addresses narrow is the owner's choice about those
+		// hosts, as check lets it be: all of their traffic.
 		e = append(e, p.ownPorts(in, sport, dport)...)
 	}
 	if ctMask != 0 {

@@ -221,8 +221,18 @@ func checkIncludes(raw []byte, file, root string, depth int) error {
 	for name, s := range doc.Services {
 		if ext, ok := s["extends"].(map[string]any); ok {
 			if f, ok := ext["file"].(string); ok {
-				if _, err := local("service "+name, "extends", f); err != nil {
+				path, err := local("service "+name, "extends", f)
+				if err != nil {
 					return err
+				}
+				// The loader follows the extended file's own extends.
+				if depth >= maxIncludeDepth {
+					return &PolicyError{Service: "service " + name, Key: "extends", Reason: fmt.Sprintf("extends nested deeper than %d", maxIncludeDepth)}
+				}
+				if b, err := readBounded(path); err == nil {
+					if err := checkIncludes(b, path, root, depth+1); err != nil {
+						return err
+					}
 				}
 			}
 		}

@@ -219,6 +219,22 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 	return nil
 }
 
+// dockgeGlobalEnv reports whether paths (an env file as written and
+// where its links lead) are the global.env that Dockge keeps beside the
+// stacks, in the stack root, for all of them: ../global.env.
+func dockgeGlobalEnv(paths []string, dirs ...string) bool {
+	for _, p := range paths {
+		ok := false
+		for _, d := range dirs {
+			ok = ok || p == filepath.Join(filepath.Dir(filepath.Clean(d)), "global.env")
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // isContainer reports whether a namespace or volumes_from value names a
 // container (container:NAME), which need not belong to the stack.
 func isContainer(v string) bool {
@@ -241,6 +257,9 @@ func (c *checker) stackFile(what, key, path string) error {
 	paths := []string{filepath.Clean(path)}
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		paths = append(paths, real)
+	}
+	if key == "env_file" && dockgeGlobalEnv(paths, c.dir, dir) {
+		return nil
 	}
 	for _, p := range paths {
 		if !filepath.IsAbs(p) || !within(p, dir) && !within(p, filepath.Clean(c.dir)) {

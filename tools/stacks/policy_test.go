@@ -136,6 +136,12 @@ func TestPolicyRefusesHostFilesAndNetwork(t *testing.T) {
 			}, nil},
 		{"env_file through a symlink", svc + "    env_file: [linked.env]\n", "service app", "env_file",
 			func(dir string) { os.Symlink(filepath.Join(outside, "host.env"), filepath.Join(dir, "linked.env")) }, nil},
+		// Found in review: an extended file in the directory that extends
+		// one outside it.
+		{"extends through a file that extends outside", "services:\n  app:\n    extends:\n      file: base.yaml\n      service: inc\n", "service inc", "extends",
+			func(dir string) {
+				write(filepath.Join(dir, "base.yaml"), "services:\n  inc:\n    extends:\n      file: "+filepath.Join(outside, "inc.yaml")+"\n      service: inc\n")
+			}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := strings.ReplaceAll(strings.ReplaceAll(tc.name, " ", ""), "'", "")
@@ -163,6 +169,32 @@ func TestPolicyRefusesHostFilesAndNetwork(t *testing.T) {
 				t.Errorf("with the owner's override %+v: %v", *tc.allow, err)
 			}
 		})
+	}
+}
+
+// TestPolicyAllowsDockgeGlobalEnv: Dockge keeps global.env beside the
+// stacks, in the stack root, and stacks name it as ../global.env: that one
+// file outside the stack's directory may be an env file; a sibling
+// stack's .env may not.
+func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "global.env"), []byte("TZ=Europe/Berlin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeStack(t, root, "other", "services:\n  x:\n    image: local/busybox:latest\n", "DB_PASSWORD=secret\n")
+	writeStack(t, root, "web", "services:\n  app:\n    image: local/busybox:latest\n    env_file: [../global.env]\n", "")
+	writeStack(t, root, "nosy", "services:\n  app:\n    image: local/busybox:latest\n    env_file: [../other/.env]\n", "")
+	ts, err := New(Config{StackRoots: []string{root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts.prepare(context.Background(), "web", nil); err != nil {
+		t.Errorf("../global.env: %v", err)
+	}
+	var pe *PolicyError
+	if _, _, err := ts.prepare(context.Background(), "nosy", nil); !errors.As(err, &pe) || pe.Key != "env_file" {
+		t.Errorf("../other/.env: %v, want refused", err)
 	}
 }
 
