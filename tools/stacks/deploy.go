@@ -167,6 +167,15 @@ func (t *Toolset) deployStack(ctx context.Context, in DeployArgs) (DeployResult,
 // wait, which polls every 500 ms, and waitReady, which checks at once and
 // on the engine's events (with compose's semantics and messages).
 func (t *Toolset) up(ctx context.Context, p *types.Project) error {
+	if t.cfg.Self != "" {
+		projects, err := t.projectContainers(ctx, p.Name)
+		if err != nil {
+			return err
+		}
+		if err := t.holdsSelf(p.Name, projects[p.Name]); err != nil {
+			return err
+		}
+	}
 	c, err := t.eng.compose(ctx)
 	if err != nil {
 		return err
@@ -224,7 +233,23 @@ func (t *Toolset) managedProject(ctx context.Context, name string) (diskStack, [
 	case !managed:
 		return s, nil, fmt.Errorf("compose project %s is external (not deployed from a stack root): it can only be read", name)
 	}
+	if err := t.holdsSelf(name, cs); err != nil {
+		return s, nil, err
+	}
 	return s, cs, nil
+}
+
+// holdsSelf refuses a change to stack name when its containers cs hold
+// the one this server runs in (Config.Self): it would cut the server and
+// its tailnet node off.
+func (t *Toolset) holdsSelf(name string, cs []container.Summary) error {
+	for _, c := range cs {
+		if t.cfg.Self != "" && c.ID == t.cfg.Self {
+			return fmt.Errorf("stack %s holds the container this TailOps server runs in (%s): changing, restarting or removing it from here would cut the server off; do it on the host",
+				name, strings.TrimPrefix(firstName(c.Names), "/"))
+		}
+	}
+	return nil
 }
 
 func (t *Toolset) removeStack(ctx context.Context, in RemoveArgs) (RemoveResult, error) {

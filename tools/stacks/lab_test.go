@@ -421,3 +421,27 @@ func TestUpdateRollsBackAndRollback(t *testing.T) {
 		t.Errorf("history: %v", actions)
 	}
 }
+
+// TestStackHoldingTheServerIsLeftAlone: a stack that holds the container
+// this server runs in (Config.Self) is not deployed over, restarted or
+// removed from here, and its containers keep running.
+func TestStackHoldingTheServerIsLeftAlone(t *testing.T) {
+	k := newStacksLab(t, true)
+	const name = "selfstack"
+	k.cleanup(t, name)
+	writeStack(t, k.root, name, "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, \"3600\"]\n", "")
+	toolstest.OK[DeployResult](t, k.c, "deploy_stack", map[string]any{"name": name})
+	ins, err := k.d.Client().ContainerInspect(context.Background(), name+"-app-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.ts.cfg.Self = ins.ID
+	for _, tool := range []string{"restart_stack", "remove_stack", "deploy_stack"} {
+		if msg := toolstest.Err(t, k.c, tool, map[string]any{"name": name}); !strings.Contains(msg, "holds the container this TailOps server runs in") {
+			t.Errorf("%s of the stack holding the server: %s", tool, msg)
+		}
+	}
+	if after, err := k.d.Client().ContainerInspect(context.Background(), name+"-app-1"); err != nil || after.ID != ins.ID || !after.State.Running {
+		t.Errorf("the server's container after the refusals: %v %+v", err, after.State)
+	}
+}

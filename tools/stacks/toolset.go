@@ -35,6 +35,10 @@ type Config struct {
 	// Host is the engine's endpoint (DOCKER_HOST): unix:///path/to/sock;
 	// empty means unix:///var/run/docker.sock. Other schemes are an error.
 	Host string
+	// Self is the id of the container this server runs in
+	// (docker.SelfContainer); "" when none. A stack holding it is not
+	// deployed over, restarted or removed from here.
+	Self string
 	// StackRoots are directories holding one directory per stack, each
 	// with a compose file (--stack-root, stack_roots), as this process
 	// sees them; the first root that has a stack wins.
