@@ -87,9 +87,6 @@ const (
 	searchMaxTime      = 60 * time.Second
 	searchReportEvery  = 100 * time.Millisecond // between progress reports (tools.Progress drops closer ones)
 	searchMaxLine      = 1 << 20                // bytes of a line searched; the rest of a longer line is skipped
-	searchMaxRegex     = 1 << 10                // bytes of a content_regex
-	searchMaxInst      = 2000                   // instructions of its compiled program
-	searchRegexBudget  = 1 << 26                // instructions × bytes one line's match may cost: longer lines are matched on their start
 	searchLineText     = 500                    // bytes of a matching line returned
 )
 

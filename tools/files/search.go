@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -365,32 +364,10 @@ func renderSearch(r *searchFilesResult) string {
 	return b.String()
 }
 
-// compileSearch compiles a content_regex and returns it with the bytes of
-// a line it is matched against. RE2 matches in linear time, but in time
-// proportional to the program's size too: an expression is refused past
-// searchMaxRegex bytes or searchMaxInst instructions, and a line is
-// matched on its first searchRegexBudget/instructions bytes (at most
-// searchMaxLine), so that no one line's match outlasts the call's
-// timeout by much.
+// compileSearch compiles a content_regex (tools.CompileRegex) and
+// returns it with the bytes of a line it is matched against: at most
+// searchMaxLine.
 func compileSearch(expr string) (*regexp.Regexp, int, error) {
-	if len(expr) > searchMaxRegex {
-		return nil, 0, tools.ArgErrorf("content_regex", "is %d bytes; at most %d", len(expr), searchMaxRegex)
-	}
-	parsed, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
-	}
-	prog, err := syntax.Compile(parsed.Simplify())
-	if err != nil {
-		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
-	}
-	if len(prog.Inst) > searchMaxInst {
-		return nil, 0, tools.ArgErrorf("content_regex", "compiles to %d instructions; at most %d: simplify it (fewer or smaller repetitions, fewer alternatives)",
-			len(prog.Inst), searchMaxInst)
-	}
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		return nil, 0, tools.ArgErrorf("content_regex", "invalid RE2 expression: %v", err)
-	}
-	return re, min(searchMaxLine, searchRegexBudget/max(len(prog.Inst), 1)), nil
+	re, n, err := tools.CompileRegex("content_regex", expr)
+	return re, min(searchMaxLine, n), err
 }

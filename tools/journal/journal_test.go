@@ -252,7 +252,7 @@ func TestBadArguments(t *testing.T) {
 		{map[string]any{"boot": 4}, `"boot": offset 4`},
 		{map[string]any{"boot": 0.5}, `"boot"`},
 		{map[string]any{"boot": []int{0}}, `"boot"`},
-		{map[string]any{"grep": "("}, `"grep": not a regular expression`},
+		{map[string]any{"grep": "("}, `"grep": invalid RE2 expression`},
 		{map[string]any{"grep": strings.Repeat("a", 2000)}, `"grep": longer than`},
 		{map[string]any{"lines": 0}, `"lines": must be between 1 and 10000`},
 		{map[string]any{"lines": 10001}, `"lines"`},

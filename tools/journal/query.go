@@ -37,7 +37,7 @@ const (
 	defaultWindow   = 5 * time.Minute
 	maxWindow       = 168 * time.Hour
 	maxUnitLen      = 256
-	maxGrepLen      = 1024
+	maxGrepLen      = tools.MaxRegexBytes - len("(?i)") // the smart-case prefix fits in tools.CompileRegex's bound
 )
 
 // query is get_journal's arguments, parsed and checked.
@@ -128,8 +128,10 @@ func parseQuery(in GetArgs, now time.Time) (*query, error) {
 		if !strings.ContainsFunc(expr, unicode.IsUpper) {
 			expr = "(?i)" + expr
 		}
-		if q.grep, err = regexp.Compile(expr); err != nil {
-			return nil, tools.ArgErrorf("grep", "not a regular expression (Go RE2 syntax): %v", err)
+		// Bounded as every caller's expression is; a message is matched
+		// whole (journald keeps them short).
+		if q.grep, _, err = tools.CompileRegex("grep", expr); err != nil {
+			return nil, err
 		}
 	}
 	return q, nil
