@@ -180,11 +180,22 @@ func unavailable(name, why string) confirmOutcome {
 			"use a client that supports elicitation (form mode), or, if this tool need not be confirmed, remove it from confirm", name, why)}
 }
 
+// hiddenPayload refuses to ask the user about a call whose redacted
+// arguments, as the question shows them, would hide command syntax
+// (redact.HidesSyntax): they could not see what runs.
+func hiddenPayload(name string, args any) (confirmOutcome, bool) {
+	where, hides := redact.HidesSyntax(args)
+	if !hides {
+		return confirmOutcome{}, false
+	}
+	return confirmOutcome{status: audit.ConfirmUnavailable, reason: approval.HiddenSyntaxMessage(name, where, "the user")}, true
+}
+
 // askConfirmation asks the caller's user to confirm the call (see above).
 func (s *Server) askConfirmation(ctx context.Context, e *entry, c *auth.Caller, req mcp.CallToolRequest) confirmOutcome {
 	args := req.GetRawArguments()
-	if where, hides := redact.HidesSyntax(args); hides {
-		return confirmOutcome{status: audit.ConfirmUnavailable, reason: approval.HiddenSyntaxMessage(e.name, where, "the user")}
+	if co, hides := hiddenPayload(e.name, args); hides {
+		return co
 	}
 	params := confirmParams(e, args, "")
 	if info := mcpserver.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -109,19 +110,21 @@ var gatedMethods = []mcp.MCPMethod{mcp.MethodNotificationCancelled, mcp.MethodRe
 // gatedMethod reads only the method and id of a request body, and
 // reports whether the method is one of gatedMethods.
 func gatedMethod(body []byte) (method string, id json.RawMessage, gated bool) {
+	method, id = methodOf(body)
+	return method, id, slices.Contains(gatedMethods, mcp.MCPMethod(method))
+}
+
+// methodOf reads only a JSON-RPC message's method and id, for a message
+// whose whole decoding failed; "" when even they cannot be read.
+func methodOf(body []byte) (method string, id json.RawMessage) {
 	var head struct {
 		Method string          `json:"method"`
 		ID     json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(body, &head) != nil {
-		return "", nil, false
+		return "", nil
 	}
-	for _, m := range gatedMethods {
-		if head.Method == string(m) {
-			return head.Method, head.ID, true
-		}
-	}
-	return head.Method, head.ID, false
+	return head.Method, head.ID
 }
 
 // readBody reads r's body, at most maxBody bytes. A body of announced

@@ -101,9 +101,7 @@ func takeNode(req *mcp.CallToolRequest) (string, error) {
 	if args, ok := req.Params.Arguments.(map[string]any); ok {
 		if v, ok := args[NodeArg]; ok {
 			node, found = v, true
-			rest := maps.Clone(args)
-			delete(rest, NodeArg)
-			req.Params.Arguments = rest
+			req.Params.Arguments = withoutNode(args)
 		}
 	}
 	if !found {

@@ -9,9 +9,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
-	"github.com/tailops/tailops/approval"
 	"github.com/tailops/tailops/audit"
-	"github.com/tailops/tailops/redact"
 )
 
 // Confirmation through a fleet entry node. A member that confirms a tool
@@ -87,8 +85,8 @@ func (s *Server) askForMember(ctx context.Context, e *entry, node string, args a
 		return mcp.MultiRoundTripParams{}, confirmOutcome{status: audit.ConfirmUnavailable, reason: fmt.Sprintf(
 			"call refused: %s asks for input about %s that this entry node cannot relay to a client on a protocol revision before 2026-07-28; nothing ran there", node, e.name)}
 	}
-	if where, hides := redact.HidesSyntax(args); hides {
-		return mcp.MultiRoundTripParams{}, confirmOutcome{status: audit.ConfirmUnavailable, reason: approval.HiddenSyntaxMessage(e.name, where, "the user")}
+	if co, hides := hiddenPayload(e.name, args); hides {
+		return mcp.MultiRoundTripParams{}, co
 	}
 	co := s.elicitSession(ctx, e.name, confirmParams(e, args, node))
 	if co.status != audit.ConfirmConfirmed {

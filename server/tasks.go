@@ -221,11 +221,8 @@ func (t *taskTable) check(ctx context.Context, _ any, message any) error {
 		// less than this: a field of the wrong type it does not need
 		// (a number taskId on a tools/call) would carry a task past
 		// these rules. A task request this cannot read is refused.
-		var head struct {
-			Method string `json:"method"`
-		}
-		if json.Unmarshal(raw, &head) == nil && (head.Method == string(mcp.MethodToolsCall) || strings.HasPrefix(head.Method, "tasks/")) {
-			return fmt.Errorf("invalid %s request: %v", head.Method, err)
+		if method, _ := methodOf(raw); method == string(mcp.MethodToolsCall) || strings.HasPrefix(method, "tasks/") {
+			return fmt.Errorf("invalid %s request: %v", method, err)
 		}
 		return nil
 	}
