@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/tailops/tailops/gitsource"
-	"github.com/tailops/tailops/tools/docker"
 	"github.com/tailops/tailops/tools/stacks"
 )
 
@@ -62,7 +61,7 @@ func (c *config) resolveStacks() error {
 // file's stacks key, the state directory for the history, and the git
 // hosts, known_hosts and deploy key of git sources.
 func (c *config) stacksConfig(log *slog.Logger) stacks.Config {
-	return stacks.Config{Host: c.env.dockerHost, Self: docker.SelfContainer(), StackRoots: c.StackRoots, BindRoots: c.StackBindRoots,
+	return stacks.Config{Host: c.env.dockerHost, Self: selfContainer(), StackRoots: c.StackRoots, BindRoots: c.StackBindRoots,
 		Policies: c.file.Stacks, StateDir: c.StateDir, Logger: log,
 		Git: gitsource.Config{Hosts: c.GitHosts, KnownHostsFile: c.file.GitKnownHosts, SSHKeyFile: c.file.GitSSHKeyFile}}
 }

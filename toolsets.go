@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tailops/tailops/approval"
@@ -158,11 +159,15 @@ func (c *config) toolsetError(ts tools.Toolset, err error) error {
 	return fmt.Errorf("configuring the %s tools: %w", ts.Name(), err)
 }
 
+// selfContainer is the container this process runs in, read once: the
+// Docker and the stack tools leave it alone.
+var selfContainer = sync.OnceValue(docker.SelfContainer)
+
 // dockerConfig is the Docker tools' configuration: the Docker client's
 // environment.
 func (c *config) dockerConfig(log *slog.Logger) docker.Config {
 	return docker.Config{Host: c.env.dockerHost, CertPath: c.env.dockerCertPath, TLSVerify: c.env.dockerTLSVerify,
-		APIVersion: c.env.dockerAPIVersion, Logger: log, Self: docker.SelfContainer()}
+		APIVersion: c.env.dockerAPIVersion, Logger: log, Self: selfContainer()}
 }
 
 // toolsetList is the server's toolsets, each with the error that makes

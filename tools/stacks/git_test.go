@@ -164,8 +164,8 @@ func TestGitDeployLeavesExternalProjects(t *testing.T) {
 	k.d.Run(t, "--name", name+"-app-1", "--label", "com.docker.compose.project="+name, "--label", "com.docker.compose.service=app",
 		"--label", "com.docker.compose.oneoff=False", "--label", "com.docker.compose.project.working_dir=/opt/elsewhere", "local/busybox:latest", "sleep", "3600")
 	msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": name, "repo": r.url, "ref": "main", "path": "deploy/compose.yaml"})
-	if !strings.Contains(msg, "TailOps does not manage") || !strings.Contains(msg, "/opt/elsewhere") {
-		t.Errorf("deploy_stack over an external project: %s", msg)
+	if !strings.Contains(msg, "TailOps does not manage") || strings.Contains(msg, "/opt/elsewhere") {
+		t.Errorf("deploy_stack over an external project: %s (want it refused, without the other project's host directory)", msg)
 	}
 	ins, err := k.d.Client().ContainerInspect(context.Background(), name+"-app-1")
 	if err != nil || !ins.State.Running || ins.Config.Labels["com.docker.compose.project.working_dir"] != "/opt/elsewhere" {

@@ -163,8 +163,8 @@ func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) err
 		if wd != "" && (filepath.Clean(wd) == s.dir || t.inGitDir(name, []string{wd})) {
 			continue
 		}
-		return tools.ArgErrorf("name", "a compose project named %s runs on the engine from %s, which TailOps does not manage (external: status and logs only): "+
-			"give the stack another name, or remove that project with the tool that made it", name, cmp.Or(wd, "an unknown directory"))
+		return tools.ArgErrorf("name", "a compose project named %s runs on the engine from another directory, which TailOps does not manage (external: status and logs only): "+
+			"give the stack another name, or remove that project with the tool that made it", name)
 	}
 	return nil
 }

@@ -219,20 +219,21 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 	return nil
 }
 
-// dockgeGlobalEnv reports whether paths (an env file as written and
-// where its links lead) are the global.env that Dockge keeps beside the
-// stacks, in the stack root, for all of them: ../global.env.
-func dockgeGlobalEnv(paths []string, dirs ...string) bool {
-	for _, p := range paths {
-		ok := false
-		for _, d := range dirs {
-			ok = ok || p == filepath.Join(filepath.Dir(filepath.Clean(d)), "global.env")
-		}
-		if !ok {
-			return false
-		}
+// dockgeGlobalEnv reports whether path, an env file, is the global.env
+// that Dockge keeps beside the stacks, in the stack root, for all of them
+// (../global.env of the stack's directory dir): named so, and a file
+// there itself, not a link to one elsewhere.
+func dockgeGlobalEnv(path, dir string) bool {
+	root := filepath.Dir(filepath.Clean(dir))
+	return filepath.Clean(path) == filepath.Join(root, "global.env") && realPath(path) == filepath.Join(realPath(root), "global.env")
+}
+
+// realPath is p with its symbolic links resolved, or p when it cannot be.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
 	}
-	return true
+	return p
 }
 
 // isContainer reports whether a namespace or volumes_from value names a
@@ -250,21 +251,11 @@ func (c *checker) stackFile(what, key, path string) error {
 	if path == "" || c.dir == "" {
 		return nil
 	}
-	dir := c.dir
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
-	}
-	paths := []string{filepath.Clean(path)}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		paths = append(paths, real)
-	}
-	if key == "env_file" && dockgeGlobalEnv(paths, c.dir, dir) {
+	if key == "env_file" && dockgeGlobalEnv(path, c.dir) {
 		return nil
 	}
-	for _, p := range paths {
-		if !filepath.IsAbs(p) || !within(p, dir) && !within(p, filepath.Clean(c.dir)) {
-			return refuse(what, key, fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", filepath.Base(path)))
-		}
+	if !filepath.IsAbs(path) || !inside(path, c.dir) {
+		return refuse(what, key, fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", filepath.Base(path)))
 	}
 	return nil
 }

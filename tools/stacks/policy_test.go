@@ -196,6 +196,19 @@ func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
 	if _, _, err := ts.prepare(context.Background(), "nosy", nil); !errors.As(err, &pe) || pe.Key != "env_file" {
 		t.Errorf("../other/.env: %v, want refused", err)
 	}
+	// A global.env that is a link to a file elsewhere is not Dockge's.
+	root2 := t.TempDir()
+	if err := os.Symlink(filepath.Join(root, "other", ".env"), filepath.Join(root2, "global.env")); err != nil {
+		t.Fatal(err)
+	}
+	writeStack(t, root2, "linked", "services:\n  app:\n    image: local/busybox:latest\n    env_file: [../global.env]\n", "")
+	ts2, err := New(Config{StackRoots: []string{root2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ts2.prepare(context.Background(), "linked", nil); !errors.As(err, &pe) || pe.Key != "env_file" {
+		t.Errorf("a global.env linking elsewhere: %v, want refused", err)
+	}
 }
 
 // TestPolicyAllowsSafeStacks: what the defaults allow: binds from the
