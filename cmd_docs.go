@@ -30,6 +30,7 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	readme := fs.String("readme", "README.md", "the file whose tool table is rewritten")
+	schemas := fs.String("schemas", "", "also rewrite this file, the tools' JSON schemas as inferred from their types (tools/schemas.json)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,6 +39,11 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 	}
 	if tags := testBuild(); len(tags) > 0 {
 		return fmt.Errorf("docs: a test-only build (tags %s) declares test tools; build without them", strings.Join(tags, ","))
+	}
+	if *schemas != "" {
+		if err := writeSchemaCache(*schemas, stdout); err != nil {
+			return err
+		}
 	}
 	old, err := os.ReadFile(*readme)
 	if err != nil {
@@ -55,6 +61,36 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "docs: rewrote the tool table of %s\n", *readme)
 	return nil
+}
+
+// writeSchemaCache writes path, the schema cache TypedSpec reads
+// (tools/schemas.go), from docToolsets' tools, when it differs.
+func writeSchemaCache(path string, stdout io.Writer) error {
+	b, err := schemaCacheFile()
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("writing the schema cache: %w", err)
+	}
+	fmt.Fprintf(stdout, "docs: rewrote %s\n", path)
+	return nil
+}
+
+// schemaCacheFile is tools/schemas.json as docToolsets' tools' types give it.
+func schemaCacheFile() ([]byte, error) {
+	var specs []tools.Spec
+	for _, ts := range docToolsets() {
+		specs = append(specs, ts.Tools()...)
+	}
+	b, err := tools.SchemaCacheFile(specs)
+	if err != nil {
+		return nil, fmt.Errorf("the schema cache: %w", err)
+	}
+	return b, nil
 }
 
 // docToolsets is the registry the documentation and the tool snapshots

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"regexp"
 	"slices"
@@ -87,5 +88,32 @@ func TestReadmeNamesEveryToolset(t *testing.T) {
 			t.Errorf("README's --toolsets row does not name %s (in the server's order %v):\n%s", n, names, row)
 		}
 		last = max(last, i)
+	}
+}
+
+// TestSchemaCacheFresh: tools/schemas.json, the schemas TypedSpec takes
+// instead of inferring them at start-up, is what inferring them from
+// today's types and libraries gives, and it holds every tool's input
+// schema (so no tool is inferred at start-up).
+func TestSchemaCacheFresh(t *testing.T) {
+	want, err := schemaCacheFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tools.SchemaCacheEmbedded(); !bytes.Equal(got, want) {
+		g, w := firstDifferentLine(string(got), string(want))
+		t.Fatalf("tools/schemas.json is not what the tools' types give: run `go generate ./...` and commit it\n     file: %.300s\ninferred: %.300s", g, w)
+	}
+	n := 0
+	for _, ts := range docToolsets() {
+		for _, s := range ts.Tools() {
+			if !bytes.Contains(want, []byte(`"`+s.Name()+` input `)) {
+				t.Errorf("tool %s has no input schema in the cache", s.Name())
+			}
+			n++
+		}
+	}
+	if n < 60 {
+		t.Fatalf("only %d tools", n)
 	}
 }

@@ -83,6 +83,9 @@ type Spec struct {
 	// and no request is made. nil means the request shows the arguments
 	// only.
 	ApprovalPlan func(ctx context.Context, args any) (Plan, error)
+	// inferSchemas, set by TypedSpec.Spec, infers the tool's schemas from
+	// its types afresh (for schemas.json).
+	inferSchemas func() toolSchemas
 }
 
 // Name returns the tool's name.

@@ -178,17 +178,17 @@ type TypedSpec[In, Out any] struct {
 
 // Spec builds the registry entry.
 func (t TypedSpec[In, Out]) Spec() Spec {
+	schemas := schemasOf[In, Out](schemaCache(), t.Name)
 	tool := mcp.NewTool(t.Name,
 		mcp.WithDescription(t.Description),
-		mcp.WithInputSchema[In](),
-		mcp.WithOutputSchema[Out](),
+		mcp.WithRawInputSchema(schemas.in),
 		mcp.WithTitleAnnotation(t.Title),
 		mcp.WithReadOnlyHintAnnotation(t.Hints.ReadOnly),
 		mcp.WithDestructiveHintAnnotation(t.Hints.Destructive),
 		mcp.WithIdempotentHintAnnotation(t.Hints.Idempotent),
 		mcp.WithOpenWorldHintAnnotation(t.Hints.OpenWorld),
 	)
-	tool.RawInputSchema = declareIntOrString(reflect.TypeFor[In](), tool.RawInputSchema)
+	tool.RawOutputSchema = schemas.out
 	if t.Task {
 		tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
 	}
@@ -223,7 +223,12 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 			return res, err
 		}
 	}
-	sp := Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor}
+	sp := Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor,
+		inferSchemas: func() toolSchemas {
+			s := schemas
+			s.in, s.out = inferInputSchema[In](), inferOutputSchema[Out]()
+			return s
+		}}
 	if plan := t.ApprovalPlan; plan != nil {
 		sp.ApprovalPlan = func(ctx context.Context, args any) (Plan, error) {
 			var in In

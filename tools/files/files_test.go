@@ -165,8 +165,12 @@ func TestFileToolSpecs(t *testing.T) {
 			if !*a.IdempotentHint || *a.OpenWorldHint {
 				t.Errorf("idempotent %v, open world %v", *a.IdempotentHint, *a.OpenWorldHint)
 			}
-			if s.Tool.OutputSchema.Type != "object" || len(s.Tool.OutputSchema.Properties) == 0 {
-				t.Errorf("no output schema: %+v", s.Tool.OutputSchema)
+			var out struct {
+				Type       string         `json:"type"`
+				Properties map[string]any `json:"properties"`
+			}
+			if err := json.Unmarshal(s.Tool.RawOutputSchema, &out); err != nil || out.Type != "object" || len(out.Properties) == 0 {
+				t.Errorf("no output schema: %s (%v)", s.Tool.RawOutputSchema, err)
 			}
 			if _, err := tools.NewInputValidator(&s); err != nil {
 				t.Error(err)

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tools
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Inferring a typed tool's JSON schemas from its Go types (mcp-go's
+// WithInputSchema and WithOutputSchema: reflection, then marshalling and
+// unmarshalling the schema) was about a third of the server's start-up
+// CPU for the 61 tools. `go generate` (the hidden `tailops docs
+// --schemas`) writes what that inference gives into schemas.json, in
+// mcp-go's SchemaCache form, and TypedSpec.Spec takes a tool's schemas
+// from there when the entry's key still matches its types: the key holds
+// a digest of the argument and result types' whole structure (every
+// field's name, type and tag, named types included), so a type changed
+// after the file was written misses the cache and is inferred as before.
+// The root package's TestSchemaCacheFresh fails when the file is not what
+// the inference gives today (a type or a library changed).
+
+//go:embed schemas.json
+var schemasJSON []byte
+
+// schemaCache is schemas.json, read on the first typed tool built.
+var schemaCache = sync.OnceValue(func() *mcp.SchemaCache {
+	c := mcp.NewSchemaCache()
+	if err := c.UnmarshalJSON(schemasJSON); err != nil {
+		// Every lookup misses: the schemas are inferred.
+		return mcp.NewSchemaCache()
+	}
+	return c
+})
+
+// schemaKey is the cache key of a tool's input or output schema (what is
+// "input" or "output") derived from t.
+func schemaKey(tool, what string, t reflect.Type) string {
+	var b strings.Builder
+	describeType(&b, t, map[reflect.Type]bool{})
+	sum := sha256.Sum256([]byte(b.String()))
+	return tool + " " + what + " " + hex.EncodeToString(sum[:8])
+}
+
+// describeType writes t's structure as the schema inference reads it:
+// kinds, element types, and each struct field's name, tag and type, with
+// every named type's name and, the first time it appears, its structure.
+func describeType(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
+	if t.Name() != "" {
+		b.WriteString(t.PkgPath())
+		b.WriteByte('.')
+		b.WriteString(t.Name())
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		b.WriteByte('=')
+	}
+	b.WriteString(t.Kind().String())
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice:
+		b.WriteByte('(')
+		describeType(b, t.Elem(), seen)
+		b.WriteByte(')')
+	case reflect.Array:
+		b.WriteString(strconv.Itoa(t.Len()))
+		b.WriteByte('(')
+		describeType(b, t.Elem(), seen)
+		b.WriteByte(')')
+	case reflect.Map:
+		b.WriteByte('(')
+		describeType(b, t.Key(), seen)
+		b.WriteByte(',')
+		describeType(b, t.Elem(), seen)
+		b.WriteByte(')')
+	case reflect.Struct:
+		b.WriteByte('{')
+		for i := range t.NumField() {
+			f := t.Field(i)
+			b.WriteString(strconv.Quote(f.Name))
+			if f.Anonymous {
+				b.WriteString(" embedded")
+			}
+			b.WriteByte(' ')
+			b.WriteString(strconv.Quote(string(f.Tag)))
+			b.WriteByte(' ')
+			describeType(b, f.Type, seen)
+			b.WriteByte(';')
+		}
+		b.WriteByte('}')
+	}
+}
+
+// toolSchemas are a typed tool's schemas as TypedSpec.Spec sets them: the
+// input schema raw, and the output schema raw as mcp-go encodes the one
+// WithOutputSchema infers (nil when there is none).
+type toolSchemas struct {
+	inKey, outKey string
+	in, out       json.RawMessage
+}
+
+// schemasOf returns the tool's schemas from c, inferring each that is
+// not there.
+func schemasOf[In, Out any](c *mcp.SchemaCache, tool string) toolSchemas {
+	s := toolSchemas{
+		inKey:  schemaKey(tool, "input", reflect.TypeFor[In]()),
+		outKey: schemaKey(tool, "output", reflect.TypeFor[Out]()),
+	}
+	var inOK, outOK bool
+	s.in, inOK = c.GetRaw(s.inKey)
+	s.out, outOK = c.GetRaw(s.outKey)
+	if !inOK {
+		s.in = inferInputSchema[In]()
+	}
+	if !outOK {
+		s.out = inferOutputSchema[Out]()
+	}
+	return s
+}
+
+// inferInputSchema is In's input schema as mcp-go infers it, with its
+// IntOrString fields declared as integer or string.
+func inferInputSchema[In any]() json.RawMessage {
+	var t mcp.Tool
+	mcp.WithInputSchema[In]()(&t)
+	return declareIntOrString(reflect.TypeFor[In](), t.RawInputSchema)
+}
+
+// inferOutputSchema is Out's output schema as mcp-go infers it and
+// encodes it in a tool's listing; nil when it infers none.
+func inferOutputSchema[Out any]() json.RawMessage {
+	var t mcp.Tool
+	mcp.WithOutputSchema[Out]()(&t)
+	if t.OutputSchema.Type == "" && t.OutputSchema.Types == nil {
+		return nil
+	}
+	b, err := json.Marshal(t.OutputSchema)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// SchemaCacheFile returns schemas.json's content for the typed tools among
+// specs, each schema inferred afresh from the tool's types: one entry a
+// line, sorted by key.
+func SchemaCacheFile(specs []Spec) ([]byte, error) {
+	entries := map[string]json.RawMessage{}
+	for i := range specs {
+		infer := specs[i].inferSchemas
+		if infer == nil {
+			continue
+		}
+		s := infer()
+		for key, raw := range map[string]json.RawMessage{s.inKey: s.in, s.outKey: s.out} {
+			if raw == nil {
+				continue
+			}
+			if old, dup := entries[key]; dup && !bytes.Equal(old, raw) {
+				return nil, fmt.Errorf("two tools named %s with different schemas", specs[i].Name())
+			}
+			entries[key] = raw
+		}
+	}
+	if len(entries) == 0 {
+		return nil, errors.New("no typed tools")
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	for i, k := range keys {
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		var v bytes.Buffer
+		if err := json.Compact(&v, entries[k]); err != nil {
+			return nil, fmt.Errorf("schema %s: %w", k, err)
+		}
+		b.Write(kb)
+		b.WriteString(": ")
+		b.Write(v.Bytes())
+		if i < len(keys)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// SchemaCacheEmbedded returns schemas.json as this binary holds it.
+func SchemaCacheEmbedded() []byte { return bytes.Clone(schemasJSON) }
