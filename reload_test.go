@@ -392,3 +392,36 @@ func auditEvents(t *testing.T, p *procServer, event string) []map[string]any {
 	}
 	return out
 }
+
+// TestSIGHUPWithoutReloadKeepsServing: with nothing to reload (no config
+// file, no --jwks-url), a SIGHUP — what the NixOS module's `systemctl
+// reload` sends — is logged and the server goes on serving; it used to
+// end the process (Go's default for SIGHUP), with no server_stop record,
+// which systemd's Restart=on-failure does not restart.
+func TestSIGHUPWithoutReloadKeepsServing(t *testing.T) {
+	p := runBinary(t, binPath, "--sandbox", "enforce")
+	for range 2 {
+		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, p, "SIGHUP: nothing to reload")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if code, err := httpGet(p.URL + "/healthz"); err != nil || code != 200 {
+		t.Fatalf("/healthz after SIGHUP: %d, %v\n%s", code, err, p.Stderr)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Wait(); err != nil {
+		t.Fatalf("the server's exit after SIGTERM: %v\n%s", err, p.Stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(p.State, "audit", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"event":"server_stop"`) {
+		t.Errorf("the audit log's last record is not server_stop: %s", last)
+	}
+}

@@ -12,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"os/user"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tailops/tailops/approval"
@@ -33,12 +35,36 @@ import (
 
 // runServe is `tailops serve`.
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// A SIGHUP (systemctl reload) reloads what there is to reload (the
+	// config file's revocations, the --jwks-url key set); it never ends
+	// the server, as Go's default would, even with nothing to reload or
+	// while it is still starting.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	in, err := setup(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer in.close()
+	go in.hangups(ctx, hup)
 	return in.serve(ctx, stdin, stdout)
+}
+
+// hangups takes the SIGHUPs runServe catches until ctx is done: the
+// reloader and the key set have their own; with neither, it says there
+// is nothing to reload.
+func (in *instance) hangups(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if in.reload == nil && in.jwks == nil {
+				in.log.Info("SIGHUP: nothing to reload (no --config file with revocations, no --jwks-url)")
+			}
+		}
+	}
 }
 
 // instance is a server that is set up and confined, ready to serve.
