@@ -44,9 +44,10 @@ func (c class) never() string {
 }
 
 // metadata are cloud metadata endpoints: AWS, GCP, Azure, OpenStack and
-// DigitalOcean IMDS (169.254.169.254, and fd00:ec2::254 on AWS over
-// IPv6), the AWS ECS task endpoint, the AWS VPC resolver and time
-// server, Azure's wire server, Alibaba's and Oracle's metadata services.
+// DigitalOcean IMDS (169.254.169.254, and fd00:ec2::254 on AWS and
+// fd20:ce::254 on GCP over IPv6), the AWS ECS task endpoint, EKS Pod
+// Identity's agent, the AWS VPC resolver and time server, Azure's wire
+// server, Alibaba's, Oracle's and Scaleway's metadata services.
 var metadata = []netip.Prefix{
 	netip.MustParsePrefix("169.254.169.254/32"),
 	netip.MustParsePrefix("169.254.169.253/32"),
@@ -58,6 +59,11 @@ var metadata = []netip.Prefix{
 	netip.MustParsePrefix("fd00:ec2::254/128"),
 	netip.MustParsePrefix("fd00:ec2::253/128"),
 	netip.MustParsePrefix("fd00:ec2::123/128"),
+	netip.MustParsePrefix("169.254.170.23/32"),
+	netip.MustParsePrefix("fd00:ec2::23/128"),
+	netip.MustParsePrefix("fd20:ce::254/128"),
+	netip.MustParsePrefix("169.254.42.42/32"),
+	netip.MustParsePrefix("fd00:42::42/128"),
 }
 
 // classes are the ranges refused by default, most specific first: the
