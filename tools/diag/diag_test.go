@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -684,7 +685,8 @@ func TestDiagHTTPRefusesRoutingHeaders(t *testing.T) {
 
 	names := []string{"host", "HOST", "x-forwarded-for", "X-FORWARDED-HOST", "proxy-authorization", "Proxy-Anything",
 		"te", "transfer-encoding", "upgrade", "forwarded", "x-real-ip", "x-http-method-override", "true-client-ip", "via",
-		"tailops-fleet-caller", "TAILOPS-FLEET-CALLER"}
+		"tailops-fleet-caller", "TAILOPS-FLEET-CALLER", "Tailscale-User-Login", "tailscale-user-name", "X-WEBAUTH-USER",
+		"Remote-User", "x-auth-request-email"}
 	for _, h := range httpRefusedHeaders {
 		names = append(names, strings.Replace(h.name, "*", "Test", 1))
 	}
@@ -776,5 +778,78 @@ func wantRefused(t testing.TB, what, got, want string) {
 	t.Helper()
 	if !strings.Contains(got, "refused by policy") || !strings.Contains(got, want) {
 		t.Errorf("%s: %q; want a policy refusal containing %q", what, got, want)
+	}
+}
+
+// TestDiagHTTPRedirectDropsHeadersElsewhere: the headers a call gives
+// (an API key, a token) go to the URL asked for and to redirects within
+// its origin, never to a redirect to another origin — another port
+// counts — where Go's client would have sent all but Authorization and
+// cookies; the result says they were dropped.
+func TestDiagHTTPRedirectDropsHeadersElsewhere(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		path   string
+		header http.Header
+	}
+	got := make(chan seen, 10)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{"other" + r.URL.Path, r.Header.Clone()}
+	}))
+	t.Cleanup(other.Close)
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/here":
+			http.Redirect(w, r, "/landing", http.StatusFound)
+		case "/elsewhere":
+			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		default:
+			got <- seen{"first" + r.URL.Path, r.Header.Clone()}
+		}
+	}))
+	t.Cleanup(first.Close)
+	k := serveDiag(t, Config{Allow: []string{"127.0.0.0/8"}})
+	headers := map[string]any{"X-Api-Key": "key-1", "X-Vault-Token": "vault-1", "Authorization": "Bearer tok-1"}
+
+	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/here", "headers": headers})
+	s := <-got
+	if s.path != "first/landing" || s.header.Get("X-Api-Key") != "key-1" || s.header.Get("Authorization") != "Bearer tok-1" {
+		t.Errorf("a redirect within the origin: %s saw %v", s.path, s.header)
+	}
+	if len(r.Redirects) != 1 || r.Redirects[0].HeadersDropped {
+		t.Errorf("a redirect within the origin: %+v", r.Redirects)
+	}
+
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere", "headers": headers})
+	s = <-got
+	if s.path != "other/landing" {
+		t.Fatalf("the redirect reached %s", s.path)
+	}
+	for name := range headers {
+		if v := s.header.Get(name); v != "" {
+			t.Errorf("another origin got %s: %s", name, v)
+		}
+	}
+	if s.header.Get("User-Agent") == "" {
+		t.Error("the User-Agent TailOps sets was dropped too")
+	}
+	if len(r.Redirects) != 1 || !r.Redirects[0].HeadersDropped {
+		t.Errorf("the result does not say the headers were dropped: %+v", r.Redirects)
+	}
+}
+
+// TestDiagOutsideTextIsUntrusted: every diagnostics tool whose result
+// carries text someone outside wrote (DNS data, certificate names, reverse
+// DNS names, HTTP responses) declares it, so results are marked.
+func TestDiagOutsideTextIsUntrusted(t *testing.T) {
+	ts, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"dns_lookup": true, "check_ssl_certificate": true, "traceroute": true, "http_request_test": true}
+	for _, s := range ts.Tools() {
+		if got := s.UntrustedOutput(); got != want[s.Name()] {
+			t.Errorf("%s: untrusted output %v, want %v", s.Name(), got, want[s.Name()])
+		}
 	}
 }

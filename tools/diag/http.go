@@ -44,7 +44,9 @@ const (
 	whyClient = "it claims the request came from another client or through another proxy, which servers route by " +
 		"and check IP allow-lists against"
 	whyMethod = "frameworks run the request as the method it names, past the method allow-list (--diag-http-method)"
-	whyFleet  = "TailOps fleet members take Tailops-Fleet-Caller from a fleet entry node as its word on who is calling, " +
+	whyUser   = "reverse proxies in front of a service (tailscale serve, oauth2-proxy, Authelia, Grafana's auth proxy) " +
+		"set it to tell the service who the user is, and services behind them take it at its word"
+	whyFleet = "TailOps fleet members take Tailops-Fleet-Caller from a fleet entry node as its word on who is calling, " +
 		"and this request leaves from this node, which they may trust as one"
 )
 
@@ -62,6 +64,18 @@ var httpRefusedHeaders = []struct{ name, why string }{
 	{"X-Host", whyRoute}, {"X-Original-URL", whyRoute}, {"X-Rewrite-URL", whyRoute}, {"Max-Forwards", whyRoute},
 	{"X-HTTP-Method-Override", whyMethod}, {"X-HTTP-Method", whyMethod}, {"X-Method-Override", whyMethod},
 	{"Tailops-*", whyFleet},
+	{"Tailscale-*", whyUser}, {"X-Webauth-*", whyUser}, {"Remote-User", whyUser}, {"Remote-Email", whyUser},
+	{"Remote-Groups", whyUser}, {"Remote-Name", whyUser}, {"X-Remote-User", whyUser}, {"X-Auth-Request-*", whyUser},
+}
+
+// origin is u's scheme, host and port (the scheme's default when u
+// names none), lower-cased.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // refusedHeader says why http_request_test refuses the header name, or ""
@@ -111,6 +125,9 @@ type HTTPRedirect struct {
 	StatusCode int    `json:"status_code"`
 	From       string `json:"from"`
 	To         string `json:"to"`
+	// HeadersDropped: the request's headers were not sent on, because the
+	// redirect leaves the URL's origin.
+	HeadersDropped bool `json:"headers_dropped,omitempty" jsonschema_description:"The headers given were not sent to this redirect's destination: it is another origin (scheme, host or port) than the URL's."`
 }
 
 // HTTPTLS describes the final connection's TLS.
@@ -247,7 +264,19 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 		if req.Response != nil {
 			code = req.Response.StatusCode
 		}
-		res.Redirects = append(res.Redirects, HTTPRedirect{StatusCode: code, From: prev.URL.String(), To: req.URL.String()})
+		hop := HTTPRedirect{StatusCode: code, From: prev.URL.String(), To: req.URL.String()}
+		if origin(req.URL) != origin(via[0].URL) {
+			// The caller's headers (an API key, a token) were meant for the
+			// URL asked for, and an approver saw only that URL: Go's client
+			// drops only Authorization and cookies on another host.
+			for k := range in.Headers {
+				if req.Header.Get(k) != "" {
+					hop.HeadersDropped = true
+				}
+				req.Header.Del(k)
+			}
+		}
+		res.Redirects = append(res.Redirects, hop)
 		switch {
 		case !follow:
 			return http.ErrUseLastResponse

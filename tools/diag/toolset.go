@@ -173,8 +173,9 @@ func (g *diag) declare() []tools.Spec {
 				"reading the ICMP errors routers send back (IP_RECVERR). Reports each hop's address, name and round-trip times. " +
 				"The destination must be allowed by the diagnostics policy.",
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskModerate, Hints: diagHints, Needs: diagNeeds,
-			Run:  g.traceroute,
-			Text: tracerouteText,
+			Run:       g.traceroute,
+			Text:      tracerouteText,
+			Untrusted: true, // hop names from reverse DNS
 		}.Spec(),
 		tools.TypedSpec[PortArgs, PortResult]{
 			Name: "test_port_connectivity", Title: "Test TCP ports",
@@ -189,7 +190,8 @@ func (g *diag) declare() []tools.Spec {
 				"the response code and the query time. Uses the configured resolver unless one is given; a resolver given here " +
 				"is a destination like any other and must be allowed by the diagnostics policy.",
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskModerate, Hints: diagHints, Needs: diagNeeds,
-			Run: g.dnsLookup,
+			Run:       g.dnsLookup,
+			Untrusted: true, // the answers' data (TXT, CNAME, MX, SOA, ...)
 		}.Spec(),
 		tools.TypedSpec[SSLArgs, SSLResult]{
 			Name: "check_ssl_certificate", Title: "Check TLS certificate",
@@ -197,16 +199,18 @@ func (g *diag) declare() []tools.Spec {
 				"whether it verifies against the system roots for the name (and the error if not), and the TLS version and cipher. " +
 				"The destination must be allowed by the diagnostics policy.",
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskModerate, Hints: diagHints, Needs: diagNeeds,
-			Run:  g.checkSSL,
-			Text: sslText,
+			Run:       g.checkSSL,
+			Text:      sslText,
+			Untrusted: true, // the certificates' names
 		}.Spec(),
 		tools.TypedSpec[HTTPArgs, HTTPResult]{
 			Name: "http_request_test", Title: "HTTP request test",
 			Description: "Send one HTTP or HTTPS request (GET or HEAD; other methods only if the server is configured for them) " +
 				"and report the status, headers, the start of the body, and timings for DNS, connect, TLS and first byte. " +
-				"Redirects are followed (at most 5) only to destinations the diagnostics policy allows. " +
+				"Redirects are followed (at most 5) only to destinations the diagnostics policy allows, and without the request's " +
+				"headers once they leave the URL's origin (scheme, host and port). " +
 				"High risk: unless the URL is on the allow-list, the call waits for approval. " +
-				"Headers that would route the request elsewhere than the checked URL, claim another client, override the method, " +
+				"Headers that would route the request elsewhere than the checked URL, claim another client or user, override the method, " +
 				"or that belong to the connection or the framing are refused (case-insensitive; * is any suffix): " + refusedHeaderNames() + ".",
 			Scope: auth.ScopeNetworkDiag, Risk: tools.RiskHigh, Hints: tools.Hints{OpenWorld: true}, Needs: diagNeeds,
 			Run:         g.httpRequest,
