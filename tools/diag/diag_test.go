@@ -381,6 +381,14 @@ func TestDiagPortConnectivity(t *testing.T) {
 	toolstest.OK[PortResult](t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, closedPort}})
 	wantRefused(t, "port list", toolstest.Err(t, kp, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, 22}}),
 		fmt.Sprintf("port 22 of 127.0.0.2 is not on the diagnostics port allow-list (%d)", open))
+	// A host allowed only through an entry with a port: that port can be
+	// tested, another cannot.
+	kh := serveDiag(t, Config{Allow: []string{fmt.Sprintf("127.0.0.2:%d", open)}, Resolver: lab.dns.Addr})
+	if r := toolstest.OK[PortResult](t, kh, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open}}); r.Open != 1 {
+		t.Errorf("the entry's own port: %+v", r)
+	}
+	wantRefused(t, "host:port entry, other port", toolstest.Err(t, kh, "test_port_connectivity", map[string]any{"host": "127.0.0.2", "ports": []any{open, closedPort}}),
+		fmt.Sprintf("does not cover port %d", closedPort))
 
 	many := make([]any, 65)
 	for i := range many {

@@ -65,7 +65,9 @@ func (g *diag) testPorts(ctx context.Context, in PortArgs) (PortResult, error) {
 		return PortResult{}, err
 	}
 	pol := g.policy
-	dest, err := pol.Resolve(ctx, in.Host, 0)
+	// Resolved for the first port (an entry with a port allows the host
+	// only for its port), then checked for each.
+	dest, err := pol.Resolve(ctx, in.Host, uint16(in.Ports[0]))
 	if err != nil {
 		return PortResult{}, err
 	}
