@@ -117,15 +117,7 @@ func (cs *chokeServer) clientWith(t *testing.T, stdio bool, agent string, scopes
 	t.Helper()
 	var tr transport.Interface
 	if stdio {
-		inR, inW := io.Pipe()
-		outR, outW := io.Pipe()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			cs.srv.ServeStdio(ctx, &auth.Caller{Agent: agent, Method: auth.MethodStdio, Scopes: scopes}, inR, outW)
-		}()
-		t.Cleanup(func() { cancel(); inW.Close(); outW.Close(); <-done })
+		outR, inW := cs.stdio(t, &auth.Caller{Agent: agent, Method: auth.MethodStdio, Scopes: scopes})
 		tr = transport.NewIO(outR, inW, io.NopCloser(strings.NewReader("")))
 	} else {
 		tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: agent, Scopes: scopes, Expiry: time.Now().Add(time.Hour)})
@@ -147,6 +139,22 @@ func (cs *chokeServer) clientWith(t *testing.T, stdio bool, agent string, scopes
 		t.Fatal(err)
 	}
 	return c
+}
+
+// stdio serves caller on stdio through pipes until the test ends: the
+// server's output to read, its input to write.
+func (cs *chokeServer) stdio(t *testing.T, caller *auth.Caller) (io.Reader, io.WriteCloser) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cs.srv.ServeStdio(ctx, caller, inR, outW)
+	}()
+	t.Cleanup(func() { cancel(); inW.Close(); outW.Close(); <-done })
+	return outR, inW
 }
 
 // TestChokePointDecidesEveryKind: tools, prompts and resources are listed

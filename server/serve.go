@@ -66,7 +66,9 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 // like Serve.
 func (s *Server) ServeStdio(ctx context.Context, caller *auth.Caller, stdin io.Reader, stdout io.Writer) error {
 	std := mcpserver.NewStdioServer(s.mcp)
-	std.SetContextFunc(func(ctx context.Context) context.Context { return auth.WithCaller(ctx, caller) })
+	std.SetContextFunc(func(ctx context.Context) context.Context {
+		return context.WithValue(auth.WithCaller(ctx, caller), stdioKey{}, true)
+	})
 	// Listen cancels its calls as soon as its context is done: on a
 	// signal, it gets its own context only after the calls in flight were
 	// drained (see drain).

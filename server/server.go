@@ -240,6 +240,7 @@ func New(c Config) (*Server, error) {
 	}
 	hooks := &mcpserver.Hooks{}
 	hooks.AddOnError(s.auditUnknownTool)
+	hooks.AddOnRequestInitialization(s.stdioSubscribeGate)
 	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResources(s.filterResources)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)

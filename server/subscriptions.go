@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -92,43 +93,116 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 			return
 		}
 		var uris []string
-		switch {
-		case e == nil || !e.ok:
-		case e.Method == mcp.MethodResourcesSubscribe:
-			// Removed in 2026-07-28: mcp-go answers it as such (404, -32601).
-			if !mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) && !mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
-				uris = []string{e.Params.URI}
-			}
-		case e.Method == mcp.MethodSubscriptionsListen:
-			uris = e.Params.Notifications.ResourceSubscriptions
+		if e != nil {
+			uris = subscriptionURIs(e, r.Header.Get(mcp.HeaderProtocolVersion))
 		}
-		c := auth.CallerFrom(r.Context())
-		for _, uri := range uris {
-			v := s.decide(c, KindResource, uri)
-			rec := request(KindResource, uri, nil, c, v)
-			rec.Event = audit.EventResourceSubscribe
-			if _, ok := s.subscribable(uri); v.Allowed && !ok {
-				v.Allowed = false
-				rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to one of %s", uri, strings.Join(s.watchable(), ", ")), nil)
-			}
-			if v.Allowed {
-				rec.Result = audit.ResultSuccess
-			}
-			err := s.write(r.Context(), rec)
+		if ref := s.gateSubscriptions(r.Context(), auth.CallerFrom(r.Context()), uris); ref != nil {
 			switch {
-			case v.Missing != "":
-				s.challenge(w, http.StatusForbidden, "insufficient_scope", v.Reason, v.Missing)
-				return
-			case err != nil:
+			case ref.missing != "":
+				s.challenge(w, http.StatusForbidden, "insufficient_scope", ref.why, ref.missing)
+			case ref.auditFailed:
 				rpcError(w, e.ID, mcp.INTERNAL_ERROR, auditRefusal)
-				return
-			case !v.Allowed:
-				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, rec.Reason)
-				return
+			default:
+				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, ref.reason)
 			}
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// subscriptionURIs are the resources a request subscribes to: a
+// resources/subscribe's URI (before 2026-07-28, which removed it: mcp-go
+// answers it as such; headerVersion is the HTTP header's protocol
+// version, "" on stdio), a subscriptions/listen's resource subscriptions;
+// none for any other request or one the edge could not read.
+func subscriptionURIs(e *envelope, headerVersion string) []string {
+	switch {
+	case !e.ok:
+	case e.Method == mcp.MethodResourcesSubscribe:
+		if !mcp.IsModernProtocol(headerVersion) && !mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
+			return []string{e.Params.URI}
+		}
+	case e.Method == mcp.MethodSubscriptionsListen:
+		return e.Params.Notifications.ResourceSubscriptions
+	}
+	return nil
+}
+
+// subRefusal is why gateSubscriptions refused a request.
+type subRefusal struct {
+	missing     auth.Scope // the scope the caller lacks; "" when none
+	why         string     // the decision's reason, for a missing scope's challenge
+	reason      string     // the audit record's reason
+	auditFailed bool       // a record could not be written
+}
+
+// gateSubscriptions decides a subscription request's every URI as a read
+// of it, then audits each (event resource_subscribe): nil when all are
+// allowed. When one is refused, none is subscribed, and the allowed ones'
+// records say so instead of a success.
+func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []string) *subRefusal {
+	recs := make([]*audit.Record, len(uris))
+	allowed := make([]bool, len(uris))
+	var ref *subRefusal
+	for i, uri := range uris {
+		v := s.decide(c, KindResource, uri)
+		rec := request(KindResource, uri, nil, c, v)
+		rec.Event = audit.EventResourceSubscribe
+		if _, ok := s.subscribable(uri); v.Allowed && !ok {
+			v.Allowed = false
+			rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to one of %s", uri, strings.Join(s.watchable(), ", ")), nil)
+		}
+		if !v.Allowed && ref == nil {
+			ref = &subRefusal{missing: v.Missing, why: v.Reason, reason: rec.Reason}
+		}
+		recs[i], allowed[i] = rec, v.Allowed
+	}
+	for i, rec := range recs {
+		switch {
+		case !allowed[i]:
+		case ref == nil:
+			rec.Result = audit.ResultSuccess
+		default:
+			rec.Result, rec.Error = audit.ResultError, "not subscribed: another resource of the same request was refused"
+		}
+		if err := s.write(ctx, rec); err != nil && (ref == nil || ref.missing == "") {
+			ref = &subRefusal{auditFailed: true}
+		}
+	}
+	return ref
+}
+
+// stdioKey marks the context of a request that came over stdio.
+type stdioKey struct{}
+
+// stdioSubscribeGate is subscribeGate for stdio, where no HTTP edge reads
+// the requests: mcp-go's request hook, refusing a subscription the caller
+// may not have (the message is the request's raw JSON).
+func (s *Server) stdioSubscribeGate(ctx context.Context, _ any, message any) error {
+	if ctx.Value(stdioKey{}) == nil {
+		return nil
+	}
+	raw, ok := message.(json.RawMessage)
+	if !ok {
+		return nil
+	}
+	e := &envelope{}
+	err := json.Unmarshal(raw, e)
+	e.ok = err == nil
+	if method, _, gated := gatedMethod(raw); !e.ok && gated {
+		return fmt.Errorf("invalid %s request: %v", method, err)
+	}
+	ref := s.gateSubscriptions(ctx, auth.CallerFrom(ctx), subscriptionURIs(e, ""))
+	switch {
+	case ref == nil:
+		return nil
+	case ref.auditFailed:
+		return errors.New(auditRefusal)
+	case ref.missing != "":
+		return errors.New(ref.why)
+	}
+	return errors.New(ref.reason)
 }
 
 // rpcError answers a JSON-RPC request with an error.

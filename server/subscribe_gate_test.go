@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tools"
+)
+
+// watchedThings is a server whose resource test://things/{id} is a view
+// of the tool thing (scope) that sends updates, and test://status one
+// that sends none.
+func watchedThings(t *testing.T, scope auth.Scope, changes <-chan string) *chokeServer {
+	t.Helper()
+	return serveChoke(t, Config{
+		Enabled: []tools.Spec{echoTool("thing", scope), readTool("status", auth.ScopeReadonly)},
+		Views: []tools.ResourceView{
+			{URI: "test://things/{id}", Name: "things", Description: "d", MIMEType: "text/plain", Tool: "thing",
+				Args: func(v map[string]string) map[string]any { return map[string]any{"id": v["id"]} }, Watch: "thing", Key: "id"},
+			{URI: "test://status", Name: "status", Description: "d", MIMEType: "text/plain", Tool: "status"},
+		},
+		Watchers: map[string]tools.Watcher{"thing": func(ctx context.Context, since time.Time, changed func(...string)) error {
+			for {
+				select {
+				case k := <-changes:
+					changed(k)
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}},
+	})
+}
+
+// subscribeRecords are the log's resource_subscribe records for uri.
+func subscribeRecords(t *testing.T, cs *chokeServer, uri string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, r := range readAuditLog(t, cs.logPath) {
+		if r["event"] == string(audit.EventResourceSubscribe) && r["resource"] == uri {
+			recs = append(recs, r)
+		}
+	}
+	return recs
+}
+
+// TestStdioSubscribeIsGated: over stdio, where no HTTP edge reads the
+// requests, a resources/subscribe is decided and audited as a read of
+// its URI too: a caller who may not read it is refused, holds nothing and
+// is sent no update; one who may is subscribed, and both are recorded.
+func TestStdioSubscribeIsGated(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		scopes []auth.Scope
+		allow  bool
+	}{
+		{"without the view's scope", []auth.Scope{auth.ScopeSystemRead}, false},
+		{"with it", []auth.Scope{auth.ScopeAdmin}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changes := make(chan string, 1)
+			cs := watchedThings(t, auth.ScopeAdmin, changes)
+			init := mcp.InitializeRequest{}
+			init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+			c := cs.clientWith(t, true, "local", tc.scopes, init)
+			updates := make(chan string, 4)
+			c.OnNotification(func(n mcp.JSONRPCNotification) {
+				if n.Method == string(mcp.MethodNotificationResourceUpdated) {
+					updates <- n.Method
+				}
+			})
+			err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: "test://things/web"}})
+			if (err == nil) != tc.allow {
+				t.Fatalf("subscribe: %v, want allowed %v", err, tc.allow)
+			}
+			if held, _ := cs.srv.Subscriptions(); held != map[bool]int{true: 1}[tc.allow] {
+				t.Errorf("%d subscriptions held", held)
+			}
+			recs := subscribeRecords(t, cs, "test://things/web")
+			want := map[bool]string{true: "success", false: "denied"}[tc.allow]
+			if len(recs) != 1 || recs[0]["result"] != want {
+				t.Fatalf("records %v, want one with result %s", recs, want)
+			}
+			changes <- "web"
+			select {
+			case <-updates:
+				if !tc.allow {
+					t.Error("a caller refused the subscription was sent an update")
+				}
+			case <-time.After(time.Second):
+				if tc.allow {
+					t.Error("no update for an allowed subscription")
+				}
+			}
+		})
+	}
+}
+
+// TestStdioListenIsGated: a 2026-07-28 subscriptions/listen over stdio is
+// refused to a caller who may not read its resources, and recorded.
+func TestStdioListenIsGated(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeAdmin, make(chan string))
+	outR, inW := cs.stdio(t, &auth.Caller{Agent: "local", Method: auth.MethodStdio, Scopes: []auth.Scope{auth.ScopeSystemRead}})
+	go io.WriteString(inW, `{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"_meta":{"`+mcp.MetaKeyProtocolVersion+`":"`+
+		mcp.LATEST_PROTOCOL_VERSION+`","`+mcp.MetaKeyClientCapabilities+`":{}},"notifications":{"resourceSubscriptions":["test://things/web"]}}}`+"\n")
+	line := make([]byte, 4096)
+	n, err := outR.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(line[:n]); !strings.Contains(got, `"error"`) || !strings.Contains(got, `"id":7`) {
+		t.Errorf("listen answered %s, want a refusal", got)
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held", held)
+	}
+	if recs := subscribeRecords(t, cs, "test://things/web"); len(recs) != 1 || recs[0]["result"] != "denied" {
+		t.Errorf("records %v, want one refusal", recs)
+	}
+}
+
+// TestRefusedListenRecordsNoSuccess: a listen refused for one of its URIs
+// subscribes to none, and the records of the others say they were not
+// subscribed, never success.
+func TestRefusedListenRecordsNoSuccess(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "a", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := modernRPC(t.Context(), t, cs, tok, 2, "subscriptions/listen",
+		map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"test://things/web", "test://status"}}}, true)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "sends no updates") {
+		t.Errorf("listen answered %d %s, want test://status refused", resp.StatusCode, b)
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held", held)
+	}
+	web := subscribeRecords(t, cs, "test://things/web")
+	if len(web) != 1 || web[0]["result"] != "error" || web[0]["decision"] != "allowed" {
+		t.Errorf("test://things/web's records %v, want one allowed, not subscribed (error)", web)
+	}
+	if st := subscribeRecords(t, cs, "test://status"); len(st) != 1 || st[0]["result"] != "denied" {
+		t.Errorf("test://status's records %v, want one refusal", st)
+	}
+}
