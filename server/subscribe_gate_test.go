@@ -78,6 +78,7 @@ func TestStdioSubscribeIsGated(t *testing.T) {
 					updates <- n.Method
 				}
 			})
+			//lint:ignore SA1019 resources/subscribe, removed in 2026-07-28, is what a 2025-11-25 client sends
 			err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: "test://things/web"}})
 			if (err == nil) != tc.allow {
 				t.Fatalf("subscribe: %v, want allowed %v", err, tc.allow)
