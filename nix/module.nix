@@ -115,6 +115,7 @@ let
   # protected-units-begin
   protectedUnits = [
     "tailscaled.service"
+    "tailops.service"
     "ssh.service"
     "ssh.socket"
     "ssh@*.service"
@@ -166,6 +167,9 @@ let
         var verb = action.lookup("verb");
         var unit = action.lookup("unit");
         if (!unit || ["start", "stop", "restart", "reload"].indexOf(verb) < 0) {
+            return polkit.Result.NOT_HANDLED;
+        }
+        if (!/\.(service|socket|timer|path)$/.test(unit)) {
             return polkit.Result.NOT_HANDLED;
         }
         var deny = [${lib.concatMapStringsSep ", " jsRegexp protectedUnits}];

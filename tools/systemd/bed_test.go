@@ -275,6 +275,23 @@ func TestAgainstRealSystemd(t *testing.T) {
 		if msg := self.call(t, "restart_service", "tailops-test"); !strings.Contains(msg, `"job": "done"`) {
 			t.Errorf("restart_service from a unit: %s", msg)
 		}
+		// The rule itself, asked by the service's user directly (as a
+		// TailOps whose own checks failed would): a target its pattern
+		// matches is not the user's to start; a service it matches is.
+		bed.WriteUnit(t, "tailops-probe.target", "[Unit]\nDescription=TailOps test target\n")
+		start := func(unit string) (string, error) {
+			out, err := bed.CommandAs(t.Context(), 65534, 65534, "systemctl", "--no-ask-password", "start", unit).CombinedOutput()
+			return string(out), err
+		}
+		if out, err := start("tailops-probe.target"); err == nil {
+			t.Errorf("nobody started tailops-probe.target through the rule for tailops-*: %s", out)
+		}
+		if out, _ := bed.Command(t.Context(), "systemctl", "is-active", "tailops-probe.target").Output(); strings.TrimSpace(string(out)) == "active" {
+			t.Error("tailops-probe.target is active")
+		}
+		if out, err := start("tailops-test.service"); err != nil {
+			t.Errorf("nobody could not start tailops-test.service, which the rule allows: %v %s", err, out)
+		}
 	})
 }
 

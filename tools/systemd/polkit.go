@@ -19,7 +19,9 @@ var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}\$?$`)
 
 // PolkitRule returns the polkit rule (JavaScript, for PolkitRuleFile) that
 // lets user start, stop, restart and reload exactly the units allow
-// matches (ParsePattern patterns, as --service-allow gives them), never a
+// matches (ParsePattern patterns, as --service-allow gives them) among
+// the unit types the tools act on (services, sockets, timers and paths:
+// never a target, which could stop or start half the host), never a
 // protected one (ProtectedUnits), through systemd's
 // org.freedesktop.systemd1.manage-units action. An empty allow-list gives
 // a rule that allows nothing.
@@ -50,6 +52,9 @@ polkit.addRule(function(action, subject) {
     var verb = action.lookup("verb");
     var unit = action.lookup("unit");
     if (!unit || ["start", "stop", "restart", "reload"].indexOf(verb) < 0) {
+        return polkit.Result.NOT_HANDLED;
+    }
+    if (!/\.(service|socket|timer|path)$/.test(unit)) {
         return polkit.Result.NOT_HANDLED;
     }
     var deny = [%s];

@@ -129,7 +129,7 @@ func globMatch(p, name string) bool {
 // the system bus, polkit, systemd's own, consoles and gettys, the network
 // managers). TailOps's own unit is refused too, found at run time.
 var ProtectedUnits = []Pattern{
-	"tailscaled.service",
+	"tailscaled.service", "tailops.service",
 	"ssh.service", "ssh.socket", "ssh@*.service", "sshd.service", "sshd.socket", "sshd@*.service", "sshd-keygen*.service",
 	"dbus.service", "dbus.socket", "dbus-broker.service", "dbus-*.service",
 	"polkit.service", "polkitd.service",
