@@ -41,6 +41,7 @@ buildGo126Module {
       (lib.fileset.fileFilter (file: file.hasExt "go") ../.)
       # Files the code embeds (//go:embed); .ci/nix-check.sh checks the list.
       ../tools/secrets/rules/gitleaks.toml
+      ../tools/schemas.json
     ];
   };
 
