@@ -65,6 +65,8 @@
         appliance-x86_64 = lib.nixosSystem {
           modules = [
             { nixpkgs.hostPlatform = "x86_64-linux"; }
+            # Nightly upgrades follow this release's tag, not the default branch.
+            { tailops.appliance.flake = "github:tailops/tailops/v${version}#appliance-x86_64"; }
             self.nixosModules.default
             ./nix/appliance-efi.nix
           ];
@@ -72,6 +74,8 @@
         appliance-aarch64 = lib.nixosSystem {
           modules = [
             { nixpkgs.hostPlatform = "aarch64-linux"; }
+            # Nightly upgrades follow this release's tag, not the default branch.
+            { tailops.appliance.flake = "github:tailops/tailops/v${version}#appliance-aarch64"; }
             self.nixosModules.default
             ./nix/appliance-sd.nix
           ];

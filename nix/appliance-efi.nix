@@ -24,7 +24,6 @@
 
   tailops.appliance = {
     bootPartition = "/boot";
-    flake = "github:tailops/tailops#appliance-x86_64";
   };
 
   boot.loader.systemd-boot.enable = true;

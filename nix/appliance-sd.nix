@@ -61,10 +61,12 @@ in
 
   tailops.appliance = {
     bootPartition = "/boot/firmware";
-    flake = "github:tailops/tailops#appliance-aarch64";
   };
 
   sdImage.expandOnBoot = false;
+  # sd-image.nix mounts the FAT firmware partition with everyone's read
+  # access; the first-boot auth key is there until it is read.
+  fileSystems."/boot/firmware".options = [ "umask=0077" ];
   fileSystems."/".autoResize = true;
   fileSystems."/var" = {
     device = "/dev/disk/by-label/tailops-state";

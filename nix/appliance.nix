@@ -33,8 +33,8 @@ in
 
     flake = lib.mkOption {
       type = lib.types.str;
-      example = "github:tailops/tailops#appliance-x86_64";
-      description = "The flake output this system upgrades itself from (system.autoUpgrade.flake).";
+      example = "github:tailops/tailops/v0.1.0#appliance-x86_64";
+      description = "The flake output this system upgrades itself from (system.autoUpgrade.flake): a release tag's.";
     };
   };
 
@@ -48,13 +48,18 @@ in
     networking.firewall.enable = true;
     services.openssh.enable = false;
     # No password anywhere: no console or network login. The box is run
-    # through TailOps; re-flash it to recover.
+    # through TailOps; re-flash it to recover. NixOS refuses a system no
+    # one can log in to unless told that is meant.
     users.mutableUsers = false;
     users.users.root.hashedPassword = "!";
+    users.allowNoPasswordLogin = true;
     documentation.enable = false;
 
     virtualisation.docker.enable = true;
-    virtualisation.docker.autoPrune.enable = true;
+    # Not autoPrune: NixOS runs `docker system prune`, which also deletes
+    # every stopped container (one stop_container stopped, or one that
+    # crashed) with its writable layer and logs.
+    virtualisation.docker.autoPrune.enable = false;
 
     services.tailops = {
       enable = true;
@@ -62,6 +67,12 @@ in
       # The default: a loopback listener for /healthz beside the tailnet one.
       listen = "127.0.0.1:8080";
       docker.enable = true;
+      # Callers' scopes come from the tailnet policy's grants: the box has
+      # no shell to read the shared secret and mint a token on.
+      extraArgs = [
+        "--auth"
+        "tailscale"
+      ];
     };
     systemd.services.tailops = {
       wants = [ "tailops-authkey.service" ];
@@ -91,14 +102,17 @@ in
           tskey-*) printf 'TS_AUTHKEY=%s\n' "$key" > ${keyEnv} ;;
           *) echo "${keyFile} does not hold a Tailscale auth key (tskey-...): deleting it unused" >&2 ;;
         esac
-        rm -f ${lib.escapeShellArg keyFile}
+        # Overwritten, then removed: FAT keeps a removed file's bytes.
+        shred -u ${lib.escapeShellArg keyFile}
         sync -f ${lib.escapeShellArg cfg.bootPartition}
       '';
     };
 
     # Security updates: every night the system rebuilds from the project's
-    # flake with the newest nixpkgs of its release branch, and reboots
-    # (in the window) only when the kernel or initrd changed.
+    # flake at the release it was built from (tailops.appliance.flake names
+    # the tag: never unreleased code) with the newest nixpkgs of its
+    # release branch, and reboots (in the window) only when the kernel or
+    # initrd changed.
     nix.settings.experimental-features = [
       "nix-command"
       "flakes"
