@@ -107,6 +107,12 @@ let
 
   port = lib.toInt (lib.last (lib.splitString ":" cfg.listen));
 
+  # A file holding a secret: an absolute path given as a string, outside
+  # the Nix store (which everyone can read).
+  secretPath = lib.types.strMatching "/[^/].*" // {
+    description = "absolute path of a file outside the Nix store, as a string";
+  };
+
   # The service's user: DynamicUser names it after the unit.
   user = "tailops";
 
@@ -323,7 +329,9 @@ in
 
     auth = {
       sharedSecretFile = lib.mkOption {
-        type = lib.types.nullOr lib.types.path;
+        # A string, not a path: a path literal (./secret) would be copied
+        # into the world-readable Nix store.
+        type = lib.types.nullOr secretPath;
         default = null;
         description = ''
           File with the shared secret for HMAC tokens and HS256 JWTs, passed
@@ -469,7 +477,7 @@ in
     };
 
     environmentFile = lib.mkOption {
-      type = lib.types.nullOr lib.types.path;
+      type = lib.types.nullOr secretPath;
       default = null;
       example = "/run/secrets/tailops.env";
       description = ''
@@ -492,6 +500,17 @@ in
   };
 
   config = lib.mkIf cfg.enable {
+    assertions =
+      map
+        (f: {
+          assertion = f == null || !lib.hasPrefix "/nix/store/" f;
+          message = "services.tailops: ${toString f} is in the Nix store, which everyone can read: keep secrets outside it.";
+        })
+        [
+          cfg.auth.sharedSecretFile
+          cfg.environmentFile
+        ];
+
     warnings = lib.optional (cfg.docker.enable && !config.virtualisation.docker.enable) ''
       services.tailops.docker.enable adds the service to the `docker` group, but
       virtualisation.docker.enable is off: the group may not exist.
