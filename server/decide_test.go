@@ -57,6 +57,7 @@ type chokeServer struct {
 	srv          *Server
 	url, logPath string
 	secret       []byte
+	verifier     *auth.Verifier
 }
 
 func startChokeServer(t *testing.T) *chokeServer {
@@ -92,6 +93,7 @@ func serveChoke(t *testing.T, c Config) *chokeServer {
 		t.Fatal(err)
 	}
 	c.Logger, c.Audit, c.Verifier = slog.New(slog.NewTextHandler(io.Discard, nil)), l, v
+	cs.verifier = v
 	s, err := New(c)
 	if err != nil {
 		t.Fatal(err)

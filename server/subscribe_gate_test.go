@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/audit"
@@ -154,5 +156,60 @@ func TestRefusedListenRecordsNoSuccess(t *testing.T) {
 	}
 	if st := subscribeRecords(t, cs, "test://status"); len(st) != 1 || st[0]["result"] != "denied" {
 		t.Errorf("test://status's records %v, want one refusal", st)
+	}
+}
+
+// TestRevokedSubscriberIsCutOff: a subscription lasts only as long as the
+// token it was made with: once the token is revoked, the next update is
+// not sent and the subscriber's subscriptions are dropped.
+func TestRevokedSubscriberIsCutOff(t *testing.T) {
+	changes := make(chan string, 1)
+	cs := watchedThings(t, auth.ScopeReadonly, changes)
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "laptop", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session's GET stream carries the updates.
+	tr, err := transport.NewStreamableHTTP(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}),
+		//lint:ignore SA1019 the 2025-11-25 session stream is what the subscription is sent on
+		transport.WithContinuousListening())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Initialize(t.Context(), init); err != nil {
+		t.Fatal(err)
+	}
+	updates := make(chan string, 4)
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationResourceUpdated) {
+			updates <- n.Method
+		}
+	})
+	//lint:ignore SA1019 resources/subscribe, removed in 2026-07-28, is what a 2025-11-25 client sends
+	if err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: "test://things/web"}}); err != nil {
+		t.Fatal(err)
+	}
+	changes <- "web"
+	select {
+	case <-updates:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no update before the revocation")
+	}
+	cs.verifier.SetRevocations(auth.Revocations{Agents: []string{"laptop"}})
+	changes <- "web"
+	select {
+	case <-updates:
+		t.Error("an update reached a revoked token's subscription")
+	case <-time.After(time.Second):
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held after the revocation", held)
 	}
 }

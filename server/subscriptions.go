@@ -226,9 +226,42 @@ func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeReques
 		return
 	}
 	id := sess.SessionID()
+	valid := s.stillValid(req.Header)
 	s.add(id, func(uri string) error {
+		if err := s.revalidate(id, valid); err != nil {
+			return err
+		}
 		return s.mcp.SendNotificationToSpecificClient(id, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
 	}, req.Params.URI)
+}
+
+// stillValid returns a check that the bearer token a subscription was
+// made with still verifies (not expired, not revoked since); nil when it
+// was made with none (stdio, a caller known by its tailnet identity).
+func (s *Server) stillValid(h http.Header) func() error {
+	scheme, tok, _ := strings.Cut(h.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if s.verifier == nil || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil
+	}
+	return func() error {
+		_, err := s.verifier.Verify(tok)
+		return err
+	}
+}
+
+// revalidate runs a subscriber's token check before an update is sent:
+// when the token no longer verifies, the subscriber's subscriptions are
+// dropped and nothing is sent.
+func (s *Server) revalidate(subscriber string, valid func() error) error {
+	if valid == nil {
+		return nil
+	}
+	if err := valid(); err != nil {
+		s.drop(subscriber, "")
+		return fmt.Errorf("the subscriber's token no longer verifies (%w): its subscriptions are dropped", err)
+	}
+	return nil
 }
 
 // listening records a 2026-07-28 subscriptions/listen (it passed
@@ -240,7 +273,11 @@ func (s *Server) listening(ctx context.Context, id any, req *mcp.SubscriptionsLi
 		return
 	}
 	key := fmt.Sprintf("listen:%d", s.subs.streams.Add(1))
+	valid := s.stillValid(req.Header)
 	s.add(key, func(uri string) error {
+		if err := s.revalidate(key, valid); err != nil {
+			return err
+		}
 		return s.mcp.SendNotificationToClient(ctx, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
 	}, uris...)
 	go func() {
