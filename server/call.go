@@ -36,19 +36,40 @@ func (s *Server) visibleTools(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
 	return out
 }
 
-// auditUnknownTool records calls that mcp-go refuses before any handler
-// runs: unknown tools, disabled tools, and tools the filter hides.
+// auditUnknownTool records requests that mcp-go refuses before any
+// handler runs: calls of unknown, disabled or hidden tools, reads of
+// resources no view or resource serves, gets of unknown prompts.
 func (s *Server) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMethod, msg any, err error) {
-	req, ok := msg.(*mcp.CallToolRequest)
-	if method != mcp.MethodToolsCall || !ok || !errors.Is(err, mcpserver.ErrToolNotFound) {
+	var (
+		kind       Kind
+		name, what string
+		args       any
+	)
+	switch req := msg.(type) {
+	case *mcp.CallToolRequest:
+		if method != mcp.MethodToolsCall || !errors.Is(err, mcpserver.ErrToolNotFound) {
+			return
+		}
+		kind, name, args, what = KindTool, req.Params.Name, req.GetRawArguments(), "tool not available"
+	case *mcp.ReadResourceRequest:
+		if method != mcp.MethodResourcesRead || !errors.Is(err, mcpserver.ErrResourceNotFound) {
+			return
+		}
+		kind, name, what = KindResource, req.Params.URI, "no resource has this URI"
+	case *mcp.GetPromptRequest:
+		if method != mcp.MethodPromptsGet || !errors.Is(err, mcpserver.ErrPromptNotFound) {
+			return
+		}
+		kind, name, what = KindPrompt, req.Params.Name, "no prompt has this name"
+	default:
 		return
 	}
 	c := auth.CallerFrom(ctx)
-	v := s.decide(c, KindTool, req.Params.Name)
-	if v.Allowed { // cannot happen: mcp-go knows every enabled tool
-		v = verdict{Reason: "tool not available"}
+	v := s.decide(c, kind, name)
+	if v.Allowed { // mcp-go knows every tool, resource and prompt the choke point allows
+		v = verdict{Reason: what}
 	}
-	s.write(ctx, request(KindTool, req.Params.Name, req.GetRawArguments(), c, v))
+	s.write(ctx, request(kind, name, args, c, v))
 }
 
 // authorizeAndAudit wraps every tool handler: it asks the choke point,

@@ -20,11 +20,12 @@ import (
 
 // watchedThings is a server whose resource test://things/{id} is a view
 // of the tool thing (scope) that sends updates, and test://status one
-// that sends none.
+// that sends none; and a prompt, plan.
 func watchedThings(t *testing.T, scope auth.Scope, changes <-chan string) *chokeServer {
 	t.Helper()
 	return serveChoke(t, Config{
 		Enabled: []tools.Spec{echoTool("thing", scope), readTool("status", auth.ScopeReadonly)},
+		Prompts: []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly)},
 		Views: []tools.ResourceView{
 			{URI: "test://things/{id}", Name: "things", Description: "d", MIMEType: "text/plain", Tool: "thing",
 				Args: func(v map[string]string) map[string]any { return map[string]any{"id": v["id"]} }, Watch: "thing", Key: "id"},
@@ -211,5 +212,34 @@ func TestRevokedSubscriberIsCutOff(t *testing.T) {
 	}
 	if held, _ := cs.srv.Subscriptions(); held != 0 {
 		t.Errorf("%d subscriptions held after the revocation", held)
+	}
+}
+
+// TestUnknownReadsAreRecorded: a read of a URI no resource serves and a
+// get of a prompt that does not exist leave a record each, over HTTP and
+// over stdio, as a call of an unknown tool does: probing is visible in
+// the audit log.
+func TestUnknownReadsAreRecorded(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+	for _, stdio := range []bool{false, true} {
+		c := cs.client(t, stdio, "prober", auth.ScopeReadonly)
+		if _, err := c.ReadResource(t.Context(), mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "test://nothing/here"}}); err == nil {
+			t.Errorf("stdio %v: a read of an unknown URI succeeded", stdio)
+		}
+		if _, err := c.GetPrompt(t.Context(), mcp.GetPromptRequest{Params: mcp.GetPromptParams{Name: "no_such_prompt"}}); err == nil {
+			t.Errorf("stdio %v: a get of an unknown prompt succeeded", stdio)
+		}
+	}
+	var reads, gets int
+	for _, r := range readAuditLog(t, cs.logPath) {
+		switch {
+		case r["resource"] == "test://nothing/here" && r["decision"] == "denied":
+			reads++
+		case r["prompt"] == "no_such_prompt" && r["decision"] == "denied":
+			gets++
+		}
+	}
+	if reads != 2 || gets != 2 {
+		t.Errorf("records: %d reads of the unknown URI, %d gets of the unknown prompt; want 2 of each", reads, gets)
 	}
 }
