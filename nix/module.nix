@@ -438,12 +438,13 @@ in
       type = lib.types.bool;
       default = false;
       description = ''
-        Let install_package and upgrade_packages change packages: enables
-        PackageKit (`services.packagekit.enable`) and writes the polkit rule
-        that lets the service's user refresh the package lists, install
-        trusted packages and upgrade them through it, and nothing else. Off,
-        those two tools answer that polkit refused them (NixOS itself is
-        managed by its configuration; this is for imperative profiles).
+        Enable PackageKit (`services.packagekit.enable`) and write the
+        polkit rule that lets the service's user refresh the package lists,
+        install trusted packages and upgrade them through it, and nothing
+        else. The package tools manage Debian packages (dpkg's status, apt's
+        lists): on NixOS, whose PackageKit has no working backend, they
+        cannot install or upgrade anything, and the module warns when this
+        is on. NixOS itself is managed by its configuration.
       '';
     };
 
@@ -511,10 +512,16 @@ in
           cfg.environmentFile
         ];
 
-    warnings = lib.optional (cfg.docker.enable && !config.virtualisation.docker.enable) ''
-      services.tailops.docker.enable adds the service to the `docker` group, but
-      virtualisation.docker.enable is off: the group may not exist.
-    '';
+    warnings =
+      lib.optional cfg.packages.manage ''
+        services.tailops.packages.manage: install_package and upgrade_packages manage
+        Debian packages through PackageKit; on NixOS PackageKit has no working backend
+        and they cannot change anything. NixOS is managed by its configuration.
+      ''
+      ++ lib.optional (cfg.docker.enable && !config.virtualisation.docker.enable) ''
+        services.tailops.docker.enable adds the service to the `docker` group, but
+        virtualisation.docker.enable is off: the group may not exist.
+      '';
 
     # The CLI, to mint tokens: tailops token mint --state-dir <stateDir> ...
     environment.systemPackages = [ cfg.package ];
