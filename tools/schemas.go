@@ -6,14 +6,15 @@ import (
 	"bytes"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -48,58 +49,49 @@ var schemaCache = sync.OnceValue(func() *mcp.SchemaCache {
 // schemaKey is the cache key of a tool's input or output schema (what is
 // "input" or "output") derived from t.
 func schemaKey(tool, what string, t reflect.Type) string {
-	var b strings.Builder
-	describeType(&b, t, map[reflect.Type]bool{})
-	sum := sha256.Sum256([]byte(b.String()))
-	return tool + " " + what + " " + hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	describeType(h, t, map[reflect.Type]bool{})
+	return tool + " " + what + " " + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // describeType writes t's structure as the schema inference reads it:
 // kinds, element types, and each struct field's name, tag and type, with
 // every named type's name and, the first time it appears, its structure.
-func describeType(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
+// Each string is written with its length before it, so no two structures
+// write the same bytes.
+func describeType(w io.Writer, t reflect.Type, seen map[reflect.Type]bool) {
+	str := func(s string) {
+		var n [binary.MaxVarintLen64]byte
+		w.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		io.WriteString(w, s)
+	}
 	if t.Name() != "" {
-		b.WriteString(t.PkgPath())
-		b.WriteByte('.')
-		b.WriteString(t.Name())
+		str(t.PkgPath())
+		str(t.Name())
 		if seen[t] {
 			return
 		}
 		seen[t] = true
-		b.WriteByte('=')
 	}
-	b.WriteString(t.Kind().String())
+	str(t.Kind().String())
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Slice:
-		b.WriteByte('(')
-		describeType(b, t.Elem(), seen)
-		b.WriteByte(')')
+		describeType(w, t.Elem(), seen)
 	case reflect.Array:
-		b.WriteString(strconv.Itoa(t.Len()))
-		b.WriteByte('(')
-		describeType(b, t.Elem(), seen)
-		b.WriteByte(')')
+		str(strconv.Itoa(t.Len()))
+		describeType(w, t.Elem(), seen)
 	case reflect.Map:
-		b.WriteByte('(')
-		describeType(b, t.Key(), seen)
-		b.WriteByte(',')
-		describeType(b, t.Elem(), seen)
-		b.WriteByte(')')
+		describeType(w, t.Key(), seen)
+		describeType(w, t.Elem(), seen)
 	case reflect.Struct:
-		b.WriteByte('{')
+		str(strconv.Itoa(t.NumField()))
 		for i := range t.NumField() {
 			f := t.Field(i)
-			b.WriteString(strconv.Quote(f.Name))
-			if f.Anonymous {
-				b.WriteString(" embedded")
-			}
-			b.WriteByte(' ')
-			b.WriteString(strconv.Quote(string(f.Tag)))
-			b.WriteByte(' ')
-			describeType(b, f.Type, seen)
-			b.WriteByte(';')
+			str(f.Name)
+			str(strconv.FormatBool(f.Anonymous))
+			str(string(f.Tag))
+			describeType(w, f.Type, seen)
 		}
-		b.WriteByte('}')
 	}
 }
 

@@ -116,3 +116,16 @@ func TestSchemasOfUsesCacheElseInfers(t *testing.T) {
 		t.Errorf("another tool's name took probe's entry: %s", other.in)
 	}
 }
+
+// TestIsJSONObject: Spec.Validate's check of a raw schema takes exactly
+// one valid JSON object.
+func TestIsJSONObject(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{}`: true, " \n{\"type\":\"object\"} ": true, `{"a":{"b":[1,2]}}`: true,
+		``: false, `[]`: false, `"x"`: false, `null`: false, `{`: false, `{}{}`: false, `{"a":}`: false, `{} x`: false,
+	} {
+		if got := isJSONObject([]byte(in)); got != want {
+			t.Errorf("isJSONObject(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

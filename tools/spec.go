@@ -9,6 +9,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -160,15 +161,17 @@ func (s *Spec) Validate() error {
 	case !*a.ReadOnlyHint && s.Risk < RiskHigh:
 		return fmt.Errorf("tool %s: tools that change state are at least high risk", s.Tool.Name)
 	}
-	for what, raw := range map[string]any{"input": s.Tool.RawInputSchema, "output": s.Tool.RawOutputSchema} {
-		b, _ := raw.(json.RawMessage)
-		if b == nil {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("tool %s: %s schema is not a JSON object: %w", s.Tool.Name, what, err)
+	for what, b := range map[string]json.RawMessage{"input": s.Tool.RawInputSchema, "output": s.Tool.RawOutputSchema} {
+		if b != nil && !isJSONObject(b) {
+			return fmt.Errorf("tool %s: %s schema is not a JSON object", s.Tool.Name, what)
 		}
 	}
 	return nil
+}
+
+// isJSONObject reports whether b is one valid JSON object (checked
+// without decoding it: every tool's schemas are checked at start-up).
+func isJSONObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
 }
