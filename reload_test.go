@@ -400,11 +400,16 @@ func auditEvents(t *testing.T, p *procServer, event string) []map[string]any {
 // which systemd's Restart=on-failure does not restart.
 func TestSIGHUPWithoutReloadKeepsServing(t *testing.T) {
 	p := runBinary(t, binPath, "--sandbox", "enforce")
-	for range 2 {
+	for i := range 2 {
 		if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitLog(t, p, "SIGHUP: nothing to reload")
+		for deadline := time.Now().Add(5 * time.Second); strings.Count(p.Stderr.String(), "SIGHUP: nothing to reload") <= i; {
+			if time.Now().After(deadline) {
+				t.Fatalf("SIGHUP %d not logged within 5 s:\n%s", i+1, p.Stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	if code, err := httpGet(p.URL + "/healthz"); err != nil || code != 200 {

@@ -16,6 +16,13 @@ func (v *Verifier) SetRevocations(r Revocations) {
 	v.revoked.Store(newRevocationSet(r))
 }
 
+// Revoked reports whether c's token ID or agent is on the revocation list
+// now: for what outlives the request that verified the token.
+func (v *Verifier) Revoked(c *Caller) bool {
+	r := v.revoked.Load()
+	return r != nil && c != nil && r.revokes(c)
+}
+
 // revocationSet is Revocations indexed for lookup; never modified once built.
 type revocationSet struct {
 	tokenIDs map[string]bool

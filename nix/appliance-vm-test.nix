@@ -26,8 +26,8 @@
       # server before TailOps serves: the test runs TailOps off the tailnet
       # (it still gets the key in its environment, which is what is checked).
       services.tailops.tailnet = lib.mkForce null;
-      # --auth tailscale needs a tailnet; the appliance's own value is
-      # checked below, in the unit as the image has it.
+      # --auth tailscale needs a tailnet, which this VM has not: the
+      # appliance's own value is not exercised here.
       services.tailops.extraArgs = lib.mkForce [ ];
       virtualisation.memorySize = 2048;
     };

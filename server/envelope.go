@@ -45,15 +45,38 @@ type envelope struct {
 // meta is a request's _meta with its values left undecoded: the edge reads
 // only the protocol version, and mcp-go decodes the whole of it again.
 // (mcp.Meta would decode every value, the client's capabilities and
-// information included, on every request.)
-type meta map[string]json.RawMessage
+// information included, on every request.) raw keeps the bytes, for the
+// one case that must decode them all (protocolVersion).
+type meta struct {
+	fields map[string]json.RawMessage
+	raw    []byte
+}
 
-// protocolVersion is the protocol version _meta names; "" when it names
-// none or it is not a string, as mcp.Meta.ProtocolVersion reads it.
+// UnmarshalJSON keeps _meta's members undecoded, and a copy of its bytes.
+func (m *meta) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &m.fields); err != nil {
+		return err
+	}
+	m.raw = bytes.Clone(b)
+	return nil
+}
+
+// protocolVersion is the protocol version _meta names, as mcp-go reads it:
+// "" when it names none or it is not a string, and "" too when a modern
+// version is named but the whole of _meta does not decode as mcp.Meta —
+// mcp-go then serves the request as one of the era before 2026-07-28, and
+// the edge must not take it for a modern one (whose subscriptions and
+// sessions it checks otherwise).
 func (m meta) protocolVersion() string {
 	var v string
-	if raw, ok := m[mcp.MetaKeyProtocolVersion]; !ok || json.Unmarshal(raw, &v) != nil {
+	if raw, ok := m.fields[mcp.MetaKeyProtocolVersion]; !ok || json.Unmarshal(raw, &v) != nil {
 		return ""
+	}
+	if mcp.IsModernProtocol(v) {
+		var whole mcp.Meta
+		if json.Unmarshal(m.raw, &whole) != nil {
+			return ""
+		}
 	}
 	return v
 }

@@ -243,3 +243,29 @@ func TestUnknownReadsAreRecorded(t *testing.T) {
 		t.Errorf("records: %d reads of the unknown URI, %d gets of the unknown prompt; want 2 of each", reads, gets)
 	}
 }
+
+// TestSubscribeGatedWhateverVersionItNames: a resources/subscribe naming
+// protocol 2026-07-28 in a _meta mcp-go cannot decode (so that mcp-go
+// serves it as an older request, where subscribe exists) is decided like
+// any other: refused to a caller who may not read the resource, and
+// recorded.
+func TestSubscribeGatedWhateverVersionItNames(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeAdmin, make(chan string))
+	outR, inW := cs.stdio(t, &auth.Caller{Agent: "local", Method: auth.MethodStdio, Scopes: []auth.Scope{auth.ScopeSystemRead}})
+	go io.WriteString(inW, `{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"test://things/web","_meta":{"`+
+		mcp.MetaKeyProtocolVersion+`":"`+mcp.LATEST_PROTOCOL_VERSION+`","x":1e400}}}`+"\n")
+	line := make([]byte, 4096)
+	n, err := outR.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(line[:n]); !strings.Contains(got, `"error"`) {
+		t.Errorf("subscribe answered %s, want a refusal", got)
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held", held)
+	}
+	if recs := subscribeRecords(t, cs, "test://things/web"); len(recs) != 1 || recs[0]["result"] != "denied" {
+		t.Errorf("records %v, want one refusal", recs)
+	}
+}

@@ -94,7 +94,7 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 		}
 		var uris []string
 		if e != nil {
-			uris = subscriptionURIs(e, r.Header.Get(mcp.HeaderProtocolVersion))
+			uris = subscriptionURIs(e)
 		}
 		if ref := s.gateSubscriptions(r.Context(), auth.CallerFrom(r.Context()), uris); ref != nil {
 			switch {
@@ -112,17 +112,16 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 }
 
 // subscriptionURIs are the resources a request subscribes to: a
-// resources/subscribe's URI (before 2026-07-28, which removed it: mcp-go
-// answers it as such; headerVersion is the HTTP header's protocol
-// version, "" on stdio), a subscriptions/listen's resource subscriptions;
-// none for any other request or one the edge could not read.
-func subscriptionURIs(e *envelope, headerVersion string) []string {
+// resources/subscribe's URI (whatever protocol version the request names:
+// mcp-go answers one of 2026-07-28, which removed it, as such, and the
+// gate must not depend on reading the version as mcp-go does), a
+// subscriptions/listen's resource subscriptions; none for any other
+// request or one the edge could not read.
+func subscriptionURIs(e *envelope) []string {
 	switch {
 	case !e.ok:
 	case e.Method == mcp.MethodResourcesSubscribe:
-		if !mcp.IsModernProtocol(headerVersion) && !mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
-			return []string{e.Params.URI}
-		}
+		return []string{e.Params.URI}
 	case e.Method == mcp.MethodSubscriptionsListen:
 		return e.Params.Notifications.ResourceSubscriptions
 	}
@@ -137,40 +136,70 @@ type subRefusal struct {
 	auditFailed bool       // a record could not be written
 }
 
-// gateSubscriptions decides a subscription request's every URI as a read
-// of it, then audits each (event resource_subscribe): nil when all are
-// allowed. When one is refused, none is subscribed, and the allowed ones'
-// records say so instead of a success.
+// subscribeDecision decides one URI of a subscription as a read of it,
+// with its resource_subscribe record (a refusal's, or one to complete).
+func (s *Server) subscribeDecision(c *auth.Caller, uri string) (verdict, *audit.Record) {
+	v := s.decide(c, KindResource, uri)
+	rec := request(KindResource, uri, nil, c, v)
+	rec.Event = audit.EventResourceSubscribe
+	if _, ok := s.subscribable(uri); v.Allowed && !ok {
+		v.Allowed = false
+		rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to one of %s", uri, strings.Join(s.watchable(), ", ")), nil)
+	}
+	return v, rec
+}
+
+// gateSubscriptions decides a subscription request's every URI before
+// mcp-go handles it: nil when all are allowed (their records are written
+// once mcp-go has made the subscription: recordSubscriptions). When one is
+// refused, none is subscribed: every URI is recorded here, the refused
+// ones as refusals, the others as not subscribed.
 func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []string) *subRefusal {
 	recs := make([]*audit.Record, len(uris))
 	allowed := make([]bool, len(uris))
 	var ref *subRefusal
 	for i, uri := range uris {
-		v := s.decide(c, KindResource, uri)
-		rec := request(KindResource, uri, nil, c, v)
-		rec.Event = audit.EventResourceSubscribe
-		if _, ok := s.subscribable(uri); v.Allowed && !ok {
-			v.Allowed = false
-			rec = deny(rec, fmt.Sprintf("resource %s sends no updates: subscribe to one of %s", uri, strings.Join(s.watchable(), ", ")), nil)
-		}
+		v, rec := s.subscribeDecision(c, uri)
 		if !v.Allowed && ref == nil {
 			ref = &subRefusal{missing: v.Missing, why: v.Reason, reason: rec.Reason}
 		}
 		recs[i], allowed[i] = rec, v.Allowed
 	}
+	if ref == nil {
+		return nil
+	}
+	failed := false
 	for i, rec := range recs {
-		switch {
-		case !allowed[i]:
-		case ref == nil:
-			rec.Result = audit.ResultSuccess
-		default:
+		if allowed[i] {
 			rec.Result, rec.Error = audit.ResultError, "not subscribed: another resource of the same request was refused"
 		}
-		if err := s.write(ctx, rec); err != nil && (ref == nil || ref.missing == "") {
-			ref = &subRefusal{auditFailed: true}
+		if s.write(ctx, rec) != nil {
+			failed = true
 		}
 	}
+	if failed && ref.missing == "" {
+		ref.auditFailed = true
+	}
 	return ref
+}
+
+// recordSubscriptions writes the success records of subscriptions mcp-go
+// accepted, each decided again (a revocation since the gate refuses it):
+// false, and nothing is to be subscribed, when one is refused or a record
+// cannot be written.
+func (s *Server) recordSubscriptions(ctx context.Context, uris []string) bool {
+	c := auth.CallerFrom(ctx)
+	for _, uri := range uris {
+		v, rec := s.subscribeDecision(c, uri)
+		if v.Allowed {
+			rec.Result = audit.ResultSuccess
+		}
+		if err := s.write(ctx, rec); err != nil || !v.Allowed {
+			s.log.Warn("subscription not made", "uri", uri, "reason", rec.Reason, "audit_error", err)
+			return false
+		}
+	}
+	return true
 }
 
 // stdioKey marks the context of a request that came over stdio.
@@ -193,7 +222,7 @@ func (s *Server) stdioSubscribeGate(ctx context.Context, _ any, message any) err
 	if method, _, gated := gatedMethod(raw); !e.ok && gated {
 		return fmt.Errorf("invalid %s request: %v", method, err)
 	}
-	ref := s.gateSubscriptions(ctx, auth.CallerFrom(ctx), subscriptionURIs(e, ""))
+	ref := s.gateSubscriptions(ctx, auth.CallerFrom(ctx), subscriptionURIs(e))
 	switch {
 	case ref == nil:
 		return nil
@@ -225,8 +254,11 @@ func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeReques
 	if sess == nil {
 		return
 	}
+	if !s.recordSubscriptions(ctx, []string{req.Params.URI}) {
+		return
+	}
 	id := sess.SessionID()
-	valid := s.stillValid(req.Header)
+	valid := s.stillValid(ctx)
 	s.add(id, func(uri string) error {
 		if err := s.revalidate(id, valid); err != nil {
 			return err
@@ -235,31 +267,33 @@ func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeReques
 	}, req.Params.URI)
 }
 
-// stillValid returns a check that the bearer token a subscription was
-// made with still verifies (not expired, not revoked since); nil when it
-// was made with none (stdio, a caller known by its tailnet identity).
-func (s *Server) stillValid(h http.Header) func() error {
-	scheme, tok, _ := strings.Cut(h.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	if s.verifier == nil || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+// stillValid returns a check that the token the caller of ctx subscribed
+// with has not been revoked since (by its id or its agent: a refreshed
+// token of the same agent keeps the session's subscriptions); nil for a
+// caller with no token (stdio, a caller known by its tailnet identity).
+func (s *Server) stillValid(ctx context.Context) func() error {
+	c := auth.CallerFrom(ctx)
+	if s.verifier == nil || c == nil || (c.Method != auth.MethodHMAC && c.Method != auth.MethodJWT) {
 		return nil
 	}
 	return func() error {
-		_, err := s.verifier.Verify(tok)
-		return err
+		if s.verifier.Revoked(c) {
+			return errors.New("its token was revoked")
+		}
+		return nil
 	}
 }
 
 // revalidate runs a subscriber's token check before an update is sent:
-// when the token no longer verifies, the subscriber's subscriptions are
-// dropped and nothing is sent.
+// when it fails, the subscriber's subscriptions are dropped and nothing
+// is sent.
 func (s *Server) revalidate(subscriber string, valid func() error) error {
 	if valid == nil {
 		return nil
 	}
 	if err := valid(); err != nil {
 		s.drop(subscriber, "")
-		return fmt.Errorf("the subscriber's token no longer verifies (%w): its subscriptions are dropped", err)
+		return fmt.Errorf("the subscriber's subscriptions are dropped: %w", err)
 	}
 	return nil
 }
@@ -269,11 +303,11 @@ func (s *Server) revalidate(subscriber string, valid func() error) error {
 // subscriptions end when the stream does.
 func (s *Server) listening(ctx context.Context, id any, req *mcp.SubscriptionsListenRequest) {
 	uris := req.Params.Notifications.ResourceSubscriptions
-	if len(uris) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil {
+	if len(uris) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil || !s.recordSubscriptions(ctx, uris) {
 		return
 	}
 	key := fmt.Sprintf("listen:%d", s.subs.streams.Add(1))
-	valid := s.stillValid(req.Header)
+	valid := s.stillValid(ctx)
 	s.add(key, func(uri string) error {
 		if err := s.revalidate(key, valid); err != nil {
 			return err
@@ -295,8 +329,9 @@ func (s *Server) add(subscriber string, send func(uri string) error, uris ...str
 	if m == nil {
 		m = map[string]subscription{}
 		s.subs.session[subscriber] = m
-		s.subs.send[subscriber] = send
 	}
+	// The latest subscription's: its caller's token is the one checked.
+	s.subs.send[subscriber] = send
 	for _, uri := range uris {
 		sub, ok := s.subscribable(uri)
 		if !ok {

@@ -27,11 +27,14 @@ import (
 // --schemas`) writes what that inference gives into schemas.json, in
 // mcp-go's SchemaCache form, and TypedSpec.Spec takes a tool's schemas
 // from there when the entry's key still matches its types: the key holds
-// a digest of the argument and result types' whole structure (every
-// field's name, type and tag, named types included), so a type changed
-// after the file was written misses the cache and is inferred as before.
-// The root package's TestSchemaCacheFresh fails when the file is not what
-// the inference gives today (a type or a library changed).
+// a digest of the argument and result types' structure (every field's
+// name, type, tag and embedding, named types included), so a type whose
+// fields changed after the file was written misses the cache and is
+// inferred as before. What the key does not cover — a type's methods
+// (jsonschema-go reads encoding.TextMarshaler for map keys), the
+// libraries' versions, JSONSCHEMAGODEBUG — the root package's
+// TestSchemaCacheFresh does: it fails when the file is not what the
+// inference gives today.
 
 //go:embed schemas.json
 var schemasJSON []byte

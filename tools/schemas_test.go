@@ -37,7 +37,7 @@ func TestSchemaKeyFollowsTypes(t *testing.T) {
 			field("Count", `json:"count,omitempty"`, reflect.TypeFor[*int]()),
 			field("Items", `json:"items"`, reflect.TypeFor[[]string]()),
 			field("Inner", `json:"inner"`, inner(reflect.TypeFor[int]())),
-			field("N", `json:"n"`, reflect.TypeFor[KeyNamed]()),
+			field("KeyNamed", `json:"n"`, reflect.TypeFor[KeyNamed]()),
 		}
 	}
 	key := func(fs []reflect.StructField) string { return schemaKey("t", "input", reflect.StructOf(fs)) }
@@ -58,7 +58,7 @@ func TestSchemaKeyFollowsTypes(t *testing.T) {
 		{"element type changed", func(fs []reflect.StructField) { fs[2].Type = reflect.TypeFor[[]int]() }},
 		{"nested field's type changed", func(fs []reflect.StructField) { fs[3].Type = inner(reflect.TypeFor[string]()) }},
 		{"named type swapped for one alike", func(fs []reflect.StructField) { fs[4].Type = reflect.TypeFor[KeyNamedOther]() }},
-		{"named type embedded", func(fs []reflect.StructField) { fs[4].Name, fs[4].Anonymous = "KeyNamed", true }},
+		{"named type embedded", func(fs []reflect.StructField) { fs[4].Anonymous = true }},
 	} {
 		fs := base()
 		tc.change(fs)
