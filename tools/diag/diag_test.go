@@ -811,12 +811,14 @@ func TestDiagHTTPRedirectDropsHeadersElsewhere(t *testing.T) {
 			http.Redirect(w, r, "/landing", http.StatusFound)
 		case "/elsewhere":
 			http.Redirect(w, r, other.URL+"/landing", http.StatusFound)
+		case "/elsewhere-307":
+			http.Redirect(w, r, other.URL+"/landing", http.StatusTemporaryRedirect)
 		default:
 			got <- seen{"first" + r.URL.Path, r.Header.Clone()}
 		}
 	}))
 	t.Cleanup(first.Close)
-	k := serveDiag(t, Config{Allow: []string{"127.0.0.0/8"}})
+	k := serveDiag(t, Config{Allow: []string{"127.0.0.0/8"}, Methods: []string{"POST"}})
 	headers := map[string]any{"X-Api-Key": "key-1", "X-Vault-Token": "vault-1", "Authorization": "Bearer tok-1"}
 
 	r := toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/here", "headers": headers})
@@ -828,7 +830,7 @@ func TestDiagHTTPRedirectDropsHeadersElsewhere(t *testing.T) {
 		t.Errorf("a redirect within the origin: %+v", r.Redirects)
 	}
 
-	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere", "headers": headers})
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere?api_key=q-1", "headers": headers})
 	s = <-got
 	if s.path != "other/landing" {
 		t.Fatalf("the redirect reached %s", s.path)
@@ -838,11 +840,25 @@ func TestDiagHTTPRedirectDropsHeadersElsewhere(t *testing.T) {
 			t.Errorf("another origin got %s: %s", name, v)
 		}
 	}
+	if ref := s.header.Get("Referer"); ref != "" {
+		t.Errorf("another origin got Referer %s", ref)
+	}
 	if s.header.Get("User-Agent") == "" {
 		t.Error("the User-Agent TailOps sets was dropped too")
 	}
 	if len(r.Redirects) != 1 || !r.Redirects[0].HeadersDropped {
 		t.Errorf("the result does not say the headers were dropped: %+v", r.Redirects)
+	}
+
+	// A 307 would send the body on: not followed.
+	msg := toolstest.Err(t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere-307", "method": "POST", "body": `{"password":"p"}`})
+	if !strings.Contains(msg, "not following the 307") || !strings.Contains(msg, "body") {
+		t.Errorf("a 307 elsewhere with a body: %q", msg)
+	}
+	select {
+	case s := <-got:
+		t.Errorf("the body's redirect reached %s", s.path)
+	default:
 	}
 }
 

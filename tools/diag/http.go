@@ -266,15 +266,22 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 		}
 		hop := HTTPRedirect{StatusCode: code, From: prev.URL.String(), To: req.URL.String()}
 		if origin(req.URL) != origin(via[0].URL) {
-			// The caller's headers (an API key, a token) were meant for the
-			// URL asked for, and an approver saw only that URL: Go's client
-			// drops only Authorization and cookies on another host.
+			// The caller's headers (an API key, a token) and body were meant
+			// for the URL asked for, and an approver saw only that URL: Go's
+			// client drops only Authorization and cookies on another host,
+			// resends the body on a 307 or 308, and names the URL it leaves
+			// (query string included) in Referer.
+			if req.GetBody != nil && in.Body != "" {
+				res.Redirects = append(res.Redirects, hop)
+				return fmt.Errorf("not following the %d to %s: it would send the request's body to another origin than the URL's", code, req.URL.Redacted())
+			}
 			for k := range in.Headers {
 				if req.Header.Get(k) != "" {
 					hop.HeadersDropped = true
 				}
 				req.Header.Del(k)
 			}
+			req.Header.Del("Referer")
 		}
 		res.Redirects = append(res.Redirects, hop)
 		switch {
