@@ -205,6 +205,10 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			r.RequestID, r.Tool, r.Caller, r.Risk = rec.RequestID, rec.Tool, rec.Caller, rec.Risk
 			return s.write(ctx, r)
 		})
+		ctx = tools.WithCallable(ctx, func(tool string) (bool, string) {
+			tv := s.decide(c, KindTool, tool)
+			return tv.Allowed, tv.Reason
+		})
 		res, err := next(ctx, req)
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil

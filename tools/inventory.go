@@ -14,6 +14,10 @@ import (
 type InventoryPart struct {
 	// Name names the part in get_inventory's result: one lower-case word.
 	Name string
+	// Tool is the tool whose listing the part repeats (list_containers for
+	// the containers): a caller who may not call it gets the part as
+	// unavailable. "" for a part get_inventory's own scope covers.
+	Tool string
 	// Needs is what Get needs of the kernel sandbox (the toolset's own
 	// tools' needs, or fewer).
 	Needs sandbox.Needs
@@ -30,4 +34,24 @@ type InventoryProvider interface {
 // InventoryParts returns the inventory parts of sets, in order.
 func InventoryParts(sets []Toolset) []InventoryPart {
 	return provided(sets, InventoryProvider.InventoryParts)
+}
+
+// callableKey is the context key of a call's Callable check.
+type callableKey struct{}
+
+// WithCallable returns ctx carrying may, which reports whether the call's
+// caller may call a tool, and why not: the server sets it on every tool
+// call, for tools that repeat what others list (get_inventory).
+func WithCallable(ctx context.Context, may func(tool string) (ok bool, why string)) context.Context {
+	return context.WithValue(ctx, callableKey{}, may)
+}
+
+// Callable reports whether the caller of ctx may call tool, and why not.
+// Without WithCallable's check in ctx nothing is callable.
+func Callable(ctx context.Context, tool string) (bool, string) {
+	may, _ := ctx.Value(callableKey{}).(func(string) (bool, string))
+	if may == nil {
+		return false, "the server did not say who is calling"
+	}
+	return may(tool)
 }

@@ -33,7 +33,7 @@ type Summary struct {
 // InventoryParts returns the containers part of get_inventory, from the
 // same read as list_containers (all containers).
 func (t *Toolset) InventoryParts() []tools.InventoryPart {
-	return []tools.InventoryPart{{Name: "containers", Needs: t.needs(), Get: func(ctx context.Context) (any, error) {
+	return []tools.InventoryPart{{Name: "containers", Tool: "list_containers", Needs: t.needs(), Get: func(ctx context.Context) (any, error) {
 		l, err := t.listContainers(ctx, ListContainersArgs{All: true})
 		if err != nil {
 			return nil, err

@@ -51,7 +51,7 @@ const maxListeners = 500
 func (t *Toolset) InventoryParts() []tools.InventoryPart {
 	return []tools.InventoryPart{
 		{Name: "system", Needs: t.systemNeeds(), Get: func(ctx context.Context) (any, error) { return t.system(t.ctx(ctx)) }},
-		{Name: "listening", Needs: t.systemNeeds(), Get: func(ctx context.Context) (any, error) { return listening(t.ctx(ctx)) }},
+		{Name: "listening", Tool: "get_active_connections", Needs: t.systemNeeds(), Get: func(ctx context.Context) (any, error) { return listening(t.ctx(ctx)) }},
 	}
 }
 

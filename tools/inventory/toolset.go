@@ -158,6 +158,13 @@ func (t *Toolset) inventory(ctx context.Context, in Args) (Inventory, error) {
 		if !want(p.Name) {
 			continue
 		}
+		if p.Tool != "" {
+			if ok, why := tools.Callable(ctx, p.Tool); !ok {
+				out.Parts = append(out.Parts, Part{Name: p.Name, Status: StatusUnavailable,
+					Error: fmt.Sprintf("it repeats what %s lists, which this caller may not call: %s", p.Tool, why)})
+				continue
+			}
+		}
 		wg.Go(func() {
 			r := t.read(ctx, p)
 			mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
@@ -81,5 +82,57 @@ func TestInventoryParts(t *testing.T) {
 	if msg := toolstest.Err(t, c, "get_inventory", map[string]any{"parts": []string{"kernel"}}); !strings.Contains(msg, `no part "kernel"`) ||
 		!strings.Contains(msg, "containers, packages, services, stacks, system") {
 		t.Errorf("unknown part: %q", msg)
+	}
+}
+
+// things is a toolset of one listing tool, list_things, which needs
+// container:read.
+type things struct{}
+
+func (things) Name() string { return "things" }
+
+func (things) Tools() []tools.Spec {
+	return []tools.Spec{tools.TypedSpec[struct{}, struct{}]{
+		Name: "list_things", Title: "List things", Description: "Lists things.",
+		Scope: auth.ScopeContainerRead, Risk: tools.RiskLow, Hints: tools.ReadHints,
+		Run: func(context.Context, struct{}) (struct{}, error) { return struct{}{}, nil },
+	}.Spec()}
+}
+
+// TestInventoryPartsFollowTheirToolsScopes: a part that repeats another
+// tool's listing is served only to a caller who may call that tool; to
+// another it is unavailable, saying why, and its data is not read.
+func TestInventoryPartsFollowTheirToolsScopes(t *testing.T) {
+	t.Parallel()
+	parts := []tools.InventoryPart{
+		{Name: "system", Get: func(context.Context) (any, error) { return "box", nil }},
+		{Name: "containers", Tool: "list_things", Get: func(context.Context) (any, error) { return "secret-project-db", nil }},
+	}
+	ts, err := New(Config{Parts: parts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := toolstest.New(t, []tools.Toolset{ts, things{}}, nil)
+	for _, tc := range []struct {
+		name   string
+		scopes []auth.Scope
+		served bool
+	}{
+		{"system:read alone", []auth.Scope{auth.ScopeSystemRead}, false},
+		{"with container:read", []auth.Scope{auth.ScopeSystemRead, auth.ScopeContainerRead}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := toolstest.OK[Inventory](t, srv.Client(t, tc.scopes...), "get_inventory", nil)
+			if len(inv.Parts) != 2 || inv.Parts[0].Status != StatusOK {
+				t.Fatalf("parts %+v", inv.Parts)
+			}
+			c := inv.Parts[1]
+			switch {
+			case tc.served && (c.Status != StatusOK || c.Data != "secret-project-db"):
+				t.Errorf("containers: %+v, want it read", c)
+			case !tc.served && (c.Status != StatusUnavailable || c.Data != nil || !strings.Contains(c.Error, "list_things")):
+				t.Errorf("containers: %+v, want it unavailable, naming list_things", c)
+			}
+		})
 	}
 }

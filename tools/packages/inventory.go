@@ -20,7 +20,7 @@ type Summary struct {
 // InventoryParts returns the packages part of get_inventory: counts from
 // the same reads as list_installed_packages and check_updates.
 func (t *Toolset) InventoryParts() []tools.InventoryPart {
-	return []tools.InventoryPart{{Name: "packages", Needs: t.needs(), Get: func(ctx context.Context) (any, error) {
+	return []tools.InventoryPart{{Name: "packages", Tool: "list_installed_packages", Needs: t.needs(), Get: func(ctx context.Context) (any, error) {
 		return t.summary(ctx)
 	}}}
 }

@@ -12,7 +12,7 @@ import (
 // answer (every compose project, managed or external, and the stacks in
 // the stack roots not deployed).
 func (t *Toolset) InventoryParts() []tools.InventoryPart {
-	return []tools.InventoryPart{{Name: "stacks", Needs: t.needs(false), Get: func(ctx context.Context) (any, error) {
+	return []tools.InventoryPart{{Name: "stacks", Tool: "list_stacks", Needs: t.needs(false), Get: func(ctx context.Context) (any, error) {
 		return t.listStacks(ctx, tools.NoArgs{})
 	}}}
 }

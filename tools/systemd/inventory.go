@@ -19,7 +19,7 @@ type Summary struct {
 // InventoryParts returns the services part of get_inventory, from the
 // same read as list_services.
 func (t *Toolset) InventoryParts() []tools.InventoryPart {
-	return []tools.InventoryPart{{Name: "services", Needs: t.needs(false), Get: func(ctx context.Context) (any, error) {
+	return []tools.InventoryPart{{Name: "services", Tool: "list_services", Needs: t.needs(false), Get: func(ctx context.Context) (any, error) {
 		l, err := t.listServices(ctx, ListArgs{})
 		if err != nil {
 			return nil, err
