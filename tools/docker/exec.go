@@ -135,8 +135,15 @@ func (e *engine) execInContainer(ctx context.Context, in ExecArgs) (ExecResult, 
 	case <-ctx.Done():
 		return ExecResult{}, fmt.Errorf("exec in %s: %w; the process may still be running in the container", name, ctx.Err())
 	}
-	att.Close() // ends the copy when the timeout came first
-	ins, err := cli.ContainerExecInspect(context.WithoutCancel(ctx), created.ID)
+	if res.TimedOut {
+		// Closing the connection ends the copy; the buffers are read only
+		// once it has returned.
+		att.Close()
+		<-copied
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	ins, err := cli.ContainerExecInspect(ictx, created.ID)
 	if err != nil {
 		return ExecResult{}, e.fail(err, "reading the exit code of the exec in "+name)
 	}

@@ -58,6 +58,16 @@ func TestDockerExecInContainer(t *testing.T) {
 		})
 	}
 
+	// Timed out while it still writes: the output read so far is returned
+	// whole, read only once the copy has stopped (go test -race caught
+	// the buffers read while the copy still grew them).
+	r := toolstest.OK[ExecResult](t, k.h, "exec_in_container", map[string]any{"container": "ex-web",
+		"argv": []string{"sh", "-c", "while :; do echo x; done"}, "timeout": 1})
+	if !r.TimedOut || r.PID <= 0 || !strings.HasPrefix(r.Stdout, "x\nx\n") || strings.Trim(r.Stdout, "x\n") != "" {
+		t.Errorf("timed out while writing: timed out %v, PID %d, stdout %.40q (%d bytes)", r.TimedOut, r.PID, r.Stdout, len(r.Stdout))
+	}
+	toolstest.OK[ExecResult](t, k.h, "exec_in_container", map[string]any{"container": "ex-web", "argv": []string{"pkill", "sh"}})
+
 	for _, tc := range []struct {
 		args map[string]any
 		want string

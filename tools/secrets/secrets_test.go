@@ -261,3 +261,26 @@ func TestRules(t *testing.T) {
 		}
 	}
 }
+
+// TestScanSecretsFollowsNoLinkInside: a link inside the root to a
+// deny-listed directory or file is not a way past the deny-list: a path
+// through a link is refused, and a walk skips links (os.Root would
+// follow those that stay inside the root).
+func TestScanSecretsFollowsNoLinkInside(t *testing.T) {
+	root := plant(t)
+	os.Symlink("denied", filepath.Join(root, "alias"))
+	os.Symlink("denied/secret.txt", filepath.Join(root, "notes.txt"))
+	os.MkdirAll(filepath.Join(root, "walked"), 0o755)
+	os.Symlink("../denied/secret.txt", filepath.Join(root, "walked", "link.txt"))
+	_, c := start(t, Config{Roots: []string{root}, Denied: denyDir}, nil)
+	for _, p := range []string{"alias", "alias/secret.txt", "notes.txt"} {
+		msg := toolstest.Err(t, c, "scan_secrets", map[string]any{"path": filepath.Join(root, p)})
+		if !strings.Contains(msg, "symbolic link") {
+			t.Errorf("path %s: %q, want a refusal naming the link", p, msg)
+		}
+	}
+	r := toolstest.OK[ScanResult](t, c, "scan_secrets", map[string]any{"path": filepath.Join(root, "walked")})
+	if len(r.Findings) != 0 || r.FilesScanned != 0 {
+		t.Errorf("a walk through a link to a denied file: %+v", r)
+	}
+}

@@ -152,6 +152,19 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 		return fmt.Errorf("opening the root %s: %w", root, err)
 	}
 	defer r.Close()
+	// os.Root follows links that stay inside the root: the path asked
+	// for must pass through none, or a link to a denied directory would
+	// be walked under the link's name, past the deny-list.
+	if rel != "." {
+		parts := strings.Split(rel, "/")
+		for i := range parts {
+			prefix := strings.Join(parts[:i+1], "/")
+			if fi, err := r.Lstat(prefix); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return tools.ArgErrorf("path", "%s is a symbolic link, which scan_secrets does not follow: give the path it points to",
+					filepath.Join(root, filepath.FromSlash(prefix)))
+			}
+		}
+	}
 	fsys := r.FS()
 	err = fs.WalkDir(fsys, rel, func(p string, d fs.DirEntry, err error) error {
 		switch {
@@ -190,7 +203,7 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 			w.limit("max_bytes")
 			return fs.SkipAll
 		}
-		w.file(r, root, p)
+		w.file(r, root, p, d)
 		return nil
 	})
 	if err != nil && !errors.Is(err, fs.SkipAll) {
@@ -199,10 +212,19 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 	return nil
 }
 
-// file scans one regular file, p relative to root.
-func (w *walk) file(r *os.Root, root, p string) {
+// file scans one regular file, p relative to root, as d, its entry in
+// the walk.
+func (w *walk) file(r *os.Root, root, p string, d fs.DirEntry) {
 	name := filepath.Join(root, filepath.FromSlash(p))
 	if w.scan.pathAllowed(p) {
+		w.res.Skipped++
+		return
+	}
+	// The entry as it is now (lstat), then the file opened: os.Root
+	// follows a link inside the root whatever O_NOFOLLOW says, so a file
+	// swapped for a link since is caught by comparing the two.
+	seen, err := d.Info()
+	if err != nil || !seen.Mode().IsRegular() {
 		w.res.Skipped++
 		return
 	}
@@ -214,7 +236,7 @@ func (w *walk) file(r *os.Root, root, p string) {
 		return
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || !os.SameFile(fi, seen) {
 		w.res.Skipped++
 		return
 	}
