@@ -165,12 +165,20 @@ func hasKeyword(lower []byte, keywords []string) bool {
 	return false
 }
 
-// lineOf returns the line of text holding offset i, without its end.
+// maxLineSide bounds how much of a line lineOf gives on each side of a
+// match: a file of one long line would otherwise cost a scan of it, and a
+// run of the line allowlists over it, for every match in it.
+const maxLineSide = 4096
+
+// lineOf returns the line of text holding offset i, without its end, at
+// most maxLineSide bytes of it on each side of i.
 func lineOf(text string, i int) string {
-	start := strings.LastIndexByte(text[:i], '\n') + 1
-	end := strings.IndexByte(text[i:], '\n')
+	lo := max(0, i-maxLineSide)
+	start := lo + strings.LastIndexByte(text[lo:i], '\n') + 1
+	hi := min(len(text), i+maxLineSide)
+	end := strings.IndexByte(text[i:hi], '\n')
 	if end < 0 {
-		return text[start:]
+		return text[start:hi]
 	}
 	return text[start : i+end]
 }
