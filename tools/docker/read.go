@@ -3,6 +3,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -384,18 +385,23 @@ type streamWriter struct {
 	stream int // 0 stdout, 1 stderr
 }
 
+// Write takes one frame of the stream: each line it completes is added,
+// the rest kept. Only the frame's bytes are searched for line ends, and
+// the unterminated rest is not copied again: a long line sent in many
+// frames costs its length, not its length squared.
 func (w streamWriter) Write(p []byte) (int, error) {
 	c := w.c
+	from := len(c.partial[w.stream]) // no line end before this
 	buf := append(c.partial[w.stream], p...)
 	for {
-		i := strings.IndexByte(string(buf), '\n')
+		i := bytes.IndexByte(buf[from:], '\n')
 		if i < 0 {
 			break
 		}
-		c.add(w.stream, string(buf[:i]))
-		buf = buf[i+1:]
+		c.add(w.stream, string(buf[:from+i]))
+		buf, from = buf[from+i+1:], 0
 	}
-	c.partial[w.stream] = append([]byte(nil), buf...)
+	c.partial[w.stream] = buf
 	return len(p), nil
 }
 
