@@ -136,7 +136,7 @@ func (e *engine) removeContainer(ctx context.Context, in RemoveArgs) (RemoveResu
 	if err != nil {
 		return RemoveResult{}, err
 	}
-	c, err := e.resolve(ctx, cli, in.Container)
+	c, err := e.target(ctx, cli, in.Container)
 	if err != nil {
 		return RemoveResult{}, err
 	}

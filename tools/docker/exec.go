@@ -94,7 +94,7 @@ func (e *engine) execInContainer(ctx context.Context, in ExecArgs) (ExecResult, 
 	if err != nil {
 		return ExecResult{}, err
 	}
-	c, err := e.resolve(ctx, cli, in.Container)
+	c, err := e.target(ctx, cli, in.Container)
 	if err != nil {
 		return ExecResult{}, err
 	}

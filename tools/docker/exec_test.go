@@ -88,27 +88,27 @@ func TestDockerExecInContainer(t *testing.T) {
 	}
 }
 
-// TestDockerExecNeedsApproval: exec_in_container is critical, and its
-// approval request shows the argv the approver lets run.
+// TestDockerExecNeedsApproval: exec_in_container is critical; its
+// approval request shows the argv the approver lets run and the container
+// the name resolved to, and binds that container: one recreated under
+// the name since is not the one the approved call acts on.
 func TestDockerExecNeedsApproval(t *testing.T) {
-	t.Parallel()
-	ts, err := New(Config{Host: "unix:///nonexistent.sock"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := toolstest.Direct(ts.Tools()).Spec(t, "exec_in_container")
+	k := newDockerLab(t)
+	k.d.Run(t, "--name", "ap-web", "--init", busyboxRef, "sleep", "600")
+	id := k.inspect(t, "ap-web").ID
+	sp := k.h.Spec(t, "exec_in_container")
 	if sp.Risk != tools.RiskCritical || !sp.NeedsApproval() {
 		t.Errorf("exec_in_container: risk %v, want critical", sp.Risk)
 	}
-	c := toolstest.New(t, []tools.Toolset{ts}, nil).Client(t)
-	msg := toolstest.Err(t, c, "exec_in_container", map[string]any{"container": "web", "argv": []string{"rm", "-rf", "/data"}})
+	c := toolstest.New(t, []tools.Toolset{k.ts}, nil).Client(t)
+	msg := toolstest.Err(t, c, "exec_in_container", map[string]any{"container": "ap-web", "argv": []string{"rm", "-rf", "/data"}})
 	if !strings.Contains(msg, "approval required") {
 		t.Errorf("without an approval gate: %q, want refused", msg)
 	}
 	// With two-person approval, the request an approver lists shows the
-	// argv, element by element.
-	srv := toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{TwoPerson: true})
-	args := map[string]any{"container": "web", "argv": []string{"rm", "-rf", "/data"}}
+	// argv, element by element, and the container by name and id.
+	srv := toolstest.New(t, []tools.Toolset{k.ts}, &toolstest.Options{TwoPerson: true})
+	args := map[string]any{"container": "ap-web", "argv": []string{"rm", "-rf", "/data"}}
 	if msg := toolstest.Err(t, srv.Client(t), "exec_in_container", args); !strings.Contains(msg, "approval pending") {
 		t.Fatalf("with two-person approval: %q, want pending", msg)
 	}
@@ -118,8 +118,22 @@ func TestDockerExecNeedsApproval(t *testing.T) {
 		t.Fatalf("pending requests: %+v %v", rs, err)
 	}
 	shown, _ := json.Marshal(rs[0].Arguments)
-	if !strings.Contains(string(shown), `"argv":["rm","-rf","/data"]`) || rs[0].Tool != "exec_in_container" {
-		t.Errorf("the approval request shows %s", shown)
+	plan, _ := json.Marshal(rs[0].Plan)
+	if !strings.Contains(string(shown), `"argv":["rm","-rf","/data"]`) || rs[0].Tool != "exec_in_container" ||
+		!strings.Contains(string(plan), `"container":"ap-web"`) || !strings.Contains(string(plan), id) {
+		t.Errorf("the approval request shows %s, plan %s", shown, plan)
+	}
+	// The name now names another container: the call approved for the
+	// first one fails, and runs nothing in the second.
+	k.d.Docker(t, "rm", "-f", "ap-web")
+	k.d.Run(t, "--name", "ap-web", "--init", busyboxRef, "sleep", "600")
+	ctx := tools.WithPlan(context.Background(), &tools.Plan{Value: id})
+	_, err = k.e.execInContainer(ctx, ExecArgs{Container: "ap-web", Argv: []string{"touch", "/ran"}})
+	if err == nil || !strings.Contains(err.Error(), "no longer there") {
+		t.Errorf("the approved container was replaced: %v, want a refusal", err)
+	}
+	if r := toolstest.OK[ExecResult](t, k.h, "exec_in_container", map[string]any{"container": "ap-web", "argv": []string{"ls", "/ran"}}); r.ExitCode == 0 {
+		t.Error("the command ran in the container that replaced the approved one")
 	}
 }
 

@@ -367,7 +367,10 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: true},
 			Run:   e.updateContainer,
-			Task:  true,
+			ApprovalPlan: func(ctx context.Context, in UpdateArgs) (tools.Plan, error) {
+				return e.planContainer(ctx, in.Container)
+			},
+			Task: true,
 		}.Spec(),
 		tools.TypedSpec[RemoveArgs, RemoveResult]{
 			Name: "remove_container", Title: "Remove a container",
@@ -376,6 +379,9 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.removeContainer,
+			ApprovalPlan: func(ctx context.Context, in RemoveArgs) (tools.Plan, error) {
+				return e.planContainer(ctx, in.Container)
+			},
 		}.Spec(),
 		tools.TypedSpec[PullArgs, PullResult]{
 			Name: "pull_image", Title: "Pull an image",
@@ -394,7 +400,8 @@ func (e *engine) declare() []tools.Spec {
 			Scope: auth.ScopeContainerAdmin, Risk: tools.RiskCritical, Needs: dockerNeeds,
 			Hints: tools.Hints{ReadOnly: false, Destructive: true, Idempotent: false, OpenWorld: false},
 			Run:   e.execInContainer, Text: execText,
-			Untrusted: true, // the command's output
+			ApprovalPlan: func(ctx context.Context, in ExecArgs) (tools.Plan, error) { return e.planContainer(ctx, in.Container) },
+			Untrusted:    true, // the command's output
 		}.Spec(),
 		tools.TypedSpec[ImageUpdatesArgs, ImageUpdates]{
 			Name: "check_image_updates", Title: "Check for image updates",

@@ -216,7 +216,7 @@ func (e *engine) updateContainer(ctx context.Context, in UpdateArgs) (UpdateResu
 	if err != nil {
 		return UpdateResult{}, err
 	}
-	old, err := e.resolve(ctx, cli, in.Container)
+	old, err := e.target(ctx, cli, in.Container)
 	if err != nil {
 		return UpdateResult{}, err
 	}
