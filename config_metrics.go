@@ -34,3 +34,18 @@ func (c *config) resolveMetrics() error {
 	}
 	return nil
 }
+
+// metricsExposure is the start-up warning for a --metrics-listen address
+// that listens on every interface (no host, 0.0.0.0, ::), public ones
+// included; "" for one naming a host.
+func metricsExposure(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return ""
+	}
+	return fmt.Sprintf("--metrics-listen %s serves /metrics without authentication on every interface of this host, public ones "+
+		"included: give it a loopback address (127.0.0.1:9470) or one only your monitoring can reach", addr)
+}

@@ -191,3 +191,16 @@ func TestMetricsUnderTheSandbox(t *testing.T) {
 		t.Errorf("the collector failed under the sandbox:\n%s", p.Stderr)
 	}
 }
+
+// TestMetricsExposureWarning: a --metrics-listen on every interface is
+// warned about at start; one naming a host is not.
+func TestMetricsExposureWarning(t *testing.T) {
+	for addr, warn := range map[string]bool{
+		"0.0.0.0:9470": true, ":9470": true, "[::]:9470": true, "[0:0::0]:9470": true,
+		"127.0.0.1:9470": false, "[::1]:9470": false, "100.64.1.2:9470": false, "monitoring.lan:9470": false,
+	} {
+		if got := metricsExposure(addr); (got != "") != warn {
+			t.Errorf("%s: warning %q, want one: %v", addr, got, warn)
+		}
+	}
+}

@@ -210,6 +210,9 @@ func setup(ctx context.Context, args []string, stderr io.Writer) (_ *instance, e
 		return nil, err
 	}
 	if cfg.MetricsListen != "" {
+		if w := metricsExposure(cfg.MetricsListen); w != "" {
+			in.log.Warn(w)
+		}
 		if in.metricsLn, err = hostListener(ctx, cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("--metrics-listen: %w", err)
 		}
