@@ -79,7 +79,8 @@ func startChokeServerLimited(t *testing.T, limits RateLimits) *chokeServer {
 }
 
 // serveChoke serves c over HTTP with a fresh audit log and a token
-// verifier of its own (c's Logger, Audit and Verifier are set here).
+// verifier of its own (c's Logger and Audit are set here, and its
+// Verifier unless it has one, which must take chokeServer's secret).
 func serveChoke(t *testing.T, c Config) *chokeServer {
 	t.Helper()
 	cs := &chokeServer{logPath: filepath.Join(t.TempDir(), "audit.log"), secret: []byte("0123456789abcdef0123456789abcdef")}
@@ -88,11 +89,15 @@ func serveChoke(t *testing.T, c Config) *chokeServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	v, err := auth.NewVerifier(auth.Config{Secret: cs.secret})
-	if err != nil {
-		t.Fatal(err)
+	if c.Verifier == nil {
+		v, err := auth.NewVerifier(auth.Config{Secret: cs.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Verifier = v
 	}
-	c.Logger, c.Audit, c.Verifier = slog.New(slog.NewTextHandler(io.Discard, nil)), l, v
+	v := c.Verifier
+	c.Logger, c.Audit = slog.New(slog.NewTextHandler(io.Discard, nil)), l
 	cs.verifier = v
 	s, err := New(c)
 	if err != nil {

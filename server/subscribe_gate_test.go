@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -23,7 +24,12 @@ import (
 // that sends none; and a prompt, plan.
 func watchedThings(t *testing.T, scope auth.Scope, changes <-chan string) *chokeServer {
 	t.Helper()
-	return serveChoke(t, Config{
+	return serveChoke(t, watchedConfig(scope, changes))
+}
+
+// watchedConfig is watchedThings' configuration.
+func watchedConfig(scope auth.Scope, changes <-chan string) Config {
+	return Config{
 		Enabled: []tools.Spec{echoTool("thing", scope), readTool("status", auth.ScopeReadonly)},
 		Prompts: []tools.PromptSpec{testPrompt("plan", auth.ScopeReadonly)},
 		Views: []tools.ResourceView{
@@ -41,7 +47,7 @@ func watchedThings(t *testing.T, scope auth.Scope, changes <-chan string) *choke
 				}
 			}
 		}},
-	})
+	}
 }
 
 // subscribeRecords are the log's resource_subscribe records for uri.
@@ -166,27 +172,22 @@ func TestRefusedListenRecordsNoSuccess(t *testing.T) {
 func TestRevokedSubscriberIsCutOff(t *testing.T) {
 	changes := make(chan string, 1)
 	cs := watchedThings(t, auth.ScopeReadonly, changes)
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "laptop", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
+	c := listeningClient(t, cs, auth.Claims{Agent: "laptop", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	updates := subscribeWeb(t, c)
+	changes <- "web"
+	select {
+	case <-updates:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no update before the revocation")
 	}
-	// The session's GET stream carries the updates.
-	tr, err := transport.NewStreamableHTTP(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}),
-		//lint:ignore SA1019 the 2025-11-25 session stream is what the subscription is sent on
-		transport.WithContinuousListening())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr)
-	if err := c.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := c.Initialize(t.Context(), init); err != nil {
-		t.Fatal(err)
-	}
+	cs.verifier.SetRevocations(auth.Revocations{Agents: []string{"laptop"}})
+	wantCutOff(t, cs, changes, updates)
+}
+
+// subscribeWeb subscribes c to test://things/web and returns the updates
+// it is sent.
+func subscribeWeb(t *testing.T, c *client.Client) <-chan string {
+	t.Helper()
 	updates := make(chan string, 4)
 	c.OnNotification(func(n mcp.JSONRPCNotification) {
 		if n.Method == string(mcp.MethodNotificationResourceUpdated) {
@@ -197,21 +198,21 @@ func TestRevokedSubscriberIsCutOff(t *testing.T) {
 	if err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: "test://things/web"}}); err != nil {
 		t.Fatal(err)
 	}
+	return updates
+}
+
+// wantCutOff checks that a change is no longer sent to the subscription,
+// which is no longer held.
+func wantCutOff(t *testing.T, cs *chokeServer, changes chan<- string, updates <-chan string) {
+	t.Helper()
 	changes <- "web"
 	select {
 	case <-updates:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no update before the revocation")
-	}
-	cs.verifier.SetRevocations(auth.Revocations{Agents: []string{"laptop"}})
-	changes <- "web"
-	select {
-	case <-updates:
-		t.Error("an update reached a revoked token's subscription")
+		t.Error("an update reached a subscription whose token no longer verifies")
 	case <-time.After(time.Second):
 	}
 	if held, _ := cs.srv.Subscriptions(); held != 0 {
-		t.Errorf("%d subscriptions held after the revocation", held)
+		t.Errorf("%d subscriptions held after the token stopped verifying", held)
 	}
 }
 
@@ -268,4 +269,97 @@ func TestSubscribeGatedWhateverVersionItNames(t *testing.T) {
 	if recs := subscribeRecords(t, cs, "test://things/web"); len(recs) != 1 || recs[0]["result"] != "denied" {
 		t.Errorf("records %v, want one refusal", recs)
 	}
+}
+
+// listeningClient is an initialized 2025-11-25 client over HTTP, with a
+// token of claims, whose session's GET stream carries the updates.
+func listeningClient(t *testing.T, cs *chokeServer, claims auth.Claims) *client.Client {
+	t.Helper()
+	tok, err := auth.MintHMAC(cs.secret, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.NewStreamableHTTP(cs.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}),
+		//lint:ignore SA1019 the 2025-11-25 session stream is what the subscription is sent on
+		transport.WithContinuousListening())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	if _, err := c.Initialize(t.Context(), init); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestExpiredSubscriberIsCutOff: a subscription ends when the token it
+// was made with expires: the next update is not sent.
+func TestExpiredSubscriberIsCutOff(t *testing.T) {
+	changes := make(chan string, 1)
+	v, err := auth.NewVerifier(auth.Config{Secret: []byte("0123456789abcdef0123456789abcdef"), ClockSkew: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := watchedConfig(auth.ScopeReadonly, changes)
+	cfg.Verifier = v
+	cs := serveChoke(t, cfg)
+	expiry := time.Now().Add(2 * time.Second)
+	updates := subscribeWeb(t, listeningClient(t, cs, auth.Claims{Agent: "laptop", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: expiry}))
+	time.Sleep(time.Until(expiry) + 100*time.Millisecond)
+	wantCutOff(t, cs, changes, updates)
+}
+
+// TestSubscribeRefusedWhenTheLogFails: an allowed subscription, whose
+// record is written once mcp-go has made it, is refused up front when the
+// audit log cannot take records, rather than answered as made and held
+// without one.
+func TestSubscribeRefusedWhenTheLogFails(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+	c := legacyStdio(t, cs)
+	cs.srv.audit.Close()
+	//lint:ignore SA1019 resources/subscribe, removed in 2026-07-28, is what a 2025-11-25 client sends
+	err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: "test://things/web"}})
+	if err == nil {
+		t.Error("subscribed with no audit log")
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held", held)
+	}
+}
+
+// TestSubscriptionsPastTheMostAreRecordedAsRefused: a subscriber holds at
+// most maxSubscriptions resources; one more is recorded as refused, never
+// as a success.
+func TestSubscriptionsPastTheMostAreRecordedAsRefused(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+	c := legacyStdio(t, cs)
+	name := func(i int) string { return fmt.Sprintf("test://things/c-%c%c", 'a'+i/26, 'a'+i%26) }
+	for i := range maxSubscriptions + 1 {
+		//lint:ignore SA1019 resources/subscribe, removed in 2026-07-28, is what a 2025-11-25 client sends
+		if err := c.Subscribe(t.Context(), mcp.SubscribeRequest{Params: mcp.SubscribeParams{URI: name(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held, _ := cs.srv.Subscriptions(); held != maxSubscriptions {
+		t.Errorf("%d subscriptions held, want %d", held, maxSubscriptions)
+	}
+	last := subscribeRecords(t, cs, name(maxSubscriptions))
+	if len(last) != 1 || last[0]["result"] != "denied" {
+		t.Errorf("the one past the most: records %v, want one refusal", last)
+	}
+}
+
+// legacyStdio is a 2025-11-25 stdio client of cs with readonly, which
+// subscribes with resources/subscribe.
+func legacyStdio(t *testing.T, cs *chokeServer) *client.Client {
+	t.Helper()
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	return cs.clientWith(t, true, "local", []auth.Scope{auth.ScopeReadonly}, init)
 }

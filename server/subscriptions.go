@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,6 +167,11 @@ func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []s
 		recs[i], allowed[i] = rec, v.Allowed
 	}
 	if ref == nil {
+		// Allowed: recorded once mcp-go has made them, in its hooks, which
+		// cannot refuse; a log that cannot take records refuses here.
+		if s.audit != nil && len(uris) > 0 && s.audit.Healthy() != nil {
+			return &subRefusal{auditFailed: true}
+		}
 		return nil
 	}
 	failed := false
@@ -183,23 +189,42 @@ func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []s
 	return ref
 }
 
-// recordSubscriptions writes the success records of subscriptions mcp-go
-// accepted, each decided again (a revocation since the gate refuses it):
-// false, and nothing is to be subscribed, when one is refused or a record
-// cannot be written.
-func (s *Server) recordSubscriptions(ctx context.Context, uris []string) bool {
+// recordSubscriptions writes the records of the subscriptions mcp-go
+// accepted for subscriber and returns the URIs to subscribe: each is
+// decided again (a reload since the gate may refuse it) and, past what a
+// subscriber may hold (maxSubscriptions), refused; a success is recorded
+// only for a URI returned. None is returned when a record cannot be
+// written (the gate checked the log could take them; failing since, the
+// request is answered as made, holds nothing, and the server log says so).
+func (s *Server) recordSubscriptions(ctx context.Context, subscriber string, uris []string) []string {
 	c := auth.CallerFrom(ctx)
+	s.subs.mu.Lock()
+	held := maps.Clone(s.subs.session[subscriber])
+	s.subs.mu.Unlock()
+	free := maxSubscriptions - len(held)
+	var ok []string
 	for _, uri := range uris {
 		v, rec := s.subscribeDecision(c, uri)
-		if v.Allowed {
+		_, again := held[uri]
+		switch {
+		case !v.Allowed:
+		case !again && free <= 0:
+			rec = deny(rec, fmt.Sprintf("not subscribed: a subscriber holds at most %d resources", maxSubscriptions), nil)
+		default:
 			rec.Result = audit.ResultSuccess
+			if !again {
+				free--
+			}
 		}
-		if err := s.write(ctx, rec); err != nil || !v.Allowed {
-			s.log.Warn("subscription not made", "uri", uri, "reason", rec.Reason, "audit_error", err)
-			return false
+		if err := s.write(ctx, rec); err != nil {
+			s.log.Error("subscription not made: its record could not be written", "uri", uri, "error", err)
+			return nil
+		}
+		if rec.Result == audit.ResultSuccess {
+			ok = append(ok, uri)
 		}
 	}
-	return true
+	return ok
 }
 
 // stdioKey marks the context of a request that came over stdio.
@@ -254,33 +279,36 @@ func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeReques
 	if sess == nil {
 		return
 	}
-	if !s.recordSubscriptions(ctx, []string{req.Params.URI}) {
+	id := sess.SessionID()
+	uris := s.recordSubscriptions(ctx, id, []string{req.Params.URI})
+	if len(uris) == 0 {
 		return
 	}
-	id := sess.SessionID()
-	valid := s.stillValid(ctx)
+	valid := s.stillValid(ctx, req.Header)
 	s.add(id, func(uri string) error {
 		if err := s.revalidate(id, valid); err != nil {
 			return err
 		}
 		return s.mcp.SendNotificationToSpecificClient(id, mcp.MethodNotificationResourceUpdated, map[string]any{"uri": uri})
-	}, req.Params.URI)
+	}, uris...)
 }
 
-// stillValid returns a check that the token the caller of ctx subscribed
-// with has not been revoked since (by its id or its agent: a refreshed
-// token of the same agent keeps the session's subscriptions); nil for a
-// caller with no token (stdio, a caller known by its tailnet identity).
-func (s *Server) stillValid(ctx context.Context) func() error {
+// stillValid returns a check that the bearer token a subscription was
+// made with still verifies — not expired, not revoked, its key still
+// trusted — run before each update; nil for a caller without one (stdio,
+// a caller known by its tailnet identity, whatever headers it sent).
+func (s *Server) stillValid(ctx context.Context, h http.Header) func() error {
 	c := auth.CallerFrom(ctx)
 	if s.verifier == nil || c == nil || (c.Method != auth.MethodHMAC && c.Method != auth.MethodJWT) {
 		return nil
 	}
-	return func() error {
-		if s.verifier.Revoked(c) {
-			return errors.New("its token was revoked")
-		}
+	scheme, tok, _ := strings.Cut(h.Get("Authorization"), " ")
+	if tok = strings.TrimSpace(tok); !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return nil
+	}
+	return func() error {
+		_, err := s.verifier.Verify(tok)
+		return err
 	}
 }
 
@@ -302,12 +330,15 @@ func (s *Server) revalidate(subscriber string, valid func() error) error {
 // subscribeGate): the subscriber is the request's stream, and its
 // subscriptions end when the stream does.
 func (s *Server) listening(ctx context.Context, id any, req *mcp.SubscriptionsListenRequest) {
-	uris := req.Params.Notifications.ResourceSubscriptions
-	if len(uris) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil || !s.recordSubscriptions(ctx, uris) {
+	if len(req.Params.Notifications.ResourceSubscriptions) == 0 || mcpserver.ClientSessionFromContext(ctx) == nil {
 		return
 	}
 	key := fmt.Sprintf("listen:%d", s.subs.streams.Add(1))
-	valid := s.stillValid(ctx)
+	uris := s.recordSubscriptions(ctx, key, req.Params.Notifications.ResourceSubscriptions)
+	if len(uris) == 0 {
+		return
+	}
+	valid := s.stillValid(ctx, req.Header)
 	s.add(key, func(uri string) error {
 		if err := s.revalidate(key, valid); err != nil {
 			return err

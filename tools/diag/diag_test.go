@@ -852,13 +852,19 @@ func TestDiagHTTPRedirectDropsHeadersElsewhere(t *testing.T) {
 
 	// A 307 would send the body on: not followed.
 	msg := toolstest.Err(t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere-307", "method": "POST", "body": `{"password":"p"}`})
-	if !strings.Contains(msg, "not following the 307") || !strings.Contains(msg, "body") {
+	if !strings.Contains(msg, "following the redirect to "+other.URL+"/landing") || !strings.Contains(msg, "send the request's body to another origin") {
 		t.Errorf("a 307 elsewhere with a body: %q", msg)
 	}
 	select {
 	case s := <-got:
 		t.Errorf("the body's redirect reached %s", s.path)
 	default:
+	}
+	// Not following, the 307 itself is the result, as before.
+	r = toolstest.OK[HTTPResult](t, k, "http_request_test", map[string]any{"url": first.URL + "/elsewhere-307", "method": "POST",
+		"body": `{"password":"p"}`, "follow_redirects": false})
+	if r.StatusCode != http.StatusTemporaryRedirect || len(r.Redirects) != 1 {
+		t.Errorf("a 307 not followed: %+v", r)
 	}
 }
 

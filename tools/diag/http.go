@@ -265,6 +265,10 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 			code = req.Response.StatusCode
 		}
 		hop := HTTPRedirect{StatusCode: code, From: prev.URL.String(), To: req.URL.String()}
+		if !follow { // the redirect is the result: nothing is sent
+			res.Redirects = append(res.Redirects, hop)
+			return http.ErrUseLastResponse
+		}
 		if origin(req.URL) != origin(via[0].URL) {
 			// The caller's headers (an API key, a token) and body were meant
 			// for the URL asked for, and an approver saw only that URL: Go's
@@ -273,7 +277,7 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 			// (query string included) in Referer.
 			if req.GetBody != nil && in.Body != "" {
 				res.Redirects = append(res.Redirects, hop)
-				return fmt.Errorf("not following the %d to %s: it would send the request's body to another origin than the URL's", code, req.URL.Redacted())
+				return fmt.Errorf("it would send the request's body to another origin than the URL's: ask again with follow_redirects false to see it")
 			}
 			for k := range in.Headers {
 				if req.Header.Get(k) != "" {
@@ -284,10 +288,7 @@ func (g *diag) httpRequest(ctx context.Context, in HTTPArgs) (HTTPResult, error)
 			req.Header.Del("Referer")
 		}
 		res.Redirects = append(res.Redirects, hop)
-		switch {
-		case !follow:
-			return http.ErrUseLastResponse
-		case len(via) > httpMaxRedirects:
+		if len(via) > httpMaxRedirects {
 			return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
 		}
 		if _, err := httpURL("redirect", req.URL.String()); err != nil {
