@@ -72,6 +72,15 @@ func (s *Server) auditUnknownTool(ctx context.Context, _ any, method mcp.MCPMeth
 	s.write(ctx, request(kind, name, args, c, v))
 }
 
+// withCallable gives a tool's handler the check of which other tools c
+// may call (tools.Callable).
+func (s *Server) withCallable(ctx context.Context, c *auth.Caller) context.Context {
+	return tools.WithCallable(ctx, func(tool string) (bool, string) {
+		v := s.decide(c, KindTool, tool)
+		return v.Allowed, v.Reason
+	})
+}
+
 // authorizeAndAudit wraps every tool handler: it asks the choke point,
 // validates arguments, has the user confirm a call of a tool named in
 // Config.Confirm (see confirm.go), has the tool plan a call that needs approval
@@ -205,11 +214,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			r.RequestID, r.Tool, r.Caller, r.Risk = rec.RequestID, rec.Tool, rec.Caller, rec.Risk
 			return s.write(ctx, r)
 		})
-		ctx = tools.WithCallable(ctx, func(tool string) (bool, string) {
-			tv := s.decide(c, KindTool, tool)
-			return tv.Allowed, tv.Reason
-		})
-		res, err := next(ctx, req)
+		res, err := next(s.withCallable(ctx, c), req)
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil
 		}

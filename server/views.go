@@ -246,7 +246,7 @@ func (s *Server) readView(v *view) mcpserver.ResourceHandlerFunc {
 		}
 		call := mcp.CallToolRequest{}
 		call.Params.Name, call.Params.Arguments = v.spec.Tool, args
-		res, err := verd.entry.spec.Handler(ctx, call)
+		res, err := verd.entry.spec.Handler(s.withCallable(ctx, c), call)
 		var out []mcp.ResourceContents
 		if err == nil {
 			out, err = viewContents(uri, v.spec.MIMEType, v.spec.Fields, res, verd.entry.spec.UntrustedOutput())
