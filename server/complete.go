@@ -95,6 +95,16 @@ func (s *Server) answerCompletion(ctx context.Context, rec *audit.Record, start 
 	out := &mcp.Completion{Values: []string{}}
 	var err error
 	if ok {
+		// The names come from running the listing tool: it is charged to
+		// the caller's rate limits as a call of that tool.
+		if tv := s.decide(rec.Caller, KindTool, cp.Tool); tv.entry != nil {
+			if refused := s.limits.take(rec.Caller, tv.entry.scope); refused != nil {
+				if err := s.write(ctx, deny(rec, refused.reason(), nil)); err != nil {
+					return nil, fmt.Errorf("%s", auditRefusal)
+				}
+				return nil, fmt.Errorf("%s", refused.reason())
+			}
+		}
 		out, err = complete(ctx, cp.Values, prefix)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -22,6 +23,11 @@ import (
 // admin_see), and the two completions.
 func startWorkflowServer(t *testing.T) *chokeServer {
 	t.Helper()
+	return serveChoke(t, workflowConfig())
+}
+
+// workflowConfig is startWorkflowServer's configuration.
+func workflowConfig() Config {
 	flow := testPrompt("flow", auth.ScopeAuthenticated)
 	flow.Prompt.Arguments = []mcp.PromptArgument{{Name: "thing"}, {Name: "hidden"}, {Name: "free"}}
 	flow.Uses, flow.Optional = []string{"see"}, []string{"admin_see"}
@@ -36,14 +42,44 @@ func startWorkflowServer(t *testing.T) *chokeServer {
 	for i := range 150 {
 		things = append(things, fmt.Sprintf("z%03d", i))
 	}
-	return serveChoke(t, Config{
+	return Config{
 		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly), readTool("admin_see", auth.ScopeAdmin)},
 		Prompts: []tools.PromptSpec{flow, adminFlow},
 		Completions: []tools.Completion{
 			{Kind: "thing", Tool: "see", Values: func(context.Context) ([]string, error) { return things, nil }},
 			{Kind: "secret", Tool: "admin_see", Values: func(context.Context) ([]string, error) { return []string{"top-secret-name"}, nil }},
 		},
-	})
+	}
+}
+
+// TestCompletionsAreRateLimited: a completion runs its listing tool, and
+// is charged to the caller's rate limits as a call of it: past them it is
+// refused, saying so, and recorded.
+func TestCompletionsAreRateLimited(t *testing.T) {
+	cfg := workflowConfig()
+	cfg.RateLimits = RateLimits{Default: Rate{1, time.Hour, 2}}
+	cs := serveChoke(t, cfg)
+	for _, stdio := range []bool{false, true} {
+		c := cs.client(t, stdio, fmt.Sprintf("completer-%v", stdio), auth.ScopeReadonly)
+		for i := range 3 {
+			_, err := c.Complete(t.Context(), completeReq("flow", "thing", "al"))
+			if i < 2 && err != nil {
+				t.Errorf("stdio %v, completion %d: %v", stdio, i+1, err)
+			}
+			if i == 2 && (err == nil || !strings.Contains(err.Error(), "rate limited")) {
+				t.Errorf("stdio %v, a third completion past a burst of 2: %v, want rate limited", stdio, err)
+			}
+		}
+	}
+	limited := 0
+	for _, r := range readAuditLog(t, cs.logPath) {
+		if r["event"] == string(audit.EventCompletion) && strings.Contains(fmt.Sprint(r["reason"]), "rate limited") {
+			limited++
+		}
+	}
+	if limited != 2 {
+		t.Errorf("%d rate-limited completion records, want 2", limited)
+	}
 }
 
 func completeReq(prompt, arg, value string) mcp.CompleteRequest {
