@@ -232,8 +232,8 @@ func testFleet(t *testing.T, mode string, d *labtest.Dockerd) {
 	// alice's critical call until a second person decides there.
 	done := make(chan string, 1)
 	go func() {
-		res, err := csA.CallTool(context.Background(), &sdk.CallToolParams{Name: "remove_container",
-			Arguments: map[string]any{"container": "web", "node": "member-one"}})
+		res, err := csA.CallTool(context.Background(), &sdk.CallToolParams{Name: "pull_image",
+			Arguments: map[string]any{"image": "busybox:1.36", "node": "member-one"}})
 		if err != nil {
 			done <- err.Error()
 			return
@@ -248,7 +248,7 @@ func testFleet(t *testing.T, mode string, d *labtest.Dockerd) {
 			t.Fatal(err)
 		}
 		for _, r := range rs {
-			if r.Tool == "remove_container" {
+			if r.Tool == "pull_image" {
 				reqID = r.ID
 			}
 		}

@@ -439,7 +439,7 @@ func checkHungStatus(t *testing.T, cs *sdk.ClientSession, hung string) {
 	}
 }
 
-// checkDeniedOnMember: a critical call (remove_container) sent on the
+// checkDeniedOnMember: a critical call (pull_image) sent on the
 // entry node's session cs to member (named name, run with
 // --approval-two-person) waits for approval on that member, not on the
 // entry, held in the caller's name (login) with the entry as via; a
@@ -449,8 +449,8 @@ func checkDeniedOnMember(t *testing.T, cs *sdk.ClientSession, entry, member *tsS
 	t.Helper()
 	done := make(chan string, 1)
 	go func() {
-		res, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: "remove_container",
-			Arguments: map[string]any{"container": "web", "node": name}})
+		res, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: "pull_image",
+			Arguments: map[string]any{"image": "busybox:1.36", "node": name}})
 		if err == nil && len(res.Content) > 0 {
 			if tc, ok := res.Content[0].(*sdk.TextContent); ok {
 				done <- tc.Text
@@ -460,7 +460,7 @@ func checkDeniedOnMember(t *testing.T, cs *sdk.ClientSession, entry, member *tsS
 		done <- fmt.Sprint(res, err)
 	}()
 	approver := &auth.Caller{Agent: "second-person", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeAdmin}}
-	req := waitApprovalRequest(t, member, approver, "remove_container")
+	req := waitApprovalRequest(t, member, approver, "pull_image")
 	if id, via := req.Caller.Tailscale, req.Caller.Via; id == nil || id.LoginName != login || via == nil || via.NodeName != "entry" {
 		t.Errorf("%s holds the request for %+v via %+v, want %s via the entry node", name, id, via, login)
 	}

@@ -160,8 +160,10 @@ func (t *Toolset) inventory(ctx context.Context, in Args) (Inventory, error) {
 		}
 		if p.Tool != "" {
 			if ok, why := tools.Callable(ctx, p.Tool); !ok {
+				mu.Lock() // parts read before this one may be done already
 				out.Parts = append(out.Parts, Part{Name: p.Name, Status: StatusUnavailable,
 					Error: fmt.Sprintf("it repeats what %s lists, which this caller may not call: %s", p.Tool, why)})
+				mu.Unlock()
 				continue
 			}
 		}
