@@ -71,7 +71,7 @@ endif
 # init reads the local zone): the appliance image then carries no zoneinfo
 # tree (1.3 MB), and TZ works wherever the host has none. A host's own
 # database, where there is one, still comes first.
-RELEASE_TAGS := netgo,osusergo,timetzdata,$(TS_TAGS)
+RELEASE_TAGS := netgo,osusergo,timetzdata,tailops_noinfer,$(TS_TAGS)
 RELEASE_LDFLAGS := -s -w -linkmode external -extldflags "-static" -buildid= \
 	-X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Every build's GOEXPERIMENT: jsonv2 puts Go's encoding/json/v2 under

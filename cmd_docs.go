@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +31,7 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("docs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	readme := fs.String("readme", "README.md", "the file whose tool table is rewritten")
-	schemas := fs.String("schemas", "", "also rewrite this file, the tools' JSON schemas as inferred from their types (tools/schemas.json)")
+	schemas := fs.String("schemas", "", "also rewrite this file, the tools' JSON schemas as inferred from their types, gzipped (tools/schemas.json.gz)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,23 +65,39 @@ func runDocs(args []string, stdout, stderr io.Writer) error {
 }
 
 // writeSchemaCache writes path, the schema cache TypedSpec reads
-// (tools/schemas.go), from docToolsets' tools, when it differs.
+// (tools/schemas.go), gzipped, from docToolsets' tools, when its content
+// differs.
 func writeSchemaCache(path string, stdout io.Writer) error {
 	b, err := schemaCacheFile()
 	if err != nil {
 		return err
 	}
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
-		return nil
+	if old, err := os.ReadFile(path); err == nil {
+		if content, err := gunzipFile(old); err == nil && bytes.Equal(content, b) {
+			return nil
+		}
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	gz, err := tools.SchemaCacheGzip(b)
+	if err != nil {
+		return fmt.Errorf("compressing the schema cache: %w", err)
+	}
+	if err := os.WriteFile(path, gz, 0o644); err != nil {
 		return fmt.Errorf("writing the schema cache: %w", err)
 	}
 	fmt.Fprintf(stdout, "docs: rewrote %s\n", path)
 	return nil
 }
 
-// schemaCacheFile is tools/schemas.json as docToolsets' tools' types give it.
+// gunzipFile returns the content of a gzipped file's bytes.
+func gunzipFile(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
+
+// schemaCacheFile is tools/schemas.json.gz's content as docToolsets' tools' types give it.
 func schemaCacheFile() ([]byte, error) {
 	var specs []tools.Spec
 	for _, ts := range docToolsets() {

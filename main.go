@@ -17,7 +17,7 @@
 package main
 
 // README.md's tool table is generated from the registry (cmd_docs.go).
-//go:generate go run . docs --readme README.md --schemas tools/schemas.json
+//go:generate go run . docs --readme README.md --schemas tools/schemas.json.gz
 
 import (
 	"context"

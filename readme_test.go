@@ -91,7 +91,7 @@ func TestReadmeNamesEveryToolset(t *testing.T) {
 	}
 }
 
-// TestSchemaCacheFresh: tools/schemas.json, the schemas TypedSpec takes
+// TestSchemaCacheFresh: tools/schemas.json.gz, the schemas TypedSpec takes
 // instead of inferring them at start-up, is what inferring them from
 // today's types and libraries gives, and it holds every tool's input
 // schema (so no tool is inferred at start-up).
@@ -100,9 +100,13 @@ func TestSchemaCacheFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tools.SchemaCacheEmbedded(); !bytes.Equal(got, want) {
+	got, err := tools.SchemaCacheEmbedded()
+	if err != nil {
+		t.Fatalf("tools/schemas.json.gz: %v", err)
+	}
+	if !bytes.Equal(got, want) {
 		g, w := firstDifferentLine(string(got), string(want))
-		t.Fatalf("tools/schemas.json is not what the tools' types give: run `go generate ./...` and commit it\n     file: %.300s\ninferred: %.300s", g, w)
+		t.Fatalf("tools/schemas.json.gz is not what the tools' types give: run `go generate ./...` and commit it\n     file: %.300s\ninferred: %.300s", g, w)
 	}
 	n := 0
 	for _, ts := range docToolsets() {

@@ -41,7 +41,7 @@ buildGo126Module {
       (lib.fileset.fileFilter (file: file.hasExt "go") ../.)
       # Files the code embeds (//go:embed); .ci/nix-check.sh checks the list.
       ../tools/secrets/rules/gitleaks.toml
-      ../tools/schemas.json
+      ../tools/schemas.json.gz
     ];
   };
 
@@ -55,12 +55,14 @@ buildGo126Module {
   # The Makefile's GO_EXPERIMENT (.ci/nix-check.sh compares): encoding/json
   # runs on Go's encoding/json/v2.
   env.GOEXPERIMENT = "jsonv2";
-  # netgo,osusergo,timetzdata and the Tailscale features TailOps leaves out
-  # (../tailscale.tags): the Makefile's RELEASE_TAGS, in the same order.
+  # netgo,osusergo,timetzdata, tailops_noinfer (the tools' schemas from
+  # tools/schemas.json.gz only) and the Tailscale features TailOps leaves
+  # out (../tailscale.tags): the Makefile's RELEASE_TAGS, in the same order.
   tags = [
     "netgo"
     "osusergo"
     "timetzdata"
+    "tailops_noinfer"
   ]
   ++ import ./tailscale-tags.nix;
   ldflags = [

@@ -4,6 +4,7 @@ package tools
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/binary"
@@ -24,7 +25,7 @@ import (
 // WithInputSchema and WithOutputSchema: reflection, then marshalling and
 // unmarshalling the schema) was about a third of the server's start-up
 // CPU for the 61 tools. `go generate` (the hidden `tailops docs
-// --schemas`) writes what that inference gives into schemas.json, in
+// --schemas`) writes what that inference gives into schemas.json.gz, in
 // mcp-go's SchemaCache form, and TypedSpec.Spec takes a tool's schemas
 // from there when the entry's key still matches its types: the key holds
 // a digest of the argument and result types' structure (every field's
@@ -36,18 +37,33 @@ import (
 // TestSchemaCacheFresh does: it fails when the file is not what the
 // inference gives today.
 
-//go:embed schemas.json
-var schemasJSON []byte
+// schemasGzip is schemas.json gzipped: the appliance image has a size
+// budget, and the schemas repeat the types' descriptions. The tool
+// snapshots (testdata/toolsnaps) show the same schemas for review.
+//
+//go:embed schemas.json.gz
+var schemasGzip []byte
 
-// schemaCache is schemas.json, read on the first typed tool built.
+// schemaCache is schemas.json.gz's content, read on the first typed tool built.
 var schemaCache = sync.OnceValue(func() *mcp.SchemaCache {
 	c := mcp.NewSchemaCache()
-	if err := c.UnmarshalJSON(schemasJSON); err != nil {
-		// Every lookup misses: the schemas are inferred.
+	b, err := gunzip(schemasGzip)
+	if err != nil || c.UnmarshalJSON(b) != nil {
+		// Every lookup misses: the schemas are inferred (and a build
+		// without inference, tailops_noinfer, stops at its first tool).
 		return mcp.NewSchemaCache()
 	}
 	return c
 })
+
+// gunzip returns b's gzip content.
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
 
 // schemaKey is the cache key of a tool's input or output schema (what is
 // "input" or "output") derived from t.
@@ -106,38 +122,48 @@ type toolSchemas struct {
 	in, out       json.RawMessage
 }
 
-// schemasOf returns the tool's schemas from c, inferring each that is
-// not there.
-func schemasOf[In, Out any](c *mcp.SchemaCache, tool string) toolSchemas {
-	s := toolSchemas{
-		inKey:  schemaKey(tool, "input", reflect.TypeFor[In]()),
-		outKey: schemaKey(tool, "output", reflect.TypeFor[Out]()),
-	}
+// schemasOf returns the tool's schemas from c, for argument and result
+// types in and out, inferring each that is not there with infer (nil in a
+// build without inference: a schema missing from the cache there is a
+// build error, stated at the first start).
+func schemasOf(c *mcp.SchemaCache, tool string, in, out reflect.Type, infer *inferers) toolSchemas {
+	s := toolSchemas{inKey: schemaKey(tool, "input", in), outKey: schemaKey(tool, "output", out)}
 	var inOK, outOK bool
 	s.in, inOK = c.GetRaw(s.inKey)
 	s.out, outOK = c.GetRaw(s.outKey)
+	if inOK && outOK {
+		return s
+	}
+	if infer == nil {
+		panic(fmt.Sprintf("tool %s: its schemas are not in tools/schemas.json.gz, and this build (tailops_noinfer) infers none: run go generate ./... and build again", tool))
+	}
 	if !inOK {
-		s.in = inferInputSchema[In]()
+		s.in = inferInput(infer.in, in)
 	}
 	if !outOK {
-		s.out = inferOutputSchema[Out]()
+		s.out = inferOutput(infer.out)
 	}
 	return s
 }
 
-// inferInputSchema is In's input schema as mcp-go infers it, with its
-// IntOrString fields declared as integer or string.
-func inferInputSchema[In any]() json.RawMessage {
+// inferers are mcp-go's schema options for a tool's argument and result
+// types (WithInputSchema, WithOutputSchema), which infer the schemas when
+// applied.
+type inferers struct{ in, out mcp.ToolOption }
+
+// inferInput is the input schema opt infers, with in's IntOrString
+// fields declared as integer or string.
+func inferInput(opt mcp.ToolOption, in reflect.Type) json.RawMessage {
 	var t mcp.Tool
-	mcp.WithInputSchema[In]()(&t)
-	return declareIntOrString(reflect.TypeFor[In](), t.RawInputSchema)
+	opt(&t)
+	return declareIntOrString(in, t.RawInputSchema)
 }
 
-// inferOutputSchema is Out's output schema as mcp-go infers it and
-// encodes it in a tool's listing; nil when it infers none.
-func inferOutputSchema[Out any]() json.RawMessage {
+// inferOutput is the output schema opt infers, as mcp-go encodes it in a
+// tool's listing; nil when it infers none.
+func inferOutput(opt mcp.ToolOption) json.RawMessage {
 	var t mcp.Tool
-	mcp.WithOutputSchema[Out]()(&t)
+	opt(&t)
 	if t.OutputSchema.Type == "" && t.OutputSchema.Types == nil {
 		return nil
 	}
@@ -148,7 +174,7 @@ func inferOutputSchema[Out any]() json.RawMessage {
 	return b
 }
 
-// SchemaCacheFile returns schemas.json's content for the typed tools among
+// SchemaCacheFile returns schemas.json.gz's content for the typed tools among
 // specs, each schema inferred afresh from the tool's types: one entry a
 // line, sorted by key.
 func SchemaCacheFile(specs []Spec) ([]byte, error) {
@@ -158,7 +184,10 @@ func SchemaCacheFile(specs []Spec) ([]byte, error) {
 		if infer == nil {
 			continue
 		}
-		s := infer()
+		s, ok := infer()
+		if !ok {
+			return nil, errors.New("this build (tailops_noinfer) infers no schemas: run go generate without that tag")
+		}
 		for key, raw := range map[string]json.RawMessage{s.inKey: s.in, s.outKey: s.out} {
 			if raw == nil {
 				continue
@@ -200,5 +229,21 @@ func SchemaCacheFile(specs []Spec) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// SchemaCacheEmbedded returns schemas.json as this binary holds it.
-func SchemaCacheEmbedded() []byte { return bytes.Clone(schemasJSON) }
+// SchemaCacheEmbedded returns schemas.json.gz's content as this binary holds it.
+func SchemaCacheEmbedded() ([]byte, error) { return gunzip(schemasGzip) }
+
+// SchemaCacheGzip returns content gzipped as schemas.json.gz holds it.
+func SchemaCacheGzip(content []byte) ([]byte, error) {
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(content); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

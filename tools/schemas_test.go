@@ -22,7 +22,7 @@ type KeyNamedOther struct {
 
 // TestSchemaKeyFollowsTypes: a schema's cache key changes with anything
 // in the types that the inference reads (a field's name, tag or type, a
-// nested type's field, embedding), so a type changed after schemas.json
+// nested type's field, embedding), so a type changed after schemas.json.gz
 // was written is inferred again, never served a stale schema.
 func TestSchemaKeyFollowsTypes(t *testing.T) {
 	field := func(name, tag string, typ reflect.Type) reflect.StructField {
@@ -91,7 +91,8 @@ func TestSchemasOfUsesCacheElseInfers(t *testing.T) {
 		t.Fatalf("inferred input schema without the integer-or-string level: %s", wantIn)
 	}
 
-	miss := schemasOf[schemaIn, schemaOut](mcp.NewSchemaCache(), "probe")
+	inT, outT, infer := reflect.TypeFor[schemaIn](), reflect.TypeFor[schemaOut](), inferersOf[schemaIn, schemaOut]()
+	miss := schemasOf(mcp.NewSchemaCache(), "probe", inT, outT, infer)
 	if !bytes.Equal(miss.in, wantIn) {
 		t.Errorf("input on a miss = %s, want %s", miss.in, wantIn)
 	}
@@ -107,12 +108,12 @@ func TestSchemasOfUsesCacheElseInfers(t *testing.T) {
 	c := mcp.NewSchemaCache()
 	c.WarmRaw(miss.inKey, []byte(`{"type":"object","properties":{"cached":{"type":"string"}}}`))
 	c.WarmRaw(miss.outKey, []byte(`{"type":"object","properties":{"out":{"type":"string"}}}`))
-	hit := schemasOf[schemaIn, schemaOut](c, "probe")
+	hit := schemasOf(c, "probe", inT, outT, infer)
 	if string(hit.in) != `{"type":"object","properties":{"cached":{"type":"string"}}}` ||
 		string(hit.out) != `{"type":"object","properties":{"out":{"type":"string"}}}` {
 		t.Errorf("a hit did not give the cached schemas: %s, %s", hit.in, hit.out)
 	}
-	if other := schemasOf[schemaIn, schemaOut](c, "another"); !bytes.Equal(other.in, wantIn) {
+	if other := schemasOf(c, "another", inT, outT, infer); !bytes.Equal(other.in, wantIn) {
 		t.Errorf("another tool's name took probe's entry: %s", other.in)
 	}
 }

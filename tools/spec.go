@@ -85,8 +85,9 @@ type Spec struct {
 	// only.
 	ApprovalPlan func(ctx context.Context, args any) (Plan, error)
 	// inferSchemas, set by TypedSpec.Spec, infers the tool's schemas from
-	// its types afresh (for schemas.json).
-	inferSchemas func() toolSchemas
+	// its types afresh (for schemas.json.gz); false in a build without
+	// inference.
+	inferSchemas func() (toolSchemas, bool)
 }
 
 // Name returns the tool's name.

@@ -178,7 +178,8 @@ type TypedSpec[In, Out any] struct {
 
 // Spec builds the registry entry.
 func (t TypedSpec[In, Out]) Spec() Spec {
-	schemas := schemasOf[In, Out](schemaCache(), t.Name)
+	inT, outT, infer := reflect.TypeFor[In](), reflect.TypeFor[Out](), inferersOf[In, Out]()
+	schemas := schemasOf(schemaCache(), t.Name, inT, outT, infer)
 	tool := mcp.NewTool(t.Name,
 		mcp.WithDescription(t.Description),
 		mcp.WithRawInputSchema(schemas.in),
@@ -224,10 +225,13 @@ func (t TypedSpec[In, Out]) Spec() Spec {
 		}
 	}
 	sp := Spec{Tool: tool, Handler: handler, Scope: t.Scope, Risk: t.Risk, Needs: t.Needs, ApprovalFor: t.ApprovalFor, RiskFor: t.RiskFor,
-		inferSchemas: func() toolSchemas {
+		inferSchemas: func() (toolSchemas, bool) {
+			if infer == nil {
+				return toolSchemas{}, false
+			}
 			s := schemas
-			s.in, s.out = inferInputSchema[In](), inferOutputSchema[Out]()
-			return s
+			s.in, s.out = inferInput(infer.in, inT), inferOutput(infer.out)
+			return s, true
 		}}
 	if plan := t.ApprovalPlan; plan != nil {
 		sp.ApprovalPlan = func(ctx context.Context, args any) (Plan, error) {
