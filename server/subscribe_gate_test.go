@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -362,4 +363,25 @@ func legacyStdio(t *testing.T, cs *chokeServer) *client.Client {
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
 	return cs.clientWith(t, true, "local", []auth.Scope{auth.ScopeReadonly}, init)
+}
+
+// TestModernSubscribeIsMcpGosToRefuse: a resources/subscribe whose _meta
+// names 2026-07-28, which removed the method, is left to mcp-go, which
+// answers 404 and method not found, as the protocol says (the conformance
+// suite checks it), not refused as a subscription.
+func TestModernSubscribeIsMcpGosToRefuse(t *testing.T) {
+	cs := watchedThings(t, auth.ScopeAdmin, make(chan string))
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "a", Scopes: []auth.Scope{auth.ScopeSystemRead}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := modernRPC(t.Context(), t, cs, tok, 4, "resources/subscribe", map[string]any{"uri": "test://things/web"}, true)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "-32601") {
+		t.Errorf("answered %d %s, want 404 and method not found", resp.StatusCode, b)
+	}
+	if held, _ := cs.srv.Subscriptions(); held != 0 {
+		t.Errorf("%d subscriptions held", held)
+	}
 }

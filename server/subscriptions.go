@@ -113,15 +113,19 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 }
 
 // subscriptionURIs are the resources a request subscribes to: a
-// resources/subscribe's URI (whatever protocol version the request names:
-// mcp-go answers one of 2026-07-28, which removed it, as such, and the
-// gate must not depend on reading the version as mcp-go does), a
-// subscriptions/listen's resource subscriptions; none for any other
-// request or one the edge could not read.
+// resources/subscribe's URI (unless its _meta names 2026-07-28 or later
+// as mcp-go reads it — protocolVersion — which then answers that the
+// method was removed; a version only in the HTTP header does not count,
+// as mcp-go does not go by it), a subscriptions/listen's resource
+// subscriptions; none for any other request or one the edge could not
+// read.
 func subscriptionURIs(e *envelope) []string {
 	switch {
 	case !e.ok:
 	case e.Method == mcp.MethodResourcesSubscribe:
+		if mcp.IsModernProtocol(e.Params.Meta.protocolVersion()) {
+			return nil
+		}
 		return []string{e.Params.URI}
 	case e.Method == mcp.MethodSubscriptionsListen:
 		return e.Params.Notifications.ResourceSubscriptions
