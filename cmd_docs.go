@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,7 +72,7 @@ func writeSchemaCache(path string, stdout io.Writer) error {
 		return err
 	}
 	if old, err := os.ReadFile(path); err == nil {
-		if content, err := gunzipFile(old); err == nil && bytes.Equal(content, b) {
+		if content, err := tools.SchemaCacheContent(old); err == nil && bytes.Equal(content, b) {
 			return nil
 		}
 	}
@@ -86,15 +85,6 @@ func writeSchemaCache(path string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "docs: rewrote %s\n", path)
 	return nil
-}
-
-// gunzipFile returns the content of a gzipped file's bytes.
-func gunzipFile(b []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
 }
 
 // schemaCacheFile is tools/schemas.json.gz's content as docToolsets' tools' types give it.

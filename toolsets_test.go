@@ -185,3 +185,30 @@ func TestSandboxPolicyFromRegistry(t *testing.T) {
 		t.Errorf("capabilities kept = %+v, want CAP_DAC_READ_SEARCH and CAP_NET_ADMIN for the firewall tools only", p.Capabilities)
 	}
 }
+
+// TestInventoryPartsNameDeclaredTools: every get_inventory part that
+// repeats a listing names a tool the registry declares (a renamed tool
+// would leave the part unavailable to every caller).
+func TestInventoryPartsNameDeclaredTools(t *testing.T) {
+	sets := docToolsets()
+	declared := map[string]bool{}
+	for _, ts := range sets {
+		for _, s := range ts.Tools() {
+			declared[s.Name()] = true
+		}
+	}
+	parts := tools.InventoryParts(sets)
+	named := 0
+	for _, p := range parts {
+		if p.Tool == "" {
+			continue
+		}
+		named++
+		if !declared[p.Tool] {
+			t.Errorf("inventory part %s repeats %s, which no toolset declares", p.Name, p.Tool)
+		}
+	}
+	if named < 5 {
+		t.Errorf("%d parts name the tool they repeat, want at least 5 (of %d)", named, len(parts))
+	}
+}

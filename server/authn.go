@@ -147,6 +147,16 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
+// bearerIn is the bearer token of an Authorization header in h: "" for
+// none, or for another scheme.
+func bearerIn(h http.Header) string {
+	scheme, tok, _ := strings.Cut(h.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
 // verifyBearer verifies the request's bearer token; on failure it
 // returns nil and why.
 func (s *Server) verifyBearer(r *http.Request) (*auth.Caller, string) {

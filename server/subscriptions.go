@@ -306,8 +306,8 @@ func (s *Server) stillValid(ctx context.Context, h http.Header) func() error {
 	if s.verifier == nil || c == nil || (c.Method != auth.MethodHMAC && c.Method != auth.MethodJWT) {
 		return nil
 	}
-	scheme, tok, _ := strings.Cut(h.Get("Authorization"), " ")
-	if tok = strings.TrimSpace(tok); !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	tok := bearerIn(h)
+	if tok == "" {
 		return nil
 	}
 	return func() error {

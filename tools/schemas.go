@@ -47,7 +47,7 @@ var schemasGzip []byte
 // schemaCache is schemas.json.gz's content, read on the first typed tool built.
 var schemaCache = sync.OnceValue(func() *mcp.SchemaCache {
 	c := mcp.NewSchemaCache()
-	b, err := gunzip(schemasGzip)
+	b, err := SchemaCacheContent(schemasGzip)
 	if err != nil || c.UnmarshalJSON(b) != nil {
 		// Every lookup misses: the schemas are inferred (and a build
 		// without inference, tailops_noinfer, stops at its first tool).
@@ -56,9 +56,9 @@ var schemaCache = sync.OnceValue(func() *mcp.SchemaCache {
 	return c
 })
 
-// gunzip returns b's gzip content.
-func gunzip(b []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+// SchemaCacheContent returns the content of gz, schemas.json.gz's bytes.
+func SchemaCacheContent(gz []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func SchemaCacheFile(specs []Spec) ([]byte, error) {
 }
 
 // SchemaCacheEmbedded returns schemas.json.gz's content as this binary holds it.
-func SchemaCacheEmbedded() ([]byte, error) { return gunzip(schemasGzip) }
+func SchemaCacheEmbedded() ([]byte, error) { return SchemaCacheContent(schemasGzip) }
 
 // SchemaCacheGzip returns content gzipped as schemas.json.gz holds it.
 func SchemaCacheGzip(content []byte) ([]byte, error) {

@@ -51,7 +51,8 @@ func (e *engine) target(ctx context.Context, cli *client.Client, ref string) (co
 		if id, ok := p.Value.(string); ok && id != "" {
 			c, err := cli.ContainerInspect(ctx, id)
 			if err != nil {
-				return c, e.fail(err, "inspecting the container approved ("+id[:min(12, len(id))]+"), which is no longer there")
+				return c, e.fail(err, "inspecting the container approved ("+id[:min(12, len(id))]+"), which is no longer there: "+
+					"the call did nothing; call again to ask approval for the container that has the name now")
 			}
 			return c, nil
 		}
