@@ -262,6 +262,44 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// TestScanSecretsDirectorySwappedForLink: a directory the walk listed,
+// swapped for a link to a deny-listed directory before the walk opens
+// it, is not followed: the deny-listed file's secret is not found under
+// the directory's name (os.Root follows links inside the root, so the
+// walk opens each entry beneath its parent's descriptor, refusing links).
+func TestScanSecretsDirectorySwappedForLink(t *testing.T) {
+	root := plant(t)
+	walked := filepath.Join(root, "walked")
+	os.MkdirAll(walked, 0o755)
+	os.WriteFile(filepath.Join(walked, "plain.txt"), []byte("nothing here\n"), 0o644)
+	swapped := 0
+	hookDir = func(rel string) {
+		if rel == "walked" && swapped == 0 {
+			swapped++
+			if err := os.Rename(walked, walked+".old"); err != nil {
+				t.Error(err)
+			}
+			if err := os.Symlink("denied", walked); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { hookDir = nil })
+	_, c := start(t, Config{Roots: []string{root}, Denied: denyDir}, nil)
+	r := toolstest.OK[ScanResult](t, c, "scan_secrets", map[string]any{"path": root})
+	if swapped != 1 {
+		t.Fatalf("the walk never reached walked/ (%d swaps): %+v", swapped, r)
+	}
+	for _, f := range r.Findings {
+		if strings.HasPrefix(f.Path, walked+"/") || strings.Contains(f.Path, "denied") {
+			t.Errorf("found %s in %s: the swapped link was followed past the deny-list", f.Rule, f.Path)
+		}
+	}
+	if len(r.Findings) == 0 {
+		t.Errorf("nothing found at all: %+v", r)
+	}
+}
+
 // TestScanSecretsFollowsNoLinkInside: a link inside the root to a
 // deny-listed directory or file is not a way past the deny-list: a path
 // through a link is refused, and a walk skips links (os.Root would

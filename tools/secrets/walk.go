@@ -10,10 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/tools"
 )
@@ -140,104 +142,160 @@ func (w *walk) limit(name string) {
 	w.res.Limits = append(w.res.Limits, name)
 }
 
-// root walks rel beneath root, opened as an os.Root so that nothing
-// outside it is reached, whatever the links inside say.
+// root walks rel beneath root. Every directory and file is opened
+// relative to its parent's descriptor, refusing any symbolic link on the
+// way (openat2's RESOLVE_NO_SYMLINKS), so nothing outside the root is
+// reached and a directory swapped for a link while the walk runs is not
+// followed past the deny-list.
 func (w *walk) root(ctx context.Context, root, rel string) error {
-	r, err := os.OpenRoot(root)
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, unix.ENOENT) {
 			w.res.Skipped++
 			return nil
 		}
 		return fmt.Errorf("opening the root %s: %w", root, err)
 	}
-	defer r.Close()
-	// os.Root follows links that stay inside the root: the path asked
-	// for must pass through none, or a link to a denied directory would
-	// be walked under the link's name, past the deny-list.
-	if rel != "." {
-		parts := strings.Split(rel, "/")
-		for i := range parts {
-			prefix := strings.Join(parts[:i+1], "/")
-			if fi, err := r.Lstat(prefix); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				return tools.ArgErrorf("path", "%s is a symbolic link, which scan_secrets does not follow: give the path it points to",
-					filepath.Join(root, filepath.FromSlash(prefix)))
-			}
+	defer unix.Close(rfd)
+	fd, err := openBeneath(rfd, rel, unix.O_RDONLY|unix.O_NONBLOCK)
+	switch {
+	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV):
+		return tools.ArgErrorf("path", "%s is a symbolic link, which scan_secrets does not follow: give the path it points to",
+			filepath.Join(root, filepath.FromSlash(firstLink(rfd, rel))))
+	case errors.Is(err, unix.ENOENT):
+		if rel == "." {
+			w.res.Skipped++
+			return nil
 		}
+		return tools.ArgErrorf("path", "%s does not exist", filepath.Join(root, filepath.FromSlash(rel)))
+	case err != nil:
+		return fmt.Errorf("opening %s: %w", filepath.Join(root, filepath.FromSlash(rel)), err)
 	}
-	fsys := r.FS()
-	err = fs.WalkDir(fsys, rel, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case w.stopped:
-			return fs.SkipAll
-		case ctx.Err() != nil:
-			w.limit("time")
-			return fs.SkipAll
-		case err != nil:
-			w.res.Skipped++ // unreadable: permissions, or gone
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case p != "." && w.t.denied(p):
-			w.res.Denied++
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case d.IsDir():
-			if p != "." && w.scan.pathAllowed(p) {
-				w.res.Skipped++ // node_modules, vendored trees: gitleaks' global allowlist
-				return fs.SkipDir
-			}
-			return nil
-		case !d.Type().IsRegular():
-			w.res.Skipped++ // symlinks are not followed; devices, FIFOs and sockets not read
-			return nil
-		}
-		if w.res.FilesScanned >= w.maxFiles {
-			w.limit("max_files")
-			return fs.SkipAll
-		}
-		if w.res.BytesScanned >= w.maxBytes {
-			w.limit("max_bytes")
-			return fs.SkipAll
-		}
-		w.file(r, root, p, d)
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.SkipAll) {
-		return fmt.Errorf("walking %s: %w", root, err)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("opening %s: %w", filepath.Join(root, filepath.FromSlash(rel)), err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		w.dir(ctx, root, rel, fd)
+	case unix.S_IFREG:
+		w.file(root, rel, fd)
+	default:
+		unix.Close(fd)
+		w.res.Skipped++ // devices, FIFOs and sockets are not read
 	}
 	return nil
 }
 
-// file scans one regular file, p relative to root, as d, its entry in
-// the walk.
-func (w *walk) file(r *os.Root, root, p string, d fs.DirEntry) {
+// dir walks the directory open as fd, rel beneath root, in name order,
+// and closes fd.
+func (w *walk) dir(ctx context.Context, root, rel string, fd int) {
+	// Named by its host path: ReadDir lstats an entry by that name when
+	// the file system gives no type, which only picks how it is opened.
+	f := os.NewFile(uintptr(fd), filepath.Join(root, filepath.FromSlash(rel)))
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		w.res.Skipped++ // unreadable: permissions, or gone
+	}
+	defer f.Close()
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, d := range ents {
+		p := path.Join(rel, d.Name())
+		switch {
+		case w.stopped:
+			return
+		case ctx.Err() != nil:
+			w.limit("time")
+			return
+		case w.t.denied(p):
+			w.res.Denied++
+			continue
+		case d.IsDir():
+			if w.scan.pathAllowed(p) {
+				w.res.Skipped++ // node_modules, vendored trees: gitleaks' global allowlist
+				continue
+			}
+			if hookDir != nil {
+				hookDir(p)
+			}
+			cfd, err := openBeneath(fd, d.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+			if err != nil {
+				w.res.Skipped++ // swapped for a link since it was listed, unreadable, or gone
+				continue
+			}
+			w.dir(ctx, root, p, cfd)
+			continue
+		case !d.Type().IsRegular():
+			w.res.Skipped++ // symlinks are not followed; devices, FIFOs and sockets not read
+			continue
+		case w.res.FilesScanned >= w.maxFiles:
+			w.limit("max_files")
+			return
+		case w.res.BytesScanned >= w.maxBytes:
+			w.limit("max_bytes")
+			return
+		case w.scan.pathAllowed(p):
+			w.res.Skipped++
+			continue
+		}
+		// O_NONBLOCK: a file swapped for a FIFO since it was listed must
+		// not block the open; it is then refused as not regular.
+		cfd, err := openBeneath(fd, d.Name(), unix.O_RDONLY|unix.O_NONBLOCK)
+		if err != nil {
+			w.res.Skipped++
+			continue
+		}
+		w.file(root, p, cfd)
+	}
+}
+
+// firstLink returns the first prefix of rel, beneath the directory
+// dirfd, that is a symbolic link, or rel when none is (any more).
+func firstLink(dirfd int, rel string) string {
+	parts := strings.Split(rel, "/")
+	for i := range parts {
+		prefix := strings.Join(parts[:i+1], "/")
+		var st unix.Stat_t
+		if unix.Fstatat(dirfd, prefix, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return prefix
+		}
+	}
+	return rel
+}
+
+// openBeneath opens name beneath the directory dirfd with flags,
+// following no symbolic link and never leaving dirfd, retrying the
+// EAGAIN the kernel gives when a concurrent rename might have let ".."
+// escape.
+func openBeneath(dirfd int, name string, flags int) (int, error) {
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	for range 16 {
+		fd, err := unix.Openat2(dirfd, name, &how)
+		if err != unix.EAGAIN && err != unix.EINTR {
+			return fd, err
+		}
+	}
+	return -1, unix.EAGAIN
+}
+
+// hookDir, when set by a test, runs before each directory below the
+// start is opened, with its path.
+var hookDir func(rel string)
+
+// file scans the regular file open as fd, p beneath root, and closes
+// fd.
+func (w *walk) file(root, p string, fd int) {
+	f := os.NewFile(uintptr(fd), p)
+	defer f.Close()
 	name := filepath.Join(root, filepath.FromSlash(p))
 	if w.scan.pathAllowed(p) {
 		w.res.Skipped++
 		return
 	}
-	// The entry as it is now (lstat), then the file opened: os.Root
-	// follows a link inside the root whatever O_NOFOLLOW says, so a file
-	// swapped for a link since is caught by comparing the two.
-	seen, err := d.Info()
-	if err != nil || !seen.Mode().IsRegular() {
-		w.res.Skipped++
-		return
-	}
-	// O_NONBLOCK: a file swapped for a FIFO since the walk saw it must not
-	// block the open; it is then refused as not regular.
-	f, err := r.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		w.res.Skipped++
-		return
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || !os.SameFile(fi, seen) {
-		w.res.Skipped++
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		w.res.Skipped++ // swapped for a FIFO or device since it was listed
 		return
 	}
 	w.addHits(name, w.scan.pathHits(name, p))
