@@ -13,8 +13,8 @@ import (
 // bindSessions registers the session flags.
 func bindSessions(fs *flag.FlagSet, l *server.SessionLimits) {
 	fs.DurationVar(&l.IdleTimeout, "session-idle-timeout", server.DefaultSessionIdleTimeout, "end an MCP session after this long without a request")
-	fs.IntVar(&l.Max, "max-sessions", server.DefaultMaxSessions, "most MCP sessions open at once; initialize past it is refused")
-	fs.IntVar(&l.MaxPerCaller, "max-sessions-per-caller", server.DefaultMaxSessionsPerCaller, "most MCP sessions one caller (a token, or a tailnet node) may have open")
+	fs.IntVar(&l.Max, "max-sessions", server.DefaultMaxSessions, "most MCP sessions and 2026-07-28 listen streams open at once; initialize or subscriptions/listen past it is refused")
+	fs.IntVar(&l.MaxPerCaller, "max-sessions-per-caller", server.DefaultMaxSessionsPerCaller, "most MCP sessions and 2026-07-28 listen streams one caller (a token, or a tailnet node) may have open")
 }
 
 // resolveSessions fills the session limits the flags and environment left

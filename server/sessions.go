@@ -70,9 +70,10 @@ func (l SessionLimits) withDefaults() SessionLimits {
 type sessions struct {
 	limits SessionLimits
 
-	mu   sync.Mutex
-	byID map[string]*sessionEntry
-	held map[string]int // open sessions per quota key
+	mu      sync.Mutex
+	byID    map[string]*sessionEntry
+	held    map[string]int // open sessions and listen streams per quota key
+	listens int            // open 2026-07-28 subscriptions/listen streams
 }
 
 // sessionEntry is one open (or, while its initialize runs, reserved)
@@ -128,7 +129,7 @@ func (s *sessions) open(c *auth.Caller) (id, refusal string) {
 	owner, quota := sessionOwner(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.held[quota] >= s.limits.MaxPerCaller || len(s.byID) >= s.limits.Max {
+	if s.full(quota) {
 		return "", s.refusal(quota)
 	}
 	id = rand.Text() // 26 base32 characters: 130 random bits
@@ -137,16 +138,45 @@ func (s *sessions) open(c *auth.Caller) (id, refusal string) {
 	return id, ""
 }
 
+// full reports whether quota, or the server, holds as many sessions and
+// listen streams as it may; s.mu is held.
+func (s *sessions) full(quota string) bool {
+	return s.held[quota] >= s.limits.MaxPerCaller || len(s.byID)+s.listens >= s.limits.Max
+}
+
 // refusal says why quota may open no session, and what to do; s.mu is held.
 func (s *sessions) refusal(quota string) string {
 	what := fmt.Sprintf("or wait until idle ones end, after %s without a request (--session-idle-timeout)", s.limits.IdleTimeout)
-	end := "end sessions you no longer use (clients send DELETE /mcp with the session's Mcp-Session-Id when they close), "
+	end := "end sessions you no longer use (clients send DELETE /mcp with the session's Mcp-Session-Id when they close) " +
+		"and close subscriptions/listen streams you no longer read, "
 	if n := s.held[quota]; n >= s.limits.MaxPerCaller {
-		return fmt.Sprintf("too many open MCP sessions for this caller: %d of %d (--max-sessions-per-caller); %s%s",
+		return fmt.Sprintf("too many open MCP sessions and listen streams for this caller: %d of %d (--max-sessions-per-caller); %s%s",
 			n, s.limits.MaxPerCaller, end, what)
 	}
-	return fmt.Sprintf("too many open MCP sessions on this server: %d of %d (--max-sessions); %s%s, or ask the operator to raise --max-sessions",
-		len(s.byID), s.limits.Max, end, what)
+	return fmt.Sprintf("too many open MCP sessions and listen streams on this server: %d of %d (--max-sessions); %s%s, or ask the operator to raise --max-sessions",
+		len(s.byID)+s.listens, s.limits.Max, end, what)
+}
+
+// openListen takes a place for a 2026-07-28 subscriptions/listen stream
+// of c, which counts as a session of c's while it is open, or says why
+// it may not have one; release gives the place back.
+func (s *sessions) openListen(c *auth.Caller) (release func(), refusal string) {
+	_, quota := sessionOwner(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full(quota) {
+		return nil, s.refusal(quota)
+	}
+	s.held[quota]++
+	s.listens++
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.listens--
+		if s.held[quota]--; s.held[quota] <= 0 {
+			delete(s.held, quota)
+		}
+	}), ""
 }
 
 // forget removes session id; s.mu is held.

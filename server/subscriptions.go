@@ -82,6 +82,10 @@ func (s *Server) watchable() []string {
 // (403 insufficient_scope) or for a URI that is unknown or has no updates
 // (a JSON-RPC error). A listen with one refused URI is refused whole.
 //
+// A 2026-07-28 subscriptions/listen stream counts as a session of its
+// caller's while it is open (sessions.openListen): past the session caps
+// it is refused, with the same JSON-RPC error as an initialize.
+//
 // A 2026-07-28 notifications/cancelled, which is how the Go SDK ends a
 // listen stream on Unsubscribe besides closing it, is answered here and
 // goes no further (modernCancel).
@@ -107,6 +111,16 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, ref.reason)
 			}
 			return
+		}
+		if e != nil && e.ok && e.Method == mcp.MethodSubscriptionsListen {
+			c := auth.CallerFrom(r.Context())
+			release, refusal := s.sessions.openListen(c)
+			if refusal != "" {
+				s.auditSessionRefusal(r.Context(), c, refusal)
+				rpcError(w, e.ID, sessionLimitCode, refusal)
+				return
+			}
+			defer release()
 		}
 		next.ServeHTTP(w, r)
 	})
