@@ -145,7 +145,15 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		if verr := e.check(args); verr != nil {
 			return refuse(deny(rec, "invalid arguments: "+verr.Error(), nil), verr.Error())
 		}
-		if err := s.audit.Healthy(); err != nil {
+		// A read-only call is checked without a stat of the log file: if
+		// the file was removed or replaced, its record's commit finds out
+		// and the result does not leave; any other call's started record
+		// would, but it is asked for approval first, so it is checked now.
+		healthy := s.audit.Healthy
+		if e.spec.ReadOnly() {
+			healthy = s.audit.Usable
+		}
+		if err := healthy(); err != nil {
 			s.log.Error("refusing tool call: audit log unavailable", "tool", name, "error", err)
 			s.metrics.ToolCall(name, metrics.DecisionDenied, metrics.ResultDenied, 0) // no record can say so
 			return mcp.NewToolResultError(auditRefusal), nil
@@ -275,7 +283,8 @@ func (s *Server) needsApproval(e *entry, args any) bool {
 func (s *Server) finish(ctx context.Context, e *entry, rec *audit.Record, start time.Time, res *mcp.CallToolResult, err error) (*mcp.CallToolResult, error) {
 	outcome(rec, res, err, time.Since(start))
 	if werr := s.write(ctx, rec); werr != nil {
-		msg := "the result is withheld: its audit record could not be written"
+		msg := "the result is withheld: the audit log cannot be written, and TailOps returns nothing unaudited; " +
+			"check the disk holding the audit log and the server's log (calls run again by themselves once it can be written)"
 		if !e.spec.ReadOnly() {
 			msg = "the call ran (its start is in the audit log), but its result record could not be written; the result is withheld, and no further calls run until the audit log can be written again"
 		}

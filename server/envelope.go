@@ -39,6 +39,9 @@ type envelope struct {
 		// RequestState is what a 2026-07-28 tools/call retried with an
 		// answer carries back (see redeem).
 		RequestState string `json:"requestState"`
+		// Task is a task-augmented tools/call's task, undecoded: nil when
+		// the request has none (see taskTable.check).
+		Task json.RawMessage `json:"task"`
 	} `json:"params"`
 }
 

@@ -215,6 +215,9 @@ func (t *taskTable) check(ctx context.Context, _ any, message any) error {
 	if !ok {
 		return nil
 	}
+	if e := envelopeFrom(ctx); e != nil && e.ok && e.Method == mcp.MethodToolsCall && e.Params.Task == nil {
+		return nil // the HTTP edge read this request whole: it asks for no task
+	}
 	var req taskRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		// mcp-go answers a request it cannot read itself, but it reads

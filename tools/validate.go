@@ -23,6 +23,10 @@ type InputValidator struct {
 	// known lists the tool's argument names, sorted, when the schema
 	// allows no others (additionalProperties false).
 	known []string
+	// emptyOK is whether the schema accepts no arguments at all, which
+	// Check then answers without decoding or validating (most calls of a
+	// tool without arguments, such as health_check).
+	emptyOK bool
 }
 
 // NewInputValidator compiles the tool's input schema.
@@ -64,7 +68,24 @@ func NewInputValidator(s *Spec) (*InputValidator, error) {
 			v.props[name] = r
 		}
 	}
+	v.emptyOK = rs.Validate(map[string]any{}) == nil
 	return v, nil
+}
+
+// noArguments reports whether b, a call's raw arguments, is absent, null
+// or an empty object.
+func noArguments(b []byte) bool {
+	if b == nil {
+		return true
+	}
+	b = bytes.Trim(b, " \t\r\n")
+	switch {
+	case string(b) == "null":
+		return true
+	case len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}':
+		return false
+	}
+	return len(bytes.Trim(b[1:len(b)-1], " \t\r\n")) == 0
 }
 
 // Check validates args (nil means no arguments). The error names each
@@ -79,7 +100,10 @@ func (v *InputValidator) Check(args any) error {
 			return errors.New("arguments are not valid JSON")
 		}
 	}
-	if b == nil || string(bytes.Trim(b, " \t\r\n")) == "null" { // absent arguments are an empty object
+	if noArguments(b) { // absent arguments are an empty object
+		if v.emptyOK {
+			return nil
+		}
 		b = []byte("{}")
 	}
 	var inst any

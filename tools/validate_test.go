@@ -33,6 +33,27 @@ const validateSchema = `{
   "$defs": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}}
 }`
 
+// TestInputValidatorNoArguments: a tool whose schema takes no required
+// argument accepts none (absent, null or an empty object, answered
+// without validating) and still refuses any it does not know.
+func TestInputValidatorNoArguments(t *testing.T) {
+	spec := tools.Spec{Tool: mcp.Tool{Name: "v", RawInputSchema: []byte(`{"type": "object", "additionalProperties": false, "properties": {"verbose": {"type": "boolean"}}}`)}}
+	v, err := tools.NewInputValidator(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range []any{nil, json.RawMessage(nil), json.RawMessage("null"), json.RawMessage(" {} "), json.RawMessage("{\n}"), map[string]any{}, json.RawMessage(`{"verbose": true}`)} {
+		if err := v.Check(args); err != nil {
+			t.Errorf("Check(%s) = %v, want valid", args, err)
+		}
+	}
+	for _, args := range []any{json.RawMessage(`{"x": 1}`), json.RawMessage(`{"verbose": "yes"}`), json.RawMessage(`[]`), json.RawMessage(`{}}`), json.RawMessage(`{`), json.RawMessage(" ")} {
+		if err := v.Check(args); err == nil {
+			t.Errorf("Check(%s) = nil, want an error", args)
+		}
+	}
+}
+
 // TestInputValidator: arguments are checked against the input schema;
 // a refusal names the offending argument and the keyword, and never
 // repeats the value (it may be a secret: the reason reaches the audit
@@ -77,6 +98,7 @@ func TestInputValidator(t *testing.T) {
 		// As a call's arguments arrive: the request's raw JSON.
 		{"raw minimal", json.RawMessage(` {"id": "web", "count": 3.0} `), nil},
 		{"raw null is an empty object", json.RawMessage(" null "), []string{"invalid arguments: required", `"id"`}},
+		{"raw empty object", json.RawMessage(" { \n } "), []string{"invalid arguments: required", `"id"`}},
 		{"raw not an object", json.RawMessage(`["web"]`), []string{"arguments must be a JSON object"}},
 		{"raw not JSON", json.RawMessage(`{"id": "web"`), []string{"arguments are not valid JSON"}},
 		{"raw empty", json.RawMessage(" "), []string{"arguments are not valid JSON"}},
