@@ -150,6 +150,14 @@ func confirmBinding(c *auth.Caller, name string, args any) string {
 		fmt.Fprintf(h, "%q %q %q\n", c.Agent, c.TokenID, c.Method)
 	}
 	fmt.Fprintf(h, "%q\n", name)
+	if raw, ok := args.(json.RawMessage); ok {
+		// As sent, the keys keep the client's order: decoded, they are
+		// encoded sorted, as the edge's decoded arguments are.
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			args = v
+		}
+	}
 	json.NewEncoder(h).Encode(args) // map keys sorted: the same arguments give the same bytes
 	return hex.EncodeToString(h.Sum(nil))
 }

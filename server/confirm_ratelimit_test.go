@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
 )
 
 // TestConfirmedCallIsChargedOnce: a call the user confirms counts once
@@ -183,5 +185,22 @@ func TestConfirmedCallNamingThisNodeIsChargedOnce(t *testing.T) {
 	}
 	if n := ran["wipe"].Load(); n != 2 {
 		t.Fatalf("wipe ran %d times, want 2", n)
+	}
+}
+
+// TestConfirmBindingIgnoresKeyOrder: a confirmation is bound to the
+// arguments, not to the order the client wrote their keys in: the
+// arguments as sent (the choke point's) and as the edge decoded them
+// (the rate gate's, keys sorted) bind alike, so a JavaScript client's
+// confirmed retry, its keys in insertion order, is not charged again.
+func TestConfirmBindingIgnoresKeyOrder(t *testing.T) {
+	c := &auth.Caller{Agent: "bot", TokenID: "t1", Method: auth.MethodHMAC}
+	raw := confirmBinding(c, "wipe", json.RawMessage(`{"target": "/srv/a", "force": true}`))
+	decoded := confirmBinding(c, "wipe", map[string]any{"force": true, "target": "/srv/a"})
+	if raw != decoded {
+		t.Errorf("the same arguments bind differently as sent (%s) and decoded (%s)", raw, decoded)
+	}
+	if other := confirmBinding(c, "wipe", json.RawMessage(`{"target": "/srv/b", "force": true}`)); other == raw {
+		t.Error("other arguments bind alike")
 	}
 }

@@ -238,6 +238,13 @@ func (s *Server) readView(v *view) mcpserver.ResourceHandlerFunc {
 				}
 			}
 		}
+		// A read runs its tool: it is charged as a call of it.
+		if verd.Allowed {
+			if refused := s.limits.take(c, verd.entry.scope); refused != nil {
+				verd.Allowed = false
+				rec = deny(rec, refused.reason(), nil)
+			}
+		}
 		if !verd.Allowed {
 			if err := s.write(ctx, rec); err != nil {
 				return nil, fmt.Errorf("%s", auditRefusal)

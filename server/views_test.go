@@ -247,3 +247,36 @@ func TestJoinTexts(t *testing.T) {
 		})
 	}
 }
+
+// TestViewReadsAreRateLimited: reading a view runs its tool, so it is
+// charged as a call of that tool: past the caller's burst a read is
+// refused, over HTTP and stdio alike, and recorded as such — else a
+// limit on a tool's calls could be walked around through its view.
+func TestViewReadsAreRateLimited(t *testing.T) {
+	cfg := watchedConfig(auth.ScopeReadonly, nil)
+	cfg.RateLimits = RateLimits{Default: Rate{1, time.Hour, 2}}
+	cs := serveChoke(t, cfg)
+	for _, stdio := range []bool{false, true} {
+		c := cs.client(t, stdio, fmt.Sprintf("reader-%v", stdio), auth.ScopeReadonly)
+		for i := range 3 {
+			r := mcp.ReadResourceRequest{}
+			r.Params.URI = "test://things/web"
+			_, err := c.ReadResource(t.Context(), r)
+			if i < 2 && err != nil {
+				t.Errorf("stdio %v, read %d: %v", stdio, i+1, err)
+			}
+			if i == 2 && (err == nil || !strings.Contains(err.Error(), "rate limited")) {
+				t.Errorf("stdio %v, a third read past a burst of 2: %v, want rate limited", stdio, err)
+			}
+		}
+	}
+	limited := 0
+	for _, r := range readAuditLog(t, cs.logPath) {
+		if r["event"] == string(audit.EventResourceRead) && strings.Contains(fmt.Sprint(r["reason"]), "rate limited") {
+			limited++
+		}
+	}
+	if limited != 2 {
+		t.Errorf("%d rate-limited resource_read records, want 2", limited)
+	}
+}
