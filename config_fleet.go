@@ -15,8 +15,7 @@ import (
 
 // resolveFleet fills --fleet from the config file (key "fleet") where
 // the flag left it unset, and checks it: the fleet's members are found in
-// the tailnet node's netmap (tsnet's, or tailscaled's in local mode) and
-// reached through it.
+// the netmap of the server's own tsnet node and reached through it.
 func (c *config) resolveFleet() error {
 	if !c.set["fleet"] && len(c.file.Fleet) > 0 {
 		c.Fleet = c.file.Fleet
@@ -33,8 +32,10 @@ func (c *config) resolveFleet() error {
 	if !c.set["fleet"] {
 		src = fmt.Sprintf("config file %s: key \"fleet\"", c.ConfigFile)
 	}
-	if c.tailnetMode != tailnet.ModeTSNet && c.tailnetMode != tailnet.ModeLocal {
-		return fmt.Errorf("%s needs a tailnet (--tailnet tsnet or local): a fleet entry point finds and reaches its members through its tailnet node", src)
+	if c.tailnetMode != tailnet.ModeTSNet {
+		return fmt.Errorf("%s needs --tailnet tsnet: a fleet entry point finds and reaches its members through a tailnet node of its own; "+
+			"members refuse calls forwarded from a host's tailscaled (--tailnet local), which carries every local process's traffic "+
+			"and so cannot vouch for whom a call is for", src)
 	}
 	if _, err := fleet.New(fleet.Config{Tags: c.Fleet}); err != nil {
 		return fmt.Errorf("%s: %w", src, err)

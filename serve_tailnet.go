@@ -50,6 +50,9 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 			if err != nil {
 				return nil, err
 			}
+			// No tailnet connection arrives here: the tsnet node has its
+			// own listener.
+			s.ln = tailnet.OffTailnet(s.ln)
 			in.ln, in.served = s.ln, append(in.served, s)
 		}
 		if err := in.keepEngineOffHostPorts(); err != nil {

@@ -125,6 +125,12 @@ func (s *Server) forwardedFor(r *http.Request, conn *tailnet.Peer) (caller, via 
 	case !conn.FleetEntry:
 		return nil, conn, fmt.Sprintf("node %s may not forward calls for other callers: the tailnet policy does not grant it %s",
 			conn.Name(), tailnet.FleetEntryCapability)
+	case conn.Package != tailnet.PackageTSNet:
+		// A node whose tailscaled serves a whole host speaks for every
+		// process and container there: any of them could name a caller.
+		return nil, conn, fmt.Sprintf("node %s holds %s but is not a TailOps entry point with its own tsnet node (it reports Tailscale package %q): "+
+			"a host's tailscaled carries any local process's traffic, so no node but a tsnet one may say whom a call is for",
+			conn.Name(), tailnet.FleetEntryCapability, conn.Package)
 	case len(hs) != 1:
 		return nil, conn, "a forwarded call carries one " + tailnet.FleetCallerHeader + " header"
 	case hs[0] == tailnet.FleetNoCaller:

@@ -117,15 +117,50 @@ var connSeq atomic.Uint64
 // connection — a loopback port that tailscaled's forwarded connection
 // just freed, taken by a local process — and that one is looked up
 // afresh.
-func WithConn(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, connSeq.Add(1))
+// A connection accepted by a listener from OffTailnet is marked so that
+// Identify never asks WhoIs about it.
+func WithConn(ctx context.Context, c net.Conn) context.Context {
+	ctx = context.WithValue(ctx, connKey{}, connSeq.Add(1))
+	if _, off := c.(offTailnetConn); off {
+		ctx = context.WithValue(ctx, offTailnetKey{}, true)
+	}
+	return ctx
 }
+
+// offTailnetKey marks the context of a connection that did not come
+// through the tailnet (OffTailnet).
+type offTailnetKey struct{}
+
+// OffTailnet wraps a host listener of a server whose tailnet node is its
+// own (tsnet): what it accepts did not come through the tailnet, so its
+// source address says nothing of who is calling — a host on the LAN can
+// take a tailnet peer's address as its own — and Identify refuses it as
+// an unknown peer without asking WhoIs. (With a host tailscaled the
+// tailnet's connections arrive on host sockets: its listeners are not
+// wrapped.)
+func OffTailnet(ln net.Listener) net.Listener { return offTailnetListener{ln} }
+
+type offTailnetListener struct{ net.Listener }
+
+func (l offTailnetListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return offTailnetConn{c}, nil
+}
+
+// offTailnetConn is a connection OffTailnet accepted.
+type offTailnetConn struct{ net.Conn }
 
 // Identify returns the peer behind remoteAddr. The returned Peer is
 // shared with the cache and must not be modified. It returns an error
 // wrapping ErrUnknownPeer when WhoIs does not know the address, and any
 // other WhoIs failure wrapped; either way the caller must refuse.
 func (id *Identifier) Identify(ctx context.Context, remoteAddr string) (*Peer, error) {
+	if off, _ := ctx.Value(offTailnetKey{}).(bool); off {
+		return nil, fmt.Errorf("%w: %s (a connection on a host listener, not through the tailnet)", ErrUnknownPeer, remoteAddr)
+	}
 	now := id.cfg.Now()
 	key := remoteAddr
 	if n, ok := ctx.Value(connKey{}).(uint64); ok {
@@ -199,6 +234,9 @@ func (id *Identifier) peer(res *apitype.WhoIsResponse) *Peer {
 	}
 	p.Admitted, p.AllowScopes = admit(id.cfg.Allow, p)
 	p.FleetEntry = len(res.CapMap[FleetEntryCapability]) > 0
+	if n.Hostinfo.Valid() {
+		p.Package = n.Hostinfo.Package()
+	}
 	return p
 }
 

@@ -103,6 +103,12 @@ const DefaultCapability = "tailops.dev/cap/mcp"
 // value is not read: any grant of it, {} say, is enough.
 const FleetEntryCapability tailcfg.PeerCapability = "tailops.dev/cap/fleet-entry"
 
+// PackageTSNet is the Tailscale package a tsnet node reports in its
+// Hostinfo. A fleet member takes the word of an entry point only if it
+// reports it: a node that is one program's own, not a host tailscaled
+// that carries every local process's traffic.
+const PackageTSNet = "tsnet"
+
 // FleetCallerHeader carries, on a call a fleet entry node forwards to a
 // member, the tailnet address of the caller it is for (or FleetNoCaller).
 // A member takes it only from a node holding FleetEntryCapability, and
@@ -142,6 +148,10 @@ type Peer struct {
 	// FleetEntryCapability: a fleet member then lets it say which
 	// tailnet address a call it forwards came from.
 	FleetEntry bool
+	// Package is how the peer's Tailscale was packaged, as its node
+	// reports it: "tsnet" for a program that is its own tailnet node,
+	// as a TailOps entry point is.
+	Package string
 }
 
 // TailnetScopes are the scopes the tailnet policy gives the peer: its

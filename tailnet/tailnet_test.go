@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -193,6 +194,49 @@ func TestIdentifySelfIsUnknown(t *testing.T) {
 	}
 	if p, err := id.Identify(context.Background(), "100.64.0.8:1"); err != nil || p.Name() != "owner@example.com" {
 		t.Errorf("another node: %v %v", p, err)
+	}
+}
+
+// TestIdentifyOffTailnetIsUnknown: a connection a host listener wrapped
+// by OffTailnet accepted is refused as an unknown peer even from an
+// address WhoIs knows (a LAN host that took a tailnet peer's address),
+// and WhoIs is not asked; one accepted by the plain listener is looked up.
+func TestIdentifyOffTailnetIsUnknown(t *testing.T) {
+	f := &fakeWhoIs{answers: map[string]*apitype.WhoIsResponse{"127.0.0.1:1": whois("alice@example.com", "laptop", nil, `{"scopes":["admin"]}`)}}
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: f.WhoIs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		off  bool
+	}{{"plain listener", false}, {"off the tailnet", true}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.off {
+			ln = tailnet.OffTailnet(ln)
+		}
+		go func() {
+			if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+				c.Close()
+			}
+		}()
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		ln.Close()
+		before := f.calls.Load()
+		p, err := id.Identify(tailnet.WithConn(context.Background(), c), "127.0.0.1:1")
+		switch {
+		case tc.off && (!errors.Is(err, tailnet.ErrUnknownPeer) || f.calls.Load() != before):
+			t.Errorf("%s: %v %v (WhoIs asked %d times), want ErrUnknownPeer without asking", tc.name, p, err, f.calls.Load()-before)
+		case !tc.off && (err != nil || p.Name() != "alice@example.com"):
+			t.Errorf("%s: %v %v, want alice", tc.name, p, err)
+		}
 	}
 }
 

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tailscale.com/client/local"
+	"tailscale.com/client/tailscale/apitype"
+	"tailscale.com/tailcfg"
+	"tailscale.com/types/key"
+
+	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
+	"github.com/tailops/tailops/tools"
+)
+
+// whoIsNode is a WhoIs answer for a node at ip reporting Tailscale
+// package pkg.
+func whoIsNode(id, login, name, ip, pkg string, caps tailcfg.PeerCapMap) *apitype.WhoIsResponse {
+	return &apitype.WhoIsResponse{
+		Node: &tailcfg.Node{StableID: tailcfg.StableNodeID(id), Name: name + ".ts.net.", Key: key.NewNode().Public(),
+			Addresses: []netip.Prefix{netip.MustParsePrefix(ip + "/32")}, Hostinfo: (&tailcfg.Hostinfo{Package: pkg}).View()},
+		UserProfile: &tailcfg.UserProfile{LoginName: login},
+		CapMap:      caps,
+	}
+}
+
+// TestFleetClaimOnlyFromATSNetEntry: a member takes a node's word for
+// whom a forwarded call is for (Tailops-Fleet-Caller) only when the node
+// holds the fleet-entry capability and is a tsnet node. A host whose
+// tailscaled holds the capability speaks for every process and container
+// on it, so a bare header from it is refused, whoever it names; so is
+// one from a tsnet node without the capability.
+func TestFleetClaimOnlyFromATSNetEntry(t *testing.T) {
+	entryCap := tailcfg.PeerCapMap{tailnet.FleetEntryCapability: {`{}`}}
+	byIP := map[string]*apitype.WhoIsResponse{
+		"100.64.0.5": whoIsNode("nE", "tagged-devices", "entry", "100.64.0.5", tailnet.PackageTSNet, entryCap),
+		"100.64.0.6": whoIsNode("nH", "tagged-devices", "host-tailscaled", "100.64.0.6", "deb", entryCap),
+		"100.64.0.7": whoIsNode("nN", "tagged-devices", "no-cap", "100.64.0.7", tailnet.PackageTSNet, nil),
+		"100.64.0.9": whoIsNode("nA", "alice@example.com", "alice-laptop", "100.64.0.9", "",
+			tailcfg.PeerCapMap{tailnet.DefaultCapability: {`{"scopes":["admin"]}`}}),
+	}
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{
+		WhoIs: func(_ context.Context, addr string) (*apitype.WhoIsResponse, error) {
+			ap, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if r, ok := byIP[ap.Addr().String()]; ok {
+				return r, nil
+			}
+			return nil, local.ErrPeerNotFound
+		},
+		Self: func() tailcfg.StableNodeID { return "nM" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l,
+		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, AuthMode: tailnet.AuthTailscale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, from string
+		want       string // the caller's agent; "" for a refusal
+		refusal    string
+	}{
+		{"a tsnet entry point", "100.64.0.5", "alice@example.com", ""},
+		{"a host tailscaled holding the capability", "100.64.0.6", "", "is not a TailOps entry point with its own tsnet node"},
+		{"a tsnet node without the capability", "100.64.0.7", "", string(tailnet.FleetEntryCapability)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got *auth.Caller
+			h := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = auth.CallerFrom(r.Context()) }))
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r.RemoteAddr = tc.from + ":51234"
+			r.Header.Set(tailnet.FleetCallerHeader, "100.64.0.9")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			switch {
+			case tc.want != "" && (got == nil || got.Agent != tc.want || got.Via == nil):
+				t.Fatalf("%d %s: caller %+v, want %s via the entry point", w.Code, w.Body, got, tc.want)
+			case tc.want == "" && (got != nil || w.Code != http.StatusForbidden || !strings.Contains(w.Header().Get("WWW-Authenticate")+w.Body.String(), tc.refusal)):
+				t.Fatalf("%d %s (%s): caller %+v, want 403 naming %q", w.Code, w.Body, w.Header().Get("WWW-Authenticate"), got, tc.refusal)
+			}
+		})
+	}
+}
