@@ -87,11 +87,6 @@ func (c *checker) check(p *types.Project) error {
 	if len(p.Jobs) > 0 {
 		return &PolicyError{Service: "project", Key: "jobs", Reason: "jobs are not supported"}
 	}
-	for _, f := range p.ComposeFiles {
-		if err := c.stackFile("project", "include", f); err != nil {
-			return err
-		}
-	}
 	for _, name := range sortedKeys(p.Networks) {
 		if n := p.Networks[name]; n.Name == "host" && !c.policy.NetworkHost {
 			return refuse("network "+name, "name", "the host's network is not allowed for this stack (policy network_host)")

@@ -16,16 +16,9 @@ import (
 func writeStack(t testing.TB, root, name, compose, env string) string {
 	t.Helper()
 	dir := filepath.Join(root, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "compose.yaml"), compose)
 	if env != "" {
-		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, ".env"), env)
 	}
 	return dir
 }
