@@ -56,7 +56,7 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 			return nil, fmt.Errorf("env: %q is not a variable name", k)
 		}
 	}
-	raw, err := readBounded(in.file)
+	raw, err := readBounded(in.file, false)
 	if err != nil {
 		return nil, fmt.Errorf("reading the compose file: %w", err)
 	}
@@ -67,7 +67,7 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 	if err := checkIncludes(raw, in.file, scope{base: in.dir, wd: in.dir}, root, 0); err != nil {
 		return nil, err
 	}
-	env, err := dotEnv(in.dir, in.env)
+	env, err := dotEnv(in.dir, root, in.env)
 	if err != nil {
 		return nil, err
 	}
@@ -106,12 +106,19 @@ func labelProject(p *types.Project) {
 
 // dotEnv returns the stack's .env variables (none without the file)
 // overlaid with call's. ${VAR} in the .env file sees only the call's
-// variables and the file's earlier lines.
-func dotEnv(dir string, call map[string]string) (map[string]string, error) {
+// variables and the file's earlier lines. The .env must be a file of the
+// stack's directory root, not a symbolic link (to another stack's .env).
+func dotEnv(dir, root string, call map[string]string) (map[string]string, error) {
 	env := map[string]string{}
-	b, err := readBounded(filepath.Join(dir, ".env"))
+	path := filepath.Join(dir, ".env")
+	if !inside(path, root) {
+		return nil, fmt.Errorf("the stack's .env is outside the stack's directory (a directory on its path is a symbolic link): make it a file there")
+	}
+	b, err := readBounded(path, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, errLink):
+		return nil, fmt.Errorf("the stack's .env is a symbolic link, which could lead to another stack's secrets: make it a regular file in the stack's directory")
 	case err != nil:
 		return nil, fmt.Errorf("reading the stack's .env: %w", err)
 	default:
@@ -132,24 +139,46 @@ func dotEnv(dir string, call map[string]string) (map[string]string, error) {
 	return env, nil
 }
 
-// readBounded reads a regular file of at most maxComposeFile bytes.
-func readBounded(path string) ([]byte, error) {
+// errLink is a file read with noLink that is a symbolic link.
+var errLink = errors.New("is a symbolic link")
+
+// readBounded reads a regular file of at most maxComposeFile bytes; with
+// noLink, one that is not a symbolic link itself (nor replaced by one
+// while it is opened).
+func readBounded(path string, noLink bool) ([]byte, error) {
+	name := filepath.Base(path)
+	var lst fs.FileInfo
+	if noLink {
+		var err error
+		if lst, err = os.Lstat(path); err != nil {
+			return nil, err
+		}
+		if lst.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s %w", name, errLink)
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case lst != nil && !os.SameFile(lst, st):
+		return nil, fmt.Errorf("%s %w", name, errLink)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxComposeFile+1))
 	if err != nil {
 		return nil, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", filepath.Base(path))
+	if len(b) > maxComposeFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxComposeFile)
 	}
-	if st.Size() > maxComposeFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", filepath.Base(path), maxComposeFile)
-	}
-	return os.ReadFile(path)
+	return b, nil
 }
 
 // maxIncludeDepth bounds how deep checkIncludes follows includes.
@@ -312,7 +341,7 @@ func localRef(what, key, ref, base, root string) (string, error) {
 // checkRefFile reads an included or extended file and checks its own
 // includes and extends, which resolve in sc.
 func checkRefFile(what, key, path string, sc scope, root string, depth int) error {
-	b, err := readBounded(path)
+	b, err := readBounded(path, false)
 	if err != nil {
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			err = pe.Err // the path is the stack's own: no need to repeat it

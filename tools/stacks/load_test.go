@@ -156,3 +156,57 @@ func TestIncludeAndExtendsInStackAllowed(t *testing.T) {
 		t.Errorf("inc's image %q: the included directory's .env was not used", img)
 	}
 }
+
+// TestDotEnvMustBeStackFile: the stack's .env is read only as a regular
+// file in the stack's directory: not through a symbolic link (to another
+// stack's .env), nor through a directory that links elsewhere.
+func TestDotEnvMustBeStackFile(t *testing.T) {
+	t.Parallel()
+	outside := hostFilesDir(t)
+	const compose = "services:\n  app:\n    image: local/busybox:latest\n    environment: ['STOLEN=${HOSTSECRET:-none}']\n"
+	for _, tc := range []struct {
+		name  string
+		setup func(root string) loadInput
+	}{
+		{".env linking outside", func(root string) loadInput {
+			dir := writeStack(t, root, "app", compose, "")
+			if err := os.Symlink(filepath.Join(outside, "host.env"), filepath.Join(dir, ".env")); err != nil {
+				t.Fatal(err)
+			}
+			return loadInput{name: "app", dir: dir, file: filepath.Join(dir, "compose.yaml")}
+		}},
+		{".env linking in the stack", func(root string) loadInput {
+			dir := writeStack(t, root, "app", compose, "")
+			writeFile(t, filepath.Join(dir, "real.env"), "HOSTSECRET=topsecret\n")
+			if err := os.Symlink("real.env", filepath.Join(dir, ".env")); err != nil {
+				t.Fatal(err)
+			}
+			return loadInput{name: "app", dir: dir, file: filepath.Join(dir, "compose.yaml")}
+		}},
+		// A git stack's compose file in a subdirectory of its checkout.
+		{"subdirectory linking outside", func(root string) loadInput {
+			elsewhere := t.TempDir()
+			writeFile(t, filepath.Join(elsewhere, "compose.yaml"), compose)
+			writeFile(t, filepath.Join(elsewhere, ".env"), "HOSTSECRET=topsecret\n")
+			if err := os.Symlink(elsewhere, filepath.Join(root, "deploy")); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(root, "deploy")
+			return loadInput{name: "app", dir: dir, file: filepath.Join(dir, "compose.yaml"), root: root}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := load(context.Background(), tc.setup(t.TempDir()))
+			if err == nil || !strings.Contains(err.Error(), "the stack's .env") {
+				var got []byte
+				if p != nil {
+					got, _ = p.MarshalYAML()
+				}
+				t.Fatalf("got %v, want the .env refused; configuration:\n%s", err, got)
+			}
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("the error shows the file's content: %v", err)
+			}
+		})
+	}
+}
