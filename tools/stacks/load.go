@@ -48,7 +48,9 @@ type loadInput struct {
 // with interpolation and services' environment seeing only the stack's
 // .env file and in.env: never this process's environment. It refuses
 // what would make compose run other programs or fetch code: build,
-// provider, models and remote include. The project carries compose's
+// provider, models and remote include; and what would make it read host
+// files from outside the stack's directory (includes, extends, env and
+// label files), before reading them. The project carries compose's
 // labels, as compose's own loader sets them.
 func load(ctx context.Context, in loadInput) (*types.Project, error) {
 	for k := range in.env {
@@ -80,8 +82,22 @@ func load(ctx context.Context, in loadInput) (*types.Project, error) {
 		o.SetProjectName(in.name, true)
 		o.ResolvePaths = true
 		o.ResourceLoaders = nil // local files only: no git, no OCI
+		// env_file and label_file are read below, once checked.
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
 	})
 	if err != nil {
+		return nil, fmt.Errorf("loading the compose file: %w", err)
+	}
+	for _, name := range sortedKeys(p.Services) {
+		if err := hostFiles("service "+name, p.Services[name].ContainerSpec, root); err != nil {
+			return nil, err
+		}
+	}
+	if p, err = p.WithServicesEnvironmentResolved(false); err != nil {
+		return nil, fmt.Errorf("loading the compose file: %w", err)
+	}
+	if p, err = p.WithServicesLabelsResolved(false); err != nil {
 		return nil, fmt.Errorf("loading the compose file: %w", err)
 	}
 	labelProject(p)

@@ -206,8 +206,20 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 				"name a service of this stack", v))
 		}
 	}
+	return hostFiles(what, s, c.dir)
+}
+
+// hostFiles checks the env and label files a container specification
+// reads from the host: they must be in the stack's directory dir (see
+// stackFile).
+func hostFiles(what string, s types.ContainerSpec, dir string) error {
 	for _, f := range s.EnvFiles {
-		if err := c.stackFile(what, "env_file", f.Path); err != nil {
+		if err := stackFile(dir, what, "env_file", f.Path); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.LabelFiles {
+		if err := stackFile(dir, what, "label_file", f); err != nil {
 			return err
 		}
 	}
@@ -238,18 +250,18 @@ func isContainer(v string) bool {
 }
 
 // stackFile checks a file the project reads from the host besides its
-// binds (an env file, an included compose file): it must be in the
-// stack's own directory, where its symbolic links lead included, or the
-// loader would read host files into the stack (another stack's secrets,
+// binds (an env or label file): it must be in the stack's own directory
+// dir, where its symbolic links lead included, or the loader would read
+// host files into the stack (another stack's secrets,
 // /proc/self/environ).
-func (c *checker) stackFile(what, key, path string) error {
-	if path == "" || c.dir == "" {
+func stackFile(dir, what, key, path string) error {
+	if path == "" || dir == "" {
 		return nil
 	}
-	if key == "env_file" && dockgeGlobalEnv(path, c.dir) {
+	if key == "env_file" && dockgeGlobalEnv(path, dir) {
 		return nil
 	}
-	if !filepath.IsAbs(path) || !inside(path, c.dir) {
+	if !filepath.IsAbs(path) || !inside(path, dir) {
 		return refuse(what, key, fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", filepath.Base(path)))
 	}
 	return nil

@@ -69,6 +69,8 @@ func TestPolicyRefusals(t *testing.T) {
 		{"env_file: [" + hostEnv + "]", "app", "env_file", Policy{}},
 		{"env_file: [/proc/self/environ]", "app", "env_file", Policy{}},
 		{"env_file: [../../../../../../../../proc/self/environ]", "app", "env_file", Policy{}},
+		{"label_file: [" + hostEnv + "]", "app", "label_file", Policy{}},
+		{"label_file: [/proc/self/environ]", "app", "label_file", Policy{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "", "\"", "", "-", "").Replace(strings.ToLower(tc.name))
@@ -86,7 +88,10 @@ func TestPolicyRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), "service "+tc.service) || !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("the error does not name the service and the key: %v", err)
 			}
-			if tc.key == "build" || tc.key == "provider" || tc.key == "env_file" {
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("the error shows a host file's content: %v", err)
+			}
+			if tc.key == "build" || tc.key == "provider" || tc.key == "env_file" || tc.key == "label_file" {
 				return // never allowed
 			}
 			ts, err = New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock, Policies: map[string]Policy{name: tc.allow}})
@@ -250,6 +255,26 @@ func TestPolicyTopLevel(t *testing.T) {
 				t.Fatalf("got %v, want a refusal of %s's %s", err, tc.service, tc.key)
 			}
 		})
+	}
+}
+
+// TestHostFilesNeverShown: an env or label file outside the stack's
+// directory is refused before the loader reads it, so get_stack_compose
+// shows no configuration holding its content, not even a refused one.
+func TestHostFilesNeverShown(t *testing.T) {
+	t.Parallel()
+	root, outside := t.TempDir(), t.TempDir()
+	other := filepath.Join(outside, "other.env")
+	writeFile(t, other, "DB_HOST=victim-literal\n")
+	for _, key := range []string{"env_file", "label_file"} {
+		name := strings.ReplaceAll(key, "_", "")
+		writeStack(t, root, name, "services:\n  app:\n    image: local/busybox:latest\n    "+key+": ["+other+"]\n", "")
+		ts, _ := New(Config{StackRoots: []string{root}})
+		out, err := ts.stackCompose(context.Background(), NameArg{Name: name})
+		var pe *PolicyError
+		if !errors.As(err, &pe) || pe.Key != key || strings.Contains(out.Config+err.Error(), "victim-literal") {
+			t.Errorf("%s: got %v, want a refusal of %s; configuration:\n%s", key, err, key, out.Config)
+		}
 	}
 }
 
