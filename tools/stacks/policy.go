@@ -126,11 +126,8 @@ func (c *checker) check(p *types.Project) error {
 		}
 	}
 	for _, name := range sortedKeys(p.Volumes) {
-		v := p.Volumes[name]
-		if dev, ok := v.DriverOpts["device"]; ok && (v.Driver == "" || v.Driver == "local") {
-			if err := c.bind("volume "+name, "driver_opts", dev); err != nil {
-				return err
-			}
+		if err := c.volume("volume "+name, p.Volumes[name]); err != nil {
+			return err
 		}
 	}
 	for _, name := range sortedKeys(p.Secrets) {
@@ -148,6 +145,30 @@ func (c *checker) check(p *types.Project) error {
 		}
 	}
 	return nil
+}
+
+// volume checks a top-level volume: if the local driver mounts
+// something, a tmpfs or a bind from where binds may come. Other
+// filesystem types are refused: overlay's o names host directories
+// (lowerdir=/etc), and what nfs, cifs or a block device would mount
+// cannot be checked here.
+func (c *checker) volume(what string, v types.VolumeConfig) error {
+	if v.Driver != "" && v.Driver != "local" {
+		return nil
+	}
+	// o: bind makes the mount a bind of device whatever the type.
+	opts := strings.Split(v.DriverOpts["o"], ",")
+	binds := slices.Contains(opts, "bind") || slices.Contains(opts, "rbind")
+	switch typ := v.DriverOpts["type"]; {
+	case typ == "tmpfs" && !binds:
+		return nil
+	case typ == "none" && binds, typ == "" && v.DriverOpts["device"] != "":
+		return c.bind(what, "driver_opts", v.DriverOpts["device"])
+	case typ == "":
+		return nil
+	default:
+		return refuse(what, "driver_opts", fmt.Sprintf("type %q with o %q mounts what the policy cannot check: use a bind mount (type: none, o: bind) from the stack's directory or a bind root, a tmpfs, or a plain volume", typ, v.DriverOpts["o"]))
+	}
 }
 
 // spec checks one container's specification (a service's, a hook's).

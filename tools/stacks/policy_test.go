@@ -211,7 +211,8 @@ func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
 
 // TestPolicyAllowsSafeStacks: what the defaults allow: binds from the
 // stack's directory and the bind roots, Docker's default capabilities,
-// named volumes, ports.
+// named volumes (the stack's own, a tmpfs, a bind from its directory),
+// ports.
 func TestPolicyAllowsSafeStacks(t *testing.T) {
 	t.Parallel()
 	root, media := t.TempDir(), t.TempDir()
@@ -220,9 +221,14 @@ func TestPolicyAllowsSafeStacks(t *testing.T) {
     image: local/busybox:latest
     cap_add: [CHOWN, NET_BIND_SERVICE]
     ports: ["8080:80"]
-    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app"]
+    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app", "scratch:/tmp", "bound:/bound"]
 volumes:
   named: {}
+  scratch:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m,uid=1000"}
+  bound:
+    driver: local
+    driver_opts: {type: none, o: bind, device: ./data}
 `, "")
 	ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}})
 	if err != nil {
@@ -234,20 +240,27 @@ volumes:
 }
 
 // TestPolicyTopLevel: a local volume binding a host directory, and
-// secrets and configs from files, are bind mounts too.
+// secrets and configs from files, are bind mounts too; a local volume
+// mounting anything but a tmpfs or a bind (overlay's lowerdir, nfs) is
+// refused.
 func TestPolicyTopLevel(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
+	const volume = "    volumes: [v:/v]\n"
 	for _, tc := range []struct {
-		name, compose, service, key string
+		name, uses, compose, service, key string
 	}{
-		{"volume", "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts"},
-		{"secret", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file"},
-		{"config", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file"},
+		{"volume", volume, "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts"},
+		{"secret", "    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file"},
+		{"config", "    configs: [c]\n", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file"},
+		// The device is the stack's own directory: the host's
+		// directories are in o.
+		{"overlay", volume, "volumes:\n  v:\n    driver_opts: {type: overlay, o: \"lowerdir=/etc:/root\", device: " + filepath.Join(root, "overlay") + "}\n", "volume v", "driver_opts"},
+		{"nfs", volume, "volumes:\n  v:\n    driver_opts: {type: nfs, o: \"addr=192.0.2.1,rw\", device: \":/export\"}\n", "volume v", "driver_opts"},
+		{"tmpfs-bind", volume, "volumes:\n  v:\n    driver_opts: {type: tmpfs, o: bind, device: /etc}\n", "volume v", "driver_opts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			uses := map[string]string{"volume": "    volumes: [v:/v]\n", "secret": "    secrets: [s]\n", "config": "    configs: [c]\n"}[tc.name]
-			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+uses+tc.compose, "")
+			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+tc.uses+tc.compose, "")
 			ts, _ := New(Config{StackRoots: []string{root}})
 			_, _, err := ts.prepare(context.Background(), tc.name, nil)
 			var pe *PolicyError
