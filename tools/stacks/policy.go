@@ -40,6 +40,10 @@ type Policy struct {
 	// BindRoots are host directories bind mounts may come from, beyond
 	// the stack's own directory and the server's stack_bind_roots.
 	BindRoots []string `json:"bind_roots,omitempty"`
+	// ExternalVolumes are the names of volumes from outside the stack
+	// that it may mount: external ones, and ones named (name:) other
+	// than <stack>_…, which may be another stack's data.
+	ExternalVolumes []string `json:"external_volumes,omitempty"`
 }
 
 // DefaultCaps are the capabilities any stack's cap_add may name: those
@@ -104,11 +108,11 @@ func (c *checker) check(p *types.Project) error {
 		if s.Deploy != nil && s.Deploy.Resources.Reservations != nil && len(s.Deploy.Resources.Reservations.Devices) > 0 && !c.policy.Devices {
 			return refuse(what, "deploy.resources.reservations.devices", "devices are not allowed for this stack (policy devices)")
 		}
-		if err := c.spec(what, s.ContainerSpec); err != nil {
+		if err := c.spec(what, s.ContainerSpec, p.Volumes); err != nil {
 			return err
 		}
 		for i, h := range s.PreStart {
-			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec); err != nil {
+			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec, p.Volumes); err != nil {
 				return err
 			}
 		}
@@ -126,7 +130,7 @@ func (c *checker) check(p *types.Project) error {
 		}
 	}
 	for _, name := range sortedKeys(p.Volumes) {
-		if err := c.volume("volume "+name, p.Volumes[name]); err != nil {
+		if err := c.volume("volume "+name, p.Name, p.Volumes[name]); err != nil {
 			return err
 		}
 	}
@@ -147,12 +151,21 @@ func (c *checker) check(p *types.Project) error {
 	return nil
 }
 
-// volume checks a top-level volume: if the local driver mounts
-// something, a tmpfs or a bind from where binds may come. Other
-// filesystem types are refused: overlay's o names host directories
-// (lowerdir=/etc), and what nfs, cifs or a block device would mount
-// cannot be checked here.
-func (c *checker) volume(what string, v types.VolumeConfig) error {
+// volume checks a top-level volume of project: not another stack's (an
+// external volume, or one named outside the project's names) unless the
+// policy names it, and if the local driver mounts something, a tmpfs or
+// a bind from where binds may come. Other filesystem types are refused:
+// overlay's o names host directories (lowerdir=/etc), and what nfs, cifs
+// or a block device would mount cannot be checked here.
+func (c *checker) volume(what, project string, v types.VolumeConfig) error {
+	if !slices.Contains(c.policy.ExternalVolumes, v.Name) {
+		switch {
+		case bool(v.External):
+			return refuse(what, "external", fmt.Sprintf("volume %q is not this stack's (it may be another stack's data), which is not allowed for this stack (policy external_volumes)", v.Name))
+		case !strings.HasPrefix(v.Name, project+"_"):
+			return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's volume, which is not allowed for this stack (policy external_volumes): leave name out", v.Name, project))
+		}
+	}
 	if v.Driver != "" && v.Driver != "local" {
 		return nil
 	}
@@ -171,8 +184,9 @@ func (c *checker) volume(what string, v types.VolumeConfig) error {
 	}
 }
 
-// spec checks one container's specification (a service's, a hook's).
-func (c *checker) spec(what string, s types.ContainerSpec) error {
+// spec checks one container's specification (a service's, a hook's),
+// whose named volumes must be among volumes, the project's.
+func (c *checker) spec(what string, s types.ContainerSpec, volumes types.Volumes) error {
 	pol := c.policy
 	switch {
 	case len(s.Models) > 0:
@@ -215,10 +229,14 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 		}
 	}
 	for _, v := range s.Volumes {
-		if v.Type == types.VolumeTypeBind {
+		switch {
+		case v.Type == types.VolumeTypeBind:
 			if err := c.bind(what, "volumes", v.Source); err != nil {
 				return err
 			}
+		case v.Type == types.VolumeTypeVolume && v.Source != "" && volumes[v.Source].Name == "":
+			// Compose would mount the engine's volume of that name.
+			return refuse(what, "volumes", fmt.Sprintf("volume %q is not declared in the project's volumes: declare it there", v.Source))
 		}
 	}
 	for _, v := range s.VolumesFrom {

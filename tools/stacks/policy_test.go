@@ -221,9 +221,11 @@ func TestPolicyAllowsSafeStacks(t *testing.T) {
     image: local/busybox:latest
     cap_add: [CHOWN, NET_BIND_SERVICE]
     ports: ["8080:80"]
-    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app", "scratch:/tmp", "bound:/bound"]
+    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app", "cache:/cache", "scratch:/tmp", "bound:/bound"]
 volumes:
   named: {}
+  cache:
+    name: safe_cache
   scratch:
     driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m,uid=1000"}
   bound:
@@ -242,22 +244,28 @@ volumes:
 // TestPolicyTopLevel: a local volume binding a host directory, and
 // secrets and configs from files, are bind mounts too; a local volume
 // mounting anything but a tmpfs or a bind (overlay's lowerdir, nfs) is
-// refused.
+// refused; another stack's volume, external or named, needs the owner's
+// external_volumes; a hook's volume the project does not declare (which
+// compose would take as the engine's volume of that name) is refused.
 func TestPolicyTopLevel(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	const volume = "    volumes: [v:/v]\n"
 	for _, tc := range []struct {
 		name, uses, compose, service, key string
+		allow                             *Policy // nil: never allowed
 	}{
-		{"volume", volume, "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts"},
-		{"secret", "    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file"},
-		{"config", "    configs: [c]\n", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file"},
+		{"volume", volume, "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts", nil},
+		{"secret", "    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file", nil},
+		{"config", "    configs: [c]\n", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file", nil},
 		// The device is the stack's own directory: the host's
 		// directories are in o.
-		{"overlay", volume, "volumes:\n  v:\n    driver_opts: {type: overlay, o: \"lowerdir=/etc:/root\", device: " + filepath.Join(root, "overlay") + "}\n", "volume v", "driver_opts"},
-		{"nfs", volume, "volumes:\n  v:\n    driver_opts: {type: nfs, o: \"addr=192.0.2.1,rw\", device: \":/export\"}\n", "volume v", "driver_opts"},
-		{"tmpfs-bind", volume, "volumes:\n  v:\n    driver_opts: {type: tmpfs, o: bind, device: /etc}\n", "volume v", "driver_opts"},
+		{"overlay", volume, "volumes:\n  v:\n    driver_opts: {type: overlay, o: \"lowerdir=/etc:/root\", device: " + filepath.Join(root, "overlay") + "}\n", "volume v", "driver_opts", nil},
+		{"nfs", volume, "volumes:\n  v:\n    driver_opts: {type: nfs, o: \"addr=192.0.2.1,rw\", device: \":/export\"}\n", "volume v", "driver_opts", nil},
+		{"tmpfs-bind", volume, "volumes:\n  v:\n    driver_opts: {type: tmpfs, o: bind, device: /etc}\n", "volume v", "driver_opts", nil},
+		{"external", volume, "volumes:\n  v:\n    external: true\n    name: vaultwarden_data\n", "volume v", "external", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
+		{"named", volume, "volumes:\n  v:\n    name: vaultwarden_data\n", "volume v", "name", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
+		{"hook-volume", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        volumes: [vaultwarden_data:/loot]\n", "", "service app pre_start[0]", "volumes", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+tc.uses+tc.compose, "")
@@ -266,6 +274,13 @@ func TestPolicyTopLevel(t *testing.T) {
 			var pe *PolicyError
 			if !errors.As(err, &pe) || pe.Service != tc.service || pe.Key != tc.key {
 				t.Fatalf("got %v, want a refusal of %s's %s", err, tc.service, tc.key)
+			}
+			if tc.allow == nil {
+				return
+			}
+			ts, _ = New(Config{StackRoots: []string{root}, Policies: map[string]Policy{tc.name: *tc.allow}})
+			if _, _, err := ts.prepare(context.Background(), tc.name, nil); err != nil {
+				t.Errorf("with the owner's override %+v: %v", *tc.allow, err)
 			}
 		})
 	}
