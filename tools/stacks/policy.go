@@ -30,7 +30,8 @@ type Policy struct {
 	// HostNamespaces allows ipc, uts, userns_mode and cgroup set to host.
 	HostNamespaces bool `json:"host_namespaces,omitempty"`
 	// Unconfined allows security_opt turning confinement off
-	// (seccomp/apparmor unconfined, label disable, systempaths).
+	// (seccomp/apparmor unconfined, any SELinux label option,
+	// systempaths).
 	Unconfined bool `json:"unconfined,omitempty"`
 	// Devices allows devices, device_cgroup_rules and gpus.
 	Devices bool `json:"devices,omitempty"`
@@ -306,10 +307,13 @@ func stackFile(dir, what, key, path string) error {
 	return nil
 }
 
-// unconfining reports whether a security_opt turns confinement off.
+// unconfining reports whether a security_opt turns confinement off. Any
+// SELinux label option does: disable, and a type, user, role or level
+// the stack chooses, which may be an unconfined one (type:spc_t,
+// type:unconfined_t).
 func unconfining(o string) bool {
 	o = strings.ToLower(strings.ReplaceAll(o, ":", "="))
-	return strings.HasSuffix(o, "=unconfined") || o == "label=disable" || strings.HasPrefix(o, "systempaths=") ||
+	return strings.HasSuffix(o, "=unconfined") || strings.HasPrefix(o, "label=") || strings.HasPrefix(o, "systempaths=") ||
 		o == "no-new-privileges=false" ||
 		// A profile of the stack's own (read on the host) may allow
 		// everything.

@@ -71,6 +71,13 @@ func TestPolicyRefusals(t *testing.T) {
 		{"env_file: [../../../../../../../../proc/self/environ]", "app", "env_file", Policy{}},
 		{"label_file: [" + hostEnv + "]", "app", "label_file", Policy{}},
 		{"label_file: [/proc/self/environ]", "app", "label_file", Policy{}},
+		// SELinux: a type, user or role of the stack's choosing
+		// unconfines as label:disable does.
+		{"security_opt: [\"label:type:spc_t\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label=type:unconfined_t\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label=user:system_u\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label:role:system_r\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label:disable\"]", "app", "security_opt", Policy{Unconfined: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "", "\"", "", "-", "").Replace(strings.ToLower(tc.name))
