@@ -30,7 +30,8 @@ type Policy struct {
 	// HostNamespaces allows ipc, uts, userns_mode and cgroup set to host.
 	HostNamespaces bool `json:"host_namespaces,omitempty"`
 	// Unconfined allows security_opt turning confinement off
-	// (seccomp/apparmor unconfined, label disable, systempaths).
+	// (seccomp/apparmor unconfined, any SELinux label option,
+	// systempaths).
 	Unconfined bool `json:"unconfined,omitempty"`
 	// Devices allows devices, device_cgroup_rules and gpus.
 	Devices bool `json:"devices,omitempty"`
@@ -40,6 +41,10 @@ type Policy struct {
 	// BindRoots are host directories bind mounts may come from, beyond
 	// the stack's own directory and the server's stack_bind_roots.
 	BindRoots []string `json:"bind_roots,omitempty"`
+	// ExternalVolumes are the names of volumes from outside the stack
+	// that it may mount: external ones, and ones named (name:) other
+	// than <stack>_…, which may be another stack's data.
+	ExternalVolumes []string `json:"external_volumes,omitempty"`
 }
 
 // DefaultCaps are the capabilities any stack's cap_add may name: those
@@ -87,11 +92,6 @@ func (c *checker) check(p *types.Project) error {
 	if len(p.Jobs) > 0 {
 		return &PolicyError{Service: "project", Key: "jobs", Reason: "jobs are not supported"}
 	}
-	for _, f := range p.ComposeFiles {
-		if err := c.stackFile("project", "include", f); err != nil {
-			return err
-		}
-	}
 	for _, name := range sortedKeys(p.Networks) {
 		if n := p.Networks[name]; n.Name == "host" && !c.policy.NetworkHost {
 			return refuse("network "+name, "name", "the host's network is not allowed for this stack (policy network_host)")
@@ -109,11 +109,11 @@ func (c *checker) check(p *types.Project) error {
 		if s.Deploy != nil && s.Deploy.Resources.Reservations != nil && len(s.Deploy.Resources.Reservations.Devices) > 0 && !c.policy.Devices {
 			return refuse(what, "deploy.resources.reservations.devices", "devices are not allowed for this stack (policy devices)")
 		}
-		if err := c.spec(what, s.ContainerSpec); err != nil {
+		if err := c.spec(what, s.ContainerSpec, p.Volumes); err != nil {
 			return err
 		}
 		for i, h := range s.PreStart {
-			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec); err != nil {
+			if err := c.spec(fmt.Sprintf("%s pre_start[%d]", what, i), h.ContainerSpec, p.Volumes); err != nil {
 				return err
 			}
 		}
@@ -131,11 +131,8 @@ func (c *checker) check(p *types.Project) error {
 		}
 	}
 	for _, name := range sortedKeys(p.Volumes) {
-		v := p.Volumes[name]
-		if dev, ok := v.DriverOpts["device"]; ok && (v.Driver == "" || v.Driver == "local") {
-			if err := c.bind("volume "+name, "driver_opts", dev); err != nil {
-				return err
-			}
+		if err := c.volume("volume "+name, p.Name, p.Volumes[name]); err != nil {
+			return err
 		}
 	}
 	for _, name := range sortedKeys(p.Secrets) {
@@ -155,8 +152,42 @@ func (c *checker) check(p *types.Project) error {
 	return nil
 }
 
-// spec checks one container's specification (a service's, a hook's).
-func (c *checker) spec(what string, s types.ContainerSpec) error {
+// volume checks a top-level volume of project: not another stack's (an
+// external volume, or one named outside the project's names) unless the
+// policy names it, and if the local driver mounts something, a tmpfs or
+// a bind from where binds may come. Other filesystem types are refused:
+// overlay's o names host directories (lowerdir=/etc), and what nfs, cifs
+// or a block device would mount cannot be checked here.
+func (c *checker) volume(what, project string, v types.VolumeConfig) error {
+	if !slices.Contains(c.policy.ExternalVolumes, v.Name) {
+		switch {
+		case bool(v.External):
+			return refuse(what, "external", fmt.Sprintf("volume %q is not this stack's (it may be another stack's data), which is not allowed for this stack (policy external_volumes)", v.Name))
+		case !strings.HasPrefix(v.Name, project+"_"):
+			return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's volume, which is not allowed for this stack (policy external_volumes): leave name out", v.Name, project))
+		}
+	}
+	if v.Driver != "" && v.Driver != "local" {
+		return nil
+	}
+	// o: bind makes the mount a bind of device whatever the type.
+	opts := strings.Split(v.DriverOpts["o"], ",")
+	binds := slices.Contains(opts, "bind") || slices.Contains(opts, "rbind")
+	switch typ := v.DriverOpts["type"]; {
+	case typ == "tmpfs" && !binds:
+		return nil
+	case typ == "none" && binds, typ == "" && v.DriverOpts["device"] != "":
+		return c.bind(what, "driver_opts", v.DriverOpts["device"])
+	case typ == "":
+		return nil
+	default:
+		return refuse(what, "driver_opts", fmt.Sprintf("type %q with o %q mounts what the policy cannot check: use a bind mount (type: none, o: bind) from the stack's directory or a bind root, a tmpfs, or a plain volume", typ, v.DriverOpts["o"]))
+	}
+}
+
+// spec checks one container's specification (a service's, a hook's),
+// whose named volumes must be among volumes, the project's.
+func (c *checker) spec(what string, s types.ContainerSpec, volumes types.Volumes) error {
 	pol := c.policy
 	switch {
 	case len(s.Models) > 0:
@@ -199,10 +230,14 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 		}
 	}
 	for _, v := range s.Volumes {
-		if v.Type == types.VolumeTypeBind {
+		switch {
+		case v.Type == types.VolumeTypeBind:
 			if err := c.bind(what, "volumes", v.Source); err != nil {
 				return err
 			}
+		case v.Type == types.VolumeTypeVolume && v.Source != "" && volumes[v.Source].Name == "":
+			// Compose would mount the engine's volume of that name.
+			return refuse(what, "volumes", fmt.Sprintf("volume %q is not declared in the project's volumes: declare it there", v.Source))
 		}
 	}
 	for _, v := range s.VolumesFrom {
@@ -211,8 +246,20 @@ func (c *checker) spec(what string, s types.ContainerSpec) error {
 				"name a service of this stack", v))
 		}
 	}
+	return hostFiles(what, s, c.dir)
+}
+
+// hostFiles checks the env and label files a container specification
+// reads from the host: they must be in the stack's directory dir (see
+// stackFile).
+func hostFiles(what string, s types.ContainerSpec, dir string) error {
 	for _, f := range s.EnvFiles {
-		if err := c.stackFile(what, "env_file", f.Path); err != nil {
+		if err := stackFile(dir, what, "env_file", f.Path); err != nil {
+			return err
+		}
+	}
+	for _, f := range s.LabelFiles {
+		if err := stackFile(dir, what, "label_file", f); err != nil {
 			return err
 		}
 	}
@@ -243,27 +290,30 @@ func isContainer(v string) bool {
 }
 
 // stackFile checks a file the project reads from the host besides its
-// binds (an env file, an included compose file): it must be in the
-// stack's own directory, where its symbolic links lead included, or the
-// loader would read host files into the stack (another stack's secrets,
+// binds (an env or label file): it must be in the stack's own directory
+// dir, where its symbolic links lead included, or the loader would read
+// host files into the stack (another stack's secrets,
 // /proc/self/environ).
-func (c *checker) stackFile(what, key, path string) error {
-	if path == "" || c.dir == "" {
+func stackFile(dir, what, key, path string) error {
+	if path == "" || dir == "" {
 		return nil
 	}
-	if key == "env_file" && dockgeGlobalEnv(path, c.dir) {
+	if key == "env_file" && dockgeGlobalEnv(path, dir) {
 		return nil
 	}
-	if !filepath.IsAbs(path) || !inside(path, c.dir) {
+	if !filepath.IsAbs(path) || !inside(path, dir) {
 		return refuse(what, key, fmt.Sprintf("%q is outside the stack's directory: a stack reads its files from there only", filepath.Base(path)))
 	}
 	return nil
 }
 
-// unconfining reports whether a security_opt turns confinement off.
+// unconfining reports whether a security_opt turns confinement off. Any
+// SELinux label option does: disable, and a type, user, role or level
+// the stack chooses, which may be an unconfined one (type:spc_t,
+// type:unconfined_t).
 func unconfining(o string) bool {
 	o = strings.ToLower(strings.ReplaceAll(o, ":", "="))
-	return strings.HasSuffix(o, "=unconfined") || o == "label=disable" || strings.HasPrefix(o, "systempaths=") ||
+	return strings.HasSuffix(o, "=unconfined") || strings.HasPrefix(o, "label=") || strings.HasPrefix(o, "systempaths=") ||
 		o == "no-new-privileges=false" ||
 		// A profile of the stack's own (read on the host) may allow
 		// everything.

@@ -16,16 +16,9 @@ import (
 func writeStack(t testing.TB, root, name, compose, env string) string {
 	t.Helper()
 	dir := filepath.Join(root, name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "compose.yaml"), compose)
 	if env != "" {
-		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, ".env"), env)
 	}
 	return dir
 }
@@ -76,6 +69,15 @@ func TestPolicyRefusals(t *testing.T) {
 		{"env_file: [" + hostEnv + "]", "app", "env_file", Policy{}},
 		{"env_file: [/proc/self/environ]", "app", "env_file", Policy{}},
 		{"env_file: [../../../../../../../../proc/self/environ]", "app", "env_file", Policy{}},
+		{"label_file: [" + hostEnv + "]", "app", "label_file", Policy{}},
+		{"label_file: [/proc/self/environ]", "app", "label_file", Policy{}},
+		// SELinux: a type, user or role of the stack's choosing
+		// unconfines as label:disable does.
+		{"security_opt: [\"label:type:spc_t\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label=type:unconfined_t\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label=user:system_u\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label:role:system_r\"]", "app", "security_opt", Policy{Unconfined: true}},
+		{"security_opt: [\"label:disable\"]", "app", "security_opt", Policy{Unconfined: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "p" + strings.NewReplacer(" ", "", ":", "", "[", "", "]", "", "/", "", ".", "", "{", "", "}", "", ",", "", "_", "", "=", "", "\"", "", "-", "").Replace(strings.ToLower(tc.name))
@@ -93,7 +95,10 @@ func TestPolicyRefusals(t *testing.T) {
 			if !strings.Contains(err.Error(), "service "+tc.service) || !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("the error does not name the service and the key: %v", err)
 			}
-			if tc.key == "build" || tc.key == "provider" || tc.key == "env_file" {
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("the error shows a host file's content: %v", err)
+			}
+			if tc.key == "build" || tc.key == "provider" || tc.key == "env_file" || tc.key == "label_file" {
 				return // never allowed
 			}
 			ts, err = New(Config{StackRoots: []string{root}, BindRoots: []string{media}, Host: "unix://" + sock, Policies: map[string]Policy{name: tc.allow}})
@@ -213,7 +218,8 @@ func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
 
 // TestPolicyAllowsSafeStacks: what the defaults allow: binds from the
 // stack's directory and the bind roots, Docker's default capabilities,
-// named volumes, ports.
+// named volumes (the stack's own, a tmpfs, a bind from its directory),
+// ports.
 func TestPolicyAllowsSafeStacks(t *testing.T) {
 	t.Parallel()
 	root, media := t.TempDir(), t.TempDir()
@@ -222,9 +228,16 @@ func TestPolicyAllowsSafeStacks(t *testing.T) {
     image: local/busybox:latest
     cap_add: [CHOWN, NET_BIND_SERVICE]
     ports: ["8080:80"]
-    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app"]
+    volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app", "cache:/cache", "scratch:/tmp", "bound:/bound"]
 volumes:
   named: {}
+  cache:
+    name: safe_cache
+  scratch:
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m,uid=1000"}
+  bound:
+    driver: local
+    driver_opts: {type: none, o: bind, device: ./data}
 `, "")
 	ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}})
 	if err != nil {
@@ -236,27 +249,67 @@ volumes:
 }
 
 // TestPolicyTopLevel: a local volume binding a host directory, and
-// secrets and configs from files, are bind mounts too.
+// secrets and configs from files, are bind mounts too; a local volume
+// mounting anything but a tmpfs or a bind (overlay's lowerdir, nfs) is
+// refused; another stack's volume, external or named, needs the owner's
+// external_volumes; a hook's volume the project does not declare (which
+// compose would take as the engine's volume of that name) is refused.
 func TestPolicyTopLevel(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
+	const volume = "    volumes: [v:/v]\n"
 	for _, tc := range []struct {
-		name, compose, service, key string
+		name, uses, compose, service, key string
+		allow                             *Policy // nil: never allowed
 	}{
-		{"volume", "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts"},
-		{"secret", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file"},
-		{"config", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file"},
+		{"volume", volume, "volumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /etc}\n", "volume v", "driver_opts", nil},
+		{"secret", "    secrets: [s]\n", "secrets:\n  s:\n    file: /etc/shadow\n", "secret s", "file", nil},
+		{"config", "    configs: [c]\n", "configs:\n  c:\n    file: /etc/passwd\n", "config c", "file", nil},
+		// The device is the stack's own directory: the host's
+		// directories are in o.
+		{"overlay", volume, "volumes:\n  v:\n    driver_opts: {type: overlay, o: \"lowerdir=/etc:/root\", device: " + filepath.Join(root, "overlay") + "}\n", "volume v", "driver_opts", nil},
+		{"nfs", volume, "volumes:\n  v:\n    driver_opts: {type: nfs, o: \"addr=192.0.2.1,rw\", device: \":/export\"}\n", "volume v", "driver_opts", nil},
+		{"tmpfs-bind", volume, "volumes:\n  v:\n    driver_opts: {type: tmpfs, o: bind, device: /etc}\n", "volume v", "driver_opts", nil},
+		{"external", volume, "volumes:\n  v:\n    external: true\n    name: vaultwarden_data\n", "volume v", "external", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
+		{"named", volume, "volumes:\n  v:\n    name: vaultwarden_data\n", "volume v", "name", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
+		{"hook-volume", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        volumes: [vaultwarden_data:/loot]\n", "", "service app pre_start[0]", "volumes", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			uses := map[string]string{"volume": "    volumes: [v:/v]\n", "secret": "    secrets: [s]\n", "config": "    configs: [c]\n"}[tc.name]
-			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+uses+tc.compose, "")
+			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+tc.uses+tc.compose, "")
 			ts, _ := New(Config{StackRoots: []string{root}})
 			_, _, err := ts.prepare(context.Background(), tc.name, nil)
 			var pe *PolicyError
 			if !errors.As(err, &pe) || pe.Service != tc.service || pe.Key != tc.key {
 				t.Fatalf("got %v, want a refusal of %s's %s", err, tc.service, tc.key)
 			}
+			if tc.allow == nil {
+				return
+			}
+			ts, _ = New(Config{StackRoots: []string{root}, Policies: map[string]Policy{tc.name: *tc.allow}})
+			if _, _, err := ts.prepare(context.Background(), tc.name, nil); err != nil {
+				t.Errorf("with the owner's override %+v: %v", *tc.allow, err)
+			}
 		})
+	}
+}
+
+// TestHostFilesNeverShown: an env or label file outside the stack's
+// directory is refused before the loader reads it, so get_stack_compose
+// shows no configuration holding its content, not even a refused one.
+func TestHostFilesNeverShown(t *testing.T) {
+	t.Parallel()
+	root, outside := t.TempDir(), t.TempDir()
+	other := filepath.Join(outside, "other.env")
+	writeFile(t, other, "DB_HOST=victim-literal\n")
+	for _, key := range []string{"env_file", "label_file"} {
+		name := strings.ReplaceAll(key, "_", "")
+		writeStack(t, root, name, "services:\n  app:\n    image: local/busybox:latest\n    "+key+": ["+other+"]\n", "")
+		ts, _ := New(Config{StackRoots: []string{root}})
+		out, err := ts.stackCompose(context.Background(), NameArg{Name: name})
+		var pe *PolicyError
+		if !errors.As(err, &pe) || pe.Key != key || strings.Contains(out.Config+err.Error(), "victim-literal") {
+			t.Errorf("%s: got %v, want a refusal of %s; configuration:\n%s", key, err, key, out.Config)
+		}
 	}
 }
 
