@@ -45,6 +45,10 @@ type Policy struct {
 	// that it may mount: external ones, and ones named (name:) other
 	// than <stack>_…, which may be another stack's data.
 	ExternalVolumes []string `json:"external_volumes,omitempty"`
+	// VolumeDrivers are the volume plugins besides the local driver the
+	// stack's volumes may use: a plugin mounts what its options say (a
+	// host path, a remote share), which the policy cannot check.
+	VolumeDrivers []string `json:"volume_drivers,omitempty"`
 }
 
 // DefaultCaps are the capabilities any stack's cap_add may name: those
@@ -168,7 +172,10 @@ func (c *checker) volume(what, project string, v types.VolumeConfig) error {
 		}
 	}
 	if v.Driver != "" && v.Driver != "local" {
-		return nil
+		if slices.Contains(c.policy.VolumeDrivers, v.Driver) {
+			return nil
+		}
+		return refuse(what, "driver", fmt.Sprintf("volume driver %q mounts what its options say, which the policy cannot check; it is not allowed for this stack (policy volume_drivers)", v.Driver))
 	}
 	// o: bind makes the mount a bind of device whatever the type.
 	opts := strings.Split(v.DriverOpts["o"], ",")

@@ -272,6 +272,7 @@ func TestPolicyTopLevel(t *testing.T) {
 		{"tmpfs-bind", volume, "volumes:\n  v:\n    driver_opts: {type: tmpfs, o: bind, device: /etc}\n", "volume v", "driver_opts", nil},
 		{"external", volume, "volumes:\n  v:\n    external: true\n    name: vaultwarden_data\n", "volume v", "external", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
 		{"named", volume, "volumes:\n  v:\n    name: vaultwarden_data\n", "volume v", "name", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
+		{"plugin", volume, "volumes:\n  v:\n    driver: local-persist\n    driver_opts: {mountpoint: /etc}\n", "volume v", "driver", &Policy{VolumeDrivers: []string{"local-persist"}}},
 		{"hook-volume", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        volumes: [vaultwarden_data:/loot]\n", "", "service app pre_start[0]", "volumes", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
