@@ -42,14 +42,16 @@ type RollbackArgs struct {
 }
 
 // lastGood returns the newest successful deploy, update or rollback in
-// name's history, if any.
+// name's history, if any, since the last successful removal: a removal
+// that failed left the stack running (compose may have removed part of
+// it), still managed as what was deployed last.
 func (t *Toolset) lastGood(name string) (Deployment, bool, error) {
 	ds, err := t.hist.list(name)
 	if err != nil {
 		return Deployment{}, false, err
 	}
 	for _, d := range slices.Backward(ds) {
-		if d.Action == "remove" {
+		if d.Action == "remove" && d.Result == "ok" {
 			return Deployment{}, false, nil
 		}
 		if d.Result == "ok" && d.Config != "" {
