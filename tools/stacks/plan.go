@@ -148,11 +148,12 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	return newPlan("deploy", s, src, p)
 }
 
-// notExternal refuses to deploy stack s over a compose project of the
-// same name that TailOps does not manage: one with containers created
-// elsewhere (compose's working_dir label neither s's directory nor one of
-// the stack's checkouts). Compose would recreate or remove them, and the
-// stack would then count as managed, its volumes removable.
+// notExternal refuses to deploy, update or roll back stack s over a
+// compose project of the same name that TailOps does not manage: one
+// with containers created elsewhere (compose's working_dir label neither
+// s's directory nor one of the stack's checkouts). Compose would recreate
+// or remove them, and the stack would then count as managed, its volumes
+// removable.
 func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) error {
 	byProject, err := t.projectContainers(ctx, name)
 	if err != nil {
@@ -193,6 +194,9 @@ func (t *Toolset) planUpdate(ctx context.Context, in UpdateArgs) (*stackPlan, er
 		s, p, err = t.prepare(ctx, in.Name, in.Env)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
 	sp, err := newPlan("update", s, src, p)
@@ -237,6 +241,9 @@ func (t *Toolset) planRollback(ctx context.Context, in RollbackArgs) (*stackPlan
 		}
 	} else {
 		src = gitSource{repo: target.Repo, ref: target.Ref, path: target.RepoPath, res: gitsource.Result{Commit: target.Commit}}
+	}
+	if err := t.notExternal(ctx, in.Name, s); err != nil {
+		return nil, err
 	}
 	p, err := t.fromHistory(ctx, s, target)
 	if err != nil {
