@@ -82,9 +82,10 @@ func (sp *stackPlan) bind() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newPlan is the plan of action on stack s, deploying p.
-func newPlan(action string, s diskStack, src gitSource, p *types.Project) (*stackPlan, error) {
-	r, err := resolve(p)
+// newPlan is the plan of action on stack s, deploying p, loaded with the
+// call's variables call (none for a rollback).
+func newPlan(action string, s diskStack, src gitSource, p *types.Project, call map[string]string) (*stackPlan, error) {
+	r, err := resolveFor(p, secretVars{owner: ownerEnv(s, src.repo != ""), call: call})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
-	return newPlan("deploy", s, src, p)
+	return newPlan("deploy", s, src, p, in.Env)
 }
 
 // notExternal refuses to deploy, update or roll back stack s over a
@@ -199,16 +200,12 @@ func (t *Toolset) planUpdate(ctx context.Context, in UpdateArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
-	sp, err := newPlan("update", s, src, p)
+	sp, err := newPlan("update", s, src, p, in.Env)
 	if err != nil {
 		return nil, err
 	}
 	if prev, ok, err := t.lastGood(in.Name); err == nil && ok {
-		if pp, err := t.fromHistory(ctx, t.stackFor(s, prev), prev); err == nil {
-			if pr, err := resolve(pp); err == nil {
-				sp.detail.Diff = lineDiff(pr.redacted, sp.r.redacted)
-			}
-		}
+		sp.detail.Diff = t.diffSince(ctx, s, prev, sp.r)
 	}
 	return sp, nil
 }
@@ -249,7 +246,7 @@ func (t *Toolset) planRollback(ctx context.Context, in RollbackArgs) (*stackPlan
 	if err != nil {
 		return nil, err
 	}
-	sp, err := newPlan("rollback", s, src, p)
+	sp, err := newPlan("rollback", s, src, p, nil)
 	if err != nil {
 		return nil, err
 	}
