@@ -12,8 +12,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -160,8 +162,9 @@ func (t *Toolset) keepCheckout(ctx context.Context, name, tmp, dir string) error
 		return fmt.Errorf("comparing the checkout with the commit: %w", err)
 	}
 	if changed != "" {
-		return fmt.Errorf("the checkout, which the stack's containers run from, is no longer the commit: %s differs (written by a container that bind-mounts it?), "+
-			"and deploying it would load what is there now; it is left as it is for them. Deploy another commit, or remove the stack (remove_stack) and deploy it again", changed)
+		return fmt.Errorf("the checkout, which the stack's containers run from, is no longer the commit: %s differs (written by a container that bind-mounts it? "+
+			"keep what containers write in volumes), and deploying it would load what is there now; it is left as it is for them. "+
+			"Deploy another commit, or remove the stack (remove_stack) and deploy it again", changed)
 	}
 	os.RemoveAll(tmp)
 	// In use again: pruneCheckouts leaves it for checkoutGrace.
@@ -185,14 +188,17 @@ func (t *Toolset) runsFrom(ctx context.Context, name, dir string) (bool, error) 
 	return false, nil
 }
 
-// treeDiff returns the first path of directory b, or of want, at which
-// they differ — in one only, of another type, executable or not, of
-// other content or link target — leaving out each one's top-level .git;
-// "" when they are the same. want is walked first, so that what b holds
-// besides (as many files as a container wrote) is never listed whole.
-func treeDiff(want, b string) (string, error) {
+// treeDiff returns the first path of directory got, or of want, at
+// which they differ — in one only, of another type, executable or not,
+// of other content or link target — leaving out each one's top-level
+// .git, and empty directories in got only (Docker makes a bind mount's
+// missing source); "" when they are the same. want is walked first, so
+// that what got holds besides (as many files as a container wrote) is
+// never listed whole.
+func treeDiff(want, got string) (string, error) {
 	files := map[string]fs.FileInfo{}
-	walk := func(root string, visit func(rel string, fi fs.FileInfo) (bool, error)) (string, error) {
+	// walk calls same for root's paths until it reports one differs.
+	walk := func(root string, same func(rel string, fi fs.FileInfo) (bool, error)) (string, error) {
 		var differs string
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -212,8 +218,8 @@ func treeDiff(want, b string) (string, error) {
 			if err != nil {
 				return err
 			}
-			same, err := visit(rel, fi)
-			if err == nil && !same {
+			ok, err := same(rel, fi)
+			if err == nil && !ok {
 				differs = rel
 				return fs.SkipAll
 			}
@@ -225,33 +231,35 @@ func treeDiff(want, b string) (string, error) {
 		return "", err
 	}
 	seen := 0
-	differs, err := walk(b, func(rel string, fi fs.FileInfo) (bool, error) {
+	differs, err := walk(got, func(rel string, fi fs.FileInfo) (bool, error) {
 		w, ok := files[rel]
-		seen++
+		if !ok && fi.IsDir() {
+			ents, err := os.ReadDir(filepath.Join(got, rel))
+			return len(ents) == 0, err
+		}
 		if !ok || w.Mode().Type() != fi.Mode().Type() {
 			return false, nil
 		}
+		seen++
 		switch {
 		case fi.Mode().IsRegular():
 			if w.Mode()&0o111 != fi.Mode()&0o111 || w.Size() != fi.Size() {
 				return false, nil
 			}
-			return sameContent(filepath.Join(want, rel), filepath.Join(b, rel))
+			return sameContent(filepath.Join(want, rel), filepath.Join(got, rel))
 		case fi.Mode().Type() == fs.ModeSymlink:
 			l1, err1 := os.Readlink(filepath.Join(want, rel))
-			l2, err2 := os.Readlink(filepath.Join(b, rel))
+			l2, err2 := os.Readlink(filepath.Join(got, rel))
 			return l1 == l2, errors.Join(err1, err2)
 		}
 		return true, nil
 	})
-	if err != nil || differs != "" {
+	if err != nil || differs != "" || seen == len(files) {
 		return differs, err
 	}
-	if seen != len(files) {
-		for rel := range files {
-			if _, err := os.Lstat(filepath.Join(b, rel)); err != nil {
-				return rel, nil
-			}
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
+		if _, err := os.Lstat(filepath.Join(got, rel)); err != nil {
+			return rel, nil
 		}
 	}
 	return "", nil

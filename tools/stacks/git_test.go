@@ -265,7 +265,8 @@ func TestGitSourceRefusals(t *testing.T) {
 // link to a host file) is not what a later deploy of "commit X" loads.
 // With no container running from it, the fresh fetch replaces it; while
 // the stack's containers run from it, it is kept only as long as it is
-// still the commit, and a changed one refuses the plan.
+// still the commit (empty directories aside), and a changed one refuses
+// the plan.
 func TestCheckoutOfSameCommitIsFetchedAgain(t *testing.T) {
 	r := newGitStackRepo(t)
 	outside := t.TempDir()
@@ -308,12 +309,17 @@ func TestCheckoutOfSameCommitIsFetchedAgain(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "no longer the commit") {
 					t.Fatalf("a changed checkout the stack runs from: %v; want refused", err)
 				}
-				// Put back as the commit has it, it is used again, as it is.
+				// Put back as the commit has it, it is used again, as it
+				// is: an empty directory (a bind mount's source Docker
+				// made) besides does not count.
 				before, _ := os.Stat(filepath.Dir(s.file))
 				if err := os.WriteFile(s.file, orig, 0o644); err != nil {
 					t.Fatal(err)
 				}
 				os.Remove(dotEnv)
+				if err := os.Mkdir(filepath.Join(filepath.Dir(s.file), "data"), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				s2, src2, p2, err = ts.prepareGit(ctx, "reuse", r.url, "main", "deploy/compose.yaml", nil)
 				if err != nil {
 					t.Fatal(err)
