@@ -573,3 +573,22 @@ func TestRedirectRefused(t *testing.T) {
 		t.Fatalf("the redirect was followed: %d requests reached the target", n)
 	}
 }
+
+// TestFetchRefusesTooManyEntries: a commit with more files and
+// directories than Config.MaxEntries is refused before anything is
+// checked out.
+func TestFetchRefusesTooManyEntries(t *testing.T) {
+	r := newRepo(t)
+	srv := gittest.ServeHTTP(t, r.root, false)
+	cfg := gitsource.Config{Hosts: []string{srv.HostPort()}, AllowHTTP: true, MaxEntries: 2}
+	dir := filepath.Join(t.TempDir(), "d")
+	_, err := gitsource.Fetch(context.Background(), cfg, gitsource.Request{URL: srv.URL + "/git/stack.git", Ref: "main", Dir: dir})
+	if !errors.Is(err, gitsource.ErrTooLarge) || !strings.Contains(err.Error(), "files") {
+		t.Fatalf("Fetch of a tree of 3 entries with MaxEntries 2 = %v, want ErrTooLarge (files and directories)", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("a refused Fetch left %s behind", dir)
+	}
+	cfg.MaxEntries = 3
+	checkFetch(t, cfg, srv.URL+"/git/stack.git", "main", r.c, "refs/heads/main", "C")
+}

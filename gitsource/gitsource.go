@@ -22,8 +22,11 @@
 //
 // go-git runs no hooks, no filters, no submodules and no other program;
 // a fetch writes only under Request.Dir. A checkout whose symlinks
-// point outside the tree, or whose pack or files exceed
-// Config.MaxBytes, is refused.
+// point outside the tree, whose pack or files exceed Config.MaxBytes
+// (each file counted as at least a filesystem block), or whose tree has
+// more than Config.MaxEntries files and directories, is refused before
+// anything is checked out: a few objects naming one subtree many times
+// (a "git bomb") cannot fill the disk.
 package gitsource
 
 import (
@@ -109,9 +112,15 @@ func (d ctxDialer) DialContext(ctx context.Context, network, addr string) (net.C
 
 // Defaults for the zero Config.
 const (
-	DefaultTimeout  = 10 * time.Minute
-	DefaultMaxBytes = 256 << 20
+	DefaultTimeout    = 10 * time.Minute
+	DefaultMaxBytes   = 256 << 20
+	DefaultMaxEntries = 100_000
 )
+
+// minFileBytes is what a file counts towards MaxBytes at the least: a
+// filesystem block, which even an empty file's checkout costs in inodes
+// and directory entries.
+const minFileBytes = 4096
 
 // Config says which servers may be reached and how. The zero value
 // allows no host: every Fetch and Remote is refused.
@@ -138,8 +147,14 @@ type Config struct {
 	// context; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MaxBytes bounds the pack received and, separately, the bytes the
-	// checkout writes; 0 means DefaultMaxBytes.
+	// checkout writes, each file counted as at least 4 KiB (a block);
+	// 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// MaxEntries bounds the files, symbolic links and directories of the
+	// commit's tree, every path counted (a subtree named twice counts
+	// twice, as the checkout writes it twice); 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
 	// DialContext opens every connection, https, http and ssh alike (a
 	// destination policy can refuse addresses here); nil means a
 	// net.Dialer. No proxy is ever taken from the environment.
@@ -349,6 +364,13 @@ func (c Config) maxBytes() int64 {
 	return DefaultMaxBytes
 }
 
+func (c Config) maxEntries() int {
+	if c.MaxEntries > 0 {
+		return c.MaxEntries
+	}
+	return DefaultMaxEntries
+}
+
 // resolved is a ref found among the advertised references.
 type resolved struct {
 	name plumbing.ReferenceName // empty for a commit
@@ -533,7 +555,7 @@ func fetchOnce(ctx context.Context, cfg Config, req Request) (res Result, err er
 	if err != nil {
 		return Result{}, fmt.Errorf("repository %s, %s: %w", u, refOrHEAD(req.Ref), err)
 	}
-	if err := checkTree(repo, commit, cfg.maxBytes()); err != nil {
+	if err := checkTree(ctx, repo, commit, cfg); err != nil {
 		return Result{}, fmt.Errorf("repository %s at %s: %w", u, commit.Hash, err)
 	}
 	if r.name != "" {
@@ -677,14 +699,18 @@ func peelToCommit(repo *git.Repository, h plumbing.Hash) (*object.Commit, error)
 	return nil, fmt.Errorf("%s: too many nested tags", h)
 }
 
-// checkTree refuses a tree whose files exceed max bytes, that holds a
-// symlink pointing outside it, or a submodule (never fetched).
-func checkTree(repo *git.Repository, c *object.Commit, max int64) error {
+// checkTree refuses a tree with more than cfg's MaxEntries files and
+// directories, whose files exceed its MaxBytes (each counted as at least
+// minFileBytes), that holds a symlink pointing outside it, or a submodule
+// (never fetched). It stops when ctx ends: the fetch's timeout bounds it.
+func checkTree(ctx context.Context, repo *git.Repository, c *object.Commit, cfg Config) error {
 	tree, err := c.Tree()
 	if err != nil {
 		return fmt.Errorf("reading the tree: %w", err)
 	}
+	maxBytes, maxEntries := cfg.maxBytes(), cfg.maxEntries()
 	var total int64
+	entries := 0
 	links := map[string]string{} // symlink → target
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()
@@ -696,6 +722,14 @@ func checkTree(repo *git.Repository, c *object.Commit, max int64) error {
 		if err != nil {
 			return fmt.Errorf("reading the tree: %w", err)
 		}
+		if entries++; entries > maxEntries {
+			return fmt.Errorf("the tree has more than %d files and directories: %w", maxEntries, ErrTooLarge)
+		}
+		if entries%1024 == 1 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("checking the tree: %w", err)
+			}
+		}
 		switch entry.Mode {
 		case filemode.Submodule:
 			return fmt.Errorf("%s is a submodule (not supported): %w", name, ErrUnsafeTree)
@@ -706,9 +740,9 @@ func checkTree(repo *git.Repository, c *object.Commit, max int64) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
-		total += blob.Size
-		if total > max {
-			return fmt.Errorf("the files are larger than %d bytes: %w", max, ErrTooLarge)
+		total += max(blob.Size, minFileBytes)
+		if total > maxBytes {
+			return fmt.Errorf("the files are larger than %d bytes (each counted as at least %d): %w", maxBytes, minFileBytes, ErrTooLarge)
 		}
 		if entry.Mode == filemode.Symlink {
 			rd, err := blob.Reader()

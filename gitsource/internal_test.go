@@ -9,8 +9,14 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // TestSSHConfigNeverRead: go-git's SSH transport asks this global for a
@@ -131,4 +137,74 @@ func FuzzResolveInTree(f *testing.F) {
 			t.Errorf("resolveInTree(%q) = %q: not a path in the tree", p, got)
 		}
 	})
+}
+
+// TestCheckTreeCountsFiles: a "git bomb" — one empty blob, trees naming
+// the same subtree a thousand times — is three objects and a million
+// files; checkTree refuses it for its entries (at most MaxEntries files
+// and directories) however high MaxBytes is, counts each empty file as a
+// block towards MaxBytes, and stops when ctx ends.
+func TestCheckTreeCountsFiles(t *testing.T) {
+	st := memory.NewStorage()
+	repo, err := git.Init(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(o interface {
+		Encode(plumbing.EncodedObject) error
+	}, typ plumbing.ObjectType) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		obj.SetType(typ)
+		if err := o.Encode(obj); err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	blob := st.NewEncodedObject()
+	blob.SetType(plumbing.BlobObject)
+	empty, err := st.SetEncodedObject(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := func(child plumbing.Hash, mode filemode.FileMode, n int) plumbing.Hash {
+		tr := &object.Tree{}
+		for i := range n {
+			tr.Entries = append(tr.Entries, object.TreeEntry{Name: fmt.Sprintf("f%04d", i), Mode: mode, Hash: child})
+		}
+		return store(tr, plumbing.TreeObject)
+	}
+	commitOf := func(tree plumbing.Hash) *object.Commit {
+		sig := object.Signature{Name: "x", When: time.Unix(0, 0)}
+		c, err := repo.CommitObject(store(&object.Commit{Author: sig, Committer: sig, TreeHash: tree, Message: "bomb"}, plumbing.CommitObject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t1 := level(empty, filemode.Regular, 1000)
+	bomb := commitOf(level(t1, filemode.Dir, 1000))
+	ctx := context.Background()
+	start := time.Now()
+	if err := checkTree(ctx, repo, bomb, Config{MaxBytes: 1 << 40}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "files") {
+		t.Errorf("a tree of a million empty files (three objects): %v, want too many files and directories", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("checkTree took %v to refuse it", d)
+	}
+	// Empty files still cost a block each towards MaxBytes.
+	if err := checkTree(ctx, repo, commitOf(level(t1, filemode.Dir, 10)), Config{MaxBytes: 10_000*minFileBytes - 1}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("10,000 empty files within %d bytes: %v, want too large", 10_000*minFileBytes-1, err)
+	}
+	if err := checkTree(ctx, repo, commitOf(level(t1, filemode.Dir, 10)), Config{MaxBytes: 10_000 * minFileBytes}); err != nil {
+		t.Errorf("10,000 empty files within %d bytes: %v", 10_000*minFileBytes, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := checkTree(cctx, repo, bomb, Config{MaxBytes: 1 << 40}); !errors.Is(err, context.Canceled) {
+		t.Errorf("checkTree with its context ended: %v, want context.Canceled", err)
+	}
 }

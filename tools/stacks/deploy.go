@@ -3,6 +3,7 @@
 package stacks
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/tailops/tailops/redact"
+	"github.com/tailops/tailops/tools"
 )
 
 // waitTimeout is how long a deploy waits for its containers to run (and
@@ -55,8 +59,53 @@ type resolved struct {
 	hash     string // SHA-256 of yaml
 }
 
-// resolve renders p's configuration.
+// resolve renders p's configuration, all of p's variables counted as the
+// owner's: for a stack root's stack loaded without call variables, or a
+// deployment's configuration from the history (which keeps none).
 func resolve(p *types.Project) (resolved, error) {
+	return resolveFor(p, secretVars{owner: p.Environment})
+}
+
+// secretVars are the variables whose values, when their names name a
+// secret (redact.SecretName) and they have at least minMasked bytes, an
+// approval's configuration masks besides its redaction. Inside values
+// (configValue) those of every variable are masked, the project's own
+// and its services' environment entries' too, whoever set them. Elsewhere
+// (a command, an image, a mount) only the owner's are: a value masked
+// there could be any text of the configuration, and one the caller
+// chose would hide what runs from the approver.
+type secretVars struct {
+	// owner are the stack root's own .env variables as its owner wrote
+	// them (ownerEnv): masked wherever they occur.
+	owner map[string]string
+	// call are the call's variables (env): a secret-named one whose value
+	// occurs outside values refuses the plan, as it could be neither
+	// shown (a secret) nor masked.
+	call map[string]string
+}
+
+// minMasked is the shortest value of a secret-named variable that is
+// masked: a shorter one would mask unrelated text and hide little.
+const minMasked = 4
+
+// ownerEnv is the .env of stack s as its owner wrote it (its ${VAR}s
+// see no call variable: a value made of the caller's is the caller's),
+// for secretVars.owner; none for a git stack, whose repository the
+// caller chooses, or when it cannot be read.
+func ownerEnv(s diskStack, git bool) map[string]string {
+	if git || s.dir == "" {
+		return nil
+	}
+	env, err := dotEnv(s.dir, nil)
+	if err != nil {
+		return nil
+	}
+	return env
+}
+
+// resolveFor renders p's configuration, redacted for results and
+// approvals (masks.redactConfig) with the variables of sv.
+func resolveFor(p *types.Project, sv secretVars) (resolved, error) {
 	b, err := p.MarshalYAML()
 	if err != nil {
 		return resolved{}, fmt.Errorf("rendering the resolved configuration: %w", err)
@@ -71,38 +120,193 @@ func resolve(p *types.Project) (resolved, error) {
 	if err != nil {
 		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
 	}
-	red, err := yaml.Marshal(redact.Value(doc))
+	m := newMasks(p, sv)
+	doc = m.redactConfig(doc, nil)
+	if err := m.callOutside(doc, nil); err != nil {
+		return r, err
+	}
+	red, err := yaml.Marshal(doc)
 	if err != nil {
 		return r, fmt.Errorf("rendering the resolved configuration: %w", err)
 	}
-	r.redacted = maskSecretVars(string(red), p.Environment)
-	// A configuration loaded from the history was interpolated when it
-	// was deployed, and its variables were not kept: a secret there is
-	// known by the service environment entry it went into.
-	for _, name := range p.ServiceNames() {
-		r.redacted = maskSecretVars(r.redacted, p.Services[name].Environment.ToMapping())
-	}
+	r.redacted = string(red)
 	return r, nil
 }
 
-// maskSecretVars replaces, in a rendered configuration, the values of the
-// variables whose names name a secret (redact.SecretName): interpolated
-// into a command or a label, they would otherwise show under a harmless
-// key. Values shorter than 4 bytes are left (they would mask unrelated
-// text and hide little).
-func maskSecretVars(text string, env map[string]string) string {
-	var vals []string
-	for k, v := range env {
-		if redact.SecretName(k) && len(v) >= 4 {
-			vals = append(vals, v)
+// masks are the values redactConfig masks inside text, longest first
+// (so that a value inside another is not masked first), and the call's
+// secret-named variables it must not find outside values.
+type masks struct {
+	anywhere, inValues []string
+	call               map[string]string
+}
+
+func newMasks(p *types.Project, sv secretVars) *masks {
+	m := &masks{call: map[string]string{}}
+	secrets := func(env map[string]string) (vals []string) {
+		for k, v := range env {
+			if redact.SecretName(k) && len(v) >= minMasked {
+				vals = append(vals, v)
+			}
+		}
+		return vals
+	}
+	m.anywhere = secrets(sv.owner)
+	m.inValues = slices.Concat(m.anywhere, secrets(sv.call), secrets(p.Environment))
+	// A configuration loaded from the history was interpolated when it
+	// was deployed, and its variables were not kept: a secret there is
+	// known by the service environment entry it went into.
+	for _, s := range p.Services {
+		m.inValues = append(m.inValues, secrets(s.Environment.ToMapping())...)
+	}
+	for k, v := range sv.call {
+		if redact.SecretName(k) && len(v) >= minMasked {
+			m.call[k] = v
 		}
 	}
-	// Longest first, so that a value inside another is not masked first.
-	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vals {
-		text = strings.ReplaceAll(text, v, redact.Redacted)
+	for _, vals := range []*[]string{&m.anywhere, &m.inValues} {
+		slices.SortFunc(*vals, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+		*vals = slices.Compact(*vals)
 	}
-	return text
+	return m
+}
+
+// redactConfig returns the configuration v (at path, the keys and indices
+// from the top, as JSON decodes it) as an approver sees it, redacting
+// values and never structure: a map or a list is never replaced whole,
+// so a service, volume or network whose name looks secret (oauth2-proxy,
+// session_token), and the top-level secrets, show with all they hold.
+// A scalar under a secret-named key is redacted whole (redact.Value's
+// rule), a secret's content too; other strings as redact.Text, then the
+// variables' values are masked in them: inside values (configValue) all
+// of them, elsewhere only the owner's.
+func (m *masks) redactConfig(v any, path []string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		values := configValues(path)
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			at := append(path[:len(path):len(path)], k)
+			switch e.(type) {
+			case map[string]any, []any:
+				out[k] = m.redactConfig(e, at)
+				continue
+			}
+			rk := redact.Text(k)
+			if values {
+				rk = mask(rk, m.anywhere)
+			}
+			switch {
+			case rk != k, redact.SecretName(k) && e != nil && !isBool(e), secretContent(at):
+				out[rk] = redact.Redacted
+			default:
+				out[rk] = m.redactConfig(e, at)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = m.redactConfig(e, append(path[:len(path):len(path)], strconv.Itoa(i)))
+		}
+		return out
+	case string:
+		switch {
+		case len(path) == 4 && path[0] == "services" && path[2] == "extra_hosts":
+			// Names and addresses, which redact.Text would take for a
+			// secret-named setting ("auth.lan=10.0.0.1").
+			return x
+		case configValue(path):
+			return mask(redact.Text(x), m.inValues)
+		}
+		return mask(redact.Text(x), m.anywhere)
+	}
+	return v // numbers, booleans, null
+}
+
+// configValues reports whether the map at path holds values, not
+// structure: a service's environment, labels or annotations, its deploy
+// or build labels, or the labels of a volume, network, secret or config.
+// By position, so that nothing named so (a service "labels") is taken
+// for one.
+func configValues(path []string) bool {
+	n := len(path)
+	switch {
+	case n == 3 && path[0] == "services":
+		return path[2] == "environment" || path[2] == "labels" || path[2] == "annotations"
+	case n == 4 && path[0] == "services" && (path[2] == "deploy" || path[2] == "build"):
+		return path[3] == "labels"
+	case n == 3 && (path[0] == "volumes" || path[0] == "networks" || path[0] == "secrets" || path[0] == "configs"):
+		return path[2] == "labels"
+	}
+	return false
+}
+
+// configValue reports whether the string at path is a value: an entry
+// of configValues, or a config's or a secret's content.
+func configValue(path []string) bool {
+	n := len(path)
+	return n > 0 && configValues(path[:n-1]) ||
+		n == 3 && (path[0] == "configs" || path[0] == "secrets") && path[2] == "content"
+}
+
+// secretContent reports whether path is a secret's content (compose does
+// not render it; redacted whole should it ever be).
+func secretContent(path []string) bool {
+	return len(path) == 3 && path[0] == "secrets" && path[2] == "content"
+}
+
+func isBool(v any) bool {
+	_, ok := v.(bool)
+	return ok
+}
+
+// mask replaces every occurrence of vals in s with redact.Redacted.
+func mask(s string, vals []string) string {
+	for _, v := range vals {
+		s = strings.ReplaceAll(s, v, redact.Redacted)
+	}
+	return s
+}
+
+// callOutside returns the error of a call variable whose value is still
+// in the redacted configuration v (at path): outside values, where it
+// is not masked. What redaction replaced does not count.
+func (m *masks) callOutside(v any, path []string) error {
+	found := func(s string, at []string) error {
+		for _, name := range slices.Sorted(maps.Keys(m.call)) {
+			for part := range strings.SplitSeq(s, redact.Redacted) {
+				if strings.Contains(part, m.call[name]) {
+					return tools.ArgErrorf("env", "%s is secret-named, and its value also stands at %s, outside environment and label values: "+
+						"the approval could neither show it there (a secret) nor mask it (that would hide what runs). Use it in environment or label "+
+						"values only (a command can read it from the container's environment, as $$%s), or pass what is no secret under a name "+
+						"without a secret word", name, strings.Join(at, "."), name)
+				}
+			}
+		}
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			at := append(path[:len(path):len(path)], k)
+			if err := found(k, at); err != nil {
+				return err
+			}
+			if err := m.callOutside(x[k], at); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := m.callOutside(e, append(path[:len(path):len(path)], strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+	case string:
+		return found(x, path)
+	}
+	return nil
 }
 
 // lockStack serialises changes to one stack; it returns the unlock.

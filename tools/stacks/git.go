@@ -3,20 +3,27 @@
 package stacks
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
 
 	"github.com/tailops/tailops/gitsource"
 	"github.com/tailops/tailops/tools"
@@ -84,8 +91,9 @@ func (t *Toolset) checkGit(name, repo, path string) (string, error) {
 	return p, nil
 }
 
-// fetch checks repo out at ref into gitDir(name)/COMMIT (kept as it is
-// when that commit is there already) and returns the stack it holds.
+// fetch checks repo out at ref into gitDir(name)/COMMIT (see
+// keepCheckout when that commit is there already) and returns the stack
+// it holds.
 func (t *Toolset) fetch(ctx context.Context, name, repo, ref, path string) (diskStack, gitSource, error) {
 	src := gitSource{repo: repo, ref: ref, path: path}
 	base := t.gitDir(name)
@@ -105,14 +113,9 @@ func (t *Toolset) fetch(ctx context.Context, name, repo, ref, path string) (disk
 		src.ref = src.res.Ref
 	}
 	dir := filepath.Join(base, src.res.Commit)
-	if _, err := os.Lstat(dir); err == nil {
+	if err := t.keepCheckout(ctx, name, tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		// In use again: pruneCheckouts leaves it for checkoutGrace.
-		now := time.Now()
-		os.Chtimes(dir, now, now)
-	} else if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		return diskStack{}, src, fmt.Errorf("keeping the checkout of %s: %w", name, err)
+		return diskStack{}, src, fmt.Errorf("keeping the checkout of %s at %s: %w", name, src.res.Commit, err)
 	}
 	s := gitStackAt(name, dir, path)
 	st, err := os.Lstat(s.file)
@@ -125,6 +128,163 @@ func (t *Toolset) fetch(ctx context.Context, name, repo, ref, path string) (disk
 		return s, src, tools.ArgErrorf("path", "%s at %s: %s is not a regular file", gitsource.Redact(repo), src.res.Commit, path)
 	}
 	return s, src, nil
+}
+
+// keepCheckout makes tmp, a checkout fetched and checked just now, the
+// commit's checkout dir. One already there is never used as it is: a
+// container that bind-mounts it (the policy allows a stack's own
+// directory) may have rewritten its compose file or planted an .env, and
+// a deploy would load that as "commit X". It is replaced by tmp,
+// atomically (RENAME_EXCHANGE), when no container of the stack runs from
+// it; while some do (their mounts hold it: replacing or deleting it would
+// pull their files from under them), it is kept only if it still is
+// tmp, file for file. Under the stack's lock, so that no deploy creates
+// containers from it meanwhile.
+func (t *Toolset) keepCheckout(ctx context.Context, name, tmp, dir string) error {
+	err := os.Rename(tmp, dir)
+	if err == nil || !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	defer t.lockStack(name)()
+	inUse, err := t.runsFrom(ctx, name, dir)
+	if err != nil {
+		return err
+	}
+	if !inUse {
+		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+			return fmt.Errorf("replacing the old checkout: %w", err)
+		}
+		os.RemoveAll(tmp) // the old checkout now
+		return nil
+	}
+	changed, err := treeDiff(tmp, dir)
+	if err != nil {
+		return fmt.Errorf("comparing the checkout with the commit: %w", err)
+	}
+	if changed != "" {
+		return fmt.Errorf("the checkout, which the stack's containers run from, is no longer the commit: %s differs (written by a container that bind-mounts it? "+
+			"keep what containers write in volumes), and deploying it would load what is there now; it is left as it is for them. "+
+			"Deploy another commit, or remove the stack (remove_stack) and deploy it again", changed)
+	}
+	os.RemoveAll(tmp)
+	// In use again: pruneCheckouts leaves it for checkoutGrace.
+	now := time.Now()
+	os.Chtimes(dir, now, now)
+	return nil
+}
+
+// runsFrom reports whether a container of stack name was created in
+// dir or beneath it (compose's working_dir label).
+func (t *Toolset) runsFrom(ctx context.Context, name, dir string) (bool, error) {
+	projects, err := t.projectContainers(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range projects[name] {
+		if within(filepath.Clean(c.Labels[api.WorkingDirLabel]), dir) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// treeDiff returns the first path of directory got, or of want, at
+// which they differ — in one only, of another type, executable or not,
+// of other content or link target — leaving out each one's top-level
+// .git, and empty directories in got only (Docker makes a bind mount's
+// missing source); "" when they are the same. want is walked first, so
+// that what got holds besides (as many files as a container wrote) is
+// never listed whole.
+func treeDiff(want, got string) (string, error) {
+	files := map[string]fs.FileInfo{}
+	// walk calls same for root's paths until it reports one differs.
+	walk := func(root string, same func(rel string, fi fs.FileInfo) (bool, error)) (string, error) {
+		var differs string
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil || rel == "." {
+				return err
+			}
+			if rel == ".git" {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			ok, err := same(rel, fi)
+			if err == nil && !ok {
+				differs = rel
+				return fs.SkipAll
+			}
+			return err
+		})
+		return differs, err
+	}
+	if _, err := walk(want, func(rel string, fi fs.FileInfo) (bool, error) { files[rel] = fi; return true, nil }); err != nil {
+		return "", err
+	}
+	seen := 0
+	differs, err := walk(got, func(rel string, fi fs.FileInfo) (bool, error) {
+		w, ok := files[rel]
+		if !ok && fi.IsDir() {
+			ents, err := os.ReadDir(filepath.Join(got, rel))
+			return len(ents) == 0, err
+		}
+		if !ok || w.Mode().Type() != fi.Mode().Type() {
+			return false, nil
+		}
+		seen++
+		switch {
+		case fi.Mode().IsRegular():
+			if w.Mode()&0o111 != fi.Mode()&0o111 || w.Size() != fi.Size() {
+				return false, nil
+			}
+			return sameContent(filepath.Join(want, rel), filepath.Join(got, rel))
+		case fi.Mode().Type() == fs.ModeSymlink:
+			l1, err1 := os.Readlink(filepath.Join(want, rel))
+			l2, err2 := os.Readlink(filepath.Join(got, rel))
+			return l1 == l2, errors.Join(err1, err2)
+		}
+		return true, nil
+	})
+	if err != nil || differs != "" || seen == len(files) {
+		return differs, err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
+		if _, err := os.Lstat(filepath.Join(got, rel)); err != nil {
+			return rel, nil
+		}
+	}
+	return "", nil
+}
+
+// sameContent reports whether files a and b hold the same bytes.
+func sameContent(a, b string) (bool, error) {
+	sum := func(p string) ([]byte, error) {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return nil, err
+		}
+		return h.Sum(nil), nil
+	}
+	x, err := sum(a)
+	if err != nil {
+		return false, err
+	}
+	y, err := sum(b)
+	return bytes.Equal(x, y), err
 }
 
 // gitStackAt is the stack of a checkout: its directory (the bind mounts'

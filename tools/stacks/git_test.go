@@ -258,3 +258,89 @@ func TestGitSourceRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckoutOfSameCommitIsFetchedAgain: a checkout of the commit
+// already on disk is not reused as it is: what a container with the
+// checkout bind-mounted changed there (the compose file, a planted .env
+// link to a host file) is not what a later deploy of "commit X" loads.
+// With no container running from it, the fresh fetch replaces it; while
+// the stack's containers run from it, it is kept only as long as it is
+// still the commit (empty directories aside), and a changed one refuses
+// the plan.
+func TestCheckoutOfSameCommitIsFetchedAgain(t *testing.T) {
+	r := newGitStackRepo(t)
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "host.env"), []byte("HOSTSECRET=topsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, running := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unused", true: "running"}[running], func(t *testing.T) {
+			state := t.TempDir()
+			var cs []map[string]any
+			if running {
+				cs = append(cs, projectContainer("reuse", filepath.Join(state, "stacks", "reuse", "git", r.second, "deploy")))
+			}
+			ts, err := New(Config{StateDir: state, Git: r.gitConfig(), Host: fakeEngine(t, cs...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			s, src, p1, err := ts.prepareGit(ctx, "reuse", r.url, "main", "deploy/compose.yaml", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig, err := os.ReadFile(s.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dotEnv := filepath.Join(filepath.Dir(s.file), ".env")
+			tamper := func() {
+				t.Helper()
+				if err := os.WriteFile(s.file, []byte("services:\n  app:\n    image: local/gitstk:v1\n    environment: ['STOLEN=${HOSTSECRET}']\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join(outside, "host.env"), dotEnv); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tamper()
+			s2, src2, p2, err := ts.prepareGit(ctx, "reuse", r.url, "main", "deploy/compose.yaml", nil)
+			if running {
+				if err == nil || !strings.Contains(err.Error(), "no longer the commit") {
+					t.Fatalf("a changed checkout the stack runs from: %v; want refused", err)
+				}
+				// Put back as the commit has it, it is used again, as it
+				// is: an empty directory (a bind mount's source Docker
+				// made) besides does not count.
+				before, _ := os.Stat(filepath.Dir(s.file))
+				if err := os.WriteFile(s.file, orig, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				os.Remove(dotEnv)
+				if err := os.Mkdir(filepath.Join(filepath.Dir(s.file), "data"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				s2, src2, p2, err = ts.prepareGit(ctx, "reuse", r.url, "main", "deploy/compose.yaml", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after, err := os.Stat(filepath.Dir(s.file)); err != nil || !os.SameFile(before, after) {
+					t.Errorf("the checkout the stack runs from was replaced (%v)", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			b1, _ := p1.MarshalYAML()
+			b2, _ := p2.MarshalYAML()
+			if src.res.Commit != src2.res.Commit || s.file != s2.file || string(b1) != string(b2) {
+				t.Errorf("commit %s then %s (%s, %s), the second configuration:\n%s", src.res.Commit, src2.res.Commit, s.file, s2.file, b2)
+			}
+			if _, err := os.Lstat(dotEnv); err == nil {
+				t.Errorf("the planted .env is still in the checkout")
+			}
+			if ents, _ := os.ReadDir(filepath.Join(state, "stacks", "reuse", "git")); len(ents) != 1 {
+				t.Errorf("the checkouts' directory holds %d entries, want the one checkout", len(ents))
+			}
+		})
+	}
+}

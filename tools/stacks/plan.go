@@ -82,9 +82,10 @@ func (sp *stackPlan) bind() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newPlan is the plan of action on stack s, deploying p.
-func newPlan(action string, s diskStack, src gitSource, p *types.Project) (*stackPlan, error) {
-	r, err := resolve(p)
+// newPlan is the plan of action on stack s, deploying p, loaded with the
+// call's variables call (none for a rollback).
+func newPlan(action string, s diskStack, src gitSource, p *types.Project, call map[string]string) (*stackPlan, error) {
+	r, err := resolveFor(p, secretVars{owner: ownerEnv(s, src.repo != ""), call: call})
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +146,15 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
-	return newPlan("deploy", s, src, p)
+	return newPlan("deploy", s, src, p, in.Env)
 }
 
-// notExternal refuses to deploy stack s over a compose project of the
-// same name that TailOps does not manage: one with containers created
-// elsewhere (compose's working_dir label neither s's directory nor one of
-// the stack's checkouts). Compose would recreate or remove them, and the
-// stack would then count as managed, its volumes removable.
+// notExternal refuses to deploy, update or roll back stack s over a
+// compose project of the same name that TailOps does not manage: one
+// with containers created elsewhere (compose's working_dir label neither
+// s's directory nor one of the stack's checkouts). Compose would recreate
+// or remove them, and the stack would then count as managed, its volumes
+// removable.
 func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) error {
 	byProject, err := t.projectContainers(ctx, name)
 	if err != nil {
@@ -195,16 +197,15 @@ func (t *Toolset) planUpdate(ctx context.Context, in UpdateArgs) (*stackPlan, er
 	if err != nil {
 		return nil, err
 	}
-	sp, err := newPlan("update", s, src, p)
+	if err := t.notExternal(ctx, in.Name, s); err != nil {
+		return nil, err
+	}
+	sp, err := newPlan("update", s, src, p, in.Env)
 	if err != nil {
 		return nil, err
 	}
 	if prev, ok, err := t.lastGood(in.Name); err == nil && ok {
-		if pp, err := t.fromHistory(ctx, t.stackFor(s, prev), prev); err == nil {
-			if pr, err := resolve(pp); err == nil {
-				sp.detail.Diff = lineDiff(pr.redacted, sp.r.redacted)
-			}
-		}
+		sp.detail.Diff = t.diffSince(ctx, s, prev, sp.r)
 	}
 	return sp, nil
 }
@@ -238,11 +239,14 @@ func (t *Toolset) planRollback(ctx context.Context, in RollbackArgs) (*stackPlan
 	} else {
 		src = gitSource{repo: target.Repo, ref: target.Ref, path: target.RepoPath, res: gitsource.Result{Commit: target.Commit}}
 	}
+	if err := t.notExternal(ctx, in.Name, s); err != nil {
+		return nil, err
+	}
 	p, err := t.fromHistory(ctx, s, target)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := newPlan("rollback", s, src, p)
+	sp, err := newPlan("rollback", s, src, p, nil)
 	if err != nil {
 		return nil, err
 	}

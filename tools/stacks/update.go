@@ -42,14 +42,16 @@ type RollbackArgs struct {
 }
 
 // lastGood returns the newest successful deploy, update or rollback in
-// name's history, if any.
+// name's history, if any, since the last successful removal: a removal
+// that failed left the stack running (compose may have removed part of
+// it), still managed as what was deployed last.
 func (t *Toolset) lastGood(name string) (Deployment, bool, error) {
 	ds, err := t.hist.list(name)
 	if err != nil {
 		return Deployment{}, false, err
 	}
 	for _, d := range slices.Backward(ds) {
-		if d.Action == "remove" {
+		if d.Action == "remove" && d.Result == "ok" {
 			return Deployment{}, false, nil
 		}
 		if d.Result == "ok" && d.Config != "" {
@@ -76,11 +78,7 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 	out := UpdateResult{Name: in.Name, ConfigHash: r.hash, Changed: !hasPrev || prev.ConfigHash != r.hash, Repo: src.repo, Commit: src.res.Commit}
 	prevStack := t.stackFor(s, prev)
 	if hasPrev {
-		if pp, err := t.fromHistory(ctx, prevStack, prev); err == nil {
-			if pr, err := resolve(pp); err == nil {
-				out.Diff = lineDiff(pr.redacted, r.redacted)
-			}
-		}
+		out.Diff = t.diffSince(ctx, s, prev, r)
 	}
 	t.log.Info("stacks update", slog.String("stack", in.Name), slog.String("config_hash", r.hash))
 	err = t.pullThenUp(ctx, p)
@@ -138,6 +136,22 @@ func (t *Toolset) updateStack(ctx context.Context, in UpdateArgs) (UpdateResult,
 		return out, herr
 	}
 	return out, errors.Join(err, herr)
+}
+
+// diffSince is the redacted configuration's changes from deployment
+// prev of stack s (as loaded from the history, its variables the
+// owner's .env of now) to r; "" when prev cannot be loaded.
+func (t *Toolset) diffSince(ctx context.Context, s diskStack, prev Deployment, r resolved) string {
+	ps := t.stackFor(s, prev)
+	pp, err := t.fromHistory(ctx, ps, prev)
+	if err != nil {
+		return ""
+	}
+	pr, err := resolveFor(pp, secretVars{owner: ownerEnv(ps, prev.Repo != "")})
+	if err != nil {
+		return ""
+	}
+	return lineDiff(pr.redacted, r.redacted)
 }
 
 // pullThenUp pulls p's images and then deploys it.
