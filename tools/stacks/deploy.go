@@ -96,7 +96,7 @@ func ownerEnv(s diskStack, git bool) map[string]string {
 	if git || s.dir == "" {
 		return nil
 	}
-	env, err := dotEnv(s.dir, nil)
+	env, err := dotEnv(s.dir, s.dir, nil)
 	if err != nil {
 		return nil
 	}
