@@ -210,3 +210,27 @@ func TestDotEnvMustBeStackFile(t *testing.T) {
 		})
 	}
 }
+
+// TestDeploymentReloadReadsNoFile: a deployment's configuration, kept in
+// the history, is loaded again as it was deployed (for a rollback, an
+// update's diff): the env and label files it still names are not read
+// again, so what they hold now, or a file they were swapped for, does
+// not enter it.
+func TestDeploymentReloadReadsNoFile(t *testing.T) {
+	host := hostFilesDir(t)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("name: web\nservices:\n  app:\n    image: local/busybox:latest\n    environment:\n      KEPT: as-deployed\n"+
+		"    env_file: [%s]\n    label_file: [%s]\n", filepath.Join(host, "host.env"), filepath.Join(host, "host.env"))
+	p, err := loadDeployment(context.Background(), diskStack{name: "web", dir: dir, file: filepath.Join(dir, "compose.yaml")},
+		Deployment{ID: "d1", Config: cfg, WorkingDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := p.Services["app"]
+	if v := app.Environment["KEPT"]; v == nil || *v != "as-deployed" {
+		t.Errorf("the deployed environment was not kept: %v", app.Environment)
+	}
+	if _, ok := app.Environment["HOSTSECRET"]; ok || app.Labels["HOSTSECRET"] != "" {
+		t.Errorf("an env or label file was read again: environment %v, labels %v", app.Environment, app.Labels)
+	}
+}

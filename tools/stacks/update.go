@@ -194,6 +194,11 @@ func loadDeployment(ctx context.Context, s diskStack, d Deployment) (*types.Proj
 		o.SkipInterpolation = true
 		o.ResolvePaths = true
 		o.ResourceLoaders = nil
+		// The configuration holds what its env and label files said
+		// when it was deployed: they are not read again (they may have
+		// changed since, or become links).
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading deployment %s: %w", d.ID, err)
