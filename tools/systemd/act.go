@@ -70,8 +70,23 @@ func (t *Toolset) verb(verb string) func(context.Context, UnitArg) (ServiceActio
 		if err != nil {
 			return ServiceAction{}, err
 		}
-		if self := t.bus.selfUnit(); self != "" && self == name {
-			return ServiceAction{}, fmt.Errorf("%w: %s is the unit TailOps itself runs in", ErrNotAllowed, name)
+		// A name may be an alias (Alias=, a symlinked unit file) of a
+		// unit the checks protect under another name: every name of the
+		// unit systemd resolves it to is checked.
+		names, err := conn.GetUnitPropertyContext(ctx, name, "Names")
+		if err != nil {
+			return ServiceAction{}, t.fail(err, "resolving "+name)
+		}
+		all, _ := names.Value.Value().([]string)
+		self := t.bus.selfUnit()
+		for _, n := range append(all, name) {
+			switch {
+			case self != "" && self == n:
+				return ServiceAction{}, fmt.Errorf("%w: %s is the unit TailOps itself runs in", ErrNotAllowed, name)
+			case protected(n) != "":
+				return ServiceAction{}, fmt.Errorf("%w: %s is %s, which keeps the host reachable or manageable (protected as %s), and TailOps never changes it",
+					ErrNotAllowed, name, n, protected(n))
+			}
 		}
 		ch := make(chan string, 1)
 		calls := map[string]func(context.Context, string, string, chan<- string) (int, error){

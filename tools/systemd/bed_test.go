@@ -224,6 +224,20 @@ func TestAgainstRealSystemd(t *testing.T) {
 		if after := strings.TrimSpace(bed.Run(t, "systemctl", "show", "-P", "MainPID", "polkit.service")); after != before {
 			t.Errorf("polkit's main PID went from %s to %s", before, after)
 		}
+		// An alias on the allow-list of a protected unit: refused under
+		// the name systemd resolves it to, and the unit keeps running.
+		bed.WriteUnitNoReload(t, "tailscaled.service", fmt.Sprintf(testUnit, "tailscaled", "tailscaled", "tailscaled"))
+		if err := os.Symlink("tailscaled.service", bed.Path("/etc/systemd/system/tailops-alias.service")); err != nil {
+			t.Fatal(err)
+		}
+		bed.Run(t, "systemctl", "daemon-reload")
+		bed.Run(t, "systemctl", "start", "tailscaled.service")
+		if msg := toolstest.Err(t, c, "stop_service", map[string]any{"unit": "tailops-alias"}); !strings.Contains(msg, "is tailscaled.service") || !strings.Contains(msg, "protected") {
+			t.Errorf("stop_service of an alias of tailscaled.service: %q, want it refused as tailscaled.service", msg)
+		}
+		if st := strings.TrimSpace(bed.Run(t, "systemctl", "show", "-P", "ActiveState", "tailscaled.service")); st != "active" {
+			t.Errorf("tailscaled.service is %s after stop_service of its alias was refused", st)
+		}
 		none := newToolset(t, nil, nil)
 		if msg := toolstest.Err(t, toolstest.Direct(none.Tools()), "start_service", map[string]any{"unit": "tailops-test"}); !strings.Contains(msg, "--service-allow") {
 			t.Errorf("with an empty allow-list: %q", msg)
