@@ -98,10 +98,11 @@ func (c *config) filesConfig(log *slog.Logger) files.Config {
 	return files.Config{Roots: c.FileRoots, Deny: c.file.FileDeny, Protected: c.serverPaths(), Logger: log}
 }
 
-// secretsConfig is scan_secrets' configuration: the file tools' roots and
-// deny-list, and their configuration error, which is scan_secrets' too.
+// secretsConfig is scan_secrets' configuration: the file tools' roots,
+// deny-list and guard of the server's own paths, and their configuration
+// error, which is scan_secrets' too.
 func secretsConfig(fts *files.Toolset, ferr error, log *slog.Logger) secrets.Config {
-	return secrets.Config{Roots: fts.Roots(), Denied: fts.Denied, RootsErr: ferr, Logger: log}
+	return secrets.Config{Roots: fts.Roots(), Denied: fts.Denied, Protected: fts.Protected, RootsErr: ferr, Logger: log}
 }
 
 // inventoryConfig is get_inventory's configuration: the inventory parts

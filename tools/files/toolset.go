@@ -100,6 +100,12 @@ func (t *Toolset) Roots() []string { return slices.Clone(t.roots) }
 // other toolsets that read under the roots apply the same list.
 func (t *Toolset) Denied(rel string) bool { return t.deny.match(rel) }
 
+// Protected returns a check of whether a file, by device and inode, is
+// one of the server's own protected paths (or recorded beneath one), as
+// the file tools refuse it after opening; the check holds one snapshot,
+// for one walk. In a tailops_nocheck build it reports nothing.
+func (t *Toolset) Protected() func(dev, ino uint64) bool { return t.protectedEntries() }
+
 // Open opens each root as a directory handle, so that the tools can open
 // files beneath it once the process is under Landlock; call it before
 // the sandbox is applied. A root that cannot be opened stays unavailable,

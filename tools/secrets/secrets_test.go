@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -320,5 +321,39 @@ func TestScanSecretsFollowsNoLinkInside(t *testing.T) {
 	r := toolstest.OK[ScanResult](t, c, "scan_secrets", map[string]any{"path": filepath.Join(root, "walked")})
 	if len(r.Findings) != 0 || r.FilesScanned != 0 {
 		t.Errorf("a walk through a link to a denied file: %+v", r)
+	}
+}
+
+// TestScanSecretsSkipsProtectedInodes: a file or directory the file
+// tools protect by device and inode (the server's own, bind-mounted
+// inside a root, whatever its path there) is neither read nor walked:
+// it counts as denied, and its secrets are not found.
+func TestScanSecretsSkipsProtectedInodes(t *testing.T) {
+	root := plant(t)
+	id := func(rel string) [2]uint64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(root, rel), &st); err != nil {
+			t.Fatal(err)
+		}
+		return [2]uint64{uint64(st.Dev), st.Ino}
+	}
+	guarded := map[[2]uint64]bool{id("app/aws.conf"): true, id("backup"): true}
+	protected := func() func(dev, ino uint64) bool {
+		return func(dev, ino uint64) bool { return guarded[[2]uint64{dev, ino}] }
+	}
+	_, c := start(t, Config{Roots: []string{root}, Denied: denyDir, Protected: protected}, nil)
+	all := toolstest.OK[ScanResult](t, c, "scan_secrets", nil)
+	for _, f := range all.Findings {
+		if strings.HasSuffix(f.Path, "/app/aws.conf") || strings.Contains(f.Path, "/backup/") {
+			t.Errorf("found %s in protected %s", f.Rule, f.Path)
+		}
+	}
+	_, plain := start(t, Config{Roots: []string{root}, Denied: denyDir}, nil)
+	if base := toolstest.OK[ScanResult](t, plain, "scan_secrets", nil); all.Denied != base.Denied+2 || len(all.Findings) != len(base.Findings)-2 {
+		t.Errorf("denied %d, findings %d with the guard; %d and %d without: want 2 more denied, 2 fewer findings",
+			all.Denied, len(all.Findings), base.Denied, len(base.Findings))
+	}
+	if r := toolstest.OK[ScanResult](t, c, "scan_secrets", map[string]any{"path": filepath.Join(root, "backup")}); r.Denied != 1 || r.FilesScanned != 0 || len(r.Findings) != 0 {
+		t.Errorf("a scan of the protected directory itself: %+v, want it denied, nothing read", r)
 	}
 }

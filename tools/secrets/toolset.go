@@ -34,6 +34,11 @@ type Config struct {
 	// is on the file tools' deny-list: such a file, or directory, is not
 	// read; nil denies nothing.
 	Denied func(rel string) bool
+	// Protected returns, once per scan, a check of whether a file or
+	// directory (by device and inode) is one of the server's own
+	// protected paths, which the file tools refuse however they are
+	// reached (a bind mount inside a root); nil protects nothing.
+	Protected func() func(dev, ino uint64) bool
 	// RootsErr is the file tools' configuration error (a root that is not
 	// absolute or reaches the server's own files); when set, scan_secrets
 	// is unavailable for the same reason.
@@ -47,9 +52,10 @@ type Config struct {
 
 // Toolset is the secrets toolset, built by New.
 type Toolset struct {
-	roots   []string
-	denied  func(string) bool
-	timeout time.Duration
+	roots     []string
+	denied    func(string) bool
+	protected func() func(dev, ino uint64) bool
+	timeout   time.Duration
 	// scanner compiles the embedded rules on the first scan, not at
 	// start-up (a few hundred regular expressions: tens of ms and MBs
 	// that a server nobody asks to scan need not pay).
@@ -69,6 +75,9 @@ func New(cfg Config) (*Toolset, error) {
 		log: cmp.Or(cfg.Logger, slog.Default())}
 	if t.denied == nil {
 		t.denied = func(string) bool { return false }
+	}
+	if t.protected = cfg.Protected; t.protected == nil {
+		t.protected = func() func(uint64, uint64) bool { return func(uint64, uint64) bool { return false } }
 	}
 	err := cfg.RootsErr
 	for i, r := range t.roots {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -73,6 +74,9 @@ type walk struct {
 	maxBytes int64
 	stopped  bool
 	buf      []byte
+	// protected is the file tools' check of the server's own paths,
+	// by device and inode, one snapshot for the scan.
+	protected func(dev, ino uint64) bool
 }
 
 // scanSecrets walks the roots, or path beneath one, for secrets.
@@ -116,7 +120,8 @@ func (t *Toolset) scanSecrets(ctx context.Context, in ScanArgs) (ScanResult, err
 	if err != nil {
 		return ScanResult{}, fmt.Errorf("compiling the embedded gitleaks rules: %w", err)
 	}
-	w := &walk{t: t, scan: sc, res: &res, maxFiles: maxFiles, maxBytes: int64(maxBytes), buf: make([]byte, maxFileBytes)}
+	w := &walk{t: t, scan: sc, res: &res, maxFiles: maxFiles, maxBytes: int64(maxBytes), buf: make([]byte, maxFileBytes),
+		protected: t.protected()}
 	for _, s := range starts {
 		res.Roots = append(res.Roots, s.root)
 		if err := w.root(ctx, s.root, s.rel); err != nil {
@@ -176,6 +181,11 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 		unix.Close(fd)
 		return fmt.Errorf("opening %s: %w", filepath.Join(root, filepath.FromSlash(rel)), err)
 	}
+	if w.protected(uint64(st.Dev), st.Ino) {
+		unix.Close(fd)
+		w.res.Denied++ // the server's own files, reached through a bind mount
+		return nil
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		w.dir(ctx, root, rel, fd)
@@ -222,6 +232,12 @@ func (w *walk) dir(ctx context.Context, root, rel string, fd int) {
 			cfd, err := openBeneath(fd, d.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
 			if err != nil {
 				w.res.Skipped++ // swapped for a link since it was listed, unreadable, or gone
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(cfd, &st); err != nil || w.protected(uint64(st.Dev), st.Ino) {
+				unix.Close(cfd)
+				w.res.Denied++ // the server's own directory, reached through a bind mount
 				continue
 			}
 			w.dir(ctx, root, p, cfd)
@@ -294,8 +310,13 @@ func (w *walk) file(root, p string, fd int) {
 		w.res.Skipped++
 		return
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		w.res.Skipped++ // swapped for a FIFO or device since it was listed
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || w.protected(uint64(st.Dev), st.Ino) {
+		w.res.Denied++ // the server's own file, reached through a bind mount
 		return
 	}
 	w.addHits(name, w.scan.pathHits(name, p))
