@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,9 +26,11 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add(seed[:headerReadSize])
-	// An xz field whose second block asks for a 4 GiB dictionary.
+	// An xz field whose second block asks for a 4 GiB dictionary, and an
+	// entry naming an lz4 field without '=' over and over.
 	msg := append([]byte("MESSAGE="), bytes.Repeat([]byte("a long, compressible line "), 400)...)
 	f.Add(appendEntry(f, seed, []splicedData{xzData(f, msg, 4096, map[int]byte{1: 40})}, []int{0}))
+	f.Add(appendEntry(f, seed, []splicedData{lz4Data(f, bytes.Repeat([]byte("A"), 64<<10))}, slices.Repeat([]int{0}, 64)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		size := func() (int64, error) { return int64(len(b)), nil }
 		jf, err := newFile("fuzz", bytes.NewReader(b), size, &Options{MaxFieldSize: 1 << 10, MaxEntrySize: 4 << 10})
