@@ -22,8 +22,9 @@ var neverExposed = []string{
 	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/security/opasswd",
 	// SSH host keys, and root's own keys.
 	"/etc/ssh/ssh_host_*_key", "/root/.ssh/id_*",
-	// TLS private keys (Debian's ssl-cert group directory).
-	"/etc/ssl/private/*",
+	// TLS private keys (Debian's ssl-cert group directory; Fedora's and
+	// RHEL's /etc/pki/tls/private, and the CA's and libvirt's beside it).
+	"/etc/ssl/private/*", "/etc/pki/*/private/*",
 	// WireGuard configurations and keys, and the host Tailscale node's
 	// state (its node and machine keys).
 	"/etc/wireguard/*", "/var/lib/tailscale/tailscaled.state",

@@ -549,10 +549,17 @@ func (b *builder) baseline(cfg Config) {
 	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"} {
 		b.add(f, AccessRead, "baseline: resolver")
 	}
-	// /etc/ssl/certs holds symlinks into /usr/share/ca-certificates, and
-	// Landlock checks the file the link points to.
-	for _, f := range []string{"/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki", "/etc/ssl/cert.pem",
-		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates"} {
+	// What Go's crypto/x509 reads on Linux (root_linux.go's certFiles
+	// and certDirectories), and where their symbolic links lead, since
+	// Landlock checks the file a link points to: /etc/ssl/certs into
+	// /usr/share/ca-certificates (Debian), /etc/ca-certificates/extracted
+	// (Arch) or /var/lib/ca-certificates (openSUSE), /etc/pki/tls/certs
+	// into /etc/pki/ca-trust/extracted (Fedora, RHEL). Not /etc/pki
+	// whole: it holds private keys (/etc/pki/tls/private, CA/private,
+	// libvirt/private) and the NSS database.
+	for _, f := range []string{"/etc/ssl/certs", "/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem",
+		"/etc/pki/tls/certs", "/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted",
+		"/etc/ca-certificates", "/usr/share/ca-certificates", "/usr/local/share/ca-certificates", "/var/lib/ca-certificates"} {
 		b.add(f, AccessRead, "baseline: CA certificates")
 	}
 	if f := cfg.SSLCertFile; f != "" {

@@ -344,6 +344,55 @@ func TestCompute(t *testing.T) {
 	}
 }
 
+// TestBaselineCAFilesKeepPKIKeysOut: the baseline lets Go's crypto/x509
+// read the system roots wherever it looks on Linux (root_linux.go's
+// certFiles and certDirectories, Go 1.26) and where their links lead on
+// Debian, Fedora, Arch and openSUSE; it granted /etc/pki whole, which on
+// Fedora and RHEL holds TLS, CA and libvirt private keys and the NSS
+// database. Those are never exposed now.
+func TestBaselineCAFilesKeepPKIKeysOut(t *testing.T) {
+	t.Parallel()
+	p, err := Compute(nil, Config{Mode: ModeEnforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := slices.Concat(p.Paths, p.Missing, p.Unreachable)
+	readable := func(path string) []string {
+		var by []string
+		for _, r := range rules {
+			if r.Access&AccessRead != 0 && within(path, r.Path) {
+				by = append(by, r.Path)
+			}
+		}
+		return by
+	}
+	for _, f := range []string{
+		// certFiles
+		"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+		"/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+		// certDirectories
+		"/etc/ssl/certs/ISRG_Root_X1.pem", "/etc/pki/tls/certs/ca-bundle.trust.crt",
+		// where links lead
+		"/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt", "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
+		"/etc/ca-certificates/extracted/tls-ca-bundle.pem", "/var/lib/ca-certificates/ca-bundle.pem",
+	} {
+		if len(readable(f)) == 0 {
+			t.Errorf("%s, which crypto/x509 reads, is not granted", f)
+		}
+	}
+	for _, f := range []string{"/etc/pki/tls/private/localhost.key", "/etc/pki/CA/private/cakey.pem",
+		"/etc/pki/libvirt/private/serverkey.pem", "/etc/pki/nssdb/key4.db"} {
+		if by := readable(f); len(by) > 0 {
+			t.Errorf("%s is readable under %v", f, by)
+		}
+	}
+	for _, f := range []string{"/etc/pki/tls/private/localhost.key", "/etc/pki/CA/private/cakey.pem", "/etc/pki/libvirt/private/serverkey.pem"} {
+		if !slices.ContainsFunc(NeverExposed(), func(g string) bool { ok, _ := filepath.Match(g, f); return ok }) {
+			t.Errorf("%s matches no never-exposed entry", f)
+		}
+	}
+}
+
 func TestComputeRefuses(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
