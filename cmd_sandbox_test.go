@@ -64,3 +64,41 @@ func TestSandboxExplainWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRefusesSharedStateAndAuditDirs: the sandbox grants the state
+// directory and the audit log's directory read-write, whole; serve,
+// sandbox explain and token mint refuse, before writing anything, one
+// that is a shared system directory or holds a never-exposed file,
+// naming the flag and a directory of its own to use. An audit log in a
+// directory of its own under /var/log is fine (with file roots that do
+// not reach it).
+func TestServeRefusesSharedStateAndAuditDirs(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--state-dir", state, "--audit-log", "/var/log/tailops-audit.log"},
+			"--audit-log /var/log/tailops-audit.log: its directory /var/log is a shared system directory, and the kernel sandbox " +
+				"grants the audit log's directory read-write: give the audit log a directory of its own, such as " + filepath.Join(state, "audit", "audit.log")},
+		{[]string{"sandbox", "explain", "--state-dir", state, "--audit-log", "/etc/tailops.log"},
+			"--audit-log /etc/tailops.log: its directory /etc is a shared system directory"},
+		{[]string{"sandbox", "explain", "--state-dir", "/tmp"}, "--state-dir /tmp is a shared system directory"},
+		{[]string{"token", "mint", "--state-dir", "/var/lib", "--agent", "a", "--scopes", "readonly"}, "--state-dir /var/lib is a shared system directory"},
+		{[]string{"sandbox", "explain", "--state-dir", "/var/lib/tailscale"},
+			"--state-dir /var/lib/tailscale holds /var/lib/tailscale/tailscaled.state, which must stay unreadable"},
+	} {
+		_, stderr, code := tailops(t, nil, tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "a directory of its own, such as /") {
+			t.Errorf("%s: exit %d, stderr %q; want %q", strings.Join(tc.args, " "), code, stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("the state directory was created (stat: %v)", err)
+	}
+	own := filepath.Join("/var/log", "tailops-test-"+filepath.Base(filepath.Dir(state)), "audit.log")
+	if out, stderr, code := tailops(t, nil, "sandbox", "explain", "--state-dir", state, "--audit-log", own, "--file-root", t.TempDir()); code != 0 ||
+		!strings.Contains(out, filepath.Dir(own)) {
+		t.Errorf("explain with --audit-log %s: exit %d, %s", own, code, stderr)
+	}
+}

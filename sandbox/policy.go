@@ -45,9 +45,11 @@ func ParseMode(s string) (Mode, error) {
 type Config struct {
 	// Mode is enforce, best-effort or off; empty means enforce.
 	Mode Mode
-	// StateDir is read-write.
+	// StateDir is read-write. Compute refuses one that is not a
+	// directory of its own (see CheckOwnDir).
 	StateDir string
 	// AuditDir is read-write; it may equal StateDir or lie inside it.
+	// Compute refuses it as it does StateDir.
 	AuditDir string
 	// ConfigFile is read-only (it is re-read on SIGHUP); empty means none.
 	ConfigFile string
@@ -362,11 +364,16 @@ func Compute(grants []Grant, cfg Config) (*Policy, error) {
 			return nil, fmt.Errorf("computing sandbox policy: %w", err)
 		}
 	}
-	if cfg.StateDir != "" {
-		b.add(cfg.StateDir, AccessRead|AccessWrite, "config: state dir")
-	}
-	if cfg.AuditDir != "" {
-		b.add(cfg.AuditDir, AccessRead|AccessWrite, "config: audit dir")
+	// Read-write on the whole tree: each must be a directory of its own,
+	// not /var/log or /etc (serve refuses them earlier, naming the flag).
+	for _, d := range []struct{ dir, what string }{{cfg.StateDir, "state dir"}, {cfg.AuditDir, "audit dir"}} {
+		if d.dir == "" {
+			continue
+		}
+		if err := CheckOwnDir(d.dir, cfg.HostEtc); err != nil {
+			return nil, fmt.Errorf("computing sandbox policy: %s %s %w", d.what, d.dir, err)
+		}
+		b.add(d.dir, AccessRead|AccessWrite, "config: "+d.what)
 	}
 	if cfg.ConfigFile != "" {
 		g := grantConfigFile(cfg.ConfigFile, neverExposed, immutableDirs, []string{cfg.StateDir, cfg.AuditDir})

@@ -393,6 +393,63 @@ func TestBaselineCAFilesKeepPKIKeysOut(t *testing.T) {
 	}
 }
 
+// TestComputeRefusesSharedStateAndAuditDirs: the state and audit
+// directories are granted read-write, whole. An audit log in /etc gave
+// read-write on /etc (and /etc/shadow), one in /var/log on every log:
+// Compute refuses a directory that is, or resolves to, a shared system
+// directory or that holds a never-exposed file (with HOST_ETC, its copy
+// there too), and grants a directory of its own, then covering none.
+func TestComputeRefusesSharedStateAndAuditDirs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	link := filepath.Join(dir, "etclink")
+	if err := os.Symlink("/etc", link); err != nil {
+		t.Fatal(err)
+	}
+	hostEtc := filepath.Join(dir, "host", "etc")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{StateDir: dir, AuditDir: "/etc"}, "audit dir /etc is a shared system directory"},
+		{Config{StateDir: dir, AuditDir: "/var/log"}, "audit dir /var/log is a shared system directory"},
+		{Config{StateDir: "/var/lib"}, "state dir /var/lib is a shared system directory"},
+		{Config{StateDir: "/var/lib/../log"}, "state dir /var/lib/../log is a shared system directory"},
+		{Config{StateDir: "/tmp"}, "state dir /tmp is a shared system directory"},
+		{Config{StateDir: "/"}, "state dir / is a shared system directory"},
+		{Config{StateDir: "/home/alice"}, "state dir /home/alice is a shared system directory"},
+		{Config{StateDir: "/var/lib/tailscale"}, "state dir /var/lib/tailscale holds /var/lib/tailscale/tailscaled.state, which must stay unreadable"},
+		{Config{StateDir: "/etc/ssh"}, "state dir /etc/ssh holds /etc/ssh/ssh_host_*_key"},
+		{Config{StateDir: link}, "state dir " + link + " resolves to /etc, which is a shared system directory"},
+		{Config{StateDir: filepath.Join(dir, "host"), HostEtc: hostEtc}, "holds " + filepath.Join(hostEtc, "shadow")},
+	} {
+		tc.cfg.Mode = ModeEnforce
+		if _, err := Compute(nil, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("state dir %q, audit dir %q: error %v, want %q", tc.cfg.StateDir, tc.cfg.AuditDir, err, tc.want)
+		}
+	}
+	state := filepath.Join(dir, "state")
+	for _, cfg := range []Config{
+		{StateDir: state, AuditDir: filepath.Join(state, "audit")},
+		{StateDir: "/var/lib/tailops", AuditDir: "/var/log/tailops"},
+		{StateDir: filepath.Join(dir, "host", "tailops"), HostEtc: hostEtc},
+	} {
+		cfg.Mode = ModeEnforce
+		p, err := Compute(nil, cfg)
+		if err != nil {
+			t.Errorf("state dir %q, audit dir %q: %v", cfg.StateDir, cfg.AuditDir, err)
+			continue
+		}
+		for _, r := range slices.Concat(p.Paths, p.Missing) {
+			for _, f := range p.NeverExposed {
+				if within(f, r.Path) {
+					t.Errorf("state dir %q: rule %s (%s, %v) covers %s", cfg.StateDir, r.Path, r.Access, r.Why, f)
+				}
+			}
+		}
+	}
+}
+
 func TestComputeRefuses(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
