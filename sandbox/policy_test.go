@@ -558,6 +558,33 @@ func TestEnforceError(t *testing.T) {
 	}
 }
 
+// TestBelowEnforce: a best-effort sandbox says what enforce mode would
+// have refused to start without, Landlock below ABI 4 included, which
+// skips no rule; enforce mode, and a kernel enforce accepts, say nothing.
+func TestBelowEnforce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rep  Report
+		want []string // substrings, one per item
+	}{
+		{Report{Mode: ModeBestEffort, LandlockABI: 3, Landlock: true, Seccomp: true},
+			[]string{"Landlock ABI 3 is below the 4 enforce requires: TCP bind and connect are not restricted"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 1, Landlock: true}, []string{"Landlock ABI 1", "no seccomp filter"}},
+		{Report{Mode: ModeBestEffort, Seccomp: true}, []string{"the kernel has no Landlock"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 6, Seccomp: true}, []string{"Landlock was not applied"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 6, Landlock: true, Seccomp: true}, nil},
+		{Report{Mode: ModeEnforce, LandlockABI: 6, Landlock: true, Seccomp: true}, nil},
+		{Report{Mode: ModeOff}, nil},
+	} {
+		got := tc.rep.BelowEnforce()
+		if len(got) != len(tc.want) || slices.ContainsFunc(tc.want, func(w string) bool {
+			return !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) })
+		}) {
+			t.Errorf("%s: %q, want %q", tc.rep.String(), got, tc.want)
+		}
+	}
+}
+
 func TestListenConfig(t *testing.T) {
 	if ListenConfig().MultipathTCP() {
 		t.Error("ListenConfig has MPTCP on")
