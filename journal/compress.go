@@ -29,6 +29,10 @@ const (
 	// decoder allocates all of it before decoding a byte. journald writes
 	// 1 MiB (compress_blob_xz), xz's default preset 8 MiB.
 	maxXZDict = 8 << 20
+	// maxXZDictTotal bounds the dictionaries of all the blocks of one xz
+	// stream together: each block gets a new one, and a block can be 16
+	// bytes that decode to nothing.
+	maxXZDictTotal = 4 * maxXZDict
 )
 
 // decoders are made on first use, and kept (see shared).
@@ -148,26 +152,29 @@ func (f *File) lz4(d dataObj, n uint64, limit int) ([]byte, bool, error) {
 	return out, false, nil
 }
 
-// errXZDict: an xz block asks for a dictionary over maxXZDict. The field
-// is then reported cut, unread, like an lz4 one over maxLZ4Size.
-var errXZDict = errors.New("xz block dictionary over the limit")
+// errXZDict: an xz block asks for a dictionary over maxXZDict, or the
+// blocks together for more than maxXZDictTotal. The field is then
+// reported cut, unread, like an lz4 one over maxLZ4Size.
+var errXZDict = errors.New("xz dictionary over the limit")
 
 // xzCheckSize is the size of a block's check for each check type of the
 // stream flags.
 var xzCheckSize = [16]int64{0, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64}
 
 // xzReader decodes an xz stream block by block. It reads each block
-// header itself, and refuses a dictionary over maxXZDict before the LZMA2
-// decoder allocates it: the xz package's reader takes the dictionary size
-// from the block header, however large, whatever ReaderConfig.DictCap
-// says. It stops at the index, which it does not check, nor the blocks'
-// checks (journald writes none).
+// header itself, and refuses a dictionary over maxXZDict (or over
+// maxXZDictTotal for all the blocks) before the LZMA2 decoder allocates
+// it: the xz package's reader takes the dictionary size from the block
+// header, however large, whatever ReaderConfig.DictCap says. It stops at
+// the index, which it does not check, nor the blocks' checks (journald
+// writes none).
 type xzReader struct {
 	r     countingReader
 	check int64         // the size of each block's check
 	block *lzma.Reader2 // the current block's data; nil between blocks
 	start int64         // where the current block's data began in r
 	end   bool          // the index was reached
+	dicts int64         // the blocks' dictionaries so far, in bytes
 }
 
 // newXZReader reads the stream header and the first block header.
@@ -248,6 +255,9 @@ func (x *xzReader) nextBlock() error {
 	// that says its size needs no more dictionary than that.
 	if unpacked >= 0 {
 		dict = min(dict, max(unpacked, lzma.MinDictCap))
+	}
+	if x.dicts += dict; x.dicts > maxXZDictTotal {
+		return fmt.Errorf("%w: %d bytes for the blocks so far", errXZDict, x.dicts)
 	}
 	x.start = x.r.n
 	x.block, err = lzma.Reader2Config{DictCap: int(dict)}.NewReader2(&x.r)

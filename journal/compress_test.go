@@ -135,7 +135,9 @@ func TestXZAsJournaldWritesIt(t *testing.T) {
 // (up to 4 GiB). A block asking for more than maxXZDict leaves its field
 // out, unread and Truncated, as an lz4 field over maxLZ4Size is, without
 // the allocation; so does a later block of the stream, if the value goes
-// on that far. 8 MiB (xz's default preset) still reads.
+// on that far, and so do blocks asking for more than maxXZDictTotal
+// together (each block gets a dictionary of its own, and 16 bytes make
+// one). 8 MiB (xz's default preset) still reads.
 func TestXZDictionaryOverLimitIsNotAllocated(t *testing.T) {
 	base := smallJournal(t)
 	msg := append([]byte("MESSAGE="), bytes.Repeat([]byte("a long, compressible line "), 400)...)
@@ -151,6 +153,8 @@ func TestXZDictionaryOverLimitIsNotAllocated(t *testing.T) {
 		{"one block of 8 MiB", xzData(t, msg, 0, map[int]byte{0: mib8}), 16 << 10, true},
 		{"second block of 4 GiB", xzData(t, msg, 4096, map[int]byte{1: gib4}), 16 << 10, false},
 		{"second block of 4 GiB, not reached", xzData(t, msg, 4096, map[int]byte{1: gib4}), 1000, true},
+		{"64 empty blocks of 8 MiB, then the value", xzEmptyBlocks(64, mib8, xzData(t, msg, 0, nil)), 16 << 10, false},
+		{"3 empty blocks of 8 MiB, then the value", xzEmptyBlocks(3, mib8, xzData(t, msg, 0, nil)), 16 << 10, true},
 	} {
 		b := appendEntry(t, base, []splicedData{tc.data, {[]byte("PRIORITY=6"), 0}}, []int{0, 1})
 		e, a := lastEntry(t, b, &Options{MaxFieldSize: tc.maxField, MaxEntrySize: 64 << 10})

@@ -79,15 +79,18 @@ func TestSeed(t *testing.T) {
 // FuzzXZ decodes whatever bytes as an xz field: an error or a field cut
 // unread, never a panic or a dictionary over maxXZDict; and what decodes
 // whole decodes the same with the xz package's own reader. Seeded with a
-// stream as journald writes it (testdata/journald.xz) and a stream of
-// three blocks; run with go test -fuzz FuzzXZ ./journal.
+// stream as journald writes it (testdata/journald.xz), a stream of three
+// blocks, and it after empty blocks; run with go test -fuzz FuzzXZ
+// ./journal.
 func FuzzXZ(f *testing.F) {
 	seed, err := os.ReadFile("testdata/journald.xz")
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	f.Add(xzData(f, bytes.Repeat([]byte("a long, compressible line "), 400), 4096, nil).payload)
+	three := xzData(f, bytes.Repeat([]byte("a long, compressible line "), 400), 4096, nil)
+	f.Add(three.payload)
+	f.Add(xzEmptyBlocks(3, 0, three).payload)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := newXZReader(bytes.NewReader(b))
 		if err != nil {

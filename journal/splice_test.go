@@ -184,3 +184,18 @@ func xzData(tb testing.TB, p []byte, blockSize int64, dictProp map[int]byte) spl
 	}
 	return splicedData{c, objCompressedXZ}
 }
+
+// xzEmptyBlocks is an xz stream of n blocks that decode to nothing, each
+// asking for the dictionary of the LZMA2 property prop, then what another
+// stream without check (xzData's) has after its header.
+func xzEmptyBlocks(n int, prop byte, then splicedData) splicedData {
+	le := binary.LittleEndian
+	c := []byte("\xfd7zXZ\x00\x00\x00") // no check
+	c = le.AppendUint32(c, crc32.ChecksumIEEE(c[6:8]))
+	for range n {
+		h := []byte{0x02, 0x00, 0x21, 0x01, prop, 0, 0, 0} // 12 bytes, LZMA2, padding
+		h = le.AppendUint32(h, crc32.ChecksumIEEE(h))
+		c = append(append(c, h...), 0x00, 0, 0, 0) // the LZMA2 end marker, padding
+	}
+	return splicedData{append(c, then.payload[12:]...), objCompressedXZ}
+}
