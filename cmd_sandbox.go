@@ -117,19 +117,40 @@ func confine(c *config, enabled []tools.Spec, ports []uint16, log *slog.Logger) 
 		return "", state, fmt.Errorf("applying sandbox: %w", err)
 	}
 	state = metrics.Sandbox{Mode: string(rep.Mode), LandlockABI: rep.LandlockABI, Landlock: rep.Landlock, Seccomp: rep.Seccomp, Skipped: len(rep.Skipped)}
+	warnings = append(appliedWarnings(rep, log), warnings...)
+	return strings.Join(warnings, "; "), state, nil
+}
+
+// appliedWarnings logs what Apply reported, and returns /readyz's
+// warnings about it: what best-effort mode skipped, and what it applied
+// short of enforce's minimum (a Landlock ABI below 4 skips nothing, yet
+// leaves TCP bind and connect open). What a kernel cannot enforce is
+// logged at Info when enforce would accept the kernel too, else at Warn.
+func appliedWarnings(rep *sandbox.Report, log *slog.Logger) []string {
+	var warnings []string
 	log.Info("sandbox applied", "report", rep.String())
+	below := rep.BelowEnforce()
+	level := slog.LevelInfo
+	if len(below) > 0 {
+		level = slog.LevelWarn
+	}
 	for _, n := range rep.NotEnforced {
-		log.Info("sandbox: not enforceable on this kernel", "what", n)
+		log.Log(context.Background(), level, "sandbox: not enforceable on this kernel", "what", n)
 	}
 	for _, n := range rep.Notes {
 		log.Info("sandbox: note", "what", n)
 	}
 	if len(rep.Skipped) > 0 {
 		log.Warn("sandbox partly applied (--sandbox best-effort)", "skipped", strings.Join(rep.Skipped, "; "))
-		warnings = append([]string{fmt.Sprintf("kernel sandbox partly applied (--sandbox best-effort): %d rule(s) skipped; "+
-			"the server log says which", len(rep.Skipped))}, warnings...)
+		warnings = append(warnings, fmt.Sprintf("kernel sandbox partly applied (--sandbox best-effort): %d rule(s) skipped; "+
+			"the server log says which", len(rep.Skipped)))
 	}
-	return strings.Join(warnings, "; "), state, nil
+	if len(below) > 0 {
+		log.Warn("sandbox below what --sandbox enforce requires (--sandbox best-effort)", "missing", strings.Join(below, "; "))
+		warnings = append(warnings, fmt.Sprintf("kernel sandbox below what --sandbox enforce requires (--sandbox best-effort): %s; "+
+			"%d restriction(s) not enforced, the server log says which", strings.Join(below, "; "), len(rep.NotEnforced)))
+	}
+	return warnings
 }
 
 // metricsOn reports whether the server keeps metrics: whenever it serves

@@ -402,6 +402,9 @@ func (c *config) resolve() error {
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.StateDir, "audit", "audit.log")
 	}
+	if err := c.checkOwnDirs(); err != nil {
+		return err
+	}
 	if !c.set["vuln-data"] && c.file.VulnData != "" {
 		c.VulnData = c.file.VulnData
 	}
@@ -583,6 +586,23 @@ func loadFileConfig(path string) (fileConfig, error) {
 		return fc, fmt.Errorf("config file %s: key \"stdio_scopes\": %w", path, err)
 	}
 	return fc, nil
+}
+
+// checkOwnDirs refuses a state directory, or an audit log's directory,
+// that is not a directory of its own: the sandbox grants both read-write,
+// so --audit-log /var/log/tailops-audit.log would let the server write
+// every log, and one in /etc /etc/shadow.
+func (c *config) checkOwnDirs() error {
+	if err := sandbox.CheckOwnDir(c.StateDir, c.env.host.Etc); err != nil {
+		return fmt.Errorf("--state-dir %s %v, and the kernel sandbox grants the state directory read-write: "+
+			"give TailOps a directory of its own, such as /var/lib/tailops", c.StateDir, err)
+	}
+	dir := filepath.Dir(c.AuditLog)
+	if err := sandbox.CheckOwnDir(dir, c.env.host.Etc); err != nil {
+		return fmt.Errorf("--audit-log %s: its directory %s %v, and the kernel sandbox grants the audit log's directory read-write: "+
+			"give the audit log a directory of its own, such as %s (the default)", c.AuditLog, dir, err, filepath.Join(c.StateDir, "audit", "audit.log"))
+	}
+	return nil
 }
 
 // defaultStateDir is /var/lib/tailops for root, else $XDG_STATE_HOME/tailops.

@@ -112,7 +112,7 @@ func TestMemoryStaysBounded(t *testing.T) {
 }
 
 // TestLongValues: values are cut at MaxFieldSize and entries at
-// MaxEntrySize, compressed or not, and Truncated says so.
+// MaxEntrySize (NAME=value), compressed or not, and Truncated says so.
 func TestLongValues(t *testing.T) {
 	long := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320000 bytes
 	es := []testEntry{
@@ -130,7 +130,9 @@ func TestLongValues(t *testing.T) {
 		}{
 			{nil, 64 << 10, false, 2000 + len("short") + len(bootA)},
 			{&Options{MaxFieldSize: 100}, 100, true, 100 + 100 + len("short") + len(bootA)},
-			{&Options{MaxEntrySize: 1500}, 1500 - len(bootA), true, 1500}, // _BOOT_ID comes first
+			// _BOOT_ID comes first; NAME= counts too.
+			{&Options{MaxEntrySize: 1500}, 1500 - len("_BOOT_ID=") - len(bootA) - len("MESSAGE="), true,
+				1500 - len("_BOOT_ID=MESSAGE=A=B=")},
 			{&Options{MaxFieldSize: 1 << 20, MaxEntrySize: 1 << 20}, len(long), false, 2000 + len("short") + len(bootA)},
 		} {
 			f, err := Open(path, tc.opts)
@@ -152,6 +154,42 @@ func TestLongValues(t *testing.T) {
 			if size != tc.secondSize || got[1].Truncated != tc.secondCut {
 				t.Errorf("%s: second entry %d bytes, truncated=%v; want %d, %v (%q)", name, size, got[1].Truncated, tc.secondSize, tc.secondCut, strings.Join(fieldNames(got[1]), " "))
 			}
+		}
+	}
+}
+
+// TestItemsCountAgainstEntrySize: every item an entry reads is charged
+// to MaxEntrySize, those it leaves out too, and an item naming a DATA
+// object the entry named before is not read again. Without that, an
+// entry naming an lz4 DATA object with no '=' (8 MiB of 'A's) 16384
+// times, or 16 such objects, decoded each every time: MaxEntrySize
+// bounded nothing.
+func TestItemsCountAgainstEntrySize(t *testing.T) {
+	base := smallJournal(t)
+	big := lz4Data(t, bytes.Repeat([]byte("A"), maxLZ4Size))
+	field := splicedData{[]byte("MESSAGE=once"), 0}
+	for _, tc := range []struct {
+		name   string
+		objs   []splicedData
+		items  []int
+		fields []string // the entry's fields, NAME=value
+		cut    bool     // Truncated
+	}{
+		{"one object without '=', 64 times", []splicedData{big, field}, append(slices.Repeat([]int{0}, 64), 1), []string{"MESSAGE=once"}, true},
+		{"16 objects without '='", append(slices.Repeat([]splicedData{big}, 16), field), []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, nil, true},
+		{"one field, 64 times", []splicedData{field}, slices.Repeat([]int{0}, 64), []string{"MESSAGE=once"}, false},
+		{"one field, 64 times, out of order", []splicedData{{[]byte("A=1"), 0}, field}, append(slices.Repeat([]int{1}, 64), 0), []string{"MESSAGE=once", "A=1"}, false},
+	} {
+		e, a := lastEntry(t, appendEntry(t, base, tc.objs, tc.items), &Options{MaxFieldSize: 16 << 10, MaxEntrySize: 64 << 10})
+		if a > 64<<20 {
+			t.Errorf("%s: one entry with a 64 KiB budget allocated %d MiB", tc.name, a>>20)
+		}
+		var got []string
+		for _, f := range e.Fields {
+			got = append(got, f.Name+"="+string(f.Value))
+		}
+		if !slices.Equal(got, tc.fields) || e.Truncated != tc.cut {
+			t.Errorf("%s: fields %q, truncated=%v; want %q, %v", tc.name, got, e.Truncated, tc.fields, tc.cut)
 		}
 	}
 }

@@ -533,10 +533,26 @@ func (f *File) entry(h entryHead) (*Entry, error) {
 		}
 	}
 	f.sh.itemBuf = offs[:0]
+	// An item naming a DATA object the entry named before is skipped: it
+	// would only decode it again. journald writes the items sorted by
+	// offset, each once, which needs no map to check.
+	var seen map[uint64]bool
+	for i := 1; i < len(offs); i++ {
+		if offs[i] <= offs[i-1] {
+			seen = make(map[uint64]bool, len(offs))
+			break
+		}
+	}
 	for _, off := range offs {
 		if budget <= 0 {
 			e.Truncated = true
 			break
+		}
+		if seen != nil {
+			if seen[off] {
+				continue
+			}
+			seen[off] = true
 		}
 		d, err := f.data(off)
 		if err != nil {
@@ -546,6 +562,10 @@ func (f *File) entry(h entryHead) (*Entry, error) {
 		if err != nil {
 			return nil, err
 		}
+		// What was read counts, kept or not: an item the entry leaves out
+		// cost its decoding all the same.
+		left := budget
+		budget -= len(p)
 		name, value, ok := bytes.Cut(p, []byte("="))
 		if !ok {
 			if cut {
@@ -557,10 +577,13 @@ func (f *File) entry(h entryHead) (*Entry, error) {
 		if len(value) > maxField {
 			value, cut = value[:maxField], true
 		}
-		if len(value) > budget {
-			value, cut = value[:budget], true
+		if keep := left - len(name) - 1; len(value) > keep { // NAME=value fits what is left
+			if keep <= 0 {
+				e.Truncated = true
+				continue
+			}
+			value, cut = value[:keep], true
 		}
-		budget -= len(value)
 		e.Truncated = e.Truncated || cut
 		e.Fields = append(e.Fields, Field{Name: string(name), Value: value})
 	}

@@ -5,15 +5,20 @@ package journal
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 )
 
 // FuzzOpen reads whatever bytes every way a tool would (forward, backward,
 // matches, time seeks): errors must be *FormatErrors, never a panic, a
 // hang or unbounded memory. Seeded with a real file (testdata/seed.journal,
-// see make-seed.sh); run with go test -fuzz FuzzOpen ./journal.
+// see make-seed.sh) and it with entries that once cost gigabytes
+// appended; run with go test -fuzz FuzzOpen ./journal.
 func FuzzOpen(f *testing.F) {
 	seed, err := os.ReadFile("testdata/seed.journal")
 	if err != nil {
@@ -21,6 +26,11 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add(seed[:headerReadSize])
+	// An xz field whose second block asks for a 4 GiB dictionary, and an
+	// entry naming an lz4 field without '=' over and over.
+	msg := append([]byte("MESSAGE="), bytes.Repeat([]byte("a long, compressible line "), 400)...)
+	f.Add(appendEntry(f, seed, []splicedData{xzData(f, msg, 4096, map[int]byte{1: 40})}, []int{0}))
+	f.Add(appendEntry(f, seed, []splicedData{lz4Data(f, bytes.Repeat([]byte("A"), 64<<10))}, slices.Repeat([]int{0}, 64)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		size := func() (int64, error) { return int64(len(b)), nil }
 		jf, err := newFile("fuzz", bytes.NewReader(b), size, &Options{MaxFieldSize: 1 << 10, MaxEntrySize: 4 << 10})
@@ -64,4 +74,41 @@ func TestSeed(t *testing.T) {
 	if errs := exerciseFile(f); len(errs) > 0 {
 		t.Errorf("errors reading the seed: %v", errs)
 	}
+}
+
+// FuzzXZ decodes whatever bytes as an xz field: an error or a field cut
+// unread, never a panic or a dictionary over maxXZDict; and what decodes
+// whole decodes the same with the xz package's own reader. Seeded with a
+// stream as journald writes it (testdata/journald.xz), a stream of three
+// blocks, and it after empty blocks; run with go test -fuzz FuzzXZ
+// ./journal.
+func FuzzXZ(f *testing.F) {
+	seed, err := os.ReadFile("testdata/journald.xz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	three := xzData(f, bytes.Repeat([]byte("a long, compressible line "), 400), 4096, nil)
+	f.Add(three.payload)
+	f.Add(xzEmptyBlocks(3, 0, three).payload)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := newXZReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		got, err := readUpTo(x, nil, 1<<20)
+		if err != nil || len(got) > 1<<20-1 {
+			return
+		}
+		// Every block's dictionary was within maxXZDict: the xz package
+		// allocates no more.
+		xr, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		want, err := io.ReadAll(xr)
+		if err == nil && !bytes.Equal(got, want) {
+			t.Errorf("decoded %d bytes, the xz package %d", len(got), len(want))
+		}
+	})
 }

@@ -152,8 +152,10 @@ type Options struct {
 	// MaxFieldSize cuts each value (after decompression) at this many
 	// bytes. 0 means 64 KiB.
 	MaxFieldSize int
-	// MaxEntrySize stops adding fields to an entry once their values add
-	// up to this many bytes. 0 means 1 MiB.
+	// MaxEntrySize stops reading an entry's fields once what was read of
+	// them (NAME=value, decompressed, of the fields kept and of those left
+	// out) adds up to this many bytes; the last field kept is cut to fit.
+	// 0 means 1 MiB.
 	MaxEntrySize int
 }
 

@@ -89,7 +89,7 @@ func grantConfigFile(file string, never, immutable, covered []string) ConfigFile
 // a home or /var/lib never qualify). Otherwise it says why not.
 func ownDirectory(dir string, never []string) string {
 	if exposed := exposes(dir, never); len(exposed) > 0 {
-		return "holds " + strings.Join(exposed, ", ") + ", which must stay unreadable"
+		return holdsNeverExposed(exposed)
 	}
 	f, err := os.Open(dir)
 	if err != nil {
@@ -128,6 +128,12 @@ func exposes(dir string, never []string) []string {
 		}
 	}
 	return out
+}
+
+// holdsNeverExposed says that a directory holds the never-exposed
+// entries exposed.
+func holdsNeverExposed(exposed []string) string {
+	return "holds " + strings.Join(exposed, ", ") + ", which must stay unreadable"
 }
 
 // within reports whether path is dir or lies beneath it.

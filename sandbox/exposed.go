@@ -3,6 +3,8 @@
 package sandbox
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,8 +24,9 @@ var neverExposed = []string{
 	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/security/opasswd",
 	// SSH host keys, and root's own keys.
 	"/etc/ssh/ssh_host_*_key", "/root/.ssh/id_*",
-	// TLS private keys (Debian's ssl-cert group directory).
-	"/etc/ssl/private/*",
+	// TLS private keys (Debian's ssl-cert group directory; Fedora's and
+	// RHEL's /etc/pki/tls/private, and the CA's and libvirt's beside it).
+	"/etc/ssl/private/*", "/etc/pki/*/private/*",
 	// WireGuard configurations and keys, and the host Tailscale node's
 	// state (its node and machine keys).
 	"/etc/wireguard/*", "/var/lib/tailscale/tailscaled.state",
@@ -39,17 +42,22 @@ type exposedFile struct {
 	Path  string // the file
 }
 
+// hostGlobs returns the globs of entry e: e itself and, with hostEtc set
+// (HOST_ETC), its copy under hostEtc when it lies under /etc.
+func hostGlobs(e, hostEtc string) []string {
+	if h := (HostPaths{Etc: hostEtc}).Path(e); h != e {
+		return []string{e, h}
+	}
+	return []string{e}
+}
+
 // neverExposedFiles returns the existing files matching neverExposed, and
 // with hostEtc set (HOST_ETC), those under it in place of /etc too. It
 // reads directories, so it must run before the sandbox is applied.
 func neverExposedFiles(hostEtc string) []exposedFile {
 	var out []exposedFile
 	for _, e := range neverExposed {
-		globs := []string{e}
-		if h := (HostPaths{Etc: hostEtc}).Path(e); h != e {
-			globs = append(globs, h)
-		}
-		for _, g := range globs {
+		for _, g := range hostGlobs(e, hostEtc) {
 			matches, _ := filepath.Glob(g) // the globs are well-formed
 			for _, m := range matches {
 				if !strings.HasSuffix(m, ".pub") {
@@ -59,6 +67,56 @@ func neverExposedFiles(hostEtc string) []exposedFile {
 		}
 	}
 	return out
+}
+
+// sharedDirs are directories that hold much more than any one program's
+// files: a read-write rule on one of them, for the state or the audit
+// directory, would let the server change all of it (with /etc, write
+// /etc/shadow). A glob stands for every directory it matches: the homes.
+var sharedDirs = []string{
+	"/", "/bin", "/boot", "/dev", "/etc", "/home", "/home/*", "/lib", "/lib32", "/lib64", "/libx32",
+	"/media", "/mnt", "/nix", "/nix/store", "/nix/var", "/opt", "/proc", "/root", "/run", "/run/user",
+	"/run/user/*", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64",
+	"/usr/local", "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/home", "/var/home/*",
+	"/var/lib", "/var/lib/private", "/var/local", "/var/log", "/var/mail", "/var/opt", "/var/run",
+	"/var/spool", "/var/tmp",
+}
+
+// CheckOwnDir returns nil when dir may be granted read-write as the
+// server's state or audit directory: a directory of its own. Otherwise
+// it says why not: dir, or what its symbolic links resolve to, is a
+// shared system directory (/, /etc, /var/log, /tmp, a home...) or holds
+// a file the sandbox must never expose (NeverExposed, and with hostEtc
+// set its copies there). The error reads after the directory's name:
+// "/var/log is a shared system directory". dir need not exist yet.
+func CheckOwnDir(dir, hostEtc string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("cannot be made absolute: %w", err)
+	}
+	paths := []string{abs}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		paths = append(paths, real)
+	}
+	var never []string
+	for _, e := range neverExposed {
+		never = append(never, hostGlobs(e, hostEtc)...)
+	}
+	for _, p := range paths {
+		subject := "" // dir itself
+		if p != abs {
+			subject = "resolves to " + p + ", which "
+		}
+		for _, s := range sharedDirs {
+			if ok, _ := filepath.Match(s, p); ok { // the globs are well-formed
+				return errors.New(subject + "is a shared system directory")
+			}
+		}
+		if x := exposes(p, never); len(x) > 0 {
+			return errors.New(subject + holdsNeverExposed(x))
+		}
+	}
+	return nil
 }
 
 // Exposure is a file root that reaches files the kernel sandbox must

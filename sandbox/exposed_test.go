@@ -63,7 +63,7 @@ func TestExposed(t *testing.T) {
 			}
 		}
 	}
-	p, err := Compute([]Grant{}, Config{StateDir: dir, HostEtc: hostEtc})
+	p, err := Compute([]Grant{}, Config{StateDir: t.TempDir(), HostEtc: hostEtc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,9 +45,11 @@ func ParseMode(s string) (Mode, error) {
 type Config struct {
 	// Mode is enforce, best-effort or off; empty means enforce.
 	Mode Mode
-	// StateDir is read-write.
+	// StateDir is read-write. Compute refuses one that is not a
+	// directory of its own (see CheckOwnDir).
 	StateDir string
 	// AuditDir is read-write; it may equal StateDir or lie inside it.
+	// Compute refuses it as it does StateDir.
 	AuditDir string
 	// ConfigFile is read-only (it is re-read on SIGHUP); empty means none.
 	ConfigFile string
@@ -362,11 +364,16 @@ func Compute(grants []Grant, cfg Config) (*Policy, error) {
 			return nil, fmt.Errorf("computing sandbox policy: %w", err)
 		}
 	}
-	if cfg.StateDir != "" {
-		b.add(cfg.StateDir, AccessRead|AccessWrite, "config: state dir")
-	}
-	if cfg.AuditDir != "" {
-		b.add(cfg.AuditDir, AccessRead|AccessWrite, "config: audit dir")
+	// Read-write on the whole tree: each must be a directory of its own,
+	// not /var/log or /etc (serve refuses them earlier, naming the flag).
+	for _, d := range []struct{ dir, what string }{{cfg.StateDir, "state dir"}, {cfg.AuditDir, "audit dir"}} {
+		if d.dir == "" {
+			continue
+		}
+		if err := CheckOwnDir(d.dir, cfg.HostEtc); err != nil {
+			return nil, fmt.Errorf("computing sandbox policy: %s %s %w", d.what, d.dir, err)
+		}
+		b.add(d.dir, AccessRead|AccessWrite, "config: "+d.what)
 	}
 	if cfg.ConfigFile != "" {
 		g := grantConfigFile(cfg.ConfigFile, neverExposed, immutableDirs, []string{cfg.StateDir, cfg.AuditDir})
@@ -549,10 +556,17 @@ func (b *builder) baseline(cfg Config) {
 	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf"} {
 		b.add(f, AccessRead, "baseline: resolver")
 	}
-	// /etc/ssl/certs holds symlinks into /usr/share/ca-certificates, and
-	// Landlock checks the file the link points to.
-	for _, f := range []string{"/etc/ssl/certs", "/etc/ca-certificates", "/etc/pki", "/etc/ssl/cert.pem",
-		"/usr/share/ca-certificates", "/usr/local/share/ca-certificates"} {
+	// What Go's crypto/x509 reads on Linux (root_linux.go's certFiles
+	// and certDirectories), and where their symbolic links lead, since
+	// Landlock checks the file a link points to: /etc/ssl/certs into
+	// /usr/share/ca-certificates (Debian), /etc/ca-certificates/extracted
+	// (Arch) or /var/lib/ca-certificates (openSUSE), /etc/pki/tls/certs
+	// into /etc/pki/ca-trust/extracted (Fedora, RHEL). Not /etc/pki
+	// whole: it holds private keys (/etc/pki/tls/private, CA/private,
+	// libvirt/private) and the NSS database.
+	for _, f := range []string{"/etc/ssl/certs", "/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem",
+		"/etc/pki/tls/certs", "/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted",
+		"/etc/ca-certificates", "/usr/share/ca-certificates", "/usr/local/share/ca-certificates", "/var/lib/ca-certificates"} {
 		b.add(f, AccessRead, "baseline: CA certificates")
 	}
 	if f := cfg.SSLCertFile; f != "" {

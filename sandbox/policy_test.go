@@ -344,6 +344,112 @@ func TestCompute(t *testing.T) {
 	}
 }
 
+// TestBaselineCAFilesKeepPKIKeysOut: the baseline lets Go's crypto/x509
+// read the system roots wherever it looks on Linux (root_linux.go's
+// certFiles and certDirectories, Go 1.26) and where their links lead on
+// Debian, Fedora, Arch and openSUSE; it granted /etc/pki whole, which on
+// Fedora and RHEL holds TLS, CA and libvirt private keys and the NSS
+// database. Those are never exposed now.
+func TestBaselineCAFilesKeepPKIKeysOut(t *testing.T) {
+	t.Parallel()
+	p, err := Compute(nil, Config{Mode: ModeEnforce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := slices.Concat(p.Paths, p.Missing, p.Unreachable)
+	readable := func(path string) []string {
+		var by []string
+		for _, r := range rules {
+			if r.Access&AccessRead != 0 && within(path, r.Path) {
+				by = append(by, r.Path)
+			}
+		}
+		return by
+	}
+	for _, f := range []string{
+		// certFiles
+		"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+		"/etc/pki/tls/cacert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem",
+		// certDirectories
+		"/etc/ssl/certs/ISRG_Root_X1.pem", "/etc/pki/tls/certs/ca-bundle.trust.crt",
+		// where links lead
+		"/usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt", "/etc/pki/ca-trust/extracted/openssl/ca-bundle.trust.crt",
+		"/etc/ca-certificates/extracted/tls-ca-bundle.pem", "/var/lib/ca-certificates/ca-bundle.pem",
+	} {
+		if len(readable(f)) == 0 {
+			t.Errorf("%s, which crypto/x509 reads, is not granted", f)
+		}
+	}
+	for _, f := range []string{"/etc/pki/tls/private/localhost.key", "/etc/pki/CA/private/cakey.pem",
+		"/etc/pki/libvirt/private/serverkey.pem", "/etc/pki/nssdb/key4.db"} {
+		if by := readable(f); len(by) > 0 {
+			t.Errorf("%s is readable under %v", f, by)
+		}
+	}
+	for _, f := range []string{"/etc/pki/tls/private/localhost.key", "/etc/pki/CA/private/cakey.pem", "/etc/pki/libvirt/private/serverkey.pem"} {
+		if !slices.ContainsFunc(NeverExposed(), func(g string) bool { ok, _ := filepath.Match(g, f); return ok }) {
+			t.Errorf("%s matches no never-exposed entry", f)
+		}
+	}
+}
+
+// TestComputeRefusesSharedStateAndAuditDirs: the state and audit
+// directories are granted read-write, whole. An audit log in /etc gave
+// read-write on /etc (and /etc/shadow), one in /var/log on every log:
+// Compute refuses a directory that is, or resolves to, a shared system
+// directory or that holds a never-exposed file (with HOST_ETC, its copy
+// there too), and grants a directory of its own, then covering none.
+func TestComputeRefusesSharedStateAndAuditDirs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	link := filepath.Join(dir, "etclink")
+	if err := os.Symlink("/etc", link); err != nil {
+		t.Fatal(err)
+	}
+	hostEtc := filepath.Join(dir, "host", "etc")
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{StateDir: dir, AuditDir: "/etc"}, "audit dir /etc is a shared system directory"},
+		{Config{StateDir: dir, AuditDir: "/var/log"}, "audit dir /var/log is a shared system directory"},
+		{Config{StateDir: "/var/lib"}, "state dir /var/lib is a shared system directory"},
+		{Config{StateDir: "/var/lib/../log"}, "state dir /var/lib/../log is a shared system directory"},
+		{Config{StateDir: "/tmp"}, "state dir /tmp is a shared system directory"},
+		{Config{StateDir: "/"}, "state dir / is a shared system directory"},
+		{Config{StateDir: "/home/alice"}, "state dir /home/alice is a shared system directory"},
+		{Config{StateDir: "/var/lib/tailscale"}, "state dir /var/lib/tailscale holds /var/lib/tailscale/tailscaled.state, which must stay unreadable"},
+		{Config{StateDir: "/etc/ssh"}, "state dir /etc/ssh holds /etc/ssh/ssh_host_*_key"},
+		{Config{StateDir: link}, "state dir " + link + " resolves to /etc, which is a shared system directory"},
+		{Config{StateDir: filepath.Join(dir, "host"), HostEtc: hostEtc}, "holds " + filepath.Join(hostEtc, "shadow")},
+	} {
+		tc.cfg.Mode = ModeEnforce
+		if _, err := Compute(nil, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("state dir %q, audit dir %q: error %v, want %q", tc.cfg.StateDir, tc.cfg.AuditDir, err, tc.want)
+		}
+	}
+	state := filepath.Join(dir, "state")
+	for _, cfg := range []Config{
+		{StateDir: state, AuditDir: filepath.Join(state, "audit")},
+		{StateDir: "/var/lib/tailops", AuditDir: "/var/log/tailops"},
+		{StateDir: filepath.Join(dir, "host", "tailops"), HostEtc: hostEtc},
+	} {
+		cfg.Mode = ModeEnforce
+		p, err := Compute(nil, cfg)
+		if err != nil {
+			t.Errorf("state dir %q, audit dir %q: %v", cfg.StateDir, cfg.AuditDir, err)
+			continue
+		}
+		for _, r := range slices.Concat(p.Paths, p.Missing) {
+			for _, f := range p.NeverExposed {
+				if within(f, r.Path) {
+					t.Errorf("state dir %q: rule %s (%s, %v) covers %s", cfg.StateDir, r.Path, r.Access, r.Why, f)
+				}
+			}
+		}
+	}
+}
+
 func TestComputeRefuses(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
@@ -448,6 +554,33 @@ func TestEnforceError(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("enforceError(%d, %v) = %v, want %q", tc.abi, tc.sc, err, w)
 			}
+		}
+	}
+}
+
+// TestBelowEnforce: a best-effort sandbox says what enforce mode would
+// have refused to start without, Landlock below ABI 4 included, which
+// skips no rule; enforce mode, and a kernel enforce accepts, say nothing.
+func TestBelowEnforce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rep  Report
+		want []string // substrings, one per item
+	}{
+		{Report{Mode: ModeBestEffort, LandlockABI: 3, Landlock: true, Seccomp: true},
+			[]string{"Landlock ABI 3 is below the 4 enforce requires: TCP bind and connect are not restricted"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 1, Landlock: true}, []string{"Landlock ABI 1", "no seccomp filter"}},
+		{Report{Mode: ModeBestEffort, Seccomp: true}, []string{"the kernel has no Landlock"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 6, Seccomp: true}, []string{"Landlock was not applied"}},
+		{Report{Mode: ModeBestEffort, LandlockABI: 6, Landlock: true, Seccomp: true}, nil},
+		{Report{Mode: ModeEnforce, LandlockABI: 6, Landlock: true, Seccomp: true}, nil},
+		{Report{Mode: ModeOff}, nil},
+	} {
+		got := tc.rep.BelowEnforce()
+		if len(got) != len(tc.want) || slices.ContainsFunc(tc.want, func(w string) bool {
+			return !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) })
+		}) {
+			t.Errorf("%s: %q, want %q", tc.rep.String(), got, tc.want)
 		}
 	}
 }

@@ -44,3 +44,28 @@ func (r *Report) String() string {
 	return fmt.Sprintf("sandbox %s: landlock=%v (ABI %d) seccomp=%v capabilities=%q threads=%d skipped=%d not-enforced=%d in %v",
 		r.Mode, r.Landlock, r.LandlockABI, r.Seccomp, r.Capabilities, r.Threads, len(r.Skipped), len(r.NotEnforced), r.Duration)
 }
+
+// BelowEnforce lists what enforce mode requires that a sandbox applied in
+// best-effort mode lacks: Landlock applied at ABI 4 or later (below it
+// TCP bind and connect are not restricted, though nothing was skipped)
+// and the seccomp filter applied. It is empty in any other mode, and
+// when nothing is missing. It names no path: /readyz may show it.
+func (r *Report) BelowEnforce() []string {
+	if r.Mode != ModeBestEffort {
+		return nil
+	}
+	var out []string
+	switch {
+	case r.LandlockABI == 0:
+		out = append(out, "the kernel has no Landlock")
+	case !r.Landlock:
+		out = append(out, "Landlock was not applied")
+	case r.LandlockABI < minEnforceABI:
+		out = append(out, fmt.Sprintf("the kernel's Landlock ABI %d is below the %d enforce requires: TCP bind and connect are not restricted",
+			r.LandlockABI, minEnforceABI))
+	}
+	if !r.Seccomp {
+		out = append(out, "no seccomp filter")
+	}
+	return out
+}

@@ -28,9 +28,10 @@ var defaultFileDeny = []string{
 	"*.key", "*.p12", "*.pfx", "*.kdbx",
 	// Password hashes, and the old ones pam keeps.
 	"shadow", "shadow-", "gshadow", "gshadow-", "opasswd",
-	// TLS private keys in Debian's ssl-cert directory, whatever their
-	// names (the sandbox's never-exposed files: TestFileDenyCoversNeverExposed).
-	"ssl/private",
+	// TLS private keys in Debian's ssl-cert directory and in Fedora's and
+	// RHEL's /etc/pki/*/private, whatever their names (the sandbox's
+	// never-exposed files: TestFileDenyCoversNeverExposed).
+	"ssl/private", "pki/*/private",
 	// Cloud credentials.
 	".aws/credentials", ".config/gcloud", ".azure",
 	// Database, registry, cluster, vault and git credentials.

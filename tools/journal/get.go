@@ -50,6 +50,10 @@ const (
 	maxNotes = 20
 	// entryOverhead is what an entry costs in max_bytes besides its texts.
 	entryOverhead = 48
+	// maxLabel bounds an entry's unit and identifier, which max_bytes
+	// counts but does not cut: SYSLOG_IDENTIFIER is the logging program's
+	// to set, at any length (systemd's own limit for a unit name is 255).
+	maxLabel = 256
 )
 
 // readOptions bound what the reader holds per entry: a message longer
@@ -353,6 +357,7 @@ func (s *scan) entry(e *jfile.Entry) Entry {
 	}
 	// The identifier is the logging program's to set, like the message.
 	x.Identifier = redact.Text(strings.ToValidUTF8(x.Identifier, "\uFFFD"))
+	x.Unit, x.Identifier = cutLabel(x.Unit), cutLabel(x.Identifier)
 	if p, err := strconv.Atoi(e.String("PRIORITY")); err == nil && p >= 0 && p <= 7 {
 		x.Priority = &p
 	}
@@ -373,6 +378,17 @@ func cutUTF8(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// cutLabel cuts a unit or identifier to at most maxLabel bytes, at a
+// character boundary, ending it with "…" when it was cut: an entry then
+// costs at most its message and 2*maxLabel+entryOverhead bytes, which
+// max_bytes' minimum leaves room for.
+func cutLabel(s string) string {
+	if len(s) <= maxLabel {
+		return s
+	}
+	return cutUTF8(s, maxLabel-len("…")) + "…"
 }
 
 // resultText renders the result as journalctl's short-iso output does.

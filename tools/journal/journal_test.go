@@ -3,6 +3,7 @@
 package journal
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tailops/tailops/journal/journaltest"
 	"github.com/tailops/tailops/tools"
@@ -206,6 +208,41 @@ func TestEntryFields(t *testing.T) {
 	text := toolstest.Text(toolstest.Call(t, c, "get_journal", map[string]any{"since": base.Add(7 * time.Second).Format(time.RFC3339), "order": "oldest", "lines": 1}))
 	if want := "2023-11-14T22:00:07.000000Z unit1.service app[1007] <debug>: message 7\n"; !strings.HasPrefix(text, want) {
 		t.Errorf("text %q, want it to begin %q", text, want)
+	}
+}
+
+// TestMaxBytesCoversUnitAndIdentifier: max_bytes bounds the entries'
+// text, unit and identifier included; those (the identifier is the
+// logging program's to set, at any length) were passed whole, so one
+// entry with a 200 KB identifier made a 200 KB result under a max_bytes
+// of 1024. Each is now cut to 256 bytes at a character boundary, ending
+// in "…", and the message is cut to what is left.
+func TestMaxBytesCoversUnitAndIdentifier(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	journaltest.Write(t, filepath.Join(dir, "system.journal"), layout, []journaltest.Entry{entry(base, bootA,
+		"_SYSTEMD_UNIT="+strings.Repeat("u", 100000)+".service", "PRIORITY=6", "_PID=7",
+		"SYSLOG_IDENTIFIER="+strings.Repeat("é", 100000), "MESSAGE="+strings.Repeat("m", 5000))})
+	c := serve(t, dir)
+	res := toolstest.Call(t, c, "get_journal", map[string]any{"max_bytes": 1024})
+	r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"max_bytes": 1024})
+	if len(r.Entries) != 1 {
+		t.Fatalf("%d entries", len(r.Entries))
+	}
+	e := r.Entries[0]
+	for name, v := range map[string]string{"unit": e.Unit, "identifier": e.Identifier} {
+		if len(v) > 256 || !strings.HasSuffix(v, "…") || !utf8.ValidString(v) || strings.Trim(v, "ué…") != "" {
+			t.Errorf("%s: %d bytes %q..., want it cut to at most 256, ending in …", name, len(v), v[:min(len(v), 40)])
+		}
+	}
+	if size := len(e.Message) + len(e.Unit) + len(e.Identifier) + entryOverhead; size > 1024 || !e.Truncated || !r.Truncated {
+		t.Errorf("entry of %d bytes, truncated=%v (result %v): want at most 1024, the message cut", size, e.Truncated, r.Truncated)
+	}
+	if b, _ := json.Marshal(r); len(b) > 1024+256 {
+		t.Errorf("result of %d bytes under a max_bytes of 1024", len(b))
+	}
+	if text := toolstest.Text(res); len(text) > 1024+128 {
+		t.Errorf("text of %d bytes under a max_bytes of 1024", len(text))
 	}
 }
 
