@@ -77,6 +77,9 @@ type walk struct {
 	// protected is the file tools' check of the server's own paths,
 	// by device and inode, one snapshot for the scan.
 	protected func(dev, ino uint64) bool
+	// rootFD is the root being walked, opened O_PATH: every entry is
+	// opened beneath it.
+	rootFD int
 }
 
 // scanSecrets walks the roots, or path beneath one, for secrets.
@@ -147,11 +150,11 @@ func (w *walk) limit(name string) {
 	w.res.Limits = append(w.res.Limits, name)
 }
 
-// root walks rel beneath root. Every directory and file is opened
-// relative to its parent's descriptor, refusing any symbolic link on the
-// way (openat2's RESOLVE_NO_SYMLINKS), so nothing outside the root is
-// reached and a directory swapped for a link while the walk runs is not
-// followed past the deny-list.
+// root walks rel beneath root. Every directory and file is opened by its
+// whole path beneath the root's descriptor, refusing a symbolic link in
+// any part of it (openat2's RESOLVE_NO_SYMLINKS), so nothing outside the
+// root is reached and a directory swapped for a link while the walk runs
+// is not followed past the deny-list, which is checked on that path.
 func (w *walk) root(ctx context.Context, root, rel string) error {
 	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -162,6 +165,7 @@ func (w *walk) root(ctx context.Context, root, rel string) error {
 		return fmt.Errorf("opening the root %s: %w", root, err)
 	}
 	defer unix.Close(rfd)
+	w.rootFD = rfd
 	fd, err := openBeneath(rfd, rel, unix.O_RDONLY|unix.O_NONBLOCK)
 	switch {
 	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV):
@@ -208,7 +212,10 @@ func (w *walk) dir(ctx context.Context, root, rel string, fd int) {
 	if err != nil {
 		w.res.Skipped++ // unreadable: permissions, or gone
 	}
-	defer f.Close()
+	// Closed before the walk goes deeper: however deep a tree, the walk
+	// holds no descriptor per level. Entries are opened beneath the root
+	// by their whole path instead, refusing a link in any part of it.
+	f.Close()
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, d := range ents {
 		p := path.Join(rel, d.Name())
@@ -229,7 +236,7 @@ func (w *walk) dir(ctx context.Context, root, rel string, fd int) {
 			if hookDir != nil {
 				hookDir(p)
 			}
-			cfd, err := openBeneath(fd, d.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+			cfd, err := openBeneath(w.rootFD, p, unix.O_RDONLY|unix.O_DIRECTORY)
 			if err != nil {
 				w.res.Skipped++ // swapped for a link since it was listed, unreadable, or gone
 				continue
@@ -257,7 +264,7 @@ func (w *walk) dir(ctx context.Context, root, rel string, fd int) {
 		}
 		// O_NONBLOCK: a file swapped for a FIFO since it was listed must
 		// not block the open; it is then refused as not regular.
-		cfd, err := openBeneath(fd, d.Name(), unix.O_RDONLY|unix.O_NONBLOCK)
+		cfd, err := openBeneath(w.rootFD, p, unix.O_RDONLY|unix.O_NONBLOCK)
 		if err != nil {
 			w.res.Skipped++
 			continue

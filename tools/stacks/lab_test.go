@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -19,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/mcptest"
 	"github.com/mark3labs/mcp-go/server"
+	"github.com/moby/moby/client"
 
 	"github.com/tailops/tailops/gitsource"
 	"github.com/tailops/tailops/labtest"
@@ -268,6 +270,40 @@ func TestDeployRefusedCreatesNothing(t *testing.T) {
 				t.Errorf("history written for a deploy that did not happen: %v", err)
 			}
 		})
+	}
+}
+
+// TestAnotherStacksVolumeIsRefused: compose names stack vweb's volume
+// app_data vweb_app_data, as it names stack vweb_app's volume data; the
+// engine's volume of that name belongs to vweb_app (compose's project
+// label), so deploying vweb is refused before anything is created, unless
+// the owner lists the volume in vweb's external_volumes.
+func TestAnotherStacksVolumeIsRefused(t *testing.T) {
+	k := newStacksLab(t, true)
+	k.cleanup(t, "vweb")
+	cli, err := k.ts.eng.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.VolumeCreate(t.Context(), client.VolumeCreateOptions{Name: "vweb_app_data", Labels: map[string]string{api.ProjectLabel: "vweb_app"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cli.VolumeRemove(context.Background(), "vweb_app_data", client.VolumeRemoveOptions{Force: true})
+	})
+	writeStack(t, k.root, "vweb", "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n    volumes: [app_data:/loot]\nvolumes:\n  app_data: {}\n", "")
+	if msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": "vweb"}); !strings.Contains(msg, "belongs to vweb_app") {
+		t.Fatalf("deploy_stack over stack vweb_app's volume: %s, want it refused naming the owner", msg)
+	}
+	if cs, _, _ := k.projectResources(t, "vweb"); len(cs) != 0 {
+		t.Errorf("created containers %v", cs)
+	}
+	ts, err := New(Config{Host: k.d.Host, StackRoots: []string{k.root}, StateDir: t.TempDir(), Policies: map[string]Policy{"vweb": {ExternalVolumes: []string{"vweb_app_data"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.planDeploy(t.Context(), DeployArgs{Name: "vweb"}); err != nil {
+		t.Errorf("with vweb_app_data in the owner's external_volumes: %v", err)
 	}
 }
 

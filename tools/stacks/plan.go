@@ -146,6 +146,9 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
+	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
+		return nil, err
+	}
 	return newPlan("deploy", s, src, p, in.Env)
 }
 
@@ -167,6 +170,50 @@ func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) err
 		}
 		return tools.ArgErrorf("name", "a compose project named %s runs on the engine from another directory, which TailOps does not manage (external: status and logs only): "+
 			"give the stack another name, or remove that project with the tool that made it", name)
+	}
+	return nil
+}
+
+// ownVolumes refuses a volume of p that the engine already holds for
+// another compose project (by compose's project label), or for none,
+// unless stack name's policy lists it (external_volumes): compose names a
+// volume STACK_KEY, so stack web's volume app_data is web_app_data, as
+// stack web_app's data is. External volumes were checked by the policy.
+func (t *Toolset) ownVolumes(ctx context.Context, name string, p *types.Project) error {
+	var names []string
+	for _, key := range sortedKeys(p.Volumes) {
+		v := p.Volumes[key]
+		if !bool(v.External) && !slices.Contains(t.cfg.Policies[name].ExternalVolumes, v.Name) {
+			names = append(names, v.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	cli, err := t.eng.client()
+	if err != nil {
+		return err
+	}
+	f := make(client.Filters)
+	for _, n := range names {
+		f.Add("name", n)
+	}
+	vols, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("listing the volumes of stack %s: %w", name, err)
+	}
+	for _, v := range vols.Items {
+		if !slices.Contains(names, v.Name) { // the name filter matches substrings
+			continue
+		}
+		if owner := v.Labels[api.ProjectLabel]; owner != name {
+			if owner == "" {
+				owner = "no compose project"
+			}
+			return &PolicyError{Service: "volume " + v.Name, Key: "name", Reason: fmt.Sprintf(
+				"the engine's volume %s belongs to %s, not to stack %s (compose's names cannot tell stack web's app_data from stack web_app's data): "+
+					"rename the volume's key, or have the owner list it in the stack's policy external_volumes", v.Name, owner, name)}
+		}
 	}
 	return nil
 }
@@ -198,6 +245,9 @@ func (t *Toolset) planUpdate(ctx context.Context, in UpdateArgs) (*stackPlan, er
 		return nil, err
 	}
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
+		return nil, err
+	}
+	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
 		return nil, err
 	}
 	sp, err := newPlan("update", s, src, p, in.Env)
@@ -244,6 +294,9 @@ func (t *Toolset) planRollback(ctx context.Context, in RollbackArgs) (*stackPlan
 	}
 	p, err := t.fromHistory(ctx, s, target)
 	if err != nil {
+		return nil, err
+	}
+	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
 		return nil, err
 	}
 	sp, err := newPlan("rollback", s, src, p, nil)
