@@ -357,3 +357,32 @@ func TestScanSecretsSkipsProtectedInodes(t *testing.T) {
 		t.Errorf("a scan of the protected directory itself: %+v, want it denied, nothing read", r)
 	}
 }
+
+// TestScanSecretsHoldsNoDescriptorPerLevel: however deep a tree, a scan
+// does not hold a descriptor open for each level (anyone who may write
+// under a root could otherwise run the whole server out of descriptors).
+func TestScanSecretsHoldsNoDescriptorPerLevel(t *testing.T) {
+	root := t.TempDir()
+	deep := root
+	for range 200 {
+		deep = filepath.Join(deep, "d")
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	_, c := start(t, Config{Roots: []string{root}}, nil)
+	before, most := openFDs(), 0
+	hookDir = func(string) { most = max(most, openFDs()) }
+	t.Cleanup(func() { hookDir = nil })
+	toolstest.OK[ScanResult](t, c, "scan_secrets", nil)
+	if most == 0 || most-before > 20 {
+		t.Errorf("%d descriptors open at most during a walk 200 levels deep, %d before", most, before)
+	}
+}
