@@ -231,9 +231,14 @@ func (s *scan) walk(from time.Time, fwd bool, n, max int) ([]Entry, error) {
 				s.res.Truncated = true
 				return out, nil
 			}
-			// One entry bigger than the budget: cut its message.
+			// One entry bigger than the budget: cut its message, and its
+			// labels too when they alone leave no room (around's halves
+			// get half of max_bytes each).
+			if room := (max - entryOverhead) / 2; len(x.Unit)+len(x.Identifier) > max-entryOverhead {
+				x.Unit, x.Identifier = cutLabelTo(x.Unit, room), cutLabelTo(x.Identifier, room)
+			}
 			x.Message, x.Truncated = cutUTF8(x.Message, max-len(x.Unit)-len(x.Identifier)-entryOverhead), true
-			cost = max
+			cost = len(x.Message) + len(x.Unit) + len(x.Identifier) + entryOverhead
 		}
 		if x.Truncated {
 			s.res.Truncated = true
@@ -382,13 +387,20 @@ func cutUTF8(s string, n int) string {
 
 // cutLabel cuts a unit or identifier to at most maxLabel bytes, at a
 // character boundary, ending it with "…" when it was cut: an entry then
-// costs at most its message and 2*maxLabel+entryOverhead bytes, which
-// max_bytes' minimum leaves room for.
-func cutLabel(s string) string {
-	if len(s) <= maxLabel {
+// costs at most its message and 2*maxLabel+entryOverhead bytes (an entry
+// over its walk's whole budget is cut further, see walk).
+func cutLabel(s string) string { return cutLabelTo(s, maxLabel) }
+
+// cutLabelTo cuts s to at most n bytes at a character boundary, ending it
+// with "…" when it was cut.
+func cutLabelTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	return cutUTF8(s, maxLabel-len("…")) + "…"
+	if n < len("…") {
+		return ""
+	}
+	return cutUTF8(s, n-len("…")) + "…"
 }
 
 // resultText renders the result as journalctl's short-iso output does.

@@ -220,29 +220,50 @@ func TestEntryFields(t *testing.T) {
 func TestMaxBytesCoversUnitAndIdentifier(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	journaltest.Write(t, filepath.Join(dir, "system.journal"), layout, []journaltest.Entry{entry(base, bootA,
-		"_SYSTEMD_UNIT="+strings.Repeat("u", 100000)+".service", "PRIORITY=6", "_PID=7",
-		"SYSLOG_IDENTIFIER="+strings.Repeat("é", 100000), "MESSAGE="+strings.Repeat("m", 5000))})
+	long := func(at time.Time) journaltest.Entry {
+		return entry(at, bootA, "_SYSTEMD_UNIT="+strings.Repeat("u", 100000)+".service", "PRIORITY=6", "_PID=7",
+			"SYSLOG_IDENTIFIER="+strings.Repeat("é", 100000), "MESSAGE="+strings.Repeat("m", 5000))
+	}
+	journaltest.Write(t, filepath.Join(dir, "system.journal"), layout, []journaltest.Entry{long(base), long(base.Add(2 * time.Second))})
 	c := serve(t, dir)
-	res := toolstest.Call(t, c, "get_journal", map[string]any{"max_bytes": 1024})
-	r := toolstest.OK[Result](t, c, "get_journal", map[string]any{"max_bytes": 1024})
-	if len(r.Entries) != 1 {
-		t.Fatalf("%d entries", len(r.Entries))
-	}
-	e := r.Entries[0]
-	for name, v := range map[string]string{"unit": e.Unit, "identifier": e.Identifier} {
-		if len(v) > 256 || !strings.HasSuffix(v, "…") || !utf8.ValidString(v) || strings.Trim(v, "ué…") != "" {
-			t.Errorf("%s: %d bytes %q..., want it cut to at most 256, ending in …", name, len(v), v[:min(len(v), 40)])
-		}
-	}
-	if size := len(e.Message) + len(e.Unit) + len(e.Identifier) + entryOverhead; size > 1024 || !e.Truncated || !r.Truncated {
-		t.Errorf("entry of %d bytes, truncated=%v (result %v): want at most 1024, the message cut", size, e.Truncated, r.Truncated)
-	}
-	if b, _ := json.Marshal(r); len(b) > 1024+256 {
-		t.Errorf("result of %d bytes under a max_bytes of 1024", len(b))
-	}
-	if text := toolstest.Text(res); len(text) > 1024+128 {
-		t.Errorf("text of %d bytes under a max_bytes of 1024", len(text))
+	for _, tc := range []struct {
+		name    string
+		args    map[string]any
+		entries int
+	}{
+		{"newest", map[string]any{"max_bytes": 1024, "lines": 1}, 1},
+		// around gives each side half of max_bytes: less than two cut
+		// labels and an entry's overhead.
+		{"around", map[string]any{"max_bytes": 1024, "around": base.Add(time.Second).Format(time.RFC3339)}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := toolstest.Call(t, c, "get_journal", tc.args)
+			r := toolstest.OK[Result](t, c, "get_journal", tc.args)
+			if len(r.Entries) != tc.entries {
+				t.Fatalf("%d entries, want %d", len(r.Entries), tc.entries)
+			}
+			size := 0
+			for _, e := range r.Entries {
+				for name, v := range map[string]string{"unit": e.Unit, "identifier": e.Identifier} {
+					if len(v) > 256 || !strings.HasSuffix(v, "…") || !utf8.ValidString(v) || strings.Trim(v, "ué…") != "" {
+						t.Errorf("%s: %d bytes %q..., want it cut to at most 256, ending in …", name, len(v), v[:min(len(v), 40)])
+					}
+				}
+				size += len(e.Message) + len(e.Unit) + len(e.Identifier) + entryOverhead
+				if !e.Truncated {
+					t.Errorf("an entry over the budget not marked truncated")
+				}
+			}
+			if size > 1024 || !r.Truncated {
+				t.Errorf("entries of %d bytes, truncated=%v: want at most 1024, the messages cut", size, r.Truncated)
+			}
+			if b, _ := json.Marshal(r); len(b) > 1024+256*tc.entries {
+				t.Errorf("result of %d bytes under a max_bytes of 1024", len(b))
+			}
+			if text := toolstest.Text(res); len(text) > 1024+128*tc.entries {
+				t.Errorf("text of %d bytes under a max_bytes of 1024", len(text))
+			}
+		})
 	}
 }
 
