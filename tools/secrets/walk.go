@@ -49,7 +49,7 @@ type ScanResult struct {
 	Limits        []string `json:"limits,omitempty" jsonschema_description:"the bounds that did: max_files, max_bytes, time, findings (500 in all), findings_per_file (50)"`
 	FilesScanned  int      `json:"files_scanned"`
 	BytesScanned  int64    `json:"bytes_scanned"`
-	Denied        int      `json:"denied" jsonschema_description:"files and directories on the file tools' deny-list, not read"`
+	Denied        int      `json:"denied" jsonschema_description:"files and directories on the file tools' deny-list, or the server's own (found by device and inode), not read"`
 	Binary        int      `json:"binary" jsonschema_description:"binary files, not scanned"`
 	PartlyScanned int      `json:"partly_scanned" jsonschema_description:"files larger than 1 MiB, of which the first MiB was scanned"`
 	Skipped       int      `json:"skipped" jsonschema_description:"symlinks, special files, allowlisted paths and unreadable entries, not read"`

@@ -128,7 +128,7 @@ func dotEnv(dir, root string, call map[string]string) (map[string]string, error)
 	env := map[string]string{}
 	path := filepath.Join(dir, ".env")
 	if !inside(path, root) {
-		return nil, fmt.Errorf("the stack's .env is outside the stack's directory (a directory on its path is a symbolic link): make it a file there")
+		return nil, fmt.Errorf("the stack's .env, or a directory on its path, is a symbolic link leading out of the stack's directory: make it a regular file there")
 	}
 	b, err := readBounded(path, true)
 	switch {
