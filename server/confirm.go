@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -152,9 +153,12 @@ func confirmBinding(c *auth.Caller, name string, args any) string {
 	fmt.Fprintf(h, "%q\n", name)
 	if raw, ok := args.(json.RawMessage); ok {
 		// As sent, the keys keep the client's order: decoded, they are
-		// encoded sorted, as the edge's decoded arguments are.
+		// encoded sorted, as the edge's decoded arguments are. Numbers
+		// keep their text, so that no two integers past 2^53 bind alike.
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
 		var v any
-		if json.Unmarshal(raw, &v) == nil {
+		if dec.Decode(&v) == nil {
 			args = v
 		}
 	}

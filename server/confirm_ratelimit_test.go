@@ -203,4 +203,7 @@ func TestConfirmBindingIgnoresKeyOrder(t *testing.T) {
 	if other := confirmBinding(c, "wipe", json.RawMessage(`{"target": "/srv/b", "force": true}`)); other == raw {
 		t.Error("other arguments bind alike")
 	}
+	if confirmBinding(c, "wipe", json.RawMessage(`{"n": 9007199254740992}`)) == confirmBinding(c, "wipe", json.RawMessage(`{"n": 9007199254740993}`)) {
+		t.Error("two integers past 2^53 bind alike")
+	}
 }
