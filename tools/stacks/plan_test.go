@@ -15,8 +15,9 @@ import (
 	"github.com/docker/compose/v5/pkg/api"
 )
 
-// fakeEngine serves the little of the Docker API the plans ask for (a
-// ping, the container list) on a unix socket, listing cs; it returns the
+// fakeEngine (a fake: the plans' unit tests need no dockerd) serves the
+// little of the Docker API the plans ask for (a ping, the container list,
+// an empty volume list) on a unix socket, listing cs; it returns the
 // DOCKER_HOST to reach it.
 func fakeEngine(t *testing.T, cs ...map[string]any) string {
 	t.Helper()
@@ -42,6 +43,8 @@ func fakeEngine(t *testing.T, cs ...map[string]any) string {
 			w.Write([]byte("OK"))
 		case strings.HasSuffix(r.URL.Path, "/containers/json"):
 			json.NewEncoder(w).Encode(cs)
+		case strings.HasSuffix(r.URL.Path, "/volumes"):
+			json.NewEncoder(w).Encode(map[string]any{"Volumes": []any{}, "Warnings": []any{}})
 		default:
 			http.NotFound(w, r)
 		}
