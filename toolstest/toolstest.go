@@ -383,3 +383,14 @@ func (s *Server) Records(t testing.TB) []map[string]any {
 	}
 	return out
 }
+
+// WriteFile writes content to path for a test, making its directory.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

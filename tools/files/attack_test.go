@@ -38,9 +38,9 @@ func newEscapeFixture(t testing.TB) *escapeFixture {
 	t.Helper()
 	root, outside := ftTree(t)
 	base := filepath.Dir(root)
-	ftWrite(t, filepath.Join(outside, "sub", "deeper.txt"), "OUTSIDE-SECRET deeper\n")
+	toolstest.WriteFile(t, filepath.Join(outside, "sub", "deeper.txt"), "OUTSIDE-SECRET deeper\n")
 	// A sibling whose name starts with the root's: /tmp/x/root vs /tmp/x/rootx.
-	ftWrite(t, filepath.Join(base, "rootx", "secret.txt"), "OUTSIDE-SECRET prefix\n")
+	toolstest.WriteFile(t, filepath.Join(base, "rootx", "secret.txt"), "OUTSIDE-SECRET prefix\n")
 	f, err := os.Open(filepath.Join(outside, "secret.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -198,10 +198,10 @@ func TestPathSymlinkRace(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			base := t.TempDir()
 			root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
-			ftWrite(t, filepath.Join(root, "d", "secret.txt"), "inside content\n")
-			ftWrite(t, filepath.Join(root, "d", "inside-only.txt"), "inside\n")
-			ftWrite(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET\n")
-			ftWrite(t, filepath.Join(outside, "outside-only.txt"), "OUTSIDE-SECRET too\n")
+			toolstest.WriteFile(t, filepath.Join(root, "d", "secret.txt"), "inside content\n")
+			toolstest.WriteFile(t, filepath.Join(root, "d", "inside-only.txt"), "inside\n")
+			toolstest.WriteFile(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET\n")
+			toolstest.WriteFile(t, filepath.Join(outside, "outside-only.txt"), "OUTSIDE-SECRET too\n")
 			target := outside
 			if kind == "relative" {
 				target = "../outside"
@@ -276,8 +276,8 @@ func TestPathRootSymlink(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	real, link, outside := filepath.Join(base, "real"), filepath.Join(base, "link"), filepath.Join(base, "outside")
-	ftWrite(t, filepath.Join(real, "a.log"), "real root\n")
-	ftWrite(t, filepath.Join(outside, "a.log"), "OUTSIDE-SECRET\n")
+	toolstest.WriteFile(t, filepath.Join(real, "a.log"), "real root\n")
+	toolstest.WriteFile(t, filepath.Join(outside, "a.log"), "OUTSIDE-SECRET\n")
 	ftSymlink(t, real, link)
 	k := serveFiles(t, []string{link})
 	for _, p := range []string{"a.log", filepath.Join(link, "a.log"), filepath.Join(real, "a.log")} {
@@ -304,7 +304,7 @@ func TestPathRootSymlink(t *testing.T) {
 func TestPathRootUnavailable(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
-	ftWrite(t, filepath.Join(base, "r2", "a.log"), "in r2\n")
+	toolstest.WriteFile(t, filepath.Join(base, "r2", "a.log"), "in r2\n")
 	_, k := newUncheckedTools(t, Config{Roots: []string{filepath.Join(base, "missing"), "relative/root", filepath.Join(base, "r2")},
 		Logger: slog.New(slog.DiscardHandler)})
 	for _, p := range []string{"a.log", filepath.Join(base, "missing", "a.log")} {
@@ -338,7 +338,7 @@ func TestFileDenyList(t *testing.T) {
 		"kube/config", "docker/config.json", "keys.log", "vault/a.log", "tokens/a.log",
 	}
 	for _, p := range append(append([]string{}, denied...), allowed...) {
-		ftWrite(t, filepath.Join(root, p), "content of "+p+"\n")
+		toolstest.WriteFile(t, filepath.Join(root, p), "content of "+p+"\n")
 	}
 	ftSymlink(t, "home/.ssh/known_hosts", filepath.Join(root, "innocent.log"))
 	ftSymlink(t, "home/.kube", filepath.Join(root, "cfgdir"))

@@ -30,7 +30,7 @@ func benchTool(b *testing.B, k *toolstest.Handlers, tool string, args map[string
 func BenchmarkReadFile1MiB(b *testing.B) {
 	root := b.TempDir()
 	line := strings.Repeat("x", 99) + "\n"
-	ftWrite(b, filepath.Join(root, "big.log"), strings.Repeat(line, (1<<20)/len(line)+1)[:1<<20])
+	toolstest.WriteFile(b, filepath.Join(root, "big.log"), strings.Repeat(line, (1<<20)/len(line)+1)[:1<<20])
 	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "big.log", "limit": 1 << 20}
 	b.SetBytes(1 << 20)
@@ -46,7 +46,7 @@ func BenchmarkTailFile100(b *testing.B) {
 	for i := 0; log.Len() < 1<<20; i++ {
 		fmt.Fprintf(&log, "2026-12-07T03:00:00Z host app[123]: log line %08d with some text after it\n", i)
 	}
-	ftWrite(b, filepath.Join(root, "app.log"), log.String())
+	toolstest.WriteFile(b, filepath.Join(root, "app.log"), log.String())
 	k := directFiles(b, []string{root})
 	args := map[string]any{"path": "app.log", "lines": 100}
 	benchTool(b, k, "tail_file", args)

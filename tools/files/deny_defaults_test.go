@@ -146,7 +146,7 @@ func TestFileDenyDefaults(t *testing.T) {
 
 	root := t.TempDir()
 	for _, s := range append(slices.Clone(denied), allowed...) {
-		ftWrite(t, filepath.Join(root, s.path), s.content)
+		toolstest.WriteFile(t, filepath.Join(root, s.path), s.content)
 	}
 	// A symlink with an innocent name is judged by what it resolves to.
 	ftSymlink(t, "tls/key.pem", filepath.Join(root, "innocent.log"))
@@ -224,7 +224,7 @@ func TestFileDenyCoversNeverExposed(t *testing.T) {
 	var paths []string
 	for _, glob := range sandbox.NeverExposed() {
 		p := strings.ReplaceAll(strings.TrimPrefix(glob, "/"), "*", "x")
-		ftWrite(t, filepath.Join(root, p), "secret\n")
+		toolstest.WriteFile(t, filepath.Join(root, p), "secret\n")
 		paths = append(paths, p)
 	}
 	k := serveFiles(t, []string{root})

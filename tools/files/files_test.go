@@ -93,16 +93,6 @@ func ftText(r *mcp.CallToolResult) string {
 	return b.String()
 }
 
-func ftWrite(t testing.TB, name, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func ftSymlink(t testing.TB, target, name string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -119,10 +109,10 @@ func ftTree(t testing.TB) (root, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	root, outside = filepath.Join(base, "root"), filepath.Join(base, "outside")
-	ftWrite(t, filepath.Join(root, "app.log"), "line 1\nline 2\nerror: disk full\nline 4\n")
-	ftWrite(t, filepath.Join(root, "sub", "nested.log"), "alpha\nbeta error\n")
-	ftWrite(t, filepath.Join(root, ".hidden"), "hidden\n")
-	ftWrite(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET\n")
+	toolstest.WriteFile(t, filepath.Join(root, "app.log"), "line 1\nline 2\nerror: disk full\nline 4\n")
+	toolstest.WriteFile(t, filepath.Join(root, "sub", "nested.log"), "alpha\nbeta error\n")
+	toolstest.WriteFile(t, filepath.Join(root, ".hidden"), "hidden\n")
+	toolstest.WriteFile(t, filepath.Join(outside, "secret.txt"), "OUTSIDE-SECRET\n")
 	return root, outside
 }
 
@@ -361,7 +351,7 @@ func TestListDirectory(t *testing.T) {
 func TestGetFileInfo(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	ftWrite(t, filepath.Join(root, "bin.dat"), "\x00\x01\x02")
+	toolstest.WriteFile(t, filepath.Join(root, "bin.dat"), "\x00\x01\x02")
 	ftSymlink(t, "sub/nested.log", filepath.Join(root, "good-link"))
 	ftSymlink(t, "sub/missing", filepath.Join(root, "dangling"))
 	k := serveFiles(t, []string{root})
@@ -391,9 +381,9 @@ func TestGetFileInfo(t *testing.T) {
 func TestReadFile(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	ftWrite(t, filepath.Join(root, "utf8.txt"), "héllo wörld") // é and ö are two bytes
-	ftWrite(t, filepath.Join(root, "nul.bin"), "text\x00more")
-	ftWrite(t, filepath.Join(root, "latin1.txt"), "caf\xe9 au lait")
+	toolstest.WriteFile(t, filepath.Join(root, "utf8.txt"), "héllo wörld") // é and ö are two bytes
+	toolstest.WriteFile(t, filepath.Join(root, "nul.bin"), "text\x00more")
+	toolstest.WriteFile(t, filepath.Join(root, "latin1.txt"), "caf\xe9 au lait")
 	k := serveFiles(t, []string{root})
 
 	r := readOK(t, k, map[string]any{"path": "app.log"})
@@ -473,8 +463,8 @@ func TestReadFile(t *testing.T) {
 	// read asks for: a NUL byte past the part read still refuses it, one
 	// past the head does not.
 	lateNUL := strings.Repeat("text ", 1000) + "\x00" + strings.Repeat("more ", 1000) // NUL at 5000
-	ftWrite(t, filepath.Join(root, "late-nul.bin"), lateNUL)
-	ftWrite(t, filepath.Join(root, "tail-nul.txt"), strings.Repeat("text ", 2000)+"\x00") // NUL at 10000
+	toolstest.WriteFile(t, filepath.Join(root, "late-nul.bin"), lateNUL)
+	toolstest.WriteFile(t, filepath.Join(root, "tail-nul.txt"), strings.Repeat("text ", 2000)+"\x00") // NUL at 10000
 	for _, args := range []map[string]any{
 		{"path": "late-nul.bin"},
 		{"path": "late-nul.bin", "limit": 100},
@@ -522,8 +512,8 @@ func TestReadFileRefusesSpecialFiles(t *testing.T) {
 func TestTailFile(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	ftWrite(t, filepath.Join(root, "noeol.log"), "a\nb\nc")
-	ftWrite(t, filepath.Join(root, "empty.log"), "")
+	toolstest.WriteFile(t, filepath.Join(root, "noeol.log"), "a\nb\nc")
+	toolstest.WriteFile(t, filepath.Join(root, "empty.log"), "")
 	k := serveFiles(t, []string{root})
 	for _, tc := range []struct {
 		path  string
@@ -599,8 +589,8 @@ func TestTailFileLargeSparse(t *testing.T) {
 func TestTailFileByteCap(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
-	ftWrite(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
+	toolstest.WriteFile(t, filepath.Join(root, "wide.log"), strings.Repeat("x", 6<<20)+"\nshort 1\nshort 2\n")
+	toolstest.WriteFile(t, filepath.Join(root, "one.log"), strings.Repeat("y", 5<<20))
 	k := serveFiles(t, []string{root})
 	r := tailOK(t, k, map[string]any{"path": "wide.log", "lines": 10})
 	if !r.Truncated || r.Content != "short 1\nshort 2\n" || r.BytesRead != tailMaxBytes {

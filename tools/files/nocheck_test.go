@@ -25,7 +25,7 @@ func TestPathChecksDisabled(t *testing.T) {
 	root, outside := ftTree(t)
 	ftSymlink(t, filepath.Join(outside, "secret.txt"), filepath.Join(root, "abs"))
 	ftSymlink(t, "../outside", filepath.Join(root, "reldir"))
-	ftWrite(t, filepath.Join(root, "id_rsa"), "KEY\n")
+	toolstest.WriteFile(t, filepath.Join(root, "id_rsa"), "KEY\n")
 	if err := os.Link(filepath.Join(outside, "secret.txt"), filepath.Join(root, "hard.log")); err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func newProtectedFixture(t *testing.T) *protectedFixture {
 		"other/audit-elsewhere/old.log":  "SERVER-SECRET rotated audit\n",
 		"other/not-protected/public.log": "public\n",
 	} {
-		ftWrite(t, filepath.Join(f.root, name), content)
+		toolstest.WriteFile(t, filepath.Join(f.root, name), content)
 	}
 	ftSymlink(t, "state", filepath.Join(f.root, "statelink"))
 	ftSymlink(t, "../conf/tailops.hujson", filepath.Join(f.root, "sub", "cfg.log"))
@@ -195,7 +195,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 	fs.prot.every = 0
 	fs.prot.mu.Unlock()
 	cfg := filepath.Join(f.root, "conf", "tailops.hujson")
-	ftWrite(t, cfg+".new", "SERVER-SECRET config, edited\n")
+	toolstest.WriteFile(t, cfg+".new", "SERVER-SECRET config, edited\n")
 	if err := os.Rename(cfg+".new", cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestFileToolsRefuseServerPaths(t *testing.T) {
 	assertProtectedRefusal(t, "read_file", "conf/tailops.hujson", ftText(res), res.IsError, f)
 	// A protected file that appears after the start (the shared secret on
 	// first start) is refused once it exists.
-	ftWrite(t, filepath.Join(f.root, "conf", "secret-not-there-yet"), "SERVER-SECRET new secret\n")
+	toolstest.WriteFile(t, filepath.Join(f.root, "conf", "secret-not-there-yet"), "SERVER-SECRET new secret\n")
 	res = toolstest.Call(t, k, "read_file", map[string]any{"path": "conf/secret-not-there-yet"})
 	assertProtectedRefusal(t, "read_file", "conf/secret-not-there-yet", ftText(res), res.IsError, f)
 
@@ -250,11 +250,11 @@ func TestFileToolsRefuseServerPathsThroughBindMounts(t *testing.T) {
 	}
 	base := t.TempDir()
 	state, cfg, root := filepath.Join(base, "state"), filepath.Join(base, "tailops.hujson"), filepath.Join(base, "root")
-	ftWrite(t, filepath.Join(state, "secret"), "SERVER-SECRET shared secret\n")
-	ftWrite(t, filepath.Join(state, "tailscale", "node.conf"), "SERVER-SECRET node state\n")
-	ftWrite(t, cfg, "SERVER-SECRET config\n")
-	ftWrite(t, filepath.Join(root, "app.log"), "ordinary\n")
-	ftWrite(t, filepath.Join(root, "cfg.log"), "placeholder\n")
+	toolstest.WriteFile(t, filepath.Join(state, "secret"), "SERVER-SECRET shared secret\n")
+	toolstest.WriteFile(t, filepath.Join(state, "tailscale", "node.conf"), "SERVER-SECRET node state\n")
+	toolstest.WriteFile(t, cfg, "SERVER-SECRET config\n")
+	toolstest.WriteFile(t, filepath.Join(root, "app.log"), "ordinary\n")
+	toolstest.WriteFile(t, filepath.Join(root, "cfg.log"), "placeholder\n")
 	for _, d := range []string{"whole", "part"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)

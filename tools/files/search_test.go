@@ -28,8 +28,8 @@ func matchPaths(r searchFilesResult) []string {
 func TestSearchFiles(t *testing.T) {
 	t.Parallel()
 	root, _ := ftTree(t)
-	ftWrite(t, filepath.Join(root, "sub", "data.bin"), "error\x00binary")
-	ftWrite(t, filepath.Join(root, "crlf.log"), "one\r\ntwo error\r\n")
+	toolstest.WriteFile(t, filepath.Join(root, "sub", "data.bin"), "error\x00binary")
+	toolstest.WriteFile(t, filepath.Join(root, "crlf.log"), "one\r\ntwo error\r\n")
 	k := serveFiles(t, []string{root})
 	for _, tc := range []struct {
 		name string
@@ -93,7 +93,7 @@ func TestSearchFiles(t *testing.T) {
 func TestSearchFilesLongLines(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	ftWrite(t, filepath.Join(root, "wide.log"), strings.Repeat("a", 2<<20)+"needle\nshort needle\n"+strings.Repeat("é", 400)+"needle\n")
+	toolstest.WriteFile(t, filepath.Join(root, "wide.log"), strings.Repeat("a", 2<<20)+"needle\nshort needle\n"+strings.Repeat("é", 400)+"needle\n")
 	k := serveFiles(t, []string{root})
 	r := toolstest.OK[searchFilesResult](t, k, "search_files", map[string]any{"path": ".", "content_regex": "needle"})
 	// The first line is longer than searchMaxLine: only its first MiB is
@@ -112,12 +112,12 @@ func TestSearchFilesBounds(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	for i := range 20 {
-		ftWrite(t, filepath.Join(root, "flat", fmt.Sprintf("f%02d.log", i)), strings.Repeat("hit\n", 250)) // 1000 bytes
+		toolstest.WriteFile(t, filepath.Join(root, "flat", fmt.Sprintf("f%02d.log", i)), strings.Repeat("hit\n", 250)) // 1000 bytes
 	}
 	deep := filepath.Join(root, "deep")
 	for i := 1; i <= 10; i++ {
 		deep = filepath.Join(deep, fmt.Sprintf("d%d", i))
-		ftWrite(t, filepath.Join(deep, "f.log"), "hit\n")
+		toolstest.WriteFile(t, filepath.Join(deep, "f.log"), "hit\n")
 	}
 	k := serveFiles(t, []string{root})
 
@@ -183,9 +183,9 @@ func TestPathMultipleRoots(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	r1, r2, nested := filepath.Join(base, "r1"), filepath.Join(base, "r2"), filepath.Join(base, "r1", "inner")
-	ftWrite(t, filepath.Join(r1, "a.log"), "in r1\n")
-	ftWrite(t, filepath.Join(r2, "a.log"), "in r2\n")
-	ftWrite(t, filepath.Join(nested, "a.log"), "in inner\n")
+	toolstest.WriteFile(t, filepath.Join(r1, "a.log"), "in r1\n")
+	toolstest.WriteFile(t, filepath.Join(r2, "a.log"), "in r2\n")
+	toolstest.WriteFile(t, filepath.Join(nested, "a.log"), "in inner\n")
 	k := serveFiles(t, []string{r1, r2, nested})
 	for p, want := range map[string]string{
 		"a.log":                        "in r1\n",

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 // hostFilesDir returns a directory outside the stack roots holding what a
@@ -18,20 +20,9 @@ import (
 func hostFilesDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "host.env"), "HOSTSECRET=topsecret\n")
-	writeFile(t, filepath.Join(dir, "inc.yaml"), "services:\n  inc:\n    image: local/busybox:latest\n    environment: [LEAK=outside-compose]\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "host.env"), "HOSTSECRET=topsecret\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "inc.yaml"), "services:\n  inc:\n    image: local/busybox:latest\n    environment: [LEAK=outside-compose]\n")
 	return dir
-}
-
-// writeFile writes path, creating its directory.
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestIncludeAndExtendsStayInStack: an include or extends that leads out
@@ -102,7 +93,7 @@ func TestIncludeAndExtendsStayInStack(t *testing.T) {
 			r := strings.NewReplacer("{deep}", strings.Repeat("d/", n), "{up}", strings.Repeat("../", n))
 			writeStack(t, root, name, r.Replace(tc.compose), "")
 			for f, content := range tc.files {
-				writeFile(t, filepath.Join(dir, r.Replace(f)), r.Replace(content))
+				toolstest.WriteFile(t, filepath.Join(dir, r.Replace(f)), r.Replace(content))
 			}
 			for f, target := range tc.links {
 				if err := os.Symlink(target, filepath.Join(dir, f)); err != nil {
@@ -137,10 +128,10 @@ func TestIncludeAndExtendsInStackAllowed(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	dir := writeStack(t, root, "ok", "services:\n  app:\n    image: local/busybox:latest\n---\ninclude:\n  - path: a/inc.yaml\n    project_directory: a\n", "")
-	writeFile(t, filepath.Join(dir, "a/inc.yaml"), "include: [b/b.yaml]\nservices:\n  inc:\n    extends: {file: base.yaml, service: base}\n")
-	writeFile(t, filepath.Join(dir, "a/base.yaml"), "services:\n  base:\n    image: local/busybox:${TAG}\n")
-	writeFile(t, filepath.Join(dir, "a/.env"), "TAG=1.0\n")
-	writeFile(t, filepath.Join(dir, "a/b/b.yaml"), "services:\n  b:\n    image: local/busybox:latest\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "a/inc.yaml"), "include: [b/b.yaml]\nservices:\n  inc:\n    extends: {file: base.yaml, service: base}\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "a/base.yaml"), "services:\n  base:\n    image: local/busybox:${TAG}\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "a/.env"), "TAG=1.0\n")
+	toolstest.WriteFile(t, filepath.Join(dir, "a/b/b.yaml"), "services:\n  b:\n    image: local/busybox:latest\n")
 	ts, err := New(Config{StackRoots: []string{root}})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +168,7 @@ func TestDotEnvMustBeStackFile(t *testing.T) {
 		}},
 		{".env linking in the stack", func(root string) loadInput {
 			dir := writeStack(t, root, "app", compose, "")
-			writeFile(t, filepath.Join(dir, "real.env"), "HOSTSECRET=topsecret\n")
+			toolstest.WriteFile(t, filepath.Join(dir, "real.env"), "HOSTSECRET=topsecret\n")
 			if err := os.Symlink("real.env", filepath.Join(dir, ".env")); err != nil {
 				t.Fatal(err)
 			}
@@ -186,8 +177,8 @@ func TestDotEnvMustBeStackFile(t *testing.T) {
 		// A git stack's compose file in a subdirectory of its checkout.
 		{"subdirectory linking outside", func(root string) loadInput {
 			elsewhere := t.TempDir()
-			writeFile(t, filepath.Join(elsewhere, "compose.yaml"), compose)
-			writeFile(t, filepath.Join(elsewhere, ".env"), "HOSTSECRET=topsecret\n")
+			toolstest.WriteFile(t, filepath.Join(elsewhere, "compose.yaml"), compose)
+			toolstest.WriteFile(t, filepath.Join(elsewhere, ".env"), "HOSTSECRET=topsecret\n")
 			if err := os.Symlink(elsewhere, filepath.Join(root, "deploy")); err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/toolstest"
 )
 
 // writeStack writes root/name/compose.yaml (and .env when env is not
@@ -16,9 +18,9 @@ import (
 func writeStack(t testing.TB, root, name, compose, env string) string {
 	t.Helper()
 	dir := filepath.Join(root, name)
-	writeFile(t, filepath.Join(dir, "compose.yaml"), compose)
+	toolstest.WriteFile(t, filepath.Join(dir, "compose.yaml"), compose)
 	if env != "" {
-		writeFile(t, filepath.Join(dir, ".env"), env)
+		toolstest.WriteFile(t, filepath.Join(dir, ".env"), env)
 	}
 	return dir
 }
@@ -301,7 +303,7 @@ func TestHostFilesNeverShown(t *testing.T) {
 	t.Parallel()
 	root, outside := t.TempDir(), t.TempDir()
 	other := filepath.Join(outside, "other.env")
-	writeFile(t, other, "DB_HOST=victim-literal\n")
+	toolstest.WriteFile(t, other, "DB_HOST=victim-literal\n")
 	for _, key := range []string{"env_file", "label_file"} {
 		name := strings.ReplaceAll(key, "_", "")
 		writeStack(t, root, name, "services:\n  app:\n    image: local/busybox:latest\n    "+key+": ["+other+"]\n", "")
