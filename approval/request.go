@@ -174,6 +174,10 @@ const (
 	// DroppedKeyReplaced: the request was made under a digest key that
 	// was since replaced or lost (the key file was deleted or changed).
 	DroppedKeyReplaced DropReason = "made under an argument digest key that was since replaced or lost"
+	// DroppedCallerKey: the request was made by a tagged node before
+	// approvals were bound to a tagged node's id (its caller key is the
+	// earlier one).
+	DroppedCallerKey DropReason = "made by a tagged node before approvals were bound to its node id"
 )
 
 // Binding is what an approval is bound to: one tool, one argument digest,
@@ -326,10 +330,23 @@ func canonicalValue(v any) (any, error) {
 
 // CallerKey returns what binds an approval to its caller: the token's
 // agent, the token's id and the Tailscale login name (each possibly
-// empty), quoted so that no two different callers share a key. A repeated
-// call must come from the same token of the same agent and, on a tailnet,
-// from the same Tailscale login.
+// empty), and for a tagged node its stable node id, quoted so that no two
+// different callers share a key. A repeated call must come from the same
+// token of the same agent and, on a tailnet, from the same Tailscale
+// login; tagged nodes all share the login "tagged-devices" and their name
+// passes to the next node given it, so one of them must be the same node.
 func CallerKey(c *auth.Caller) string {
+	k := legacyCallerKey(c)
+	if c != nil && c.Tailscale != nil && len(c.Tailscale.Tags) > 0 {
+		k += fmt.Sprintf(" node=%q", c.Tailscale.NodeID)
+	}
+	return k
+}
+
+// legacyCallerKey is CallerKey before tagged nodes were bound by their node
+// id: a stored request whose key is this one is dropped at open
+// (DroppedCallerKey), never matched.
+func legacyCallerKey(c *auth.Caller) string {
 	if c == nil {
 		return ""
 	}

@@ -177,6 +177,35 @@ func TestCallerKey(t *testing.T) {
 		{"other Tailscale login", with(alice, func(c *auth.Caller) { c.Tailscale.LoginName = "eve@example.com" }), false},
 		{"no Tailscale identity", with(alice, func(c *auth.Caller) { c.Tailscale = nil }), false},
 		{"quoting", with(alice, func(c *auth.Caller) { c.Agent = `alice-agent" token="jti-alice` }), false},
+		{"other node of the user", with(alice, func(c *auth.Caller) { c.Tailscale.NodeName, c.Tailscale.NodeID = "alice-phone", "nPhone" }), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := approval.CallerKey(tc.caller); (got == base) != tc.same {
+				t.Errorf("CallerKey = %s, base %s; want same=%v", got, base, tc.same)
+			}
+		})
+	}
+}
+
+// TestCallerKeyTaggedNode: tagged nodes share the login "tagged-devices",
+// and a node's name passes to the next node given it, so an approval made
+// for one tagged node binds to its stable node id: another node of the
+// same name and tags is another caller.
+func TestCallerKeyTaggedNode(t *testing.T) {
+	tagged := &auth.Caller{Agent: "ci-runner", Method: auth.MethodTailscale, Scopes: []auth.Scope{auth.ScopeAdmin},
+		Tailscale: &auth.TailscaleIdentity{LoginName: "tagged-devices", NodeName: "ci-runner", NodeID: "nRunner1", Tags: []string{"tag:ci"}}}
+	base := approval.CallerKey(tagged)
+	tests := []struct {
+		name   string
+		caller *auth.Caller
+		same   bool
+	}{
+		{"copy", with(tagged, func(*auth.Caller) {}), true},
+		{"a new node given the name", with(tagged, func(c *auth.Caller) { c.Tailscale.NodeID = "nRunner2" }), false},
+		{"another tagged node", with(tagged, func(c *auth.Caller) {
+			c.Agent, c.Tailscale.NodeName, c.Tailscale.NodeID = "web", "web", "nWeb"
+		}), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

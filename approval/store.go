@@ -186,6 +186,8 @@ func (s *Store) open() error {
 			r.Dropped = DroppedUnkeyed
 		case keyLost:
 			r.Dropped = DroppedKeyReplaced
+		case r.CallerKey != CallerKey(&r.Caller):
+			r.Dropped = DroppedCallerKey
 		default:
 			s.reqs[r.ID] = &r
 			continue
@@ -250,7 +252,7 @@ func (s *Store) readFile() (*storeFile, error) {
 			return nil, fmt.Errorf("request %s: invalid state %q", r.ID, r.State)
 		case seen[r.ID]:
 			return nil, fmt.Errorf("request %s: duplicate id", r.ID)
-		case r.Tool == "" || r.CallerKey != CallerKey(&r.Caller):
+		case r.Tool == "" || r.CallerKey != CallerKey(&r.Caller) && r.CallerKey != legacyCallerKey(&r.Caller):
 			return nil, fmt.Errorf("request %s: incomplete or inconsistent binding", r.ID)
 		case !keyedDigest(r.Digest) && !unkeyedDigest(r.Digest):
 			return nil, fmt.Errorf("request %s: invalid digest %q", r.ID, truncate(r.Digest, 80))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/auth"
 )
 
 // TestRestart closes a store holding requests in every state and reopens
@@ -488,6 +490,62 @@ func TestStoreKeyID(t *testing.T) {
 				t.Errorf("Dropped is serialised: %s, %v", b, err)
 			}
 		})
+	}
+}
+
+// TestStoreDropsTaggedRequestsOfEarlierKeys: a request a tagged node made
+// before approvals were bound to its node id (its stored caller key is the
+// earlier form) can never match a call: the store opens, drops it as
+// expired, saying why, and keeps a user's request, whose key is unchanged.
+// A key that is neither form is still an inconsistent file.
+func TestStoreDropsTaggedRequestsOfEarlierKeys(t *testing.T) {
+	c := newClock()
+	key := bytes.Repeat([]byte{0x61}, approval.DigestKeySize)
+	tagged := &auth.Caller{Agent: "ci-runner", Method: auth.MethodTailscale, Scopes: []auth.Scope{auth.ScopeAdmin},
+		Tailscale: &auth.TailscaleIdentity{LoginName: "tagged-devices", NodeName: "ci-runner", NodeID: "nRunner1", Tags: []string{"tag:ci"}}}
+	earlier := fmt.Sprintf("agent=%q token=%q tailscale=%q", tagged.Agent, tagged.TokenID, tagged.Tailscale.LoginName)
+	mk := func(id string, caller *auth.Caller, callerKey string) approval.Request {
+		return approval.Request{ID: id, Tool: "remove_container", Digest: approval.DigestPrefix + strings.Repeat(id[:2], 32),
+			Caller: *caller, CallerKey: callerKey, Created: c.Now(), Expires: c.Now().Add(time.Hour), State: approval.StatePending}
+	}
+	write := func(t *testing.T, reqs ...approval.Request) string {
+		path := filepath.Join(t.TempDir(), "approvals.json")
+		if err := os.WriteFile(path+approval.KeyFileSuffix, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(map[string]any{"version": 1, "key_id": keyIDOf(key), "requests": reqs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	old, user := mk("a000000000000001", tagged, earlier), mk("b000000000000002", alice, approval.CallerKey(alice))
+	s, err := approval.OpenStore(write(t, old, user), &approval.StoreOptions{Now: c.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs, err := s.List(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != user.ID {
+		t.Errorf("requests %+v; want only the user's %s", rs, user.ID)
+	}
+	exp, err := s.Expire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exp) != 1 || exp[0].ID != old.ID || exp[0].State != approval.StateExpired || exp[0].Dropped != approval.DroppedCallerKey {
+		t.Errorf("Expire: %+v; want only %s, expired, dropped for its caller key", exp, old.ID)
+	}
+	bad := mk("c000000000000003", tagged, earlier+" node=\"nOther\"")
+	if s, err := approval.OpenStore(write(t, bad), &approval.StoreOptions{Now: c.Now, Logger: quiet}); err == nil {
+		s.Close()
+		t.Error("OpenStore accepted a request whose caller key names another node")
 	}
 }
 
