@@ -27,6 +27,9 @@ var neverExposed = []string{
 	// TLS private keys (Debian's ssl-cert group directory; Fedora's and
 	// RHEL's /etc/pki/tls/private, and the CA's and libvirt's beside it).
 	"/etc/ssl/private/*", "/etc/pki/*/private/*",
+	// The system NSS database's private keys (Fedora's and RHEL's
+	// /etc/pki/nssdb: key4.db, or key3.db in the legacy format).
+	"/etc/pki/nssdb/key*.db",
 	// WireGuard configurations and keys, and the host Tailscale node's
 	// state (its node and machine keys).
 	"/etc/wireguard/*", "/var/lib/tailscale/tailscaled.state",

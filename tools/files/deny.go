@@ -29,9 +29,10 @@ var defaultFileDeny = []string{
 	// Password hashes, and the old ones pam keeps.
 	"shadow", "shadow-", "gshadow", "gshadow-", "opasswd",
 	// TLS private keys in Debian's ssl-cert directory and in Fedora's and
-	// RHEL's /etc/pki/*/private, whatever their names (the sandbox's
-	// never-exposed files: TestFileDenyCoversNeverExposed).
-	"ssl/private", "pki/*/private",
+	// RHEL's /etc/pki/*/private, whatever their names, and the private
+	// keys of their system NSS database (the sandbox's never-exposed
+	// files: TestFileDenyCoversNeverExposed).
+	"ssl/private", "pki/*/private", "pki/nssdb/key*.db",
 	// Cloud credentials.
 	".aws/credentials", ".config/gcloud", ".azure",
 	// Database, registry, cluster, vault and git credentials.

@@ -78,6 +78,7 @@ func TestFileDenyDefaults(t *testing.T) {
 		{"ssl/private", []string{"etc/ssl/private/ssl-cert-snakeoil.key", "etc/ssl/private/site.crt"}, []string{"etc/ssl/certs/site.crt", "private/notes.txt"}},
 		{"pki/*/private", []string{"etc/pki/tls/private/localhost.key", "etc/pki/CA/private/cakey.pem", "etc/pki/libvirt/private/serverkey.txt"},
 			[]string{"etc/pki/tls/certs/ca-bundle.crt", "etc/pki/private/notes.txt"}},
+		{"pki/nssdb/key*.db", []string{"etc/pki/nssdb/key4.db", "etc/pki/nssdb/key3.db"}, []string{"etc/pki/nssdb/cert9.db", "etc/pki/nssdb/pkcs11.txt"}},
 		{".aws/credentials", []string{"home/.aws/credentials"}, []string{"home/.aws/config", "aws/credentials.log"}},
 		{".config/gcloud", []string{"home/.config/gcloud/application_default_credentials.json", "home/.config/gcloud/credentials.db"},
 			[]string{"home/.config/other/settings.json", "gcloud/x.log"}},
