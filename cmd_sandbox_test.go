@@ -83,8 +83,9 @@ func TestServeRefusesSharedStateAndAuditDirs(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", "--state-dir", state, "--audit-log", "/var/log/tailops-audit.log"},
-			"--audit-log /var/log/tailops-audit.log: its directory /var/log is a shared system directory, and the kernel sandbox " +
-				"grants the audit log's directory read-write: give the audit log a directory of its own, such as " + filepath.Join(state, "audit", "audit.log")},
+			"--audit-log /var/log/tailops-audit.log: its directory /var/log is a shared system directory; TailOps creates and rotates the log's files there, " +
+				"and its kernel sandbox grants the directory read-write: give the audit log a directory of its own, such as " + filepath.Join(state, "audit", "audit.log")},
+		{[]string{"serve", "--sandbox", "off", "--state-dir", "/tmp"}, "--state-dir /tmp is a shared system directory; TailOps keeps its secrets and state there"},
 		{[]string{"sandbox", "explain", "--state-dir", state, "--audit-log", "/etc/tailops.log"},
 			"--audit-log /etc/tailops.log: its directory /etc is a shared system directory"},
 		{[]string{"sandbox", "explain", "--state-dir", "/tmp"}, "--state-dir /tmp is a shared system directory"},

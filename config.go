@@ -591,15 +591,18 @@ func loadFileConfig(path string) (fileConfig, error) {
 // checkOwnDirs refuses a state directory, or an audit log's directory,
 // that is not a directory of its own: the sandbox grants both read-write,
 // so --audit-log /var/log/tailops-audit.log would let the server write
-// every log, and one in /etc /etc/shadow.
+// every log, and one in /etc /etc/shadow. With --sandbox off nothing is
+// granted, but TailOps still creates, renames and removes its files there
+// (secrets, approvals, rotated logs), which a shared directory such as
+// /tmp lets others pre-empt; so the check holds in every mode.
 func (c *config) checkOwnDirs() error {
 	if err := sandbox.CheckOwnDir(c.StateDir, c.env.host.Etc); err != nil {
-		return fmt.Errorf("--state-dir %s %v, and the kernel sandbox grants the state directory read-write: "+
+		return fmt.Errorf("--state-dir %s %v; TailOps keeps its secrets and state there, and its kernel sandbox grants the directory read-write: "+
 			"give TailOps a directory of its own, such as /var/lib/tailops", c.StateDir, err)
 	}
 	dir := filepath.Dir(c.AuditLog)
 	if err := sandbox.CheckOwnDir(dir, c.env.host.Etc); err != nil {
-		return fmt.Errorf("--audit-log %s: its directory %s %v, and the kernel sandbox grants the audit log's directory read-write: "+
+		return fmt.Errorf("--audit-log %s: its directory %s %v; TailOps creates and rotates the log's files there, and its kernel sandbox grants the directory read-write: "+
 			"give the audit log a directory of its own, such as %s (the default)", c.AuditLog, dir, err, filepath.Join(c.StateDir, "audit", "audit.log"))
 	}
 	return nil
