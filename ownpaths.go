@@ -32,6 +32,7 @@ func (c *config) serverPaths() []files.ProtectedPath {
 	add(c.JWKSFile, "the JWKS file (--jwks-file)")
 	add(c.ConfigFile, "the config file (--config)")
 	add(c.TSAuthKeyFile, "the Tailscale auth key file (--ts-authkey-file)")
+	add(c.file.GitSSHKeyFile, "the git deploy key (config key git_ssh_key_file)")
 	// The Docker client's TLS key, when the Docker tools use one.
 	if dir := c.env.dockerCertPath; dir != "" {
 		add(filepath.Join(dir, "key.pem"), "the Docker client's TLS key (DOCKER_CERT_PATH)")

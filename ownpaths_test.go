@@ -136,6 +136,11 @@ func TestServeRefusesRootsThatReachServerPaths(t *testing.T) {
 	add(tc{"root contains the Docker client's TLS key", []string{"--file-root", filepath.Join(d, "k")}, []string{"DOCKER_CERT_PATH=" + certs},
 		"--file-root", filepath.Join(d, "k"), filepath.Join(certs, "key.pem"), "contains the Docker client's TLS key (DOCKER_CERT_PATH)"})
 
+	deployKey := writeFile(t, filepath.Join(d, "m", "deploy_key"), "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+	gitCfg := writeFile(t, filepath.Join(d, "n", "tailops.hujson"), `{"git_ssh_key_file": "`+deployKey+`"}`)
+	add(tc{"root contains the git deploy key", []string{"--config", gitCfg, "--file-root", filepath.Join(d, "m")}, nil,
+		"--file-root", filepath.Join(d, "m"), deployKey, "contains the git deploy key (config key git_ssh_key_file)"})
+
 	// Symlinked spellings, on either side.
 	real := mkdirs(t, filepath.Join(d, "l", "real"), filepath.Join(d, "l", "real", "state"))
 	link := filepath.Join(d, "l", "link")
