@@ -59,6 +59,12 @@ func TestWriteStoresNoSecrets(t *testing.T) {
 			[]string{"rawsecret-55", rt.GHP}},
 		{"struct arguments", audit.Record{Arguments: credentials{User: "bob", Password: "structpw-11"}},
 			[]string{"structpw-11"}},
+		// Found in review: an argument vector's flag value, and a token as
+		// an https URL's user name.
+		{"exec_in_container argv and a URL's token", audit.Record{Tool: "exec_in_container", Arguments: map[string]any{
+			"container": "gitea", "argv": []any{"gitea", "admin", "user", "change-password", "--username", "bob", "--password", "hunter2horse"},
+			"url": "https://3f2a9c0d1b7e4f6a8c5d2e9b0a1f3c7d4e6b8f90@gitea.lan/api/v1/user"}},
+			[]string{"hunter2horse", "3f2a9c0d1b7e4f6a8c5d2e9b0a1f3c7d4e6b8f90"}},
 		// Found in review: the client names these (an unknown tool or
 		// prompt, a fleet node argument).
 		{"tool, prompt and node names", audit.Record{Tool: rt.GHP, Prompt: rt.XOXB, Node: rt.TSKey}, []string{rt.GHP, rt.XOXB, rt.TSKey}},

@@ -48,6 +48,10 @@ const Redacted = "[REDACTED]"
 //
 // Strings, wherever they are (values, elements, keys): as Text.
 //
+// Lists ([]any, []string): each element as above, and a string after a
+// flag naming a secret ("--password", "hunter2") is replaced whole, as
+// Args does, since a list may be an argument vector.
+//
 // json.RawMessage is decoded, redacted and re-encoded; []byte holding UTF-8
 // is redacted as a string. Other Go values are encoded to JSON and the
 // decoded result redacted (so a struct comes back as map[string]any); a
@@ -83,22 +87,24 @@ func Value(v any) any {
 		if x == nil {
 			return x
 		}
+		// A list may be an argument vector (exec_in_container's argv): the
+		// string after a secret-named flag is secret, as in Args.
 		out := make([]any, len(x))
+		secretNext := false
 		for i, e := range x {
-			out[i] = Value(e)
+			a, isString := e.(string)
+			if isString && secretNext && !isFlag(a) {
+				out[i] = Redacted
+			} else {
+				out[i] = Value(e)
+			}
+			secretNext = isString && secretFlag(a)
 		}
 		return out
 	case map[string]string:
 		return Map(x)
 	case []string:
-		if x == nil {
-			return x
-		}
-		out := make([]string, len(x))
-		for i, e := range x {
-			out[i] = Text(e)
-		}
-		return out
+		return Args(x)
 	case json.RawMessage:
 		if x == nil {
 			return x
@@ -200,15 +206,25 @@ func args(argv []string) (out []string, hidden []bool) {
 	out, hidden = make([]string, len(argv)), make([]bool, len(argv))
 	secretNext := false
 	for i, a := range argv {
-		isFlag := strings.HasPrefix(a, "-") && len(strings.TrimLeft(a, "-")) > 0
-		if secretNext && !isFlag {
+		if secretNext && !isFlag(a) {
 			out[i], hidden[i] = Redacted, true
 		} else {
 			out[i], hidden[i] = argument(a)
 		}
-		secretNext = isFlag && !strings.Contains(a, "=") && SecretName(strings.TrimLeft(a, "-"))
+		secretNext = secretFlag(a)
 	}
 	return out, hidden
+}
+
+// isFlag reports whether a is a command-line flag: dashes, then a name.
+func isFlag(a string) bool {
+	return strings.HasPrefix(a, "-") && len(strings.TrimLeft(a, "-")) > 0
+}
+
+// secretFlag reports whether a is a flag naming a secret whose value is
+// the next argument (--password, not --password=x).
+func secretFlag(a string) bool {
+	return isFlag(a) && !strings.Contains(a, "=") && SecretName(strings.TrimLeft(a, "-"))
 }
 
 // CommandLine returns a command line as Docker's container list shows a

@@ -205,6 +205,13 @@ var valueRules = []valueRule{
 		re:    regexp.MustCompile(`\b([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*):[^/\s@'"]+@`),
 		repl:  "${1}:" + Redacted + "@",
 	},
+	{ // http(s)://token@host: over HTTP a user name alone is a token's
+		// place (Gitea, GitHub and GitLab take one there); ssh://git@host
+		// and the like are left alone.
+		hints: []string{"://"},
+		re:    regexp.MustCompile(`(?i)\b(https?://)[^/\s:@'"]+@`),
+		repl:  "${1}" + Redacted + "@",
+	},
 	{ // key=value, key: value, "key":"value" with a secret name.
 		hints: []string{"=", ":"},
 		fn:    redactKeyValues,
