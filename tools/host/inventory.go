@@ -103,7 +103,7 @@ func listening(ctx context.Context) (Listening, error) {
 			name, ok := names[c.Pid]
 			if !ok {
 				if p, err := process.NewProcessWithContext(ctx, c.Pid); err == nil {
-					name, _ = p.NameWithContext(ctx)
+					name = processName(ctx, p)
 				}
 				names[c.Pid] = name
 			}

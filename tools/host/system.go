@@ -291,7 +291,7 @@ func disks(ctx context.Context) ([]DiskStatus, error) {
 		if err != nil || u.Total == 0 {
 			continue
 		}
-		out = append(out, DiskStatus{Mountpoint: p.Mountpoint, Device: p.Device, FSType: p.Fstype,
+		out = append(out, DiskStatus{Mountpoint: p.Mountpoint, Device: showDevice(p.Device), FSType: p.Fstype,
 			Total: u.Total, Used: u.Used, Free: u.Free, UsedPercent: round2(u.UsedPercent)})
 	}
 	return out, nil
@@ -398,7 +398,7 @@ func topProcesses(ctx context.Context, ps *procSampler, in TopProcessesArgs) (To
 		if err != nil {
 			continue
 		}
-		out[i].Name, _ = p.NameWithContext(ctx)
+		out[i].Name = processName(ctx, p)
 		out[i].User, _ = p.UsernameWithContext(ctx)
 		if st, err := p.StatusWithContext(ctx); err == nil && len(st) > 0 {
 			out[i].Status = st[0]
