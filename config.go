@@ -533,7 +533,7 @@ func (c *config) tsAuthKey() (string, error) {
 	if c.TSAuthKeyFile == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(c.TSAuthKeyFile)
+	b, err := readSecretFile(c.TSAuthKeyFile, "--ts-authkey-file")
 	if err != nil {
 		return "", fmt.Errorf("reading --ts-authkey-file: %w", err)
 	}
@@ -632,10 +632,15 @@ func parseLevel(s string) (slog.Level, error) {
 var errNoSecret = errors.New("no shared secret")
 
 // loadSecret returns the shared secret from TAILOPS_SHARED_SECRET, the
-// secret file, or STATE_DIR/secret. With create set and nothing
-// configured, it creates STATE_DIR/secret with 32 random bytes, mode 0600.
+// secret file, or STATE_DIR/secret; both the variable and a secret file
+// is an error (which one was meant?), as is a file other users may read.
+// With create set and nothing configured, it creates STATE_DIR/secret
+// with 32 random bytes, mode 0600.
 func (c *config) loadSecret(create bool) ([]byte, error) {
 	if v := os.Getenv("TAILOPS_SHARED_SECRET"); v != "" {
+		if c.SecretFile != "" {
+			return nil, fmt.Errorf("both TAILOPS_SHARED_SECRET and --shared-secret-file %s give the shared secret: set one", c.SecretFile)
+		}
 		c.secretFromEnv = true
 		return []byte(v), nil
 	}
@@ -644,7 +649,7 @@ func (c *config) loadSecret(create bool) ([]byte, error) {
 	if !explicit {
 		path = filepath.Join(c.StateDir, "secret")
 	}
-	b, err := os.ReadFile(path)
+	b, err := readSecretFile(path, "shared secret file")
 	switch {
 	case err == nil:
 		if utf8.Valid(b) { // a text secret written by hand: drop the editor's newline
