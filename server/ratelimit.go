@@ -198,16 +198,20 @@ func newLimiters(l RateLimits) *limiters {
 	return lim
 }
 
-// rateKey is who c's calls are counted against: its tailnet node for a
-// caller with a tailnet grant and no token, else its token (its id; the
-// agent for tokens without one, and the user for stdio). Only what
-// authentication established is used.
+// rateKey is who c's calls are counted against: its tailnet node (by its
+// stable id, which a rename does not change) for a caller with a tailnet
+// grant and no token, else its token (its id; the agent for tokens
+// without one, and the user for stdio). Only what authentication
+// established is used.
 func rateKey(c *auth.Caller) string {
 	if c == nil {
 		return "nobody"
 	}
 	if c.Method == auth.MethodTailscale && c.Tailscale != nil {
-		return "node " + c.Tailscale.NodeID + " " + c.Tailscale.NodeName
+		if c.Tailscale.NodeID != "" {
+			return "node " + c.Tailscale.NodeID
+		}
+		return "node name " + c.Tailscale.NodeName
 	}
 	if c.TokenID != "" {
 		return "token " + c.TokenID

@@ -293,11 +293,16 @@ func TestRateLimitersStayBounded(t *testing.T) {
 	if n := l.held(); n != 1 {
 		t.Errorf("after 5s idle, %d callers held, want 1 (the new one)", n)
 	}
-	// A tailnet-grant caller is keyed by its node, not by anything else.
-	node := func(agent string) *auth.Caller {
-		return &auth.Caller{Agent: agent, Method: auth.MethodTailscale, Tailscale: &auth.TailscaleIdentity{NodeID: "n1", NodeName: "laptop"}}
+	// A tailnet-grant caller is keyed by its node's stable id, not by
+	// anything else: renaming the node (tailscale set --hostname) is no
+	// fresh bucket.
+	node := func(agent, name string) *auth.Caller {
+		return &auth.Caller{Agent: agent, Method: auth.MethodTailscale, Tailscale: &auth.TailscaleIdentity{NodeID: "n1", NodeName: name}}
 	}
-	if rateKey(node("alice")) != rateKey(node("bob")) {
+	if rateKey(node("alice", "laptop")) != rateKey(node("bob", "laptop")) {
 		t.Error("two callers on one tailnet node have different keys")
+	}
+	if rateKey(node("laptop", "laptop")) != rateKey(node("laptop-2", "laptop-2")) {
+		t.Error("a renamed tailnet node has a new key")
 	}
 }
