@@ -171,6 +171,12 @@ func TestFirstStartCreatesSecretAndMintedTokenWorks(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ins); err != nil || code != 0 || !ins.Verifies || ins.Caller.Agent != "cli" {
 		t.Errorf("inspect: exit %d %s", code, out)
 	}
+	// "-" reads the token from standard input, out of the process list.
+	stdinInspect := exec.Command(binPath, "token", "inspect", "--state-dir", s.StateDir, "-")
+	stdinInspect.Stdin = strings.NewReader(tok + "\n")
+	if b, err := stdinInspect.Output(); err != nil || !strings.Contains(string(b), `"verifies": true`) || !strings.Contains(string(b), `"agent": "cli"`) {
+		t.Errorf("inspect - (token on standard input): %v %s", err, b)
+	}
 	out, _, code = tailops(t, nil, "token", "inspect", "--state-dir", t.TempDir(), tok)
 	if code != 1 || !strings.Contains(out, `"verifies": false`) {
 		t.Errorf("inspect without the secret: exit %d %s", code, out)

@@ -57,7 +57,7 @@ func runTokenMint(args []string, stdout, stderr io.Writer) error {
 // runTokenInspect is `tailops token inspect TOKEN`: it shows the claims,
 // and whether the token verifies with this server's configuration. It
 // exits 1 when the token does not verify.
-func runTokenInspect(args []string, stdout, stderr io.Writer) error {
+func runTokenInspect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cfg config
 	fs := flag.NewFlagSet("tailops token inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,9 +70,20 @@ func runTokenInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: tailops token inspect [flags] TOKEN")
+		return fmt.Errorf("usage: tailops token inspect [flags] TOKEN, or - to read it from standard input")
 	}
 	raw := fs.Arg(0)
+	if raw == "-" {
+		// Read from standard input, the token stays out of the process
+		// list (/proc/PID/cmdline) and the shell's history.
+		b, err := io.ReadAll(io.LimitReader(stdin, 64<<10))
+		if err != nil {
+			return fmt.Errorf("reading the token from standard input: %w", err)
+		}
+		if raw = strings.TrimSpace(string(b)); raw == "" {
+			return fmt.Errorf("no token on standard input")
+		}
+	}
 	rest := fs.Args()[1:]
 	if err := parseFlags(fs, rest, &cfg); err != nil {
 		return err

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "mint":
 			return runTokenMint(r, stdout, stderr)
 		case "inspect":
-			return runTokenInspect(r, stdout, stderr)
+			return runTokenInspect(r, stdin, stdout, stderr)
 		}
 	case "audit":
 		if s, r := sub(); s == "verify" {
