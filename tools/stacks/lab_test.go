@@ -356,6 +356,49 @@ func TestAnotherStacksNetworkIsRefused(t *testing.T) {
 	}
 }
 
+// TestNetworkModeJoinsOnlyListedNetwork: compose hands a network_mode
+// naming a network to the engine, which joins it as networks would; so
+// network_mode: nmode_victim is refused before anything is created, and
+// with the network in the owner's external_networks the service is on
+// it.
+func TestNetworkModeJoinsOnlyListedNetwork(t *testing.T) {
+	k := newStacksLab(t, true)
+	cli, err := k.ts.eng.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = "nmode_victim"
+	if _, err := cli.NetworkCreate(t.Context(), victim, client.NetworkCreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.NetworkRemove(context.Background(), victim, client.NetworkRemoveOptions{}) })
+	k.cleanup(t, "nmode")
+	writeStack(t, k.root, "nmode", "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n    network_mode: "+victim+"\n", "")
+	if msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": "nmode"}); !strings.Contains(msg, "network_mode") || !strings.Contains(msg, "external_networks") {
+		t.Fatalf("deploy_stack with network_mode %s: %s, want it refused naming network_mode and external_networks", victim, msg)
+	}
+	if cs, _, _ := k.projectResources(t, "nmode"); len(cs) != 0 {
+		t.Errorf("created containers %v", cs)
+	}
+	ts, err := New(Config{Host: k.d.Host, StackRoots: []string{k.root}, StateDir: t.TempDir(), Policies: map[string]Policy{"nmode": {ExternalNetworks: []string{victim}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{Approve: true}).Client(t)
+	toolstest.OK[DeployResult](t, c, "deploy_stack", map[string]any{"name": "nmode"})
+	n, err := cli.NetworkInspect(t.Context(), victim, client.NetworkInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on []string
+	for _, e := range n.Network.Containers {
+		on = append(on, e.Name)
+	}
+	if !slices.Contains(on, "nmode-app-1") {
+		t.Errorf("with %s in the owner's external_networks, the network holds %v, want nmode-app-1", victim, on)
+	}
+}
+
 // TestExternalProjectsAreReadOnly: a compose project that no stack root
 // holds is listed as external, readable, and not removed.
 func TestExternalProjectsAreReadOnly(t *testing.T) {
