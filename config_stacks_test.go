@@ -3,9 +3,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tailops/tailops/tools/stacks"
 )
 
 // TestGitConfig: git_hosts comes from the config file unless --git-host
@@ -44,6 +49,46 @@ func TestGitConfig(t *testing.T) {
 			g := c.stacksConfig(nil).Git
 			if !slices.Equal(g.Hosts, tc.wantHosts) || g.KnownHostsFile != tc.file.GitKnownHosts || g.SSHKeyFile != tc.file.GitSSHKeyFile {
 				t.Errorf("gitsource config %+v, want hosts %v and the file's paths", g, tc.wantHosts)
+			}
+		})
+	}
+}
+
+// TestStacksPolicyConfig: the config file's stacks key reaches the stacks
+// tools as each stack's policy, the network keys (external_networks,
+// network_drivers) as the volume keys do, and a misspelt key is refused,
+// not read as nothing allowed.
+func TestStacksPolicyConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		want       stacks.Policy
+		wantErr    string
+	}{
+		{"volumes", `{"stacks": {"media": {"external_volumes": ["jellyfin_cache"], "volume_drivers": ["local-persist"]}}}`,
+			stacks.Policy{ExternalVolumes: []string{"jellyfin_cache"}, VolumeDrivers: []string{"local-persist"}}, ""},
+		{"networks", `{"stacks": {"media": {"network_host": true, "external_networks": ["proxy"], "network_drivers": ["macvlan"]}}}`,
+			stacks.Policy{NetworkHost: true, ExternalNetworks: []string{"proxy"}, NetworkDrivers: []string{"macvlan"}}, ""},
+		{"misspelt", `{"stacks": {"media": {"external_network": ["proxy"]}}}`, stacks.Policy{}, "external_network"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.hujson")
+			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fc, err := loadFileConfig(path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadFileConfig: %v, want an error naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &config{ConfigFile: path, file: fc, set: map[string]bool{}}
+			got := c.stacksConfig(nil).Policies["media"]
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("stack media's policy %+v, want %+v", got, tc.want)
 			}
 		})
 	}

@@ -307,6 +307,98 @@ func TestAnotherStacksVolumeIsRefused(t *testing.T) {
 	}
 }
 
+// TestAnotherStacksNetworkIsRefused: a stack may name its network
+// <stack>_…, and nweb_app_default is also stack nweb_app's default
+// network (compose's project label nweb_app); a network created outside
+// compose has no project label. Joining either would reach services only
+// reachable there, so deploying is refused before anything is created,
+// unless the owner lists the network in the stack's external_networks.
+func TestAnotherStacksNetworkIsRefused(t *testing.T) {
+	k := newStacksLab(t, true)
+	cli, err := k.ts.eng.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stack, network string
+		labels         map[string]string
+		compose        string
+		owner          string
+	}{
+		{"nweb", "nweb_app_default", map[string]string{api.ProjectLabel: "nweb_app", api.NetworkLabel: "default"},
+			"networks:\n  default:\n    name: nweb_app_default\n", "belongs to nweb_app"},
+		{"nlan", "nlan_lan", nil, "    networks: [lan]\nnetworks:\n  lan: {}\n", "belongs to no compose project"},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			if _, err := cli.NetworkCreate(t.Context(), tc.network, client.NetworkCreateOptions{Labels: tc.labels}); err != nil {
+				t.Fatal(err)
+			}
+			// After the stack's containers are gone (cleanups run last
+			// first).
+			t.Cleanup(func() { cli.NetworkRemove(context.Background(), tc.network, client.NetworkRemoveOptions{}) })
+			k.cleanup(t, tc.stack)
+			compose := "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n" + tc.compose
+			writeStack(t, k.root, tc.stack, compose, "")
+			if msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": tc.stack}); !strings.Contains(msg, tc.owner) || !strings.Contains(msg, "external_networks") {
+				t.Fatalf("deploy_stack over network %s: %s, want it refused naming the owner (%s) and external_networks", tc.network, msg, tc.owner)
+			}
+			if cs, _, _ := k.projectResources(t, tc.stack); len(cs) != 0 {
+				t.Errorf("created containers %v", cs)
+			}
+			ts, err := New(Config{Host: k.d.Host, StackRoots: []string{k.root}, StateDir: t.TempDir(), Policies: map[string]Policy{tc.stack: {ExternalNetworks: []string{tc.network}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ts.planDeploy(t.Context(), DeployArgs{Name: tc.stack}); err != nil {
+				t.Errorf("with %s in the owner's external_networks: %v", tc.network, err)
+			}
+		})
+	}
+}
+
+// TestNetworkModeJoinsOnlyListedNetwork: compose hands a network_mode
+// naming a network to the engine, which joins it as networks would; so
+// network_mode: nmode_victim is refused before anything is created, and
+// with the network in the owner's external_networks the service is on
+// it.
+func TestNetworkModeJoinsOnlyListedNetwork(t *testing.T) {
+	k := newStacksLab(t, true)
+	cli, err := k.ts.eng.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = "nmode_victim"
+	if _, err := cli.NetworkCreate(t.Context(), victim, client.NetworkCreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.NetworkRemove(context.Background(), victim, client.NetworkRemoveOptions{}) })
+	k.cleanup(t, "nmode")
+	writeStack(t, k.root, "nmode", "services:\n  app:\n    image: local/busybox:latest\n    command: [sleep, '3600']\n    network_mode: "+victim+"\n", "")
+	if msg := toolstest.Err(t, k.c, "deploy_stack", map[string]any{"name": "nmode"}); !strings.Contains(msg, "network_mode") || !strings.Contains(msg, "external_networks") {
+		t.Fatalf("deploy_stack with network_mode %s: %s, want it refused naming network_mode and external_networks", victim, msg)
+	}
+	if cs, _, _ := k.projectResources(t, "nmode"); len(cs) != 0 {
+		t.Errorf("created containers %v", cs)
+	}
+	ts, err := New(Config{Host: k.d.Host, StackRoots: []string{k.root}, StateDir: t.TempDir(), Policies: map[string]Policy{"nmode": {ExternalNetworks: []string{victim}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := toolstest.New(t, []tools.Toolset{ts}, &toolstest.Options{Approve: true}).Client(t)
+	toolstest.OK[DeployResult](t, c, "deploy_stack", map[string]any{"name": "nmode"})
+	n, err := cli.NetworkInspect(t.Context(), victim, client.NetworkInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on []string
+	for _, e := range n.Network.Containers {
+		on = append(on, e.Name)
+	}
+	if !slices.Contains(on, "nmode-app-1") {
+		t.Errorf("with %s in the owner's external_networks, the network holds %v, want nmode-app-1", victim, on)
+	}
+}
+
 // TestExternalProjectsAreReadOnly: a compose project that no stack root
 // holds is listed as external, readable, and not removed.
 func TestExternalProjectsAreReadOnly(t *testing.T) {

@@ -146,7 +146,7 @@ func (t *Toolset) planDeploy(ctx context.Context, in DeployArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
-	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
+	if err := t.ownResources(ctx, in.Name, p); err != nil {
 		return nil, err
 	}
 	return newPlan("deploy", s, src, p, in.Env)
@@ -174,48 +174,87 @@ func (t *Toolset) notExternal(ctx context.Context, name string, s diskStack) err
 	return nil
 }
 
-// ownVolumes refuses a volume of p that the engine already holds for
-// another compose project (by compose's project label), or for none,
-// unless stack name's policy lists it (external_volumes): compose names a
-// volume STACK_KEY, so stack web's volume app_data is web_app_data, as
-// stack web_app's data is. External volumes were checked by the policy.
-func (t *Toolset) ownVolumes(ctx context.Context, name string, p *types.Project) error {
-	var names []string
+// ownResources refuses a volume or network of p that the engine already
+// holds for another compose project (by compose's project label), or for
+// none, unless stack name's policy lists it (external_volumes,
+// external_networks): compose names a volume or network STACK_KEY, so
+// stack web's volume app_data is web_app_data, as stack web_app's data
+// is; and stack web may name its network web_app_default, stack
+// web_app's default network, where its private services listen. External
+// ones were checked by the policy.
+func (t *Toolset) ownResources(ctx context.Context, name string, p *types.Project) error {
+	pol := t.cfg.Policies[name]
+	var vols, nets []string
 	for _, key := range sortedKeys(p.Volumes) {
-		v := p.Volumes[key]
-		if !bool(v.External) && !slices.Contains(t.cfg.Policies[name].ExternalVolumes, v.Name) {
-			names = append(names, v.Name)
+		if v := p.Volumes[key]; !bool(v.External) && !slices.Contains(pol.ExternalVolumes, v.Name) {
+			vols = append(vols, v.Name)
 		}
 	}
-	if len(names) == 0 {
+	for _, key := range sortedKeys(p.Networks) {
+		if n := p.Networks[key]; !bool(n.External) && !slices.Contains(pol.ExternalNetworks, n.Name) {
+			nets = append(nets, n.Name)
+		}
+	}
+	if len(vols) == 0 && len(nets) == 0 {
 		return nil
 	}
 	cli, err := t.eng.client()
 	if err != nil {
 		return err
 	}
+	if len(vols) > 0 {
+		list, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: nameFilters(vols)})
+		if err != nil {
+			return fmt.Errorf("listing the volumes of stack %s: %w", name, err)
+		}
+		for _, v := range list.Items {
+			if err := checkOwner("volume", "external_volumes", name, vols, v.Name, v.Labels); err != nil {
+				return err
+			}
+		}
+	}
+	if len(nets) > 0 {
+		list, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: nameFilters(nets)})
+		if err != nil {
+			return fmt.Errorf("listing the networks of stack %s: %w", name, err)
+		}
+		for _, n := range list.Items {
+			if err := checkOwner("network", "external_networks", name, nets, n.Name, n.Labels); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nameFilters filters an engine list by names (the filter matches
+// substrings: see checkOwner).
+func nameFilters(names []string) client.Filters {
 	f := make(client.Filters)
 	for _, n := range names {
 		f.Add("name", n)
 	}
-	vols, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("listing the volumes of stack %s: %w", name, err)
+	return f
+}
+
+// checkOwner refuses the engine's volume or network (kind) res, with
+// labels, if it is one of names, stack's, and compose's project label
+// says another project's or none's; key is the policy key that would
+// allow it.
+func checkOwner(kind, key, stack string, names []string, res string, labels map[string]string) error {
+	if !slices.Contains(names, res) { // the name filter matches substrings
+		return nil
 	}
-	for _, v := range vols.Items {
-		if !slices.Contains(names, v.Name) { // the name filter matches substrings
-			continue
-		}
-		if owner := v.Labels[api.ProjectLabel]; owner != name {
-			if owner == "" {
-				owner = "no compose project"
-			}
-			return &PolicyError{Service: "volume " + v.Name, Key: "name", Reason: fmt.Sprintf(
-				"the engine's volume %s belongs to %s, not to stack %s (compose's names cannot tell stack web's app_data from stack web_app's data): "+
-					"rename the volume's key, or have the owner list it in the stack's policy external_volumes", v.Name, owner, name)}
-		}
+	owner := labels[api.ProjectLabel]
+	if owner == stack {
+		return nil
 	}
-	return nil
+	if owner == "" {
+		owner = "no compose project"
+	}
+	return &PolicyError{Service: kind + " " + res, Key: "name", Reason: fmt.Sprintf(
+		"the engine's %s %s belongs to %s, not to stack %s (a name STACK_… may be another project's: compose names stack web's app_data as it names stack web_app's data): "+
+			"rename the %s (its key, or its name:), or have the owner list it in the stack's policy %s", kind, res, owner, stack, kind, key)}
 }
 
 // planUpdate re-resolves the stack (a git stack is fetched again) and
@@ -247,7 +286,7 @@ func (t *Toolset) planUpdate(ctx context.Context, in UpdateArgs) (*stackPlan, er
 	if err := t.notExternal(ctx, in.Name, s); err != nil {
 		return nil, err
 	}
-	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
+	if err := t.ownResources(ctx, in.Name, p); err != nil {
 		return nil, err
 	}
 	sp, err := newPlan("update", s, src, p, in.Env)
@@ -296,7 +335,7 @@ func (t *Toolset) planRollback(ctx context.Context, in RollbackArgs) (*stackPlan
 	if err != nil {
 		return nil, err
 	}
-	if err := t.ownVolumes(ctx, in.Name, p); err != nil {
+	if err := t.ownResources(ctx, in.Name, p); err != nil {
 		return nil, err
 	}
 	sp, err := newPlan("rollback", s, src, p, nil)

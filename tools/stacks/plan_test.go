@@ -17,8 +17,8 @@ import (
 
 // fakeEngine (a fake: the plans' unit tests need no dockerd) serves the
 // little of the Docker API the plans ask for (a ping, the container list,
-// an empty volume list) on a unix socket, listing cs; it returns the
-// DOCKER_HOST to reach it.
+// empty volume and network lists) on a unix socket, listing cs; it returns
+// the DOCKER_HOST to reach it.
 func fakeEngine(t *testing.T, cs ...map[string]any) string {
 	t.Helper()
 	// A short path: a unix socket's is limited to about 100 bytes.
@@ -45,6 +45,8 @@ func fakeEngine(t *testing.T, cs ...map[string]any) string {
 			json.NewEncoder(w).Encode(cs)
 		case strings.HasSuffix(r.URL.Path, "/volumes"):
 			json.NewEncoder(w).Encode(map[string]any{"Volumes": []any{}, "Warnings": []any{}})
+		case strings.HasSuffix(r.URL.Path, "/networks"):
+			json.NewEncoder(w).Encode([]any{})
 		default:
 			http.NotFound(w, r)
 		}

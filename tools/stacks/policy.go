@@ -25,7 +25,9 @@ type Policy struct {
 	DockerSocket bool `json:"docker_socket,omitempty"`
 	// PIDHost allows pid: host.
 	PIDHost bool `json:"pid_host,omitempty"`
-	// NetworkHost allows network_mode: host.
+	// NetworkHost allows network_mode: host, the network named host,
+	// and a bridge network on a bridge of the host's (driver_opts
+	// com.docker.network.bridge.name or default_bridge).
 	NetworkHost bool `json:"network_host,omitempty"`
 	// HostNamespaces allows ipc, uts, userns_mode and cgroup set to host.
 	HostNamespaces bool `json:"host_namespaces,omitempty"`
@@ -49,6 +51,15 @@ type Policy struct {
 	// stack's volumes may use: a plugin mounts what its options say (a
 	// host path, a remote share), which the policy cannot check.
 	VolumeDrivers []string `json:"volume_drivers,omitempty"`
+	// ExternalNetworks are the names of networks from outside the stack
+	// that it may join: external ones, ones named (name:) other than
+	// <stack>_…, and ones network_mode names, which may be another
+	// stack's private network (its database's only guard).
+	ExternalNetworks []string `json:"external_networks,omitempty"`
+	// NetworkDrivers are the network drivers besides bridge the stack's
+	// networks may use: macvlan and ipvlan put its containers on a host
+	// interface's LAN, overlay and plugins where their options say.
+	NetworkDrivers []string `json:"network_drivers,omitempty"`
 }
 
 // DefaultCaps are the capabilities any stack's cap_add may name: those
@@ -97,8 +108,8 @@ func (c *checker) check(p *types.Project) error {
 		return &PolicyError{Service: "project", Key: "jobs", Reason: "jobs are not supported"}
 	}
 	for _, name := range sortedKeys(p.Networks) {
-		if n := p.Networks[name]; n.Name == "host" && !c.policy.NetworkHost {
-			return refuse("network "+name, "name", "the host's network is not allowed for this stack (policy network_host)")
+		if err := c.network("network "+name, p.Name, p.Networks[name]); err != nil {
+			return err
 		}
 	}
 	for _, name := range sortedKeys(p.Services) {
@@ -192,6 +203,58 @@ func (c *checker) volume(what, project string, v types.VolumeConfig) error {
 	}
 }
 
+// hostBridgeOpts are the bridge driver's options that put a network on
+// a bridge of the host's rather than one of its own: name uses the host's
+// bridge of that name if there is one (br0, bridging the LAN), and
+// default_bridge without a name the default bridge's (docker0); either is
+// refused whatever its value. The
+// others leave the network on its own bridge, and only change what
+// reaches the stack's own containers, as ports already can:
+// enable_icc, enable_ip_masquerade, inhibit_ipv4, host_binding_ipv4,
+// gateway_mode_ipv4/6 (routed, nat-unprotected),
+// trusted_host_interfaces, the mtu, container_iface_prefix and host_ipv4/6
+// (the source address of the stack's outgoing traffic).
+var hostBridgeOpts = []string{"com.docker.network.bridge.name", "com.docker.network.bridge.default_bridge"}
+
+// network checks a top-level network of project: never the host's unless
+// the policy allows network_host; not another stack's (an external
+// network, or one named outside the project's names) unless the policy
+// names it; a driver other than bridge only if the policy names it; and
+// a bridge on the host's bridges (hostBridgeOpts) only with network_host.
+// An external network is not created, so its driver and options are
+// moot.
+func (c *checker) network(what, project string, n types.NetworkConfig) error {
+	if n.Name == "host" {
+		if !c.policy.NetworkHost {
+			return refuse(what, "name", "the host's network is not allowed for this stack (policy network_host)")
+		}
+		return nil
+	}
+	if !slices.Contains(c.policy.ExternalNetworks, n.Name) {
+		switch {
+		case bool(n.External):
+			return refuse(what, "external", fmt.Sprintf("network %q is not this stack's (it may be another stack's private network), which is not allowed for this stack (policy external_networks)", n.Name))
+		case !strings.HasPrefix(n.Name, project+"_"):
+			return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's network, which is not allowed for this stack (policy external_networks): leave name out", n.Name, project))
+		}
+	}
+	if bool(n.External) {
+		return nil
+	}
+	if n.Driver != "" && n.Driver != "bridge" {
+		if slices.Contains(c.policy.NetworkDrivers, n.Driver) {
+			return nil
+		}
+		return refuse(what, "driver", fmt.Sprintf("network driver %q attaches containers where its options say (macvlan and ipvlan to a host interface, on the LAN), which the policy cannot check; it is not allowed for this stack (policy network_drivers)", n.Driver))
+	}
+	for _, o := range hostBridgeOpts {
+		if _, ok := n.DriverOpts[o]; ok && !c.policy.NetworkHost {
+			return refuse(what, "driver_opts", fmt.Sprintf("%s puts the network on a bridge of the host's (on the LAN if it bridges a host interface), which is not allowed for this stack (policy network_host)", o))
+		}
+	}
+	return nil
+}
+
 // spec checks one container's specification (a service's, a hook's),
 // whose named volumes must be among volumes, the project's.
 func (c *checker) spec(what string, s types.ContainerSpec, volumes types.Volumes) error {
@@ -213,6 +276,9 @@ func (c *checker) spec(what string, s types.ContainerSpec, volumes types.Volumes
 		return refuse(what, "pid", "another container's PID namespace is not allowed for this stack (policy pid_host): name a service of this stack")
 	case isContainer(s.NetworkMode) && !pol.NetworkHost:
 		return refuse(what, "network_mode", "another container's network is not allowed for this stack (policy network_host): use service:NAME of this stack")
+	case modeNetwork(s.NetworkMode) != "" && !slices.Contains(pol.ExternalNetworks, modeNetwork(s.NetworkMode)):
+		return refuse(what, "network_mode", fmt.Sprintf("%q joins the engine's network %s, from outside this stack (it may be another stack's private network), "+
+			"which is not allowed for this stack (policy external_networks): use networks", s.NetworkMode, modeNetwork(s.NetworkMode)))
 	case isContainer(s.Ipc) && !pol.HostNamespaces:
 		return refuse(what, "ipc", "another container's IPC namespace is not allowed for this stack (policy host_namespaces)")
 	case (len(s.Devices) > 0 || len(s.DeviceCgroupRules) > 0) && !pol.Devices:
@@ -288,6 +354,20 @@ func realPath(p string) string {
 		return r
 	}
 	return p
+}
+
+// modeNetwork is the engine's network a network_mode joins (as networks
+// would, by name), or "": any mode but none, host, service:NAME
+// (compose's) and container:NAME names one. Docker's default bridge,
+// every plain container's network, is one too: bridge, or default.
+func modeNetwork(mode string) string {
+	switch {
+	case mode == "", mode == "none", mode == "host", strings.HasPrefix(mode, types.NetworkModeServicePrefix), isContainer(mode):
+		return ""
+	case mode == "default":
+		return "bridge"
+	}
+	return mode
 }
 
 // isContainer reports whether a namespace or volumes_from value names a

@@ -221,7 +221,8 @@ func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
 // TestPolicyAllowsSafeStacks: what the defaults allow: binds from the
 // stack's directory and the bind roots, Docker's default capabilities,
 // named volumes (the stack's own, a tmpfs, a bind from its directory),
-// ports.
+// the stack's own networks (a bridge's harmless driver_opts, a name
+// <stack>_…, network_mode none), ports.
 func TestPolicyAllowsSafeStacks(t *testing.T) {
 	t.Parallel()
 	root, media := t.TempDir(), t.TempDir()
@@ -231,6 +232,12 @@ func TestPolicyAllowsSafeStacks(t *testing.T) {
     cap_add: [CHOWN, NET_BIND_SERVICE]
     ports: ["8080:80"]
     volumes: ["./data:/data", "`+media+`/films:/films:ro", "named:/var/lib/app", "cache:/cache", "scratch:/tmp", "bound:/bound"]
+  back:
+    image: local/busybox:latest
+    networks: [default, internal, front]
+  quiet:
+    image: local/busybox:latest
+    network_mode: none
 volumes:
   named: {}
   cache:
@@ -240,6 +247,13 @@ volumes:
   bound:
     driver: local
     driver_opts: {type: none, o: bind, device: ./data}
+networks:
+  internal:
+    driver: bridge
+    internal: true
+    driver_opts: {com.docker.network.driver.mtu: "1400", com.docker.network.bridge.enable_icc: "true"}
+  front:
+    name: safe_front
 `, "")
 	ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}})
 	if err != nil {
@@ -256,10 +270,15 @@ volumes:
 // refused; another stack's volume, external or named, needs the owner's
 // external_volumes; a hook's volume the project does not declare (which
 // compose would take as the engine's volume of that name) is refused.
+// Another stack's network (external, named other than <stack>_…, or
+// joined by network_mode) needs the owner's external_networks, a driver
+// other than bridge (macvlan, ipvlan: the LAN) network_drivers, and a
+// bridge on a host bridge network_host.
 func TestPolicyTopLevel(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	const volume = "    volumes: [v:/v]\n"
+	const network = "    networks: [n]\n"
 	for _, tc := range []struct {
 		name, uses, compose, service, key string
 		allow                             *Policy // nil: never allowed
@@ -276,6 +295,23 @@ func TestPolicyTopLevel(t *testing.T) {
 		{"named", volume, "volumes:\n  v:\n    name: vaultwarden_data\n", "volume v", "name", &Policy{ExternalVolumes: []string{"vaultwarden_data"}}},
 		{"plugin", volume, "volumes:\n  v:\n    driver: local-persist\n    driver_opts: {mountpoint: /etc}\n", "volume v", "driver", &Policy{VolumeDrivers: []string{"local-persist"}}},
 		{"hook-volume", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        volumes: [vaultwarden_data:/loot]\n", "", "service app pre_start[0]", "volumes", nil},
+		// Networks: another stack's private network, external, named or
+		// joined by network_mode, needs external_networks; a driver
+		// putting containers on the LAN needs network_drivers; a
+		// bridge on a host bridge needs network_host.
+		{"net-external", network, "networks:\n  n:\n    external: true\n    name: vaultwarden_default\n", "network n", "external", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
+		{"net-proxy", "    networks: [proxy]\n", "networks:\n  proxy:\n    external: true\n", "network proxy", "external", &Policy{ExternalNetworks: []string{"proxy"}}},
+		{"net-named", network, "networks:\n  n:\n    name: vaultwarden_default\n", "network n", "name", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
+		{"net-default-named", "", "networks:\n  default:\n    name: vaultwarden_default\n", "network default", "name", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
+		{"net-macvlan", network, "networks:\n  n:\n    driver: macvlan\n    driver_opts: {parent: eth0}\n", "network n", "driver", &Policy{NetworkDrivers: []string{"macvlan"}}},
+		{"net-ipvlan", network, "networks:\n  n:\n    driver: ipvlan\n    driver_opts: {parent: eth0, ipvlan_mode: l2}\n", "network n", "driver", &Policy{NetworkDrivers: []string{"ipvlan"}}},
+		{"net-overlay", network, "networks:\n  n:\n    driver: overlay\n", "network n", "driver", &Policy{NetworkDrivers: []string{"overlay"}}},
+		{"net-host-bridge", network, "networks:\n  n:\n    driver_opts: {com.docker.network.bridge.name: br0}\n", "network n", "driver_opts", &Policy{NetworkHost: true}},
+		{"net-host-bridge-named-driver", network, "networks:\n  n:\n    driver: bridge\n    driver_opts: {com.docker.network.bridge.name: br0}\n", "network n", "driver_opts", &Policy{NetworkHost: true}},
+		{"net-default-bridge", network, "networks:\n  n:\n    driver_opts: {com.docker.network.bridge.default_bridge: \"true\"}\n", "network n", "driver_opts", &Policy{NetworkHost: true}},
+		{"net-mode", "    network_mode: vaultwarden_default\n", "", "service app", "network_mode", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
+		{"net-mode-bridge", "    network_mode: bridge\n", "", "service app", "network_mode", &Policy{ExternalNetworks: []string{"bridge"}}},
+		{"net-hook-mode", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        network_mode: vaultwarden_default\n", "", "service app pre_start[0]", "network_mode", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+tc.uses+tc.compose, "")
