@@ -27,22 +27,35 @@ var journalLimits = xzlimit.Limits{Dict: mib8, Total: 4 * mib8}
 // text is data that compresses well, 10,400 bytes.
 var text = bytes.Repeat([]byte("a long, compressible line "), 400)
 
-// readAll reads src whole with a Reader of l, and says how many bytes
-// that allocated.
-func readAll(t *testing.T, src []byte, l xzlimit.Limits) (out []byte, allocated uint64, err error) {
+// decode reads src whole with a Reader newReader makes of l, and says
+// how many bytes that allocated, besides the size bytes the output is
+// given.
+func decode(t *testing.T, newReader func(io.Reader, xzlimit.Limits) (*xzlimit.Reader, error), src []byte, l xzlimit.Limits, size int) (out []byte, allocated uint64, err error) {
 	t.Helper()
+	out = make([]byte, 0, size+1) // and room to read the end
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	defer func() {
 		runtime.ReadMemStats(&m1)
 		allocated = m1.TotalAlloc - m0.TotalAlloc
 	}()
-	x, err := xzlimit.NewReader(bytes.NewReader(src), l)
+	x, err := newReader(bytes.NewReader(src), l)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err = io.ReadAll(x)
-	return out, 0, err
+	for {
+		if len(out) == cap(out) {
+			out = slices.Grow(out, 4096)
+		}
+		k, err := x.Read(out[len(out):cap(out)])
+		out = out[:len(out)+k]
+		if err == io.EOF {
+			return out, 0, nil
+		}
+		if err != nil {
+			return out, 0, err
+		}
+	}
 }
 
 // TestDictionaryOverLimitIsNotAllocated: the xz package's reader
@@ -76,7 +89,7 @@ func TestDictionaryOverLimitIsNotAllocated(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := xt.Stream{Check: xt.CheckCRC64, Blocks: tc.blocks}.Bytes(t)
-			got, allocated, err := readAll(t, src, journalLimits)
+			got, allocated, err := decode(t, xzlimit.NewReader, src, journalLimits, len(text))
 			if allocated > uint64(journalLimits.Total)+1<<20 {
 				t.Errorf("reading allocated %d MiB", allocated>>20)
 			}
