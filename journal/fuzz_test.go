@@ -5,13 +5,10 @@ package journal
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/ulikunitz/xz"
 )
 
 // FuzzOpen reads whatever bytes every way a tool would (forward, backward,
@@ -74,41 +71,4 @@ func TestSeed(t *testing.T) {
 	if errs := exerciseFile(f); len(errs) > 0 {
 		t.Errorf("errors reading the seed: %v", errs)
 	}
-}
-
-// FuzzXZ decodes whatever bytes as an xz field: an error or a field cut
-// unread, never a panic or a dictionary over maxXZDict; and what decodes
-// whole decodes the same with the xz package's own reader. Seeded with a
-// stream as journald writes it (testdata/journald.xz), a stream of three
-// blocks, and it after empty blocks; run with go test -fuzz FuzzXZ
-// ./journal.
-func FuzzXZ(f *testing.F) {
-	seed, err := os.ReadFile("testdata/journald.xz")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	three := xzData(f, bytes.Repeat([]byte("a long, compressible line "), 400), 4096, nil)
-	f.Add(three.payload)
-	f.Add(xzEmptyBlocks(3, 0, three).payload)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := newXZReader(bytes.NewReader(b))
-		if err != nil {
-			return
-		}
-		got, err := readUpTo(x, nil, 1<<20)
-		if err != nil || len(got) > 1<<20-1 {
-			return
-		}
-		// Every block's dictionary was within maxXZDict: the xz package
-		// allocates no more.
-		xr, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return
-		}
-		want, err := io.ReadAll(xr)
-		if err == nil && !bytes.Equal(got, want) {
-			t.Errorf("decoded %d bytes, the xz package %d", len(got), len(want))
-		}
-	})
 }

@@ -15,7 +15,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
+
+	"github.com/tailops/tailops/xzlimit"
 )
 
 // release is what a Release (or InRelease) file says of its suite.
@@ -173,10 +174,12 @@ func openList(path string) (io.ReadCloser, error) {
 			return nil, fmt.Errorf("not gzip data: %w", err)
 		}
 	case ".xz":
-		if r, err = xz.NewReader(f); err != nil {
+		x, err := xzlimit.NewFileReader(f, xzListLimits)
+		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("not xz data: %w", err)
+			return nil, xzListError(path, "not xz data", err)
 		}
+		r = xzList{x, path}
 	case ".zst":
 		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
 		if err != nil {
@@ -188,6 +191,58 @@ func openList(path string) (io.ReadCloser, error) {
 		return f, nil
 	}
 	return readCloser{io.NopCloser(r), f}, nil
+}
+
+// xzListLimits bound what decoding an .xz list may allocate: the xz
+// package's reader would allocate whatever dictionary a block asks for,
+// up to 4 GiB (see xzlimit). apt keeps a list as its archive compressed
+// it, and the archives' tools use xz's presets: Debian's dak runs "xz -c"
+// (daklib/filewriter.py), apt-ftparchive liblzma's preset 6 (xz's "-6"
+// in apt-pkg/aptconfiguration.cc), Launchpad, Ubuntu's, Python's lzma
+// at its default preset, 6 (lp/archivepublisher/utils.py): an 8 MiB
+// dictionary, in one block whose header does not say its size. The
+// largest preset, -9, asks for 64 MiB: Dict.
+//
+// XZ Utils 5.6 and later compress with threads by default, in blocks of
+// three dictionaries (24 MiB at -6: a 50 MB list is 3 blocks) whose
+// headers say their sizes, and xz -T1 --block-size makes blocks that do
+// not: a fixed total over all the blocks, like the journal's 32 MiB,
+// would refuse a list for its number of blocks. What the total guards
+// against is a crafted list of many tiny blocks, each making a
+// dictionary and a decoder (PerBlock) anew. So the budget grows with the
+// bytes decoded, from Total, two -9 dictionaries (two -9 streams one
+// after the other): a list whose blocks each decode at least what they
+// count (or say their size) is never refused, however many they are,
+// and a crafted one makes TailOps allocate at most 128 MiB more than it
+// decodes.
+var xzListLimits = xzlimit.Limits{Dict: 64 << 20, Total: 128 << 20, PerBlock: 64 << 10, GrowWithOutput: true}
+
+// xzList reads an .xz list, saying what to do when its dictionaries are
+// over the limits.
+type xzList struct {
+	r    *xzlimit.Reader
+	path string
+}
+
+func (l xzList) Read(p []byte) (int, error) {
+	k, err := l.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = xzListError(l.path, "xz data", err)
+	}
+	return k, err
+}
+
+// xzListError is the error of reading the .xz list at path: what to do
+// when its dictionaries are over the limits, else what failed and err.
+func xzListError(path, what string, err error) error {
+	if !errors.Is(err, xzlimit.ErrDict) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w; TailOps reads an xz list only if each block asks for %d MiB at most (xz -9's dictionary, "+
+		"the largest of the presets archives compress their lists with) and all of them for %d MiB beyond what they "+
+		"decode: delete the list and run apt-get update to download it again, or, if its repository publishes it so, "+
+		"have apt fetch its .gz lists instead (Acquire::CompressionTypes::Order:: \"gz\";)",
+		path, err, xzListLimits.Dict>>20, xzListLimits.Total>>20)
 }
 
 // readCloser reads from a decompressor and closes it and its file.
