@@ -143,6 +143,8 @@ type Server struct {
 	audit    *audit.Log
 	mcp      *mcpserver.MCPServer
 	gate     *approval.Gate
+	// tasks is the tasks' table, nil when no enabled tool runs as a task.
+	tasks *taskTable
 
 	// entries are what the server serves, by kind and name; known are
 	// what this build offers, enabled or not.
@@ -251,7 +253,8 @@ func New(c Config) (*Server, error) {
 	hooks.AddOnUnregisterSession(s.sessionEnded)
 	var opts []mcpserver.ServerOption
 	if slices.ContainsFunc(c.Enabled, func(sp tools.Spec) bool { return sp.Task() }) {
-		opts = newTaskTable().options(hooks) // first: its middleware is the outermost
+		s.tasks = newTaskTable()
+		opts = s.tasks.options(hooks) // first: its middleware is the outermost
 	}
 	opts = append(opts,
 		mcpserver.WithToolCapabilities(false),
@@ -342,7 +345,7 @@ func (s *Server) Handler() http.Handler {
 		opts = append(opts, mcpserver.WithDisableLocalhostProtection(true)) // checkHost does it
 	}
 	mcpHTTP := mcpserver.NewStreamableHTTPServer(s.mcp, opts...)
-	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(s.subscribeGate(s.rateGate(mcpHTTP)))))))
+	h := s.checkOrigin(s.authenticate(s.readEnvelope(s.sessionGate(s.scopeGate(s.subscribeGate(s.rateGate(s.taskStatusFilter(mcpHTTP))))))))
 	if s.hosts != nil {
 		h = s.checkHost(h)
 	}

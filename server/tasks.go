@@ -261,6 +261,15 @@ func (t *taskTable) check(ctx context.Context, _ any, message any) error {
 	return nil
 }
 
+// owns reports whether the task id is one the caller with rate key key
+// started.
+func (t *taskTable) owns(id, key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	owner, ok := t.owner[id]
+	return ok && owner == key
+}
+
 // started returns how many tasks key started within maxTaskTTL,
 // forgetting older ones.
 func (t *taskTable) started(key string) int {

@@ -241,3 +241,49 @@ func TestTaskQuota(t *testing.T) {
 		t.Errorf("another caller: %s", msg)
 	}
 }
+
+// TestTaskStatusStaysWithItsOwner: mcp-go sends a task's status
+// notification to every session; another caller's event stream never
+// carries it (it would say when the owner's deploys end, and how), while
+// another session of the owner's own token does.
+func TestTaskStatusStaysWithItsOwner(t *testing.T) {
+	ts := &slow{release: make(chan struct{})}
+	srv := toolstest.New(t, []tools.Toolset{ts}, nil)
+	tok := srv.Token(t, auth.ScopeContainerWrite)
+	owner, ownerWatch := toolstest.NewLegacy(t, srv.URL, tok), toolstest.NewLegacy(t, srv.URL, tok)
+	other := srv.Legacy(t, auth.ScopeReadonly)
+	ownerLines, otherLines := ownerWatch.Stream(t), other.Stream(t)
+	id, msg := startTask(t, owner, "slow_write", 120_000)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if _, msg := owner.RPC(t, "tasks/cancel", map[string]any{"taskId": id}); msg != "" {
+		t.Fatal(msg)
+	}
+	deadline := time.After(10 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case l := <-ownerLines:
+			seen = strings.Contains(l, "notifications/tasks/status") && strings.Contains(l, id)
+		case l := <-otherLines:
+			if strings.Contains(l, id) {
+				t.Fatalf("another caller's event stream carried the task: %s", l)
+			}
+		case <-deadline:
+			t.Fatal("the owner's other session got no status notification of its task")
+		}
+	}
+	// The broadcast reached both sessions at once; give the other's a
+	// moment more.
+	grace := time.After(500 * time.Millisecond)
+	for {
+		select {
+		case l := <-otherLines:
+			if strings.Contains(l, id) {
+				t.Fatalf("another caller's event stream carried the task: %s", l)
+			}
+		case <-grace:
+			return
+		}
+	}
+}

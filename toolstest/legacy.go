@@ -3,7 +3,9 @@
 package toolstest
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,4 +111,40 @@ func (c *LegacyClient) RPC(t testing.TB, method string, params map[string]any) (
 		return nil, r.Error.Message
 	}
 	return r.Result, ""
+}
+
+// Stream opens the session's event stream (GET) and returns the data
+// lines it carries, until the test ends.
+func (c *LegacyClient) Stream(t testing.TB) <-chan string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.url, nil)
+	req.Header.Set("Authorization", "Bearer "+c.tok)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", c.sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET event stream: HTTP %d", resp.StatusCode)
+	}
+	out := make(chan string, 64)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				select {
+				case out <- d:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
