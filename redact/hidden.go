@@ -56,10 +56,20 @@ func hidesSyntax(v any, path string, syntax []string) (string, bool) {
 		}
 		return "", false
 	case []any:
+		// Value hides a string after a secret-named flag whole
+		// ("--password", "x; rm -rf /data"): all of its syntax with it.
+		secretNext := false
 		for i, e := range x {
-			if where, ok := hidesSyntax(e, path+"/"+strconv.Itoa(i), syntax); ok {
+			where := path + "/" + strconv.Itoa(i)
+			if a, ok := e.(string); ok && secretNext && !isFlag(a) {
+				if swallows(a, Redacted, syntax) {
+					return where, true
+				}
+			} else if where, ok := hidesSyntax(e, where, syntax); ok {
 				return where, true
 			}
+			a, isString := e.(string)
+			secretNext = isString && secretFlag(a)
 		}
 		return "", false
 	}

@@ -30,6 +30,9 @@ func TestHidesSyntax(t *testing.T) {
 		{"a secret-named environment variable", map[string]any{"env": map[string]any{"DB_PASSWORD": "x;y|z"}}, "", false},
 		{"a dollar in a password", "mysql --password=Pa$$w0rd db", "", false},
 		{"numbers and nil", map[string]any{"n": 3.0, "x": nil, "b": true}, "", false},
+		{"syntax after a secret flag in an argv", map[string]any{"argv": []any{"sh", "-c", "$1", "--password", "x; rm -rf /srv/data"}}, "/argv/4", true},
+		{"a password after a secret flag in an argv", map[string]any{"argv": []any{"mysql", "--password", "Pa$$w0rd", "db"}}, "", false},
+		{"a flag after a secret flag", []any{"tool", "--token", "--verbose", "a;b"}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
