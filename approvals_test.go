@@ -36,6 +36,27 @@ func approvalConfig(t *testing.T) string {
 
 var pendingID = regexp.MustCompile(`request ([0-9a-f]{16})`)
 
+// TestListApprovalsShowsNoInvisibleRunes: an approver reading a request
+// in list_approvals sees a bidirectional override or a zero-width space
+// in its arguments as an escape, not as the rune, which would reorder or
+// hide what the call runs.
+func TestListApprovalsShowsNoInvisibleRunes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.hujson")
+	if err := os.WriteFile(p, []byte(`{"approval": ["read_file"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--config", p, "--approval-two-person", "--approval-wait", "200ms")
+	bot := sdkSession(t, s.URL, s.token(t, "bot", auth.ScopeAdmin))
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+	if text, isErr := callText(t, bot, "read_file", map[string]any{"path": "/var/log/ok\u202egol.x\u202c\u200b"}); !isErr || !pendingID.MatchString(text) {
+		t.Fatalf("read_file: %v %s, want approval pending", isErr, text)
+	}
+	text, isErr := callText(t, alice, "list_approvals", nil)
+	if isErr || strings.ContainsAny(text, "\u202e\u202c\u200b") || !strings.Contains(text, `ok\u202egol.x`) {
+		t.Errorf("list_approvals shows the runes themselves, or not their escapes: %q", text)
+	}
+}
+
 // TestTwoPersonApprovalOverMCPAndCLI: a call that needs approval returns
 // "approval pending"; the requester cannot approve it; a second person
 // approves it with approve_request; the repeated call runs once, and its

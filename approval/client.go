@@ -168,7 +168,7 @@ func WriteRequest(w io.Writer, r *Request) error {
 	if err != nil {
 		args = []byte("(unprintable)")
 	}
-	args = escapeTerminal(args)
+	args = EscapeInvisible(args)
 	var b strings.Builder
 	fmt.Fprintf(&b, "id:        %s\n", r.ID)
 	fmt.Fprintf(&b, "state:     %s\n", r.State)
@@ -209,7 +209,7 @@ func writePlan(b *strings.Builder, plan any) {
 	m, ok := plan.(map[string]any)
 	if !ok {
 		j, _ := json.MarshalIndent(plan, "  ", "  ")
-		fmt.Fprintf(b, "  %s\n", escapeTerminal(j))
+		fmt.Fprintf(b, "  %s\n", EscapeInvisible(j))
 		return
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -231,35 +231,9 @@ func writePlan(b *strings.Builder, plan any) {
 // oneLine keeps control characters from a request out of the terminal.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || hidden(r) {
+		if r < 0x20 || Invisible(r) {
 			return '?'
 		}
 		return r
 	}, s)
-}
-
-// hidden reports whether a terminal would act on r rather than show it,
-// beyond the C0 controls JSON escapes: DEL, the C1 controls (U+009B is a
-// CSI on terminals that take UTF-8 C1) and the bidirectional overrides,
-// which reorder what the approver reads.
-func hidden(r rune) bool {
-	return r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
-// escapeTerminal writes the runes hidden reports in encoded JSON as
-// \uXXXX escapes, which decode to the same JSON: outside strings JSON
-// holds none of them.
-func escapeTerminal(j []byte) []byte {
-	if !bytes.ContainsFunc(j, hidden) {
-		return j
-	}
-	var b bytes.Buffer
-	for _, r := range string(j) {
-		if hidden(r) {
-			fmt.Fprintf(&b, "\\u%04x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.Bytes()
 }

@@ -177,6 +177,9 @@ func confirmMessage(e *entry, args any, node string) string {
 	if err != nil || string(shown) == "null" {
 		shown = []byte("{}")
 	}
+	// Shown, not acted on: a bidirectional override would reorder what the
+	// user reads, a zero-width space hide where a word ends.
+	shown = approval.EscapeInvisible(shown)
 	where := ""
 	if node != "" {
 		where = fmt.Sprintf(" on fleet member %q", node)

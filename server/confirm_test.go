@@ -258,6 +258,27 @@ func TestConfirmationRefusesAHiddenPayload(t *testing.T) {
 	}
 }
 
+// TestConfirmationShowsNoInvisibleRunes: the question shows the
+// arguments with bidirectional overrides and zero-width characters as
+// escapes, so the user reads them in the order they run.
+func TestConfirmationShowsNoInvisibleRunes(t *testing.T) {
+	cs, ran := confirmServer(t, "wipe")
+	el := &elicitor{answer: accept(map[string]any{"confirm": true})}
+	c := cs.confirmClient(t, false, true, el)
+	res, err := callWipe(t, c, "wipe", map[string]any{"target": "/srv/ok \u202e;atad/vrs/ fr- mr\u202c\u200b"})
+	if err != nil || res.IsError {
+		t.Fatalf("call: %v %v", err, res)
+	}
+	qs := el.questions()
+	if len(qs) != 1 || ran["wipe"].Load() != 1 {
+		t.Fatalf("asked %d times, ran %d times; want once each", len(qs), ran["wipe"].Load())
+	}
+	m := qs[0].Message
+	if strings.ContainsAny(m, "\u202e\u202c\u200b") || !strings.Contains(m, `\u202e;atad`) || !strings.Contains(m, `\u200b`) {
+		t.Errorf("the question holds the runes themselves, or not their escapes: %q", m)
+	}
+}
+
 // TestConfirmationCannotBeForged: arguments never confirm (a confirm
 // argument is an invalid argument), and on 2026-07-28 an answer the
 // client sends without a request state this server issued for this very

@@ -7,6 +7,7 @@ package approvals
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -95,12 +96,27 @@ type DecideArgs struct {
 	Reason string `json:"reason,omitempty" jsonschema_description:"why, recorded in the audit log"`
 }
 
+// shown is v, redacted already, as an approver's client shows it: as JSON
+// whose invisible runes (approval.Invisible: bidirectional overrides,
+// zero-width spaces) are written as escapes, so that what the approver
+// reads is in the order it runs; nil stays nil.
+func shown(v any) any {
+	if v == nil {
+		return nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	return json.RawMessage(approval.EscapeInvisible(j))
+}
+
 func viewOf(r approval.Request) ApprovalView {
 	who := r.Caller.Agent
 	if r.Caller.Tailscale != nil && r.Caller.Tailscale.LoginName != "" {
 		who += " (" + r.Caller.Tailscale.LoginName + ")"
 	}
-	v := ApprovalView{ID: r.ID, Tool: r.Tool, Arguments: r.Arguments, Plan: r.Plan, Digest: r.Digest, Requester: who, Risk: r.Risk,
+	v := ApprovalView{ID: r.ID, Tool: r.Tool, Arguments: shown(r.Arguments), Plan: shown(r.Plan), Digest: r.Digest, Requester: who, Risk: r.Risk,
 		State: string(r.State), Created: r.Created.UTC().Format(time.RFC3339), Expires: r.Expires.UTC().Format(time.RFC3339)}
 	if d := r.Decision; d != nil {
 		verb := "denied"
