@@ -56,7 +56,7 @@ func TestGitConfig(t *testing.T) {
 
 // TestStacksPolicyConfig: the config file's stacks key reaches the stacks
 // tools as each stack's policy, the network keys (external_networks,
-// network_drivers) as the volume keys do, and a misspelt key is refused,
+// network_drivers, network_ipam) as the volume keys do, and a misspelt key is refused,
 // not read as nothing allowed.
 func TestStacksPolicyConfig(t *testing.T) {
 	for _, tc := range []struct {
@@ -66,8 +66,8 @@ func TestStacksPolicyConfig(t *testing.T) {
 	}{
 		{"volumes", `{"stacks": {"media": {"external_volumes": ["jellyfin_cache"], "volume_drivers": ["local-persist"]}}}`,
 			stacks.Policy{ExternalVolumes: []string{"jellyfin_cache"}, VolumeDrivers: []string{"local-persist"}}, ""},
-		{"networks", `{"stacks": {"media": {"network_host": true, "external_networks": ["proxy"], "network_drivers": ["macvlan"]}}}`,
-			stacks.Policy{NetworkHost: true, ExternalNetworks: []string{"proxy"}, NetworkDrivers: []string{"macvlan"}}, ""},
+		{"networks", `{"stacks": {"media": {"network_host": true, "external_networks": ["proxy"], "network_drivers": ["macvlan"], "network_ipam": true}}}`,
+			stacks.Policy{NetworkHost: true, ExternalNetworks: []string{"proxy"}, NetworkDrivers: []string{"macvlan"}, NetworkIPAM: true}, ""},
 		{"misspelt", `{"stacks": {"media": {"external_network": ["proxy"]}}}`, stacks.Policy{}, "external_network"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,6 +60,13 @@ type Policy struct {
 	// networks may use: macvlan and ipvlan put its containers on a host
 	// interface's LAN, overlay and plugins where their options say.
 	NetworkDrivers []string `json:"network_drivers,omitempty"`
+	// NetworkIPAM allows a bridge network's ipam to choose its addresses:
+	// config with a subnet, ip_range, gateway or aux_addresses, and a
+	// driver other than default (a plugin). The engine gives the host
+	// such a subnet's route and gateway address even where they overlap
+	// the host's own (the LAN, the tailnet's 100.64.0.0/10, its DNS
+	// server), sending the host's traffic for them to the stack.
+	NetworkIPAM bool `json:"network_ipam,omitempty"`
 }
 
 // DefaultCaps are the capabilities any stack's cap_add may name: those
@@ -219,8 +226,9 @@ var hostBridgeOpts = []string{"com.docker.network.bridge.name", "com.docker.netw
 // network checks a top-level network of project: never the host's unless
 // the policy allows network_host; not another stack's (an external
 // network, or one named outside the project's names) unless the policy
-// names it; a driver other than bridge only if the policy names it; and
-// a bridge on the host's bridges (hostBridgeOpts) only with network_host.
+// names it; a driver other than bridge only if the policy names it; a
+// bridge on the host's bridges (hostBridgeOpts) only with network_host;
+// and a bridge's addresses chosen by its ipam only with network_ipam.
 // An external network is not created, so its driver and options are
 // moot.
 func (c *checker) network(what, project string, n types.NetworkConfig) error {
@@ -250,6 +258,58 @@ func (c *checker) network(what, project string, n types.NetworkConfig) error {
 	for _, o := range hostBridgeOpts {
 		if _, ok := n.DriverOpts[o]; ok && !c.policy.NetworkHost {
 			return refuse(what, "driver_opts", fmt.Sprintf("%s puts the network on a bridge of the host's (on the LAN if it bridges a host interface), which is not allowed for this stack (policy network_host)", o))
+		}
+	}
+	return c.ipam(what, n.Ipam)
+}
+
+// ipam checks a bridge network's ipam: unless the policy allows
+// network_ipam, the addresses come from Docker's pools, which it picks
+// clear of the host's on-link routes and DNS servers. The engine checks
+// a subnet the stack names only against its other networks (moby's
+// defaultipam excludes the host's routes from its own picks alone; so do
+// dockerd 20.10 and 28), then gives the host the subnet's route and the
+// gateway address: a subnet inside the tailnet's 100.64.0.0/10 or the
+// LAN takes the host's traffic for it, and one holding the host's
+// gateway or DNS server makes that address the host's own, where a
+// published port answers for it. An IPAM plugin picks as it likes.
+// Other drivers (network_drivers) give their addresses to containers,
+// not the host, and are not checked here.
+//
+// A service's ipv4_address and ipv6_address need no check: the engine
+// takes them only on a network whose ipam config has a subnet, and only
+// inside it, so on the stack's own networks only with network_ipam, and
+// on an external one inside the network the owner let it join. Nor do
+// link_local_ips: the engine refuses any but 169.254.0.0/16 and
+// fe80::/10 and puts them on the container's own interface, not the
+// host.
+func (c *checker) ipam(what string, ipam types.IPAMConfig) error {
+	if c.policy.NetworkIPAM {
+		return nil
+	}
+	if ipam.Driver != "" && ipam.Driver != "default" {
+		return refuse(what, "ipam.driver", fmt.Sprintf("IPAM driver %q is a plugin that picks the network's addresses as it likes, "+
+			"even the host's own or its routes' (the LAN, the tailnet's 100.64.0.0/10); this stack may not use one unless its owner allows it "+
+			"per stack (policy network_ipam): leave driver out and Docker picks a free subnet", ipam.Driver))
+	}
+	for i, pool := range ipam.Config {
+		if pool == nil {
+			continue
+		}
+		var set []string
+		for _, f := range [][2]string{{"subnet", pool.Subnet}, {"ip_range", pool.IPRange}, {"gateway", pool.Gateway}} {
+			if f[1] != "" {
+				set = append(set, fmt.Sprintf("%s %q", f[0], f[1]))
+			}
+		}
+		if len(pool.AuxiliaryAddresses) > 0 {
+			set = append(set, "aux_addresses")
+		}
+		if len(set) > 0 {
+			return refuse(what, "ipam.config", fmt.Sprintf("config[%d] sets %s: the engine gives the host the network's route and gateway address "+
+				"even where they overlap the host's own (the LAN, the tailnet's 100.64.0.0/10, its DNS server), so the host's traffic for them would go to this stack; "+
+				"this stack may not set them unless its owner allows it per stack (policy network_ipam): leave them out and Docker picks a free subnet",
+				i, strings.Join(set, ", ")))
 		}
 	}
 	return nil

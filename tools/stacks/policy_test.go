@@ -222,7 +222,8 @@ func TestPolicyAllowsDockgeGlobalEnv(t *testing.T) {
 // stack's directory and the bind roots, Docker's default capabilities,
 // named volumes (the stack's own, a tmpfs, a bind from its directory),
 // the stack's own networks (a bridge's harmless driver_opts, a name
-// <stack>_…, network_mode none), ports.
+// <stack>_…, network_mode none, an ipam leaving the subnet to Docker's
+// pools, link_local_ips), ports.
 func TestPolicyAllowsSafeStacks(t *testing.T) {
 	t.Parallel()
 	root, media := t.TempDir(), t.TempDir()
@@ -238,6 +239,11 @@ func TestPolicyAllowsSafeStacks(t *testing.T) {
   quiet:
     image: local/busybox:latest
     network_mode: none
+  linked:
+    image: local/busybox:latest
+    networks:
+      internal:
+        link_local_ips: [169.254.8.8]
 volumes:
   named: {}
   cache:
@@ -252,8 +258,11 @@ networks:
     driver: bridge
     internal: true
     driver_opts: {com.docker.network.driver.mtu: "1400", com.docker.network.bridge.enable_icc: "true"}
+    ipam: {}
   front:
     name: safe_front
+    ipam:
+      driver: default
 `, "")
 	ts, err := New(Config{StackRoots: []string{root}, BindRoots: []string{media}})
 	if err != nil {
@@ -272,8 +281,10 @@ networks:
 // compose would take as the engine's volume of that name) is refused.
 // Another stack's network (external, named other than <stack>_…, or
 // joined by network_mode) needs the owner's external_networks, a driver
-// other than bridge (macvlan, ipvlan: the LAN) network_drivers, and a
-// bridge on a host bridge network_host.
+// other than bridge (macvlan, ipvlan: the LAN) network_drivers, a
+// bridge on a host bridge network_host, and a bridge network's ipam
+// choosing its addresses (a subnet, range, gateway or aux address, or an
+// IPAM plugin) network_ipam.
 func TestPolicyTopLevel(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
@@ -312,6 +323,21 @@ func TestPolicyTopLevel(t *testing.T) {
 		{"net-mode", "    network_mode: vaultwarden_default\n", "", "service app", "network_mode", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
 		{"net-mode-bridge", "    network_mode: bridge\n", "", "service app", "network_mode", &Policy{ExternalNetworks: []string{"bridge"}}},
 		{"net-hook-mode", "    pre_start:\n      - image: local/busybox:latest\n        command: [id]\n        network_mode: vaultwarden_default\n", "", "service app pre_start[0]", "network_mode", &Policy{ExternalNetworks: []string{"vaultwarden_default"}}},
+		// A bridge network's own subnet, range, gateway or reserved
+		// addresses become the host's routes and addresses (the
+		// tailnet's, the LAN's, the DNS server's), as does what an IPAM
+		// plugin picks: network_ipam.
+		{"ipam-tailnet", network, "networks:\n  n:\n    ipam:\n      config:\n        - subnet: 100.64.0.0/10\n", "network n", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-lan", "", "networks:\n  default:\n    ipam:\n      config:\n        - subnet: 192.168.1.0/24\n          gateway: 192.168.1.1\n", "network default", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-second-pool", network, "networks:\n  n:\n    enable_ipv6: true\n    ipam:\n      config:\n        - {}\n        - subnet: fd00:1::/64\n", "network n", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-range", network, "networks:\n  n:\n    ipam:\n      config:\n        - ip_range: 10.255.255.52/30\n", "network n", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-gateway", network, "networks:\n  n:\n    ipam:\n      config:\n        - gateway: 10.255.255.53\n", "network n", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-aux", network, "networks:\n  n:\n    ipam:\n      config:\n        - aux_addresses: {dns: 10.255.255.53}\n", "network n", "ipam.config", &Policy{NetworkIPAM: true}},
+		{"ipam-driver", network, "networks:\n  n:\n    ipam:\n      driver: infoblox\n", "network n", "ipam.driver", &Policy{NetworkIPAM: true}},
+		{"ipam-host-bridge", network, "networks:\n  n:\n    driver_opts: {com.docker.network.bridge.name: br0}\n    ipam:\n      config:\n        - subnet: 192.168.1.0/24\n", "network n", "driver_opts", &Policy{NetworkHost: true, NetworkIPAM: true}},
+		// A macvlan's subnet is the LAN's, given to its containers, not
+		// the host: network_drivers alone allows it.
+		{"ipam-macvlan", network, "networks:\n  n:\n    driver: macvlan\n    driver_opts: {parent: eth0}\n    ipam:\n      config:\n        - subnet: 192.168.1.0/24\n          gateway: 192.168.1.1\n", "network n", "driver", &Policy{NetworkDrivers: []string{"macvlan"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			writeStack(t, root, tc.name, "services:\n  app:\n    image: local/busybox:latest\n"+tc.uses+tc.compose, "")

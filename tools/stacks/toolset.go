@@ -264,7 +264,8 @@ func (t *Toolset) declare() []tools.Spec {
 			Description: "Deploys the stack name from its stack root (<root>/<name>/compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml) with Docker Compose: " +
 				"creates or recreates what changed and waits for the containers to run (and be healthy, when they have a health check). " +
 				"${VAR} in the compose file sees only the stack's .env and env, never the server's environment. The stack must pass its policy first " +
-				"(no privileged, engine socket, host PID or network, devices, extra capabilities or bind mounts outside the allowed roots, unless the owner's config allows them for this stack); " +
+				"(no privileged, engine socket, host PID or network, devices, extra capabilities, bind mounts outside the allowed roots, other stacks' volumes or networks, " +
+				"network drivers other than bridge, or subnets of its choosing, unless the owner's config allows them for this stack); " +
 				"build, provider, models and remote include are refused. Progress is reported when the request carries a progress token. " +
 				"With repo, the stack is fetched from git instead (hosts on the owner's git_hosts only; https or ssh with the configured deploy key) at ref " +
 				"(a branch, tag or commit; default the remote's HEAD), its compose file at path (default compose.yaml, inside the repository); the history records the commit. " +
