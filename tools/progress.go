@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/tailops/tailops/approval"
+	"github.com/tailops/tailops/redact"
 )
 
 // Progress reports one tool call's progress to the client that made it,
@@ -100,7 +101,7 @@ func (p *Progress) Stage() {
 }
 
 // Report sends done of total (total 0: unknown) for the current stage,
-// with a message for people. A report that would not increase the
+// with a message for people, redacted. A report that would not increase the
 // progress is dropped, and so is one that comes within progressEvery of
 // the last unless it is final.
 func (p *Progress) Report(done, total float64, msg string, final bool) {
@@ -113,7 +114,9 @@ func (p *Progress) Report(done, total float64, msg string, final bool) {
 	if p.sent && (v <= p.last || (!final && time.Since(p.lastAt) < progressEvery)) {
 		return
 	}
-	params := map[string]any{"progressToken": p.token, "progress": v, "message": msg}
+	// A message may quote a daemon's or compose's error, which the
+	// result redacts; so is the message.
+	params := map[string]any{"progressToken": p.token, "progress": v, "message": redact.Text(msg)}
 	if total > 0 {
 		params["total"] = p.base + total
 	}

@@ -4,7 +4,9 @@ package tools_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcptest"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/tailops/tailops/redact/redacttest"
 	"github.com/tailops/tailops/tools"
 	"github.com/tailops/tailops/toolstest"
 )
@@ -87,5 +90,40 @@ func TestProgressIsOneRisingSequence(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n := notes.Get(); len(n) != 0 {
 		t.Errorf("notifications for a call without a progress token: %v", n)
+	}
+}
+
+// TestProgressMessagesAreRedacted: a progress message quoting a daemon's
+// error with a credential in a URL (as compose's pull errors do) reaches
+// the client redacted, as the call's result would be.
+func TestProgressMessagesAreRedacted(t *testing.T) {
+	leak := "Error response from daemon: Get \"https://u:" + redacttest.HMACToken + "@registry.example/v2/\": unauthorized"
+	sp := tools.TypedSpec[tools.NoArgs, tools.NoArgs]{
+		Name: "leaky", Title: "Leaky", Description: "reports a daemon error as progress", Risk: tools.RiskLow, Hints: tools.ReadHints,
+		Run: func(ctx context.Context, _ tools.NoArgs) (tools.NoArgs, error) {
+			tools.ProgressFrom(ctx).Report(1, 0, "web: "+leak, true)
+			return tools.NoArgs{}, nil
+		},
+	}.Spec()
+	srv := mcptest.NewUnstartedServer(t)
+	srv.AddServerOptions(server.WithToolHandlerMiddleware(tools.ProgressMiddleware))
+	srv.AddTool(sp.Tool, sp.Handler)
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	notes := toolstest.RecordProgress(srv.Client())
+	var req mcp.CallToolRequest
+	req.Params.Name = "leaky"
+	req.Params.Meta = &mcp.Meta{ProgressToken: "p"}
+	if _, err := srv.Client().CallTool(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	toolstest.WaitFor(t, "progress", func() bool { return len(notes.Get()) > 0 })
+	for _, n := range notes.Get() {
+		m := fmt.Sprint(n["message"])
+		if strings.Contains(m, redacttest.HMACToken) || !strings.Contains(m, "web: Error response from daemon") {
+			t.Errorf("progress message %q, want it redacted and otherwise kept", m)
+		}
 	}
 }
