@@ -100,7 +100,12 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 			in.served = append(in.served, s)
 		}
 	}
-	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Self: in.node.SelfID, Capability: c.TSCapability,
+	var host *tailnet.HostAddrs
+	if c.tailnetMode == tailnet.ModeTSNet {
+		// Listed now, before the sandbox may deny the netlink socket.
+		host = tailnet.NewHostAddrs()
+	}
+	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Self: in.node.SelfID, Host: host, Capability: c.TSCapability,
 		Allow: c.tsAllow, Logger: in.log})
 }
 

@@ -53,6 +53,11 @@ type IdentifierConfig struct {
 	// a process on the same host dialling it, with the kernel's tailnet
 	// interface — which is no peer: Identify treats it as unknown.
 	Self func() tailcfg.StableNodeID
+	// Host, in tsnet mode, are this host's own Tailscale addresses: a
+	// node holding one is the host's tailscaled, which carries any local
+	// process's or container's connections under its owner's identity,
+	// and Identify treats it as unknown. Nil: none.
+	Host *HostAddrs
 	// Capability is the app capability whose grants give scopes; empty
 	// means DefaultCapability.
 	Capability string
@@ -184,6 +189,9 @@ func (id *Identifier) Identify(ctx context.Context, remoteAddr string) (*Peer, e
 		return nil, fmt.Errorf("%w: %s (WhoIs answered without node or user)", ErrUnknownPeer, remoteAddr)
 	case id.cfg.Self != nil && res.Node.StableID != "" && res.Node.StableID == id.cfg.Self():
 		return nil, fmt.Errorf("%w: %s is this server's own node (a connection from this host, not through the tailnet)", ErrUnknownPeer, remoteAddr)
+	case id.hostNode(res.Node):
+		return nil, fmt.Errorf("%w: %s is this host's own tailscaled node, which carries the connections of every process and container on this host "+
+			"(a local client: --allow-loopback with a token)", ErrUnknownPeer, remoteAddr)
 	}
 	p := id.peer(res)
 	if id.ttl > 0 {
@@ -202,6 +210,20 @@ func (id *Identifier) Identify(ctx context.Context, remoteAddr string) (*Peer, e
 		id.mu.Unlock()
 	}
 	return p, nil
+}
+
+// hostNode reports whether n holds one of this host's own Tailscale
+// addresses (IdentifierConfig.Host).
+func (id *Identifier) hostNode(n *tailcfg.Node) bool {
+	if id.cfg.Host == nil {
+		return false
+	}
+	for _, a := range n.Addresses {
+		if a.IsSingleIP() && id.cfg.Host.Contains(a.Addr()) {
+			return true
+		}
+	}
+	return false
 }
 
 // peer builds a Peer from a WhoIs answer.

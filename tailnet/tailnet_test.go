@@ -197,6 +197,51 @@ func TestIdentifySelfIsUnknown(t *testing.T) {
 	}
 }
 
+// TestIdentifyHostNodeIsUnknown: in tsnet mode, a node holding one of
+// this host's own Tailscale addresses is the host's tailscaled, which
+// carries the connections of every local process and container under its
+// owner's identity: it is refused like an unknown peer, whatever its
+// grants; another node of the same owner is a peer. When the interfaces
+// can no longer be listed (the sandbox denies netlink), the last list
+// stays in use.
+func TestIdentifyHostNodeIsUnknown(t *testing.T) {
+	host := whois("owner@example.com", "homelab", nil, `{"scopes":["admin"]}`)
+	host.Node.StableID = "nHOST"
+	host.Node.Addresses = []netip.Prefix{netip.MustParsePrefix("100.64.0.7/32"), netip.MustParsePrefix("fd7a:115c:a1e0::7/128")}
+	other := whois("owner@example.com", "laptop", nil, `{"scopes":["readonly"]}`)
+	other.Node.StableID = "nOTHER"
+	other.Node.Addresses = []netip.Prefix{netip.MustParsePrefix("100.64.0.8/32")}
+	f := &fakeWhoIs{answers: map[string]*apitype.WhoIsResponse{"100.64.0.7:1": host, "100.64.0.8:1": other}}
+	calls := 0
+	list := func() ([]net.Addr, error) {
+		calls++
+		if calls > 1 {
+			return nil, errors.New("netlink: operation not permitted")
+		}
+		return []net.Addr{&net.IPNet{IP: net.ParseIP("192.168.1.10"), Mask: net.CIDRMask(24, 32)},
+			&net.IPNet{IP: net.ParseIP("fd7a:115c:a1e0::7"), Mask: net.CIDRMask(128, 128)}}, nil
+	}
+	h := tailnet.NewHostAddrsFrom(list)
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: f.WhoIs, Host: h, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if i == 1 {
+			h.RefreshNow() // fails: the first list stays
+			if calls != 2 {
+				t.Fatalf("%d listings, want 2", calls)
+			}
+		}
+		if p, err := id.Identify(context.Background(), "100.64.0.7:1"); !errors.Is(err, tailnet.ErrUnknownPeer) || !strings.Contains(fmt.Sprint(err), "this host's own tailscaled node") {
+			t.Errorf("the host's node: %v %v, want ErrUnknownPeer", p, err)
+		}
+		if p, err := id.Identify(context.Background(), "100.64.0.8:1"); err != nil || p.Name() != "owner@example.com" {
+			t.Errorf("another node: %v %v", p, err)
+		}
+	}
+}
+
 // TestIdentifyOffTailnetIsUnknown: a connection a host listener wrapped
 // by OffTailnet accepted is refused as an unknown peer even from an
 // address WhoIs knows (a LAN host that took a tailnet peer's address),
