@@ -171,6 +171,34 @@ const (
 	bodySuffix = `"prev":""}`
 )
 
+// MaxRecordedArguments bounds the arguments a record holds, as encoded
+// JSON: larger ones (a client may send up to the HTTP edge's 4 MiB) are
+// recorded by their size and SHA-256, so that no caller fills the log's
+// disk, or spends its CPU on their redaction, with a few calls.
+const MaxRecordedArguments = 64 << 10
+
+// recordedArguments returns a record's arguments as stored: redacted, or
+// for arguments over MaxRecordedArguments their size and digest.
+func recordedArguments(a any) any {
+	var b []byte
+	switch x := a.(type) {
+	case json.RawMessage: // as a client sends them
+		b = x
+	case string:
+		b = []byte(x)
+	case map[string]any, []any:
+		b, _ = json.Marshal(x)
+	}
+	if len(b) <= MaxRecordedArguments {
+		return redact.Value(a)
+	}
+	sum := sha256.Sum256(b)
+	return map[string]any{
+		"omitted": fmt.Sprintf("%d bytes of arguments, over the %d an audit record holds", len(b), MaxRecordedArguments),
+		"sha256":  hex.EncodeToString(sum[:]),
+	}
+}
+
 // encodeBody returns the JSON of r with Seq 0 and Prev "", with secrets
 // redacted. It is the expensive part of Write and runs outside the lock.
 // The body lives in a pooled buffer: release gives it back, once the
@@ -181,7 +209,7 @@ func encodeBody(r *Record, caller *auth.Caller) (body []byte, release func(), er
 	w.Prev = ""
 	w.Time = r.Time.UTC()
 	w.Caller = caller
-	w.Arguments = redact.Value(r.Arguments)
+	w.Arguments = recordedArguments(r.Arguments)
 	w.Detail = redact.Value(r.Detail)
 	w.Approval = redact.Value(r.Approval)
 	w.RequestID = redact.Text(r.RequestID)

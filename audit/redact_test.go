@@ -5,6 +5,7 @@ package audit_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,4 +112,44 @@ func TestWriteStoresNoSecrets(t *testing.T) {
 func jsonEscaped(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b[1 : len(b)-1])
+}
+
+// TestWriteCapsArguments: arguments over audit.MaxRecordedArguments (as
+// a client sends them, raw, or decoded) are recorded by their size and
+// SHA-256, so that a call with the HTTP edge's 4 MiB of arguments makes
+// a small record; arguments at the limit are recorded, redacted, whole.
+func TestWriteCapsArguments(t *testing.T) {
+	big := `{"payload":"` + strings.Repeat("token=a ", 512<<10) + `"}`
+	atLimit := `{"p":"` + strings.Repeat("x", audit.MaxRecordedArguments-8) + `"}`
+	for _, tc := range []struct {
+		name    string
+		args    any
+		omitted bool
+	}{
+		{"raw, 4 MiB", json.RawMessage(big), true},
+		{"decoded, 4 MiB", map[string]any{"payload": strings.Repeat("token=a ", 512<<10)}, true},
+		{"raw, at the limit", json.RawMessage(atLimit), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.log")
+			l := openLog(t, path, nil)
+			if err := l.Write(context.Background(), &audit.Record{Tool: "no_such_tool", Arguments: tc.args}); err != nil {
+				t.Fatal(err)
+			}
+			line := lastLine(t, path)
+			var rec struct {
+				Arguments map[string]any `json:"arguments"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			_, omitted := rec.Arguments["omitted"]
+			switch {
+			case omitted != tc.omitted:
+				t.Errorf("arguments %.200v, want omitted=%v", rec.Arguments, tc.omitted)
+			case tc.omitted && (len(line) > 4<<10 || !strings.Contains(line, "over the 65536 an audit record holds") || len(fmt.Sprint(rec.Arguments["sha256"])) != 64):
+				t.Errorf("record of %d bytes: %.300s", len(line), line)
+			}
+		})
+	}
 }
