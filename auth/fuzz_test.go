@@ -96,3 +96,46 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScopesFromGrants gives the grant parser arbitrary capability
+// values: it never panics, grants only known scopes, and takes a rule
+// only when it is one JSON object with the key "scopes", spelt so, once,
+// each of whose scopes it grants.
+func FuzzScopesFromGrants(f *testing.F) {
+	for _, s := range []string{`{"scopes":["readonly"]}`, `{"scopes":["admin","container:write"]}`, `{"scopes":["readonly"],"scopes":["admin"]}`,
+		`{"SCOPES":["admin"]}`, `{"scopes":["admin"]}}`, `{"scopes":[]}`, `["admin"]`, ` {"scopes" : [ "system:read" ] } `} {
+		f.Add(s)
+	}
+	known := map[auth.Scope]bool{}
+	for _, s := range auth.Known() {
+		known[s] = true
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		scopes, rejected := auth.ScopesFromGrants([]string{v})
+		for _, s := range scopes {
+			if !known[s] {
+				t.Fatalf("%q granted unknown scope %q", v, s)
+			}
+		}
+		if len(rejected) > 0 {
+			if len(scopes) != 0 {
+				t.Fatalf("%q rejected, yet granted %v", v, scopes)
+			}
+			return
+		}
+		var m map[string][]string
+		dec := json.NewDecoder(strings.NewReader(v))
+		if err := dec.Decode(&m); err != nil || len(m) != 1 || m["scopes"] == nil || strings.Count(v, `"scopes"`) < 1 {
+			t.Fatalf("%q accepted, but is not one object with the key scopes: %v %v", v, m, err)
+		}
+		for _, n := range m["scopes"] {
+			found := false
+			for _, s := range scopes {
+				found = found || string(s) == n
+			}
+			if !found {
+				t.Fatalf("%q accepted without granting %q: %v", v, n, scopes)
+			}
+		}
+	})
+}

@@ -75,8 +75,13 @@ func parseGrantRule(v string) ([]Scope, error) {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		return nil, fmt.Errorf("parsing rule: %s", msg)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("parsing rule: more than one JSON value")
+	if rest := strings.TrimSpace(trimmed[dec.InputOffset():]); rest != "" {
+		return nil, fmt.Errorf("parsing rule: %q after the JSON object", truncateRule(rest))
+	}
+	// encoding/json matches keys without case and keeps the last of two:
+	// a rule must say "scopes", once, as a reviewer reads it.
+	if err := exactKeys(trimmed, "scopes"); err != nil {
+		return nil, fmt.Errorf("parsing rule: %w", err)
 	}
 	if raw.Scopes == nil {
 		return nil, fmt.Errorf(`no "scopes" key`)
@@ -90,4 +95,41 @@ func parseGrantRule(v string) ([]Scope, error) {
 		}
 	}
 	return CheckScopes(*raw.Scopes)
+}
+
+// exactKeys checks that the JSON object obj has each of its keys once,
+// each spelt as one of keys.
+func exactKeys(obj string, keys ...string) error {
+	dec := json.NewDecoder(strings.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := t.(string)
+		switch {
+		case !slices.Contains(keys, k):
+			return fmt.Errorf("unknown key %q", truncateRule(k))
+		case seen[k]:
+			return fmt.Errorf("key %q given twice", k)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// truncateRule cuts s for an error message.
+func truncateRule(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
