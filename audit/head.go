@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 )
 
 // head is the content of <path>.head: the seq and hex hash of the last
@@ -69,7 +70,7 @@ func writeHead(hf **os.File, path string, k link) error {
 	}
 	data = append(data, '\n')
 	if *hf == nil {
-		f, err := os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return fmt.Errorf("opening audit head: %w", err)
 		}

@@ -189,7 +189,7 @@ func (l *Log) resume() (note string, err error) {
 
 	_, statErr := os.Stat(l.path)
 	created := errors.Is(statErr, fs.ErrNotExist)
-	l.f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	l.f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return "", err
 	}
@@ -263,7 +263,7 @@ func joinNotes(notes ...string) string {
 
 // acquireLock takes an exclusive flock on <path>.lock.
 func (l *Log) acquireLock() error {
-	f, err := os.OpenFile(l.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(l.path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating lock file: %w", err)
 	}

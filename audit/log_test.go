@@ -22,6 +22,7 @@ import (
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/labtest"
 )
 
 var zeros = strings.Repeat("0", 64)
@@ -478,12 +479,8 @@ func TestOpenFailsWhenDirectoryCannotBeCreated(t *testing.T) {
 }
 
 func TestWriteFailsClosed(t *testing.T) {
-	// A log whose active file is /dev/full: every write fails with ENOSPC.
-	dir := t.TempDir()
-	path := filepath.Join(dir, "audit.log")
-	if err := os.Symlink("/dev/full", path); err != nil {
-		t.Fatal(err)
-	}
+	// A log on a full file system: every write fails with ENOSPC.
+	path := fullDiskLog(t)
 	l := openLog(t, path, &audit.Options{Logger: quietLogger()})
 	if err := l.Healthy(); err != nil {
 		t.Fatalf("Healthy before any write: %v", err)
@@ -491,7 +488,7 @@ func TestWriteFailsClosed(t *testing.T) {
 
 	err := l.Write(context.Background(), &audit.Record{Tool: "restart_container"})
 	if err == nil {
-		t.Fatal("Write to /dev/full succeeded")
+		t.Fatal("Write to a full disk succeeded")
 	}
 	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, audit.ErrUnavailable) {
 		t.Errorf("Write error %v does not wrap ENOSPC and ErrUnavailable", err)
@@ -810,4 +807,63 @@ func TestWriteReturnsAfterFsync(t *testing.T) {
 			t.Fatalf("write %d returned before its record was in the file", i)
 		}
 	}
+}
+
+// TestOpenFollowsNoSymlinks: a symbolic link planted in the audit
+// directory as the log, its head or its lock file (by another user who
+// can write there) is never written through: Open fails or the record is
+// written elsewhere, and the link's target is left as it was.
+func TestOpenFollowsNoSymlinks(t *testing.T) {
+	for _, suffix := range []string{"", ".head", ".lock"} {
+		t.Run("audit.log"+suffix, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.log")
+			// A first run leaves a log and its head; then the file is
+			// swapped for a link to a victim.
+			l := openLog(t, path, nil)
+			if err := l.Write(context.Background(), &audit.Record{Tool: "health_check"}); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			victim := filepath.Join(t.TempDir(), "passwd")
+			const original = "root:x:0:0:root:/root:/bin/bash\n"
+			if err := os.WriteFile(victim, []byte(original), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(path + suffix)
+			if err := os.Symlink(victim, path+suffix); err != nil {
+				t.Fatal(err)
+			}
+			if l, err := audit.Open(path, &audit.Options{Logger: quietLogger()}); err == nil {
+				l.Write(context.Background(), &audit.Record{Tool: "health_check"})
+				l.Close()
+			}
+			if b, _ := os.ReadFile(victim); string(b) != original {
+				t.Errorf("the link's target was written: %q", b)
+			}
+			// A link to a file that does not exist is not created either
+			// (/etc/nologin would lock users out).
+			absent := filepath.Join(t.TempDir(), "nologin")
+			os.Remove(path + suffix)
+			if err := os.Symlink(absent, path+suffix); err != nil {
+				t.Fatal(err)
+			}
+			if l, err := audit.Open(path, &audit.Options{Logger: quietLogger()}); err == nil {
+				l.Write(context.Background(), &audit.Record{Tool: "health_check"})
+				l.Close()
+			}
+			if _, err := os.Lstat(absent); err == nil {
+				t.Errorf("the link's absent target was created")
+			}
+		})
+	}
+}
+
+// fullDiskLog returns the path of an audit log (not yet created) on a
+// small tmpfs that is full: its first write fails with ENOSPC.
+func fullDiskLog(t *testing.T) string {
+	t.Helper()
+	mnt := labtest.Tmpfs(t, "64k")
+	labtest.Fill(t, filepath.Join(mnt, "filler"))
+	return filepath.Join(mnt, "audit.log")
 }

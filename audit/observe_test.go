@@ -5,7 +5,6 @@ package audit_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,12 +27,12 @@ func (o *observed) observe(d time.Duration, err error) {
 }
 
 // TestObserveSeesEveryWrite: Observe is called once per Write, concurrent
-// ones included, with the write's error (ENOSPC from /dev/full, a record
+// ones included, with the write's error (ENOSPC from a full tmpfs, a record
 // that cannot be encoded) or nil and a duration that covers the fsync.
 func TestObserveSeesEveryWrite(t *testing.T) {
 	tests := []struct {
 		name     string
-		devFull  bool
+		fullDisk bool
 		record   *audit.Record
 		writers  int
 		wantErrs bool
@@ -45,10 +44,8 @@ func TestObserveSeesEveryWrite(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "audit.log")
-			if tt.devFull {
-				if err := os.Symlink("/dev/full", path); err != nil {
-					t.Fatal(err)
-				}
+			if tt.fullDisk {
+				path = fullDiskLog(t)
 			}
 			var o observed
 			l := openLog(t, path, &audit.Options{Observe: o.observe})
@@ -74,7 +71,7 @@ func TestObserveSeesEveryWrite(t *testing.T) {
 				if (err != nil) != tt.wantErrs {
 					t.Errorf("write %d observed with error %v, want an error: %v", i, err, tt.wantErrs)
 				}
-				if tt.devFull && err != nil && !errors.Is(err, audit.ErrUnavailable) {
+				if tt.fullDisk && err != nil && !errors.Is(err, audit.ErrUnavailable) {
 					t.Errorf("write %d observed with %v, not ErrUnavailable", i, err)
 				}
 				if o.durs[i] <= 0 {
