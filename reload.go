@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,8 +35,13 @@ type reloader struct {
 	grant *sandbox.ConfigFileGrant
 	stamp string // fileStamp of the file when it was last read
 
-	mu     sync.Mutex
-	failed string // /readyz's warning while the last reload failed
+	// started is the file's settings at start, revocations left out
+	// (startedSettings): what a reload compares the file with.
+	started string
+
+	mu      sync.Mutex
+	failed  string // /readyz's warning while the last reload failed
+	restart string // /readyz's warning while the file holds settings not applied
 }
 
 // newReloader returns the reloader of c's config file, or nil without one
@@ -44,7 +50,19 @@ func newReloader(c *config, v *auth.Verifier, a *audit.Log, log *slog.Logger) *r
 	if c.ConfigFile == "" || c.Stdio {
 		return nil
 	}
-	return &reloader{path: c.ConfigFile, verifier: v, audit: a, log: log, grant: c.configGrant, stamp: c.fileStamp}
+	return &reloader{path: c.ConfigFile, verifier: v, audit: a, log: log, grant: c.configGrant, stamp: c.fileStamp,
+		started: startedSettings(c.file)}
+}
+
+// startedSettings is fc's settings but its revocations, as one string:
+// two files give the same one when only their revocations differ.
+func startedSettings(fc fileConfig) string {
+	fc.Revoked = nil
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // warnings are /readyz's lines about reloads. They name no path: /readyz
@@ -55,10 +73,13 @@ func (r *reloader) warnings() []string {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.failed == "" {
-		return nil
+	var out []string
+	for _, w := range []string{r.failed, r.restart} {
+		if w != "" {
+			out = append(out, w)
+		}
 	}
-	return []string{r.failed}
+	return out
 }
 
 // watch reloads on SIGHUP and on a change of the file's stamp, checked
@@ -115,12 +136,25 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 		rv = *fc.Revoked
 	}
 	r.verifier.SetRevocations(rv)
+	// Only revocations reload: a tightened setting (read_only, tools,
+	// ts_allow...) that silently waited for a restart would read as in
+	// force.
+	restart := ""
+	if startedSettings(fc) != r.started {
+		restart = fmt.Sprintf("the config file's settings other than revoked changed since start (seen at %s): only revocations reload, "+
+			"so the rest applies at the next restart; restart TailOps to apply it", time.Now().UTC().Format(time.RFC3339))
+	}
 	r.mu.Lock()
-	r.failed = ""
+	r.failed, r.restart = "", restart
 	r.mu.Unlock()
-	r.log.Info("reloaded revocations", "token_ids", len(rv.TokenIDs), "agents", len(rv.Agents), "trigger", trigger)
-	r.record(ctx, &audit.Record{Event: audit.EventConfigReload, Result: audit.ResultSuccess,
-		Reason: fmt.Sprintf("%s: revocations reloaded: %d token ids, %d agents", trigger, len(rv.TokenIDs), len(rv.Agents))})
+	reason := fmt.Sprintf("%s: revocations reloaded: %d token ids, %d agents", trigger, len(rv.TokenIDs), len(rv.Agents))
+	if restart != "" {
+		r.log.Warn("the config file's settings other than revoked changed since start; restart TailOps to apply them", "trigger", trigger)
+		reason += "; other settings changed and need a restart"
+	} else {
+		r.log.Info("reloaded revocations", "token_ids", len(rv.TokenIDs), "agents", len(rv.Agents), "trigger", trigger)
+	}
+	r.record(ctx, &audit.Record{Event: audit.EventConfigReload, Result: audit.ResultSuccess, Reason: reason})
 }
 
 // record writes rec to the audit log; a failure is logged (the log then

@@ -430,3 +430,35 @@ func TestSIGHUPWithoutReloadKeepsServing(t *testing.T) {
 		t.Errorf("the audit log's last record is not server_stop: %s", last)
 	}
 }
+
+// TestReloadSaysWhenSettingsNeedARestart: only revocations reload; a
+// reload that finds other settings changed (here read_only, a tightening
+// an operator would expect in force) still applies the revocations, and
+// says in the log, on /readyz and in its audit record that the rest needs
+// a restart, until the file holds the start's settings again.
+func TestReloadSaysWhenSettingsNeedARestart(t *testing.T) {
+	const size = 96
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	if err := os.WriteFile(cfg, padConfig(t, `{"revoked": {"agents": ["other-agent"]}}`, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := runBinary(t, binPath, "--config", cfg, "--sandbox", "enforce")
+	tokens := map[string]string{"sandbox-test": p.token(t, "readonly"), "other-agent": mintAgent(t, p.State, "other-agent")}
+
+	editInPlace(t, cfg, padConfig(t, `{"read_only": true, "revoked": {"agents": ["sandbox-test"]}}`, size))
+	waitLog(t, p, `level=WARN msg="the config file's settings other than revoked changed since start; restart TailOps to apply them"`)
+	wantAccess(t, p, tokens, "after the edit", map[string]bool{"sandbox-test": true})
+	if body := readyz(t, p.URL); !strings.Contains(body, "only revocations reload, so the rest applies at the next restart") || strings.Contains(body, cfg) {
+		t.Errorf("/readyz after a reload with other settings changed (want the warning, no path):\n%s", body)
+	}
+	if recs := auditEvents(t, p, "config_reload"); len(recs) != 1 || recs[0]["result"] != "success" ||
+		!strings.Contains(fmt.Sprint(recs[0]["reason"]), "other settings changed and need a restart") {
+		t.Errorf("audit records of the reload: %v", recs)
+	}
+
+	editInPlace(t, cfg, padConfig(t, `{"revoked": {"agents": ["other-agent"]}}`, size))
+	waitLog(t, p, `msg="reloaded revocations" token_ids=0 agents=1`)
+	if body := readyz(t, p.URL); body != "ready\n" {
+		t.Errorf("/readyz with the start's settings back still warns:\n%s", body)
+	}
+}
