@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/redact"
@@ -173,30 +176,98 @@ const (
 
 // MaxRecordedArguments bounds the arguments a record holds, as encoded
 // JSON: larger ones (a client may send up to the HTTP edge's 4 MiB) are
-// recorded by their size and SHA-256, so that no caller fills the log's
-// disk, or spends its CPU on their redaction, with a few calls.
+// shortened (shorten) before they are redacted and stored, so that no
+// caller fills the log's disk, or spends its CPU on their redaction, with
+// a few calls, while the record still says what the call was for.
 const MaxRecordedArguments = 64 << 10
 
-// recordedArguments returns a record's arguments as stored: redacted, or
-// for arguments over MaxRecordedArguments their size and digest.
+// recordedArguments returns a record's arguments as stored: redacted and,
+// over MaxRecordedArguments, shortened.
 func recordedArguments(a any) any {
 	var b []byte
 	switch x := a.(type) {
 	case json.RawMessage: // as a client sends them
+		if len(x) <= MaxRecordedArguments {
+			return redact.Value(a)
+		}
 		b = x
-	case string:
-		b = []byte(x)
-	case map[string]any, []any:
+	case map[string]any, []any, string:
 		b, _ = json.Marshal(x)
-	}
-	if len(b) <= MaxRecordedArguments {
+		if len(b) <= MaxRecordedArguments {
+			return redact.Value(a)
+		}
+	default:
 		return redact.Value(a)
 	}
-	sum := sha256.Sum256(b)
-	return map[string]any{
-		"omitted": fmt.Sprintf("%d bytes of arguments, over the %d an audit record holds", len(b), MaxRecordedArguments),
-		"sha256":  hex.EncodeToString(sum[:]),
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Sprintf("[%d bytes of arguments that are not JSON, not recorded]", len(b))
 	}
+	// Shorter and shorter, until it fits: white space is gone already.
+	for _, l := range []shortening{{4096, 256, 256, 8}, {256, 32, 32, 4}, {64, 8, 8, 2}} {
+		short := redact.Value(l.shorten(v, 0))
+		if e, err := json.Marshal(short); err == nil && len(e) <= MaxRecordedArguments {
+			return short
+		}
+	}
+	return fmt.Sprintf("[%d bytes of arguments, too many parts to record]", len(b))
+}
+
+// runeCut returns the largest n ≤ max at which s can be cut between runes.
+func runeCut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// shortening bounds each part of a value: strings to str bytes, arrays to
+// elems elements, objects to keys keys, nesting to depth levels; what
+// is cut says so in the value's place.
+type shortening struct{ str, elems, keys, depth int }
+
+func (l shortening) shorten(v any, depth int) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) <= l.str {
+			return x
+		}
+		// Redacted with some text after the cut, so that a secret across
+		// it is seen whole by the rules, then cut.
+		red := redact.Text(x[:runeCut(x, l.str+256)])
+		return red[:runeCut(red, l.str)] + fmt.Sprintf("…[%d bytes in all, the rest not recorded]", len(x))
+	case []any:
+		if depth >= l.depth {
+			return fmt.Sprintf("[an array of %d elements, nested too deep to record]", len(x))
+		}
+		out := make([]any, 0, min(len(x), l.elems)+1)
+		for _, e := range x[:min(len(x), l.elems)] {
+			out = append(out, l.shorten(e, depth+1))
+		}
+		if len(x) > l.elems {
+			out = append(out, fmt.Sprintf("[%d more elements not recorded]", len(x)-l.elems))
+		}
+		return out
+	case map[string]any:
+		if depth >= l.depth {
+			return fmt.Sprintf("[an object of %d keys, nested too deep to record]", len(x))
+		}
+		keys := slices.Sorted(maps.Keys(x))
+		out := make(map[string]any, min(len(keys), l.keys)+1)
+		for _, k := range keys[:min(len(keys), l.keys)] {
+			out[l.shorten(k, depth+1).(string)] = l.shorten(x[k], depth+1)
+		}
+		if len(keys) > l.keys {
+			out["…"] = fmt.Sprintf("[%d more keys not recorded]", len(keys)-l.keys)
+		}
+		return out
+	}
+	return v
 }
 
 // encodeBody returns the JSON of r with Seq 0 and Prev "", with secrets
