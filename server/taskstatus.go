@@ -24,24 +24,30 @@ func (s *Server) taskStatusFilter(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := rateKey(auth.CallerFrom(r.Context()))
-		next.ServeHTTP(&taskStatusWriter{ResponseWriter: w, owns: func(id string) bool { return s.tasks.owns(id, key) }}, r)
+		next.ServeHTTP(&taskStatusWriter{ResponseWriter: w, tasks: s.tasks, r: r}, r)
 	})
 }
 
 // taskStatusWriter is a response writer that drops the server-sent
-// events holding a status notification of a task owns says is not the
-// caller's. mcp-go writes each event with one Write.
+// events holding a status notification of a task that is not the
+// caller's. mcp-go (v1.6.0) writes each event with one Write, "event:
+// message\ndata: " and then the message, whose method comes first after
+// "jsonrpc". Were its resumable event store turned on, which writes an
+// event's id line apart, a dropped event would leave that line behind.
 type taskStatusWriter struct {
 	http.ResponseWriter
-	owns func(taskID string) bool
+	tasks *taskTable
+	r     *http.Request
 }
 
-var taskStatusMethod = []byte(mcp.MethodNotificationTasksStatus)
+var (
+	sseMessage       = []byte("event: message\ndata: ")
+	taskStatusMethod = []byte(`"method":"` + mcp.MethodNotificationTasksStatus + `"`)
+)
 
 func (w *taskStatusWriter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, taskStatusMethod) {
-		if id, ok := taskStatusEvent(p); ok && !w.owns(id) {
+	if bytes.HasPrefix(p, sseMessage) && bytes.Contains(p[len(sseMessage):min(len(p), len(sseMessage)+128)], taskStatusMethod) {
+		if id, ok := taskStatusEvent(p); ok && !w.tasks.owns(id, rateKey(auth.CallerFrom(w.r.Context()))) {
 			return len(p), nil
 		}
 	}
