@@ -62,9 +62,14 @@ func ScopesFromGrants(values []string) (scopes []Scope, rejected []RejectedGrant
 
 // parseGrantRule parses one rule strictly.
 func parseGrantRule(v string) ([]Scope, error) {
-	trimmed := strings.TrimSpace(v)
+	trimmed := strings.Trim(v, " \t\r\n") // JSON's white space, no other
 	if !strings.HasPrefix(trimmed, "{") {
 		return nil, fmt.Errorf("not a JSON object")
+	}
+	if strings.Contains(trimmed, `\`) {
+		// No key or scope name needs one, and "\u0073copes" would read
+		// as scopes to the parser, not to a reviewer.
+		return nil, fmt.Errorf(`parsing rule: an escape (\) in a rule`)
 	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(trimmed)))
 	dec.DisallowUnknownFields()

@@ -40,6 +40,10 @@ func TestScopesFromGrants(t *testing.T) {
 			want: nil, rejected: []string{`key "scopes" given twice`}},
 		{name: "a key in another case", values: []string{`{"SCOPES":["admin"]}`, `{"Scopes":["admin"]}`},
 			want: nil, rejected: []string{`unknown key "SCOPES"`, `unknown key "Scopes"`}},
+		{name: "an escaped key or scope", values: []string{`{"\u0073copes":["admin"]}`, `{"scopes":["\u0061dmin"]}`},
+			want: nil, rejected: []string{"an escape", "an escape"}},
+		{name: "other white space around the rule", values: []string{"\u00a0{\"scopes\":[\"admin\"]}", " \t{\"scopes\":[\"readonly\"]}\n"},
+			want: []Scope{ScopeReadonly}, rejected: []string{"not a JSON object"}},
 		{name: "the non-grantable authenticated pseudo-scope", values: []string{`{"scopes":["authenticated"]}`},
 			want: nil, rejected: []string{"unknown scope"}},
 	}
