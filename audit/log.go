@@ -190,6 +190,10 @@ func (l *Log) resume() (note string, err error) {
 	_, statErr := os.Stat(l.path)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	l.f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return "", fmt.Errorf("%s is a symbolic link, which the audit log never follows (another user who can write there could aim it anywhere): "+
+			"give --audit-log the link's target", l.path)
+	}
 	if err != nil {
 		return "", err
 	}
