@@ -535,7 +535,7 @@ func (c *config) tsAuthKey() (string, error) {
 	}
 	b, err := readSecretFile(c.TSAuthKeyFile, "--ts-authkey-file")
 	if err != nil {
-		return "", fmt.Errorf("reading --ts-authkey-file: %w", err)
+		return "", err
 	}
 	k := strings.TrimSpace(string(b))
 	if k == "" {
@@ -663,7 +663,7 @@ func (c *config) loadSecret(create bool) ([]byte, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s does not exist (start `tailops serve` once to create it, or set TAILOPS_SHARED_SECRET_FILE)", errNoSecret, path)
 		}
-		return nil, fmt.Errorf("reading shared secret: %w", err)
+		return nil, err
 	}
 	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)

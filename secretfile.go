@@ -19,12 +19,12 @@ const maxSecretFile = 64 << 10
 func readSecretFile(path, what string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s %s is not a regular file (mode %v)", what, path, fi.Mode())
@@ -34,7 +34,7 @@ func readSecretFile(path, what string) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	if len(b) > maxSecretFile {
 		return nil, fmt.Errorf("%s %s is over %d bytes", what, path, maxSecretFile)

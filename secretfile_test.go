@@ -60,7 +60,7 @@ func TestSecretFilesMustBePrivate(t *testing.T) {
 		{"auth key 0666", func(t *testing.T) error {
 			_, err := (&config{TSAuthKeyFile: write(t, "k", 0o666)}).tsAuthKey()
 			return err
-		}, "reading --ts-authkey-file: --ts-authkey-file"},
+		}, "--ts-authkey-file /"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
