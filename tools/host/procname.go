@@ -31,12 +31,22 @@ func processName(ctx context.Context, p *process.Process) string {
 	return showName(n)
 }
 
+// commMax is the longest name the kernel keeps for a process (comm).
+const commMax = 15
+
 // showName returns a process name as the tools show it: up to its first
-// white space or control character, at most maxProcessName bytes (whole
-// runes), with secrets redacted.
+// control character, and for a name longer than the kernel's own (one
+// gopsutil took from the command line) up to its first white space too;
+// at most maxProcessName bytes (whole runes), with secrets redacted. A
+// kernel name may hold a space ("Web Content").
 func showName(n string) string {
-	if i := strings.IndexFunc(n, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+	if i := strings.IndexFunc(n, unicode.IsControl); i >= 0 {
 		n = n[:i]
+	}
+	if len(n) > commMax {
+		if i := strings.IndexFunc(n, unicode.IsSpace); i >= 0 {
+			n = n[:i]
+		}
 	}
 	if len(n) > maxProcessName {
 		cut := maxProcessName

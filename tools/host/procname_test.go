@@ -86,7 +86,8 @@ $| = 1; print $s->sockport, "\n"; sleep 60;`
 func TestShowName(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"nginx", "nginx"},
-		{"postgres: writer", "postgres:"},
+		{"Web Content", "Web Content"},
+		{"postgres: checkpointer", "postgres:"},
 		{"a\x1b[2Jb", "a"},
 		{strings.Repeat("é", 40), strings.Repeat("é", 32)},
 		{strings.Repeat("a", 63) + "é", strings.Repeat("a", 63)},
