@@ -336,6 +336,10 @@ func (c *checker) spec(what string, s types.ContainerSpec, volumes types.Volumes
 		return refuse(what, "pid", "another container's PID namespace is not allowed for this stack (policy pid_host): name a service of this stack")
 	case isContainer(s.NetworkMode) && !pol.NetworkHost:
 		return refuse(what, "network_mode", "another container's network is not allowed for this stack (policy network_host): use service:NAME of this stack")
+	case modeNetwork(s.NetworkMode) == "bridge" && !slices.Contains(pol.ExternalNetworks, "bridge"):
+		return refuse(what, "network_mode", fmt.Sprintf("%q joins Docker's default bridge, which every container started without a network of its own shares, "+
+			"which is not allowed for this stack unless its owner lists \"bridge\" in the stack's policy external_networks: leave network_mode out, "+
+			"and compose gives the stack a network of its own", s.NetworkMode))
 	case modeNetwork(s.NetworkMode) != "" && !slices.Contains(pol.ExternalNetworks, modeNetwork(s.NetworkMode)):
 		return refuse(what, "network_mode", fmt.Sprintf("%q joins the engine's network %s, from outside this stack (it may be another stack's private network), "+
 			"which is not allowed for this stack (policy external_networks): use networks", s.NetworkMode, modeNetwork(s.NetworkMode)))
