@@ -23,18 +23,7 @@ import (
 // sizes and check (CRC32, CRC64 or SHA-256), each index and footer.
 // l bounds all the blocks of all the streams together.
 func NewFileReader(src io.Reader, l Limits) (*Reader, error) {
-	x := &Reader{r: countingReader{r: bufio.NewReaderSize(src, 64<<10)}, l: l, file: true}
-	var h [12]byte
-	if _, err := io.ReadFull(&x.r, h[:]); err != nil {
-		return nil, fmt.Errorf("stream header: %w", noEOF(err))
-	}
-	if err := x.streamHeader(h); err != nil {
-		return nil, err
-	}
-	if err := x.nextBlock(); err != nil {
-		return nil, err
-	}
-	return x, nil
+	return start(&Reader{r: countingReader{r: bufio.NewReaderSize(src, 64<<10)}, l: l, file: true})
 }
 
 // crc64Table is xz's CRC64's.

@@ -85,7 +85,11 @@ type Reader struct {
 // the stream's index, which it does not check, nor the blocks' checks
 // or padding (journald writes neither).
 func NewReader(src io.Reader, l Limits) (*Reader, error) {
-	x := &Reader{r: countingReader{r: bufio.NewReaderSize(src, 512)}, l: l}
+	return start(&Reader{r: countingReader{r: bufio.NewReaderSize(src, 512)}, l: l})
+}
+
+// start reads x's stream header and first block header.
+func start(x *Reader) (*Reader, error) {
 	var h [12]byte
 	if _, err := io.ReadFull(&x.r, h[:]); err != nil {
 		return nil, fmt.Errorf("stream header: %w", noEOF(err))

@@ -181,13 +181,8 @@ func (c *checker) check(p *types.Project) error {
 // overlay's o names host directories (lowerdir=/etc), and what nfs, cifs
 // or a block device would mount cannot be checked here.
 func (c *checker) volume(what, project string, v types.VolumeConfig) error {
-	if !slices.Contains(c.policy.ExternalVolumes, v.Name) {
-		switch {
-		case bool(v.External):
-			return refuse(what, "external", fmt.Sprintf("volume %q is not this stack's (it may be another stack's data), which is not allowed for this stack (policy external_volumes)", v.Name))
-		case !strings.HasPrefix(v.Name, project+"_"):
-			return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's volume, which is not allowed for this stack (policy external_volumes): leave name out", v.Name, project))
-		}
+	if err := foreign(what, "volume", "data", "external_volumes", project, v.Name, bool(v.External), c.policy.ExternalVolumes); err != nil {
+		return err
 	}
 	if v.Driver != "" && v.Driver != "local" {
 		if slices.Contains(c.policy.VolumeDrivers, v.Driver) {
@@ -208,6 +203,22 @@ func (c *checker) volume(what, project string, v types.VolumeConfig) error {
 	default:
 		return refuse(what, "driver_opts", fmt.Sprintf("type %q with o %q mounts what the policy cannot check: use a bind mount (type: none, o: bind) from the stack's directory or a bind root, a tmpfs, or a plain volume", typ, v.DriverOpts["o"]))
 	}
+}
+
+// foreign refuses a volume or network (kind) of project named name that
+// may be another stack's (its what, such as its data) — an external one,
+// or one named outside the project's names — unless the policy's list
+// under key (allowed) names it.
+func foreign(what, kind, its, key, project, name string, external bool, allowed []string) error {
+	switch {
+	case slices.Contains(allowed, name):
+		return nil
+	case external:
+		return refuse(what, "external", fmt.Sprintf("%s %q is not this stack's (it may be another stack's %s), which is not allowed for this stack (policy %s)", kind, name, its, key))
+	case !strings.HasPrefix(name, project+"_"):
+		return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's %s, which is not allowed for this stack (policy %s): leave name out", name, project, kind, key))
+	}
+	return nil
 }
 
 // hostBridgeOpts are the bridge driver's options that put a network on
@@ -238,13 +249,8 @@ func (c *checker) network(what, project string, n types.NetworkConfig) error {
 		}
 		return nil
 	}
-	if !slices.Contains(c.policy.ExternalNetworks, n.Name) {
-		switch {
-		case bool(n.External):
-			return refuse(what, "external", fmt.Sprintf("network %q is not this stack's (it may be another stack's private network), which is not allowed for this stack (policy external_networks)", n.Name))
-		case !strings.HasPrefix(n.Name, project+"_"):
-			return refuse(what, "name", fmt.Sprintf("%q is not named %s_…, so it may be another stack's network, which is not allowed for this stack (policy external_networks): leave name out", n.Name, project))
-		}
+	if err := foreign(what, "network", "private network", "external_networks", project, n.Name, bool(n.External), c.policy.ExternalNetworks); err != nil {
+		return err
 	}
 	if bool(n.External) {
 		return nil
