@@ -299,3 +299,63 @@ func TestHTTPRequestApprovalFollowsTheAllowList(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRevokedWhileAwaitingApprovalDoesNotRun: a call waiting for its
+// approval whose token is revoked meanwhile does not run once approved:
+// revocation is checked on every request, and this one began before it.
+func TestTokenRevokedWhileAwaitingApprovalDoesNotRun(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.hujson")
+	if err := os.WriteFile(cfg, []byte(`{"approval": ["health_check"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--config", cfg, "--approval-two-person", "--approval-wait", "30s")
+	botTok := s.token(t, "bot", auth.ScopeAdmin)
+	bot := sdkSession(t, s.URL, botTok)
+	alice := sdkSession(t, s.URL, s.token(t, "alice", auth.ScopeApprovalsGrant))
+	type answer struct {
+		text  string
+		isErr bool
+	}
+	done := make(chan answer, 1)
+	go func() {
+		text, isErr := callText(t, bot, "health_check", nil)
+		done <- answer{text, isErr}
+	}()
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == ""; time.Sleep(50 * time.Millisecond) {
+		text, _ := callText(t, alice, "list_approvals", nil)
+		if m := regexp.MustCompile(`"id": "([0-9a-f]{16})"`).FindStringSubmatch(text); m != nil {
+			id = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no pending request")
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(`{"approval": ["health_check"], "revoked": {"agents": ["bot"]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp := s.rpc(t, botTok, "", map[string]any{"jsonrpc": "2.0", "id": 1, "method": "ping"}); resp.StatusCode == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("revocation not picked up within 10s")
+		}
+	}
+	if text, isErr := callText(t, alice, "approve_request", map[string]any{"id": id}); isErr {
+		t.Fatalf("approve_request: %s", text)
+	}
+	select {
+	case a := <-done:
+		if !a.isErr || !strings.Contains(a.text, "revoked while the call waited") {
+			t.Errorf("the waiting call answered %v %q, want it refused as revoked", a.isErr, a.text)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting call never answered")
+	}
+	for _, r := range s.toolRecords(t) {
+		if r["tool"] == "health_check" && r["result"] == "success" {
+			t.Errorf("health_check ran for a revoked token: %v", r)
+		}
+	}
+}

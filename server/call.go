@@ -207,6 +207,13 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			}
 			rec.Approval = o.AuditRef()
 		}
+		// A token revoked while the call waited (for its approval, or its
+		// user's confirmation) no longer acts: revocation is checked on
+		// every request, and this one began before it.
+		if s.verifier != nil && (c.Method == auth.MethodHMAC || c.Method == auth.MethodJWT) && s.verifier.Revoked(c) {
+			const msg = "call refused: the caller's token was revoked while the call waited"
+			return refuse(deny(rec, msg, rec.Approval), msg)
+		}
 		if !e.spec.ReadOnly() {
 			started := *rec
 			started.Event = audit.EventToolCallStarted
