@@ -399,3 +399,30 @@ func httpGetBody(url string) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// TestTokenMintTakesNoTokenFromTheEnvironment: token mint's --agent,
+// --scopes and --ttl come from its command line only; their TAILOPS_*
+// twins are refused, naming the flag, and nothing is printed.
+func TestTokenMintTakesNoTokenFromTheEnvironment(t *testing.T) {
+	state := t.TempDir()
+	if err := os.WriteFile(filepath.Join(state, "secret"), []byte("mint-test-shared-secret-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := tailops(t, nil, "token", "mint", "--state-dir", state, "--agent", "a", "--scopes", "readonly"); code != 0 {
+		t.Fatalf("mint: %d %s", code, stderr)
+	}
+	for _, tc := range []struct {
+		env  string
+		args []string
+		flag string
+	}{
+		{"TAILOPS_SCOPES=admin", []string{"--agent", "a"}, "--scopes"},
+		{"TAILOPS_AGENT=someone", []string{"--scopes", "readonly"}, "--agent"},
+		{"TAILOPS_TTL=8760h", []string{"--agent", "a", "--scopes", "readonly"}, "--ttl"},
+	} {
+		out, stderr, code := tailops(t, []string{tc.env}, append([]string{"token", "mint", "--state-dir", state}, tc.args...)...)
+		if code == 0 || out != "" || !strings.Contains(stderr, tc.flag+" must be given on the command line") {
+			t.Errorf("%s: exit %d, out %q, stderr %q", tc.env, code, out, stderr)
+		}
+	}
+}

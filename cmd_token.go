@@ -27,6 +27,14 @@ func runTokenMint(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, &cfg); err != nil {
 		return err
 	}
+	// What a token is and who gets it is said on the command line: a
+	// TAILOPS_SCOPES left in an environment would mint admin tokens
+	// nobody asked for.
+	for _, f := range []string{"agent", "scopes", "ttl"} {
+		if cfg.fromEnv[f] {
+			return fmt.Errorf("--%s must be given on the command line: token mint does not read %s", f, envName(f))
+		}
+	}
 	if err := cfg.resolve(); err != nil {
 		return err
 	}

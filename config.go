@@ -142,6 +142,7 @@ type config struct {
 	confirmLowered bool
 
 	set             map[string]bool // flags given on the command line or by environment
+	fromEnv         map[string]bool // of those, the ones the environment gave
 	file            fileConfig      // the parsed config file
 	fileStamp       string          // the config file's inode, mtime and size when it was read
 	secretFromEnv   bool
@@ -331,7 +332,7 @@ func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c.set = map[string]bool{}
+	c.set, c.fromEnv = map[string]bool{}, map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -344,7 +345,7 @@ func parseFlags(fs *flag.FlagSet, args []string, c *config) error {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s: %w", envName(f.Name), e)
 			}
-			c.set[f.Name] = true
+			c.set[f.Name], c.fromEnv[f.Name] = true, true
 		}
 	})
 	if err != nil {

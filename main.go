@@ -72,7 +72,8 @@ commands:
   version          print version, commit, Go version and modules
 
 Run 'tailops <command> -h' for a command's flags. Every flag has a
-TAILOPS_* environment twin: --state-dir is TAILOPS_STATE_DIR.
+TAILOPS_* environment twin: --state-dir is TAILOPS_STATE_DIR (but for
+token mint's --agent, --scopes and --ttl).
 `
 
 // run executes one command line; it never exits the process.
