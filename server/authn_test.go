@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"tailscale.com/client/local"
@@ -100,5 +101,70 @@ func TestFleetClaimOnlyFromATSNetEntry(t *testing.T) {
 				t.Fatalf("%d %s (%s): caller %+v, want 403 naming %q", w.Code, w.Body, w.Header().Get("WWW-Authenticate"), got, tc.refusal)
 			}
 		})
+	}
+}
+
+// TestTailnetSubscriberIsLookedUpAgain: a subscription made by a tailnet
+// caller is checked again before each update, like a token's: once its
+// node's grant is gone or narrowed, or its address is another node's, the
+// check fails and its subscriptions are dropped; while the node still
+// holds every scope it had, the check passes.
+func TestTailnetSubscriberIsLookedUpAgain(t *testing.T) {
+	grant := func(scopes string) tailcfg.PeerCapMap {
+		return tailcfg.PeerCapMap{tailnet.DefaultCapability: {tailcfg.RawMessage(`{"scopes":[` + scopes + `]}`)}}
+	}
+	var mu sync.Mutex
+	answer := whoIsNode("nA", "alice@example.com", "alice-laptop", "100.64.0.9", "", grant(`"readonly","container:write"`))
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{CacheTTL: -1,
+		WhoIs: func(context.Context, string) (*apitype.WhoIsResponse, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return answer, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l,
+		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, AuthMode: tailnet.AuthTailscale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *auth.Caller
+	h := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c = auth.CallerFrom(r.Context()) }))
+	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+	r.RemoteAddr = "100.64.0.9:51234"
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if c == nil {
+		t.Fatal("alice was not let in")
+	}
+	valid := s.stillValid(auth.WithCaller(context.Background(), c), http.Header{})
+	if valid == nil {
+		t.Fatal("no check for a tailnet subscriber")
+	}
+	for _, tc := range []struct {
+		name   string
+		answer *apitype.WhoIsResponse
+		want   string // "" when the check passes
+	}{
+		{"the same grant", whoIsNode("nA", "alice@example.com", "alice-laptop", "100.64.0.9", "", grant(`"readonly","container:write"`)), ""},
+		{"a grant narrowed", whoIsNode("nA", "alice@example.com", "alice-laptop", "100.64.0.9", "", grant(`"readonly"`)), "no longer holds scope"},
+		{"no grant", whoIsNode("nA", "alice@example.com", "alice-laptop", "100.64.0.9", "", nil), "no grant"},
+		{"another node at the address", whoIsNode("nB", "alice@example.com", "alice-phone", "100.64.0.9", "", grant(`"readonly","container:write"`)), "now another node's"},
+	} {
+		mu.Lock()
+		answer = tc.answer
+		mu.Unlock()
+		err := valid()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want the check to pass", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
+	"github.com/tailops/tailops/tailnet"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -311,23 +312,61 @@ func (s *Server) subscribed(ctx context.Context, _ any, req *mcp.SubscribeReques
 	}, uris...)
 }
 
-// stillValid returns a check that the bearer token a subscription was
+// stillValid returns a check, run before each update, that the caller a
+// subscription was made by still is who it was: the bearer token it was
 // made with still verifies — not expired, not revoked, its key still
-// trusted — run before each update; nil for a caller without one (stdio,
-// a caller known by its tailnet identity, whatever headers it sent).
+// trusted — and a tailnet caller's node is still the same peer, admitted,
+// with every scope it had (its grant or the allow-list not narrowed since).
+// Nil for a caller with neither (stdio); a call forwarded by a fleet
+// entry node is not looked up again (its address is the entry's).
 func (s *Server) stillValid(ctx context.Context, h http.Header) func() error {
 	c := auth.CallerFrom(ctx)
-	if s.verifier == nil || c == nil || (c.Method != auth.MethodHMAC && c.Method != auth.MethodJWT) {
+	if c == nil {
 		return nil
 	}
-	tok := bearerIn(h)
-	if tok == "" {
+	var checks []func() error
+	if tok := bearerIn(h); s.verifier != nil && tok != "" && (c.Method == auth.MethodHMAC || c.Method == auth.MethodJWT) {
+		checks = append(checks, func() error {
+			_, err := s.verifier.Verify(tok)
+			return err
+		})
+	}
+	if s.tailnet != nil && c.Tailscale != nil && c.Via == nil && c.RemoteAddr != "" && s.authMode != tailnet.AuthToken {
+		checks = append(checks, func() error { return s.samePeer(c) })
+	}
+	if len(checks) == 0 {
 		return nil
 	}
 	return func() error {
-		_, err := s.verifier.Verify(tok)
-		return err
+		for _, check := range checks {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
+}
+
+// samePeer looks c's tailnet address up again: an error unless it is
+// still c's node, admitted, with grants that give every scope c had.
+func (s *Server) samePeer(c *auth.Caller) error {
+	p, err := s.tailnet.Identify(context.Background(), c.RemoteAddr)
+	switch {
+	case err != nil:
+		return err
+	case p.Identity.NodeID != c.Tailscale.NodeID:
+		return fmt.Errorf("the tailnet address %s is now another node's", c.RemoteAddr)
+	}
+	if reason := p.Refusal(s.authMode); reason != "" {
+		return errors.New(reason)
+	}
+	now := tailnet.Caller(tailnet.AuthTailscale, p, nil)
+	for _, sc := range c.Scopes {
+		if !now.Allows(sc) {
+			return fmt.Errorf("tailnet peer %s no longer holds scope %s", p.Name(), sc)
+		}
+	}
+	return nil
 }
 
 // revalidate runs a subscriber's token check before an update is sent:
