@@ -177,9 +177,9 @@ func openList(path string) (io.ReadCloser, error) {
 		x, err := xzlimit.NewFileReader(f, xzListLimits)
 		if err != nil {
 			f.Close()
-			return nil, xzListError(path, "not xz data", err)
+			return nil, xzListError("not xz data", err)
 		}
-		r = xzList{x, path}
+		r = xzList{x}
 	case ".zst":
 		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
 		if err != nil {
@@ -219,30 +219,29 @@ var xzListLimits = xzlimit.Limits{Dict: 64 << 20, Total: 128 << 20, PerBlock: 64
 
 // xzList reads an .xz list, saying what to do when its dictionaries are
 // over the limits.
-type xzList struct {
-	r    *xzlimit.Reader
-	path string
-}
+type xzList struct{ r *xzlimit.Reader }
 
 func (l xzList) Read(p []byte) (int, error) {
 	k, err := l.r.Read(p)
 	if err != nil && err != io.EOF {
-		err = xzListError(l.path, "xz data", err)
+		err = xzListError("xz data", err)
 	}
 	return k, err
 }
 
-// xzListError is the error of reading the .xz list at path: what to do
-// when its dictionaries are over the limits, else what failed and err.
-func xzListError(path, what string, err error) error {
+// xzListError is the error of reading an .xz list: what to do when its
+// dictionaries are over the limits, else what failed and err. It names
+// no path: check_updates' note puts the list's file name before it, and
+// the lists' directory (under HOST_VAR) is no business of the caller's.
+func xzListError(what string, err error) error {
 	if !errors.Is(err, xzlimit.ErrDict) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return fmt.Errorf("%s: %w; TailOps reads an xz list only if each block asks for %d MiB at most (xz -9's dictionary, "+
+	return fmt.Errorf("%w; TailOps reads an xz list only if each block asks for %d MiB at most (xz -9's dictionary, "+
 		"the largest of the presets archives compress their lists with) and all of them for %d MiB beyond what they "+
 		"decode: delete the list and run apt-get update to download it again, or, if its repository publishes it so, "+
 		"have apt fetch its .gz lists instead (Acquire::CompressionTypes::Order:: \"gz\";)",
-		path, err, xzListLimits.Dict>>20, xzListLimits.Total>>20)
+		err, xzListLimits.Dict>>20, xzListLimits.Total>>20)
 }
 
 // readCloser reads from a decompressor and closes it and its file.
