@@ -36,6 +36,23 @@ func whoIsNode(id, login, name, ip, pkg string, caps tailcfg.PeerCapMap) *apityp
 	}
 }
 
+// tailnetServer is a server of one read-only tool that identifies its
+// callers with id and takes their scopes from their grants.
+func tailnetServer(t *testing.T, id *tailnet.Identifier) *Server {
+	t.Helper()
+	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l,
+		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, AuthMode: tailnet.AuthTailscale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestFleetClaimOnlyFromATSNetEntry: a member takes a node's word for
 // whom a forwarded call is for (Tailops-Fleet-Caller) only when the node
 // holds the fleet-entry capability and is a tsnet node. A host whose
@@ -67,16 +84,7 @@ func TestFleetClaimOnlyFromATSNetEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l,
-		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, AuthMode: tailnet.AuthTailscale})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailnetServer(t, id)
 	for _, tc := range []struct {
 		name, from string
 		want       string // the caller's agent; "" for a refusal
@@ -124,16 +132,7 @@ func TestTailnetSubscriberIsLookedUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.Open(filepath.Join(t.TempDir(), "audit.log"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	s, err := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: l,
-		Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, AuthMode: tailnet.AuthTailscale})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailnetServer(t, id)
 	var c *auth.Caller
 	h := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c = auth.CallerFrom(r.Context()) }))
 	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
