@@ -62,7 +62,7 @@ func ScopesFromGrants(values []string) (scopes []Scope, rejected []RejectedGrant
 
 // parseGrantRule parses one rule strictly.
 func parseGrantRule(v string) ([]Scope, error) {
-	trimmed := strings.Trim(v, " \t\r\n") // JSON's white space, no other
+	trimmed := strings.Trim(v, jsonSpace)
 	if !strings.HasPrefix(trimmed, "{") {
 		return nil, fmt.Errorf("not a JSON object")
 	}
@@ -80,7 +80,7 @@ func parseGrantRule(v string) ([]Scope, error) {
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		return nil, fmt.Errorf("parsing rule: %s", msg)
 	}
-	if rest := strings.TrimSpace(trimmed[dec.InputOffset():]); rest != "" {
+	if rest := strings.Trim(trimmed[dec.InputOffset():], jsonSpace); rest != "" {
 		return nil, fmt.Errorf("parsing rule: %q after the JSON object", truncateRule(rest))
 	}
 	// encoding/json matches keys without case and keeps the last of two:
@@ -131,10 +131,14 @@ func exactKeys(obj string, keys ...string) error {
 	return nil
 }
 
-// truncateRule cuts s for an error message.
+// jsonSpace is JSON's white space, and no other: a rule has no other
+// around it.
+const jsonSpace = " \t\r\n"
+
+// truncateRule cuts s to 40 runes for an error message.
 func truncateRule(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
 	}
 	return s
 }

@@ -44,6 +44,8 @@ func TestScopesFromGrants(t *testing.T) {
 			want: nil, rejected: []string{"an escape", "an escape"}},
 		{name: "other white space around the rule", values: []string{"\u00a0{\"scopes\":[\"admin\"]}", " \t{\"scopes\":[\"readonly\"]}\n"},
 			want: []Scope{ScopeReadonly}, rejected: []string{"not a JSON object"}},
+		{name: "other white space after the rule", values: []string{"{\"scopes\":[\"admin\"]}\u00a0"},
+			want: nil, rejected: []string{"after the JSON object"}},
 		{name: "the non-grantable authenticated pseudo-scope", values: []string{`{"scopes":["authenticated"]}`},
 			want: nil, rejected: []string{"unknown scope"}},
 	}
