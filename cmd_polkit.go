@@ -32,6 +32,11 @@ func runPolkitRule(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, cfg); err != nil {
 		return err
 	}
+	// The rule grants the user it names: that is said on the command
+	// line, never by a TAILOPS_USER left in an environment.
+	if cfg.fromEnv["user"] {
+		return fmt.Errorf("--user must be given on the command line: polkit-rule does not read %s", envName("user"))
+	}
 	if err := cfg.resolve(); err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 
 // TestPolkitRuleCommand: `tailops polkit-rule` prints the rule for the
 // allow-list serve would use, from the flag, its environment twin or the
-// config file key, and refuses to guess a user when run as root.
+// config file key, refuses to guess a user when run as root, and takes
+// the user from the command line only.
 func TestPolkitRuleCommand(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.hujson")
 	os.WriteFile(cfg, []byte(`{"service_allow": ["from-file"]}`), 0o600)
@@ -41,6 +42,10 @@ func TestPolkitRuleCommand(t *testing.T) {
 	}
 	if _, stderr, code := tailops(t, nil, "polkit-rule"); code == 0 || !strings.Contains(stderr, "give --user") {
 		t.Errorf("as root without --user: exit %d, %s", code, stderr)
+	}
+	if out, stderr, code := tailops(t, []string{"TAILOPS_USER=mallory"}, "polkit-rule"); code == 0 || strings.Contains(out, "mallory") ||
+		!strings.Contains(stderr, "does not read TAILOPS_USER") {
+		t.Errorf("the user from TAILOPS_USER: exit %d, %s\n%s", code, stderr, out)
 	}
 	if _, stderr, code := tailops(t, nil, "polkit-rule", "--user", `x"; return polkit.Result.YES; //`); code == 0 || !strings.Contains(stderr, "not a valid user name") {
 		t.Errorf("a user name that would inject JavaScript: exit %d, %s", code, stderr)
