@@ -10,10 +10,25 @@ type Revocations struct {
 	Agents []string `json:"agents"`
 }
 
-// SetRevocations replaces the revocation list. It is safe to call while
-// Verify runs; each Verify sees either the old list or the new one.
+// SetRevocations replaces the revocation list, then calls the functions
+// OnRevocations registered. It is safe to call while Verify runs; each
+// Verify sees either the old list or the new one.
 func (v *Verifier) SetRevocations(r Revocations) {
 	v.revoked.Store(newRevocationSet(r))
+	v.onRevokeMu.Lock()
+	fs := v.onRevoke
+	v.onRevokeMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// OnRevocations registers f to be called after each SetRevocations, with
+// the new list in force: for what a token started that is still running.
+func (v *Verifier) OnRevocations(f func()) {
+	v.onRevokeMu.Lock()
+	defer v.onRevokeMu.Unlock()
+	v.onRevoke = append(v.onRevoke, f)
 }
 
 // Revoked reports whether c's token ID or agent is on the revocation list

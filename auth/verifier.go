@@ -88,6 +88,9 @@ type Verifier struct {
 	parser  *jwt.Parser
 	revoked atomic.Pointer[revocationSet]
 
+	onRevokeMu sync.Mutex
+	onRevoke   []func() // see OnRevocations
+
 	hmacMu   sync.RWMutex
 	hmacSeen map[string]Claims // see hmacClaims
 }

@@ -95,7 +95,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		start := time.Now()
 		c := auth.CallerFrom(ctx)
 		name, args := req.Params.Name, req.GetRawArguments()
-		ctx, call, accepting := s.calls.begin(ctx)
+		ctx, call, accepting := s.calls.begin(ctx, c)
 		defer s.calls.end(call)
 		v := s.decide(c, KindTool, name)
 		if v.Allowed && !accepting {
@@ -197,6 +197,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			waitStart := time.Now()
 			o, err := s.gate.Check(ctx, ac, tools.ProgressFrom(ctx).ApprovalWait())
 			s.metrics.ApprovalWait(metrics.ApprovalOutcomeOf(o, err), time.Since(waitStart))
+			if errors.Is(context.Cause(ctx), errRevoked) { // stopped waiting: see stopRevoked
+				return refuse(deny(rec, revokedWaiting, nil), revokedWaiting)
+			}
 			if err != nil {
 				s.log.Error("recording approval request", "tool", name, "error", err)
 				const msg = "call refused: the approval request could not be recorded"
@@ -210,9 +213,8 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		// A token revoked while the call waited (for its approval, or its
 		// user's confirmation) no longer acts: revocation is checked on
 		// every request, and this one began before it.
-		if s.verifier != nil && (c.Method == auth.MethodHMAC || c.Method == auth.MethodJWT) && s.verifier.Revoked(c) {
-			const msg = "call refused: the caller's token was revoked while the call waited"
-			return refuse(deny(rec, msg, rec.Approval), msg)
+		if s.tokenRevoked(c) {
+			return refuse(deny(rec, revokedWaiting, rec.Approval), revokedWaiting)
 		}
 		if !e.spec.ReadOnly() {
 			started := *rec
@@ -232,6 +234,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		res, err := next(s.withCallable(ctx, c), req)
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil
+		}
+		if errors.Is(context.Cause(ctx), errRevoked) {
+			return s.finishRevoked(ctx, rec, start, res, err)
 		}
 		if err == nil {
 			res = s.linkResult(ctx, e, c, req.GetArguments(), res)

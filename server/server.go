@@ -231,6 +231,9 @@ func New(c Config) (*Server, error) {
 		s.confirm[n] = true
 	}
 	s.metrics.SetSessionsOpen(s.OpenSessions)
+	if s.verifier != nil {
+		s.verifier.OnRevocations(s.stopRevoked)
+	}
 	if c.Tailnet != nil {
 		s.hosts = map[string]bool{}
 		for _, h := range c.Hosts {

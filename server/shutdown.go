@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tailops/tailops/audit"
+	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/tools"
 )
 
@@ -42,7 +43,10 @@ type calls struct {
 
 // call is one tool call in flight.
 type call struct {
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	// caller made the call; a call whose token is revoked while it
+	// runs is stopped (stopRevoked).
+	caller *auth.Caller
 	// rec is the call's audit record once it was allowed to run; its
 	// outcome is added to it by whoever claims it.
 	rec     *audit.Record
@@ -68,12 +72,12 @@ func (cs *calls) init() {
 // tools. accepting is false once shutdown has begun: the call must then be
 // refused (it is registered all the same, so its refusal is written before
 // the audit log closes).
-func (cs *calls) begin(ctx context.Context) (_ context.Context, c *call, accepting bool) {
+func (cs *calls) begin(ctx context.Context, caller *auth.Caller) (_ context.Context, c *call, accepting bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	cs.init()
-	ctx, cancel := context.WithCancel(ctx)
-	c = &call{cancel: cancel}
+	ctx, cancel := context.WithCancelCause(ctx)
+	c = &call{cancel: cancel, caller: caller}
 	cs.running[c] = struct{}{}
 	return tools.WithShutdown(ctx, cs.stop), c, !cs.closing
 }
@@ -101,7 +105,7 @@ func (cs *calls) claim(c *call) bool {
 
 // end unregisters a call.
 func (cs *calls) end(c *call) {
-	c.cancel()
+	c.cancel(nil)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	delete(cs.running, c)
@@ -154,7 +158,7 @@ func (s *Server) drain(timeout, grace time.Duration) {
 	cs.stats.cancelled = n
 	close(cs.stop)
 	for c := range cs.running {
-		c.cancel()
+		c.cancel(nil)
 	}
 	cs.mu.Unlock()
 	s.log.Warn("shutting down: cancelling calls still running after the shutdown timeout",
