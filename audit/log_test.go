@@ -569,6 +569,40 @@ func TestCloseRefusesLaterWrites(t *testing.T) {
 	}
 }
 
+// TestCommitDelay: a lone writer's records never wait for company, and
+// writers in closed loops (each Write waits for its record, as a call
+// does) get commits that wait for more records and share fdatasyncs.
+func TestCommitDelay(t *testing.T) {
+	l := openLog(t, filepath.Join(t.TempDir(), "audit.log"), nil)
+	for i := range 50 {
+		if err := l.Write(context.Background(), &audit.Record{RequestID: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := l.CommitDelays(); d != 0 {
+		t.Errorf("a lone writer's commits waited %d times", d)
+	}
+	const writers, each = 20, 30
+	before := l.Syncs()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := l.Write(context.Background(), &audit.Record{RequestID: fmt.Sprint(w, "-", i)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	syncs := l.Syncs() - before
+	if l.CommitDelays() == 0 || syncs > writers*each/4 {
+		t.Errorf("%d closed-loop writers' %d records: %d fdatasyncs, %d commits waited; want them shared (at most %d) and some to wait",
+			writers, writers*each, syncs, l.CommitDelays(), writers*each/4)
+	}
+}
+
 func TestGroupCommit(t *testing.T) {
 	const writers = 200
 	path := filepath.Join(t.TempDir(), "audit.log")
