@@ -158,7 +158,7 @@ func benchSession(tb testing.TB, url, tok string) *sdk.ClientSession {
 // and returns its base URL.
 func startBareServer(tb testing.TB) string {
 	tb.Helper()
-	ln, err := listen(context.Background(), "127.0.0.1:0", "")
+	ln, err := listen(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}

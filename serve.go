@@ -98,24 +98,15 @@ type served struct {
 	// let the process bind; 0 for a tsnet listener, which lives in the
 	// userspace network stack.
 	hostPort uint16
-	// dev is the network interface the host socket takes connections
-	// from; "" is any.
-	dev string
 }
 
 // hostListener opens a host TCP listener on addr (Multipath TCP off).
 func hostListener(ctx context.Context, addr string) (served, error) {
-	return hostListenerOn(ctx, addr, "")
-}
-
-// hostListenerOn is hostListener taking only the connections that arrive
-// on the network interface dev ("": any).
-func hostListenerOn(ctx context.Context, addr, dev string) (served, error) {
-	ln, err := listen(ctx, addr, dev)
+	ln, err := listen(ctx, addr)
 	if err != nil {
 		return served{}, err
 	}
-	return served{ln: ln, url: "http://" + ln.Addr().String(), hostPort: uint16(ln.Addr().(*net.TCPAddr).Port), dev: dev}, nil
+	return served{ln: ln, url: "http://" + ln.Addr().String(), hostPort: uint16(ln.Addr().(*net.TCPAddr).Port)}, nil
 }
 
 // setup does everything before serving, in the design's order: read
@@ -298,13 +289,9 @@ func (in *instance) serve(ctx context.Context, stdin io.Reader, stdout io.Writer
 	go in.watchJWKS(ctx)
 	var lns []net.Listener
 	for _, s := range in.served {
-		attrs := []any{slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.srv.Tools())),
+		in.log.Info("serving MCP", slog.String("url", s.url+"/mcp"), slog.Int("tools", len(in.srv.Tools())),
 			slog.String("audit_log", in.cfg.AuditLog), slog.String("tailnet", string(in.cfg.tailnetMode)),
-			slog.String("auth", string(in.cfg.authMode))}
-		if s.dev != "" {
-			attrs = append(attrs, slog.String("interface", s.dev))
-		}
-		in.log.Info("serving MCP", attrs...)
+			slog.String("auth", string(in.cfg.authMode)))
 		lns = append(lns, s.ln)
 	}
 	// Start-up's garbage (the tools' schemas as inferred, the sandbox
@@ -359,15 +346,10 @@ func (in *instance) close() {
 	}
 }
 
-// listen opens a TCP listener with Multipath TCP off (Landlock's bind
-// rules do not cover MPTCP sockets), bound to the interface dev unless
-// dev is "".
-func listen(ctx context.Context, addr, dev string) (net.Listener, error) {
-	lc := sandbox.ListenConfig()
-	if dev != "" {
-		tailnet.BindToDevice(lc, dev)
-	}
-	ln, err := lc.Listen(ctx, "tcp", addr)
+// listen opens a TCP listener with Multipath TCP off: Landlock's bind
+// rules do not cover MPTCP sockets.
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	ln, err := sandbox.ListenConfig().Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"strings"
 
 	"tailscale.com/ipn/ipnstate"
-	"tailscale.com/net/tsaddr"
 
 	"github.com/tailops/tailops/sandbox"
 	"github.com/tailops/tailops/server"
@@ -88,7 +86,7 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 			}
 		}
 		for _, addr := range addrs {
-			s, err := localListener(ctx, addr)
+			s, err := hostListener(ctx, addr)
 			if err != nil && !c.set["listen"] {
 				return nil, fmt.Errorf("%w (a tailscaled in userspace-networking mode has its tailnet addresses on no interface: "+
 					"use --listen 127.0.0.1:PORT, to which it forwards the tailnet's connections)", err)
@@ -109,30 +107,6 @@ func (in *instance) startTailnet(ctx context.Context) (*tailnet.Identifier, erro
 	}
 	return tailnet.NewIdentifier(tailnet.IdentifierConfig{WhoIs: in.node.WhoIs, Self: in.node.SelfID, Host: host, Capability: c.TSCapability,
 		Allow: c.tsAllow, Logger: in.log})
-}
-
-// localListener opens a local-mode listener on addr. On one of the
-// host's tailnet addresses it takes only the connections that arrive on
-// the interface holding it (tailnet.BindToDevice): those tailscaled let
-// in from the tailnet, not those of a local process that gave itself a
-// peer's address.
-func localListener(ctx context.Context, addr string) (served, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return served{}, fmt.Errorf("--listen %q: %w", addr, err)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !tsaddr.IsTailscaleIP(ip.Unmap()) {
-		return hostListener(ctx, addr)
-	}
-	dev, err := tailnet.DeviceOf(ip)
-	if err != nil {
-		return served{}, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	if dev == "" {
-		return served{}, fmt.Errorf("listening on %s: no network interface holds %s", addr, ip)
-	}
-	return hostListenerOn(ctx, addr, dev)
 }
 
 // keepEngineOffHostPorts forbids the process new host TCP listeners
