@@ -571,7 +571,8 @@ func TestCloseRefusesLaterWrites(t *testing.T) {
 
 // TestCommitDelay: a lone writer's records never wait for company, and
 // writers in closed loops (each Write waits for its record, as a call
-// does) get commits that wait for more records and share fdatasyncs.
+// does) get commits that wait for more records. (What the wait saves is
+// measured, not tested: BENCHMARKS.md, "commit delay".)
 func TestCommitDelay(t *testing.T) {
 	l := openLog(t, filepath.Join(t.TempDir(), "audit.log"), nil)
 	for i := range 50 {
@@ -583,7 +584,6 @@ func TestCommitDelay(t *testing.T) {
 		t.Errorf("a lone writer's commits waited %d times", d)
 	}
 	const writers, each = 20, 30
-	before := l.Syncs()
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -596,10 +596,8 @@ func TestCommitDelay(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	syncs := l.Syncs() - before
-	if l.CommitDelays() == 0 || syncs > writers*each/4 {
-		t.Errorf("%d closed-loop writers' %d records: %d fdatasyncs, %d commits waited; want them shared (at most %d) and some to wait",
-			writers, writers*each, syncs, l.CommitDelays(), writers*each/4)
+	if l.CommitDelays() == 0 {
+		t.Errorf("%d closed-loop writers' %d records: no commit waited for more", writers, writers*each)
 	}
 }
 

@@ -4,6 +4,7 @@ package auth_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,22 @@ func TestRevocationIgnoresEmptyID(t *testing.T) {
 	raw := pyToken(testSecret, `{"agent":"old","scopes":[],"expiry":"2025-11-16T00:00:00"}`)
 	if _, err := v.Verify(raw); err != nil {
 		t.Errorf("Verify: %v", err)
+	}
+}
+
+// TestOnRevocations: every function registered is called after each
+// SetRevocations, with the new list already in force.
+func TestOnRevocations(t *testing.T) {
+	v := newVerifier(t, nil)
+	c := &auth.Caller{Agent: "bot", TokenID: "t1"}
+	var seen []bool
+	for range 2 {
+		v.OnRevocations(func() { seen = append(seen, v.Revoked(c)) })
+	}
+	v.SetRevocations(auth.Revocations{TokenIDs: []string{"t1"}})
+	v.SetRevocations(auth.Revocations{})
+	if want := []bool{true, true, false, false}; !slices.Equal(seen, want) {
+		t.Errorf("the callbacks saw Revoked = %v, want %v", seen, want)
 	}
 }
 

@@ -171,6 +171,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 				return co.ask, nil // 2026-07-28: the client retries with the answer
 			}
 			rec.Confirmation = co.status
+			if revoked(ctx) { // stopped waiting for the user: see stopRevoked
+				return refuse(deny(rec, revokedWaiting, nil), revokedWaiting)
+			}
 			if co.status != audit.ConfirmConfirmed {
 				return refuse(deny(rec, co.reason, nil), co.reason)
 			}
@@ -183,6 +186,9 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			ac := approval.Call{Tool: name, Args: args, Caller: c, Risk: rec.Risk, RequestID: rec.RequestID}
 			if e.spec.ApprovalPlan != nil && s.gate.Mechanism() != "" {
 				plan, err := e.spec.ApprovalPlan(ctx, args)
+				if err != nil && revoked(ctx) {
+					return refuse(deny(rec, revokedWaiting, nil), revokedWaiting)
+				}
 				if err != nil {
 					// Plans quote configuration (a compose error, a git
 					// server's message): the rules of tool errors.
@@ -197,7 +203,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 			waitStart := time.Now()
 			o, err := s.gate.Check(ctx, ac, tools.ProgressFrom(ctx).ApprovalWait())
 			s.metrics.ApprovalWait(metrics.ApprovalOutcomeOf(o, err), time.Since(waitStart))
-			if errors.Is(context.Cause(ctx), errRevoked) { // stopped waiting: see stopRevoked
+			if revoked(ctx) { // stopped waiting: see stopRevoked
 				return refuse(deny(rec, revokedWaiting, nil), revokedWaiting)
 			}
 			if err != nil {
@@ -235,7 +241,7 @@ func (s *Server) authorizeAndAudit(next mcpserver.ToolHandlerFunc) mcpserver.Too
 		if !s.calls.claim(call) { // shutdown gave up on it and recorded it
 			return mcp.NewToolResultError(interrupted), nil
 		}
-		if errors.Is(context.Cause(ctx), errRevoked) {
+		if revoked(ctx) {
 			return s.finishRevoked(ctx, rec, start, res, err)
 		}
 		if err == nil {
@@ -266,6 +272,9 @@ func (s *Server) forward(ctx context.Context, call *call, e *entry, rec *audit.R
 	rec.Confirmation = co.status
 	if !s.calls.claim(call) {
 		return mcp.NewToolResultError(interrupted), nil
+	}
+	if revoked(ctx) {
+		return s.finishRevoked(ctx, rec, start, res, nil)
 	}
 	switch {
 	case res != nil && res.NeedsInput():

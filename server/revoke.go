@@ -26,6 +26,10 @@ const revokedWaiting = "call refused: the caller's token was revoked while the c
 const revokedRunning = "call stopped: the caller's token was revoked while the call ran, and its result is withheld; " +
 	"what it did until then is in the audit log"
 
+// revoked reports whether ctx, a call's, was cancelled because its
+// caller's token was revoked (stopRevoked).
+func revoked(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errRevoked) }
+
 // tokenRevoked reports whether c authenticated with a token that is now
 // revoked. A caller the tailnet alone identified has no token to revoke.
 func (s *Server) tokenRevoked(c *auth.Caller) bool {
@@ -41,7 +45,8 @@ func (s *Server) stopRevoked() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for c := range cs.running {
-		if s.tokenRevoked(c.caller) {
+		if !c.revoked && s.tokenRevoked(c.caller) {
+			c.revoked = true
 			c.cancel(errRevoked)
 			s.log.Warn("stopping a call: its token was revoked", slog.String("agent", c.caller.Agent), slog.String("token_id", c.caller.TokenID))
 		}
@@ -52,6 +57,9 @@ func (s *Server) stopRevoked() {
 // revocation: what the tool returned, and that its result was withheld.
 // Nothing of the result reaches the caller.
 func (s *Server) finishRevoked(ctx context.Context, rec *audit.Record, start time.Time, res *mcp.CallToolResult, err error) (*mcp.CallToolResult, error) {
+	if res == nil && err == nil {
+		err = errRevoked // cancelled before anything came back
+	}
 	outcome(rec, res, err, time.Since(start))
 	const why = "the caller's token was revoked while the call ran: its result was withheld"
 	if rec.Reason != "" {

@@ -46,7 +46,8 @@ type call struct {
 	cancel context.CancelCauseFunc
 	// caller made the call; a call whose token is revoked while it
 	// runs is stopped (stopRevoked).
-	caller *auth.Caller
+	caller  *auth.Caller
+	revoked bool // stopRevoked cancelled it
 	// rec is the call's audit record once it was allowed to run; its
 	// outcome is added to it by whoever claims it.
 	rec     *audit.Record
