@@ -24,10 +24,13 @@ import (
 // cancels them. It returns once every call has its outcome recorded.
 func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           readBodyWithin(s.bodyTimeout, s.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Not ReadTimeout: it would also end the event streams, whose
+		// requests last as long as the client listens.
+		IdleTimeout:    s.idleTimeout,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		// WhoIs answers are cached per connection, never for a new
 		// connection that happens to reuse an address.
 		ConnContext: tailnet.WithConn,
@@ -58,6 +61,51 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		srv.Close()
 	}
 	return serveErr
+}
+
+// DefaultBodyTimeout is how long a request's body may take to arrive
+// once its headers have: a client that sends a few bytes of a long body
+// and stalls would otherwise hold its connection and handler for ever,
+// before any token is checked.
+const DefaultBodyTimeout = 30 * time.Second
+
+// DefaultIdleTimeout is how long a keep-alive connection may wait for its
+// next request before it is closed.
+const DefaultIdleTimeout = 2 * time.Minute
+
+// readBodyWithin gives a request with a body d to send all of it, from
+// when its handler starts: the connection's read deadline, lifted once
+// the body has been read to its end, so that a response that then
+// streams for long (an event stream, a slow tool) is not cut off. A
+// body left unread (a request refused before it is read) keeps the
+// deadline, which also bounds the server's discarding of it.
+func readBodyWithin(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody is a request body that lifts its connection's read
+// deadline once read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	lift   func()
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.lifted {
+		b.lifted = true
+		b.lift()
+	}
+	return n, err
 }
 
 // ServeStdio serves one local client on stdin/stdout as caller (there is

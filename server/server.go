@@ -177,6 +177,11 @@ type Server struct {
 	subs            subscriptions // resources/subscribe state
 	fleet           Forwarder     // nil: not a fleet entry node
 	version         string
+
+	// bodyTimeout and idleTimeout bound, on Serve's connections, how long
+	// a request's body may take to arrive and how long a keep-alive
+	// connection may idle (DefaultBodyTimeout, DefaultIdleTimeout).
+	bodyTimeout, idleTimeout time.Duration
 }
 
 // entry is one thing the server serves (a tool, for now), as the choke
@@ -225,6 +230,7 @@ func New(c Config) (*Server, error) {
 		resource: c.Resource, authServers: c.AuthServers, warnings: c.Warnings, liveWarnings: c.LiveWarnings,
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
+		bodyTimeout: DefaultBodyTimeout, idleTimeout: DefaultIdleTimeout,
 		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, confirmLowered: c.ConfirmLowered, fleet: c.Fleet, version: c.Version,
 		links: map[string]*view{}, inlineMax: c.InlineMax}
 	for _, n := range c.Confirm {
