@@ -81,6 +81,7 @@ type sessions struct {
 type sessionEntry struct {
 	owner, quota string // see sessionOwner
 	handedOut    bool   // mcp-go took the id for the initialize it answers
+	streaming    bool   // its event stream (GET /mcp) is open
 }
 
 var _ mcpserver.SessionIdManagerResolver = (*sessions)(nil)
@@ -230,6 +231,28 @@ func (s *sessions) lookup(id, owner string) sessionState {
 	return s.find(id, owner, false)
 }
 
+// openStream marks session id's event stream open. It is false when one
+// is open already: mcp-go would open any number, each a goroutine and a
+// connection held for as long as the client likes. release marks it
+// closed.
+func (s *sessions) openStream(id string) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.byID[id]
+	switch {
+	case e == nil:
+		return func() {}, true // ended meanwhile: mcp-go answers 404
+	case e.streaming:
+		return nil, false
+	}
+	e.streaming = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		e.streaming = false
+	}, true
+}
+
 // end ends session id if it is owner's, or anyone's when any is set.
 func (s *sessions) end(id, owner string, any bool) sessionState {
 	s.mu.Lock()
@@ -348,6 +371,15 @@ func (s *Server) sessionGate(next http.Handler) http.Handler {
 		owner, _ := sessionOwner(c)
 		switch s.sessions.lookup(sid, owner) {
 		case sessionLive:
+			if r.Method == http.MethodGet {
+				release, ok := s.sessions.openStream(sid)
+				if !ok {
+					http.Error(w, "this session's event stream (GET /mcp) is open already, and a session has one: "+
+						"use it, or close it before opening another", http.StatusConflict)
+					return
+				}
+				defer release()
+			}
 			next.ServeHTTP(w, r)
 			return
 		case sessionForeign:

@@ -96,3 +96,70 @@ func TestListenStreamsCountAsSessions(t *testing.T) {
 		t.Error("the refused listen stream left no session_denied record")
 	}
 }
+
+// TestSessionHasOneEventStream: a session's event stream (GET /mcp) is
+// one at a time, as the official TypeScript SDK's server has it: another
+// while it is open is 409, and once it is closed a new one opens. (mcp-go
+// alone opened 300 on one session, each a goroutine and a connection.)
+func TestSessionHasOneEventStream(t *testing.T) {
+	cs := startChokeServer(t)
+	tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "a", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(sid, body string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, cs.url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := post("", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		t.Fatalf("initialize: %d, no session id", resp.StatusCode)
+	}
+	post(sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	stream := func() (*http.Response, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cs.url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		return resp, func() { cancel(); resp.Body.Close() }
+	}
+	first, closeFirst := stream()
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("the first event stream: %d", first.StatusCode)
+	}
+	second, closeSecond := stream()
+	closeSecond()
+	if second.StatusCode != http.StatusConflict {
+		t.Errorf("a second event stream while the first is open: %d, want 409", second.StatusCode)
+	}
+	closeFirst()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		third, closeThird := stream()
+		closeThird()
+		if third.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a new event stream once the first closed: %d, want 200", third.StatusCode)
+		}
+	}
+}
