@@ -3,10 +3,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +385,121 @@ func TestModernSubscribeIsMcpGosToRefuse(t *testing.T) {
 	}
 	if held, _ := cs.srv.Subscriptions(); held != 0 {
 		t.Errorf("%d subscriptions held", held)
+	}
+}
+
+// TestListenRecordsEachDistinctURIOnce: a subscriptions/listen subscribes
+// to, and records, each URI it lists once, however often it is listed;
+// one listing more than maxSubscriptions distinct URIs is refused whole,
+// naming the limit and the count, with one record saying how many it
+// listed, not one per URI (a listen of 20,000 "x" wrote 20,000 records).
+func TestListenRecordsEachDistinctURIOnce(t *testing.T) {
+	thing := func(i int) string { return fmt.Sprintf("test://things/c-%d", i) }
+	junk := func(i int) string { return fmt.Sprintf("x%d", i) }
+	for _, tc := range []struct {
+		name    string
+		uris    []string
+		want    string // in the answer
+		tooMany bool
+		held    int // subscriptions held, and records written when more than none
+	}{
+		{"one unknown URI 10,000 times", slices.Repeat([]string{"x"}, 10000), "unknown resource x", false, 0},
+		{"10,000 distinct URIs", listOf(10000, junk), "lists 10000 resource URIs, more than 64 of them distinct", true, 0},
+		{"65 distinct watched URIs", listOf(65, thing), "list at most 64 distinct URIs", true, 0},
+		{"one watched URI 500 times", slices.Repeat([]string{"test://things/web"}, 500), mcp.MethodNotificationSubscriptionsAcknowledged, false, 1},
+		{"64 watched URIs, each twice", append(listOf(64, thing), listOf(64, thing)...), mcp.MethodNotificationSubscriptionsAcknowledged, false, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+			tok, err := auth.MintHMAC(cs.secret, auth.Claims{Agent: "a", Scopes: []auth.Scope{auth.ScopeReadonly}, Expiry: time.Now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(readAuditLog(t, cs.logPath))
+			got := listenAnswer(t, cs, tok, tc.uris)
+			if !strings.Contains(got, tc.want) || tc.tooMany && !strings.Contains(got, fmt.Sprint(mcp.INVALID_PARAMS)) {
+				t.Errorf("listen answered %.300s, want %q", got, tc.want)
+			}
+			if held, _ := cs.srv.Subscriptions(); held != tc.held {
+				t.Errorf("%d subscriptions held, want %d", held, tc.held)
+			}
+			recs := readAuditLog(t, cs.logPath)[before:]
+			if len(recs) != max(tc.held, 1) {
+				t.Fatalf("%d records, want %d", len(recs), max(tc.held, 1))
+			}
+			if tc.tooMany {
+				wantTooManyRecord(t, recs[0], len(tc.uris))
+			}
+		})
+	}
+}
+
+// listOf is the n URIs name gives for 0 to n-1.
+func listOf(n int, name func(int) string) []string {
+	uris := make([]string, n)
+	for i := range uris {
+		uris[i] = name(i)
+	}
+	return uris
+}
+
+// listenAnswer posts a 2026-07-28 subscriptions/listen of uris and returns
+// the first line of its answer that is an error or the acknowledgement;
+// the stream is closed when the test ends.
+func listenAnswer(t *testing.T, cs *chokeServer, tok string, uris []string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	resp := modernRPC(ctx, t, cs, tok, 2, "subscriptions/listen",
+		map[string]any{"notifications": map[string]any{"resourceSubscriptions": uris}}, true)
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if l := sc.Text(); strings.Contains(l, `"error"`) || strings.Contains(l, mcp.MethodNotificationSubscriptionsAcknowledged) {
+			return l
+		}
+	}
+	t.Fatalf("listen answered %d with neither an error nor an acknowledgement (%v)", resp.StatusCode, sc.Err())
+	return ""
+}
+
+// wantTooManyRecord checks the one record of a listen refused for listing
+// listed URIs: a refusal saying how many, naming only a few of them.
+func wantTooManyRecord(t *testing.T, rec map[string]any, listed int) {
+	t.Helper()
+	detail, _ := rec["detail"].(map[string]any)
+	first, _ := detail["first_uris"].([]any)
+	if rec["event"] != string(audit.EventResourceSubscribe) || rec["result"] != "denied" ||
+		detail["uris_listed"] != float64(listed) || len(first) == 0 || len(first) > subscriptionExcerpt {
+		t.Errorf("record %v, want a resource_subscribe refusal of %d URIs naming at most %d", rec, listed, subscriptionExcerpt)
+	}
+}
+
+// TestRecordSubscriptionsCountsDistinctURIs: past the gate too, a listen's
+// URIs are recorded and returned once each, and a list of more than
+// maxSubscriptions distinct ones (had mcp-go read the request otherwise
+// than the edge) subscribes to none, with one record.
+func TestRecordSubscriptionsCountsDistinctURIs(t *testing.T) {
+	thing := func(i int) string { return fmt.Sprintf("test://things/c-%d", i) }
+	for _, tc := range []struct {
+		name    string
+		uris    []string
+		want    int // URIs returned
+		records int
+	}{
+		{"one URI 500 times", slices.Repeat([]string{"test://things/web"}, 500), 1, 1},
+		{"65 distinct URIs", listOf(65, thing), 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := watchedThings(t, auth.ScopeReadonly, make(chan string))
+			ctx := auth.WithCaller(t.Context(), &auth.Caller{Agent: "a", Method: auth.MethodHMAC, Scopes: []auth.Scope{auth.ScopeReadonly}})
+			before := len(readAuditLog(t, cs.logPath))
+			if got := cs.srv.recordSubscriptions(ctx, "listen:1", tc.uris); len(got) != tc.want {
+				t.Errorf("%d URIs to subscribe, want %d", len(got), tc.want)
+			}
+			if n := len(readAuditLog(t, cs.logPath)) - before; n != tc.records {
+				t.Errorf("%d records, want %d", n, tc.records)
+			}
+		})
 	}
 }

@@ -30,8 +30,17 @@ import (
 // authorized and audited as reading the URI (subscribeGate); the
 // subscriptions live with the session and end with it.
 
-// maxSubscriptions bounds the URIs one session may subscribe to.
+// maxSubscriptions bounds the URIs one session may subscribe to, and the
+// distinct URIs one request may list (tooManySubscriptions).
 const maxSubscriptions = 64
+
+// subscriptionExcerpt is how many URIs, each clipped to
+// subscriptionExcerptBytes, the one record of a request refused for
+// listing too many names (tooManySubscriptions).
+const (
+	subscriptionExcerpt      = 3
+	subscriptionExcerptBytes = 128
+)
 
 // watchBackoff bounds the wait before a failed watcher is started again.
 var watchBackoff = [2]time.Duration{500 * time.Millisecond, 30 * time.Second}
@@ -81,7 +90,9 @@ func (s *Server) watchable() []string {
 // a 2026-07-28 subscriptions/listen, before mcp-go acknowledges it:
 // refused, as a read of the URI would be, for a caller without the scope
 // (403 insufficient_scope) or for a URI that is unknown or has no updates
-// (a JSON-RPC error). A listen with one refused URI is refused whole.
+// (a JSON-RPC error). A listen with one refused URI is refused whole, as
+// is one listing more than maxSubscriptions distinct URIs (invalid params,
+// one record for the request); a URI listed again counts once.
 //
 // A 2026-07-28 subscriptions/listen stream counts as a session of its
 // caller's while it is open (sessions.openListen): past the session caps
@@ -108,6 +119,8 @@ func (s *Server) subscribeGate(next http.Handler) http.Handler {
 				s.challenge(w, http.StatusForbidden, "insufficient_scope", ref.why, ref.missing)
 			case ref.auditFailed:
 				rpcError(w, e.ID, mcp.INTERNAL_ERROR, auditRefusal)
+			case ref.tooMany:
+				rpcError(w, e.ID, mcp.INVALID_PARAMS, ref.reason)
 			default:
 				rpcError(w, e.ID, mcp.RESOURCE_NOT_FOUND, ref.reason)
 			}
@@ -154,6 +167,47 @@ type subRefusal struct {
 	why         string     // the decision's reason, for a missing scope's challenge
 	reason      string     // the audit record's reason
 	auditFailed bool       // a record could not be written
+	tooMany     bool       // more distinct URIs than one request may list
+}
+
+// distinctURIs returns uris without repeats, in the order first listed,
+// and true; false, with only the first maxSubscriptions of them, when more
+// than maxSubscriptions are distinct (it stops looking there, so that a
+// request of a million URIs costs no map of a million).
+func distinctURIs(uris []string) ([]string, bool) {
+	seen := make(map[string]bool, min(len(uris), maxSubscriptions))
+	var out []string
+	for _, uri := range uris {
+		if seen[uri] {
+			continue
+		}
+		if len(out) == maxSubscriptions {
+			return out, false
+		}
+		seen[uri] = true
+		out = append(out, uri)
+	}
+	return out, true
+}
+
+// tooManySubscriptions writes the one record of a subscription request
+// refused whole for listing more than maxSubscriptions distinct URIs: how
+// many it listed and the first few (first), not every one.
+func (s *Server) tooManySubscriptions(ctx context.Context, c *auth.Caller, listed int, first []string) *subRefusal {
+	reason := fmt.Sprintf("subscription refused: the request lists %d resource URIs, more than %d of them distinct; "+
+		"a subscriber holds at most %d resources, so list at most %d distinct URIs (a URI listed again counts once)",
+		listed, maxSubscriptions, maxSubscriptions, maxSubscriptions)
+	excerpt := make([]string, 0, subscriptionExcerpt)
+	for _, uri := range first[:min(len(first), subscriptionExcerpt)] {
+		excerpt = append(excerpt, clip(uri, subscriptionExcerptBytes))
+	}
+	rec := refusal(audit.EventResourceSubscribe, c, reason)
+	rec.Detail = map[string]any{"uris_listed": listed, "first_uris": excerpt}
+	ref := &subRefusal{reason: reason, tooMany: true}
+	if s.write(ctx, rec) != nil {
+		ref.auditFailed = true
+	}
+	return ref
 }
 
 // subscribeDecision decides one URI of a subscription as a read of it,
@@ -169,12 +223,18 @@ func (s *Server) subscribeDecision(c *auth.Caller, uri string) (verdict, *audit.
 	return v, rec
 }
 
-// gateSubscriptions decides a subscription request's every URI before
-// mcp-go handles it: nil when all are allowed (their records are written
-// once mcp-go has made the subscription: recordSubscriptions). When one is
-// refused, none is subscribed: every URI is recorded here, the refused
-// ones as refusals, the others as not subscribed.
-func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []string) *subRefusal {
+// gateSubscriptions decides a subscription request's every distinct URI
+// before mcp-go handles it: nil when all are allowed (their records are
+// written once mcp-go has made the subscription: recordSubscriptions).
+// When one is refused, none is subscribed: every URI is recorded here,
+// once, the refused ones as refusals, the others as not subscribed. A
+// request listing more than maxSubscriptions distinct URIs is refused
+// whole, with one record (tooManySubscriptions).
+func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, listed []string) *subRefusal {
+	uris, ok := distinctURIs(listed)
+	if !ok {
+		return s.tooManySubscriptions(ctx, c, len(listed), uris)
+	}
 	recs := make([]*audit.Record, len(uris))
 	allowed := make([]bool, len(uris))
 	var ref *subRefusal
@@ -215,8 +275,17 @@ func (s *Server) gateSubscriptions(ctx context.Context, c *auth.Caller, uris []s
 // only for a URI returned. None is returned when a record cannot be
 // written (the gate checked the log could take them; failing since, the
 // request is answered as made, holds nothing, and the server log says so).
-func (s *Server) recordSubscriptions(ctx context.Context, subscriber string, uris []string) []string {
+// A URI listed again is recorded and returned once; more than
+// maxSubscriptions distinct ones, which the gate refused unless mcp-go read
+// the request otherwise, are refused with one record, and none returned.
+func (s *Server) recordSubscriptions(ctx context.Context, subscriber string, listed []string) []string {
 	c := auth.CallerFrom(ctx)
+	uris, fits := distinctURIs(listed)
+	if !fits {
+		s.tooManySubscriptions(ctx, c, len(listed), uris)
+		s.log.Error("subscriptions not made: the request lists too many", "subscriber", subscriber, "listed", len(listed))
+		return nil
+	}
 	s.subs.mu.Lock()
 	held := maps.Clone(s.subs.session[subscriber])
 	s.subs.mu.Unlock()
