@@ -21,8 +21,10 @@ import (
 )
 
 // Record is one audit event: one line of the log. Write fills Seq, Prev,
-// Time (when zero) and Event (when empty), and stores a redacted copy of
-// Arguments, Approval, RequestID, Reason and Error.
+// Time (when zero) and Event (when empty), and stores redacted copies of
+// Arguments, Detail, Approval and the text fields a caller can fill, these
+// cut to MaxRecordedText (recordedText) and Arguments to
+// MaxRecordedArguments.
 type Record struct {
 	// Seq numbers records from 1; it continues across rotations and restarts.
 	Seq uint64 `json:"seq"`
@@ -215,6 +217,24 @@ func recordedArguments(a any) any {
 	return fmt.Sprintf("[%d bytes of arguments, too many parts to record]", len(b))
 }
 
+// MaxRecordedText bounds each text field of a record that a caller can
+// fill (Tool, Prompt, Resource, Node, RequestID, Reason, Error), in bytes:
+// longer ones are cut like a long argument string, so that no caller
+// fills the log's disk with a few calls naming a huge tool, URI or
+// prompt (a client may send up to the HTTP edge's 4 MiB), while the
+// record still shows how the text began.
+const MaxRecordedText = 4 << 10
+
+// textShortening cuts a record's text field to MaxRecordedText.
+var textShortening = shortening{str: MaxRecordedText}
+
+// recordedText returns a record's text field as stored: redacted and,
+// over MaxRecordedText, cut on a rune boundary (redacted first with some
+// text after the cut, as an argument string is) with a note of its length.
+func recordedText(s string) string {
+	return redact.Text(textShortening.shorten(s, 0).(string))
+}
+
 // runeCut returns the largest n ≤ max at which s can be cut between runes.
 func runeCut(s string, n int) int {
 	if n >= len(s) {
@@ -283,15 +303,15 @@ func encodeBody(r *Record, caller *auth.Caller) (body []byte, release func(), er
 	w.Arguments = recordedArguments(r.Arguments)
 	w.Detail = redact.Value(r.Detail)
 	w.Approval = redact.Value(r.Approval)
-	w.RequestID = redact.Text(r.RequestID)
-	w.Reason = redact.Text(r.Reason)
-	w.Error = redact.Text(r.Error)
-	w.Resource = redact.Text(r.Resource) // a URI may carry credentials
+	w.RequestID = recordedText(r.RequestID)
+	w.Reason = recordedText(r.Reason)
+	w.Error = recordedText(r.Error)
+	w.Resource = recordedText(r.Resource) // a URI may carry credentials
 	// The client names these too: an unknown tool's or prompt's name, a
 	// fleet node argument.
-	w.Tool = redact.Text(r.Tool)
-	w.Prompt = redact.Text(r.Prompt)
-	w.Node = redact.Text(r.Node)
+	w.Tool = recordedText(r.Tool)
+	w.Prompt = recordedText(r.Prompt)
+	w.Node = recordedText(r.Node)
 	b := bodyBuffers.Get().(*bodyBuffer)
 	release = func() {
 		if b.buf.Cap() <= maxPooledBody {

@@ -5,11 +5,13 @@ package audit_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/redact"
@@ -182,4 +184,93 @@ func TestWriteCapsArguments(t *testing.T) {
 func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestWriteCapsTextFields: a text field a caller can fill (a tool's,
+// prompt's or node's name, a URI, the request id, a reason or error that
+// quotes them) over audit.MaxRecordedText is recorded cut on a rune
+// boundary, keeping its start and saying how long it was, so that a few
+// calls naming a 1 MiB tool cannot fill the log's disk; a secret across
+// the cut is still redacted, a field at the limit is recorded whole, and
+// the chain still verifies.
+func TestWriteCapsTextFields(t *testing.T) {
+	huge := func(start string) string { return start + strings.Repeat("x", 1<<20) }
+	straddle := strings.Repeat("x", audit.MaxRecordedText-9) + " " + rt.GHP + " " + strings.Repeat("y", 1<<20)
+	for _, tc := range []struct {
+		name    string
+		rec     audit.Record
+		secrets []string
+	}{
+		{"1 MiB in every text field", audit.Record{Tool: huge("tool-"), Prompt: huge("prompt-"), Resource: huge("test://res/"),
+			Node: huge("node-"), RequestID: huge("req-"), Reason: huge("unknown tool "), Error: huge("error: ")}, nil},
+		{"a secret across the cut", audit.Record{Tool: "see", Reason: straddle, Error: straddle}, []string{rt.GHP, rt.GHP[:8]}},
+		{"runes across the cut", audit.Record{Tool: "t" + strings.Repeat("é", 1<<19), Resource: "u" + strings.Repeat("日", 1<<18)}, nil},
+		{"at the limit", audit.Record{Tool: strings.Repeat("t", audit.MaxRecordedText), Reason: strings.Repeat("r", audit.MaxRecordedText)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.log")
+			l := openLog(t, path, nil)
+			r := tc.rec
+			if err := l.Write(context.Background(), &r); err != nil {
+				t.Fatal(err)
+			}
+			line := lastLine(t, path)
+			if len(line) > 40<<10 {
+				t.Errorf("a record of %d bytes", len(line))
+			}
+			var rec audit.Record
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range textFields(tc.rec, rec) {
+				checkRecordedText(t, f.name, f.given, f.got)
+			}
+			for _, sec := range tc.secrets {
+				if strings.Contains(line, sec) {
+					t.Errorf("the record holds %.30q", sec)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n, p, err := audit.Verify(path); n != 1 || p != nil || err != nil {
+				t.Errorf("Verify = %d, %v, %v; want 1 record intact", n, p, err)
+			}
+		})
+	}
+}
+
+// textField is one text field of a record, as given to Write and as
+// recorded.
+type textField struct{ name, given, got string }
+
+// textFields pairs the text fields of given and got.
+func textFields(given, got audit.Record) []textField {
+	return []textField{{"tool", given.Tool, got.Tool}, {"prompt", given.Prompt, got.Prompt},
+		{"resource", given.Resource, got.Resource}, {"node", given.Node, got.Node},
+		{"request_id", given.RequestID, got.RequestID}, {"reason", given.Reason, got.Reason}, {"error", given.Error, got.Error}}
+}
+
+// checkRecordedText checks that a text field is recorded whole up to
+// audit.MaxRecordedText and, over it, cut to its start on a rune
+// boundary, saying how long it was.
+func checkRecordedText(t *testing.T, name, given, got string) {
+	t.Helper()
+	if len(given) <= audit.MaxRecordedText {
+		if got != given {
+			t.Errorf("%s of %d bytes recorded as %.60q…, want it whole", name, len(given), got)
+		}
+		return
+	}
+	marker := fmt.Sprintf("…[%d bytes in all, the rest not recorded]", len(given))
+	switch {
+	case !strings.HasSuffix(got, marker):
+		t.Errorf("%s recorded as …%q, without %q", name, got[max(len(got)-60, 0):], marker)
+	case len(got) > audit.MaxRecordedText+len(marker):
+		t.Errorf("%s recorded with %d bytes", name, len(got))
+	case !strings.HasPrefix(got, given[:20]):
+		t.Errorf("%s recorded as %.60q…, want it to start %q", name, got, given[:20])
+	case !utf8.ValidString(got) || strings.ContainsRune(got, utf8.RuneError):
+		t.Errorf("%s cut inside a rune: …%q", name, got[max(len(got)-len(marker)-8, 0):])
+	}
 }

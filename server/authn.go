@@ -200,7 +200,9 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		reason := fmt.Sprintf("Host header %q is not a name or address of this server (DNS rebinding protection)", r.Host)
+		// Clipped like a foreign Origin: this runs before authentication,
+		// and any peer may send a Host header of tens of KiB.
+		reason := fmt.Sprintf("Host header %q is not a name or address of this server (DNS rebinding protection)", clip(r.Host, 200))
 		s.auditAuthFailure(r, reason, nil)
 		forbid(w, "invalid_request", reason)
 	})

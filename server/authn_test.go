@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -166,4 +167,66 @@ func TestTailnetSubscriberIsLookedUpAgain(t *testing.T) {
 			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// TestLongHostOrOriginIsClippedInItsRefusal: the Host and Origin checks
+// run before authentication, so any peer may send a header of 60 KiB;
+// the refusal's record quotes its first 200 bytes, in a line of under
+// 2 KiB, so that such requests do not fill the audit disk.
+func TestLongHostOrOriginIsClippedInItsRefusal(t *testing.T) {
+	id, err := tailnet.NewIdentifier(tailnet.IdentifierConfig{
+		WhoIs: func(context.Context, string) (*apitype.WhoIsResponse, error) { return nil, local.ErrPeerNotFound }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := serveChoke(t, Config{Enabled: []tools.Spec{readTool("see", auth.ScopeReadonly)}, Tailnet: id, Hosts: []string{"node.example.ts.net"}})
+	long := strings.Repeat("h", 60<<10)
+	for _, tc := range []struct {
+		header string
+		set    func(r *http.Request)
+	}{
+		{"Host", func(r *http.Request) { r.Host = "rebound-" + long }},
+		{"Origin", func(r *http.Request) { r.Header.Set("Origin", "https://rebound-"+long) }},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			r, err := http.NewRequestWithContext(t.Context(), http.MethodPost, cs.url, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.set(r)
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("%s of 60 KiB answered %d, want 403", tc.header, resp.StatusCode)
+			}
+			line := auditLine(t, cs.logPath, "rebound-")
+			if len(line) > 2<<10 {
+				t.Errorf("the refusal's record is %d bytes, want at most 2 KiB", len(line))
+			}
+			if !strings.Contains(line, `"event":"auth_denied"`) || !strings.Contains(line, tc.header) {
+				t.Errorf("the record %.300s… is not a refusal naming the %s header", line, tc.header)
+			}
+		})
+	}
+}
+
+// auditLine returns the last line of the audit log at path that holds
+// substr, failing the test when none does.
+func auditLine(t *testing.T, path, substr string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], substr) {
+			return lines[i]
+		}
+	}
+	t.Fatalf("no audit record holds %q", substr)
+	return ""
 }
