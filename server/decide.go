@@ -8,13 +8,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/tailops/tailops/audit"
 	"github.com/tailops/tailops/auth"
 	"github.com/tailops/tailops/metrics"
-	"github.com/tailops/tailops/tailnet"
 )
 
 // The choke point. Whatever path a request takes — tools/list, the HTTP
@@ -156,18 +154,6 @@ func (s *Server) write(ctx context.Context, rec *audit.Record) error {
 		return err
 	}
 	return nil
-}
-
-// auditAuthFailure records a refused HTTP request. Only the request's
-// shape is recorded, never its Authorization header; peer, when the
-// tailnet knows the caller, adds its identity.
-func (s *Server) auditAuthFailure(r *http.Request, reason string, peer *tailnet.Peer) {
-	c := &auth.Caller{Agent: "unauthenticated", RemoteAddr: r.RemoteAddr}
-	if peer != nil {
-		id := peer.Identity
-		c.Agent, c.Tailscale = peer.Name(), &id
-	}
-	s.write(r.Context(), refusal(audit.EventAuthDenied, c, reason))
 }
 
 // newRequestID returns a random id for a request's records.

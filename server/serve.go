@@ -35,6 +35,12 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		// connection that happens to reuse an address.
 		ConnContext: tailnet.WithConn,
 	}
+	// Refusals past their source's budget are summarised while Serve
+	// runs, flood or not; Stop writes the last summaries.
+	fctx, stopSummaries := context.WithCancel(ctx)
+	summarised := make(chan struct{})
+	go func() { defer close(summarised); s.summariseRefusals(fctx, refusalSummaryEvery) }()
+	defer func() { stopSummaries(); <-summarised }()
 	errc := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { errc <- srv.Serve(ln) }()

@@ -163,6 +163,7 @@ type Server struct {
 
 	metrics         *metrics.Metrics // nil: none
 	limits          *limiters        // nil: no rate limits
+	refusals        *refusalBudgets  // bound the records of requests refused before a caller is known
 	sessions        *sessions        // the MCP sessions of protocol revisions before 2026-07-28
 	calls           calls            // the tool calls in flight, for shutdown
 	shutdownTimeout time.Duration
@@ -231,7 +232,7 @@ func New(c Config) (*Server, error) {
 		tailnet: c.Tailnet, authMode: cmp.Or(c.AuthMode, tailnet.AuthToken), allowLoopback: c.AllowLoopback,
 		sessions: newSessions(c.Sessions), shutdownTimeout: cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout), metrics: c.Metrics,
 		bodyTimeout: DefaultBodyTimeout, idleTimeout: DefaultIdleTimeout,
-		limits: newLimiters(c.RateLimits), confirm: map[string]bool{}, confirmLowered: c.ConfirmLowered, fleet: c.Fleet, version: c.Version,
+		limits: newLimiters(c.RateLimits), refusals: newRefusalBudgets(maxRefusalSources), confirm: map[string]bool{}, confirmLowered: c.ConfirmLowered, fleet: c.Fleet, version: c.Version,
 		links: map[string]*view{}, inlineMax: c.InlineMax}
 	for _, n := range c.Confirm {
 		s.confirm[n] = true

@@ -185,10 +185,12 @@ func (s *Server) drain(timeout, grace time.Duration) {
 	}
 }
 
-// Stop writes the server_stop record, with what shutdown did with the
-// calls in flight: the last record before the audit log is closed. Call
-// it once Serve or ServeStdio has returned.
+// Stop writes the summary of the refusals not yet summarised, then the
+// server_stop record, with what shutdown did with the calls in flight:
+// the last record before the audit log is closed. Call it once Serve or
+// ServeStdio has returned.
 func (s *Server) Stop() {
+	s.flushRefusals(context.Background())
 	s.calls.mu.Lock()
 	st := s.calls.stats
 	s.calls.mu.Unlock()
